@@ -1,0 +1,1 @@
+"""hourglass: autoencoders for practitioners."""

@@ -1,0 +1,152 @@
+"""Typed configurations, one per concern, saved as JSON next to the weights.
+
+An architecture config holds everything needed to rebuild the PyTorch module (and nothing
+about data or training); a training config holds everything the loop needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hourglass.exceptions import InvalidInputError
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")
+OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
+LOSSES = ("auto", "mse", "bce")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidInputError(message)
+
+
+class _JSONConfig:
+    """Round-trip a dataclass through plain JSON types (tuples become lists and back)."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - set(names) - {"kind"}
+        if unknown:
+            raise InvalidInputError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+        kwargs = {}
+        for name, value in data.items():
+            if name == "kind":
+                continue
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+        return cls(**kwargs)
+
+
+@dataclass
+class DenseConfig(_JSONConfig):
+    """Architecture of a dense (fully connected) autoencoder.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of input features.
+    code_size : int
+        Width of the bottleneck.
+    hidden_layers : tuple of int
+        Nodes per encoder layer, outermost first; the number of layers is its length.
+    decoder_layers : tuple of int or None
+        Nodes per decoder layer, innermost first; ``None`` mirrors ``hidden_layers``.
+    activation : str
+        Non-linearity after every hidden layer, one of :data:`ACTIVATIONS`.
+    output_activation : {'identity', 'sigmoid'}
+        Applied to the decoder's last layer (``sigmoid`` goes with binary cross-entropy).
+    dropout : float
+        Dropout rate after every hidden activation.
+    """
+
+    kind: ClassVar[str] = "dense"
+
+    input_dim: int
+    code_size: int
+    hidden_layers: tuple[int, ...] = (256, 128)
+    decoder_layers: tuple[int, ...] | None = None
+    activation: str = "relu"
+    output_activation: str = "identity"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.hidden_layers = tuple(int(h) for h in self.hidden_layers)
+        if self.decoder_layers is not None:
+            self.decoder_layers = tuple(int(h) for h in self.decoder_layers)
+        _require(self.input_dim >= 1, f"input_dim={self.input_dim} must be at least 1")
+        _require(self.code_size >= 1, f"code_size={self.code_size} must be a positive integer")
+        for name in ("hidden_layers", "decoder_layers"):
+            sizes = getattr(self, name) or ()
+            _require(all(h >= 1 for h in sizes), f"{name}={sizes} must hold positive integers")
+        _require(self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}")
+        _require(
+            self.output_activation in OUTPUT_ACTIVATIONS,
+            f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
+        )
+        _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
+
+    @property
+    def resolved_decoder_layers(self) -> tuple[int, ...]:
+        """Decoder sizes, innermost first: the given ones, or the encoder's mirrored."""
+        if self.decoder_layers is not None:
+            return self.decoder_layers
+        return tuple(reversed(self.hidden_layers))
+
+
+@dataclass
+class TrainConfig(_JSONConfig):
+    """Everything the training loop needs; nothing about the model's shape.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum number of passes over the training data.
+    batch_size : int
+        Samples per optimizer step.
+    learning_rate : float
+        Peak learning rate of AdamW (reached after a short warm-up, then cosine decay).
+    weight_decay : float
+        AdamW's decoupled weight decay.
+    patience : int
+        Epochs without validation improvement before stopping; 0 disables early stopping.
+    seed : int
+        Seeds weight initialisation, shuffling, noise and dropout.
+    device : str
+        ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    precision : {'fp32', 'bf16'}
+        ``'bf16'`` runs the forward pass under autocast.
+    verbose : int
+        0 silences the progress bar.
+    """
+
+    kind: ClassVar[str] = "train"
+
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 15
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    verbose: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(int(self.epochs) >= 1, f"epochs={self.epochs} must be at least 1")
+        _require(int(self.batch_size) >= 1, f"batch_size={self.batch_size} must be at least 1")
+        _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
+        _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
+        _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
+        _require(self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'")

@@ -1,0 +1,380 @@
+"""Data loading: tables, arrays, IDX files and built-in sets, checked once at the door.
+
+Everything a model sees passes :func:`validate_finite_2d` (or its N-D twin for images), so a
+NaN, a text column or a 1-D array is reported here, naming the file and the value, and never
+surfaces later as a cryptic shape error or a NaN loss.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.fileio import atomic_path, check_writable
+
+#: Where the Debian package ``dataset-fashion-mnist`` puts its files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+BUILTIN_DATASETS = {
+    "digits": "8x8 handwritten digits from scikit-learn (1797 images, 10 classes, pixels in [0, 1])",
+    "fashion-mnist": "28x28 Zalando clothing images, training split (60000; needs dataset-fashion-mnist)",
+    "fashion-mnist:test": "28x28 Zalando clothing images, test split (10000; needs dataset-fashion-mnist)",
+}
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
+ARRAY_SUFFIXES = (".npy", ".npz")
+SUPPORTED_FORMATS = ARRAY_SUFFIXES + TABLE_SUFFIXES + ("IDX (*-idx3-ubyte[.gz] or a folder of them)",)
+
+# IDX type codes -> big-endian numpy dtypes (http://yann.lecun.com/exdb/mnist/).
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass
+class Dataset:
+    """Samples ready for a model: ``X`` float32 ``(n, d)``, or ``(n, c, h, w)`` for images loaded
+    with ``flat=False``; labels ``y`` if known; ``image_shape``, how one row reshapes into an image
+    for figures (``(8, 8)``, or ``(1, 28, 28)`` when not flat); a short ``name`` for reports; and
+    the table's ``feature_names`` when it had a header."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    image_shape: tuple[int, ...] | None = None
+    name: str = "data"
+    feature_names: list[str] | None = None
+
+
+def _reason(exc: Exception) -> str:
+    """A library's error message on one line, short enough for a CLI error."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_finite(X: np.ndarray, what: str) -> np.ndarray:
+    """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise InvalidInputError(f"{what} has dtype {X.dtype}; expected numbers (int, float or bool)")
+    if X.size == 0:
+        raise InvalidInputError(f"{what} is empty (shape {X.shape}); expected at least one sample")
+    # Cast first, so float64 values too large for float32 are caught as the inf they become.
+    with np.errstate(over="ignore"):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
+        raise InvalidInputError(
+            f"{what} holds {int(bad.sum())} NaN or infinite value(s), the first at {where}; "
+            "fill or drop them first"
+        )
+    return X
+
+
+def validate_finite_2d(X, what: str = "data") -> np.ndarray:
+    """Check that ``X`` is a non-empty 2-D numeric array of finite values.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The data to check.
+    what : str, default="data"
+        How to name ``X`` in error messages (e.g. a file name).
+
+    Returns
+    -------
+    ndarray of float32, C-contiguous
+        ``X`` converted; a copy only when a conversion was needed.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``X`` is not 2-D, not numeric, empty, or holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> validate_finite_2d([[0, 1], [2, 3]]).dtype
+    dtype('float32')
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise InvalidInputError(
+            f"{what} has shape {X.shape}; expected 2-D data (n_samples, n_features); "
+            "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
+        )
+    return _check_finite(X, what)
+
+
+def _as_dataset(arr, name: str, flat: bool, y=None, feature_names=None) -> Dataset:
+    """Validate an array; treat 3-D as (n, h, w) and 4-D as (n, c, h, w) images."""
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        return Dataset(validate_finite_2d(arr, repr(name)), y, None, name, feature_names)
+    if arr.ndim not in (3, 4):
+        raise InvalidInputError(
+            f"{name!r} has shape {arr.shape}; expected 2-D data (n_samples, n_features) "
+            "or images (n, h, w) / (n, c, h, w)"
+        )
+    if arr.ndim == 3:
+        arr = arr[:, None]  # (n, h, w) -> (n, 1, h, w)
+    X = _check_finite(arr, repr(name))
+    if flat:
+        # Grayscale images are recorded as (h, w) so that figures can imshow a row directly.
+        shape = X.shape[2:] if X.shape[1] == 1 else X.shape[1:]
+        return Dataset(X.reshape(len(X), -1), y, tuple(shape), name, feature_names)
+    return Dataset(X, y, tuple(X.shape[1:]), name, feature_names)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an array from an IDX file (the MNIST format), plain or gzipped.
+
+    Returns the array in its stored dtype (native byte order). Raises DataFileError if the file
+    is not IDX, is truncated, or has bytes left over.
+
+    Examples
+    --------
+    >>> read_idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").shape  # doctest: +SKIP
+    (10000,)
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":  # gzip magic: trust the content, not the suffix
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise DataFileError(f"could not read IDX file {str(path)!r}: {_reason(exc)}") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in _IDX_DTYPES:
+        raise DataFileError(f"{str(path)!r} is not an IDX file (bad magic number {raw[:4].hex()!r})")
+    ndim = raw[3]
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataFileError(f"IDX file {str(path)!r} is truncated inside its header")
+    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataFileError(
+            f"IDX file {str(path)!r} holds {len(raw) - header} data bytes; its header "
+            f"(shape {shape}, {dtype.name}) says {expected}: truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _load_idx(images: Path, flat: bool, name: str) -> Dataset:
+    """Load an images IDX file and, if it lies beside it, its labels file."""
+    X = read_idx(images)
+    if X.dtype == np.uint8:
+        X = X.astype(np.float32) / 255  # pixels as stored by MNIST-like sets
+    stem = images.name.removesuffix(".gz").replace("images-idx3", "labels-idx1")
+    labels = [p for p in (images.with_name(stem), images.with_name(stem + ".gz")) if p.exists()]
+    y = read_idx(labels[0]) if labels and labels[0] != images else None
+    if y is not None and len(y) != len(X):
+        raise DataFileError(f"{str(labels[0])!r} holds {len(y)} labels for {len(X)} images")
+    return _as_dataset(X, name, flat, y=y)
+
+
+def _idx_images_in(folder: Path) -> Path:
+    """Pick the images file of a folder of IDX files: the training split if there are several."""
+    found = sorted(p for p in folder.iterdir() if p.name.removesuffix(".gz").endswith("-idx3-ubyte"))
+    if not found:
+        raise DataFileError(
+            f"folder {str(folder)!r} holds no IDX files (*-idx3-ubyte[.gz]); for a folder of "
+            "pictures use hourglass.images.ImageFolder"
+        )
+    train = [p for p in found if p.name.startswith("train")]
+    return (train or found)[0]
+
+
+def _load_builtin(name: str, flat: bool) -> Dataset:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        X = digits.images.astype(np.float32) / 16  # pixels are counts 0..16
+        return _as_dataset(X, name, flat, y=digits.target)
+    split = "t10k" if name.endswith(":test") else "train"
+    images = [FASHION_MNIST_DIR / f"{split}-images-idx3-ubyte{gz}" for gz in (".gz", "")]
+    images = [p for p in images if p.exists()]
+    if not images:
+        raise DataFileError(
+            f"{name!r} needs the IDX files in {str(FASHION_MNIST_DIR)!r}: run "
+            "'apt-get install dataset-fashion-mnist', or pass the path of a folder of IDX files"
+        )
+    return _load_idx(images[0], flat, name)
+
+
+def _sniff(path: Path) -> tuple[str | None, bool]:
+    """Delimiter and header of a text table, from its first line.
+
+    A .txt may use tabs, commas or runs of spaces (np.savetxt's default, returned as None). The
+    first row is a header if one of its cells is not a number; an empty cell is a missing number.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        line = f.readline()
+    sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    sep = sep or ("\t" if "\t" in line else "," if "," in line else None)
+    cells = line.split() if sep is None else next(csv.reader([line], delimiter=sep), [])
+    return sep, any(cell.strip() and not _is_number(cell) for cell in cells)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_numeric(df: pd.DataFrame, name: str) -> None:
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        values = df[col].dropna()
+        bad = values[pd.to_numeric(values, errors="coerce").isna()]
+        example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
+        label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
+        raise InvalidInputError(
+            f"{label} of {name!r} is not numeric (e.g. {example!r}); every column must hold "
+            "numbers: drop it or encode it first"
+        )
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
+    """Read a table; also say whether it had column names."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path), True
+        sep, header = _sniff(path)
+        return pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None), header
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{str(path)!r} is empty") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataFileError(f"could not read {str(path)!r} as a {suffix} table: {_reason(exc)}") from None
+
+
+def _load_npy(path: Path, key: str | None) -> np.ndarray:
+    is_npy = path.suffix.lower() == ".npy"
+    if is_npy:
+        # np.load takes any file without the .npy magic for a pickle: say what it really is.
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise DataFileError(f"{str(path)!r} is not a NumPy .npy file (no .npy header)")
+    try:
+        # allow_pickle=False: loading a pickle runs arbitrary code from the file.
+        if is_npy:
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            key = keys[0] if key is None and len(keys) == 1 else key
+            if key in keys:
+                return archive[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        reason = _reason(exc)
+        raise DataFileError(f"could not read {str(path)!r} as a NumPy {path.suffix} file: {reason}") from None
+    if key is None:
+        raise DataFileError(f"{str(path)!r} holds arrays {keys}; choose one with key=")
+    raise DataFileError(f"{str(path)!r} has no array {key!r}; it holds {keys}")
+
+
+def load_data(source: str | os.PathLike, key: str | None = None, *, flat: bool = True) -> Dataset:
+    """Load a built-in data set or a data file into a checked :class:`Dataset`.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        A name from :data:`BUILTIN_DATASETS`, or a ``.npy``, ``.npz``, ``.csv``, ``.tsv``,
+        ``.txt``, ``.parquet`` or IDX file, or a folder of IDX files (training split first).
+        A table's first row is a header if one of its cells is not a number.
+    key : str, optional
+        The array to take from a ``.npz`` holding several.
+    flat : bool, default=True
+        Return images as rows ``(n, h*w)``; if False, as ``(n, c, h, w)``.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, empty, corrupt, or of an unsupported format.
+    InvalidInputError
+        If the data is not numeric, not 2-D (or images), or holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> data = load_data("digits")
+    >>> data.X.shape, data.image_shape
+    ((1797, 64), (8, 8))
+    """
+    if isinstance(source, str) and source in BUILTIN_DATASETS:
+        return _load_builtin(source, flat)
+    path = Path(source)
+    if not path.exists():
+        raise DataFileError(f"no such file or folder: {str(path)!r}")
+    if path.is_dir():
+        return _load_idx(_idx_images_in(path), flat, path.name)
+    suffix = path.suffix.lower()
+    if path.name.removesuffix(".gz").endswith("-ubyte"):
+        return _load_idx(path, flat, path.name)
+    if suffix not in ARRAY_SUFFIXES + TABLE_SUFFIXES:
+        raise DataFileError(
+            f"unsupported file type {suffix or path.name!r} for {str(path)!r}; expected one of "
+            f"{', '.join(SUPPORTED_FORMATS)}, or a built-in set: {', '.join(BUILTIN_DATASETS)}"
+        )
+    if key is not None and suffix != ".npz":
+        raise InvalidInputError(f"key={key!r} only applies to .npz files, not {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{str(path)!r} is empty")
+    if suffix in ARRAY_SUFFIXES:
+        arr = _load_npy(path, key)
+        if arr.ndim >= 1 and arr.shape[0] == 0:
+            raise DataFileError(f"{str(path)!r} holds no rows (shape {arr.shape})")
+        return _as_dataset(arr, path.name, flat)
+    df, has_header = _read_table(path)
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
+    _check_numeric(df, path.name)
+    names = [str(c) for c in df.columns] if has_header else None
+    return _as_dataset(df.to_numpy(), path.name, flat, feature_names=names)
+
+
+def save_array(path: str | os.PathLike, array, force: bool = False) -> Path:
+    """Write an array to ``.npy``, ``.npz`` (key ``"data"``) or ``.csv``, atomically.
+
+    The suffix of ``path`` picks the format; a ``.csv`` needs 2-D data and gets a header
+    ``c0, c1, ...``. Returns ``path``. Raises OutputExistsError if it exists and ``force`` is
+    False, InvalidInputError for another suffix or a ``.csv`` of data that is not 2-D.
+
+    Examples
+    --------
+    >>> save_array("codes.npy", np.zeros((3, 2)), force=True)  # doctest: +SKIP
+    PosixPath('codes.npy')
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz", ".csv"):
+        raise InvalidInputError(
+            f"cannot save {str(path)!r}: unsupported suffix {suffix!r}; expected .npy, .npz or .csv"
+        )
+    array = np.asarray(array)
+    if suffix == ".csv" and array.ndim != 2:
+        raise InvalidInputError(f"a .csv needs 2-D data; got shape {array.shape} for {str(path)!r}")
+    check_writable(path, force)
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
+            np.save(tmp, array)
+        elif suffix == ".npz":
+            np.savez(tmp, data=array)
+        else:
+            columns = [f"c{i}" for i in range(array.shape[1])]
+            pd.DataFrame(array, columns=columns).to_csv(tmp, index=False)
+    return path

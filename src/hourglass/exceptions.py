@@ -1,0 +1,31 @@
+"""Exceptions raised by hourglass.
+
+Every error a user can cause derives from :class:`HourglassError`, so the CLI can turn
+exactly these into a one-line message and exit code 2, and let real bugs surface.
+"""
+
+from __future__ import annotations
+
+
+class HourglassError(Exception):
+    """Base class of every error hourglass raises on purpose."""
+
+
+class InvalidInputError(HourglassError, ValueError):
+    """The data or a parameter is not what was expected (shape, dtype, range, value)."""
+
+
+class DataFileError(HourglassError, ValueError):
+    """A data file is missing, empty, unreadable or of an unsupported format."""
+
+
+class ModelFileError(HourglassError, ValueError):
+    """A saved model folder is missing, corrupt, or does not match what was asked."""
+
+
+class OutputExistsError(HourglassError, FileExistsError):
+    """An output path exists already and overwriting was not allowed (use ``force``)."""
+
+
+class TrainingDivergedError(HourglassError, FloatingPointError):
+    """The training loss became NaN or infinite."""

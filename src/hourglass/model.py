@@ -1,0 +1,151 @@
+"""The AutoEncoder module: encoder -> bottleneck -> code -> decoder, with named outputs.
+
+This file knows nothing of files, optimizers, data or the CLI. Architectures are registered by
+name (``"dense"``, ...) so a saved config can rebuild its module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from hourglass.config import DenseConfig
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.bottleneck import IdentityBottleneck
+from hourglass.nn.dense import build_dense_decoder, build_dense_encoder
+
+
+class AutoEncoder(nn.Module):
+    """An encoder, a bottleneck and a decoder, returning their pieces by name.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps inputs to the pre-bottleneck code. If it is an ``nn.Sequential``, each child is a
+        layer whose output :meth:`layer_outputs` reports.
+    decoder : nn.Module
+        Maps a code to output *logits* (before ``output_activation``).
+    bottleneck : nn.Module, optional
+        ``forward(z) -> (code, aux)``; the identity by default.
+    output_activation : {'identity', 'sigmoid'}
+        Turns logits into the reconstruction.
+
+    Examples
+    --------
+    >>> model = build_model(DenseConfig(input_dim=64, code_size=8))
+    >>> out = model(torch.rand(5, 64))
+    >>> out["code"].shape, out["reconstruction"].shape
+    (torch.Size([5, 8]), torch.Size([5, 64]))
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        bottleneck: nn.Module | None = None,
+        output_activation: str = "identity",
+    ) -> None:
+        super().__init__()
+        if output_activation not in ("identity", "sigmoid"):
+            raise InvalidInputError(f"output_activation={output_activation!r}; expected 'identity' or 'sigmoid'")
+        self.encoder = encoder
+        self.bottleneck = bottleneck if bottleneck is not None else IdentityBottleneck()
+        self.decoder = decoder
+        self.output_activation = output_activation
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.output_activation == "sigmoid" else logits
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the code of ``x``."""
+        code, _ = self.bottleneck(self.encoder(x))
+        return code
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        """Return the reconstruction decoded from ``code``."""
+        return self._activate(self.decoder(code))
+
+    def forward(self, x: torch.Tensor) -> dict[str, Any]:
+        """Return ``{'pre_code', 'code', 'logits', 'reconstruction', 'aux'}`` for input ``x``."""
+        pre_code = self.encoder(x)  # (b, code...) before the bottleneck
+        code, aux = self.bottleneck(pre_code)
+        logits = self.decoder(code)  # (b, *input_shape)
+        return {
+            "pre_code": pre_code,
+            "code": code,
+            "logits": logits,
+            "reconstruction": self._activate(logits),
+            "aux": aux,
+        }
+
+    @torch.no_grad()
+    def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the representation after every layer, by name, from input to reconstruction.
+
+        Names are ``encoder.<child>``, ``code``, ``decoder.<child>`` and ``reconstruction``.
+        """
+        outputs: dict[str, torch.Tensor] = {}
+        h = x
+        for name, layer in _children(self.encoder):
+            h = layer(h)
+            outputs[f"encoder.{name}"] = h
+        h, _ = self.bottleneck(h)
+        outputs["code"] = h
+        for name, layer in _children(self.decoder):
+            h = layer(h)
+            outputs[f"decoder.{name}"] = h
+        outputs["reconstruction"] = self._activate(h)
+        return outputs
+
+
+def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    # A Sequential exposes its layers; any other module counts as one layer.
+    if isinstance(module, nn.Sequential):
+        return list(module.named_children())
+    return [("output", module)]
+
+
+ARCHITECTURES: dict[str, Callable[[Any], AutoEncoder]] = {}
+CONFIGS: dict[str, type] = {}
+
+
+def register_architecture(config_cls: type) -> Callable:
+    """Register a builder ``config -> AutoEncoder`` under ``config_cls.kind``."""
+
+    def decorator(builder: Callable[[Any], AutoEncoder]) -> Callable[[Any], AutoEncoder]:
+        ARCHITECTURES[config_cls.kind] = builder
+        CONFIGS[config_cls.kind] = config_cls
+        return builder
+
+    return decorator
+
+
+@register_architecture(DenseConfig)
+def build_dense(config: DenseConfig) -> AutoEncoder:
+    """Build a dense autoencoder from its config."""
+    return AutoEncoder(
+        build_dense_encoder(config),
+        build_dense_decoder(config),
+        output_activation=config.output_activation,
+    )
+
+
+def config_from_dict(data: dict[str, Any]):
+    """Rebuild an architecture config from its JSON form (dispatching on ``kind``)."""
+    kind = data.get("kind")
+    if kind not in CONFIGS:
+        raise InvalidInputError(f"unknown architecture kind {kind!r}; expected one of {sorted(CONFIGS)}")
+    return CONFIGS[kind].from_dict(data)
+
+
+def build_model(config) -> AutoEncoder:
+    """Build the module described by an architecture config.
+
+    Examples
+    --------
+    >>> build_model(DenseConfig(input_dim=4, code_size=2, hidden_layers=(3,))).encoder
+    Sequential(...)
+    """
+    return ARCHITECTURES[config.kind](config)

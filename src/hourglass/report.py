@@ -1,0 +1,455 @@
+"""Self-contained HTML reports: text, tables, stat cards and figures in one file.
+
+A report is a single HTML file with inline CSS and figures embedded as base64 PNG. It needs no
+server, no JavaScript and no network: it can be mailed, attached to a ticket or opened years
+later, and looks the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import numbers
+import re
+import struct
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from hourglass.exceptions import InvalidInputError
+from hourglass.fileio import check_writable, write_text_atomic
+from hourglass.plots import figure_to_png
+
+# Column names that hold durations in seconds: shown with two decimals, never in e-notation.
+_SECONDS_COLUMN = re.compile(r"(^|_)(s|sec|secs|seconds|time)$|\(s\)$|seconds", re.IGNORECASE)
+_MISSING = "—"
+# A table of contents pays off only once there is something to jump between.
+_MIN_SECTIONS_FOR_TOC = 4
+
+
+def format_number(value: object, seconds: bool = False) -> str:
+    """Format a table or card value for reading: ints as ints, floats to 4 significant digits.
+
+    Parameters
+    ----------
+    value : object
+        A number (Python or NumPy) or anything else, which is shown with ``str``.
+    seconds : bool, default=False
+        The value is a duration in seconds: show two decimals.
+
+    Returns
+    -------
+    str
+        Thousands separated by commas; very small or large floats in e-notation; missing
+        values as an em dash.
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (12345, 0.012345, 3.0, 1.5e-7, float("nan"))]
+    ['12,345', '0.01235', '3', '1.500e-07', '—']
+    >>> format_number(73.456, seconds=True)
+    '73.46'
+    """
+    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+        return _MISSING
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if not isinstance(value, numbers.Real):
+        return str(value)
+    value = float(value)
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if seconds:
+        return f"{value:,.2f}"
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if not -3 <= magnitude < 6:
+        return f"{value:.3e}"
+    # Four significant digits as fixed-point; drop trailing zeros so 0.5 does not read 0.5000.
+    text = f"{value:,.{max(0, 3 - magnitude)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class Report:
+    """An HTML report built section by section, in the order the sections are added.
+
+    Parameters
+    ----------
+    title : str
+        Shown as the page title and the header.
+    subtitle : str, default=""
+        A one-line summary under the title, e.g. the best result in words.
+
+    Examples
+    --------
+    >>> from hourglass.plots import histogram
+    >>> report = Report("Digits, 8-D code", "The autoencoder beats PCA by 31% at k=8.")
+    >>> report.add_metrics({"held-out MSE": 0.0123, "epochs": 40, "fit time (s)": 12.3})
+    >>> report.add_table(pd.DataFrame({"k": [2, 8], "mse": [0.05, 0.01]}), highlight={"mse": "min"})
+    >>> report.add_figure(histogram(np.arange(10.0), "ten", "value"), heading="Scores")
+    >>> report.save("report.html", force=True)  # doctest: +SKIP
+    PosixPath('report.html')
+    """
+
+    def __init__(self, title: str, subtitle: str = "") -> None:
+        self.title = title
+        self.subtitle = subtitle
+        self._sections: list[tuple[str | None, str]] = []  # (heading, inner HTML)
+
+    def add_text(self, text: str, heading: str | None = None) -> None:
+        """Add plain text; blank lines separate paragraphs.
+
+        Parameters
+        ----------
+        text : str
+            Plain text: it is escaped, so ``<b>`` shows as written rather than as markup.
+        heading : str, optional
+            Heading of the section.
+
+        Examples
+        --------
+        >>> Report("t").add_text("First paragraph.\\n\\nSecond one.", heading="Notes")
+        """
+        paragraphs = [part.strip() for part in re.split(r"\n\s*\n", str(text)) if part.strip()]
+        body = "\n".join(f"<p>{_escape(part)}</p>" for part in paragraphs)
+        self._sections.append((heading, body))
+
+    def add_table(
+        self,
+        df: pd.DataFrame,
+        heading: str | None = None,
+        caption: str | None = None,
+        highlight: dict[str, str] | None = None,
+    ) -> None:
+        """Add a table, numbers right-aligned and formatted by :func:`format_number`.
+
+        Parameters
+        ----------
+        df : DataFrame
+            The table. Its index is shown unless it is the default 0, 1, 2, ...
+        heading : str, optional
+            Heading of the section.
+        caption : str, optional
+            A sentence under the table.
+        highlight : dict of str to {"min", "max"}, optional
+            Columns to compare, and whether lower or higher is better; the best value of each
+            (all of them on a tie) is shown in bold on a green background.
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"model": ["AE", "PCA"], "mse": [0.011, 0.016]})
+        >>> Report("t").add_table(table, heading="Compare", highlight={"mse": "min"})
+        """
+        highlight = dict(highlight or {})
+        for column, direction in highlight.items():
+            if column not in df.columns:
+                raise InvalidInputError(f"highlight names column {column!r}, not in {list(df.columns)}")
+            if direction not in ("min", "max"):
+                raise InvalidInputError(f"highlight[{column!r}] must be 'min' or 'max', got {direction!r}")
+        body = _table_html(df, highlight)
+        if caption:
+            body += f'\n<p class="caption">{_escape(caption)}</p>'
+        self._sections.append((heading, body))
+
+    def add_figure(self, fig: Figure, heading: str | None = None, caption: str | None = None) -> None:
+        """Embed a matplotlib figure as a PNG, then close it to free its memory.
+
+        Parameters
+        ----------
+        fig : Figure
+            The figure, e.g. from :mod:`hourglass.plots`.
+        heading : str, optional
+            Heading of the section.
+        caption : str, optional
+            A sentence under the figure; also the image's alternative text.
+
+        Examples
+        --------
+        >>> from hourglass.plots import histogram
+        >>> Report("t").add_figure(histogram(np.arange(10.0), "ten", "value"), caption="Ten values")
+        """
+        png = figure_to_png(fig)
+        _close(fig)
+        width, height = struct.unpack(">II", png[16:24])  # from the PNG's IHDR chunk
+        data = base64.b64encode(png).decode("ascii")
+        alt = _escape(caption or heading or "figure")
+        body = (
+            f'<figure><img src="data:image/png;base64,{data}" width="{width}" height="{height}" alt="{alt}">'
+        )
+        if caption:
+            body += f"<figcaption>{_escape(caption)}</figcaption>"
+        self._sections.append((heading, body + "</figure>"))
+
+    def add_metrics(self, metrics: dict[str, float | str], heading: str | None = None) -> None:
+        """Add a row of stat cards: a big number over its label.
+
+        Parameters
+        ----------
+        metrics : dict of str to float or str
+            Label to value; numbers are formatted by :func:`format_number` (labels that name
+            seconds get two decimals).
+        heading : str, optional
+            Heading of the section.
+
+        Examples
+        --------
+        >>> Report("t").add_metrics({"held-out MSE": 0.01234, "parameters": 52_000})
+        """
+        cards = "\n".join(
+            f'<div class="stat"><div class="value">'
+            f"{_escape(format_number(value, seconds=_is_seconds(label)))}</div>"
+            f'<div class="label">{_escape(label)}</div></div>'
+            for label, value in metrics.items()
+        )
+        self._sections.append((heading, f'<div class="stats">\n{cards}\n</div>'))
+
+    def to_html(self) -> str:
+        """Return the whole report as one HTML document.
+
+        Returns
+        -------
+        str
+            A complete page with inline CSS and embedded images; no scripts, no external links.
+
+        Examples
+        --------
+        >>> "<h1>Digits</h1>" in Report("Digits").to_html()
+        True
+        """
+        sections = "\n".join(
+            _section_html(index, heading, body) for index, (heading, body) in enumerate(self._sections)
+        )
+        subtitle = f'<p class="subtitle">{_escape(self.subtitle)}</p>' if self.subtitle else ""
+        generated = datetime.now().strftime("%Y-%m-%d %H:%M")
+        return _PAGE.format(
+            title=_escape(self.title),
+            subtitle=subtitle,
+            toc=self._toc_html(),
+            sections=sections,
+            css=_CSS,
+            generated=generated,
+        )
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the report to ``path`` atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Where to write, usually ending in ``.html``.
+        force : bool, default=False
+            Replace an existing file.
+
+        Returns
+        -------
+        Path
+            The path written.
+
+        Raises
+        ------
+        OutputExistsError
+            If ``path`` exists and ``force`` is False.
+
+        Examples
+        --------
+        >>> Report("Digits").save("digits.html")  # doctest: +SKIP
+        PosixPath('digits.html')
+        """
+        path = check_writable(path, force)
+        write_text_atomic(path, self.to_html())
+        return path
+
+    def _toc_html(self) -> str:
+        links = [
+            f'<a href="#section-{index}">{_escape(heading)}</a>'
+            for index, (heading, _) in enumerate(self._sections)
+            if heading
+        ]
+        if len(links) < _MIN_SECTIONS_FOR_TOC:
+            return ""
+        return '<nav class="toc">' + "".join(links) + "</nav>"
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _escape(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _is_seconds(name: object) -> bool:
+    return bool(_SECONDS_COLUMN.search(str(name)))
+
+
+def _close(fig: Figure) -> None:
+    manager = getattr(fig.canvas, "manager", None)
+    if manager is not None:
+        # Only a figure made through pyplot is registered there; importing pyplot for others
+        # would pick a GUI backend for nothing.
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    else:
+        fig.clear()
+
+
+def _section_html(index: int, heading: str | None, body: str) -> str:
+    title = f"<h2>{_escape(heading)}</h2>\n" if heading else ""
+    return f'<section class="card" id="section-{index}">\n{title}{body}\n</section>'
+
+
+def _table_html(df: pd.DataFrame, highlight: dict[str, str]) -> str:
+    show_index = not isinstance(df.index, pd.RangeIndex) or df.index.name is not None
+    # Columns by position, so duplicate names work; tolist() keeps ints as Python ints, which
+    # iterrows() would turn into floats in a table that mixes the two.
+    columns = [df.iloc[:, position] for position in range(df.shape[1])]
+    values = [column.tolist() for column in columns]
+    best = [
+        _best_mask(column, highlight[column.name]) if column.name in highlight else None for column in columns
+    ]
+    header = f'<th class="index">{_escape(df.index.name or "")}</th>' if show_index else ""
+    header += "".join(_header_cell(column, highlight.get(column.name)) for column in columns)
+    rows = []
+    for row, label in enumerate(df.index):
+        cells = f'<th class="index">{_escape(format_number(label))}</th>' if show_index else ""
+        for column, column_values, mask in zip(columns, values, best, strict=True):
+            cells += _body_cell(column_values[row], column, mask is not None and bool(mask[row]))
+        rows.append(f"<tr>{cells}</tr>")
+    body = "\n".join(rows)
+    return (
+        f'<div class="table-wrap"><table>\n<thead><tr>{header}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody>\n</table></div>"
+    )
+
+
+def _header_cell(column: pd.Series, direction: str | None) -> str:
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    classes = ' class="num"' if numeric else ""
+    if direction is None:
+        return f"<th{classes}>{_escape(column.name)}</th>"
+    arrow, hint = ("↓", "lower is better") if direction == "min" else ("↑", "higher is better")
+    return (
+        f'<th{classes} title="{hint}">{_escape(column.name)}'
+        f' <span class="arrow" aria-label="{hint}">{arrow}</span></th>'
+    )
+
+
+def _body_cell(value: object, column: pd.Series, is_best: bool) -> str:
+    classes = []
+    if isinstance(value, numbers.Number) and not isinstance(value, (bool, np.bool_)):
+        classes.append("num")
+        value = _column_aware(value, column)
+    if is_best:
+        classes.append("best")
+    text = format_number(value, seconds=_is_seconds(column.name))
+    if text == _MISSING:
+        classes.append("missing")
+    attribute = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<td{attribute}>{_escape(text)}</td>"
+
+
+def _column_aware(value: numbers.Number, column: pd.Series) -> numbers.Number:
+    # A column of ints with one missing value turns float in pandas; show the others as ints.
+    if isinstance(value, float) and pd.api.types.is_float_dtype(column):
+        finite = column.dropna()
+        if len(finite) and bool((finite == finite.round()).all()) and not _is_seconds(column.name):
+            return value if math.isnan(value) else int(value)
+    return value
+
+
+def _best_mask(column: pd.Series, direction: str) -> np.ndarray:
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        return np.zeros(len(values), dtype=bool)
+    target = np.nanmin(values) if direction == "min" else np.nanmax(values)
+    return values == target
+
+
+_CSS = """
+:root {
+  --ink: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f5f6f8; --card: #ffffff;
+  --accent: #2563eb; --best-bg: #dcfce7; --best-ink: #14532d;
+  color-scheme: light;
+}
+* { box-sizing: border-box; }
+body {
+  margin: 0; background: var(--bg); color: var(--ink);
+  font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+        "Noto Sans", sans-serif;
+  -webkit-font-smoothing: antialiased;
+}
+main { max-width: 1100px; margin: 0 auto; padding: 0 24px 48px; }
+header { padding: 40px 0 20px; }
+header h1 { margin: 0; font-size: 30px; line-height: 1.2; letter-spacing: -0.01em; }
+header .subtitle { margin: 8px 0 0; font-size: 17px; color: var(--muted); }
+.toc { display: flex; flex-wrap: wrap; gap: 6px 8px; margin: 0 0 20px; }
+.toc a {
+  font-size: 13px; color: var(--accent); text-decoration: none; background: var(--card);
+  border: 1px solid var(--line); border-radius: 999px; padding: 3px 12px;
+}
+.toc a:hover { border-color: var(--accent); }
+.card {
+  background: var(--card); border: 1px solid var(--line); border-radius: 12px;
+  padding: 20px 24px; margin: 0 0 20px; box-shadow: 0 1px 2px rgba(16, 24, 40, 0.04);
+}
+.card h2 { margin: 0 0 14px; font-size: 18px; letter-spacing: -0.005em; }
+.card p { margin: 0 0 10px; max-width: 75ch; }
+.card p:last-child { margin-bottom: 0; }
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; }
+.stat { background: var(--bg); border-radius: 10px; padding: 14px 16px; }
+.stat .value {
+  font-size: 26px; font-weight: 650; line-height: 1.15; font-variant-numeric: tabular-nums;
+  overflow-wrap: anywhere;
+}
+.stat .label { margin-top: 4px; font-size: 13px; color: var(--muted); }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
+th, td { padding: 7px 14px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
+thead th {
+  font-size: 13px; font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--line);
+}
+tbody th.index { font-weight: 600; }
+tbody tr:hover { background: #f9fafb; }
+.num { text-align: right; }
+td.best { background: var(--best-bg); color: var(--best-ink); font-weight: 700; }
+td.missing { color: var(--muted); }
+.arrow { color: var(--accent); font-weight: 700; }
+.caption, figcaption { margin: 10px 0 0; font-size: 13px; color: var(--muted); }
+figure { margin: 0; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+footer { color: var(--muted); font-size: 12px; text-align: center; padding-top: 8px; }
+@media print {
+  body { background: #fff; }
+  .card { box-shadow: none; break-inside: avoid; }
+  .toc { display: none; }
+}
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{title}</h1>
+{subtitle}
+</header>
+{toc}
+{sections}
+<footer>Made with hourglass · {generated}</footer>
+</main>
+</body>
+</html>
+"""
