@@ -1,1 +1,33 @@
-"""hourglass: autoencoders for practitioners."""
+"""hourglass: autoencoders defined by their hyperparameters, compared honestly with PCA.
+
+Examples
+--------
+>>> from hourglass import AutoEncoder
+>>> ae = AutoEncoder(code_size=8).fit(X)   # doctest: +SKIP
+>>> codes = ae.transform(X)                # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from hourglass.estimator import AutoEncoder  # noqa: E402
+from hourglass.exceptions import (  # noqa: E402
+    DataFileError,
+    HourglassError,
+    InvalidInputError,
+    ModelFileError,
+    OutputExistsError,
+    TrainingDivergedError,
+)
+from hourglass.persistence import load  # noqa: E402
+
+__all__ = [
+    "AutoEncoder",
+    "load",
+    "HourglassError",
+    "InvalidInputError",
+    "DataFileError",
+    "ModelFileError",
+    "OutputExistsError",
+    "TrainingDivergedError",
+    "__version__",
+]

@@ -21,6 +21,7 @@ from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError
 from hourglass.losses import choose_loss
 from hourglass.model import build_model
+from hourglass.persistence import register_estimator, save_estimator
 from hourglass.scaling import AffineScaler, fit_scaler
 from hourglass.training import Trainer, resolve_device
 
@@ -238,10 +239,38 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tensor = torch.from_numpy(data).to(self._device())
         return {k: v.float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
 
+    # -- persistence -------------------------------------------------------------------------
+    def _saved_attributes(self) -> dict[str, Any]:
+        """Fitted state saved in ``config.json`` (JSON types only); subclasses extend it."""
+        return {
+            "loss_": self.loss_,
+            "loss_reason_": self.loss_reason_,
+            "n_features_in_": int(self.n_features_in_),
+            "feature_names_in_": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+            "n_features_out": int(self._n_features_out),
+            "seed_": int(self.seed_),
+            "n_epochs_": int(self.n_epochs_),
+            "fit_seconds_": float(self.fit_seconds_),
+            "device_": self.device_,
+        }
+
+    def _saved_tensors(self) -> dict[str, np.ndarray]:
+        """Extra fitted arrays saved in ``weights.safetensors``; subclasses extend it."""
+        return {}
+
+    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        """Inverse of :meth:`_saved_attributes` and :meth:`_saved_tensors`."""
+        for name, value in fitted.items():
+            if name == "feature_names_in_":
+                if value:
+                    self.feature_names_in_ = np.asarray(value, dtype=object)
+            elif name == "n_features_out":
+                self._n_features_out = value
+            else:
+                setattr(self, name, value)
+
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""
-        from hourglass.persistence import save_estimator
-
         return save_estimator(self, path, force=force)
 
     def __sklearn_tags__(self):
@@ -251,6 +280,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return tags
 
 
+@register_estimator
 class AutoEncoder(BaseAutoEncoder):
     """A dense autoencoder for tables and vectors, as a scikit-learn transformer.
 
