@@ -57,7 +57,7 @@ def _reason(exc: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _check_finite(X: np.ndarray, what: str) -> np.ndarray:
+def check_finite(X: np.ndarray, what: str) -> np.ndarray:
     """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data."""
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -109,7 +109,7 @@ def validate_finite_2d(X, what: str = "data") -> np.ndarray:
             f"{what} has shape {X.shape}; expected 2-D data (n_samples, n_features); "
             "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
         )
-    return _check_finite(X, what)
+    return check_finite(X, what)
 
 
 def _as_dataset(arr, name: str, flat: bool, y=None, feature_names=None) -> Dataset:
@@ -124,7 +124,7 @@ def _as_dataset(arr, name: str, flat: bool, y=None, feature_names=None) -> Datas
         )
     if arr.ndim == 3:
         arr = arr[:, None]  # (n, h, w) -> (n, 1, h, w)
-    X = _check_finite(arr, repr(name))
+    X = check_finite(arr, repr(name))
     if flat:
         # Grayscale images are recorded as (h, w) so that figures can imshow a row directly.
         shape = X.shape[2:] if X.shape[1] == 1 else X.shape[1:]

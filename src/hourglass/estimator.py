@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hourglass.config import DenseConfig, TrainConfig
+from hourglass.data import check_finite
 from hourglass.exceptions import InvalidInputError
 from hourglass.losses import choose_loss
 from hourglass.model import build_model
@@ -50,17 +51,6 @@ def _reject_non_numeric_columns(X: Any) -> None:
             raise InvalidInputError(
                 f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); expected numeric columns only"
             )
-
-
-def check_finite(X: np.ndarray, what: str = "X") -> None:
-    """Raise InvalidInputError naming how many NaN/inf values ``X`` holds and the first one."""
-    bad = ~np.isfinite(X)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InvalidInputError(
-            f"{what} contains {int(bad.sum())} NaN or inf value(s), the first at index {first}; "
-            "expected finite numbers (drop or impute them first)"
-        )
 
 
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -186,15 +176,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @staticmethod
     def _output_dtype(X: Any):
-        dtype = getattr(X, "dtype", None)
-        return np.float64 if dtype == np.float64 else np.float32
+        # Follow scikit-learn: float32 in, float32 out; anything else comes back as float64.
+        return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
 
     def transform(self, X: Any) -> np.ndarray:
         """Encode ``X`` to codes of shape (n_samples, code_size)."""
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
         codes = self._run(self.module_.encode, self.scaler_.transform(data))
-        return codes.reshape(codes.shape[0], -1).astype(self._output_dtype(data), copy=False)
+        return codes.reshape(codes.shape[0], -1).astype(self._output_dtype(X), copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to data, in the units of the training data."""
@@ -204,16 +194,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise InvalidInputError(
                 f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
             )
-        check_finite(codes, "codes")
-        out = self._run(self.module_.decode, codes.astype(np.float32, copy=False))
-        return self.scaler_.inverse_transform(out).astype(self._output_dtype(codes), copy=False)
+        out = self._run(self.module_.decode, check_finite(codes, "codes"))
+        return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """Encode and decode ``X``: its reconstruction in the units of the input."""
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
         out = self._run(lambda t: self.module_(t)["reconstruction"], self.scaler_.transform(data))
-        return self.scaler_.inverse_transform(out).astype(self._output_dtype(data), copy=False)
+        return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample mean squared reconstruction error, in the units of the input."""
@@ -398,8 +387,7 @@ class AutoEncoder(BaseAutoEncoder):
             )
         except ValueError as exc:
             raise InvalidInputError(" ".join(str(exc).split())) from None
-        check_finite(data)
-        return data.astype(np.float32, copy=False)
+        return check_finite(data, "X")
 
     def _overcomplete_allowed(self) -> bool:
         """Whether a regularizer makes a code at least as wide as the input meaningful."""

@@ -1,1 +1,429 @@
-"""Core commands (filled in next)."""
+"""Core commands: fit, encode, decode, reconstruct, compare, info, demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from hourglass.cli.app import command, echo
+from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, save_array
+from hourglass.exceptions import InvalidInputError, OutputExistsError
+from hourglass.fileio import check_writable
+
+DATA_HELP = (
+    "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
+    "a folder of IDX files, a folder of images (with --arch conv), or a built-in set: "
+    + ", ".join(BUILTIN_DATASETS)
+)
+
+
+class Arch(str, Enum):
+    dense = "dense"
+    conv = "conv"
+
+
+class Loss(str, Enum):
+    auto = "auto"
+    mse = "mse"
+    bce = "bce"
+
+
+class Scaling(str, Enum):
+    auto = "auto"
+    none = "none"
+    standard = "standard"
+    minmax = "minmax"
+
+
+class Task(str, Enum):
+    reconstruct = "reconstruct"
+    denoise = "denoise"
+    colorize = "colorize"
+    super_resolve = "super_resolve"
+    inpaint = "inpaint"
+
+
+class NoiseType(str, Enum):
+    gaussian = "gaussian"
+    masking = "masking"
+    salt_pepper = "salt_pepper"
+
+
+def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    """Parse ``'256,128'`` into ``(256, 128)``; name the option when it is not a list of ints."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise InvalidInputError(f"{option} {text!r}; expected comma-separated integers such as 256,128") from None
+    if any(v < 1 for v in values):
+        raise InvalidInputError(f"{option} {text!r}; expected positive integers")
+    return values
+
+
+def load_input(source: str, key: str | None = None, flat: bool = True) -> Dataset:
+    """Load DATA for a command (built-in name, array or table file, IDX folder)."""
+    return load_data(source, key, flat=flat)
+
+
+def is_image_folder(source: str) -> bool:
+    """True for a folder that holds pictures rather than IDX files."""
+    path = Path(source)
+    return path.is_dir() and not any(p.name.removesuffix(".gz").endswith("-ubyte") for p in path.iterdir())
+
+
+def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: str) -> None:
+    save_array(path, array, force=force)
+    echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
+
+
+# Options shared by several commands.
+Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
+Key = Annotated[Optional[str], typer.Option("--key", help="Array name inside a .npz file.")]
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.")]
+DataArg = Annotated[str, typer.Argument(help=DATA_HELP)]
+OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
+
+
+@command()
+def fit(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
+    arch: Annotated[Arch, typer.Option(help="dense (tables, vectors) or conv (series, images, video).")] = Arch.dense,
+    code_size: Annotated[Optional[int], typer.Option(help="Width of the code (conv: omit for a spatial code).")] = None,
+    hidden: Annotated[Optional[str], typer.Option(help="Dense: nodes per encoder layer, e.g. 256,128.")] = None,
+    decoder_hidden: Annotated[Optional[str], typer.Option(help="Dense: decoder layers (default: mirror).")] = None,
+    activation: Annotated[str, typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.")] = "relu",
+    loss: Annotated[Loss, typer.Option(help="auto: BCE when the data lie in [0, 1], else MSE.")] = Loss.auto,
+    scaling: Annotated[Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")] = Scaling.auto,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Samples per step.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay.")] = None,
+    validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
+    patience: Annotated[Optional[int], typer.Option(help="Epochs without improvement before stopping.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same weights on CPU).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
+    noise_type: Annotated[Optional[NoiseType], typer.Option(help="Input noise kind (denoising).")] = None,
+    noise: Annotated[
+        Optional[float], typer.Option(help="Noise level: sigma for gaussian, a rate for masking / salt_pepper.")
+    ] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout rate after hidden layers.")] = None,
+    l1: Annotated[Optional[float], typer.Option("--l1", help="L1 penalty on the code (sparsity).")] = None,
+    kl: Annotated[Optional[float], typer.Option("--kl", help="KL sparsity penalty weight (beta).")] = None,
+    sparsity_target: Annotated[Optional[float], typer.Option(help="Target activation rate rho for --kl.")] = None,
+    topk: Annotated[Optional[int], typer.Option(help="Keep the k largest code units (TopK sparse code).")] = None,
+    contractive: Annotated[Optional[float], typer.Option(help="Contractive penalty weight.")] = None,
+    encoder_from: Annotated[Optional[Path], typer.Option(help="Reuse the encoder of a saved model.")] = None,
+    freeze_encoder: Annotated[bool, typer.Option(help="Keep a reused encoder's weights fixed.")] = False,
+    pretrain: Annotated[Optional[str], typer.Option(help="'layerwise': greedy layer-wise pretraining.")] = None,
+    task: Annotated[
+        Task,
+        typer.Option(
+            help="Conv: reconstruct; denoise (noisy in, clean out; set --noise); colorize (luminance in, "
+            "color out); super_resolve (downsampled by --scale-factor in, full size out); inpaint "
+            "(masked regions in, whole image out)."
+        ),
+    ] = Task.reconstruct,
+    channels: Annotated[Optional[str], typer.Option(help="Conv: channels per encoder block, e.g. 32,64.")] = None,
+    kernel_size: Annotated[Optional[int], typer.Option(help="Conv: kernel size.")] = None,
+    downsampling: Annotated[Optional[str], typer.Option(help="Conv: pool (max-pool/upsample) or stride.")] = None,
+    scale_factor: Annotated[Optional[int], typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
+    image_size: Annotated[Optional[str], typer.Option(help="Conv image folders: HxW (or one number).")] = None,
+    color_mode: Annotated[Optional[str], typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
+    key: Key = None,
+    report: Annotated[Optional[Path], typer.Option(help="Also write an HTML report to this folder.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train an autoencoder on DATA and save it to a model folder.
+
+    A checkpoint is written to OUT.checkpoint after every epoch; if the run is interrupted,
+    the same command with --resume continues from it.
+    """
+    if out.exists() and not force:
+        raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
+    if report is not None:
+        check_writable(report, force)
+    checkpoint = out.with_name(out.name + ".checkpoint")
+    if checkpoint.exists() and not resume and not force:
+        raise OutputExistsError(
+            f"a checkpoint of an interrupted run is in {str(checkpoint)!r}; pass --resume to continue it "
+            "or --force to start afresh"
+        )
+    if checkpoint.exists() and force and not resume:
+        shutil.rmtree(checkpoint)
+    params: dict[str, Any] = {
+        "loss": loss.value,
+        "scaling": scaling.value,
+        "validation_fraction": validation_fraction,
+        "random_state": seed,
+        "device": device,
+        "precision": precision,
+        "checkpoint_dir": str(checkpoint),
+        "verbose": 0 if quiet else 1,
+    }
+    optional = {
+        "code_size": code_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": lr,
+        "weight_decay": weight_decay,
+        "patience": patience,
+        "noise": noise_type.value if noise_type is not None else ("gaussian" if noise is not None else None),
+        "noise_level": noise,
+        "dropout": dropout,
+        "l1_penalty": l1,
+        "kl_penalty": kl,
+        "sparsity_target": sparsity_target,
+        "topk": topk,
+        "contractive_penalty": contractive,
+        "encoder": str(encoder_from) if encoder_from is not None else None,
+        "freeze_encoder": freeze_encoder or None,
+        "pretrain": pretrain,
+    }
+    if arch is Arch.dense:
+        if task is not Task.reconstruct:
+            raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
+        from hourglass.estimator import AutoEncoder as Estimator
+
+        optional.update(
+            hidden_layers=parse_ints(hidden, "--hidden"),
+            decoder_layers=parse_ints(decoder_hidden, "--decoder-hidden"),
+            activation=activation,
+        )
+        dataset = load_input(data, key, flat=True)
+        fit_data: Any = dataset.X
+    else:
+        from hourglass.conv_estimator import ConvAutoEncoder as Estimator
+
+        size = parse_ints(image_size, "--image-size")
+        optional.update(
+            task=task.value,
+            channels=parse_ints(channels, "--channels"),
+            kernel_size=kernel_size,
+            downsampling=downsampling,
+            scale_factor=scale_factor,
+            activation=activation,
+            image_size=(size * 2 if size is not None and len(size) == 1 else size),
+            color_mode=color_mode,
+        )
+        if is_image_folder(data):
+            dataset, fit_data = None, data
+        else:
+            dataset = load_input(data, key, flat=False)
+            fit_data = dataset.X
+    params.update({k: v for k, v in optional.items() if v is not None})
+    estimator = Estimator(**params)
+    estimator.fit(fit_data, resume=resume)
+    estimator.save(out, force=force)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    history = estimator.history_
+    echo(
+        f"trained {estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_} "
+        f"(loss {estimator.loss_}: {estimator.loss_reason_}); best validation loss "
+        f"{min(history.val_loss or history.train_loss):.5g} at epoch {history.best_epoch}",
+        quiet,
+    )
+    echo(f"saved the model to {out}", quiet)
+    if report is not None:
+        from hourglass.reporting import model_report
+
+        X = dataset.X if dataset is not None else None
+        if X is None:
+            X = estimator._report_data() if hasattr(estimator, "_report_data") else None
+        if X is not None:
+            name = dataset.name if dataset is not None else Path(data).name
+            shape = dataset.image_shape if dataset is not None else None
+            labels = dataset.y if dataset is not None else None
+            path = model_report(estimator, X, name, shape, labels).save(Path(report) / "report.html", force)
+            echo(f"wrote the report to {path}", quiet)
+
+
+def _load_model(model: Path):
+    from hourglass.persistence import load
+
+    return load(model)
+
+
+def _model_input(estimator, data: str, key: str | None) -> Any:
+    """DATA shaped for the model: rows for dense models, images for convolutional ones."""
+    if type(estimator).__name__ == "AutoEncoder" or getattr(estimator, "architecture_", None).kind == "dense":
+        return load_input(data, key, flat=True).X
+    return data if is_image_folder(data) else load_input(data, key, flat=False).X
+
+
+@command()
+def encode(model: ModelArg, data: DataArg, output: OutFile, key: Key = None, force: Force = False, quiet: Quiet = False):
+    """Write the codes of DATA (one row per sample)."""
+    check_writable(output, force)
+    estimator = _load_model(model)
+    write_array(output, estimator.transform(_model_input(estimator, data, key)), force, quiet, "codes")
+
+
+@command()
+def decode(
+    model: ModelArg,
+    codes: Annotated[str, typer.Argument(help="Codes: .npy, .npz or .csv, one row per sample.")],
+    output: OutFile,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Decode CODES back to data, in the units of the training data."""
+    check_writable(output, force)
+    estimator = _load_model(model)
+    write_array(output, estimator.inverse_transform(load_input(codes, key).X), force, quiet, "decoded data")
+
+
+@command()
+def reconstruct(
+    model: ModelArg, data: DataArg, output: OutFile, key: Key = None, force: Force = False, quiet: Quiet = False
+):
+    """Encode and decode DATA: its reconstruction, in the units of the input."""
+    check_writable(output, force)
+    estimator = _load_model(model)
+    write_array(output, estimator.reconstruct(_model_input(estimator, data, key)), force, quiet, "reconstruction")
+
+
+@command()
+def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
+    """Describe a saved model: architecture, loss, scaling, training and metrics."""
+    from hourglass.persistence import read_config
+
+    config = read_config(model)
+    estimator = _load_model(model)
+    history = estimator.history_
+    summary = {
+        "estimator": config["estimator"],
+        "architecture": config["architecture"],
+        "loss": f"{config['fitted'].get('loss_')} ({config['fitted'].get('loss_reason_')})",
+        "scaling": config["scaling"],
+        "n_features_in": config["fitted"].get("n_features_in_"),
+        "code_size": config["fitted"].get("n_features_out"),
+        "epochs_run": len(history.epoch),
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "final_train_loss": history.train_loss[-1] if history.train_loss else None,
+        "best_val_loss": min(history.val_loss) if history.val_loss else None,
+        "metrics": {name: values[-1] for name, values in history.metrics.items() if values},
+        "parameters": sum(p.numel() for p in estimator.module_.parameters()),
+        "params": config["params"],
+        "saved_with": {"hourglass": config.get("hourglass_version"), "torch": config.get("torch_version")},
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    width = max(len(k) for k in summary)
+    for name, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={_short(v)}" for k, v in value.items())
+        typer.echo(f"{name.replace('_', ' '):<{width}}  {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+def _print_table(table) -> None:
+    shown = table.copy()
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+@command()
+def compare(
+    data: DataArg,
+    code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    report: Annotated[Optional[Path], typer.Option(help="Write report.html to this folder.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the split and the models.")] = 0,
+    test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Fit PCA and an autoencoder at each code size on one split; print held-out errors."""
+    from hourglass.baselines import compare as run_compare
+    from hourglass.estimator import AutoEncoder
+
+    sizes = parse_ints(code_sizes, "--code-sizes")
+    for path in (report, output):
+        if path is not None:
+            check_writable(path if path == output else Path(path) / "report.html", force)
+    dataset = load_input(data, key)
+    params = {"random_state": seed, "verbose": 0 if quiet else 1}
+    if epochs is not None:
+        params["epochs"] = epochs
+    result = run_compare(dataset.X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed)
+    if not quiet:
+        _print_table(result.table)
+    if output is not None:
+        from hourglass.fileio import write_text_atomic
+
+        write_text_atomic(output, result.table.to_csv(index=False))
+        echo(f"wrote the table to {output}", quiet)
+    if report is not None:
+        _write_comparison_report(result, dataset, Path(report), force, quiet)
+
+
+def _write_comparison_report(result, dataset: Dataset, folder: Path, force: bool, quiet: bool) -> Path:
+    from hourglass.reporting import comparison_report
+
+    labels = dataset.y[result.test_index] if dataset.y is not None else None
+    path = comparison_report(result, dataset.name, dataset.image_shape, labels).save(folder / "report.html", force)
+    echo(f"wrote the report to {path}", quiet)
+    return path
+
+
+def _fresh_folder(base: Path) -> Path:
+    if not base.exists():
+        return base
+    n = 2
+    while base.with_name(f"{base.name}-{n}").exists():
+        n += 1
+    return base.with_name(f"{base.name}-{n}")
+
+
+@command()
+def demo(
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Folder for the report and model (default: hourglass-demo).")
+    ] = None,
+    code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Train on the built-in digits, compare with PCA, print the table and write the report."""
+    from hourglass.baselines import compare as run_compare
+    from hourglass.estimator import AutoEncoder
+
+    if out is None:
+        folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
+    else:
+        folder = check_writable(out, force)
+    sizes = parse_ints(code_sizes, "--code-sizes")
+    dataset = load_input("digits")
+    echo(f"digits: {dataset.X.shape[0]} images of 8x8 pixels in [0, 1]; comparing code sizes {sizes}", quiet)
+    params: dict[str, Any] = {"random_state": 0, "verbose": 0 if quiet else 1}
+    if epochs is not None:
+        params["epochs"] = epochs
+    result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0)
+    if not quiet:
+        _print_table(result.table)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = _write_comparison_report(result, dataset, folder, True, quiet)
+    k = sizes[len(sizes) // 2]
+    result.models[k]["ae"].save(folder / f"model-k{k}", force=True)
+    echo(f"saved the k={k} autoencoder to {folder / f'model-k{k}'}; open {report} in a browser", quiet)

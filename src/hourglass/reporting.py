@@ -1,0 +1,139 @@
+"""Reports a person would rather look at than read: a comparison with PCA, or one model.
+
+These functions assemble figures from :mod:`hourglass.plots` into a :class:`~hourglass.report.Report`;
+the CLI only saves what they return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hourglass import plots
+from hourglass.baselines import Comparison, pca_reconstruction
+from hourglass.report import Report
+
+N_SHOWN = 10  # images per row in reconstruction figures
+
+
+def _shown(X: np.ndarray, n: int = N_SHOWN) -> np.ndarray:
+    # A fixed spread of samples rather than the first few, which are often one class.
+    idx = np.linspace(0, len(X) - 1, num=min(n, len(X))).astype(int)
+    return X[idx]
+
+
+def _curves(history) -> dict[str, list[float]]:
+    return {"train_loss": history.train_loss, "val_loss": history.val_loss}
+
+
+def comparison_report(comparison: Comparison, dataset_name: str, image_shape=None, labels=None) -> Report:
+    """A report of :func:`hourglass.compare`: table, error vs code size, curves, pictures.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        What :func:`hourglass.compare` returned.
+    dataset_name : str
+        Shown in the title.
+    image_shape : tuple, optional
+        How a row reshapes into an image; adds original / AE / PCA reconstructions.
+    labels : ndarray, optional
+        Labels of ``comparison.X_test`` rows, to colour the code maps.
+    """
+    table = comparison.table
+    best = table.loc[table["ratio"].idxmin()]
+    report = Report(
+        f"Autoencoder vs PCA on {dataset_name}",
+        f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
+        f"{comparison.X_train.shape[1]} features; code sizes {', '.join(map(str, table['code_size']))}",
+    )
+    report.add_metrics(
+        {
+            "best AE / PCA error ratio": float(best["ratio"]),
+            "at code size": int(best["code_size"]),
+            "AE held-out MSE there": float(best["ae_mse"]),
+            "PCA held-out MSE there": float(best["pca_mse"]),
+        },
+        heading="Summary",
+    )
+    shown = table.rename(
+        columns={
+            "code_size": "code size",
+            "ae_mse": "AE MSE",
+            "pca_mse": "PCA MSE",
+            "ratio": "AE / PCA",
+            "ae_seconds": "AE fit seconds",
+            "pca_seconds": "PCA fit seconds",
+            "ae_epochs": "AE epochs",
+        }
+    )
+    report.add_table(
+        shown,
+        heading="Held-out reconstruction error",
+        caption="Mean squared error on held-out samples, in the data's units; a ratio below 1 means the "
+        "autoencoder reconstructs better than PCA with the same number of code dimensions.",
+        highlight={"AE / PCA": "min", "AE MSE": "min", "PCA MSE": "min"},
+    )
+    report.add_figure(plots.error_vs_code_size(table), heading="Error against code size")
+    histories = {f"AE k={k}": _curves(m["ae"].history_) for k, m in comparison.models.items()}
+    report.add_figure(
+        plots.loss_curves(histories),
+        heading="Training curves",
+        caption="Training and validation loss per epoch (the loss each model trained on: "
+        + ", ".join(sorted(set(table["loss"])))
+        + ").",
+    )
+    X_test = comparison.X_test
+    if image_shape is not None:
+        originals = _shown(X_test)
+        for k, models in comparison.models.items():
+            rows = {"original": originals, f"AE k={k}": models["ae"].reconstruct(originals)}
+            rows[f"PCA k={k}"] = pca_reconstruction(comparison.X_train, originals, k)[1]
+            report.add_figure(plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}")
+    k_map = min(comparison.models)
+    ae, pca = comparison.models[k_map]["ae"], comparison.models[k_map]["pca"]
+    report.add_figure(
+        plots.code_map(ae.transform(X_test), labels, title=f"autoencoder codes, k={k_map}"),
+        heading="Map of the codes",
+        caption="Each held-out sample placed by its code (by the first two principal components of "
+        "the code when it has more than two dimensions).",
+    )
+    report.add_figure(plots.code_map(pca.transform(X_test), labels, title=f"PCA codes, k={k_map}"))
+    return report
+
+
+def model_report(estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None) -> Report:
+    """A report on one fitted model and the data it was fitted on.
+
+    Shows the training curves, reconstructions next to the originals (for image-like data),
+    the map of the codes, and any sections the estimator adds (``_report_sections``).
+    """
+    error = estimator.reconstruction_error(X)
+    report = Report(
+        f"{type(estimator).__name__} on {dataset_name}",
+        f"code size {estimator._n_features_out}, loss {estimator.loss_} ({estimator.loss_reason_}), "
+        f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}",
+    )
+    report.add_metrics(
+        {
+            "mean reconstruction MSE": float(error.mean()),
+            "best epoch": int(estimator.history_.best_epoch),
+            "epochs run": int(estimator.n_epochs_),
+            "fit seconds": float(estimator.fit_seconds_),
+        },
+        heading="Summary",
+    )
+    report.add_figure(plots.loss_curves({"model": _curves(estimator.history_)}), heading="Training curves")
+    if image_shape is not None and X.ndim == 2:
+        originals = _shown(X)
+        rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
+        report.add_figure(plots.reconstruction_grid(rows, image_shape), heading="Reconstructions")
+    if X.ndim == 2:
+        report.add_figure(plots.code_map(estimator.transform(X), labels), heading="Map of the codes")
+    report.add_figure(
+        plots.histogram(error, "reconstruction error per sample", "mean squared error", log=True),
+        heading="Reconstruction error",
+    )
+    sections = getattr(estimator, "_report_sections", None)
+    if sections is not None:
+        sections(report, X, image_shape=image_shape)
+    return report
