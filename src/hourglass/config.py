@@ -15,6 +15,7 @@ from hourglass.exceptions import InvalidInputError
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
 LOSSES = ("auto", "mse", "bce")
+CODE_ACTIVATIONS = ("identity", "relu", "sigmoid")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -68,6 +69,15 @@ class DenseConfig(_JSONConfig):
         Applied to the decoder's last layer (``sigmoid`` goes with binary cross-entropy).
     dropout : float
         Dropout rate after every hidden activation.
+    code_activation : {'identity', 'relu', 'sigmoid'}
+        Non-linearity of the bottleneck: ReLU gives the exact zeros an L1-sparse code needs,
+        sigmoid the rates in (0, 1) the KL sparsity penalty needs.
+    topk : int or None
+        Keep only the ``topk`` largest code units per sample (the TopK bottleneck).
+    topk_aux_k : int
+        Dead units the TopK auxiliary loss uses (0: no auxiliary code).
+    topk_dead_after : int
+        Training samples without firing after which a TopK unit counts as dead.
     """
 
     kind: ClassVar[str] = "dense"
@@ -79,6 +89,10 @@ class DenseConfig(_JSONConfig):
     activation: str = "relu"
     output_activation: str = "identity"
     dropout: float = 0.0
+    code_activation: str = "identity"
+    topk: int | None = None
+    topk_aux_k: int = 0
+    topk_dead_after: int = 10_000
 
     def __post_init__(self) -> None:
         self.hidden_layers = tuple(int(h) for h in self.hidden_layers)
@@ -95,6 +109,14 @@ class DenseConfig(_JSONConfig):
             f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
         )
         _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
+        _require(
+            self.code_activation in CODE_ACTIVATIONS,
+            f"code_activation={self.code_activation!r}; expected one of {CODE_ACTIVATIONS}",
+        )
+        _require(
+            self.topk is None or 1 <= self.topk <= self.code_size,
+            f"topk={self.topk} must lie in [1, code_size={self.code_size}]",
+        )
 
     @property
     def resolved_decoder_layers(self) -> tuple[int, ...]:
@@ -150,3 +172,83 @@ class TrainConfig(_JSONConfig):
         _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
         _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
         _require(self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'")
+
+
+DOWNSAMPLINGS = ("pool", "stride")
+
+
+@dataclass
+class ConvConfig(_JSONConfig):
+    """Architecture of a convolutional autoencoder for series, images or video.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        One sample's shape, channels first: ``(c, L)``, ``(c, h, w)`` or ``(c, t, h, w)``.
+    code_size : int or None
+        None: the code is the encoder's last feature map; an int: a flat code vector of this
+        width, through a linear layer.
+    channels : tuple of int
+        Output channels of each encoder block, outermost first; the decoder mirrors them.
+    kernel_size : int
+        Odd kernel size of every convolution.
+    downsampling : {'pool', 'stride'}
+        'pool': conv -> activation -> max-pool, decoder upsample -> conv -> activation;
+        'stride': strided conv, decoder transposed conv.
+    activation : str
+        Non-linearity after every block, one of :data:`ACTIVATIONS`.
+    output_activation : {'identity', 'sigmoid'}
+        Applied to the decoder's last layer.
+    dropout : float
+        Dropout rate after every block activation.
+    residual : bool
+        Add the input to the decoder's output (a global skip, as in DnCNN and VDSR): the
+        network learns the correction a restoration task needs, not the whole image.
+    """
+
+    kind: ClassVar[str] = "conv"
+
+    input_shape: tuple[int, ...]
+    code_size: int | None = None
+    channels: tuple[int, ...] = (32, 64)
+    kernel_size: int = 3
+    downsampling: str = "pool"
+    activation: str = "relu"
+    output_activation: str = "identity"
+    dropout: float = 0.0
+    residual: bool = False
+
+    def __post_init__(self) -> None:
+        self.input_shape = tuple(int(s) for s in self.input_shape)
+        self.channels = tuple(int(c) for c in self.channels)
+        _require(
+            2 <= len(self.input_shape) <= 4 and all(s >= 1 for s in self.input_shape),
+            f"input_shape={self.input_shape}; expected (c, L), (c, h, w) or (c, t, h, w) of positive sizes",
+        )
+        _require(
+            self.code_size is None or int(self.code_size) >= 1,
+            f"code_size={self.code_size} must be None (a spatial code) or a positive integer",
+        )
+        _require(
+            len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
+            f"channels={self.channels} must hold at least one positive integer",
+        )
+        _require(
+            int(self.kernel_size) >= 1 and int(self.kernel_size) % 2 == 1,
+            f"kernel_size={self.kernel_size} must be a positive odd integer (so 'same' padding is symmetric)",
+        )
+        _require(
+            self.downsampling in DOWNSAMPLINGS,
+            f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}",
+        )
+        _require(self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}")
+        _require(
+            self.output_activation in OUTPUT_ACTIVATIONS,
+            f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
+        )
+        _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
+
+    @property
+    def spatial_dims(self) -> int:
+        """1 for series, 2 for images, 3 for video."""
+        return len(self.input_shape) - 1

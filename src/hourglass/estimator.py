@@ -69,14 +69,105 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     _scaler_channel_axis: int | None = None
 
+    # The guards against the identity (noise, dropout, sparsity, contraction, pretrained parts)
+    # live here so every estimator that stores the same parameter names gets them; getattr
+    # keeps estimators without them working.
+    def _sparsity_on(self) -> bool:
+        return bool(
+            getattr(self, "l1_penalty", 0) or getattr(self, "kl_penalty", 0) or getattr(self, "topk", None)
+        )
+
     def _regularizers(self) -> list:
-        return []
+        from hourglass import regularizers as regs
+
+        out: list = []
+        if getattr(self, "l1_penalty", 0):
+            out.append(regs.L1Penalty(self.l1_penalty))
+        if getattr(self, "kl_penalty", 0):
+            out.append(regs.KLSparsity(self.kl_penalty, self.sparsity_target))
+        if getattr(self, "contractive_penalty", 0):
+            out.append(regs.ContractivePenalty(self.contractive_penalty))
+        if getattr(self, "topk", None) and getattr(self, "topk_aux_penalty", 0):
+            out.append(regs.AuxKLoss(self.topk_aux_penalty))
+        return out
 
     def _corruption(self):
-        return None
+        from hourglass.corruptions import make_noise
+
+        # Salt-and-pepper writes the extremes of the (scaled) training data.
+        low, high = getattr(self, "data_range_", (0.0, 1.0))
+        return make_noise(getattr(self, "noise", None), getattr(self, "noise_level", 0.1), low, high)
+
+    def _activity_threshold(self) -> float:
+        # A sigmoid unit "fires" above one half; ReLU and TopK codes have exact zeros.
+        return 0.5 if getattr(self.architecture_, "code_activation", "identity") == "sigmoid" else 0.0
 
     def _epoch_metrics(self):
-        return None
+        if not self._sparsity_on():
+            return None
+        from hourglass.sparsity import SparsityMonitor
+
+        probe = getattr(self, "_metrics_probe", None)
+        return SparsityMonitor(probe=probe, threshold=self._activity_threshold())
+
+    def _overcomplete_allowed(self) -> bool:
+        """Whether a regularizer makes a code at least as wide as the input meaningful."""
+        return self._sparsity_on()
+
+    def _bottleneck_fields(self, input_width: int) -> dict[str, Any]:
+        """Architecture-config fields for the code (dropout, code activation, TopK)."""
+        topk, kl = getattr(self, "topk", None), getattr(self, "kl_penalty", 0)
+        if topk is not None and kl:
+            raise InvalidInputError(
+                f"topk={topk} with kl_penalty={kl}: the KL penalty needs codes in (0, 1), a TopK code "
+                "is signed; use one of them"
+            )
+        aux = getattr(self, "topk_aux_penalty", 0)
+        l1 = getattr(self, "l1_penalty", 0)
+        return {
+            "dropout": float(getattr(self, "dropout", 0.0)),
+            "code_activation": "sigmoid" if kl else ("relu" if l1 else "identity"),
+            "topk": None if topk is None else int(topk),
+            # Gao et al. use about half the input width for the auxiliary code.
+            "topk_aux_k": max(1, input_width // 2) if topk is not None and aux else 0,
+        }
+
+    def _prepare_module(self, train: torch.Tensor, val: torch.Tensor | None) -> None:
+        """Before training: pretrained parts, layer-wise pretraining, metric probes."""
+        from hourglass import pretrained
+
+        self.module_.to(train.device)
+        self.data_range_ = (float(train.min()), float(train.max())) if train.numel() else (0.0, 1.0)
+        self._metrics_probe = train[:2048].clone()  # a copy, so the estimator does not pin the data
+        encoder, decoder = getattr(self, "encoder", None), getattr(self, "decoder", None)
+        if encoder is not None or decoder is not None:
+            pretrained.attach(
+                self.module_,
+                train[:2],
+                encoder,
+                decoder,
+                freeze_encoder=getattr(self, "freeze_encoder", False),
+                freeze_decoder=getattr(self, "freeze_decoder", False),
+            )
+        elif getattr(self, "freeze_encoder", False) or getattr(self, "freeze_decoder", False):
+            raise InvalidInputError(
+                "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"
+            )
+        pretrain = getattr(self, "pretrain", None)
+        if pretrain is not None:
+            if pretrain != "layerwise":
+                raise InvalidInputError(f"pretrain={pretrain!r}; expected None or 'layerwise'")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed_)
+                self.pretrain_history_ = pretrained.layerwise_pretrain(
+                    self.module_,
+                    self.architecture_,
+                    train,
+                    self._train_config(),
+                    self.loss_,
+                    regularizers=self._regularizers(),
+                    corruption=self._corruption(),
+                )
 
     def _check_code_size(self, X: np.ndarray) -> None:
         pass
@@ -134,6 +225,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             self.module_ = build_model(self.architecture_)
+        train = torch.from_numpy(scaled[train_idx]).to(device)
+        val = torch.from_numpy(scaled[val_idx]).to(device) if len(val_idx) else None
+        self._prepare_module(train, val)
         trainer = Trainer(
             self.module_,
             config,
@@ -144,8 +238,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             checkpoint_dir=getattr(self, "checkpoint_dir", None),
             description=type(self).__name__,
         )
-        train = torch.from_numpy(scaled[train_idx]).to(device)
-        val = torch.from_numpy(scaled[val_idx]).to(device) if len(val_idx) else None
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)
         self.fit_seconds_ = time.perf_counter() - tic
@@ -156,6 +248,56 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _code_width(self) -> int:
         return int(self.architecture_.code_size)
+
+    def _report_sections(self, report, X: np.ndarray, image_shape: tuple[int, ...] | None = None) -> None:
+        """Add the sparse-code metrics, the unit-frequency histogram and (for images) the
+        decoder's dictionary atoms to a model report, when a sparsity guard is on."""
+        if not self._sparsity_on():
+            return
+        from hourglass import plots, sparsity
+
+        threshold = self._activity_threshold()
+        data = self._validate_input(X, reset=False)
+        scaled = self.scaler_.transform(data)
+        codes = self._run(self.module_.encode, scaled).reshape(len(data), -1)
+        recon = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
+        metrics = sparsity.sparse_code_metrics(scaled, codes, recon, threshold)
+        report.add_metrics(
+            {
+                "L0 (active units per sample)": metrics["l0"],
+                "dead units (fraction)": metrics["dead_fraction"],
+                "normalized MSE": metrics["normalized_mse"],
+                "explained variance": metrics["explained_variance"],
+            },
+            heading="Sparse code",
+        )
+        freq = sparsity.activation_frequency(codes, threshold)
+        report.add_figure(
+            plots.histogram(freq, "how often each unit is active", "activation frequency", log=True),
+            caption="Fraction of samples on which each code unit is active; units at 0 are dead.",
+        )
+        if image_shape is None or int(np.prod(image_shape)) != int(np.prod(data.shape[1:])):
+            return
+        # Dictionary atoms: the decoder's response to one unit at its typical active value,
+        # decode(a_i e_i) - decode(0), for the most used units.
+        order = np.argsort(-freq)[: min(32, int((freq > 0).sum()))]
+        if len(order) == 0:
+            return
+        active = np.abs(codes) > threshold
+        typical = np.array([np.abs(codes[active[:, i], i]).mean() for i in order], dtype=np.float32)
+        unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
+        unit_codes[np.arange(len(order)), order] = typical
+        decoded = self.scaler_.inverse_transform(self._run(self.module_.decode, unit_codes))
+        decoded = decoded.reshape(len(unit_codes), -1)
+        atoms = decoded[:-1] - decoded[-1]
+        report.add_figure(
+            plots.image_grid(
+                atoms.reshape(len(order), *image_shape), [f"unit {i}" for i in order], cmap="RdBu_r"
+            ),
+            heading="Dictionary atoms",
+            caption="What the decoder adds for each of the most used units (decode(a e_i) - decode(0), "
+            "with a the unit's mean active value); red adds, blue removes.",
+        )
 
     # -- using a fitted model ----------------------------------------------------------------
     def _device(self) -> torch.device:
@@ -260,6 +402,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""
+        for role in ("encoder", "decoder"):
+            if isinstance(getattr(self, role, None), torch.nn.Module):
+                raise InvalidInputError(
+                    f"this model's {role} is a user's torch module, which a JSON config cannot rebuild; "
+                    f"save it with torch.save(model.module_.state_dict(), ...) or pass {role}= a saved "
+                    "hourglass model folder"
+                )
         return save_estimator(self, path, force=force)
 
     def __sklearn_tags__(self):
@@ -285,7 +434,7 @@ class AutoEncoder(BaseAutoEncoder):
         Nodes per encoder layer, outermost first.
     decoder_layers : tuple of int or None, default=None
         Nodes per decoder layer, innermost first; ``None`` mirrors the encoder.
-    activation : str, default='relu'
+    activation : str, default='gelu'
         One of 'relu', 'leaky_relu', 'elu', 'gelu', 'silu', 'tanh', 'sigmoid', 'identity'.
     loss : {'auto', 'mse', 'bce'}, default='auto'
         'auto' picks binary cross-entropy when every (scaled) training value lies in [0, 1],
@@ -293,16 +442,16 @@ class AutoEncoder(BaseAutoEncoder):
     scaling : {'auto', 'none', 'standard', 'minmax'}, default='auto'
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
         [0, 1] as they are and standardizes anything else.
-    epochs : int, default=100
+    epochs : int, default=150
         Maximum number of epochs.
-    batch_size : int, default=64
-    learning_rate : float, default=3e-3
+    batch_size : int, default=128
+    learning_rate : float, default=5e-3
         Peak learning rate of AdamW (warm-up, then cosine decay).
     weight_decay : float, default=1e-4
         AdamW's decoupled weight decay.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping (0 trains on everything).
-    patience : int, default=15
+    patience : int, default=30
         Epochs without validation improvement before stopping (0: never stop early).
     random_state : int, RandomState or None, default=None
         Seed for weights, split, shuffling and noise; the same int gives the same weights on CPU.
@@ -315,6 +464,45 @@ class AutoEncoder(BaseAutoEncoder):
         resume=True)`` continues from it.
     verbose : int, default=1
         0 silences the progress bar.
+    noise : {'gaussian', 'masking', 'salt_pepper'} or None, default='gaussian'
+        Corrupt every training batch afresh and learn to give back the clean one (the denoising
+        autoencoder). Validation batches get noise from a fixed generator. The default, mild
+        Gaussian noise, is a regularizer: on held-out digits it lowers the error at code size 8
+        by about a tenth against no noise (``benchmarks/digits_vs_pca.py``); None turns it off.
+    noise_level : float, default=0.1
+        The noise's standard deviation (gaussian, in the units the network sees, i.e. after
+        ``scaling``) or the fraction of entries hit (masking, salt_pepper).
+    dropout : float, default=0.0
+        Dropout rate after every hidden layer (training only).
+    l1_penalty : float, default=0.0
+        Weight of ``mean |code|``; on, it gives the code a ReLU so units can be exactly zero.
+    kl_penalty : float, default=0.0
+        Weight beta of the KL sparsity penalty ``sum_j KL(rho || rho_hat_j)``; on, it gives the code
+        a sigmoid so ``rho_hat_j`` (unit j's mean activation) is a rate.
+    sparsity_target : float, default=0.05
+        The target rate rho of the KL penalty.
+    topk : int or None, default=None
+        Keep the ``topk`` largest code units per sample, zero the rest (Gao et al. 2024).
+    topk_aux_penalty : float, default=1/32
+        Weight of the TopK auxiliary loss (AuxK) that trains dead units on the residual.
+    contractive_penalty : float, default=0.0
+        Weight of the squared Frobenius norm of the encoder's Jacobian (contractive autoencoder).
+    encoder : str, Path, torch.nn.Module or None, default=None
+        A pretrained encoder: a saved hourglass model folder (whose layer sizes then define the
+        encoder, and whose code width overrides ``code_size``) or any module mapping (n, features)
+        to (n, units). A model built on a module cannot be saved.
+    freeze_encoder : bool, default=False
+        Keep the pretrained encoder's weights fixed while the rest trains.
+    decoder : str, Path, torch.nn.Module or None, default=None
+        A pretrained decoder, as for ``encoder``.
+    freeze_decoder : bool, default=False
+        Keep the pretrained decoder's weights fixed.
+    pretrain : {'layerwise'} or None, default=None
+        Greedy layer-wise pretraining before fine-tuning the whole: each encoder layer and its
+        mirror decoder layer train as a shallow autoencoder for ``max(1, epochs // 4)`` epochs.
+
+    Overcomplete codes (``code_size`` at least the number of features) are allowed exactly when
+    a sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``) is on.
 
     Attributes
     ----------
@@ -329,6 +517,8 @@ class AutoEncoder(BaseAutoEncoder):
     n_features_in_ : int
     n_epochs_ : int
     fit_seconds_ : float
+    data_range_ : tuple of float
+        Smallest and largest scaled training value (salt-and-pepper noise writes them).
 
     Examples
     --------
@@ -346,20 +536,34 @@ class AutoEncoder(BaseAutoEncoder):
         code_size: int = 2,
         hidden_layers: tuple[int, ...] = (256, 128),
         decoder_layers: tuple[int, ...] | None = None,
-        activation: str = "relu",
+        activation: str = "gelu",
         loss: str = "auto",
         scaling: str = "auto",
-        epochs: int = 100,
-        batch_size: int = 64,
-        learning_rate: float = 3e-3,
+        epochs: int = 150,
+        batch_size: int = 128,
+        learning_rate: float = 5e-3,
         weight_decay: float = 1e-4,
         validation_fraction: float = 0.1,
-        patience: int = 15,
+        patience: int = 30,
         random_state: Any = None,
         device: str = "auto",
         precision: str = "fp32",
         checkpoint_dir: str | None = None,
         verbose: int = 1,
+        noise: str | None = "gaussian",
+        noise_level: float = 0.1,
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+        pretrain: str | None = None,
     ) -> None:
         self.code_size = code_size
         self.hidden_layers = hidden_layers
@@ -378,6 +582,20 @@ class AutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
+        self.noise = noise
+        self.noise_level = noise_level
+        self.dropout = dropout
+        self.l1_penalty = l1_penalty
+        self.kl_penalty = kl_penalty
+        self.sparsity_target = sparsity_target
+        self.topk = topk
+        self.topk_aux_penalty = topk_aux_penalty
+        self.contractive_penalty = contractive_penalty
+        self.encoder = encoder
+        self.freeze_encoder = freeze_encoder
+        self.decoder = decoder
+        self.freeze_decoder = freeze_decoder
+        self.pretrain = pretrain
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         _reject_non_numeric_columns(X)
@@ -389,22 +607,31 @@ class AutoEncoder(BaseAutoEncoder):
             raise InvalidInputError(" ".join(str(exc).split())) from None
         return check_finite(data, "X")
 
-    def _overcomplete_allowed(self) -> bool:
-        """Whether a regularizer makes a code at least as wide as the input meaningful."""
-        return False
+    def _resolved_code_size(self, X: np.ndarray) -> int:
+        """The code width: ``code_size``, or that of a pretrained encoder (which decides it)."""
+        from hourglass import pretrained
+
+        if pretrained.is_path(self.encoder):
+            base = self._base_architecture(X, "identity")
+            return pretrained.dense_architecture(base, self.encoder).code_size
+        if self.encoder is not None:
+            sample = torch.from_numpy(np.ascontiguousarray(X[:2], dtype=np.float32))
+            return pretrained.module_code_width(pretrained.load_part(self.encoder, "encoder"), sample)
+        return self.code_size
 
     def _check_code_size(self, X: np.ndarray) -> None:
         n_features = X.shape[1]
         if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
             raise InvalidInputError(f"code_size={self.code_size!r} must be a positive integer")
-        if self.code_size >= n_features and not self._overcomplete_allowed():
+        code_size = self._resolved_code_size(X)
+        if code_size >= n_features and not self._overcomplete_allowed():
             raise InvalidInputError(
-                f"code_size={self.code_size} must be smaller than the input's {n_features} feature(s) "
+                f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "
                 f"(n_features={n_features}): a code as wide as the input can learn the identity; "
-                "lower code_size or add a sparsity regularizer"
+                "lower code_size or add a sparsity regularizer (l1_penalty, kl_penalty or topk)"
             )
 
-    def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
+    def _base_architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
         hidden = (self.hidden_layers,) if isinstance(self.hidden_layers, numbers.Integral) else self.hidden_layers
         return DenseConfig(
             input_dim=X.shape[1],
@@ -413,7 +640,18 @@ class AutoEncoder(BaseAutoEncoder):
             decoder_layers=None if self.decoder_layers is None else tuple(self.decoder_layers),
             activation=self.activation,
             output_activation=output_activation,
+            **self._bottleneck_fields(X.shape[1]),
         )
+
+    def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
+        from dataclasses import replace
+
+        from hourglass import pretrained
+
+        config = self._base_architecture(X, output_activation)
+        if isinstance(self.encoder, torch.nn.Module):
+            config = replace(config, code_size=self._resolved_code_size(X))
+        return pretrained.dense_architecture(config, self.encoder, self.decoder)
 
 
 __all__ = ["AutoEncoder", "BaseAutoEncoder", "AffineScaler"]

@@ -13,7 +13,7 @@ from torch import nn
 
 from hourglass.config import DenseConfig
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.bottleneck import IdentityBottleneck
+from hourglass.nn.bottleneck import IdentityBottleneck, make_bottleneck
 from hourglass.nn.dense import build_dense_decoder, build_dense_encoder
 
 
@@ -128,6 +128,7 @@ def build_dense(config: DenseConfig) -> AutoEncoder:
     return AutoEncoder(
         build_dense_encoder(config),
         build_dense_decoder(config),
+        bottleneck=make_bottleneck(config),
         output_activation=config.output_activation,
     )
 

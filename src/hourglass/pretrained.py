@@ -1,0 +1,245 @@
+"""Reusing trained layers: an encoder or decoder from a saved model or any PyTorch module,
+frozen or fine-tuned, and greedy layer-wise pretraining of deep dense autoencoders.
+
+A pretrained part comes from one of two places:
+
+* a saved hourglass model folder: its architecture is known, so the new model's architecture
+  config describes it and the new model saves and loads like any other;
+* any ``torch.nn.Module``: hourglass cannot rebuild it from JSON, so such a model refuses to
+  ``save`` (keep the module and save its weights with PyTorch instead).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hourglass.config import DenseConfig, TrainConfig
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.bottleneck import IdentityBottleneck
+
+ROLES = ("encoder", "decoder")
+
+
+def is_path(source: Any) -> bool:
+    return isinstance(source, (str, Path))
+
+
+def source_architecture(source: str | Path):
+    """The architecture config saved in the model folder ``source``."""
+    from hourglass.model import config_from_dict
+    from hourglass.persistence import read_config
+
+    return config_from_dict(read_config(source)["architecture"])
+
+
+def load_part(source: Any, role: str) -> nn.Module:
+    """A fresh copy of the ``role`` ('encoder' or 'decoder') of ``source``.
+
+    Parameters
+    ----------
+    source : str, Path or nn.Module
+        A saved hourglass model folder, or a module (copied, so the caller's stays untouched).
+    role : {'encoder', 'decoder'}
+
+    Examples
+    --------
+    >>> load_part(torch.nn.Linear(4, 2), "encoder")
+    Linear(in_features=4, out_features=2, bias=True)
+    """
+    if role not in ROLES:
+        raise InvalidInputError(f"role={role!r}; expected one of {ROLES}")
+    if isinstance(source, nn.Module):
+        return copy.deepcopy(source)
+    if is_path(source):
+        from hourglass.persistence import load
+
+        return copy.deepcopy(getattr(load(source, device="cpu").module_, role))
+    raise InvalidInputError(
+        f"{role}={source!r}; expected a saved hourglass model folder or a torch.nn.Module"
+    )
+
+
+def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = None) -> DenseConfig:
+    """``base`` with the layer sizes of the encoder / decoder taken from saved model folders.
+
+    Raises InvalidInputError naming the mismatch when the saved parts do not fit the data's
+    width or each other's code size.
+    """
+    config = base
+    if is_path(encoder):
+        src = _dense_source(encoder, "encoder")
+        if src.input_dim != base.input_dim:
+            raise InvalidInputError(
+                f"the encoder from {str(encoder)!r} takes {src.input_dim} features but the data has "
+                f"{base.input_dim}; expected data of the width it was trained on"
+            )
+        decoder_layers = (
+            base.decoder_layers if base.decoder_layers is not None else src.resolved_decoder_layers
+        )
+        config = replace(
+            config,
+            hidden_layers=src.hidden_layers,
+            code_size=src.code_size,
+            activation=src.activation,
+            decoder_layers=decoder_layers,
+        )
+    if is_path(decoder):
+        src = _dense_source(decoder, "decoder")
+        if src.input_dim != base.input_dim or src.code_size != config.code_size:
+            raise InvalidInputError(
+                f"the decoder from {str(decoder)!r} maps codes of {src.code_size} units to {src.input_dim} "
+                f"features; expected {config.code_size} units to {base.input_dim} features"
+            )
+        config = replace(config, decoder_layers=src.resolved_decoder_layers, activation=src.activation)
+    return config
+
+
+def _dense_source(path: str | Path, role: str) -> DenseConfig:
+    src = source_architecture(path)
+    if not isinstance(src, DenseConfig):
+        raise InvalidInputError(
+            f"{role}={str(path)!r} holds a {src.kind!r} model; a dense AutoEncoder takes a dense one "
+            "(pass the module itself to reuse layers of another kind)"
+        )
+    return src
+
+
+def module_code_width(encoder: nn.Module, sample: torch.Tensor) -> int:
+    """Units of the code ``encoder`` makes from ``sample``, with a clear error if it cannot."""
+    try:
+        with torch.no_grad():
+            out = encoder.eval()(sample)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"the pretrained encoder does not accept inputs of shape {tuple(sample.shape)}: "
+            f"{' '.join(str(exc).split())[:200]}"
+        ) from None
+    if not isinstance(out, torch.Tensor) or out.ndim < 2:
+        raise InvalidInputError("the pretrained encoder must return a tensor of shape (n_samples, units)")
+    return int(out[0].numel())
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Stop gradients to every parameter of ``module`` (the optimizer then leaves it as it is)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def attach(
+    model: nn.Module,
+    sample: torch.Tensor,
+    encoder: Any = None,
+    decoder: Any = None,
+    freeze_encoder: bool = False,
+    freeze_decoder: bool = False,
+) -> nn.Module:
+    """Put pretrained parts into ``model`` (an :class:`hourglass.model.AutoEncoder`), in place.
+
+    The new parts are checked on ``sample`` (a few scaled training rows): the encoder must accept
+    them, and encoder + decoder must give back the sample's shape.
+    """
+    device = sample.device
+    if encoder is not None:
+        model.encoder = load_part(encoder, "encoder").to(device)
+    if decoder is not None:
+        model.decoder = load_part(decoder, "decoder").to(device)
+    code_width = module_code_width(model.encoder, sample)
+    try:
+        with torch.no_grad():
+            out = model.eval()(sample)["reconstruction"]
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"the decoder does not accept the encoder's codes of {code_width} units: "
+            f"{' '.join(str(exc).split())[:200]}"
+        ) from None
+    if out.shape != sample.shape:
+        raise InvalidInputError(
+            f"encoder and decoder map inputs of shape {tuple(sample.shape)} to {tuple(out.shape)}; "
+            "expected the input's shape back"
+        )
+    if freeze_encoder:
+        freeze(model.encoder)
+    if freeze_decoder:
+        freeze(model.decoder)
+    return model.train()
+
+
+def layerwise_pretrain(
+    model: nn.Module,
+    config: DenseConfig,
+    train: torch.Tensor,
+    train_config: TrainConfig,
+    loss: str,
+    regularizers: list | None = None,
+    corruption=None,
+    epochs: int | None = None,
+) -> list:
+    """Greedy layer-wise pretraining (Hinton & Salakhutdinov 2006; Bengio et al. 2007), in place.
+
+    Each encoder layer and its mirror decoder layer train as a shallow autoencoder on the
+    previous layer's output, outermost first; the deep model then fine-tunes as a whole (the
+    caller's ordinary ``fit``). The layers are trained where they sit in ``model``, so nothing
+    is copied. The outermost pair uses the model's loss and ``corruption``; inner pairs
+    reconstruct hidden representations with MSE; the innermost pair carries the bottleneck and
+    ``regularizers``.
+
+    Parameters
+    ----------
+    model : hourglass.model.AutoEncoder
+        A dense model built from ``config`` with a mirrored decoder.
+    train : Tensor of shape (n, input_dim)
+        Scaled training data, on the model's device.
+    epochs : int, optional
+        Epochs per layer pair; ``max(1, train_config.epochs // 4)`` by default.
+
+    Returns
+    -------
+    list of History
+        One per layer pair, outermost first.
+    """
+    from hourglass.model import AutoEncoder
+    from hourglass.training import Trainer
+
+    if not isinstance(config, DenseConfig):
+        raise InvalidInputError(f"pretrain='layerwise' works on dense models, not {config.kind!r} ones")
+    if tuple(config.resolved_decoder_layers) != tuple(reversed(config.hidden_layers)):
+        raise InvalidInputError(
+            f"pretrain='layerwise' needs a decoder mirroring the encoder; decoder_layers="
+            f"{config.decoder_layers} is not {tuple(reversed(config.hidden_layers))}"
+        )
+    enc = list(model.encoder.children())  # layer1..layerN, code
+    dec = list(model.decoder.children())  # layer1..layerN, output
+    epochs = epochs or max(1, train_config.epochs // 4)
+    pair_config = replace(train_config, epochs=epochs, patience=0, verbose=0)
+    histories = []
+    inputs = train
+    for i, block in enumerate(enc):
+        innermost = i == len(enc) - 1
+        shallow = AutoEncoder(
+            nn.Sequential(block),
+            nn.Sequential(dec[len(dec) - 1 - i]),
+            bottleneck=model.bottleneck if innermost else IdentityBottleneck(),
+            output_activation=model.output_activation if i == 0 else "identity",
+        )
+        trainer = Trainer(
+            shallow,
+            pair_config,
+            loss if i == 0 else "mse",
+            regularizers=regularizers if innermost else None,
+            corruption=corruption if i == 0 else None,
+            description=f"pretrain layer {i + 1}",
+        )
+        histories.append(trainer.fit(inputs))
+        if not innermost:
+            with torch.no_grad():
+                block.eval()
+                inputs = torch.cat([block(inputs[j : j + 4096]) for j in range(0, len(inputs), 4096)])
+    model.train()
+    return histories

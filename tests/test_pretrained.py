@@ -1,0 +1,134 @@
+"""Pretrained encoders and decoders, freezing, shape checks, and layer-wise pretraining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hourglass import AutoEncoder, InvalidInputError, load
+from hourglass.pretrained import attach, layerwise_pretrain
+
+FAST = dict(hidden_layers=(16,), epochs=3, batch_size=32, verbose=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(2).random((120, 12)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def source(X, tmp_path_factory):
+    """A saved dense model whose encoder the tests reuse."""
+    ae = AutoEncoder(code_size=5, **FAST).fit(X)
+    return ae, ae.save(tmp_path_factory.mktemp("src") / "model")
+
+
+def test_encoder_from_folder_takes_its_layers_and_code_size(X, source):
+    src, path = source
+    ae = AutoEncoder(code_size=2, encoder=path, **{**FAST, "hidden_layers": (7, 3)}).fit(X)
+    assert ae.architecture_.hidden_layers == (16,) and ae.architecture_.code_size == 5
+    assert ae.transform(X).shape == (len(X), 5)
+
+
+def test_frozen_encoder_weights_do_not_change(X, source):
+    src, path = source
+    ae = AutoEncoder(encoder=path, freeze_encoder=True, **FAST).fit(X)
+    for (name, before), after in zip(
+        src.module_.encoder.state_dict().items(), ae.module_.encoder.state_dict().values(), strict=True
+    ):
+        assert torch.equal(before, after), name
+    np.testing.assert_allclose(ae.transform(X), src.transform(X), atol=1e-6)
+
+
+def test_unfrozen_encoder_fine_tunes(X, source):
+    src, path = source
+    ae = AutoEncoder(encoder=path, **FAST).fit(X)
+    assert not torch.equal(src.module_.encoder.code.weight, ae.module_.encoder.code.weight)
+
+
+def test_model_with_encoder_from_folder_saves_and_loads(X, source, tmp_path):
+    ae = AutoEncoder(encoder=source[1], freeze_encoder=True, **FAST).fit(X)
+    np.testing.assert_allclose(load(ae.save(tmp_path / "m")).transform(X), ae.transform(X), atol=1e-6)
+
+
+def test_encoder_from_folder_rejects_other_width(source):
+    with pytest.raises(InvalidInputError, match="takes 12 features but the data has 9"):
+        AutoEncoder(encoder=source[1], **FAST).fit(np.random.default_rng(0).random((50, 9)))
+
+
+def test_decoder_from_folder_must_match_code_size(X, source):
+    with pytest.raises(InvalidInputError, match="maps codes of 5 units"):
+        AutoEncoder(code_size=3, decoder=source[1], **FAST).fit(X)
+
+
+def test_module_encoder_sets_code_width_and_freezes(X):
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(12, 6), nn.Tanh())
+    ae = AutoEncoder(encoder=module, freeze_encoder=True, **FAST).fit(X)
+    assert ae.transform(X).shape == (len(X), 6)
+    torch.testing.assert_close(ae.module_.encoder[0].weight, module[0].weight)
+
+
+def test_module_encoder_with_wrong_input_width_is_refused(X):
+    with pytest.raises(InvalidInputError, match=r"does not accept inputs of shape \(2, 12\)"):
+        AutoEncoder(encoder=nn.Linear(10, 4), **FAST).fit(X)
+
+
+def test_module_decoder_with_wrong_output_is_refused(X):
+    with pytest.raises(InvalidInputError, match="expected the input's shape back"):
+        AutoEncoder(code_size=4, decoder=nn.Linear(4, 11), **FAST).fit(X)
+
+
+def test_model_on_a_module_refuses_to_save(X, tmp_path):
+    ae = AutoEncoder(encoder=nn.Linear(12, 4), **FAST).fit(X)
+    with pytest.raises(InvalidInputError, match="encoder is a user's torch module"):
+        ae.save(tmp_path / "m")
+
+
+def test_freeze_without_a_pretrained_part_is_refused(X):
+    with pytest.raises(InvalidInputError, match="freeze_encoder"):
+        AutoEncoder(code_size=4, freeze_encoder=True, **FAST).fit(X)
+
+
+def test_attach_checks_the_decoder_accepts_the_code():
+    from hourglass.config import DenseConfig
+    from hourglass.model import build_model
+
+    model = build_model(DenseConfig(input_dim=12, code_size=4, hidden_layers=()))
+    with pytest.raises(InvalidInputError, match="decoder does not accept the encoder's codes of 3 units"):
+        attach(model, torch.rand(2, 12), encoder=nn.Linear(12, 3))
+
+
+def test_layerwise_pretraining_runs_then_fine_tunes(X):
+    ae = AutoEncoder(
+        code_size=4, pretrain="layerwise", **{**FAST, "hidden_layers": (10, 8), "epochs": 4}
+    ).fit(X)
+    assert len(ae.pretrain_history_) == 3  # two hidden layers and the code layer
+    assert all(len(h.epoch) == 1 for h in ae.pretrain_history_)  # epochs // 4 each
+    assert ae.n_epochs_ >= 1 and np.isfinite(ae.score(X))
+
+
+def test_layerwise_pretraining_trains_the_outer_pair(X):
+    from hourglass.config import DenseConfig, TrainConfig
+    from hourglass.model import build_model
+
+    torch.manual_seed(0)
+    config = DenseConfig(input_dim=12, code_size=4, hidden_layers=(8,))
+    model = build_model(config)
+    before = model.encoder.layer1[0].weight.clone()
+    histories = layerwise_pretrain(
+        model, config, torch.from_numpy(X), TrainConfig(verbose=0), "mse", epochs=5
+    )
+    assert not torch.equal(before, model.encoder.layer1[0].weight)
+    assert histories[0].train_loss[-1] < histories[0].train_loss[0]
+
+
+@pytest.mark.parametrize(
+    "params, match", [({"pretrain": "greedy"}, "pretrain='greedy'"), ({"decoder_layers": (5,)}, "mirroring")]
+)
+def test_layerwise_pretraining_rejects_bad_settings(X, params, match):
+    params.setdefault("pretrain", "layerwise")
+    with pytest.raises(InvalidInputError, match=match):
+        AutoEncoder(code_size=4, **params, **FAST).fit(X)
