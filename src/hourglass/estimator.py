@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -46,7 +47,9 @@ def _reject_non_numeric_columns(X: Any) -> None:
     if dtypes is None or not hasattr(dtypes, "items"):
         return
     for name, dtype in dtypes.items():
-        if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
+        # nullable Int64/Float64), which np.issubdtype cannot interpret.
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
             example = X[name].iloc[0] if len(X) else None
             raise InvalidInputError(
                 f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); expected numeric columns only"

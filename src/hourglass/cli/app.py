@@ -64,16 +64,17 @@ def echo(message: str = "", quiet: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (``sys.argv[1:]`` when None) and return its exit code."""
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="hourglass", standalone_mode=False)
+        result = app(args=argv if argv is not None else sys.argv[1:], prog_name="hourglass", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except SystemExit as exc:  # click's own exits (e.g. --help)
+    except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # click's usage errors arrive here when not standalone
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Click's usage errors arrive here when not standalone. Recent typer versions vendor
+        # click, so recognise them by their interface rather than by an import.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    # Without standalone mode, a command's typer.Exit comes back as its return value.
+    return result if isinstance(result, int) else 0

@@ -60,7 +60,7 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
-        values = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+        values = tuple(int(part) for part in text.replace("x", ",").split(","))
     except ValueError:
         raise InvalidInputError(f"{option} {text!r}; expected comma-separated integers such as 256,128") from None
     if any(v < 1 for v in values):

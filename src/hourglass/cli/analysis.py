@@ -1,0 +1,310 @@
+"""Analysis commands: ``cluster`` the codes, ``calibrate`` an anomaly threshold, ``score`` anomalies."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from hourglass.cli.app import command, echo
+from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, load_input
+from hourglass.data import Dataset, read_idx
+from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.fileio import atomic_path, check_writable
+
+#: Error maps written by ``score --maps`` when ``--n-maps`` is not given: the most abnormal ones.
+DEFAULT_MAPS = 16
+
+
+class Method(str, Enum):
+    kmeans = "kmeans"
+    gmm = "gmm"
+    hdbscan = "hdbscan"
+
+
+class Manifold(str, Enum):
+    none = "none"
+    isomap = "isomap"
+    tsne = "tsne"
+    spectral = "spectral"
+
+
+ReportDir = Annotated[Path | None, typer.Option("--report", help="Folder to write report.html into.")]
+
+
+def _load_model(model: Path):
+    from hourglass.persistence import load
+
+    return load(model)
+
+
+def _is_dense(estimator) -> bool:
+    return getattr(estimator, "architecture_", None) is None or estimator.architecture_.kind == "dense"
+
+
+def _load_for(estimator, data: str, key: str | None) -> Dataset:
+    """DATA shaped for the model: rows for a dense model, image batches for a conv one."""
+    return load_input(data, key, flat=_is_dense(estimator))
+
+
+def _load_labels(path: Path, n: int) -> np.ndarray:
+    """One label per sample from .npy, IDX, or a one-column .csv / .tsv / .txt (header allowed)."""
+    if not path.exists():
+        raise DataFileError(f"no such labels file: {str(path)!r}")
+    suffix = path.suffix.lower()
+    try:
+        if path.name.removesuffix(".gz").endswith("-ubyte"):
+            labels = read_idx(path)
+        elif suffix == ".npy":
+            labels = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            table = pd.read_csv(path, header=None, sep=None, engine="python")
+            labels = table.to_numpy()
+            if len(labels) == n + 1:  # a header row
+                labels = labels[1:]
+        else:
+            raise DataFileError(
+                f"labels file {str(path)!r}: expected .npy, .csv, .tsv, .txt or an IDX labels file"
+            )
+    except (OSError, ValueError) as exc:
+        raise DataFileError(
+            f"cannot read labels from {str(path)!r}: {' '.join(str(exc).split())[:200]}"
+        ) from None
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or len(labels) != n:
+        raise InvalidInputError(
+            f"labels in {str(path)!r} have shape {labels.shape}; expected one label per sample ({n},)"
+        )
+    return labels
+
+
+def _print_table(table: pd.DataFrame) -> None:
+    echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+@command()
+def cluster(
+    model: ModelArg,
+    data: DataArg,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="True classes, one per sample (.npy, .csv, IDX); default: DATA's own."),
+    ] = None,
+    method: Annotated[
+        Method, typer.Option(help="kmeans, gmm (Gaussian mixture) or hdbscan.")
+    ] = Method.kmeans,
+    n_clusters: Annotated[
+        int | None,
+        typer.Option(help="Clusters (kmeans, gmm); default: number of labels, else by silhouette."),
+    ] = None,
+    manifold: Annotated[
+        Manifold, typer.Option(help="Embed the codes before clustering (N2D): isomap, tsne or spectral.")
+    ] = Manifold.none,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv.")
+    ] = None,
+    report: ReportDir = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Cluster the codes of DATA; with labels, compare with raw data and PCA codes (NMI, ARI, accuracy)."""
+    from hourglass.clustering import cluster as cluster_codes
+    from hourglass.clustering import cluster_report_section
+
+    for path in (output, None if report is None else report / "report.html"):
+        if path is not None:
+            check_writable(path, force)
+    estimator = _load_model(model)
+    dataset = _load_for(estimator, data, key)
+    truth = _load_labels(labels, len(dataset.X)) if labels is not None else dataset.y
+    result = cluster_codes(
+        estimator,
+        dataset.X,
+        method=method.value,
+        n_clusters=n_clusters,
+        labels=truth,
+        manifold=None if manifold is Manifold.none else manifold.value,
+        random_state=seed,
+    )
+    sizes = np.bincount(result.assignments[result.assignments >= 0])
+    echo(
+        f"{len(dataset.X)} samples in {result.n_clusters} clusters (sizes {', '.join(map(str, sizes))})",
+        quiet,
+    )
+    if result.metrics is not None and not quiet:
+        _print_table(result.metrics)
+    if output is not None:
+        table = pd.DataFrame({"cluster": result.assignments})
+        if truth is not None:
+            table["label"] = truth
+        with atomic_path(check_writable(output, force)) as tmp:
+            table.to_csv(tmp, index=False)
+        echo(f"wrote the assignments to {output}", quiet)
+    if report is not None:
+        from hourglass.report import Report
+
+        page = Report(f"Clusters of {dataset.name}", f"{result.method} on the codes of {model}")
+        cluster_report_section(page, result)
+        path = page.save(report / "report.html", force)
+        echo(f"wrote the report to {path}", quiet)
+
+
+@command()
+def calibrate(
+    model: ModelArg,
+    normal: Annotated[
+        str, typer.Argument(help="Normal samples the model did not train on (same formats as DATA).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Detector model folder to write.")],
+    quantile: Annotated[
+        float, typer.Option(help="Flag errors above this quantile of the normal samples' errors.")
+    ] = 0.99,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data."""
+    from hourglass.anomaly import AnomalyDetector
+
+    check_writable(output, force)
+    estimator = _load_model(model)
+    if isinstance(estimator, AnomalyDetector):
+        estimator = estimator.estimator_
+    detector = AnomalyDetector(estimator, quantile=quantile).fit(_load_for(estimator, normal, key).X)
+    detector.save(output, force=force)
+    echo(
+        f"threshold {detector.threshold_:.6g} (the {quantile} quantile of the reconstruction MSE of "
+        f"{len(detector.calibration_errors_)} normal samples); saved the detector to {output}",
+        quiet,
+    )
+
+
+def _parse_threshold(text: str) -> float | None:
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE such as 0.02"
+        ) from None
+    if not np.isfinite(value) or value < 0:
+        raise InvalidInputError(f"--threshold {text!r}; expected a finite MSE >= 0")
+    return value
+
+
+def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int, force: bool) -> int:
+    """Write the error maps of the ``n_maps`` most abnormal samples (0: all) as PNGs, on one scale."""
+    from hourglass.images import save_image
+
+    order = np.argsort(errors)[::-1]
+    order = order if n_maps == 0 else order[:n_maps]
+    if maps.ndim == 4:
+        maps = maps.mean(axis=1)  # (n, c, h, w) -> (n, h, w): one map per image
+    # One scale for all maps, so that brighter means worse across files; a high percentile
+    # rather than the max keeps a single hot pixel from darkening everything else.
+    scale = float(np.percentile(maps[order], 99.9)) or 1.0
+    folder.mkdir(parents=True, exist_ok=True)
+    for rank, index in enumerate(order):
+        save_image(
+            folder / f"rank{rank:04d}_sample{index:06d}.png", np.clip(maps[index] / scale, 0, 1), force=force
+        )
+    return len(order)
+
+
+@command()
+def score(
+    model: ModelArg,
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scores per sample: .csv.")],
+    threshold: Annotated[
+        str, typer.Option(help="'auto' (the detector's calibrated threshold) or a reconstruction MSE.")
+    ] = "auto",
+    normal: Annotated[
+        str | None, typer.Option(help="Normal data to calibrate a threshold on, for a model without one.")
+    ] = None,
+    quantile: Annotated[
+        float, typer.Option(help="Quantile of the --normal errors used as threshold.")
+    ] = 0.99,
+    maps: Annotated[
+        Path | None, typer.Option(help="Folder to write per-pixel error maps (PNG) into.")
+    ] = None,
+    n_maps: Annotated[
+        int, typer.Option(help="Error maps to write, most abnormal first (0: all).")
+    ] = DEFAULT_MAPS,
+    report: ReportDir = None,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Score DATA by reconstruction error; flag samples above the threshold (prediction -1)."""
+    from hourglass.anomaly import AnomalyDetector, anomaly_report_section
+
+    if output.suffix.lower() != ".csv":
+        raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv")
+    if n_maps < 0:
+        raise InvalidInputError(f"--n-maps {n_maps}; expected 0 (all) or a positive number")
+    fixed = _parse_threshold(threshold)
+    check_writable(output, force)
+    if report is not None:
+        check_writable(report / "report.html", force)
+    estimator = _load_model(model)
+    detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
+    if normal is not None:
+        inner = estimator.estimator_ if detector is not None else estimator
+        detector = AnomalyDetector(inner, quantile=quantile).fit(_load_for(inner, normal, key).X)
+    if detector is not None and fixed is not None:
+        detector.threshold_, detector.offset_ = fixed, -fixed
+    limit = fixed if detector is None else detector.threshold_
+    dataset = _load_for(estimator, data, key)
+    if maps is not None and dataset.image_shape is None:
+        raise InvalidInputError(
+            f"--maps needs image data; {dataset.name!r} holds rows without an image shape"
+        )
+    errors = estimator.reconstruction_error(dataset.X)
+    table = pd.DataFrame({"error": errors, "score": -errors})
+    if limit is not None:
+        table["prediction"] = np.where(errors > limit, -1, 1)
+    with atomic_path(output) as tmp:
+        table.to_csv(tmp, index=False)
+    if limit is None:
+        echo(
+            f"scored {len(errors)} samples; the model holds no threshold, so none is flagged "
+            "(pass --threshold VALUE or --normal FILE)",
+            quiet,
+        )
+    else:
+        flagged = int(np.sum(errors > limit))
+        echo(
+            f"scored {len(errors)} samples; {flagged} ({flagged / len(errors):.1%}) "
+            f"above the threshold {limit:.6g}",
+            quiet,
+        )
+    echo(f"wrote the scores to {output}", quiet)
+    if maps is not None:
+        recon = np.asarray(estimator.reconstruct(dataset.X), dtype=np.float64)
+        error_maps = ((recon - dataset.X) ** 2).reshape(len(errors), *dataset.image_shape)
+        written = _write_maps(maps, error_maps, errors, n_maps, force)
+        echo(f"wrote {written} error maps to {maps}", quiet)
+    if report is not None:
+        if detector is None:
+            raise InvalidInputError(
+                "--report needs a calibrated threshold: score a detector (see 'hourglass calibrate') "
+                "or pass --normal FILE"
+            )
+        from hourglass.report import Report
+
+        page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
+        normal_X = None if normal is None else _load_for(estimator, normal, key).X
+        shape = dataset.image_shape if _is_dense(estimator) else None
+        anomaly_report_section(page, detector, normal_X, dataset.X, ("normal", dataset.name), shape)
+        path = page.save(report / "report.html", force)
+        echo(f"wrote the report to {path}", quiet)

@@ -1,0 +1,545 @@
+"""The core CLI commands, run in-process: fit, encode, decode, reconstruct, compare, info, demo.
+
+Every bad input has two tests: from Python (the exception class and a message naming the value)
+and from the CLI (exit code 2, one line on stderr starting with 'hourglass: error:', no traceback).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import hourglass
+from hourglass import AutoEncoder
+from hourglass.cli import app, main
+from hourglass.data import load_data
+from hourglass.exceptions import DataFileError, InvalidInputError, ModelFileError
+from hourglass.training import Trainer
+
+COMMANDS = ["fit", "encode", "decode", "reconstruct", "compare", "info", "demo"]
+FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "2", "--device", "cpu", "--quiet"]
+N = 120
+
+
+def run(*args):
+    """Run the CLI in-process; return its exit code, stdout and stderr."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, out, err, *fragments):
+    assert code == 2, (out, err)
+    assert err.startswith("hourglass: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, digits):
+    """Digits in every format DATA takes, and a tiny model trained on them."""
+    folder = tmp_path_factory.mktemp("cli")
+    X = digits[0][:N].astype(np.float32)
+    columns = [f"px{i}" for i in range(64)]
+    np.save(folder / "data.npy", X)
+    np.save(folder / "images.npy", X.reshape(-1, 8, 8))
+    np.savez(folder / "data.npz", a=X[:10], b=X)
+    pd.DataFrame(X, columns=columns).to_csv(folder / "data.csv", index=False)
+    pd.DataFrame(X, columns=columns).to_parquet(folder / "data.parquet")
+    np.save(folder / "narrow.npy", X[:, :10])
+    np.save(folder / "codes.npy", np.zeros((5, 2), np.float32))
+    AutoEncoder(code_size=2, hidden_layers=(16,), epochs=2, verbose=0, random_state=0, device="cpu").fit(
+        X
+    ).save(folder / "model")
+    return folder
+
+
+# -- help ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_for_every_command(command):
+    code, out, _ = run(command, "--help")
+    assert code == 0
+    assert "Usage" in out and command in out
+
+
+def test_help_lists_every_command():
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in COMMANDS:
+        assert command in out
+
+
+def test_main_returns_zero_for_help(capsys):
+    assert main(["info", "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+# -- fit ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, extra",
+    [
+        ("data.npy", []),
+        ("images.npy", []),
+        ("data.csv", []),
+        ("data.parquet", []),
+        ("data.npz", ["--key", "b"]),
+    ],
+)
+def test_fit_on_each_file_format_writes_a_model_folder(files, tmp_path, data, extra):
+    code, out, err = run("fit", files / data, "--out", tmp_path / "m", *FAST_FIT, *extra)
+    assert code == 0, err
+    assert out == "" and err == ""  # --quiet
+    ae = hourglass.load(tmp_path / "m", device="cpu")
+    assert ae.n_features_in_ == 64 and ae.n_epochs_ == 2
+    assert not (tmp_path / "m.checkpoint").exists()
+
+
+def test_fit_on_builtin_digits(tmp_path):
+    code, _, err = run("fit", "digits", "--out", tmp_path / "m", *FAST_FIT)
+    assert code == 0, err
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["architecture"]["input_dim"] == 64
+    assert config["fitted"]["loss_"] == "bce"
+
+
+def test_fit_passes_hyperparameters_through(files, tmp_path):
+    code, _, err = run(
+        "fit", files / "data.npy", "--out", tmp_path / "m", "--code-size", "3", "--hidden", "12,6",
+        "--decoder-hidden", "5", "--activation", "tanh", "--loss", "mse", "--scaling", "minmax",
+        "--epochs", "2", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    ae = hourglass.load(tmp_path / "m", device="cpu")
+    assert ae.architecture_.code_size == 3
+    assert ae.architecture_.hidden_layers == (12, 6)
+    assert ae.architecture_.resolved_decoder_layers == (5,)
+    assert ae.architecture_.activation == "tanh"
+    assert (ae.loss_, ae.scaler_.kind) == ("mse", "minmax")
+
+
+def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
+    code, out, _ = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT[:-1])
+    assert code == 0
+    assert "trained 2 epochs" in out and "loss bce" in out and "saved the model" in out
+
+
+def test_fit_refuses_an_existing_model_folder_without_force(files, tmp_path):
+    (tmp_path / "m").mkdir()
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT), "exists already", "--force"
+    )
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force")
+    assert code == 0, err
+    assert (tmp_path / "m" / "config.json").exists()
+
+
+def test_fit_with_report_writes_html(files, tmp_path):
+    code, _, err = run(
+        "fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--report", tmp_path / "r"
+    )
+    assert code == 0, err
+    assert "data:image/png;base64," in (tmp_path / "r" / "report.html").read_text()
+
+
+def _interrupt_at(monkeypatch, epoch_to_fail):
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, epoch):
+        if epoch == epoch_to_fail and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, epoch)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+
+
+def test_fit_resume_continues_an_interrupted_run(files, tmp_path, monkeypatch):
+    args = ["--code-size", "2", "--hidden", "16", "--epochs", "5", "--patience", "0", "--dropout", "0.1",
+            "--device", "cpu", "--quiet"]  # fmt: skip
+    assert run("fit", files / "data.npy", "--out", tmp_path / "reference", *args)[0] == 0
+
+    _interrupt_at(monkeypatch, 3)
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *args)
+    assert code == 130
+    assert "--resume" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+    assert (tmp_path / "m.checkpoint" / "checkpoint.json").exists()
+
+    # Without --resume the checkpoint is not silently thrown away.
+    assert_one_line_error(*run("fit", files / "data.npy", "--out", tmp_path / "m", *args), "--resume")
+
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *args, "--resume")
+    assert code == 0, err
+    assert not (tmp_path / "m.checkpoint").exists()
+    resumed, reference = (
+        hourglass.load(tmp_path / "m", device="cpu"),
+        hourglass.load(tmp_path / "reference", device="cpu"),
+    )
+    X = np.load(files / "data.npy")
+    np.testing.assert_array_equal(resumed.transform(X), reference.transform(X))
+    assert resumed.history_.epoch == [1, 2, 3, 4, 5]
+
+
+def test_fit_force_discards_an_old_checkpoint(files, tmp_path, monkeypatch):
+    _interrupt_at(monkeypatch, 2)
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 130
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force")
+    assert code == 0, err
+    assert hourglass.load(tmp_path / "m").history_.epoch == [1, 2]
+
+
+# -- encode, decode, reconstruct ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command, source, shape",
+    [
+        ("encode", "data.npy", (N, 2)),
+        ("encode", "data.csv", (N, 2)),
+        ("encode", "images.npy", (N, 2)),
+        ("reconstruct", "data.parquet", (N, 64)),
+        ("decode", "codes.npy", (5, 64)),
+    ],
+)
+def test_commands_write_arrays_of_the_right_shape(files, tmp_path, command, source, shape):
+    code, out, err = run(command, files / "model", files / source, "-o", tmp_path / "out.npy")
+    assert code == 0, err
+    assert np.load(tmp_path / "out.npy").shape == shape
+    assert f"of shape {shape}" in out
+
+
+def test_encode_matches_the_library(files, tmp_path):
+    run("encode", files / "model", files / "data.npy", "-o", tmp_path / "codes.npy")
+    expected = hourglass.load(files / "model").transform(np.load(files / "data.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "codes.npy"), expected)
+
+
+def test_decode_of_encode_equals_reconstruct(files, tmp_path):
+    run("encode", files / "model", files / "data.npy", "-o", tmp_path / "codes.npy")
+    run("decode", files / "model", tmp_path / "codes.npy", "-o", tmp_path / "decoded.npy")
+    run("reconstruct", files / "model", files / "data.npy", "-o", tmp_path / "rec.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "decoded.npy"), np.load(tmp_path / "rec.npy"), rtol=1e-5)
+
+
+def test_encode_writes_csv(files, tmp_path):
+    code, _, err = run("encode", files / "model", files / "data.npy", "-o", tmp_path / "codes.csv")
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "codes.csv").shape == (N, 2)
+
+
+@pytest.mark.parametrize(
+    "command, source", [("encode", "data.npy"), ("decode", "codes.npy"), ("reconstruct", "data.npy")]
+)
+def test_outputs_are_not_overwritten_without_force(files, tmp_path, command, source):
+    target = tmp_path / "out.npy"
+    np.save(target, np.arange(3))
+    assert_one_line_error(
+        *run(command, files / "model", files / source, "-o", target), "exists already", "--force"
+    )
+    np.testing.assert_array_equal(np.load(target), np.arange(3))
+    code, _, err = run(command, files / "model", files / source, "-o", target, "--force")
+    assert code == 0, err
+    assert np.load(target).ndim == 2
+
+
+# -- info --------------------------------------------------------------------------------------------
+
+
+def test_info_prints_loss_and_architecture(files):
+    code, out, _ = run("info", files / "model")
+    assert code == 0
+    assert "loss" in out and "bce" in out
+    assert "architecture" in out and "hidden_layers=(16,)" in out.replace("[16]", "(16,)")
+    assert "code size" in out
+
+
+def test_info_json(files):
+    code, out, _ = run("info", files / "model", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["loss"].startswith("bce")
+    assert summary["architecture"]["code_size"] == 2
+    assert summary["architecture"]["hidden_layers"] == [16]
+    assert summary["epochs_run"] == 2
+
+
+# -- compare and demo -----------------------------------------------------------------------------------
+
+
+def test_compare_writes_report_with_embedded_pngs(files, tmp_path):
+    code, out, err = run(
+        "compare", files / "narrow.npy", "--code-sizes", "2,4", "--epochs", "2", "--report", tmp_path / "r",
+        "-o", tmp_path / "table.csv", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert table["code_size"].tolist() == [2, 4]
+    assert {"ae_mse", "pca_mse", "ratio"} <= set(table.columns)
+
+
+def test_compare_prints_the_table(files):
+    code, out, _ = run("compare", files / "narrow.npy", "--code-sizes", "2", "--epochs", "1")
+    assert code == 0
+    assert "ae_mse" in out and "pca_mse" in out and "ratio" in out
+
+
+def test_compare_refuses_an_existing_report_without_force(files, tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.html").write_text("old")
+    assert_one_line_error(
+        *run(
+            "compare", files / "narrow.npy", "--code-sizes", "2", "--epochs", "1", "--report", tmp_path / "r"
+        ),
+        "exists already",
+    )
+    assert (tmp_path / "r" / "report.html").read_text() == "old"
+
+
+def test_compare_rejects_code_size_not_below_width(files):
+    assert_one_line_error(*run("compare", files / "narrow.npy", "--code-sizes", "2,10", "--quiet"), "[10]")
+
+
+@pytest.mark.parametrize("sizes", ["2,a", "0"])
+def test_compare_rejects_bad_code_size_lists(files, sizes):
+    assert_one_line_error(
+        *run("compare", files / "narrow.npy", "--code-sizes", sizes), f"--code-sizes '{sizes}'"
+    )
+
+
+@pytest.mark.slow  # trains on all of digits and renders the full report
+def test_demo_writes_report_and_model(tmp_path):
+    code, _, err = run("demo", "--epochs", "2", "--code-sizes", "2", "--out", tmp_path / "demo", "--quiet")
+    assert code == 0, err
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "Autoencoder vs PCA on digits" in html
+    assert hourglass.load(tmp_path / "demo" / "model-k2").n_features_in_ == 64
+
+
+def test_demo_refuses_an_existing_folder_without_force(tmp_path):
+    (tmp_path / "demo").mkdir()
+    assert_one_line_error(*run("demo", "--epochs", "1", "--out", tmp_path / "demo"), "exists already")
+
+
+# -- bad input, from Python and from the CLI ---------------------------------------------------------
+
+
+@pytest.fixture
+def text_csv(tmp_path):
+    path = tmp_path / "text.csv"
+    path.write_text("a,b,city\n0.1,0.2,Oslo\n0.3,0.4,Bergen\n")
+    return path
+
+
+def test_text_column_from_python(text_csv):
+    with pytest.raises(
+        InvalidInputError, match=r"column 'city' of 'text.csv' is not numeric \(e.g. 'Oslo'\)"
+    ):
+        load_data(text_csv)
+
+
+def test_text_column_from_cli(text_csv, tmp_path):
+    assert_one_line_error(*run("fit", text_csv, "--out", tmp_path / "m", *FAST_FIT), "'city'", "not numeric")
+
+
+@pytest.fixture(params=["nan", "inf"])
+def non_finite_npy(tmp_path, request):
+    X = np.random.default_rng(0).uniform(size=(20, 4))
+    X[5, 2] = float(request.param)
+    np.save(tmp_path / "bad.npy", X)
+    return tmp_path / "bad.npy"
+
+
+def test_non_finite_values_from_python(non_finite_npy):
+    with pytest.raises(
+        InvalidInputError, match=r"'bad.npy' holds 1 NaN or infinite value\(s\).*row 5, column 2"
+    ):
+        load_data(non_finite_npy)
+
+
+def test_non_finite_values_from_cli(non_finite_npy, tmp_path):
+    assert_one_line_error(*run("fit", non_finite_npy, "--out", tmp_path / "m", *FAST_FIT), "row 5, column 2")
+
+
+def test_non_finite_values_at_encode_from_cli(files, tmp_path):
+    X = np.load(files / "data.npy")
+    X[0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    assert_one_line_error(
+        *run("encode", files / "model", tmp_path / "nan.npy", "-o", tmp_path / "c.npy"), "NaN"
+    )
+
+
+@pytest.fixture(params=["empty.csv", "empty.npy", "empty.parquet", "header_only.csv"])
+def empty_file(tmp_path, request):
+    path = tmp_path / request.param
+    path.write_text("a,b\n" if request.param == "header_only.csv" else "")
+    return path
+
+
+def test_empty_file_from_python(empty_file):
+    with pytest.raises(DataFileError, match=rf"'{empty_file}' (is empty|holds no rows)"):
+        load_data(empty_file)
+
+
+def test_empty_file_from_cli(empty_file, tmp_path):
+    assert_one_line_error(*run("fit", empty_file, "--out", tmp_path / "m", *FAST_FIT), empty_file.name)
+
+
+@pytest.fixture
+def one_d_npy(tmp_path):
+    np.save(tmp_path / "vector.npy", np.arange(10.0))
+    return tmp_path / "vector.npy"
+
+
+def test_one_dimensional_data_from_python(one_d_npy):
+    with pytest.raises(InvalidInputError, match=r"'vector.npy' has shape \(10,\); expected 2-D"):
+        load_data(one_d_npy)
+
+
+def test_one_dimensional_data_from_cli(one_d_npy, tmp_path):
+    assert_one_line_error(*run("fit", one_d_npy, "--out", tmp_path / "m", *FAST_FIT), "shape (10,)", "2-D")
+
+
+def test_feature_count_mismatch_from_python(files):
+    model = hourglass.load(files / "model")
+    with pytest.raises(InvalidInputError, match=r"10 features.*expecting 64"):
+        model.transform(np.load(files / "narrow.npy"))
+
+
+@pytest.mark.parametrize("command", ["encode", "reconstruct"])
+def test_feature_count_mismatch_from_cli(files, tmp_path, command):
+    code, out, err = run(command, files / "model", files / "narrow.npy", "-o", tmp_path / "c.npy")
+    assert_one_line_error(code, out, err, "10 features", "64")
+    assert not (tmp_path / "c.npy").exists()
+
+
+def test_code_width_mismatch_at_decode_from_cli(files, tmp_path):
+    np.save(tmp_path / "codes3.npy", np.zeros((4, 3)))
+    assert_one_line_error(
+        *run("decode", files / "model", tmp_path / "codes3.npy", "-o", tmp_path / "d.npy"),
+        "(4, 3)",
+        "(n_samples, 2)",
+    )
+
+
+def test_code_size_not_smaller_than_width_from_python(files):
+    with pytest.raises(InvalidInputError, match=r"code_size=10 must be smaller than the input's 10 feature"):
+        AutoEncoder(code_size=10, verbose=0).fit(np.load(files / "narrow.npy"))
+
+
+def test_code_size_not_smaller_than_width_from_cli(files, tmp_path):
+    args = ["--code-size", "12", "--hidden", "16", "--epochs", "1", "--quiet"]
+    code, out, err = run("fit", files / "narrow.npy", "--out", tmp_path / "m", *args)
+    assert_one_line_error(code, out, err, "code_size=12", "10 feature")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture(params=["corrupt_config", "corrupt_weights", "not_a_model", "mismatched"])
+def broken_model(files, tmp_path, request):
+    folder = Path(shutil.copytree(files / "model", tmp_path / "broken"))
+    if request.param == "corrupt_config":
+        (folder / "config.json").write_text("{not json")
+    elif request.param == "corrupt_weights":
+        (folder / "weights.safetensors").write_bytes(b"\x00" * 20)
+    elif request.param == "not_a_model":
+        for path in folder.iterdir():
+            path.unlink()
+    else:
+        config = json.loads((folder / "config.json").read_text())
+        config["architecture"]["code_size"] = 5
+        (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_broken_model_folder_from_python(broken_model):
+    with pytest.raises(
+        ModelFileError, match=r"'.*broken.*' (is corrupt|holds no config.json|does not match)"
+    ):
+        hourglass.load(broken_model)
+
+
+@pytest.mark.parametrize("command", ["encode", "info"])
+def test_broken_model_folder_from_cli(files, broken_model, tmp_path, command):
+    args = [broken_model] + ([files / "data.npy", "-o", tmp_path / "c.npy"] if command == "encode" else [])
+    assert_one_line_error(*run(command, *args), "broken")
+
+
+@pytest.mark.parametrize("what", ["data", "model"])
+def test_missing_path_from_python(tmp_path, what):
+    if what == "data":
+        with pytest.raises(DataFileError, match=r"no such file or folder: '.*nowhere.npy'"):
+            load_data(tmp_path / "nowhere.npy")
+    else:
+        with pytest.raises(ModelFileError, match=r"no such model folder: '.*nowhere'"):
+            hourglass.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["fit", "{tmp}/nowhere.npy", "--out", "{tmp}/m"], "no such file or folder"),
+        (["encode", "{files}/model", "{tmp}/nowhere.npy", "-o", "{tmp}/c.npy"], "no such file or folder"),
+        (["encode", "{tmp}/nowhere", "{files}/data.npy", "-o", "{tmp}/c.npy"], "no such model folder"),
+        (["decode", "{files}/model", "{tmp}/nowhere.npy", "-o", "{tmp}/d.npy"], "no such file or folder"),
+        (["info", "{tmp}/nowhere"], "no such model folder"),
+        (["compare", "{tmp}/nowhere.csv"], "no such file or folder"),
+    ],
+)
+def test_missing_path_from_cli(files, tmp_path, args, fragment):
+    argv = [a.format(tmp=tmp_path, files=files) for a in args]
+    assert_one_line_error(*run(*argv), fragment, "nowhere")
+
+
+def test_unsupported_file_type_from_cli(tmp_path):
+    (tmp_path / "data.xlsx").write_bytes(b"PK")
+    assert_one_line_error(*run("fit", tmp_path / "data.xlsx", "--out", tmp_path / "m", *FAST_FIT), "'.xlsx'")
+
+
+def test_npz_key_problems_from_cli(files, tmp_path):
+    assert_one_line_error(
+        *run("fit", files / "data.npz", "--out", tmp_path / "m", *FAST_FIT), "choose one with key"
+    )
+    assert_one_line_error(
+        *run("fit", files / "data.npz", "--key", "zz", "--out", tmp_path / "m", *FAST_FIT), "no array 'zz'"
+    )
+
+
+def test_main_returns_two_on_bad_input(tmp_path, capsys):
+    code = main(["info", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("hourglass: error: no such model folder") and len(err.strip().splitlines()) == 1
+
+
+def test_main_returns_two_on_usage_error(capsys):
+    assert main(["fit"]) == 2
+    assert "Missing" in capsys.readouterr().err
+
+
+def test_main_prints_one_line_error_on_bad_input(tmp_path, capsys):
+    main(["info", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert err.startswith("hourglass: error: no such model folder") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_console_script_reports_bad_input_without_traceback(tmp_path):
+    script = Path(sys.executable).with_name("hourglass")
+    result = subprocess.run([str(script), "info", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("hourglass: error: no such model folder")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,225 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import hourglass
+from hourglass.exceptions import InvalidInputError, ModelFileError, OutputExistsError
+from hourglass.persistence import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_config
+
+PICKLE_PROTOCOL_MARKER = b"\x80"
+
+
+@pytest.fixture(scope="module")
+def saved(fitted_ae, tmp_path_factory):
+    """The folder of ``fitted_ae``, saved once; tests that damage it work on a copy."""
+    return fitted_ae.save(tmp_path_factory.mktemp("saved") / "model")
+
+
+@pytest.fixture
+def copy_of_saved(saved, tmp_path):
+    import shutil
+
+    return shutil.copytree(saved, tmp_path / "model")
+
+
+def _edit_config(folder, edit):
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    edit(config)
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+
+
+# -- round trip ------------------------------------------------------------------------------------
+
+
+def test_load_gives_identical_outputs(fitted_ae, saved, unit_data):
+    loaded = hourglass.load(saved, device="cpu")
+    np.testing.assert_array_equal(loaded.transform(unit_data), fitted_ae.transform(unit_data))
+    np.testing.assert_array_equal(loaded.reconstruct(unit_data), fitted_ae.reconstruct(unit_data))
+    codes = fitted_ae.transform(unit_data)
+    np.testing.assert_array_equal(loaded.inverse_transform(codes), fitted_ae.inverse_transform(codes))
+
+
+def test_load_restores_fitted_state(fitted_ae, saved):
+    loaded = hourglass.load(saved, device="cpu")
+    assert type(loaded) is type(fitted_ae)
+    assert loaded.get_params() == fitted_ae.get_params()
+    assert (loaded.loss_, loaded.loss_reason_) == (fitted_ae.loss_, fitted_ae.loss_reason_)
+    assert loaded.scaler_.kind == fitted_ae.scaler_.kind
+    np.testing.assert_array_equal(loaded.scaler_.offset, fitted_ae.scaler_.offset)
+    np.testing.assert_array_equal(loaded.scaler_.scale, fitted_ae.scaler_.scale)
+    assert loaded.history_ == fitted_ae.history_
+    assert loaded.architecture_ == fitted_ae.architecture_
+    assert loaded.n_features_in_ == fitted_ae.n_features_in_
+    assert list(loaded.get_feature_names_out()) == list(fitted_ae.get_feature_names_out())
+    for name, value in fitted_ae.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[name], value)
+
+
+@pytest.mark.parametrize("scaling", ["standard", "minmax"])
+def test_round_trip_keeps_the_scaler_in_users_units(make_ae, real_data, tmp_path, scaling):
+    ae = make_ae(scaling=scaling).fit(real_data)
+    loaded = hourglass.load(ae.save(tmp_path / "m"), device="cpu")
+    np.testing.assert_array_equal(loaded.reconstruct(real_data), ae.reconstruct(real_data))
+    assert abs(loaded.reconstruct(real_data).mean() - 1000) < 50
+
+
+def test_round_trip_keeps_dataframe_feature_names(make_ae, unit_data, tmp_path):
+    df = pd.DataFrame(unit_data, columns=list("abcdef"))
+    loaded = hourglass.load(make_ae().fit(df).save(tmp_path / "m"), device="cpu")
+    assert list(loaded.feature_names_in_) == list("abcdef")
+    assert loaded.transform(df).shape == (64, 2)
+
+
+def test_loaded_model_is_usable_for_more_training(saved, unit_data):
+    loaded = hourglass.load(saved, device="cpu")
+    assert loaded.fit(unit_data).transform(unit_data).shape == (64, 2)
+
+
+# -- the folder -----------------------------------------------------------------------------------
+
+
+def test_folder_holds_only_json_and_safetensors(saved):
+    assert sorted(p.name for p in saved.iterdir()) == sorted([CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE])
+
+
+@pytest.mark.parametrize("name", [CONFIG_FILE, WEIGHTS_FILE, HISTORY_FILE])
+def test_no_file_is_a_pickle(saved, name):
+    assert not (saved / name).read_bytes().startswith(PICKLE_PROTOCOL_MARKER)
+
+
+@pytest.mark.parametrize("name", [CONFIG_FILE, HISTORY_FILE])
+def test_json_files_are_plain_json(saved, name):
+    assert isinstance(json.loads((saved / name).read_text()), dict)
+
+
+def test_config_records_what_the_model_is(saved):
+    config = read_config(saved)
+    assert config["estimator"] == "AutoEncoder"
+    assert config["architecture"]["kind"] == "dense"
+    assert config["architecture"]["code_size"] == 2
+    assert config["fitted"]["loss_"] == "bce"
+    assert config["scaling"] == "none"
+
+
+def test_missing_history_loads_with_empty_history(copy_of_saved, unit_data):
+    (copy_of_saved / HISTORY_FILE).unlink()
+    loaded = hourglass.load(copy_of_saved, device="cpu")
+    assert loaded.history_.epoch == []
+    assert loaded.transform(unit_data).shape == (64, 2)
+
+
+# -- overwriting ----------------------------------------------------------------------------------
+
+
+def test_save_refuses_an_existing_folder(fitted_ae, tmp_path):
+    (tmp_path / "m").mkdir()
+    with pytest.raises(OutputExistsError, match=r"'.*m' exists already.*force"):
+        fitted_ae.save(tmp_path / "m")
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_save_with_force_replaces_the_folder(fitted_ae, make_ae, unit_data, tmp_path):
+    fitted_ae.save(tmp_path / "m")
+    other = make_ae(code_size=3).fit(unit_data)
+    other.save(tmp_path / "m", force=True)
+    loaded = hourglass.load(tmp_path / "m", device="cpu")
+    np.testing.assert_array_equal(loaded.transform(unit_data), other.transform(unit_data))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary or old folder left
+
+
+def test_save_refuses_a_file_even_with_force(fitted_ae, tmp_path):
+    (tmp_path / "m").write_text("precious")
+    with pytest.raises(InvalidInputError, match="is a file"):
+        fitted_ae.save(tmp_path / "m", force=True)
+    assert (tmp_path / "m").read_text() == "precious"
+
+
+def test_save_before_fit_is_refused(make_ae, tmp_path):
+    with pytest.raises(InvalidInputError, match="not fitted"):
+        make_ae().save(tmp_path / "m")
+
+
+# -- missing, corrupt, mismatched --------------------------------------------------------------------
+
+
+def test_load_missing_folder(tmp_path):
+    with pytest.raises(ModelFileError, match=r"no such model folder: '.*nowhere'"):
+        hourglass.load(tmp_path / "nowhere")
+
+
+def test_load_a_file_instead_of_a_folder(tmp_path):
+    (tmp_path / "model.npy").write_bytes(b"x")
+    with pytest.raises(ModelFileError, match="is not a model folder"):
+        hourglass.load(tmp_path / "model.npy")
+
+
+def test_load_folder_without_config(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match=r"holds no config.json"):
+        hourglass.load(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00garbage", b""])
+def test_load_corrupt_config(copy_of_saved, content):
+    (copy_of_saved / CONFIG_FILE).write_bytes(content)
+    with pytest.raises(ModelFileError, match=r"config.json' is corrupt"):
+        hourglass.load(copy_of_saved)
+
+
+def test_load_config_of_something_else(copy_of_saved):
+    (copy_of_saved / CONFIG_FILE).write_text(json.dumps({"format": "keras"}))
+    with pytest.raises(ModelFileError, match="not an hourglass model config"):
+        hourglass.load(copy_of_saved)
+
+
+def test_load_newer_format_asks_for_an_upgrade(copy_of_saved):
+    _edit_config(copy_of_saved, lambda c: c.update(format_version=99))
+    with pytest.raises(ModelFileError, match=r"format version 99.*upgrade"):
+        hourglass.load(copy_of_saved)
+
+
+def test_load_unknown_estimator(copy_of_saved):
+    _edit_config(copy_of_saved, lambda c: c.update(estimator="Transformer"))
+    with pytest.raises(ModelFileError, match="unknown estimator 'Transformer'"):
+        hourglass.load(copy_of_saved)
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"\x80\x04K\x01.", b""])
+def test_load_corrupt_weights(copy_of_saved, content):
+    (copy_of_saved / WEIGHTS_FILE).write_bytes(content)
+    with pytest.raises(ModelFileError, match=r"weights.safetensors' is corrupt"):
+        hourglass.load(copy_of_saved)
+
+
+def test_load_truncated_weights(copy_of_saved):
+    data = (copy_of_saved / WEIGHTS_FILE).read_bytes()
+    (copy_of_saved / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="is corrupt"):
+        hourglass.load(copy_of_saved)
+
+
+def test_load_missing_weights(copy_of_saved):
+    (copy_of_saved / WEIGHTS_FILE).unlink()
+    with pytest.raises(ModelFileError, match="holds no weights.safetensors"):
+        hourglass.load(copy_of_saved)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c["architecture"].update(code_size=3),
+        lambda c: c["architecture"].update(hidden_layers=[32]),
+        lambda c: c["architecture"].update(input_dim=7),
+        lambda c: c["architecture"].update(activation="bogus"),
+        lambda c: c["architecture"].update(kind="spiral"),
+        lambda c: c.pop("scaling"),
+        lambda c: c["params"].update(unknown_param=1),
+    ],
+)
+def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit):
+    _edit_config(copy_of_saved, edit)
+    with pytest.raises(ModelFileError, match="does not match its config"):
+        hourglass.load(copy_of_saved)

@@ -1,0 +1,90 @@
+import re
+
+import pytest
+
+from hourglass import AutoEncoder
+from hourglass.baselines import compare
+from hourglass.reporting import comparison_report, model_report
+
+TINY = {
+    "hidden_layers": (16,),
+    "epochs": 3,
+    "batch_size": 32,
+    "verbose": 0,
+    "random_state": 0,
+    "device": "cpu",
+}
+COMPARISON_SECTIONS = [
+    "Summary",
+    "Held-out reconstruction error",
+    "Error against code size",
+    "Training curves",
+]
+MODEL_SECTIONS = ["Summary", "Training curves", "Map of the codes", "Reconstruction error"]
+
+
+def _headings(html: str) -> list[str]:
+    return re.findall(r"<h2>(.*?)</h2>", html)
+
+
+def _pngs(html: str) -> int:
+    return html.count('src="data:image/png;base64,')
+
+
+@pytest.fixture(scope="module")
+def comparison(digits):
+    return compare(digits[0][:200], code_sizes=[2, 4], estimator=AutoEncoder(**TINY))
+
+
+@pytest.fixture(scope="module")
+def comparison_html(comparison, digits, tmp_path_factory):
+    """The comparison report of image-like data with labels, saved and read back."""
+    labels = digits[1][:200][comparison.test_index]
+    report = comparison_report(comparison, "digits", (8, 8), labels)
+    return report.save(tmp_path_factory.mktemp("report") / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X = digits[0][:120]
+    return AutoEncoder(code_size=2, **TINY).fit(X), X, digits[1][:120]
+
+
+def test_comparison_report_sections(comparison_html):
+    headings = _headings(comparison_html)
+    assert [h for h in headings if h in COMPARISON_SECTIONS] == COMPARISON_SECTIONS
+    assert "Reconstructions at k=2" in headings and "Reconstructions at k=4" in headings
+    assert headings.count("Map of the codes") == 1
+    assert "Autoencoder vs PCA on digits" in comparison_html
+    # error vs k, curves, two reconstruction grids, AE and PCA code maps
+    assert _pngs(comparison_html) == 6
+
+
+def test_comparison_report_table_shows_every_code_size(comparison_html):
+    table = comparison_html[comparison_html.index("Held-out reconstruction error") :]
+    for column in ["code size", "AE MSE", "PCA MSE", "AE / PCA"]:
+        assert column in table
+
+
+def test_comparison_report_is_self_contained(comparison_html):
+    assert comparison_html.lstrip().lower().startswith("<!doctype html>")
+    assert "<script" not in comparison_html
+    assert not re.search(r"""(src|href)=["']https?://""", comparison_html)
+
+
+def test_comparison_report_without_images_has_no_reconstructions(comparison):
+    headings = _headings(comparison_report(comparison, "table").to_html())
+    assert [h for h in headings if h in COMPARISON_SECTIONS] == COMPARISON_SECTIONS
+    assert not any(h.startswith("Reconstructions") for h in headings)
+
+
+@pytest.mark.parametrize("image_shape", [(8, 8), None])
+def test_model_report_sections(fitted, image_shape):
+    ae, X, y = fitted
+    html = model_report(ae, X, "digits", image_shape, y).to_html()
+    headings = _headings(html)
+    assert [h for h in headings if h in MODEL_SECTIONS] == MODEL_SECTIONS
+    assert ("Reconstructions" in headings) is (image_shape is not None)
+    assert "AutoEncoder on digits" in html
+    assert "mean reconstruction MSE" in html
+    assert _pngs(html) == 3 + (image_shape is not None)
