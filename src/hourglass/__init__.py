@@ -9,6 +9,10 @@ Examples
 
 __version__ = "0.1.0"
 
+from hourglass.anomaly import AnomalyDetector  # noqa: E402
+from hourglass.baselines import compare  # noqa: E402
+from hourglass.clustering import cluster  # noqa: E402
+from hourglass.conv_estimator import ConvAutoEncoder  # noqa: E402
 from hourglass.estimator import AutoEncoder  # noqa: E402
 from hourglass.exceptions import (  # noqa: E402
     DataFileError,
@@ -22,6 +26,10 @@ from hourglass.persistence import load  # noqa: E402
 
 __all__ = [
     "AutoEncoder",
+    "compare",
+    "ConvAutoEncoder",
+    "AnomalyDetector",
+    "cluster",
     "load",
     "HourglassError",
     "InvalidInputError",

@@ -241,7 +241,9 @@ class ConvConfig(_JSONConfig):
             self.downsampling in DOWNSAMPLINGS,
             f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}",
         )
-        _require(self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}")
+        _require(
+            self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}"
+        )
         _require(
             self.output_activation in OUTPUT_ACTIVATIONS,
             f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",

@@ -445,10 +445,10 @@ class AutoEncoder(BaseAutoEncoder):
     scaling : {'auto', 'none', 'standard', 'minmax'}, default='auto'
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
         [0, 1] as they are and standardizes anything else.
-    epochs : int, default=150
+    epochs : int, default=130
         Maximum number of epochs.
-    batch_size : int, default=128
-    learning_rate : float, default=5e-3
+    batch_size : int, default=256
+    learning_rate : float, default=1e-2
         Peak learning rate of AdamW (warm-up, then cosine decay).
     weight_decay : float, default=1e-4
         AdamW's decoupled weight decay.
@@ -472,7 +472,7 @@ class AutoEncoder(BaseAutoEncoder):
         autoencoder). Validation batches get noise from a fixed generator. The default, mild
         Gaussian noise, is a regularizer: on held-out digits it lowers the error at code size 8
         by about a tenth against no noise (``benchmarks/digits_vs_pca.py``); None turns it off.
-    noise_level : float, default=0.1
+    noise_level : float, default=0.15
         The noise's standard deviation (gaussian, in the units the network sees, i.e. after
         ``scaling``) or the fraction of entries hit (masking, salt_pepper).
     dropout : float, default=0.0
@@ -542,9 +542,9 @@ class AutoEncoder(BaseAutoEncoder):
         activation: str = "gelu",
         loss: str = "auto",
         scaling: str = "auto",
-        epochs: int = 150,
-        batch_size: int = 128,
-        learning_rate: float = 5e-3,
+        epochs: int = 130,
+        batch_size: int = 256,
+        learning_rate: float = 1e-2,
         weight_decay: float = 1e-4,
         validation_fraction: float = 0.1,
         patience: int = 30,
@@ -554,7 +554,7 @@ class AutoEncoder(BaseAutoEncoder):
         checkpoint_dir: str | None = None,
         verbose: int = 1,
         noise: str | None = "gaussian",
-        noise_level: float = 0.1,
+        noise_level: float = 0.15,
         dropout: float = 0.0,
         l1_penalty: float = 0.0,
         kl_penalty: float = 0.0,

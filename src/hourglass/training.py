@@ -100,12 +100,15 @@ def _batches(data: Data, batch_size: int, generator: torch.Generator | None, dev
     """Yield device batches of ``data``, shuffled with ``generator`` (or in order when None)."""
     n = _n_samples(data)
     if isinstance(data, torch.Tensor):
-        order = torch.randperm(n, generator=generator) if generator is not None else None
-        for start in range(0, n, batch_size):
-            if order is None:
+        if generator is None:
+            for start in range(0, n, batch_size):
                 yield data[start : start + batch_size]
-            else:
-                yield data[order[start : start + batch_size].to(data.device)]
+            return
+        # Split the shuffled order into equal batches rather than full ones and a runt: a last
+        # batch of a handful of samples costs a whole step and gives a noisy gradient.
+        order = torch.randperm(n, generator=generator).to(data.device)
+        for index in torch.tensor_split(order, math.ceil(n / batch_size)):
+            yield data[index]
         return
     loader = torch.utils.data.DataLoader(
         data, batch_size=batch_size, shuffle=generator is not None, generator=generator, num_workers=0

@@ -1,0 +1,119 @@
+"""``hourglass apply``: run a convolutional model's task on photos (or arrays) of any size.
+
+A thin layer over :meth:`hourglass.ConvAutoEncoder.apply_image`: read each input, run the task
+tile by tile, write the result into OUT_DIR under the input's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hourglass.cli.app import command, echo, fail
+from hourglass.exceptions import HourglassError, InvalidInputError
+from hourglass.images import IMAGE_SUFFIXES, _list_images, load_image, save_image
+from hourglass.tasks import TASK_HELP
+
+#: Smallest side of an image worth processing; smaller ones are reported as bad.
+MIN_SIDE = 8
+ARRAY_SUFFIXES = (".npy",)
+
+_TASKS_TEXT = "\n\n".join(f"{name}: {text}." for name, text in TASK_HELP.items())
+
+
+def _inputs(sources: list[Path]) -> list[Path]:
+    """Every file to process: the files named, and the images inside the folders named."""
+    files: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            found = _list_images(source)
+            if not found:
+                raise InvalidInputError(
+                    f"folder {str(source)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})"
+                )
+            files += found
+        elif source.exists():
+            files.append(source)
+        else:
+            raise InvalidInputError(f"no such file or folder: {str(source)!r}")
+    return files
+
+
+def _process(estimator, path: Path, out_dir: Path, force: bool) -> Path:
+    """Run the model on one file and write the result; raise HourglassError naming the file."""
+    suffix = path.suffix.lower()
+    if suffix in ARRAY_SUFFIXES:
+        from hourglass.data import load_data, save_array
+
+        result = estimator.apply(load_data(path, flat=False).X)
+        return save_array(out_dir / f"{path.stem}.npy", result, force=force)
+    if suffix not in IMAGE_SUFFIXES:
+        raise InvalidInputError(
+            f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
+        )
+    channels = estimator.input_shape_[0]
+    mode = "L" if channels == 1 and estimator.task != "colorize" else "RGB"
+    image = load_image(path, mode=mode)
+    if min(image.shape[1:]) < MIN_SIDE:
+        raise InvalidInputError(
+            f"image {str(path)!r} is {image.shape[1]}x{image.shape[2]}, too small; expected at least "
+            f"{MIN_SIDE}x{MIN_SIDE} pixels"
+        )
+    result = estimator.apply_image(image)
+    target = out_dir / (path.stem + (path.suffix if suffix in (".png", ".jpg", ".jpeg") else ".png"))
+    return save_image(target, result, force=force)
+
+
+@command(
+    "apply",
+    help="Run a convolutional model's task on photos of any size (or .npy arrays); write them to OUT_DIR.\n\n"
+    "The task is the one the model was trained for (hourglass fit --arch conv --task ...):\n\n"
+    + _TASKS_TEXT
+    + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",
+)
+def apply(
+    model: Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit --arch conv'.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Images, folders of images, or .npy arrays.")],
+    out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the results to.")],
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Report unreadable or too small images and go on with the rest."),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite results that exist already.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages.")] = False,
+) -> None:
+    from hourglass.persistence import load
+
+    estimator = load(model)
+    if not hasattr(estimator, "apply_image"):
+        raise InvalidInputError(
+            f"{str(model)!r} holds a {type(estimator).__name__}; 'apply' needs a conv model"
+        )
+    files = _inputs(inputs)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(f"{str(out_dir)!r} is a file; expected a folder for the results")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done, bad = 0, []
+    for path in files:
+        try:
+            written = _process(estimator, path, out_dir, force)
+        except HourglassError as exc:
+            if not skip_bad:
+                raise
+            bad.append(path)
+            typer.echo(f"hourglass: skipped {' '.join(str(exc).split())}", err=True)
+            continue
+        done += 1
+        echo(f"{path} -> {written}", quiet)
+    echo(
+        f"{estimator.task}: wrote {done} result(s) to {out_dir}"
+        + (f"; skipped {len(bad)} bad file(s)" if bad else ""),
+        quiet,
+    )
+    if not done:
+        raise fail("no input could be processed")
+
+
+__all__ = ["apply"]

@@ -1,0 +1,606 @@
+"""The convolutional autoencoder estimator: series, images and video, and the image tasks.
+
+:class:`ConvAutoEncoder` has the dense estimator's API (fit, transform, inverse_transform,
+reconstruct, score_samples, save / load) on arrays shaped ``(n, c, L)``, ``(n, c, h, w)`` or
+``(n, c, t, h, w)``, on IDX files, and on folders of photos read lazily. Its ``task`` turns it
+into a denoiser, colorizer, super-resolver or inpainter: the network is trained on corrupted
+input -> clean target, and :meth:`ConvAutoEncoder.apply_image` runs it on whole photos of any
+size, tile by tile.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.config import DOWNSAMPLINGS, ConvConfig
+from hourglass.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
+from hourglass.corruptions import make_noise
+from hourglass.data import check_finite, load_data
+from hourglass.estimator import BaseAutoEncoder, _as_seed
+from hourglass.exceptions import InvalidInputError
+from hourglass.images import MODES, ImageFolder, load_image
+from hourglass.losses import choose_loss
+from hourglass.model import build_model
+from hourglass.nn.conv import code_map_shape
+from hourglass.persistence import register_estimator
+from hourglass.scaling import fit_scaler
+from hourglass.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
+from hourglass.tiling import PatchDataset, process_tiled
+from hourglass.training import Trainer, resolve_device
+
+DEFAULT_IMAGE_SIZE = (64, 64)
+#: Images sampled to fit the scaler and choose the loss when training from a folder.
+SCALER_SAMPLE = 256
+#: Patches cut from each photo of a folder when training a restoration task.
+PATCHES_PER_IMAGE = 16
+#: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
+MAX_SERIES_CHANNELS = 16
+
+
+class _Scaled(torch.utils.data.Dataset):
+    """A dataset's items passed through the fitted affine scaler."""
+
+    def __init__(self, base, offset: np.ndarray, scale: np.ndarray) -> None:
+        self.base = base
+        self.offset, self.scale = torch.from_numpy(offset), torch.from_numpy(scale)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return (self.base[i] - self.offset) / self.scale
+
+
+def _is_path(X: Any) -> bool:
+    return isinstance(X, (str, os.PathLike))
+
+
+def _holds_idx(folder: Path) -> bool:
+    return any(p.name.removesuffix(".gz").endswith("-idx3-ubyte") for p in folder.iterdir())
+
+
+@register_estimator
+class ConvAutoEncoder(BaseAutoEncoder):
+    """A convolutional autoencoder for series, images and video, and image restoration tasks.
+
+    Encoder blocks are convolution -> activation -> max-pooling (or strided convolutions), the
+    decoder mirrors them with upsampling -> convolution; inputs that the pooling does not divide
+    are padded and cropped back. With ``task`` other than 'reconstruct' the network learns to
+    map a corrupted input (drawn afresh every batch) to the clean target.
+
+    Parameters
+    ----------
+    code_size : int or None, default=None
+        None: the code is the encoder's last feature map (``transform`` flattens it); an int:
+        a flat code vector of that width, through a linear layer.
+    channels : tuple of int, default=(32, 64)
+        Channels of each encoder block, outermost first; the decoder mirrors them. Every block
+        halves each spatial axis.
+    kernel_size : int, default=3
+        Odd kernel size of every convolution.
+    downsampling : {'pool', 'stride'}, default='pool'
+        'pool': conv -> activation -> max-pool, decoder upsample -> conv; 'stride': strided
+        conv, decoder transposed conv.
+    activation : str, default='relu'
+    task : {'reconstruct', 'denoise', 'colorize', 'super_resolve', 'inpaint'}, default='reconstruct'
+        'denoise': noisy in (``noise``, default Gaussian, at ``noise_level``), clean out;
+        'colorize': luminance in, colour out (RGB data); 'super_resolve': downsampled by
+        ``scale_factor`` and interpolated back in, full image out; 'inpaint': random boxes
+        blanked in, whole image out. For every task but 'reconstruct' the network adds its
+        decoded correction to the input (a global skip), so it learns what the task changes.
+    scale_factor : {2, 3, 4}, default=2
+        Super-resolution factor.
+    image_size : (int, int) or None, default=None
+        ``(height, width)`` for image folders: images are resized to it for 'reconstruct',
+        and random patches of it are cut from each photo for the other tasks; (64, 64) if None.
+    color_mode : {'L', 'RGB'} or None, default=None
+        Read folders as gray or colour (RGB if None). 'L' also makes a 3-D array read as gray
+        images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
+        axis is longer than 16.
+    loss, scaling, epochs, batch_size, learning_rate, weight_decay, validation_fraction, \
+patience, random_state, device, precision, checkpoint_dir, verbose
+        As in :class:`hourglass.AutoEncoder`. Scaling statistics are per channel.
+    noise : {'gaussian', 'masking', 'salt_pepper'} or None, default=None
+        Input noise, added after the task's corruption (``'gaussian'`` for 'denoise' if None).
+    noise_level : float, default=0.1
+        Sigma of Gaussian noise (in the units the network sees), or the share of entries hit.
+    dropout, l1_penalty, kl_penalty, sparsity_target, topk, topk_aux_penalty, \
+contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
+        The regularizers and pretrained parts shared with :class:`hourglass.AutoEncoder`.
+
+    Attributes
+    ----------
+    module_ : hourglass.model.AutoEncoder
+    input_shape_ : tuple of int
+        One sample's shape, channels first.
+    scaler_, loss_, loss_reason_, history_, n_epochs_, fit_seconds_
+        As in :class:`hourglass.AutoEncoder`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((64, 1, 16, 16)).astype(np.float32)
+    >>> ae = ConvAutoEncoder(channels=(4, 8), epochs=1, random_state=0, verbose=0).fit(X)
+    >>> ae.reconstruct(X).shape
+    (64, 1, 16, 16)
+    >>> den = ConvAutoEncoder(channels=(4,), task="denoise", noise_level=0.1, epochs=1, verbose=0).fit(X)
+    >>> den.apply_image(np.random.default_rng(1).random((1, 40, 50))).shape
+    (1, 40, 50)
+    """
+
+    _scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
+
+    def __init__(
+        self,
+        code_size: int | None = None,
+        channels: tuple[int, ...] = (32, 64),
+        kernel_size: int = 3,
+        downsampling: str = "pool",
+        activation: str = "relu",
+        task: str = "reconstruct",
+        scale_factor: int = 2,
+        image_size: tuple[int, int] | None = None,
+        color_mode: str | None = None,
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int = 100,
+        batch_size: int = 64,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-4,
+        validation_fraction: float = 0.1,
+        patience: int = 15,
+        random_state: Any = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        checkpoint_dir: str | None = None,
+        verbose: int = 1,
+        noise: str | None = None,
+        noise_level: float = 0.1,
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+    ) -> None:
+        self.code_size = code_size
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.downsampling = downsampling
+        self.activation = activation
+        self.task = task
+        self.scale_factor = scale_factor
+        self.image_size = image_size
+        self.color_mode = color_mode
+        self.loss = loss
+        self.scaling = scaling
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+        self.checkpoint_dir = checkpoint_dir
+        self.verbose = verbose
+        self.noise = noise
+        self.noise_level = noise_level
+        self.dropout = dropout
+        self.l1_penalty = l1_penalty
+        self.kl_penalty = kl_penalty
+        self.sparsity_target = sparsity_target
+        self.topk = topk
+        self.topk_aux_penalty = topk_aux_penalty
+        self.contractive_penalty = contractive_penalty
+        self.encoder = encoder
+        self.freeze_encoder = freeze_encoder
+        self.decoder = decoder
+        self.freeze_decoder = freeze_decoder
+
+    # -- parameters and inputs ---------------------------------------------------------------
+    def _check_params(self) -> None:
+        check_task(self.task, self.scale_factor)
+        if self.downsampling not in DOWNSAMPLINGS:
+            raise InvalidInputError(f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}")
+        if self.color_mode is not None and self.color_mode not in MODES:
+            raise InvalidInputError(f"color_mode={self.color_mode!r}; expected one of {MODES} or None")
+        if self.image_size is not None:
+            size = tuple(self.image_size) if isinstance(self.image_size, (tuple, list)) else ()
+            if len(size) != 2 or not all(isinstance(s, numbers.Integral) and s >= 1 for s in size):
+                raise InvalidInputError(
+                    f"image_size={self.image_size!r}; expected (height, width), two positive ints"
+                )
+        # The TopK and KL codes need a bottleneck the convolutional builder does not make yet.
+        for name in ("topk", "kl_penalty"):
+            if getattr(self, name):
+                raise InvalidInputError(
+                    f"{name}={getattr(self, name)!r} is not supported by ConvAutoEncoder yet; "
+                    "use l1_penalty, noise or a task"
+                )
+
+    def _folder_mode(self) -> str:
+        if hasattr(self, "input_shape_") and len(self.input_shape_) == 3:
+            return "L" if self.input_shape_[0] == 1 else "RGB"
+        return self.color_mode or "RGB"
+
+    def _training_source(self, X: Any):
+        """An array, or a lazy Dataset for a folder of photos."""
+        if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
+            return self._load(X)
+        size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
+        if self.task == "reconstruct":
+            return ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
+        # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
+        paths = ImageFolder(X, size=None, mode=self.color_mode or "RGB").paths
+        return PatchDataset(
+            paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, _as_seed(self.random_state)
+        )
+
+    def _load(self, X: Any) -> Any:
+        """Read a path (image folder, IDX folder or file, array file, one image) into an array."""
+        if not _is_path(X):
+            return X
+        path = Path(X)
+        if path.is_dir() and not _holds_idx(path):
+            size = (
+                tuple(self.input_shape_[1:])
+                if hasattr(self, "input_shape_")
+                else (tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE)
+            )
+            return ImageFolder(path, size=size, mode=self._folder_mode()).to_array()
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
+            return load_image(path, mode=self._folder_mode())[None]
+        return load_data(path, flat=False).X
+
+    def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
+        data = np.asarray(self._load(X))
+        if reset:
+            if data.ndim == 3 and (self.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):
+                data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
+            if data.ndim not in (3, 4, 5):
+                raise InvalidInputError(
+                    f"X has shape {data.shape}; expected (n, c, L) series, (n, c, h, w) or (n, h, w) images, "
+                    "or (n, c, t, h, w) video; for tables use hourglass.AutoEncoder"
+                )
+            data = check_finite(data, "X")
+            self.input_shape_ = tuple(int(s) for s in data.shape[1:])
+            self.n_features_in_ = math.prod(self.input_shape_)
+            return data
+        check_is_fitted(self, "module_")
+        if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
+            data = data[:, None]
+        if tuple(data.shape[1:]) != self.input_shape_:
+            raise InvalidInputError(
+                f"X has samples of shape {tuple(data.shape[1:])}; this model was fitted on "
+                f"{self.input_shape_} "
+                "(use apply_image for images of another size)"
+            )
+        return check_finite(data, "X")
+
+    def _overcomplete_allowed(self) -> bool:
+        # A corrupted input (a task or noise) or a sparsity penalty keeps a wide code from the identity.
+        return (
+            self.task != "reconstruct"
+            or self.noise is not None
+            or self.l1_penalty > 0
+            or self.kl_penalty > 0
+            or self.topk is not None
+        )
+
+    def _check_code_size(self, X: np.ndarray) -> None:
+        if self.code_size is None:
+            return
+        if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
+            raise InvalidInputError(
+                f"code_size={self.code_size!r} must be None (a spatial code) or a positive integer"
+            )
+        n = math.prod(X.shape[1:])
+        if self.code_size >= n and not self._overcomplete_allowed():
+            raise InvalidInputError(
+                f"code_size={self.code_size} must be smaller than the {n} values of one sample: a code as "
+                "wide as the input can learn the identity; lower code_size or pick a task or noise"
+            )
+
+    def _architecture(self, X: np.ndarray, output_activation: str) -> ConvConfig:
+        channels = (self.channels,) if isinstance(self.channels, numbers.Integral) else tuple(self.channels)
+        return ConvConfig(
+            input_shape=tuple(X.shape[1:]),
+            code_size=None if self.code_size is None else int(self.code_size),
+            channels=channels,
+            kernel_size=int(self.kernel_size),
+            downsampling=self.downsampling,
+            activation=self.activation,
+            output_activation=output_activation,
+            dropout=float(self.dropout),
+            residual=self.task != "reconstruct",
+        )
+
+    def _corruption(self):
+        """The task's corruption (in data units), then the input noise; None for neither."""
+        noise = super()._corruption()
+        if self.task == "denoise" and noise is None:
+            noise = make_noise(self.noise or "gaussian", self.noise_level)
+        task = make_task(self.task, self.scale_factor)
+        if task is not None and self.scaler_.kind != "none":
+            task = InDataUnits(
+                task, torch.from_numpy(self.scaler_.offset), torch.from_numpy(self.scaler_.scale)
+            )
+        steps = tuple(s for s in (task, noise) if s is not None)
+        if not steps:
+            return None
+        return steps[0] if len(steps) == 1 else Compose(steps)
+
+    def _code_width(self) -> int:
+        if self.architecture_.code_size is not None:
+            return int(self.architecture_.code_size)
+        return math.prod(code_map_shape(self.architecture_))
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> ConvAutoEncoder:
+        """Train on arrays, an IDX or array file, or a folder of photos (read lazily).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, c, ...), or a path
+            A folder of photos trains without loading it whole: resized images for
+            'reconstruct', random patches of ``image_size`` for the other tasks.
+        y : None
+            Ignored.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        source = self._training_source(X)
+        if isinstance(source, torch.utils.data.Dataset):
+            return self._fit_dataset(source, resume)
+        return super().fit(source, resume=resume)
+
+    def _report_data(self) -> np.ndarray | None:
+        """A few training images for the report when the model was fitted on a folder."""
+        return getattr(self, "_report_sample", None)
+
+    def _fit_dataset(self, dataset, resume: bool) -> ConvAutoEncoder:
+        """``BaseAutoEncoder.fit`` for a lazy dataset: statistics from a sample, batches on demand."""
+        n = len(dataset)
+        picks = np.unique(np.linspace(0, n - 1, num=min(n, SCALER_SAMPLE)).astype(int))
+        sample = self._validate_input(np.stack([dataset[int(i)].numpy() for i in picks]), reset=True)
+        self._report_sample = sample[np.linspace(0, len(sample) - 1, num=min(16, len(sample))).astype(int)]
+        self._check_code_size(sample)
+        self.seed_ = _as_seed(self.random_state)
+        train_idx, val_idx = self._split(n)
+        self.scaler_ = fit_scaler(sample, self.scaling, self._scaler_channel_axis)
+        self.loss_, self.loss_reason_ = choose_loss(self.loss, self.scaler_.transform(sample))
+        self.architecture_ = self._architecture(sample, "sigmoid" if self.loss_ == "bce" else "identity")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            self.module_ = build_model(self.architecture_)
+        if hasattr(self, "_prepare_module"):  # noise range, metric probes, pretrained parts
+            self._prepare_module(torch.from_numpy(self.scaler_.transform(sample)), None)
+        trainer = Trainer(
+            self.module_,
+            self._train_config(),
+            self.loss_,
+            regularizers=self._regularizers(),
+            corruption=self._corruption(),
+            epoch_metrics=self._epoch_metrics(),
+            checkpoint_dir=self.checkpoint_dir,
+            description=type(self).__name__,
+        )
+        scaled = _Scaled(dataset, self.scaler_.offset, self.scaler_.scale)
+        train = torch.utils.data.Subset(scaled, train_idx.tolist())
+        val = torch.utils.data.Subset(scaled, val_idx.tolist()) if len(val_idx) else None
+        tic = time.perf_counter()
+        self.history_ = trainer.fit(train, val, resume=resume)
+        self.fit_seconds_ = time.perf_counter() - tic
+        self.n_epochs_ = len(self.history_.epoch)
+        self.device_ = str(resolve_device(self.device))
+        self._n_features_out = self._code_width()
+        return self
+
+    # -- using a fitted model ----------------------------------------------------------------
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codes ``(n, n_codes)`` (flattened feature maps for a spatial code) to data."""
+        check_is_fitted(self, "module_")
+        codes = np.asarray(X)
+        if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
+            raise InvalidInputError(
+                f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
+            )
+        codes = check_finite(codes, "codes")
+        if self.architecture_.code_size is None:
+            codes = codes.reshape(len(codes), *code_map_shape(self.architecture_))
+        out = self._run(self.module_.decode, codes)
+        return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
+
+    def _network(self, inputs: np.ndarray) -> np.ndarray:
+        """The trained network on task inputs ``(n, *input_shape_)`` in data units."""
+        scaled = self.scaler_.transform(np.asarray(inputs, np.float32))
+        out = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
+        return self.scaler_.inverse_transform(out)
+
+    def _task_input(self, X: np.ndarray) -> np.ndarray:
+        """What the network expects for the user's ``(n, c, ...)`` input to :meth:`apply`."""
+        t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        if self.task == "colorize":
+            t = luminance(t.expand(-1, 3, *t.shape[2:]) if t.shape[1] == 1 else t)
+        elif self.task == "super_resolve":
+            t = upsample(t, [s * int(self.scale_factor) for s in t.shape[2:]])
+        return t.numpy()
+
+    def apply(self, X: Any) -> np.ndarray:
+        """Run the task on ``X`` in data units: denoise, colorize, super-resolve or inpaint it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, c, ...) or a path
+            Noisy images (denoise), gray or colour images whose luminance is used (colorize),
+            low-resolution images (super_resolve: the output is ``scale_factor`` times larger),
+            images with holes (inpaint) or any input (reconstruct). Images whose size differs
+            from the training size are processed tile by tile (:meth:`apply_image`).
+
+        Returns
+        -------
+        ndarray of shape (n, c_out, ...)
+
+        Examples
+        --------
+        >>> sr = ConvAutoEncoder(task="super_resolve").fit(patches)  # doctest: +SKIP
+        >>> sr.apply(low_res).shape[-1] == 2 * low_res.shape[-1]     # doctest: +SKIP
+        True
+        """
+        check_is_fitted(self, "module_")
+        data = np.asarray(self._load(X), np.float32)
+        if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
+            data = data[:, None]
+        data = check_finite(data, "X")
+        inputs = self._task_input(data)
+        if tuple(inputs.shape[1:]) == self.input_shape_:
+            return self._network(inputs).astype(self._output_dtype(X), copy=False)
+        if inputs.ndim != 4:
+            raise InvalidInputError(
+                f"X has samples of shape {tuple(data.shape[1:])}; this model needs {self.input_shape_} "
+                "(only images of another size are tiled)"
+            )
+        return np.stack([self.apply_image(img) for img in data]).astype(self._output_dtype(X), copy=False)
+
+    def apply_image(self, image: Any, overlap: float = 0.5, batch_size: int = 32) -> np.ndarray:
+        """Run the task on one image ``(c, h, w)`` or ``(h, w)`` of any size, in overlapping tiles.
+
+        Parameters
+        ----------
+        image : ndarray
+            In data units (pixels in [0, 1] for photos). For super_resolve, the low-resolution
+            image; the result is ``scale_factor`` times larger.
+        overlap : float, default=0.5
+            Share of a tile its neighbours overlap; tiles are blended with a smooth window.
+        batch_size : int, default=32
+
+        Returns
+        -------
+        ndarray of shape (c_out, H, W), float32
+
+        Examples
+        --------
+        >>> photo = hourglass.images.load_image("noisy.jpg")  # doctest: +SKIP
+        >>> clean = denoiser.apply_image(photo)               # doctest: +SKIP
+        """
+        check_is_fitted(self, "module_")
+        if len(self.input_shape_) != 3:
+            raise InvalidInputError(
+                f"apply_image needs a model of images; this one takes {self.input_shape_}"
+            )
+        img = np.asarray(image, np.float32)
+        img = img[None] if img.ndim == 2 else img
+        if img.ndim != 3:
+            raise InvalidInputError(f"image has shape {img.shape}; expected (c, h, w) or (h, w)")
+        if self.task != "colorize" and img.shape[0] != self.input_shape_[0]:
+            raise InvalidInputError(
+                f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
+            )
+        inputs = self._task_input(check_finite(img, "image")[None])[0]
+        return process_tiled(self._network, inputs, self.input_shape_[1:], overlap, batch_size)
+
+    # -- the task against its classical baselines ----------------------------------------------
+    def task_panels(self, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
+        """Input / baselines / autoencoder / truth for clean images ``X``, corrupted like in training.
+
+        Returns a dict of ``(n, c, h, w)`` arrays in data units: 'input' (what the network
+        sees), one entry per classical baseline (:func:`hourglass.restoration.baselines`),
+        'autoencoder' and 'truth'.
+        """
+        from hourglass.restoration import baselines
+
+        truth = self._validate_input(X, reset=False)
+        corruption = self._corruption()
+        scaled = torch.from_numpy(self.scaler_.transform(truth))
+        if corruption is not None:
+            scaled = corruption(scaled, torch.Generator().manual_seed(seed))
+        inputs = self.scaler_.inverse_transform(scaled.numpy())
+        sigma = None
+        if (
+            self.task == "denoise"
+            and (self.noise or "gaussian") == "gaussian"
+            and self.scaler_.kind == "none"
+        ):
+            sigma = float(self.noise_level)
+        per_image = [baselines(self.task, img, sigma) for img in inputs]
+        panels = {"input": inputs}
+        for name in per_image[0]:
+            panels[name] = np.stack([b[name] for b in per_image])
+        panels["autoencoder"] = self._network(inputs)
+        panels["truth"] = truth
+        return panels
+
+    def _report_sections(self, report, X, image_shape=None) -> None:
+        """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM to ``report``."""
+        parent = getattr(super(), "_report_sections", None)
+        if parent is not None:
+            parent(report, X, image_shape=image_shape)
+        if len(self.input_shape_) != 3 or self.task == "reconstruct":
+            return
+        import pandas as pd
+
+        from hourglass import plots
+        from hourglass.restoration import quality
+
+        data = self._validate_input(X, reset=False)
+        shown = data[np.unique(np.linspace(0, len(data) - 1, num=min(4, len(data))).astype(int))]
+        panels = self.task_panels(shown)
+        rows = []
+        for name, images in panels.items():
+            if name == "truth":
+                continue
+            scores = [quality(t, i) for t, i in zip(panels["truth"], images, strict=True)]
+            rows.append(
+                {
+                    "method": name,
+                    "PSNR (dB)": float(np.mean([s["psnr"] for s in scores])),
+                    "SSIM": float(np.mean([s["ssim"] for s in scores])),
+                }
+            )
+        report.add_table(
+            pd.DataFrame(rows),
+            heading=f"Task: {self.task}",
+            caption=f"Mean over {len(shown)} images; 'input' is what the network sees, the others are "
+            "classical baselines and the autoencoder, each compared with the clean truth.",
+            highlight={"PSNR (dB)": "max", "SSIM": "max"},
+        )
+        names = list(panels)
+        grid = np.concatenate([np.clip(panels[name], 0, 1) for name in names])
+        titles = [name for name in names for _ in range(len(shown))]
+        report.add_figure(
+            plots.image_grid(grid, titles, ncols=len(shown)),
+            heading="Input, baselines, autoencoder and truth",
+            caption="One row per method, top to bottom: " + ", ".join(names) + ".",
+        )
+
+    # -- persistence -------------------------------------------------------------------------
+    def _saved_attributes(self) -> dict[str, Any]:
+        return {**super()._saved_attributes(), "input_shape_": list(self.input_shape_)}
+
+    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        super()._restore_attributes(fitted, tensors)
+        self.input_shape_ = tuple(int(s) for s in self.input_shape_)
+
+
+__all__ = ["ConvAutoEncoder"]

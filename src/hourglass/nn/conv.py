@@ -1,0 +1,135 @@
+"""Convolutional encoder and decoder stacks for series (1-D), images (2-D) and video (3-D).
+
+The seed's recipe: encoder blocks of convolution -> activation -> max-pooling, decoder blocks of
+upsampling -> convolution -> activation; ``downsampling='stride'`` swaps in strided and
+transposed convolutions. Inputs whose sizes the ``2 ** n_blocks`` downsampling does not divide
+are padded (edge values repeated) on the way in and cropped back on the way out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hourglass.config import ConvConfig
+from hourglass.nn.activations import make_activation
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+_POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_DROPOUT = {1: nn.Dropout1d, 2: nn.Dropout2d, 3: nn.Dropout3d}
+
+
+class PadTo(nn.Module):
+    """Pad the trailing spatial axes up to ``size`` by repeating edge values (split evenly)."""
+
+    def __init__(self, size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads: list[int] = []
+        # F.pad takes (left, right) pairs starting from the last axis.
+        for have, want in zip(reversed(x.shape[2:]), reversed(self.size), strict=True):
+            extra = max(0, want - have)
+            pads += [extra // 2, extra - extra // 2]
+        if not any(pads):
+            return x
+        return F.pad(x, pads, mode="replicate")
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
+class CropTo(nn.Module):
+    """Crop the trailing spatial axes back to ``size`` (the inverse of :class:`PadTo`)."""
+
+    def __init__(self, size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slices = [slice(None), slice(None)]
+        for have, want in zip(x.shape[2:], self.size, strict=True):
+            start = (have - want) // 2
+            slices.append(slice(start, start + want))
+        return x[tuple(slices)]
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
+def padded_size(config: ConvConfig) -> tuple[int, ...]:
+    """Spatial size after padding: each axis rounded up to a multiple of ``2 ** n_blocks``."""
+    factor = 2 ** len(config.channels)
+    return tuple(math.ceil(s / factor) * factor for s in config.input_shape[1:])
+
+
+def code_map_shape(config: ConvConfig) -> tuple[int, ...]:
+    """Shape ``(channels, *spatial)`` of the encoder's last feature map.
+
+    Examples
+    --------
+    >>> code_map_shape(ConvConfig(input_shape=(1, 28, 28), channels=(8, 16)))
+    (16, 7, 7)
+    """
+    factor = 2 ** len(config.channels)
+    return (config.channels[-1], *(s // factor for s in padded_size(config)))
+
+
+def _block(layers: list[nn.Module], config: ConvConfig) -> nn.Sequential:
+    layers.append(make_activation(config.activation))
+    if config.dropout > 0:
+        layers.append(_DROPOUT[config.spatial_dims](config.dropout))
+    return nn.Sequential(*layers)
+
+
+def build_conv_encoder(config: ConvConfig) -> nn.Sequential:
+    """Encoder ``pad -> block1 ... blockN [-> flatten -> code]``; each block halves every axis."""
+    d, k = config.spatial_dims, config.kernel_size
+    layers: list[tuple[str, nn.Module]] = [("pad", PadTo(padded_size(config)))]
+    in_ch = config.input_shape[0]
+    for i, out_ch in enumerate(config.channels, start=1):
+        if config.downsampling == "pool":
+            parts = [_CONV[d](in_ch, out_ch, k, padding=k // 2)]
+            block = _block(parts, config)
+            block.append(_POOL[d](2))
+        else:
+            block = _block([_CONV[d](in_ch, out_ch, k, stride=2, padding=k // 2)], config)
+        layers.append((f"block{i}", block))
+        in_ch = out_ch
+    if config.code_size is not None:
+        # A linear code layer without activation, as in the dense model: the code is unconstrained.
+        layers.append(("flatten", nn.Flatten()))
+        layers.append(("code", nn.Linear(math.prod(code_map_shape(config)), int(config.code_size))))
+    return nn.Sequential(OrderedDict(layers))
+
+
+def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
+    """Decoder ``[expand ->] block1 ... blockN -> output -> crop``; each block doubles every axis.
+
+    The output convolution has no activation: the model applies its output activation.
+    """
+    d, k = config.spatial_dims, config.kernel_size
+    layers: list[tuple[str, nn.Module]] = []
+    map_shape = code_map_shape(config)
+    if config.code_size is not None:
+        expand = [nn.Linear(int(config.code_size), math.prod(map_shape)), make_activation(config.activation)]
+        layers.append(("expand", nn.Sequential(*expand, nn.Unflatten(1, map_shape))))
+    in_ch = map_shape[0]
+    for i, out_ch in enumerate(reversed(config.channels), start=1):
+        if config.downsampling == "pool":
+            up = nn.Upsample(scale_factor=2, mode="nearest")
+            block = _block([up, _CONV[d](in_ch, out_ch, k, padding=k // 2)], config)
+        else:
+            conv_t = _CONV_T[d](in_ch, out_ch, k, stride=2, padding=k // 2, output_padding=1)
+            block = _block([conv_t], config)
+        layers.append((f"block{i}", block))
+        in_ch = out_ch
+    layers.append(("output", _CONV[d](in_ch, config.input_shape[0], k, padding=k // 2)))
+    layers.append(("crop", CropTo(config.input_shape[1:])))
+    return nn.Sequential(OrderedDict(layers))

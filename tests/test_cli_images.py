@@ -1,0 +1,88 @@
+"""``hourglass apply`` and ``hourglass fit --arch conv`` on image folders, through the Typer runner."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hourglass.cli import app
+from hourglass.images import load_image, save_image
+
+
+class _Captured:
+    def __init__(self):
+        self.out = self.err = ""
+
+
+def _run(argv, captured=None):
+    """Invoke the CLI; return the exit code and keep stdout / stderr in ``captured``."""
+    result = CliRunner().invoke(app, [str(a) for a in argv])
+    if captured is not None:
+        captured.out, captured.err = result.stdout, result.stderr
+    return result.exit_code
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for i, size in enumerate([(40, 50), (36, 44)]):
+        save_image(folder / f"p{i}.png", rng.random((3, *size)))
+    return folder
+
+
+@pytest.fixture
+def model(tmp_path, photos):
+    out = tmp_path / "model"
+    argv = ["fit", str(photos), "-o", str(out), "--arch", "conv", "--task", "denoise", "--noise", "0.1",
+            "--channels", "4", "--image-size", "16", "--epochs", "1", "--quiet"]  # fmt: skip
+    assert _run(argv) == 0
+    return out
+
+
+def test_fit_conv_denoise_on_folder_then_apply_writes_images_of_the_same_size(model, photos, tmp_path):
+    out_dir, captured = tmp_path / "clean", _Captured()
+    assert _run(["apply", model, photos, "-o", out_dir], captured) == 0
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert written == ["p0.png", "p1.png"]
+    assert load_image(out_dir / "p1.png").shape == (3, 36, 44)
+    assert "denoise: wrote 2 result(s)" in captured.out
+
+
+def test_apply_names_a_bad_file_in_one_line(model, photos, tmp_path):
+    (photos / "broken.png").write_bytes(b"not a png")
+    captured = _Captured()
+    assert _run(["apply", model, photos, "-o", tmp_path / "o"], captured) == 2
+    err = captured.err.strip()
+    assert "broken.png" in err and len(err.splitlines()) == 1
+
+
+def test_apply_skip_bad_reports_bad_files_and_goes_on(model, photos, tmp_path):
+    (photos / "broken.png").write_bytes(b"not a png")
+    save_image(photos / "tiny.png", np.zeros((3, 4, 4)))
+    out_dir, captured = tmp_path / "o", _Captured()
+    assert _run(["apply", model, photos, "-o", out_dir, "--skip-bad"], captured) == 0
+    assert "broken.png" in captured.err and "tiny.png" in captured.err
+    assert "skipped 2 bad file(s)" in captured.out
+    assert len(list(out_dir.iterdir())) == 2
+
+
+def test_apply_refuses_to_overwrite_without_force(model, photos, tmp_path):
+    out_dir = tmp_path / "o"
+    assert _run(["apply", model, photos / "p0.png", "-o", out_dir]) == 0
+    assert _run(["apply", model, photos / "p0.png", "-o", out_dir]) == 2
+    assert _run(["apply", model, photos / "p0.png", "-o", out_dir, "--force"]) == 0
+
+
+def test_apply_writes_arrays_for_npy_input(model, tmp_path):
+    arr = tmp_path / "x.npy"
+    np.save(arr, np.random.default_rng(0).random((2, 3, 16, 16)).astype(np.float32))
+    assert _run(["apply", model, arr, "-o", tmp_path / "o"]) == 0
+    assert np.load(tmp_path / "o" / "x.npy").shape == (2, 3, 16, 16)
+
+
+def test_apply_help_explains_every_task():
+    captured = _Captured()
+    assert _run(["apply", "--help"], captured) == 0
+    text = captured.out
+    for task in ("denoise", "colorize", "super_resolve", "inpaint", "reconstruct"):
+        assert task in text

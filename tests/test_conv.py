@@ -1,0 +1,198 @@
+"""The convolutional builder (1-D, 2-D, 3-D) and the ConvAutoEncoder estimator."""
+
+import numpy as np
+import pytest
+import torch
+
+import hourglass
+from hourglass import ConvAutoEncoder, InvalidInputError
+from hourglass.config import ConvConfig
+from hourglass.model import build_model, config_from_dict
+
+SHAPES = [(2, 37), (3, 30, 29), (1, 5, 9, 10)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("downsampling", ["pool", "stride"])
+@pytest.mark.parametrize("code_size", [None, 6])
+def test_conv_model_reconstruction_keeps_any_input_shape(shape, downsampling, code_size):
+    config = ConvConfig(input_shape=shape, channels=(3, 4), code_size=code_size, downsampling=downsampling)
+    out = build_model(config)(torch.rand(2, *shape))
+    assert out["reconstruction"].shape == (2, *shape)
+    assert out["code"].shape[1:] == ((6,) if code_size else (4, *[-(-s // 4) for s in shape[1:]]))
+
+
+def test_conv_model_layer_outputs_name_every_block():
+    model = build_model(ConvConfig(input_shape=(1, 12, 12), channels=(2, 3), code_size=4))
+    names = list(model.layer_outputs(torch.rand(1, 1, 12, 12)))
+    assert names[:3] == ["encoder.pad", "encoder.block1", "encoder.block2"]
+    assert "code" in names and names[-1] == "reconstruction"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("kernel_size", 4),
+        ("downsampling", "unpool"),
+        ("channels", ()),
+        ("code_size", 0),
+        ("input_shape", (3,)),
+    ],
+)
+def test_conv_config_rejects_bad_values_by_name(field, value):
+    kwargs = {"input_shape": (1, 8, 8), field: value}
+    with pytest.raises(InvalidInputError, match=field):
+        ConvConfig(**kwargs)
+
+
+def test_conv_config_round_trips_through_json():
+    config = ConvConfig(input_shape=(3, 16, 16), code_size=None, channels=(4, 8), residual=True)
+    assert config_from_dict(config.to_dict()) == config
+
+
+def _images(n=24, c=1, size=12, seed=0):
+    return np.random.default_rng(seed).random((n, c, size, size)).astype(np.float32)
+
+
+def _fit(X, **kwargs):
+    params = {
+        "channels": (4,),
+        "epochs": 1,
+        "batch_size": 8,
+        "random_state": 0,
+        "verbose": 0,
+        "device": "cpu",
+    }
+    return ConvAutoEncoder(**{**params, **kwargs}).fit(X)
+
+
+@pytest.mark.parametrize("code_size", [None, 5])
+def test_conv_estimator_transform_and_inverse_round_trip_shapes(code_size):
+    X = _images()
+    ae = _fit(X, code_size=code_size)
+    codes = ae.transform(X)
+    assert codes.shape == (len(X), ae._n_features_out)
+    assert ae.inverse_transform(codes).shape == X.shape
+    assert ae.score_samples(X).shape == (len(X),)
+
+
+def test_conv_estimator_reads_gray_images_without_channel_axis():
+    X = _images(size=20)[:, 0]  # (n, h, w): the middle axis is longer than a series' channels
+    ae = _fit(X)
+    assert ae.input_shape_ == (1, 20, 20)
+    assert ae.reconstruct(X).shape == (len(X), 1, 20, 20)
+
+
+def test_conv_estimator_fits_series():
+    X = np.random.default_rng(0).normal(size=(16, 2, 30)).astype(np.float32)
+    ae = _fit(X, code_size=3)
+    assert ae.transform(X).shape == (16, 3) and ae.scaler_.kind == "standard"
+    assert ae.scaler_.offset.shape == (2, 1)  # one statistic per channel
+
+
+def test_conv_estimator_same_seed_same_weights():
+    X = _images()
+    a, b = _fit(X), _fit(X)
+    assert np.array_equal(a.reconstruct(X), b.reconstruct(X))
+
+
+def test_conv_estimator_rejects_wrong_shape_naming_it():
+    ae = _fit(_images())
+    with pytest.raises(InvalidInputError, match=r"\(1, 12, 12\)"):
+        ae.transform(_images(size=10))
+
+
+def test_conv_estimator_refuses_identity_code_for_plain_reconstruction():
+    with pytest.raises(InvalidInputError, match="code_size=200"):
+        _fit(_images(), code_size=200)
+
+
+@pytest.mark.parametrize("task", ["denoise", "super_resolve", "inpaint", "colorize"])
+def test_conv_estimator_save_load_gives_same_task_output(task, tmp_path):
+    X = _images(c=3 if task == "colorize" else 1, size=16)
+    ae = _fit(X, task=task)
+    ae.save(tmp_path / "m")
+    back = hourglass.load(tmp_path / "m")
+    assert back.task == task and back.input_shape_ == ae.input_shape_
+    np.testing.assert_allclose(back.apply(X[:3]), ae.apply(X[:3]), atol=1e-6)
+
+
+def test_conv_estimator_super_resolve_apply_scales_up():
+    ae = _fit(_images(size=16), task="super_resolve", scale_factor=2)
+    assert ae.apply(_images(n=2, size=8)).shape == (2, 1, 16, 16)
+    assert ae.apply_image(np.random.default_rng(0).random((1, 21, 30))).shape == (1, 42, 60)
+
+
+def test_conv_estimator_colorize_takes_gray_and_returns_colour():
+    ae = _fit(_images(c=3, size=16), task="colorize")
+    gray = _images(n=2, size=16)
+    assert ae.apply(gray).shape == (2, 3, 16, 16)
+    assert ae.apply_image(gray[0, 0]).shape == (3, 16, 16)
+
+
+@pytest.mark.parametrize("task", ["denoise", "reconstruct"])
+def test_conv_estimator_apply_image_handles_any_size(task):
+    ae = _fit(_images(size=16), task=task)
+    assert ae.apply_image(np.random.default_rng(0).random((1, 7, 45))).shape == (1, 7, 45)
+
+
+def test_conv_estimator_denoise_defaults_to_gaussian_noise_afresh_each_batch():
+    ae = _fit(_images(), task="denoise", noise_level=0.2)
+    corruption = ae._corruption()
+    batch = torch.zeros(2, 1, 12, 12)
+    generator = torch.Generator().manual_seed(0)
+    first, second = corruption(batch, generator), corruption(batch, generator)
+    assert 0.15 < float(first.std()) < 0.25 and not torch.equal(first, second)
+
+
+def test_conv_estimator_task_composes_with_noise():
+    ae = _fit(_images(size=16), task="super_resolve", noise="gaussian", noise_level=0.1)
+    clean = torch.rand(2, 1, 16, 16)
+    out = ae._corruption()(clean, torch.Generator().manual_seed(0))
+    assert type(ae._corruption()).__name__ == "Compose" and out.shape == clean.shape
+
+
+def test_conv_estimator_trains_on_image_folder_lazily(tmp_path):
+    from hourglass.images import save_image
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        save_image(tmp_path / f"p{i}.png", rng.random((3, 40, 50)))
+    ae = _fit(str(tmp_path), task="denoise", image_size=(16, 16))
+    assert ae.input_shape_ == (3, 16, 16) and ae._report_data().shape[1:] == (3, 16, 16)
+    assert ae.transform(str(tmp_path)).shape[0] == 3
+
+
+def test_conv_estimator_reads_idx_folder(tmp_path):
+    import gzip
+
+    images = (np.random.default_rng(0).random((20, 10, 10)) * 255).astype(np.uint8)
+    header = bytes([0, 0, 8, 3]) + np.array([20, 10, 10], ">u4").tobytes()
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    ae = _fit(str(tmp_path), code_size=4)
+    assert ae.input_shape_ == (1, 10, 10) and ae.loss_ == "bce"
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"task": "sharpen"}, "task"),
+        ({"task": "super_resolve", "scale_factor": 5}, "scale_factor"),
+        ({"color_mode": "CMYK"}, "color_mode"),
+        ({"image_size": (0, 4)}, "image_size"),
+        ({"downsampling": "unpool"}, "downsampling"),
+    ],
+)
+def test_conv_estimator_rejects_bad_parameters_by_name(params, name):
+    with pytest.raises(InvalidInputError, match=name):
+        _fit(_images(), **params)
+
+
+def test_conv_estimator_report_shows_task_against_baselines():
+    from hourglass.report import Report
+
+    ae = _fit(_images(size=16), task="super_resolve")
+    report = Report("t")
+    ae._report_sections(report, _images(n=3, size=16))
+    html = report.to_html()
+    assert "bicubic" in html and "PSNR" in html and "autoencoder" in html
