@@ -37,7 +37,11 @@ def check(name):
         try:
             RESULTS[name] = {"ok": True, **(func() or {})}
         except Exception as exc:  # noqa: BLE001 - report every failure, go on with the rest
-            RESULTS[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
+            RESULTS[name] = {
+                "ok": False,
+                "error": f"{type(exc).__name__}: {exc}",
+                "trace": traceback.format_exc()[-1500:],
+            }
         RESULTS[name]["seconds"] = round(time.perf_counter() - tic, 2)
         return func
 
@@ -63,7 +67,9 @@ def _():
 
 @check("resume_on_cuda")
 def _():
-    params = dict(code_size=4, hidden_layers=(64,), epochs=6, patience=0, random_state=0, verbose=0, device="cuda")
+    params = dict(
+        code_size=4, hidden_layers=(64,), epochs=6, patience=0, random_state=0, verbose=0, device="cuda"
+    )
     full = AutoEncoder(**params).fit(X_train)
     ckpt = TMP / "ckpt"
     from hourglass.training import Trainer
@@ -159,7 +165,16 @@ def _():
     rates = {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
-        cfg = TrainConfig(epochs=3, batch_size=256, learning_rate=1e-3, patience=0, seed=0, device="cuda", precision=precision, verbose=0)
+        cfg = TrainConfig(
+            epochs=3,
+            batch_size=256,
+            learning_rate=1e-3,
+            patience=0,
+            seed=0,
+            device="cuda",
+            precision=precision,
+            verbose=0,
+        )
         history = Trainer(bench.build_model(bench.config()), cfg, "bce").fit(data)
         rates[precision] = len(Xg) * 2 / sum(history.seconds[1:])
     flops = bench.flops_per_sample()
@@ -173,4 +188,14 @@ def _():
     }
 
 
-print(json.dumps({"benchmark": "cuda_check", "cuda": torch.cuda.is_available(), "torch": torch.__version__, "checks": RESULTS}, indent=2))
+print(
+    json.dumps(
+        {
+            "benchmark": "cuda_check",
+            "cuda": torch.cuda.is_available(),
+            "torch": torch.__version__,
+            "checks": RESULTS,
+        },
+        indent=2,
+    )
+)

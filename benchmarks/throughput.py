@@ -34,7 +34,7 @@ BATCH = 256
 
 def flops_per_sample() -> float:
     widths = list(LAYERS) + list(reversed(LAYERS[:-1]))
-    return 6.0 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return 6.0 * sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
@@ -59,7 +59,9 @@ def load_images(samples: int) -> torch.Tensor:
 
 
 def config() -> DenseConfig:
-    return DenseConfig(LAYERS[0], LAYERS[-1], hidden_layers=LAYERS[1:-1], activation="relu", output_activation="sigmoid")
+    return DenseConfig(
+        LAYERS[0], LAYERS[-1], hidden_layers=LAYERS[1:-1], activation="relu", output_activation="sigmoid"
+    )
 
 
 def plain_loop(X: torch.Tensor, epochs: int) -> float:
@@ -86,8 +88,14 @@ def hourglass_loop(X: torch.Tensor, epochs: int, precision: str) -> float:
     torch.manual_seed(0)
     model = build_model(config())
     train = TrainConfig(
-        epochs=epochs + 1, batch_size=BATCH, learning_rate=1e-3, patience=0, seed=0, device="cpu",
-        precision=precision, verbose=0,
+        epochs=epochs + 1,
+        batch_size=BATCH,
+        learning_rate=1e-3,
+        patience=0,
+        seed=0,
+        device="cpu",
+        precision=precision,
+        verbose=0,
     )
     history = Trainer(model, train, "bce").fit(X)
     return len(X) * epochs / sum(history.seconds[1:])  # epoch 1 warms up and is not timed
@@ -118,9 +126,21 @@ def main() -> None:
                 "threads": torch.get_num_threads(),
                 "gflop_per_sample": round(flops / 1e9, 5),
                 "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
-                "plain_loop": {"samples_per_s": round(plain), "gflops": gflops(plain), "of_fp32_peak": round(gflops(plain) / peak32, 3)},
-                "hourglass_fp32": {"samples_per_s": round(fp32), "gflops": gflops(fp32), "of_fp32_peak": round(gflops(fp32) / peak32, 3)},
-                "hourglass_bf16": {"samples_per_s": round(bf16), "gflops": gflops(bf16), "of_fp32_peak": round(gflops(bf16) / peak32, 3)},
+                "plain_loop": {
+                    "samples_per_s": round(plain),
+                    "gflops": gflops(plain),
+                    "of_fp32_peak": round(gflops(plain) / peak32, 3),
+                },
+                "hourglass_fp32": {
+                    "samples_per_s": round(fp32),
+                    "gflops": gflops(fp32),
+                    "of_fp32_peak": round(gflops(fp32) / peak32, 3),
+                },
+                "hourglass_bf16": {
+                    "samples_per_s": round(bf16),
+                    "gflops": gflops(bf16),
+                    "of_fp32_peak": round(gflops(bf16) / peak32, 3),
+                },
                 "speedup_vs_plain_loop": round(max(fp32, bf16) / plain, 2),
                 "target_at_least_fp32_peak": max(gflops(fp32), gflops(bf16)) >= peak32,
             },

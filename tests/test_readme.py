@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import hourglass
-
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

@@ -97,7 +97,9 @@ def compare(
         )
     if not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size={test_size} must lie in (0, 1)")
-    train_index, test_index = train_test_split(np.arange(len(X)), test_size=test_size, random_state=random_state)
+    train_index, test_index = train_test_split(
+        np.arange(len(X)), test_size=test_size, random_state=random_state
+    )
     X_train, X_test = X[train_index], X[test_index]
     base = estimator if estimator is not None else AutoEncoder(random_state=random_state, verbose=verbose)
     rows, models = [], {}

@@ -103,7 +103,9 @@ class DenseConfig(_JSONConfig):
         for name in ("hidden_layers", "decoder_layers"):
             sizes = getattr(self, name) or ()
             _require(all(h >= 1 for h in sizes), f"{name}={sizes} must hold positive integers")
-        _require(self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}")
+        _require(
+            self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}"
+        )
         _require(
             self.output_activation in OUTPUT_ACTIVATIONS,
             f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
@@ -171,7 +173,9 @@ class TrainConfig(_JSONConfig):
         _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
         _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
         _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
-        _require(self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'")
+        _require(
+            self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'"
+        )
 
 
 DOWNSAMPLINGS = ("pool", "stride")

@@ -52,7 +52,8 @@ def _reject_non_numeric_columns(X: Any) -> None:
         if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
             example = X[name].iloc[0] if len(X) else None
             raise InvalidInputError(
-                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); expected numeric columns only"
+                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); "
+                "expected numeric columns only"
             )
 
 
@@ -312,7 +313,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.module_.eval()
         device = self._device()
         parts = [
-            fn(torch.from_numpy(np.ascontiguousarray(data[i : i + PREDICT_BATCH])).to(device)).float().cpu().numpy()
+            fn(torch.from_numpy(np.ascontiguousarray(data[i : i + PREDICT_BATCH])).to(device))
+            .float()
+            .cpu()
+            .numpy()
             for i in range(0, data.shape[0], PREDICT_BATCH)
         ]
         if not parts:
@@ -635,7 +639,9 @@ class AutoEncoder(BaseAutoEncoder):
             )
 
     def _base_architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
-        hidden = (self.hidden_layers,) if isinstance(self.hidden_layers, numbers.Integral) else self.hidden_layers
+        hidden = (
+            (self.hidden_layers,) if isinstance(self.hidden_layers, numbers.Integral) else self.hidden_layers
+        )
         return DenseConfig(
             input_dim=X.shape[1],
             code_size=int(self.code_size),

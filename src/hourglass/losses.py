@@ -64,7 +64,9 @@ class Regularizer(Protocol):
 
     name: str
 
-    def __call__(self, model: torch.nn.Module, inputs: torch.Tensor, outputs: dict[str, Any]) -> torch.Tensor: ...
+    def __call__(
+        self, model: torch.nn.Module, inputs: torch.Tensor, outputs: dict[str, Any]
+    ) -> torch.Tensor: ...
 
 
 def total_loss(

@@ -6,7 +6,8 @@ name (``"dense"``, ...) so a saved config can rebuild its module.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,7 +50,9 @@ class AutoEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if output_activation not in ("identity", "sigmoid"):
-            raise InvalidInputError(f"output_activation={output_activation!r}; expected 'identity' or 'sigmoid'")
+            raise InvalidInputError(
+                f"output_activation={output_activation!r}; expected 'identity' or 'sigmoid'"
+            )
         self.encoder = encoder
         self.bottleneck = bottleneck if bottleneck is not None else IdentityBottleneck()
         self.decoder = decoder

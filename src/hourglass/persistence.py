@@ -119,7 +119,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
     try:
         config = json.loads((path / CONFIG_FILE).read_text())
     except FileNotFoundError:
-        raise ModelFileError(f"{str(path)!r} holds no {CONFIG_FILE}; is it an hourglass model folder?") from None
+        raise ModelFileError(
+            f"{str(path)!r} holds no {CONFIG_FILE}; is it an hourglass model folder?"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{str(path / CONFIG_FILE)!r} is corrupt: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -161,13 +163,17 @@ def load(path: str | Path, device: str | None = None):
     config = read_config(path)
     name = config.get("estimator")
     if name not in ESTIMATORS:
-        raise ModelFileError(f"{str(path)!r} holds an unknown estimator {name!r}; expected one of {sorted(ESTIMATORS)}")
+        raise ModelFileError(
+            f"{str(path)!r} holds an unknown estimator {name!r}; expected one of {sorted(ESTIMATORS)}"
+        )
     try:
         tensors = load_file(str(path / WEIGHTS_FILE))
     except FileNotFoundError:
         raise ModelFileError(f"{str(path)!r} holds no {WEIGHTS_FILE}") from None
     except (OSError, SafetensorError, ValueError) as exc:
-        raise ModelFileError(f"{str(path / WEIGHTS_FILE)!r} is corrupt: {' '.join(str(exc).split())}") from None
+        raise ModelFileError(
+            f"{str(path / WEIGHTS_FILE)!r} is corrupt: {' '.join(str(exc).split())}"
+        ) from None
     try:
         history = History.from_dict(json.loads((path / HISTORY_FILE).read_text()))
     except (OSError, ValueError, TypeError):

@@ -88,7 +88,9 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         for k, models in comparison.models.items():
             rows = {"original": originals, f"AE k={k}": models["ae"].reconstruct(originals)}
             rows[f"PCA k={k}"] = pca_reconstruction(comparison.X_train, originals, k)[1]
-            report.add_figure(plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}")
+            report.add_figure(
+                plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}"
+            )
     k_map = min(comparison.models)
     ae, pca = comparison.models[k_map]["ae"], comparison.models[k_map]["pca"]
     report.add_figure(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import typer
 
@@ -64,7 +64,9 @@ def echo(message: str = "", quiet: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (``sys.argv[1:]`` when None) and return its exit code."""
     try:
-        result = app(args=argv if argv is not None else sys.argv[1:], prog_name="hourglass", standalone_mode=False)
+        result = app(
+            args=argv if argv is not None else sys.argv[1:], prog_name="hourglass", standalone_mode=False
+        )
     except typer.Exit as exc:
         return exc.exit_code
     except SystemExit as exc:

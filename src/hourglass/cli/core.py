@@ -6,7 +6,7 @@ import json
 import shutil
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -62,7 +62,9 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
     try:
         values = tuple(int(part) for part in text.replace("x", ",").split(","))
     except ValueError:
-        raise InvalidInputError(f"{option} {text!r}; expected comma-separated integers such as 256,128") from None
+        raise InvalidInputError(
+            f"{option} {text!r}; expected comma-separated integers such as 256,128"
+        ) from None
     if any(v < 1 for v in values):
         raise InvalidInputError(f"{option} {text!r}; expected positive integers")
     return values
@@ -87,7 +89,7 @@ def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: s
 # Options shared by several commands.
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
-Key = Annotated[Optional[str], typer.Option("--key", help="Array name inside a .npz file.")]
+Key = Annotated[str | None, typer.Option("--key", help="Array name inside a .npz file.")]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.")]
 DataArg = Annotated[str, typer.Argument(help=DATA_HELP)]
 OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
@@ -97,35 +99,49 @@ OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy
 def fit(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
-    arch: Annotated[Arch, typer.Option(help="dense (tables, vectors) or conv (series, images, video).")] = Arch.dense,
-    code_size: Annotated[Optional[int], typer.Option(help="Width of the code (conv: omit for a spatial code).")] = None,
-    hidden: Annotated[Optional[str], typer.Option(help="Dense: nodes per encoder layer, e.g. 256,128.")] = None,
-    decoder_hidden: Annotated[Optional[str], typer.Option(help="Dense: decoder layers (default: mirror).")] = None,
-    activation: Annotated[str, typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.")] = "relu",
+    arch: Annotated[
+        Arch, typer.Option(help="dense (tables, vectors) or conv (series, images, video).")
+    ] = Arch.dense,
+    code_size: Annotated[
+        int | None, typer.Option(help="Width of the code (conv: omit for a spatial code).")
+    ] = None,
+    hidden: Annotated[str | None, typer.Option(help="Dense: nodes per encoder layer, e.g. 256,128.")] = None,
+    decoder_hidden: Annotated[
+        str | None, typer.Option(help="Dense: decoder layers (default: mirror).")
+    ] = None,
+    activation: Annotated[
+        str, typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.")
+    ] = "relu",
     loss: Annotated[Loss, typer.Option(help="auto: BCE when the data lie in [0, 1], else MSE.")] = Loss.auto,
-    scaling: Annotated[Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")] = Scaling.auto,
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Samples per step.")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay.")] = None,
+    scaling: Annotated[
+        Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")
+    ] = Scaling.auto,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per step.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
     validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
-    patience: Annotated[Optional[int], typer.Option(help="Epochs without improvement before stopping.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same weights on CPU).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
-    noise_type: Annotated[Optional[NoiseType], typer.Option(help="Input noise kind (denoising).")] = None,
+    noise_type: Annotated[NoiseType | None, typer.Option(help="Input noise kind (denoising).")] = None,
     noise: Annotated[
-        Optional[float], typer.Option(help="Noise level: sigma for gaussian, a rate for masking / salt_pepper.")
+        float | None, typer.Option(help="Noise level: sigma for gaussian, a rate for masking / salt_pepper.")
     ] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout rate after hidden layers.")] = None,
-    l1: Annotated[Optional[float], typer.Option("--l1", help="L1 penalty on the code (sparsity).")] = None,
-    kl: Annotated[Optional[float], typer.Option("--kl", help="KL sparsity penalty weight (beta).")] = None,
-    sparsity_target: Annotated[Optional[float], typer.Option(help="Target activation rate rho for --kl.")] = None,
-    topk: Annotated[Optional[int], typer.Option(help="Keep the k largest code units (TopK sparse code).")] = None,
-    contractive: Annotated[Optional[float], typer.Option(help="Contractive penalty weight.")] = None,
-    encoder_from: Annotated[Optional[Path], typer.Option(help="Reuse the encoder of a saved model.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout rate after hidden layers.")] = None,
+    l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on the code (sparsity).")] = None,
+    kl: Annotated[float | None, typer.Option("--kl", help="KL sparsity penalty weight (beta).")] = None,
+    sparsity_target: Annotated[
+        float | None, typer.Option(help="Target activation rate rho for --kl.")
+    ] = None,
+    topk: Annotated[
+        int | None, typer.Option(help="Keep the k largest code units (TopK sparse code).")
+    ] = None,
+    contractive: Annotated[float | None, typer.Option(help="Contractive penalty weight.")] = None,
+    encoder_from: Annotated[Path | None, typer.Option(help="Reuse the encoder of a saved model.")] = None,
     freeze_encoder: Annotated[bool, typer.Option(help="Keep a reused encoder's weights fixed.")] = False,
-    pretrain: Annotated[Optional[str], typer.Option(help="'layerwise': greedy layer-wise pretraining.")] = None,
+    pretrain: Annotated[str | None, typer.Option(help="'layerwise': greedy layer-wise pretraining.")] = None,
     task: Annotated[
         Task,
         typer.Option(
@@ -134,14 +150,18 @@ def fit(
             "(masked regions in, whole image out)."
         ),
     ] = Task.reconstruct,
-    channels: Annotated[Optional[str], typer.Option(help="Conv: channels per encoder block, e.g. 32,64.")] = None,
-    kernel_size: Annotated[Optional[int], typer.Option(help="Conv: kernel size.")] = None,
-    downsampling: Annotated[Optional[str], typer.Option(help="Conv: pool (max-pool/upsample) or stride.")] = None,
-    scale_factor: Annotated[Optional[int], typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
-    image_size: Annotated[Optional[str], typer.Option(help="Conv image folders: HxW (or one number).")] = None,
-    color_mode: Annotated[Optional[str], typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
+    channels: Annotated[
+        str | None, typer.Option(help="Conv: channels per encoder block, e.g. 32,64.")
+    ] = None,
+    kernel_size: Annotated[int | None, typer.Option(help="Conv: kernel size.")] = None,
+    downsampling: Annotated[
+        str | None, typer.Option(help="Conv: pool (max-pool/upsample) or stride.")
+    ] = None,
+    scale_factor: Annotated[int | None, typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
+    image_size: Annotated[str | None, typer.Option(help="Conv image folders: HxW (or one number).")] = None,
+    color_mode: Annotated[str | None, typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
     key: Key = None,
-    report: Annotated[Optional[Path], typer.Option(help="Also write an HTML report to this folder.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write an HTML report to this folder.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -264,7 +284,14 @@ def _model_input(estimator, data: str, key: str | None) -> Any:
 
 
 @command()
-def encode(model: ModelArg, data: DataArg, output: OutFile, key: Key = None, force: Force = False, quiet: Quiet = False):
+def encode(
+    model: ModelArg,
+    data: DataArg,
+    output: OutFile,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
     """Write the codes of DATA (one row per sample)."""
     check_writable(output, force)
     estimator = _load_model(model)
@@ -288,12 +315,19 @@ def decode(
 
 @command()
 def reconstruct(
-    model: ModelArg, data: DataArg, output: OutFile, key: Key = None, force: Force = False, quiet: Quiet = False
+    model: ModelArg,
+    data: DataArg,
+    output: OutFile,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
 ):
     """Encode and decode DATA: its reconstruction, in the units of the input."""
     check_writable(output, force)
     estimator = _load_model(model)
-    write_array(output, estimator.reconstruct(_model_input(estimator, data, key)), force, quiet, "reconstruction")
+    write_array(
+        output, estimator.reconstruct(_model_input(estimator, data, key)), force, quiet, "reconstruction"
+    )
 
 
 @command()
@@ -344,9 +378,9 @@ def _print_table(table) -> None:
 def compare(
     data: DataArg,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
-    report: Annotated[Optional[Path], typer.Option(help="Write report.html to this folder.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write report.html to this folder.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.")] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
@@ -381,7 +415,9 @@ def _write_comparison_report(result, dataset: Dataset, folder: Path, force: bool
     from hourglass.reporting import comparison_report
 
     labels = dataset.y[result.test_index] if dataset.y is not None else None
-    path = comparison_report(result, dataset.name, dataset.image_shape, labels).save(folder / "report.html", force)
+    path = comparison_report(result, dataset.name, dataset.image_shape, labels).save(
+        folder / "report.html", force
+    )
     echo(f"wrote the report to {path}", quiet)
     return path
 
@@ -398,10 +434,11 @@ def _fresh_folder(base: Path) -> Path:
 @command()
 def demo(
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Folder for the report and model (default: hourglass-demo).")
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the report and model (default: hourglass-demo)."),
     ] = None,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
