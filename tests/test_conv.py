@@ -196,3 +196,76 @@ def test_conv_estimator_report_shows_task_against_baselines():
     ae._report_sections(report, _images(n=3, size=16))
     html = report.to_html()
     assert "bicubic" in html and "PSNR" in html and "autoencoder" in html
+
+
+# -- sparsity guards on convolutional codes ---------------------------------------------------
+@pytest.mark.parametrize("code_size", [6, None])
+def test_conv_estimator_topk_keeps_exactly_k_entries_per_sample(code_size):
+    # code_size=None: the code is a (4, 6, 6) map, ranked as one flat vector per sample.
+    ae = _fit(_images(), code_size=code_size, topk=3)
+    assert ae.architecture_.topk == 3 and ae.architecture_.topk_aux_k == 72
+    codes = ae.transform(_images(n=5, seed=1))
+    assert codes.shape == (5, 6 if code_size else 4 * 6 * 6)
+    np.testing.assert_array_equal((codes != 0).sum(axis=1), 3)
+
+
+def test_conv_topk_aux_loss_decodes_a_spatial_code():
+    from hourglass.regularizers import AuxKLoss
+
+    config = ConvConfig(input_shape=(1, 8, 8), channels=(2,), topk=2, topk_aux_k=3, topk_dead_after=1)
+    model = build_model(config)
+    x = torch.rand(4, 1, 8, 8)
+    model(x)  # every unit not fired in this batch is now dead
+    out = model(x)
+    assert out["aux"]["topk_aux_code"].shape == out["code"].shape == (4, 2, 4, 4)
+    loss = AuxKLoss(1.0)(model, x, out)
+    loss.backward()
+    assert loss.item() > 0
+    # The bottleneck sees signed pre-activations: the last block ends without its ReLU.
+    assert not any(isinstance(m, torch.nn.ReLU) for m in model.encoder.block1)
+
+
+def test_conv_config_checks_topk_against_the_code_width():
+    assert ConvConfig(input_shape=(1, 8, 8), channels=(2,), topk=32).code_width == 32
+    with pytest.raises(InvalidInputError, match="topk"):
+        ConvConfig(input_shape=(1, 8, 8), channels=(2,), topk=33)
+
+
+def test_conv_estimator_kl_penalty_lowers_mean_code_activation():
+    X = _images(n=32)
+    kw = {"code_size": None, "epochs": 3, "learning_rate": 1e-2}
+    # kl_penalty=0 would give an identity code; a negligible weight keeps the same sigmoid code.
+    base = _fit(X, **kw, kl_penalty=1e-12)
+    sparse = _fit(X, **kw, kl_penalty=1.0, sparsity_target=0.05)
+    assert sparse.architecture_.code_activation == base.architecture_.code_activation == "sigmoid"
+    assert sparse.transform(X).mean() < base.transform(X).mean() - 0.05
+
+
+def test_conv_estimator_topk_save_load_keeps_bottleneck(tmp_path):
+    from hourglass.nn.bottleneck import TopKBottleneck
+
+    X = _images()
+    ae = _fit(X, topk=4)
+    ae.save(tmp_path / "m")
+    back = hourglass.load(tmp_path / "m")
+    assert isinstance(back.module_.bottleneck, TopKBottleneck) and back.module_.bottleneck.k == 4
+    assert back.architecture_ == ae.architecture_
+    np.testing.assert_array_equal(back.transform(X[:5]), ae.transform(X[:5]))
+
+
+def test_conv_config_without_sparsity_fields_loads_with_defaults():
+    old = {"kind": "conv", "input_shape": [1, 8, 8], "code_size": None, "channels": [2], "dropout": 0.0}
+    config = config_from_dict(old)
+    assert (config.code_activation, config.topk, config.topk_aux_k, config.topk_dead_after) == (
+        "identity",
+        None,
+        0,
+        10_000,
+    )
+    assert type(build_model(config).bottleneck).__name__ == "IdentityBottleneck"
+
+
+@pytest.mark.parametrize("guard", [{"topk": 2}, {"kl_penalty": 0.1}])
+def test_conv_estimator_records_sparse_metrics(guard):
+    ae = _fit(_images(), code_size=5, **guard)
+    assert {"l0", "dead_fraction"} <= set(ae.history_.metrics)

@@ -7,6 +7,7 @@ about data or training); a training config holds everything the loop needs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -208,6 +209,18 @@ class ConvConfig(_JSONConfig):
     residual : bool
         Add the input to the decoder's output (a global skip, as in DnCNN and VDSR): the
         network learns the correction a restoration task needs, not the whole image.
+    code_activation : {'identity', 'relu', 'sigmoid'}
+        Non-linearity of the bottleneck, as in :class:`DenseConfig` (applied element-wise to a
+        flat code or to the code map).
+    topk : int or None
+        Keep only the ``topk`` largest code units per sample (the TopK bottleneck); for a
+        spatial code the map of each sample is ranked as one flat vector of
+        :attr:`code_width` units. With a spatial code and TopK or a code activation, the last
+        encoder block has no activation or dropout: the bottleneck replaces them.
+    topk_aux_k : int
+        Dead units the TopK auxiliary loss uses (0: no auxiliary code).
+    topk_dead_after : int
+        Training samples without firing after which a TopK unit counts as dead.
     """
 
     kind: ClassVar[str] = "conv"
@@ -221,6 +234,10 @@ class ConvConfig(_JSONConfig):
     output_activation: str = "identity"
     dropout: float = 0.0
     residual: bool = False
+    code_activation: str = "identity"
+    topk: int | None = None
+    topk_aux_k: int = 0
+    topk_dead_after: int = 10_000
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -253,6 +270,30 @@ class ConvConfig(_JSONConfig):
             f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
         )
         _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
+        _require(
+            self.code_activation in CODE_ACTIVATIONS,
+            f"code_activation={self.code_activation!r}; expected one of {CODE_ACTIVATIONS}",
+        )
+        _require(
+            self.topk is None or 1 <= self.topk <= self.code_width,
+            f"topk={self.topk} must lie in [1, code width={self.code_width}]",
+        )
+        _require(int(self.topk_aux_k) >= 0, f"topk_aux_k={self.topk_aux_k} must be non-negative")
+        _require(int(self.topk_dead_after) >= 1, f"topk_dead_after={self.topk_dead_after} must be positive")
+
+    @property
+    def code_width(self) -> int:
+        """Units in one sample's code: ``code_size``, or the size of the encoder's last map.
+
+        Examples
+        --------
+        >>> ConvConfig(input_shape=(1, 28, 28), channels=(8, 16)).code_width
+        784
+        """
+        if self.code_size is not None:
+            return int(self.code_size)
+        factor = 2 ** len(self.channels)  # each block halves every (padded) axis
+        return self.channels[-1] * math.prod(-(-s // factor) for s in self.input_shape[1:])
 
     @property
     def spatial_dims(self) -> int:

@@ -113,9 +113,26 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         Input noise, added after the task's corruption (``'gaussian'`` for 'denoise' if None).
     noise_level : float, default=0.1
         Sigma of Gaussian noise (in the units the network sees), or the share of entries hit.
-    dropout, l1_penalty, kl_penalty, sparsity_target, topk, topk_aux_penalty, \
-contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
-        The regularizers and pretrained parts shared with :class:`hourglass.AutoEncoder`.
+    dropout, l1_penalty, contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
+        The regularizers and pretrained parts shared with :class:`hourglass.AutoEncoder`
+        (dropout follows every block, as a channel dropout).
+    kl_penalty : float, default=0.0
+        Weight of the KL sparsity penalty toward ``sparsity_target``; on, the code (flat, or
+        every entry of the code map) goes through a sigmoid, as in :class:`hourglass.AutoEncoder`.
+    sparsity_target : float, default=0.05
+        Target mean activation rho of each code unit (each entry of a spatial code).
+    topk : int or None, default=None
+        Keep the ``topk`` largest code entries per sample, zero the rest (Gao et al. 2024). With
+        ``code_size=None`` the code map ``(c, ...)`` of each sample is ranked as one flat vector,
+        so every sample keeps ``topk`` active entries in all; ``topk`` may not exceed the code's
+        width. Not combinable with ``kl_penalty``.
+    topk_aux_penalty : float, default=1/32
+        Weight of the AuxK loss that revives dead code units (0 switches it off); it uses about
+        half the input's values as auxiliary units.
+
+    A sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``), a task or noise allows a code
+    at least as wide as the input, and a sparsity guard records the sparse-code metrics (L0,
+    dead fraction, ...) in ``history_.metrics`` every epoch.
 
     Attributes
     ----------
@@ -226,13 +243,6 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
                 raise InvalidInputError(
                     f"image_size={self.image_size!r}; expected (height, width), two positive ints"
                 )
-        # The TopK and KL codes need a bottleneck the convolutional builder does not make yet.
-        for name in ("topk", "kl_penalty"):
-            if getattr(self, name):
-                raise InvalidInputError(
-                    f"{name}={getattr(self, name)!r} is not supported by ConvAutoEncoder yet; "
-                    "use l1_penalty, noise or a task"
-                )
 
     def _folder_mode(self) -> str:
         if hasattr(self, "input_shape_") and len(self.input_shape_) == 3:
@@ -295,13 +305,7 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
 
     def _overcomplete_allowed(self) -> bool:
         # A corrupted input (a task or noise) or a sparsity penalty keeps a wide code from the identity.
-        return (
-            self.task != "reconstruct"
-            or self.noise is not None
-            or self.l1_penalty > 0
-            or self.kl_penalty > 0
-            or self.topk is not None
-        )
+        return self.task != "reconstruct" or self.noise is not None or self._sparsity_on()
 
     def _check_code_size(self, X: np.ndarray) -> None:
         if self.code_size is None:
@@ -314,7 +318,8 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
         if self.code_size >= n and not self._overcomplete_allowed():
             raise InvalidInputError(
                 f"code_size={self.code_size} must be smaller than the {n} values of one sample: a code as "
-                "wide as the input can learn the identity; lower code_size or pick a task or noise"
+                "wide as the input can learn the identity; lower code_size, pick a task or noise, or add "
+                "a sparsity guard (l1_penalty, kl_penalty or topk)"
             )
 
     def _architecture(self, X: np.ndarray, output_activation: str) -> ConvConfig:
@@ -327,8 +332,9 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
             downsampling=self.downsampling,
             activation=self.activation,
             output_activation=output_activation,
-            dropout=float(self.dropout),
             residual=self.task != "reconstruct",
+            # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
+            **self._bottleneck_fields(math.prod(X.shape[1:])),
         )
 
     def _corruption(self):
@@ -347,9 +353,12 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
         return steps[0] if len(steps) == 1 else Compose(steps)
 
     def _code_width(self) -> int:
+        return math.prod(self._code_shape())
+
+    def _code_shape(self) -> tuple[int, ...]:
         if self.architecture_.code_size is not None:
-            return int(self.architecture_.code_size)
-        return math.prod(code_map_shape(self.architecture_))
+            return (int(self.architecture_.code_size),)
+        return code_map_shape(self.architecture_)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> ConvAutoEncoder:
@@ -427,9 +436,7 @@ contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
                 f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
             )
         codes = check_finite(codes, "codes")
-        if self.architecture_.code_size is None:
-            codes = codes.reshape(len(codes), *code_map_shape(self.architecture_))
-        out = self._run(self.module_.decode, codes)
+        out = self._run(self.module_.decode, codes.reshape(len(codes), *self._code_shape()))
         return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
 
     def _network(self, inputs: np.ndarray) -> np.ndarray:

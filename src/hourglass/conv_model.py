@@ -11,6 +11,7 @@ import torch
 
 from hourglass.config import ConvConfig
 from hourglass.model import AutoEncoder, register_architecture
+from hourglass.nn.bottleneck import make_bottleneck
 from hourglass.nn.conv import build_conv_decoder, build_conv_encoder
 
 _EPS = 1e-3
@@ -57,5 +58,8 @@ def build_conv(config: ConvConfig) -> AutoEncoder:
     """
     cls = ResidualAutoEncoder if config.residual else AutoEncoder
     return cls(
-        build_conv_encoder(config), build_conv_decoder(config), output_activation=config.output_activation
+        build_conv_encoder(config),
+        build_conv_decoder(config),
+        bottleneck=make_bottleneck(config),
+        output_activation=config.output_activation,
     )

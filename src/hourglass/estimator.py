@@ -253,6 +253,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _code_width(self) -> int:
         return int(self.architecture_.code_size)
 
+    def _code_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's code in the module (flat here; a feature map for spatial codes)."""
+        return (self._code_width(),)
+
     def _report_sections(self, report, X: np.ndarray, image_shape: tuple[int, ...] | None = None) -> None:
         """Add the sparse-code metrics, the unit-frequency histogram and (for images) the
         decoder's dictionary atoms to a model report, when a sparsity guard is on."""
@@ -291,6 +295,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         typical = np.array([np.abs(codes[active[:, i], i]).mean() for i in order], dtype=np.float32)
         unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
         unit_codes[np.arange(len(order)), order] = typical
+        unit_codes = unit_codes.reshape(len(unit_codes), *self._code_shape())
         decoded = self.scaler_.inverse_transform(self._run(self.module_.decode, unit_codes))
         decoded = decoded.reshape(len(unit_codes), -1)
         atoms = decoded[:-1] - decoded[-1]

@@ -260,5 +260,13 @@ class AuxKLoss:
             return torch.zeros((), device=inputs.device)
         recon = outputs["reconstruction"].detach()
         residual = inputs.float() - recon.float()
-        predicted = model.decode(outputs["code"].detach() + aux_code).float() - recon.float()
+        code = outputs["code"].detach()
+        # A spatial (feature-map) code: the auxiliary code may come flat, one row per sample.
+        boosted = code + aux_code.reshape(code.shape)
+        skip = getattr(model, "_skip", None)
+        if skip is None:
+            decoded = model.decode(boosted)
+        else:  # a residual model: decode() is the correction alone; its output adds the input
+            decoded = model._activate(model.decoder(boosted) + skip(inputs))
+        predicted = decoded.float() - recon.float()
         return self.weight * F.mse_loss(predicted, residual)

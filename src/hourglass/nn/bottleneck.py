@@ -45,7 +45,9 @@ class TopKBottleneck(nn.Module):
     """Keep the ``k`` largest entries of each code and zero the rest (Gao et al. 2024).
 
     Every sample gets exactly ``k`` active units. The kept values pass through unchanged (Gao
-    et al. add a ReLU; without it "exactly k" holds even when a kept value is negative).
+    et al. add a ReLU; without it "exactly k" holds even when a kept value is negative). A code
+    with more than one axis per sample (a convolutional feature map ``(c, h, w)``) is ranked as
+    one flat vector per sample and reshaped back, so ``k`` counts entries of the whole map.
 
     For the auxiliary loss that revives dead latents (AuxK), the bottleneck counts, in training
     mode, the training samples seen since each unit last fired; a unit silent for ``dead_after``
@@ -67,6 +69,8 @@ class TopKBottleneck(nn.Module):
     >>> code, aux = TopKBottleneck(2)(torch.tensor([[0.1, 3.0, -2.0, 1.0]]))
     >>> code.tolist()
     [[0.0, 3.0, 0.0, 1.0]]
+    >>> int((TopKBottleneck(3)(torch.randn(2, 4, 5, 5))[0] != 0).sum(dim=(1, 2, 3))[0])
+    3
     """
 
     def __init__(self, k: int, aux_k: int = 0, dead_after: int = 10_000) -> None:
@@ -100,7 +104,8 @@ class TopKBottleneck(nn.Module):
         if self.training:
             self._track(index, flat.shape)
             if self.aux_k > 0:
-                aux["topk_aux_code"] = self._aux_code(flat)
+                # Shaped like the code (a feature map for a spatial code), so code + aux decodes.
+                aux["topk_aux_code"] = self._aux_code(flat).reshape(z.shape)
         return code.reshape(z.shape), aux
 
     @torch.no_grad()

@@ -88,18 +88,31 @@ def _block(layers: list[nn.Module], config: ConvConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def shapes_spatial_code(config: ConvConfig) -> bool:
+    """Whether a bottleneck (TopK or a code activation) acts on the encoder's last feature map.
+
+    Then the last encoder block ends at its convolution (and pooling), without activation or
+    dropout, so the bottleneck sees signed pre-activations: a ReLU map has too few nonzero
+    entries for TopK to keep exactly k, and a sigmoid of it never falls below one half.
+    """
+    return config.code_size is None and bool(config.topk or config.code_activation != "identity")
+
+
 def build_conv_encoder(config: ConvConfig) -> nn.Sequential:
     """Encoder ``pad -> block1 ... blockN [-> flatten -> code]``; each block halves every axis."""
     d, k = config.spatial_dims, config.kernel_size
     layers: list[tuple[str, nn.Module]] = [("pad", PadTo(padded_size(config)))]
     in_ch = config.input_shape[0]
+    raw_last = shapes_spatial_code(config)
     for i, out_ch in enumerate(config.channels, start=1):
+        last = raw_last and i == len(config.channels)
         if config.downsampling == "pool":
             parts = [_CONV[d](in_ch, out_ch, k, padding=k // 2)]
-            block = _block(parts, config)
+            block = nn.Sequential(*parts) if last else _block(parts, config)
             block.append(_POOL[d](2))
         else:
-            block = _block([_CONV[d](in_ch, out_ch, k, stride=2, padding=k // 2)], config)
+            parts = [_CONV[d](in_ch, out_ch, k, stride=2, padding=k // 2)]
+            block = nn.Sequential(*parts) if last else _block(parts, config)
         layers.append((f"block{i}", block))
         in_ch = out_ch
     if config.code_size is not None:
