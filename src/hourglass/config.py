@@ -24,6 +24,28 @@ def _require(condition: bool, message: str) -> None:
         raise InvalidInputError(message)
 
 
+def _check_layers_and_code(config, code_width: int) -> None:
+    """Checks every architecture shares: activations, dropout and the sparse-code fields."""
+    _require(
+        config.activation in ACTIVATIONS, f"activation={config.activation!r}; expected one of {ACTIVATIONS}"
+    )
+    _require(
+        config.output_activation in OUTPUT_ACTIVATIONS,
+        f"output_activation={config.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
+    )
+    _require(0.0 <= config.dropout < 1.0, f"dropout={config.dropout} must lie in [0, 1)")
+    _require(
+        config.code_activation in CODE_ACTIVATIONS,
+        f"code_activation={config.code_activation!r}; expected one of {CODE_ACTIVATIONS}",
+    )
+    _require(
+        config.topk is None or 1 <= config.topk <= code_width,
+        f"topk={config.topk} must lie in [1, code width={code_width}]",
+    )
+    _require(int(config.topk_aux_k) >= 0, f"topk_aux_k={config.topk_aux_k} must be non-negative")
+    _require(int(config.topk_dead_after) >= 1, f"topk_dead_after={config.topk_dead_after} must be positive")
+
+
 class _JSONConfig:
     """Round-trip a dataclass through plain JSON types (tuples become lists and back)."""
 
@@ -104,22 +126,7 @@ class DenseConfig(_JSONConfig):
         for name in ("hidden_layers", "decoder_layers"):
             sizes = getattr(self, name) or ()
             _require(all(h >= 1 for h in sizes), f"{name}={sizes} must hold positive integers")
-        _require(
-            self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}"
-        )
-        _require(
-            self.output_activation in OUTPUT_ACTIVATIONS,
-            f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
-        )
-        _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
-        _require(
-            self.code_activation in CODE_ACTIVATIONS,
-            f"code_activation={self.code_activation!r}; expected one of {CODE_ACTIVATIONS}",
-        )
-        _require(
-            self.topk is None or 1 <= self.topk <= self.code_size,
-            f"topk={self.topk} must lie in [1, code_size={self.code_size}]",
-        )
+        _check_layers_and_code(self, self.code_size)
 
     @property
     def resolved_decoder_layers(self) -> tuple[int, ...]:
@@ -262,24 +269,7 @@ class ConvConfig(_JSONConfig):
             self.downsampling in DOWNSAMPLINGS,
             f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}",
         )
-        _require(
-            self.activation in ACTIVATIONS, f"activation={self.activation!r}; expected one of {ACTIVATIONS}"
-        )
-        _require(
-            self.output_activation in OUTPUT_ACTIVATIONS,
-            f"output_activation={self.output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}",
-        )
-        _require(0.0 <= self.dropout < 1.0, f"dropout={self.dropout} must lie in [0, 1)")
-        _require(
-            self.code_activation in CODE_ACTIVATIONS,
-            f"code_activation={self.code_activation!r}; expected one of {CODE_ACTIVATIONS}",
-        )
-        _require(
-            self.topk is None or 1 <= self.topk <= self.code_width,
-            f"topk={self.topk} must lie in [1, code width={self.code_width}]",
-        )
-        _require(int(self.topk_aux_k) >= 0, f"topk_aux_k={self.topk_aux_k} must be non-negative")
-        _require(int(self.topk_dead_after) >= 1, f"topk_dead_after={self.topk_dead_after} must be positive")
+        _check_layers_and_code(self, self.code_width)
 
     @property
     def code_width(self) -> int:
