@@ -85,6 +85,7 @@ def model(task: str, args) -> ConvAutoEncoder:
     return ConvAutoEncoder(
         task=task,
         channels=tuple(args.channels),
+        kernel_size=args.kernel_size,
         downsampling=args.downsampling,
         noise_level=SIGMA,
         scale_factor=2,
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--kernel-size", type=int, default=3)
     parser.add_argument("--downsampling", default="stride")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from hourglass.cli.app import command, echo
-from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, load_input
+from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, is_dense, load_input, load_model
 from hourglass.data import Dataset, read_idx
 from hourglass.exceptions import DataFileError, InvalidInputError
 from hourglass.fileio import atomic_path, check_writable
@@ -36,19 +36,9 @@ class Manifold(str, Enum):
 ReportDir = Annotated[Path | None, typer.Option("--report", help="Folder to write report.html into.")]
 
 
-def _load_model(model: Path):
-    from hourglass.persistence import load
-
-    return load(model)
-
-
-def _is_dense(estimator) -> bool:
-    return getattr(estimator, "architecture_", None) is None or estimator.architecture_.kind == "dense"
-
-
 def _load_for(estimator, data: str, key: str | None) -> Dataset:
     """DATA shaped for the model: rows for a dense model, image batches for a conv one."""
-    return load_input(data, key, flat=_is_dense(estimator))
+    return load_input(data, key, flat=is_dense(estimator))
 
 
 def _load_labels(path: Path, n: int) -> np.ndarray:
@@ -122,7 +112,7 @@ def cluster(
     for path in (output, None if report is None else report / "report.html"):
         if path is not None:
             check_writable(path, force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     dataset = _load_for(estimator, data, key)
     truth = _load_labels(labels, len(dataset.X)) if labels is not None else dataset.y
     result = cluster_codes(
@@ -175,7 +165,7 @@ def calibrate(
     from hourglass.anomaly import AnomalyDetector
 
     check_writable(output, force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     if isinstance(estimator, AnomalyDetector):
         estimator = estimator.estimator_
     detector = AnomalyDetector(estimator, quantile=quantile).fit(_load_for(estimator, normal, key).X)
@@ -256,7 +246,7 @@ def score(
     check_writable(output, force)
     if report is not None:
         check_writable(report / "report.html", force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
     if normal is not None:
         inner = estimator.estimator_ if detector is not None else estimator
@@ -304,7 +294,7 @@ def score(
 
         page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
         normal_X = None if normal is None else _load_for(estimator, normal, key).X
-        shape = dataset.image_shape if _is_dense(estimator) else None
+        shape = dataset.image_shape if is_dense(estimator) else None
         anomaly_report_section(page, detector, normal_X, dataset.X, ("normal", dataset.name), shape)
         path = page.save(report / "report.html", force)
         echo(f"wrote the report to {path}", quiet)

@@ -270,15 +270,21 @@ def fit(
             echo(f"wrote the report to {path}", quiet)
 
 
-def _load_model(model: Path):
+def load_model(model: Path):
+    """Load a saved model folder (any registered estimator)."""
     from hourglass.persistence import load
 
     return load(model)
 
 
+def is_dense(estimator) -> bool:
+    """True when the model reads rows of features rather than images or series."""
+    return getattr(estimator, "architecture_", None) is None or estimator.architecture_.kind == "dense"
+
+
 def _model_input(estimator, data: str, key: str | None) -> Any:
     """DATA shaped for the model: rows for dense models, images for convolutional ones."""
-    if type(estimator).__name__ == "AutoEncoder" or getattr(estimator, "architecture_", None).kind == "dense":
+    if is_dense(estimator):
         return load_input(data, key, flat=True).X
     return data if is_image_folder(data) else load_input(data, key, flat=False).X
 
@@ -294,7 +300,7 @@ def encode(
 ):
     """Write the codes of DATA (one row per sample)."""
     check_writable(output, force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     write_array(output, estimator.transform(_model_input(estimator, data, key)), force, quiet, "codes")
 
 
@@ -309,7 +315,7 @@ def decode(
 ):
     """Decode CODES back to data, in the units of the training data."""
     check_writable(output, force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     write_array(output, estimator.inverse_transform(load_input(codes, key).X), force, quiet, "decoded data")
 
 
@@ -324,7 +330,7 @@ def reconstruct(
 ):
     """Encode and decode DATA: its reconstruction, in the units of the input."""
     check_writable(output, force)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     write_array(
         output, estimator.reconstruct(_model_input(estimator, data, key)), force, quiet, "reconstruction"
     )
@@ -336,7 +342,7 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
     from hourglass.persistence import read_config
 
     config = read_config(model)
-    estimator = _load_model(model)
+    estimator = load_model(model)
     history = estimator.history_
     summary = {
         "estimator": config["estimator"],
