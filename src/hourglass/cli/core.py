@@ -110,8 +110,9 @@ def fit(
         str | None, typer.Option(help="Dense: decoder layers (default: mirror).")
     ] = None,
     activation: Annotated[
-        str, typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.")
-    ] = "relu",
+        str | None,
+        typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid (default: the model's own)."),
+    ] = None,
     loss: Annotated[Loss, typer.Option(help="auto: BCE when the data lie in [0, 1], else MSE.")] = Loss.auto,
     scaling: Annotated[
         Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")
@@ -139,8 +140,13 @@ def fit(
         int | None, typer.Option(help="Keep the k largest code units (TopK sparse code).")
     ] = None,
     contractive: Annotated[float | None, typer.Option(help="Contractive penalty weight.")] = None,
+    topk_aux: Annotated[
+        float | None, typer.Option(help="Weight of the auxiliary loss that revives dead TopK units.")
+    ] = None,
     encoder_from: Annotated[Path | None, typer.Option(help="Reuse the encoder of a saved model.")] = None,
     freeze_encoder: Annotated[bool, typer.Option(help="Keep a reused encoder's weights fixed.")] = False,
+    decoder_from: Annotated[Path | None, typer.Option(help="Reuse the decoder of a saved model.")] = None,
+    freeze_decoder: Annotated[bool, typer.Option(help="Keep a reused decoder's weights fixed.")] = False,
     pretrain: Annotated[str | None, typer.Option(help="'layerwise': greedy layer-wise pretraining.")] = None,
     task: Annotated[
         Task,
@@ -208,8 +214,11 @@ def fit(
         "sparsity_target": sparsity_target,
         "topk": topk,
         "contractive_penalty": contractive,
+        "topk_aux_penalty": topk_aux,
         "encoder": str(encoder_from) if encoder_from is not None else None,
         "freeze_encoder": freeze_encoder or None,
+        "decoder": str(decoder_from) if decoder_from is not None else None,
+        "freeze_decoder": freeze_decoder or None,
         "pretrain": pretrain,
     }
     if arch is Arch.dense:
@@ -246,6 +255,8 @@ def fit(
     params.update({k: v for k, v in optional.items() if v is not None})
     estimator = Estimator(**params)
     estimator.fit(fit_data, resume=resume)
+    # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
+    estimator.set_params(checkpoint_dir=None)
     estimator.save(out, force=force)
     shutil.rmtree(checkpoint, ignore_errors=True)
     history = estimator.history_
