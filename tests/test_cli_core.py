@@ -543,3 +543,42 @@ def test_console_script_reports_bad_input_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("hourglass: error: no such model folder")
     assert "Traceback" not in result.stderr
+
+
+def test_fit_keeps_the_models_default_activation_and_drops_the_checkpoint_param(files, tmp_path):
+    code, out, err = run("fit", files / "data.npy", *FAST_FIT, "--out", tmp_path / "m")
+    assert code == 0, err
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["params"]["activation"] == AutoEncoder().activation
+    assert config["params"]["checkpoint_dir"] is None
+
+
+def test_fit_reuses_a_saved_decoder_frozen(files, tmp_path):
+    code, out, err = run(
+        "fit", files / "data.npy", *FAST_FIT, "--decoder-from", files / "model", "--freeze-decoder",
+        "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert code == 0, err
+    source, reused = hourglass.load(files / "model"), hourglass.load(tmp_path / "m")
+    for name, tensor in source.module_.decoder.state_dict().items():
+        assert np.array_equal(tensor.cpu().numpy(), reused.module_.decoder.state_dict()[name].cpu().numpy())
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["params"]["freeze_decoder"] is True
+
+
+def test_fit_topk_aux_flag_reaches_the_model(files, tmp_path):
+    args = [
+        "--code-size",
+        "80",
+        "--topk",
+        "4",
+        "--topk-aux",
+        "0.25",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "-q",
+    ]
+    code, out, err = run("fit", files / "data.npy", *args, "--out", tmp_path / "m")
+    assert code == 0, err
+    assert hourglass.load(tmp_path / "m").topk_aux_penalty == 0.25
