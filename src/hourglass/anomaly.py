@@ -17,7 +17,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.persistence import ESTIMATORS, _from_json, _json_safe, register_estimator
+from hourglass.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 
 THRESHOLDS = ("quantile", "contamination")
 
@@ -280,7 +280,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return {
             **inner._saved_attributes(),
             "estimator_class": type(inner).__name__,
-            "estimator_params": {k: _json_safe(v) for k, v in inner.get_params(deep=False).items()},
+            "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
             "threshold_": float(self.threshold_),
             "offset_": float(self.offset_),
         }
@@ -294,7 +294,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         name = fitted["estimator_class"]
         if name not in ESTIMATORS:
             raise KeyError(f"unknown wrapped estimator {name!r}")
-        inner = ESTIMATORS[name](**{k: _from_json(v) for k, v in fitted["estimator_params"].items()})
+        inner = ESTIMATORS[name](**{k: from_json(v) for k, v in fitted["estimator_params"].items()})
         for attribute, value in vars(self).pop("_loaded_parts", {}).items():
             setattr(inner, attribute, value)
         prefix = "estimator."

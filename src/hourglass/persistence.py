@@ -42,7 +42,7 @@ def register_estimator(cls: type) -> type:
     return cls
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Parameters as JSON: tuples become lists; objects that JSON cannot hold become None."""
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -51,14 +51,15 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, (tuple, list)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     return None  # e.g. a RandomState or a user's torch module: the weights carry what matters
 
 
-def _from_json(value: Any) -> Any:
-    return tuple(_from_json(v) for v in value) if isinstance(value, list) else value
+def from_json(value: Any) -> Any:
+    """Inverse of :func:`json_safe` for parameters: lists become tuples again."""
+    return tuple(from_json(v) for v in value) if isinstance(value, list) else value
 
 
 def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
@@ -96,7 +97,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
         "hourglass_version": __version__,
         "torch_version": torch.__version__,
         "estimator": type(estimator).__name__,
-        "params": {k: _json_safe(v) for k, v in estimator.get_params(deep=False).items()},
+        "params": {k: json_safe(v) for k, v in estimator.get_params(deep=False).items()},
         "architecture": estimator.architecture_.to_dict(),
         "scaling": estimator.scaler_.kind,
         "fitted": estimator._saved_attributes(),
@@ -180,7 +181,7 @@ def load(path: str | Path, device: str | None = None):
         history = History()  # the history is a record, not needed to use the model
     try:
         cls = ESTIMATORS[name]
-        params = {k: _from_json(v) for k, v in config["params"].items()}
+        params = {k: from_json(v) for k, v in config["params"].items()}
         estimator = cls(**params)
         architecture = config_from_dict(config["architecture"])
         module = build_model(architecture)
