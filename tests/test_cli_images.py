@@ -86,3 +86,29 @@ def test_apply_help_explains_every_task():
     text = captured.out
     for task in ("denoise", "colorize", "super_resolve", "inpaint", "reconstruct"):
         assert task in text
+
+
+def test_fit_unet_denoiser_then_apply_with_self_ensemble(photos, tmp_path):
+    out = tmp_path / "unet"
+    argv = ["fit", photos, "-o", out, "--arch", "conv", "--task", "denoise", "--noise", "0.1", "--channels",
+            "4,8", "--convs-per-block", "2", "--skip-connections", "--image-size", "16", "--epochs", "1",
+            "--quiet"]  # fmt: skip
+    assert _run(argv) == 0
+    assert _run(["apply", out, photos, "-o", tmp_path / "images", "--self-ensemble", "--quiet"]) == 0
+    assert load_image(tmp_path / "images" / "p0.png").shape == (3, 40, 50)
+    arr = tmp_path / "x.npy"
+    np.save(arr, np.random.default_rng(0).random((2, 3, 20, 24)).astype(np.float32))
+    plain, ensemble = tmp_path / "plain", tmp_path / "ensemble"
+    assert _run(["apply", out, arr, "-o", plain, "--quiet"]) == 0
+    assert _run(["apply", out, arr, "-o", ensemble, "--self-ensemble", "--quiet"]) == 0
+    a, b = np.load(plain / "x.npy"), np.load(ensemble / "x.npy")
+    assert a.shape == b.shape == (2, 3, 20, 24)
+    assert not np.array_equal(a, b)  # the eight turned results differ and are averaged
+    np.testing.assert_allclose(a, b, atol=0.1)
+
+
+def test_fit_refuses_skip_connections_for_plain_reconstruction(photos, tmp_path):
+    captured = _Captured()
+    argv = ["fit", photos, "-o", tmp_path / "m", "--arch", "conv", "--skip-connections", "--epochs", "1"]
+    assert _run(argv, captured) == 2
+    assert "skip_connections" in captured.err and len(captured.err.strip().splitlines()) == 1

@@ -37,12 +37,54 @@ def test_conv_model_layer_outputs_name_every_block():
         ("channels", ()),
         ("code_size", 0),
         ("input_shape", (3,)),
+        ("convs_per_block", 0),
     ],
 )
 def test_conv_config_rejects_bad_values_by_name(field, value):
     kwargs = {"input_shape": (1, 8, 8), field: value}
     with pytest.raises(InvalidInputError, match=field):
         ConvConfig(**kwargs)
+
+
+@pytest.mark.parametrize("downsampling", ["pool", "stride"])
+def test_convs_per_block_adds_same_resolution_convolutions(downsampling):
+    def convs(block):
+        return [m for m in block if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+
+    config = ConvConfig(
+        input_shape=(1, 12, 12), channels=(2, 3), convs_per_block=3, downsampling=downsampling
+    )
+    model = build_model(config)
+    assert [len(convs(getattr(model.encoder, f"block{i}"))) for i in (1, 2)] == [3, 3]
+    assert [len(convs(getattr(model.decoder, f"block{i}"))) for i in (1, 2)] == [3, 3]
+    outputs = model.layer_outputs(torch.rand(2, 1, 12, 12))
+    assert outputs["encoder.block1"].shape == (2, 2, 6, 6)
+    assert outputs["reconstruction"].shape == (2, 1, 12, 12)
+
+
+@pytest.mark.parametrize("shape", [(1, 30, 29), (2, 37), (1, 5, 9, 10)])
+def test_skip_connections_carry_detail_past_the_code(shape):
+    from hourglass.conv_model import UNetAutoEncoder
+
+    config = ConvConfig(input_shape=shape, channels=(3, 4), convs_per_block=2, skip_connections=True)
+    model = build_model(config)
+    assert isinstance(model, UNetAutoEncoder)
+    x = torch.rand(2, *shape, requires_grad=True)
+    out = model(x)
+    assert out["reconstruction"].shape == (2, *shape)
+    torch.testing.assert_close(model.layer_outputs(x)["reconstruction"], out["reconstruction"])
+    # With the code zeroed, the output still depends on the input: the skips bypass the code.
+    model.bottleneck.forward = lambda z: (torch.zeros_like(z), {})
+    model(x)["reconstruction"].sum().backward()
+    assert x.grad.abs().sum() > 0
+    with pytest.raises(InvalidInputError, match="skip_connections"):
+        model.decode(out["code"])
+
+
+@pytest.mark.parametrize("fields", [{"code_size": 4}, {"downsampling": "stride"}])
+def test_conv_config_skip_connections_need_pooling_and_a_spatial_code(fields):
+    with pytest.raises(InvalidInputError, match="skip_connections"):
+        ConvConfig(input_shape=(1, 8, 8), skip_connections=True, **fields)
 
 
 def test_conv_config_round_trips_through_json():
@@ -117,6 +159,16 @@ def test_conv_estimator_save_load_gives_same_task_output(task, tmp_path):
     np.testing.assert_allclose(back.apply(X[:3]), ae.apply(X[:3]), atol=1e-6)
 
 
+def test_conv_estimator_unet_denoiser_saves_loads_and_applies(tmp_path):
+    X = _images(size=16)
+    ae = _fit(X, task="denoise", channels=(4, 8), convs_per_block=2, skip_connections=True)
+    ae.save(tmp_path / "m")
+    back = hourglass.load(tmp_path / "m")
+    assert back.skip_connections and back.convs_per_block == 2
+    np.testing.assert_allclose(back.apply(X[:3]), ae.apply(X[:3]), atol=1e-6)
+    assert back.apply_image(np.random.default_rng(1).random((1, 23, 31))).shape == (1, 23, 31)
+
+
 def test_conv_estimator_super_resolve_apply_scales_up():
     ae = _fit(_images(size=16), task="super_resolve", scale_factor=2)
     assert ae.apply(_images(n=2, size=8)).shape == (2, 1, 16, 16)
@@ -181,6 +233,9 @@ def test_conv_estimator_reads_idx_folder(tmp_path):
         ({"color_mode": "CMYK"}, "color_mode"),
         ({"image_size": (0, 4)}, "image_size"),
         ({"downsampling": "unpool"}, "downsampling"),
+        ({"convs_per_block": 0}, "convs_per_block"),
+        ({"skip_connections": True}, "skip_connections=True with task='reconstruct'"),
+        ({"skip_connections": True, "task": "denoise", "downsampling": "stride"}, "downsampling='pool'"),
     ],
 )
 def test_conv_estimator_rejects_bad_parameters_by_name(params, name):
@@ -269,3 +324,15 @@ def test_conv_config_without_sparsity_fields_loads_with_defaults():
 def test_conv_estimator_records_sparse_metrics(guard):
     ae = _fit(_images(), code_size=5, **guard)
     assert {"l0", "dead_fraction"} <= set(ae.history_.metrics)
+
+
+def test_self_ensemble_averages_the_eight_turned_results_back_into_place():
+    ae = _fit(_images(size=16), task="denoise", noise_level=0.1)
+    image = np.random.default_rng(2).random((1, 24, 37)).astype(np.float32)
+    plain = ae.apply_image(image)
+    ensemble = ae.apply_image(image, self_ensemble=True)
+    assert ensemble.shape == plain.shape == (1, 24, 37)
+    assert not np.allclose(ensemble, plain)  # a trained network is not exactly equivariant
+    # For a network that is (the identity), the ensemble gives back exactly its result.
+    ae._network = lambda x: x
+    np.testing.assert_allclose(ae.apply_image(image, self_ensemble=True), image, atol=1e-6)

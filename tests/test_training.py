@@ -284,6 +284,55 @@ def test_resumed_run_with_early_stopping_matches_uninterrupted(make_ae, unit_dat
     _assert_same_weights(resumed.module_, reference.module_)
 
 
+def test_resumed_conv_denoiser_matches_uninterrupted_run(tmp_path, monkeypatch):
+    # On the CPU convolutional models train in channels-last layout; the checkpoint holds
+    # default-layout tensors, and a resumed run must still end bit-identical.
+    from hourglass import ConvAutoEncoder
+
+    X = np.random.default_rng(0).random((40, 1, 12, 12)).astype(np.float32)
+    settings = {
+        "channels": (3, 4),
+        "convs_per_block": 2,
+        "skip_connections": True,
+        "task": "denoise",
+        "epochs": 4,
+        "batch_size": 8,
+        "patience": 0,
+        "random_state": 0,
+        "verbose": 0,
+        "device": "cpu",
+    }
+    reference = ConvAutoEncoder(**settings).fit(X)
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, epoch):
+        if epoch == 3 and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, epoch)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ConvAutoEncoder(checkpoint_dir=str(tmp_path), **settings).fit(X)
+    resumed = ConvAutoEncoder(checkpoint_dir=str(tmp_path), **settings).fit(X, resume=True)
+    _assert_same_weights(resumed.module_, reference.module_)
+    assert resumed.history_.train_loss == reference.history_.train_loss
+
+
+def test_conv_training_on_cpu_uses_channels_last_and_hands_back_the_default_layout():
+    from hourglass.config import ConvConfig
+
+    model = build_model(ConvConfig(input_shape=(1, 8, 8), channels=(4, 6)))
+    config = TrainConfig(epochs=1, batch_size=8, patience=0, device="cpu", verbose=0)
+    trainer = Trainer(model, config, "mse")
+    assert trainer.memory_format == torch.channels_last
+    trainer.fit(torch.rand(16, 1, 8, 8))
+    assert all(p.is_contiguous() for p in model.parameters())
+    dense = build_model(DenseConfig(input_dim=8, code_size=3, hidden_layers=(16,)))
+    assert Trainer(dense, config, "mse").memory_format is None
+
+
 # -- the Trainer on its own ------------------------------------------------------------------
 
 

@@ -207,6 +207,15 @@ class ConvConfig(_JSONConfig):
     downsampling : {'pool', 'stride'}
         'pool': conv -> activation -> max-pool, decoder upsample -> conv -> activation;
         'stride': strided conv, decoder transposed conv.
+    convs_per_block : int
+        Convolutions (each followed by the activation) in every block, at the block's
+        resolution, as in VGG and U-Net blocks: more depth, and for 'pool' more layers that
+        work on the full-resolution image.
+    skip_connections : bool
+        U-Net skips: every decoder block also reads the encoder's feature map of its
+        resolution (concatenated after the upsampling), the outermost one the input itself.
+        The input then bypasses the code, so this is for restoration tasks only; it needs
+        ``downsampling='pool'`` and a spatial code (``code_size=None``).
     activation : str
         Non-linearity after every block, one of :data:`ACTIVATIONS`.
     output_activation : {'identity', 'sigmoid'}
@@ -237,6 +246,8 @@ class ConvConfig(_JSONConfig):
     channels: tuple[int, ...] = (32, 64)
     kernel_size: int = 3
     downsampling: str = "pool"
+    convs_per_block: int = 1
+    skip_connections: bool = False
     activation: str = "relu"
     output_activation: str = "identity"
     dropout: float = 0.0
@@ -268,6 +279,15 @@ class ConvConfig(_JSONConfig):
         _require(
             self.downsampling in DOWNSAMPLINGS,
             f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}",
+        )
+        _require(
+            int(self.convs_per_block) >= 1,
+            f"convs_per_block={self.convs_per_block} must be a positive integer",
+        )
+        _require(
+            not self.skip_connections or (self.code_size is None and self.downsampling == "pool"),
+            f"skip_connections=True needs code_size=None and downsampling='pool' (got "
+            f"code_size={self.code_size}, downsampling={self.downsampling!r})",
         )
         _check_layers_and_code(self, self.code_width)
 

@@ -90,6 +90,15 @@ class ConvAutoEncoder(BaseAutoEncoder):
     downsampling : {'pool', 'stride'}, default='pool'
         'pool': conv -> activation -> max-pool, decoder upsample -> conv; 'stride': strided
         conv, decoder transposed conv.
+    convs_per_block : int, default=1
+        Convolutions (each with its activation) per block, at the block's resolution; with
+        'pool' the first and last blocks then work longer on the full-resolution image.
+    skip_connections : bool, default=False
+        U-Net skips from each encoder block to the decoder block of the same resolution. The
+        input then bypasses the code, so this is for restoration tasks (any ``task`` but
+        'reconstruct'), with ``downsampling='pool'`` and ``code_size=None``; it is what lets the
+        network keep the fine detail that denoising and super-resolution must not lose.
+        ``inverse_transform`` is unavailable (the decoder needs the input's feature maps).
     activation : str, default='relu'
     task : {'reconstruct', 'denoise', 'colorize', 'super_resolve', 'inpaint'}, default='reconstruct'
         'denoise': noisy in (``noise``, default Gaussian, at ``noise_level``), clean out;
@@ -162,6 +171,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         channels: tuple[int, ...] = (32, 64),
         kernel_size: int = 3,
         downsampling: str = "pool",
+        convs_per_block: int = 1,
+        skip_connections: bool = False,
         activation: str = "relu",
         task: str = "reconstruct",
         scale_factor: int = 2,
@@ -198,6 +209,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         self.channels = channels
         self.kernel_size = kernel_size
         self.downsampling = downsampling
+        self.convs_per_block = convs_per_block
+        self.skip_connections = skip_connections
         self.activation = activation
         self.task = task
         self.scale_factor = scale_factor
@@ -235,6 +248,18 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         check_task(self.task, self.scale_factor)
         if self.downsampling not in DOWNSAMPLINGS:
             raise InvalidInputError(f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}")
+        if not isinstance(self.convs_per_block, numbers.Integral) or self.convs_per_block < 1:
+            raise InvalidInputError(f"convs_per_block={self.convs_per_block!r}; expected a positive integer")
+        if self.skip_connections and self.task == "reconstruct":
+            raise InvalidInputError(
+                "skip_connections=True with task='reconstruct': the skips let the input bypass the code, "
+                "so the model would learn the identity; use them with a restoration task"
+            )
+        if self.skip_connections and (self.downsampling != "pool" or self.code_size is not None):
+            raise InvalidInputError(
+                f"skip_connections=True needs downsampling='pool' and code_size=None (got "
+                f"downsampling={self.downsampling!r}, code_size={self.code_size!r})"
+            )
         if self.color_mode is not None and self.color_mode not in MODES:
             raise InvalidInputError(f"color_mode={self.color_mode!r}; expected one of {MODES} or None")
         if self.image_size is not None:
@@ -330,6 +355,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             channels=channels,
             kernel_size=int(self.kernel_size),
             downsampling=self.downsampling,
+            convs_per_block=int(self.convs_per_block),
+            skip_connections=bool(self.skip_connections),
             activation=self.activation,
             output_activation=output_activation,
             residual=self.task != "reconstruct",
@@ -454,7 +481,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             t = upsample(t, [s * int(self.scale_factor) for s in t.shape[2:]])
         return t.numpy()
 
-    def apply(self, X: Any) -> np.ndarray:
+    def apply(self, X: Any, self_ensemble: bool = False) -> np.ndarray:
         """Run the task on ``X`` in data units: denoise, colorize, super-resolve or inpaint it.
 
         Parameters
@@ -464,6 +491,9 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             low-resolution images (super_resolve: the output is ``scale_factor`` times larger),
             images with holes (inpaint) or any input (reconstruct). Images whose size differs
             from the training size are processed tile by tile (:meth:`apply_image`).
+        self_ensemble : bool, default=False
+            Images only: average over their eight flips and quarter turns, as in
+            :meth:`apply_image`.
 
         Returns
         -------
@@ -481,16 +511,24 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             data = data[:, None]
         data = check_finite(data, "X")
         inputs = self._task_input(data)
-        if tuple(inputs.shape[1:]) == self.input_shape_:
+        if self_ensemble and inputs.ndim != 4:
+            raise InvalidInputError(
+                "self_ensemble=True needs images (n, c, h, w); X has samples of shape "
+                f"{tuple(data.shape[1:])}"
+            )
+        if tuple(inputs.shape[1:]) == self.input_shape_ and not self_ensemble:
             return self._network(inputs).astype(self._output_dtype(X), copy=False)
         if inputs.ndim != 4:
             raise InvalidInputError(
                 f"X has samples of shape {tuple(data.shape[1:])}; this model needs {self.input_shape_} "
                 "(only images of another size are tiled)"
             )
-        return np.stack([self.apply_image(img) for img in data]).astype(self._output_dtype(X), copy=False)
+        results = [self.apply_image(img, self_ensemble=self_ensemble) for img in data]
+        return np.stack(results).astype(self._output_dtype(X), copy=False)
 
-    def apply_image(self, image: Any, overlap: float = 0.5, batch_size: int = 32) -> np.ndarray:
+    def apply_image(
+        self, image: Any, overlap: float = 0.5, batch_size: int = 32, self_ensemble: bool = False
+    ) -> np.ndarray:
         """Run the task on one image ``(c, h, w)`` or ``(h, w)`` of any size, in overlapping tiles.
 
         Parameters
@@ -501,6 +539,11 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         overlap : float, default=0.5
             Share of a tile its neighbours overlap; tiles are blended with a smooth window.
         batch_size : int, default=32
+        self_ensemble : bool, default=False
+            Average the results for the eight flips and quarter turns of the image, each turned
+            back (the "geometric self-ensemble" of Timofte et al. 2016 and EDSR+): a restoration
+            network is not exactly equivariant to them, and its errors partly cancel. Eight
+            times the work for typically 0.1-0.2 dB PSNR.
 
         Returns
         -------
@@ -525,7 +568,21 @@ patience, random_state, device, precision, checkpoint_dir, verbose
                 f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
             )
         inputs = self._task_input(check_finite(img, "image")[None])[0]
-        return process_tiled(self._network, inputs, self.input_shape_[1:], overlap, batch_size)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return process_tiled(
+                self._network, np.ascontiguousarray(x), self.input_shape_[1:], overlap, batch_size
+            )
+
+        if not self_ensemble:
+            return run(inputs)
+        total = np.zeros((self.input_shape_[0], *inputs.shape[1:]), np.float64)
+        for turns in range(4):
+            for flip in (False, True):
+                x = np.rot90(inputs, turns, axes=(1, 2))
+                y = run(x[:, :, ::-1] if flip else x)
+                total += np.rot90(y[:, :, ::-1] if flip else y, -turns, axes=(1, 2))
+        return (total / 8).astype(np.float32)
 
     # -- the task against its classical baselines ----------------------------------------------
     def task_panels(self, X: Any, seed: int = 0) -> dict[str, np.ndarray]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from hourglass.config import ConvConfig
+from hourglass.exceptions import InvalidInputError
 from hourglass.model import AutoEncoder, register_architecture
 from hourglass.nn.bottleneck import make_bottleneck
 from hourglass.nn.conv import build_conv_decoder, build_conv_encoder
@@ -45,6 +47,84 @@ class ResidualAutoEncoder(AutoEncoder):
         return outputs
 
 
+class UNetAutoEncoder(ResidualAutoEncoder):
+    """A convolutional autoencoder with U-Net skip connections (Ronneberger et al. 2015).
+
+    Every decoder block concatenates, after its upsampling, the feature map the mirrored
+    encoder block had before its pooling, so fine detail reaches the output without squeezing
+    through the code. That is what restoration needs (Zhang et al. 2021, DRUNet) and what a
+    compressing autoencoder must not have; the builder allows it for restoration tasks only.
+    With ``residual`` the input is also added to the output, as in
+    :class:`ResidualAutoEncoder`.
+
+    The encoder and decoder stay the plain ``nn.Sequential`` stacks of
+    :func:`hourglass.nn.conv.build_conv_encoder` and ``build_conv_decoder``, so their weights
+    and layer names are those of the model without skips.
+    """
+
+    def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential, residual: bool, **kwargs: Any) -> None:
+        super().__init__(encoder, decoder, **kwargs)
+        self.residual = residual
+
+    def _encode_with_skips(self, x: torch.Tensor, record: dict | None = None):
+        skips: list[torch.Tensor] = []
+        h = x
+        for name, layer in self.encoder.named_children():
+            if name.startswith("block"):
+                h = layer[:-1](h)  # every convolution of the block, before its max-pooling
+                skips.append(h)
+                h = layer[-1](h)
+            else:
+                h = layer(h)
+            if record is not None:
+                record[f"encoder.{name}"] = h
+        return h, skips
+
+    def _decode_with_skips(self, code: torch.Tensor, skips: list[torch.Tensor], record: dict | None = None):
+        h = code
+        for name, layer in self.decoder.named_children():
+            if name.startswith("block"):
+                h = layer[0](h)  # the upsampling
+                h = layer[1:](torch.cat([h, skips.pop()], dim=1))
+            else:
+                h = layer(h)
+            if record is not None:
+                record[f"decoder.{name}"] = h
+        return h
+
+    def _add_input(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return logits + self._skip(x) if self.residual else logits
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        """Not available: the decoder also reads the encoder's feature maps of the input."""
+        raise InvalidInputError(
+            "a model with skip_connections=True cannot decode a code alone: its decoder also reads "
+            "the encoder's feature maps; pass the input through the whole model instead"
+        )
+
+    def forward(self, x: torch.Tensor) -> dict[str, Any]:
+        pre_code, skips = self._encode_with_skips(x)
+        code, aux = self.bottleneck(pre_code)
+        logits = self._add_input(self._decode_with_skips(code, skips), x)
+        return {
+            "pre_code": pre_code,
+            "code": code,
+            "logits": logits,
+            "reconstruction": self._activate(logits),
+            "aux": aux,
+        }
+
+    @torch.no_grad()
+    def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs: dict[str, torch.Tensor] = {}
+        h, skips = self._encode_with_skips(x, outputs)
+        h, _ = self.bottleneck(h)
+        outputs["code"] = h
+        logits = self._decode_with_skips(h, skips, outputs)
+        outputs["reconstruction"] = self._activate(self._add_input(logits, x))
+        return outputs
+
+
 @register_architecture(ConvConfig)
 def build_conv(config: ConvConfig) -> AutoEncoder:
     """Build a convolutional autoencoder from its config.
@@ -56,10 +136,12 @@ def build_conv(config: ConvConfig) -> AutoEncoder:
     >>> out["code"].shape, out["reconstruction"].shape
     (torch.Size([2, 5]), torch.Size([2, 1, 30, 30]))
     """
+    parts = {
+        "bottleneck": make_bottleneck(config),
+        "output_activation": config.output_activation,
+    }
+    encoder, decoder = build_conv_encoder(config), build_conv_decoder(config)
+    if config.skip_connections:
+        return UNetAutoEncoder(encoder, decoder, residual=config.residual, **parts)
     cls = ResidualAutoEncoder if config.residual else AutoEncoder
-    return cls(
-        build_conv_encoder(config),
-        build_conv_decoder(config),
-        bottleneck=make_bottleneck(config),
-        output_activation=config.output_activation,
-    )
+    return cls(encoder, decoder, **parts)

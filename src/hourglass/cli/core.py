@@ -163,6 +163,16 @@ def fit(
     downsampling: Annotated[
         str | None, typer.Option(help="Conv: pool (max-pool/upsample) or stride.")
     ] = None,
+    convs_per_block: Annotated[
+        int | None, typer.Option(help="Conv: convolutions per block, at the block's resolution.")
+    ] = None,
+    skip_connections: Annotated[
+        bool,
+        typer.Option(
+            help="Conv restoration tasks: U-Net skips from each encoder block to the decoder block of the "
+            "same resolution, so fine detail need not pass through the code (needs --downsampling pool)."
+        ),
+    ] = False,
     scale_factor: Annotated[int | None, typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
     image_size: Annotated[str | None, typer.Option(help="Conv image folders: HxW (or one number).")] = None,
     color_mode: Annotated[str | None, typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
@@ -242,6 +252,8 @@ def fit(
             channels=parse_ints(channels, "--channels"),
             kernel_size=kernel_size,
             downsampling=downsampling,
+            convs_per_block=convs_per_block,
+            skip_connections=skip_connections or None,
             scale_factor=scale_factor,
             activation=activation,
             image_size=(size * 2 if size is not None and len(size) == 1 else size),

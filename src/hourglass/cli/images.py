@@ -41,13 +41,13 @@ def _inputs(sources: list[Path]) -> list[Path]:
     return files
 
 
-def _process(estimator, path: Path, out_dir: Path, force: bool) -> Path:
+def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: bool = False) -> Path:
     """Run the model on one file and write the result; raise HourglassError naming the file."""
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         from hourglass.data import load_data, save_array
 
-        result = estimator.apply(load_data(path, flat=False).X)
+        result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
         return save_array(out_dir / f"{path.stem}.npy", result, force=force)
     if suffix not in IMAGE_SUFFIXES:
         raise InvalidInputError(
@@ -61,7 +61,7 @@ def _process(estimator, path: Path, out_dir: Path, force: bool) -> Path:
             f"image {str(path)!r} is {image.shape[1]}x{image.shape[2]}, too small; expected at least "
             f"{MIN_SIDE}x{MIN_SIDE} pixels"
         )
-    result = estimator.apply_image(image)
+    result = estimator.apply_image(image, self_ensemble=self_ensemble)
     target = out_dir / (path.stem + (path.suffix if suffix in (".png", ".jpg", ".jpeg") else ".png"))
     return save_image(target, result, force=force)
 
@@ -81,6 +81,14 @@ def apply(
         bool,
         typer.Option("--skip-bad", help="Report unreadable or too small images and go on with the rest."),
     ] = False,
+    self_ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--self-ensemble",
+            help="Average over the 8 flips and quarter turns of each photo: 8x slower, a little sharper "
+            "(typically +0.1-0.2 dB PSNR).",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite results that exist already.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages.")] = False,
 ) -> None:
@@ -98,7 +106,7 @@ def apply(
     done, bad = 0, []
     for path in files:
         try:
-            written = _process(estimator, path, out_dir, force)
+            written = _process(estimator, path, out_dir, force, self_ensemble)
         except HourglassError as exc:
             if not skip_bad:
                 raise

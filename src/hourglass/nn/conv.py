@@ -81,13 +81,6 @@ def code_map_shape(config: ConvConfig) -> tuple[int, ...]:
     return (config.channels[-1], *(s // factor for s in padded_size(config)))
 
 
-def _block(layers: list[nn.Module], config: ConvConfig) -> nn.Sequential:
-    layers.append(make_activation(config.activation))
-    if config.dropout > 0:
-        layers.append(_DROPOUT[config.spatial_dims](config.dropout))
-    return nn.Sequential(*layers)
-
-
 def shapes_spatial_code(config: ConvConfig) -> bool:
     """Whether a bottleneck (TopK or a code activation) acts on the encoder's last feature map.
 
@@ -98,21 +91,43 @@ def shapes_spatial_code(config: ConvConfig) -> bool:
     return config.code_size is None and bool(config.topk or config.code_activation != "identity")
 
 
-def build_conv_encoder(config: ConvConfig) -> nn.Sequential:
-    """Encoder ``pad -> block1 ... blockN [-> flatten -> code]``; each block halves every axis."""
+def _convs(in_ch: int, out_ch: int, config: ConvConfig, stride: int = 1) -> list[nn.Module]:
+    """``convs_per_block`` convolutions, the first ``in_ch -> out_ch`` (strided if asked)."""
     d, k = config.spatial_dims, config.kernel_size
+    convs: list[nn.Module] = [_CONV[d](in_ch, out_ch, k, stride=stride, padding=k // 2)]
+    convs += [_CONV[d](out_ch, out_ch, k, padding=k // 2) for _ in range(config.convs_per_block - 1)]
+    return convs
+
+
+def _activated(convs: list[nn.Module], config: ConvConfig, raw_last: bool = False) -> list[nn.Module]:
+    """Each convolution followed by the activation (and dropout); the last one bare if asked."""
+    layers: list[nn.Module] = []
+    for i, conv in enumerate(convs):
+        layers.append(conv)
+        if raw_last and i == len(convs) - 1:
+            break
+        layers.append(make_activation(config.activation))
+        if config.dropout > 0:
+            layers.append(_DROPOUT[config.spatial_dims](config.dropout))
+    return layers
+
+
+def build_conv_encoder(config: ConvConfig) -> nn.Sequential:
+    """Encoder ``pad -> block1 ... blockN [-> flatten -> code]``; each block halves every axis.
+
+    A 'pool' block is ``(conv -> activation) x convs_per_block -> max-pool``, so its
+    convolutions see the block's input resolution; a 'stride' block's first convolution halves it.
+    """
+    d = config.spatial_dims
     layers: list[tuple[str, nn.Module]] = [("pad", PadTo(padded_size(config)))]
     in_ch = config.input_shape[0]
     raw_last = shapes_spatial_code(config)
     for i, out_ch in enumerate(config.channels, start=1):
         last = raw_last and i == len(config.channels)
         if config.downsampling == "pool":
-            parts = [_CONV[d](in_ch, out_ch, k, padding=k // 2)]
-            block = nn.Sequential(*parts) if last else _block(parts, config)
-            block.append(_POOL[d](2))
+            block = nn.Sequential(*_activated(_convs(in_ch, out_ch, config), config, last), _POOL[d](2))
         else:
-            parts = [_CONV[d](in_ch, out_ch, k, stride=2, padding=k // 2)]
-            block = nn.Sequential(*parts) if last else _block(parts, config)
+            block = nn.Sequential(*_activated(_convs(in_ch, out_ch, config, stride=2), config, last))
         layers.append((f"block{i}", block))
         in_ch = out_ch
     if config.code_size is not None:
@@ -125,7 +140,11 @@ def build_conv_encoder(config: ConvConfig) -> nn.Sequential:
 def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
     """Decoder ``[expand ->] block1 ... blockN -> output -> crop``; each block doubles every axis.
 
-    The output convolution has no activation: the model applies its output activation.
+    A 'pool' block is ``upsample -> (conv -> activation) x convs_per_block``; with
+    ``skip_connections`` its first convolution also reads the encoder's pre-pooling feature map
+    of the same resolution (concatenated after the upsampling: see
+    :class:`hourglass.conv_model.UNetAutoEncoder`). The output convolution has no activation:
+    the model applies its output activation.
     """
     d, k = config.spatial_dims, config.kernel_size
     layers: list[tuple[str, nn.Module]] = []
@@ -136,11 +155,13 @@ def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
     in_ch = map_shape[0]
     for i, out_ch in enumerate(reversed(config.channels), start=1):
         if config.downsampling == "pool":
+            # The encoder block mirrored here ends its convolutions with out_ch channels.
+            skip_ch = out_ch if config.skip_connections else 0
             up = nn.Upsample(scale_factor=2, mode="nearest")
-            block = _block([up, _CONV[d](in_ch, out_ch, k, padding=k // 2)], config)
+            block = nn.Sequential(up, *_activated(_convs(in_ch + skip_ch, out_ch, config), config))
         else:
             conv_t = _CONV_T[d](in_ch, out_ch, k, stride=2, padding=k // 2, output_padding=1)
-            block = _block([conv_t], config)
+            block = nn.Sequential(*_activated([conv_t, *_convs(out_ch, out_ch, config)[1:]], config))
         layers.append((f"block{i}", block))
         in_ch = out_ch
     layers.append(("output", _CONV[d](in_ch, config.input_shape[0], k, padding=k // 2)))
