@@ -15,7 +15,7 @@ defaults train each task for about 9 minutes on 2 cores of an AMD EPYC (Zen 3); 
 Usage::
 
     nice -n 10 python benchmarks/images_restoration.py [--tasks denoise,super_resolve,colorize]
-        [--patches 50000] [--epochs 3] [--channels 16 32 64] [--patch-size 32]
+        [--patches 60000] [--epochs 3] [--channels 16 32 64] [--patch-size 32]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def run_task(task: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="denoise,super_resolve,colorize")
-    parser.add_argument("--patches", type=int, default=50000, help="training patches per task")
+    parser.add_argument("--patches", type=int, default=60000, help="training patches per task")
     parser.add_argument("--patch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -336,3 +336,23 @@ def test_self_ensemble_averages_the_eight_turned_results_back_into_place():
     # For a network that is (the identity), the ensemble gives back exactly its result.
     ae._network = lambda x: x
     np.testing.assert_allclose(ae.apply_image(image, self_ensemble=True), image, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params, unet, convs",
+    [
+        ({"task": "denoise"}, True, 2),
+        ({"task": "super_resolve", "convs_per_block": 1}, True, 1),
+        ({"task": "denoise", "downsampling": "stride"}, False, 2),
+        ({"task": "denoise", "code_size": 6}, False, 2),
+        ({}, False, 1),
+    ],
+)
+def test_conv_estimator_auto_architecture_is_a_unet_for_restoration_only(params, unet, convs):
+    from hourglass.conv_model import UNetAutoEncoder
+
+    ae = _fit(_images(size=16), channels=(4, 8), **params)
+    assert isinstance(ae.module_, UNetAutoEncoder) == unet
+    assert ae.module_.encoder.block1[0].__class__ is torch.nn.Conv2d
+    n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in ae.module_.encoder.block1)
+    assert n_convs == convs

@@ -90,15 +90,17 @@ class ConvAutoEncoder(BaseAutoEncoder):
     downsampling : {'pool', 'stride'}, default='pool'
         'pool': conv -> activation -> max-pool, decoder upsample -> conv; 'stride': strided
         conv, decoder transposed conv.
-    convs_per_block : int, default=1
+    convs_per_block : int or None, default=None
         Convolutions (each with its activation) per block, at the block's resolution; with
-        'pool' the first and last blocks then work longer on the full-resolution image.
-    skip_connections : bool, default=False
+        'pool' the first and last blocks then work longer on the full-resolution image. None:
+        2 for restoration tasks (any ``task`` but 'reconstruct'), 1 for 'reconstruct'.
+    skip_connections : bool or 'auto', default='auto'
         U-Net skips from each encoder block to the decoder block of the same resolution. The
-        input then bypasses the code, so this is for restoration tasks (any ``task`` but
-        'reconstruct'), with ``downsampling='pool'`` and ``code_size=None``; it is what lets the
-        network keep the fine detail that denoising and super-resolution must not lose.
-        ``inverse_transform`` is unavailable (the decoder needs the input's feature maps).
+        input then bypasses the code, so this is for restoration tasks only, with
+        ``downsampling='pool'`` and ``code_size=None``; it is what lets the network keep the
+        fine detail that denoising and super-resolution must not lose. 'auto': on exactly when
+        those conditions hold. With skips, ``inverse_transform`` is unavailable (the decoder
+        needs the input's feature maps).
     activation : str, default='relu'
     task : {'reconstruct', 'denoise', 'colorize', 'super_resolve', 'inpaint'}, default='reconstruct'
         'denoise': noisy in (``noise``, default Gaussian, at ``noise_level``), clean out;
@@ -171,8 +173,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         channels: tuple[int, ...] = (32, 64),
         kernel_size: int = 3,
         downsampling: str = "pool",
-        convs_per_block: int = 1,
-        skip_connections: bool = False,
+        convs_per_block: int | None = None,
+        skip_connections: bool | str = "auto",
         activation: str = "relu",
         task: str = "reconstruct",
         scale_factor: int = 2,
@@ -248,14 +250,19 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         check_task(self.task, self.scale_factor)
         if self.downsampling not in DOWNSAMPLINGS:
             raise InvalidInputError(f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}")
-        if not isinstance(self.convs_per_block, numbers.Integral) or self.convs_per_block < 1:
-            raise InvalidInputError(f"convs_per_block={self.convs_per_block!r}; expected a positive integer")
-        if self.skip_connections and self.task == "reconstruct":
+        cpb = self.convs_per_block
+        if cpb is not None and (not isinstance(cpb, numbers.Integral) or isinstance(cpb, bool) or cpb < 1):
+            raise InvalidInputError(f"convs_per_block={cpb!r}; expected a positive integer or None")
+        if self.skip_connections not in (True, False, "auto"):
+            raise InvalidInputError(
+                f"skip_connections={self.skip_connections!r}; expected True, False or 'auto'"
+            )
+        if self.skip_connections is True and self.task == "reconstruct":
             raise InvalidInputError(
                 "skip_connections=True with task='reconstruct': the skips let the input bypass the code, "
                 "so the model would learn the identity; use them with a restoration task"
             )
-        if self.skip_connections and (self.downsampling != "pool" or self.code_size is not None):
+        if self.skip_connections is True and (self.downsampling != "pool" or self.code_size is not None):
             raise InvalidInputError(
                 f"skip_connections=True needs downsampling='pool' and code_size=None (got "
                 f"downsampling={self.downsampling!r}, code_size={self.code_size!r})"
@@ -347,6 +354,16 @@ patience, random_state, device, precision, checkpoint_dir, verbose
                 "a sparsity guard (l1_penalty, kl_penalty or topk)"
             )
 
+    def _convs_per_block(self) -> int:
+        if self.convs_per_block is not None:
+            return int(self.convs_per_block)
+        return 1 if self.task == "reconstruct" else 2
+
+    def _skip_connections(self) -> bool:
+        if self.skip_connections != "auto":
+            return bool(self.skip_connections)
+        return self.task != "reconstruct" and self.downsampling == "pool" and self.code_size is None
+
     def _architecture(self, X: np.ndarray, output_activation: str) -> ConvConfig:
         channels = (self.channels,) if isinstance(self.channels, numbers.Integral) else tuple(self.channels)
         return ConvConfig(
@@ -355,8 +372,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             channels=channels,
             kernel_size=int(self.kernel_size),
             downsampling=self.downsampling,
-            convs_per_block=int(self.convs_per_block),
-            skip_connections=bool(self.skip_connections),
+            convs_per_block=self._convs_per_block(),
+            skip_connections=self._skip_connections(),
             activation=self.activation,
             output_activation=output_activation,
             residual=self.task != "reconstruct",

@@ -62,6 +62,8 @@ class UNetAutoEncoder(ResidualAutoEncoder):
     and layer names are those of the model without skips.
     """
 
+    decodes_codes_alone = False
+
     def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential, residual: bool, **kwargs: Any) -> None:
         super().__init__(encoder, decoder, **kwargs)
         self.residual = residual

@@ -286,6 +286,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         if image_shape is None or int(np.prod(image_shape)) != int(np.prod(data.shape[1:])):
             return
+        if not self.module_.decodes_codes_alone:
+            return
         # Dictionary atoms: the decoder's response to one unit at its typical active value,
         # decode(a_i e_i) - decode(0), for the most used units.
         order = np.argsort(-freq)[: min(32, int((freq > 0).sum()))]

@@ -41,6 +41,9 @@ class AutoEncoder(nn.Module):
     (torch.Size([5, 8]), torch.Size([5, 64]))
     """
 
+    #: Whether :meth:`decode` works from a code alone (a U-Net's decoder also needs the input).
+    decodes_codes_alone: bool = True
+
     def __init__(
         self,
         encoder: nn.Module,

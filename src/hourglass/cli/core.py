@@ -164,15 +164,21 @@ def fit(
         str | None, typer.Option(help="Conv: pool (max-pool/upsample) or stride.")
     ] = None,
     convs_per_block: Annotated[
-        int | None, typer.Option(help="Conv: convolutions per block, at the block's resolution.")
+        int | None,
+        typer.Option(
+            help="Conv: convolutions per block, at the block's resolution (default 2 for restoration "
+            "tasks, 1 for reconstruct)."
+        ),
     ] = None,
     skip_connections: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             help="Conv restoration tasks: U-Net skips from each encoder block to the decoder block of the "
-            "same resolution, so fine detail need not pass through the code (needs --downsampling pool)."
+            "same resolution, so fine detail need not pass through the code (needs --downsampling pool). "
+            "Default: on for restoration tasks with a spatial code, off otherwise.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     scale_factor: Annotated[int | None, typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
     image_size: Annotated[str | None, typer.Option(help="Conv image folders: HxW (or one number).")] = None,
     color_mode: Annotated[str | None, typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
@@ -253,7 +259,7 @@ def fit(
             kernel_size=kernel_size,
             downsampling=downsampling,
             convs_per_block=convs_per_block,
-            skip_connections=skip_connections or None,
+            skip_connections=skip_connections,
             scale_factor=scale_factor,
             activation=activation,
             image_size=(size * 2 if size is not None and len(size) == 1 else size),
