@@ -20,6 +20,20 @@ def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
         assert torch.equal(sa[name], sb[name]), name
 
 
+def _interrupt_once_at(epoch: int, monkeypatch) -> None:
+    """Make the first training of ``epoch`` raise KeyboardInterrupt, as a user's Ctrl-C would."""
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, at):
+        if at == epoch and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, at)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+
+
 def _any_different(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return any(
         not torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
@@ -239,16 +253,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(
     settings = {"epochs": 6, "dropout": 0.2, "noise": "gaussian", "patience": 0}
     reference = make_ae(checkpoint_dir=str(tmp_path / "reference"), **settings).fit(unit_data)
 
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, epoch):
-        if epoch == interrupt_at and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, epoch)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    _interrupt_once_at(interrupt_at, monkeypatch)
     checkpoint = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         make_ae(checkpoint_dir=str(checkpoint), **settings).fit(unit_data)
@@ -266,16 +271,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(
 def test_resumed_run_with_early_stopping_matches_uninterrupted(make_ae, unit_data, tmp_path, monkeypatch):
     settings = {"epochs": 8, "patience": 2, "learning_rate": 1e-12, "noise": None}
     reference = make_ae(**settings).fit(unit_data)
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, epoch):
-        if epoch == 2 and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, epoch)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    _interrupt_once_at(2, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         make_ae(checkpoint_dir=str(tmp_path), **settings).fit(unit_data)
     resumed = make_ae(checkpoint_dir=str(tmp_path), **settings).fit(unit_data, resume=True)
@@ -303,16 +299,7 @@ def test_resumed_conv_denoiser_matches_uninterrupted_run(tmp_path, monkeypatch):
         "device": "cpu",
     }
     reference = ConvAutoEncoder(**settings).fit(X)
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, epoch):
-        if epoch == 3 and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, epoch)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    _interrupt_once_at(3, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         ConvAutoEncoder(checkpoint_dir=str(tmp_path), **settings).fit(X)
     resumed = ConvAutoEncoder(checkpoint_dir=str(tmp_path), **settings).fit(X, resume=True)

@@ -108,13 +108,7 @@ class UNetAutoEncoder(ResidualAutoEncoder):
         pre_code, skips = self._encode_with_skips(x)
         code, aux = self.bottleneck(pre_code)
         logits = self._add_input(self._decode_with_skips(code, skips), x)
-        return {
-            "pre_code": pre_code,
-            "code": code,
-            "logits": logits,
-            "reconstruction": self._activate(logits),
-            "aux": aux,
-        }
+        return self._outputs(pre_code, code, aux, logits)
 
     @torch.no_grad()
     def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -78,6 +78,10 @@ class AutoEncoder(nn.Module):
         pre_code = self.encoder(x)  # (b, code...) before the bottleneck
         code, aux = self.bottleneck(pre_code)
         logits = self.decoder(code)  # (b, *input_shape)
+        return self._outputs(pre_code, code, aux, logits)
+
+    def _outputs(self, pre_code, code, aux, logits: torch.Tensor) -> dict[str, Any]:
+        """The named pieces :meth:`forward` returns, the reconstruction activated from the logits."""
         return {
             "pre_code": pre_code,
             "code": code,

@@ -94,9 +94,13 @@ def shapes_spatial_code(config: ConvConfig) -> bool:
 def _convs(in_ch: int, out_ch: int, config: ConvConfig, stride: int = 1) -> list[nn.Module]:
     """``convs_per_block`` convolutions, the first ``in_ch -> out_ch`` (strided if asked)."""
     d, k = config.spatial_dims, config.kernel_size
-    convs: list[nn.Module] = [_CONV[d](in_ch, out_ch, k, stride=stride, padding=k // 2)]
-    convs += [_CONV[d](out_ch, out_ch, k, padding=k // 2) for _ in range(config.convs_per_block - 1)]
-    return convs
+    return [_CONV[d](in_ch, out_ch, k, stride=stride, padding=k // 2), *_refining_convs(out_ch, config)]
+
+
+def _refining_convs(channels: int, config: ConvConfig) -> list[nn.Module]:
+    """The ``convs_per_block - 1`` convolutions that follow a block's first, at its resolution."""
+    d, k = config.spatial_dims, config.kernel_size
+    return [_CONV[d](channels, channels, k, padding=k // 2) for _ in range(config.convs_per_block - 1)]
 
 
 def _activated(convs: list[nn.Module], config: ConvConfig, raw_last: bool = False) -> list[nn.Module]:
@@ -161,7 +165,7 @@ def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
             block = nn.Sequential(up, *_activated(_convs(in_ch + skip_ch, out_ch, config), config))
         else:
             conv_t = _CONV_T[d](in_ch, out_ch, k, stride=2, padding=k // 2, output_padding=1)
-            block = nn.Sequential(*_activated([conv_t, *_convs(out_ch, out_ch, config)[1:]], config))
+            block = nn.Sequential(*_activated([conv_t, *_refining_convs(out_ch, config)], config))
         layers.append((f"block{i}", block))
         in_ch = out_ch
     layers.append(("output", _CONV[d](in_ch, config.input_shape[0], k, padding=k // 2)))
