@@ -24,6 +24,15 @@ def _require(condition: bool, message: str) -> None:
         raise InvalidInputError(message)
 
 
+def check_skip_connections(code_size: int | None, downsampling: str) -> None:
+    """Raise unless U-Net skips fit: they need a spatial code and max-pool/upsample blocks."""
+    _require(
+        code_size is None and downsampling == "pool",
+        f"skip_connections=True needs code_size=None and downsampling='pool' (got "
+        f"code_size={code_size}, downsampling={downsampling!r})",
+    )
+
+
 def _check_layers_and_code(config, code_width: int) -> None:
     """Checks every architecture shares: activations, dropout and the sparse-code fields."""
     _require(
@@ -284,11 +293,8 @@ class ConvConfig(_JSONConfig):
             int(self.convs_per_block) >= 1,
             f"convs_per_block={self.convs_per_block} must be a positive integer",
         )
-        _require(
-            not self.skip_connections or (self.code_size is None and self.downsampling == "pool"),
-            f"skip_connections=True needs code_size=None and downsampling='pool' (got "
-            f"code_size={self.code_size}, downsampling={self.downsampling!r})",
-        )
+        if self.skip_connections:
+            check_skip_connections(self.code_size, self.downsampling)
         _check_layers_and_code(self, self.code_width)
 
     @property

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.config import DOWNSAMPLINGS, ConvConfig
+from hourglass.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
 from hourglass.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
 from hourglass.corruptions import make_noise
 from hourglass.data import check_finite, load_data
@@ -262,11 +262,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
                 "skip_connections=True with task='reconstruct': the skips let the input bypass the code, "
                 "so the model would learn the identity; use them with a restoration task"
             )
-        if self.skip_connections is True and (self.downsampling != "pool" or self.code_size is not None):
-            raise InvalidInputError(
-                f"skip_connections=True needs downsampling='pool' and code_size=None (got "
-                f"downsampling={self.downsampling!r}, code_size={self.code_size!r})"
-            )
+        if self.skip_connections is True:
+            check_skip_connections(self.code_size, self.downsampling)
         if self.color_mode is not None and self.color_mode not in MODES:
             raise InvalidInputError(f"color_mode={self.color_mode!r}; expected one of {MODES} or None")
         if self.image_size is not None:
