@@ -4,7 +4,7 @@ import pytest
 
 import hourglass
 from hourglass import AutoEncoder, baselines
-from hourglass.baselines import compare, pca_reconstruction
+from hourglass.baselines import compare, dominance_note, standardizer
 from hourglass.exceptions import InvalidInputError
 
 COLUMNS = ["code_size", "ae_mse", "pca_mse", "ratio", "ae_seconds", "pca_seconds"]
@@ -32,7 +32,7 @@ def test_compare_table_values_are_consistent(comparison):
     table = comparison.table
     assert (table[["ae_mse", "pca_mse", "ae_seconds", "pca_seconds"]] > 0).all().all()
     np.testing.assert_allclose(table["ratio"], table["ae_mse"] / table["pca_mse"])
-    assert (table["loss"] == "bce").all()
+    assert (table["loss"] == "mse").all()  # digits/16 are not binary
 
 
 def test_compare_scores_every_model_on_the_same_held_out_split(comparison, digits):
@@ -45,6 +45,7 @@ def test_compare_scores_every_model_on_the_same_held_out_split(comparison, digit
         assert row["ae_mse"] == pytest.approx(float(np.mean(ae.reconstruction_error(comparison.X_test))))
         pca_mse = np.mean((pca.inverse_transform(pca.transform(comparison.X_test)) - comparison.X_test) ** 2)
         assert row["pca_mse"] == pytest.approx(pca_mse, rel=1e-5)
+        assert row["ae_mse_raw"] == pytest.approx(row["ae_mse"]) and comparison.units == "data"
 
 
 def test_compare_pca_error_falls_with_code_size(comparison):
@@ -86,12 +87,70 @@ def test_compare_rejects_non_finite_data(digits):
         compare(X, code_sizes=[2])
 
 
-@pytest.mark.parametrize("k", [1, 3])
-def test_pca_reconstruction(k):
-    rng = np.random.default_rng(0)
-    X_train, X_test = rng.normal(size=(30, 5)), rng.normal(size=(7, 5))
-    pca, rec = pca_reconstruction(X_train, X_test, k)
-    assert pca.n_components_ == k and rec.shape == (7, 5)
+def _wide_scales(n: int = 240, seed: int = 0) -> np.ndarray:
+    """Six correlated columns on scales from 0.01 to 10,000, like a raw table (breast cancer's areas)."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, 2))
+    X = latent @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(size=(n, 6))
+    return X * np.array([1e4, 1e2, 1.0, 1.0, 0.1, 0.01]) + 5e4
+
+
+@pytest.fixture(scope="module")
+def raw_comparison():
+    return compare(_wide_scales(), code_sizes=[2], estimator=_tiny_ae(), y=np.arange(240) % 3)
+
+
+def test_compare_scores_tables_outside_unit_interval_in_standardized_units(raw_comparison):
+    X_train, X_test = raw_comparison.X_train, raw_comparison.X_test
+    mean, std = standardizer(X_train)
+    ae = raw_comparison.models[2]["ae"]
+    row = raw_comparison.table.iloc[0]
+    expected = np.mean(((ae.reconstruct(X_test) - X_test) / std) ** 2)
+    assert raw_comparison.units == "standardized"
+    assert row["ae_mse"] == pytest.approx(expected, rel=1e-4)
+    assert row["ae_mse_raw"] == pytest.approx(float(np.mean(ae.reconstruction_error(X_test))), rel=1e-4)
+    # The column in tens of thousands decides the raw error, not the standardized one.
+    assert row["pca_mse_raw"] > 1e3 * row["pca_mse"]
+
+
+def test_compare_fits_pca_on_the_data_the_autoencoder_sees(raw_comparison):
+    ae, pca = raw_comparison.models[2]["ae"], raw_comparison.models[2]["pca"]
+    scaled = ae.scaler_.transform(raw_comparison.X_train)
+    np.testing.assert_allclose(pca.mean_, scaled.mean(axis=0), atol=1e-5)
+    # The same numbers by hand: PCA on z-scored training rows, scored in z-scores.
+    from sklearn.decomposition import PCA
+
+    mean, std = standardizer(raw_comparison.X_train)
+    z_train, z_test = (raw_comparison.X_train - mean) / std, (raw_comparison.X_test - mean) / std
+    by_hand = PCA(2).fit(z_train)
+    expected = np.mean((by_hand.inverse_transform(by_hand.transform(z_test)) - z_test) ** 2)
+    assert raw_comparison.table.iloc[0]["pca_mse"] == pytest.approx(expected, rel=1e-2)  # float32 scaler
+
+
+def test_compare_notes_when_a_few_columns_dominate_the_raw_error(raw_comparison):
+    assert raw_comparison.note is not None and "column 0" in raw_comparison.note
+
+
+def test_compare_keeps_the_labels_of_the_held_out_rows(raw_comparison):
+    np.testing.assert_array_equal(raw_comparison.y_test, raw_comparison.test_index % 3)
+
+
+def test_compare_rejects_labels_of_the_wrong_length(digits):
+    with pytest.raises(InvalidInputError, match="y has 3 labels for 50 samples"):
+        compare(digits[0][:50], code_sizes=[2], estimator=_tiny_ae(), y=[0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "errors, expected",
+    [([100.0, 0.1, 0.1, 0.2], "column 0"), ([1.0, 1.0, 1.0, 1.0], None), ([0.0, 0.0], None)],
+)
+def test_dominance_note_only_when_few_columns_hold_most_of_the_error(errors, expected):
+    note = dominance_note(np.array(errors))
+    assert (note is None) if expected is None else (expected in note)
+
+
+def test_dominance_note_names_columns():
+    assert "'area'" in dominance_note(np.array([0.1, 50.0, 0.1]), ["radius", "area", "smoothness"])
 
 
 def test_compare_is_public_api():

@@ -110,7 +110,7 @@ def test_fit_on_builtin_digits(tmp_path):
     assert code == 0, err
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["architecture"]["input_dim"] == 64
-    assert config["fitted"]["loss_"] == "bce"
+    assert config["fitted"]["loss_"] == "mse"
 
 
 def test_fit_passes_hyperparameters_through(files, tmp_path):
@@ -131,7 +131,7 @@ def test_fit_passes_hyperparameters_through(files, tmp_path):
 def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     code, out, _ = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT[:-1])
     assert code == 0
-    assert "trained 2 epochs" in out and "loss bce" in out and "saved the model" in out
+    assert "trained 2 epochs" in out and "loss mse" in out and "saved the model" in out
 
 
 def test_fit_refuses_an_existing_model_folder_without_force(files, tmp_path):
@@ -260,7 +260,7 @@ def test_outputs_are_not_overwritten_without_force(files, tmp_path, command, sou
 def test_info_prints_loss_and_architecture(files):
     code, out, _ = run("info", files / "model")
     assert code == 0
-    assert "loss" in out and "bce" in out
+    assert "loss" in out and "mse" in out
     assert "architecture" in out and "hidden_layers=(16,)" in out.replace("[16]", "(16,)")
     assert "code size" in out
 
@@ -269,7 +269,7 @@ def test_info_json(files):
     code, out, _ = run("info", files / "model", "--json")
     assert code == 0
     summary = json.loads(out)
-    assert summary["loss"].startswith("bce")
+    assert summary["loss"].startswith("mse")
     assert summary["architecture"]["code_size"] == 2
     assert summary["architecture"]["hidden_layers"] == [16]
     assert summary["epochs_run"] == 2
@@ -582,3 +582,89 @@ def test_fit_topk_aux_flag_reaches_the_model(files, tmp_path):
     code, out, err = run("fit", files / "data.npy", *args, "--out", tmp_path / "m")
     assert code == 0, err
     assert hourglass.load(tmp_path / "m").topk_aux_penalty == 0.25
+
+
+# -- tables with identifier and label columns ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled_table(tmp_path_factory):
+    """The wine table as a CSV with an id column and the class as a text label."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True)
+    df = wine.data.iloc[:90].copy()
+    df.insert(0, "id", np.arange(90) * 1000)
+    df["kind"] = np.array(["barolo", "grignolino", "barbera"])[wine.target.iloc[:90]]
+    path = tmp_path_factory.mktemp("table") / "wine.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_load_data_drops_columns_and_takes_the_label(labelled_table):
+    data = load_data(labelled_table, drop=["id"], label="kind")
+    assert data.X.shape == (90, 13) and "id" not in data.feature_names and "kind" not in data.feature_names
+    assert set(data.y) == {"barolo", "grignolino"}  # the first 90 rows hold two classes
+
+
+def test_load_data_takes_positions_for_a_headerless_table(tmp_path):
+    path = tmp_path / "t.csv"
+    np.savetxt(path, np.c_[np.arange(5), np.ones((5, 3)), np.arange(5) % 2], delimiter=",")
+    data = load_data(path, drop=["0"], label="4")
+    assert data.X.shape == (5, 3) and list(data.y) == [0, 1, 0, 1, 0]
+
+
+def test_compare_with_drop_and_label_prints_standardized_errors(labelled_table, tmp_path):
+    code, out, err = run(
+        "compare", labelled_table, "--drop", "id", "--label", "kind", "--code-sizes", "2", "--epochs", "2",
+        "-o", tmp_path / "table.csv", "--report", tmp_path / "r",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "standardized units" in out and "ae_mse_raw" in out
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert {"ae_mse", "pca_mse", "ratio", "ae_mse_raw", "pca_mse_raw"} <= set(table.columns)
+    assert "standardized units" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_compare_notes_columns_that_dominate_raw_units(labelled_table):
+    # Proline (hundreds to over a thousand) and magnesium (about a hundred) dwarf the others.
+    code, out, err = run("compare", labelled_table, "--drop", "id", "--label", "kind", "--code-sizes", "2",
+                         "--epochs", "1")  # fmt: skip
+    assert code == 0, err
+    assert "note: raw-unit MSE is dominated by" in out and "'proline'" in out
+
+
+def test_fit_with_drop_and_label(labelled_table, tmp_path):
+    code, out, err = run("fit", labelled_table, "--drop", "id", "--label", "kind", "--out", tmp_path / "m",
+                         *FAST_FIT)  # fmt: skip
+    assert code == 0, err
+    assert hourglass.load(tmp_path / "m").n_features_in_ == 13
+
+
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        (["--drop", "nope"], ["--drop 'nope'", "no such column", "alcohol"]),
+        (["--label", "nope"], ["--label 'nope'", "no such column"]),
+        (["--drop", "99"], ["--drop '99'", "below 15"]),
+    ],
+)
+def test_compare_names_a_missing_column(labelled_table, tmp_path, options, fragments):
+    code, out, err = run("compare", labelled_table, *options, "-o", tmp_path / "t.csv")
+    assert_one_line_error(code, out, err, *fragments)
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_fit_refuses_a_label_column_with_missing_values(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [2.0, 1, 0, 3], "y": ["x", None, "z", "x"]}).to_csv(
+        path, index=False
+    )
+    code, out, err = run("fit", path, "--label", "y", "--out", tmp_path / "m", *FAST_FIT)
+    assert_one_line_error(code, out, err, "label column 'y'", "1 missing value", "row 1")
+    assert not (tmp_path / "m").exists()
+
+
+def test_drop_refuses_data_that_is_not_a_table(files, tmp_path):
+    code, out, err = run("compare", files / "data.npy", "--drop", "px0")
+    assert_one_line_error(code, out, err, "--drop", "table files")

@@ -222,7 +222,7 @@ def test_conv_estimator_reads_idx_folder(tmp_path):
     header = bytes([0, 0, 8, 3]) + np.array([20, 10, 10], ">u4").tobytes()
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images.tobytes()))
     ae = _fit(str(tmp_path), code_size=4)
-    assert ae.input_shape_ == (1, 10, 10) and ae.loss_ == "bce"
+    assert ae.input_shape_ == (1, 10, 10) and ae.loss_ == "mse"
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def test_conv_config_checks_topk_against_the_code_width():
 
 def test_conv_estimator_kl_penalty_lowers_mean_code_activation():
     X = _images(n=32)
-    kw = {"code_size": None, "epochs": 3, "learning_rate": 1e-2}
+    kw = {"code_size": None, "epochs": 3, "learning_rate": 1e-2, "loss": "bce"}
     # kl_penalty=0 would give an identity code; a negligible weight keeps the same sigmoid code.
     base = _fit(X, **kw, kl_penalty=1e-12)
     sparse = _fit(X, **kw, kl_penalty=1.0, sparsity_target=0.05)

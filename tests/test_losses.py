@@ -12,14 +12,14 @@ from hourglass.losses import choose_loss, reconstruction_loss, total_loss
 @pytest.mark.parametrize(
     "data, expected, reason",
     [
-        (np.array([[0.0, 0.5, 1.0]]), "bce", r"\[0, 1\]"),
-        (np.array([[0.0, 1.0], [1.0, 0.0]]), "bce", r"\[0, 1\]"),
+        (np.array([[0.0, 0.5, 1.0]]), "mse", r"within \[0, 1\] but are not binary"),
+        (np.array([[0.0, 1.0], [1.0, 0.0]]), "bce", r"0 or 1"),
         (np.array([[0.0, 1.5]]), "mse", r"outside \[0, 1\]"),
         (np.array([[-0.1, 0.5]]), "mse", r"outside \[0, 1\]"),
         (np.array([[1000.0, 2000.0]]), "mse", r"outside \[0, 1\]"),
     ],
 )
-def test_choose_loss_auto_picks_bce_only_for_unit_interval_data(data, expected, reason):
+def test_choose_loss_auto_picks_bce_only_for_binary_data(data, expected, reason):
     loss, why = choose_loss("auto", data)
     assert loss == expected
     assert why.startswith("auto")
@@ -79,17 +79,35 @@ def test_total_loss_sums_named_terms():
 # -- the loss inside the estimator -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fixture, expected", [("unit_data", "bce"), ("real_data", "mse")])
-def test_estimator_auto_loss_is_recorded_with_its_reason(make_ae, request, fixture, expected):
+@pytest.mark.parametrize(
+    "fixture, expected, output",
+    [("unit_data", "mse", "clip"), ("real_data", "mse", "identity"), ("binary_data", "bce", "sigmoid")],
+)
+def test_estimator_auto_loss_is_recorded_with_its_reason(make_ae, request, fixture, expected, output):
     ae = make_ae().fit(request.getfixturevalue(fixture))
     assert ae.loss_ == expected
     assert ae.loss_reason_.startswith("auto")
-    assert ae.architecture_.output_activation == ("sigmoid" if expected == "bce" else "identity")
+    assert ae.architecture_.output_activation == output
 
 
 def test_estimator_auto_loss_sees_the_scaled_data(make_ae, real_data):
     ae = make_ae(scaling="minmax").fit(real_data)
-    assert ae.loss_ == "bce"
+    assert ae.architecture_.output_activation == "clip"
+
+
+def test_clip_output_keeps_reconstructions_in_the_unit_interval_only_in_use(make_ae, unit_data):
+    ae = make_ae().fit(unit_data)
+    far = np.full((3, unit_data.shape[1]), 5.0)
+    assert ae.reconstruct(far).max() <= 1.0 and ae.inverse_transform(np.full((2, 2), 50.0)).min() >= 0.0
+    ae.module_.train()
+    raw = ae.module_(torch.full((3, unit_data.shape[1]), 5.0))["reconstruction"]
+    assert not bool(((raw >= 0) & (raw <= 1)).all())  # training sees the unclamped output
+    ae.module_.eval()
+
+
+@pytest.fixture
+def binary_data(unit_data):
+    return (unit_data > 0.3).astype(float)
 
 
 def test_estimator_bce_on_data_outside_unit_interval_raises_naming_the_range(make_ae, real_data):

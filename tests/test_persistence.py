@@ -100,7 +100,7 @@ def test_config_records_what_the_model_is(saved):
     assert config["estimator"] == "AutoEncoder"
     assert config["architecture"]["kind"] == "dense"
     assert config["architecture"]["code_size"] == 2
-    assert config["fitted"]["loss_"] == "bce"
+    assert config["fitted"]["loss_"] == "mse"
     assert config["scaling"] == "none"
 
 

@@ -161,12 +161,12 @@ def test_without_validation_split_monitors_training_loss(make_ae, unit_data):
 
 
 def test_huge_learning_rate_raises_training_diverged_naming_the_epoch(make_ae, real_data):
-    with pytest.raises(TrainingDivergedError, match=r"at epoch 1\b.*learning_rate"):
-        make_ae(loss="mse", scaling="standard", learning_rate=1e6).fit(real_data)
+    with pytest.raises(TrainingDivergedError, match=r"at epoch \d+\b.*tried restarts.*learning_rate"):
+        make_ae(loss="mse", scaling="standard", learning_rate=1e6, epochs=6).fit(real_data)
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf])
-def test_non_finite_loss_at_a_later_epoch_names_that_epoch(make_ae, unit_data, monkeypatch, bad):
+def _poison_epoch(monkeypatch, poisoned_epoch: int, bad: float) -> None:
+    """Make the loss of every step of ``poisoned_epoch`` non-finite."""
     original = training.total_loss
     calls = {"epoch": 0}
     original_epoch = Trainer.train_one_epoch
@@ -177,14 +177,34 @@ def test_non_finite_loss_at_a_later_epoch_names_that_epoch(make_ae, unit_data, m
 
     def poisoned(*args, **kwargs):
         parts = original(*args, **kwargs)
-        if calls["epoch"] == 3:
+        if calls["epoch"] == poisoned_epoch:
             parts["loss"] = parts["loss"] * bad
         return parts
 
     monkeypatch.setattr(Trainer, "train_one_epoch", counting_epoch)
     monkeypatch.setattr(training, "total_loss", poisoned)
-    with pytest.raises(TrainingDivergedError, match=r"(nan|inf) at epoch 3\b"):
-        make_ae(epochs=5, patience=0).fit(unit_data)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_without_restarts_names_that_epoch(unit_data, monkeypatch, bad):
+    _poison_epoch(monkeypatch, 3, bad)
+    config = TrainConfig(epochs=5, batch_size=16, patience=0, device="cpu", verbose=0, max_restarts=0)
+    trainer = Trainer(build_model(DenseConfig(input_dim=6, code_size=2, hidden_layers=(8,))), config, "mse")
+    with pytest.raises(TrainingDivergedError, match=r"(nan|inf) at epoch 3\b|epoch 3: the training loss"):
+        trainer.fit(torch.as_tensor(unit_data, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_at_a_later_epoch_restarts_from_the_best_weights(
+    make_ae, unit_data, monkeypatch, bad
+):
+    _poison_epoch(monkeypatch, 3, bad)
+    ae = make_ae(epochs=5, patience=0).fit(unit_data)
+    (restart,) = ae.history_.restarts
+    assert restart["epoch"] == 3 and "training loss became" in restart["reason"]
+    assert restart["learning_rate"] == pytest.approx(ae.learning_rate_ * training.RESTART_FACTOR)
+    assert all(math.isfinite(v) for v in ae.history_.val_loss[3:])
+    assert np.isfinite(ae.transform(unit_data)).all()
 
 
 # -- checkpoints ---------------------------------------------------------------------------

@@ -16,10 +16,8 @@ from hourglass.estimator import AutoEncoder, BaseAutoEncoder
 from hourglass.exceptions import InvalidInputError
 
 
-def pca_reconstruction(X_train: np.ndarray, X_test: np.ndarray, code_size: int) -> tuple[PCA, np.ndarray]:
-    """Fit PCA(code_size) on ``X_train``; return it and its reconstruction of ``X_test``."""
-    pca = PCA(n_components=code_size, svd_solver="full").fit(X_train)
-    return pca, pca.inverse_transform(pca.transform(X_test))
+#: Share of the raw-unit error that a few columns must hold before the comparison warns.
+DOMINANCE_SHARE = 0.8
 
 
 @dataclass
@@ -29,14 +27,25 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per code size: ``code_size, ae_mse, pca_mse, ratio, ae_seconds, pca_seconds,
-        ae_epochs, loss``.
+        One row per code size: ``code_size, ae_mse, pca_mse, ratio, ae_mse_raw, pca_mse_raw,
+        ratio_raw, ae_seconds, pca_seconds, ae_epochs, loss``. ``ae_mse`` and ``pca_mse`` are in
+        :attr:`units`; the ``_raw`` columns are in the data's own units.
     models : dict
-        The fitted autoencoders and PCAs by code size: ``{k: {'ae': ..., 'pca': ...}}``.
+        The fitted autoencoders and PCAs by code size: ``{k: {'ae': ..., 'pca': ...}}``. Each
+        PCA was fitted on the training rows as the autoencoder's scaler maps them, so
+        ``pca.transform`` takes scaled rows (see :meth:`pca_reconstruct`).
     X_train, X_test : ndarray
         The split every model was fitted and scored on.
     test_index : ndarray
         Rows of the input that form ``X_test`` (to pick their labels, say).
+    units : {'data', 'standardized'}
+        ``'data'`` when every training value lies in [0, 1] (pixels, rates: their own units are
+        comparable), ``'standardized'`` otherwise (per-feature z-scores from the training rows,
+        so a column in thousands does not outweigh one in fractions).
+    note : str or None
+        A one-line warning when a few columns hold most of the raw-unit error.
+    y_test : ndarray or None
+        Labels of the held-out rows, when ``y`` was given.
     """
 
     table: pd.DataFrame
@@ -44,6 +53,80 @@ class Comparison:
     X_train: np.ndarray | None = None
     X_test: np.ndarray | None = None
     test_index: np.ndarray | None = None
+    units: str = "data"
+    note: str | None = None
+    y_test: np.ndarray | None = None
+
+    def shown_table(self) -> pd.DataFrame:
+        """The table as people read it: without the raw-unit columns when they repeat the headline."""
+        if self.units == "data":
+            return self.table.drop(columns=["ae_mse_raw", "pca_mse_raw", "ratio_raw"])
+        return self.table
+
+    def pca_reconstruct(self, k: int, X: np.ndarray) -> np.ndarray:
+        """PCA(k)'s reconstruction of rows ``X``, in the data's units (the same scaling as the AE)."""
+        return pca_reconstruct(self.models[k]["pca"], self.models[k]["ae"].scaler_, X)
+
+
+def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
+    """Reconstruct rows ``X`` with a PCA fitted on ``scaler``-mapped data, back in the data's units.
+
+    Examples
+    --------
+    >>> from hourglass.scaling import fit_scaler
+    >>> X = np.random.default_rng(0).normal(size=(50, 4)) * [1, 10, 100, 1000]
+    >>> scaler = fit_scaler(X, "standard")
+    >>> pca = PCA(4).fit(scaler.transform(X))
+    >>> bool(np.allclose(pca_reconstruct(pca, scaler, X), X, rtol=1e-4, atol=1e-2))
+    True
+    """
+    scaled = scaler.transform(np.asarray(X, dtype=np.float32))
+    return scaler.inverse_transform(pca.inverse_transform(pca.transform(scaled)))
+
+
+def standardizer(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of ``X_train`` (1 where a column is constant).
+
+    Examples
+    --------
+    >>> standardizer(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    (array([1., 5.]), array([1., 1.]))
+    """
+    X64 = np.asarray(X_train, dtype=np.float64)
+    mean, std = X64.mean(axis=0), X64.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def dominance_note(errors: np.ndarray, names: list[str] | None = None) -> str | None:
+    """A note when at most a tenth of the columns (at least one, at most 3) hold most of the error.
+
+    Parameters
+    ----------
+    errors : ndarray of shape (n_features,)
+        Mean squared error of each column, in raw units.
+    names : list of str, optional
+        Column names for the message (positions otherwise).
+
+    Examples
+    --------
+    >>> dominance_note(np.array([100.0, 0.1, 0.1, 0.2]))
+    'raw-unit MSE is dominated by column 0 (99.6% of it); the standardized columns judge every feature alike'
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    total = errors.sum()
+    if errors.size < 2 or total <= 0:
+        return None
+    few = int(min(3, max(1, errors.size // 10)))
+    top = np.argsort(-errors)[:few]
+    share = errors[top].sum() / total
+    if share < DOMINANCE_SHARE:
+        return None
+    label = ", ".join(repr(names[i]) if names else str(int(i)) for i in top)
+    word = "column" if few == 1 else "columns"
+    return (
+        f"raw-unit MSE is dominated by {word} {label} ({100 * share:.1f}% of it); "
+        "the standardized columns judge every feature alike"
+    )
 
 
 def compare(
@@ -53,8 +136,16 @@ def compare(
     test_size: float = 0.2,
     random_state: int = 0,
     verbose: int = 0,
+    y: Any = None,
 ) -> Comparison:
     """Fit PCA and the autoencoder at each code size on one split; score both on held-out data.
+
+    PCA and the autoencoder see the same data: PCA is fitted on the training rows as the
+    autoencoder's scaler maps them (standardized for data outside [0, 1]) and its reconstruction
+    is mapped back the same way. Both are scored on the held-out rows in one set of units:
+    the data's own when every training value lies in [0, 1], per-feature z-scores from the
+    training rows otherwise (where the raw-unit error, also reported, is decided by whichever
+    column has the largest numbers).
 
     Parameters
     ----------
@@ -71,12 +162,15 @@ def compare(
         Seeds the split (and the default autoencoder).
     verbose : int, default=0
         Passed to the default autoencoder (1 shows progress bars).
+    y : array-like of shape (n_samples,), optional
+        Labels, never used for fitting: they colour the code maps of the report.
 
     Returns
     -------
     Comparison
-        ``.table`` holds held-out MSE (in the data's units), the AE/PCA ratio (below 1: the
-        autoencoder wins) and fit seconds per code size.
+        ``.table`` holds held-out MSE in ``.units``, the AE/PCA ratio (below 1: the autoencoder
+        wins), the same in raw units, and fit seconds per code size; ``.note`` warns when a few
+        columns dominate the raw-unit error.
 
     Examples
     --------
@@ -85,7 +179,9 @@ def compare(
     >>> result.table[["code_size", "ae_mse", "pca_mse", "ratio"]]        # doctest: +SKIP
     """
     from hourglass.data import validate_finite_2d
+    from hourglass.scaling import in_unit_interval
 
+    names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")
     sizes = [int(k) for k in code_sizes]
     if not sizes:
@@ -97,33 +193,56 @@ def compare(
         )
     if not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size={test_size} must lie in (0, 1)")
+    if y is not None:
+        y = np.asarray(y).ravel()
+        if len(y) != len(X):
+            raise InvalidInputError(f"y has {len(y)} labels for {len(X)} samples; expected one per sample")
     train_index, test_index = train_test_split(
         np.arange(len(X)), test_size=test_size, random_state=random_state
     )
     X_train, X_test = X[train_index], X[test_index]
+    units = "data" if in_unit_interval(X_train) else "standardized"
+    mean, std = standardizer(X_train) if units == "standardized" else (0.0, 1.0)
     base = estimator if estimator is not None else AutoEncoder(random_state=random_state, verbose=verbose)
-    rows, models = [], {}
+    rows, models, column_errors = [], {}, None
     for k in sizes:
-        tic = time.perf_counter()
-        pca, pca_rec = pca_reconstruction(X_train, X_test, k)
-        pca_seconds = time.perf_counter() - tic
         ae = clone(base).set_params(code_size=k)
         tic = time.perf_counter()
         ae.fit(X_train)
         ae_seconds = time.perf_counter() - tic
-        ae_mse = float(np.mean(ae.reconstruction_error(X_test)))
-        pca_mse = float(np.mean((pca_rec - X_test) ** 2))
+        tic = time.perf_counter()
+        pca = PCA(n_components=k, svd_solver="full").fit(ae.scaler_.transform(X_train))
+        pca_seconds = time.perf_counter() - tic
+        models[k] = {"ae": ae, "pca": pca}
+        ae_rec = ae.reconstruct(X_test).astype(np.float64)
+        pca_rec = pca_reconstruct(pca, ae.scaler_, X_test).astype(np.float64)
+        ae_mse, pca_mse = (float(np.mean(((rec - X_test) / std) ** 2)) for rec in (ae_rec, pca_rec))
+        ae_raw, pca_raw = (float(np.mean((rec - X_test) ** 2)) for rec in (ae_rec, pca_rec))
+        if column_errors is None:
+            column_errors = np.mean((pca_rec - X_test) ** 2, axis=0)
         rows.append(
             {
                 "code_size": k,
                 "ae_mse": ae_mse,
                 "pca_mse": pca_mse,
                 "ratio": ae_mse / pca_mse if pca_mse > 0 else float("nan"),
+                "ae_mse_raw": ae_raw,
+                "pca_mse_raw": pca_raw,
+                "ratio_raw": ae_raw / pca_raw if pca_raw > 0 else float("nan"),
                 "ae_seconds": ae_seconds,
                 "pca_seconds": pca_seconds,
                 "ae_epochs": ae.n_epochs_,
                 "loss": ae.loss_,
             }
         )
-        models[k] = {"ae": ae, "pca": pca}
-    return Comparison(pd.DataFrame(rows), models, X_train, X_test, test_index)
+    note = dominance_note(column_errors, names) if units == "standardized" else None
+    return Comparison(
+        pd.DataFrame(rows),
+        models,
+        X_train,
+        X_test,
+        test_index,
+        units=units,
+        note=note,
+        y_test=None if y is None else y[test_index],
+    )

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 from hourglass.exceptions import InvalidInputError
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")
-OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
+OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "clip")
 LOSSES = ("auto", "mse", "bce")
 CODE_ACTIVATIONS = ("identity", "relu", "sigmoid")
+NOISE_SCHEDULES = ("constant", "cosine")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -97,8 +98,9 @@ class DenseConfig(_JSONConfig):
         Nodes per decoder layer, innermost first; ``None`` mirrors ``hidden_layers``.
     activation : str
         Non-linearity after every hidden layer, one of :data:`ACTIVATIONS`.
-    output_activation : {'identity', 'sigmoid'}
-        Applied to the decoder's last layer (``sigmoid`` goes with binary cross-entropy).
+    output_activation : {'identity', 'sigmoid', 'clip'}
+        Applied to the decoder's last layer (``sigmoid`` goes with binary cross-entropy;
+        ``clip`` is the identity in training and clamps to [0, 1] in eval mode).
     dropout : float
         Dropout rate after every hidden activation.
     code_activation : {'identity', 'relu', 'sigmoid'}
@@ -169,6 +171,14 @@ class TrainConfig(_JSONConfig):
         ``'bf16'`` runs the forward pass under autocast.
     verbose : int
         0 silences the progress bar.
+    grad_clip : float
+        Bound on the global gradient norm of every step (0: no clipping).
+    max_restarts : int
+        Collapses the loop recovers from (back to the best weights at a lower rate) before it
+        gives up with an error.
+    noise_schedule : {'constant', 'cosine'}
+        How the corruption's strength evolves: constant (a task: denoise, inpaint, ...), or a
+        cosine decay from full strength to none (noise as a regularizer), judged on clean inputs.
     """
 
     kind: ClassVar[str] = "train"
@@ -182,6 +192,9 @@ class TrainConfig(_JSONConfig):
     device: str = "auto"
     precision: str = "fp32"
     verbose: int = 1
+    grad_clip: float = 1.0
+    max_restarts: int = 3
+    noise_schedule: str = "constant"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -192,6 +205,12 @@ class TrainConfig(_JSONConfig):
         _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
         _require(
             self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'"
+        )
+        _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
+        _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")
+        _require(
+            self.noise_schedule in NOISE_SCHEDULES,
+            f"noise_schedule={self.noise_schedule!r}; expected one of {NOISE_SCHEDULES}",
         )
 
 

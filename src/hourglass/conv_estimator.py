@@ -28,7 +28,7 @@ from hourglass.data import check_finite, load_data
 from hourglass.estimator import BaseAutoEncoder, _as_seed
 from hourglass.exceptions import InvalidInputError
 from hourglass.images import MODES, ImageFolder, load_image
-from hourglass.losses import choose_loss
+from hourglass.losses import choose_loss, output_activation
 from hourglass.model import build_model
 from hourglass.nn.conv import code_map_shape
 from hourglass.persistence import register_estimator
@@ -440,7 +440,9 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         train_idx, val_idx = self._split(n)
         self.scaler_ = fit_scaler(sample, self.scaling, self._scaler_channel_axis)
         self.loss_, self.loss_reason_ = choose_loss(self.loss, self.scaler_.transform(sample))
-        self.architecture_ = self._architecture(sample, "sigmoid" if self.loss_ == "bce" else "identity")
+        self.architecture_ = self._architecture(
+            sample, output_activation(self.loss_, self.scaler_.transform(sample))
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             self.module_ = build_model(self.architecture_)
@@ -448,7 +450,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             self._prepare_module(torch.from_numpy(self.scaler_.transform(sample)), None)
         trainer = Trainer(
             self.module_,
-            self._train_config(),
+            self._train_config(len(train_idx)),
             self.loss_,
             regularizers=self._regularizers(),
             corruption=self._corruption(),

@@ -284,7 +284,51 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
     raise DataFileError(f"{str(path)!r} has no array {key!r}; it holds {keys}")
 
 
-def load_data(source: str | os.PathLike, key: str | None = None, *, flat: bool = True) -> Dataset:
+def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> object:
+    """The column of ``df`` that ``name`` means: a header name, or a 0-based position."""
+    columns = list(df.columns)
+    if name in [str(c) for c in columns]:
+        return columns[[str(c) for c in columns].index(name)]
+    if name.lstrip("-").isdigit() and 0 <= int(name) < len(columns):
+        return columns[int(name)]
+    shown = ", ".join(map(str, columns[:12])) + (", ..." if len(columns) > 12 else "")
+    raise InvalidInputError(
+        f"{option} {name!r}: {source!r} has no such column; expected one of its columns ({shown}) "
+        f"or a 0-based position below {len(columns)}"
+    )
+
+
+def _split_columns(
+    df: pd.DataFrame, drop: list[str], label: str | None, source: str
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels)."""
+    dropped = [_column_index(df, name, "drop", source) for name in drop]
+    y = None
+    if label is not None:
+        column = _column_index(df, label, "label", source)
+        values = df[column]
+        if values.isna().any():
+            first = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise InvalidInputError(
+                f"label column {label!r} of {source!r} holds {int(values.isna().sum())} missing value(s), "
+                f"the first in row {first}; expected a label on every row"
+            )
+        y = values.to_numpy()
+        dropped.append(column)
+    features = df.drop(columns=list(dict.fromkeys(dropped)))
+    if features.shape[1] == 0:
+        raise InvalidInputError(f"no feature columns of {source!r} are left after drop and label")
+    return features, y
+
+
+def load_data(
+    source: str | os.PathLike,
+    key: str | None = None,
+    *,
+    flat: bool = True,
+    drop: list[str] | tuple[str, ...] | None = None,
+    label: str | None = None,
+) -> Dataset:
     """Load a built-in data set or a data file into a checked :class:`Dataset`.
 
     Parameters
@@ -297,6 +341,12 @@ def load_data(source: str | os.PathLike, key: str | None = None, *, flat: bool =
         The array to take from a ``.npz`` holding several.
     flat : bool, default=True
         Return images as rows ``(n, h*w)``; if False, as ``(n, c, h, w)``.
+    drop : list of str, optional
+        Table columns (CSV, TSV, TXT, Parquet) that are not features, by header name or 0-based
+        position: identifiers, timestamps, targets.
+    label : str, optional
+        A table column holding each row's label: it becomes ``Dataset.y`` (colours the code map,
+        scores clustering) and is never a feature.
 
     Returns
     -------
@@ -315,6 +365,13 @@ def load_data(source: str | os.PathLike, key: str | None = None, *, flat: bool =
     >>> data.X.shape, data.image_shape
     ((1797, 64), (8, 8))
     """
+    drop = list(drop or [])
+    is_table = Path(str(source)).suffix.lower() in TABLE_SUFFIXES
+    if (drop or label is not None) and not is_table:
+        option = "drop" if drop else "label"
+        raise InvalidInputError(
+            f"{option} applies to table files (CSV, TSV, TXT, Parquet) only, not {str(source)!r}"
+        )
     if isinstance(source, str) and source in BUILTIN_DATASETS:
         return _load_builtin(source, flat)
     path = Path(source)
@@ -342,9 +399,10 @@ def load_data(source: str | os.PathLike, key: str | None = None, *, flat: bool =
     df, has_header = _read_table(path)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
+    df, y = _split_columns(df, drop, label, path.name)
     _check_numeric(df, path.name)
     names = [str(c) for c in df.columns] if has_header else None
-    return _as_dataset(df.to_numpy(), path.name, flat, feature_names=names)
+    return _as_dataset(df.to_numpy(), path.name, flat, y=y, feature_names=names)
 
 
 def save_array(path: str | os.PathLike, array, force: bool = False) -> Path:

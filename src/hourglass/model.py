@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hourglass.config import DenseConfig
+from hourglass.config import OUTPUT_ACTIVATIONS, DenseConfig
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.bottleneck import IdentityBottleneck, make_bottleneck
 from hourglass.nn.dense import build_dense_decoder, build_dense_encoder
@@ -30,8 +30,8 @@ class AutoEncoder(nn.Module):
         Maps a code to output *logits* (before ``output_activation``).
     bottleneck : nn.Module, optional
         ``forward(z) -> (code, aux)``; the identity by default.
-    output_activation : {'identity', 'sigmoid'}
-        Turns logits into the reconstruction.
+    output_activation : {'identity', 'sigmoid', 'clip'}
+        Turns logits into the reconstruction (``'clip'``: clamped to [0, 1] in eval mode).
 
     Examples
     --------
@@ -52,9 +52,9 @@ class AutoEncoder(nn.Module):
         output_activation: str = "identity",
     ) -> None:
         super().__init__()
-        if output_activation not in ("identity", "sigmoid"):
+        if output_activation not in OUTPUT_ACTIVATIONS:
             raise InvalidInputError(
-                f"output_activation={output_activation!r}; expected 'identity' or 'sigmoid'"
+                f"output_activation={output_activation!r}; expected one of {OUTPUT_ACTIVATIONS}"
             )
         self.encoder = encoder
         self.bottleneck = bottleneck if bottleneck is not None else IdentityBottleneck()
@@ -62,7 +62,13 @@ class AutoEncoder(nn.Module):
         self.output_activation = output_activation
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(logits) if self.output_activation == "sigmoid" else logits
+        if self.output_activation == "sigmoid":
+            return torch.sigmoid(logits)
+        if self.output_activation == "clip" and not self.training:
+            # Data known to lie in [0, 1]: clamping can only move a reconstruction closer. In
+            # training the identity keeps the gradient of outputs beyond the bounds.
+            return logits.clamp(0.0, 1.0)
+        return logits
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Return the code of ``x``."""

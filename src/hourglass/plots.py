@@ -113,13 +113,15 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figur
     return fig
 
 
-def error_vs_code_size(table: pd.DataFrame) -> Figure:
+def error_vs_code_size(table: pd.DataFrame, ylabel: str = "held-out MSE") -> Figure:
     """Plot held-out reconstruction error of the autoencoder and PCA against the code size.
 
     Parameters
     ----------
     table : DataFrame
         Columns ``code_size``, ``ae_mse`` and ``pca_mse``, one row per code size.
+    ylabel : str, default="held-out MSE"
+        The error's name and units.
 
     Returns
     -------
@@ -161,7 +163,7 @@ def error_vs_code_size(table: pd.DataFrame) -> Figure:
     ax.set_xticks(sizes, [f"{size:g}" for size in sizes])
     ax.xaxis.set_minor_locator(NullLocator())  # only the code sizes themselves get ticks
     ax.set_xlabel("code size")
-    ax.set_ylabel("held-out MSE")
+    ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=9, title="labels: AE error ÷ PCA error", title_fontsize=8)
     _style_axes(ax)
     return fig

@@ -9,10 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from hourglass import plots
-from hourglass.baselines import Comparison, pca_reconstruction
+from hourglass.baselines import Comparison
 from hourglass.report import Report
 
 N_SHOWN = 10  # images per row in reconstruction figures
+UNITS_TEXT = {
+    "data": "in the data's units",
+    "standardized": "in standardized units (per-feature z-scores from the training rows)",
+}
 
 
 def _shown(X: np.ndarray, n: int = N_SHOWN) -> np.ndarray:
@@ -41,10 +45,12 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     """
     table = comparison.table
     best = table.loc[table["ratio"].idxmin()]
+    units = UNITS_TEXT[comparison.units]
     report = Report(
         f"Autoencoder vs PCA on {dataset_name}",
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
-        f"{comparison.X_train.shape[1]} features; code sizes {', '.join(map(str, table['code_size']))}",
+        f"{comparison.X_train.shape[1]} features; code sizes {', '.join(map(str, table['code_size']))}; "
+        f"errors {units}",
     )
     report.add_metrics(
         {
@@ -55,25 +61,30 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         },
         heading="Summary",
     )
-    shown = table.rename(
-        columns={
-            "code_size": "code size",
-            "ae_mse": "AE MSE",
-            "pca_mse": "PCA MSE",
-            "ratio": "AE / PCA",
-            "ae_seconds": "AE fit seconds",
-            "pca_seconds": "PCA fit seconds",
-            "ae_epochs": "AE epochs",
-        }
-    )
+    if comparison.note:
+        report.add_text(comparison.note + ".", heading="Units")
+    columns = {
+        "code_size": "code size",
+        "ae_mse": "AE MSE",
+        "pca_mse": "PCA MSE",
+        "ratio": "AE / PCA",
+        "ae_mse_raw": "AE MSE, raw units",
+        "pca_mse_raw": "PCA MSE, raw units",
+        "ratio_raw": "AE / PCA, raw units",
+        "ae_seconds": "AE fit seconds",
+        "pca_seconds": "PCA fit seconds",
+        "ae_epochs": "AE epochs",
+    }
     report.add_table(
-        shown,
+        comparison.shown_table().rename(columns=columns),
         heading="Held-out reconstruction error",
-        caption="Mean squared error on held-out samples, in the data's units; a ratio below 1 means the "
-        "autoencoder reconstructs better than PCA with the same number of code dimensions.",
+        caption=f"Mean squared error on held-out samples, {units}; PCA was fitted on the same scaled "
+        "training rows as the autoencoder. A ratio below 1 means the autoencoder reconstructs better "
+        "than PCA with the same number of code dimensions.",
         highlight={"AE / PCA": "min", "AE MSE": "min", "PCA MSE": "min"},
     )
-    report.add_figure(plots.error_vs_code_size(table), heading="Error against code size")
+    ylabel = "held-out MSE" + (", standardized units" if comparison.units == "standardized" else "")
+    report.add_figure(plots.error_vs_code_size(table, ylabel), heading="Error against code size")
     histories = {f"AE k={k}": _curves(m["ae"].history_) for k, m in comparison.models.items()}
     report.add_figure(
         plots.loss_curves(histories),
@@ -87,10 +98,12 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         originals = _shown(X_test)
         for k, models in comparison.models.items():
             rows = {"original": originals, f"AE k={k}": models["ae"].reconstruct(originals)}
-            rows[f"PCA k={k}"] = pca_reconstruction(comparison.X_train, originals, k)[1]
+            rows[f"PCA k={k}"] = comparison.pca_reconstruct(k, originals)
             report.add_figure(
                 plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}"
             )
+    if labels is None:
+        labels = comparison.y_test
     k_map = min(comparison.models)
     ae, pca = comparison.models[k_map]["ae"], comparison.models[k_map]["pca"]
     report.add_figure(
@@ -99,7 +112,8 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         caption="Each held-out sample placed by its code (by the first two principal components of "
         "the code when it has more than two dimensions).",
     )
-    report.add_figure(plots.code_map(pca.transform(X_test), labels, title=f"PCA codes, k={k_map}"))
+    pca_codes = pca.transform(ae.scaler_.transform(X_test))
+    report.add_figure(plots.code_map(pca_codes, labels, title=f"PCA codes, k={k_map}"))
     return report
 
 

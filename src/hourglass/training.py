@@ -31,6 +31,15 @@ from hourglass.losses import Regularizer, total_loss
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset
 
+#: A loss that climbs back more than this share of the way from its best toward the loss of
+#: predicting the mean (or, before the model beats the mean, above 1.5 times its best) counts
+#: as a collapse.
+COLLAPSE_SHARE = 0.5
+#: A loss this many times that of predicting the mean has diverged, even in the first epoch.
+DIVERGED_FACTOR = 100.0
+#: After a collapse, training goes on from the best weights at this share of the learning rate.
+RESTART_FACTOR = 0.25
+
 CHECKPOINT_TENSORS = "checkpoint.safetensors"
 CHECKPOINT_STATE = "checkpoint.json"
 
@@ -67,6 +76,10 @@ class History:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int = 0
     stopped_early: bool = False
+    #: What the training recipe decided: the learning rate and why, clipping, noise schedule.
+    recipe: dict[str, Any] = field(default_factory=dict)
+    #: One entry per collapse the loop recovered from: epoch, reason, the new learning rate.
+    restarts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -191,46 +204,70 @@ class Trainer:
         self.history = History()
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _step_inputs(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        inputs = self.corruption(batch, generator) if self.corruption is not None else batch
+    def _step_inputs(
+        self, batch: torch.Tensor, generator: torch.Generator | None, strength: float = 1.0
+    ) -> torch.Tensor:
+        inputs = batch
+        if self.corruption is not None and generator is not None and strength > 0:
+            inputs = self.corruption(batch, generator)
+            if strength < 1:
+                # A weaker corruption: the clean batch moved part of the way toward the corrupted
+                # one (exactly sigma * strength for Gaussian noise).
+                inputs = batch + strength * (inputs - batch)
         if self.memory_format is not None and inputs.ndim == (
             5 if self.memory_format == torch.channels_last_3d else 4
         ):
             inputs = inputs.contiguous(memory_format=self.memory_format)
         return inputs
 
+    def corruption_strength(self, epoch: int) -> float:
+        """How strongly the corruption applies at ``epoch``: 1, or a cosine decay to 0.
+
+        With ``noise_schedule='cosine'`` the input noise is a regularizer that fades out: strong
+        early, when it keeps the network from fitting noise, gone by the last epoch, so the
+        model ends trained on the clean inputs it is used on (scheduled denoising, Geras and
+        Sutton 2015).
+        """
+        if self.corruption is None or self.config.noise_schedule == "constant":
+            return 1.0
+        progress = (epoch - 1) / max(1, self.config.epochs - 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
     def train_one_epoch(self, data: Data, epoch: int) -> dict[str, float]:
-        """One pass over ``data``; returns the mean of each loss term."""
+        """One pass over ``data``; returns the mean of each loss term (inf where it diverged)."""
         self.model.train()
         generator = _epoch_generator(self.config.seed, epoch)
+        strength = self.corruption_strength(epoch)
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
         sums: dict[str, torch.Tensor] = {}
         count = 0
         for batch in _batches(data, self.config.batch_size, generator, self.device):
-            inputs = self._step_inputs(batch, generator)
+            inputs = self._step_inputs(batch, generator, strength)
             with _autocast(self.device, self.config.precision):
                 outputs = self.model(inputs)
             parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
             self.optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
+            if self.config.grad_clip > 0:
+                # One outlying batch cannot throw the weights far; with a loss that is a mean the
+                # norm sits well below the bound in ordinary steps, so this rarely acts.
+                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
             self.optimizer.step()
             self.scheduler.step()
             n = batch.shape[0]
             count += n
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + value.detach() * n
-        means = {name: float(total) / count for name, total in sums.items()}
-        if not math.isfinite(means["loss"]):
-            raise TrainingDivergedError(
-                f"the training loss became {means['loss']} at epoch {epoch}; lower learning_rate "
-                f"(now {self.config.learning_rate}) or scale the data (scaling='standard')"
-            )
-        return means
+        return {name: float(total) / count for name, total in sums.items()}
 
     @torch.no_grad()
     def evaluate(self, data: Data) -> float:
         """Mean loss over ``data`` in eval mode, with corruption drawn from a fixed generator."""
         self.model.eval()
-        generator = _epoch_generator(self.config.seed, 0, salt=1)
+        # A fading regularizing noise is judged on clean inputs, as the model will be used; a
+        # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
+        clean = self.config.noise_schedule != "constant"
+        generator = None if clean else _epoch_generator(self.config.seed, 0, salt=1)
         total, count = 0.0, 0
         for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device):
             inputs = self._step_inputs(batch, generator)
@@ -255,17 +292,89 @@ class Trainer:
             self.optimizer, WarmupCosine(total, warmup=max(1, min(total // 20, 5 * steps_per_epoch)))
         )
 
+    @torch.no_grad()
+    def reference_loss(self, data: Data, max_samples: int = 20_000) -> float:
+        """The loss of the trivial model that outputs the mean sample, on (up to) ``max_samples``.
+
+        A trained model should be well below it; a model whose loss climbs back toward it has
+        collapsed to predicting the mean.
+        """
+        targets = []
+        seen = 0
+        for batch in _batches(data, 4096, None, self.device):
+            targets.append(batch.float())
+            seen += batch.shape[0]
+            if seen >= max_samples:
+                break
+        target = torch.cat(targets)[:max_samples]
+        mean = target.mean(dim=0, keepdim=True).expand_as(target)
+        if self.loss == "bce":
+            return float(nn.functional.binary_cross_entropy(mean.clamp(1e-6, 1 - 1e-6), target))
+        return float(nn.functional.mse_loss(mean, target))
+
+    def _collapse(self, terms: dict[str, float], monitored: float, best_loss: float, reference: float):
+        """Why this epoch counts as a collapse (a diverged loss, or most progress lost), or None."""
+        if not math.isfinite(terms["loss"]):
+            return f"the training loss became {terms['loss']}"
+        if not math.isfinite(monitored):
+            return f"the validation loss became {monitored}"
+        # Penalties are on their own scale: only the reconstruction term compares with the mean's.
+        reconstruction = terms.get("reconstruction", terms["loss"])
+        if reconstruction > DIVERGED_FACTOR * reference:
+            return (
+                f"the reconstruction loss reached {reconstruction:.4g}, over {DIVERGED_FACTOR:g} times "
+                "that of predicting the mean"
+            )
+        if not math.isfinite(best_loss):
+            return None
+        # Half the progress made below the mean's loss; a model not yet better than the mean
+        # has made none, and then half its best loss is the margin.
+        gap = reference - best_loss if reference > best_loss else abs(best_loss)
+        if monitored > best_loss + COLLAPSE_SHARE * gap:
+            return (
+                f"the loss rose to {monitored:.4g} from its best {best_loss:.4g} (predicting the mean "
+                f"scores {reference:.4g})"
+            )
+        return None
+
+    def _restart(self, epoch: int, reason: str, best_state) -> None:
+        """Go back to the best weights with fresh optimizer moments and a lower learning rate."""
+        self.model.load_state_dict(best_state)
+        self.optimizer.state.clear()
+        self.scheduler.base_lrs = [lr * RESTART_FACTOR for lr in self.scheduler.base_lrs]
+        factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs, strict=True):
+            group["initial_lr"], group["lr"] = base, base * factor
+        self.history.restarts.append(
+            {"epoch": epoch, "reason": reason, "learning_rate": self.scheduler.base_lrs[0]}
+        )
+
     def fit(self, train: Data, val: Data | None = None, resume: bool = False) -> History:
         """Train on ``train``, early-stopping on ``val`` (or on the training loss without it).
 
-        With ``resume=True`` and a checkpoint in ``checkpoint_dir``, training continues from
-        the epoch after the checkpoint and ends with the weights an uninterrupted run reaches.
+        A collapse (a NaN or infinite loss, or a validation loss that climbs back more than
+        half-way from its best toward that of predicting the mean) sends training back to the
+        best weights at a quarter of the learning rate, up to ``config.max_restarts`` times;
+        then :class:`~hourglass.exceptions.TrainingDivergedError` names the epoch and what was
+        tried, with the best weights kept in the checkpoint. With ``resume=True`` and a
+        checkpoint in ``checkpoint_dir``, training continues from the epoch after the checkpoint
+        and ends with the weights an uninterrupted run reaches.
         """
         config = self.config
         if self.memory_format is not None:
             self.model.to(memory_format=self.memory_format)
         self._setup_optimizer(_n_samples(train))
-        best_loss, best_state, bad_epochs, start = math.inf, None, 0, 1
+        monitored_data = val if val is not None and _n_samples(val) else train
+        reference = self.reference_loss(monitored_data)
+        self.history.recipe.update(
+            learning_rate=config.learning_rate,
+            grad_clip=config.grad_clip,
+            noise_schedule=config.noise_schedule if self.corruption is not None else None,
+            reference_loss=reference,
+        )
+        # Epoch 0's weights are the fallback of a collapse in the very first epoch.
+        best_loss, bad_epochs, start = math.inf, 0, 1
+        best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if resume:
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
         bar = tqdm(
@@ -285,11 +394,17 @@ class Trainer:
                 torch.manual_seed(config.seed * 7_919 + epoch)
                 tic = time.perf_counter()
                 terms = self.train_one_epoch(train, epoch)
-                val_loss = self.evaluate(val) if val is not None and _n_samples(val) else math.nan
-                extra = self.epoch_metrics(self.model, val) if self.epoch_metrics else {}
-                monitored = val_loss if math.isfinite(val_loss) else terms["loss"]
+                finite = math.isfinite(terms["loss"])
+                val_loss = self.evaluate(val) if finite and val is not None and _n_samples(val) else math.nan
+                extra = self.epoch_metrics(self.model, val) if finite and self.epoch_metrics else {}
+                monitored = val_loss if val is not None and _n_samples(val) else terms["loss"]
                 self._record(epoch, terms, val_loss, extra, time.perf_counter() - tic)
-                if not math.isfinite(best_loss) or monitored < best_loss - 1e-7 * abs(best_loss):
+                collapse = self._collapse(terms, monitored, best_loss, reference)
+                if collapse is not None:
+                    # Not an improvement either: patience keeps counting through restarts.
+                    bad_epochs += 1
+                    self._give_up_or_restart(epoch, collapse, best_loss, best_state, bad_epochs)
+                elif not math.isfinite(best_loss) or monitored < best_loss - 1e-7 * abs(best_loss):
                     best_loss, bad_epochs = monitored, 0
                     best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     self.history.best_epoch = epoch
@@ -303,13 +418,30 @@ class Trainer:
                 if stop:
                     break
         bar.close()
-        if best_state is not None:
+        if self.history.best_epoch:
             self.model.load_state_dict(best_state)
         if self.memory_format is not None:
             # Hand back a model in the default layout, as it came in.
             self.model.to(memory_format=torch.contiguous_format)
         self.model.eval()
         return self.history
+
+    def _give_up_or_restart(self, epoch: int, reason: str, best_loss: float, best_state, bad_epochs: int):
+        """Recover from a collapse at ``epoch``, or raise once the restarts are spent."""
+        tried = self.history.restarts
+        if len(tried) < self.config.max_restarts:
+            self._restart(epoch, reason, best_state)
+            return
+        self.model.load_state_dict(best_state)
+        if self.checkpoint_dir is not None:
+            # The best weights so far are what a user keeps of the run.
+            self._save_checkpoint(epoch, best_loss, best_state, bad_epochs)
+        rates = ", ".join(f"{r['learning_rate']:.3g} (from epoch {r['epoch']})" for r in tried)
+        attempts = f"restarts from the best weights at learning rates {rates}" if tried else "no restarts"
+        raise TrainingDivergedError(
+            f"training collapsed at epoch {epoch}: {reason}; tried {attempts}; lower learning_rate "
+            f"(now {self.config.learning_rate:.3g}) or scale the data (scaling='standard')"
+        )
 
     def _record(self, epoch: int, terms: dict[str, float], val_loss: float, extra: dict, seconds: float):
         h = self.history

@@ -70,9 +70,28 @@ def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
     return values
 
 
-def load_input(source: str, key: str | None = None, flat: bool = True) -> Dataset:
-    """Load DATA for a command (built-in name, array or table file, IDX folder)."""
-    return load_data(source, key, flat=flat)
+def load_input(
+    source: str,
+    key: str | None = None,
+    flat: bool = True,
+    drop: str | None = None,
+    label: str | None = None,
+) -> Dataset:
+    """Load DATA for a command (built-in name, array or table file, IDX folder).
+
+    ``drop`` is the ``--drop`` option's comma-separated column list and ``label`` the
+    ``--label`` column, both for tables only.
+    """
+    columns = [name.strip() for name in drop.split(",") if name.strip()] if drop else None
+    try:
+        return load_data(source, key, flat=flat, drop=columns, label=label)
+    except InvalidInputError as exc:
+        # Name the flag the user typed rather than the Python parameter.
+        message = str(exc)
+        for option in ("drop", "label"):
+            if message.startswith(option + " "):
+                message = "--" + message
+        raise InvalidInputError(message) from None
 
 
 def is_image_folder(source: str) -> bool:
@@ -90,6 +109,22 @@ def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: s
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Key = Annotated[str | None, typer.Option("--key", help="Array name inside a .npz file.")]
+Drop = Annotated[
+    str | None,
+    typer.Option(
+        "--drop",
+        metavar="COL[,COL]",
+        help="Tables: columns that are not features (names from the header, or 0-based positions).",
+    ),
+]
+Label = Annotated[
+    str | None,
+    typer.Option(
+        "--label",
+        metavar="COL",
+        help="Tables: the column holding each row's label; it colours the code map and is never a feature.",
+    ),
+]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.")]
 DataArg = Annotated[str, typer.Argument(help=DATA_HELP)]
 OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
@@ -183,6 +218,8 @@ def fit(
     image_size: Annotated[str | None, typer.Option(help="Conv image folders: HxW (or one number).")] = None,
     color_mode: Annotated[str | None, typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     report: Annotated[Path | None, typer.Option(help="Also write an HTML report to this folder.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Force = False,
@@ -247,7 +284,7 @@ def fit(
             decoder_layers=parse_ints(decoder_hidden, "--decoder-hidden"),
             activation=activation,
         )
-        dataset = load_input(data, key, flat=True)
+        dataset = load_input(data, key, flat=True, drop=drop, label=label)
         fit_data: Any = dataset.X
     else:
         from hourglass.conv_estimator import ConvAutoEncoder as Estimator
@@ -268,7 +305,7 @@ def fit(
         if is_image_folder(data):
             dataset, fit_data = None, data
         else:
-            dataset = load_input(data, key, flat=False)
+            dataset = load_input(data, key, flat=False, drop=drop, label=label)
             fit_data = dataset.X
     params.update({k: v for k, v in optional.items() if v is not None})
     estimator = Estimator(**params)
@@ -404,9 +441,15 @@ def _short(value: Any) -> str:
     return f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
-def _print_table(table) -> None:
-    shown = table.copy()
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+def _print_comparison(result, quiet: bool) -> None:
+    """The comparison's table, its units and any note about them."""
+    from hourglass.reporting import UNITS_TEXT
+
+    echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
+    if not quiet:
+        typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if result.note:
+        echo(f"note: {result.note}", quiet)
 
 
 @command()
@@ -419,10 +462,17 @@ def compare(
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.")] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Fit PCA and an autoencoder at each code size on one split; print held-out errors."""
+    """Fit PCA and an autoencoder at each code size on one split; print held-out errors.
+
+    Both see the same scaled data. Errors are in the data's units when every value lies in
+    [0, 1], otherwise in standardized units (per-feature z-scores from the training rows), with
+    the raw-unit error beside them.
+    """
     from hourglass.baselines import compare as run_compare
     from hourglass.estimator import AutoEncoder
 
@@ -430,13 +480,17 @@ def compare(
     for path in (report, output):
         if path is not None:
             check_writable(path if path == output else Path(path) / "report.html", force)
-    dataset = load_input(data, key)
+    dataset = load_input(data, key, drop=drop, label=label)
     params = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
-    result = run_compare(dataset.X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed)
-    if not quiet:
-        _print_table(result.table)
+    X: Any = dataset.X
+    if dataset.feature_names:  # so that notes about columns name them
+        import pandas as pd
+
+        X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
+    result = run_compare(X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed, y=dataset.y)
+    _print_comparison(result, quiet)
     if output is not None:
         from hourglass.fileio import write_text_atomic
 
@@ -449,10 +503,7 @@ def compare(
 def _write_comparison_report(result, dataset: Dataset, folder: Path, force: bool, quiet: bool) -> Path:
     from hourglass.reporting import comparison_report
 
-    labels = dataset.y[result.test_index] if dataset.y is not None else None
-    path = comparison_report(result, dataset.name, dataset.image_shape, labels).save(
-        folder / "report.html", force
-    )
+    path = comparison_report(result, dataset.name, dataset.image_shape).save(folder / "report.html", force)
     echo(f"wrote the report to {path}", quiet)
     return path
 
@@ -491,9 +542,8 @@ def demo(
     params: dict[str, Any] = {"random_state": 0, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
-    result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0)
-    if not quiet:
-        _print_table(result.table)
+    result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0, y=dataset.y)
+    _print_comparison(result, quiet)
     folder.mkdir(parents=True, exist_ok=True)
     report = _write_comparison_report(result, dataset, folder, True, quiet)
     k = sizes[len(sizes) // 2]

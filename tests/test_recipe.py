@@ -1,0 +1,233 @@
+"""The training recipe: the automatic learning rate, gradient clipping, the noise schedule, and
+the collapse detector that restarts from the best weights at a lower rate."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hourglass import training
+from hourglass.config import DenseConfig, TrainConfig
+from hourglass.corruptions import GaussianNoise
+from hourglass.estimator import auto_learning_rate
+from hourglass.exceptions import InvalidInputError, TrainingDivergedError
+from hourglass.model import build_model
+from hourglass.training import Trainer
+
+
+def _trainer(epochs=6, loss="mse", corruption=None, checkpoint_dir=None, **config) -> Trainer:
+    model = build_model(DenseConfig(input_dim=6, code_size=2, hidden_layers=(8,)))
+    settings = {"epochs": epochs, "batch_size": 16, "patience": 0, "device": "cpu", "verbose": 0, **config}
+    return Trainer(model, TrainConfig(**settings), loss, corruption=corruption, checkpoint_dir=checkpoint_dir)
+
+
+def _tensor(data: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(data, dtype=torch.float32)
+
+
+# -- the learning rate -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "width, batch, expected",
+    [(128, 256, 1e-2), (256, 256, 1e-2), (512, 256, 5e-3), (1000, 256, 2.56e-3), (256, 64, 5e-3)],
+)
+def test_auto_learning_rate_scales_down_with_width_and_batch(width, batch, expected):
+    rate, rule = auto_learning_rate(width, batch)
+    assert rate == pytest.approx(expected, rel=1e-3)
+    assert str(width) in rule and str(batch) in rule
+
+
+def test_estimator_resolves_auto_rate_from_its_widest_layer(make_ae, unit_data):
+    ae = make_ae(hidden_layers=(1024, 16), batch_size=256).fit(unit_data)
+    assert ae.learning_rate_ == pytest.approx(2.5e-3)
+    assert ae.history_.recipe["learning_rate"] == ae.learning_rate_
+    assert ae.history_.recipe["learning_rate_rule"].startswith("auto")
+
+
+def test_estimator_keeps_a_rate_the_user_set(make_ae, unit_data):
+    ae = make_ae(learning_rate=0.002).fit(unit_data)
+    assert ae.learning_rate_ == 0.002 and ae.history_.recipe["learning_rate_rule"] == "set by the user"
+
+
+@pytest.mark.parametrize("bad", ["fast", "AUTO"])
+def test_estimator_rejects_an_unknown_rate_name(make_ae, unit_data, bad):
+    with pytest.raises(InvalidInputError, match=f"learning_rate='{bad}'"):
+        make_ae(learning_rate=bad).fit(unit_data)
+
+
+# -- clipping ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("clip", [1e-3, 0.0])
+def test_gradient_norm_is_clipped_before_every_step(unit_data, monkeypatch, clip):
+    trainer = _trainer(epochs=2, grad_clip=clip)
+    norms = []
+    original = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    trainer.fit(_tensor(unit_data) * 50)
+    if clip:
+        assert max(norms) <= clip * 1.001
+    else:
+        assert max(norms) > 1e-3
+
+
+def test_train_config_rejects_negative_clipping():
+    with pytest.raises(InvalidInputError, match="grad_clip=-1"):
+        TrainConfig(grad_clip=-1)
+
+
+# -- the noise schedule ------------------------------------------------------------------------
+
+
+def test_cosine_noise_schedule_fades_from_full_strength_to_none():
+    trainer = _trainer(epochs=5, corruption=GaussianNoise(0.5), noise_schedule="cosine")
+    strengths = [trainer.corruption_strength(e) for e in range(1, 6)]
+    assert strengths[0] == 1.0 and strengths[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(strengths, strengths[1:], strict=False))
+
+
+def test_constant_noise_schedule_keeps_full_strength():
+    trainer = _trainer(epochs=5, corruption=GaussianNoise(0.5))
+    assert {trainer.corruption_strength(e) for e in range(1, 6)} == {1.0}
+
+
+def test_cosine_schedule_scales_gaussian_noise_exactly():
+    trainer = _trainer(corruption=GaussianNoise(0.5), noise_schedule="cosine")
+    batch = torch.zeros(4, 6)
+    full = trainer._step_inputs(batch, torch.Generator().manual_seed(0), 1.0)
+    part = trainer._step_inputs(batch, torch.Generator().manual_seed(0), 0.25)
+    torch.testing.assert_close(part, 0.25 * full)
+
+
+@pytest.mark.parametrize("schedule, clean", [("cosine", True), ("constant", False)])
+def test_validation_is_clean_only_for_a_fading_noise(unit_data, schedule, clean):
+    data = _tensor(unit_data)
+    trainer = _trainer(corruption=GaussianNoise(1.0), noise_schedule=schedule)
+    trainer._setup_optimizer(len(data))
+    trainer.model.eval()
+    with torch.no_grad():
+        clean_loss = float(torch.nn.functional.mse_loss(trainer.model(data)["reconstruction"], data))
+    assert (trainer.evaluate(data) == pytest.approx(clean_loss, rel=1e-5)) == clean
+
+
+def test_estimator_default_fades_its_noise(make_ae, unit_data):
+    ae = make_ae().fit(unit_data)
+    assert ae.history_.recipe["noise_schedule"] == "cosine"
+    assert make_ae(noise=None).fit(unit_data).history_.recipe["noise_schedule"] is None
+
+
+# -- collapse: detection, restart, giving up ---------------------------------------------------
+
+
+def test_reference_loss_is_that_of_predicting_the_mean(unit_data):
+    data = _tensor(unit_data)
+    assert _trainer().reference_loss(data) == pytest.approx(float(data.var(dim=0, unbiased=False).mean()))
+    mean = data.mean(dim=0).expand_as(data)
+    expected = float(torch.nn.functional.binary_cross_entropy(mean, data))
+    assert _trainer(loss="bce").reference_loss(data) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "monitored, collapsed",
+    [(0.2, False), (0.5, False), (0.59, False), (0.61, True), (1.5, True), (math.nan, True)],
+)
+def test_collapse_is_losing_more_than_half_the_progress_toward_the_mean(monitored, collapsed):
+    # Best 0.2, the mean's loss 1.0: a rise past 0.6 gives back more than half the progress.
+    reason = _trainer()._collapse({"loss": 0.3}, monitored, best_loss=0.2, reference=1.0)
+    assert (reason is not None) == collapsed
+
+
+@pytest.mark.parametrize("monitored, collapsed", [(2.9, False), (3.1, True)])
+def test_collapse_before_beating_the_mean_is_rising_past_one_and_a_half_times_the_best(monitored, collapsed):
+    reason = _trainer()._collapse({"loss": 2.0}, monitored, best_loss=2.0, reference=1.0)
+    assert (reason is not None) == collapsed
+
+
+def test_non_finite_training_loss_is_a_collapse():
+    assert "became inf" in _trainer()._collapse({"loss": math.inf}, math.nan, 0.2, 1.0)
+
+
+def _collapse_at(monkeypatch, epochs: set[int]) -> None:
+    """Make the validation loss of the given epochs that of a collapsed model."""
+    original_epoch, original_eval = Trainer.train_one_epoch, Trainer.evaluate
+    state = {"epoch": 0}
+
+    def counting(self, data, epoch):
+        state["epoch"] = epoch
+        return original_epoch(self, data, epoch)
+
+    def evaluate(self, data):
+        return 1e3 if state["epoch"] in epochs else original_eval(self, data)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", counting)
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+
+
+def test_collapse_restarts_from_the_best_weights_at_a_quarter_of_the_rate(unit_data, monkeypatch):
+    data = _tensor(unit_data)
+    _collapse_at(monkeypatch, {3})
+    trainer = _trainer(epochs=6, learning_rate=0.01)
+    loaded = []
+    original_restart = Trainer._restart
+
+    def spy(self, epoch, reason, best_state):
+        original_restart(self, epoch, reason, best_state)
+        loaded.append(all(torch.equal(v, self.model.state_dict()[k]) for k, v in best_state.items()))
+
+    monkeypatch.setattr(Trainer, "_restart", spy)
+    history = trainer.fit(data, data)
+    (restart,) = history.restarts
+    assert restart["epoch"] == 3 and "1000" in restart["reason"]
+    assert restart["learning_rate"] == pytest.approx(0.0025)
+    assert loaded == [True]
+    assert trainer.scheduler.base_lrs == [pytest.approx(0.0025)]
+    assert history.best_epoch != 3 and len(history.epoch) == 6
+
+
+def test_collapse_that_persists_ends_with_one_line_naming_epoch_and_rates(unit_data, monkeypatch, tmp_path):
+    data = _tensor(unit_data)
+    _collapse_at(monkeypatch, {3, 4, 5, 6})
+    trainer = _trainer(epochs=8, learning_rate=0.01, max_restarts=2, checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingDivergedError) as info:
+        trainer.fit(data, data)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "collapsed at epoch 5" in message and "0.0025 (from epoch 3)" in message and "0.000625" in message
+    # The model and the checkpoint hold the best weights so far (those of epoch 2).
+    assert trainer.history.best_epoch == 2
+
+
+def test_resumed_run_after_a_restart_matches_the_uninterrupted_one(make_ae, unit_data, tmp_path, monkeypatch):
+    _collapse_at(monkeypatch, {2})
+    whole = make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "a")).fit(unit_data)
+    assert [r["epoch"] for r in whole.history_.restarts] == [2]
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, at):
+        if at == 4 and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, at)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "b")).fit(unit_data)
+    resumed = make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "b")).fit(unit_data, resume=True)
+    for a, b in zip(whole.module_.state_dict().values(), resumed.module_.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert resumed.history_.restarts == whole.history_.restarts
+
+
+def test_a_large_penalty_is_not_taken_for_divergence():
+    terms = {"loss": 70.0, "reconstruction": 0.6, "kl": 69.4}
+    assert _trainer()._collapse(terms, 70.0, best_loss=math.inf, reference=0.63) is None
+    assert "reconstruction loss reached" in _trainer()._collapse({"loss": 70.0}, 70.0, math.inf, 0.63)
