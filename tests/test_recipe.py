@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from hourglass import training
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.corruptions import GaussianNoise
 from hourglass.estimator import auto_learning_rate

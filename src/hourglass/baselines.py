@@ -15,7 +15,6 @@ from sklearn.model_selection import train_test_split
 from hourglass.estimator import AutoEncoder, BaseAutoEncoder
 from hourglass.exceptions import InvalidInputError
 
-
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
 
