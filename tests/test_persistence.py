@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -208,18 +209,27 @@ def test_load_missing_weights(copy_of_saved):
 
 
 @pytest.mark.parametrize(
-    "edit",
+    "edit, message",
     [
-        lambda c: c["architecture"].update(code_size=3),
-        lambda c: c["architecture"].update(hidden_layers=[32]),
-        lambda c: c["architecture"].update(input_dim=7),
-        lambda c: c["architecture"].update(activation="bogus"),
-        lambda c: c["architecture"].update(kind="spiral"),
-        lambda c: c.pop("scaling"),
-        lambda c: c["params"].update(unknown_param=1),
+        (
+            lambda c: c["architecture"].update(code_size=3),
+            "does not match its config: model.decoder.layer1.0.weight is 16x2",
+        ),
+        (
+            lambda c: c["architecture"].update(hidden_layers=[32]),
+            "is 16 F32 in the weights but 32 F32 in the architecture",
+        ),
+        (lambda c: c["architecture"].update(input_dim=7), "does not match its config"),
+        (lambda c: c["architecture"].update(activation="bogus"), "is not valid: activation='bogus'"),
+        (lambda c: c["architecture"].update(kind="spiral"), "is not valid: unknown architecture kind"),
+        (lambda c: c.pop("scaling"), "lacks scaling"),
+        (lambda c: c["params"].update(unknown_param=1), "unknown AutoEncoder parameters"),
+        (lambda c: c["fitted"].update(n_features_in_=7), "fitted n_features_in_=7"),
+        (lambda c: c["fitted"].update(module_=1), "'module_', which is not a fitted attribute"),
+        (lambda c: c["fitted"].update(__class__="x"), "not a fitted attribute"),
     ],
 )
-def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit):
+def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit, message):
     _edit_config(copy_of_saved, edit)
-    with pytest.raises(ModelFileError, match="does not match its config"):
+    with pytest.raises(ModelFileError, match=re.escape(message)):
         hourglass.load(copy_of_saved)
