@@ -84,6 +84,10 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     PosixPath('codes.npy')
     """
     path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise OutputError(
+            f"{str(path)!r} names a folder that holds other things; give the output a name of its own"
+        )
     if os.path.lexists(path) and not force:
         raise OutputExistsError(f"{str(path)!r} exists already; pass force=True (--force) to overwrite it")
     folder = _nearest_existing(path.parent)

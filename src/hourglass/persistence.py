@@ -151,6 +151,11 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     path = check_writable(path, force)
     if path.exists() and not path.is_dir():
         raise InvalidInputError(f"{str(path)!r} is a file; a model is saved as a folder")
+    if path.is_dir() and not (path / CONFIG_FILE).exists() and any(path.iterdir()):
+        # force replaces a model, never a folder of other things named by mistake (--out ~ --force)
+        raise InvalidInputError(
+            f"{str(path)!r} holds no hourglass model; refusing to replace that folder (pick a new name)"
+        )
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
     tensors["scaler.offset"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.offset))
     tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.scale))

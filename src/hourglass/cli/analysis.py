@@ -246,6 +246,8 @@ def score(
     check_writable(output, force)
     if report is not None:
         check_writable(report / "report.html", force)
+    if maps is not None:
+        check_writable(maps, force=True)
     estimator = load_model(model)
     detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
     if normal is not None:
