@@ -87,6 +87,9 @@ def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: s
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 
+#: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
 # Options shared by several commands.
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
@@ -124,7 +127,9 @@ def fit(
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
     validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same weights on CPU).")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (same seed, same weights on CPU).", min=0, max=MAX_SEED)
+    ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
     noise_type: Annotated[NoiseType | None, typer.Option(help="Input noise kind (denoising).")] = None,
@@ -232,6 +237,7 @@ def fit(
             "freeze_decoder": freeze_decoder or None,
             "pretrain": pretrain,
         }
+        _check_arch_options(arch, locals())
         if arch is Arch.dense:
             if task is not Task.reconstruct:
                 raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
@@ -294,6 +300,23 @@ def fit(
                     Path(report) / "report.html", force
                 )
                 echo(f"wrote the report to {path}", quiet)
+
+
+#: Options that only one architecture reads, so that one given to the other is an error, not ignored.
+ARCH_OPTIONS = {
+    Arch.dense: ("hidden", "decoder_hidden", "pretrain"),
+    Arch.conv: ("channels", "kernel_size", "downsampling", "convs_per_block", "skip_connections",
+                "scale_factor", "image_size", "color_mode"),
+}  # fmt: skip
+
+
+def _check_arch_options(arch: Arch, options: dict[str, Any]) -> None:
+    """Refuse an option of the other architecture (``--channels`` for a dense model, ...)."""
+    for other, names in ARCH_OPTIONS.items():
+        given = [name for name in names if other is not arch and options.get(name) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise InvalidInputError(f"{flag} is an option of --arch {other.value} models, not {arch.value}")
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
@@ -448,7 +471,7 @@ def compare(
     report: Annotated[Path | None, typer.Option(help="Write report.html to this folder.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
-    seed: Annotated[int, typer.Option(help="Seeds the split and the models.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
     force: Force = False,
