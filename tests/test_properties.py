@@ -181,4 +181,9 @@ def test_bad_option_values_give_one_line_or_work(models, tmp_path_factory, data)
     else:
         value = data.draw(BAD_VALUES, label="value")
     args = [a.format(**names) for a in base] + [option, value]
-    assert_exit_0_or_one_line(*run(command, *args), (command, option, value))
+    here = os.getcwd()
+    os.chdir(tmp)  # an empty or relative path names a place in here, not in the repository
+    try:
+        assert_exit_0_or_one_line(*run(command, *args), (command, option, value))
+    finally:
+        os.chdir(here)
