@@ -175,7 +175,8 @@ def test_fit_resume_continues_an_interrupted_run(files, tmp_path, monkeypatch):
     assert code == 130
     assert "--resume" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
-    assert (tmp_path / "m.checkpoint" / "checkpoint.json").exists()
+    assert (tmp_path / "m.checkpoint" / "checkpoint.safetensors").exists()
+    assert not (tmp_path / "m.lock").exists()
 
     # Without --resume the checkpoint is not silently thrown away.
     assert_one_line_error(*run("fit", files / "data.npy", "--out", tmp_path / "m", *args), "--resume")
@@ -527,7 +528,7 @@ def test_main_returns_two_on_bad_input(tmp_path, capsys):
 
 def test_main_returns_two_on_usage_error(capsys):
     assert main(["fit"]) == 2
-    assert "Missing" in capsys.readouterr().err
+    assert capsys.readouterr().err == "hourglass: error: missing argument DATA; see hourglass fit --help\n"
 
 
 def test_main_prints_one_line_error_on_bad_input(tmp_path, capsys):

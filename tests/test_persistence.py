@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -208,18 +209,57 @@ def test_load_missing_weights(copy_of_saved):
 
 
 @pytest.mark.parametrize(
-    "edit",
+    "edit, message",
     [
-        lambda c: c["architecture"].update(code_size=3),
-        lambda c: c["architecture"].update(hidden_layers=[32]),
-        lambda c: c["architecture"].update(input_dim=7),
-        lambda c: c["architecture"].update(activation="bogus"),
-        lambda c: c["architecture"].update(kind="spiral"),
-        lambda c: c.pop("scaling"),
-        lambda c: c["params"].update(unknown_param=1),
+        (
+            lambda c: c["architecture"].update(code_size=3),
+            "does not match its config: model.decoder.layer1.0.weight is 16x2",
+        ),
+        (
+            lambda c: c["architecture"].update(hidden_layers=[32]),
+            "is 16 F32 in the weights but 32 F32 in the architecture",
+        ),
+        (lambda c: c["architecture"].update(input_dim=7), "does not match its config"),
+        (lambda c: c["architecture"].update(activation="bogus"), "is not valid: activation='bogus'"),
+        (lambda c: c["architecture"].update(kind="spiral"), "is not valid: unknown architecture kind"),
+        (lambda c: c.pop("scaling"), "lacks scaling"),
+        (lambda c: c["params"].update(unknown_param=1), "unknown AutoEncoder parameters"),
+        (lambda c: c["fitted"].update(n_features_in_=7), "fitted n_features_in_=7"),
+        (lambda c: c["fitted"].update(module_=1), "'module_', which is not a fitted attribute"),
+        (lambda c: c["fitted"].update(__class__="x"), "not a fitted attribute"),
     ],
 )
-def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit):
+def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit, message):
     _edit_config(copy_of_saved, edit)
-    with pytest.raises(ModelFileError, match="does not match its config"):
+    with pytest.raises(ModelFileError, match=re.escape(message)):
         hourglass.load(copy_of_saved)
+
+
+CRAFTED_LOAD = """
+import resource, sys, time
+import hourglass
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tic = time.perf_counter()
+try:
+    hourglass.load(sys.argv[1], device="cpu")
+except hourglass.exceptions.ModelFileError as exc:
+    message = str(exc)
+seconds = time.perf_counter() - tic
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(seconds, grown * 1024, message)
+"""
+
+
+@pytest.mark.parametrize("layers", [[1_000_000, 16], [10**9, 16], [64] * 65])
+def test_crafted_layer_sizes_fail_fast_without_allocating(copy_of_saved, layers):
+    # A config asking for a huge module beside small weights: refused from the header alone.
+    import subprocess
+    import sys
+
+    _edit_config(copy_of_saved, lambda c: c["architecture"].update(hidden_layers=layers))
+    result = subprocess.run(
+        [sys.executable, "-c", CRAFTED_LOAD, str(copy_of_saved)], capture_output=True, text=True, timeout=120
+    )
+    seconds, grown, message = result.stdout.split(" ", 2)
+    assert float(seconds) < 1.0 and int(grown) < 100 * 2**20, result.stdout
+    assert "does not match its config" in message or "supported" in message, message

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hourglass import training
+from hourglass import checkpoint, training
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
 from hourglass.model import build_model
@@ -210,29 +210,31 @@ def test_non_finite_loss_at_a_later_epoch_restarts_from_the_best_weights(
 # -- checkpoints ---------------------------------------------------------------------------
 
 
+def _checkpoint_epoch(folder) -> int:
+    return checkpoint.read_header(folder)["epoch"]
+
+
 def test_checkpoint_written_every_epoch(make_ae, unit_data, tmp_path, monkeypatch):
     seen = []
     original = Trainer._save_checkpoint
 
     def spy(self, epoch, *args):
         original(self, epoch, *args)
-        seen.append(json.loads((tmp_path / training.CHECKPOINT_STATE).read_text())["epoch"])
+        seen.append(_checkpoint_epoch(tmp_path))
 
     monkeypatch.setattr(Trainer, "_save_checkpoint", spy)
     ae = make_ae(epochs=3, patience=0, checkpoint_dir=str(tmp_path)).fit(unit_data)
     assert seen == [1, 2, 3]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [training.CHECKPOINT_TENSORS, training.CHECKPOINT_STATE]
-    )
-    tensors = load_file(str(tmp_path / training.CHECKPOINT_TENSORS))
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_FILE]  # one file, no leftovers
+    tensors = load_file(str(tmp_path / checkpoint.CHECKPOINT_FILE))
     assert {k[6:] for k in tensors if k.startswith("model.")} == set(ae.module_.state_dict())
     assert any(k.startswith("optimizer.") for k in tensors)
 
 
 def test_checkpoint_write_is_atomic(make_ae, unit_data, tmp_path, monkeypatch):
-    # The third tensor write dies halfway: the checkpoint of epoch 2 must survive intact and
-    # no temporary file may be left behind.
-    original = training.save_file
+    # The third write dies halfway: the checkpoint of epoch 2 must survive intact and no
+    # temporary file may be left behind.
+    original = checkpoint.save_file
     calls = {"n": 0}
 
     def dying_save_file(tensors, filename, metadata=None):
@@ -243,14 +245,12 @@ def test_checkpoint_write_is_atomic(make_ae, unit_data, tmp_path, monkeypatch):
             raise OSError("disk full")
         return original(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(training, "save_file", dying_save_file)
+    monkeypatch.setattr(checkpoint, "save_file", dying_save_file)
     with pytest.raises(OSError, match="disk full"):
         make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path)).fit(unit_data)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [training.CHECKPOINT_TENSORS, training.CHECKPOINT_STATE]
-    )
-    assert json.loads((tmp_path / training.CHECKPOINT_STATE).read_text())["epoch"] == 2
-    assert load_file(str(tmp_path / training.CHECKPOINT_TENSORS))  # still a whole safetensors file
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_FILE]
+    assert _checkpoint_epoch(tmp_path) == 2
+    assert checkpoint.load(tmp_path)  # still a whole checkpoint, digest included
 
 
 def test_resume_without_checkpoint_raises_model_file_error(make_ae, unit_data, tmp_path):
@@ -260,7 +260,7 @@ def test_resume_without_checkpoint_raises_model_file_error(make_ae, unit_data, t
 
 def test_resume_from_corrupt_checkpoint_raises_model_file_error(make_ae, unit_data, tmp_path):
     make_ae(checkpoint_dir=str(tmp_path)).fit(unit_data)
-    (tmp_path / training.CHECKPOINT_TENSORS).write_bytes(b"garbage")
+    (tmp_path / checkpoint.CHECKPOINT_FILE).write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="unreadable"):
         make_ae(checkpoint_dir=str(tmp_path)).fit(unit_data, resume=True)
 
@@ -274,12 +274,12 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(
     reference = make_ae(checkpoint_dir=str(tmp_path / "reference"), **settings).fit(unit_data)
 
     _interrupt_once_at(interrupt_at, monkeypatch)
-    checkpoint = tmp_path / "run"
+    folder = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        make_ae(checkpoint_dir=str(checkpoint), **settings).fit(unit_data)
-    assert json.loads((checkpoint / training.CHECKPOINT_STATE).read_text())["epoch"] == interrupt_at - 1
+        make_ae(checkpoint_dir=str(folder), **settings).fit(unit_data)
+    assert _checkpoint_epoch(folder) == interrupt_at - 1
 
-    resumed = make_ae(checkpoint_dir=str(checkpoint), **settings).fit(unit_data, resume=True)
+    resumed = make_ae(checkpoint_dir=str(folder), **settings).fit(unit_data, resume=True)
     _assert_same_weights(resumed.module_, reference.module_)
     assert resumed.history_.epoch == list(range(1, 7))
     assert resumed.history_.train_loss == reference.history_.train_loss

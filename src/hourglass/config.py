@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hourglass.exceptions import InvalidInputError
+
+# -- limits ---------------------------------------------------------------------------------------
+# The largest architectures hourglass builds, far beyond any that trains in reasonable time, so
+# that a crafted config cannot ask for terabytes (a layer of 10**9 units) or millions of modules.
+#: Units of a dense layer, a code, or channels of a conv block.
+MAX_WIDTH = 2**20
+#: Layers of a dense encoder or decoder, blocks of a conv encoder, convolutions per block.
+MAX_LAYERS = 64
+#: Values in one input sample (features, or channels x pixels).
+MAX_INPUT_VALUES = 2**28
+#: Side of a convolution kernel.
+MAX_KERNEL = 63
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "clip")
@@ -34,6 +48,82 @@ def check_skip_connections(code_size: int | None, downsampling: str) -> None:
     )
 
 
+def _check_limits(name: str, sizes, limit: int, count_limit: int | None = MAX_LAYERS) -> None:
+    """Refuse more than ``count_limit`` sizes, or a size above ``limit`` (see the limits above)."""
+    sizes = tuple(sizes or ())
+    _require(
+        count_limit is None or len(sizes) <= count_limit,
+        f"{name} has {len(sizes)} entries; at most {count_limit} are supported",
+    )
+    _require(all(s <= limit for s in sizes), f"{name}={sizes} exceeds the supported maximum of {limit}")
+
+
+def _json_type_matches(value: Any, hint: Any, scalar_for_tuple: bool) -> bool:
+    if hint is Any or isinstance(hint, typing.TypeVar):
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_json_type_matches(value, a, scalar_for_tuple) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list):
+        homogeneous = origin is list or (len(args) == 2 and args[1] is Ellipsis)
+        if scalar_for_tuple and homogeneous and args and _json_type_matches(value, args[0], False):
+            return True  # e.g. hidden_layers=16, which the estimators read as (16,)
+        if not isinstance(value, (list, tuple)):
+            return False
+        if homogeneous:
+            return not args or all(_json_type_matches(v, args[0], False) for v in value)
+        return len(value) == len(args) and all(
+            _json_type_matches(v, a, False) for v, a in zip(value, args, strict=True)
+        )
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and (not args or _json_type_matches(v, args[1], False))
+            for k, v in value.items()
+        )
+    return True  # a type JSON cannot hold (a user's module, a RandomState): saved as None
+
+
+def check_json_types(owner: str, data: dict[str, Any], hints: dict[str, Any], scalar_for_tuple: bool = False):
+    """Raise InvalidInputError naming the first value of ``data`` whose JSON type is not its hint's.
+
+    Parameters
+    ----------
+    owner : str
+        What ``data`` describes, for the message (``'DenseConfig'``).
+    data : dict
+        Values read from JSON.
+    hints : dict
+        Type hints by name (``typing.get_type_hints`` of a dataclass or an ``__init__``);
+        names without a hint are not checked.
+    scalar_for_tuple : bool, default=False
+        Accept a single value where a homogeneous tuple is expected.
+
+    Examples
+    --------
+    >>> check_json_types("DenseConfig", {"code_size": "8"}, {"code_size": int})
+    Traceback (most recent call last):
+    ...
+    hourglass.exceptions.InvalidInputError: DenseConfig field code_size='8' has the wrong type; expected int
+    """
+    for name, value in data.items():
+        hint = hints.get(name, Any)
+        if not _json_type_matches(value, hint, scalar_for_tuple):
+            text = repr(value)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            expected = str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+            raise InvalidInputError(f"{owner} field {name}={text} has the wrong type; expected {expected}")
+
+
 def _check_layers_and_code(config, code_width: int) -> None:
     """Checks every architecture shares: activations, dropout and the sparse-code fields."""
     _require(
@@ -53,6 +143,7 @@ def _check_layers_and_code(config, code_width: int) -> None:
         f"topk={config.topk} must lie in [1, code width={code_width}]",
     )
     _require(int(config.topk_aux_k) >= 0, f"topk_aux_k={config.topk_aux_k} must be non-negative")
+    _check_limits("topk_aux_k", (int(config.topk_aux_k),), MAX_INPUT_VALUES, None)
     _require(int(config.topk_dead_after) >= 1, f"topk_dead_after={config.topk_dead_after} must be positive")
 
 
@@ -74,6 +165,12 @@ class _JSONConfig:
         unknown = set(data) - set(names) - {"kind"}
         if unknown:
             raise InvalidInputError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+        hints = typing.get_type_hints(cls)
+        check_json_types(cls.__name__, {k: v for k, v in data.items() if k != "kind"}, hints)
+        missing = [f.name for f in names.values() if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]  # fmt: skip
+        if missing:
+            raise InvalidInputError(f"{cls.__name__} lacks the fields {missing}")
         kwargs = {}
         for name, value in data.items():
             if name == "kind":
@@ -134,9 +231,12 @@ class DenseConfig(_JSONConfig):
             self.decoder_layers = tuple(int(h) for h in self.decoder_layers)
         _require(self.input_dim >= 1, f"input_dim={self.input_dim} must be at least 1")
         _require(self.code_size >= 1, f"code_size={self.code_size} must be a positive integer")
+        _check_limits("input_dim", (self.input_dim,), MAX_INPUT_VALUES)
+        _check_limits("code_size", (self.code_size,), MAX_WIDTH)
         for name in ("hidden_layers", "decoder_layers"):
             sizes = getattr(self, name) or ()
             _require(all(h >= 1 for h in sizes), f"{name}={sizes} must hold positive integers")
+            _check_limits(name, sizes, MAX_WIDTH)
         _check_layers_and_code(self, self.code_size)
 
     @property
@@ -300,6 +400,11 @@ class ConvConfig(_JSONConfig):
             len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
             f"channels={self.channels} must hold at least one positive integer",
         )
+        _check_limits("channels", self.channels, MAX_WIDTH)
+        _check_limits("input_shape", (math.prod(self.input_shape),), MAX_INPUT_VALUES)
+        _check_limits("code_size", (self.code_size or 1,), MAX_WIDTH)
+        _check_limits("kernel_size", (int(self.kernel_size),), MAX_KERNEL)
+        _check_limits("convs_per_block", (int(self.convs_per_block),), MAX_LAYERS)
         _require(
             int(self.kernel_size) >= 1 and int(self.kernel_size) % 2 == 1,
             f"kernel_size={self.kernel_size} must be a positive odd integer (so 'same' padding is symmetric)",

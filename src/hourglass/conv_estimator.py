@@ -436,7 +436,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         sample = self._validate_input(np.stack([dataset[int(i)].numpy() for i in picks]), reset=True)
         self._report_sample = sample[np.linspace(0, len(sample) - 1, num=min(16, len(sample))).astype(int)]
         self._check_code_size(sample)
-        self.seed_ = _as_seed(self.random_state)
+        run = self._start_run(sample, resume, n_samples=n)
         train_idx, val_idx = self._split(n)
         self.scaler_ = fit_scaler(sample, self.scaling, self._scaler_channel_axis)
         self.loss_, self.loss_reason_ = choose_loss(self.loss, self.scaler_.transform(sample))
@@ -457,6 +457,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             epoch_metrics=self._epoch_metrics(),
             checkpoint_dir=self.checkpoint_dir,
             description=type(self).__name__,
+            fingerprint=run,
         )
         scaled = _Scaled(dataset, self.scaler_.offset, self.scaler_.scale)
         train = torch.utils.data.Subset(scaled, train_idx.tolist())

@@ -19,12 +19,13 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from hourglass import checkpoint
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.data import check_finite
 from hourglass.exceptions import InvalidInputError
 from hourglass.losses import choose_loss, output_activation
 from hourglass.model import build_model
-from hourglass.persistence import register_estimator, save_estimator
+from hourglass.persistence import json_safe, register_estimator, save_estimator
 from hourglass.scaling import AffineScaler, fit_scaler
 from hourglass.training import Trainer, resolve_device
 
@@ -69,7 +70,9 @@ def _as_seed(random_state: Any) -> int:
     """An int seed from sklearn's ``random_state`` (None, int or RandomState)."""
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, numbers.Integral):
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if not 0 <= random_state < 2**32:
+            raise InvalidInputError(f"random_state={random_state}; expected an int in [0, 2**32 - 1]")
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
@@ -250,6 +253,24 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             noise_schedule=getattr(self, "noise_schedule", "constant"),
         )
 
+    def _start_run(self, data: np.ndarray, resume: bool, n_samples: int | None = None) -> dict[str, Any]:
+        """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.checkpoint`).
+
+        When resuming, the checkpoint must be of this very run (data, parameters, seed): that is
+        checked here, before any scaling, building or training. A run with ``random_state=None``
+        resumes with the seed its checkpoint recorded.
+        """
+        directory = getattr(self, "checkpoint_dir", None)
+        if resume and directory is None:
+            raise InvalidInputError("resume=True needs checkpoint_dir, the folder of the checkpoint")
+        seed = checkpoint.saved_seed(directory) if resume and self.random_state is None else None
+        self.seed_ = _as_seed(self.random_state) if seed is None else seed
+        params = {k: json_safe(v) for k, v in self.get_params(deep=False).items()}
+        run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(data, n_samples), params, self.seed_)
+        if resume:
+            checkpoint.check_run(directory, run)
+        return run
+
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         fraction = self.validation_fraction
         if not 0.0 <= fraction < 1.0:
@@ -278,7 +299,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         X = self._validate_input(X, reset=True)
         self._check_code_size(X)
-        self.seed_ = _as_seed(self.random_state)
+        run = self._start_run(X, resume)
         train_idx, val_idx = self._split(X.shape[0])
         self.scaler_ = fit_scaler(X[train_idx], self.scaling, self._scaler_channel_axis)
         scaled = self.scaler_.transform(X)
@@ -302,6 +323,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             epoch_metrics=self._epoch_metrics(),
             checkpoint_dir=getattr(self, "checkpoint_dir", None),
             description=type(self).__name__,
+            fingerprint=run,
         )
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)

@@ -27,5 +27,13 @@ class OutputExistsError(HourglassError, FileExistsError):
     """An output path exists already and overwriting was not allowed (use ``force``)."""
 
 
+class OutputError(HourglassError, OSError):
+    """An output cannot be written: its folder is read-only, lies under a file, or is full."""
+
+
+class OutputLockedError(OutputError):
+    """Another run is writing the same output right now."""
+
+
 class TrainingDivergedError(HourglassError, FloatingPointError):
     """The training loss became NaN or infinite."""

@@ -152,7 +152,7 @@ def build_dense(config: DenseConfig) -> AutoEncoder:
 def config_from_dict(data: dict[str, Any]):
     """Rebuild an architecture config from its JSON form (dispatching on ``kind``)."""
     kind = data.get("kind")
-    if kind not in CONFIGS:
+    if not isinstance(kind, str) or kind not in CONFIGS:
         raise InvalidInputError(f"unknown architecture kind {kind!r}; expected one of {sorted(CONFIGS)}")
     return CONFIGS[kind].from_dict(data)
 

@@ -9,7 +9,6 @@ checkpoint of epoch ``e`` draws exactly what the uninterrupted run drew from epo
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -18,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from hourglass import checkpoint
 from hourglass.config import TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.fileio import atomic_path
 from hourglass.losses import Regularizer, total_loss
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -39,10 +36,6 @@ COLLAPSE_SHARE = 0.5
 DIVERGED_FACTOR = 100.0
 #: After a collapse, training goes on from the best weights at this share of the learning rate.
 RESTART_FACTOR = 0.25
-
-CHECKPOINT_TENSORS = "checkpoint.safetensors"
-CHECKPOINT_STATE = "checkpoint.json"
-
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Return the torch device for ``device``: ``'auto'`` picks CUDA when it is available.
@@ -177,7 +170,11 @@ class Trainer:
     epoch_metrics : callable, optional
         ``epoch_metrics(model, val_data) -> dict`` evaluated after each epoch (e.g. sparsity).
     checkpoint_dir : path, optional
-        Folder to write a checkpoint to, atomically, after every epoch.
+        Folder to write a checkpoint to, atomically, after every epoch (see
+        :mod:`hourglass.checkpoint`).
+    fingerprint : dict, optional
+        The run's fingerprint (:func:`hourglass.checkpoint.run_fingerprint`), recorded in every
+        checkpoint; resuming refuses a checkpoint that records another.
     """
 
     def __init__(
@@ -190,6 +187,7 @@ class Trainer:
         epoch_metrics: Callable[[nn.Module, Data | None], dict[str, float]] | None = None,
         checkpoint_dir: str | Path | None = None,
         description: str = "training",
+        fingerprint: dict | None = None,
     ) -> None:
         self.config = config
         self.device = resolve_device(config.device)
@@ -201,6 +199,7 @@ class Trainer:
         self.epoch_metrics = epoch_metrics
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.description = description
+        self.fingerprint = fingerprint
         self.history = History()
 
     # -- one epoch ---------------------------------------------------------------------------
@@ -458,15 +457,14 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save_checkpoint(self, epoch: int, best_loss: float, best_state, bad_epochs: int) -> None:
-        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if best_state is not None:
-            tensors.update({f"best.{k}": v.cpu().contiguous() for k, v in best_state.items()})
+            tensors.update({f"best.{k}": v for k, v in best_state.items()})
         opt = self.optimizer.state_dict()
         for idx, state in opt["state"].items():
             for name, value in state.items():
-                tensors[f"optimizer.{idx}.{name}"] = torch.as_tensor(value).cpu().contiguous()
-        meta = {
-            "epoch": epoch,
+                tensors[f"optimizer.{idx}.{name}"] = torch.as_tensor(value)
+        state = {
             "best_loss": best_loss if math.isfinite(best_loss) else None,
             "bad_epochs": bad_epochs,
             "param_groups": opt["param_groups"],
@@ -474,29 +472,26 @@ class Trainer:
             "history": self.history.to_dict(),
             "config": self.config.to_dict(),
         }
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        # Two files, each replaced atomically; the JSON names the epoch the tensors belong to,
-        # and is written last so it never points at tensors from a later, unfinished epoch.
-        with atomic_path(self.checkpoint_dir / CHECKPOINT_TENSORS) as tmp:
-            save_file(tensors, str(tmp), metadata={"epoch": str(epoch)})
-        with atomic_path(self.checkpoint_dir / CHECKPOINT_STATE) as tmp:
-            tmp.write_text(json.dumps(meta, default=_json_default))
+        checkpoint.save(self.checkpoint_dir, epoch, tensors, state, self.fingerprint)
 
     def _load_checkpoint(self):
         directory = self.checkpoint_dir
-        if directory is None or not (directory / CHECKPOINT_STATE).exists():
-            raise ModelFileError(f"no checkpoint to resume from in {str(directory)!r}")
+        if directory is None:
+            raise ModelFileError("no checkpoint to resume from: checkpoint_dir is not set")
+        tensors, meta = checkpoint.load(directory, self.fingerprint)
         try:
-            meta = json.loads((directory / CHECKPOINT_STATE).read_text())
-            tensors = load_file(str(directory / CHECKPOINT_TENSORS))
-        except (OSError, ValueError, SafetensorError) as exc:
-            raise ModelFileError(f"checkpoint in {str(directory)!r} is unreadable: {exc}") from None
+            return self._restore(tensors, meta)
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            message = " ".join(str(exc).split())[:200]
+            raise ModelFileError(
+                f"checkpoint in {str(directory)!r} does not fit this model: {message}"
+            ) from None
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict):
+        """Put a checkpoint's tensors and state into the model, optimizer, scheduler and history."""
         model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")} or None
-        try:
-            self.model.load_state_dict(model_state)
-        except RuntimeError as exc:
-            raise ModelFileError(f"checkpoint in {str(directory)!r} does not fit this model: {exc}") from None
+        self.model.load_state_dict(model_state)
         opt_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optimizer."):
@@ -514,15 +509,6 @@ class Trainer:
                         state[name] = torch.empty_like(param).copy_(value)
         self.scheduler.load_state_dict(meta["scheduler"])
         self.history = History.from_dict(meta["history"])
-        best_loss = meta["best_loss"] if meta["best_loss"] is not None else math.inf
-        return meta["epoch"] + 1, best_loss, best, meta["bad_epochs"]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "__dict__"):
-        return value.__dict__
-    raise TypeError(f"cannot save {type(value).__name__} in a checkpoint")
+        if self.history.epoch[-1:] != [meta["epoch"]]:
+            raise ValueError(f"its history ends at epoch {self.history.epoch[-1:]}, not {meta['epoch']}")
+        return meta["epoch"] + 1, float(meta["best_loss"]), best, int(meta["bad_epochs"])

@@ -11,7 +11,17 @@ import pandas as pd
 import typer
 
 from hourglass.cli.app import command, echo
-from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, is_dense, load_input, load_model
+from hourglass.cli.core import (
+    MAX_SEED,
+    DataArg,
+    Force,
+    Key,
+    ModelArg,
+    Quiet,
+    is_dense,
+    load_input,
+    load_model,
+)
 from hourglass.data import Dataset, read_idx
 from hourglass.exceptions import DataFileError, InvalidInputError
 from hourglass.fileio import atomic_path, check_writable
@@ -100,7 +110,7 @@ def cluster(
         Path | None, typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv.")
     ] = None,
     report: ReportDir = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the clustering.", min=0, max=MAX_SEED)] = 0,
     key: Key = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -246,6 +256,8 @@ def score(
     check_writable(output, force)
     if report is not None:
         check_writable(report / "report.html", force)
+    if maps is not None:
+        check_writable(maps, force=True)
     estimator = load_model(model)
     detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
     if normal is not None:

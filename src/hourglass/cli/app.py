@@ -1,21 +1,108 @@
 """The Typer application and the error handling every command shares.
 
-User errors (any :class:`~hourglass.exceptions.HourglassError`) become one line on stderr and
-exit code 2, never a traceback; an interrupted run says how to resume.
+Every error is one line on stderr, ``hourglass: error: ...``, and exit code 2, never a
+traceback: usage errors (a bad option value, a missing argument), user errors (any
+:class:`~hourglass.exceptions.HourglassError`), files that cannot be written, memory that runs
+out, and, as a last resort, bugs (set ``HOURGLASS_DEBUG=1`` to see their traceback). An
+interrupted run says how to resume, with exit code 130.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from hourglass.exceptions import HourglassError
 
+PROG = "hourglass"
+
+
+def _given_value(args: Sequence[str], opts: Sequence[str]) -> str | None:
+    """The last value given on the command line to an option named ``opts``."""
+    value = None
+    for i, token in enumerate(args):
+        for opt in opts:
+            if token == opt and i + 1 < len(args):
+                value = args[i + 1]
+            elif token.startswith(opt + "="):
+                value = token[len(opt) + 1 :]
+    return value
+
+
+def usage_error_line(exc: Exception, args: Sequence[str]) -> str:
+    """A click usage error as one line: ``--loss 'hinge' is not one of auto, mse, bce; see ...``."""
+    ctx = getattr(exc, "ctx", None)
+    see = f"see {ctx.command_path if ctx is not None else PROG} --help"
+    param = getattr(exc, "param", None)
+    message = " ".join(str(getattr(exc, "message", "") or "").split())
+    message = message.removeprefix("Value error, ").rstrip(".")
+    if param is not None and getattr(param, "opts", None):
+        is_option = getattr(param, "param_type_name", "") == "option"
+        name = param.opts[0] if is_option else str(param.name).upper()
+        if type(exc).__name__ == "MissingParameter":
+            text = f"missing {'option' if is_option else 'argument'} {name}"
+        else:
+            message = re.sub(
+                r"is not one of (.*)$", lambda m: "is not one of " + m[1].replace("'", ""), message
+            )
+            value = _given_value(args, param.opts) if is_option else None
+            if value is None or repr(value) in message:
+                text = f"{name} {message}"
+            else:
+                text = f"{name} {value!r}: {message[:1].lower()}{message[1:]}"
+    else:
+        text = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") else str(exc)
+        text = text[:1].lower() + text[1:].rstrip(".")
+    return f"{text}; {see}"
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    # Recent typer versions vendor click, so recognise its errors by their interface.
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, reporting usage errors in one line instead of a box."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(args, prog_name or PROG, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except typer.Abort:
+            typer.echo(f"{PROG}: aborted", err=True)
+            code = 1
+        except Exception as exc:
+            if not _is_click_error(exc):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.format_message())  # help for a bare `hourglass`, not an error
+                code = 0
+            else:
+                typer.echo(f"{PROG}: error: {usage_error_line(exc, args)}", err=True)
+                code = 2
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
-    name="hourglass",
+    name=PROG,
+    cls=OneLineErrors,
     help="Autoencoders defined by their hyperparameters, trained on your data, compared with PCA.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -26,22 +113,70 @@ app = typer.Typer(
 
 def fail(message: str) -> typer.Exit:
     """Print ``hourglass: error: message`` to stderr and return the Exit(2) to raise."""
-    typer.echo(f"hourglass: error: {message}", err=True)
+    typer.echo(f"{PROG}: error: {' '.join(message.split())}", err=True)
     return typer.Exit(code=2)
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?\s*[KMGTP]i?B)\b|(\d{4,}) bytes")
+
+
+def out_of_memory_message(exc: BaseException) -> str:
+    """One line for running out of memory: the size asked for, and what to do about it."""
+    match = _SIZE.search(str(exc))
+    if match and match[1]:
+        size = f" ({match[1]} asked for)"
+    elif match:
+        size = f" ({int(match[2]) / 2**30:.3g} GiB asked for)"
+    else:
+        size = ""
+    return (
+        f"out of memory{size}; lower --batch-size or the layer sizes, or stream the data instead of "
+        "loading it whole: a folder of images with --arch conv is read lazily, image by image"
+    )
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    # torch reports a failed CPU allocation or a CUDA one as a RuntimeError subclass.
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
+def _os_error_message(exc: OSError) -> str:
+    where = " ".join(repr(str(f)) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or " ".join(str(exc).split())
+    return f"{where}: {reason}" if where else reason
+
+
 def handle_errors(func: Callable) -> Callable:
-    """Turn hourglass errors raised by a command into a one-line message and exit code 2."""
+    """Turn every error a command raises into a one-line message and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
         except HourglassError as exc:
-            raise fail(" ".join(str(exc).split())) from None
+            raise fail(str(exc)) from None
         except KeyboardInterrupt:
-            typer.echo("hourglass: interrupted; a run with a checkpoint can go on with --resume", err=True)
+            typer.echo(f"{PROG}: interrupted; a run with a checkpoint can go on with --resume", err=True)
             raise typer.Exit(code=130) from None
+        except Exception as exc:
+            if _is_click_error(exc):
+                raise
+            if _is_out_of_memory(exc):
+                raise fail(out_of_memory_message(exc)) from None
+            if isinstance(exc, OSError):
+                raise fail(_os_error_message(exc)) from None
+            if os.environ.get("HOURGLASS_DEBUG"):
+                raise
+            message = " ".join(str(exc).split())[:200]
+            raise fail(
+                f"internal error ({type(exc).__name__}: {message}); please report it, with the traceback "
+                "that HOURGLASS_DEBUG=1 shows"
+            ) from None
 
     return wrapper
 
@@ -64,19 +199,6 @@ def echo(message: str = "", quiet: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (``sys.argv[1:]`` when None) and return its exit code."""
     try:
-        result = app(
-            args=argv if argv is not None else sys.argv[1:], prog_name="hourglass", standalone_mode=False
-        )
-    except typer.Exit as exc:
-        return exc.exit_code
+        return app(args=argv if argv is not None else sys.argv[1:], prog_name=PROG, standalone_mode=False)
     except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:
-        # Click's usage errors arrive here when not standalone. Recent typer versions vendor
-        # click, so recognise them by their interface rather than by an import.
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
-        raise
-    # Without standalone mode, a command's typer.Exit comes back as its return value.
-    return result if isinstance(result, int) else 0
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)

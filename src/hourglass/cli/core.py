@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,8 +14,8 @@ import typer
 
 from hourglass.cli.app import command, echo
 from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, save_array
-from hourglass.exceptions import InvalidInputError, OutputExistsError
-from hourglass.fileio import check_writable
+from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError
+from hourglass.fileio import check_writable, output_lock
 
 DATA_HELP = (
     "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
@@ -105,6 +106,9 @@ def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: s
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 
+#: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
 # Options shared by several commands.
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
@@ -158,7 +162,9 @@ def fit(
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
     validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same weights on CPU).")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (same seed, same weights on CPU).", min=0, max=MAX_SEED)
+    ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
     noise_type: Annotated[NoiseType | None, typer.Option(help="Input noise kind (denoising).")] = None,
@@ -228,112 +234,178 @@ def fit(
     """Train an autoencoder on DATA and save it to a model folder.
 
     A checkpoint is written to OUT.checkpoint after every epoch; if the run is interrupted,
-    the same command with --resume continues from it.
+    the same command with --resume continues from it (and refuses a checkpoint of other data,
+    settings or seed). --force replaces OUT and an old checkpoint only once the new run has
+    checked its data, its settings and its output path; OUT.lock keeps a second run off OUT.
     """
+    checkpoint = _check_fit_outputs(out, report, resume, force)
+    with output_lock(out), _discard_on_failure(checkpoint, keep=resume or checkpoint.exists()):
+        params: dict[str, Any] = {
+            "loss": loss.value,
+            "scaling": scaling.value,
+            "validation_fraction": validation_fraction,
+            "random_state": seed,
+            "device": device,
+            "precision": precision,
+            "checkpoint_dir": str(checkpoint),
+            "verbose": 0 if quiet else 1,
+        }
+        optional = {
+            "code_size": code_size,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": lr,
+            "weight_decay": weight_decay,
+            "patience": patience,
+            "noise": noise_type.value
+            if noise_type is not None
+            else ("gaussian" if noise is not None else None),
+            "noise_level": noise,
+            "dropout": dropout,
+            "l1_penalty": l1,
+            "kl_penalty": kl,
+            "sparsity_target": sparsity_target,
+            "topk": topk,
+            "contractive_penalty": contractive,
+            "topk_aux_penalty": topk_aux,
+            "encoder": str(encoder_from) if encoder_from is not None else None,
+            "freeze_encoder": freeze_encoder or None,
+            "decoder": str(decoder_from) if decoder_from is not None else None,
+            "freeze_decoder": freeze_decoder or None,
+            "pretrain": pretrain,
+        }
+        _check_arch_options(arch, locals())
+        if arch is Arch.dense:
+            if task is not Task.reconstruct:
+                raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
+            from hourglass.estimator import AutoEncoder as Estimator
+
+            optional.update(
+                hidden_layers=parse_ints(hidden, "--hidden"),
+                decoder_layers=parse_ints(decoder_hidden, "--decoder-hidden"),
+                activation=activation,
+            )
+            dataset = load_input(data, key, flat=True, drop=drop, label=label)
+            fit_data: Any = dataset.X
+        else:
+            from hourglass.conv_estimator import ConvAutoEncoder as Estimator
+
+            size = parse_ints(image_size, "--image-size")
+            optional.update(
+                task=task.value,
+                channels=parse_ints(channels, "--channels"),
+                kernel_size=kernel_size,
+                downsampling=downsampling,
+                convs_per_block=convs_per_block,
+                skip_connections=skip_connections,
+                scale_factor=scale_factor,
+                activation=activation,
+                image_size=(size * 2 if size is not None and len(size) == 1 else size),
+                color_mode=color_mode,
+            )
+            if is_image_folder(data):
+                dataset, fit_data = None, data
+            else:
+                dataset = load_input(data, key, flat=False, drop=drop, label=label)
+                fit_data = dataset.X
+        params.update({k: v for k, v in optional.items() if v is not None})
+        estimator = Estimator(**params)
+        estimator.fit(fit_data, resume=resume)
+        # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
+        estimator.set_params(checkpoint_dir=None)
+        estimator.save(out, force=force)
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        history = estimator.history_
+        echo(
+            f"trained {estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_} "
+            f"(loss {estimator.loss_}: {estimator.loss_reason_}); best validation loss "
+            f"{min(history.val_loss or history.train_loss):.5g} at epoch {history.best_epoch}",
+            quiet,
+        )
+        echo(recipe_summary(history), quiet)
+        echo(f"saved the model to {out}", quiet)
+        if report is not None:
+            from hourglass.reporting import model_report
+
+            X = dataset.X if dataset is not None else None
+            if X is None:
+                X = estimator._report_data() if hasattr(estimator, "_report_data") else None
+            if X is not None:
+                name = dataset.name if dataset is not None else Path(data).name
+                shape = dataset.image_shape if dataset is not None else None
+                labels = dataset.y if dataset is not None else None
+                path = model_report(estimator, X, name, shape, labels).save(
+                    Path(report) / "report.html", force
+                )
+                echo(f"wrote the report to {path}", quiet)
+
+
+#: Options that only one architecture reads, so that one given to the other is an error, not ignored.
+ARCH_OPTIONS = {
+    Arch.dense: ("hidden", "decoder_hidden", "pretrain"),
+    Arch.conv: ("channels", "kernel_size", "downsampling", "convs_per_block", "skip_connections",
+                "scale_factor", "image_size", "color_mode"),
+}  # fmt: skip
+
+
+def _check_arch_options(arch: Arch, options: dict[str, Any]) -> None:
+    """Refuse an option of the other architecture (``--channels`` for a dense model, ...)."""
+    for other, names in ARCH_OPTIONS.items():
+        given = [name for name in names if other is not arch and options.get(name) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise InvalidInputError(f"{flag} is an option of --arch {other.value} models, not {arch.value}")
+
+
+def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
+    """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {str(out)!r} is a file; a model is saved as a folder")
     if out.exists() and not force:
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
+    check_writable(out, force)
     if report is not None:
         check_writable(report, force)
     checkpoint = out.with_name(out.name + ".checkpoint")
+    if checkpoint.exists() and not checkpoint.is_dir():
+        raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
     if checkpoint.exists() and not resume and not force:
         raise OutputExistsError(
             f"a checkpoint of an interrupted run is in {str(checkpoint)!r}; pass --resume to continue it "
             "or --force to start afresh"
         )
-    if checkpoint.exists() and force and not resume:
-        shutil.rmtree(checkpoint)
-    params: dict[str, Any] = {
-        "loss": loss.value,
-        "scaling": scaling.value,
-        "validation_fraction": validation_fraction,
-        "random_state": seed,
-        "device": device,
-        "precision": precision,
-        "checkpoint_dir": str(checkpoint),
-        "verbose": 0 if quiet else 1,
-    }
-    optional = {
-        "code_size": code_size,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": lr,
-        "weight_decay": weight_decay,
-        "patience": patience,
-        "noise": noise_type.value if noise_type is not None else ("gaussian" if noise is not None else None),
-        "noise_level": noise,
-        "dropout": dropout,
-        "l1_penalty": l1,
-        "kl_penalty": kl,
-        "sparsity_target": sparsity_target,
-        "topk": topk,
-        "contractive_penalty": contractive,
-        "topk_aux_penalty": topk_aux,
-        "encoder": str(encoder_from) if encoder_from is not None else None,
-        "freeze_encoder": freeze_encoder or None,
-        "decoder": str(decoder_from) if decoder_from is not None else None,
-        "freeze_decoder": freeze_decoder or None,
-        "pretrain": pretrain,
-    }
-    if arch is Arch.dense:
-        if task is not Task.reconstruct:
-            raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
-        from hourglass.estimator import AutoEncoder as Estimator
+    return checkpoint
 
-        optional.update(
-            hidden_layers=parse_ints(hidden, "--hidden"),
-            decoder_layers=parse_ints(decoder_hidden, "--decoder-hidden"),
-            activation=activation,
-        )
-        dataset = load_input(data, key, flat=True, drop=drop, label=label)
-        fit_data: Any = dataset.X
+
+@contextmanager
+def _discard_on_failure(checkpoint: Path, keep: bool):
+    """Remove the checkpoint a run made if it fails on its data or settings (unless ``keep``).
+
+    An interrupted run (KeyboardInterrupt, a kill) keeps it for --resume; with --force, an old
+    run's checkpoint stays until the new run's first epoch replaces it.
+    """
+    try:
+        yield
+    except HourglassError:
+        if not keep:
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        raise
+
+
+def recipe_summary(history) -> str:
+    """One line on what the training recipe decided: the rate and any collapse restarts."""
+    recipe = history.recipe
+    if not recipe:
+        return "trained before the recipe was recorded"
+    line = f"learning rate {recipe['learning_rate']:.3g} ({recipe.get('learning_rate_rule', 'set by the user')})"
+    if recipe.get("noise_schedule"):
+        line += f"; input noise {recipe['noise_schedule']}"
+    if history.restarts:
+        where = ", ".join(f"epoch {r['epoch']} -> {r['learning_rate']:.3g}" for r in history.restarts)
+        line += f"; {len(history.restarts)} restart(s) from the best weights after a collapse ({where})"
     else:
-        from hourglass.conv_estimator import ConvAutoEncoder as Estimator
-
-        size = parse_ints(image_size, "--image-size")
-        optional.update(
-            task=task.value,
-            channels=parse_ints(channels, "--channels"),
-            kernel_size=kernel_size,
-            downsampling=downsampling,
-            convs_per_block=convs_per_block,
-            skip_connections=skip_connections,
-            scale_factor=scale_factor,
-            activation=activation,
-            image_size=(size * 2 if size is not None and len(size) == 1 else size),
-            color_mode=color_mode,
-        )
-        if is_image_folder(data):
-            dataset, fit_data = None, data
-        else:
-            dataset = load_input(data, key, flat=False, drop=drop, label=label)
-            fit_data = dataset.X
-    params.update({k: v for k, v in optional.items() if v is not None})
-    estimator = Estimator(**params)
-    estimator.fit(fit_data, resume=resume)
-    # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
-    estimator.set_params(checkpoint_dir=None)
-    estimator.save(out, force=force)
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    history = estimator.history_
-    echo(
-        f"trained {estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_} "
-        f"(loss {estimator.loss_}: {estimator.loss_reason_}); best validation loss "
-        f"{min(history.val_loss or history.train_loss):.5g} at epoch {history.best_epoch}",
-        quiet,
-    )
-    echo(f"saved the model to {out}", quiet)
-    if report is not None:
-        from hourglass.reporting import model_report
-
-        X = dataset.X if dataset is not None else None
-        if X is None:
-            X = estimator._report_data() if hasattr(estimator, "_report_data") else None
-        if X is not None:
-            name = dataset.name if dataset is not None else Path(data).name
-            shape = dataset.image_shape if dataset is not None else None
-            labels = dataset.y if dataset is not None else None
-            path = model_report(estimator, X, name, shape, labels).save(Path(report) / "report.html", force)
-            echo(f"wrote the report to {path}", quiet)
+        line += "; no collapse"
+    return line
 
 
 def load_model(model: Path):
@@ -459,7 +531,7 @@ def compare(
     report: Annotated[Path | None, typer.Option(help="Write report.html to this folder.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
-    seed: Annotated[int, typer.Option(help="Seeds the split and the models.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
     drop: Drop = None,

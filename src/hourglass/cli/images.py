@@ -13,6 +13,7 @@ import typer
 
 from hourglass.cli.app import command, echo, fail
 from hourglass.exceptions import HourglassError, InvalidInputError
+from hourglass.fileio import check_writable, make_parents, remove_empty
 from hourglass.images import IMAGE_SUFFIXES, _list_images, load_image, save_image
 from hourglass.tasks import TASK_HELP
 
@@ -102,19 +103,25 @@ def apply(
     files = _inputs(inputs)
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInputError(f"{str(out_dir)!r} is a file; expected a folder for the results")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir, force=True)
+    # The folders made for the results go again if no result is written.
+    created = make_parents(out_dir / "result")
     done, bad = 0, []
-    for path in files:
-        try:
-            written = _process(estimator, path, out_dir, force, self_ensemble)
-        except HourglassError as exc:
-            if not skip_bad:
-                raise
-            bad.append(path)
-            typer.echo(f"hourglass: skipped {' '.join(str(exc).split())}", err=True)
-            continue
-        done += 1
-        echo(f"{path} -> {written}", quiet)
+    try:
+        for path in files:
+            try:
+                written = _process(estimator, path, out_dir, force, self_ensemble)
+            except HourglassError as exc:
+                if not skip_bad:
+                    raise
+                bad.append(path)
+                typer.echo(f"hourglass: skipped {' '.join(str(exc).split())}", err=True)
+                continue
+            done += 1
+            echo(f"{path} -> {written}", quiet)
+    finally:
+        if not done:
+            remove_empty(created)
     echo(
         f"{estimator.task}: wrote {done} result(s) to {out_dir}"
         + (f"; skipped {len(bad)} bad file(s)" if bad else ""),

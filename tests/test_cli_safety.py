@@ -1,0 +1,255 @@
+"""Nothing lost, nothing half-done: one-line errors, --force, --resume, locks and outputs (issue 12).
+
+Every failure is one line on stderr and exit code 2, and leaves the files as they were.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import hourglass
+from hourglass import checkpoint, fileio
+from hourglass.cli import app
+from hourglass.training import Trainer
+
+FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "3", "--patience", "0", "--device", "cpu", "-q"]
+N = 60
+
+
+def run(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, out, err, *fragments):
+    assert code == 2, (out, err)
+    assert err.startswith("hourglass: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, digits):
+    folder = tmp_path_factory.mktemp("safety")
+    X = digits[0][:N].astype(np.float32)
+    np.save(folder / "data.npy", X)
+    np.save(folder / "other.npy", np.concatenate([X, X])[: N + 20])
+    bad = X.copy()
+    bad[3, 5] = np.nan
+    np.save(folder / "bad.npy", bad)
+    (folder / "file.csv").write_text("1,2\n")
+    assert run("fit", folder / "data.npy", "--out", folder / "model", *FAST_FIT)[0] == 0
+    return folder
+
+
+def _interrupt_at(monkeypatch, epoch_to_fail):
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, epoch):
+        if epoch == epoch_to_fail and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, epoch)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+
+
+@pytest.fixture
+def interrupted(files, tmp_path, monkeypatch):
+    """``tmp_path / 'm'``: a fit of data.npy with FAST_FIT interrupted during epoch 3."""
+    _interrupt_at(monkeypatch, 3)
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 130
+    monkeypatch.undo()
+    assert checkpoint.read_header(tmp_path / "m.checkpoint")["epoch"] == 2
+    return tmp_path / "m"
+
+
+# -- usage errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--loss", "hinge"], "--loss 'hinge' is not one of auto, mse, bce; see hourglass fit --help"),
+        (["--epochs", "abc"], "--epochs 'abc': "),
+        (["--arch", "rnn"], "--arch 'rnn' is not one of dense, conv"),
+        (["--arhc", "conv"], "no such option: --arhc"),
+        (["extra"], "unexpected extra argument"),
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path, args, message):
+    assert_one_line_error(*run("fit", "digits", "--out", tmp_path / "m", *args), message)
+    assert listing(tmp_path) == []
+
+
+def test_missing_option_is_one_line():
+    assert_one_line_error(*run("fit", "digits"), "missing option --out; see hourglass fit --help")
+
+
+def test_unknown_command_is_one_line():
+    assert_one_line_error(*run("fitt"), "no such command 'fitt'", "see hourglass --help")
+
+
+# -- output paths -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("encode", ["{model}", "{data}", "-o", "{target}"]),
+        ("fit", ["{data}", "--out", "{target}", *FAST_FIT]),
+        ("compare", ["{data}", "--code-sizes", "2", "--epochs", "1", "-o", "{target}"]),
+    ],
+)
+def test_output_under_a_regular_file_is_refused_before_any_work(files, tmp_path, monkeypatch, command, extra):
+    monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("trained before checking the output"))
+    names = {"model": files / "model", "data": files / "data.npy", "target": files / "file.csv" / "x.npy"}
+    args = [a.format(**names) for a in extra]
+    assert_one_line_error(*run(command, *args), "file.csv' is a file, not a folder")
+
+
+def test_fit_into_an_unwritable_folder_fails_before_training(files, tmp_path, monkeypatch):
+    monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("trained before checking the output"))
+
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", refuse)
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "ro" / "m"), "Permission denied"
+    )
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_encode_into_a_read_only_folder_is_one_line(files, tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    assert_one_line_error(
+        *run("encode", files / "model", files / "data.npy", "-o", tmp_path / "ro" / "c.npy")
+    )
+
+
+def test_fit_refuses_to_replace_a_folder_that_is_not_a_model(files, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "notes", *FAST_FIT, "--force"),
+        "holds no hourglass",
+    )
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+
+
+def test_failed_apply_leaves_no_empty_folder(tmp_path):
+    from hourglass import ConvAutoEncoder
+
+    X = np.random.default_rng(0).random((16, 1, 8, 8)).astype(np.float32)
+    settings = {"channels": (2,), "task": "denoise", "epochs": 1, "verbose": 0, "device": "cpu"}
+    ConvAutoEncoder(**settings).fit(X).save(tmp_path / "m")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    assert_one_line_error(
+        *run("apply", tmp_path / "m", tmp_path / "bad.png", "-o", tmp_path / "out" / "deep")
+    )
+    assert listing(tmp_path) == ["bad.png", "m"]
+
+
+# -- errors that are not hourglass's own -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error, fragments",
+    [
+        (MemoryError("Unable to allocate 7.45 GiB for an array"), ["7.45 GiB asked for", "lazily"]),
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes"),
+         ["4 GiB asked for", "--batch-size"]),
+        (OSError(28, "No space left on device", "m.checkpoint"), ["'m.checkpoint': No space left on device"]),
+        (TypeError("a bug"), ["internal error (TypeError: a bug)", "HOURGLASS_DEBUG=1"]),
+    ],
+)  # fmt: skip
+def test_unexpected_errors_are_one_line(files, tmp_path, monkeypatch, error, fragments):
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Trainer, "fit", failing)
+    code, out, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)
+    assert code == 2 and err.startswith("hourglass: error: ") and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err
+    assert listing(tmp_path) == []
+
+
+# -- --force and --resume ----------------------------------------------------------------------------
+
+
+def test_failed_force_keeps_the_interrupted_runs_checkpoint(files, interrupted):
+    before = (interrupted.parent / "m.checkpoint" / checkpoint.CHECKPOINT_FILE).read_bytes()
+    assert_one_line_error(*run("fit", files / "bad.npy", "--out", interrupted, *FAST_FIT, "--force"), "NaN")
+    assert (interrupted.parent / "m.checkpoint" / checkpoint.CHECKPOINT_FILE).read_bytes() == before
+    code, _, err = run("fit", files / "data.npy", "--out", interrupted, *FAST_FIT, "--resume")
+    assert code == 0, err
+    assert listing(interrupted.parent) == ["m"]
+
+
+def test_force_with_bad_settings_keeps_the_old_model(files, tmp_path):
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 0
+    before = (tmp_path / "m" / "weights.safetensors").read_bytes()
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--code-size", "64", "--force")
+    )
+    assert (tmp_path / "m" / "weights.safetensors").read_bytes() == before
+    assert listing(tmp_path) == ["m"]
+
+
+def test_resume_on_other_data_names_what_differs(files, interrupted):
+    assert_one_line_error(
+        *run("fit", files / "other.npy", "--out", interrupted, *FAST_FIT, "--resume"),
+        f"data differs: {N}x64 -> {N + 20}x64",
+        "--force",
+    )
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", interrupted, *FAST_FIT, "--seed", "3", "--resume"),
+        "random_state 0 -> 3; seed differs: 0 -> 3",
+    )
+    assert checkpoint.read_header(interrupted.parent / "m.checkpoint")["epoch"] == 2  # untouched
+
+
+def test_resume_of_an_old_two_file_checkpoint_says_to_start_afresh(files, tmp_path):
+    (tmp_path / "m.checkpoint").mkdir()
+    (tmp_path / "m.checkpoint" / "checkpoint.json").write_text(json.dumps({"epoch": 2}))
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--resume"),
+        "older hourglass",
+        "--force",
+    )
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(files, tmp_path):
+    with fileio.output_lock(tmp_path / "m"):
+        assert_one_line_error(
+            *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force"),
+            f"being written by pid {os.getpid()} on",
+        )
+    assert listing(tmp_path) == []
+
+
+def test_a_stale_lock_does_not_block_fit(files, tmp_path):
+    (tmp_path / "m.lock").write_text(json.dumps({"pid": 2**22 + 7, "host": "gone", "since": "yesterday"}))
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)
+    assert code == 0, err
+    assert listing(tmp_path) == ["m"]
+
+
+def test_model_file_swap_left_half_done_is_named_on_load(files, tmp_path):
+    aside = tmp_path / ".m.old-12345"  # what hourglass before issue 12 left when killed mid-swap
+    aside.mkdir()
+    assert_one_line_error(*run("info", tmp_path / "m"), "previous model in", ".m.old-12345")
+    assert hourglass  # the package stays importable alongside the CLI
