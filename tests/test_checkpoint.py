@@ -86,7 +86,11 @@ def test_resume_refuses_the_old_two_file_checkpoint(make_ae, unit_data, tmp_path
         (lambda X: X[:40], {}, "data differs: 64x6 -> 40x6"),
         (lambda X: X * 2, {}, "data differs: same shape 64x6, other values"),
         (lambda X: X, {"epochs": 5}, "parameters differ: epochs 4 -> 5"),
-        (lambda X: X, {"code_size": 3, "learning_rate": 0.1}, "code_size 2 -> 3, learning_rate 'auto' -> 0.1"),
+        (
+            lambda X: X,
+            {"code_size": 3, "learning_rate": 0.1},
+            "code_size 2 -> 3, learning_rate 'auto' -> 0.1",
+        ),
         (lambda X: X, {"random_state": 1}, "random_state 0 -> 1; seed differs: 0 -> 1"),
     ],
 )

@@ -37,6 +37,7 @@ DIVERGED_FACTOR = 100.0
 #: After a collapse, training goes on from the best weights at this share of the learning rate.
 RESTART_FACTOR = 0.25
 
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Return the torch device for ``device``: ``'auto'`` picks CUDA when it is available.
 

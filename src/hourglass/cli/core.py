@@ -397,7 +397,9 @@ def recipe_summary(history) -> str:
     recipe = history.recipe
     if not recipe:
         return "trained before the recipe was recorded"
-    line = f"learning rate {recipe['learning_rate']:.3g} ({recipe.get('learning_rate_rule', 'set by the user')})"
+    line = (
+        f"learning rate {recipe['learning_rate']:.3g} ({recipe.get('learning_rate_rule', 'set by the user')})"
+    )
     if recipe.get("noise_schedule"):
         line += f"; input noise {recipe['noise_schedule']}"
     if history.restarts:
