@@ -132,6 +132,7 @@ def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     code, out, _ = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT[:-1])
     assert code == 0
     assert "trained 2 epochs" in out and "loss mse" in out and "saved the model" in out
+    assert "learning rate" in out and "no collapse" in out
 
 
 def test_fit_refuses_an_existing_model_folder_without_force(files, tmp_path):

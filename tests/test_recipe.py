@@ -12,7 +12,7 @@ from hourglass.corruptions import GaussianNoise
 from hourglass.estimator import auto_learning_rate
 from hourglass.exceptions import InvalidInputError, TrainingDivergedError
 from hourglass.model import build_model
-from hourglass.training import Trainer
+from hourglass.training import History, Trainer
 
 
 def _trainer(epochs=6, loss="mse", corruption=None, checkpoint_dir=None, **config) -> Trainer:
@@ -230,3 +230,23 @@ def test_a_large_penalty_is_not_taken_for_divergence():
     terms = {"loss": 70.0, "reconstruction": 0.6, "kl": 69.4}
     assert _trainer()._collapse(terms, 70.0, best_loss=math.inf, reference=0.63) is None
     assert "reconstruction loss reached" in _trainer()._collapse({"loss": 70.0}, 70.0, math.inf, 0.63)
+
+
+# -- where the recipe is shown -----------------------------------------------------------------
+
+
+def test_recipe_summary_names_rate_noise_and_restarts():
+    history = History(
+        recipe={"learning_rate": 0.01, "learning_rate_rule": "auto: ...", "noise_schedule": "cosine"},
+        restarts=[{"epoch": 4, "reason": "...", "learning_rate": 0.0025}],
+    )
+    line = history.recipe_summary()
+    assert "learning rate 0.01 (auto: ...)" in line and "input noise cosine" in line
+    assert "1 restart(s)" in line and "epoch 4 -> 0.0025" in line and "\n" not in line
+
+
+def test_model_report_shows_the_recipe(make_ae, unit_data):
+    from hourglass.reporting import model_report
+
+    ae = make_ae().fit(unit_data)
+    assert "Training recipe: learning rate" in model_report(ae, unit_data, "unit").to_html()

@@ -91,7 +91,9 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         heading="Training curves",
         caption="Training and validation loss per epoch (the loss each model trained on: "
         + ", ".join(sorted(set(table["loss"])))
-        + ").",
+        + "). Training recipe: "
+        + "; ".join(f"k={k}: {m['ae'].history_.recipe_summary()}" for k, m in comparison.models.items())
+        + ".",
     )
     X_test = comparison.X_test
     if image_shape is not None:
@@ -138,7 +140,11 @@ def model_report(estimator, X: np.ndarray, dataset_name: str, image_shape=None, 
         },
         heading="Summary",
     )
-    report.add_figure(plots.loss_curves({"model": _curves(estimator.history_)}), heading="Training curves")
+    report.add_figure(
+        plots.loss_curves({"model": _curves(estimator.history_)}),
+        heading="Training curves",
+        caption="Training recipe: " + estimator.history_.recipe_summary() + ".",
+    )
     if image_shape is not None and X.ndim == 2:
         originals = _shown(X)
         rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}

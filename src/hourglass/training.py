@@ -78,6 +78,26 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def recipe_summary(self) -> str:
+        """One line on what the training recipe decided: the rate, the noise, any restarts.
+
+        Examples
+        --------
+        >>> History(recipe={"learning_rate": 0.01, "learning_rate_rule": "set by the user"}).recipe_summary()
+        'learning rate 0.01 (set by the user); no collapse'
+        """
+        recipe = self.recipe
+        if not recipe:
+            return "no training recipe recorded (a model saved before it was)"
+        rule = recipe.get("learning_rate_rule", "set by the user")
+        line = f"learning rate {recipe['learning_rate']:.3g} ({rule})"
+        if recipe.get("noise_schedule"):
+            line += f"; input noise {recipe['noise_schedule']}"
+        if not self.restarts:
+            return line + "; no collapse"
+        where = ", ".join(f"epoch {r['epoch']} -> {r['learning_rate']:.3g}" for r in self.restarts)
+        return line + f"; {len(self.restarts)} restart(s) from the best weights after a collapse ({where})"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**data)

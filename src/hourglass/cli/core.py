@@ -322,7 +322,7 @@ def fit(
             f"{min(history.val_loss or history.train_loss):.5g} at epoch {history.best_epoch}",
             quiet,
         )
-        echo(recipe_summary(history), quiet)
+        echo(history.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
             from hourglass.reporting import model_report
@@ -390,24 +390,6 @@ def _discard_on_failure(checkpoint: Path, keep: bool):
         if not keep:
             shutil.rmtree(checkpoint, ignore_errors=True)
         raise
-
-
-def recipe_summary(history) -> str:
-    """One line on what the training recipe decided: the rate and any collapse restarts."""
-    recipe = history.recipe
-    if not recipe:
-        return "trained before the recipe was recorded"
-    line = (
-        f"learning rate {recipe['learning_rate']:.3g} ({recipe.get('learning_rate_rule', 'set by the user')})"
-    )
-    if recipe.get("noise_schedule"):
-        line += f"; input noise {recipe['noise_schedule']}"
-    if history.restarts:
-        where = ", ".join(f"epoch {r['epoch']} -> {r['learning_rate']:.3g}" for r in history.restarts)
-        line += f"; {len(history.restarts)} restart(s) from the best weights after a collapse ({where})"
-    else:
-        line += "; no collapse"
-    return line
 
 
 def load_model(model: Path):
@@ -494,6 +476,7 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "epochs_run": len(history.epoch),
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
+        "training_recipe": history.recipe_summary(),
         "final_train_loss": history.train_loss[-1] if history.train_loss else None,
         "best_val_loss": min(history.val_loss) if history.val_loss else None,
         "metrics": {name: values[-1] for name, values in history.metrics.items() if values},
