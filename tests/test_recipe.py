@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hourglass import training
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.corruptions import GaussianNoise
 from hourglass.estimator import auto_learning_rate
@@ -250,3 +251,24 @@ def test_model_report_shows_the_recipe(make_ae, unit_data):
 
     ae = make_ae().fit(unit_data)
     assert "Training recipe: learning rate" in model_report(ae, unit_data, "unit").to_html()
+
+
+def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, monkeypatch):
+    # Validation never improves after epoch 1: without noise patience 2 stops at epoch 3; with a
+    # fading noise, epochs count only once the noise is below a tenth of its level.
+    original = Trainer.evaluate
+    counter = {"n": 0}
+
+    def worsening(self, data):
+        original(self, data)
+        counter["n"] += 1
+        return 1.0 + 0.001 * counter["n"]  # worse every epoch, too little to count as a collapse
+
+    monkeypatch.setattr(Trainer, "evaluate", worsening)
+    plain = make_ae(epochs=20, patience=2, noise=None).fit(unit_data)
+    counter["n"] = 0
+    faded = make_ae(epochs=20, patience=2).fit(unit_data)
+    assert plain.n_epochs_ == 3
+    strengths = [0.5 * (1 + math.cos(math.pi * (e - 1) / 19)) for e in range(1, 21)]
+    first_counted = next(e for e, s in enumerate(strengths, 1) if s <= training.PATIENT_STRENGTH)
+    assert faded.n_epochs_ == first_counted + 1

@@ -118,7 +118,7 @@ def test_early_stopping_stops_when_validation_stalls_and_restores_best(make_ae, 
         return next(val_losses)
 
     monkeypatch.setattr(Trainer, "evaluate", scripted_evaluate)
-    ae = make_ae(epochs=10, patience=2).fit(unit_data)
+    ae = make_ae(epochs=10, patience=2, noise=None).fit(unit_data)
     assert ae.history_.epoch == [1, 2, 3, 4]
     assert ae.n_epochs_ == 4
     assert ae.history_.best_epoch == 2

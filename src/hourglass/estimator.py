@@ -554,12 +554,15 @@ class AutoEncoder(BaseAutoEncoder):
         the rate, a collapse during training (a NaN loss, or a validation loss climbing back
         toward that of predicting the mean) restarts from the best weights at a quarter of it
         (recorded in ``history_.restarts``).
-    weight_decay : float, default=1e-4
-        AdamW's decoupled weight decay.
+    weight_decay : float, default=1e-2
+        AdamW's decoupled weight decay (PyTorch's default; on digits it evens out the error
+        across splits: at code 8 the worst of three splits is 0.398x PCA against 0.400x at 1e-4).
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping (0 trains on everything).
     patience : int, default=30
-        Epochs without validation improvement before stopping (0: never stop early).
+        Epochs without validation improvement before stopping (0: never stop early). With a
+        fading noise, only epochs where the noise is below a tenth of its level count: before,
+        the clean validation loss moves with the noise as much as with overfitting.
     random_state : int, RandomState or None, default=None
         Seed for weights, split, shuffling and noise; the same int gives the same weights on CPU.
     device : str, default='auto'
@@ -573,9 +576,9 @@ class AutoEncoder(BaseAutoEncoder):
         0 silences the progress bar.
     noise : {'gaussian', 'masking', 'salt_pepper'} or None, default='gaussian'
         Corrupt every training batch afresh and learn to give back the clean one (the denoising
-        autoencoder). Validation batches get noise from a fixed generator. The default, mild
-        Gaussian noise, is a regularizer: on held-out digits it lowers the error at code size 8
-        by about a tenth against no noise (``benchmarks/digits_vs_pca.py``); None turns it off.
+        autoencoder). The default, Gaussian noise fading out over training, is a regularizer:
+        on held-out digits at code 16 it lowers the error from 0.50x to 0.47x PCA's, at code 2
+        from 0.55x to 0.46x (``benchmarks/suite.py``); None turns it off.
     noise_level : float, default=0.3
         The noise's standard deviation (gaussian, in the units the network sees, i.e. after
         ``scaling``) or the fraction of entries hit (masking, salt_pepper).
@@ -654,7 +657,7 @@ class AutoEncoder(BaseAutoEncoder):
         epochs: int | str = "auto",
         batch_size: int = 256,
         learning_rate: float | str = "auto",
-        weight_decay: float = 1e-4,
+        weight_decay: float = 1e-2,
         validation_fraction: float = 0.1,
         patience: int = 30,
         random_state: Any = None,
