@@ -68,7 +68,7 @@ def test_module_encoder_sets_code_width_and_freezes(X):
     module = nn.Sequential(nn.Linear(12, 6), nn.Tanh())
     ae = AutoEncoder(encoder=module, freeze_encoder=True, **FAST).fit(X)
     assert ae.transform(X).shape == (len(X), 6)
-    torch.testing.assert_close(ae.module_.encoder[0].weight, module[0].weight)
+    torch.testing.assert_close(ae.module_.encoder[0].weight.cpu(), module[0].weight)
 
 
 def test_module_encoder_with_wrong_input_width_is_refused(X):

@@ -81,9 +81,8 @@ def test_noise_rejects_unknown_kind(X):
 def test_contractive_penalty_lowers_jacobian_norm(X):
     plain = AutoEncoder(code_size=4, **FAST).fit(X)
     contracted = AutoEncoder(code_size=4, contractive_penalty=1.0, **FAST).fit(X)
-    x = torch.from_numpy(X)
-
     def norm(ae):
+        x = torch.from_numpy(X).to(next(ae.module_.parameters()).device)  # the model's device
         return float(jacobian_sq_norm(ae.module_, x, create_graph=False).mean())
 
     assert norm(contracted) < norm(plain)
@@ -91,7 +90,7 @@ def test_contractive_penalty_lowers_jacobian_norm(X):
 
 def test_dropout_active_in_train_and_off_in_eval(X):
     ae = AutoEncoder(code_size=4, dropout=0.5, **FAST).fit(X)
-    x = torch.from_numpy(X[:8])
+    x = torch.from_numpy(X[:8]).to(next(ae.module_.parameters()).device)
     ae.module_.train()
     assert not torch.equal(ae.module_(x)["code"], ae.module_(x)["code"])
     ae.module_.eval()

@@ -393,6 +393,9 @@ class Trainer:
         config = self.config
         if self.memory_format is not None:
             self.model.to(memory_format=self.memory_format)
+        # In-memory data go where the model is (a Dataset's batches are moved one by one).
+        train = train.to(self.device) if isinstance(train, torch.Tensor) else train
+        val = val.to(self.device) if isinstance(val, torch.Tensor) else val
         self._setup_optimizer(_n_samples(train))
         monitored_data = val if val is not None and _n_samples(val) else train
         reference = self.reference_loss(monitored_data)
