@@ -81,6 +81,7 @@ def test_noise_rejects_unknown_kind(X):
 def test_contractive_penalty_lowers_jacobian_norm(X):
     plain = AutoEncoder(code_size=4, **FAST).fit(X)
     contracted = AutoEncoder(code_size=4, contractive_penalty=1.0, **FAST).fit(X)
+
     def norm(ae):
         x = torch.from_numpy(X).to(next(ae.module_.parameters()).device)  # the model's device
         return float(jacobian_sq_norm(ae.module_, x, create_graph=False).mean())

@@ -19,7 +19,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from hourglass import checkpoint
+from hourglass import checkpoint, distributed
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.data import check_finite
 from hourglass.exceptions import InvalidInputError
@@ -508,6 +508,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"save it with torch.save(model.module_.state_dict(), ...) or pass {role}= a saved "
                     "hourglass model folder"
                 )
+        if not distributed.is_main():
+            return Path(path)  # under torchrun, rank 0 writes the one copy
         return save_estimator(self, path, force=force)
 
     def __sklearn_tags__(self):

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hourglass import checkpoint
+from hourglass import checkpoint, distributed
 from hourglass.config import TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
 from hourglass.losses import Regularizer, total_loss
@@ -216,8 +216,12 @@ class Trainer:
         fingerprint: dict | None = None,
     ) -> None:
         self.config = config
-        self.device = resolve_device(config.device)
+        self.device = distributed.setup(resolve_device(config.device))
         self.model = model.to(self.device)
+        # Under torchrun each process computes its share of every batch; DDP averages the
+        # gradients. Buffers are not broadcast from rank 0: the TopK bottleneck keeps its
+        # dead-unit statistics itself, over the whole batch of every process.
+        self.forward = distributed.data_parallel(self.model) if distributed.active() else self.model
         self.memory_format = _memory_format(self.model, self.device)
         self.loss = loss
         self.regularizers = list(regularizers or [])
@@ -273,8 +277,14 @@ class Trainer:
         count = 0
         for batch in _batches(data, self.config.batch_size, generator, self.device):
             inputs = self._step_inputs(batch, generator, strength)
+            if distributed.active():
+                # Every process draws the same batch and the same noise; each computes its
+                # slice, so the averaged gradient is the whole batch's, as in one process.
+                part = distributed.rank()
+                inputs = torch.tensor_split(inputs, distributed.world_size())[part]
+                batch = torch.tensor_split(batch, distributed.world_size())[part]
             with _autocast(self.device, self.config.precision):
-                outputs = self.model(inputs)
+                outputs = self.forward(inputs)
             parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
             self.optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
@@ -288,7 +298,10 @@ class Trainer:
             count += n
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + value.detach() * n
-        return {name: float(total) / count for name, total in sums.items()}
+        names = sorted(sums)
+        # The same epoch means on every process, so that restarts and stopping agree.
+        means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
+        return {name: float(value) for name, value in zip(names, means, strict=True)}
 
     @torch.no_grad()
     def evaluate(self, data: Data) -> float:
@@ -491,6 +504,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save_checkpoint(self, epoch: int, best_loss: float, best_state, bad_epochs: int) -> None:
+        if not distributed.is_main():
+            return  # one writer: every process holds the same state
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if best_state is not None:
             tensors.update({f"best.{k}": v for k, v in best_state.items()})

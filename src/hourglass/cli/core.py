@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from hourglass import distributed
 from hourglass.cli.app import command, echo
 from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, save_array
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError
@@ -239,7 +240,11 @@ def fit(
     checked its data, its settings and its output path; OUT.lock keeps a second run off OUT.
     """
     checkpoint = _check_fit_outputs(out, report, resume, force)
-    with output_lock(out), _discard_on_failure(checkpoint, keep=resume or checkpoint.exists()):
+    # Under torchrun every process runs this command; rank 0 alone holds the lock and writes.
+    main_process = distributed.is_main()
+    lock = output_lock(out) if main_process else nullcontext()
+    keep = resume or checkpoint.exists() or not main_process
+    with lock, _discard_on_failure(checkpoint, keep=keep):
         params: dict[str, Any] = {
             "loss": loss.value,
             "scaling": scaling.value,
@@ -311,6 +316,8 @@ def fit(
         params.update({k: v for k, v in optional.items() if v is not None})
         estimator = Estimator(**params)
         estimator.fit(fit_data, resume=resume)
+        if not main_process:
+            return
         # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
         estimator.set_params(checkpoint_dir=None)
         estimator.save(out, force=force)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hourglass import distributed
 from hourglass.exceptions import InvalidInputError
 
 
@@ -112,9 +113,11 @@ class TopKBottleneck(nn.Module):
     def _track(self, index: torch.Tensor, shape: torch.Size) -> None:
         if self.samples_since_fired.numel() != shape[1]:
             self.samples_since_fired = torch.zeros(shape[1], dtype=torch.long, device=index.device)
-        fired = torch.zeros(shape[1], dtype=torch.bool, device=index.device)
-        fired[index.reshape(-1)] = True
-        self.samples_since_fired += shape[0]
+        fired = torch.zeros(shape[1], dtype=torch.uint8, device=index.device)
+        fired[index.reshape(-1)] = 1
+        # Under data-parallel training a unit fired if it fired in any process's share.
+        fired = distributed.all_reduce_max(fired).bool()
+        self.samples_since_fired += shape[0] * distributed.world_size()
         self.samples_since_fired[fired] = 0
 
     def _aux_code(self, flat: torch.Tensor) -> torch.Tensor:

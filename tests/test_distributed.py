@@ -1,0 +1,86 @@
+"""Data-parallel training under torchrun: 2 CPU processes with gloo give the weights of one process
+with the same global batch, and only rank 0 writes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+import hourglass
+from hourglass import distributed
+
+#: 320 rows, a fifth held out: 256 training rows in 4 batches of 64, 32 per process.
+SETTINGS = {
+    "code_size": 4,
+    "hidden_layers": (32,),
+    "epochs": 3,
+    "batch_size": 64,
+    "validation_fraction": 0.2,
+    "patience": 0,
+    "random_state": 0,
+    "device": "cpu",
+    "verbose": 0,
+}
+CASES = {"default": {}, "topk": {"code_size": 8, "topk": 3}}
+
+
+def _data() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.random((320, 2)) @ rng.random((2, 12)) + 0.05 * rng.random((320, 12))
+
+
+def _torchrun(args: list[str], cwd, timeout: int = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_two_gloo_processes_train_the_weights_of_one(tmp_path, case):
+    np.save(tmp_path / "data.npy", _data())
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np, torch, hourglass
+            torch.set_num_threads(1)
+            ae = hourglass.AutoEncoder(**{ {**SETTINGS, **CASES[case]}!r}).fit(np.load("data.npy"))
+            ae.save("model")
+            """
+        )
+    )
+    done = _torchrun([str(script)], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    single = hourglass.AutoEncoder(**{**SETTINGS, **CASES[case]}).fit(_data())
+    parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))
+    for name, value in single.module_.state_dict().items():
+        key = next(k for k in parallel if k.endswith(name))
+        np.testing.assert_allclose(parallel[key], value.numpy(), rtol=0, atol=1e-4, err_msg=name)
+
+
+def test_torchrun_cli_fit_writes_one_model(tmp_path):
+    np.save(tmp_path / "data.npy", _data().astype(np.float32))
+    args = ["-m", "hourglass", "fit", "data.npy", "--out", "m", "--code-size", "3", "--hidden", "16",
+            "--epochs", "2", "--device", "cpu"]  # fmt: skip
+    done = _torchrun(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert hourglass.load(tmp_path / "m").transform(_data()[:5]).shape == (5, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "m"]  # no lock, no checkpoint
+    assert done.stdout.count("saved the model") == 1
+
+
+def test_not_distributed_by_default():
+    assert not distributed.active() and distributed.world_size() == 1 and distributed.is_main()
+
+
+@pytest.mark.skipif(torch.cuda.device_count() >= 64, reason="needs fewer GPUs than processes")
+def test_cuda_with_fewer_gpus_than_processes_is_refused(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "64")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")
+    with pytest.raises(hourglass.exceptions.InvalidInputError, match="64 processes on this machine"):
+        distributed.setup(torch.device("cuda"))
