@@ -46,6 +46,7 @@ def test_cli_cluster_prints_metrics_and_writes_assignments(files, tmp_path):
     )
     assert code == 0
     assert "hourglass codes" in out
+    assert "by gmm after a spectral embedding" in out  # the default pipeline
     table = pd.read_csv(csv)
     assert list(table.columns) == ["cluster", "label"] and len(table) == 120
 
@@ -81,6 +82,13 @@ def test_cli_cluster_rejects_labels_of_wrong_length(files):
     )
     assert code == 2
     assert "one label per sample" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--method", "dbscan"), ("--manifold", "umap2")])
+def test_cli_cluster_rejects_unknown_pipeline_names(files, option, value):
+    code, _, err = run(["cluster", str(files / "model"), str(files / "rows.npy"), option, value])
+    assert code == 2
+    assert value in err
 
 
 def test_cli_calibrate_then_score_flags_with_saved_threshold(files, tmp_path):

@@ -1,7 +1,9 @@
+import sys
+
 import numpy as np
 import pytest
 
-from hourglass import AutoEncoder, InvalidInputError, cluster
+from hourglass import AutoEncoder, InvalidInputError, cluster, clustering
 from hourglass.clustering import cluster_accuracy, cluster_report_section
 from hourglass.data import load_data
 from hourglass.report import Report
@@ -42,6 +44,61 @@ def test_cluster_with_labels_compares_codes_pca_and_raw(model, digits):
     assert result.metrics[["NMI", "ARI", "accuracy"]].to_numpy().max() <= 1.0
     assert result.n_clusters == 10
     assert set(result.baseline_assignments) == {"PCA codes", "raw data"}
+
+
+def test_cluster_default_is_gmm_after_a_spectral_embedding(model, digits):
+    X, y = digits
+    result = cluster(model, X, labels=y)
+    assert (result.method, result.manifold) == ("gmm", "spectral")
+    assert result.embedding.shape == (len(X), 10)  # one dimension per cluster, as in N2D
+
+
+@pytest.mark.parametrize("manifold", ["spectral", None])
+def test_cluster_runs_the_same_pipeline_on_codes_pca_and_raw(model, digits, monkeypatch, manifold):
+    X, y = digits
+    embed, fit_predict = [], []
+    real_embed, real_fit_predict = clustering._embed, clustering._fit_predict
+
+    def spy_embed(Z, *args):
+        embed.append((Z.shape, *args))
+        return real_embed(Z, *args)
+
+    def spy_fit_predict(Z, *args):
+        fit_predict.append(args)
+        return real_fit_predict(Z, *args)
+
+    monkeypatch.setattr(clustering, "_embed", spy_embed)
+    monkeypatch.setattr(clustering, "_fit_predict", spy_fit_predict)
+    cluster(model, X, labels=y, manifold=manifold, random_state=3)
+    assert [shape for shape, *_ in embed] == [(150, 4), (150, 4), (150, 64)]  # codes, PCA codes, raw
+    assert {tuple(rest) for _, *rest in embed} == {(manifold, 10, 3)}
+    assert fit_predict == [("gmm", 10, 3)] * 3
+
+
+def test_cluster_same_seed_gives_same_clusters(model, digits):
+    X, y = digits
+    first, second = (cluster(model, X, labels=y, random_state=5) for _ in range(2))
+    np.testing.assert_array_equal(first.assignments, second.assignments)
+    np.testing.assert_array_equal(first.embedding, second.embedding)
+    assert first.metrics.equals(second.metrics)
+
+
+def test_cluster_umap_without_umap_learn_is_a_one_line_error(model, digits, monkeypatch):
+    X, _ = digits
+    monkeypatch.setitem(sys.modules, "umap", None)  # makes `import umap` raise ImportError
+    with pytest.raises(InvalidInputError, match="umap-learn") as error:
+        cluster(model, X, n_clusters=3, manifold="umap")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use (~20 s)
+def test_cluster_umap_embeds_reproducibly(model, digits):
+    pytest.importorskip("umap")
+    X, y = digits
+    first, second = (cluster(model, X[:100], labels=y[:100], manifold="umap") for _ in range(2))
+    assert first.embedding.shape == (100, 10)
+    np.testing.assert_array_equal(first.assignments, second.assignments)
+    assert first.metrics.equals(second.metrics)
 
 
 def test_cluster_without_labels_chooses_k_and_has_no_metrics(model, digits):
@@ -85,13 +142,15 @@ def test_cluster_fits_an_unfitted_model(digits):
         ({"n_clusters": 0}, "n_clusters=0"),
         ({"n_clusters": 500}, "n_clusters=500"),
         ({"method": "hdbscan", "n_clusters": 3}, "hdbscan"),
-        ({"labels": np.zeros(3)}, "labels have 3"),
+        ({"labels": np.zeros(3)}, "labels have 3 entries for 150 samples"),
+        ({"n_components": -1}, "n_components=-1"),
     ],
 )
 def test_cluster_rejects_bad_arguments(model, digits, kwargs, match):
     X, _ = digits
-    with pytest.raises(InvalidInputError, match=match):
+    with pytest.raises(InvalidInputError, match=match) as error:
         cluster(model, X, **kwargs)
+    assert "\n" not in str(error.value)  # one line, naming the value
 
 
 def test_cluster_report_section_adds_table_and_maps(model, digits):

@@ -2,8 +2,15 @@
 
 An autoencoder's code is only worth clustering if it groups the data better than the data
 themselves or a PCA projection of the same width, so :func:`cluster` runs the same pipeline
-(optional manifold step, then the clustering method) on all three and, when labels are given,
-scores each with NMI, ARI and accuracy under the best one-to-one matching of clusters to classes.
+(manifold step, then the clustering method) on all three and, when labels are given, scores
+each with NMI, ARI and accuracy under the best one-to-one matching of clusters to classes.
+
+The default pipeline is N2D's (a manifold learner on the codes, then a Gaussian mixture) with a
+spectral embedding of the codes' k-nearest-neighbour graph as the manifold learner. Measured with
+the default ``AutoEncoder(code_size=10)`` (``benchmarks/clustering.py``), it is the variant whose
+codes beat PCA codes and raw data given the same pipeline: NMI on Fashion-MNIST's test images
+0.69 against 0.61 (PCA) and 0.61 (raw); UMAP in its place, N2D's own choice, gives the codes
+0.65 against 0.61 and 0.63, and on digits it groups raw pixels as well as codes.
 """
 
 from __future__ import annotations
@@ -21,14 +28,15 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from hourglass.exceptions import InvalidInputError
 
 METHODS = ("kmeans", "gmm", "hdbscan")
-MANIFOLDS = ("isomap", "tsne", "spectral")
+MANIFOLDS = ("spectral", "umap", "isomap", "tsne")
 
 #: Candidate numbers of clusters when neither ``n_clusters`` nor labels are given.
 _AUTO_K = range(2, 11)
 #: Silhouette scores are quadratic in the number of samples: estimate them on this many.
 _SILHOUETTE_SAMPLES = 2000
-#: Neighbours of the graph-based manifold steps (Isomap, spectral): N2D's choice for UMAP, and
-#: on digits better than 20 (NMI 0.88 against 0.84 with a denoising autoencoder's codes).
+#: Neighbours of the graph-based manifold steps (spectral, UMAP, Isomap). With the spectral step,
+#: 10 beat 20 and 30 on the codes of digits (NMI 0.88 against 0.86-0.88) and Fashion-MNIST (0.69
+#: against 0.67-0.68), and widened the codes' lead over raw data on both.
 _MANIFOLD_NEIGHBORS = 10
 
 
@@ -104,6 +112,8 @@ def _embed(Z: np.ndarray, manifold: str | None, n_components: int, random_state:
     """The manifold step: a nonlinear embedding of ``Z`` before clustering (N2D's idea)."""
     if manifold is None:
         return Z
+    if manifold == "umap":
+        return _umap(Z, n_components, random_state)
     from sklearn import manifold as skm
 
     n_neighbors = min(_MANIFOLD_NEIGHBORS, len(Z) - 1)
@@ -119,6 +129,25 @@ def _embed(Z: np.ndarray, manifold: str | None, n_components: int, random_state:
     return skm.SpectralEmbedding(
         n_components=n_components, n_neighbors=n_neighbors, random_state=random_state
     ).fit_transform(Z)
+
+
+def _umap(Z: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
+    """UMAP as N2D sets it (``min_dist=0``: packed clusters); imported here, as numba compiles it."""
+    try:
+        import umap
+    except ImportError:
+        raise InvalidInputError(
+            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass[umap]'"
+        ) from None
+    # A seed makes UMAP single-threaded and reproducible; the spectral init needs n_components < n - 1.
+    reducer = umap.UMAP(
+        n_components=min(n_components, len(Z) - 2),
+        n_neighbors=min(_MANIFOLD_NEIGHBORS, len(Z) - 1),
+        min_dist=0.0,
+        random_state=random_state,
+        n_jobs=1,
+    )
+    return np.asarray(reducer.fit_transform(Z), dtype=np.float64)
 
 
 def _fit_predict(Z: np.ndarray, method: str, n_clusters: int, random_state: int) -> np.ndarray:
@@ -177,14 +206,17 @@ def _scores(labels: np.ndarray, found: np.ndarray) -> dict[str, float]:
 def cluster(
     model: Any,
     X: Any,
-    method: str = "kmeans",
+    method: str = "gmm",
     n_clusters: int | None = None,
     labels: Any = None,
-    manifold: str | None = None,
+    manifold: str | None = "spectral",
     n_components: int | None = None,
     random_state: int = 0,
 ) -> ClusterResult:
     """Cluster the autoencoder's codes of ``X``; with labels, compare with raw data and PCA.
+
+    By default a spectral embedding of the codes, then a Gaussian mixture (N2D's recipe with a
+    spectral step in place of UMAP): see the Notes for what it was chosen against.
 
     Parameters
     ----------
@@ -192,8 +224,8 @@ def cluster(
         A fitted hourglass estimator (an unfitted one is fitted on ``X`` first).
     X : array-like
         The data, in the shape the model takes (rows for dense models, images for conv ones).
-    method : {'kmeans', 'gmm', 'hdbscan'}, default='kmeans'
-        scikit-learn's KMeans, GaussianMixture (full covariances) or HDBSCAN (finds the number
+    method : {'gmm', 'kmeans', 'hdbscan'}, default='gmm'
+        scikit-learn's GaussianMixture (full covariances), KMeans or HDBSCAN (finds the number
         of clusters itself and marks noise as -1).
     n_clusters : int, optional
         Clusters for kmeans and gmm. Defaults to the number of distinct labels if labels are
@@ -201,18 +233,40 @@ def cluster(
     labels : array-like of shape (n_samples,), optional
         True classes: adds the metrics table (NMI, ARI, Hungarian accuracy) of the codes next
         to the same pipeline on raw data and on PCA codes of the same width.
-    manifold : {None, 'isomap', 'tsne', 'spectral'}, default=None
-        A nonlinear embedding of the codes before clustering, as in N2D (which uses UMAP);
+    manifold : {'spectral', 'umap', 'isomap', 'tsne', None}, default='spectral'
+        A nonlinear embedding of the codes before clustering, as in N2D: scikit-learn's
+        SpectralEmbedding of the 10-nearest-neighbour graph, UMAP (needs ``umap-learn``:
+        ``pip install 'hourglass[umap]'``), Isomap or t-SNE; None clusters the codes themselves.
         'tsne' embeds in 2-D, the others in ``n_components`` dimensions. The baselines get
         the same step, so the table compares like with like.
     n_components : int, optional
         Dimensions of the manifold embedding; defaults to ``n_clusters``.
     random_state : int, default=0
-        Seed of the clustering and the manifold step.
+        Seed of the clustering and the manifold step: the same seed gives the same clusters.
 
     Returns
     -------
     ClusterResult
+
+    Notes
+    -----
+    NMI of the codes of the default ``AutoEncoder(code_size=10)`` against PCA codes and raw
+    pixels given the same pipeline (digits: all 1,797 images; Fashion-MNIST: autoencoder
+    trained on the 60,000 training images, clustering of the 10,000 test images):
+
+    =====================  ===================  ===================
+    pipeline               digits               Fashion-MNIST
+    =====================  ===================  ===================
+    k-means                0.78 / 0.73 / 0.74   0.62 / 0.49 / 0.52
+    GMM                    0.84 / 0.79 / 0.74   0.63 / 0.60 / 0.51
+    spectral + GMM         0.88 / 0.85 / 0.87   0.69 / 0.61 / 0.61
+    UMAP + GMM             0.91 / 0.88 / 0.91   0.65 / 0.61 / 0.63
+    =====================  ===================  ===================
+
+    The spectral step is the default because only it gives the codes a clear lead over both
+    baselines on Fashion-MNIST (also on a held-out half of the test set, +0.05 over raw); on
+    digits its lead depends on the seed (another autoencoder seed: 0.87 against 0.87 and 0.90),
+    and UMAP, which reaches 0.91-0.92 there, groups raw pixels as well as codes.
 
     Examples
     --------

@@ -31,16 +31,17 @@ DEFAULT_MAPS = 16
 
 
 class Method(str, Enum):
-    kmeans = "kmeans"
     gmm = "gmm"
+    kmeans = "kmeans"
     hdbscan = "hdbscan"
 
 
 class Manifold(str, Enum):
-    none = "none"
+    spectral = "spectral"
+    umap = "umap"
     isomap = "isomap"
     tsne = "tsne"
-    spectral = "spectral"
+    none = "none"
 
 
 ReportDir = Annotated[Path | None, typer.Option("--report", help="Folder to write report.html into.")]
@@ -96,16 +97,18 @@ def cluster(
         Path | None,
         typer.Option(help="True classes, one per sample (.npy, .csv, IDX); default: DATA's own."),
     ] = None,
-    method: Annotated[
-        Method, typer.Option(help="kmeans, gmm (Gaussian mixture) or hdbscan.")
-    ] = Method.kmeans,
+    method: Annotated[Method, typer.Option(help="gmm (Gaussian mixture), kmeans or hdbscan.")] = Method.gmm,
     n_clusters: Annotated[
         int | None,
         typer.Option(help="Clusters (kmeans, gmm); default: number of labels, else by silhouette."),
     ] = None,
     manifold: Annotated[
-        Manifold, typer.Option(help="Embed the codes before clustering (N2D): isomap, tsne or spectral.")
-    ] = Manifold.none,
+        Manifold,
+        typer.Option(
+            help="Embed the codes before clustering (N2D): spectral, umap (needs umap-learn), isomap, "
+            "tsne, or none."
+        ),
+    ] = Manifold.spectral,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv.")
     ] = None,
@@ -135,8 +138,10 @@ def cluster(
         random_state=seed,
     )
     sizes = np.bincount(result.assignments[result.assignments >= 0])
+    step = f" after a {result.manifold} embedding" if result.manifold else ""
     echo(
-        f"{len(dataset.X)} samples in {result.n_clusters} clusters (sizes {', '.join(map(str, sizes))})",
+        f"{len(dataset.X)} samples in {result.n_clusters} clusters by {result.method}{step} "
+        f"(sizes {', '.join(map(str, sizes))})",
         quiet,
     )
     if result.metrics is not None and not quiet:
