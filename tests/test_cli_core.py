@@ -670,3 +670,10 @@ def test_fit_refuses_a_label_column_with_missing_values(tmp_path):
 def test_drop_refuses_data_that_is_not_a_table(files, tmp_path):
     code, out, err = run("compare", files / "data.npy", "--drop", "px0")
     assert_one_line_error(code, out, err, "--drop", "table files")
+
+
+def test_fit_that_collapses_beyond_recovery_is_one_line_and_keeps_its_checkpoint(files, tmp_path):
+    code, out, err = run("fit", files / "data.npy", "--out", tmp_path / "m", "--lr", "1e9", "--epochs", "6",
+                         "--code-size", "2", "--hidden", "16", "--device", "cpu", "--quiet")  # fmt: skip
+    assert_one_line_error(code, out, err, "training collapsed at epoch", "tried restarts", "m.checkpoint")
+    assert (tmp_path / "m.checkpoint").exists() and not (tmp_path / "m").exists()

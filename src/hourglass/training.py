@@ -484,9 +484,14 @@ class Trainer:
             self._save_checkpoint(epoch, best_loss, best_state, bad_epochs)
         rates = ", ".join(f"{r['learning_rate']:.3g} (from epoch {r['epoch']})" for r in tried)
         attempts = f"restarts from the best weights at learning rates {rates}" if tried else "no restarts"
+        kept = (
+            f"; the best weights (epoch {self.history.best_epoch}) are in {str(self.checkpoint_dir)!r}"
+            if self.checkpoint_dir is not None and distributed.is_main()
+            else ""
+        )
         raise TrainingDivergedError(
             f"training collapsed at epoch {epoch}: {reason}; tried {attempts}; lower learning_rate "
-            f"(now {self.config.learning_rate:.3g}) or scale the data (scaling='standard')"
+            f"(now {self.config.learning_rate:.3g}) or scale the data (scaling='standard'){kept}"
         )
 
     def _record(self, epoch: int, terms: dict[str, float], val_loss: float, extra: dict, seconds: float):

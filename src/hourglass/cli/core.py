@@ -15,7 +15,7 @@ import typer
 from hourglass import distributed
 from hourglass.cli.app import command, echo
 from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, save_array
-from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError
+from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
 from hourglass.fileio import check_writable, output_lock
 
 DATA_HELP = (
@@ -393,6 +393,8 @@ def _discard_on_failure(checkpoint: Path, keep: bool):
     """
     try:
         yield
+    except TrainingDivergedError:
+        raise  # its checkpoint holds the best weights the run reached: the user's to keep
     except HourglassError:
         if not keep:
             shutil.rmtree(checkpoint, ignore_errors=True)
