@@ -46,7 +46,7 @@ def test_cli_cluster_prints_metrics_and_writes_assignments(files, tmp_path):
     )
     assert code == 0
     assert "hourglass codes" in out
-    assert "by gmm after a spectral embedding" in out  # the default pipeline
+    assert "by kmeans after a spectral embedding" in out  # the default pipeline
     table = pd.read_csv(csv)
     assert list(table.columns) == ["cluster", "label"] and len(table) == 120
 

@@ -46,11 +46,13 @@ def test_cluster_with_labels_compares_codes_pca_and_raw(model, digits):
     assert set(result.baseline_assignments) == {"PCA codes", "raw data"}
 
 
-def test_cluster_default_is_gmm_after_a_spectral_embedding(model, digits):
+def test_cluster_default_is_spectral_clustering(model, digits):
     X, y = digits
     result = cluster(model, X, labels=y)
-    assert (result.method, result.manifold) == ("gmm", "spectral")
-    assert result.embedding.shape == (len(X), 10)  # one dimension per cluster, as in N2D
+    assert (result.method, result.manifold) == ("kmeans", "spectral")
+    assert result.embedding.shape == (len(X), 10)  # one dimension per cluster
+    # Ng-Jordan-Weiss: the spectral embedding's rows are scaled to unit length before k-means.
+    np.testing.assert_allclose(np.linalg.norm(result.embedding, axis=1), 1.0)
 
 
 @pytest.mark.parametrize("manifold", ["spectral", None])
@@ -72,7 +74,7 @@ def test_cluster_runs_the_same_pipeline_on_codes_pca_and_raw(model, digits, monk
     cluster(model, X, labels=y, manifold=manifold, random_state=3)
     assert [shape for shape, *_ in embed] == [(150, 4), (150, 4), (150, 64)]  # codes, PCA codes, raw
     assert {tuple(rest) for _, *rest in embed} == {(manifold, 10, 3)}
-    assert fit_predict == [("gmm", 10, 3)] * 3
+    assert fit_predict == [("kmeans", 10, 3)] * 3
 
 
 def test_cluster_same_seed_gives_same_clusters(model, digits):

@@ -97,7 +97,9 @@ def cluster(
         Path | None,
         typer.Option(help="True classes, one per sample (.npy, .csv, IDX); default: DATA's own."),
     ] = None,
-    method: Annotated[Method, typer.Option(help="gmm (Gaussian mixture), kmeans or hdbscan.")] = Method.gmm,
+    method: Annotated[
+        Method, typer.Option(help="kmeans (after the spectral step: spectral clustering), gmm or hdbscan.")
+    ] = Method.kmeans,
     n_clusters: Annotated[
         int | None,
         typer.Option(help="Clusters (kmeans, gmm); default: number of labels, else by silhouette."),
