@@ -7,24 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from helpers import interrupt_once_at as _interrupt_once_at
 from hourglass import checkpoint
 from hourglass.exceptions import ModelFileError
-from hourglass.training import Trainer
 
 SETTINGS = {"epochs": 4, "patience": 0}
-
-
-def _interrupt_once_at(epoch: int, monkeypatch) -> None:
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, at):
-        if at == epoch and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, at)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
 
 
 @pytest.fixture

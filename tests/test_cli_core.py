@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import hourglass
+from helpers import assert_one_line_error, run
 from hourglass import AutoEncoder
-from hourglass.cli import app, main
+from hourglass.cli import main
 from hourglass.data import load_data
 from hourglass.exceptions import DataFileError, InvalidInputError, ModelFileError
 from hourglass.training import Trainer
@@ -25,21 +25,6 @@ from hourglass.training import Trainer
 COMMANDS = ["fit", "encode", "decode", "reconstruct", "compare", "info", "demo"]
 FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "2", "--device", "cpu", "--quiet"]
 N = 120
-
-
-def run(*args):
-    """Run the CLI in-process; return its exit code, stdout and stderr."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_line_error(code, out, err, *fragments):
-    assert code == 2, (out, err)
-    assert err.startswith("hourglass: error: "), err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "Traceback" not in out + err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 @pytest.fixture(scope="module")

@@ -8,29 +8,14 @@ import os
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import hourglass
+from helpers import assert_one_line_error, run
 from hourglass import checkpoint, fileio
-from hourglass.cli import app
 from hourglass.training import Trainer
 
 FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "3", "--patience", "0", "--device", "cpu", "-q"]
 N = 60
-
-
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_line_error(code, out, err, *fragments):
-    assert code == 2, (out, err)
-    assert err.startswith("hourglass: error: "), err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def listing(folder):

@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
+from helpers import run
 from hourglass import AutoEncoder, ConvAutoEncoder
-from hourglass.cli import app
 
 FUZZ = int(os.environ.get("HOURGLASS_FUZZ", "0"))
 SETTINGS = settings(
@@ -45,11 +44,6 @@ BAD_JSON = st.one_of(
     st.sampled_from([[[[[]]]], [10**9, 128], [1000000, 128], ["abc", 128], [1, 2], {"kind": "dense"}]),
 )
 DELETE = object()
-
-
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_exit_0_or_one_line(code, out, err, what):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import interrupt_once_at
 from hourglass import training
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.corruptions import GaussianNoise
@@ -209,16 +210,7 @@ def test_resumed_run_after_a_restart_matches_the_uninterrupted_one(make_ae, unit
     _collapse_at(monkeypatch, {2})
     whole = make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "a")).fit(unit_data)
     assert [r["epoch"] for r in whole.history_.restarts] == [2]
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, at):
-        if at == 4 and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, at)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+    interrupt_once_at(4, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "b")).fit(unit_data)
     resumed = make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path / "b")).fit(unit_data, resume=True)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers import interrupt_once_at as _interrupt_once_at
 from hourglass import checkpoint, training
 from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
@@ -18,20 +19,6 @@ def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
     assert list(sa) == list(sb)
     for name in sa:
         assert torch.equal(sa[name], sb[name]), name
-
-
-def _interrupt_once_at(epoch: int, monkeypatch) -> None:
-    """Make the first training of ``epoch`` raise KeyboardInterrupt, as a user's Ctrl-C would."""
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, at):
-        if at == epoch and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, at)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
 
 
 def _any_different(a: torch.nn.Module, b: torch.nn.Module) -> bool:

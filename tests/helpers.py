@@ -1,0 +1,39 @@
+"""Helpers shared by the test modules: running the CLI in-process, the one-line error contract,
+and a simulated Ctrl-C during training."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from hourglass.cli import app
+from hourglass.training import Trainer
+
+
+def run(*args):
+    """Run the CLI in-process; return its exit code, stdout and stderr."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, out, err, *fragments):
+    """Exit code 2, one line on stderr starting with 'hourglass: error:', no traceback."""
+    assert code == 2, (out, err)
+    assert err.startswith("hourglass: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def interrupt_once_at(epoch: int, monkeypatch) -> None:
+    """Make the first training of ``epoch`` raise KeyboardInterrupt, as a user's Ctrl-C would."""
+    original = Trainer.train_one_epoch
+    state = {"raised": False}
+
+    def interrupted(self, data, at):
+        if at == epoch and not state["raised"]:
+            state["raised"] = True
+            raise KeyboardInterrupt
+        return original(self, data, at)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
