@@ -15,12 +15,11 @@ import pandas as pd
 import pytest
 
 import hourglass
-from helpers import assert_one_line_error, run
+from helpers import assert_one_line_error, interrupt_once_at, run
 from hourglass import AutoEncoder
 from hourglass.cli import main
 from hourglass.data import load_data
 from hourglass.exceptions import DataFileError, InvalidInputError, ModelFileError
-from hourglass.training import Trainer
 
 COMMANDS = ["fit", "encode", "decode", "reconstruct", "compare", "info", "demo"]
 FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "2", "--device", "cpu", "--quiet"]
@@ -138,25 +137,12 @@ def test_fit_with_report_writes_html(files, tmp_path):
     assert "data:image/png;base64," in (tmp_path / "r" / "report.html").read_text()
 
 
-def _interrupt_at(monkeypatch, epoch_to_fail):
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, epoch):
-        if epoch == epoch_to_fail and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, epoch)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
-
-
 def test_fit_resume_continues_an_interrupted_run(files, tmp_path, monkeypatch):
     args = ["--code-size", "2", "--hidden", "16", "--epochs", "5", "--patience", "0", "--dropout", "0.1",
             "--device", "cpu", "--quiet"]  # fmt: skip
     assert run("fit", files / "data.npy", "--out", tmp_path / "reference", *args)[0] == 0
 
-    _interrupt_at(monkeypatch, 3)
+    interrupt_once_at(3, monkeypatch)
     code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *args)
     assert code == 130
     assert "--resume" in err and "Traceback" not in err
@@ -180,7 +166,7 @@ def test_fit_resume_continues_an_interrupted_run(files, tmp_path, monkeypatch):
 
 
 def test_fit_force_discards_an_old_checkpoint(files, tmp_path, monkeypatch):
-    _interrupt_at(monkeypatch, 2)
+    interrupt_once_at(2, monkeypatch)
     assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 130
     code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force")
     assert code == 0, err

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hourglass
-from helpers import assert_one_line_error, run
+from helpers import assert_one_line_error, interrupt_once_at, run
 from hourglass import checkpoint, fileio
 from hourglass.training import Trainer
 
@@ -36,23 +36,10 @@ def files(tmp_path_factory, digits):
     return folder
 
 
-def _interrupt_at(monkeypatch, epoch_to_fail):
-    original = Trainer.train_one_epoch
-    state = {"raised": False}
-
-    def interrupted(self, data, epoch):
-        if epoch == epoch_to_fail and not state["raised"]:
-            state["raised"] = True
-            raise KeyboardInterrupt
-        return original(self, data, epoch)
-
-    monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
-
-
 @pytest.fixture
 def interrupted(files, tmp_path, monkeypatch):
     """``tmp_path / 'm'``: a fit of data.npy with FAST_FIT interrupted during epoch 3."""
-    _interrupt_at(monkeypatch, 3)
+    interrupt_once_at(3, monkeypatch)
     assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 130
     monkeypatch.undo()
     assert checkpoint.read_header(tmp_path / "m.checkpoint")["epoch"] == 2
