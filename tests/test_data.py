@@ -432,3 +432,37 @@ def test_save_array_rejects_bad_request(tmp_path, name, array, match):
     with pytest.raises(InvalidInputError, match=match):
         save_array(tmp_path / name, array)
     assert not (tmp_path / name).exists()
+
+
+def test_npy_files_are_memory_mapped_not_read_whole(tmp_path):
+    X = np.random.default_rng(0).random((50, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    data = load_data(tmp_path / "x.npy")
+    assert isinstance(data.X, np.memmap) or isinstance(data.X.base, np.memmap)
+    np.testing.assert_array_equal(data.X, X)
+
+
+def test_finite_check_names_the_first_bad_row_across_blocks(monkeypatch):
+
+    monkeypatch.setattr(data_module, "FINITE_CHECK_VALUES", 8)  # two rows of 4 per block
+    X = np.zeros((10, 4), np.float32)
+    X[7, 2] = np.nan
+    X[9, 0] = np.inf
+    with pytest.raises(
+        InvalidInputError, match=r"2 NaN or infinite value\(s\), the first at \(row 7, column 2\)"
+    ):
+        data_module.check_finite(X, "X")
+
+
+def test_estimator_streams_a_memory_map_batch_by_batch(make_ae, unit_data, tmp_path, monkeypatch):
+    from hourglass import estimator as estimator_module
+
+    ae = make_ae().fit(unit_data)
+    np.save(tmp_path / "x.npy", unit_data.astype(np.float32))
+    mapped = load_data(tmp_path / "x.npy").X
+    in_memory = unit_data.astype(np.float32)
+    monkeypatch.setattr(estimator_module, "PREDICT_BATCH", 7)  # many batches, a short last one
+    np.testing.assert_allclose(ae.transform(mapped), ae.transform(in_memory), rtol=1e-6)
+    np.testing.assert_allclose(ae.reconstruct(mapped), ae.reconstruct(in_memory), rtol=1e-6)
+    errors = np.mean((ae.reconstruct(in_memory).astype(np.float64) - in_memory) ** 2, axis=1)
+    np.testing.assert_allclose(ae.reconstruction_error(mapped), errors, rtol=1e-6)

@@ -491,7 +491,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
 
     def _task_input(self, X: np.ndarray) -> np.ndarray:
         """What the network expects for the user's ``(n, c, ...)`` input to :meth:`apply`."""
-        t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        t = torch.from_numpy(np.array(X, dtype=np.float32))  # a writable copy, also of a memory map
         if self.task == "colorize":
             t = luminance(t.expand(-1, 3, *t.shape[2:]) if t.shape[1] == 1 else t)
         elif self.task == "super_resolve":

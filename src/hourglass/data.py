@@ -30,6 +30,8 @@ BUILTIN_DATASETS = {
 }
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
+#: Values the finiteness check looks at in one block (64 MB of float32).
+FINITE_CHECK_VALUES = 1 << 24
 ARRAY_SUFFIXES = (".npy", ".npz")
 SUPPORTED_FORMATS = ARRAY_SUFFIXES + TABLE_SUFFIXES + ("IDX (*-idx3-ubyte[.gz] or a folder of them)",)
 
@@ -64,16 +66,24 @@ def check_finite(X: np.ndarray, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what} has dtype {X.dtype}; expected numbers (int, float or bool)")
     if X.size == 0:
         raise InvalidInputError(f"{what} is empty (shape {X.shape}); expected at least one sample")
-    # Cast first, so float64 values too large for float32 are caught as the inf they become.
+    # Cast first, so float64 values too large for float32 are caught as the inf they become. A
+    # C-ordered float32 memory map stays one (no copy); the check reads it a block of rows at a
+    # time, so no mask as large as the data is ever built.
     with np.errstate(over="ignore"):
         X = np.ascontiguousarray(X, dtype=np.float32)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
+    rows = max(1, FINITE_CHECK_VALUES // max(1, int(np.prod(X.shape[1:]))))
+    bad_count, first = 0, None
+    for start in range(0, X.shape[0], rows):
+        bad = ~np.isfinite(X[start : start + rows])
+        if bad.any():
+            bad_count += int(bad.sum())
+            if first is None:
+                index = np.argwhere(bad)[0]
+                first = (int(index[0]) + start, *(int(i) for i in index[1:]))
+    if first is not None:
         where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
         raise InvalidInputError(
-            f"{what} holds {int(bad.sum())} NaN or infinite value(s), the first at {where}; "
-            "fill or drop them first"
+            f"{what} holds {bad_count} NaN or infinite value(s), the first at {where}; fill or drop them first"
         )
     return X
 
@@ -270,7 +280,9 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
     try:
         # allow_pickle=False: loading a pickle runs arbitrary code from the file.
         if is_npy:
-            return np.load(path, allow_pickle=False)
+            # Memory-mapped: pages are read as they are used, so a file larger than RAM can
+            # be encoded, reconstructed or scored batch by batch.
+            return np.load(path, mmap_mode="r", allow_pickle=False)
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
             key = keys[0] if key is None and len(keys) == 1 else key
@@ -278,6 +290,8 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
                 return archive[key]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         reason = _reason(exc)
+        if "Python objects" in reason:  # numpy's word for an object array, stored as a pickle
+            reason = "it holds Python objects (a pickle), which are never loaded; expected numbers"
         raise DataFileError(f"could not read {str(path)!r} as a NumPy {path.suffix} file: {reason}") from None
     if key is None:
         raise DataFileError(f"{str(path)!r} holds arrays {keys}; choose one with key=")

@@ -399,17 +399,25 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return next(self.module_.parameters()).device
 
     @torch.no_grad()
-    def _run(self, fn, data: np.ndarray) -> np.ndarray:
-        """Apply ``fn`` (tensor -> tensor) to ``data`` in batches; return float32 numpy."""
+    def _run(self, fn, data: np.ndarray, scale: bool = False, unscale: bool = False, post=None) -> np.ndarray:
+        """Apply ``fn`` (tensor -> tensor) to ``data`` in batches; return float32 numpy.
+
+        ``scale`` maps each input batch through the fitted scaler and ``unscale`` each output
+        batch back, and ``post(output, input)`` reduces each batch (a per-row error, say), so
+        that only one batch at a time exists in scaled units: a memory-mapped array larger
+        than RAM is read page by page, not copied whole.
+        """
         self.module_.eval()
         device = self._device()
-        parts = [
-            fn(torch.from_numpy(np.ascontiguousarray(data[i : i + PREDICT_BATCH])).to(device))
-            .float()
-            .cpu()
-            .numpy()
-            for i in range(0, data.shape[0], PREDICT_BATCH)
-        ]
+        parts = []
+        for i in range(0, data.shape[0], PREDICT_BATCH):
+            batch = np.ascontiguousarray(data[i : i + PREDICT_BATCH])
+            inputs = self.scaler_.transform(batch) if scale else batch
+            if not inputs.flags.writeable:  # a read-only memory map: torch wants its own copy
+                inputs = inputs.copy()
+            out = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
+            out = self.scaler_.inverse_transform(out) if unscale else out
+            parts.append(post(out, batch) if post is not None else out)
         if not parts:
             return np.zeros((0,), np.float32)
         return np.concatenate(parts)
@@ -423,7 +431,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Encode ``X`` to codes of shape (n_samples, code_size)."""
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        codes = self._run(self.module_.encode, self.scaler_.transform(data))
+        codes = self._run(self.module_.encode, data, scale=True)
         return codes.reshape(codes.shape[0], -1).astype(self._output_dtype(X), copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -434,23 +442,27 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise InvalidInputError(
                 f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
             )
-        out = self._run(self.module_.decode, check_finite(codes, "codes"))
-        return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
+        out = self._run(self.module_.decode, check_finite(codes, "codes"), unscale=True)
+        return out.astype(self._output_dtype(X), copy=False)
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """Encode and decode ``X``: its reconstruction in the units of the input."""
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        out = self._run(lambda t: self.module_(t)["reconstruction"], self.scaler_.transform(data))
-        return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
+        out = self._run(lambda t: self.module_(t)["reconstruction"], data, scale=True, unscale=True)
+        return out.astype(self._output_dtype(X), copy=False)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample mean squared reconstruction error, in the units of the input."""
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        out = self._run(lambda t: self.module_(t)["reconstruction"], self.scaler_.transform(data))
-        diff = self.scaler_.inverse_transform(out).astype(np.float64) - data
-        return np.mean(diff.reshape(diff.shape[0], -1) ** 2, axis=1)
+
+        def row_errors(out: np.ndarray, batch: np.ndarray) -> np.ndarray:
+            diff = out.astype(np.float64) - batch
+            return np.mean(diff.reshape(diff.shape[0], -1) ** 2, axis=1)
+
+        recon = lambda t: self.module_(t)["reconstruction"]  # noqa: E731
+        return self._run(recon, data, scale=True, unscale=True, post=row_errors).astype(np.float64)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Negative per-sample reconstruction MSE (higher is better)."""
