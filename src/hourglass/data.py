@@ -83,7 +83,8 @@ def check_finite(X: np.ndarray, what: str) -> np.ndarray:
     if first is not None:
         where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
         raise InvalidInputError(
-            f"{what} holds {bad_count} NaN or infinite value(s), the first at {where}; fill or drop them first"
+            f"{what} holds {bad_count} NaN or infinite value(s), the first at {where}; "
+            "fill or drop them first"
         )
     return X
 
