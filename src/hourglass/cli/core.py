@@ -157,9 +157,16 @@ def fit(
     scaling: Annotated[
         Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")
     ] = Scaling.auto,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: about 20,000 steps, 30 to 300 epochs).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Samples per step.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr", help="Peak learning rate (default: 1e-2 scaled down for layers wider than 256)."
+        ),
+    ] = None,
     weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
     validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
