@@ -15,6 +15,11 @@ from sklearn.model_selection import train_test_split
 from hourglass.estimator import AutoEncoder, BaseAutoEncoder
 from hourglass.exceptions import InvalidInputError
 
+#: How each kind of :attr:`Comparison.units` reads in tables, reports and the CLI.
+UNITS_TEXT = {
+    "data": "in the data's units",
+    "standardized": "in standardized units (per-feature z-scores from the training rows)",
+}
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
 
@@ -81,19 +86,6 @@ def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
     """
     scaled = scaler.transform(np.asarray(X, dtype=np.float32))
     return scaler.inverse_transform(pca.inverse_transform(pca.transform(scaled)))
-
-
-def standardizer(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation of ``X_train`` (1 where a column is constant).
-
-    Examples
-    --------
-    >>> standardizer(np.array([[0.0, 5.0], [2.0, 5.0]]))
-    (array([1., 5.]), array([1., 1.]))
-    """
-    X64 = np.asarray(X_train, dtype=np.float64)
-    mean, std = X64.mean(axis=0), X64.std(axis=0)
-    return mean, np.where(std > 1e-12, std, 1.0)
 
 
 def dominance_note(errors: np.ndarray, names: list[str] | None = None) -> str | None:
@@ -178,7 +170,7 @@ def compare(
     >>> result.table[["code_size", "ae_mse", "pca_mse", "ratio"]]        # doctest: +SKIP
     """
     from hourglass.data import validate_finite_2d
-    from hourglass.scaling import in_unit_interval
+    from hourglass.scaling import fit_scaler, in_unit_interval
 
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")
@@ -201,7 +193,8 @@ def compare(
     )
     X_train, X_test = X[train_index], X[test_index]
     units = "data" if in_unit_interval(X_train) else "standardized"
-    mean, std = standardizer(X_train) if units == "standardized" else (0.0, 1.0)
+    # Per-feature z-scores of the training rows: the standard scaler, whatever the AE uses.
+    std = fit_scaler(X_train, "standard").scale if units == "standardized" else 1.0
     base = estimator if estimator is not None else AutoEncoder(random_state=random_state, verbose=verbose)
     rows, models, column_errors = [], {}, None
     for k in sizes:

@@ -9,14 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from hourglass import plots
-from hourglass.baselines import Comparison
+from hourglass.baselines import UNITS_TEXT, Comparison
 from hourglass.report import Report
 
 N_SHOWN = 10  # images per row in reconstruction figures
-UNITS_TEXT = {
-    "data": "in the data's units",
-    "standardized": "in standardized units (per-feature z-scores from the training rows)",
-}
 
 
 def _shown(X: np.ndarray, n: int = N_SHOWN) -> np.ndarray:

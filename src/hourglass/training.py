@@ -249,6 +249,11 @@ class Trainer:
             inputs = inputs.contiguous(memory_format=self.memory_format)
         return inputs
 
+    @property
+    def _fading(self) -> bool:
+        """Whether the corruption is a regularizing noise that fades out (judged on clean inputs)."""
+        return self.corruption is not None and self.config.noise_schedule != "constant"
+
     def corruption_strength(self, epoch: int) -> float:
         """How strongly the corruption applies at ``epoch``: 1, or a cosine decay to 0.
 
@@ -257,15 +262,14 @@ class Trainer:
         model ends trained on the clean inputs it is used on (scheduled denoising, Geras and
         Sutton 2015).
         """
-        if self.corruption is None or self.config.noise_schedule == "constant":
+        if not self._fading:
             return 1.0
         progress = (epoch - 1) / max(1, self.config.epochs - 1)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     def _patience_counts(self, epoch: int) -> bool:
         """Whether an epoch without improvement counts toward early stopping."""
-        fading = self.corruption is not None and self.config.noise_schedule != "constant"
-        return not fading or self.corruption_strength(epoch) <= PATIENT_STRENGTH
+        return not self._fading or self.corruption_strength(epoch) <= PATIENT_STRENGTH
 
     def train_one_epoch(self, data: Data, epoch: int) -> dict[str, float]:
         """One pass over ``data``; returns the mean of each loss term (inf where it diverged)."""
@@ -309,8 +313,7 @@ class Trainer:
         self.model.eval()
         # A fading regularizing noise is judged on clean inputs, as the model will be used; a
         # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
-        clean = self.config.noise_schedule != "constant"
-        generator = None if clean else _epoch_generator(self.config.seed, 0, salt=1)
+        generator = None if self._fading else _epoch_generator(self.config.seed, 0, salt=1)
         total, count = 0.0, 0
         for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device):
             inputs = self._step_inputs(batch, generator)

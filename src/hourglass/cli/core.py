@@ -516,7 +516,7 @@ def _short(value: Any) -> str:
 
 def _print_comparison(result, quiet: bool) -> None:
     """The comparison's table, its units and any note about them."""
-    from hourglass.reporting import UNITS_TEXT
+    from hourglass.baselines import UNITS_TEXT
 
     echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
     if not quiet:
