@@ -22,8 +22,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from hourglass import AnomalyDetector, AutoEncoder
-from hourglass.anomaly import anomaly_report_section, photo_patches
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
+from hourglass.estimators.anomaly import anomaly_report_section, photo_patches
 
 
 def pca_errors(X_train: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:
@@ -105,7 +105,7 @@ def main() -> None:
     }
     print("ood", results["ood_digits_vs_photo_patches"], flush=True)
     if args.report:
-        from hourglass.report import Report
+        from hourglass.report.html import Report
 
         report = Report("Out of distribution: digits vs photo patches", "A detector trained on digits only")
         anomaly_report_section(report, detector, X_test, patches, ("digits (test)", "photo patches"), (8, 8))

@@ -21,7 +21,7 @@ import time
 import torch
 
 from hourglass import AutoEncoder, cluster
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 DIGITS_TARGET_NMI = 0.88
 FASHION_TARGET_LEAD = 0.05

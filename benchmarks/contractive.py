@@ -22,8 +22,8 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from hourglass import AutoEncoder
-from hourglass.data import load_data
-from hourglass.regularizers import jacobian_sq_norm
+from hourglass.data.loading import load_data
+from hourglass.train.regularizers import jacobian_sq_norm
 
 WEIGHTS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 FACTOR, UP_TO = 1.5, 1e-3

@@ -72,7 +72,7 @@ def _():
     )
     full = AutoEncoder(**params).fit(X_train)
     ckpt = TMP / "ckpt"
-    from hourglass.training import Trainer
+    from hourglass.train.trainer import Trainer
 
     original = Trainer.train_one_epoch
 
@@ -159,8 +159,8 @@ def _():
         opt.step()
     torch.cuda.synchronize()
     plain = len(Xg) / (time.perf_counter() - tic)
-    from hourglass.config import TrainConfig
-    from hourglass.training import Trainer
+    from hourglass.nn.config import TrainConfig
+    from hourglass.train.trainer import Trainer
 
     rates = {}
     for precision in ("fp32", "bf16"):

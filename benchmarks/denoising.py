@@ -24,7 +24,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from hourglass import AutoEncoder
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 
 def _noisy(X: np.ndarray, sigma: float, seed: int) -> np.ndarray:

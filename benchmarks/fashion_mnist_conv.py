@@ -22,7 +22,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from hourglass import ConvAutoEncoder
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 CODE_SIZE = 30
 

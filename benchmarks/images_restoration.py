@@ -31,7 +31,7 @@ from skimage import data
 from sklearn.datasets import load_sample_images
 
 from hourglass import ConvAutoEncoder
-from hourglass.restoration import (
+from hourglass.uses.restoration import (
     baselines,
     bicubic_upscale,
     grayscale,

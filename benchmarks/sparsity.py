@@ -21,8 +21,8 @@ import time
 import torch
 
 from hourglass import AutoEncoder
-from hourglass.data import load_data
-from hourglass.sparsity import dead_fraction, l0, normalized_mse
+from hourglass.data.loading import load_data
+from hourglass.train.sparsity import dead_fraction, l0, normalized_mse
 
 LATENTS, K = 256, 16
 

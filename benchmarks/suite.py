@@ -35,7 +35,7 @@ from sklearn import datasets
 from sklearn.decomposition import PCA
 
 import hourglass
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 #: Ratio targets of issue 10 for digits / 16 (AE error / PCA error, any split).
 DIGITS_TARGETS = {2: 0.50, 8: 0.40, 16: 0.55}

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hourglass.config import DenseConfig, TrainConfig
-from hourglass.model import build_model
-from hourglass.training import Trainer
+from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.model import build_model
+from hourglass.train.trainer import Trainer
 
 LAYERS = (784, 1000, 500, 250, 30)
 BATCH = 256
@@ -55,7 +55,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5, trials: int
 
 def load_images(samples: int) -> torch.Tensor:
     try:
-        from hourglass.data import load_data
+        from hourglass.data.loading import load_data
 
         X = load_data("fashion-mnist").X[:samples]
         source = "fashion-mnist"

@@ -24,7 +24,7 @@ import torch
 from skimage.transform import resize
 
 from hourglass import AutoEncoder
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 COMMON = dict(batch_size=64, random_state=0, verbose=0, patience=0)
 

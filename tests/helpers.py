@@ -6,7 +6,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from hourglass.cli import app
-from hourglass.training import Trainer
+from hourglass.train.trainer import Trainer
 
 
 def run(*args):

@@ -3,9 +3,9 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError, load
-from hourglass.anomaly import anomaly_report_section, photo_patches
-from hourglass.data import load_data
-from hourglass.report import Report
+from hourglass.data.loading import load_data
+from hourglass.estimators.anomaly import anomaly_report_section, photo_patches
+from hourglass.report.html import Report
 
 
 def tiny_ae(epochs=3):

@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from helpers import interrupt_once_at as _interrupt_once_at
-from hourglass import checkpoint
 from hourglass.exceptions import ModelFileError
+from hourglass.train import checkpoint
 
 SETTINGS = {"epochs": 4, "patience": 0}
 

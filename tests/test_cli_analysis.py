@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from hourglass import AutoEncoder
 from hourglass.cli import app
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 
 
 def run(args):

@@ -18,7 +18,7 @@ import hourglass
 from helpers import assert_one_line_error, interrupt_once_at, run
 from hourglass import AutoEncoder
 from hourglass.cli import main
-from hourglass.data import load_data
+from hourglass.data.loading import load_data
 from hourglass.exceptions import DataFileError, InvalidInputError, ModelFileError
 
 COMMANDS = ["fit", "encode", "decode", "reconstruct", "compare", "info", "demo"]

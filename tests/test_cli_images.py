@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hourglass.cli import app
-from hourglass.images import load_image, save_image
+from hourglass.data.images import load_image, save_image
 
 
 class _Captured:

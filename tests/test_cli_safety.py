@@ -11,8 +11,9 @@ import pytest
 
 import hourglass
 from helpers import assert_one_line_error, interrupt_once_at, run
-from hourglass import checkpoint, fileio
-from hourglass.training import Trainer
+from hourglass.data import fileio
+from hourglass.train import checkpoint
+from hourglass.train.trainer import Trainer
 
 FAST_FIT = ["--code-size", "2", "--hidden", "16", "--epochs", "3", "--patience", "0", "--device", "cpu", "-q"]
 N = 60

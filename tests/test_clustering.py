@@ -3,10 +3,11 @@ import sys
 import numpy as np
 import pytest
 
-from hourglass import AutoEncoder, InvalidInputError, cluster, clustering
-from hourglass.clustering import cluster_accuracy, cluster_report_section
-from hourglass.data import load_data
-from hourglass.report import Report
+from hourglass import AutoEncoder, InvalidInputError, cluster
+from hourglass.data.loading import load_data
+from hourglass.report.html import Report
+from hourglass.uses import clustering
+from hourglass.uses.clustering import cluster_accuracy, cluster_report_section
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import DenseConfig, TrainConfig
 
 
 @pytest.mark.parametrize(

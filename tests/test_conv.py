@@ -6,8 +6,8 @@ import torch
 
 import hourglass
 from hourglass import ConvAutoEncoder, InvalidInputError
-from hourglass.config import ConvConfig
-from hourglass.model import build_model, config_from_dict
+from hourglass.nn.config import ConvConfig
+from hourglass.nn.model import build_model, config_from_dict
 
 SHAPES = [(2, 37), (3, 30, 29), (1, 5, 9, 10)]
 
@@ -64,7 +64,7 @@ def test_convs_per_block_adds_same_resolution_convolutions(downsampling):
 
 @pytest.mark.parametrize("shape", [(1, 30, 29), (2, 37), (1, 5, 9, 10)])
 def test_skip_connections_carry_detail_past_the_code(shape):
-    from hourglass.conv_model import UNetAutoEncoder
+    from hourglass.nn.conv_model import UNetAutoEncoder
 
     config = ConvConfig(input_shape=shape, channels=(3, 4), convs_per_block=2, skip_connections=True)
     model = build_model(config)
@@ -205,7 +205,7 @@ def test_conv_estimator_task_composes_with_noise():
 
 
 def test_conv_estimator_trains_on_image_folder_lazily(tmp_path):
-    from hourglass.images import save_image
+    from hourglass.data.images import save_image
 
     rng = np.random.default_rng(0)
     for i in range(3):
@@ -244,7 +244,7 @@ def test_conv_estimator_rejects_bad_parameters_by_name(params, name):
 
 
 def test_conv_estimator_report_shows_task_against_baselines():
-    from hourglass.report import Report
+    from hourglass.report.html import Report
 
     ae = _fit(_images(size=16), task="super_resolve")
     report = Report("t")
@@ -265,7 +265,7 @@ def test_conv_estimator_topk_keeps_exactly_k_entries_per_sample(code_size):
 
 
 def test_conv_topk_aux_loss_decodes_a_spatial_code():
-    from hourglass.regularizers import AuxKLoss
+    from hourglass.train.regularizers import AuxKLoss
 
     config = ConvConfig(input_shape=(1, 8, 8), channels=(2,), topk=2, topk_aux_k=3, topk_dead_after=1)
     model = build_model(config)
@@ -349,7 +349,7 @@ def test_self_ensemble_averages_the_eight_turned_results_back_into_place():
     ],
 )
 def test_conv_estimator_auto_architecture_is_a_unet_for_restoration_only(params, unet, convs):
-    from hourglass.conv_model import UNetAutoEncoder
+    from hourglass.nn.conv_model import UNetAutoEncoder
 
     ae = _fit(_images(size=16), channels=(4, 8), **params)
     assert isinstance(ae.module_, UNetAutoEncoder) == unet

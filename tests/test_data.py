@@ -5,8 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hourglass import data as data_module
-from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, read_idx, save_array, validate_finite_2d
+from hourglass.data import loading as data_module
+from hourglass.data.loading import (
+    BUILTIN_DATASETS,
+    Dataset,
+    load_data,
+    read_idx,
+    save_array,
+    validate_finite_2d,
+)
 from hourglass.exceptions import DataFileError, InvalidInputError, OutputExistsError
 
 RNG = np.random.default_rng(0)
@@ -455,7 +462,7 @@ def test_finite_check_names_the_first_bad_row_across_blocks(monkeypatch):
 
 
 def test_estimator_streams_a_memory_map_batch_by_batch(make_ae, unit_data, tmp_path, monkeypatch):
-    from hourglass import estimator as estimator_module
+    from hourglass.estimators import dense as estimator_module
 
     ae = make_ae().fit(unit_data)
     np.save(tmp_path / "x.npy", unit_data.astype(np.float32))

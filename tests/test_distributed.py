@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import load_file
 
 import hourglass
-from hourglass import distributed
+from hourglass.train import distributed
 
 #: 320 rows, a fifth held out: 256 training rows in 4 batches of 64, 32 per process.
 SETTINGS = {

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hourglass import fileio
+from hourglass.data import fileio
 from hourglass.exceptions import OutputError, OutputExistsError, OutputLockedError
 
 

@@ -5,8 +5,8 @@ import skimage.data
 import torch
 from PIL import Image
 
+from hourglass.data.images import ImageFolder, load_image, save_image
 from hourglass.exceptions import DataFileError, InvalidInputError, OutputExistsError
-from hourglass.images import ImageFolder, load_image, save_image
 
 RNG = np.random.default_rng(0)
 

@@ -63,18 +63,18 @@ sys.exit(main(sys.argv[1:]))
 
 #: (target, hit, before/after): the instants of a 3-epoch fit (and of its final save) to kill at.
 INSTANTS = [
-    ("hourglass.training:Trainer.train_one_epoch", 2, "before"),
-    ("hourglass.checkpoint:save_file", 1, "before"),
-    ("hourglass.checkpoint:save_file", 2, "after"),  # tensors written beside, not yet renamed
+    ("hourglass.train.trainer:Trainer.train_one_epoch", 2, "before"),
+    ("hourglass.train.checkpoint:save_file", 1, "before"),
+    ("hourglass.train.checkpoint:save_file", 2, "after"),  # tensors written beside, not yet renamed
     ("os:replace", 2, "before"),
     ("os:replace", 2, "after"),  # checkpoint of epoch 2 in place
-    ("hourglass.checkpoint:save_file", 3, "after"),
-    ("hourglass.persistence:save_file", 1, "before"),
-    ("hourglass.persistence:save_file", 1, "after"),  # the new model folder written beside
-    ("hourglass.fileio:_swap_in", 1, "before"),
-    ("hourglass.fileio:_swap_in", 1, "after"),  # model in place, checkpoint not yet removed
-    ("hourglass.fileio:_exchange", 1, "before"),  # (--force over an old model) inside the swap
-    ("hourglass.fileio:_exchange", 1, "after"),  # swapped; the old model not yet removed
+    ("hourglass.train.checkpoint:save_file", 3, "after"),
+    ("hourglass.estimators.persistence:save_file", 1, "before"),
+    ("hourglass.estimators.persistence:save_file", 1, "after"),  # the new model folder written beside
+    ("hourglass.data.fileio:_swap_in", 1, "before"),
+    ("hourglass.data.fileio:_swap_in", 1, "after"),  # model in place, checkpoint not yet removed
+    ("hourglass.data.fileio:_exchange", 1, "before"),  # (--force over an old model) inside the swap
+    ("hourglass.data.fileio:_exchange", 1, "after"),  # swapped; the old model not yet removed
     ("shutil:rmtree", 1, "after"),
 ]
 FAST = [2, 11]  # the default run: a torn checkpoint write, and a kill inside the folder swap
@@ -186,7 +186,7 @@ def test_kill_at_a_random_instant_then_resume_reaches_the_uninterrupted_weights(
 def test_a_second_writer_is_refused_while_the_first_trains(setup, tmp_path, capsys):
     out = tmp_path / "m"
     ready, go = tmp_path.parent / f"{tmp_path.name}.ready", tmp_path.parent / f"{tmp_path.name}.go"
-    hook = {"target": "hourglass.training:Trainer.train_one_epoch", "hit": 2, "when": "before",
+    hook = {"target": "hourglass.train.trainer:Trainer.train_one_epoch", "hit": 2, "when": "before",
             "action": "wait", "ready": str(ready), "go": str(go)}  # fmt: skip
     first = _start(setup, out, hook)
     try:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.losses import choose_loss, reconstruction_loss, total_loss
+from hourglass.train.losses import choose_loss, reconstruction_loss, total_loss
 
 
 @pytest.mark.parametrize(

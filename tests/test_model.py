@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from hourglass.config import DenseConfig
 from hourglass.exceptions import InvalidInputError
-from hourglass.model import AutoEncoder, build_model, config_from_dict
+from hourglass.nn.config import DenseConfig
+from hourglass.nn.model import AutoEncoder, build_model, config_from_dict
 
 
 def _linear_widths(seq: nn.Sequential) -> list[tuple[int, int]]:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import hourglass
+from hourglass.estimators.persistence import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_config
 from hourglass.exceptions import InvalidInputError, ModelFileError, OutputExistsError
-from hourglass.persistence import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_config
 
 PICKLE_PROTOCOL_MARKER = b"\x80"
 

@@ -7,8 +7,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from hourglass import plots
 from hourglass.exceptions import InvalidInputError
+from hourglass.report import plots
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from hourglass import AutoEncoder, InvalidInputError, load
-from hourglass.pretrained import attach, layerwise_pretrain
+from hourglass.train.pretrained import attach, layerwise_pretrain
 
 FAST = dict(hidden_layers=(16,), epochs=3, batch_size=32, verbose=0, random_state=0)
 
@@ -93,8 +93,8 @@ def test_freeze_without_a_pretrained_part_is_refused(X):
 
 
 def test_attach_checks_the_decoder_accepts_the_code():
-    from hourglass.config import DenseConfig
-    from hourglass.model import build_model
+    from hourglass.nn.config import DenseConfig
+    from hourglass.nn.model import build_model
 
     model = build_model(DenseConfig(input_dim=12, code_size=4, hidden_layers=()))
     with pytest.raises(InvalidInputError, match="decoder does not accept the encoder's codes of 3 units"):
@@ -111,8 +111,8 @@ def test_layerwise_pretraining_runs_then_fine_tunes(X):
 
 
 def test_layerwise_pretraining_trains_the_outer_pair(X):
-    from hourglass.config import DenseConfig, TrainConfig
-    from hourglass.model import build_model
+    from hourglass.nn.config import DenseConfig, TrainConfig
+    from hourglass.nn.model import build_model
 
     torch.manual_seed(0)
     config = DenseConfig(input_dim=12, code_size=4, hidden_layers=(8,))

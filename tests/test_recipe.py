@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from helpers import interrupt_once_at
-from hourglass import training
-from hourglass.config import DenseConfig, TrainConfig
-from hourglass.corruptions import GaussianNoise
-from hourglass.estimator import auto_learning_rate
+from hourglass.estimators.dense import auto_learning_rate
 from hourglass.exceptions import InvalidInputError, TrainingDivergedError
-from hourglass.model import build_model
-from hourglass.training import History, Trainer
+from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.model import build_model
+from hourglass.train import trainer as trainer_module
+from hourglass.train.corruptions import GaussianNoise
+from hourglass.train.trainer import History, Trainer
 
 
 def _trainer(epochs=6, loss="mse", corruption=None, checkpoint_dir=None, **config) -> Trainer:
@@ -239,7 +239,7 @@ def test_recipe_summary_names_rate_noise_and_restarts():
 
 
 def test_model_report_shows_the_recipe(make_ae, unit_data):
-    from hourglass.reporting import model_report
+    from hourglass.report.build import model_report
 
     ae = make_ae().fit(unit_data)
     assert "Training recipe: learning rate" in model_report(ae, unit_data, "unit").to_html()
@@ -262,5 +262,5 @@ def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, mon
     faded = make_ae(epochs=20, patience=2).fit(unit_data)
     assert plain.n_epochs_ == 3
     strengths = [0.5 * (1 + math.cos(math.pi * (e - 1) / 19)) for e in range(1, 21)]
-    first_counted = next(e for e, s in enumerate(strengths, 1) if s <= training.PATIENT_STRENGTH)
+    first_counted = next(e for e, s in enumerate(strengths, 1) if s <= trainer_module.PATIENT_STRENGTH)
     assert faded.n_epochs_ == first_counted + 1

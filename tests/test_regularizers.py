@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from hourglass import AutoEncoder, InvalidInputError, load
-from hourglass.config import DenseConfig
-from hourglass.model import build_model
 from hourglass.nn.bottleneck import ActivationBottleneck, IdentityBottleneck, TopKBottleneck
-from hourglass.regularizers import AuxKLoss, ContractivePenalty, KLSparsity, L1Penalty, jacobian_sq_norm
-from hourglass.sparsity import l0
+from hourglass.nn.config import DenseConfig
+from hourglass.nn.model import build_model
+from hourglass.train.regularizers import AuxKLoss, ContractivePenalty, KLSparsity, L1Penalty, jacobian_sq_norm
+from hourglass.train.sparsity import l0
 
 FAST = dict(hidden_layers=(16,), epochs=4, batch_size=32, verbose=0, random_state=0, validation_fraction=0.0)
 

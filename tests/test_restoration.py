@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.restoration import (
+from hourglass.uses.restoration import (
     baselines,
     bicubic_upscale,
     grayscale,

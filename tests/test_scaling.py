@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from hourglass.data.scaling import fit_scaler, in_unit_interval, resolve_scaling
 from hourglass.exceptions import InvalidInputError
-from hourglass.scaling import fit_scaler, in_unit_interval, resolve_scaling
 
 X = np.array([[0.0, 10.0, 5.0], [2.0, 30.0, 5.0], [4.0, 20.0, 5.0]])
 

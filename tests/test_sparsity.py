@@ -8,10 +8,10 @@ import torch
 from sklearn.metrics import r2_score
 
 from hourglass import AutoEncoder, InvalidInputError
-from hourglass.config import DenseConfig
-from hourglass.model import build_model
-from hourglass.report import Report
-from hourglass.sparsity import (
+from hourglass.nn.config import DenseConfig
+from hourglass.nn.model import build_model
+from hourglass.report.html import Report
+from hourglass.train.sparsity import (
     SparsityMonitor,
     activation_frequency,
     dead_fraction,

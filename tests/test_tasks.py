@@ -4,7 +4,16 @@ import pytest
 import torch
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.tasks import LUMA, Colorize, Compose, InDataUnits, Inpaint, SuperResolve, luminance, make_task
+from hourglass.train.tasks import (
+    LUMA,
+    Colorize,
+    Compose,
+    InDataUnits,
+    Inpaint,
+    SuperResolve,
+    luminance,
+    make_task,
+)
 
 
 def test_luminance_is_gray_on_three_channels():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.tiling import PatchDataset, blend_window, process_tiled, tile_starts
+from hourglass.uses.tiling import PatchDataset, blend_window, process_tiled, tile_starts
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(10, 4, 2), (100, 32, 16), (33, 32, 8), (5, 8, 4)])
@@ -48,7 +48,7 @@ def test_process_tiled_rejects_a_function_that_changes_size():
 
 
 def test_patch_dataset_cuts_reproducible_patches_and_names_small_files(tmp_path):
-    from hourglass.images import save_image
+    from hourglass.data.images import save_image
 
     save_image(tmp_path / "big.png", np.random.default_rng(0).random((3, 40, 30)))
     save_image(tmp_path / "small.png", np.zeros((3, 10, 10)))

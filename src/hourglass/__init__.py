@@ -9,11 +9,10 @@ Examples
 
 __version__ = "0.1.0"
 
-from hourglass.anomaly import AnomalyDetector  # noqa: E402
-from hourglass.baselines import compare  # noqa: E402
-from hourglass.clustering import cluster  # noqa: E402
-from hourglass.conv_estimator import ConvAutoEncoder  # noqa: E402
-from hourglass.estimator import AutoEncoder  # noqa: E402
+from hourglass.estimators.anomaly import AnomalyDetector  # noqa: E402
+from hourglass.estimators.conv import ConvAutoEncoder  # noqa: E402
+from hourglass.estimators.dense import AutoEncoder  # noqa: E402
+from hourglass.estimators.persistence import load  # noqa: E402
 from hourglass.exceptions import (  # noqa: E402
     DataFileError,
     HourglassError,
@@ -22,7 +21,8 @@ from hourglass.exceptions import (  # noqa: E402
     OutputExistsError,
     TrainingDivergedError,
 )
-from hourglass.persistence import load  # noqa: E402
+from hourglass.uses.clustering import cluster  # noqa: E402
+from hourglass.uses.comparison import compare  # noqa: E402
 
 __all__ = [
     "AutoEncoder",

@@ -22,9 +22,9 @@ from hourglass.cli.core import (
     load_input,
     load_model,
 )
-from hourglass.data import Dataset, read_idx
+from hourglass.data.fileio import atomic_path, check_writable
+from hourglass.data.loading import Dataset, read_idx
 from hourglass.exceptions import DataFileError, InvalidInputError
-from hourglass.fileio import atomic_path, check_writable
 
 #: Error maps written by ``score --maps`` when ``--n-maps`` is not given: the most abnormal ones.
 DEFAULT_MAPS = 16
@@ -121,8 +121,8 @@ def cluster(
     quiet: Quiet = False,
 ):
     """Cluster the codes of DATA; with labels, compare with raw data and PCA codes (NMI, ARI, accuracy)."""
-    from hourglass.clustering import cluster as cluster_codes
-    from hourglass.clustering import cluster_report_section
+    from hourglass.uses.clustering import cluster as cluster_codes
+    from hourglass.uses.clustering import cluster_report_section
 
     for path in (output, None if report is None else report / "report.html"):
         if path is not None:
@@ -156,7 +156,7 @@ def cluster(
             table.to_csv(tmp, index=False)
         echo(f"wrote the assignments to {output}", quiet)
     if report is not None:
-        from hourglass.report import Report
+        from hourglass.report.html import Report
 
         page = Report(f"Clusters of {dataset.name}", f"{result.method} on the codes of {model}")
         cluster_report_section(page, result)
@@ -179,7 +179,7 @@ def calibrate(
     quiet: Quiet = False,
 ):
     """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data."""
-    from hourglass.anomaly import AnomalyDetector
+    from hourglass.estimators.anomaly import AnomalyDetector
 
     check_writable(output, force)
     estimator = load_model(model)
@@ -210,7 +210,7 @@ def _parse_threshold(text: str) -> float | None:
 
 def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int, force: bool) -> int:
     """Write the error maps of the ``n_maps`` most abnormal samples (0: all) as PNGs, on one scale."""
-    from hourglass.images import save_image
+    from hourglass.data.images import save_image
 
     order = np.argsort(errors)[::-1]
     order = order if n_maps == 0 else order[:n_maps]
@@ -253,7 +253,7 @@ def score(
     quiet: Quiet = False,
 ):
     """Score DATA by reconstruction error; flag samples above the threshold (prediction -1)."""
-    from hourglass.anomaly import AnomalyDetector, anomaly_report_section
+    from hourglass.estimators.anomaly import AnomalyDetector, anomaly_report_section
 
     if output.suffix.lower() != ".csv":
         raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv")
@@ -309,7 +309,7 @@ def score(
                 "--report needs a calibrated threshold: score a detector (see 'hourglass calibrate') "
                 "or pass --normal FILE"
             )
-        from hourglass.report import Report
+        from hourglass.report.html import Report
 
         page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
         normal_X = None if normal is None else _load_for(estimator, normal, key).X

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from hourglass import distributed
 from hourglass.cli.app import command, echo
-from hourglass.data import BUILTIN_DATASETS, Dataset, load_data, save_array
+from hourglass.data.fileio import check_writable, output_lock
+from hourglass.data.loading import BUILTIN_DATASETS, Dataset, load_data, save_array
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
-from hourglass.fileio import check_writable, output_lock
+from hourglass.train import distributed
 
 DATA_HELP = (
     "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
@@ -290,7 +290,7 @@ def fit(
         if arch is Arch.dense:
             if task is not Task.reconstruct:
                 raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
-            from hourglass.estimator import AutoEncoder as Estimator
+            from hourglass.estimators.dense import AutoEncoder as Estimator
 
             optional.update(
                 hidden_layers=parse_ints(hidden, "--hidden"),
@@ -300,7 +300,7 @@ def fit(
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X
         else:
-            from hourglass.conv_estimator import ConvAutoEncoder as Estimator
+            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
 
             size = parse_ints(image_size, "--image-size")
             optional.update(
@@ -339,7 +339,7 @@ def fit(
         echo(history.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
-            from hourglass.reporting import model_report
+            from hourglass.report.build import model_report
 
             X = dataset.X if dataset is not None else None
             if X is None:
@@ -410,7 +410,7 @@ def _discard_on_failure(checkpoint: Path, keep: bool):
 
 def load_model(model: Path):
     """Load a saved model folder (any registered estimator)."""
-    from hourglass.persistence import load
+    from hourglass.estimators.persistence import load
 
     return load(model)
 
@@ -477,7 +477,7 @@ def reconstruct(
 @command()
 def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
     """Describe a saved model: architecture, loss, scaling, training and metrics."""
-    from hourglass.persistence import read_config
+    from hourglass.estimators.persistence import read_config
 
     config = read_config(model)
     estimator = load_model(model)
@@ -516,7 +516,7 @@ def _short(value: Any) -> str:
 
 def _print_comparison(result, quiet: bool) -> None:
     """The comparison's table, its units and any note about them."""
-    from hourglass.baselines import UNITS_TEXT
+    from hourglass.uses.comparison import UNITS_TEXT
 
     echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
     if not quiet:
@@ -546,8 +546,8 @@ def compare(
     [0, 1], otherwise in standardized units (per-feature z-scores from the training rows), with
     the raw-unit error beside them.
     """
-    from hourglass.baselines import compare as run_compare
-    from hourglass.estimator import AutoEncoder
+    from hourglass.estimators.dense import AutoEncoder
+    from hourglass.uses.comparison import compare as run_compare
 
     sizes = parse_ints(code_sizes, "--code-sizes")
     for path in (report, output):
@@ -565,7 +565,7 @@ def compare(
     result = run_compare(X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed, y=dataset.y)
     _print_comparison(result, quiet)
     if output is not None:
-        from hourglass.fileio import write_text_atomic
+        from hourglass.data.fileio import write_text_atomic
 
         write_text_atomic(output, result.table.to_csv(index=False))
         echo(f"wrote the table to {output}", quiet)
@@ -574,7 +574,7 @@ def compare(
 
 
 def _write_comparison_report(result, dataset: Dataset, folder: Path, force: bool, quiet: bool) -> Path:
-    from hourglass.reporting import comparison_report
+    from hourglass.report.build import comparison_report
 
     path = comparison_report(result, dataset.name, dataset.image_shape).save(folder / "report.html", force)
     echo(f"wrote the report to {path}", quiet)
@@ -602,8 +602,8 @@ def demo(
     quiet: Quiet = False,
 ):
     """Train on the built-in digits, compare with PCA, print the table and write the report."""
-    from hourglass.baselines import compare as run_compare
-    from hourglass.estimator import AutoEncoder
+    from hourglass.estimators.dense import AutoEncoder
+    from hourglass.uses.comparison import compare as run_compare
 
     if out is None:
         folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder

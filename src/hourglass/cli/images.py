@@ -12,10 +12,10 @@ from typing import Annotated
 import typer
 
 from hourglass.cli.app import command, echo, fail
+from hourglass.data.fileio import check_writable, make_parents, remove_empty
+from hourglass.data.images import IMAGE_SUFFIXES, _list_images, load_image, save_image
 from hourglass.exceptions import HourglassError, InvalidInputError
-from hourglass.fileio import check_writable, make_parents, remove_empty
-from hourglass.images import IMAGE_SUFFIXES, _list_images, load_image, save_image
-from hourglass.tasks import TASK_HELP
+from hourglass.train.tasks import TASK_HELP
 
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
 MIN_SIDE = 8
@@ -46,7 +46,7 @@ def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: b
     """Run the model on one file and write the result; raise HourglassError naming the file."""
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
-        from hourglass.data import load_data, save_array
+        from hourglass.data.loading import load_data, save_array
 
         result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
         return save_array(out_dir / f"{path.stem}.npy", result, force=force)
@@ -93,7 +93,7 @@ def apply(
     force: Annotated[bool, typer.Option("--force", help="Overwrite results that exist already.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages.")] = False,
 ) -> None:
-    from hourglass.persistence import load
+    from hourglass.estimators.persistence import load
 
     estimator = load(model)
     if not hasattr(estimator, "apply_image"):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hourglass import distributed
 from hourglass.exceptions import InvalidInputError
+from hourglass.train import distributed
 
 
 class IdentityBottleneck(nn.Module):
@@ -54,7 +54,7 @@ class TopKBottleneck(nn.Module):
     mode, the training samples seen since each unit last fired; a unit silent for ``dead_after``
     samples is dead. ``aux['topk_aux_code']`` then holds, per sample, the ``aux_k`` largest
     pre-activations among the dead units (zeros elsewhere, and all zeros when none is dead);
-    :class:`hourglass.regularizers.AuxKLoss` decodes it to predict the main model's residual.
+    :class:`hourglass.train.regularizers.AuxKLoss` decodes it to predict the main model's residual.
 
     Parameters
     ----------
@@ -137,7 +137,7 @@ def make_bottleneck(config) -> nn.Module:
 
     Examples
     --------
-    >>> from hourglass.config import DenseConfig
+    >>> from hourglass.nn.config import DenseConfig
     >>> make_bottleneck(DenseConfig(input_dim=8, code_size=4, topk=2)).k
     2
     """

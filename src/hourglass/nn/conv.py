@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hourglass.config import ConvConfig
 from hourglass.nn.activations import make_activation
+from hourglass.nn.config import ConvConfig
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -147,7 +147,7 @@ def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
     A 'pool' block is ``upsample -> (conv -> activation) x convs_per_block``; with
     ``skip_connections`` its first convolution also reads the encoder's pre-pooling feature map
     of the same resolution (concatenated after the upsampling: see
-    :class:`hourglass.conv_model.UNetAutoEncoder`). The output convolution has no activation:
+    :class:`hourglass.nn.conv_model.UNetAutoEncoder`). The output convolution has no activation:
     the model applies its output activation.
     """
     d, k = config.spatial_dims, config.kernel_size

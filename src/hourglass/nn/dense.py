@@ -6,8 +6,8 @@ from collections import OrderedDict
 
 from torch import nn
 
-from hourglass.config import DenseConfig
 from hourglass.nn.activations import make_activation
+from hourglass.nn.config import DenseConfig
 
 
 def _hidden_stack(widths: tuple[int, ...], in_features: int, activation: str, dropout: float):

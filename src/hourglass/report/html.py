@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from hourglass.data.fileio import check_writable, write_text_atomic
 from hourglass.exceptions import InvalidInputError
-from hourglass.fileio import check_writable, write_text_atomic
-from hourglass.plots import figure_to_png
+from hourglass.report.plots import figure_to_png
 
 # Column names that hold durations in seconds: shown with two decimals, never in e-notation.
 _SECONDS_COLUMN = re.compile(r"(^|_)(s|sec|secs|seconds|time)$|\(s\)$|seconds", re.IGNORECASE)
@@ -89,7 +89,7 @@ class Report:
 
     Examples
     --------
-    >>> from hourglass.plots import histogram
+    >>> from hourglass.report.plots import histogram
     >>> report = Report("Digits, 8-D code", "The autoencoder beats PCA by 31% at k=8.")
     >>> report.add_metrics({"held-out MSE": 0.0123, "epochs": 40, "fit time (s)": 12.3})
     >>> report.add_table(pd.DataFrame({"k": [2, 8], "mse": [0.05, 0.01]}), highlight={"mse": "min"})
@@ -164,7 +164,7 @@ class Report:
         Parameters
         ----------
         fig : Figure
-            The figure, e.g. from :mod:`hourglass.plots`.
+            The figure, e.g. from :mod:`hourglass.report.plots`.
         heading : str, optional
             Heading of the section.
         caption : str, optional
@@ -172,7 +172,7 @@ class Report:
 
         Examples
         --------
-        >>> from hourglass.plots import histogram
+        >>> from hourglass.report.plots import histogram
         >>> Report("t").add_figure(histogram(np.arange(10.0), "ten", "value"), caption="Ten values")
         """
         png = figure_to_png(fig)

@@ -127,7 +127,7 @@ def _iterate(data: Any, batch: int = 1024):
 
 
 class SparsityMonitor:
-    """``epoch_metrics`` for :class:`hourglass.training.Trainer`: sparse-code metrics per epoch.
+    """``epoch_metrics`` for :class:`hourglass.train.trainer.Trainer`: sparse-code metrics per epoch.
 
     After every epoch it encodes the validation data (or ``probe`` when there is none) and
     records ``l0``, ``dead_fraction`` (units active on no sample in any of the last ``window``
@@ -145,8 +145,8 @@ class SparsityMonitor:
 
     Examples
     --------
-    >>> from hourglass.config import DenseConfig
-    >>> from hourglass.model import build_model
+    >>> from hourglass.nn.config import DenseConfig
+    >>> from hourglass.nn.model import build_model
     >>> m = build_model(DenseConfig(input_dim=6, code_size=4, hidden_layers=(), topk=2))
     >>> SparsityMonitor()(m.eval(), torch.rand(10, 6))["l0"]
     2.0

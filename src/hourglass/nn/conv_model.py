@@ -10,11 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from hourglass.config import ConvConfig
 from hourglass.exceptions import InvalidInputError
-from hourglass.model import AutoEncoder, register_architecture
 from hourglass.nn.bottleneck import make_bottleneck
+from hourglass.nn.config import ConvConfig
 from hourglass.nn.conv import build_conv_decoder, build_conv_encoder
+from hourglass.nn.model import AutoEncoder, register_architecture
 
 _EPS = 1e-3
 

@@ -280,7 +280,7 @@ def cluster(
     Examples
     --------
     >>> from hourglass import AutoEncoder
-    >>> from hourglass.data import load_data
+    >>> from hourglass.data.loading import load_data
     >>> digits = load_data("digits")
     >>> ae = AutoEncoder(code_size=10, epochs=5, random_state=0, verbose=0).fit(digits.X)
     >>> result = cluster(ae, digits.X, labels=digits.y)
@@ -348,18 +348,18 @@ def cluster_report_section(report, result: ClusterResult) -> None:
 
     Parameters
     ----------
-    report : hourglass.report.Report
+    report : hourglass.report.html.Report
         The report to extend.
     result : ClusterResult
         What :func:`cluster` returned.
 
     Examples
     --------
-    >>> from hourglass.report import Report
+    >>> from hourglass.report.html import Report
     >>> report = Report("Clusters of digits")
     >>> cluster_report_section(report, result)  # doctest: +SKIP
     """
-    from hourglass import plots
+    from hourglass.report import plots
 
     step = f" after a {result.manifold} embedding" if result.manifold else ""
     pipeline = f"{result.method}{step}, {result.n_clusters} clusters"

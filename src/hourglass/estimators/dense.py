@@ -19,15 +19,15 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from hourglass import checkpoint, distributed
-from hourglass.config import DenseConfig, TrainConfig
-from hourglass.data import check_finite
+from hourglass.data.loading import check_finite
+from hourglass.data.scaling import AffineScaler, fit_scaler
+from hourglass.estimators.persistence import json_safe, register_estimator, save_estimator
 from hourglass.exceptions import InvalidInputError
-from hourglass.losses import choose_loss, output_activation
-from hourglass.model import build_model
-from hourglass.persistence import json_safe, register_estimator, save_estimator
-from hourglass.scaling import AffineScaler, fit_scaler
-from hourglass.training import Trainer, resolve_device
+from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.model import build_model
+from hourglass.train import checkpoint, distributed
+from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.trainer import Trainer, resolve_device
 
 PREDICT_BATCH = 4096
 
@@ -120,7 +120,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _regularizers(self) -> list:
-        from hourglass import regularizers as regs
+        from hourglass.train import regularizers as regs
 
         out: list = []
         if getattr(self, "l1_penalty", 0):
@@ -134,7 +134,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return out
 
     def _corruption(self):
-        from hourglass.corruptions import make_noise
+        from hourglass.train.corruptions import make_noise
 
         # Salt-and-pepper writes the extremes of the (scaled) training data.
         low, high = getattr(self, "data_range_", (0.0, 1.0))
@@ -147,7 +147,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _epoch_metrics(self):
         if not self._sparsity_on():
             return None
-        from hourglass.sparsity import SparsityMonitor
+        from hourglass.train.sparsity import SparsityMonitor
 
         probe = getattr(self, "_metrics_probe", None)
         return SparsityMonitor(probe=probe, threshold=self._activity_threshold())
@@ -176,7 +176,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _prepare_module(self, train: torch.Tensor, val: torch.Tensor | None) -> None:
         """Before training: pretrained parts, layer-wise pretraining, metric probes."""
-        from hourglass import pretrained
+        from hourglass.train import pretrained
 
         self.module_.to(train.device)
         self.data_range_ = (float(train.min()), float(train.max())) if train.numel() else (0.0, 1.0)
@@ -254,7 +254,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _start_run(self, data: np.ndarray, resume: bool, n_samples: int | None = None) -> dict[str, Any]:
-        """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.checkpoint`).
+        """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.train.checkpoint`).
 
         When resuming, the checkpoint must be of this very run (data, parameters, seed): that is
         checked here, before any scaling, building or training. A run with ``random_state=None``
@@ -346,7 +346,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         decoder's dictionary atoms to a model report, when a sparsity guard is on."""
         if not self._sparsity_on():
             return
-        from hourglass import plots, sparsity
+        from hourglass.report import plots
+        from hourglass.train import sparsity
 
         threshold = self._activity_threshold()
         data = self._validate_input(X, reset=False)
@@ -635,7 +636,7 @@ class AutoEncoder(BaseAutoEncoder):
 
     Attributes
     ----------
-    module_ : hourglass.model.AutoEncoder
+    module_ : hourglass.nn.model.AutoEncoder
         The trained PyTorch module.
     loss_, loss_reason_ : str
         The loss used and why.
@@ -740,7 +741,7 @@ class AutoEncoder(BaseAutoEncoder):
 
     def _resolved_code_size(self, X: np.ndarray) -> int:
         """The code width: ``code_size``, or that of a pretrained encoder (which decides it)."""
-        from hourglass import pretrained
+        from hourglass.train import pretrained
 
         if pretrained.is_path(self.encoder):
             base = self._base_architecture(X, "identity")
@@ -783,7 +784,7 @@ class AutoEncoder(BaseAutoEncoder):
     def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
         from dataclasses import replace
 
-        from hourglass import pretrained
+        from hourglass.train import pretrained
 
         config = self._base_architecture(X, output_activation)
         if isinstance(self.encoder, torch.nn.Module):

@@ -7,11 +7,12 @@ import torch
 from safetensors.torch import load_file
 
 from helpers import interrupt_once_at as _interrupt_once_at
-from hourglass import checkpoint, training
-from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.model import build_model
-from hourglass.training import History, Trainer, WarmupCosine, resolve_device
+from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.model import build_model
+from hourglass.train import checkpoint
+from hourglass.train import trainer as trainer_module
+from hourglass.train.trainer import History, Trainer, WarmupCosine, resolve_device
 
 
 def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -154,7 +155,7 @@ def test_huge_learning_rate_raises_training_diverged_naming_the_epoch(make_ae, r
 
 def _poison_epoch(monkeypatch, poisoned_epoch: int, bad: float) -> None:
     """Make the loss of every step of ``poisoned_epoch`` non-finite."""
-    original = training.total_loss
+    original = trainer_module.total_loss
     calls = {"epoch": 0}
     original_epoch = Trainer.train_one_epoch
 
@@ -169,7 +170,7 @@ def _poison_epoch(monkeypatch, poisoned_epoch: int, bad: float) -> None:
         return parts
 
     monkeypatch.setattr(Trainer, "train_one_epoch", counting_epoch)
-    monkeypatch.setattr(training, "total_loss", poisoned)
+    monkeypatch.setattr(trainer_module, "total_loss", poisoned)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -189,7 +190,7 @@ def test_non_finite_loss_at_a_later_epoch_restarts_from_the_best_weights(
     ae = make_ae(epochs=5, patience=0).fit(unit_data)
     (restart,) = ae.history_.restarts
     assert restart["epoch"] == 3 and "training loss became" in restart["reason"]
-    assert restart["learning_rate"] == pytest.approx(ae.learning_rate_ * training.RESTART_FACTOR)
+    assert restart["learning_rate"] == pytest.approx(ae.learning_rate_ * trainer_module.RESTART_FACTOR)
     assert all(math.isfinite(v) for v in ae.history_.val_loss[3:])
     assert np.isfinite(ae.transform(unit_data)).all()
 
@@ -315,7 +316,7 @@ def test_resumed_conv_denoiser_matches_uninterrupted_run(tmp_path, monkeypatch):
 
 
 def test_conv_training_on_cpu_uses_channels_last_and_hands_back_the_default_layout():
-    from hourglass.config import ConvConfig
+    from hourglass.nn.config import ConvConfig
 
     model = build_model(ConvConfig(input_shape=(1, 8, 8), channels=(4, 6)))
     config = TrainConfig(epochs=1, batch_size=8, patience=0, device="cpu", verbose=0)

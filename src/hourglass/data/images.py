@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import DataFileError, InvalidInputError
-from hourglass.fileio import atomic_path, check_writable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MODES = ("L", "RGB")

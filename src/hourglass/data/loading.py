@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import DataFileError, InvalidInputError
-from hourglass.fileio import atomic_path, check_writable
 
 #: Where the Debian package ``dataset-fashion-mnist`` puts its files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -197,7 +197,7 @@ def _idx_images_in(folder: Path) -> Path:
     if not found:
         raise DataFileError(
             f"folder {str(folder)!r} holds no IDX files (*-idx3-ubyte[.gz]); for a folder of "
-            "pictures use hourglass.images.ImageFolder"
+            "pictures use hourglass.data.images.ImageFolder"
         )
     train = [p for p in found if p.name.startswith("train")]
     return (train or found)[0]

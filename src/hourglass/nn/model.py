@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hourglass.config import OUTPUT_ACTIVATIONS, DenseConfig
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.bottleneck import IdentityBottleneck, make_bottleneck
+from hourglass.nn.config import OUTPUT_ACTIVATIONS, DenseConfig
 from hourglass.nn.dense import build_dense_decoder, build_dense_encoder
 
 

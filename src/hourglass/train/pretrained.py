@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hourglass.config import DenseConfig, TrainConfig
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.bottleneck import IdentityBottleneck
+from hourglass.nn.config import DenseConfig, TrainConfig
 
 ROLES = ("encoder", "decoder")
 
@@ -32,8 +32,8 @@ def is_path(source: Any) -> bool:
 
 def source_architecture(source: str | Path):
     """The architecture config saved in the model folder ``source``."""
-    from hourglass.model import config_from_dict
-    from hourglass.persistence import read_config
+    from hourglass.estimators.persistence import read_config
+    from hourglass.nn.model import config_from_dict
 
     return config_from_dict(read_config(source)["architecture"])
 
@@ -57,7 +57,7 @@ def load_part(source: Any, role: str) -> nn.Module:
     if isinstance(source, nn.Module):
         return copy.deepcopy(source)
     if is_path(source):
-        from hourglass.persistence import load
+        from hourglass.estimators.persistence import load
 
         return copy.deepcopy(getattr(load(source, device="cpu").module_, role))
     raise InvalidInputError(
@@ -140,7 +140,7 @@ def attach(
     freeze_encoder: bool = False,
     freeze_decoder: bool = False,
 ) -> nn.Module:
-    """Put pretrained parts into ``model`` (an :class:`hourglass.model.AutoEncoder`), in place.
+    """Put pretrained parts into ``model`` (an :class:`hourglass.nn.model.AutoEncoder`), in place.
 
     The new parts are checked on ``sample`` (a few scaled training rows): the encoder must accept
     them, and encoder + decoder must give back the sample's shape.
@@ -192,7 +192,7 @@ def layerwise_pretrain(
 
     Parameters
     ----------
-    model : hourglass.model.AutoEncoder
+    model : hourglass.nn.model.AutoEncoder
         A dense model built from ``config`` with a mirrored decoder.
     train : Tensor of shape (n, input_dim)
         Scaled training data, on the model's device.
@@ -204,8 +204,8 @@ def layerwise_pretrain(
     list of History
         One per layer pair, outermost first.
     """
-    from hourglass.model import AutoEncoder
-    from hourglass.training import Trainer
+    from hourglass.nn.model import AutoEncoder
+    from hourglass.train.trainer import Trainer
 
     if not isinstance(config, DenseConfig):
         raise InvalidInputError(f"pretrain='layerwise' works on dense models, not {config.kind!r} ones")

@@ -3,8 +3,8 @@ import re
 import pytest
 
 from hourglass import AutoEncoder
-from hourglass.baselines import compare
-from hourglass.reporting import comparison_report, model_report
+from hourglass.report.build import comparison_report, model_report
+from hourglass.uses.comparison import compare
 
 TINY = {
     "hidden_layers": (16,),

@@ -21,21 +21,21 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
-from hourglass.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
-from hourglass.corruptions import make_noise
-from hourglass.data import check_finite, load_data
-from hourglass.estimator import BaseAutoEncoder, _as_seed
+from hourglass.data.images import MODES, ImageFolder, load_image
+from hourglass.data.loading import check_finite, load_data
+from hourglass.data.scaling import fit_scaler
+from hourglass.estimators.dense import BaseAutoEncoder, _as_seed
+from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
-from hourglass.images import MODES, ImageFolder, load_image
-from hourglass.losses import choose_loss, output_activation
-from hourglass.model import build_model
+from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
 from hourglass.nn.conv import code_map_shape
-from hourglass.persistence import register_estimator
-from hourglass.scaling import fit_scaler
-from hourglass.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
-from hourglass.tiling import PatchDataset, process_tiled
-from hourglass.training import Trainer, resolve_device
+from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
+from hourglass.nn.model import build_model
+from hourglass.train.corruptions import make_noise
+from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
+from hourglass.train.trainer import Trainer, resolve_device
+from hourglass.uses.tiling import PatchDataset, process_tiled
 
 DEFAULT_IMAGE_SIZE = (64, 64)
 #: Images sampled to fit the scaler and choose the loss when training from a folder.
@@ -147,7 +147,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
 
     Attributes
     ----------
-    module_ : hourglass.model.AutoEncoder
+    module_ : hourglass.nn.model.AutoEncoder
     input_shape_ : tuple of int
         One sample's shape, channels first.
     scaler_, loss_, loss_reason_, history_, n_epochs_, fit_seconds_
@@ -568,7 +568,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
 
         Examples
         --------
-        >>> photo = hourglass.images.load_image("noisy.jpg")  # doctest: +SKIP
+        >>> photo = hourglass.data.images.load_image("noisy.jpg")  # doctest: +SKIP
         >>> clean = denoiser.apply_image(photo)               # doctest: +SKIP
         """
         check_is_fitted(self, "module_")
@@ -606,10 +606,10 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         """Input / baselines / autoencoder / truth for clean images ``X``, corrupted like in training.
 
         Returns a dict of ``(n, c, h, w)`` arrays in data units: 'input' (what the network
-        sees), one entry per classical baseline (:func:`hourglass.restoration.baselines`),
+        sees), one entry per classical baseline (:func:`hourglass.uses.restoration.baselines`),
         'autoencoder' and 'truth'.
         """
-        from hourglass.restoration import baselines
+        from hourglass.uses.restoration import baselines
 
         truth = self._validate_input(X, reset=False)
         corruption = self._corruption()
@@ -641,8 +641,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             return
         import pandas as pd
 
-        from hourglass import plots
-        from hourglass.restoration import quality
+        from hourglass.report import plots
+        from hourglass.uses.restoration import quality
 
         data = self._validate_input(X, reset=False)
         shown = data[np.unique(np.linspace(0, len(data) - 1, num=min(4, len(data))).astype(int))]

@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 
 import hourglass
-from hourglass import AutoEncoder, baselines
-from hourglass.baselines import compare, dominance_note
+from hourglass import AutoEncoder
+from hourglass.data.scaling import fit_scaler
 from hourglass.exceptions import InvalidInputError
-from hourglass.scaling import fit_scaler
+from hourglass.uses import comparison as comparison_module
+from hourglass.uses.comparison import compare, dominance_note
 
 COLUMNS = ["code_size", "ae_mse", "pca_mse", "ratio", "ae_seconds", "pca_seconds"]
 
@@ -156,5 +157,5 @@ def test_dominance_note_names_columns():
 
 
 def test_compare_is_public_api():
-    assert hourglass.compare is baselines.compare
+    assert hourglass.compare is comparison_module.compare
     assert "compare" in hourglass.__all__

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hourglass.data.scaling import in_unit_interval
 from hourglass.exceptions import InvalidInputError
-from hourglass.scaling import in_unit_interval
 
 
 def is_binary(X: np.ndarray) -> bool:

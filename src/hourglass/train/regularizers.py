@@ -1,6 +1,6 @@
 """Penalties that keep an autoencoder from learning the identity: sparsity and contraction.
 
-Each is a :class:`hourglass.losses.Regularizer`: ``name`` labels its term in the training
+Each is a :class:`hourglass.train.losses.Regularizer`: ``name`` labels its term in the training
 history, and ``reg(model, inputs, outputs)`` returns a scalar already multiplied by its weight.
 
 * :class:`L1Penalty`: ``weight * mean |code|`` (per unit and sample, so the weight does not
@@ -128,7 +128,7 @@ def jacobian_sq_norm(
 
     Parameters
     ----------
-    model : hourglass.model.AutoEncoder
+    model : hourglass.nn.model.AutoEncoder
         Needs ``encoder`` and ``bottleneck`` (``model.encode``).
     inputs : Tensor of shape (b, ...)
     method : {'auto', 'closed', 'exact', 'estimate'}
@@ -146,8 +146,8 @@ def jacobian_sq_norm(
 
     Examples
     --------
-    >>> from hourglass.config import DenseConfig
-    >>> from hourglass.model import build_model
+    >>> from hourglass.nn.config import DenseConfig
+    >>> from hourglass.nn.model import build_model
     >>> _ = torch.manual_seed(0)
     >>> m = build_model(DenseConfig(input_dim=6, code_size=3, hidden_layers=(5,)))
     >>> x = torch.rand(4, 6)
@@ -204,8 +204,8 @@ class ContractivePenalty:
 
     Examples
     --------
-    >>> from hourglass.config import DenseConfig
-    >>> from hourglass.model import build_model
+    >>> from hourglass.nn.config import DenseConfig
+    >>> from hourglass.nn.model import build_model
     >>> m = build_model(DenseConfig(input_dim=6, code_size=3, hidden_layers=()))
     >>> ContractivePenalty(0.1)(m, torch.rand(4, 6), {}).item() > 0
     True
@@ -240,8 +240,8 @@ class AuxKLoss:
 
     Examples
     --------
-    >>> from hourglass.config import DenseConfig
-    >>> from hourglass.model import build_model
+    >>> from hourglass.nn.config import DenseConfig
+    >>> from hourglass.nn.model import build_model
     >>> m = build_model(DenseConfig(input_dim=6, code_size=4, hidden_layers=(), topk=1, topk_aux_k=2))
     >>> x = torch.rand(3, 6)
     >>> float(AuxKLoss()(m, x, m(x)))   # nothing is dead yet

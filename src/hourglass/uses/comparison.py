@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
-from hourglass.estimator import AutoEncoder, BaseAutoEncoder
+from hourglass.estimators.dense import AutoEncoder, BaseAutoEncoder
 from hourglass.exceptions import InvalidInputError
 
 #: How each kind of :attr:`Comparison.units` reads in tables, reports and the CLI.
@@ -77,7 +77,7 @@ def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> from hourglass.scaling import fit_scaler
+    >>> from hourglass.data.scaling import fit_scaler
     >>> X = np.random.default_rng(0).normal(size=(50, 4)) * [1, 10, 100, 1000]
     >>> scaler = fit_scaler(X, "standard")
     >>> pca = PCA(4).fit(scaler.transform(X))
@@ -169,8 +169,8 @@ def compare(
     >>> result = compare(load_digits().data / 16, code_sizes=[2, 8])  # doctest: +SKIP
     >>> result.table[["code_size", "ae_mse", "pca_mse", "ratio"]]        # doctest: +SKIP
     """
-    from hourglass.data import validate_finite_2d
-    from hourglass.scaling import fit_scaler, in_unit_interval
+    from hourglass.data.loading import validate_finite_2d
+    from hourglass.data.scaling import fit_scaler, in_unit_interval
 
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")

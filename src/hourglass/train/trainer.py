@@ -20,10 +20,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hourglass import checkpoint, distributed
-from hourglass.config import TrainConfig
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.losses import Regularizer, total_loss
+from hourglass.nn.config import TrainConfig
+from hourglass.train import checkpoint, distributed
+from hourglass.train.losses import Regularizer, total_loss
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset
@@ -178,7 +178,7 @@ def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
 
 
 class Trainer:
-    """Fits an :class:`~hourglass.model.AutoEncoder` in place.
+    """Fits an :class:`~hourglass.nn.model.AutoEncoder` in place.
 
     Parameters
     ----------
@@ -187,7 +187,7 @@ class Trainer:
     config : TrainConfig
         Loop settings.
     loss : {'mse', 'bce'}
-        Reconstruction loss (already resolved; see :func:`hourglass.losses.choose_loss`).
+        Reconstruction loss (already resolved; see :func:`hourglass.train.losses.choose_loss`).
     regularizers : list of Regularizer
         Penalties added to the loss.
     corruption : callable, optional
@@ -197,9 +197,9 @@ class Trainer:
         ``epoch_metrics(model, val_data) -> dict`` evaluated after each epoch (e.g. sparsity).
     checkpoint_dir : path, optional
         Folder to write a checkpoint to, atomically, after every epoch (see
-        :mod:`hourglass.checkpoint`).
+        :mod:`hourglass.train.checkpoint`).
     fingerprint : dict, optional
-        The run's fingerprint (:func:`hourglass.checkpoint.run_fingerprint`), recorded in every
+        The run's fingerprint (:func:`hourglass.train.checkpoint.run_fingerprint`), recorded in every
         checkpoint; resuming refuses a checkpoint that records another.
     """
 

@@ -16,7 +16,7 @@ metadata (strings) holds everything else:
 ``digest``
     BLAKE2b of every tensor's name, dtype, shape and bytes, checked on load.
 
-The file is written beside its final name and renamed onto it (:func:`hourglass.fileio.atomic_path`),
+The file is written beside its final name and renamed onto it (:func:`hourglass.data.fileio.atomic_path`),
 so a kill at any instant leaves the previous epoch's checkpoint or the new one, never a mix; the
 epoch and digest checks refuse a file that was altered or assembled from two runs anyway.
 
@@ -39,8 +39,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from hourglass.data.fileio import atomic_path, safetensors_header
 from hourglass.exceptions import ModelFileError
-from hourglass.fileio import atomic_path, safetensors_header
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 #: The state file of the two-file checkpoints written before this format; never trusted now.

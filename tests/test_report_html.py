@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from hourglass import plots
 from hourglass.exceptions import InvalidInputError, OutputExistsError
-from hourglass.report import Report, format_number
+from hourglass.report import plots
+from hourglass.report.html import Report, format_number
 
 COMPARE = pd.DataFrame(
     {

@@ -1,7 +1,7 @@
 """Image tasks as corrupted input -> clean target: what the network sees instead of the truth.
 
 Every task is a corruption ``(clean_batch, generator) -> input_batch`` like the noises of
-:mod:`hourglass.corruptions`, drawn afresh for every batch by the training loop. Batches are
+:mod:`hourglass.train.corruptions`, drawn afresh for every batch by the training loop. Batches are
 channels first, ``(b, c, *spatial)``. A task that must see pixel values (luminance weights,
 masks) works in the data's units when given the scaler's ``offset`` and ``scale``.
 """
@@ -149,7 +149,7 @@ def check_task(task: str, scale_factor: int = 2) -> None:
 def make_task(task: str, scale_factor: int = 2):
     """The corruption of ``task`` ('reconstruct' and 'denoise' have none of their own: None).
 
-    Denoising's corruption is the input noise (:func:`hourglass.corruptions.make_noise`).
+    Denoising's corruption is the input noise (:func:`hourglass.train.corruptions.make_noise`).
 
     Examples
     --------

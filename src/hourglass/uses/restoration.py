@@ -15,7 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.tasks import downsample, luminance, upsample
+from hourglass.train.tasks import downsample, luminance, upsample
 
 
 def _check_pair(truth: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

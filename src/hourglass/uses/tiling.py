@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hourglass.data.images import load_image
 from hourglass.exceptions import InvalidInputError
-from hourglass.images import load_image
 
 
 def blend_window(size: tuple[int, ...], floor: float = 0.05) -> np.ndarray:

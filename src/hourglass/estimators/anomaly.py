@@ -16,8 +16,8 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
-from hourglass.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 
 THRESHOLDS = ("quantile", "contamination")
 
@@ -42,7 +42,7 @@ def _delegated(name: str) -> property:
 
 
 def _default_estimator(n_features: int, random_state: Any):
-    from hourglass.estimator import AutoEncoder
+    from hourglass.estimators.dense import AutoEncoder
 
     # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
     code_size = max(1, min(16, n_features // 4))
@@ -93,7 +93,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     Examples
     --------
     >>> from hourglass import AutoEncoder
-    >>> from hourglass.data import load_data
+    >>> from hourglass.data.loading import load_data
     >>> X = load_data("digits").X
     >>> ae = AutoEncoder(code_size=8, epochs=5, random_state=0, verbose=0)
     >>> detector = AnomalyDetector(ae, quantile=0.95, random_state=0).fit(X)
@@ -266,7 +266,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # -- persistence -------------------------------------------------------------------------
     def save(self, path, force: bool = False):
         """Save the autoencoder and the calibrated threshold to a folder (see :func:`hourglass.load`)."""
-        from hourglass.persistence import save_estimator
+        from hourglass.estimators.persistence import save_estimator
 
         check_is_fitted(self, "offset_")
         return save_estimator(self, path, force=force)
@@ -403,7 +403,7 @@ def anomaly_report_section(
 
     Parameters
     ----------
-    report : hourglass.report.Report
+    report : hourglass.report.html.Report
         The report to extend.
     detector : AnomalyDetector
         A fitted detector.
@@ -425,14 +425,14 @@ def anomaly_report_section(
 
     Examples
     --------
-    >>> from hourglass.report import Report
+    >>> from hourglass.report.html import Report
     >>> report = Report("Digits vs photos")
     >>> anomaly_report_section(report, detector, X_test, photo_patches(300),
     ...                        names=("digits", "photo patches"), image_shape=(8, 8))  # doctest: +SKIP
     """
     from sklearn.metrics import roc_auc_score
 
-    from hourglass import plots
+    from hourglass.report import plots
 
     check_is_fitted(detector, "offset_")
     normal_errors = (

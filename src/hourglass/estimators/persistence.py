@@ -8,12 +8,12 @@ Layout of a model folder::
 
 Nothing here is ever a pickle, so loading a folder a stranger sent runs none of their code.
 Nor does such a folder cost memory before it is checked: :func:`load` checks every JSON value's
-type, the architecture's sizes against the limits in :mod:`hourglass.config`, and the shape and
+type, the architecture's sizes against the limits in :mod:`hourglass.nn.config`, and the shape and
 dtype of every tensor named in the weights file's header against the module the config
 describes (built on PyTorch's ``meta`` device, which allocates nothing), all before a single
 weight is read. Every failure is a :class:`~hourglass.exceptions.ModelFileError`.
 
-A folder is written beside its final name and swapped in (:func:`hourglass.fileio.atomic_path`:
+A folder is written beside its final name and swapped in (:func:`hourglass.data.fileio.atomic_path`:
 ``renameat2(RENAME_EXCHANGE)`` on Linux, two renames elsewhere), so at every instant the name
 holds the complete old model or the complete new one, and a normal save leaves nothing hidden
 behind.
@@ -33,12 +33,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from hourglass.config import MAX_INPUT_VALUES, check_json_types
+from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
+from hourglass.data.scaling import SCALINGS, AffineScaler
 from hourglass.exceptions import InvalidInputError, ModelFileError
-from hourglass.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
-from hourglass.model import build_model, config_from_dict
-from hourglass.scaling import SCALINGS, AffineScaler
-from hourglass.training import History, resolve_device
+from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
+from hourglass.nn.model import build_model, config_from_dict
+from hourglass.train.trainer import History, resolve_device
 
 FORMAT = "hourglass-model"
 FORMAT_VERSION = 1

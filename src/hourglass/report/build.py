@@ -1,6 +1,7 @@
 """Reports a person would rather look at than read: a comparison with PCA, or one model.
 
-These functions assemble figures from :mod:`hourglass.plots` into a :class:`~hourglass.report.Report`;
+These functions assemble figures from :mod:`hourglass.report.plots` into a
+:class:`~hourglass.report.html.Report`;
 the CLI only saves what they return.
 """
 
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hourglass import plots
-from hourglass.baselines import UNITS_TEXT, Comparison
-from hourglass.report import Report
+from hourglass.report import plots
+from hourglass.report.html import Report
+from hourglass.uses.comparison import UNITS_TEXT, Comparison
 
 N_SHOWN = 10  # images per row in reconstruction figures
 

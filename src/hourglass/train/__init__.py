@@ -1,0 +1,1 @@
+"""Training: the Trainer, losses, regularizers, corruptions and tasks, checkpoints, DDP."""
