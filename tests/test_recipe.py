@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers import interrupt_once_at
-from hourglass.estimators.dense import auto_learning_rate
+from hourglass.estimators.base import auto_learning_rate
 from hourglass.exceptions import InvalidInputError, TrainingDivergedError
 from hourglass.nn.config import DenseConfig, TrainConfig
 from hourglass.nn.model import build_model

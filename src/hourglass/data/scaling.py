@@ -6,7 +6,9 @@ scalers we offer need, and unlike a pickled scikit-learn scaler it saves as two 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,13 +45,159 @@ class AffineScaler:
         return (X * self.scale + self.offset).astype(np.float32, copy=False)
 
 
-def resolve_scaling(kind: str, X: np.ndarray) -> str:
+@dataclass
+class DataSummary:
+    """What fitting a scaler and choosing a loss need from the training data, in one pass.
+
+    Statistics are per feature (or per channel), shaped like one sample with singleton axes
+    where they are shared. Built block by block by :func:`summarize`, so data larger than
+    memory are summarized without being loaded.
+
+    Attributes
+    ----------
+    n_items : int
+        Items summarized.
+    mean, var, min, max : ndarray of float64
+        Per-feature (per-channel) statistics.
+    binary : bool
+        Whether every value is exactly 0 or 1.
+    basis : str
+        Which items the statistics come from ("all training items", or the sample taken).
+    """
+
+    n_items: int
+    mean: np.ndarray
+    var: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    binary: bool
+    basis: str = field(default="all training items")
+
+    @property
+    def lo(self) -> float:
+        return float(self.min.min()) if self.n_items else 0.0
+
+    @property
+    def hi(self) -> float:
+        return float(self.max.max()) if self.n_items else 0.0
+
+    def in_unit_interval(self) -> bool:
+        return bool(self.n_items) and self.lo >= 0.0 and self.hi <= 1.0
+
+    def scaled(self, scaler: AffineScaler) -> DataSummary:
+        """The summary of the same data after ``scaler`` (an affine map, so exact)."""
+        offset, scale = scaler.offset.astype(np.float64), scaler.scale.astype(np.float64)
+        lo, hi = (self.min - offset) / scale, (self.max - offset) / scale
+        # Binary data stay binary only when 0 and 1 each map to 0 or 1.
+        zero, one = (0.0 - offset) / scale, (1.0 - offset) / scale
+        keeps = bool(np.all(np.isin(zero, (0.0, 1.0)) & np.isin(one, (0.0, 1.0))))
+        return DataSummary(
+            self.n_items,
+            (self.mean - offset) / scale,
+            self.var / scale**2,
+            np.minimum(lo, hi),
+            np.maximum(lo, hi),
+            self.binary and keeps,
+            self.basis,
+        )
+
+
+def _stat_axes(ndim: int, channel_axis: int | None) -> tuple[int, ...]:
+    return (0,) if channel_axis is None else tuple(a for a in range(ndim) if a != channel_axis)
+
+
+def summarize(
+    blocks: Iterable[np.ndarray],
+    channel_axis: int | None = None,
+    first_index: Callable[[int], int] | None = None,
+    what: str = "X",
+) -> DataSummary:
+    """Summarize data given as blocks of items (each of shape (n_i, ...)), refusing non-finite values.
+
+    Means and variances are merged across blocks with Chan et al.'s pairwise update, in
+    float64, so the result equals a one-shot computation to rounding.
+
+    Parameters
+    ----------
+    blocks : iterable of ndarray
+        The data, a block of items at a time (one block for an array in memory).
+    channel_axis : int or None
+        As in :func:`fit_scaler`: the axis of the data (1 for (n, c, h, w)) whose entries get
+        their own statistics.
+    first_index : callable, optional
+        Maps the position of an item among those summarized to the index to name in an error.
+    what : str
+        What to call the data in an error.
+
+    Examples
+    --------
+    >>> s = summarize([np.array([[0.0, 2.0]]), np.array([[2.0, 4.0]])])
+    >>> s.mean, s.var
+    (array([1., 3.]), array([1., 1.]))
+    """
+    n, mean, m2, lo, hi, binary, seen = 0, None, None, None, None, True, 0
+    for block in blocks:
+        block = np.asarray(block)
+        if block.shape[0] == 0:
+            continue
+        axes = _stat_axes(block.ndim, channel_axis)
+        finite = np.isfinite(block)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            row = int(bad[0]) + seen
+            row = first_index(row) if first_index is not None else row
+            where = (
+                f"(row {row}, column {int(bad[1])})"
+                if block.ndim == 2
+                else f"index {(row, *map(int, bad[1:]))}"
+            )
+            raise InvalidInputError(
+                f"{what} holds {int((~finite).sum())} NaN or infinite value(s) in this block, the first at "
+                f"{where}; fill or drop them first"
+            )
+        seen += block.shape[0]
+        b64 = block.astype(np.float64, copy=False)
+        count = block.size // math.prod(block.shape[a] for a in range(1, block.ndim) if a not in axes)
+        b_mean = b64.mean(axis=axes, keepdims=True)[0]
+        b_m2 = ((b64 - b_mean) ** 2).sum(axis=axes, keepdims=True)[0]
+        b_lo, b_hi = b64.min(axis=axes, keepdims=True)[0], b64.max(axis=axes, keepdims=True)[0]
+        binary = binary and bool(np.all((block == 0) | (block == 1)))
+        if mean is None:
+            n, mean, m2, lo, hi = count, b_mean, b_m2, b_lo, b_hi
+            continue
+        total = n + count
+        delta = b_mean - mean
+        mean = mean + delta * (count / total)
+        m2 = m2 + b_m2 + delta**2 * (n * count / total)
+        lo, hi, n = np.minimum(lo, b_lo), np.maximum(hi, b_hi), total
+    if mean is None:
+        raise InvalidInputError(f"{what} is empty; expected at least one sample")
+    return DataSummary(seen, mean, m2 / n, lo, hi, binary)
+
+
+def resolve_scaling(kind: str, X: np.ndarray | DataSummary) -> str:
     """Resolve ``'auto'``: no scaling for data already in [0, 1], standardization otherwise."""
     if kind not in SCALINGS:
         raise InvalidInputError(f"scaling={kind!r}; expected one of {SCALINGS}")
     if kind == "auto":
-        return "none" if in_unit_interval(X) else "standard"
+        inside = X.in_unit_interval() if isinstance(X, DataSummary) else in_unit_interval(X)
+        return "none" if inside else "standard"
     return kind
+
+
+def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
+    """Fit a scaler of ``kind`` from a :class:`DataSummary` (see :func:`fit_scaler`)."""
+    kind = resolve_scaling(kind, summary)
+    shape = summary.mean.shape
+    if kind == "none":
+        offset, scale = np.zeros(shape), np.ones(shape)
+    elif kind == "standard":
+        offset, scale = summary.mean, np.sqrt(summary.var)
+    else:  # minmax
+        offset, scale = summary.min, summary.max - summary.min
+    # Constant features would divide by zero; leave them centred but unscaled.
+    scale = np.where(np.asarray(scale) > 1e-12, scale, 1.0)
+    return AffineScaler(kind, np.asarray(offset, np.float32), np.asarray(scale, np.float32))
 
 
 def fit_scaler(X: np.ndarray, kind: str, channel_axis: int | None = None) -> AffineScaler:
@@ -71,24 +219,6 @@ def fit_scaler(X: np.ndarray, kind: str, channel_axis: int | None = None) -> Aff
     >>> s.transform(np.array([[1.0, 20.0]]))
     array([[0.5, 0.5]], dtype=float32)
     """
-    kind = resolve_scaling(kind, X)
-    if channel_axis is None:
-        axes: tuple[int, ...] = (0,)
-    else:
-        axes = tuple(a for a in range(X.ndim) if a != channel_axis)
-    shape = [1 if a in axes else X.shape[a] for a in range(X.ndim)][1:]
-    if kind == "none":
-        offset, scale = np.zeros(shape, np.float32), np.ones(shape, np.float32)
-    elif kind == "standard":
-        X64 = X.astype(np.float64, copy=False)
-        offset, scale = X64.mean(axis=axes), X64.std(axis=axes)
-    else:  # minmax
-        offset = X.min(axis=axes).astype(np.float64)
-        scale = X.max(axis=axes) - offset
-    # Constant features would divide by zero; leave them centred but unscaled.
-    scale = np.where(np.asarray(scale) > 1e-12, scale, 1.0)
-    return AffineScaler(
-        kind,
-        np.asarray(offset, np.float32).reshape(shape),
-        np.asarray(scale, np.float32).reshape(shape),
-    )
+    if kind not in SCALINGS:
+        raise InvalidInputError(f"scaling={kind!r}; expected one of {SCALINGS}")
+    return scaler_from_summary(summarize([X], channel_axis), kind)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.images import MODES, ImageFolder, load_image
 from hourglass.data.loading import check_finite, load_data
-from hourglass.data.scaling import fit_scaler
-from hourglass.estimators.dense import BaseAutoEncoder, _as_seed
+from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
+from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
 from hourglass.nn.conv import code_map_shape
 from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
-from hourglass.nn.model import build_model
 from hourglass.train.corruptions import make_noise
-from hourglass.train.losses import choose_loss, output_activation
 from hourglass.train.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
-from hourglass.train.trainer import Trainer, resolve_device
 from hourglass.uses.tiling import PatchDataset, process_tiled
 
 DEFAULT_IMAGE_SIZE = (64, 64)
@@ -44,20 +40,6 @@ SCALER_SAMPLE = 256
 PATCHES_PER_IMAGE = 16
 #: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
 MAX_SERIES_CHANNELS = 16
-
-
-class _Scaled(torch.utils.data.Dataset):
-    """A dataset's items passed through the fitted affine scaler."""
-
-    def __init__(self, base, offset: np.ndarray, scale: np.ndarray) -> None:
-        self.base = base
-        self.offset, self.scale = torch.from_numpy(offset), torch.from_numpy(scale)
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return (self.base[i] - self.offset) / self.scale
 
 
 def _is_path(X: Any) -> bool:
@@ -278,18 +260,48 @@ patience, random_state, device, precision, checkpoint_dir, verbose
             return "L" if self.input_shape_[0] == 1 else "RGB"
         return self.color_mode or "RGB"
 
-    def _training_source(self, X: Any):
-        """An array, or a lazy Dataset for a folder of photos."""
+    def _training_source(self, X: Any) -> TrainingSource:
+        """An array (in memory or streamed from a large ``.npy``), or a lazy Dataset of photos."""
+        if isinstance(X, torch.utils.data.Dataset):
+            return self._dataset_source(X)
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
-            return self._load(X)
+            return self._array_source(self._load(X))
         size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
         if self.task == "reconstruct":
-            return ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
+            return self._dataset_source(
+                ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
+            )
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
         paths = ImageFolder(X, size=None, mode=self.color_mode or "RGB").paths
-        return PatchDataset(
-            paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, _as_seed(self.random_state)
+        return self._dataset_source(
+            PatchDataset(
+                paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, as_seed(self.random_state)
+            ),
+            sample_limit=SCALER_SAMPLE,
         )
+
+    def _dataset_source(self, dataset, sample_limit: int | None = None) -> DatasetSource:
+        """A Dataset of ``(c, ...)`` tensors; its first item sets the input shape."""
+        source = DatasetSource(dataset, **({} if sample_limit is None else {"sample_limit": sample_limit}))
+        self._set_input_shape(source.head(1), source)
+        return source
+
+    def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:
+        self._set_input_shape(source.head(1), source)
+
+    def _set_input_shape(self, head: np.ndarray, source: TrainingSource) -> None:
+        """Read one item's shape (a 3-D gray-image array gains its channel axis) and keep it."""
+        shape = tuple(int(s) for s in head.shape[1:])
+        if len(shape) == 2 and (self.color_mode == "L" or shape[0] > MAX_SERIES_CHANNELS):
+            shape = (1, *shape)
+        if len(shape) not in (2, 3, 4):
+            raise InvalidInputError(
+                f"X has items of shape {shape}; expected (c, L) series, (c, h, w) or (h, w) images, "
+                "or (c, t, h, w) video; for tables use hourglass.AutoEncoder"
+            )
+        source.sample_shape = shape
+        self.input_shape_ = shape
+        self.n_features_in_ = math.prod(shape)
 
     def _load(self, X: Any) -> Any:
         """Read a path (image folder, IDX folder or file, array file, one image) into an array."""
@@ -400,75 +412,6 @@ patience, random_state, device, precision, checkpoint_dir, verbose
         if self.architecture_.code_size is not None:
             return (int(self.architecture_.code_size),)
         return code_map_shape(self.architecture_)
-
-    # -- fitting -----------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> ConvAutoEncoder:
-        """Train on arrays, an IDX or array file, or a folder of photos (read lazily).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, c, ...), or a path
-            A folder of photos trains without loading it whole: resized images for
-            'reconstruct', random patches of ``image_size`` for the other tasks.
-        y : None
-            Ignored.
-        resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir``.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        source = self._training_source(X)
-        if isinstance(source, torch.utils.data.Dataset):
-            return self._fit_dataset(source, resume)
-        return super().fit(source, resume=resume)
-
-    def _report_data(self) -> np.ndarray | None:
-        """A few training images for the report when the model was fitted on a folder."""
-        return getattr(self, "_report_sample", None)
-
-    def _fit_dataset(self, dataset, resume: bool) -> ConvAutoEncoder:
-        """``BaseAutoEncoder.fit`` for a lazy dataset: statistics from a sample, batches on demand."""
-        n = len(dataset)
-        picks = np.unique(np.linspace(0, n - 1, num=min(n, SCALER_SAMPLE)).astype(int))
-        sample = self._validate_input(np.stack([dataset[int(i)].numpy() for i in picks]), reset=True)
-        self._report_sample = sample[np.linspace(0, len(sample) - 1, num=min(16, len(sample))).astype(int)]
-        self._check_code_size(sample)
-        run = self._start_run(sample, resume, n_samples=n)
-        train_idx, val_idx = self._split(n)
-        self.scaler_ = fit_scaler(sample, self.scaling, self._scaler_channel_axis)
-        self.loss_, self.loss_reason_ = choose_loss(self.loss, self.scaler_.transform(sample))
-        self.architecture_ = self._architecture(
-            sample, output_activation(self.loss_, self.scaler_.transform(sample))
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            self.module_ = build_model(self.architecture_)
-        if hasattr(self, "_prepare_module"):  # noise range, metric probes, pretrained parts
-            self._prepare_module(torch.from_numpy(self.scaler_.transform(sample)), None)
-        trainer = Trainer(
-            self.module_,
-            self._train_config(len(train_idx)),
-            self.loss_,
-            regularizers=self._regularizers(),
-            corruption=self._corruption(),
-            epoch_metrics=self._epoch_metrics(),
-            checkpoint_dir=self.checkpoint_dir,
-            description=type(self).__name__,
-            fingerprint=run,
-        )
-        scaled = _Scaled(dataset, self.scaler_.offset, self.scaler_.scale)
-        train = torch.utils.data.Subset(scaled, train_idx.tolist())
-        val = torch.utils.data.Subset(scaled, val_idx.tolist()) if len(val_idx) else None
-        tic = time.perf_counter()
-        self.history_ = trainer.fit(train, val, resume=resume)
-        self.fit_seconds_ = time.perf_counter() - tic
-        self.n_epochs_ = len(self.history_.epoch)
-        self.device_ = str(resolve_device(self.device))
-        self._n_features_out = self._code_width()
-        return self
 
     # -- using a fitted model ----------------------------------------------------------------
     def inverse_transform(self, X: Any) -> np.ndarray:

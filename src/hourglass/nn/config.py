@@ -279,6 +279,9 @@ class TrainConfig(_JSONConfig):
     noise_schedule : {'constant', 'cosine'}
         How the corruption's strength evolves: constant (a task: denoise, inpaint, ...), or a
         cosine decay from full strength to none (noise as a regularizer), judged on clean inputs.
+    workers : int
+        DataLoader worker processes for training data read lazily (0: read in the training
+        process); in-memory data ignore it.
     """
 
     kind: ClassVar[str] = "train"
@@ -295,6 +298,7 @@ class TrainConfig(_JSONConfig):
     grad_clip: float = 1.0
     max_restarts: int = 3
     noise_schedule: str = "constant"
+    workers: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -307,6 +311,7 @@ class TrainConfig(_JSONConfig):
             self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'"
         )
         _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
+        _require(int(self.workers) >= 0, f"workers={self.workers} must be non-negative")
         _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")
         _require(
             self.noise_schedule in NOISE_SCHEDULES,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hourglass.data.scaling import in_unit_interval
+from hourglass.data.scaling import DataSummary, in_unit_interval
 from hourglass.exceptions import InvalidInputError
 
 
@@ -21,8 +21,18 @@ def is_binary(X: np.ndarray) -> bool:
     return bool(X.size) and bool(np.all((X == 0) | (X == 1)))
 
 
-def choose_loss(loss: str, X: np.ndarray) -> tuple[str, str]:
+def _range(X: np.ndarray | DataSummary) -> tuple[float, float, bool, bool]:
+    """(lowest, highest, binary, within [0, 1]) of data given whole or as a summary."""
+    if isinstance(X, DataSummary):
+        return X.lo, X.hi, X.binary, X.in_unit_interval()
+    lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+    return lo, hi, is_binary(X), in_unit_interval(X)
+
+
+def choose_loss(loss: str, X: np.ndarray | DataSummary) -> tuple[str, str]:
     """Resolve ``loss`` ('auto', 'mse', 'bce') for training data ``X``; return (loss, reason).
+
+    ``X`` is the scaled training data, or its :class:`~hourglass.data.scaling.DataSummary`.
 
     ``'auto'`` picks binary cross-entropy for binary data (every value 0 or 1: the Bernoulli
     likelihood) and mean squared error otherwise, also for values in [0, 1] such as pixel
@@ -39,18 +49,18 @@ def choose_loss(loss: str, X: np.ndarray) -> tuple[str, str]:
     >>> choose_loss("auto", np.array([[0.0, 0.5, 1.0]]))[0]
     'mse'
     """
-    lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+    lo, hi, binary, unit = _range(X)
     if loss == "auto":
-        if is_binary(X):
+        if binary:
             return "bce", "auto: every training value is 0 or 1 (binary data)"
-        if in_unit_interval(X):
+        if unit:
             return "mse", (
                 f"auto: training values span [{lo:.3g}, {hi:.3g}] within [0, 1] but are not binary; "
                 "outputs are clipped to [0, 1]"
             )
         return "mse", f"auto: training values span [{lo:.3g}, {hi:.3g}], outside [0, 1]"
     if loss == "bce":
-        if not in_unit_interval(X):
+        if not unit:
             raise InvalidInputError(
                 f"loss='bce' needs targets in [0, 1], but the (scaled) training data span "
                 f"[{lo:.3g}, {hi:.3g}]; use loss='mse' or scaling='minmax'"
@@ -61,7 +71,7 @@ def choose_loss(loss: str, X: np.ndarray) -> tuple[str, str]:
     raise InvalidInputError(f"loss={loss!r}; expected one of ('auto', 'mse', 'bce')")
 
 
-def output_activation(loss: str, X: np.ndarray) -> str:
+def output_activation(loss: str, X: np.ndarray | DataSummary) -> str:
     """The decoder's output for ``loss`` on scaled training data ``X``.
 
     A sigmoid goes with BCE; MSE on data in [0, 1] gets ``'clip'`` (identity while training, so
@@ -75,7 +85,7 @@ def output_activation(loss: str, X: np.ndarray) -> str:
     """
     if loss == "bce":
         return "sigmoid"
-    return "clip" if in_unit_interval(X) else "identity"
+    return "clip" if _range(X)[3] else "identity"
 
 
 def reconstruction_loss(outputs: dict[str, Any], target: torch.Tensor, kind: str) -> torch.Tensor:

@@ -171,6 +171,12 @@ def attach(
     return model.train()
 
 
+def _plain_trainer(module: nn.Module, config: TrainConfig, loss: str, **settings):
+    from hourglass.train.trainer import Trainer
+
+    return Trainer(module, config, loss, **settings)
+
+
 def layerwise_pretrain(
     model: nn.Module,
     config: DenseConfig,
@@ -180,6 +186,7 @@ def layerwise_pretrain(
     regularizers: list | None = None,
     corruption=None,
     epochs: int | None = None,
+    make_trainer=None,
 ) -> list:
     """Greedy layer-wise pretraining (Hinton & Salakhutdinov 2006; Bengio et al. 2007), in place.
 
@@ -198,6 +205,9 @@ def layerwise_pretrain(
         Scaled training data, on the model's device.
     epochs : int, optional
         Epochs per layer pair; ``max(1, train_config.epochs // 4)`` by default.
+    make_trainer : callable, optional
+        ``make_trainer(module, config, **settings) -> Trainer``, the estimator's one Trainer
+        factory; a plain :class:`~hourglass.train.trainer.Trainer` by default.
 
     Returns
     -------
@@ -205,7 +215,6 @@ def layerwise_pretrain(
         One per layer pair, outermost first.
     """
     from hourglass.nn.model import AutoEncoder
-    from hourglass.train.trainer import Trainer
 
     if not isinstance(config, DenseConfig):
         raise InvalidInputError(f"pretrain='layerwise' works on dense models, not {config.kind!r} ones")
@@ -228,12 +237,14 @@ def layerwise_pretrain(
             bottleneck=model.bottleneck if innermost else IdentityBottleneck(),
             output_activation=model.output_activation if i == 0 else "identity",
         )
-        trainer = Trainer(
+        trainer = (make_trainer or _plain_trainer)(
             shallow,
             pair_config,
-            loss if i == 0 else "mse",
+            loss=loss if i == 0 else "mse",
             regularizers=regularizers if innermost else None,
             corruption=corruption if i == 0 else None,
+            epoch_metrics=None,
+            checkpoint_dir=None,  # the pairs are short; the checkpoint belongs to the whole run
             description=f"pretrain layer {i + 1}",
         )
         histories.append(trainer.fit(inputs))

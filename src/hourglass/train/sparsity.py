@@ -117,13 +117,9 @@ def sparse_code_metrics(X: Any, codes: Any, X_hat: Any, threshold: float = 0.0) 
 
 
 def _iterate(data: Any, batch: int = 1024):
-    if isinstance(data, torch.Tensor):
-        for i in range(0, data.shape[0], batch):
-            yield data[i : i + batch]
-        return
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=False)
-    for item in loader:
-        yield item[0] if isinstance(item, (list, tuple)) else item
+    from hourglass.data.sources import iterate_batches
+
+    return iterate_batches(data, batch, None, torch.device("cpu"))
 
 
 class SparsityMonitor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from hourglass.data.sources import ScaledRows, iterate_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
 from hourglass.nn.config import TrainConfig
 from hourglass.train import checkpoint, distributed
@@ -95,17 +96,26 @@ class History:
         if not recipe:
             return "no training recipe recorded (a model saved before it was)"
         rule = recipe.get("learning_rate_rule", "set by the user")
-        line = f"learning rate {recipe['learning_rate']:.3g} ({rule})"
+        line = f"learning rate {_number(recipe.get('learning_rate'))} ({rule})"
         if recipe.get("noise_schedule"):
             line += f"; input noise {recipe['noise_schedule']}"
         if not self.restarts:
             return line + "; no collapse"
-        where = ", ".join(f"epoch {r['epoch']} -> {r['learning_rate']:.3g}" for r in self.restarts)
+        where = ", ".join(
+            f"epoch {r.get('epoch')} -> {_number(r.get('learning_rate'))}" if isinstance(r, dict) else str(r)
+            for r in self.restarts
+        )
         return line + f"; {len(self.restarts)} restart(s) from the best weights after a collapse ({where})"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**data)
+
+
+def _number(value: Any) -> str:
+    """A recorded number, short; anything else (a hand-edited history) as it is."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"{value:.3g}" if is_number else str(value)
 
 
 class WarmupCosine:
@@ -129,26 +139,11 @@ def _n_samples(data: Data) -> int:
     return data.shape[0] if isinstance(data, torch.Tensor) else len(data)  # type: ignore[arg-type]
 
 
-def _batches(data: Data, batch_size: int, generator: torch.Generator | None, device: torch.device):
+def _batches(
+    data: Data, batch_size: int, generator: torch.Generator | None, device: torch.device, workers: int = 0
+):
     """Yield device batches of ``data``, shuffled with ``generator`` (or in order when None)."""
-    n = _n_samples(data)
-    if isinstance(data, torch.Tensor):
-        if generator is None:
-            for start in range(0, n, batch_size):
-                yield data[start : start + batch_size]
-            return
-        # Split the shuffled order into equal batches rather than full ones and a runt: a last
-        # batch of a handful of samples costs a whole step and gives a noisy gradient.
-        order = torch.randperm(n, generator=generator).to(data.device)
-        for index in torch.tensor_split(order, math.ceil(n / batch_size)):
-            yield data[index]
-        return
-    loader = torch.utils.data.DataLoader(
-        data, batch_size=batch_size, shuffle=generator is not None, generator=generator, num_workers=0
-    )
-    for batch in loader:
-        batch = batch[0] if isinstance(batch, (list, tuple)) else batch
-        yield batch.to(device, non_blocking=True)
+    return iterate_batches(data, batch_size, generator, device, workers)
 
 
 def _memory_format(model: nn.Module, device: torch.device) -> torch.memory_format | None:
@@ -279,7 +274,7 @@ class Trainer:
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        for batch in _batches(data, self.config.batch_size, generator, self.device):
+        for batch in _batches(data, self.config.batch_size, generator, self.device, self.config.workers):
             inputs = self._step_inputs(batch, generator, strength)
             if distributed.active():
                 # Every process draws the same batch and the same noise; each computes its
@@ -410,8 +405,8 @@ class Trainer:
         if self.memory_format is not None:
             self.model.to(memory_format=self.memory_format)
         # In-memory data go where the model is (a Dataset's batches are moved one by one).
-        train = train.to(self.device) if isinstance(train, torch.Tensor) else train
-        val = val.to(self.device) if isinstance(val, torch.Tensor) else val
+        train = train.to(self.device) if isinstance(train, (torch.Tensor, ScaledRows)) else train
+        val = val.to(self.device) if isinstance(val, (torch.Tensor, ScaledRows)) else val
         self._setup_optimizer(_n_samples(train))
         monitored_data = val if val is not None and _n_samples(val) else train
         reference = self.reference_loss(monitored_data)

@@ -12,7 +12,8 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
-from hourglass.estimators.dense import AutoEncoder, BaseAutoEncoder
+from hourglass.estimators.base import BaseAutoEncoder
+from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
 
 #: How each kind of :attr:`Comparison.units` reads in tables, reports and the CLI.

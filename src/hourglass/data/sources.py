@@ -1,0 +1,394 @@
+"""Training sources: where ``fit`` reads its items from, in memory or streamed.
+
+The estimators have one fit (:meth:`hourglass.estimators.base.BaseAutoEncoder.fit`); what differs
+between an array, a ``.npy`` file larger than RAM and a folder of photos is only how items are
+read. A :class:`TrainingSource` says that, and nothing else:
+
+* ``len(source)`` and ``source.read(indices)``: raw items (float32, the data's units);
+* ``source.statistics(train_indices)``: a :class:`~hourglass.data.scaling.DataSummary` of the
+  training items, from one streaming pass (or, for photos, a stated sample);
+* ``source.training_data(indices, scaler)``: what the Trainer iterates, scaled batch by batch.
+
+Sources
+    :class:`ArraySource`
+        An array in memory: the fast path. Batches are indexed straight out of the caller's
+        array and scaled one batch at a time, so training adds no copy of the data.
+    :class:`NpyFileSource`
+        A ``.npy`` file (or a memory map of one) read by rows with ``pread``: the pages read
+        are not kept mapped, so the process's memory stays flat however large the file.
+    :class:`DatasetSource`
+        Any torch ``Dataset`` of tensors: an image folder, random patches, a user's dataset.
+
+:func:`iterate_batches` is the one loop over any of the three kinds of training data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hourglass.data.scaling import AffineScaler, DataSummary, summarize
+from hourglass.exceptions import DataFileError, InvalidInputError
+
+#: Memory-mapped ``.npy`` data up to this size are read into memory (the fast path); larger
+#: files are streamed. 512 MiB: well within any machine that trains networks, and the point
+#: above which a copy of the data is a cost a user notices.
+IN_MEMORY_BYTES = 512 * 2**20
+#: Values per block of a streaming pass (statistics, finite check): 16 M float32 = 64 MiB.
+BLOCK_VALUES = 1 << 24
+#: Items sampled for the statistics of a source that is slow to read (photos, a user's Dataset).
+STATISTICS_SAMPLE = 2048
+
+
+def _rows_per_block(sample_shape: tuple[int, ...]) -> int:
+    return max(1, BLOCK_VALUES // max(1, math.prod(sample_shape)))
+
+
+class ScaledRows(torch.utils.data.Dataset):
+    """Rows ``indices`` of a raw tensor, scaled as they are read: a training set without a copy.
+
+    ``batch(positions)`` returns ``(data[indices[positions]] - offset) / scale`` as float32, on
+    the device the tensors live on. It is a ``Dataset`` too (``__getitems__`` reads a whole
+    batch at once), so code written for datasets accepts it.
+    """
+
+    def __init__(self, data: torch.Tensor, indices: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor):
+        self.data, self.indices = data, indices
+        self.offset, self.scale = offset, scale
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def to(self, device: torch.device) -> ScaledRows:
+        if self.data.device == device:
+            return self
+        return ScaledRows(*(t.to(device) for t in (self.data, self.indices, self.offset, self.scale)))
+
+    def batch(self, positions: torch.Tensor | slice) -> torch.Tensor:
+        rows = self.data[self.indices[positions]]
+        # In the data's dtype, then float32: the same numbers as scaling the whole array at once.
+        return ((rows - self.offset) / self.scale).to(torch.float32)
+
+    def __getitems__(self, positions: list[int]) -> torch.Tensor:
+        return self.batch(torch.as_tensor(positions, dtype=torch.long))
+
+    def __getitem__(self, position: int) -> torch.Tensor:
+        return self.batch(torch.as_tensor([position]))[0]
+
+    def materialize(self) -> torch.Tensor:
+        """All rows, scaled, as one tensor (layer-wise pretraining needs them whole)."""
+        return self.batch(slice(None))
+
+
+class _ScaledItems(torch.utils.data.Dataset):
+    """Items ``indices`` of a lazy source, scaled as they are read (whole batches at a time)."""
+
+    def __init__(self, source: TrainingSource, indices: np.ndarray, scaler: AffineScaler) -> None:
+        self.source, self.indices = source, np.asarray(indices, dtype=np.int64)
+        self.offset, self.scale = scaler.offset, scaler.scale
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitems__(self, positions: list[int]) -> torch.Tensor:
+        wanted = self.indices[np.asarray(positions, dtype=np.int64)]
+        order = np.argsort(wanted, kind="stable")  # read in file order, hand back in batch order
+        rows = np.empty((len(wanted), *self.source.sample_shape), np.float32)
+        rows[order] = self.source.read(wanted[order])
+        return torch.from_numpy(((rows - self.offset) / self.scale).astype(np.float32, copy=False))
+
+    def __getitem__(self, position: int) -> torch.Tensor:
+        return self.__getitems__([position])[0]
+
+
+def _keep_batch(batch: Any) -> Any:
+    # Datasets with __getitems__ return the batch already stacked; nothing left to collate.
+    return batch
+
+
+def iterate_batches(
+    data: Any, batch_size: int, generator: torch.Generator | None, device: torch.device, workers: int = 0
+) -> Iterator[torch.Tensor]:
+    """Yield device batches of ``data`` (a tensor, :class:`ScaledRows` or a Dataset).
+
+    Shuffled with ``generator``, or in order when it is None. A shuffled epoch is split into
+    equal batches rather than full ones and a runt: a last batch of a handful of samples costs a
+    whole step and gives a noisy gradient.
+    """
+    n = data.shape[0] if isinstance(data, torch.Tensor) else len(data)
+    if n == 0:
+        return
+    if isinstance(data, (torch.Tensor, ScaledRows)):
+        take = data.__getitem__ if isinstance(data, torch.Tensor) else data.batch
+        if generator is None:
+            for start in range(0, n, batch_size):
+                yield take(slice(start, start + batch_size))
+            return
+        order = torch.randperm(n, generator=generator)
+        order = order.to(data.device if isinstance(data, torch.Tensor) else data.data.device)
+        for index in torch.tensor_split(order, math.ceil(n / batch_size)):
+            yield take(index)
+        return
+    if generator is None:
+        batches = [list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)]
+    else:
+        order = torch.randperm(n, generator=generator).tolist()
+        step = math.ceil(n / math.ceil(n / batch_size))
+        batches = [order[s : s + step] for s in range(0, n, step)]
+    batched = hasattr(data, "__getitems__")
+    loader = torch.utils.data.DataLoader(
+        data,
+        batch_sampler=batches,
+        num_workers=workers,
+        collate_fn=_keep_batch if batched else None,
+        persistent_workers=False,
+    )
+    for batch in loader:
+        batch = batch[0] if isinstance(batch, (list, tuple)) else batch
+        yield batch.to(device, non_blocking=True)
+
+
+class TrainingSource:
+    """What :meth:`~hourglass.estimators.base.BaseAutoEncoder.fit` trains on (see the module docs)."""
+
+    sample_shape: tuple[int, ...]
+    #: Whether reading is slow enough that DataLoader workers pay (photos to decode).
+    slow_reads = False
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """Raw float32 items at ``indices`` (ascending), shaped ``(len(indices), *sample_shape)``."""
+        raise NotImplementedError
+
+    def head(self, n: int = 2) -> np.ndarray:
+        """The first ``n`` items: enough to size an architecture."""
+        return self.read(np.arange(min(n, len(self))))
+
+    def fingerprint_sample(self) -> tuple[np.ndarray, int]:
+        """Data that identifies this source for resume checks, and the number of items."""
+        n = len(self)
+        picks = np.unique(np.linspace(0, n - 1, num=min(n, 256)).astype(np.int64))
+        return self.read(picks), n
+
+    def statistics_indices(self, train: np.ndarray) -> tuple[np.ndarray, str]:
+        """The training items the statistics are computed on, and how they were chosen."""
+        return train, "all training items"
+
+    def statistics(self, train: np.ndarray, channel_axis: int | None) -> DataSummary:
+        """Scaling and loss statistics of the training items, one block at a time."""
+        picks, how = self.statistics_indices(np.asarray(train, dtype=np.int64))
+        rows = _rows_per_block(self.sample_shape)
+        blocks = (self.read(picks[s : s + rows]) for s in range(0, len(picks), rows))
+        summary = summarize(blocks, channel_axis, first_index=lambda k: int(picks[k]))
+        summary.basis = how
+        return summary
+
+    def training_data(self, indices: np.ndarray, scaler: AffineScaler) -> Any:
+        """What the Trainer iterates: the items at ``indices``, scaled batch by batch."""
+        return _ScaledItems(self, indices, scaler)
+
+
+class ArraySource(TrainingSource):
+    """A float32 array in memory (already validated): the fast path, with no copy of the data."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self.sample_shape = tuple(int(s) for s in X.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.X[indices], dtype=np.float32)
+
+    def fingerprint_sample(self) -> tuple[np.ndarray, int]:
+        return self.X, len(self)
+
+    def training_data(self, indices: np.ndarray, scaler: AffineScaler) -> ScaledRows:
+        # A read-only array (a memory map read in): torch wants a writable buffer, and copying
+        # is what reading it into memory means anyway.
+        X = self.X if self.X.flags.writeable else np.array(self.X)
+        return ScaledRows(
+            torch.from_numpy(X),
+            torch.from_numpy(np.asarray(indices, dtype=np.int64)),
+            torch.from_numpy(scaler.offset),
+            torch.from_numpy(scaler.scale),
+        )
+
+
+class NpyFileSource(TrainingSource):
+    """Rows of a C-ordered ``.npy`` file, read with ``os.pread`` (nothing stays mapped).
+
+    Reading rows through a memory map would leave every page it touched mapped, counting in the
+    process's resident memory until the whole file does; ``pread`` into a batch buffer reads the
+    same pages from the page cache and keeps the process's own memory to a batch.
+
+    Parameters
+    ----------
+    path : path
+        The ``.npy`` file.
+    offset, dtype, shape
+        Where the array starts, its dtype and shape (from the file's header; see :meth:`open`).
+    """
+
+    def __init__(self, path: str | os.PathLike, offset: int, dtype: np.dtype, shape: tuple[int, ...]):
+        self.path, self.offset, self.dtype = Path(path), int(offset), np.dtype(dtype)
+        self.shape = tuple(int(s) for s in shape)
+        self.sample_shape = self.shape[1:]
+        self.row_bytes = self.dtype.itemsize * math.prod(self.sample_shape)
+        self._fd: int | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> NpyFileSource:
+        """Read the header of the ``.npy`` file at ``path`` and check the file holds the array."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+                offset = f.tell()
+        except (ValueError, OSError) as exc:
+            raise DataFileError(f"could not read {str(path)!r} as a NumPy .npy file: {exc}") from None
+        return cls.from_layout(path, offset, dtype, shape, fortran)
+
+    @classmethod
+    def from_memmap(cls, X: np.memmap) -> NpyFileSource | None:
+        """The file behind a memory map, when it maps a whole C-ordered ``.npy`` array; else None."""
+        filename = getattr(X, "filename", None)
+        if filename is None or not X.flags.c_contiguous or X.ndim < 2:
+            return None
+        try:
+            source = cls.open(filename)
+        except DataFileError:
+            return None
+        if source.shape != X.shape or source.dtype != X.dtype or source.offset != X.offset:
+            return None  # a view of part of the file: index the map instead
+        return source
+
+    @classmethod
+    def from_layout(cls, path: Path, offset: int, dtype: Any, shape: tuple, fortran: bool) -> NpyFileSource:
+        dtype = np.dtype(dtype)
+        if fortran and len(shape) > 1:
+            raise DataFileError(
+                f"{str(path)!r} stores its array in Fortran (column) order; expected C order to read it "
+                "by rows (rewrite it with np.save(path, np.ascontiguousarray(X)))"
+            )
+        if dtype.kind not in "biuf" or dtype.hasobject:
+            raise DataFileError(f"{str(path)!r} holds dtype {dtype}; expected numbers (int, float or bool)")
+        if len(shape) < 2:
+            raise DataFileError(
+                f"{str(path)!r} holds an array of shape {tuple(shape)}; expected (n_samples, ...)"
+            )
+        need = offset + dtype.itemsize * math.prod(shape)
+        have = path.stat().st_size
+        if have < need:
+            raise DataFileError(
+                f"{str(path)!r} is {have} bytes but its header describes {tuple(shape)} {dtype} values "
+                f"({need} bytes); the file is truncated"
+            )
+        return cls(path, offset, dtype, shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read_all(self) -> np.ndarray:
+        """The whole array, read into memory (float32) without mapping the file."""
+        return self.read(np.arange(len(self)))
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fd": None}  # DataLoader workers open their own descriptor
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.int64)
+        out = np.empty((len(indices), *self.sample_shape), self.dtype)
+        flat = out.reshape(len(indices), -1).view(np.uint8).reshape(len(indices), self.row_bytes)
+        fd, start = self._descriptor(), 0
+        # Consecutive rows are read in one call: a streaming pass reads blocks, a batch of
+        # random rows reads row by row.
+        breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+        for run in np.split(np.arange(len(indices)), breaks):
+            if not len(run):
+                continue
+            first, count = int(indices[run[0]]), len(run)
+            view = memoryview(flat[start : start + count]).cast("B")
+            got = os.preadv(fd, [view], self.offset + first * self.row_bytes)
+            if got != count * self.row_bytes:
+                raise DataFileError(f"{str(self.path)!r} ended early, at row {first}; the file is truncated")
+            start += count
+        return out.astype(np.float32, copy=False)
+
+
+class DatasetSource(TrainingSource):
+    """A torch ``Dataset`` of tensors (photos, patches, a user's): statistics from a sample."""
+
+    slow_reads = True
+
+    def __init__(self, dataset: torch.utils.data.Dataset, sample_limit: int = STATISTICS_SAMPLE) -> None:
+        self.dataset, self.sample_limit = dataset, int(sample_limit)
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise InvalidInputError("the dataset is empty; expected at least one sample")
+        self.sample_shape = tuple(int(s) for s in self._item(0).shape)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def _item(self, i: int) -> np.ndarray:
+        item = self.dataset[int(i)]
+        item = item[0] if isinstance(item, (list, tuple)) else item  # (x, y) pairs: x
+        return np.asarray(item.numpy() if isinstance(item, torch.Tensor) else item, dtype=np.float32)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        items = [self._item(i) for i in indices]
+        for i, item in zip(indices, items, strict=True):
+            if item.shape != self.sample_shape:
+                raise InvalidInputError(
+                    f"dataset item {int(i)} has shape {item.shape}; expected {self.sample_shape} like item 0"
+                )
+        return np.stack(items) if items else np.empty((0, *self.sample_shape), np.float32)
+
+    def statistics_indices(self, train: np.ndarray) -> tuple[np.ndarray, str]:
+        if len(train) <= self.sample_limit:
+            return train, "all training items"
+        picks = train[np.unique(np.linspace(0, len(train) - 1, num=self.sample_limit).astype(np.int64))]
+        return picks, f"{len(picks)} training items, evenly spaced, of {len(train)}"
+
+
+def first_items(data: Any, n: int) -> torch.Tensor:
+    """The first ``n`` items of training data (tensor, :class:`ScaledRows` or Dataset), on the CPU."""
+    count = min(n, data.shape[0] if isinstance(data, torch.Tensor) else len(data))
+    if isinstance(data, ScaledRows):
+        return data.batch(slice(0, count)).cpu()
+    if isinstance(data, torch.Tensor):
+        return data[:count].detach().cpu().clone()
+    if hasattr(data, "__getitems__"):
+        return data.__getitems__(list(range(count))).cpu()
+    return torch.stack([torch.as_tensor(data[i]) for i in range(count)])
+
+
+__all__ = [
+    "ArraySource",
+    "DatasetSource",
+    "IN_MEMORY_BYTES",
+    "NpyFileSource",
+    "ScaledRows",
+    "TrainingSource",
+    "first_items",
+    "iterate_batches",
+]

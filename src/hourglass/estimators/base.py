@@ -1,0 +1,605 @@
+"""The shared base of the autoencoder estimators, holding the only ``fit``.
+
+``__init__`` only stores parameters; ``fit`` builds ``module_`` (the PyTorch module), fits the
+scaler, resolves the loss and trains; fitted state ends in ``_``. Subclasses say how to turn
+their input into a :class:`~hourglass.data.sources.TrainingSource` and how to build the
+architecture; seeding, the split, the scaler (fitted on training items only), the loss, the
+Trainer and the bookkeeping are the same for every estimator and live here, once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.data.loading import check_finite
+from hourglass.data.scaling import scaler_from_summary
+from hourglass.data.sources import (
+    IN_MEMORY_BYTES,
+    ArraySource,
+    NpyFileSource,
+    ScaledRows,
+    TrainingSource,
+    first_items,
+)
+from hourglass.estimators.persistence import json_safe, save_estimator
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import TrainConfig
+from hourglass.nn.model import build_model
+from hourglass.train import checkpoint, distributed
+from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.trainer import Trainer, resolve_device
+
+PREDICT_BATCH = 4096
+
+#: ``epochs='auto'``: about this many optimizer steps, within these bounds on the epochs. Small
+#: tables get many cheap epochs (digits: 300, 6 s), large sets fewer (Fashion-MNIST: 95).
+AUTO_STEPS = 20_000
+AUTO_EPOCHS = (30, 300)
+
+#: The learning rate ``'auto'`` starts from, for layers of up to ``REFERENCE_WIDTH`` units at a
+#: batch of ``REFERENCE_BATCH``: it trains digits to 0.39x PCA's error in 130 epochs.
+REFERENCE_LEARNING_RATE = 1e-2
+REFERENCE_WIDTH = 256
+REFERENCE_BATCH = 256
+
+
+def auto_learning_rate(width: int, batch_size: int) -> tuple[float, str]:
+    """The dense learning rate for a network whose widest layer has ``width`` units.
+
+    Adam's update of a weight is about the learning rate whatever its gradient's scale, so a
+    layer's output moves in proportion to its fan-in times the rate: a rate that suits 256 units
+    makes 1000 units take four times the step, and wide networks collapse at it. The rate is
+    therefore scaled by ``256 / width`` above 256 units (the muP rule for Adam's hidden layers),
+    and by the square root of ``batch_size / 256`` (the square-root rule for Adam).
+
+    Examples
+    --------
+    >>> auto_learning_rate(1000, 256)[0]
+    0.00256
+    """
+    rate = REFERENCE_LEARNING_RATE * min(1.0, REFERENCE_WIDTH / max(1, int(width)))
+    rate *= math.sqrt(max(1, int(batch_size)) / REFERENCE_BATCH)
+    rule = (
+        f"auto: {REFERENCE_LEARNING_RATE:g} x min(1, {REFERENCE_WIDTH}/{int(width)} units) "
+        f"x sqrt({int(batch_size)}/{REFERENCE_BATCH} batch)"
+    )
+    return float(f"{rate:.3g}"), rule
+
+
+def as_seed(random_state: Any) -> int:
+    """An int seed from sklearn's ``random_state`` (None, int or RandomState)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if not 0 <= random_state < 2**32:
+            raise InvalidInputError(f"random_state={random_state}; expected an int in [0, 2**32 - 1]")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    raise InvalidInputError(f"random_state={random_state!r}; expected None, an int or a numpy RandomState")
+
+
+def reject_non_numeric_columns(X: Any) -> None:
+    """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    for name, dtype in dtypes.items():
+        # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
+        # nullable Int64/Float64), which np.issubdtype cannot interpret.
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            example = X[name].iloc[0] if len(X) else None
+            raise InvalidInputError(
+                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); "
+                "expected numeric columns only"
+            )
+
+
+class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of the autoencoder estimators (fit, transform, decode, score, save).
+
+    Subclasses implement ``_training_source`` (their input as a training source, validated),
+    ``_validate_input`` (array checks for prediction), ``_architecture`` (the config of the
+    module, sized from a couple of training items) and ``_scaler_channel_axis``.
+    """
+
+    # -- hooks for subclasses and for regularizers -------------------------------------------
+    def _check_params(self) -> None:
+        """Refuse invalid parameters before any data is read."""
+
+    def _training_source(self, X: Any) -> TrainingSource:
+        raise NotImplementedError
+
+    def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:
+        """Check a memory map that will be streamed (its shape; values are checked as read)."""
+        raise NotImplementedError
+
+    def _array_source(self, X: Any) -> TrainingSource:
+        """An array in memory, or the ``.npy`` file behind a large memory map, streamed.
+
+        A memory map of up to :data:`~hourglass.data.sources.IN_MEMORY_BYTES` is read into
+        memory (the fast path) with ``pread``, so its pages do not stay mapped besides.
+        """
+        if isinstance(X, np.memmap):
+            streamed = NpyFileSource.from_memmap(X)
+            if streamed is not None:
+                if X.nbytes > IN_MEMORY_BYTES:
+                    self._check_streamed(X, streamed)
+                    return streamed
+                X = streamed.read_all()
+        return ArraySource(self._validate_input(X, reset=True))
+
+    def _architecture(self, X: np.ndarray, output_activation: str):
+        raise NotImplementedError
+
+    _scaler_channel_axis: int | None = None
+
+    # The guards against the identity (noise, dropout, sparsity, contraction, pretrained parts)
+    # live here so every estimator that stores the same parameter names gets them; getattr
+    # keeps estimators without them working.
+    def _sparsity_on(self) -> bool:
+        return bool(
+            getattr(self, "l1_penalty", 0) or getattr(self, "kl_penalty", 0) or getattr(self, "topk", None)
+        )
+
+    def _regularizers(self) -> list:
+        from hourglass.train import regularizers as regs
+
+        out: list = []
+        if getattr(self, "l1_penalty", 0):
+            out.append(regs.L1Penalty(self.l1_penalty))
+        if getattr(self, "kl_penalty", 0):
+            out.append(regs.KLSparsity(self.kl_penalty, self.sparsity_target))
+        if getattr(self, "contractive_penalty", 0):
+            out.append(regs.ContractivePenalty(self.contractive_penalty))
+        if getattr(self, "topk", None) and getattr(self, "topk_aux_penalty", 0):
+            out.append(regs.AuxKLoss(self.topk_aux_penalty))
+        return out
+
+    def _corruption(self):
+        from hourglass.train.corruptions import make_noise
+
+        # Salt-and-pepper writes the extremes of the (scaled) training data.
+        low, high = getattr(self, "data_range_", (0.0, 1.0))
+        return make_noise(getattr(self, "noise", None), getattr(self, "noise_level", 0.1), low, high)
+
+    def _activity_threshold(self) -> float:
+        # A sigmoid unit "fires" above one half; ReLU and TopK codes have exact zeros.
+        return 0.5 if getattr(self.architecture_, "code_activation", "identity") == "sigmoid" else 0.0
+
+    def _epoch_metrics(self):
+        if not self._sparsity_on():
+            return None
+        from hourglass.train.sparsity import SparsityMonitor
+
+        probe = getattr(self, "_metrics_probe", None)
+        return SparsityMonitor(probe=probe, threshold=self._activity_threshold())
+
+    def _overcomplete_allowed(self) -> bool:
+        """Whether a regularizer makes a code at least as wide as the input meaningful."""
+        return self._sparsity_on()
+
+    def _bottleneck_fields(self, input_width: int) -> dict[str, Any]:
+        """Architecture-config fields for the code (dropout, code activation, TopK)."""
+        topk, kl = getattr(self, "topk", None), getattr(self, "kl_penalty", 0)
+        if topk is not None and kl:
+            raise InvalidInputError(
+                f"topk={topk} with kl_penalty={kl}: the KL penalty needs codes in (0, 1), a TopK code "
+                "is signed; use one of them"
+            )
+        aux = getattr(self, "topk_aux_penalty", 0)
+        l1 = getattr(self, "l1_penalty", 0)
+        return {
+            "dropout": float(getattr(self, "dropout", 0.0)),
+            "code_activation": "sigmoid" if kl else ("relu" if l1 else "identity"),
+            "topk": None if topk is None else int(topk),
+            # Gao et al. use about half the input width for the auxiliary code.
+            "topk_aux_k": max(1, input_width // 2) if topk is not None and aux else 0,
+        }
+
+    def _prepare_module(self, train: Any) -> None:
+        """Before training: pretrained parts, layer-wise pretraining, metric probes."""
+        from hourglass.train import pretrained
+
+        probe = first_items(train, 2048)
+        self.module_.to(resolve_device(self.device))
+        self._metrics_probe = probe  # its own copy, so the estimator does not pin the data
+        encoder, decoder = getattr(self, "encoder", None), getattr(self, "decoder", None)
+        if encoder is not None or decoder is not None:
+            pretrained.attach(
+                self.module_,
+                probe[:2].to(resolve_device(self.device)),
+                encoder,
+                decoder,
+                freeze_encoder=getattr(self, "freeze_encoder", False),
+                freeze_decoder=getattr(self, "freeze_decoder", False),
+            )
+        elif getattr(self, "freeze_encoder", False) or getattr(self, "freeze_decoder", False):
+            raise InvalidInputError(
+                "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"
+            )
+        pretrain = getattr(self, "pretrain", None)
+        if pretrain is not None:
+            if pretrain != "layerwise":
+                raise InvalidInputError(f"pretrain={pretrain!r}; expected None or 'layerwise'")
+            if not isinstance(train, ScaledRows):
+                raise InvalidInputError(
+                    "pretrain='layerwise' passes the whole training set through each layer, so it needs "
+                    "data in memory; this data is streamed from a file (load it with np.load to use it)"
+                )
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed_)
+                self.pretrain_history_ = pretrained.layerwise_pretrain(
+                    self.module_,
+                    self.architecture_,
+                    train.to(resolve_device(self.device)).materialize(),
+                    self._train_config(len(train)),
+                    self.loss_,
+                    regularizers=self._regularizers(),
+                    corruption=self._corruption(),
+                    make_trainer=self._trainer,
+                )
+
+    def _check_code_size(self, X: np.ndarray) -> None:
+        pass
+
+    # -- fitting -----------------------------------------------------------------------------
+    def _auto_learning_rate(self) -> tuple[float, str]:
+        """The learning rate ``learning_rate='auto'`` stands for, and the rule that gave it."""
+        raise InvalidInputError(f"learning_rate='auto' is not available for {type(self).__name__}")
+
+    def _resolved_learning_rate(self) -> tuple[float, str]:
+        if isinstance(self.learning_rate, str):
+            if self.learning_rate != "auto":
+                raise InvalidInputError(
+                    f"learning_rate={self.learning_rate!r}; expected 'auto' or a positive number"
+                )
+            return self._auto_learning_rate()
+        return float(self.learning_rate), "set by the user"
+
+    def _resolved_epochs(self, n_train: int) -> int:
+        """``epochs``, or for ``'auto'`` enough epochs for about ``AUTO_STEPS`` optimizer steps."""
+        if isinstance(self.epochs, str):
+            if self.epochs != "auto":
+                raise InvalidInputError(f"epochs={self.epochs!r}; expected 'auto' or a positive integer")
+            steps_per_epoch = math.ceil(max(1, n_train) / max(1, int(self.batch_size)))
+            return int(min(AUTO_EPOCHS[1], max(AUTO_EPOCHS[0], math.ceil(AUTO_STEPS / steps_per_epoch))))
+        return self.epochs
+
+    def _train_config(self, n_train: int) -> TrainConfig:
+        self.learning_rate_, self.learning_rate_reason_ = self._resolved_learning_rate()
+        self.epochs_ = self._resolved_epochs(n_train)
+        return TrainConfig(
+            epochs=self.epochs_,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate_,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=self.seed_,
+            device=self.device,
+            precision=self.precision,
+            verbose=self.verbose,
+            noise_schedule=getattr(self, "noise_schedule", "constant"),
+        )
+
+    def _start_run(self, source: TrainingSource, resume: bool) -> dict[str, Any]:
+        """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.train.checkpoint`).
+
+        When resuming, the checkpoint must be of this very run (data, parameters, seed): that is
+        checked here, before any scaling, building or training. A run with ``random_state=None``
+        resumes with the seed its checkpoint recorded.
+        """
+        directory = getattr(self, "checkpoint_dir", None)
+        if resume and directory is None:
+            raise InvalidInputError("resume=True needs checkpoint_dir, the folder of the checkpoint")
+        seed = checkpoint.saved_seed(directory) if resume and self.random_state is None else None
+        self.seed_ = as_seed(self.random_state) if seed is None else seed
+        params = {k: json_safe(v) for k, v in self.get_params(deep=False).items()}
+        sample, n_samples = source.fingerprint_sample()
+        run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(sample, n_samples), params, self.seed_)
+        if resume:
+            checkpoint.check_run(directory, run)
+        return run
+
+    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        fraction = self.validation_fraction
+        if not 0.0 <= fraction < 1.0:
+            raise InvalidInputError(f"validation_fraction={fraction} must lie in [0, 1)")
+        n_val = int(round(n * fraction))
+        if n_val == 0 or n - n_val < 1:
+            return np.arange(n), np.arange(0)
+        order = np.random.default_rng(self.seed_).permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _trainer(self, module: torch.nn.Module, config: TrainConfig, **overrides: Any) -> Trainer:
+        """The one place a Trainer is built (fit and layer-wise pretraining both use it).
+
+        ``overrides`` replace the estimator's own loss, regularizers, corruption, ... for a
+        part of the model (a layer pair being pretrained).
+        """
+        settings: dict[str, Any] = {
+            "loss": self.loss_,
+            "regularizers": self._regularizers(),
+            "corruption": self._corruption(),
+            "epoch_metrics": self._epoch_metrics(),
+            "checkpoint_dir": getattr(self, "checkpoint_dir", None),
+            "description": type(self).__name__,
+            "fingerprint": None,
+            **overrides,
+        }
+        loss = settings.pop("loss")
+        return Trainer(module, config, loss, **settings)
+
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> BaseAutoEncoder:
+        """Train the autoencoder on ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), or what the estimator reads
+            Training data. An array in memory trains without a copy of it; a memory map of a
+            ``.npy`` file over 512 MiB (``np.load(path, mmap_mode='r')``) is streamed from
+            the file, so data larger than memory train too.
+        y : None
+            Ignored; present for API consistency.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` instead of starting afresh.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        source = self._training_source(X)
+        head = source.head()
+        self._check_code_size(head)
+        run = self._start_run(source, resume)
+        train_idx, val_idx = self._split(len(source))
+        # Statistics from the training items only: validation items stay unseen.
+        summary = source.statistics(train_idx, self._scaler_channel_axis)
+        self.scaler_ = scaler_from_summary(summary, self.scaling)
+        self.statistics_basis_ = summary.basis
+        scaled = summary.scaled(self.scaler_)
+        self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
+        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
+        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            self.module_ = build_model(self.architecture_)
+        train = source.training_data(train_idx, self.scaler_)
+        val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
+        self._report_sample = first_items(train, 16).numpy() * self.scaler_.scale + self.scaler_.offset
+        self._prepare_module(train)
+        config = replace(self._train_config(len(train_idx)), workers=self._loader_workers(source))
+        trainer = self._trainer(self.module_, config, fingerprint=run)
+        tic = time.perf_counter()
+        self.history_ = trainer.fit(train, val, resume=resume)
+        self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
+        self.history_.recipe["statistics"] = summary.basis
+        self.fit_seconds_ = time.perf_counter() - tic
+        self.n_epochs_ = len(self.history_.epoch)
+        self.device_ = str(trainer.device)
+        self._n_features_out = self._code_width()
+        return self
+
+    @staticmethod
+    def _loader_workers(source: TrainingSource) -> int:
+        """DataLoader workers: where reading is the bottleneck (photos to decode), all but one core."""
+        if not source.slow_reads:
+            return 0
+        return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+    def _report_data(self) -> np.ndarray | None:
+        """A few training items in the data's units, for reports."""
+        return getattr(self, "_report_sample", None)
+
+    def _code_width(self) -> int:
+        return int(self.architecture_.code_size)
+
+    def _code_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's code in the module (flat here; a feature map for spatial codes)."""
+        return (self._code_width(),)
+
+    def _report_sections(self, report, X: np.ndarray, image_shape: tuple[int, ...] | None = None) -> None:
+        """Add the sparse-code metrics, the unit-frequency histogram and (for images) the
+        decoder's dictionary atoms to a model report, when a sparsity guard is on."""
+        if not self._sparsity_on():
+            return
+        from hourglass.report import plots
+        from hourglass.train import sparsity
+
+        threshold = self._activity_threshold()
+        data = self._validate_input(X, reset=False)
+        scaled = self.scaler_.transform(data)
+        codes = self._run(self.module_.encode, scaled).reshape(len(data), -1)
+        recon = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
+        metrics = sparsity.sparse_code_metrics(scaled, codes, recon, threshold)
+        report.add_metrics(
+            {
+                "L0 (active units per sample)": metrics["l0"],
+                "dead units (fraction)": metrics["dead_fraction"],
+                "normalized MSE": metrics["normalized_mse"],
+                "explained variance": metrics["explained_variance"],
+            },
+            heading="Sparse code",
+        )
+        freq = sparsity.activation_frequency(codes, threshold)
+        report.add_figure(
+            plots.histogram(freq, "how often each unit is active", "activation frequency", log=True),
+            caption="Fraction of samples on which each code unit is active; units at 0 are dead.",
+        )
+        if image_shape is None or int(np.prod(image_shape)) != int(np.prod(data.shape[1:])):
+            return
+        if not self.module_.decodes_codes_alone:
+            return
+        # Dictionary atoms: the decoder's response to one unit at its typical active value,
+        # decode(a_i e_i) - decode(0), for the most used units.
+        order = np.argsort(-freq)[: min(32, int((freq > 0).sum()))]
+        if len(order) == 0:
+            return
+        active = np.abs(codes) > threshold
+        typical = np.array([np.abs(codes[active[:, i], i]).mean() for i in order], dtype=np.float32)
+        unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
+        unit_codes[np.arange(len(order)), order] = typical
+        unit_codes = unit_codes.reshape(len(unit_codes), *self._code_shape())
+        decoded = self.scaler_.inverse_transform(self._run(self.module_.decode, unit_codes))
+        decoded = decoded.reshape(len(unit_codes), -1)
+        atoms = decoded[:-1] - decoded[-1]
+        report.add_figure(
+            plots.image_grid(
+                atoms.reshape(len(order), *image_shape), [f"unit {i}" for i in order], cmap="RdBu_r"
+            ),
+            heading="Dictionary atoms",
+            caption="What the decoder adds for each of the most used units (decode(a e_i) - decode(0), "
+            "with a the unit's mean active value); red adds, blue removes.",
+        )
+
+    # -- using a fitted model ----------------------------------------------------------------
+    def _device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    @torch.no_grad()
+    def _run(self, fn, data: np.ndarray, scale: bool = False, unscale: bool = False, post=None) -> np.ndarray:
+        """Apply ``fn`` (tensor -> tensor) to ``data`` in batches; return float32 numpy.
+
+        ``scale`` maps each input batch through the fitted scaler and ``unscale`` each output
+        batch back, and ``post(output, input)`` reduces each batch (a per-row error, say), so
+        that only one batch at a time exists in scaled units: a memory-mapped array larger
+        than RAM is read page by page, not copied whole.
+        """
+        self.module_.eval()
+        device = self._device()
+        parts = []
+        for i in range(0, data.shape[0], PREDICT_BATCH):
+            batch = np.ascontiguousarray(data[i : i + PREDICT_BATCH])
+            inputs = self.scaler_.transform(batch) if scale else batch
+            if not inputs.flags.writeable:  # a read-only memory map: torch wants its own copy
+                inputs = inputs.copy()
+            out = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
+            out = self.scaler_.inverse_transform(out) if unscale else out
+            parts.append(post(out, batch) if post is not None else out)
+        if not parts:
+            return np.zeros((0,), np.float32)
+        return np.concatenate(parts)
+
+    @staticmethod
+    def _output_dtype(X: Any):
+        # Follow scikit-learn: float32 in, float32 out; anything else comes back as float64.
+        return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Encode ``X`` to codes of shape (n_samples, code_size)."""
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+        codes = self._run(self.module_.encode, data, scale=True)
+        return codes.reshape(codes.shape[0], -1).astype(self._output_dtype(X), copy=False)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codes back to data, in the units of the training data."""
+        check_is_fitted(self, "module_")
+        codes = np.asarray(X, dtype=np.float32) if not hasattr(X, "dtype") else np.asarray(X)
+        if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
+            raise InvalidInputError(
+                f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
+            )
+        out = self._run(self.module_.decode, check_finite(codes, "codes"), unscale=True)
+        return out.astype(self._output_dtype(X), copy=False)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Encode and decode ``X``: its reconstruction in the units of the input."""
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+        out = self._run(lambda t: self.module_(t)["reconstruction"], data, scale=True, unscale=True)
+        return out.astype(self._output_dtype(X), copy=False)
+
+    def reconstruction_error(self, X: Any) -> np.ndarray:
+        """Per-sample mean squared reconstruction error, in the units of the input."""
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+
+        def row_errors(out: np.ndarray, batch: np.ndarray) -> np.ndarray:
+            diff = out.astype(np.float64) - batch
+            return np.mean(diff.reshape(diff.shape[0], -1) ** 2, axis=1)
+
+        recon = lambda t: self.module_(t)["reconstruction"]  # noqa: E731
+        return self._run(recon, data, scale=True, unscale=True, post=row_errors).astype(np.float64)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Negative per-sample reconstruction MSE (higher is better)."""
+        return -self.reconstruction_error(X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Negative mean reconstruction MSE over ``X`` (higher is better), for model selection."""
+        return float(np.mean(self.score_samples(X)))
+
+    def layer_outputs(self, X: Any) -> dict[str, np.ndarray]:
+        """The representation of ``X`` after every layer, by name (see ``AutoEncoder.layer_outputs``)."""
+        check_is_fitted(self, "module_")
+        data = self.scaler_.transform(self._validate_input(X, reset=False))
+        self.module_.eval()
+        tensor = torch.from_numpy(data).to(self._device())
+        return {k: v.float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
+
+    # -- persistence -------------------------------------------------------------------------
+    def _saved_attributes(self) -> dict[str, Any]:
+        """Fitted state saved in ``config.json`` (JSON types only); subclasses extend it."""
+        return {
+            "loss_": self.loss_,
+            "loss_reason_": self.loss_reason_,
+            "n_features_in_": int(self.n_features_in_),
+            "feature_names_in_": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+            "n_features_out": int(self._n_features_out),
+            "seed_": int(self.seed_),
+            "learning_rate_": getattr(self, "learning_rate_", None),
+            "n_epochs_": int(self.n_epochs_),
+            "fit_seconds_": float(self.fit_seconds_),
+            "device_": self.device_,
+        }
+
+    def _saved_tensors(self) -> dict[str, np.ndarray]:
+        """Extra fitted arrays saved in ``weights.safetensors``; subclasses extend it."""
+        return {}
+
+    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        """Inverse of :meth:`_saved_attributes` and :meth:`_saved_tensors`."""
+        for name, value in fitted.items():
+            if name == "feature_names_in_":
+                if value:
+                    self.feature_names_in_ = np.asarray(value, dtype=object)
+            elif name == "n_features_out":
+                self._n_features_out = value
+            else:
+                setattr(self, name, value)
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""
+        for role in ("encoder", "decoder"):
+            if isinstance(getattr(self, role, None), torch.nn.Module):
+                raise InvalidInputError(
+                    f"this model's {role} is a user's torch module, which a JSON config cannot rebuild; "
+                    f"save it with torch.save(model.module_.state_dict(), ...) or pass {role}= a saved "
+                    "hourglass model folder"
+                )
+        if not distributed.is_main():
+            return Path(path)  # under torchrun, rank 0 writes the one copy
+        return save_estimator(self, path, force=force)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags
