@@ -13,6 +13,13 @@ import numpy as np
 import typer
 
 from hourglass.cli.app import command, echo
+from hourglass.cli.options import (
+    MAX_SEED,
+    declared_annotations,
+    estimator_params,
+    parse_ints,
+    with_declared_options,
+)
 from hourglass.data.fileio import check_writable, output_lock
 from hourglass.data.loading import BUILTIN_DATASETS, Dataset, load_data, save_array
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
@@ -28,48 +35,6 @@ DATA_HELP = (
 class Arch(str, Enum):
     dense = "dense"
     conv = "conv"
-
-
-class Loss(str, Enum):
-    auto = "auto"
-    mse = "mse"
-    bce = "bce"
-
-
-class Scaling(str, Enum):
-    auto = "auto"
-    none = "none"
-    standard = "standard"
-    minmax = "minmax"
-
-
-class Task(str, Enum):
-    reconstruct = "reconstruct"
-    denoise = "denoise"
-    colorize = "colorize"
-    super_resolve = "super_resolve"
-    inpaint = "inpaint"
-
-
-class NoiseType(str, Enum):
-    gaussian = "gaussian"
-    masking = "masking"
-    salt_pepper = "salt_pepper"
-
-
-def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
-    """Parse ``'256,128'`` into ``(256, 128)``; name the option when it is not a list of ints."""
-    if text is None:
-        return None
-    try:
-        values = tuple(int(part) for part in text.replace("x", ",").split(","))
-    except ValueError:
-        raise InvalidInputError(
-            f"{option} {text!r}; expected comma-separated integers such as 256,128"
-        ) from None
-    if any(v < 1 for v in values):
-        raise InvalidInputError(f"{option} {text!r}; expected positive integers")
-    return values
 
 
 def load_input(
@@ -107,9 +72,6 @@ def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: s
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 
-#: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
-MAX_SEED = 2**32 - 1
-
 # Options shared by several commands.
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
@@ -135,109 +97,30 @@ DataArg = Annotated[str, typer.Argument(help=DATA_HELP)]
 OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
 
 
-@command()
 def fit(
     data: DataArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Model folder to write.", rich_help_panel="Output")
+    ],
     arch: Annotated[
-        Arch, typer.Option(help="dense (tables, vectors) or conv (series, images, video).")
+        Arch,
+        typer.Option(help="dense (tables, vectors) or conv (series, images, video).", rich_help_panel="Data"),
     ] = Arch.dense,
-    code_size: Annotated[
-        int | None, typer.Option(help="Width of the code (conv: omit for a spatial code).")
-    ] = None,
-    hidden: Annotated[str | None, typer.Option(help="Dense: nodes per encoder layer, e.g. 256,128.")] = None,
-    decoder_hidden: Annotated[
-        str | None, typer.Option(help="Dense: decoder layers (default: mirror).")
-    ] = None,
-    activation: Annotated[
-        str | None,
-        typer.Option(help="relu, leaky_relu, elu, gelu, silu, tanh, sigmoid (default: the model's own)."),
-    ] = None,
-    loss: Annotated[Loss, typer.Option(help="auto: BCE when the data lie in [0, 1], else MSE.")] = Loss.auto,
-    scaling: Annotated[
-        Scaling, typer.Option(help="auto: none for [0, 1] data, else standard.")
-    ] = Scaling.auto,
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs (default: about 20,000 steps, 30 to 300 epochs).")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per step.")] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(
-            "--lr", help="Peak learning rate (default: 1e-2 scaled down for layers wider than 256)."
-        ),
-    ] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
-    validation_fraction: Annotated[float, typer.Option(help="Held out for early stopping.")] = 0.1,
-    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
-    seed: Annotated[
-        int, typer.Option(help="Random seed (same seed, same weights on CPU).", min=0, max=MAX_SEED)
-    ] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
-    noise_type: Annotated[NoiseType | None, typer.Option(help="Input noise kind (denoising).")] = None,
-    noise: Annotated[
-        float | None, typer.Option(help="Noise level: sigma for gaussian, a rate for masking / salt_pepper.")
-    ] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout rate after hidden layers.")] = None,
-    l1: Annotated[float | None, typer.Option("--l1", help="L1 penalty on the code (sparsity).")] = None,
-    kl: Annotated[float | None, typer.Option("--kl", help="KL sparsity penalty weight (beta).")] = None,
-    sparsity_target: Annotated[
-        float | None, typer.Option(help="Target activation rate rho for --kl.")
-    ] = None,
-    topk: Annotated[
-        int | None, typer.Option(help="Keep the k largest code units (TopK sparse code).")
-    ] = None,
-    contractive: Annotated[float | None, typer.Option(help="Contractive penalty weight.")] = None,
-    topk_aux: Annotated[
-        float | None, typer.Option(help="Weight of the auxiliary loss that revives dead TopK units.")
-    ] = None,
-    encoder_from: Annotated[Path | None, typer.Option(help="Reuse the encoder of a saved model.")] = None,
-    freeze_encoder: Annotated[bool, typer.Option(help="Keep a reused encoder's weights fixed.")] = False,
-    decoder_from: Annotated[Path | None, typer.Option(help="Reuse the decoder of a saved model.")] = None,
-    freeze_decoder: Annotated[bool, typer.Option(help="Keep a reused decoder's weights fixed.")] = False,
-    pretrain: Annotated[str | None, typer.Option(help="'layerwise': greedy layer-wise pretraining.")] = None,
-    task: Annotated[
-        Task,
-        typer.Option(
-            help="Conv: reconstruct; denoise (noisy in, clean out; set --noise); colorize (luminance in, "
-            "color out); super_resolve (downsampled by --scale-factor in, full size out); inpaint "
-            "(masked regions in, whole image out)."
-        ),
-    ] = Task.reconstruct,
-    channels: Annotated[
-        str | None, typer.Option(help="Conv: channels per encoder block, e.g. 32,64.")
-    ] = None,
-    kernel_size: Annotated[int | None, typer.Option(help="Conv: kernel size.")] = None,
-    downsampling: Annotated[
-        str | None, typer.Option(help="Conv: pool (max-pool/upsample) or stride.")
-    ] = None,
-    convs_per_block: Annotated[
-        int | None,
-        typer.Option(
-            help="Conv: convolutions per block, at the block's resolution (default 2 for restoration "
-            "tasks, 1 for reconstruct)."
-        ),
-    ] = None,
-    skip_connections: Annotated[
-        bool | None,
-        typer.Option(
-            help="Conv restoration tasks: U-Net skips from each encoder block to the decoder block of the "
-            "same resolution, so fine detail need not pass through the code (needs --downsampling pool). "
-            "Default: on for restoration tasks with a spatial code, off otherwise.",
-            show_default=False,
-        ),
-    ] = None,
-    scale_factor: Annotated[int | None, typer.Option(help="Conv super_resolve: 2 or 4.")] = None,
-    image_size: Annotated[str | None, typer.Option(help="Conv image folders: HxW (or one number).")] = None,
-    color_mode: Annotated[str | None, typer.Option(help="Conv image folders: L (gray) or RGB.")] = None,
     key: Key = None,
     drop: Drop = None,
     label: Label = None,
-    report: Annotated[Path | None, typer.Option(help="Also write an HTML report to this folder.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write an HTML report to this folder.", metavar="FOLDER", rich_help_panel="Output"
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run from its checkpoint.", rich_help_panel="Output")
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
+    **options: Any,
 ) -> None:
     """Train an autoencoder on DATA and save it to a model folder.
 
@@ -252,75 +135,24 @@ def fit(
     lock = output_lock(out) if main_process else nullcontext()
     keep = resume or checkpoint.exists() or not main_process
     with lock, _discard_on_failure(checkpoint, keep=keep):
-        params: dict[str, Any] = {
-            "loss": loss.value,
-            "scaling": scaling.value,
-            "validation_fraction": validation_fraction,
-            "random_state": seed,
-            "device": device,
-            "precision": precision,
-            "checkpoint_dir": str(checkpoint),
-            "verbose": 0 if quiet else 1,
-        }
-        optional = {
-            "code_size": code_size,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "learning_rate": lr,
-            "weight_decay": weight_decay,
-            "patience": patience,
-            "noise": noise_type.value
-            if noise_type is not None
-            else ("gaussian" if noise is not None else None),
-            "noise_level": noise,
-            "dropout": dropout,
-            "l1_penalty": l1,
-            "kl_penalty": kl,
-            "sparsity_target": sparsity_target,
-            "topk": topk,
-            "contractive_penalty": contractive,
-            "topk_aux_penalty": topk_aux,
-            "encoder": str(encoder_from) if encoder_from is not None else None,
-            "freeze_encoder": freeze_encoder or None,
-            "decoder": str(decoder_from) if decoder_from is not None else None,
-            "freeze_decoder": freeze_decoder or None,
-            "pretrain": pretrain,
-        }
-        _check_arch_options(arch, locals())
+        kind = arch.value
+        params = estimator_params(kind, options)
+        # The CLI seeds with 0 unless told: a command run twice gives the same model.
+        params.setdefault("random_state", 0)
+        params.update(checkpoint_dir=str(checkpoint), verbose=0 if quiet else 1)
         if arch is Arch.dense:
-            if task is not Task.reconstruct:
-                raise InvalidInputError(f"--task {task.value} needs --arch conv; dense models reconstruct")
             from hourglass.estimators.dense import AutoEncoder as Estimator
 
-            optional.update(
-                hidden_layers=parse_ints(hidden, "--hidden"),
-                decoder_layers=parse_ints(decoder_hidden, "--decoder-hidden"),
-                activation=activation,
-            )
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X
         else:
             from hourglass.estimators.conv import ConvAutoEncoder as Estimator
 
-            size = parse_ints(image_size, "--image-size")
-            optional.update(
-                task=task.value,
-                channels=parse_ints(channels, "--channels"),
-                kernel_size=kernel_size,
-                downsampling=downsampling,
-                convs_per_block=convs_per_block,
-                skip_connections=skip_connections,
-                scale_factor=scale_factor,
-                activation=activation,
-                image_size=(size * 2 if size is not None and len(size) == 1 else size),
-                color_mode=color_mode,
-            )
             if is_image_folder(data):
                 dataset, fit_data = None, data
             else:
                 dataset = load_input(data, key, flat=False, drop=drop, label=label)
                 fit_data = dataset.X
-        params.update({k: v for k, v in optional.items() if v is not None})
         estimator = Estimator(**params)
         estimator.fit(fit_data, resume=resume)
         if not main_process:
@@ -354,21 +186,9 @@ def fit(
                 echo(f"wrote the report to {path}", quiet)
 
 
-#: Options that only one architecture reads, so that one given to the other is an error, not ignored.
-ARCH_OPTIONS = {
-    Arch.dense: ("hidden", "decoder_hidden", "pretrain"),
-    Arch.conv: ("channels", "kernel_size", "downsampling", "convs_per_block", "skip_connections",
-                "scale_factor", "image_size", "color_mode"),
-}  # fmt: skip
-
-
-def _check_arch_options(arch: Arch, options: dict[str, Any]) -> None:
-    """Refuse an option of the other architecture (``--channels`` for a dense model, ...)."""
-    for other, names in ARCH_OPTIONS.items():
-        given = [name for name in names if other is not arch and options.get(name) is not None]
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise InvalidInputError(f"{flag} is an option of --arch {other.value} models, not {arch.value}")
+fit.__signature__ = with_declared_options(fit)  # type: ignore[attr-defined]
+fit.__annotations__ = {**fit.__annotations__, **declared_annotations()}
+fit = command()(fit)
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:

@@ -24,6 +24,7 @@ from hourglass.data.images import MODES, ImageFolder, load_image
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
+from hourglass.estimators.params import make_init
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
@@ -149,83 +150,7 @@ patience, random_state, device, precision, checkpoint_dir, verbose
 
     _scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
 
-    def __init__(
-        self,
-        code_size: int | None = None,
-        channels: tuple[int, ...] = (32, 64),
-        kernel_size: int = 3,
-        downsampling: str = "pool",
-        convs_per_block: int | None = None,
-        skip_connections: bool | str = "auto",
-        activation: str = "relu",
-        task: str = "reconstruct",
-        scale_factor: int = 2,
-        image_size: tuple[int, int] | None = None,
-        color_mode: str | None = None,
-        loss: str = "auto",
-        scaling: str = "auto",
-        epochs: int = 100,
-        batch_size: int = 64,
-        learning_rate: float = 3e-3,
-        weight_decay: float = 1e-4,
-        validation_fraction: float = 0.1,
-        patience: int = 15,
-        random_state: Any = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        checkpoint_dir: str | None = None,
-        verbose: int = 1,
-        noise: str | None = None,
-        noise_level: float = 0.1,
-        dropout: float = 0.0,
-        l1_penalty: float = 0.0,
-        kl_penalty: float = 0.0,
-        sparsity_target: float = 0.05,
-        topk: int | None = None,
-        topk_aux_penalty: float = 1 / 32,
-        contractive_penalty: float = 0.0,
-        encoder: Any = None,
-        freeze_encoder: bool = False,
-        decoder: Any = None,
-        freeze_decoder: bool = False,
-    ) -> None:
-        self.code_size = code_size
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.downsampling = downsampling
-        self.convs_per_block = convs_per_block
-        self.skip_connections = skip_connections
-        self.activation = activation
-        self.task = task
-        self.scale_factor = scale_factor
-        self.image_size = image_size
-        self.color_mode = color_mode
-        self.loss = loss
-        self.scaling = scaling
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.random_state = random_state
-        self.device = device
-        self.precision = precision
-        self.checkpoint_dir = checkpoint_dir
-        self.verbose = verbose
-        self.noise = noise
-        self.noise_level = noise_level
-        self.dropout = dropout
-        self.l1_penalty = l1_penalty
-        self.kl_penalty = kl_penalty
-        self.sparsity_target = sparsity_target
-        self.topk = topk
-        self.topk_aux_penalty = topk_aux_penalty
-        self.contractive_penalty = contractive_penalty
-        self.encoder = encoder
-        self.freeze_encoder = freeze_encoder
-        self.decoder = decoder
-        self.freeze_decoder = freeze_decoder
+    __init__ = make_init("conv")  # parameters and defaults: hourglass.estimators.params
 
     # -- parameters and inputs ---------------------------------------------------------------
     def _check_params(self) -> None:

@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite
 from hourglass.data.sources import NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
+from hourglass.estimators.params import make_init
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DenseConfig
@@ -146,73 +147,7 @@ class AutoEncoder(BaseAutoEncoder):
     'bce'
     """
 
-    def __init__(
-        self,
-        code_size: int = 2,
-        hidden_layers: tuple[int, ...] = (256, 128),
-        decoder_layers: tuple[int, ...] | None = None,
-        activation: str = "gelu",
-        loss: str = "auto",
-        scaling: str = "auto",
-        epochs: int | str = "auto",
-        batch_size: int = 256,
-        learning_rate: float | str = "auto",
-        weight_decay: float = 1e-2,
-        validation_fraction: float = 0.1,
-        patience: int = 30,
-        random_state: Any = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        checkpoint_dir: str | None = None,
-        verbose: int = 1,
-        noise: str | None = "gaussian",
-        noise_level: float = 0.3,
-        noise_schedule: str = "cosine",
-        dropout: float = 0.0,
-        l1_penalty: float = 0.0,
-        kl_penalty: float = 0.0,
-        sparsity_target: float = 0.05,
-        topk: int | None = None,
-        topk_aux_penalty: float = 1 / 32,
-        contractive_penalty: float = 0.0,
-        encoder: Any = None,
-        freeze_encoder: bool = False,
-        decoder: Any = None,
-        freeze_decoder: bool = False,
-        pretrain: str | None = None,
-    ) -> None:
-        self.code_size = code_size
-        self.hidden_layers = hidden_layers
-        self.decoder_layers = decoder_layers
-        self.activation = activation
-        self.loss = loss
-        self.scaling = scaling
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.random_state = random_state
-        self.device = device
-        self.precision = precision
-        self.checkpoint_dir = checkpoint_dir
-        self.verbose = verbose
-        self.noise = noise
-        self.noise_level = noise_level
-        self.noise_schedule = noise_schedule
-        self.dropout = dropout
-        self.l1_penalty = l1_penalty
-        self.kl_penalty = kl_penalty
-        self.sparsity_target = sparsity_target
-        self.topk = topk
-        self.topk_aux_penalty = topk_aux_penalty
-        self.contractive_penalty = contractive_penalty
-        self.encoder = encoder
-        self.freeze_encoder = freeze_encoder
-        self.decoder = decoder
-        self.freeze_decoder = freeze_decoder
-        self.pretrain = pretrain
+    __init__ = make_init("dense")  # parameters and defaults: hourglass.estimators.params
 
     def _training_source(self, X: Any) -> TrainingSource:
         return self._array_source(X)

@@ -1,0 +1,216 @@
+"""``hourglass fit``'s model options, built from the one declaration of the estimators' parameters.
+
+Every option of :data:`hourglass.estimators.params.PARAMS` that has CLI flags becomes an option
+of ``fit``, in its help panel, with its metavar or choices, and its defaults for both
+architectures in the help text. The values typed are turned into estimator parameters here, and
+an option of the other architecture (``--channels`` for a dense model) is refused by its flag.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hourglass.estimators.params import KINDS, PARAMS, Param
+from hourglass.exceptions import InvalidInputError
+
+#: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+#: Parameters given as comma-separated integers (``--hidden-layers 256,128``, ``--image-size 64x64``).
+INT_LISTS = ("hidden_layers", "decoder_layers", "channels", "image_size")
+#: Parameters that take a number or the word 'auto'.
+NUMBER_OR_AUTO = {"epochs": int, "learning_rate": float}
+
+
+def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    """Parse ``'256,128'`` (or ``'64x64'``) into ``(256, 128)``, naming the option when it fails.
+
+    Examples
+    --------
+    >>> parse_ints("256,128", "--hidden-layers")
+    (256, 128)
+    """
+    if text is None:
+        return None
+    try:
+        values = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise InvalidInputError(
+            f"{option} {text!r}; expected comma-separated integers such as 256,128"
+        ) from None
+    if any(v < 1 for v in values):
+        raise InvalidInputError(f"{option} {text!r}; expected positive integers")
+    return values
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return "none" if value is None else str(value)
+
+
+def _help(param: Param) -> str:
+    """The one-line help with the defaults of the architectures that take the option."""
+    by_kind = {kind: param.default_for(kind) for kind in KINDS if kind in param.kinds}
+    # Round brackets: rich would read square ones as markup and drop them.
+    if param.name == "random_state":
+        return f"{param.help} (default: 0)"
+    if len(set(map(_shown, by_kind.values()))) == 1:
+        only = "" if len(by_kind) == len(KINDS) else f"{next(iter(by_kind))} only; "
+        return f"{param.help} ({only}default: {_shown(next(iter(by_kind.values())))})"
+    return f"{param.help} (default: " + "; ".join(f"{k} {_shown(v)}" for k, v in by_kind.items()) + ")"
+
+
+def _cli_type(param: Param) -> Any:
+    """The type typer parses the option's text as."""
+    if param.choices is not None:
+        names = [_shown(c).lower() if isinstance(c, bool) else _shown(c) for c in param.choices]
+        return enum.Enum(param.name.title().replace("_", ""), {n: n for n in names}, type=str)
+    if param.type is bool:
+        return bool
+    if param.name in INT_LISTS or param.name in NUMBER_OR_AUTO:
+        return str
+    if param.name in ("encoder", "decoder"):
+        return Path
+    if param.name == "random_state":
+        return int
+    for simple in (int, float, str):
+        if param.type in (simple, simple | None):
+            return simple
+    return str
+
+
+def cli_params() -> list[Param]:
+    """The declared parameters that are ``fit`` options."""
+    return [p for p in PARAMS if p.flags]
+
+
+def _alias_name(param: Param, i: int) -> str:
+    return f"{param.name}__alias{i}"
+
+
+def _option(param: Param, alias: int = 0) -> inspect.Parameter:
+    """The option for ``param``'s first flag, or (``alias`` > 0) a hidden one for an older name."""
+    kind = _cli_type(param)
+    settings: dict[str, Any] = {"help": _help(param), "rich_help_panel": param.panel, "show_default": False}
+    name, flags = param.name, param.flags[:1]
+    if alias:
+        # Older names keep working but stay out of --help, so the names shown fit 80 columns.
+        name, flags = _alias_name(param, alias), param.flags[alias : alias + 1]
+        settings["hidden"] = True
+    if param.metavar is not None:
+        settings["metavar"] = param.metavar
+    if param.name == "random_state":
+        settings.update(min=0, max=MAX_SEED)
+    if param.name == "skip_connections":
+        # Two plain flags, each on its own help row: on, off, or (neither) the estimator's 'auto'.
+        kind = bool
+        if alias:
+            settings.update(hidden=False, help="Never use U-Net skips.")
+    if kind is bool:
+        return inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[bool, typer.Option(*flags, **settings)],
+        )
+    option = typer.Option(*flags, **settings)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option]
+    )
+
+
+def _options() -> list[inspect.Parameter]:
+    return [_option(p, i) for p in cli_params() for i in range(len(p.flags))]
+
+
+def _skip_connections(given: list[Any]) -> bool | None:
+    """``--skip-connections`` / ``--no-skip-connections`` as the parameter's True / False."""
+    on, off = (bool(v) for v in given)
+    if on and off:
+        raise InvalidInputError(
+            "--skip-connections and --no-skip-connections contradict each other; give one"
+        )
+    return True if on else (False if off else None)
+
+
+def with_declared_options(func) -> inspect.Signature:
+    """``func``'s signature with its ``**options`` replaced by one option per declared parameter."""
+    signature = inspect.signature(func, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return signature.replace(parameters=fixed + _options())
+
+
+def declared_annotations() -> dict[str, Any]:
+    """The annotations typer reads (with ``get_type_hints``) for the declared options."""
+    return {p.name: p.annotation for p in _options()}
+
+
+def _value(param: Param, raw: Any) -> Any:
+    """The estimator's value for an option's text."""
+    raw = raw.value if isinstance(raw, enum.Enum) else raw
+    if param.name in INT_LISTS:
+        values = parse_ints(raw, param.flag)
+        if param.name == "image_size" and values is not None:
+            if len(values) not in (1, 2):
+                raise InvalidInputError(f"{param.flag} {raw!r}; expected HxW such as 64x64, or one number")
+            values = values * 2 if len(values) == 1 else values
+        return values
+    if param.name in NUMBER_OR_AUTO:
+        if raw == "auto":
+            return raw
+        try:
+            return NUMBER_OR_AUTO[param.name](raw)
+        except ValueError:
+            kind = "an integer" if NUMBER_OR_AUTO[param.name] is int else "a number"
+            raise InvalidInputError(f"{param.flag} {raw!r}: expected {kind} or 'auto'") from None
+    if param.name == "scale_factor":
+        return int(raw)
+    if isinstance(raw, Path):
+        return str(raw)
+    return raw
+
+
+def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The estimator parameters the options given stand for (options not given are left out).
+
+    Raises
+    ------
+    InvalidInputError
+        For an option of the other architecture, named by its flag.
+    """
+    params: dict[str, Any] = {}
+    for param in cli_params():
+        given = [options.get(param.name)] + [
+            options.get(_alias_name(param, i)) for i in range(1, len(param.flags))
+        ]
+        if param.name == "skip_connections":
+            given = [_skip_connections(given)]
+        # A flag that is off was not given (but --no-skip-connections says False).
+        unset = (None,) if param.name == "skip_connections" else (None, False)
+        raw = next((value for value in given if not any(value is u for u in unset)), None)
+        if raw is None:
+            continue
+        if kind not in param.kinds:
+            other = next(k for k in param.kinds if k != kind)
+            raise InvalidInputError(f"{param.flag} is an option of --arch {other} models, not {kind}")
+        params[param.name] = _value(param, raw)
+    # A noise level alone means Gaussian noise at that level.
+    if "noise_level" in params and "noise" not in params:
+        params["noise"] = "gaussian"
+    return params
+
+
+__all__ = [
+    "MAX_SEED",
+    "cli_params",
+    "declared_annotations",
+    "estimator_params",
+    "parse_ints",
+    "with_declared_options",
+]

@@ -1,0 +1,235 @@
+"""The estimators' parameters, declared once: name, type, default, CLI flag and help.
+
+Both estimators' ``__init__`` (and so ``get_params``, ``clone`` and the parameter types that
+persistence checks when loading a model) and the options of ``hourglass fit`` are built from
+:data:`PARAMS`. A parameter whose default differs between the estimators says so here, in one
+place, with the reason.
+
+Examples
+--------
+>>> defaults("dense")["batch_size"], defaults("conv")["batch_size"]
+(256, 64)
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The estimator kinds: :class:`~hourglass.AutoEncoder` and :class:`~hourglass.ConvAutoEncoder`.
+KINDS = ("dense", "conv")
+
+#: Help panels of ``hourglass fit --help``, in order.
+PANELS = (
+    "Architecture",
+    "Training",
+    "Guards against the identity",
+    "Pretrained parts",
+    "Convolutional and tasks",
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One estimator parameter.
+
+    Attributes
+    ----------
+    name : str
+        The Python name (``AutoEncoder(name=...)``).
+    type : type hint
+        Its type, as ``__init__`` declares it (persistence checks saved values against it).
+    default : object
+        The default, or for estimators that differ, ``{kind: default}`` in ``per_kind``.
+    help : str
+        One line for ``hourglass fit --help``.
+    kinds : tuple of str
+        The estimators that take it.
+    per_kind : dict
+        Defaults that differ by estimator kind, overriding ``default``.
+    flags : tuple of str
+        The CLI option names, first the one shown; empty: not a CLI option.
+    panel : str
+        The help panel of the CLI option.
+    metavar : str or None
+        How the CLI shows the option's value.
+    choices : tuple or None
+        The allowed values, for the CLI (a usage error names the flag).
+    """
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    kinds: tuple[str, ...] = KINDS
+    per_kind: dict[str, Any] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    panel: str = "Training"
+    metavar: str | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def default_for(self, kind: str) -> Any:
+        return self.per_kind.get(kind, self.default)
+
+    @property
+    def flag(self) -> str | None:
+        return self.flags[0] if self.flags else None
+
+
+def _flag(name: str) -> tuple[str, ...]:
+    return ("--" + name.replace("_", "-"),)
+
+
+_ARCH, _TRAIN, _GUARD, _PRE, _CONV = PANELS
+_RESTORATION = "restoration tasks use 2, reconstruct 1"
+
+PARAMS: tuple[Param, ...] = (
+    # -- architecture (dense first, then conv, in each estimator's positional order) -----------
+    Param("code_size", int | None, 2, "Width of the code (conv: omit for a spatial code).",
+          per_kind={"conv": None}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
+    Param("hidden_layers", tuple[int, ...], (256, 128), "Nodes per encoder layer, e.g. 256,128.",
+          kinds=("dense",), flags=("--hidden-layers", "--hidden"), panel=_ARCH, metavar="INT[,INT]"),
+    Param("decoder_layers", tuple[int, ...] | None, None, "Decoder layers, innermost first (none: mirror).",
+          kinds=("dense",), flags=("--decoder-layers", "--decoder-hidden"), panel=_ARCH, metavar="INT[,INT]"),
+    Param("channels", tuple[int, ...], (32, 64), "Channels per encoder block, e.g. 32,64.",
+          kinds=("conv",), flags=_flag("channels"), panel=_CONV, metavar="INT[,INT]"),
+    Param("kernel_size", int, 3, "Odd kernel size of every convolution.",
+          kinds=("conv",), flags=_flag("kernel_size"), panel=_CONV, metavar="INT"),
+    Param("downsampling", str, "pool", "pool (max-pool / upsample) or stride (strided / transposed conv).",
+          kinds=("conv",), flags=_flag("downsampling"), panel=_CONV, choices=("pool", "stride")),
+    Param("convs_per_block", int | None, None, f"Convolutions per block ({_RESTORATION}).",
+          kinds=("conv",), flags=_flag("convs_per_block"), panel=_CONV, metavar="INT"),
+    Param("skip_connections", bool | str, "auto",
+          "U-Net skips for restoration tasks (auto: on with a spatial code and pooling).",
+          kinds=("conv",), flags=("--skip-connections", "--no-skip-connections"), panel=_CONV),
+    # Dense nets train best with GELU (smooth, no dead units); conv blocks keep the field's ReLU.
+    Param("activation", str, "gelu", "relu, leaky_relu, elu, gelu, silu, tanh, sigmoid or identity.",
+          per_kind={"conv": "relu"}, flags=_flag("activation"), panel=_ARCH,
+          choices=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")),
+    Param("task", str, "reconstruct",
+          "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
+          kinds=("conv",), flags=_flag("task"), panel=_CONV,
+          choices=("reconstruct", "denoise", "colorize", "super_resolve", "inpaint")),
+    Param("scale_factor", int, 2, "super_resolve's factor: 2, 3 or 4.",
+          kinds=("conv",), flags=_flag("scale_factor"), panel=_CONV, choices=(2, 3, 4)),
+    Param("image_size", tuple[int, int] | None, None, "Image folders: HxW to resize to / cut patches of.",
+          kinds=("conv",), flags=_flag("image_size"), panel=_CONV, metavar="HxW"),
+    Param("color_mode", str | None, None, "Image folders: L (gray) or RGB (default).",
+          kinds=("conv",), flags=_flag("color_mode"), panel=_CONV, choices=("L", "RGB")),
+    # -- training -----------------------------------------------------------------------------
+    Param("loss", str, "auto", "auto (BCE for binary data, else MSE), mse or bce.",
+          flags=_flag("loss"), panel=_ARCH, choices=("auto", "mse", "bce")),
+    Param("scaling", str, "auto", "auto (none for [0, 1] data, else standard), none, standard, minmax.",
+          flags=_flag("scaling"), panel=_ARCH, choices=("auto", "none", "standard", "minmax")),
+    # The conv defaults are the restoration benchmarks' tuned recipe (issue 13 revisits them).
+    Param("epochs", int | str, "auto", "Maximum epochs (auto: about 20,000 steps, 30 to 300 epochs).",
+          per_kind={"conv": 100}, flags=_flag("epochs"), metavar="INT|auto"),
+    Param("batch_size", int, 256, "Samples per optimizer step.",
+          per_kind={"conv": 64}, flags=_flag("batch_size"), metavar="INT"),
+    Param("learning_rate", float | str, "auto", "Peak AdamW rate (auto: 1e-2 scaled for width and batch).",
+          per_kind={"conv": 3e-3}, flags=("--learning-rate", "--lr"), metavar="FLOAT|auto"),
+    Param("weight_decay", float, 1e-2, "AdamW's decoupled weight decay.",
+          per_kind={"conv": 1e-4}, flags=_flag("weight_decay"), metavar="FLOAT"),
+    Param("validation_fraction", float, 0.1, "Share held out for early stopping (0: none).",
+          flags=_flag("validation_fraction"), metavar="FLOAT"),
+    Param("patience", int, 30, "Epochs without improvement before stopping (0: never).",
+          per_kind={"conv": 15}, flags=_flag("patience"), metavar="INT"),
+    Param("random_state", Any, None, "Seed: the same seed gives the same weights on CPU.",
+          flags=("--seed", "--random-state"), metavar="INT"),
+    Param("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:N.",
+          flags=_flag("device"), metavar="DEVICE"),
+    Param("precision", str, "fp32", "fp32, or bf16 autocast.",
+          flags=_flag("precision"), choices=("fp32", "bf16")),
+    Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
+    Param("verbose", int, 1, "0 silences the progress bar."),
+    # -- guards against the identity ------------------------------------------------------------
+    # Dense: a fading Gaussian noise is part of the default recipe (it lowers held-out error on
+    # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked.
+    Param("noise", str | None, "gaussian", "Input noise kind: gaussian, masking or salt_pepper.",
+          per_kind={"conv": None}, flags=("--noise-type",), panel=_GUARD,
+          choices=("gaussian", "masking", "salt_pepper")),
+    Param("noise_level", float, 0.3, "Noise sigma (gaussian, in scaled units) or share of entries hit.",
+          per_kind={"conv": 0.1}, flags=("--noise-level", "--noise"), panel=_GUARD, metavar="FLOAT"),
+    Param("noise_schedule", str, "cosine", "cosine (the noise fades out; a regularizer) or constant.",
+          kinds=("dense",), flags=_flag("noise_schedule"), panel=_GUARD, choices=("cosine", "constant")),
+    Param("dropout", float, 0.0, "Dropout rate after every hidden layer (block).",
+          flags=_flag("dropout"), panel=_GUARD, metavar="FLOAT"),
+    Param("l1_penalty", float, 0.0, "Weight of mean |code| (sparse code, ReLU units).",
+          flags=("--l1-penalty", "--l1"), panel=_GUARD, metavar="FLOAT"),
+    Param("kl_penalty", float, 0.0, "Weight of the KL sparsity penalty (sigmoid units).",
+          flags=("--kl-penalty", "--kl"), panel=_GUARD, metavar="FLOAT"),
+    Param("sparsity_target", float, 0.05, "Target activation rate rho of the KL penalty.",
+          flags=_flag("sparsity_target"), panel=_GUARD, metavar="FLOAT"),
+    Param("topk", int | None, None, "Keep the k largest code units per sample (TopK).",
+          flags=_flag("topk"), panel=_GUARD, metavar="INT"),
+    Param("topk_aux_penalty", float, 1 / 32, "Weight of the AuxK loss that revives dead TopK units.",
+          flags=("--topk-aux-penalty", "--topk-aux"), panel=_GUARD, metavar="FLOAT"),
+    Param("contractive_penalty", float, 0.0, "Weight of the encoder Jacobian's squared norm.",
+          flags=("--contractive-penalty", "--contractive"), panel=_GUARD, metavar="FLOAT"),
+    # -- pretrained parts -----------------------------------------------------------------------
+    Param("encoder", Any, None, "Reuse the encoder of a saved model folder.",
+          flags=("--encoder", "--encoder-from"), panel=_PRE, metavar="MODEL"),
+    Param("freeze_encoder", bool, False, "Keep a reused encoder's weights fixed.",
+          flags=_flag("freeze_encoder"), panel=_PRE),
+    Param("decoder", Any, None, "Reuse the decoder of a saved model folder.",
+          flags=("--decoder", "--decoder-from"), panel=_PRE, metavar="MODEL"),
+    Param("freeze_decoder", bool, False, "Keep a reused decoder's weights fixed.",
+          flags=_flag("freeze_decoder"), panel=_PRE),
+    Param("pretrain", str | None, None, "layerwise: greedy layer-wise pretraining first.",
+          kinds=("dense",), flags=_flag("pretrain"), panel=_PRE, choices=("layerwise",)),
+)  # fmt: skip
+
+BY_NAME = {p.name: p for p in PARAMS}
+
+
+def params_of(kind: str) -> tuple[Param, ...]:
+    """The parameters of the estimator ``kind``, in its positional order."""
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}; expected one of {KINDS}")
+    return tuple(p for p in PARAMS if kind in p.kinds)
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    """``{name: default}`` of the estimator ``kind``."""
+    return {p.name: p.default_for(kind) for p in params_of(kind)}
+
+
+def make_init(kind: str):
+    """An ``__init__`` storing the parameters of ``kind`` as attributes, and nothing else.
+
+    Its ``__signature__`` lists them with their defaults and types, so ``inspect``,
+    ``help()``, scikit-learn's ``get_params`` / ``clone`` and persistence see an ordinary
+    keyword signature.
+    """
+    declared = params_of(kind)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = inspect.Signature(
+        [self_param]
+        + [
+            inspect.Parameter(
+                p.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=p.default_for(kind),
+                annotation=p.type,
+            )
+            for p in declared
+        ]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__annotations__ = {p.name: p.type for p in declared} | {"return": None}
+    __init__.__doc__ = (
+        f"Store the parameters (see the class docstring); defaults in :data:`{__name__}.PARAMS`."
+    )
+    return __init__
+
+
+__all__ = ["KINDS", "PANELS", "PARAMS", "Param", "defaults", "make_init", "params_of"]

@@ -1,0 +1,82 @@
+"""The one declaration of the estimators' parameters, and what is built from it."""
+
+import inspect
+import re
+from fractions import Fraction
+
+import pytest
+from typer.testing import CliRunner
+
+from hourglass import AutoEncoder, ConvAutoEncoder, InvalidInputError
+from hourglass.cli import app
+from hourglass.cli.options import estimator_params
+from hourglass.estimators.params import PARAMS, defaults, params_of
+
+ESTIMATORS = {"dense": AutoEncoder, "conv": ConvAutoEncoder}
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_signature_is_the_declaration(kind):
+    signature = inspect.signature(ESTIMATORS[kind])
+    assert list(signature.parameters) == [p.name for p in params_of(kind)]
+    assert {n: p.default for n, p in signature.parameters.items()} == defaults(kind)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_docstring_defaults_agree_with_the_declaration(kind):
+    documented = dict(re.findall(r"^    (\w+) : [^\n]*?default=([^\n]+)$", ESTIMATORS[kind].__doc__, re.M))
+    assert len(documented) >= 10
+    for name, text in documented.items():
+        assert name in defaults(kind), name
+        value = defaults(kind)[name]
+        assert _same(text.strip(), value), (name, text, value)
+
+
+def _same(text, value):
+    if text in (repr(value), str(value)):
+        return True
+    try:
+        return float(Fraction(text)) == value  # '1e-2', '1/32'
+    except (ValueError, TypeError):
+        return False
+
+
+def test_positional_code_size_and_unknown_names():
+    assert AutoEncoder(8).code_size == 8
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        AutoEncoder(code_sise=8)
+
+
+def test_every_declared_flag_reaches_its_parameter():
+    for param in PARAMS:
+        for i, _flag in enumerate(param.flags):
+            kind = param.kinds[0]
+            key = param.name if i == 0 else f"{param.name}__alias{i}"
+            value = {
+                "hidden_layers": "8,4",
+                "decoder_layers": "4,8",
+                "channels": "4,8",
+                "image_size": "16",
+            }.get(param.name, True if param.type is bool else None)
+            if value is None:
+                continue
+            got = estimator_params(kind, {key: value})
+            assert param.name in got, (param.name, key)
+
+
+def test_an_option_of_the_other_architecture_is_refused_by_its_flag():
+    with pytest.raises(InvalidInputError, match="--channels is an option of --arch conv models, not dense"):
+        estimator_params("dense", {"channels": "4,8"})
+    with pytest.raises(InvalidInputError, match="--hidden-layers is an option of --arch dense"):
+        estimator_params("conv", {"hidden_layers__alias1": "8"})
+
+
+def test_fit_help_shows_every_primary_flag_uncut_at_80_columns():
+    result = CliRunner().invoke(app, ["fit", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for param in PARAMS:
+        if param.flags:
+            assert param.flag in out, param.flag
+    option_lines = [line for line in out.splitlines() if re.match(r"^│\s+-", line)]
+    assert option_lines and not any("…" in line.split("  ")[1] for line in option_lines if "  " in line)
