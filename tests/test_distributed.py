@@ -84,3 +84,75 @@ def test_cuda_with_fewer_gpus_than_processes_is_refused(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")
     with pytest.raises(hourglass.exceptions.InvalidInputError, match="64 processes on this machine"):
         distributed.setup(torch.device("cuda"))
+
+
+def test_resume_under_torchrun_finishes_the_run_a_single_process_began(tmp_path):
+    """A run interrupted in one process continues under torchrun to the weights of one whole run."""
+    np.save(tmp_path / "data.npy", _data().astype(np.float32))
+    script = tmp_path / "interrupt.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, torch
+            from hourglass.train.trainer import Trainer
+            from hourglass.cli import main
+            torch.set_num_threads(1)
+            original = Trainer.train_one_epoch
+            def stop_at_2(self, data, epoch):
+                if epoch == 2:
+                    raise KeyboardInterrupt
+                return original(self, data, epoch)
+            Trainer.train_one_epoch = stop_at_2
+            sys.exit(main(sys.argv[1:]))
+            """
+        )
+    )
+    args = ["fit", "data.npy", "--out", "m", "--code-size", "3", "--hidden-layers", "16", "--epochs", "3",
+            "--batch-size", "64", "--patience", "0", "--device", "cpu", "--quiet"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.run(
+        [sys.executable, str(script), *args], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert first.returncode != 0 and (tmp_path / "m.checkpoint").exists(), first.stderr[-2000:]
+    done = _torchrun(["-m", "hourglass", *args, "--resume"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = hourglass.load(tmp_path / "m")
+    assert resumed.history_.epoch == [1, 2, 3]
+    whole = hourglass.AutoEncoder(
+        code_size=3, hidden_layers=(16,), epochs=3, batch_size=64, patience=0, random_state=0, device="cpu",
+        verbose=0,
+    ).fit(_data().astype(np.float32))  # fmt: skip
+    for name, value in whole.module_.state_dict().items():
+        np.testing.assert_allclose(
+            resumed.module_.state_dict()[name].cpu().numpy(), value.numpy(), rtol=0, atol=1e-4, err_msg=name
+        )
+
+
+def test_a_failing_rank_fails_the_run_and_writes_nothing(tmp_path):
+    np.save(tmp_path / "data.npy", _data().astype(np.float32))
+    script = tmp_path / "fail_rank_1.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, torch
+            from hourglass.exceptions import InvalidInputError
+            from hourglass.train import distributed
+            from hourglass.train.trainer import Trainer
+            from hourglass.cli import main
+            torch.set_num_threads(1)
+            original = Trainer.train_one_epoch
+            def fail_on_rank_1(self, data, epoch):
+                if epoch == 2 and distributed.rank() == 1:
+                    raise InvalidInputError("rank 1 read a bad block; expected finite values")
+                return original(self, data, epoch)
+            Trainer.train_one_epoch = fail_on_rank_1
+            sys.exit(main(sys.argv[1:]))
+            """
+        )
+    )
+    args = [str(script), "fit", "data.npy", "--out", "m", "--code-size", "3", "--hidden-layers", "16",
+            "--epochs", "3", "--device", "cpu", "--quiet"]  # fmt: skip
+    done = _torchrun(args, tmp_path, timeout=240)
+    assert done.returncode != 0
+    assert "hourglass: error: rank 1 read a bad block; expected finite values" in done.stderr
+    assert not (tmp_path / "m").exists()
