@@ -37,3 +37,7 @@ class OutputLockedError(OutputError):
 
 class TrainingDivergedError(HourglassError, FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+class CallbackError(HourglassError, RuntimeError):
+    """A user's training callback raised; training stopped and the checkpoint was kept."""

@@ -34,7 +34,7 @@ from hourglass.data.sources import (
     first_items,
 )
 from hourglass.estimators.persistence import json_safe, save_estimator
-from hourglass.exceptions import InvalidInputError
+from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
 from hourglass.nn.config import TrainConfig
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint, distributed
@@ -340,10 +340,42 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "checkpoint_dir": getattr(self, "checkpoint_dir", None),
             "description": type(self).__name__,
             "fingerprint": None,
+            "on_epoch_end": self._callback_hook(),
             **overrides,
         }
         loss = settings.pop("loss")
         return Trainer(module, config, loss, **settings)
+
+    def _callback_hook(self):
+        """``on_epoch_end`` for the Trainer from ``callbacks``, or None without any."""
+        callbacks = getattr(self, "callbacks", None)
+        if not callbacks:
+            return None
+        if not isinstance(callbacks, (list, tuple)):
+            callbacks = [callbacks]
+        for callback in callbacks:
+            if not callable(getattr(callback, "on_epoch_end", None)) and not callable(callback):
+                raise InvalidInputError(
+                    f"callbacks holds {callback!r}; expected objects with "
+                    "on_epoch_end(estimator, epoch, logs) or callables with that signature"
+                )
+
+        def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
+            stop = False
+            for callback in callbacks:
+                hook = getattr(callback, "on_epoch_end", callback)
+                name = getattr(callback, "__qualname__", type(callback).__qualname__)
+                try:
+                    stop = bool(hook(self, epoch, dict(logs))) or stop
+                except Exception as exc:  # a user's code: report it in one line, keep the checkpoint
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
+                    what = f"{type(exc).__name__}: {reason}"
+                    raise CallbackError(
+                        f"callback {name}.on_epoch_end raised at epoch {epoch}: {what}"
+                    ) from exc
+            return stop
+
+        return on_epoch_end
 
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> BaseAutoEncoder:
         """Train the autoencoder on ``X`` (``y`` is ignored).
@@ -364,6 +396,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self
         """
         self._check_params()
+        previous = self._warm_state()
+        self._partial_trainer = None  # partial_fit after this fit starts from its weights
         source = self._training_source(X)
         head = source.head()
         self._check_code_size(head)
@@ -377,15 +411,20 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
         self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
         self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            self.module_ = build_model(self.architecture_)
+        if previous is not None:
+            self._continue_from(previous)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed_)
+                self.module_ = build_model(self.architecture_)
         train = source.training_data(train_idx, self.scaler_)
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         self._report_sample = first_items(train, 16).numpy() * self.scaler_.scale + self.scaler_.offset
-        self._prepare_module(train)
+        if previous is None:
+            self._prepare_module(train)
         config = replace(self._train_config(len(train_idx)), workers=self._loader_workers(source))
         trainer = self._trainer(self.module_, config, fingerprint=run)
+        self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
@@ -395,6 +434,117 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
         return self
+
+    def _warm_state(self) -> dict[str, Any] | None:
+        """With ``warm_start`` and a fitted model: what the next fit continues from."""
+        if not getattr(self, "warm_start", False) or not hasattr(self, "module_"):
+            return None
+        return {
+            name: getattr(self, name)
+            for name in ("module_", "architecture_", "scaler_", "loss_", "loss_reason_")
+        }
+
+    def _continue_from(self, previous: dict[str, Any]) -> None:
+        """Keep the previous fit's module and scaler (its weights expect that scaling)."""
+        if previous["architecture_"] != self.architecture_:
+            raise InvalidInputError(
+                "warm_start=True, but this data or these parameters give another architecture than the "
+                "previous fit; fit with warm_start=False to start afresh"
+            )
+        for name, value in previous.items():
+            setattr(self, name, value)
+        self.data_range_ = getattr(self, "data_range_", (0.0, 1.0))
+
+    def partial_fit(self, X: Any, y: Any = None) -> BaseAutoEncoder:
+        """One pass over ``X`` (a batch or a chunk of a stream), keeping the optimizer between calls.
+
+        The first call fits the scaler on its ``X``, builds the module and the optimizer; later
+        calls train on, with Adam's moments carried over, at the constant rate ``learning_rate_``
+        (there is no known end to schedule toward) and with any input noise at its full level.
+        No validation split, early stopping or collapse restarts: that is ``fit``'s job.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The next chunk of training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "module_"):
+            trainer = self._start_partial(X)
+            data, self._partial_data = self._partial_data, None  # do not pin the caller's array
+        else:
+            # Checked before anything moves: a chunk of another width changes nothing.
+            checked = self._validate_input(X, reset=False)
+            data = ArraySource(checked).training_data(np.arange(len(checked)), self.scaler_)
+            trainer = getattr(self, "_partial_trainer", None) or self._incremental_trainer(len(checked))
+        epoch = len(trainer.history.epoch) + 1
+        before = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+        tic = time.perf_counter()
+        terms = trainer.train_one_epoch(data.to(trainer.device), epoch)
+        if not math.isfinite(terms["loss"]):
+            self.module_.load_state_dict(before)
+            raise TrainingDivergedError(
+                f"partial_fit: the training loss became {terms['loss']} on this chunk; the weights are those "
+                "before it (lower learning_rate)"
+            )
+        trainer._record(epoch, terms, math.nan, {}, time.perf_counter() - tic)
+        self.module_.eval()
+        self.n_epochs_ = len(trainer.history.epoch)
+        self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + trainer.history.seconds[-1]
+        return self
+
+    def _start_partial(self, X: Any) -> Trainer:
+        """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer."""
+        self._check_params()
+        source = self._training_source(X)
+        head = source.head()
+        self._check_code_size(head)
+        self.seed_ = as_seed(self.random_state)
+        everything = np.arange(len(source))
+        summary = source.statistics(everything, self._scaler_channel_axis)
+        self.scaler_ = scaler_from_summary(summary, self.scaling)
+        scaled = summary.scaled(self.scaler_)
+        self.data_range_ = (scaled.lo, scaled.hi)
+        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
+        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            self.module_ = build_model(self.architecture_)
+        self._partial_data = source.training_data(everything, self.scaler_)
+        self._prepare_module(self._partial_data)
+        trainer = self._incremental_trainer(len(everything))
+        self.history_ = trainer.history
+        self.history_.recipe.update(
+            learning_rate=self.learning_rate_, learning_rate_rule=self.learning_rate_reason_
+        )
+        self.device_ = str(trainer.device)
+        self._n_features_out = self._code_width()
+        return trainer
+
+    def _incremental_trainer(self, n_items: int) -> Trainer:
+        """A Trainer for ``partial_fit`` on the current module (new, fitted or loaded), kept between calls."""
+        config = replace(self._train_config(n_items), noise_schedule="constant", epochs=1)
+        trainer = self._trainer(self.module_, config, checkpoint_dir=None, on_epoch_end=None)
+        trainer.start_incremental(n_items)
+        if hasattr(self, "history_"):
+            trainer.history = self.history_  # passes continue the fitted model's record
+        self._partial_trainer = trainer
+        return trainer
+
+    @property
+    def n_iter_(self) -> int:
+        """Epochs run (passes for ``partial_fit``), as scikit-learn's MLP names it."""
+        return len(self.history_.epoch)
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """The training loss after every epoch, as scikit-learn's MLP names it."""
+        return list(self.history_.train_loss)
 
     @staticmethod
     def _loader_workers(source: TrainingSource) -> int:

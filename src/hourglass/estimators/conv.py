@@ -101,7 +101,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
         axis is longer than 16.
     loss, scaling, epochs, batch_size, learning_rate, weight_decay, validation_fraction, \
-patience, random_state, device, precision, checkpoint_dir, verbose
+patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, callbacks
         As in :class:`hourglass.AutoEncoder`. Scaling statistics are per channel.
     noise : {'gaussian', 'masking', 'salt_pepper'} or None, default=None
         Input noise, added after the task's corruption (``'gaussian'`` for 'denoise' if None).
@@ -187,6 +187,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose
 
     def _training_source(self, X: Any) -> TrainingSource:
         """An array (in memory or streamed from a large ``.npy``), or a lazy Dataset of photos."""
+        if isinstance(X, torch.utils.data.DataLoader):
+            X = X.dataset  # batches follow batch_size, as for arrays
         if isinstance(X, torch.utils.data.Dataset):
             return self._dataset_source(X)
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):

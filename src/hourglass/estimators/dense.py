@@ -10,7 +10,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from hourglass.data.loading import check_finite
-from hourglass.data.sources import NpyFileSource, TrainingSource
+from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
 from hourglass.estimators.params import make_init
 from hourglass.estimators.persistence import register_estimator
@@ -73,8 +73,17 @@ class AutoEncoder(BaseAutoEncoder):
     checkpoint_dir : str or None, default=None
         Folder where a checkpoint is written atomically after every epoch; ``fit(X,
         resume=True)`` continues from it.
-    verbose : int, default=1
-        0 silences the progress bar.
+    verbose : int, default=0
+        1 shows a progress bar (quiet by default, as scikit-learn's estimators are).
+    warm_start : bool, default=False
+        ``fit`` continues from the weights (and scaler) of the previous ``fit`` instead of
+        starting afresh, as scikit-learn's ``MLPRegressor(warm_start=True)`` does; the data must
+        give the same architecture.
+    callbacks : list or None, default=None
+        Objects with ``on_epoch_end(estimator, epoch, logs)`` (or plain callables with that
+        signature), called after every epoch with ``logs`` holding ``train_loss``, ``val_loss``,
+        ``learning_rate`` and ``seconds``; returning True stops training. One that raises stops
+        training with :class:`~hourglass.exceptions.CallbackError` (the checkpoint is kept).
     noise : {'gaussian', 'masking', 'salt_pepper'} or None, default='gaussian'
         Corrupt every training batch afresh and learn to give back the clean one (the denoising
         autoencoder). The default, Gaussian noise fading out over training, is a regularizer:
@@ -131,7 +140,10 @@ class AutoEncoder(BaseAutoEncoder):
     history_ : History
         Per-epoch losses, learning rate and timings.
     n_features_in_ : int
-    n_epochs_ : int
+    n_epochs_, n_iter_ : int
+        Epochs run (``n_iter_`` as in scikit-learn's MLP).
+    loss_curve_ : list of float
+        The training loss after every epoch (scikit-learn's MLP name).
     fit_seconds_ : float
     data_range_ : tuple of float
         Smallest and largest scaled training value (salt-and-pepper noise writes them).
@@ -150,6 +162,19 @@ class AutoEncoder(BaseAutoEncoder):
     __init__ = make_init("dense")  # parameters and defaults: hourglass.estimators.params
 
     def _training_source(self, X: Any) -> TrainingSource:
+        """An array, a large ``.npy`` memory map (streamed), or a torch Dataset / DataLoader of rows."""
+        if isinstance(X, torch.utils.data.DataLoader):
+            # The loader's dataset is what is read; batches follow batch_size, as for arrays.
+            X = X.dataset
+        if isinstance(X, torch.utils.data.Dataset):
+            source = DatasetSource(X)
+            if len(source.sample_shape) != 1:
+                raise InvalidInputError(
+                    f"the dataset's items have shape {source.sample_shape}; expected 1-D rows (n_features,) "
+                    "for AutoEncoder (use ConvAutoEncoder for images, series and video)"
+                )
+            self.n_features_in_ = source.sample_shape[0]
+            return source
         return self._array_source(X)
 
     def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:

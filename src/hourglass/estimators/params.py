@@ -142,7 +142,10 @@ PARAMS: tuple[Param, ...] = (
     Param("precision", str, "fp32", "fp32, or bf16 autocast.",
           flags=_flag("precision"), choices=("fp32", "bf16")),
     Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
-    Param("verbose", int, 1, "0 silences the progress bar."),
+    # Quiet in Python, as scikit-learn's estimators are; the CLI shows its progress bar.
+    Param("verbose", int, 0, "1 shows a progress bar."),
+    Param("warm_start", bool, False, "fit continues from the weights of the previous fit."),
+    Param("callbacks", Any, None, "Objects with on_epoch_end(estimator, epoch, logs) -> stop?"),
     # -- guards against the identity ------------------------------------------------------------
     # Dense: a fading Gaussian noise is part of the default recipe (it lowers held-out error on
     # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked.

@@ -51,7 +51,7 @@ VERSION = 2
 HASH_WHOLE_BYTES = 64 * 2**20
 SAMPLE_ROWS = 256
 #: Parameters that do not change what a run computes, so resuming may change them.
-IGNORED_PARAMS = ("checkpoint_dir", "verbose", "device")
+IGNORED_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks")
 
 START_OVER = "start over with --force instead of --resume (Python: fit without resume=True)"
 

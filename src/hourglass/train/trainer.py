@@ -80,6 +80,8 @@ class History:
     recipe: dict[str, Any] = field(default_factory=dict)
     #: One entry per collapse the loop recovered from: epoch, reason, the new learning rate.
     restarts: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether an ``on_epoch_end`` hook (a user's callback) asked to stop.
+    stopped_by_callback: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,6 +112,10 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**data)
+
+
+def _constant(step: int) -> float:
+    return 1.0
 
 
 def _number(value: Any) -> str:
@@ -196,6 +202,9 @@ class Trainer:
     fingerprint : dict, optional
         The run's fingerprint (:func:`hourglass.train.checkpoint.run_fingerprint`), recorded in every
         checkpoint; resuming refuses a checkpoint that records another.
+    on_epoch_end : callable, optional
+        ``on_epoch_end(epoch, logs) -> bool`` after every epoch (and its checkpoint); True stops
+        training. Under torchrun training stops when any process asks.
     """
 
     def __init__(
@@ -209,6 +218,7 @@ class Trainer:
         checkpoint_dir: str | Path | None = None,
         description: str = "training",
         fingerprint: dict | None = None,
+        on_epoch_end: Callable[[int, dict[str, float]], bool] | None = None,
     ) -> None:
         self.config = config
         self.device = distributed.setup(resolve_device(config.device))
@@ -225,6 +235,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.description = description
         self.fingerprint = fingerprint
+        self.on_epoch_end = on_epoch_end
         self.history = History()
 
     # -- one epoch ---------------------------------------------------------------------------
@@ -459,6 +470,9 @@ class Trainer:
                 self.history.stopped_early = stop and epoch < config.epochs
                 if self.checkpoint_dir is not None:
                     self._save_checkpoint(epoch, best_loss, best_state, bad_epochs)
+                # The hook sees every epoch, the last one too; it can only add a reason to stop.
+                if self._hook_says_stop(epoch) and not stop:
+                    self.history.stopped_by_callback = stop = True
                 if stop:
                     break
         bar.close()
@@ -469,6 +483,23 @@ class Trainer:
             self.model.to(memory_format=torch.contiguous_format)
         self.model.eval()
         return self.history
+
+    def _hook_says_stop(self, epoch: int) -> bool:
+        """Run ``on_epoch_end``; every process stops when any asks (their loops must agree)."""
+        if self.on_epoch_end is None:
+            return False
+        h = self.history
+        logs = {"train_loss": h.train_loss[-1], "val_loss": h.val_loss[-1], "learning_rate": h.lr[-1],
+                "seconds": h.seconds[-1], **{k: v[-1] for k, v in h.metrics.items() if v}}  # fmt: skip
+        wants = torch.tensor([1.0 if self.on_epoch_end(epoch, logs) else 0.0], device=self.device)
+        return bool(distributed.all_reduce_max(wants)[0] > 0)
+
+    def start_incremental(self, n_items: int) -> None:
+        """Set up the optimizer for ``partial_fit``: a constant rate, no end to schedule toward."""
+        self._setup_optimizer(n_items)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _constant)
+        if self.memory_format is not None:
+            self.model.to(memory_format=self.memory_format)
 
     def _give_up_or_restart(self, epoch: int, reason: str, best_loss: float, best_state, bad_epochs: int):
         """Recover from a collapse at ``epoch``, or raise once the restarts are spent."""
