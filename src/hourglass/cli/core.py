@@ -174,7 +174,9 @@ def fit(
         int, typer.Option(help="Random seed (same seed, same weights on CPU).", min=0, max=MAX_SEED)
     ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="auto (picked for the hardware, printed in the summary), fp32, tf32 or bf16.")
+    ] = "auto",
     noise_type: Annotated[NoiseType | None, typer.Option(help="Input noise kind (denoising).")] = None,
     noise: Annotated[
         float | None, typer.Option(help="Noise level: sigma for gaussian, a rate for masking / salt_pepper.")
