@@ -96,19 +96,29 @@ class History:
         if not recipe:
             return "no training recipe recorded (a model saved before it was)"
         rule = recipe.get("learning_rate_rule", "set by the user")
-        line = f"learning rate {recipe['learning_rate']:.3g} ({rule})"
+        line = f"learning rate {_number(recipe.get('learning_rate'))} ({rule})"
         if recipe.get("precision"):
             line += f"; precision {recipe['precision']} ({recipe.get('precision_rule', 'set by the user')})"
         if recipe.get("noise_schedule"):
             line += f"; input noise {recipe['noise_schedule']}"
         if not self.restarts:
             return line + "; no collapse"
-        where = ", ".join(f"epoch {r['epoch']} -> {r['learning_rate']:.3g}" for r in self.restarts)
+        where = ", ".join(
+            f"epoch {r.get('epoch')} -> {_number(r.get('learning_rate'))}" if isinstance(r, dict) else repr(r)
+            for r in self.restarts
+        )
         return line + f"; {len(self.restarts)} restart(s) from the best weights after a collapse ({where})"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**data)
+
+
+def _number(value: Any) -> str:
+    """``value`` to 3 significant digits, or as it is when a saved history holds no number there."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return repr(value)
 
 
 class WarmupCosine:
