@@ -8,13 +8,19 @@ Each check records ``ok`` and its figures, or the error, and the script prints o
 * a model saved from CUDA loads on the CPU and encodes the same;
 * bf16 autocast trains;
 * a convolutional denoiser, the anomaly detector and latent clustering run on CUDA;
-* throughput of the 784-1000-500-250-30 autoencoder on the GPU, hourglass vs a plain loop.
+* throughput of the 784-1000-500-250-30 autoencoder on the GPU, hourglass vs a plain loop;
+* with two GPUs or more, DDP under torchrun with one process per GPU (NCCL) ends at the weights
+  of one process with the same global batch (skipped, with a note, on fewer GPUs).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 import traceback
 from pathlib import Path
@@ -163,7 +169,7 @@ def _():
     from hourglass.train.trainer import Trainer
 
     rates = {}
-    for precision in ("fp32", "bf16"):
+    for precision in ("fp32", "bf16", "auto"):
         torch.manual_seed(0)
         cfg = TrainConfig(
             epochs=3,
@@ -184,8 +190,63 @@ def _():
         "hourglass_fp32_samples_per_s": round(rates["fp32"]),
         "hourglass_bf16_samples_per_s": round(rates["bf16"]),
         "hourglass_bf16_tflops": round(rates["bf16"] * flops / 1e12, 2),
+        "hourglass_auto_samples_per_s": round(rates["auto"]),
+        "hourglass_auto_tflops": round(rates["auto"] * flops / 1e12, 2),
         "gpu": torch.cuda.get_device_name(0),
     }
+
+
+#: Settings of the DDP check: fp32, so that the only difference between the runs is how the
+#: gradient is summed (TF32 or bf16 would add rounding of their own to the comparison).
+DDP_SETTINGS = {
+    "code_size": 8,
+    "hidden_layers": (64,),
+    "epochs": 3,
+    "batch_size": 256,
+    "patience": 0,
+    "random_state": 0,
+    "verbose": 0,
+    "device": "cuda",
+    "precision": "fp32",
+}
+
+
+@check("ddp_one_process_per_gpu")
+def _():
+    gpus = torch.cuda.device_count()
+    if gpus < 2:
+        return {"skipped": f"needs at least 2 GPUs for one process per GPU; this machine has {gpus}"}
+    folder = TMP / "ddp"
+    folder.mkdir()
+    np.save(folder / "data.npy", X_train)
+    # A script of its own under torchrun, as a user would launch it; the processes must not
+    # import this file, which runs every check at import.
+    (folder / "train.py").write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np, hourglass
+            ae = hourglass.AutoEncoder(**{DDP_SETTINGS!r}).fit(np.load("data.npy"))
+            ae.save("model")
+            """
+        )
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(gpus)]
+    tic = time.perf_counter()
+    done = subprocess.run(
+        [*command, "train.py"], cwd=folder, capture_output=True, text=True, timeout=900, env=dict(os.environ)
+    )
+    seconds = time.perf_counter() - tic
+    assert done.returncode == 0, done.stderr[-1500:]
+    from safetensors.numpy import load_file
+
+    single = AutoEncoder(**DDP_SETTINGS).fit(X_train)
+    parallel = load_file(str(folder / "model" / "weights.safetensors"))
+    diff = 0.0
+    for name, value in single.module_.state_dict().items():
+        key = next(k for k in parallel if k.endswith(name))
+        diff = max(diff, float(np.abs(parallel[key] - value.cpu().numpy()).max()))
+    assert diff <= 1e-4, diff
+    return {"processes": gpus, "max_abs_weight_difference": diff, "torchrun_seconds": round(seconds, 2)}
 
 
 print(

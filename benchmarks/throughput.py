@@ -1,17 +1,22 @@
 """Training throughput of a 784-1000-500-250-30 autoencoder against the machine's matmul peak.
 
-Measured in one run (issue 2):
+Measured in one run (issues 2 and 11):
 
 * ``matmul_peak``: fp32 (and bf16) GFLOP/s of a large square ``torch.mm`` — the ceiling;
 * ``plain_loop``: a textbook PyTorch loop (TensorDataset + DataLoader + Adam) at batch 256;
-* ``hourglass``: the same architecture trained by hourglass's Trainer at batch 256, in fp32
-  and under bf16 autocast.
+* ``hourglass``: the same architecture trained by hourglass's Trainer at batch 256 in fp32,
+  under bf16 autocast, and with the default ``precision='auto'`` (reported with what it chose);
+* ``gpu`` (when CUDA is available): the plain loop and the Trainer in fp32, bf16 and auto (and
+  auto with ``compile=True``) at batch 256 and 8192, in samples/s and TFLOP/s.
+
+Targets (issue 11): the default at least 1.5x the plain loop on CPUs with native bf16 (AVX-512
+BF16 or AMX), at least 1.0x elsewhere; at least 100 TFLOP/s at batch 8192 on an H200.
 
 FLOPs per sample count the three matrix products of every linear layer (forward, and the two
 of the backward pass): ``6 * sum(in * out)``. Data: Fashion-MNIST's training images if the
 Debian package is installed, else uniform noise of the same shape. Prints one JSON object.
 
-    python benchmarks/throughput.py [--samples 30000] [--epochs 2]
+    python benchmarks/throughput.py [--samples 30000] [--epochs 2] [--gpu-samples 262144]
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ import torch.nn.functional as F
 
 from hourglass.nn.config import DenseConfig, TrainConfig
 from hourglass.nn.model import build_model
+from hourglass.train.precision import cpu_native_bf16
 from hourglass.train.trainer import Trainer
 
 LAYERS = (784, 1000, 500, 250, 30)
 BATCH = 256
+#: Batch sizes timed on a GPU: the CPU's, and one large enough to keep an H200's tensor cores busy.
+GPU_BATCHES = (256, 8192)
 
 
 def flops_per_sample() -> float:
@@ -71,47 +79,100 @@ def config() -> DenseConfig:
     )
 
 
-def plain_loop(X: torch.Tensor, epochs: int) -> float:
-    """Samples/s of the loop a tutorial would write."""
+def plain_loop(X: torch.Tensor, epochs: int, batch_size: int = BATCH, device: str = "cpu") -> float:
+    """Samples/s of the loop a tutorial would write (host batches copied to ``device`` one by one)."""
     torch.manual_seed(0)
-    model = build_model(config())
+    model = build_model(config()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X), batch_size=BATCH, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(X), batch_size=batch_size, shuffle=True
+    )
     seen, tic = 0, None
     for epoch in range(epochs + 1):  # epoch 0 warms up and is not timed
         if epoch == 1:
+            _synchronize(device)
             seen, tic = 0, time.perf_counter()
         for (batch,) in loader:
+            batch = batch.to(device)
             out = model(batch)
             loss = F.binary_cross_entropy_with_logits(out["logits"], batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             seen += len(batch)
+    _synchronize(device)
     return seen / (time.perf_counter() - tic)
 
 
-def hourglass_loop(X: torch.Tensor, epochs: int, precision: str) -> float:
+def _synchronize(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def hourglass_loop(
+    X: torch.Tensor,
+    epochs: int,
+    precision: str,
+    batch_size: int = BATCH,
+    device: str = "cpu",
+    compile: bool = False,
+) -> dict:
+    """Samples/s of hourglass's Trainer, with the precision it trained in and why.
+
+    Each epoch's time is measured by the Trainer and ends with the epoch's one read of the loss
+    from the device, so on a GPU it covers all the epoch's work.
+    """
     torch.manual_seed(0)
     model = build_model(config())
     train = TrainConfig(
         epochs=epochs + 1,
-        batch_size=BATCH,
+        batch_size=batch_size,
         learning_rate=1e-3,
         patience=0,
         seed=0,
-        device="cpu",
+        device=device,
         precision=precision,
         verbose=0,
+        compile=compile,
     )
     history = Trainer(model, train, "bce").fit(X)
-    return len(X) * epochs / sum(history.seconds[1:])  # epoch 1 warms up and is not timed
+    rate = len(X) * epochs / sum(history.seconds[1:])  # epoch 1 warms up (and compiles): not timed
+    return {"rate": rate, "precision": history.recipe["precision"], "rule": history.recipe["precision_rule"]}
+
+
+def gpu_section(X: torch.Tensor, epochs: int, compile: bool) -> dict:
+    """The plain loop and the Trainer on the first GPU at every batch of :data:`GPU_BATCHES`."""
+    flops = flops_per_sample()
+    data = X.to("cuda")  # moved once: the Trainer keeps in-memory data on the device
+    runs = {"plain_loop_fp32": lambda batch: {"rate": plain_loop(X, epochs, batch, "cuda")}}
+    for precision in ("fp32", "bf16", "auto"):
+        runs[precision] = lambda batch, p=precision: hourglass_loop(data, epochs, p, batch, "cuda")
+    if compile:
+        runs["auto_compiled"] = lambda batch: hourglass_loop(data, epochs, "auto", batch, "cuda", True)
+    out: dict = {"device": torch.cuda.get_device_name(0), "samples": len(X), "batches": {}}
+    for batch_size in GPU_BATCHES:
+        row: dict = {}
+        for name, run in runs.items():
+            try:
+                result = run(batch_size)
+            except Exception as exc:  # noqa: BLE001 - report the failure, time the rest
+                row[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                continue
+            rate = result.pop("rate")
+            row[name] = {"samples_per_s": round(rate), "tflops": round(rate * flops / 1e12, 2), **result}
+        row["best_tflops"] = max((r["tflops"] for r in row.values() if "tflops" in r), default=None)
+        out["batches"][str(batch_size)] = row
+    best = out["batches"][str(GPU_BATCHES[-1])]["best_tflops"]
+    out["target_100_tflops_at_8192"] = best is not None and best >= 100
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=30000)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--gpu-samples", type=int, default=262_144, help="rows timed on a GPU (tiled)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile run on a GPU")
     args = parser.parse_args()
     X, source = load_images(args.samples)
     flops = flops_per_sample()
@@ -121,41 +182,44 @@ def main() -> None:
     plain = plain_loop(X, args.epochs)
     fp32 = hourglass_loop(X, args.epochs, "fp32")
     bf16 = hourglass_loop(X, args.epochs, "bf16")
+    auto = hourglass_loop(X, args.epochs, "auto")
+    native = cpu_native_bf16()
+    needed = 1.5 if native else 1.0
 
     def gflops(rate: float) -> float:
         return round(rate * flops / 1e9, 1)
 
-    print(
-        json.dumps(
-            {
-                "benchmark": "throughput_784-1000-500-250-30",
-                "data": source,
-                "samples": len(X),
-                "batch_size": BATCH,
-                "threads": torch.get_num_threads(),
-                "gflop_per_sample": round(flops / 1e9, 5),
-                "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
-                "plain_loop": {
-                    "samples_per_s": round(plain),
-                    "gflops": gflops(plain),
-                    "of_fp32_peak": round(gflops(plain) / peak32, 3),
-                },
-                "hourglass_fp32": {
-                    "samples_per_s": round(fp32),
-                    "gflops": gflops(fp32),
-                    "of_fp32_peak": round(gflops(fp32) / peak32, 3),
-                },
-                "hourglass_bf16": {
-                    "samples_per_s": round(bf16),
-                    "gflops": gflops(bf16),
-                    "of_fp32_peak": round(gflops(bf16) / peak32, 3),
-                },
-                "speedup_vs_plain_loop": round(max(fp32, bf16) / plain, 2),
-                "target_at_least_fp32_peak": max(gflops(fp32), gflops(bf16)) >= peak32,
-            },
-            indent=2,
-        )
-    )
+    def row(result: dict) -> dict:
+        rate = result["rate"]
+        return {
+            "samples_per_s": round(rate),
+            "gflops": gflops(rate),
+            "of_fp32_peak": round(gflops(rate) / peak32, 3),
+            "vs_plain_loop": round(rate / plain, 2),
+        }
+
+    report = {
+        "benchmark": "throughput_784-1000-500-250-30",
+        "data": source,
+        "samples": len(X),
+        "batch_size": BATCH,
+        "threads": torch.get_num_threads(),
+        "cpu_native_bf16": native,
+        "gflop_per_sample": round(flops / 1e9, 5),
+        "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
+        "plain_loop": row({"rate": plain}),
+        "hourglass_fp32": row(fp32),
+        "hourglass_bf16": row(bf16),
+        "hourglass_auto": {**row(auto), "chose": auto["precision"], "because": auto["rule"]},
+        "target": f"auto >= {needed}x the plain loop",
+        "target_met": auto["rate"] / plain >= needed,
+    }
+    if torch.cuda.is_available():
+        gpu_X = X if len(X) >= args.gpu_samples else load_images(args.gpu_samples)[0]
+        if len(gpu_X) < args.gpu_samples:  # the image set is shorter: tile it
+            gpu_X = gpu_X.repeat(-(-args.gpu_samples // len(gpu_X)), 1)[: args.gpu_samples]
+        report["gpu"] = gpu_section(gpu_X, args.epochs, compile=not args.no_compile)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -264,3 +264,9 @@ def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, mon
     strengths = [0.5 * (1 + math.cos(math.pi * (e - 1) / 19)) for e in range(1, 21)]
     first_counted = next(e for e, s in enumerate(strengths, 1) if s <= trainer_module.PATIENT_STRENGTH)
     assert faded.n_epochs_ == first_counted + 1
+
+
+@pytest.mark.parametrize("rate", [None, "fast", True])
+def test_recipe_summary_of_a_crafted_history_names_the_value(rate):
+    history = History(recipe={"learning_rate": rate}, restarts=[{"epoch": 2, "learning_rate": rate}, 3])
+    assert repr(rate) in history.recipe_summary()

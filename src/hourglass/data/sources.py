@@ -147,7 +147,8 @@ def iterate_batches(
         batch_sampler=batches,
         num_workers=workers,
         collate_fn=_keep_batch if batched else None,
-        persistent_workers=False,
+        # Pinned host batches let the copy to a GPU overlap the step before it.
+        pin_memory=device.type == "cuda",
     )
     for batch in loader:
         batch = batch[0] if isinstance(batch, (list, tuple)) else batch

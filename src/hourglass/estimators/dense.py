@@ -68,8 +68,11 @@ class AutoEncoder(BaseAutoEncoder):
         Seed for weights, split, shuffling and noise; the same int gives the same weights on CPU.
     device : str, default='auto'
         'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.
-    precision : {'fp32', 'bf16'}, default='fp32'
-        'bf16' trains under autocast (faster where the hardware has bf16 matrix units).
+    precision : {'auto', 'fp32', 'tf32', 'bf16'}, default='auto'
+        'auto' picks when training starts: bf16 autocast on CPUs with native bf16 (AVX-512 BF16
+        or AMX) for steps of at least 100 MFLOP, fp32 with TF32 matmuls on CUDA, fp32 elsewhere;
+        the choice and its reason are in ``history_.recipe`` and the fit summary. 'bf16' trains
+        under bf16 autocast; 'tf32' lets CUDA matmuls use TF32 tensor cores; 'fp32' is plain.
     checkpoint_dir : str or None, default=None
         Folder where a checkpoint is written atomically after every epoch; ``fit(X,
         resume=True)`` continues from it.

@@ -139,8 +139,8 @@ PARAMS: tuple[Param, ...] = (
           flags=("--seed", "--random-state"), metavar="INT"),
     Param("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:N.",
           flags=_flag("device"), metavar="DEVICE"),
-    Param("precision", str, "fp32", "fp32, or bf16 autocast.",
-          flags=_flag("precision"), choices=("fp32", "bf16")),
+    Param("precision", str, "auto", "auto (bf16 where faster, TF32 on CUDA), fp32, tf32 or bf16.",
+          flags=_flag("precision"), choices=("auto", "fp32", "tf32", "bf16")),
     Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
     # Quiet in Python, as scikit-learn's estimators are; the CLI shows its progress bar.
     Param("verbose", int, 0, "1 shows a progress bar."),

@@ -32,6 +32,8 @@ OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "clip")
 LOSSES = ("auto", "mse", "bce")
 CODE_ACTIVATIONS = ("identity", "relu", "sigmoid")
 NOISE_SCHEDULES = ("constant", "cosine")
+#: 'auto' is resolved against the hardware when training starts (hourglass.train.precision).
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -267,8 +269,10 @@ class TrainConfig(_JSONConfig):
         Seeds weight initialisation, shuffling, noise and dropout.
     device : str
         ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    precision : {'fp32', 'bf16'}
-        ``'bf16'`` runs the forward pass under autocast.
+    precision : {'auto', 'fp32', 'tf32', 'bf16'}
+        ``'bf16'`` runs the forward pass under bf16 autocast; ``'tf32'`` keeps fp32 but lets
+        CUDA matmuls use TF32 tensor cores; ``'auto'`` picks one for the hardware and the
+        model when training starts (:func:`hourglass.train.precision.resolve_precision`).
     verbose : int
         0 silences the progress bar.
     grad_clip : float
@@ -282,6 +286,9 @@ class TrainConfig(_JSONConfig):
     workers : int
         DataLoader worker processes for training data read lazily (0: read in the training
         process); in-memory data ignore it.
+    compile : bool
+        Train through ``torch.compile`` of the module (fewer, fused kernels: pays on GPUs for
+        long runs; the first epoch pays the compilation).
     """
 
     kind: ClassVar[str] = "train"
@@ -293,12 +300,13 @@ class TrainConfig(_JSONConfig):
     patience: int = 15
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     verbose: int = 1
     grad_clip: float = 1.0
     max_restarts: int = 3
     noise_schedule: str = "constant"
     workers: int = 0
+    compile: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -307,9 +315,7 @@ class TrainConfig(_JSONConfig):
         _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
         _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
         _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
-        _require(
-            self.precision in ("fp32", "bf16"), f"precision={self.precision!r}; expected 'fp32' or 'bf16'"
-        )
+        _require(self.precision in PRECISIONS, f"precision={self.precision!r}; expected one of {PRECISIONS}")
         _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
         _require(int(self.workers) >= 0, f"workers={self.workers} must be non-negative")
         _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")

@@ -1,14 +1,14 @@
 """The training loop: batches, validation, early stopping, checkpoints.
 
-The loop works on in-memory tensors (indexing a device tensor with a shuffled index, no
-per-sample Python work) or on a ``torch.utils.data.Dataset`` for data larger than memory.
+The loop works on in-memory tensors (moved to the device once and indexed there with a shuffled
+index, no per-sample Python work) or on a ``torch.utils.data.Dataset`` for data larger than
+memory. A step never waits for the device: loss sums stay on it and are read once an epoch.
 Randomness is drawn from generators seeded by ``(seed, epoch)``, so a run resumed from the
 checkpoint of epoch ``e`` draws exactly what the uninterrupted run drew from epoch ``e + 1`` on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +25,7 @@ from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDive
 from hourglass.nn.config import TrainConfig
 from hourglass.train import checkpoint, distributed
 from hourglass.train.losses import Regularizer, total_loss
+from hourglass.train.precision import autocast, forward_flops, matmul_scope, resolve_precision
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset
@@ -99,12 +100,14 @@ class History:
             return "no training recipe recorded (a model saved before it was)"
         rule = recipe.get("learning_rate_rule", "set by the user")
         line = f"learning rate {_number(recipe.get('learning_rate'))} ({rule})"
+        if recipe.get("precision"):
+            line += f"; precision {recipe['precision']} ({recipe.get('precision_rule', 'set by the user')})"
         if recipe.get("noise_schedule"):
             line += f"; input noise {recipe['noise_schedule']}"
         if not self.restarts:
             return line + "; no collapse"
         where = ", ".join(
-            f"epoch {r.get('epoch')} -> {_number(r.get('learning_rate'))}" if isinstance(r, dict) else str(r)
+            f"epoch {r.get('epoch')} -> {_number(r.get('learning_rate'))}" if isinstance(r, dict) else repr(r)
             for r in self.restarts
         )
         return line + f"; {len(self.restarts)} restart(s) from the best weights after a collapse ({where})"
@@ -119,9 +122,10 @@ def _constant(step: int) -> float:
 
 
 def _number(value: Any) -> str:
-    """A recorded number, short; anything else (a hand-edited history) as it is."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return f"{value:.3g}" if is_number else str(value)
+    """``value`` to 3 significant digits, or as it is when a saved history holds no number there."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return repr(value)
 
 
 class WarmupCosine:
@@ -166,12 +170,6 @@ def _memory_format(model: nn.Module, device: torch.device) -> torch.memory_forma
     if 5 in ndims:
         return torch.channels_last_3d
     return torch.channels_last if 4 in ndims else None
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
@@ -227,6 +225,12 @@ class Trainer:
         # gradients. Buffers are not broadcast from rank 0: the TopK bottleneck keeps its
         # dead-unit statistics itself, over the whole batch of every process.
         self.forward = distributed.data_parallel(self.model) if distributed.active() else self.model
+        if config.compile:
+            # Only the training forward is compiled: evaluation (eval mode, other batch sizes)
+            # would need graphs of its own for a small share of the time.
+            self.forward = torch.compile(self.forward)
+        # Resolved from the hardware alone until fit() knows the work of a step.
+        self.precision, self.precision_reason = resolve_precision(config.precision, self.device)
         self.memory_format = _memory_format(self.model, self.device)
         self.loss = loss
         self.regularizers = list(regularizers or [])
@@ -285,50 +289,62 @@ class Trainer:
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        for batch in _batches(data, self.config.batch_size, generator, self.device, self.config.workers):
-            inputs = self._step_inputs(batch, generator, strength)
-            if distributed.active():
-                # Every process draws the same batch and the same noise; each computes its
-                # slice, so the averaged gradient is the whole batch's, as in one process.
-                part = distributed.rank()
-                inputs = torch.tensor_split(inputs, distributed.world_size())[part]
-                batch = torch.tensor_split(batch, distributed.world_size())[part]
-            with _autocast(self.device, self.config.precision):
-                outputs = self.forward(inputs)
-            parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
-            self.optimizer.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            if self.config.grad_clip > 0:
-                # One outlying batch cannot throw the weights far; with a loss that is a mean the
-                # norm sits well below the bound in ordinary steps, so this rarely acts.
-                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
-            self.optimizer.step()
-            self.scheduler.step()
-            n = batch.shape[0]
-            count += n
-            for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value.detach() * n
+        with matmul_scope(self.device, self.precision):
+            for batch in _batches(data, self.config.batch_size, generator, self.device, self.config.workers):
+                count += self._train_step(batch, generator, strength, params, sums)
         names = sorted(sums)
-        # The same epoch means on every process, so that restarts and stopping agree.
+        # The same epoch means on every process, so that restarts and stopping agree; this is
+        # the epoch's one read from the device.
         means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
-        return {name: float(value) for name, value in zip(names, means, strict=True)}
+        return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
+
+    def _train_step(self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor]) -> int:
+        """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``."""
+        inputs = self._step_inputs(batch, generator, strength)
+        if distributed.active():
+            # Every process draws the same batch and the same noise; each computes its
+            # slice, so the averaged gradient is the whole batch's, as in one process.
+            part = distributed.rank()
+            inputs = torch.tensor_split(inputs, distributed.world_size())[part]
+            batch = torch.tensor_split(batch, distributed.world_size())[part]
+        with autocast(self.device, self.precision):
+            outputs = self.forward(inputs)
+        parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
+        self.optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        if self.config.grad_clip > 0:
+            # One outlying batch cannot throw the weights far; with a loss that is a mean the
+            # norm sits well below the bound in ordinary steps, so this rarely acts.
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
+        self.optimizer.step()
+        self.scheduler.step()
+        n = batch.shape[0]
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + value.detach() * n
+        return n
 
     @torch.no_grad()
     def evaluate(self, data: Data) -> float:
-        """Mean loss over ``data`` in eval mode, with corruption drawn from a fixed generator."""
+        """Mean loss over ``data`` in eval mode, with corruption drawn from a fixed generator.
+
+        Never under autocast: the model is judged (and its best epoch picked) in the fp32 it is
+        used in by ``transform`` and ``reconstruct``.
+        """
         self.model.eval()
         # A fading regularizing noise is judged on clean inputs, as the model will be used; a
         # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
         generator = None if self._fading else _epoch_generator(self.config.seed, 0, salt=1)
-        total, count = 0.0, 0
-        for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device):
-            inputs = self._step_inputs(batch, generator)
-            with _autocast(self.device, self.config.precision):
+        losses: list[tuple[torch.Tensor, int]] = []
+        with matmul_scope(self.device, self.precision):
+            for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device):
+                inputs = self._step_inputs(batch, generator)
                 outputs = self.model(inputs)
-            parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
-            total += float(parts["loss"]) * batch.shape[0]
-            count += batch.shape[0]
-        return total / max(count, 1)
+                parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
+                losses.append((parts["loss"], batch.shape[0]))
+        # One read from the device for the whole pass, then the same float64 sum as ever.
+        values = torch.stack([loss for loss, _ in losses]).tolist() if losses else []
+        total = sum(value * n for value, (_, n) in zip(values, losses, strict=True))
+        return total / max(sum(n for _, n in losses), 1)
 
     # -- the whole run -----------------------------------------------------------------------
     def _setup_optimizer(self, n_train: int) -> None:
@@ -401,6 +417,21 @@ class Trainer:
             {"epoch": epoch, "reason": reason, "learning_rate": self.scheduler.base_lrs[0]}
         )
 
+    def _resolve_precision(self, train: Data) -> None:
+        """Settle ``'auto'`` with the forward work of one step on this process."""
+        if self.config.precision != "auto" or not _n_samples(train):
+            return
+        if isinstance(train, torch.Tensor):
+            sample = train[0:1]
+        else:
+            item = train[0]
+            item = item[0] if isinstance(item, (list, tuple)) else item
+            sample = torch.as_tensor(item, device=self.device)[None]  # (1, ...)
+        flops = forward_flops(self.model, sample)
+        # Under DDP each process computes its share of every batch.
+        step = None if flops is None else flops * self.config.batch_size / distributed.world_size()
+        self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
+
     def fit(self, train: Data, val: Data | None = None, resume: bool = False) -> History:
         """Train on ``train``, early-stopping on ``val`` (or on the training loss without it).
 
@@ -413,11 +444,12 @@ class Trainer:
         and ends with the weights an uninterrupted run reaches.
         """
         config = self.config
-        if self.memory_format is not None:
-            self.model.to(memory_format=self.memory_format)
-        # In-memory data go where the model is (a Dataset's batches are moved one by one).
+        # In-memory data go where the model is, once (a Dataset's batches are moved one by one).
         train = train.to(self.device) if isinstance(train, (torch.Tensor, ScaledRows)) else train
         val = val.to(self.device) if isinstance(val, (torch.Tensor, ScaledRows)) else val
+        self._resolve_precision(train)
+        if self.memory_format is not None:
+            self.model.to(memory_format=self.memory_format)
         self._setup_optimizer(_n_samples(train))
         monitored_data = val if val is not None and _n_samples(val) else train
         reference = self.reference_loss(monitored_data)
@@ -426,6 +458,8 @@ class Trainer:
             grad_clip=config.grad_clip,
             noise_schedule=config.noise_schedule if self.corruption is not None else None,
             reference_loss=reference,
+            precision=self.precision,
+            precision_rule=self.precision_reason,
         )
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
         best_loss, bad_epochs, start = math.inf, 0, 1

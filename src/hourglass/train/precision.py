@@ -1,0 +1,226 @@
+"""The arithmetic a run trains in: ``precision='auto'`` resolved against the hardware at run time.
+
+``'bf16'`` runs the forward pass under bf16 autocast (weights, optimizer state and the loss stay
+fp32); ``'tf32'`` keeps everything fp32 but lets CUDA's matrix products use TF32 tensor cores;
+``'fp32'`` is plain fp32. ``'auto'`` picks, by measurement:
+
+* **CPU with native bf16** (AVX-512 BF16 or AMX): bf16 when a step has enough matrix work,
+  fp32 otherwise. On a Zen 4 EPYC core (AVX-512 BF16), bf16 autocast against fp32, training
+  throughput by forward FLOPs per step (batch x forward FLOPs of one sample):
+
+  ====================================  ===========  ==========
+  network, batch                        MFLOP/step   bf16/fp32
+  ====================================  ===========  ==========
+  64-256-128-8 (digits default), 64     13           0.85x
+  64-256-128-8, 256                     52           0.89x
+  784-256-128-16, 64                    60           1.03x
+  784-256-128-16, 128                   121          1.30x
+  784-1000-500-250-30, 256              1450         1.75x
+  conv 32-64 on 28x28, 64               3295         1.98x
+  ====================================  ===========  ==========
+
+  Below about 60 MFLOP the casts autocast adds cost more than the faster products save; the
+  threshold, :data:`CPU_BF16_MIN_FLOPS`, leaves a margin above the crossover.
+* **CUDA**: ``'tf32'``. On an H200 (issue 11) bf16 autocast trained the 784-1000-500-250-30 net
+  *slower* than fp32 at batch 256 and at 4096: both ran near 400 steps/s, bound by kernel
+  launches, and autocast adds a cast kernel per weight and step. TF32 adds no kernel (cuBLAS
+  picks a tensor-core kernel for the same call), so it cannot lose to fp32 where launches bound
+  the step and runs on tensor cores (about 7x fp32's peak on Hopper) where the products do;
+  its 10-bit mantissa is finer than bf16's 7, which the digits check shows costs no accuracy.
+  ``precision='bf16'`` stays available for large models and batches.
+* **anything else** (CPUs without native bf16, MPS, ...): ``'fp32'``; bf16 without matrix
+  units is emulated and slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import PRECISIONS
+
+#: cpuinfo flags of native bf16 matrix arithmetic: AVX-512 BF16 (Cooper Lake, Zen 4 and later)
+#: and AMX (Sapphire Rapids and later).
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+#: Forward FLOPs of one training step (on one process) from which 'auto' picks bf16 on a CPU
+#: with native bf16; see the table in the module's docstring.
+CPU_BF16_MIN_FLOPS = 100e6
+CPUINFO = "/proc/cpuinfo"
+
+
+def cpu_flags(path: str | os.PathLike = CPUINFO) -> frozenset[str] | None:
+    """The feature flags of the first CPU in ``path`` (Linux's cpuinfo), or None where unknown.
+
+    None when the file is absent or unreadable (macOS, Windows, a sandbox without /proc) or
+    has no x86 ``flags`` line (ARM lists ``Features``).
+
+    Examples
+    --------
+    >>> cpu_flags("/no/such/file") is None
+    True
+    """
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return None
+
+
+def cpu_native_bf16(path: str | os.PathLike = CPUINFO) -> str | None:
+    """The CPU's native bf16 feature (``'avx512_bf16'`` or ``'amx_bf16'``), or None without one.
+
+    Read from ``path`` (cpuinfo); where that says nothing, from PyTorch's own CPU checks.
+
+    Examples
+    --------
+    >>> cpu_native_bf16("/no/such/file") in (None, "avx512_bf16", "amx_bf16")
+    True
+    """
+    flags = cpu_flags(path)
+    if flags is not None:
+        return next((flag for flag in reversed(BF16_CPU_FLAGS) if flag in flags), None)
+    # PyTorch's checks are private (torch.cpu._is_*), so each is looked up, not assumed.
+    checks = {"amx_bf16": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
+    for flag, name in checks.items():
+        check = getattr(torch.cpu, name, None)
+        with contextlib.suppress(Exception):
+            if check is not None and check():
+                return flag
+    return None
+
+
+def forward_flops(model: nn.Module, sample: torch.Tensor) -> float | None:
+    """FLOPs of the matrix products of ``model``'s forward pass on one ``sample`` (batch of 1).
+
+    Counted by PyTorch's FLOP counter in eval mode without gradients, so nothing the model
+    keeps (TopK statistics, dropout's random stream) moves; None if the count fails.
+
+    Examples
+    --------
+    >>> forward_flops(nn.Linear(4, 3), torch.zeros(1, 4))
+    24.0
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(sample[:1])
+        return float(counter.get_total_flops())
+    except Exception:  # noqa: BLE001 - a model the counter cannot follow is decided without it
+        return None
+    finally:
+        model.train(was_training)
+
+
+def resolve_precision(
+    precision: str,
+    device: torch.device | str,
+    step_flops: float | None = None,
+    cpuinfo: str | os.PathLike = CPUINFO,
+) -> tuple[str, str]:
+    """Resolve ``precision`` for training on ``device``; return ``(precision, reason)``.
+
+    Parameters
+    ----------
+    precision : {'auto', 'fp32', 'tf32', 'bf16'}
+        What was asked for; anything but ``'auto'`` is kept (``'tf32'`` becomes ``'fp32'`` off
+        CUDA, where it has no meaning).
+    device : torch.device or str
+        Where the model trains.
+    step_flops : float, optional
+        Forward FLOPs of one training step on one process (batch x :func:`forward_flops`); on a
+        CPU with native bf16, ``'auto'`` picks bf16 only from :data:`CPU_BF16_MIN_FLOPS` on.
+        None: unknown, decided by the hardware alone.
+    cpuinfo : path, default='/proc/cpuinfo'
+        Where the CPU's feature flags are read.
+
+    Returns
+    -------
+    precision : {'fp32', 'tf32', 'bf16'}
+    reason : str
+        Why, for the training recipe.
+
+    Examples
+    --------
+    >>> resolve_precision("auto", "cpu", cpuinfo="/dev/null")[0] in ("fp32", "bf16")
+    True
+    >>> resolve_precision("fp32", "cpu")
+    ('fp32', 'set by the user')
+    """
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"precision={precision!r}; expected one of {PRECISIONS}")
+    device = torch.device(device)
+    if precision == "tf32" and device.type != "cuda":
+        return "fp32", "tf32 asked for, but TF32 matmuls exist on CUDA only: fp32"
+    if precision != "auto":
+        return precision, "set by the user"
+    if device.type == "cuda":
+        return "tf32", (
+            "auto: fp32 with TF32 matmuls on CUDA (bf16 autocast measured slower than fp32 on an "
+            "H200 for a 784-1000-500-250-30 net at batch 256 and 4096)"
+        )
+    if device.type != "cpu":
+        return "fp32", f"auto: fp32 on {device.type}"
+    feature = cpu_native_bf16(cpuinfo)
+    if feature is None:
+        return "fp32", "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), where bf16 is slower"
+    if step_flops is None:
+        return "bf16", f"auto: bf16 autocast on a CPU with native bf16 ({feature})"
+    work = f"a step does {step_flops / 1e6:,.0f} MFLOP of forward matrix work"
+    if step_flops < CPU_BF16_MIN_FLOPS:
+        return "fp32", (
+            f"auto: the CPU has {feature}, but {work}, below the {CPU_BF16_MIN_FLOPS / 1e6:,.0f} "
+            "from which bf16 autocast measured faster"
+        )
+    return "bf16", f"auto: the CPU has {feature} and {work}, where bf16 autocast measured faster"
+
+
+@contextlib.contextmanager
+def tf32_matmuls():
+    """Let float32 CUDA matrix products use TF32 tensor cores inside the block, then restore.
+
+    PyTorch refuses to mix its two switches (``torch.set_float32_matmul_precision`` and the
+    per-backend ``fp32_precision``), so the one the caller's process already uses is the one
+    set and restored.
+    """
+    try:
+        previous = torch.get_float32_matmul_precision()
+    except RuntimeError:  # the process uses the per-backend switch
+        backend = torch.backends.cuda.matmul
+        previous = backend.fp32_precision
+        backend.fp32_precision = "tf32"
+        try:
+            yield
+        finally:
+            backend.fp32_precision = previous
+        return
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def autocast(device: torch.device, precision: str):
+    """The context a forward pass runs in: bf16 autocast for ``'bf16'``, nothing otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def matmul_scope(device: torch.device, precision: str):
+    """The context a whole step (forward and backward) runs in: TF32 matmuls for ``'tf32'`` on CUDA."""
+    if precision == "tf32" and device.type == "cuda":
+        return tf32_matmuls()
+    return contextlib.nullcontext()
