@@ -138,9 +138,9 @@ def iterate_batches(
     if generator is None:
         batches = [list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)]
     else:
-        order = torch.randperm(n, generator=generator).tolist()
-        step = math.ceil(n / math.ceil(n / batch_size))
-        batches = [order[s : s + step] for s in range(0, n, step)]
+        # The same batches as for a tensor, so a Dataset trains to the same weights as its array.
+        order = torch.randperm(n, generator=generator)
+        batches = [part.tolist() for part in torch.tensor_split(order, math.ceil(n / batch_size))]
     batched = hasattr(data, "__getitems__")
     loader = torch.utils.data.DataLoader(
         data,
