@@ -156,3 +156,43 @@ def test_a_failing_rank_fails_the_run_and_writes_nothing(tmp_path):
     assert done.returncode != 0
     assert "hourglass: error: rank 1 read a bad block; expected finite values" in done.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_each_process_reads_its_own_share_of_a_lazy_dataset(tmp_path):
+    """A Dataset is read by shares (not whole batches) and still trains to one process's weights."""
+    np.save(tmp_path / "data.npy", _data().astype(np.float32))
+    settings = {**SETTINGS, "noise": None}
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import json, numpy as np, torch, hourglass
+            from hourglass.train import distributed
+            torch.set_num_threads(1)
+            class Counting(torch.utils.data.Dataset):
+                def __init__(self, X):
+                    self.X, self.read = torch.from_numpy(X), 0
+                def __len__(self):
+                    return len(self.X)
+                def __getitem__(self, i):
+                    self.read += 1
+                    return self.X[i]
+            data = Counting(np.load("data.npy"))
+            ae = hourglass.AutoEncoder(**{settings!r}).fit(data)
+            ae.save("model")
+            with open(f"read{{distributed.rank()}}.json", "w") as f:
+                json.dump(data.read, f)
+            """
+        )
+    )
+    done = _torchrun([str(script)], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    single = hourglass.AutoEncoder(**settings).fit(_data().astype(np.float32))
+    parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))
+    for name, value in single.module_.state_dict().items():
+        key = next(k for k in parallel if k.endswith(name))
+        np.testing.assert_allclose(parallel[key], value.numpy(), rtol=0, atol=1e-4, err_msg=name)
+    reads = [int((tmp_path / f"read{r}.json").read_text()) for r in (0, 1)]
+    # 3 epochs of 256 training and 64 validation rows, half each, plus the statistics pass and probes.
+    whole = 3 * (256 + 64)
+    assert all(r < whole for r in reads), reads

@@ -113,13 +113,19 @@ def _keep_batch(batch: Any) -> Any:
 
 
 def iterate_batches(
-    data: Any, batch_size: int, generator: torch.Generator | None, device: torch.device, workers: int = 0
+    data: Any,
+    batch_size: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+    workers: int = 0,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield device batches of ``data`` (a tensor, :class:`ScaledRows` or a Dataset).
 
     Shuffled with ``generator``, or in order when it is None. A shuffled epoch is split into
     equal batches rather than full ones and a runt: a last batch of a handful of samples costs a
-    whole step and gives a noisy gradient.
+    whole step and gives a noisy gradient. ``shard=(rank, world_size)`` reads only that part of
+    every batch of a Dataset (each torchrun process reads its own share, in the same order).
     """
     n = data.shape[0] if isinstance(data, torch.Tensor) else len(data)
     if n == 0:
@@ -141,6 +147,15 @@ def iterate_batches(
         # The same batches as for a tensor, so a Dataset trains to the same weights as its array.
         order = torch.randperm(n, generator=generator)
         batches = [part.tolist() for part in torch.tensor_split(order, math.ceil(n / batch_size))]
+    if shard is not None:
+        rank, world = shard
+        if min(len(b) for b in batches) < world:
+            # A process without items would skip a step the others take, and DDP would wait forever.
+            raise InvalidInputError(
+                f"batches of {min(len(b) for b in batches)} item(s) for {world} torchrun processes; expected "
+                "batch_size of at least one item per process"
+            )
+        batches = [batch[rank::world] for batch in batches]
     batched = hasattr(data, "__getitems__")
     loader = torch.utils.data.DataLoader(
         data,

@@ -102,6 +102,15 @@ def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
     return values / dist.get_world_size()
 
 
+def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
+    """The sum of ``values`` over the processes (``values`` itself when not distributed)."""
+    if not active():
+        return values
+    values = values.clone()
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
 def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
     """The element-wise maximum of ``values`` over the processes."""
     if not active():

@@ -150,10 +150,27 @@ def _n_samples(data: Data) -> int:
 
 
 def _batches(
-    data: Data, batch_size: int, generator: torch.Generator | None, device: torch.device, workers: int = 0
+    data: Data,
+    batch_size: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+    workers: int = 0,
+    shard: tuple[int, int] | None = None,
 ):
     """Yield device batches of ``data``, shuffled with ``generator`` (or in order when None)."""
-    return iterate_batches(data, batch_size, generator, device, workers)
+    return iterate_batches(data, batch_size, generator, device, workers, shard)
+
+
+def _sharded(data: Data) -> tuple[int, int] | None:
+    """(rank, world size) when each process should read only its share of every batch.
+
+    Data read lazily (a file, photos) are read by shares under torchrun: each process reads its
+    slice of every global batch. Data in memory are already in every process, where drawing the
+    whole batch and its noise and slicing it gives exactly the single-process weights.
+    """
+    if not distributed.active() or isinstance(data, (torch.Tensor, ScaledRows)):
+        return None
+    return distributed.rank(), distributed.world_size()
 
 
 def _memory_format(model: nn.Module, device: torch.device) -> torch.memory_format | None:
@@ -289,19 +306,31 @@ class Trainer:
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         sums: dict[str, torch.Tensor] = {}
         count = 0
+        shard = _sharded(data)
+        # A process reading its own share draws its own noise for it.
+        noise = generator if shard is None else _epoch_generator(self.config.seed, epoch, salt=2 + shard[0])
         with matmul_scope(self.device, self.precision):
-            for batch in _batches(data, self.config.batch_size, generator, self.device, self.config.workers):
-                count += self._train_step(batch, generator, strength, params, sums)
+            batches = _batches(
+                data, self.config.batch_size, generator, self.device, self.config.workers, shard
+            )
+            for batch in batches:
+                count += self._train_step(batch, noise, strength, params, sums, sliced=shard is None)
         names = sorted(sums)
         # The same epoch means on every process, so that restarts and stopping agree; this is
         # the epoch's one read from the device.
         means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
         return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
 
-    def _train_step(self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor]) -> int:
-        """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``."""
+    def _train_step(
+        self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor], sliced: bool = True
+    ) -> int:
+        """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``.
+
+        ``sliced``: under torchrun, ``batch`` is the whole global batch and this process takes
+        its slice; otherwise it is already this process's share.
+        """
         inputs = self._step_inputs(batch, generator, strength)
-        if distributed.active():
+        if distributed.active() and sliced:
             # Every process draws the same batch and the same noise; each computes its
             # slice, so the averaged gradient is the whole batch's, as in one process.
             part = distributed.rank()
@@ -335,8 +364,9 @@ class Trainer:
         # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
         generator = None if self._fading else _epoch_generator(self.config.seed, 0, salt=1)
         losses: list[tuple[torch.Tensor, int]] = []
+        shard = _sharded(data)
         with matmul_scope(self.device, self.precision):
-            for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device):
+            for batch in _batches(data, max(self.config.batch_size, 1024), None, self.device, shard=shard):
                 inputs = self._step_inputs(batch, generator)
                 outputs = self.model(inputs)
                 parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
@@ -344,7 +374,13 @@ class Trainer:
         # One read from the device for the whole pass, then the same float64 sum as ever.
         values = torch.stack([loss for loss, _ in losses]).tolist() if losses else []
         total = sum(value * n for value, (_, n) in zip(values, losses, strict=True))
-        return total / max(sum(n for _, n in losses), 1)
+        count = sum(n for _, n in losses)
+        if shard is not None:  # each process judged its share: add them up
+            summed = distributed.all_reduce_sum(
+                torch.tensor([total, count], dtype=torch.float64, device=self.device)
+            )
+            total, count = summed.tolist()
+        return total / max(count, 1)
 
     # -- the whole run -----------------------------------------------------------------------
     def _setup_optimizer(self, n_train: int) -> None:
