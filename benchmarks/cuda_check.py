@@ -165,7 +165,7 @@ def _():
         opt.step()
     torch.cuda.synchronize()
     plain = len(Xg) / (time.perf_counter() - tic)
-    from hourglass.nn.config import TrainConfig
+    from hourglass.train.config import TrainConfig
     from hourglass.train.trainer import Trainer
 
     rates = {}

@@ -29,8 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
+from hourglass.train.config import TrainConfig
 from hourglass.train.precision import cpu_native_bf16
 from hourglass.train.trainer import Trainer
 

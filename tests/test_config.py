@@ -3,7 +3,8 @@ import json
 import pytest
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
+from hourglass.train.config import TrainConfig
 
 
 @pytest.mark.parametrize(

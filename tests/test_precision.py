@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train import precision as precision_module
+from hourglass.train.config import TrainConfig
 from hourglass.train.precision import (
     CPU_BF16_MIN_FLOPS,
     cpu_flags,

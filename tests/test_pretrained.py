@@ -111,8 +111,9 @@ def test_layerwise_pretraining_runs_then_fine_tunes(X):
 
 
 def test_layerwise_pretraining_trains_the_outer_pair(X):
-    from hourglass.nn.config import DenseConfig, TrainConfig
+    from hourglass.nn.config import DenseConfig
     from hourglass.nn.model import build_model
+    from hourglass.train.config import TrainConfig
 
     torch.manual_seed(0)
     config = DenseConfig(input_dim=12, code_size=4, hidden_layers=(8,))

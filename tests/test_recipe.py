@@ -10,9 +10,10 @@ import torch
 from helpers import interrupt_once_at
 from hourglass.estimators.base import auto_learning_rate
 from hourglass.exceptions import InvalidInputError, TrainingDivergedError
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train import trainer as trainer_module
+from hourglass.train.config import TrainConfig
 from hourglass.train.corruptions import GaussianNoise
 from hourglass.train.trainer import History, Trainer
 

@@ -8,10 +8,11 @@ from safetensors.torch import load_file
 
 from helpers import interrupt_once_at as _interrupt_once_at
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint
 from hourglass.train import trainer as trainer_module
+from hourglass.train.config import TrainConfig
 from hourglass.train.trainer import History, Trainer, WarmupCosine, resolve_device
 
 

@@ -35,9 +35,9 @@ from hourglass.data.sources import (
 )
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
-from hourglass.nn.config import TrainConfig
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint, distributed
+from hourglass.train.config import TrainConfig
 from hourglass.train.losses import choose_loss, output_activation
 from hourglass.train.trainer import Trainer, resolve_device
 

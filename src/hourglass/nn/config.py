@@ -10,7 +10,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hourglass.exceptions import InvalidInputError
@@ -31,9 +31,6 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "clip")
 LOSSES = ("auto", "mse", "bce")
 CODE_ACTIVATIONS = ("identity", "relu", "sigmoid")
-NOISE_SCHEDULES = ("constant", "cosine")
-#: 'auto' is resolved against the hardware when training starts (hourglass.train.precision).
-PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -247,82 +244,6 @@ class DenseConfig(_JSONConfig):
         if self.decoder_layers is not None:
             return self.decoder_layers
         return tuple(reversed(self.hidden_layers))
-
-
-@dataclass
-class TrainConfig(_JSONConfig):
-    """Everything the training loop needs; nothing about the model's shape.
-
-    Parameters
-    ----------
-    epochs : int
-        Maximum number of passes over the training data.
-    batch_size : int
-        Samples per optimizer step.
-    learning_rate : float
-        Peak learning rate of AdamW (reached after a short warm-up, then cosine decay).
-    weight_decay : float
-        AdamW's decoupled weight decay.
-    patience : int
-        Epochs without validation improvement before stopping; 0 disables early stopping.
-    seed : int
-        Seeds weight initialisation, shuffling, noise and dropout.
-    device : str
-        ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    precision : {'auto', 'fp32', 'tf32', 'bf16'}
-        ``'bf16'`` runs the forward pass under bf16 autocast; ``'tf32'`` keeps fp32 but lets
-        CUDA matmuls use TF32 tensor cores; ``'auto'`` picks one for the hardware and the
-        model when training starts (:func:`hourglass.train.precision.resolve_precision`).
-    verbose : int
-        0 silences the progress bar.
-    grad_clip : float
-        Bound on the global gradient norm of every step (0: no clipping).
-    max_restarts : int
-        Collapses the loop recovers from (back to the best weights at a lower rate) before it
-        gives up with an error.
-    noise_schedule : {'constant', 'cosine'}
-        How the corruption's strength evolves: constant (a task: denoise, inpaint, ...), or a
-        cosine decay from full strength to none (noise as a regularizer), judged on clean inputs.
-    workers : int
-        DataLoader worker processes for training data read lazily (0: read in the training
-        process); in-memory data ignore it.
-    compile : bool
-        Train through ``torch.compile`` of the module (fewer, fused kernels: pays on GPUs for
-        long runs; the first epoch pays the compilation).
-    """
-
-    kind: ClassVar[str] = "train"
-
-    epochs: int = 100
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    weight_decay: float = 1e-4
-    patience: int = 15
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    verbose: int = 1
-    grad_clip: float = 1.0
-    max_restarts: int = 3
-    noise_schedule: str = "constant"
-    workers: int = 0
-    compile: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _require(int(self.epochs) >= 1, f"epochs={self.epochs} must be at least 1")
-        _require(int(self.batch_size) >= 1, f"batch_size={self.batch_size} must be at least 1")
-        _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
-        _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
-        _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
-        _require(self.precision in PRECISIONS, f"precision={self.precision!r}; expected one of {PRECISIONS}")
-        _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
-        _require(int(self.workers) >= 0, f"workers={self.workers} must be non-negative")
-        _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")
-        _require(
-            self.noise_schedule in NOISE_SCHEDULES,
-            f"noise_schedule={self.noise_schedule!r}; expected one of {NOISE_SCHEDULES}",
-        )
 
 
 DOWNSAMPLINGS = ("pool", "stride")

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import PRECISIONS
+from hourglass.train.config import PRECISIONS
 
 #: cpuinfo flags of native bf16 matrix arithmetic: AVX-512 BF16 (Cooper Lake, Zen 4 and later)
 #: and AMX (Sapphire Rapids and later).

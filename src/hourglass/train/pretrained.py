@@ -21,7 +21,8 @@ from torch import nn
 
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.bottleneck import IdentityBottleneck
-from hourglass.nn.config import DenseConfig, TrainConfig
+from hourglass.nn.config import DenseConfig
+from hourglass.train.config import TrainConfig
 
 ROLES = ("encoder", "decoder")
 

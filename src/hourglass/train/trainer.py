@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from hourglass.data.sources import ScaledRows, iterate_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.nn.config import TrainConfig
 from hourglass.train import checkpoint, distributed
+from hourglass.train.config import TrainConfig
 from hourglass.train.losses import Regularizer, total_loss
 from hourglass.train.precision import autocast, forward_flops, matmul_scope, resolve_precision
 
