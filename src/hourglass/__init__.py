@@ -1,5 +1,8 @@
 """hourglass: autoencoders defined by their hyperparameters, compared honestly with PCA.
 
+The public API is imported on first use (PEP 562), so ``import hourglass`` and the
+``hourglass`` command start without loading PyTorch or scikit-learn until a model is needed.
+
 Examples
 --------
 >>> from hourglass import AutoEncoder
@@ -7,13 +10,13 @@ Examples
 >>> codes = ae.transform(X)                # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from hourglass.estimators.anomaly import AnomalyDetector  # noqa: E402
-from hourglass.estimators.conv import ConvAutoEncoder  # noqa: E402
-from hourglass.estimators.dense import AutoEncoder  # noqa: E402
-from hourglass.estimators.persistence import load  # noqa: E402
-from hourglass.exceptions import (  # noqa: E402
+import importlib
+from typing import Any
+
+from hourglass.exceptions import (
+    CallbackError,
     DataFileError,
     HourglassError,
     InvalidInputError,
@@ -21,8 +24,31 @@ from hourglass.exceptions import (  # noqa: E402
     OutputExistsError,
     TrainingDivergedError,
 )
-from hourglass.uses.clustering import cluster  # noqa: E402
-from hourglass.uses.comparison import compare  # noqa: E402
+
+__version__ = "0.1.0"
+
+#: Where each public name lives; imported when first asked for.
+_LAZY = {
+    "AutoEncoder": "hourglass.estimators.dense",
+    "ConvAutoEncoder": "hourglass.estimators.conv",
+    "AnomalyDetector": "hourglass.estimators.anomaly",
+    "load": "hourglass.estimators.persistence",
+    "compare": "hourglass.uses.comparison",
+    "cluster": "hourglass.uses.clustering",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the next access is a plain attribute
+        return value
+    raise AttributeError(f"module 'hourglass' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AutoEncoder",
@@ -37,5 +63,6 @@ __all__ = [
     "ModelFileError",
     "OutputExistsError",
     "TrainingDivergedError",
+    "CallbackError",
     "__version__",
 ]

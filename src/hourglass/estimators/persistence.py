@@ -107,6 +107,14 @@ def register_estimator(cls: type) -> type:
     return cls
 
 
+def _import_estimators() -> None:
+    """Import the estimator modules, which register themselves (``hourglass`` imports them lazily)."""
+    import importlib
+
+    for module in ("dense", "conv", "anomaly"):
+        importlib.import_module(f"hourglass.estimators.{module}")
+
+
 def json_safe(value: Any) -> Any:
     """Parameters as JSON: tuples become lists; objects that JSON cannot hold become None."""
     if value is None or isinstance(value, (bool, str)):
@@ -223,6 +231,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
     missing = [name for name in CONFIG_REQUIRED if name not in config]
     if missing:
         raise ModelFileError(f"{str(path / CONFIG_FILE)!r} lacks {', '.join(missing)}")
+    _import_estimators()
     if config["estimator"] not in ESTIMATORS:
         raise ModelFileError(
             f"{str(path)!r} holds an unknown estimator {config['estimator']!r}; expected one of "
