@@ -236,17 +236,16 @@ def test_load_weights_that_do_not_match_the_config(copy_of_saved, edit, message)
 
 
 CRAFTED_LOAD = """
-import resource, sys, time
+import resource, sys
 import hourglass
+from hourglass.estimators import anomaly, conv, dense  # the libraries loaded before measuring
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-tic = time.perf_counter()
 try:
     hourglass.load(sys.argv[1], device="cpu")
 except hourglass.exceptions.ModelFileError as exc:
     message = str(exc)
-seconds = time.perf_counter() - tic
 grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(seconds, grown * 1024, message)
+print(grown * 1024, message)
 """
 
 
@@ -260,6 +259,7 @@ def test_crafted_layer_sizes_fail_fast_without_allocating(copy_of_saved, layers)
     result = subprocess.run(
         [sys.executable, "-c", CRAFTED_LOAD, str(copy_of_saved)], capture_output=True, text=True, timeout=120
     )
-    seconds, grown, message = result.stdout.split(" ", 2)
-    assert float(seconds) < 1.0 and int(grown) < 100 * 2**20, result.stdout
+    # Refused before anything is built: peak memory barely moves (tests assert no wall-clock time).
+    grown, message = result.stdout.split(" ", 1)
+    assert int(grown) < 100 * 2**20, result.stdout
     assert "does not match its config" in message or "supported" in message, message

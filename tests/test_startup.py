@@ -24,7 +24,8 @@ def test_load_works_in_a_fresh_process_without_importing_the_estimators_first(tm
     import hourglass
 
     X = np.random.default_rng(0).random((32, 5)).astype(np.float32)
-    hourglass.AutoEncoder(code_size=2, hidden_layers=(4,), epochs=1, random_state=0).fit(X).save(tmp_path / "m")
+    ae = hourglass.AutoEncoder(code_size=2, hidden_layers=(4,), epochs=1, random_state=0)
+    ae.fit(X).save(tmp_path / "m")
     code = f"import hourglass\nm = hourglass.load({str(tmp_path / 'm')!r})\nprint(type(m).__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "AutoEncoder", done.stderr
