@@ -365,4 +365,4 @@ def test_verbose_one_shows_a_progress_bar(make_ae, unit_data, capsys):
     err = capsys.readouterr().err
     assert "AutoEncoder" in err
     assert "2/2" in err
-    assert "train=" in err and "val=" in err
+    assert "train mse" in err and "val mse" in err

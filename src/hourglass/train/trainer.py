@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from hourglass.data.sources import ScaledRows, iterate_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
@@ -26,6 +25,7 @@ from hourglass.train import checkpoint, distributed
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import Regularizer, total_loss
 from hourglass.train.precision import autocast, forward_flops, matmul_scope, resolve_precision
+from hourglass.train.progress import Progress
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset
@@ -258,6 +258,7 @@ class Trainer:
         self.fingerprint = fingerprint
         self.on_epoch_end = on_epoch_end
         self.history = History()
+        self.progress: Progress | None = None
 
     # -- one epoch ---------------------------------------------------------------------------
     def _step_inputs(
@@ -315,6 +316,8 @@ class Trainer:
             )
             for batch in batches:
                 count += self._train_step(batch, noise, strength, params, sums, sliced=shard is None)
+                if self.progress is not None:
+                    self.progress.step()
         names = sorted(sums)
         # The same epoch means on every process, so that restarts and stopping agree; this is
         # the epoch's one read from the device.
@@ -453,6 +456,9 @@ class Trainer:
             {"epoch": epoch, "reason": reason, "learning_rate": self.scheduler.base_lrs[0]}
         )
 
+    def _steps_per_epoch(self, train: Data) -> int:
+        return max(1, math.ceil(_n_samples(train) / self.config.batch_size))
+
     def _resolve_precision(self, train: Data) -> None:
         """Settle ``'auto'`` with the forward work of one step on this process."""
         if self.config.precision != "auto" or not _n_samples(train):
@@ -502,20 +508,19 @@ class Trainer:
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if resume:
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
-        bar = tqdm(
-            range(start, config.epochs + 1),
-            desc=self.description,
-            unit="epoch",
-            disable=config.verbose <= 0,
-            initial=start - 1,
-            total=config.epochs,
-            dynamic_ncols=True,
+        self.progress = Progress(
+            self.description,
+            config.epochs,
+            self._steps_per_epoch(train),
+            start,
+            self.loss,
+            config.verbose,
         )
         # Dropout and other global-RNG draws are seeded per epoch, without disturbing the
         # caller's global random state.
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            for epoch in bar:
+            for epoch in range(start, config.epochs + 1):
                 torch.manual_seed(config.seed * 7_919 + epoch)
                 tic = time.perf_counter()
                 terms = self.train_one_epoch(train, epoch)
@@ -535,7 +540,8 @@ class Trainer:
                     self.history.best_epoch = epoch
                 elif self._patience_counts(epoch):
                     bad_epochs += 1
-                bar.set_postfix(train=f"{terms['loss']:.4g}", val=f"{val_loss:.4g}", refresh=False)
+                h = self.history
+                self.progress.epoch_end(epoch, h.train_loss[-1], val_loss, h.lr[-1], h.seconds[-1])
                 stop = config.patience > 0 and bad_epochs >= config.patience
                 self.history.stopped_early = stop and epoch < config.epochs
                 if self.checkpoint_dir is not None:
@@ -545,7 +551,7 @@ class Trainer:
                     self.history.stopped_by_callback = stop = True
                 if stop:
                     break
-        bar.close()
+        self.progress.close()
         if self.history.best_epoch:
             self.model.load_state_dict(best_state)
         if self.memory_format is not None:

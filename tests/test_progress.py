@@ -1,0 +1,48 @@
+"""Progress: plain lines per epoch off a terminal, a step bar on one, nothing when quiet."""
+
+import io
+
+from hourglass.train.progress import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_off_a_terminal_each_epoch_is_one_plain_line_with_the_loss_named():
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 3, 4, 1, "bce", verbose=1, stream=stream)
+    for epoch in (1, 2):
+        for _ in range(4):
+            progress.step()
+        progress.epoch_end(epoch, 0.5 / epoch, 0.6 / epoch, 1e-3, 1.25)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "AutoEncoder epoch 1/3: train bce 0.5, val bce 0.6, lr 0.001, 1.2 s",
+        "AutoEncoder epoch 2/3: train bce 0.25, val bce 0.3, lr 0.001, 1.2 s",
+    ]
+    assert "\r" not in stream.getvalue()
+
+
+def test_on_a_terminal_the_bar_counts_steps():
+    stream = Terminal()
+    progress = Progress("AutoEncoder", 2, 5, 1, "mse", verbose=1, stream=stream)
+    for _ in range(7):
+        progress.step()
+    assert progress.bar.n == 7 and progress.bar.total == 10
+    progress.epoch_end(1, 0.1, float("nan"), 1e-3, 1.0)
+    progress.close()
+    assert "step" in stream.getvalue()
+
+
+def test_quiet_writes_nothing(make_ae, unit_data, capsys):
+    make_ae(verbose=0).fit(unit_data)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_fit_reports_each_epoch_in_plain_lines_when_not_on_a_terminal(make_ae, unit_data, capsys):
+    make_ae(verbose=1, epochs=2, patience=0).fit(unit_data)
+    err = capsys.readouterr().err
+    assert err.count("epoch 1/2") == 1 and err.count("epoch 2/2") == 1 and "\r" not in err
