@@ -139,6 +139,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with ``pread``, so its pages do not stay mapped besides.
         """
         if isinstance(X, np.memmap):
+            if X.dtype.kind not in "biuf":  # before any reader tries to convert it
+                raise InvalidInputError(f"X has dtype {X.dtype}; expected numbers (int, float or bool)")
             streamed = NpyFileSource.from_memmap(X)
             if streamed is not None:
                 if streams(X):
