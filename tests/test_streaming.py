@@ -274,3 +274,12 @@ def test_row_blocks_release_a_memory_maps_pages(tmp_path, monkeypatch):
     assert len(released) == 4 and not any(isinstance(b, np.memmap) for b in blocks)
     np.testing.assert_array_equal(np.concatenate(blocks), mapped)
     assert torch.from_numpy(blocks[0]).shape == (3, 4)  # own, writable copies
+
+
+def test_a_reshaped_memory_map_is_still_read_from_its_file(tmp_path):
+    np.save(tmp_path / "x.npy", np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4))
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    source = sources.NpyFileSource.from_memmap(mapped[:, None])  # gray images gain a channel axis
+    assert source.sample_shape == (1, 3, 4)
+    np.testing.assert_array_equal(source.read(np.array([1])), mapped[1:, None])
+    assert sources.NpyFileSource.from_memmap(mapped[1:]) is None  # part of the file: not it

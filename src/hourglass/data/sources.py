@@ -388,9 +388,12 @@ class NpyFileSource(TrainingSource):
             source = cls.open(filename)
         except DataFileError:
             return None
-        if source.shape != X.shape or source.dtype != X.dtype or source.offset != X.offset:
+        same_rows = X.shape[0] == source.shape[0] and X.size == math.prod(source.shape)
+        if not same_rows or source.dtype != X.dtype or source.offset != X.offset:
             return None  # a view of part of the file: index the map instead
-        return source
+        # A contiguous view as large as the mapped array is all of it, reshaped (gray images
+        # (n, h, w) given their channel axis): the same bytes per row, read in X's shape.
+        return cls(source.path, source.offset, source.dtype, X.shape)
 
     @classmethod
     def from_layout(cls, path: Path, offset: int, dtype: Any, shape: tuple, fortran: bool) -> NpyFileSource:
