@@ -54,6 +54,18 @@ def test_streamed_fit_equals_in_memory_fit(make_ae, tmp_path, monkeypatch, reque
     np.testing.assert_allclose(streamed.scaler_.offset, in_memory.scaler_.offset, rtol=1e-6)
 
 
+def test_cli_fit_streams_a_large_npy_from_the_file(tmp_path, unit_data, monkeypatch, streamed):
+    np.save(tmp_path / "x.npy", unit_data.astype(np.float32))
+
+    def in_memory(*args):
+        raise AssertionError("a streamed file was read into memory")
+
+    # load_data hands the estimator a view of the map (np.asarray's), which must stream too.
+    monkeypatch.setattr(sources.ArraySource, "training_data", in_memory)
+    code, out, err = run("fit", tmp_path / "x.npy", "--out", tmp_path / "m", *FAST_FIT)
+    assert code == 0, err
+
+
 def test_streamed_memory_map_keeps_its_dtype_and_predicts_like_memory(make_ae, tmp_path, streamed):
     pixels = np.random.default_rng(0).integers(0, 256, size=(40, 6), dtype=np.uint8)
     np.save(tmp_path / "x.npy", pixels)

@@ -379,20 +379,29 @@ class NpyFileSource(TrainingSource):
         return cls.from_layout(Path(path), *cls.header(path))
 
     @classmethod
-    def from_memmap(cls, X: np.memmap) -> NpyFileSource | None:
-        """The file behind a memory map, when it maps a whole C-ordered ``.npy`` array; else None."""
-        filename = getattr(X, "filename", None)
+    def from_memmap(cls, X: np.ndarray) -> NpyFileSource | None:
+        """The file behind a memory map of a whole C-ordered ``.npy`` array; else None.
+
+        ``X`` may be the ``np.memmap`` itself or a view of all of it (``np.asarray`` of it, or
+        gray images given a channel axis): what counts is that its rows are the file's rows.
+        """
+        mapping = memory_map_of(X)
+        filename = getattr(mapping, "filename", None)
         if filename is None or not X.flags.c_contiguous or X.ndim < 2:
             return None
         try:
             source = cls.open(filename)
         except DataFileError:
             return None
-        same_rows = X.shape[0] == source.shape[0] and X.size == math.prod(source.shape)
-        if not same_rows or source.dtype != X.dtype or source.offset != X.offset:
+        whole = (
+            X.ctypes.data == mapping.ctypes.data
+            and X.shape[0] == source.shape[0]
+            and X.size == math.prod(source.shape)
+            and mapping.offset == source.offset
+        )
+        if not whole or source.dtype != X.dtype:
             return None  # a view of part of the file: index the map instead
-        # A contiguous view as large as the mapped array is all of it, reshaped (gray images
-        # (n, h, w) given their channel axis): the same bytes per row, read in X's shape.
+        # The same bytes per row, read in X's shape.
         return cls(source.path, source.offset, source.dtype, X.shape)
 
     @classmethod

@@ -31,6 +31,7 @@ from hourglass.data.sources import (
     ScaledRows,
     TrainingSource,
     first_items,
+    memory_map_of,
     release_pages,
     row_blocks,
     streams,
@@ -127,7 +128,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:
+    def _check_streamed(self, X: np.ndarray, source: NpyFileSource) -> None:
         """Check a memory map that will be streamed (its shape; values are checked as read)."""
         raise NotImplementedError
 
@@ -138,7 +139,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         :data:`~hourglass.data.sources.IN_MEMORY_BYTES` is read into memory (the fast path)
         with ``pread``, so its pages do not stay mapped besides.
         """
-        if isinstance(X, np.memmap):
+        if memory_map_of(X) is not None:  # the map itself, or a view of it (np.asarray's)
             if X.dtype.kind not in "biuf":  # before any reader tries to convert it
                 raise InvalidInputError(f"X has dtype {X.dtype}; expected numbers (int, float or bool)")
             streamed = NpyFileSource.from_memmap(X)
