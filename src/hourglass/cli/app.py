@@ -131,7 +131,8 @@ def out_of_memory_message(exc: BaseException) -> str:
         size = ""
     return (
         f"out of memory{size}; lower --batch-size or the layer sizes, or stream the data instead of "
-        "loading it whole: a folder of images with --arch conv is read lazily, image by image"
+        "loading it whole: a .npy file is memory-mapped and streamed above 512 MiB (save the data "
+        "with np.save), and a folder of images with --arch conv is read lazily, image by image"
     )
 
 

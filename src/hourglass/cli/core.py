@@ -20,8 +20,9 @@ from hourglass.cli.options import (
     parse_ints,
     with_declared_options,
 )
-from hourglass.data.fileio import check_writable, output_lock
+from hourglass.data.fileio import atomic_path, check_writable, output_lock
 from hourglass.data.loading import BUILTIN_DATASETS, Dataset, load_data, save_array
+from hourglass.data.sources import sample_rows, streams
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
 from hourglass.train import distributed
 
@@ -70,6 +71,41 @@ def is_image_folder(source: str) -> bool:
 def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: str) -> None:
     save_array(path, array, force=force)
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
+
+
+def write_result(path: Path, compute, X: Any, force: bool, quiet: bool, what: str) -> None:
+    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``.
+
+    When ``X`` is streamed from a file (:func:`~hourglass.data.sources.streams`) and the output
+    is a ``.npy``, the result is written batch by batch into a memory map of the output's
+    temporary name, renamed onto ``path`` once complete: neither is held in memory whole, and
+    a kill leaves the old file or none, never half of one. Other outputs are computed whole.
+    """
+    if Path(path).suffix.lower() != ".npy" or not streams(X):
+        write_array(path, compute(X), force, quiet, what)
+        return
+    first = compute(X[:1])  # the shape and dtype of one row's result
+    shape = (int(X.shape[0]), *first.shape[1:])
+    check_writable(path, force)
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype, shape=shape)
+        compute(X, out=out)
+        out.flush()
+        del out  # unmapped before the rename
+    echo(f"wrote {what} of shape {shape} to {path}, batch by batch", quiet)
+
+
+def report_sample(dataset: Dataset, quiet: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """The data a report or a comparison uses: all of it, or a stated sample of streamed data.
+
+    Returns the rows, their labels and the data's name (saying the sample when there is one).
+    """
+    if not streams(dataset.X):
+        return dataset.X, dataset.y, dataset.name
+    rows, picks, how = sample_rows(dataset.X)
+    echo(f"{dataset.name} is streamed from disk; the report and comparison use {how}", quiet)
+    labels = dataset.y[picks] if dataset.y is not None else None
+    return rows, labels, f"{dataset.name} ({how})"
 
 
 # Options shared by several commands.
@@ -161,25 +197,18 @@ def fit(
         estimator.set_params(checkpoint_dir=None)
         estimator.save(out, force=force)
         shutil.rmtree(checkpoint, ignore_errors=True)
-        history = estimator.history_
-        echo(
-            f"trained {estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_} "
-            f"(loss {estimator.loss_}: {estimator.loss_reason_}); best validation loss "
-            f"{min(history.val_loss or history.train_loss):.5g} at epoch {history.best_epoch}",
-            quiet,
-        )
-        echo(history.recipe_summary(), quiet)
+        echo(fit_summary(estimator), quiet)
+        echo(estimator.history_.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
             from hourglass.report.build import model_report
 
-            X = dataset.X if dataset is not None else None
+            X, labels, name = report_sample(dataset, quiet) if dataset is not None else (None, None, "")
             if X is None:
                 X = estimator._report_data() if hasattr(estimator, "_report_data") else None
+                name = Path(data).name
             if X is not None:
-                name = dataset.name if dataset is not None else Path(data).name
                 shape = dataset.image_shape if dataset is not None else None
-                labels = dataset.y if dataset is not None else None
                 path = model_report(estimator, X, name, shape, labels).save(
                     Path(report) / "report.html", force
                 )
@@ -189,6 +218,24 @@ def fit(
 fit.__signature__ = with_declared_options(fit)  # type: ignore[attr-defined]
 fit.__annotations__ = {**fit.__annotations__, **declared_annotations()}
 fit = command()(fit)
+
+
+def fit_summary(estimator) -> str:
+    """The line after training: how it ended, the best epoch, the held-out error, device and precision."""
+    history = estimator.history_
+    epochs = len(history.epoch)
+    if history.stopped_by_callback:
+        ended = f"stopped by a callback after {epochs} epochs"
+    elif history.stopped_early:
+        ended = f"stopped early after {epochs} of {estimator.epochs_} epochs (patience {estimator.patience})"
+    else:
+        ended = f"ran all {epochs} epochs"
+    line = f"trained in {estimator.fit_seconds_:.1f} s on {estimator.device_}"
+    line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
+    held_out = getattr(estimator, "validation_mse_", None)
+    if held_out is not None:
+        line += f"; validation MSE {held_out:.5g} per value, in the data's units"
+    return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
@@ -259,7 +306,7 @@ def encode(
     """Write the codes of DATA (one row per sample)."""
     check_writable(output, force)
     estimator = load_model(model)
-    write_array(output, estimator.transform(_model_input(estimator, data, key)), force, quiet, "codes")
+    write_result(output, estimator.transform, _model_input(estimator, data, key), force, quiet, "codes")
 
 
 @command()
@@ -289,8 +336,8 @@ def reconstruct(
     """Encode and decode DATA: its reconstruction, in the units of the input."""
     check_writable(output, force)
     estimator = load_model(model)
-    write_array(
-        output, estimator.reconstruct(_model_input(estimator, data, key)), force, quiet, "reconstruction"
+    write_result(
+        output, estimator.reconstruct, _model_input(estimator, data, key), force, quiet, "reconstruction"
     )
 
 
@@ -377,6 +424,9 @@ def compare(
     params = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
+    # PCA and one autoencoder per code size on data larger than memory: a stated sample.
+    rows, labels, name = report_sample(dataset, quiet)
+    dataset = Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
     X: Any = dataset.X
     if dataset.feature_names:  # so that notes about columns name them
         import pandas as pd

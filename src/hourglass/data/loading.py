@@ -10,15 +10,20 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import shutil
+import tempfile
+import weakref
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hourglass.data import sources
 from hourglass.data.fileio import atomic_path, check_writable
-from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 #: Where the Debian package ``dataset-fashion-mnist`` puts its files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -59,27 +64,43 @@ def _reason(exc: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def check_finite(X: np.ndarray, what: str) -> np.ndarray:
-    """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data."""
-    X = np.asarray(X)
+def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
+    """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data.
+
+    A memory map that is streamed (:func:`hourglass.data.sources.streams`) is checked block by
+    block and returned as it is, in its own dtype: converting it would read the whole file
+    into memory, and its readers convert a batch at a time. ``first_row`` is the index of
+    ``X``'s first row in the data named ``what`` (for a table checked chunk by chunk).
+    """
+    mapping = sources.memory_map_of(X)
+    X = X if mapping is not None else np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise InvalidInputError(f"{what} has dtype {X.dtype}; expected numbers (int, float or bool)")
     if X.size == 0:
         raise InvalidInputError(f"{what} is empty (shape {X.shape}); expected at least one sample")
-    # Cast first, so float64 values too large for float32 are caught as the inf they become. A
-    # C-ordered float32 memory map stays one (no copy); the check reads it a block of rows at a
-    # time, so no mask as large as the data is ever built.
-    with np.errstate(over="ignore"):
-        X = np.ascontiguousarray(X, dtype=np.float32)
+    streamed = sources.streams(X)
+    if streamed and not X.flags.c_contiguous:
+        raise InvalidInputError(
+            f"{what} is a memory map in Fortran (column) order, shape {X.shape}; expected C (row) order "
+            "to stream it by rows (rewrite it with np.save(path, np.ascontiguousarray(X)))"
+        )
+    if not streamed:
+        # Cast first, so float64 values too large for float32 are caught as the inf they become.
+        # A C-ordered float32 memory map stays one (no copy).
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=np.float32)
     rows = max(1, FINITE_CHECK_VALUES // max(1, int(np.prod(X.shape[1:]))))
     bad_count, first = 0, None
-    for start in range(0, X.shape[0], rows):
-        bad = ~np.isfinite(X[start : start + rows])
+    # One block at a time, so no mask as large as the data is ever built, and a memory map's
+    # pages are released as the check goes.
+    for start, block in sources.row_blocks(X, rows):
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(block.astype(np.float32, copy=False))
         if bad.any():
             bad_count += int(bad.sum())
             if first is None:
                 index = np.argwhere(bad)[0]
-                first = (int(index[0]) + start, *(int(i) for i in index[1:]))
+                first = (int(index[0]) + start + first_row, *(int(i) for i in index[1:]))
     if first is not None:
         where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
         raise InvalidInputError(
@@ -243,18 +264,30 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _check_numeric(df: pd.DataFrame, name: str) -> None:
+def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = None) -> None:
+    """Refuse a column that does not hold numbers, naming it, an example value and its type.
+
+    ``types`` maps column names to the file's own type names (Parquet's schema: ``string``,
+    ``timestamp[ms]``), which say more than pandas' ``object``.
+    """
     for col in df.columns:
-        if pd.api.types.is_numeric_dtype(df[col]):
+        if pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue
         values = df[col].dropna()
         bad = values[pd.to_numeric(values, errors="coerce").isna()]
         example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
         label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
+        kind = (types or {}).get(str(col), str(df[col].dtype))
         raise InvalidInputError(
-            f"{label} of {name!r} is not numeric (e.g. {example!r}); every column must hold "
-            "numbers: drop it or encode it first"
+            f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}; every column "
+            "must hold numbers: drop it or encode it first"
         )
+
+
+def _parquet_types(path: Path) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
+    return {field.name: str(field.type) for field in pq.read_schema(path)}
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
@@ -278,6 +311,7 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
                 raise DataFileError(f"{str(path)!r} is not a NumPy .npy file (no .npy header)")
+        sources.NpyFileSource.header(path)  # a truncated file: say so, not numpy's mmap error
     try:
         # allow_pickle=False: loading a pickle runs arbitrary code from the file.
         if is_npy:
@@ -314,16 +348,19 @@ def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> obje
 
 
 def _split_columns(
-    df: pd.DataFrame, drop: list[str], label: str | None, source: str
+    df: pd.DataFrame, drop: list[str], label: str | None, source: str, first_row: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels)."""
+    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels).
+
+    ``first_row`` is the index of ``df``'s first row in the file (a chunk of a large table).
+    """
     dropped = [_column_index(df, name, "drop", source) for name in drop]
     y = None
     if label is not None:
         column = _column_index(df, label, "label", source)
         values = df[column]
         if values.isna().any():
-            first = int(np.flatnonzero(values.isna().to_numpy())[0])
+            first = int(np.flatnonzero(values.isna().to_numpy())[0]) + first_row
             raise InvalidInputError(
                 f"label column {label!r} of {source!r} holds {int(values.isna().sum())} missing value(s), "
                 f"the first in row {first}; expected a label on every row"
@@ -343,6 +380,7 @@ def load_data(
     flat: bool = True,
     drop: list[str] | tuple[str, ...] | None = None,
     label: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Load a built-in data set or a data file into a checked :class:`Dataset`.
 
@@ -362,6 +400,12 @@ def load_data(
     label : str, optional
         A table column holding each row's label: it becomes ``Dataset.y`` (colours the code map,
         scores clustering) and is never a feature.
+    cache_dir : str or PathLike, optional
+        Where a table too large to read whole (more than
+        :data:`~hourglass.data.sources.IN_MEMORY_BYTES` of float32 features, or a text file of
+        that size) is converted to a float32 ``.npy`` that is then streamed; default: the
+        system's temporary folder (``TMPDIR``). The copy is removed once ``Dataset.X`` is
+        garbage collected, or at exit.
 
     Returns
     -------
@@ -379,6 +423,10 @@ def load_data(
     >>> data = load_data("digits")
     >>> data.X.shape, data.image_shape
     ((1797, 64), (8, 8))
+
+    A ``.npy`` file is memory-mapped: ``data.X`` is then a ``np.memmap``, which the estimators
+    stream from the file when it is larger than
+    :data:`~hourglass.data.sources.IN_MEMORY_BYTES` (and which is then kept in its own dtype).
     """
     drop = list(drop or [])
     is_table = Path(str(source)).suffix.lower() in TABLE_SUFFIXES
@@ -411,13 +459,119 @@ def load_data(
         if arr.ndim >= 1 and arr.shape[0] == 0:
             raise DataFileError(f"{str(path)!r} holds no rows (shape {arr.shape})")
         return _as_dataset(arr, path.name, flat)
+    if _table_bytes(path) > sources.IN_MEMORY_BYTES:
+        return _stream_table(path, drop, label, cache_dir)
     df, has_header = _read_table(path)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
     df, y = _split_columns(df, drop, label, path.name)
-    _check_numeric(df, path.name)
+    _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
     names = [str(c) for c in df.columns] if has_header else None
     return _as_dataset(df.to_numpy(), path.name, flat, y=y, feature_names=names)
+
+
+# -- tables larger than memory ------------------------------------------------------------------
+#
+# Training draws random batches, which needs random access to rows. A Parquet file gives it only
+# a row group at a time (compressed, often 100 MB+) and a CSV not at all, so a large table is
+# converted once, in one sequential pass, into a float32 .npy that NpyFileSource reads by rows.
+# Batches then are exactly those of the in-memory path (same shuffles, same weights for a seed),
+# at the price of one read of the table and 4 bytes of disk per value. A source that read row
+# groups directly would have to shuffle within a window of groups: other batches, other weights,
+# and a scan of the file per epoch.
+
+#: Rows per chunk of the conversion: 65,536 rows of 784 columns are 200 MB of float32, less for
+#: narrower tables; pandas' own parse of a chunk holds about three times that.
+TABLE_CHUNK_ROWS = 1 << 16
+
+
+def _table_bytes(path: Path) -> int:
+    """What reading the table whole would cost, judged without reading it.
+
+    Parquet: rows x columns x 4 bytes (its float32 data), from the file's metadata. A text
+    table: its size on disk, which its parse in pandas (float64 and more) exceeds.
+    """
+    if path.suffix.lower() != ".parquet":
+        return path.stat().st_size
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"could not read {str(path)!r} as a .parquet table: {_reason(exc)}") from None
+    return int(meta.num_rows) * int(meta.num_columns) * 4
+
+
+def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
+    """The table as DataFrames of up to ``rows`` rows, and whether it has column names."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        return (batch.to_pandas() for batch in batches), True
+    sep, header = _sniff(path)
+    reader = pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None, chunksize=rows)
+    return iter(reader), header
+
+
+def _stream_table(path: Path, drop: list[str], label: str | None, cache_dir) -> Dataset:
+    """Convert a large table chunk by chunk into a float32 ``.npy`` cache; return its memory map.
+
+    The cache is written in a fresh temporary folder, which is removed on any error (a text
+    value in the last chunk leaves nothing behind) and otherwise when the returned array is
+    garbage collected or the interpreter exits.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=".hourglass-table-", dir=cache_dir))
+    cache = folder / (path.stem + ".npy")
+    types = _parquet_types(path) if path.suffix.lower() == ".parquet" else None
+    labels: list[np.ndarray] = []
+    names, n, width, header_bytes = None, 0, 0, 0
+    try:
+        chunks, has_header = _table_chunks(path, TABLE_CHUNK_ROWS)
+        with open(cache, "wb") as f:
+            for chunk in chunks:
+                features, y = _split_columns(chunk, drop, label, path.name, first_row=n)
+                _check_numeric(features, path.name, types)
+                block = check_finite(
+                    features.to_numpy(dtype=np.float64, na_value=np.nan), repr(path.name), first_row=n
+                )
+                if names is None:
+                    names, width = [str(c) for c in features.columns], block.shape[1]
+                    header_bytes = _write_npy_header(f, 0, width)
+                f.write(block.tobytes())
+                labels += [y] if y is not None else []
+                n += block.shape[0]
+            if names is None or n == 0:
+                raise DataFileError(f"{str(path)!r} holds no rows of data")
+            # numpy pads the header so the row count can grow to 21 digits in place: the final
+            # header has the length of the first.
+            f.seek(0)
+            if _write_npy_header(f, n, width) != header_bytes:
+                raise DataFileError(f"could not write the header of the cache of {str(path)!r}")
+    except pd.errors.EmptyDataError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise DataFileError(f"{str(path)!r} is empty") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, HourglassError):
+            raise
+        reason = _reason(exc)
+        raise DataFileError(f"could not read {str(path)!r} as a {path.suffix} table: {reason}") from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    X = np.load(cache, mmap_mode="r")
+    weakref.finalize(X, shutil.rmtree, folder, ignore_errors=True)
+    y_all = np.concatenate(labels) if labels else None
+    return Dataset(X, y_all, None, path.name, names if has_header else None)
+
+
+def _write_npy_header(f, n_rows: int, width: int) -> int:
+    """Write a float32 ``(n_rows, width)`` ``.npy`` header at ``f``'s position; return its length."""
+    start = f.tell()
+    header = {"descr": "<f4", "fortran_order": False, "shape": (n_rows, width)}
+    np.lib.format.write_array_header_1_0(f, header)
+    return f.tell() - start
 
 
 def save_array(path: str | os.PathLike, array, force: bool = False) -> Path:

@@ -250,15 +250,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         data = self.estimator_._validate_input(X, reset=False)
         return (self.estimator_.reconstruct(X).astype(np.float64) - data) ** 2
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Codes of ``X`` from the wrapped autoencoder (to cluster or plot them)."""
+    def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Codes of ``X`` from the wrapped autoencoder (to cluster or plot them); ``out`` as there."""
         check_is_fitted(self, "offset_")
-        return self.estimator_.transform(X)
+        return self.estimator_.transform(X, out=out)
 
-    def reconstruct(self, X: Any) -> np.ndarray:
-        """Reconstruction of ``X`` by the wrapped autoencoder."""
+    def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Reconstruction of ``X`` by the wrapped autoencoder; ``out`` as there."""
         check_is_fitted(self, "offset_")
-        return self.estimator_.reconstruct(X)
+        return self.estimator_.reconstruct(X, out=out)
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         return self.estimator_._validate_input(X, reset=reset)

@@ -26,12 +26,15 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import (
-    IN_MEMORY_BYTES,
     ArraySource,
     NpyFileSource,
     ScaledRows,
     TrainingSource,
     first_items,
+    memory_map_of,
+    release_pages,
+    row_blocks,
+    streams,
 )
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
@@ -125,20 +128,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:
+    def _check_streamed(self, X: np.ndarray, source: NpyFileSource) -> None:
         """Check a memory map that will be streamed (its shape; values are checked as read)."""
         raise NotImplementedError
 
     def _array_source(self, X: Any) -> TrainingSource:
         """An array in memory, or the ``.npy`` file behind a large memory map, streamed.
 
-        A memory map of up to :data:`~hourglass.data.sources.IN_MEMORY_BYTES` is read into
-        memory (the fast path) with ``pread``, so its pages do not stay mapped besides.
+        A memory map whose float32 data fit in
+        :data:`~hourglass.data.sources.IN_MEMORY_BYTES` is read into memory (the fast path)
+        with ``pread``, so its pages do not stay mapped besides.
         """
-        if isinstance(X, np.memmap):
+        if memory_map_of(X) is not None:  # the map itself, or a view of it (np.asarray's)
+            if X.dtype.kind not in "biuf":  # before any reader tries to convert it
+                raise InvalidInputError(f"X has dtype {X.dtype}; expected numbers (int, float or bool)")
             streamed = NpyFileSource.from_memmap(X)
             if streamed is not None:
-                if X.nbytes > IN_MEMORY_BYTES:
+                if streams(X):
                     self._check_streamed(X, streamed)
                     return streamed
                 X = streamed.read_all()
@@ -430,10 +436,32 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
         self.history_.recipe["statistics"] = summary.basis
         self.fit_seconds_ = time.perf_counter() - tic
+        self.validation_mse_ = self._validation_mse(source, val_idx)
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
         return self
+
+    def _validation_mse(self, source: TrainingSource, val_idx: np.ndarray) -> float | None:
+        """Mean squared reconstruction error per value on the validation items, in the data's units.
+
+        The loss training monitors is in scaled units (and is BCE for binary data); this is the
+        number a user compares with PCA. None without a validation split, and for restoration
+        tasks, whose error is judged against their own baselines.
+        """
+        if not len(val_idx) or getattr(self, "task", "reconstruct") != "reconstruct":
+            return None
+        total, count = 0.0, 0
+        block = 4 * PREDICT_BATCH
+        for start in range(0, len(val_idx), block):
+            rows = source.read(val_idx[start : start + block])
+            recon = self._run(self._reconstruction, rows, scale=True, unscale=True)
+            total += float(np.sum((recon.astype(np.float64) - rows) ** 2))
+            count += rows.size
+        return total / count
+
+    def _reconstruction(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.module_(batch)["reconstruction"]
 
     def _warm_state(self) -> dict[str, Any] | None:
         """With ``warm_start`` and a fitted model: what the next fit continues from."""
@@ -623,40 +651,86 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return next(self.module_.parameters()).device
 
     @torch.no_grad()
-    def _run(self, fn, data: np.ndarray, scale: bool = False, unscale: bool = False, post=None) -> np.ndarray:
+    def _run(
+        self,
+        fn,
+        data: np.ndarray,
+        scale: bool = False,
+        unscale: bool = False,
+        post=None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Apply ``fn`` (tensor -> tensor) to ``data`` in batches; return float32 numpy.
 
         ``scale`` maps each input batch through the fitted scaler and ``unscale`` each output
         batch back, and ``post(output, input)`` reduces each batch (a per-row error, say), so
-        that only one batch at a time exists in scaled units: a memory-mapped array larger
-        than RAM is read page by page, not copied whole.
+        that only one batch at a time exists in scaled units. A memory-mapped ``data`` is read
+        a batch at a time and its pages released as it goes (:func:`row_blocks`), and with
+        ``out`` (an array of the result's shape: a memory map of an ``.npy`` being written, say)
+        each batch's result is written there instead of being gathered: neither the input nor
+        the output of a file larger than RAM is ever held whole. Returns ``out`` when given.
         """
         self.module_.eval()
         device = self._device()
         parts = []
-        for i in range(0, data.shape[0], PREDICT_BATCH):
-            batch = np.ascontiguousarray(data[i : i + PREDICT_BATCH])
+        for i, batch in row_blocks(data, PREDICT_BATCH):
+            # float32 per batch: a streamed memory map keeps its own dtype (uint8 pixels, say).
+            batch = np.ascontiguousarray(batch, dtype=np.float32)
             inputs = self.scaler_.transform(batch) if scale else batch
             if not inputs.flags.writeable:  # a read-only memory map: torch wants its own copy
                 inputs = inputs.copy()
-            out = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
-            out = self.scaler_.inverse_transform(out) if unscale else out
-            parts.append(post(out, batch) if post is not None else out)
+            result = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
+            result = self.scaler_.inverse_transform(result) if unscale else result
+            result = post(result, batch) if post is not None else result
+            if out is None:
+                parts.append(result)
+                continue
+            out[i : i + len(result)] = result.reshape(len(result), *out.shape[1:])
+            release_pages(out)  # written pages go to the page cache, not this process's memory
+        if out is not None:
+            return out
         if not parts:
             return np.zeros((0,), np.float32)
         return np.concatenate(parts)
+
+    @staticmethod
+    def _check_out(out: np.ndarray | None, shape: tuple[int, ...], dtype) -> None:
+        """Refuse an ``out`` array that cannot receive the result."""
+        if out is None:
+            return
+        if not isinstance(out, np.ndarray) or tuple(out.shape) != tuple(shape):
+            raise InvalidInputError(
+                f"out has shape {getattr(out, 'shape', None)}; expected an array of shape {tuple(shape)}"
+            )
+        if out.dtype != np.dtype(dtype):
+            raise InvalidInputError(f"out has dtype {out.dtype}; expected {np.dtype(dtype)}")
 
     @staticmethod
     def _output_dtype(X: Any):
         # Follow scikit-learn: float32 in, float32 out; anything else comes back as float64.
         return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Encode ``X`` to codes of shape (n_samples, code_size)."""
+    def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Encode ``X`` to codes of shape (n_samples, code_size).
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data. A memory map is read a batch at a time.
+        out : ndarray, optional
+            Where to write the codes (shape (n_samples, code_size), dtype float32 for float32
+            ``X``, else float64), batch by batch; returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, code_size)
+        """
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        codes = self._run(self.module_.encode, data, scale=True)
-        return codes.reshape(codes.shape[0], -1).astype(self._output_dtype(X), copy=False)
+        dtype = self._output_dtype(X)
+        self._check_out(out, (data.shape[0], self._n_features_out), dtype)
+        codes = self._run(self.module_.encode, data, scale=True, out=out)
+        return codes.reshape(codes.shape[0], -1).astype(dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to data, in the units of the training data."""
@@ -669,12 +743,33 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         out = self._run(self.module_.decode, check_finite(codes, "codes"), unscale=True)
         return out.astype(self._output_dtype(X), copy=False)
 
-    def reconstruct(self, X: Any) -> np.ndarray:
-        """Encode and decode ``X``: its reconstruction in the units of the input."""
+    def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Encode and decode ``X``: its reconstruction in the units of the input.
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data. A memory map is read a batch at a time.
+        out : ndarray, optional
+            Where to write the reconstruction (``X``'s shape; float32 for float32 ``X``, else
+            float64), batch by batch: with ``np.lib.format.open_memmap`` the reconstruction of
+            a file larger than RAM goes to disk. Returned.
+
+        Returns
+        -------
+        ndarray shaped like ``X``
+
+        Examples
+        --------
+        >>> out = np.lib.format.open_memmap("recon.npy", "w+", np.float32, X.shape)  # doctest: +SKIP
+        >>> model.reconstruct(X, out=out)  # doctest: +SKIP
+        """
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        out = self._run(lambda t: self.module_(t)["reconstruction"], data, scale=True, unscale=True)
-        return out.astype(self._output_dtype(X), copy=False)
+        self._check_out(out, data.shape, self._output_dtype(X))
+        recon = lambda t: self.module_(t)["reconstruction"]  # noqa: E731
+        result = self._run(recon, data, scale=True, unscale=True, out=out)
+        return result.astype(self._output_dtype(X), copy=False)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample mean squared reconstruction error, in the units of the input."""

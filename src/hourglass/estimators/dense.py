@@ -10,7 +10,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from hourglass.data.loading import check_finite
-from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
+from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
 from hourglass.estimators.params import make_init
 from hourglass.estimators.persistence import register_estimator
@@ -180,13 +180,21 @@ class AutoEncoder(BaseAutoEncoder):
             return source
         return self._array_source(X)
 
-    def _check_streamed(self, X: np.memmap, source: NpyFileSource) -> None:
+    def _check_streamed(self, X: np.memmap, source: NpyFileSource | None, reset: bool = True) -> None:
         if X.ndim != 2:
             raise InvalidInputError(f"X has shape {X.shape}; expected 2-D data (n_samples, n_features)")
-        validate_data(self, X, reset=True, skip_check_array=True)  # n_features_in_
+        try:
+            validate_data(self, X, reset=reset, skip_check_array=True)  # n_features_in_
+        except ValueError as exc:
+            raise InvalidInputError(" ".join(str(exc).split())) from None
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         reject_non_numeric_columns(X)
+        if streams(X):
+            # scikit-learn's check would convert the whole map to float64 in memory; its shape
+            # is checked here and its values block by block, and it is read a batch at a time.
+            self._check_streamed(X, None, reset=reset)
+            return check_finite(X, "X")
         try:
             data = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False

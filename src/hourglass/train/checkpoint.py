@@ -73,7 +73,7 @@ def data_fingerprint(X: np.ndarray, n_samples: int | None = None) -> dict[str, A
     X = np.ascontiguousarray(X)
     digest = hashlib.blake2b(digest_size=16)
     if X.nbytes <= HASH_WHOLE_BYTES or X.ndim == 0:
-        digest.update(X.tobytes())
+        digest.update(X.data if X.ndim else X.tobytes())  # the buffer itself: no copy of the data
     else:
         rows = np.unique(np.linspace(0, len(X) - 1, num=SAMPLE_ROWS).astype(np.int64))
         digest.update(rows.tobytes())
