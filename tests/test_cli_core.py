@@ -115,8 +115,19 @@ def test_fit_passes_hyperparameters_through(files, tmp_path):
 def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     code, out, _ = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT[:-1])
     assert code == 0
-    assert "trained 2 epochs" in out and "loss mse" in out and "saved the model" in out
+    assert "ran all 2 epochs, best epoch" in out and "loss mse" in out and "saved the model" in out
+    assert "on cpu in fp32" in out and "validation MSE" in out and "in the data's units" in out
     assert "learning rate" in out and "no collapse" in out
+
+
+def test_fit_summary_says_when_training_stopped_early(make_ae):
+    from hourglass.cli.core import fit_summary
+
+    noise = np.random.default_rng(0).random((200, 6))  # nothing to learn: validation stalls at once
+    ae = make_ae(epochs=300, patience=2, noise=None, learning_rate=0.05).fit(noise)
+    assert ae.history_.stopped_early
+    line = fit_summary(ae)
+    assert f"stopped early after {ae.n_iter_} of 300 epochs (patience 2)" in line and "best epoch" in line
 
 
 def test_fit_refuses_an_existing_model_folder_without_force(files, tmp_path):

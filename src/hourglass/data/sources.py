@@ -476,12 +476,20 @@ class NpyFileSource(TrainingSource):
 
 
 class DatasetSource(TrainingSource):
-    """A torch ``Dataset`` of tensors (photos, patches, a user's): statistics from a sample."""
+    """A torch ``Dataset`` of tensors (photos, patches, a user's): statistics from a sample.
 
-    slow_reads = True
+    ``slow_reads`` marks datasets whose items cost real work (photos to decode), which then
+    read in DataLoader worker processes; a user's dataset is read in the training process,
+    where workers started afresh every epoch would cost more than they save.
+    """
 
-    def __init__(self, dataset: torch.utils.data.Dataset, sample_limit: int = STATISTICS_SAMPLE) -> None:
-        self.dataset, self.sample_limit = dataset, int(sample_limit)
+    def __init__(
+        self,
+        dataset: torch.utils.data.Dataset,
+        sample_limit: int = STATISTICS_SAMPLE,
+        slow_reads: bool = False,
+    ) -> None:
+        self.dataset, self.sample_limit, self.slow_reads = dataset, int(sample_limit), bool(slow_reads)
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise InvalidInputError("the dataset is empty; expected at least one sample")
         self.sample_shape = tuple(int(s) for s in self._item(0).shape)

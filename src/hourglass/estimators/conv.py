@@ -195,9 +195,8 @@ patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, 
             return self._array_source(self._load(X))
         size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
         if self.task == "reconstruct":
-            return self._dataset_source(
-                ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
-            )
+            folder = ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
+            return self._dataset_source(folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
         paths = ImageFolder(X, size=None, mode=self.color_mode or "RGB").paths
         return self._dataset_source(
@@ -205,11 +204,19 @@ patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, 
                 paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, as_seed(self.random_state)
             ),
             sample_limit=SCALER_SAMPLE,
+            slow_reads=True,
         )
 
-    def _dataset_source(self, dataset, sample_limit: int | None = None) -> DatasetSource:
-        """A Dataset of ``(c, ...)`` tensors; its first item sets the input shape."""
-        source = DatasetSource(dataset, **({} if sample_limit is None else {"sample_limit": sample_limit}))
+    def _dataset_source(
+        self, dataset, sample_limit: int | None = None, slow_reads: bool = False
+    ) -> DatasetSource:
+        """A Dataset of ``(c, ...)`` tensors; its first item sets the input shape.
+
+        Photos decode slowly: their statistics come from ``SCALER_SAMPLE`` of them (stated in
+        ``history_.recipe``) and they are read in DataLoader workers.
+        """
+        limit = {} if sample_limit is None else {"sample_limit": sample_limit}
+        source = DatasetSource(dataset, slow_reads=slow_reads, **limit)
         self._set_input_shape(source.head(1), source)
         return source
 
