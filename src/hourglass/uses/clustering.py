@@ -418,12 +418,11 @@ def cluster_report_section(report, result: ClusterResult) -> None:
     else:
         shown, what = result.codes, "codes"
     label_colors, cluster_colors = _matched_colors(result)
-    matched = " (each cluster in the colour of the label it matches)" if result.labels is not None else ""
     report.add_figure(
         plots.code_map(
             shown,
             result.assignments,
-            title=f"{what}, coloured by cluster{matched}",
+            title=f"{what}, coloured by cluster",
             colors=cluster_colors,
             legend_title="cluster",
         ),
