@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError, load
 from hourglass.data.loading import load_data
-from hourglass.estimators.anomaly import anomaly_report_section, photo_patches
+from hourglass.estimators.anomaly import anomaly_report_section, check_binary_labels, photo_patches
 from hourglass.report.html import Report
 
 
@@ -94,7 +95,9 @@ def test_detector_rejects_bad_parameters(X, params, match):
         AnomalyDetector(**params).fit(X)
 
 
-@pytest.mark.parametrize("method", ["predict", "score_samples", "decision_function", "error_map"])
+@pytest.mark.parametrize(
+    "method", ["predict", "score_samples", "decision_function", "error_map", "predict_proba"]
+)
 def test_detector_unfitted_raises(X, method):
     with pytest.raises(NotFittedError):
         getattr(AnomalyDetector(), method)(X)
@@ -106,11 +109,136 @@ def test_photo_patches_are_unit_range_rows():
     assert patches.min() >= 0 and patches.max() <= 1
 
 
-def test_anomaly_report_section_reports_auroc_and_pictures(detector, X):
+def test_anomaly_report_section_without_labels_has_no_auroc(detector, X):
+    report = Report("scores")
+    figures = anomaly_report_section(report, detector, photo_patches(50), image_shape=(8, 8))
+    html = report.to_html()
+    assert "AUROC" not in figures and "AUROC" not in html
+    assert 0 <= figures["flagged"] <= 1
+    assert f"{figures['flagged']:.1%}" in html  # shares as percentages, not 0.05008
+    assert "Most abnormal samples of scored data" in html
+
+
+def test_anomaly_report_section_with_labels_reports_auroc(detector, X):
     report = Report("ood")
-    figures = anomaly_report_section(report, detector, X[:50], photo_patches(50), image_shape=(8, 8))
+    both = np.r_[X[:50], photo_patches(50)]
+    truth = np.r_[np.zeros(50), np.ones(50)]
+    figures = anomaly_report_section(report, detector, both, truth, "digits and photos", (8, 8))
     assert 0 <= figures["AUROC"] <= 1
-    assert "Abnormal other" in report.to_html()
+    assert figures["abnormal flagged"] >= figures["normal flagged"]
+    assert "AUROC of the error against the labels" in report.to_html()
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [([0, 1, 2], "hold 2 \\(row 2\\)"), ([0, 1], "one 0/1 label per sample"), (["a"] * 3, "'a'")],
+)
+def test_check_binary_labels_names_the_bad_value(labels, match):
+    with pytest.raises(InvalidInputError, match=match) as error:
+        check_binary_labels(labels, 3)
+    assert "\n" not in str(error.value)
+
+
+# -- PyOD's conventions ---------------------------------------------------------------------------
+
+
+def test_detector_pyod_attributes_cover_the_training_data(detector, X):
+    # PyOD: decision_scores_ of every training sample in order, higher = more abnormal.
+    np.testing.assert_allclose(detector.decision_scores_, detector.reconstruction_error(X), rtol=1e-6)
+    np.testing.assert_array_equal(
+        detector.labels_, (detector.decision_scores_ > detector.threshold_).astype(int)
+    )
+    assert set(np.unique(detector.labels_)) <= {0, 1}
+    # The two sign conventions agree on who is an outlier.
+    np.testing.assert_array_equal(detector.labels_ == 1, detector.predict(X) == -1)
+    np.testing.assert_allclose(-detector.decision_scores_, detector.score_samples(X), rtol=1e-6)
+
+
+def test_detector_prefit_decision_scores_are_the_calibration_errors(X):
+    fitted = AnomalyDetector(tiny_ae().fit(X[:150])).fit(X[150:])
+    np.testing.assert_array_equal(fitted.decision_scores_, fitted.calibration_errors_)
+    assert len(fitted.labels_) == 50
+
+
+def test_predict_proba_linear_is_pyods_min_max_of_training_scores(detector, X):
+    from sklearn.preprocessing import MinMaxScaler
+
+    proba = detector.predict_proba(X[:20])
+    scaler = MinMaxScaler().fit(detector.decision_scores_.reshape(-1, 1))
+    expected = scaler.transform(detector.reconstruction_error(X[:20]).reshape(-1, 1)).ravel().clip(0, 1)
+    assert proba.shape == (20, 2)
+    np.testing.assert_allclose(proba[:, 1], expected, rtol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_predict_proba_unify_is_pyods_erf_of_standardized_scores(detector, X):
+    from scipy.special import erf
+
+    scores = detector.reconstruction_error(X[:20])
+    train = detector.decision_scores_
+    expected = erf((scores - train.mean()) / (train.std() * np.sqrt(2))).clip(0, 1)
+    proba = detector.predict_proba(X[:20], method="unify")
+    np.testing.assert_allclose(proba[:, 1], expected, rtol=1e-6)
+    np.testing.assert_allclose(proba[:, 0], 1 - expected, rtol=1e-6)
+
+
+def test_predict_proba_rejects_unknown_method(detector, X):
+    with pytest.raises(InvalidInputError, match="method='rank'; expected one of 'linear', 'unify'"):
+        detector.predict_proba(X[:2], method="rank")
+
+
+def test_detector_takes_the_autoencoders_settings_directly(X):
+    detector = AnomalyDetector(code_size=3, hidden_layers=(8,), epochs=2, device="cpu", random_state=0)
+    assert clone(detector).get_params()["code_size"] == 3
+    fitted = detector.fit(X)
+    inner = fitted.estimator_
+    assert (inner.code_size, inner.hidden_layers, inner.epochs, inner.random_state) == (3, (8,), 2, 0)
+    assert inner.verbose == 0  # quiet, like scikit-learn's detectors
+
+
+def test_detector_default_code_size_is_a_quarter_of_the_input(X):
+    fitted = AnomalyDetector(hidden_layers=(8,), epochs=1, device="cpu", random_state=0).fit(X)
+    assert fitted.estimator_.code_size == 16  # 64 pixels / 4
+
+
+def test_detector_refuses_an_estimator_and_settings_at_once(X):
+    with pytest.raises(InvalidInputError, match="both estimator= and the settings epochs=5") as error:
+        AnomalyDetector(tiny_ae(), epochs=5).fit(X)
+    assert "\n" not in str(error.value)
+
+
+def test_detector_save_load_keeps_pyod_attributes_and_settings(X, tmp_path):
+    fitted = AnomalyDetector(code_size=3, hidden_layers=(8,), epochs=1, device="cpu", random_state=0).fit(X)
+    loaded = load(fitted.save(tmp_path / "detector"))
+    assert loaded.code_size == 3
+    np.testing.assert_array_equal(loaded.decision_scores_, fitted.decision_scores_)
+    np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
+    np.testing.assert_allclose(loaded.predict_proba(X[:5]), fitted.predict_proba(X[:5]), rtol=1e-6)
+
+
+def test_detector_folder_saved_before_pyod_attributes_still_loads(detector, X, tmp_path):
+    """A folder as saves before decision_scores_ and the forwarded settings wrote it."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    folder = detector.save(tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    own = ("estimator", "threshold", "quantile", "contamination", "calibration_fraction", "random_state")
+    config["params"] = {k: v for k, v in config["params"].items() if k in own}
+    (folder / "config.json").write_text(json.dumps(config))
+    weights = str(folder / "weights.safetensors")
+    with safe_open(weights, "pt") as handle:
+        metadata = handle.metadata()
+    tensors = {k: v for k, v in load_file(weights).items() if k != "extra.decision_scores"}
+    save_file(tensors, weights, metadata=metadata)
+
+    old = load(folder)
+    np.testing.assert_array_equal(old.decision_scores_, old.calibration_errors_)
+    np.testing.assert_array_equal(old.labels_, (old.calibration_errors_ > old.threshold_).astype(int))
+    np.testing.assert_array_equal(old.predict(X[:10]), detector.predict(X[:10]))
+    assert old.predict_proba(X[:3]).shape == (3, 2)
 
 
 def test_detector_wraps_a_conv_estimator_and_maps_pixels(tmp_path):

@@ -162,3 +162,29 @@ def test_cluster_report_section_adds_table_and_maps(model, digits):
     cluster_report_section(report, cluster(model, X, labels=y))
     html = report.to_html()
     assert "Clustering quality" in html and "Latent map by label" in html
+
+
+@pytest.mark.parametrize(
+    ("labels", "assignments", "expected"),
+    [
+        ([0, 0, 1, 1, 2], [7, 7, 3, 3, 3], {3: 1, 7: 0}),  # the label 2 is left without a cluster
+        ([0, 0, 0, 1, 1], [0, 0, 1, 2, -1], {0: 0, 2: 1}),  # noise and a leftover cluster match nothing
+        (["b", "b", "a"], [1, 1, 0], {0: "a", 1: "b"}),
+    ],
+)
+def test_match_clusters_is_the_hungarian_matching(labels, assignments, expected):
+    assert clustering.match_clusters(np.array(labels), np.array(assignments)) == expected
+
+
+def test_cluster_report_maps_give_a_cluster_its_labels_colour(model, digits, monkeypatch):
+    from hourglass.report import plots
+
+    X, y = digits
+    result = cluster(model, X, labels=y)
+    drawn = []
+    original = plots.code_map
+    monkeypatch.setattr(plots, "code_map", lambda *a, **k: drawn.append(k.get("colors")) or original(*a, **k))
+    cluster_report_section(Report("clusters"), result)
+    by_cluster, by_label = drawn
+    for cluster_id, label in clustering.match_clusters(y, result.assignments).items():
+        assert by_cluster[cluster_id] == by_label[label]

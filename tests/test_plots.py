@@ -3,6 +3,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 from sklearn.datasets import load_digits
@@ -188,3 +189,103 @@ def test_figure_to_png_decodes_at_report_dpi():
     assert image.format == "PNG"
     width, height = fig.get_size_inches() * plots.DPI
     assert image.size == (round(width), round(height))
+
+
+# -- epochs, best epoch, side-by-side maps, scores and error maps --------------------------------------
+
+
+def test_loss_curves_ticks_whole_epochs_only():
+    fig = plots.loss_curves({"run": {"train_loss": list(np.linspace(1.0, 0.1, 7))}})
+    ax = fig.axes[0]
+    fig.canvas.draw()  # the locator places ticks at draw time
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+@pytest.mark.parametrize(
+    ("history", "y"),
+    [({"train_loss": [3, 2, 1], "val_loss": [4, 2, 5]}, 2.0), ({"train_loss": [3, 2, 1]}, 2.0)],
+)
+def test_loss_curves_mark_the_best_epoch_on_the_curve_that_chose_it(history, y):
+    ax = plots.loss_curves({"run": history}, {"run": 2}).axes[0]
+    markers = [line for line in ax.lines if line.get_marker() == "*"]
+    assert len(markers) == 1
+    assert list(markers[0].get_xdata()) == [2] and list(markers[0].get_ydata()) == [y]
+
+
+@pytest.mark.parametrize("best", [0, 9])
+def test_loss_curves_skip_a_best_epoch_outside_the_run(best):
+    ax = plots.loss_curves({"run": {"train_loss": [3.0, 2.0]}}, {"run": best}).axes[0]
+    assert not [line for line in ax.lines if line.get_marker() == "*"]
+
+
+def _class_colors(ax):
+    """Face colour of each scatter collection, by its legend label."""
+    handles = ax.get_legend().legend_handles
+    return {h.get_label(): to_rgba(h.get_color()) for h in handles}
+
+
+def test_code_map_uses_the_colours_given_per_class():
+    codes = np.random.default_rng(0).normal(size=(30, 2))
+    labels = np.repeat([5, 7, 9], 10)
+    ax = plots.code_map(codes, labels, colors={7: "#ff0000"}, legend_title="cluster").axes[0]
+    colors = _class_colors(ax)
+    assert colors["7"] == (1.0, 0.0, 0.0, 1.0)
+    assert len(set(colors.values())) == 3  # the others take colours nobody was given
+    assert ax.get_legend().get_title().get_text() == "cluster"
+
+
+def test_code_maps_draw_panels_side_by_side_in_the_same_colours(digits):
+    X, y = digits
+    fig = plots.code_maps({"autoencoder": X[:200, :2], "PCA": X[:200, 2:6]}, y[:200])
+    left, right = fig.axes
+    assert left.get_position().x1 <= right.get_position().x0  # beside, not stacked
+    assert left.get_legend() is None and right.get_legend() is not None  # one legend for both
+    first = [tuple(c.get_facecolor()[0]) for c in left.collections]
+    second = [tuple(c.get_facecolor()[0]) for c in right.collections]
+    assert first == second
+
+
+def test_score_histogram_draws_groups_quantiles_and_threshold():
+    rng = np.random.default_rng(0)
+    fig = plots.score_histogram(
+        {"normal": rng.exponential(size=200), "abnormal": 3 + rng.exponential(size=50)},
+        {"calibration median": 0.7, "calibration 99%": 4.6},
+        threshold=4.6,
+    )
+    ax = fig.axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels[:2] == ["normal (200)", "abnormal (50)"]
+    assert any(label.startswith("threshold") for label in labels)
+    assert len(ax.lines) == 3
+
+
+def test_score_histogram_rejects_no_scores():
+    with pytest.raises(InvalidInputError, match="no finite scores"):
+        plots.score_histogram({"empty": np.array([np.nan])}, {})
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (3, 4, 4)])
+def test_error_maps_show_input_reconstruction_and_map_with_a_colour_bar(shape):
+    rng = np.random.default_rng(0)
+    d = int(np.prod(shape))
+    X = rng.random((4, d))
+    fig = plots.error_maps(X, X * 0.9, (X * 0.1) ** 2, shape, titles=["a", "b", "c", "d"])
+    images = _image_axes(fig)
+    assert len(images) == 3 * 4 + 0  # the colour bar holds no image
+    assert [
+        ax.get_ylabel() for ax in fig.axes if ax.get_ylabel() in ("input", "reconstruction", "error")
+    ] == [
+        "input",
+        "reconstruction",
+        "error",
+    ]
+    bar = fig.axes[-1]
+    assert bar.get_ylabel() == "squared error"
+    assert images[-1].images[0].get_clim()[0] == 0.0  # errors start at zero
+
+
+def test_error_maps_rejects_mismatched_counts():
+    X = np.zeros((3, 64))
+    with pytest.raises(InvalidInputError, match="2 maps for 3 inputs"):
+        plots.error_maps(X, X, X[:2], (8, 8))

@@ -56,8 +56,8 @@ def test_comparison_report_sections(comparison_html):
     assert "Reconstructions at k=2" in headings and "Reconstructions at k=4" in headings
     assert headings.count("Map of the codes") == 1
     assert "Autoencoder vs PCA on digits" in comparison_html
-    # error vs k, curves, two reconstruction grids, AE and PCA code maps
-    assert _pngs(comparison_html) == 6
+    # error vs k, curves, two reconstruction grids, AE and PCA code maps in one figure
+    assert _pngs(comparison_html) == 5
 
 
 def test_comparison_report_table_shows_every_code_size(comparison_html):

@@ -190,3 +190,34 @@ def test_report_save_writes_with_force(tmp_path, exists):
     written = Report("new").save(str(path), force=True)
     assert written == path
     assert "<h1>new</h1>" in path.read_text(encoding="utf-8")
+
+
+def test_report_content_without_heading_joins_the_section_above():
+    report = Report("t")
+    report.add_text("intro", heading="Scores")
+    report.add_figure(plots.histogram(np.arange(10.0), "ten", "value"))
+    html = report.to_html()
+    assert html.count("<section") == 1
+    assert 'alt="Scores"' in html  # the section's heading stands in for a missing caption
+
+
+def test_report_figure_alt_text_prefers_explicit_then_caption():
+    report = Report("t")
+    report.add_figure(plots.histogram(np.arange(10.0), "ten", "value"), heading="H", caption="C", alt="A")
+    report.add_figure(plots.histogram(np.arange(10.0), "ten", "value"), heading="H2", caption="C2")
+    html = report.to_html()
+    assert 'alt="A"' in html and 'alt="C2"' in html
+
+
+@pytest.mark.parametrize(("ratios", "marked"), [([1.4, 1.1], []), ([1.4, 0.8], ["0.8"])])
+def test_report_table_marks_a_best_value_only_past_the_bound(ratios, marked):
+    report = Report("t")
+    report.add_table(
+        pd.DataFrame({"k": [2, 8], "ratio": ratios}), highlight={"ratio": "min"}, better_than={"ratio": 1.0}
+    )
+    assert _cells(report.to_html(), "best") == marked
+
+
+def test_report_table_better_than_needs_a_highlighted_column():
+    with pytest.raises(InvalidInputError, match="better_than names column 'k'"):
+        Report("t").add_table(pd.DataFrame({"k": [1]}), better_than={"k": 1.0})

@@ -248,12 +248,19 @@ def score(
         int, typer.Option(help="Error maps to write, most abnormal first (0: all).")
     ] = DEFAULT_MAPS,
     report: ReportDir = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="The truth, one 0 (normal) or 1 (abnormal) per sample (.npy, .csv): prints the AUROC and "
+            "adds it to the report."
+        ),
+    ] = None,
     key: Key = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
     """Score DATA by reconstruction error; flag samples above the threshold (prediction -1)."""
-    from hourglass.estimators.anomaly import AnomalyDetector, anomaly_report_section
+    from hourglass.estimators.anomaly import AnomalyDetector, anomaly_report_section, check_binary_labels
 
     if output.suffix.lower() != ".csv":
         raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv")
@@ -278,6 +285,11 @@ def score(
         raise InvalidInputError(
             f"--maps needs image data; {dataset.name!r} holds rows without an image shape"
         )
+    truth = None
+    if labels is not None:
+        truth = check_binary_labels(
+            _load_labels(labels, len(dataset.X)), len(dataset.X), f"--labels {str(labels)!r}"
+        )
     errors = estimator.reconstruction_error(dataset.X)
     table = pd.DataFrame({"error": errors, "score": -errors})
     if limit is not None:
@@ -298,6 +310,10 @@ def score(
             quiet,
         )
     echo(f"wrote the scores to {output}", quiet)
+    if truth is not None and 0 < truth.sum() < len(truth):
+        from sklearn.metrics import roc_auc_score
+
+        echo(f"AUROC of the reconstruction error against --labels: {roc_auc_score(truth, errors):.4f}", quiet)
     if maps is not None:
         recon = np.asarray(estimator.reconstruct(dataset.X), dtype=np.float64)
         error_maps = ((recon - dataset.X) ** 2).reshape(len(errors), *dataset.image_shape)
@@ -312,8 +328,7 @@ def score(
         from hourglass.report.html import Report
 
         page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
-        normal_X = None if normal is None else _load_for(estimator, normal, key).X
         shape = dataset.image_shape if is_dense(estimator) else None
-        anomaly_report_section(page, detector, normal_X, dataset.X, ("normal", dataset.name), shape)
+        anomaly_report_section(page, detector, dataset.X, truth, dataset.name, shape)
         path = page.save(report / "report.html", force)
         echo(f"wrote the report to {path}", quiet)

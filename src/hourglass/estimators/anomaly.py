@@ -8,6 +8,7 @@ data the autoencoder did not train on; the threshold is saved with the model.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any
 
@@ -16,10 +17,76 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass.estimators import params as declared
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
 
 THRESHOLDS = ("quantile", "contamination")
+#: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
+PROBA_METHODS = ("linear", "unify")
+
+# The detector's own parameters, in their positional order, with defaults and types.
+_OWN: tuple[tuple[str, Any, Any], ...] = (
+    ("estimator", None, Any),
+    ("threshold", "quantile", str | float),
+    ("quantile", 0.99, float),
+    ("contamination", 0.01, float),
+    ("calibration_fraction", 0.2, float),
+    ("random_state", None, Any),
+)
+
+
+def _forwarded_defaults() -> dict[str, Any]:
+    """The default AutoEncoder's settings a detector accepts, with the detector's defaults."""
+    settings = {name: value for name, value in declared.defaults("dense").items() if name != "random_state"}
+    # The seed is the detector's own (it also draws the calibration split); the code size is
+    # chosen from the input's width unless given; a detector trains quietly, like scikit-learn's.
+    settings.update(code_size=None, verbose=0)
+    return settings
+
+
+_FORWARDED = _forwarded_defaults()
+
+
+def _make_init():
+    """An ``__init__`` storing the detector's parameters and the forwarded AutoEncoder settings.
+
+    The settings are keyword-only and declared in the signature (not ``**kwargs``), so that
+    ``get_params``, ``clone`` and persistence see them as ordinary parameters.
+    """
+    kind = inspect.Parameter
+    own = [
+        kind(name, kind.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
+        for name, default, hint in _OWN
+    ]
+    forwarded = [
+        kind(name, kind.KEYWORD_ONLY, default=default, annotation=declared.BY_NAME[name].type)
+        for name, default in _FORWARDED.items()
+    ]
+    signature = inspect.Signature([kind("self", kind.POSITIONAL_OR_KEYWORD), *own, *forwarded])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"AnomalyDetector: {exc}") from None
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__annotations__ = {p.name: p.annotation for p in [*own, *forwarded]} | {"return": None}
+    __init__.__doc__ = "Store the parameters and the AutoEncoder settings (see the class docstring)."
+    return __init__
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return value is default or bool(value == default)
+    except (TypeError, ValueError):  # e.g. an array, which has no single truth value
+        return False
+
 
 # Fitted state of the wrapped estimator that the persistence layer reads and writes on the
 # object it saves or loads; a detector keeps it on its ``estimator_``.
@@ -41,12 +108,14 @@ def _delegated(name: str) -> property:
     return property(get, set_, doc=f"``{name}`` of the wrapped estimator.")
 
 
-def _default_estimator(n_features: int, random_state: Any):
+def _default_estimator(n_features: int, random_state: Any, settings: dict[str, Any]):
     from hourglass.estimators.dense import AutoEncoder
 
-    # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
-    code_size = max(1, min(16, n_features // 4))
-    return AutoEncoder(code_size=code_size, random_state=random_state, verbose=0)
+    settings = dict(settings)
+    if settings.get("code_size") is None:
+        # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
+        settings["code_size"] = max(1, min(16, n_features // 4))
+    return AutoEncoder(**settings, random_state=random_state)
 
 
 @register_estimator
@@ -56,14 +125,20 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     Follows scikit-learn's outlier detectors: ``score_samples`` is higher for more normal
     samples (the negative reconstruction MSE), ``decision_function`` is ``score_samples -
     offset_`` (negative for anomalies) and ``predict`` returns +1 for inliers, -1 for outliers.
+    It also has PyOD's fitted attributes and ``predict_proba``, with PyOD's meanings:
+    ``decision_scores_`` is higher for more abnormal samples (the reconstruction MSE),
+    ``labels_`` is 1 for outliers and 0 for inliers, ``threshold_`` is on the scale of
+    ``decision_scores_``. Mind the signs: PyOD's ``decision_function(X)`` is this class's
+    ``reconstruction_error(X)``, that is ``threshold_ - decision_function(X)``, and PyOD's
+    ``predict`` gives 1 where this one gives -1 (see the README's PyOD table).
 
     Parameters
     ----------
     estimator : BaseAutoEncoder or None, default=None
         The autoencoder. An unfitted one is cloned and fitted on part of ``X``, the rest
         calibrates the threshold; a fitted one is used as it is and all of ``X`` calibrates
-        (so pass normal data it did not train on). None: a dense ``AutoEncoder`` with a code a
-        quarter of the input's width (at most 16).
+        (so pass normal data it did not train on). None: a dense ``AutoEncoder`` built from the
+        settings below.
     threshold : {'quantile', 'contamination'} or float, default='quantile'
         'quantile': flag errors above the ``quantile`` of the held-out normal errors (about
         ``1 - quantile`` false alarms on normal data); 'contamination': the data hold about
@@ -76,58 +151,50 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     calibration_fraction : float, default=0.2
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
     random_state : int or None, default=None
-        Seed of the calibration split.
+        Seed of the calibration split and of the default autoencoder.
+    code_size, hidden_layers, epochs, ... : keyword-only
+        Any parameter of :class:`~hourglass.AutoEncoder` but ``random_state``, passed to the
+        default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
+        input's width, at most 16) and ``verbose=0``: ``AnomalyDetector(code_size=4,
+        epochs=5)``. Refused together with ``estimator``, which carries its own settings.
 
     Attributes
     ----------
     estimator_ : BaseAutoEncoder
         The fitted autoencoder.
     threshold_ : float
-        Reconstruction MSE above which a sample is an outlier.
+        Reconstruction MSE above which a sample is an outlier; on the scale of
+        ``decision_scores_``, as in PyOD.
     offset_ : float
         ``-threshold_``, following scikit-learn's convention.
+    decision_scores_ : ndarray of shape (n_samples,)
+        Reconstruction MSE of each sample of the ``X`` given to ``fit``, in its order (PyOD:
+        higher is more abnormal). Models saved before it existed load with the calibration
+        errors in its place.
+    labels_ : ndarray of shape (n_samples,)
+        ``decision_scores_ > threshold_`` as 0 (inlier) or 1 (outlier), as in PyOD.
     calibration_errors_ : ndarray
         Reconstruction errors of the held-out calibration samples.
     n_features_in_ : int
 
     Examples
     --------
-    >>> from hourglass import AutoEncoder
     >>> from hourglass.data.loading import load_data
     >>> X = load_data("digits").X
-    >>> ae = AutoEncoder(code_size=8, epochs=5, random_state=0, verbose=0)
-    >>> detector = AnomalyDetector(ae, quantile=0.95, random_state=0).fit(X)
+    >>> detector = AnomalyDetector(code_size=8, epochs=5, quantile=0.95, random_state=0).fit(X)
     >>> detector.predict(X[:3]).tolist()  # doctest: +SKIP
     [1, 1, 1]
+    >>> detector.predict_proba(X[:2]).shape  # (normal, abnormal) per sample
+    (2, 2)
     >>> detector.save("digits-detector", force=True)  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        estimator: Any = None,
-        threshold: str | float = "quantile",
-        quantile: float = 0.99,
-        contamination: float = 0.01,
-        calibration_fraction: float = 0.2,
-        random_state: Any = None,
-    ) -> None:
-        self.estimator = estimator
-        self.threshold = threshold
-        self.quantile = quantile
-        self.contamination = contamination
-        self.calibration_fraction = calibration_fraction
-        self.random_state = random_state
+    __init__ = _make_init()  # parameters and the forwarded defaults: _OWN and _forwarded_defaults
 
     module_ = _delegated("module_")
     scaler_ = _delegated("scaler_")
     architecture_ = _delegated("architecture_")
     history_ = _delegated("history_")
-
-    @property
-    def device(self) -> str:
-        """Where the wrapped estimator runs ('auto' before it exists); read by ``hourglass.load``."""
-        inner = vars(self).get("estimator_", self.estimator)
-        return getattr(inner, "device", "auto")
 
     # -- fitting -----------------------------------------------------------------------------
     def _error_quantile(self) -> float | None:
@@ -151,6 +218,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         raise InvalidInputError(
             f"threshold={self.threshold!r}; expected 'quantile', 'contamination' or a number (an MSE)"
         )
+
+    def _settings(self) -> dict[str, Any]:
+        """The AutoEncoder settings given to the detector (for the default estimator)."""
+        return {name: getattr(self, name) for name in _FORWARDED}
 
     def _calibration_split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         fraction = self.calibration_fraction
@@ -181,28 +252,43 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         """
         q = self._error_quantile()
         n = len(X)
+        settings = self._settings()
         if self.estimator is not None and not hasattr(self.estimator, "reconstruction_error"):
             raise InvalidInputError(
                 f"estimator must be an hourglass autoencoder, got {type(self.estimator).__name__}"
             )
+        changed = {name: value for name, value in settings.items() if not _same(value, _FORWARDED[name])}
+        if self.estimator is not None and changed:
+            given = ", ".join(f"{name}={value!r}" for name, value in changed.items())
+            raise InvalidInputError(
+                f"AnomalyDetector got both estimator= and the settings {given}; set them on the "
+                "estimator, or leave out estimator= to build the default AutoEncoder from them"
+            )
         if self.estimator is not None and hasattr(self.estimator, "module_"):
             # Already trained: every sample of X is held-out normal data.
             self.estimator_ = self.estimator
-            calibration = X
+            self.calibration_errors_ = self.estimator_.reconstruction_error(X)
+            self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
         else:
             train_idx, cal_idx = self._calibration_split(n)
             n_features = int(np.prod(np.shape(X)[1:])) if np.ndim(X) > 1 else 1
             template = (
                 self.estimator
                 if self.estimator is not None
-                else _default_estimator(n_features, self.random_state)
+                else _default_estimator(n_features, self.random_state, settings)
             )
-            self.estimator_ = clone(template).fit(_safe_indexing(X, train_idx))
-            calibration = _safe_indexing(X, cal_idx)
-        self.calibration_errors_ = self.estimator_.reconstruction_error(calibration)
+            train = _safe_indexing(X, train_idx)
+            self.estimator_ = clone(template).fit(train)
+            self.calibration_errors_ = self.estimator_.reconstruction_error(_safe_indexing(X, cal_idx))
+            # PyOD's decision_scores_ cover all of the data given to fit, in its order.
+            scores = np.empty(n, dtype=np.float64)
+            scores[train_idx] = self.estimator_.reconstruction_error(train)
+            scores[cal_idx] = self.calibration_errors_
+            self.decision_scores_ = scores
         threshold = float(self.threshold) if q is None else float(np.quantile(self.calibration_errors_, q))
         self.threshold_ = threshold
         self.offset_ = -threshold
+        self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
@@ -231,6 +317,47 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """+1 for inliers, -1 for outliers (reconstruction error above ``threshold_``)."""
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """Probability of each sample being normal and abnormal, as PyOD computes it.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples, in the shape the estimator takes.
+        method : {'linear', 'unify'}, default='linear'
+            'linear': the reconstruction error min-max scaled by the smallest and largest of
+            ``decision_scores_``, clipped to [0, 1]; 'unify': ``erf((s - mean) / (std * sqrt(2)))``
+            of the error ``s`` standardized by ``decision_scores_``, clipped to [0, 1] (Kriegel et
+            al., "Interpreting and unifying outlier scores", 2011; PyOD's definition).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Column 0: probability of being normal; column 1: of being abnormal. Rows sum to 1.
+
+        Examples
+        --------
+        >>> detector.predict_proba(X[:2], method="unify").sum(axis=1)  # doctest: +SKIP
+        array([1., 1.])
+        """
+        from scipy.special import erf
+
+        if method not in PROBA_METHODS:
+            raise InvalidInputError(
+                f"method={method!r}; expected one of {', '.join(map(repr, PROBA_METHODS))}"
+            )
+        scores = self.reconstruction_error(X).astype(np.float64)
+        train = np.asarray(self.decision_scores_, dtype=np.float64)
+        if method == "linear":
+            low, high = float(train.min()), float(train.max())
+            # As scikit-learn's MinMaxScaler, which PyOD uses: a constant range scales by 1.
+            abnormal = (scores - low) / (high - low if high > low else 1.0)
+        else:
+            sigma = float(train.std())
+            abnormal = erf((scores - float(train.mean())) / ((sigma if sigma > 0 else 1.0) * np.sqrt(2)))
+        abnormal = np.clip(abnormal, 0.0, 1.0)
+        return np.column_stack([1.0 - abnormal, abnormal])
 
     def error_map(self, X: Any) -> np.ndarray:
         """Squared reconstruction error of every feature or pixel, shaped like the input.
@@ -288,6 +415,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _saved_tensors(self) -> dict[str, np.ndarray]:
         tensors = {f"estimator.{k}": v for k, v in self.estimator_._saved_tensors().items()}
         tensors["calibration_errors"] = np.asarray(self.calibration_errors_, dtype=np.float64)
+        # A copy: safetensors refuses two names for one buffer.
+        tensors["decision_scores"] = np.array(self.decision_scores_, dtype=np.float64)
         return tensors
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
@@ -306,6 +435,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.threshold_ = float(fitted["threshold_"])
         self.offset_ = float(fitted["offset_"])
         self.calibration_errors_ = tensors["calibration_errors"]
+        # A model saved before decision_scores_ existed: its calibration errors are the scores
+        # of training-time data it has (all of them, for a detector of a prefitted estimator).
+        self.decision_scores_ = tensors.get("decision_scores", self.calibration_errors_.copy())
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.n_features_in_ = inner.n_features_in_
         if hasattr(inner, "feature_names_in_"):
             self.feature_names_in_ = inner.feature_names_in_
@@ -368,38 +501,64 @@ def photo_patches(n: int, size: int = 8, downscale: int = 4, random_state: int =
     return np.clip(patches, 0.0, 1.0)
 
 
-def _score_histograms(errors: dict[str, np.ndarray], threshold: float):
-    """Overlaid histograms of reconstruction errors per group, with the threshold marked."""
-    from matplotlib.figure import Figure
+def check_binary_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
+    """``labels`` as 0 (normal) / 1 (abnormal) integers, one per sample, or a one-line error.
 
-    fig = Figure(figsize=(6.8, 3.8), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    positive = np.concatenate([e[e > 0] for e in errors.values()])
-    log = positive.size > 0 and positive.max() / max(positive.min(), 1e-12) > 100
-    lo, hi = (positive.min(), positive.max()) if positive.size else (0.0, 1.0)
-    bins = np.geomspace(lo, hi, 50) if log else np.linspace(0.0, hi, 50)
-    for (name, values), color in zip(errors.items(), ("#1f77b4", "#d62728", "#2ca02c"), strict=False):
-        ax.hist(np.clip(values, lo, hi), bins=bins, alpha=0.6, color=color, label=f"{name} ({len(values)})")
-    if log:
-        ax.set_xscale("log")
-    ax.axvline(threshold, color="#333333", linestyle="--", lw=1.2, label=f"threshold {threshold:.4g}")
-    ax.set_xlabel("reconstruction error (MSE)")
-    ax.set_ylabel("count")
-    ax.legend(frameon=False, fontsize=9)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        0 / 1 or False / True per sample, PyOD's convention (1: abnormal).
+    n : int
+        The number of samples scored.
+    name : str, default="labels"
+        What to call them in the error, e.g. the file they came from.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+
+    Examples
+    --------
+    >>> check_binary_labels([0, 1, 1.0], 3).tolist()
+    [0, 1, 1]
+    """
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.shape != (n,):
+        raise InvalidInputError(f"{name} have shape {array.shape}; expected one 0/1 label per sample ({n},)")
+    try:
+        values = array.astype(np.float64)
+    except (TypeError, ValueError):
+        values = np.full(n, np.nan)
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise InvalidInputError(
+            f"{name} hold {array[bad][:1].tolist()[0]!r} (row {int(np.argmax(bad))}); expected 0 (normal) "
+            "or 1 (abnormal)"
+        )
+    return values.astype(np.int64)
+
+
+#: Quantiles of the calibration errors drawn in the score histogram.
+_REFERENCE_QUANTILES = (0.5, 0.9, 0.99)
+#: Abnormal samples shown with their reconstructions and error maps.
+_N_SHOWN = 8
 
 
 def anomaly_report_section(
     report,
     detector: AnomalyDetector,
-    X_normal: Any,
-    X_other: Any,
-    names: tuple[str, str] = ("normal", "other"),
+    X: Any,
+    labels: Any = None,
+    name: str = "scored data",
     image_shape: tuple[int, ...] | None = None,
 ) -> dict[str, float]:
-    """Add the detector's score histograms, AUROC and the most abnormal samples to ``report``.
+    """Add the detector's scores of ``X`` to ``report``: flagged shares, a histogram, error maps.
+
+    The reference is the data the threshold was calibrated on: the histogram of ``X``'s
+    reconstruction errors is drawn against quantiles of the calibration errors. An AUROC is
+    shown only with ``labels``, since without them nothing says which samples are abnormal.
 
     Parameters
     ----------
@@ -407,76 +566,124 @@ def anomaly_report_section(
         The report to extend.
     detector : AnomalyDetector
         A fitted detector.
-    X_normal : array-like or None
-        Normal data the autoencoder did not train on; None uses the detector's calibration
-        errors.
-    X_other : array-like
-        Data to score, e.g. another distribution (out-of-distribution demo) or new data.
-    names : (str, str), default=("normal", "other")
-        What to call the two groups.
+    X : array-like
+        Data to score, in the shape the detector takes.
+    labels : array-like of shape (n_samples,), optional
+        The truth per sample of ``X``: 0 normal, 1 abnormal (PyOD's convention). Adds the
+        AUROC of the reconstruction error against them, the share of each class flagged, and
+        one histogram per class.
+    name : str, default="scored data"
+        What to call ``X``.
     image_shape : tuple of int, optional
-        How a row reshapes into an image; adds the most abnormal samples of ``X_other`` with
-        their reconstructions and error maps. Inferred for image batches ``(n, c, h, w)``.
+        How a row reshapes into an image; adds the most abnormal samples of ``X`` with their
+        reconstructions and error maps. Inferred for image batches ``(n, c, h, w)``.
 
     Returns
     -------
     dict of str to float
-        The figures shown: AUROC (when both groups are there), threshold, flagged shares.
+        ``threshold``, ``flagged`` and ``calibration flagged`` (shares in [0, 1]); with
+        labels also ``AUROC`` (when both classes occur), ``abnormal flagged`` and ``normal
+        flagged``.
 
     Examples
     --------
     >>> from hourglass.report.html import Report
     >>> report = Report("Digits vs photos")
-    >>> anomaly_report_section(report, detector, X_test, photo_patches(300),
-    ...                        names=("digits", "photo patches"), image_shape=(8, 8))  # doctest: +SKIP
+    >>> X = np.r_[X_test, photo_patches(300)]
+    >>> labels = np.r_[np.zeros(len(X_test)), np.ones(300)]
+    >>> anomaly_report_section(report, detector, X, labels, "digits and photos", (8, 8))  # doctest: +SKIP
     """
-    from sklearn.metrics import roc_auc_score
-
     from hourglass.report import plots
 
     check_is_fitted(detector, "offset_")
-    normal_errors = (
-        detector.calibration_errors_ if X_normal is None else detector.reconstruction_error(X_normal)
+    errors = detector.reconstruction_error(X)
+    truth = None if labels is None else check_binary_labels(labels, len(errors))
+    calibration = np.asarray(detector.calibration_errors_, dtype=np.float64)
+    threshold = float(detector.threshold_)
+    flagged = errors > threshold
+    figures: dict[str, float] = {
+        "threshold": threshold,
+        "flagged": float(flagged.mean()) if len(errors) else float("nan"),
+        "calibration flagged": float(np.mean(calibration > threshold)) if len(calibration) else float("nan"),
+    }
+    cards: dict[str, float | str] = {"threshold (reconstruction MSE)": threshold}
+    if truth is not None:
+        if 0 < truth.sum() < len(truth):
+            from sklearn.metrics import roc_auc_score
+
+            figures["AUROC"] = float(roc_auc_score(truth, errors))
+            cards["AUROC of the error against the labels"] = figures["AUROC"]
+        for value, group in ((1, "abnormal"), (0, "normal")):
+            if np.any(truth == value):
+                figures[f"{group} flagged"] = float(flagged[truth == value].mean())
+                what = "recall" if value else "false alarms"
+                cards[f"labelled {group} flagged ({what})"] = _percent(figures[f"{group} flagged"])
+    cards[f"{name} flagged ({int(flagged.sum()):,} of {len(errors):,})"] = _percent(figures["flagged"])
+    cards[f"calibration data flagged ({len(calibration):,} normal samples)"] = _percent(
+        figures["calibration flagged"]
     )
-    other_errors = detector.reconstruction_error(X_other)
-    normal_name = names[0] if X_normal is not None else f"{names[0]} (held-out calibration)"
-    figures: dict[str, float] = {"threshold (MSE)": detector.threshold_}
-    if len(normal_errors) and len(other_errors):
-        truth = np.r_[np.zeros(len(normal_errors)), np.ones(len(other_errors))]
-        figures["AUROC"] = float(roc_auc_score(truth, np.r_[normal_errors, other_errors]))
-    figures[f"{names[0]} flagged"] = float(np.mean(normal_errors > detector.threshold_))
-    figures[f"{names[1]} flagged"] = float(np.mean(other_errors > detector.threshold_))
-    report.add_metrics(figures, heading="Anomaly scores")
+    report.add_metrics(cards, heading="Anomaly scores")
+    if truth is not None and "AUROC" not in figures:
+        report.add_text("The labels hold one class only, so there is no AUROC.")
+
+    groups = (
+        {name: errors}
+        if truth is None
+        else {"labelled normal (0)": errors[truth == 0], "labelled abnormal (1)": errors[truth == 1]}
+    )
+    groups = {group: values for group, values in groups.items() if len(values)}
+    quantiles = {}
+    if len(calibration):
+        quantiles = {
+            ("calibration median" if q == 0.5 else f"calibration {q:.0%}"): float(np.quantile(calibration, q))
+            for q in _REFERENCE_QUANTILES
+        }
     report.add_figure(
-        _score_histograms({normal_name: normal_errors, names[1]: other_errors}, detector.threshold_),
-        heading="Reconstruction error by group",
-        caption="The score is the reconstruction error; samples right of the dashed threshold are flagged.",
+        plots.score_histogram(groups, quantiles, threshold),
+        heading="Reconstruction error against the calibration data",
+        caption=f"Reconstruction error of each sample of {name}. Dotted lines: quantiles of the errors of "
+        f"the {len(calibration):,} normal samples the threshold was calibrated on; dashed: the threshold, "
+        "right of which samples are flagged.",
     )
-    other = np.asarray(X_other)
-    if image_shape is None and other.ndim == 4:
-        image_shape = other.shape[1:]
-    if image_shape is not None and len(other):
-        # Eight flagged samples spread from the most abnormal down to the threshold: the very
-        # top alone is often one kind repeated (e.g. blank paper in every photo patch).
-        order = np.argsort(other_errors)[::-1]
-        n_flagged = max(int(np.sum(other_errors > detector.threshold_)), min(8, len(order)))
-        worst = order[np.unique(np.linspace(0, n_flagged - 1, num=min(8, n_flagged)).astype(int))]
-        flat = other[worst].reshape(len(worst), -1)
-        recon = np.asarray(detector.reconstruct(other[worst])).reshape(len(worst), -1)
-        maps = detector.error_map(other[worst]).reshape(len(worst), -1)
+
+    data = np.asarray(X)
+    if image_shape is None and data.ndim == 4:
+        image_shape = data.shape[1:]
+    if image_shape is not None and len(data):
+        # Flagged samples spread from the most abnormal down to the threshold: the very top
+        # alone is often one kind repeated (e.g. blank paper in every photo patch).
+        order = np.argsort(errors)[::-1]
+        n_flagged = max(int(flagged.sum()), min(_N_SHOWN, len(order)))
+        shown = order[np.unique(np.linspace(0, n_flagged - 1, num=min(_N_SHOWN, n_flagged)).astype(int))]
+        titles = [f"{errors[i]:.3g}" + ("" if truth is None else f" · {truth[i]}") for i in shown]
         report.add_figure(
-            plots.reconstruction_grid({"input": flat, "reconstruction": recon}, tuple(image_shape)),
-            heading=f"Abnormal {names[1]}",
-        )
-        gray = maps.reshape(len(worst), *tuple(image_shape))
-        if gray.ndim == 4:
-            gray = gray.mean(axis=1)  # one map per image: error averaged over channels
-        report.add_figure(
-            plots.image_grid(gray, [f"{e:.3g}" for e in other_errors[worst]], cmap="magma", vmin=0.0),
-            caption="Squared error per pixel (bright: badly reconstructed); titles give the mean. Samples "
-            "spread over those flagged, most abnormal first.",
+            plots.error_maps(
+                data[shown].reshape(len(shown), -1),
+                np.asarray(detector.reconstruct(data[shown])).reshape(len(shown), -1),
+                detector.error_map(data[shown]).reshape(len(shown), -1),
+                tuple(image_shape),
+                titles,
+            ),
+            heading=f"Most abnormal samples of {name}",
+            caption="Each column: a sample, its reconstruction and its squared error per pixel (bright: "
+            "badly reconstructed; the colour bar gives the scale, shared by all maps). Titles give the mean "
+            "error"
+            + ("" if truth is None else " and the label")
+            + f"; samples spread over the {int(flagged.sum()):,} flagged, most abnormal first.",
         )
     return figures
 
 
-__all__ = ["AnomalyDetector", "anomaly_report_section", "photo_patches", "PHOTOS", "THRESHOLDS"]
+def _percent(share: float) -> str:
+    return "—" if np.isnan(share) else f"{share:.1%}"
+
+
+__all__ = [
+    "AnomalyDetector",
+    "anomaly_report_section",
+    "check_binary_labels",
+    "photo_patches",
+    "PHOTOS",
+    "PROBA_METHODS",
+    "THRESHOLDS",
+]

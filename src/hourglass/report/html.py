@@ -80,6 +80,9 @@ def format_number(value: object, seconds: bool = False) -> str:
 class Report:
     """An HTML report built section by section, in the order the sections are added.
 
+    Each ``add_*`` with a ``heading`` starts a new section (a card); without one, the content
+    joins the previous section, so that every figure and table sits under a heading.
+
     Parameters
     ----------
     title : str
@@ -103,6 +106,15 @@ class Report:
         self.subtitle = subtitle
         self._sections: list[tuple[str | None, str]] = []  # (heading, inner HTML)
 
+    def _add(self, heading: str | None, body: str) -> None:
+        if heading is None and self._sections:
+            # Content without a heading of its own belongs to the section above it: a figure in a
+            # card of its own, with no title, would leave the reader to guess what it shows.
+            previous_heading, previous = self._sections[-1]
+            self._sections[-1] = (previous_heading, f"{previous}\n{body}")
+        else:
+            self._sections.append((heading, body))
+
     def add_text(self, text: str, heading: str | None = None) -> None:
         """Add plain text; blank lines separate paragraphs.
 
@@ -111,7 +123,7 @@ class Report:
         text : str
             Plain text: it is escaped, so ``<b>`` shows as written rather than as markup.
         heading : str, optional
-            Heading of the section.
+            Heading of a new section; without one, this joins the previous section.
 
         Examples
         --------
@@ -119,7 +131,7 @@ class Report:
         """
         paragraphs = [part.strip() for part in re.split(r"\n\s*\n", str(text)) if part.strip()]
         body = "\n".join(f"<p>{_escape(part)}</p>" for part in paragraphs)
-        self._sections.append((heading, body))
+        self._add(heading, body)
 
     def add_table(
         self,
@@ -127,6 +139,7 @@ class Report:
         heading: str | None = None,
         caption: str | None = None,
         highlight: dict[str, str] | None = None,
+        better_than: dict[str, float] | None = None,
     ) -> None:
         """Add a table, numbers right-aligned and formatted by :func:`format_number`.
 
@@ -135,30 +148,44 @@ class Report:
         df : DataFrame
             The table. Its index is shown unless it is the default 0, 1, 2, ...
         heading : str, optional
-            Heading of the section.
+            Heading of a new section; without one, this joins the previous section.
         caption : str, optional
             A sentence under the table.
         highlight : dict of str to {"min", "max"}, optional
             Columns to compare, and whether lower or higher is better; the best value of each
             (all of them on a tie) is shown in bold on a green background.
+        better_than : dict of str to float, optional
+            For highlighted columns whose best value is only a success past a bound: the best
+            value is marked only if it is below the bound ("min") or above it ("max"). A ratio
+            to a baseline, for instance, is no success at 1.3 even if it is the lowest.
 
         Examples
         --------
         >>> table = pd.DataFrame({"model": ["AE", "PCA"], "mse": [0.011, 0.016]})
         >>> Report("t").add_table(table, heading="Compare", highlight={"mse": "min"})
+        >>> ratios = pd.DataFrame({"k": [2, 8], "AE / PCA": [1.4, 1.1]})
+        >>> Report("t").add_table(ratios, highlight={"AE / PCA": "min"}, better_than={"AE / PCA": 1.0})
         """
         highlight = dict(highlight or {})
+        better_than = dict(better_than or {})
+        for column, bound in better_than.items():
+            if column not in highlight:
+                raise InvalidInputError(f"better_than names column {column!r}, which highlight does not")
+            if not isinstance(bound, numbers.Real) or math.isnan(bound):
+                raise InvalidInputError(f"better_than[{column!r}] must be a number, got {bound!r}")
         for column, direction in highlight.items():
             if column not in df.columns:
                 raise InvalidInputError(f"highlight names column {column!r}, not in {list(df.columns)}")
             if direction not in ("min", "max"):
                 raise InvalidInputError(f"highlight[{column!r}] must be 'min' or 'max', got {direction!r}")
-        body = _table_html(df, highlight)
+        body = _table_html(df, highlight, better_than)
         if caption:
             body += f'\n<p class="caption">{_escape(caption)}</p>'
-        self._sections.append((heading, body))
+        self._add(heading, body)
 
-    def add_figure(self, fig: Figure, heading: str | None = None, caption: str | None = None) -> None:
+    def add_figure(
+        self, fig: Figure, heading: str | None = None, caption: str | None = None, alt: str | None = None
+    ) -> None:
         """Embed a matplotlib figure as a PNG, then close it to free its memory.
 
         Parameters
@@ -166,9 +193,12 @@ class Report:
         fig : Figure
             The figure, e.g. from :mod:`hourglass.report.plots`.
         heading : str, optional
-            Heading of the section.
+            Heading of a new section; without one, this joins the previous section.
         caption : str, optional
-            A sentence under the figure; also the image's alternative text.
+            A sentence under the figure.
+        alt : str, optional
+            The image's alternative text, for readers who cannot see it; by default the
+            caption, else the heading of the section it is in, else the report's title.
 
         Examples
         --------
@@ -179,13 +209,16 @@ class Report:
         _close(fig)
         width, height = struct.unpack(">II", png[16:24])  # from the PNG's IHDR chunk
         data = base64.b64encode(png).decode("ascii")
-        alt = _escape(caption or heading or "figure")
+        if alt is None:
+            section = heading or next((h for h, _ in reversed(self._sections) if h), None)
+            alt = caption or section or self.title
+        alt = _escape(alt)
         body = (
             f'<figure><img src="data:image/png;base64,{data}" width="{width}" height="{height}" alt="{alt}">'
         )
         if caption:
             body += f"<figcaption>{_escape(caption)}</figcaption>"
-        self._sections.append((heading, body + "</figure>"))
+        self._add(heading, body + "</figure>")
 
     def add_metrics(self, metrics: dict[str, float | str], heading: str | None = None) -> None:
         """Add a row of stat cards: a big number over its label.
@@ -196,7 +229,7 @@ class Report:
             Label to value; numbers are formatted by :func:`format_number` (labels that name
             seconds get two decimals).
         heading : str, optional
-            Heading of the section.
+            Heading of a new section; without one, this joins the previous section.
 
         Examples
         --------
@@ -208,7 +241,7 @@ class Report:
             f'<div class="label">{_escape(label)}</div></div>'
             for label, value in metrics.items()
         )
-        self._sections.append((heading, f'<div class="stats">\n{cards}\n</div>'))
+        self._add(heading, f'<div class="stats">\n{cards}\n</div>')
 
     def to_html(self) -> str:
         """Return the whole report as one HTML document.
@@ -305,14 +338,17 @@ def _section_html(index: int, heading: str | None, body: str) -> str:
     return f'<section class="card" id="section-{index}">\n{title}{body}\n</section>'
 
 
-def _table_html(df: pd.DataFrame, highlight: dict[str, str]) -> str:
+def _table_html(df: pd.DataFrame, highlight: dict[str, str], better_than: dict[str, float]) -> str:
     show_index = not isinstance(df.index, pd.RangeIndex) or df.index.name is not None
     # Columns by position, so duplicate names work; tolist() keeps ints as Python ints, which
     # iterrows() would turn into floats in a table that mixes the two.
     columns = [df.iloc[:, position] for position in range(df.shape[1])]
     values = [column.tolist() for column in columns]
     best = [
-        _best_mask(column, highlight[column.name]) if column.name in highlight else None for column in columns
+        _best_mask(column, highlight[column.name], better_than.get(column.name))
+        if column.name in highlight
+        else None
+        for column in columns
     ]
     header = f'<th class="index">{_escape(df.index.name or "")}</th>' if show_index else ""
     header += "".join(_header_cell(column, highlight.get(column.name)) for column in columns)
@@ -364,11 +400,13 @@ def _column_aware(value: numbers.Number, column: pd.Series) -> numbers.Number:
     return value
 
 
-def _best_mask(column: pd.Series, direction: str) -> np.ndarray:
+def _best_mask(column: pd.Series, direction: str, bound: float | None = None) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(values).any():
         return np.zeros(len(values), dtype=bool)
     target = np.nanmin(values) if direction == "min" else np.nanmax(values)
+    if bound is not None and not (target < bound if direction == "min" else target > bound):
+        return np.zeros(len(values), dtype=bool)  # the best of the column, but no success
     return values == target
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from hourglass.exceptions import InvalidInputError
 
@@ -29,6 +31,11 @@ _AE_COLOR = "#1f77b4"
 _PCA_COLOR = "#ff7f0e"
 _RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 _LINESTYLES = {"train_loss": "-", "val_loss": "--"}
+# Colours for classes a caller left uncoloured (clusters matched to no label): tab20b's, which
+# tab10 does not use.
+_EXTRA_COLORS = [colormaps["tab20b"](i) for i in range(0, 20, 2)] + [
+    colormaps["tab20b"](i) for i in range(1, 20, 2)
+]
 
 # Values this close outside [0, 1] are rounding noise of a decoder with a sigmoid-free output.
 _UNIT_RANGE_SLACK = 0.1
@@ -65,7 +72,9 @@ def figure_to_png(fig: Figure, dpi: int = DPI) -> bytes:
     return buffer.getvalue()
 
 
-def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+def loss_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], best_epochs: Mapping[str, int] | None = None
+) -> Figure:
     """Plot training and validation loss per epoch for one or more runs.
 
     Parameters
@@ -73,18 +82,23 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figur
     histories : dict of str to dict of str to list of float
         Run name to history, e.g. ``{"AE k=8": {"train_loss": [...], "val_loss": [...]}}``.
         Each run gets one colour; each key one line style (train solid, validation dashed).
+    best_epochs : dict of str to int, optional
+        Run name to the epoch (from 1) whose weights were kept, e.g. ``history_.best_epoch``;
+        marked on the run's validation curve (its training curve when it has none). 0 or a
+        missing run: no marker.
 
     Returns
     -------
     Figure
-        One axes with a line per run and key; the y axis is logarithmic when the losses span
-        more than two decades.
+        One axes with a line per run and key, whole epochs on the x axis; the y axis is
+        logarithmic when the losses span more than two decades.
 
     Examples
     --------
-    >>> fig = loss_curves({"AE k=2": {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}})
-    >>> len(fig.axes[0].lines)
-    2
+    >>> history = {"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.7]}
+    >>> fig = loss_curves({"AE k=2": history}, best_epochs={"AE k=2": 2})
+    >>> len(fig.axes[0].lines)  # train, validation and the best-epoch marker
+    3
     """
     if not histories:
         raise InvalidInputError("loss_curves needs at least one run, got an empty dict")
@@ -101,11 +115,14 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figur
             label = f"{run} · {key.removesuffix('_loss')}" if len(histories) > 1 else key.replace("_", " ")
             ax.plot(epochs, values, color=color, linestyle=_LINESTYLES.get(key, ":"), lw=1.8, label=label)
             all_values.append(values)
+        _mark_best_epoch(ax, history, (best_epochs or {}).get(run, 0), color, first=index == 0)
     if not all_values:
         raise InvalidInputError("loss_curves got runs whose histories are all empty")
     if _spans_decades(np.concatenate(all_values), 2):
         ax.set_yscale("log")
         _plain_log_ticks(ax)
+    # Epochs are counted, not measured: no 2.5 between 2 and 3.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend(frameon=False, fontsize=9, ncols=2 if len(ax.lines) > 6 else 1)
@@ -212,7 +229,13 @@ def reconstruction_grid(rows: Mapping[str, np.ndarray], image_shape: tuple[int, 
     return fig
 
 
-def code_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str = "") -> Figure:
+def code_map(
+    codes: np.ndarray,
+    labels: np.ndarray | None = None,
+    title: str = "",
+    colors: Mapping[Any, Any] | None = None,
+    legend_title: str | None = None,
+) -> Figure:
     """Scatter the codes in 2-D, coloured by label.
 
     Parameters
@@ -226,6 +249,11 @@ def code_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str = "
         with a legend; continuous values with a colour bar.
     title : str, default=""
         Title of the axes.
+    colors : dict of label to colour, optional
+        The colour of each class, so that two maps can show the same group in the same colour
+        (see :func:`class_colors`); classes it leaves out get other colours.
+    legend_title : str, optional
+        Title of the legend, e.g. "cluster" or "label".
 
     Returns
     -------
@@ -238,32 +266,73 @@ def code_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str = "
     >>> code_map(codes).axes[0].get_xlabel()
     'PC 1 of the code (PCA, 19% of variance)'
     """
-    codes = np.asarray(codes, dtype=float)
-    if codes.ndim != 2 or codes.shape[0] == 0:
-        raise InvalidInputError(f"code_map needs codes of shape (n, k) with n > 0, got shape {codes.shape}")
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (codes.shape[0],):
-            raise InvalidInputError(
-                f"code_map needs one label per code: labels have shape {labels.shape}, codes {codes.shape}"
-            )
-    xy, xlabel, ylabel = _project_2d(codes)
+    codes, labels = _check_codes(codes, labels)
     fig = _new_figure(6.8, 5.0)
-    ax = fig.add_subplot()
-    size, alpha = _point_style(len(xy))
-    if labels is None:
-        ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=alpha, color=_AE_COLOR, linewidths=0)
-    elif _is_categorical(labels):
-        _scatter_classes(ax, xy, labels, size, alpha)
-    else:
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="viridis", s=size, alpha=alpha, linewidths=0)
-        fig.colorbar(points, ax=ax, label="label")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, loc="left", fontsize=11)
-    _style_axes(ax)
+    _draw_code_map(fig, fig.add_subplot(), codes, labels, title, colors, legend_title, legend=True)
     return fig
+
+
+def code_maps(codes: Mapping[str, np.ndarray], labels: np.ndarray | None = None) -> Figure:
+    """Codes of the same samples from several models, side by side, coloured alike.
+
+    Parameters
+    ----------
+    codes : dict of str to ndarray of shape (n, k)
+        Panel title to the codes of the same ``n`` samples, e.g.
+        ``{"autoencoder, k=8": ae_codes, "PCA, k=8": pca_codes}``. Each is drawn as by
+        :func:`code_map`; the widths ``k`` may differ.
+    labels : ndarray of shape (n,), optional
+        Class or value per sample, shared by the panels (one legend or colour bar, on the right).
+
+    Returns
+    -------
+    Figure
+        One scatter axes per entry of ``codes``, in a row.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> fig = code_maps({"AE": rng.normal(size=(50, 2)), "PCA": rng.normal(size=(50, 4))}, np.arange(50) % 3)
+    >>> [ax.get_title(loc="left") for ax in fig.axes]
+    ['AE', 'PCA']
+    """
+    if not codes:
+        raise InvalidInputError("code_maps needs at least one set of codes, got an empty dict")
+    checked = {title: _check_codes(panel, labels) for title, panel in codes.items()}
+    colors = None
+    if labels is not None and _is_categorical(np.asarray(labels)):
+        colors = class_colors(_classes(np.asarray(labels)))
+    fig = _new_figure(min(_MAX_WIDTH, 1.2 + 4.4 * len(checked)), 4.6)
+    axes = fig.subplots(1, len(checked), squeeze=False)[0]
+    for index, (ax, (title, (panel, panel_labels))) in enumerate(zip(axes, checked.items(), strict=True)):
+        last = index == len(checked) - 1
+        _draw_code_map(fig, ax, panel, panel_labels, title, colors, None, legend=last)
+    return fig
+
+
+def class_colors(classes: Sequence[Any]) -> dict[Any, Any]:
+    """One colour per class, in the order given: tab10 for up to 10 classes, tab20 beyond.
+
+    Parameters
+    ----------
+    classes : sequence
+        The distinct classes, e.g. ``np.unique(labels)``.
+
+    Returns
+    -------
+    dict
+        Class to an RGBA tuple; pass it to :func:`code_map` as ``colors``.
+
+    Examples
+    --------
+    >>> colors = class_colors(["cat", "dog"])
+    >>> sorted(colors)
+    ['cat', 'dog']
+    """
+    classes = list(classes)
+    if len(classes) > 20:
+        raise InvalidInputError(f"class_colors has colours for at most 20 classes, got {len(classes)}")
+    return dict(zip(classes, _palette(len(classes)), strict=True))
 
 
 def histogram(values: np.ndarray, title: str, xlabel: str, log: bool = False) -> Figure:
@@ -309,6 +378,147 @@ def histogram(values: np.ndarray, title: str, xlabel: str, log: bool = False) ->
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     _style_axes(ax)
+    return fig
+
+
+def score_histogram(
+    scores: Mapping[str, np.ndarray],
+    quantiles: Mapping[str, float],
+    threshold: float | None = None,
+    xlabel: str = "reconstruction error (MSE)",
+) -> Figure:
+    """Histograms of anomaly scores, one per group, against reference quantiles.
+
+    Parameters
+    ----------
+    scores : dict of str to ndarray
+        Group name to its scores (higher: more abnormal), e.g. ``{"scored data": errors}`` or
+        one entry per true label. Overlaid in one axes, on shared bins.
+    quantiles : dict of str to float
+        Reference values drawn as dotted vertical lines with their names, e.g. the quantiles of
+        the errors of the normal data the threshold was calibrated on.
+    threshold : float, optional
+        Drawn as a dashed line: scores to its right are flagged.
+    xlabel : str, default="reconstruction error (MSE)"
+        What the scores are.
+
+    Returns
+    -------
+    Figure
+        One axes; the x axis is logarithmic when the positive scores span more than two
+        decades.
+
+    Examples
+    --------
+    >>> errors = np.random.default_rng(0).exponential(size=300)
+    >>> fig = score_histogram({"scored": errors}, {"calibration 50%": 0.7, "calibration 99%": 4.6}, 4.6)
+    >>> len(fig.axes[0].lines)  # two quantiles and the threshold
+    3
+    """
+    groups = {name: np.asarray(values, dtype=float).ravel() for name, values in scores.items()}
+    groups = {name: values[np.isfinite(values)] for name, values in groups.items()}
+    if not groups or not any(values.size for values in groups.values()):
+        raise InvalidInputError("score_histogram got no finite scores")
+    everything = np.concatenate([*groups.values(), np.asarray(list(quantiles.values()), dtype=float)])
+    positive = everything[everything > 0]
+    log = bool(_spans_decades(everything, 2))
+    low, high = (positive.min(), positive.max()) if log else (min(0.0, everything.min()), everything.max())
+    if high <= low:
+        high = low + 1.0
+    bins = np.geomspace(low, high, 50) if log else np.linspace(low, high, 50)
+    fig = _new_figure(8.5, 4.0)
+    ax = fig.add_subplot()
+    for index, (name, values) in enumerate(groups.items()):
+        color = _RUN_COLORS[index % len(_RUN_COLORS)]
+        ax.hist(
+            np.clip(values, low, high), bins=bins, alpha=0.6, color=color, label=f"{name} ({len(values):,})"
+        )
+    for index, (name, value) in enumerate(quantiles.items()):
+        # Gray shades from light to dark: higher quantiles read as "further out".
+        shade = str(0.65 - 0.45 * index / max(len(quantiles) - 1, 1))
+        ax.axvline(value, color=shade, linestyle=":", lw=1.6, label=f"{name} {value:.3g}")
+    if threshold is not None:
+        ax.axvline(threshold, color="#b91c1c", linestyle="--", lw=1.4, label=f"threshold {threshold:.3g}")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("samples")
+    ax.legend(frameon=False, fontsize=9, loc="upper right")
+    _style_axes(ax)
+    return fig
+
+
+def error_maps(
+    inputs: np.ndarray,
+    reconstructions: np.ndarray,
+    maps: np.ndarray,
+    image_shape: tuple[int, ...],
+    titles: Sequence[str] | None = None,
+) -> Figure:
+    """Inputs above their reconstructions above their error maps, with a colour bar for the errors.
+
+    Parameters
+    ----------
+    inputs, reconstructions : ndarray of shape (n, d)
+        Flattened images (see :func:`reconstruction_grid` for ``image_shape``).
+    maps : ndarray of shape (n, d)
+        The squared error of every pixel (and channel), flattened like the images; colour
+        images get one map each, averaged over the channels.
+    image_shape : tuple of int
+        ``(h, w)`` or ``(c, h, w)`` with ``c`` in {1, 3}.
+    titles : list of str, optional
+        One title per column, e.g. each sample's mean error.
+
+    Returns
+    -------
+    Figure
+        Three rows of ``n`` images; the maps share one scale from 0, shown by the colour bar.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).random((4, 64))
+    >>> fig = error_maps(X, X * 0.9, (X * 0.1) ** 2, (8, 8))
+    >>> fig.axes[-1].get_ylabel()
+    'squared error'
+    """
+    rows = {"input": inputs, "reconstruction": reconstructions}
+    images = {label: _as_images(np.asarray(array), image_shape, label) for label, array in rows.items()}
+    n = len(images["input"])
+    if len(images["reconstruction"]) != n:
+        raise InvalidInputError(
+            f"error_maps got {n} inputs and {len(images['reconstruction'])} reconstructions"
+        )
+    heat = _as_images(np.asarray(maps, dtype=float), image_shape, "maps")
+    if heat.ndim == 4:
+        heat = heat.mean(axis=-1)  # (n, h, w, 3) -> (n, h, w): one map per image
+    if len(heat) != n:
+        raise InvalidInputError(f"error_maps got {len(heat)} maps for {n} inputs")
+    if titles is not None and len(titles) != n:
+        raise InvalidInputError(f"error_maps got {len(titles)} titles for {n} images")
+    unit_range = all(_in_unit_range(batch) for batch in images.values())
+    finite = heat[np.isfinite(heat)]
+    # A high percentile rather than the max, so one hot pixel does not darken every other map.
+    top = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+    top = top if top > 0 else 1.0
+    cell = min(1.1, (_MAX_WIDTH - 2.2) / n)
+    fig = _new_figure(2.2 + cell * n, 0.5 + cell * 3)
+    grid = fig.subplots(3, n, squeeze=False)
+    for axes_row, (label, batch) in zip(grid[:2], images.items(), strict=True):
+        vmin, vmax = (0.0, 1.0) if unit_range else _finite_range(batch)
+        for ax, image in zip(axes_row, batch, strict=True):
+            _show_image(ax, image, vmin, vmax, "gray")
+        axes_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+    shown = None
+    for ax, image in zip(grid[2], heat, strict=True):
+        _show_image(ax, image, 0.0, top, "magma")
+        shown = ax.images[-1]
+    grid[2][0].set_ylabel("error", rotation=0, ha="right", va="center", fontsize=10)
+    if titles is not None:
+        for ax, title in zip(grid[0], titles, strict=True):
+            ax.set_title(str(title), fontsize=8)
+    bar = fig.colorbar(shown, ax=list(grid[2]), shrink=0.9, pad=0.02, extend="max")
+    bar.set_label("squared error", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig
 
 
@@ -415,6 +625,27 @@ def _annotate_ratio(ax: Axes, x: float, y: float, ratio: float) -> None:
         fontsize=8,
         color=color,
         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+    )
+
+
+def _mark_best_epoch(ax: Axes, history: Mapping[str, Sequence[float]], best: int, color, first: bool) -> None:
+    # On the curve that chose the epoch: validation when there is one, else training.
+    values = history.get("val_loss")
+    if values is None or len(values) == 0:
+        values = history.get("train_loss", [])
+    if not best or not 1 <= best <= len(values) or not np.isfinite(values[best - 1]):
+        return
+    ax.plot(
+        [best],
+        [values[best - 1]],
+        marker="*",
+        markersize=13,
+        linestyle="",
+        color=color,
+        markeredgecolor="#111827",
+        markeredgewidth=0.6,
+        zorder=5,
+        label="best epoch (weights kept)" if first else "_nolegend_",
     )
 
 
@@ -531,15 +762,69 @@ def _is_categorical(labels: np.ndarray) -> bool:
     return len(np.unique(finite)) <= 20 and bool(np.all(finite == np.round(finite)))
 
 
-def _scatter_classes(ax: Axes, xy: np.ndarray, labels: np.ndarray, size: float, alpha: float) -> None:
-    classes = np.unique(labels.astype(str) if labels.dtype.kind == "O" else labels)
+def _check_codes(codes: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    codes = np.asarray(codes, dtype=float)
+    if codes.ndim != 2 or codes.shape[0] == 0:
+        raise InvalidInputError(f"code_map needs codes of shape (n, k) with n > 0, got shape {codes.shape}")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (codes.shape[0],):
+            raise InvalidInputError(
+                f"code_map needs one label per code: labels have shape {labels.shape}, codes {codes.shape}"
+            )
+    return codes, labels
+
+
+def _draw_code_map(
+    fig: Figure,
+    ax: Axes,
+    codes: np.ndarray,
+    labels: np.ndarray | None,
+    title: str,
+    colors: Mapping[Any, Any] | None,
+    legend_title: str | None,
+    legend: bool,
+) -> None:
+    xy, xlabel, ylabel = _project_2d(codes)
+    size, alpha = _point_style(len(xy))
+    if labels is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=alpha, color=_AE_COLOR, linewidths=0)
+    elif _is_categorical(labels):
+        _scatter_classes(ax, xy, labels, size, alpha, colors, legend_title if legend else False)
+    else:
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="viridis", s=size, alpha=alpha, linewidths=0)
+        if legend:
+            fig.colorbar(points, ax=ax, label=legend_title or "label")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left", fontsize=11)
+    _style_axes(ax)
+
+
+def _classes(labels: np.ndarray) -> np.ndarray:
+    return np.unique(labels.astype(str) if labels.dtype.kind == "O" else labels)
+
+
+def _scatter_classes(
+    ax: Axes,
+    xy: np.ndarray,
+    labels: np.ndarray,
+    size: float,
+    alpha: float,
+    colors: Mapping[Any, Any] | None,
+    legend_title: str | None | bool,
+) -> None:
+    classes = _classes(labels)
     keys = labels.astype(str) if labels.dtype.kind == "O" else labels
     if len(classes) > 20:
         raise InvalidInputError(f"code_map can colour at most 20 text classes, got {len(classes)}")
-    palette = _palette(len(classes))
+    palette = _colors_for(classes, colors or {})
     for color, cls in zip(palette, classes, strict=True):
         mask = keys == cls
         ax.scatter(xy[mask, 0], xy[mask, 1], s=size, alpha=alpha, color=color, linewidths=0)
+    if legend_title is False:
+        return
     handles = [
         Line2D([], [], marker="o", linestyle="", color=color, label=_label_text(cls))
         for color, cls in zip(palette, classes, strict=True)
@@ -552,10 +837,20 @@ def _scatter_classes(ax: Axes, xy: np.ndarray, labels: np.ndarray, size: float, 
         bbox_to_anchor=(1.01, 0.5),
         ncols=2 if len(classes) > 12 else 1,
         handletextpad=0.2,
+        title=legend_title or None,
+        title_fontsize=9,
     )
 
 
-def _palette(n: int) -> list:
+def _colors_for(classes: np.ndarray, colors: Mapping[Any, Any]) -> list[Any]:
+    """The given colour of each class; the others take colours that no given one uses."""
+    given = [colors.get(cls) for cls in classes]
+    taken = {to_rgba(color) for color in given if color is not None}
+    spare = [c for c in _palette(len(classes)) + _EXTRA_COLORS if to_rgba(c) not in taken]
+    return [color if color is not None else spare.pop(0) for color in given]
+
+
+def _palette(n: int) -> list[Any]:
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i) for i in range(n)]
 

@@ -77,6 +77,19 @@ class ClusterResult:
     baseline_assignments: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _contingency(labels: np.ndarray, assignments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classes, clusters and the (clusters, classes) table of samples in both."""
+    labels, assignments = np.asarray(labels), np.asarray(assignments)
+    if labels.shape != assignments.shape:
+        raise InvalidInputError(f"labels have shape {labels.shape} but assignments {assignments.shape}")
+    classes, label_idx = np.unique(labels, return_inverse=True)
+    clusters, cluster_idx = np.unique(assignments, return_inverse=True)
+    counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(counts, (cluster_idx, label_idx), 1)
+    counts[clusters == -1] = 0  # noise is never a match
+    return classes, clusters, counts
+
+
 def cluster_accuracy(labels: np.ndarray, assignments: np.ndarray) -> float:
     """Accuracy of ``assignments`` under the best one-to-one matching of clusters to labels.
 
@@ -90,16 +103,38 @@ def cluster_accuracy(labels: np.ndarray, assignments: np.ndarray) -> float:
     >>> cluster_accuracy(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]))
     0.5
     """
-    labels, assignments = np.asarray(labels), np.asarray(assignments)
-    if labels.shape != assignments.shape:
-        raise InvalidInputError(f"labels have shape {labels.shape} but assignments {assignments.shape}")
-    classes, label_idx = np.unique(labels, return_inverse=True)
-    clusters, cluster_idx = np.unique(assignments, return_inverse=True)
-    counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
-    np.add.at(counts, (cluster_idx, label_idx), 1)
-    counts[clusters == -1] = 0  # noise is never a match
+    _, _, counts = _contingency(labels, assignments)
     rows, cols = linear_sum_assignment(counts, maximize=True)
-    return float(counts[rows, cols].sum() / max(len(labels), 1))
+    return float(counts[rows, cols].sum() / max(len(np.asarray(labels)), 1))
+
+
+def match_clusters(labels: np.ndarray, assignments: np.ndarray) -> dict[Any, Any]:
+    """The label each cluster stands for, under the matching :func:`cluster_accuracy` scores.
+
+    Parameters
+    ----------
+    labels, assignments : ndarray of shape (n_samples,)
+        True classes and found clusters (-1: noise, never matched).
+
+    Returns
+    -------
+    dict
+        Cluster to label, one-to-one, maximizing the samples that agree (Hungarian algorithm
+        on the contingency table). Clusters left over when there are more clusters than
+        labels, clusters sharing no sample with their label, and noise are not in it.
+
+    Examples
+    --------
+    >>> match_clusters(np.array([0, 0, 1, 1, 2]), np.array([7, 7, 3, 3, 3]))
+    {3: 1, 7: 0}
+    """
+    classes, clusters, counts = _contingency(labels, assignments)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return {
+        clusters[row].item(): classes[col].item()
+        for row, col in zip(rows, cols, strict=True)
+        if counts[row, col] > 0
+    }
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: bool = False) -> None:
@@ -382,15 +417,57 @@ def cluster_report_section(report, result: ClusterResult) -> None:
         shown, what = result.embedding, f"{result.manifold} embedding of the codes"
     else:
         shown, what = result.codes, "codes"
+    label_colors, cluster_colors = _matched_colors(result)
     report.add_figure(
-        plots.code_map(shown, result.assignments, title=f"{what}, coloured by cluster"),
+        plots.code_map(
+            shown,
+            result.assignments,
+            title=f"{what}, coloured by cluster",
+            colors=cluster_colors,
+            legend_title="cluster",
+        ),
         heading="Latent map by cluster",
+        caption="Clusters matched to labels one-to-one (Hungarian matching) share their colours with the "
+        "map by label below; unmatched clusters get colours of their own, noise (-1) is gray."
+        if result.labels is not None
+        else None,
     )
     if result.labels is not None:
         report.add_figure(
-            plots.code_map(shown, result.labels, title=f"{what}, coloured by label"),
+            plots.code_map(
+                shown,
+                result.labels,
+                title=f"{what}, coloured by label",
+                colors=label_colors,
+                legend_title="label",
+            ),
             heading="Latent map by label",
         )
 
 
-__all__ = ["ClusterResult", "cluster", "cluster_accuracy", "cluster_report_section", "METHODS", "MANIFOLDS"]
+#: Colour of HDBSCAN's noise points in the cluster map.
+_NOISE_COLOR = "#9ca3af"
+
+
+def _matched_colors(result: ClusterResult) -> tuple[dict[Any, Any] | None, dict[Any, Any]]:
+    """Colours of labels and clusters such that a cluster takes the colour of its matched label."""
+    from hourglass.report import plots
+
+    noise = {-1: _NOISE_COLOR}
+    if result.labels is None or len(np.unique(result.labels)) > 20:
+        return None, noise
+    label_colors = plots.class_colors(np.unique(result.labels).tolist())
+    matching = match_clusters(result.labels, result.assignments)
+    cluster_colors = {cluster: label_colors[label] for cluster, label in matching.items()}
+    return label_colors, {**cluster_colors, **noise}
+
+
+__all__ = [
+    "ClusterResult",
+    "cluster",
+    "cluster_accuracy",
+    "cluster_report_section",
+    "match_clusters",
+    "METHODS",
+    "MANIFOLDS",
+]
