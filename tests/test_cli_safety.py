@@ -66,7 +66,7 @@ def test_usage_errors_are_one_line(tmp_path, args, message):
 
 
 def test_missing_option_is_one_line():
-    assert_one_line_error(*run("fit", "digits"), "missing option --out; see hourglass fit --help")
+    assert_one_line_error(*run("fit", "digits"), "missing option --output (-o)", "see hourglass fit --help")
 
 
 def test_unknown_command_is_one_line():

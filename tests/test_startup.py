@@ -29,3 +29,20 @@ def test_load_works_in_a_fresh_process_without_importing_the_estimators_first(tm
     code = f"import hourglass\nm = hourglass.load({str(tmp_path / 'm')!r})\nprint(type(m).__name__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "AutoEncoder", done.stderr
+
+
+def test_cli_help_and_version_load_no_heavy_library():
+    for argv in (["--help"], ["fit", "--help"], ["--version"]):
+        run = f"from hourglass.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+        loaded = _modules_after(run)
+        assert not loaded & set(HEAVY), (argv, loaded & set(HEAVY))
+
+
+def test_version_prints_the_package_version():
+    from typer.testing import CliRunner
+
+    import hourglass
+    from hourglass.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"hourglass {hourglass.__version__}"

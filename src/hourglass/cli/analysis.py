@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from hourglass.cli.app import command, echo
@@ -23,8 +21,14 @@ from hourglass.cli.core import (
     load_model,
 )
 from hourglass.data.fileio import atomic_path, check_writable
-from hourglass.data.loading import Dataset, read_idx
 from hourglass.exceptions import DataFileError, InvalidInputError
+
+if TYPE_CHECKING:  # annotations only; the commands import what they use
+    import numpy as np
+    import pandas as pd
+
+    from hourglass.data.loading import Dataset
+
 
 #: Error maps written by ``score --maps`` when ``--n-maps`` is not given: the most abnormal ones.
 DEFAULT_MAPS = 16
@@ -54,6 +58,11 @@ def _load_for(estimator, data: str, key: str | None) -> Dataset:
 
 def _load_labels(path: Path, n: int) -> np.ndarray:
     """One label per sample from .npy, IDX, or a one-column .csv / .tsv / .txt (header allowed)."""
+    import numpy as np
+    import pandas as pd
+
+    from hourglass.data.loading import read_idx
+
     if not path.exists():
         raise DataFileError(f"no such labels file: {str(path)!r}")
     suffix = path.suffix.lower()
@@ -121,6 +130,9 @@ def cluster(
     quiet: Quiet = False,
 ):
     """Cluster the codes of DATA; with labels, compare with raw data and PCA codes (NMI, ARI, accuracy)."""
+    import numpy as np
+    import pandas as pd
+
     from hourglass.uses.clustering import cluster as cluster_codes
     from hourglass.uses.clustering import cluster_report_section
 
@@ -195,6 +207,8 @@ def calibrate(
 
 
 def _parse_threshold(text: str) -> float | None:
+    import numpy as np
+
     if text == "auto":
         return None
     try:
@@ -210,6 +224,8 @@ def _parse_threshold(text: str) -> float | None:
 
 def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int, force: bool) -> int:
     """Write the error maps of the ``n_maps`` most abnormal samples (0: all) as PNGs, on one scale."""
+    import numpy as np
+
     from hourglass.data.images import save_image
 
     order = np.argsort(errors)[::-1]
@@ -260,6 +276,9 @@ def score(
     quiet: Quiet = False,
 ):
     """Score DATA by reconstruction error; flag samples above the threshold (prediction -1)."""
+    import numpy as np
+    import pandas as pd
+
     from hourglass.estimators.anomaly import AnomalyDetector, anomaly_report_section, check_binary_labels
 
     if output.suffix.lower() != ".csv":

@@ -14,10 +14,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from hourglass.exceptions import HourglassError
 
@@ -68,8 +68,26 @@ def _is_click_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
 
 
+def _without_flag_metavars(params: list) -> list:
+    """Flags take no value: show none (typer would print a misleading ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = " "
+    return params
+
+
+class Command(TyperCommand):
+    """A command whose flags show no placeholder value in ``--help``."""
+
+    def get_params(self, ctx):  # type: ignore[override]
+        return _without_flag_metavars(super().get_params(ctx))
+
+
 class OneLineErrors(TyperGroup):
     """The command group, reporting usage errors in one line instead of a box."""
+
+    def get_params(self, ctx):  # type: ignore[override]
+        return _without_flag_metavars(super().get_params(ctx))
 
     def main(  # type: ignore[override]
         self,
@@ -106,9 +124,28 @@ app = typer.Typer(
     help="Autoencoders defined by their hyperparameters, trained on your data, compared with PCA.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hourglass import __version__
+
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    """Autoencoders defined by their hyperparameters, trained on your data, compared with PCA."""
 
 
 def fail(message: str) -> typer.Exit:
@@ -186,7 +223,7 @@ def command(*args, **kwargs) -> Callable:
     """Register a CLI command with the shared error handling (use like ``@app.command()``)."""
 
     def decorator(func: Callable) -> Callable:
-        return app.command(*args, **kwargs)(handle_errors(func))
+        return app.command(*args, cls=Command, **kwargs)(handle_errors(func))
 
     return decorator
 

@@ -7,9 +7,8 @@ import shutil
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 
 from hourglass.cli.app import command, echo
@@ -20,11 +19,15 @@ from hourglass.cli.options import (
     parse_ints,
     with_declared_options,
 )
+from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.data.fileio import atomic_path, check_writable, output_lock
-from hourglass.data.loading import BUILTIN_DATASETS, Dataset, load_data, save_array
-from hourglass.data.sources import sample_rows, streams
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
-from hourglass.train import distributed
+
+if TYPE_CHECKING:  # annotations only; the commands import what they use
+    import numpy as np
+
+    from hourglass.data.loading import Dataset
+
 
 DATA_HELP = (
     "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
@@ -50,6 +53,8 @@ def load_input(
     ``drop`` is the ``--drop`` option's comma-separated column list and ``label`` the
     ``--label`` column, both for tables only.
     """
+    from hourglass.data.loading import load_data
+
     columns = [name.strip() for name in drop.split(",") if name.strip()] if drop else None
     try:
         return load_data(source, key, flat=flat, drop=columns, label=label)
@@ -69,6 +74,8 @@ def is_image_folder(source: str) -> bool:
 
 
 def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: str) -> None:
+    from hourglass.data.loading import save_array
+
     save_array(path, array, force=force)
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
@@ -81,6 +88,10 @@ def write_result(path: Path, compute, X: Any, force: bool, quiet: bool, what: st
     temporary name, renamed onto ``path`` once complete: neither is held in memory whole, and
     a kill leaves the old file or none, never half of one. Other outputs are computed whole.
     """
+    import numpy as np
+
+    from hourglass.data.sources import streams
+
     if Path(path).suffix.lower() != ".npy" or not streams(X):
         write_array(path, compute(X), force, quiet, what)
         return
@@ -100,6 +111,8 @@ def report_sample(dataset: Dataset, quiet: bool) -> tuple[np.ndarray, np.ndarray
 
     Returns the rows, their labels and the data's name (saying the sample when there is one).
     """
+    from hourglass.data.sources import sample_rows, streams
+
     if not streams(dataset.X):
         return dataset.X, dataset.y, dataset.name
     rows, picks, how = sample_rows(dataset.X)
@@ -108,7 +121,20 @@ def report_sample(dataset: Dataset, quiet: bool) -> tuple[np.ndarray, np.ndarray
     return rows, labels, f"{dataset.name} ({how})"
 
 
+def output_path(output: Path | None, old: Path | None, what: str) -> Path:
+    """``-o/--output``, or the older ``--out`` it replaced; one of them is required."""
+    if output is not None and old is not None and output != old:
+        raise InvalidInputError(
+            f"--output {str(output)!r} and --out {str(old)!r} disagree; give --output once"
+        )
+    if output is None and old is None:
+        raise InvalidInputError(f"missing option --output (-o), {what} to write; see hourglass fit --help")
+    return output if output is not None else old
+
+
 # Options shared by several commands.
+#: ``--out``, the older name of ``-o/--output`` on fit and demo: still accepted, not shown.
+OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Key = Annotated[str | None, typer.Option("--key", help="Array name inside a .npz file.")]
@@ -135,9 +161,17 @@ OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy
 
 def fit(
     data: DataArg,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Model folder to write.", rich_help_panel="Output")
-    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Model folder to write. [required]",
+            metavar="FOLDER",
+            rich_help_panel="Output",
+        ),
+    ] = None,
+    out: OldOut = None,
     arch: Annotated[
         Arch,
         typer.Option(help="dense (tables, vectors) or conv (series, images, video).", rich_help_panel="Data"),
@@ -152,7 +186,10 @@ def fit(
         ),
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue an interrupted run from its checkpoint.", rich_help_panel="Output")
+        bool,
+        typer.Option(
+            "--resume", help="Continue an interrupted run from its checkpoint.", rich_help_panel="Output"
+        ),
     ] = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -165,6 +202,9 @@ def fit(
     settings or seed). --force replaces OUT and an old checkpoint only once the new run has
     checked its data, its settings and its output path; OUT.lock keeps a second run off OUT.
     """
+    out = output_path(output, out, "a model folder")
+    from hourglass.train import distributed
+
     checkpoint = _check_fit_outputs(out, report, resume, force)
     # Under torchrun every process runs this command; rank 0 alone holds the lock and writes.
     main_process = distributed.is_main()
@@ -241,7 +281,7 @@ def fit_summary(estimator) -> str:
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
     """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder."""
     if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"--out {str(out)!r} is a file; a model is saved as a folder")
+        raise InvalidInputError(f"--output {str(out)!r} is a file; a model is saved as a folder")
     if out.exists() and not force:
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
@@ -413,6 +453,7 @@ def compare(
     [0, 1], otherwise in standardized units (per-feature z-scores from the training rows), with
     the raw-unit error beside them.
     """
+    from hourglass.data.loading import Dataset
     from hourglass.estimators.dense import AutoEncoder
     from hourglass.uses.comparison import compare as run_compare
 
@@ -462,10 +503,11 @@ def _fresh_folder(base: Path) -> Path:
 
 @command()
 def demo(
-    out: Annotated[
+    output: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Folder for the report and model (default: hourglass-demo)."),
+        typer.Option("--output", "-o", help="Folder for the report and model (default: hourglass-demo)."),
     ] = None,
+    out: OldOut = None,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     force: Force = False,
@@ -475,6 +517,7 @@ def demo(
     from hourglass.estimators.dense import AutoEncoder
     from hourglass.uses.comparison import compare as run_compare
 
+    out = output if output is not None or out is None else out
     if out is None:
         folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
     else:

@@ -13,9 +13,8 @@ import typer
 
 from hourglass.cli.app import command, echo, fail
 from hourglass.data.fileio import check_writable, make_parents, remove_empty
-from hourglass.data.images import IMAGE_SUFFIXES, _list_images, load_image, save_image
 from hourglass.exceptions import HourglassError, InvalidInputError
-from hourglass.train.tasks import TASK_HELP
+from hourglass.train.task_names import TASK_HELP
 
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
 MIN_SIDE = 8
@@ -26,6 +25,8 @@ _TASKS_TEXT = "\n\n".join(f"{name}: {text}." for name, text in TASK_HELP.items()
 
 def _inputs(sources: list[Path]) -> list[Path]:
     """Every file to process: the files named, and the images inside the folders named."""
+    from hourglass.data.images import IMAGE_SUFFIXES, _list_images
+
     files: list[Path] = []
     for source in sources:
         if source.is_dir():
@@ -44,6 +45,8 @@ def _inputs(sources: list[Path]) -> list[Path]:
 
 def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: bool = False) -> Path:
     """Run the model on one file and write the result; raise HourglassError naming the file."""
+    from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
+
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         from hourglass.data.loading import load_data, save_array

@@ -22,17 +22,13 @@ import numpy as np
 import pandas as pd
 
 from hourglass.data import sources
+from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 #: Where the Debian package ``dataset-fashion-mnist`` puts its files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-BUILTIN_DATASETS = {
-    "digits": "8x8 handwritten digits from scikit-learn (1797 images, 10 classes, pixels in [0, 1])",
-    "fashion-mnist": "28x28 Zalando clothing images, training split (60000; needs dataset-fashion-mnist)",
-    "fashion-mnist:test": "28x28 Zalando clothing images, test split (10000; needs dataset-fashion-mnist)",
-}
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 #: Values the finiteness check looks at in one block (64 MB of float32).

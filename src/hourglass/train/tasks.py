@@ -20,15 +20,6 @@ SCALE_FACTORS = (2, 3, 4)
 #: ITU-R BT.601 luma weights, the luminance of JPEG and of PIL's "L" mode.
 LUMA = (0.299, 0.587, 0.114)
 
-TASK_HELP = {
-    "reconstruct": "plain autoencoder: the input is the target",
-    "denoise": "noisy image in (gaussian sigma, salt_pepper or masking rate = --noise), clean image out",
-    "colorize": "luminance in (RGB images made gray), colour image out; needs 3-channel data",
-    "super_resolve": "image downsampled by --scale-factor (2 or 4) and upsampled back in, full image out; "
-    "apply takes the low-resolution image and returns one scale-factor times larger",
-    "inpaint": "image with random rectangles blanked in, whole image out",
-}
-
 
 def luminance(batch: torch.Tensor) -> torch.Tensor:
     """The luma of an RGB batch ``(b, 3, ...)``, repeated over three channels.
