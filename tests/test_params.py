@@ -80,3 +80,10 @@ def test_fit_help_shows_every_primary_flag_uncut_at_80_columns():
             assert param.flag in out, param.flag
     option_lines = [line for line in out.splitlines() if re.match(r"^│\s+-", line)]
     assert option_lines and not any("…" in line.split("  ")[1] for line in option_lines if "  " in line)
+
+
+def test_compile_reaches_the_training_config():
+    ae = AutoEncoder(compile=True, learning_rate=1e-3, epochs=3)
+    ae.seed_ = 0
+    assert ae._train_config(100).compile is True
+    assert AutoEncoder().compile is False

@@ -301,6 +301,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             precision=self.precision,
             verbose=self.verbose,
             noise_schedule=getattr(self, "noise_schedule", "constant"),
+            compile=bool(getattr(self, "compile", False)),
         )
 
     def _start_run(self, source: TrainingSource, resume: bool) -> dict[str, Any]:

@@ -101,7 +101,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
         axis is longer than 16.
     loss, scaling, epochs, batch_size, learning_rate, weight_decay, validation_fraction, \
-patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, callbacks
+patience, random_state, device, precision, compile, checkpoint_dir, verbose, warm_start, callbacks
         As in :class:`hourglass.AutoEncoder`. Scaling statistics are per channel.
     noise : {'gaussian', 'masking', 'salt_pepper'} or None, default=None
         Input noise, added after the task's corruption (``'gaussian'`` for 'denoise' if None).

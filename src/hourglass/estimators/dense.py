@@ -73,6 +73,9 @@ class AutoEncoder(BaseAutoEncoder):
         or AMX) for steps of at least 100 MFLOP, fp32 with TF32 matmuls on CUDA, fp32 elsewhere;
         the choice and its reason are in ``history_.recipe`` and the fit summary. 'bf16' trains
         under bf16 autocast; 'tf32' lets CUDA matmuls use TF32 tensor cores; 'fp32' is plain.
+    compile : bool, default=False
+        Train the module through ``torch.compile`` (fused kernels: pays on GPUs for long runs;
+        the first epoch pays the compilation).
     checkpoint_dir : str or None, default=None
         Folder where a checkpoint is written atomically after every epoch; ``fit(X,
         resume=True)`` continues from it.

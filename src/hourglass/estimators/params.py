@@ -141,6 +141,8 @@ PARAMS: tuple[Param, ...] = (
           flags=_flag("device"), metavar="DEVICE"),
     Param("precision", str, "auto", "auto (bf16 where faster, TF32 on CUDA), fp32, tf32 or bf16.",
           flags=_flag("precision"), choices=("auto", "fp32", "tf32", "bf16")),
+    Param("compile", bool, False, "Train through torch.compile (pays on GPUs for long runs).",
+          flags=_flag("compile")),
     Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
     # Quiet in Python, as scikit-learn's estimators are; the CLI shows its progress bar.
     Param("verbose", int, 0, "1 shows a progress bar."),
