@@ -428,7 +428,7 @@ def test_code_size_not_smaller_than_width_from_python(files):
 def test_code_size_not_smaller_than_width_from_cli(files, tmp_path):
     args = ["--code-size", "12", "--hidden", "16", "--epochs", "1", "--quiet"]
     code, out, err = run("fit", files / "narrow.npy", "--out", tmp_path / "m", *args)
-    assert_one_line_error(code, out, err, "code_size=12", "10 feature")
+    assert_one_line_error(code, out, err, "--code-size 12", "10 feature")
     assert not (tmp_path / "m").exists()
 
 

@@ -111,4 +111,4 @@ def test_fit_refuses_skip_connections_for_plain_reconstruction(photos, tmp_path)
     captured = _Captured()
     argv = ["fit", photos, "-o", tmp_path / "m", "--arch", "conv", "--skip-connections", "--epochs", "1"]
     assert _run(argv, captured) == 2
-    assert "skip_connections" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert "--skip-connections" in captured.err and len(captured.err.strip().splitlines()) == 1

@@ -226,3 +226,15 @@ def test_model_file_swap_left_half_done_is_named_on_load(files, tmp_path):
     aside.mkdir()
     assert_one_line_error(*run("info", tmp_path / "m"), "previous model in", ".m.old-12345")
     assert hourglass  # the package stays importable alongside the CLI
+
+
+def test_estimator_errors_name_the_flag_typed(tmp_path):
+    code, out, err = run("fit", "digits", "-o", tmp_path / "m", "--learning-rate", "-1", "--epochs", "1")
+    assert_one_line_error(code, out, err, "--learning-rate -1")
+    assert "learning_rate=" not in err and not (tmp_path / "m").exists()
+
+
+def test_compare_quiet_keeps_the_result_table():
+    code, out, err = run("compare", "digits", "--code-sizes", "2", "--epochs", "1", "-q")
+    assert code == 0, err
+    assert "ae_mse" in out and "pca_mse" in out

@@ -16,6 +16,7 @@ from hourglass.cli.options import (
     MAX_SEED,
     declared_annotations,
     estimator_params,
+    flags_in_errors,
     parse_ints,
     with_declared_options,
 )
@@ -230,7 +231,8 @@ def fit(
                 dataset = load_input(data, key, flat=False, drop=drop, label=label)
                 fit_data = dataset.X
         estimator = Estimator(**params)
-        estimator.fit(fit_data, resume=resume)
+        with flags_in_errors():
+            estimator.fit(fit_data, resume=resume)
         if not main_process:
             return
         # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
@@ -426,8 +428,8 @@ def _print_comparison(result, quiet: bool) -> None:
     from hourglass.uses.comparison import UNITS_TEXT
 
     echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
-    if not quiet:
-        typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    # The table is the result, not chatter: --quiet drops the messages around it, never the table.
+    typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if result.note:
         echo(f"note: {result.note}", quiet)
 

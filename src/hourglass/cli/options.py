@@ -8,8 +8,10 @@ an option of the other architecture (``--channels`` for a dense model) is refuse
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -174,6 +176,23 @@ def _value(param: Param, raw: Any) -> Any:
     if isinstance(raw, Path):
         return str(raw)
     return raw
+
+
+_PARAMETER_ERROR = re.compile(r"^(\w+)=")
+
+
+@contextlib.contextmanager
+def flags_in_errors():
+    """Name the flag the user typed in an estimator's error (``--epochs 0 ...``, not ``epochs=0 ...``)."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        message = str(exc)
+        match = _PARAMETER_ERROR.match(message)
+        param = next((p for p in cli_params() if match and p.name == match.group(1)), None)
+        if param is None:
+            raise
+        raise InvalidInputError(f"{param.flag} {message[match.end() :]}") from None
 
 
 def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:
