@@ -12,7 +12,7 @@ class Terminal(io.StringIO):
 
 def test_off_a_terminal_each_epoch_is_one_plain_line_with_the_loss_named():
     stream = io.StringIO()
-    progress = Progress("AutoEncoder", 3, 4, 1, "bce", verbose=1, stream=stream)
+    progress = Progress("AutoEncoder", 3, 4, 1, "bce", verbose=1, stream=stream, min_interval=0)
     for epoch in (1, 2):
         for _ in range(4):
             progress.step()
@@ -46,3 +46,12 @@ def test_a_fit_reports_each_epoch_in_plain_lines_when_not_on_a_terminal(make_ae,
     make_ae(verbose=1, epochs=2, patience=0).fit(unit_data)
     err = capsys.readouterr().err
     assert err.count("epoch 1/2") == 1 and err.count("epoch 2/2") == 1 and "\r" not in err
+
+
+def test_plain_lines_are_rate_limited_but_keep_the_first_and_last_epochs():
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 300, 1, 1, "mse", verbose=1, stream=stream, min_interval=3600)
+    for epoch in range(1, 301):
+        progress.epoch_end(epoch, 0.1, 0.1, 1e-3, 0.1)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["AutoEncoder epoch 1/300", "AutoEncoder epoch 300/300"]

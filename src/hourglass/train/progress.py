@@ -4,13 +4,16 @@ A Fashion-MNIST epoch takes seconds; a bar that only moves per epoch looks froze
 the bar counts optimizer steps across the whole run (tqdm redraws at most twice a second, so a
 step costs nothing to count) and shows the last epoch's losses, named by the loss they are. When
 stderr is not a terminal (a log file, a job scheduler) a bar would fill the file with carriage
-returns, so each epoch prints one plain line instead. Under torchrun only rank 0 reports.
+returns, so epochs print plain lines instead: the first, the last, and one at most every
+``min_interval`` seconds between (a digits epoch takes 0.1 s; 300 lines of it help no one).
+Under torchrun only rank 0 reports.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import TextIO
 
 from tqdm.auto import tqdm
@@ -39,6 +42,8 @@ class Progress:
         0: nothing.
     stream : file, optional
         Where to write (stderr by default).
+    min_interval : float
+        Seconds between plain lines (off a terminal).
     """
 
     def __init__(
@@ -50,12 +55,14 @@ class Progress:
         loss: str,
         verbose: int,
         stream: TextIO | None = None,
+        min_interval: float = 5.0,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.epochs, self.loss, self.description = epochs, loss, description
         shown = verbose > 0 and distributed.is_main()
         self.terminal = shown and bool(getattr(self.stream, "isatty", lambda: False)())
         self.plain = shown and not self.terminal
+        self.min_interval, self.last_line = float(min_interval), -math.inf
         self.bar = tqdm(
             total=epochs * steps_per_epoch,
             initial=(start_epoch - 1) * steps_per_epoch,
@@ -76,7 +83,10 @@ class Progress:
         if self.terminal:
             self.bar.set_description(f"{self.description} epoch {epoch}/{self.epochs}", refresh=False)
             self.bar.set_postfix_str(f"train {self.loss} {_value(train)}, val {self.loss} {_value(val)}")
-        elif self.plain:
+        elif self.plain and (
+            epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval
+        ):
+            self.last_line = time.monotonic()
             print(
                 f"{self.description} epoch {epoch}/{self.epochs}: train {self.loss} {_value(train)}, "
                 f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s",
