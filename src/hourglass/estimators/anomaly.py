@@ -152,8 +152,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
     random_state : int or None, default=None
         Seed of the calibration split and of the default autoencoder.
-    code_size, hidden_layers, epochs, ... : keyword-only
-        Any parameter of :class:`~hourglass.AutoEncoder` but ``random_state``, passed to the
+    code_size : int or None, default=None
+        Keyword-only, like every parameter of :class:`~hourglass.AutoEncoder` but
+        ``random_state`` (``hidden_layers``, ``epochs``, ...; see the signature): passed to the
         default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
         input's width, at most 16) and ``verbose=0``: ``AnomalyDetector(code_size=4,
         epochs=5)``. Refused together with ``estimator``, which carries its own settings.

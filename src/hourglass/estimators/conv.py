@@ -100,16 +100,45 @@ class ConvAutoEncoder(BaseAutoEncoder):
         Read folders as gray or colour (RGB if None). 'L' also makes a 3-D array read as gray
         images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
         axis is longer than 16.
-    loss, scaling, epochs, batch_size, learning_rate, weight_decay, validation_fraction, \
-patience, random_state, device, precision, compile, checkpoint_dir, verbose, warm_start, callbacks
-        As in :class:`hourglass.AutoEncoder`. Scaling statistics are per channel.
+    loss : {'auto', 'mse', 'bce'}, default='auto'
+        As in :class:`hourglass.AutoEncoder`.
+    scaling : {'auto', 'none', 'standard', 'minmax'}, default='auto'
+        As in :class:`hourglass.AutoEncoder`, with statistics per channel.
+    epochs : int or 'auto', default=100
+        Maximum number of epochs ('auto' as in :class:`hourglass.AutoEncoder`).
+    batch_size : int, default=64
+    learning_rate : float or 'auto', default=3e-3
+        Peak learning rate of AdamW ('auto' as in :class:`hourglass.AutoEncoder`).
+    weight_decay : float, default=1e-4
+        AdamW's decoupled weight decay.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping (0 trains on everything).
+    patience : int, default=15
+        Epochs without validation improvement before stopping (0: never stop early).
+    random_state : int, RandomState or None, default=None
+        Seed for weights, split, shuffling and corruptions.
+    device : str, default='auto'
+        'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.
+    precision : {'auto', 'fp32', 'tf32', 'bf16'}, default='auto'
+        As in :class:`hourglass.AutoEncoder`.
+    compile : bool, default=False
+        Train the module through ``torch.compile``.
+    checkpoint_dir : str or None, default=None
+        Folder for a checkpoint after every epoch, as in :class:`hourglass.AutoEncoder`.
+    verbose : int, default=0
+        1 shows a progress bar.
+    warm_start : bool, default=False
+        ``fit`` continues from the weights of the previous ``fit``.
+    callbacks : list or None, default=None
+        Objects with ``on_epoch_end(estimator, epoch, logs)``, as in :class:`hourglass.AutoEncoder`.
     noise : {'gaussian', 'masking', 'salt_pepper'} or None, default=None
         Input noise, added after the task's corruption (``'gaussian'`` for 'denoise' if None).
     noise_level : float, default=0.1
         Sigma of Gaussian noise (in the units the network sees), or the share of entries hit.
-    dropout, l1_penalty, contractive_penalty, encoder, freeze_encoder, decoder, freeze_decoder
-        The regularizers and pretrained parts shared with :class:`hourglass.AutoEncoder`
-        (dropout follows every block, as a channel dropout).
+    dropout : float, default=0.0
+        Dropout rate after every block, as a channel dropout (training only).
+    l1_penalty : float, default=0.0
+        Weight of ``mean |code|``, as in :class:`hourglass.AutoEncoder`.
     kl_penalty : float, default=0.0
         Weight of the KL sparsity penalty toward ``sparsity_target``; on, the code (flat, or
         every entry of the code map) goes through a sigmoid, as in :class:`hourglass.AutoEncoder`.
@@ -123,10 +152,17 @@ patience, random_state, device, precision, compile, checkpoint_dir, verbose, war
     topk_aux_penalty : float, default=1/32
         Weight of the AuxK loss that revives dead code units (0 switches it off); it uses about
         half the input's values as auxiliary units.
-
-    A sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``), a task or noise allows a code
-    at least as wide as the input, and a sparsity guard records the sparse-code metrics (L0,
-    dead fraction, ...) in ``history_.metrics`` every epoch.
+    contractive_penalty : float, default=0.0
+        Weight of the squared Frobenius norm of the encoder's Jacobian.
+    encoder : str, Path, torch.nn.Module or None, default=None
+        A pretrained encoder: a saved hourglass model folder or a module, as in
+        :class:`hourglass.AutoEncoder`.
+    freeze_encoder : bool, default=False
+        Keep the pretrained encoder's weights fixed while the rest trains.
+    decoder : str, Path, torch.nn.Module or None, default=None
+        A pretrained decoder, as for ``encoder``.
+    freeze_decoder : bool, default=False
+        Keep the pretrained decoder's weights fixed.
 
     Attributes
     ----------
@@ -135,6 +171,12 @@ patience, random_state, device, precision, compile, checkpoint_dir, verbose, war
         One sample's shape, channels first.
     scaler_, loss_, loss_reason_, history_, n_epochs_, fit_seconds_
         As in :class:`hourglass.AutoEncoder`.
+
+    Notes
+    -----
+    A sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``), a task or noise allows a code
+    at least as wide as the input, and a sparsity guard records the sparse-code metrics (L0,
+    dead fraction, ...) in ``history_.metrics`` every epoch.
 
     Examples
     --------

@@ -132,9 +132,6 @@ class AutoEncoder(BaseAutoEncoder):
         Greedy layer-wise pretraining before fine-tuning the whole: each encoder layer and its
         mirror decoder layer train as a shallow autoencoder for ``max(1, epochs // 4)`` epochs.
 
-    Overcomplete codes (``code_size`` at least the number of features) are allowed exactly when
-    a sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``) is on.
-
     Attributes
     ----------
     module_ : hourglass.nn.model.AutoEncoder
@@ -153,6 +150,11 @@ class AutoEncoder(BaseAutoEncoder):
     fit_seconds_ : float
     data_range_ : tuple of float
         Smallest and largest scaled training value (salt-and-pepper noise writes them).
+
+    Notes
+    -----
+    Overcomplete codes (``code_size`` at least the number of features) are allowed exactly when
+    a sparsity guard (``l1_penalty``, ``kl_penalty`` or ``topk``) is on.
 
     Examples
     --------
