@@ -124,6 +124,8 @@ app = typer.Typer(
     help="Autoencoders defined by their hyperparameters, trained on your data, compared with PCA.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Markdown joins a docstring's wrapped lines into paragraphs, so help reflows to the terminal.
+    rich_markup_mode="markdown",
     # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -155,8 +155,8 @@ Label = Annotated[
         help="Tables: the column holding each row's label; it colours the code map and is never a feature.",
     ),
 ]
-ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.")]
-DataArg = Annotated[str, typer.Argument(help=DATA_HELP)]
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.", metavar="MODEL")]
+DataArg = Annotated[str, typer.Argument(help=DATA_HELP, metavar="DATA")]
 OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
 
 
@@ -198,10 +198,10 @@ def fit(
 ) -> None:
     """Train an autoencoder on DATA and save it to a model folder.
 
-    A checkpoint is written to OUT.checkpoint after every epoch; if the run is interrupted,
+    A checkpoint is written to OUTPUT.checkpoint after every epoch; if the run is interrupted,
     the same command with --resume continues from it (and refuses a checkpoint of other data,
-    settings or seed). --force replaces OUT and an old checkpoint only once the new run has
-    checked its data, its settings and its output path; OUT.lock keeps a second run off OUT.
+    settings or seed). --force replaces OUTPUT and an old checkpoint only once the new run has
+    checked its data, its settings and its output path; OUTPUT.lock keeps a second run off OUTPUT.
     """
     out = output_path(output, out, "a model folder")
     from hourglass.train import distributed
