@@ -475,7 +475,10 @@ def compare(
         import pandas as pd
 
         X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
-    result = run_compare(X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed, y=dataset.y)
+    with flags_in_errors():
+        result = run_compare(
+            X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed, y=dataset.y
+        )
     _print_comparison(result, quiet)
     if output is not None:
         from hourglass.data.fileio import write_text_atomic
@@ -530,7 +533,8 @@ def demo(
     params: dict[str, Any] = {"random_state": 0, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
-    result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0, y=dataset.y)
+    with flags_in_errors():
+        result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0, y=dataset.y)
     _print_comparison(result, quiet)
     folder.mkdir(parents=True, exist_ok=True)
     report = _write_comparison_report(result, dataset, folder, True, quiet)
