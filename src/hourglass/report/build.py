@@ -36,18 +36,26 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     dataset_name : str
         Shown in the title.
     image_shape : tuple, optional
-        How a row reshapes into an image; adds original / AE / PCA reconstructions.
+        How a row reshapes into an image; adds original / AE / PCA reconstructions. Samples
+        that are images already ``(n, c, h, w)`` (a convolutional autoencoder's) need none.
     labels : ndarray, optional
         Labels of ``comparison.X_test`` rows, to colour the code maps.
     """
     table = comparison.table
     best = table.loc[table["ratio"].idxmin()]
     units = UNITS_TEXT[comparison.units]
+    sample_shape = tuple(comparison.X_train.shape[1:])
+    if len(sample_shape) == 3 and sample_shape[0] in (1, 3):
+        image_shape = sample_shape  # images (c, h, w), shown as they are
+    values = (
+        f"{sample_shape[0]} features"
+        if len(sample_shape) == 1
+        else f"samples of shape {' x '.join(map(str, sample_shape))}"
+    )
     report = Report(
         f"Autoencoder vs PCA on {dataset_name}",
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
-        f"{comparison.X_train.shape[1]} features; code sizes {', '.join(map(str, table['code_size']))}; "
-        f"errors {units}",
+        f"{values}; code sizes {', '.join(map(str, table['code_size']))}; errors {units}",
     )
     report.add_metrics(
         {
@@ -59,7 +67,7 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         heading="Summary",
     )
     if comparison.note:
-        report.add_text(comparison.note + ".", heading="Units")
+        report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
     columns = {
         "code_size": "code size",
         "ae_mse": "AE MSE",
@@ -95,11 +103,23 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     X_test = comparison.X_test
     if image_shape is not None:
         originals = _shown(X_test)
+        # One colour scale for every row: the training data's range; reconstructions (PCA's
+        # above all) that overshoot it are clipped to it for display, not drawn on a scale of
+        # their own, which would make them look washed out.
+        low, high = float(comparison.X_train.min()), float(comparison.X_train.max())
         for k, models in comparison.models.items():
-            rows = {"original": originals, f"AE k={k}": models["ae"].reconstruct(originals)}
-            rows[f"PCA k={k}"] = comparison.pca_reconstruct(k, originals)
+            rows = {
+                "original": originals,
+                f"AE k={k}": models["ae"].reconstruct(originals),
+                f"PCA k={k}": comparison.pca_reconstruct(k, originals),
+            }
+            rows = {name: np.clip(r, low, high).reshape(len(r), -1) for name, r in rows.items()}
             report.add_figure(
-                plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}"
+                plots.reconstruction_grid(rows, image_shape, value_range=(low, high)),
+                heading=f"Reconstructions at k={k}",
+                caption=f"Held-out samples: originals, the autoencoder and PCA with {k} components, all on "
+                f"one colour scale, the training data's range [{low:.3g}, {high:.3g}]; values outside it "
+                "(PCA's often) are clipped to it for display, the errors above are not.",
             )
     if labels is None:
         labels = comparison.y_test
@@ -111,7 +131,7 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         caption="Each held-out sample placed by its code (by the first two principal components of "
         "the code when it has more than two dimensions).",
     )
-    pca_codes = pca.transform(ae.scaler_.transform(X_test))
+    pca_codes = pca.transform(ae.scaler_.transform(X_test).reshape(len(X_test), -1))
     report.add_figure(plots.code_map(pca_codes, labels, title=f"PCA codes, k={k_map}"))
     return report
 
