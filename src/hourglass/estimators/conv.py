@@ -87,7 +87,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
     activation : str, default='relu'
     task : {'reconstruct', 'denoise', 'colorize', 'super_resolve', 'inpaint'}, default='reconstruct'
         'denoise': noisy in (``noise``, default Gaussian, at ``noise_level``), clean out;
-        'colorize': luminance in, colour out (RGB data); 'super_resolve': downsampled by
+        'colorize': luminance in, colour out (RGB data): the network predicts the chroma (Cb, Cr)
+        and the output keeps the input's luminance exactly, so only colour is learnt, with the
+        squared error in RGB (what PSNR measures), starting from gray; 'super_resolve': downsampled by
         ``scale_factor`` and interpolated back in, full image out; 'inpaint': random boxes
         blanked in, whole image out. For every task but 'reconstruct' the network adds its
         decoded correction to the input (a global skip), so it learns what the task changes.
@@ -313,9 +315,20 @@ patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, 
             activation=self.activation,
             output_activation=output_activation,
             residual=self.task != "reconstruct",
+            **self._chroma_fields(),
             # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
             **self._bottleneck_fields(math.prod(X.shape[1:])),
         )
+
+    def _chroma_fields(self) -> dict[str, Any]:
+        """Colorization predicts chroma on the exact luminance, which the model takes in pixel units."""
+        if self.task != "colorize":
+            return {}
+        return {
+            "chroma": True,
+            "pixel_offset": tuple(float(v) for v in np.ravel(self.scaler_.offset)),
+            "pixel_scale": tuple(float(v) for v in np.ravel(self.scaler_.scale)),
+        }
 
     def _corruption(self):
         """The task's corruption (in data units), then the input noise; None for neither."""
