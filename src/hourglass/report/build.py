@@ -136,43 +136,137 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     return report
 
 
-def model_report(estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None) -> Report:
+def _model_subtitle(estimator) -> str:
+    """What the model is: its code (none for a U-Net), task settings, loss and training time."""
+    task = getattr(estimator, "task", "reconstruct")
+    skips = getattr(getattr(estimator, "architecture_", None), "skip_connections", False)
+    code = f"code size {estimator._n_features_out}"
+    parts = ["U-Net (skip connections, so no code size)" if skips else code]
+    if task == "denoise":
+        noise = estimator.noise or "gaussian"
+        level = "sigma" if noise == "gaussian" else "rate"
+        parts.append(f"task denoise ({noise} noise, {level} {estimator.noise_level:.4g})")
+    elif task == "super_resolve":
+        parts.append(f"task super_resolve (x{estimator.scale_factor})")
+    elif task == "inpaint":
+        from hourglass.train.tasks import Inpaint
+
+        holes = Inpaint()
+        parts.append(f"task inpaint ({holes.holes} boxes of {holes.size:.0%} of each side)")
+    elif task == "colorize":
+        parts.append("task colorize (chroma from luminance)")
+    parts.append(f"loss {estimator.loss_} ({estimator.loss_reason_})")
+    parts.append(f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}")
+    return ", ".join(parts)
+
+
+def _image_samples(X: np.ndarray) -> bool:
+    return X.ndim == 4 and X.shape[1] in (1, 3)
+
+
+def model_report(
+    estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None, held_out=None
+) -> Report:
     """A report on one fitted model and the data it was fitted on.
 
-    Shows the training curves, reconstructions next to the originals (for image-like data),
-    the map of the codes, and any sections the estimator adds (``_report_sections``).
+    Shows the training curves, reconstructions next to the originals (for image-like data,
+    rows or ``(n, c, h, w)`` images, with PCA at the same code size for a flat conv code),
+    the map of the codes, and any sections the estimator adds (``_report_sections``). For a
+    restoration task (``task`` other than 'reconstruct') the headline is the task's PSNR
+    against its classical baseline, not the reconstruction error of clean input.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder or ConvAutoEncoder
+    X : ndarray
+        The data the model was fitted on (or a sample of it).
+    dataset_name : str
+    image_shape : tuple, optional
+        How a row of ``X`` reshapes into an image.
+    labels : ndarray, optional
+        Labels of the scored samples, to colour the code map.
+    held_out : ndarray, optional
+        Samples the model never trained on. Every error is measured on them when given, on
+        ``X`` otherwise, and each is labelled training or held-out accordingly.
     """
-    error = estimator.reconstruction_error(X)
-    report = Report(
-        f"{type(estimator).__name__} on {dataset_name}",
-        f"code size {estimator._n_features_out}, loss {estimator.loss_} ({estimator.loss_reason_}), "
-        f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}",
-    )
-    report.add_metrics(
+    task = getattr(estimator, "task", "reconstruct")
+    restoration = task != "reconstruct"
+    scored, role = (X, "training") if held_out is None else (np.asarray(held_out), "held-out")
+    if held_out is not None:
+        labels = None  # labels belong to X
+    report = Report(f"{type(estimator).__name__} on {dataset_name}", _model_subtitle(estimator))
+    summary: dict[str, float | str] = {}
+    error = None
+    if restoration:
+        summary.update(estimator.task_summary(scored, role))
+    else:
+        error = estimator.reconstruction_error(scored)
+        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+    summary.update(
         {
-            "mean reconstruction MSE": float(error.mean()),
             "best epoch": int(estimator.history_.best_epoch),
             "epochs run": int(estimator.n_epochs_),
             "fit seconds": float(estimator.fit_seconds_),
-        },
-        heading="Summary",
+        }
     )
+    report.add_metrics(summary, heading="Summary")
     report.add_figure(
         plots.loss_curves({"model": _curves(estimator.history_)}),
         heading="Training curves",
         caption="Training recipe: " + estimator.history_.recipe_summary() + ".",
     )
+    if not restoration:
+        _reconstruction_sections(report, estimator, scored, role, image_shape, labels)
+        report.add_figure(
+            plots.histogram(
+                error, f"reconstruction error per sample ({role} data)", "mean squared error", log=True
+            ),
+            heading="Reconstruction error",
+        )
+    sections = getattr(estimator, "_report_sections", None)
+    if sections is not None:
+        if restoration:
+            sections(report, scored, image_shape=image_shape, data_role=role)
+        else:
+            sections(report, scored, image_shape=image_shape)
+    return report
+
+
+def _reconstruction_sections(
+    report: Report, estimator, X: np.ndarray, role: str, image_shape, labels
+) -> None:
+    """Originals over reconstructions (and PCA for a conv model's flat code), and the code map."""
+    from sklearn.decomposition import PCA
+
     if image_shape is not None and X.ndim == 2:
         originals = _shown(X)
         rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
         report.add_figure(plots.reconstruction_grid(rows, image_shape), heading="Reconstructions")
-    if X.ndim == 2:
-        report.add_figure(plots.code_map(estimator.transform(X), labels), heading="Map of the codes")
-    report.add_figure(
-        plots.histogram(error, "reconstruction error per sample", "mean squared error", log=True),
-        heading="Reconstruction error",
-    )
-    sections = getattr(estimator, "_report_sections", None)
-    if sections is not None:
-        sections(report, X, image_shape=image_shape)
-    return report
+    elif _image_samples(X):
+        originals = _shown(X)
+        rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
+        k, d = estimator._n_features_out, int(np.prod(X.shape[1:]))
+        pca_note = ""
+        if k < min(len(X), d):
+            # PCA on the same samples' flattened pixels, as the autoencoder's scaler maps them.
+            from hourglass.uses.comparison import pca_reconstruct
+
+            flat = estimator.scaler_.transform(X).reshape(len(X), -1)
+            pca = PCA(n_components=k, svd_solver="full").fit(flat)
+            rows[f"PCA k={k}"] = pca_reconstruct(pca, estimator.scaler_, originals)
+            pca_note = f" PCA with {k} components (the code's values) was fitted on these {role} samples."
+        low, high = float(X.min()), float(X.max())
+        rows = {name: np.clip(r, low, high).reshape(len(r), -1) for name, r in rows.items()}
+        report.add_figure(
+            plots.reconstruction_grid(rows, X.shape[1:], value_range=(low, high)),
+            heading="Reconstructions",
+            caption=f"{role.capitalize()} samples, all rows on one colour scale, the data's range "
+            f"[{low:.3g}, {high:.3g}] (values outside it clipped for display).{pca_note}",
+        )
+    if X.ndim == 2 or _image_samples(X):
+        report.add_figure(
+            plots.code_map(estimator.transform(X), labels),
+            heading="Map of the codes",
+            caption=f"Each {role} sample placed by its code (by the code's first two principal "
+            "components when it has more than two values).",
+        )
