@@ -389,3 +389,8 @@ def test_conv_estimator_colorize_learns_a_constant_colour():
     ae = _fit(X.astype(np.float32), task="colorize", epochs=20, learning_rate=3e-3)
     gray = np.repeat(_luma(X[:4])[:, None], 3, axis=1)
     assert np.mean((ae.apply(X[:4]) - X[:4]) ** 2) < 0.25 * np.mean((gray - X[:4]) ** 2)
+
+
+def test_conv_estimator_colorize_refuses_gray_images_before_training():
+    with pytest.raises(InvalidInputError, match=r"task='colorize' needs RGB images .* \(1, 12, 12\)"):
+        _fit(_images(c=1), task="colorize")

@@ -278,6 +278,12 @@ patience, random_state, device, precision, checkpoint_dir, verbose, warm_start, 
         return self.task != "reconstruct" or self.noise is not None or self._sparsity_on()
 
     def _check_code_size(self, X: np.ndarray) -> None:
+        # The first items fit sees: also where colorize learns whether it has colour to learn.
+        if self.task == "colorize" and (X.ndim != 4 or X.shape[1] != 3):
+            raise InvalidInputError(
+                f"task='colorize' needs RGB images (n, 3, h, w) to learn colour from; X has samples of "
+                f"shape {tuple(X.shape[1:])}"
+            )
         if self.code_size is None:
             return
         if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
