@@ -31,7 +31,9 @@ network learns little more than a warm prior (most training photos are warm: cof
 sunsets, autumn leaves) and blue for water and sky, so it paints green moss brown. What limits
 it is the variety of the training photos more than the budget (twice the patches moved the
 mean by -0.14 dB) or the calibration (scaling the predicted chroma by 0.7 or 1.3 gains nothing
-on average; averaging with the mirrored photo +0.07 dB). A colorizer that generalizes
+on average; averaging with the mirrored photo +0.07 dB); classification over chroma bins
+(``colorize_classification.py``) costs over 3.5 times the CPU per patch and did not fit the
+budget. A colorizer that generalizes
 is trained on 10^5-10^6 varied photos (Zhang et al. 2016: 1.3 M ImageNet images), which the
 issue's source rule excludes here.
 
