@@ -356,3 +356,41 @@ def test_conv_estimator_auto_architecture_is_a_unet_for_restoration_only(params,
     assert ae.module_.encoder.block1[0].__class__ is torch.nn.Conv2d
     n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in ae.module_.encoder.block1)
     assert n_convs == convs
+
+
+def _luma(images: np.ndarray) -> np.ndarray:
+    return np.einsum("nc...,c->n...", images, np.array([0.299, 0.587, 0.114], np.float32))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"scaling": "standard"}, {"code_size": 6, "skip_connections": False}],
+    ids=["unet", "standardized", "flat-code"],
+)
+def test_conv_estimator_colorize_keeps_the_luminance_exactly(params):
+    X = _images(c=3, size=16) * 0.6 + 0.2  # away from 0 and 1, so clipping keeps the luminance
+    ae = _fit(X, task="colorize", **params)
+    out = ae.apply(X[:4])
+    assert ae.module_.decoder.output.out_channels == 2  # the network predicts chroma only
+    np.testing.assert_allclose(_luma(out), _luma(X[:4]), atol=1e-5)
+
+
+def test_conv_estimator_colorize_starts_from_the_gray_image():
+    ae = _fit(_images(c=3, size=16), task="colorize", epochs=1, learning_rate=1e-12)
+    X = _images(n=2, c=3, size=16, seed=1)
+    gray = np.repeat(_luma(X)[:, None], 3, axis=1)
+    np.testing.assert_allclose(ae.apply(X), gray, atol=1e-4)
+
+
+def test_conv_estimator_colorize_learns_a_constant_colour():
+    # Every image is the same orange at varying brightness: chroma is predictable from nothing.
+    rng = np.random.default_rng(0)
+    X = np.array([0.9, 0.5, 0.2], np.float32)[None, :, None, None] * rng.uniform(0.6, 1, (64, 1, 12, 12))
+    ae = _fit(X.astype(np.float32), task="colorize", epochs=20, learning_rate=3e-3)
+    gray = np.repeat(_luma(X[:4])[:, None], 3, axis=1)
+    assert np.mean((ae.apply(X[:4]) - X[:4]) ** 2) < 0.25 * np.mean((gray - X[:4]) ** 2)
+
+
+def test_conv_estimator_colorize_refuses_gray_images_before_training():
+    with pytest.raises(InvalidInputError, match=r"task='colorize' needs RGB images .* \(1, 12, 12\)"):
+        _fit(_images(c=1), task="colorize")

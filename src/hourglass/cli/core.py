@@ -438,6 +438,19 @@ def _print_comparison(result, quiet: bool) -> None:
 def compare(
     data: DataArg,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    arch: Annotated[
+        Arch,
+        typer.Option(
+            help="dense (tables, vectors) or conv (images: IDX folders, image folders read at 64x64, "
+            "(n, c, h, w) arrays, fashion-mnist; PCA on their flattened pixels)."
+        ),
+    ] = Arch.dense,
+    channels: Annotated[
+        str | None,
+        typer.Option(
+            help="With --arch conv: channels of the encoder blocks, e.g. 32,64.", metavar="INT[,INT]"
+        ),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write report.html to this folder.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
@@ -452,33 +465,47 @@ def compare(
     """Fit PCA and an autoencoder at each code size on one split; print held-out errors.
 
     Both see the same scaled data. Errors are in the data's units when every value lies in
-    [0, 1], otherwise in standardized units (per-feature z-scores from the training rows), with
-    the raw-unit error beside them.
+    [0, 1], otherwise in standardized units (z-scores from the training rows), with the
+    raw-unit error beside them. With --arch conv the convolutional autoencoder, its code of
+    each size flat, meets PCA on the flattened pixels.
     """
     from hourglass.data.loading import Dataset
-    from hourglass.estimators.dense import AutoEncoder
     from hourglass.uses.comparison import compare as run_compare
 
     sizes = parse_ints(code_sizes, "--code-sizes")
+    if channels is not None and arch is not Arch.conv:
+        raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
     for path in (report, output):
         if path is not None:
             check_writable(path if path == output else Path(path) / "report.html", force)
-    dataset = load_input(data, key, drop=drop, label=label)
-    params = {"random_state": seed, "verbose": 0 if quiet else 1}
+    params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
+    if arch is Arch.conv:
+        from hourglass.estimators.conv import ConvAutoEncoder
+
+        if channels is not None:
+            params["channels"] = parse_ints(channels, "--channels")
+        estimator: Any = ConvAutoEncoder(**params)
+        if is_image_folder(data):
+            dataset = Dataset(estimator._load(data), name=Path(data).name)
+        else:
+            dataset = load_input(data, key, flat=False, drop=drop, label=label)
+    else:
+        from hourglass.estimators.dense import AutoEncoder
+
+        estimator = AutoEncoder(**params)
+        dataset = load_input(data, key, drop=drop, label=label)
     # PCA and one autoencoder per code size on data larger than memory: a stated sample.
     rows, labels, name = report_sample(dataset, quiet)
     dataset = Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
     X: Any = dataset.X
-    if dataset.feature_names:  # so that notes about columns name them
+    if dataset.feature_names and arch is not Arch.conv:  # so that notes about columns name them
         import pandas as pd
 
         X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
     with flags_in_errors():
-        result = run_compare(
-            X, sizes, AutoEncoder(**params), test_size=test_size, random_state=seed, y=dataset.y
-        )
+        result = run_compare(X, sizes, estimator, test_size=test_size, random_state=seed, y=dataset.y)
     _print_comparison(result, quiet)
     if output is not None:
         from hourglass.data.fileio import write_text_atomic

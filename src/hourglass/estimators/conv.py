@@ -87,7 +87,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
     activation : str, default='relu'
     task : {'reconstruct', 'denoise', 'colorize', 'super_resolve', 'inpaint'}, default='reconstruct'
         'denoise': noisy in (``noise``, default Gaussian, at ``noise_level``), clean out;
-        'colorize': luminance in, colour out (RGB data); 'super_resolve': downsampled by
+        'colorize': luminance in, colour out (RGB data): the network predicts the chroma (Cb, Cr)
+        and the output keeps the input's luminance exactly, so only colour is learnt, with the
+        squared error in RGB (what PSNR measures), starting from gray; 'super_resolve': downsampled by
         ``scale_factor`` and interpolated back in, full image out; 'inpaint': random boxes
         blanked in, whole image out. For every task but 'reconstruct' the network adds its
         decoded correction to the input (a global skip), so it learns what the task changes.
@@ -325,6 +327,12 @@ class ConvAutoEncoder(BaseAutoEncoder):
         return self.task != "reconstruct" or self.noise is not None or self._sparsity_on()
 
     def _check_code_size(self, X: np.ndarray) -> None:
+        # The first items fit sees: also where colorize learns whether it has colour to learn.
+        if self.task == "colorize" and (X.ndim != 4 or X.shape[1] != 3):
+            raise InvalidInputError(
+                f"task='colorize' needs RGB images (n, 3, h, w) to learn colour from; X has samples of "
+                f"shape {tuple(X.shape[1:])}"
+            )
         if self.code_size is None:
             return
         if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
@@ -362,9 +370,20 @@ class ConvAutoEncoder(BaseAutoEncoder):
             activation=self.activation,
             output_activation=output_activation,
             residual=self.task != "reconstruct",
+            **self._chroma_fields(),
             # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
             **self._bottleneck_fields(math.prod(X.shape[1:])),
         )
+
+    def _chroma_fields(self) -> dict[str, Any]:
+        """Colorization predicts chroma on the exact luminance, which the model takes in pixel units."""
+        if self.task != "colorize":
+            return {}
+        return {
+            "chroma": True,
+            "pixel_offset": tuple(float(v) for v in np.ravel(self.scaler_.offset)),
+            "pixel_scale": tuple(float(v) for v in np.ravel(self.scaler_.scale)),
+        }
 
     def _corruption(self):
         """The task's corruption (in data units), then the input noise; None for neither."""
@@ -551,16 +570,8 @@ class ConvAutoEncoder(BaseAutoEncoder):
         panels["truth"] = truth
         return panels
 
-    def _report_sections(self, report, X, image_shape=None) -> None:
-        """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM to ``report``."""
-        parent = getattr(super(), "_report_sections", None)
-        if parent is not None:
-            parent(report, X, image_shape=image_shape)
-        if len(self.input_shape_) != 3 or self.task == "reconstruct":
-            return
-        import pandas as pd
-
-        from hourglass.report import plots
+    def _task_scores(self, X: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
+        """Up to 4 images of ``X`` spread over it, their task panels, and each method's mean PSNR / SSIM."""
         from hourglass.uses.restoration import quality
 
         data = self._validate_input(X, reset=False)
@@ -578,11 +589,61 @@ class ConvAutoEncoder(BaseAutoEncoder):
                     "SSIM": float(np.mean([s["ssim"] for s in scores])),
                 }
             )
+        return shown, panels, rows
+
+    def task_summary(self, X: Any, data_role: str = "training") -> dict[str, float]:
+        """The task's headline on images ``X``: the autoencoder's PSNR against its classical baseline.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, c, h, w)
+            Clean images, corrupted as in training (up to 4 of them, spread over ``X``).
+        data_role : {'training', 'held-out'}, default='training'
+            Whether the model trained on ``X``; every label says so.
+
+        Returns
+        -------
+        dict
+            ``autoencoder PSNR``, the baseline's PSNR (non-local means, bicubic, the gray image
+            or the input itself) and the gain in dB, labels naming the data.
+
+        Examples
+        --------
+        >>> denoiser.task_summary(held_out_patches, "held-out")  # doctest: +SKIP
+        {'autoencoder PSNR, held-out data (dB)': 31.2, 'non-local means PSNR (dB)': 30.1, ...}
+        """
+        check_is_fitted(self, "module_")
+        if self.task == "reconstruct":
+            raise InvalidInputError(
+                "task_summary needs a restoration task; task='reconstruct' has no baseline"
+            )
+        shown, _, rows = self._task_scores(X)
+        psnr = {row["method"]: row["PSNR (dB)"] for row in rows}
+        baseline = next((m for m in psnr if m not in ("input", "autoencoder")), "input")
+        return {
+            f"autoencoder PSNR, {data_role} data (dB)": psnr["autoencoder"],
+            f"{baseline} PSNR (dB)": psnr[baseline],
+            f"gain over {baseline} (dB)": psnr["autoencoder"] - psnr[baseline],
+            f"{data_role} images scored": len(shown),
+        }
+
+    def _report_sections(self, report, X, image_shape=None, data_role: str = "training") -> None:
+        """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM to ``report``."""
+        parent = getattr(super(), "_report_sections", None)
+        if parent is not None:
+            parent(report, X, image_shape=image_shape)
+        if len(self.input_shape_) != 3 or self.task == "reconstruct":
+            return
+        import pandas as pd
+
+        from hourglass.report import plots
+
+        shown, panels, rows = self._task_scores(X)
         report.add_table(
             pd.DataFrame(rows),
             heading=f"Task: {self.task}",
-            caption=f"Mean over {len(shown)} images; 'input' is what the network sees, the others are "
-            "classical baselines and the autoencoder, each compared with the clean truth.",
+            caption=f"Mean over {len(shown)} {data_role} images; 'input' is what the network sees, the "
+            "others are classical baselines and the autoencoder, each compared with the clean truth.",
             highlight={"PSNR (dB)": "max", "SSIM": "max"},
         )
         names = list(panels)
@@ -591,7 +652,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
         report.add_figure(
             plots.image_grid(grid, titles, ncols=len(shown)),
             heading="Input, baselines, autoencoder and truth",
-            caption="One row per method, top to bottom: " + ", ".join(names) + ".",
+            caption=f"{data_role.capitalize()} images, one row per method, top to bottom: "
+            + ", ".join(names)
+            + ".",
         )
 
     # -- persistence -------------------------------------------------------------------------

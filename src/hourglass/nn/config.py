@@ -297,6 +297,15 @@ class ConvConfig(_JSONConfig):
         Dead units the TopK auxiliary loss uses (0: no auxiliary code).
     topk_dead_after : int
         Training samples without firing after which a TopK unit counts as dead.
+    chroma : bool
+        Colorization: the decoder predicts the two chroma channels (Cb, Cr of YCbCr) of RGB
+        images ``(3, h, w)``, and the output is the RGB image of the input's exact luminance
+        with that chroma. The luminance cannot be lost, and a squared error in RGB is then an
+        error of the chroma alone. Needs an unbounded or clipped output (no sigmoid).
+    pixel_offset, pixel_scale : tuple of float or None
+        With ``chroma``: the per-channel scaling of the network's input and output, ``x =
+        (pixels - offset) / scale``, so that the luminance is taken in pixel units. None: the
+        identity.
     """
 
     kind: ClassVar[str] = "conv"
@@ -316,10 +325,31 @@ class ConvConfig(_JSONConfig):
     topk: int | None = None
     topk_aux_k: int = 0
     topk_dead_after: int = 10_000
+    chroma: bool = False
+    pixel_offset: tuple[float, ...] | None = None
+    pixel_scale: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
         self.channels = tuple(int(c) for c in self.channels)
+        if self.chroma:
+            _require(
+                len(self.input_shape) == 3 and self.input_shape[0] == 3,
+                f"chroma=True predicts the colour of RGB images (3, h, w); input_shape={self.input_shape}",
+            )
+            _require(
+                self.output_activation != "sigmoid",
+                "chroma=True adds the predicted colour to the exact luminance, which a sigmoid output "
+                "cannot keep; use loss='mse'",
+            )
+        for name in ("pixel_offset", "pixel_scale"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(float(v) for v in value))
+                _require(
+                    len(getattr(self, name)) == self.input_shape[0],
+                    f"{name}={value} needs one value per channel ({self.input_shape[0]})",
+                )
         _require(
             2 <= len(self.input_shape) <= 4 and all(s >= 1 for s in self.input_shape),
             f"input_shape={self.input_shape}; expected (c, L), (c, h, w) or (c, t, h, w) of positive sizes",
@@ -366,6 +396,11 @@ class ConvConfig(_JSONConfig):
             return int(self.code_size)
         factor = 2 ** len(self.channels)  # each block halves every (padded) axis
         return self.channels[-1] * math.prod(-(-s // factor) for s in self.input_shape[1:])
+
+    @property
+    def output_channels(self) -> int:
+        """Channels the decoder outputs: 2 (chroma) with ``chroma``, else the input's."""
+        return 2 if self.chroma else self.input_shape[0]
 
     @property
     def spatial_dims(self) -> int:

@@ -168,6 +168,6 @@ def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
             block = nn.Sequential(*_activated([conv_t, *_refining_convs(out_ch, config)], config))
         layers.append((f"block{i}", block))
         in_ch = out_ch
-    layers.append(("output", _CONV[d](in_ch, config.input_shape[0], k, padding=k // 2)))
+    layers.append(("output", _CONV[d](in_ch, config.output_channels, k, padding=k // 2)))
     layers.append(("crop", CropTo(config.input_shape[1:])))
     return nn.Sequential(OrderedDict(layers))

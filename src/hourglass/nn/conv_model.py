@@ -15,6 +15,7 @@ from hourglass.nn.bottleneck import make_bottleneck
 from hourglass.nn.config import ConvConfig
 from hourglass.nn.conv import build_conv_decoder, build_conv_encoder
 from hourglass.nn.model import AutoEncoder, register_architecture
+from hourglass.train.tasks import chroma_to_rgb, luma
 
 _EPS = 1e-3
 
@@ -26,7 +27,37 @@ class ResidualAutoEncoder(AutoEncoder):
     already close to the target; learning only the difference is what lets small networks beat
     the classical methods (Zhang et al. 2017, DnCNN; Kim et al. 2016, VDSR). The code still
     passes through the bottleneck; ``decode(code)`` returns the correction alone.
+
+    With ``chroma=(offset, scale)`` (colorization) the decoder predicts chroma instead, and the
+    output is the RGB image of the input's exact luminance with that chroma, in the scaled
+    units ``(pixels - offset) / scale`` the network sees; zero chroma is the gray input.
     """
+
+    def __init__(self, *args: Any, chroma: tuple | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chroma = chroma is not None
+        if self.chroma:
+            offset, scale = (torch.as_tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in chroma)
+            # Rebuilt from the config, so not part of the saved weights.
+            self.register_buffer("pixel_offset", offset, persistent=False)
+            self.register_buffer("pixel_scale", scale, persistent=False)
+
+    def _with_input(self, decoded: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The output logits: the decoded correction plus the input, or the input's luma with chroma."""
+        if not self.chroma:
+            return decoded + self._skip(x)
+        offset, scale = self.pixel_offset.to(x.dtype), self.pixel_scale.to(x.dtype)
+        # (b, 1, h, w) luma in pixel units, plus (b, 2, h, w) chroma -> (b, 3, h, w) scaled RGB
+        rgb = chroma_to_rgb(luma(x * scale + offset), decoded.to(x.dtype))
+        return (rgb - offset) / scale
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        if self.chroma:
+            raise InvalidInputError(
+                "a colorizer cannot decode a code alone: its decoder gives chroma, which needs the "
+                "input's luminance; pass the input through the whole model instead"
+            )
+        return super().decode(code)
 
     def _skip(self, x: torch.Tensor) -> torch.Tensor:
         # With a sigmoid output the skip enters as logits, so that sigmoid(0 + skip) = x.
@@ -36,14 +67,14 @@ class ResidualAutoEncoder(AutoEncoder):
 
     def forward(self, x: torch.Tensor) -> dict[str, Any]:
         out = super().forward(x)
-        logits = out["logits"] + self._skip(x)
+        logits = self._with_input(out["logits"], x)
         return {**out, "logits": logits, "reconstruction": self._activate(logits)}
 
     @torch.no_grad()
     def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs = super().layer_outputs(x)
         last = [k for k in outputs if k.startswith("decoder.")][-1]
-        outputs["reconstruction"] = self._activate(outputs[last] + self._skip(x))
+        outputs["reconstruction"] = self._activate(self._with_input(outputs[last], x))
         return outputs
 
 
@@ -95,7 +126,7 @@ class UNetAutoEncoder(ResidualAutoEncoder):
         return h
 
     def _add_input(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return logits + self._skip(x) if self.residual else logits
+        return self._with_input(logits, x) if self.residual or self.chroma else logits
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Not available: the decoder also reads the encoder's feature maps of the input."""
@@ -137,7 +168,13 @@ def build_conv(config: ConvConfig) -> AutoEncoder:
         "output_activation": config.output_activation,
     }
     encoder, decoder = build_conv_encoder(config), build_conv_decoder(config)
+    if config.chroma:
+        ones, zeros = (1.0,) * 3, (0.0,) * 3
+        parts["chroma"] = (config.pixel_offset or zeros, config.pixel_scale or ones)
+        # Start from zero chroma, the gray input: colour is added only where training finds it.
+        nn.init.zeros_(decoder.output.weight)
+        nn.init.zeros_(decoder.output.bias)
     if config.skip_connections:
         return UNetAutoEncoder(encoder, decoder, residual=config.residual, **parts)
-    cls = ResidualAutoEncoder if config.residual else AutoEncoder
+    cls = ResidualAutoEncoder if config.residual or config.chroma else AutoEncoder
     return cls(encoder, decoder, **parts)

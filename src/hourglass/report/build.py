@@ -36,7 +36,8 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     dataset_name : str
         Shown in the title.
     image_shape : tuple, optional
-        How a row reshapes into an image; adds original / AE / PCA reconstructions.
+        How a row reshapes into an image; adds original / AE / PCA reconstructions. Samples
+        that are images already ``(n, c, h, w)`` (a convolutional autoencoder's) need none.
     labels : ndarray, optional
         Labels of ``comparison.X_test`` rows, to colour the code maps.
 
@@ -55,11 +56,18 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     table = comparison.table
     best = table.loc[table["ratio"].idxmin()]
     units = UNITS_TEXT[comparison.units]
+    sample_shape = tuple(comparison.X_train.shape[1:])
+    if len(sample_shape) == 3 and sample_shape[0] in (1, 3):
+        image_shape = sample_shape  # images (c, h, w), shown as they are
+    values = (
+        f"{sample_shape[0]} features"
+        if len(sample_shape) == 1
+        else f"samples of shape {' x '.join(map(str, sample_shape))}"
+    )
     report = Report(
         f"Autoencoder vs PCA on {dataset_name}",
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
-        f"{comparison.X_train.shape[1]} features; code sizes {', '.join(map(str, table['code_size']))}; "
-        f"errors {units}",
+        f"{values}; code sizes {', '.join(map(str, table['code_size']))}; errors {units}",
     )
     report.add_metrics(
         {
@@ -71,7 +79,7 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         heading="Summary",
     )
     if comparison.note:
-        report.add_text(comparison.note + ".", heading="Units")
+        report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
     columns = {
         "code_size": "code size",
         "ae_mse": "AE MSE",
@@ -110,17 +118,29 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     X_test = comparison.X_test
     if image_shape is not None:
         originals = _shown(X_test)
+        # One colour scale for every row: the training data's range; reconstructions (PCA's
+        # above all) that overshoot it are clipped to it for display, not drawn on a scale of
+        # their own, which would make them look washed out.
+        low, high = float(comparison.X_train.min()), float(comparison.X_train.max())
         for k, models in comparison.models.items():
-            rows = {"original": originals, f"AE k={k}": models["ae"].reconstruct(originals)}
-            rows[f"PCA k={k}"] = comparison.pca_reconstruct(k, originals)
+            rows = {
+                "original": originals,
+                f"AE k={k}": models["ae"].reconstruct(originals),
+                f"PCA k={k}": comparison.pca_reconstruct(k, originals),
+            }
+            rows = {name: np.clip(r, low, high).reshape(len(r), -1) for name, r in rows.items()}
             report.add_figure(
-                plots.reconstruction_grid(rows, image_shape), heading=f"Reconstructions at k={k}"
+                plots.reconstruction_grid(rows, image_shape, value_range=(low, high)),
+                heading=f"Reconstructions at k={k}",
+                caption=f"Held-out samples: originals, the autoencoder and PCA with {k} components, all on "
+                f"one colour scale, the training data's range [{low:.3g}, {high:.3g}]; values outside it "
+                "(PCA's often) are clipped to it for display, the errors above are not.",
             )
     if labels is None:
         labels = comparison.y_test
     k_map = min(comparison.models)
     ae, pca = comparison.models[k_map]["ae"], comparison.models[k_map]["pca"]
-    pca_codes = pca.transform(ae.scaler_.transform(X_test))
+    pca_codes = pca.transform(ae.scaler_.transform(X_test).reshape(len(X_test), -1))
     report.add_figure(
         plots.code_maps(
             {f"autoencoder codes, k={k_map}": ae.transform(X_test), f"PCA codes, k={k_map}": pca_codes},
@@ -134,51 +154,80 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     return report
 
 
-def model_report(estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None) -> Report:
+def _model_subtitle(estimator) -> str:
+    """What the model is: its code (none for a U-Net), task settings, loss and training time."""
+    task = getattr(estimator, "task", "reconstruct")
+    skips = getattr(getattr(estimator, "architecture_", None), "skip_connections", False)
+    code = f"code size {estimator._n_features_out}"
+    parts = ["U-Net (skip connections, so no code size)" if skips else code]
+    if task == "denoise":
+        noise = estimator.noise or "gaussian"
+        level = "sigma" if noise == "gaussian" else "rate"
+        parts.append(f"task denoise ({noise} noise, {level} {estimator.noise_level:.4g})")
+    elif task == "super_resolve":
+        parts.append(f"task super_resolve (x{estimator.scale_factor})")
+    elif task == "inpaint":
+        from hourglass.train.tasks import Inpaint
+
+        holes = Inpaint()
+        parts.append(f"task inpaint ({holes.holes} boxes of {holes.size:.0%} of each side)")
+    elif task == "colorize":
+        parts.append("task colorize (chroma from luminance)")
+    parts.append(f"loss {estimator.loss_} ({estimator.loss_reason_})")
+    parts.append(f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}")
+    return ", ".join(parts)
+
+
+def _image_samples(X: np.ndarray) -> bool:
+    return X.ndim == 4 and X.shape[1] in (1, 3)
+
+
+def model_report(
+    estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None, held_out=None
+) -> Report:
     """A report on one fitted model and the data it was fitted on.
 
-    Shows summary figures, the training curves with the best epoch marked, reconstructions next
-    to the originals (for image-like rows), the map of the codes, the histogram of per-sample
-    errors, and any sections the estimator adds (``_report_sections``: sparse-code metrics,
-    dictionary atoms, task panels). There is no PCA here: :func:`comparison_report` compares.
+    Shows the training curves (the best epoch marked), reconstructions next to the originals (for image-like data,
+    rows or ``(n, c, h, w)`` images, with PCA at the same code size for a flat conv code),
+    the map of the codes, and any sections the estimator adds (``_report_sections``). For a
+    restoration task (``task`` other than 'reconstruct') the headline is the task's PSNR
+    against its classical baseline, not the reconstruction error of clean input.
 
     Parameters
     ----------
-    estimator : BaseAutoEncoder
-        A fitted hourglass estimator.
+    estimator : fitted AutoEncoder or ConvAutoEncoder
     X : ndarray
-        Data it was fitted on (or a sample of it), in the shape it takes.
+        The data the model was fitted on (or a sample of it).
     dataset_name : str
-        Shown in the title.
     image_shape : tuple, optional
-        How a row reshapes into an image; adds originals over reconstructions.
+        How a row of ``X`` reshapes into an image.
     labels : ndarray, optional
-        One label per row of ``X``, to colour the code map.
-
-    Returns
-    -------
-    Report
-
-    Examples
-    --------
-    >>> model_report(ae, X, "digits", (8, 8), y).save("fit-report/report.html")  # doctest: +SKIP
+        Labels of the scored samples, to colour the code map.
+    held_out : ndarray, optional
+        Samples the model never trained on. Every error is measured on them when given, on
+        ``X`` otherwise, and each is labelled training or held-out accordingly.
     """
-    error = estimator.reconstruction_error(X)
-    report = Report(
-        f"{type(estimator).__name__} on {dataset_name}",
-        f"code size {estimator._n_features_out}, loss {estimator.loss_} ({estimator.loss_reason_}), "
-        f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}",
-    )
-    report.add_metrics(
+    task = getattr(estimator, "task", "reconstruct")
+    restoration = task != "reconstruct"
+    scored, role = (X, "training") if held_out is None else (np.asarray(held_out), "held-out")
+    if held_out is not None:
+        labels = None  # labels belong to X
+    report = Report(f"{type(estimator).__name__} on {dataset_name}", _model_subtitle(estimator))
+    summary: dict[str, float | str] = {}
+    error = None
+    if restoration:
+        summary.update(estimator.task_summary(scored, role))
+    else:
+        error = estimator.reconstruction_error(scored)
+        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+    summary.update(
         {
-            # On the data the model was fitted on: an in-sample error, and the label says so.
-            "mean reconstruction MSE, fitting data": float(error.mean()),
             "best epoch": int(estimator.history_.best_epoch),
             "epochs run": int(estimator.n_epochs_),
             "fit seconds": float(estimator.fit_seconds_),
-        },
-        heading="Summary",
+        }
     )
+    report.add_metrics(summary, heading="Summary")
     history = estimator.history_
     report.add_figure(
         plots.loss_curves({"model": _curves(history)}, {"model": history.best_epoch}),
@@ -192,17 +241,58 @@ def model_report(estimator, X: np.ndarray, dataset_name: str, image_shape=None, 
         + history.recipe_summary()
         + ".",
     )
+    if not restoration:
+        _reconstruction_sections(report, estimator, scored, role, image_shape, labels)
+        report.add_figure(
+            plots.histogram(
+                error, f"reconstruction error per sample ({role} data)", "mean squared error", log=True
+            ),
+            heading="Reconstruction error",
+        )
+    sections = getattr(estimator, "_report_sections", None)
+    if sections is not None:
+        if restoration:
+            sections(report, scored, image_shape=image_shape, data_role=role)
+        else:
+            sections(report, scored, image_shape=image_shape)
+    return report
+
+
+def _reconstruction_sections(
+    report: Report, estimator, X: np.ndarray, role: str, image_shape, labels
+) -> None:
+    """Originals over reconstructions (and PCA for a conv model's flat code), and the code map."""
+    from sklearn.decomposition import PCA
+
     if image_shape is not None and X.ndim == 2:
         originals = _shown(X)
         rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
         report.add_figure(plots.reconstruction_grid(rows, image_shape), heading="Reconstructions")
-    if X.ndim == 2:
-        report.add_figure(plots.code_map(estimator.transform(X), labels), heading="Map of the codes")
-    report.add_figure(
-        plots.histogram(error, "reconstruction error per sample", "mean squared error", log=True),
-        heading="Reconstruction error",
-    )
-    sections = getattr(estimator, "_report_sections", None)
-    if sections is not None:
-        sections(report, X, image_shape=image_shape)
-    return report
+    elif _image_samples(X):
+        originals = _shown(X)
+        rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
+        k, d = estimator._n_features_out, int(np.prod(X.shape[1:]))
+        pca_note = ""
+        if k < min(len(X), d):
+            # PCA on the same samples' flattened pixels, as the autoencoder's scaler maps them.
+            from hourglass.uses.comparison import pca_reconstruct
+
+            flat = estimator.scaler_.transform(X).reshape(len(X), -1)
+            pca = PCA(n_components=k, svd_solver="full").fit(flat)
+            rows[f"PCA k={k}"] = pca_reconstruct(pca, estimator.scaler_, originals)
+            pca_note = f" PCA with {k} components (the code's values) was fitted on these {role} samples."
+        low, high = float(X.min()), float(X.max())
+        rows = {name: np.clip(r, low, high).reshape(len(r), -1) for name, r in rows.items()}
+        report.add_figure(
+            plots.reconstruction_grid(rows, X.shape[1:], value_range=(low, high)),
+            heading="Reconstructions",
+            caption=f"{role.capitalize()} samples, all rows on one colour scale, the data's range "
+            f"[{low:.3g}, {high:.3g}] (values outside it clipped for display).{pca_note}",
+        )
+    if X.ndim == 2 or _image_samples(X):
+        report.add_figure(
+            plots.code_map(estimator.transform(X), labels),
+            heading="Map of the codes",
+            caption=f"Each {role} sample placed by its code (by the code's first two principal "
+            "components when it has more than two values).",
+        )

@@ -186,7 +186,11 @@ def error_vs_code_size(table: pd.DataFrame, ylabel: str = "held-out MSE") -> Fig
     return fig
 
 
-def reconstruction_grid(rows: Mapping[str, np.ndarray], image_shape: tuple[int, ...]) -> Figure:
+def reconstruction_grid(
+    rows: Mapping[str, np.ndarray],
+    image_shape: tuple[int, ...],
+    value_range: tuple[float, float] | None = None,
+) -> Figure:
     """Show rows of images, e.g. originals above their reconstructions, with a label per row.
 
     Parameters
@@ -197,11 +201,13 @@ def reconstruction_grid(rows: Mapping[str, np.ndarray], image_shape: tuple[int, 
     image_shape : tuple of int
         ``(h, w)`` for gray images or ``(c, h, w)`` with ``c`` in {1, 3}; ``d`` must equal its
         product.
+    value_range : (float, float), optional
+        Draw every row on this one scale (values outside it are clipped), e.g. the data's range.
 
     Returns
     -------
     Figure
-        One axes per image, without ticks. Values roughly in [0, 1] are clipped to it, so
+        One axes per image, without ticks. With ``value_range`` or values roughly in [0, 1],
         every row is drawn on the same scale; otherwise each row gets one scale of its own.
 
     Examples
@@ -219,7 +225,10 @@ def reconstruction_grid(rows: Mapping[str, np.ndarray], image_shape: tuple[int, 
     fig = _new_figure(1.2 + cell * ncols, 0.15 + cell * len(images))
     grid = fig.subplots(len(images), ncols, squeeze=False)
     for axes_row, (label, batch) in zip(grid, images.items(), strict=True):
-        vmin, vmax = (0.0, 1.0) if unit_range else _finite_range(batch)
+        if value_range is not None:
+            vmin, vmax = (float(v) for v in value_range)
+        else:
+            vmin, vmax = (0.0, 1.0) if unit_range else _finite_range(batch)
         for col, ax in enumerate(axes_row):
             if col >= len(batch):
                 fig.delaxes(ax)

@@ -1,4 +1,8 @@
-"""PCA side by side with the autoencoder, on the same split and at the same code size."""
+"""PCA side by side with the autoencoder, on the same split and at the same code size.
+
+Tables of features go through :class:`hourglass.AutoEncoder`; images, series and video through
+:class:`hourglass.ConvAutoEncoder`, against PCA on their flattened values.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from hourglass.exceptions import InvalidInputError
 #: How each kind of :attr:`Comparison.units` reads in tables, reports and the CLI.
 UNITS_TEXT = {
     "data": "in the data's units",
-    "standardized": "in standardized units (per-feature z-scores from the training rows)",
+    "standardized": "in standardized units (z-scores from the training rows, per feature; per channel for "
+    "a convolutional autoencoder)",
 }
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
@@ -40,7 +45,8 @@ class Comparison:
         PCA was fitted on the training rows as the autoencoder's scaler maps them, so
         ``pca.transform`` takes scaled rows (see :meth:`pca_reconstruct`).
     X_train, X_test : ndarray
-        The split every model was fitted and scored on.
+        The split every model was fitted and scored on: rows ``(n, d)``, or samples
+        ``(n, c, ...)`` for a convolutional autoencoder (PCA sees them flattened).
     test_index : ndarray
         Rows of the input that form ``X_test`` (to pick their labels, say).
     units : {'data', 'standardized'}
@@ -48,7 +54,9 @@ class Comparison:
         comparable), ``'standardized'`` otherwise (per-feature z-scores from the training rows,
         so a column in thousands does not outweigh one in fractions).
     note : str or None
-        A one-line warning when a few columns hold most of the raw-unit error.
+        A one-line warning when a few columns hold most of the raw-unit error, or, for a
+        convolutional autoencoder with a spatial code, how many values that code has (the
+        number of PCA components it is compared with).
     y_test : ndarray or None
         Labels of the held-out rows, when ``y`` was given.
     """
@@ -74,7 +82,10 @@ class Comparison:
 
 
 def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
-    """Reconstruct rows ``X`` with a PCA fitted on ``scaler``-mapped data, back in the data's units.
+    """Reconstruct ``X`` with a PCA fitted on ``scaler``-mapped data, back in the data's units.
+
+    ``X`` is rows ``(n, d)`` or samples ``(n, c, ...)``, which the PCA sees flattened; the
+    result has the shape of ``X``.
 
     Examples
     --------
@@ -86,7 +97,8 @@ def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
     True
     """
     scaled = scaler.transform(np.asarray(X, dtype=np.float32))
-    return scaler.inverse_transform(pca.inverse_transform(pca.transform(scaled)))
+    flat = scaled.reshape(len(scaled), -1)
+    return scaler.inverse_transform(pca.inverse_transform(pca.transform(flat)).reshape(scaled.shape))
 
 
 def dominance_note(errors: np.ndarray, names: list[str] | None = None) -> str | None:
@@ -121,9 +133,37 @@ def dominance_note(errors: np.ndarray, names: list[str] | None = None) -> str | 
     )
 
 
+def _is_conv(estimator: Any) -> bool:
+    from hourglass.estimators.conv import ConvAutoEncoder
+
+    return isinstance(estimator, ConvAutoEncoder)
+
+
+def _conv_samples(X: Any, estimator: BaseAutoEncoder) -> np.ndarray:
+    """``X`` as the samples ``(n, c, ...)`` a convolutional autoencoder reads, or a one-line error."""
+    from hourglass.data.loading import check_finite
+
+    if getattr(estimator, "task", "reconstruct") != "reconstruct":
+        raise InvalidInputError(
+            f"compare needs an autoencoder that reconstructs its input; task={estimator.task!r} restores "
+            "images instead (its baselines are in the task's report, not PCA)"
+        )
+    data = np.asarray(estimator._load(X.to_numpy() if hasattr(X, "to_numpy") else X))
+    if data.ndim == 3 and (estimator.color_mode == "L" or data.shape[1] > 16):
+        data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
+    if data.ndim not in (3, 4, 5):
+        what = "a flat table of rows" if data.ndim == 2 else f"{data.ndim}-D data"
+        raise InvalidInputError(
+            f"X has shape {data.shape} ({what}); a convolutional autoencoder compares on images "
+            "(n, c, h, w) or (n, h, w), series (n, c, L) or video (n, c, t, h, w); for tables use the "
+            "dense AutoEncoder (--arch dense)"
+        )
+    return check_finite(data.astype(np.float32, copy=False), "X")
+
+
 def compare(
     X: Any,
-    code_sizes: list[int] | tuple[int, ...] = (2, 8, 16),
+    code_sizes: list[int] | tuple[int, ...] | None = None,
     estimator: BaseAutoEncoder | None = None,
     test_size: float = 0.2,
     random_state: int = 0,
@@ -139,13 +179,22 @@ def compare(
     training rows otherwise (where the raw-unit error, also reported, is decided by whichever
     column has the largest numbers).
 
+    With a :class:`~hourglass.ConvAutoEncoder` the data are images ``(n, c, h, w)`` or
+    ``(n, h, w)`` (or series, video, or a path the estimator reads: an image or IDX folder)
+    and PCA works on their flattened pixels. Each code size is the conv model's flat
+    ``code_size``; with ``code_sizes=None`` and ``code_size=None`` the model keeps its spatial
+    code and PCA gets as many components as that code has values (``note`` says how many).
+    Outside [0, 1], errors are standardized per channel, as the conv model's scaler does.
+
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        The data.
-    code_sizes : list of int
-        Code sizes to compare (each smaller than the number of features).
-    estimator : AutoEncoder, optional
+    X : array-like of shape (n_samples, n_features) or (n_samples, c, ...)
+        The data: rows for the dense autoencoder, samples ``(n, c, ...)`` for a conv one.
+    code_sizes : list of int or None, default=None
+        Code sizes to compare (each smaller than the values of one sample). None: (2, 8, 16)
+        for the dense autoencoder; the conv estimator's own ``code_size`` (its spatial code
+        when that is None).
+    estimator : AutoEncoder or ConvAutoEncoder, optional
         The autoencoder to clone at each code size (its ``code_size`` is overridden);
         ``AutoEncoder(random_state=random_state)`` by default.
     test_size : float, default=0.2
@@ -169,19 +218,31 @@ def compare(
     >>> from sklearn.datasets import load_digits
     >>> result = compare(load_digits().data / 16, code_sizes=[2, 8])  # doctest: +SKIP
     >>> result.table[["code_size", "ae_mse", "pca_mse", "ratio"]]        # doctest: +SKIP
+    >>> images = (load_digits().data / 16).reshape(-1, 1, 8, 8)
+    >>> conv = ConvAutoEncoder(channels=(8,), epochs=1)                  # doctest: +SKIP
+    >>> compare(images, code_sizes=[8], estimator=conv).table            # doctest: +SKIP
     """
     from hourglass.data.loading import validate_finite_2d
     from hourglass.data.scaling import fit_scaler, in_unit_interval
 
-    names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
-    X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")
-    sizes = [int(k) for k in code_sizes]
+    conv = _is_conv(estimator)
+    names = [str(c) for c in X.columns] if hasattr(X, "columns") and not conv else None
+    if conv:
+        X = _conv_samples(X, estimator)
+    else:
+        X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")
+    n_values = int(np.prod(X.shape[1:]))
+    spatial = conv and code_sizes is None and estimator.code_size is None
+    if code_sizes is None:
+        code_sizes = [estimator.code_size] if conv else (2, 8, 16)  # None: the conv model's spatial code
+    sizes = [None if k is None else int(k) for k in code_sizes]
     if not sizes:
         raise InvalidInputError("code_sizes is empty; expected at least one code size")
-    too_wide = [k for k in sizes if not 1 <= k < X.shape[1]]
+    too_wide = [k for k in sizes if k is not None and not 1 <= k < n_values]
     if too_wide:
+        what = "values of one sample" if conv else "number of features"
         raise InvalidInputError(
-            f"code sizes {too_wide} are not between 1 and the number of features minus one ({X.shape[1] - 1})"
+            f"code sizes {too_wide} are not between 1 and the {what} minus one ({n_values - 1})"
         )
     if not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size={test_size} must lie in (0, 1)")
@@ -194,24 +255,45 @@ def compare(
     )
     X_train, X_test = X[train_index], X[test_index]
     units = "data" if in_unit_interval(X_train) else "standardized"
-    # Per-feature z-scores of the training rows: the standard scaler, whatever the AE uses.
-    std = fit_scaler(X_train, "standard").scale if units == "standardized" else 1.0
+    # z-scores from the training rows (per feature; per channel for conv data, as its scaler).
+    std = 1.0
+    if units == "standardized":
+        std = fit_scaler(X_train, "standard", channel_axis=1 if conv else None).scale
     base = estimator if estimator is not None else AutoEncoder(random_state=random_state, verbose=verbose)
-    rows, models, column_errors = [], {}, None
+    rows, models, column_errors, note = [], {}, None, None
     for k in sizes:
-        ae = clone(base).set_params(code_size=k)
+        ae = clone(base) if k is None else clone(base).set_params(code_size=k)
         tic = time.perf_counter()
         ae.fit(X_train)
         ae_seconds = time.perf_counter() - tic
+        if k is None:  # a spatial code: PCA with as many components as it has values
+            k = ae._n_features_out
+            limit = min(len(X_train), n_values)
+            if k >= n_values:
+                raise InvalidInputError(
+                    f"the conv code is a map of {k} values, not fewer than the {n_values} of one sample, "
+                    "so PCA with as many components would be exact; give code_sizes or fewer channels"
+                )
+            if k > limit:
+                raise InvalidInputError(
+                    f"the conv code is a map of {k} values, more than the {len(X_train)} training samples "
+                    f"allow PCA components; give code_sizes (at most {limit}) or more samples"
+                )
+            note = (
+                f"the conv code is a spatial map of {k} values ({' x '.join(map(str, ae._code_shape()))}); "
+                f"PCA has {k} components"
+            )
         tic = time.perf_counter()
-        pca = PCA(n_components=k, svd_solver="full").fit(ae.scaler_.transform(X_train))
+        pca = PCA(n_components=k, svd_solver="full").fit(
+            ae.scaler_.transform(X_train).reshape(len(X_train), -1)
+        )
         pca_seconds = time.perf_counter() - tic
         models[k] = {"ae": ae, "pca": pca}
         ae_rec = ae.reconstruct(X_test).astype(np.float64)
         pca_rec = pca_reconstruct(pca, ae.scaler_, X_test).astype(np.float64)
         ae_mse, pca_mse = (float(np.mean(((rec - X_test) / std) ** 2)) for rec in (ae_rec, pca_rec))
         ae_raw, pca_raw = (float(np.mean((rec - X_test) ** 2)) for rec in (ae_rec, pca_rec))
-        if column_errors is None:
+        if column_errors is None and not conv:
             column_errors = np.mean((pca_rec - X_test) ** 2, axis=0)
         rows.append(
             {
@@ -228,7 +310,10 @@ def compare(
                 "loss": ae.loss_,
             }
         )
-    note = dominance_note(column_errors, names) if units == "standardized" else None
+    if units == "standardized" and not conv:
+        note = dominance_note(column_errors, names)
+    elif not spatial:
+        note = None
     return Comparison(
         pd.DataFrame(rows),
         models,

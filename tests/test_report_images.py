@@ -1,0 +1,60 @@
+"""Model reports for convolutional models: images, code maps and restoration headlines (issue 13)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from hourglass import ConvAutoEncoder
+from hourglass.report.build import model_report
+
+
+def _headings(html: str) -> list[str]:
+    return re.findall(r"<h2[^>]*>(.*?)</h2>", html)
+
+
+def _conv(**params):
+    settings = {"channels": (4,), "epochs": 1, "batch_size": 32, "verbose": 0, "random_state": 0}
+    return ConvAutoEncoder(**{**settings, "device": "cpu", **params})
+
+
+@pytest.fixture(scope="module")
+def images(digits):
+    return digits[0][:200].reshape(-1, 1, 8, 8).astype(np.float32), digits[1][:200]
+
+
+def test_conv_reconstruct_report_shows_originals_reconstructions_pca_and_code_map(images):
+    X, y = images
+    ae = _conv(code_size=6).fit(X)
+    html = model_report(ae, X, "digits", labels=y).to_html()
+    headings = _headings(html)
+    assert "Reconstructions" in headings and "Map of the codes" in headings
+    assert "PCA with 6 components" in html and "one colour scale" in html
+    assert "mean reconstruction MSE (training data)" in html and "code size 6" in html
+
+
+def test_conv_report_labels_errors_held_out_when_given_held_out_samples(images):
+    X, _ = images
+    ae = _conv(code_size=6).fit(X[:150])
+    html = model_report(ae, X[:150], "digits", held_out=X[150:]).to_html()
+    assert "mean reconstruction MSE (held-out data)" in html and "training data" not in html
+
+
+def test_unet_restoration_report_headlines_the_task_against_its_baseline(images):
+    X, _ = images
+    ae = _conv(task="denoise", noise_level=0.2, channels=(4, 8)).fit(np.repeat(np.repeat(X, 2, 2), 2, 3))
+    html = model_report(ae, np.repeat(np.repeat(X[:8], 2, 2), 2, 3), "digits").to_html()
+    summary = html[html.index('id="section-0"') : html.index('id="section-1"')]
+    assert "autoencoder PSNR, training data (dB)" in summary and "gain over non-local means (dB)" in summary
+    assert "reconstruction MSE" not in html  # clean input passed through says nothing about denoising
+    assert "no code size" in html and "code size 2" not in html
+    assert "gaussian noise, sigma 0.2" in html
+    assert "Mean over 4 training images" in html
+
+
+def test_task_summary_refuses_reconstruct(images):
+    from hourglass.exceptions import InvalidInputError
+
+    ae = _conv(code_size=4).fit(images[0][:64])
+    with pytest.raises(InvalidInputError, match="restoration task"):
+        ae.task_summary(images[0][:4])
