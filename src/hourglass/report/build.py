@@ -187,8 +187,9 @@ def model_report(
 ) -> Report:
     """A report on one fitted model and the data it was fitted on.
 
-    Shows the training curves (the best epoch marked), reconstructions next to the originals (for image-like data,
-    rows or ``(n, c, h, w)`` images, with PCA at the same code size for a flat conv code),
+    Shows the training curves (the best epoch marked), reconstructions next to the originals
+    (for image-like data, rows or ``(n, c, h, w)`` images, with PCA at the same code size for a
+    flat conv code),
     the map of the codes, and any sections the estimator adds (``_report_sections``). For a
     restoration task (``task`` other than 'reconstruct') the headline is the task's PSNR
     against its classical baseline, not the reconstruction error of clean input.
