@@ -411,19 +411,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         run = self._start_run(source, resume)
         train_idx, val_idx = self._split(len(source))
         # Statistics from the training items only: validation items stay unseen.
-        summary = source.statistics(train_idx, self._scaler_channel_axis)
-        self.scaler_ = scaler_from_summary(summary, self.scaling)
-        self.statistics_basis_ = summary.basis
-        scaled = summary.scaled(self.scaler_)
-        self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
-        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
-        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
+        summary = self._settle_scaling_and_architecture(source, head, train_idx)
         if previous is not None:
             self._continue_from(previous)
         else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed_)
-                self.module_ = build_model(self.architecture_)
+            self._build_module()
         train = source.training_data(train_idx, self.scaler_)
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         self._report_sample = first_items(train, 16).numpy() * self.scaler_.scale + self.scaler_.offset
@@ -463,6 +455,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _reconstruction(self, batch: torch.Tensor) -> torch.Tensor:
         return self.module_(batch)["reconstruction"]
+
+    def _settle_scaling_and_architecture(self, source: TrainingSource, head: np.ndarray, items: np.ndarray):
+        """Scaler, loss and architecture from the statistics of ``items``; returns the summary."""
+        summary = source.statistics(items, self._scaler_channel_axis)
+        self.scaler_ = scaler_from_summary(summary, self.scaling)
+        self.statistics_basis_ = summary.basis
+        scaled = summary.scaled(self.scaler_)
+        self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
+        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
+        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
+        return summary
+
+    def _build_module(self) -> None:
+        """``module_`` from ``architecture_``, its weights drawn from ``seed_`` alone."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed_)
+            self.module_ = build_model(self.architecture_)
 
     def _warm_state(self) -> dict[str, Any] | None:
         """With ``warm_start`` and a fitted model: what the next fit continues from."""
@@ -535,15 +544,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_code_size(head)
         self.seed_ = as_seed(self.random_state)
         everything = np.arange(len(source))
-        summary = source.statistics(everything, self._scaler_channel_axis)
-        self.scaler_ = scaler_from_summary(summary, self.scaling)
-        scaled = summary.scaled(self.scaler_)
-        self.data_range_ = (scaled.lo, scaled.hi)
-        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
-        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            self.module_ = build_model(self.architecture_)
+        self._settle_scaling_and_architecture(source, head, everything)
+        self._build_module()
         self._partial_data = source.training_data(everything, self.scaler_)
         self._prepare_module(self._partial_data)
         trainer = self._incremental_trainer(len(everything))

@@ -93,31 +93,28 @@ def data_parallel(model: torch.nn.Module) -> torch.nn.Module:
     return ddp(model, broadcast_buffers=False)  # PyTorch before forward_sync_buffers
 
 
-def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
-    """The mean of ``values`` over the processes (``values`` itself when not distributed)."""
+def _all_reduce(values: torch.Tensor, op) -> torch.Tensor:
+    """``values`` reduced with ``op`` over the processes, on a copy (``values`` when alone)."""
     if not active():
         return values
     values = values.clone()
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values / dist.get_world_size()
+    dist.all_reduce(values, op=op)
+    return values
+
+
+def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
+    """The mean of ``values`` over the processes (``values`` itself when not distributed)."""
+    return _all_reduce(values, dist.ReduceOp.SUM) / world_size() if active() else values
 
 
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     """The sum of ``values`` over the processes (``values`` itself when not distributed)."""
-    if not active():
-        return values
-    values = values.clone()
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values
+    return _all_reduce(values, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
     """The element-wise maximum of ``values`` over the processes."""
-    if not active():
-        return values
-    values = values.clone()
-    dist.all_reduce(values, op=dist.ReduceOp.MAX)
-    return values
+    return _all_reduce(values, dist.ReduceOp.MAX)
 
 
 def barrier() -> None:
