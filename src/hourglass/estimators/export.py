@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
+import io
 import json
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,13 +183,21 @@ def _require_onnx() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """Silence the exporter's chatter (warnings, per-op log lines) that says nothing to a user."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo")]
+    """Silence the exporter's chatter (warnings, log lines, graph dumps) that says nothing to a user.
+
+    What went wrong reaches the user as the one-line :class:`ExportError` instead.
+    """
+    names = ["torch", *(n for n in logging.root.manager.loggerDict if n.startswith("torch"))]
+    loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -195,10 +205,16 @@ def _quiet_exporter():
             logger.setLevel(level)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return " ".join(text.split())[:240]
+    """The first line of the innermost cause of ``exc``, where the exporter says what it met."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    text = " ".join(lines[0].split())[:240] if lines else "no message"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, str]:
@@ -248,9 +264,7 @@ def export_onnx(
     module = to_torch(estimator, part)
     example = example_input(estimator, part)
     input_name = portable_input_name(part)
-    output_names = portable_output_names(part, score=len(_outputs_of(module, example)) == 3)
-    with torch.no_grad():
-        expected = _outputs_of(module, example)
+    output_names = portable_output_names(part, score=getattr(module, "score", False))
     # The dynamo exporter (torch.export, then onnxscript), not the TorchScript one: PyTorch has
     # made it the default since 2.9 and deprecated the other, and it exports TopK's scatter and
     # a dynamic batch axis without the tracer's warnings about Python values.
@@ -271,7 +285,7 @@ def export_onnx(
     except Exception as exc:  # the exporter raises many kinds; any means "cannot trace this"
         raise ExportError(
             f"cannot export the {part} of this {type(estimator).__name__} to ONNX: PyTorch's exporter "
-            f"could not trace it ({type(exc).__name__}: {_first_line(exc)}); every layer, a user's "
+            f"could not trace it ({_first_line(exc)}); every layer, a user's "
             "encoder or decoder module included, must be traceable by torch.export"
         ) from exc
     proto = program.model_proto
@@ -281,23 +295,7 @@ def export_onnx(
     }
     onnx.helper.set_model_props(proto, _metadata(estimator, part, shapes))
     data = proto.SerializeToString()
-    try:
-        onnx.checker.check_model(proto)
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        got = session.run(list(output_names), {input_name: example.numpy()})
-    except Exception as exc:
-        raise ExportError(
-            f"the ONNX file of this {type(estimator).__name__}'s {part} does not run in onnxruntime "
-            f"({type(exc).__name__}: {_first_line(exc)})"
-        ) from exc
-    pairs = zip(got, expected, strict=True)
-    difference = max(float(np.max(np.abs(g - e.numpy()), initial=0.0)) for g, e in pairs)
-    largest = max(float(np.max(np.abs(e.numpy()), initial=0.0)) for e in expected)
-    if not difference <= CHECK_TOLERANCE * max(1.0, largest):
-        raise ExportError(
-            f"the ONNX file of this {type(estimator).__name__}'s {part} disagrees with PyTorch by "
-            f"{difference:.3g} (largest output {largest:.3g}); nothing was written"
-        )
+    difference = _check_file(onnx, ort, proto, data, module, estimator, part, input_name, output_names)
     write_bytes_atomic(path, data)
     return ExportResult(
         path=Path(path),
@@ -308,6 +306,45 @@ def export_onnx(
         max_difference=difference,
         metadata={p.key: p.value for p in proto.metadata_props},
     )
+
+
+def _check_file(onnx, ort, proto, data, module, estimator, part, input_name, output_names) -> float:
+    """The largest difference between onnxruntime on ``data`` and PyTorch on ``module``.
+
+    Checked on the traced batch and on a fresh one of another size: a layer that the exporter
+    recorded as a constant (a user's module computing through numpy, say) gives itself away
+    on inputs it was not traced with.
+    """
+    name = type(estimator).__name__
+    try:
+        onnx.checker.check_model(proto)
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        difference, largest = 0.0, 0.0
+        for rows, seed in ((EXAMPLE_ROWS, 0), (3, 1)):
+            batch = example_input(estimator, part, rows=rows, seed=seed)
+            expected = [e.numpy() for e in _outputs_of(module, batch)]
+            got = session.run(list(output_names), {input_name: batch.numpy()})
+            for g, e in zip(got, expected, strict=True):
+                if g.shape != e.shape:
+                    raise ExportError(
+                        f"the ONNX file of this {name}'s {part} gives shape {g.shape} where PyTorch gives "
+                        f"{e.shape}: a layer was recorded as a constant; nothing was written"
+                    )
+                difference = max(difference, float(np.max(np.abs(g - e), initial=0.0)))
+                largest = max(largest, float(np.max(np.abs(e), initial=0.0)))
+    except ExportError:
+        raise
+    except Exception as exc:
+        raise ExportError(
+            f"the ONNX file of this {name}'s {part} does not run in onnxruntime ({_first_line(exc)}); "
+            "nothing was written"
+        ) from exc
+    if not difference <= CHECK_TOLERANCE * max(1.0, largest):
+        raise ExportError(
+            f"the ONNX file of this {name}'s {part} disagrees with PyTorch by {difference:.3g} (largest "
+            f"output {largest:.3g}): a layer was traced as a constant or exported wrongly; nothing written"
+        )
+    return difference
 
 
 def _outputs_of(module: torch.nn.Module, example: torch.Tensor) -> tuple[torch.Tensor, ...]:
