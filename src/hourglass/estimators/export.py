@@ -42,6 +42,8 @@ ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 #: Rows of the example batch the exporter traces with and the check runs on. Two, not one: the
 #: exporter would specialize a batch axis of size 1 to a constant.
 EXAMPLE_ROWS = 8
+#: Protocol buffers, which ONNX files are, serialize at most 2 GiB.
+ONNX_FILE_LIMIT = 2**31 - 1
 #: The largest disagreement between onnxruntime and PyTorch an exported file may show on the
 #: example batch, relative to the largest output value (at least 1): float32 rounding is ~1e-7.
 CHECK_TOLERANCE = 1e-4
@@ -294,6 +296,12 @@ def export_onnx(
         "outputs": {o.name: _shape_of(o) for o in proto.graph.output},
     }
     onnx.helper.set_model_props(proto, _metadata(estimator, part, shapes))
+    if proto.ByteSize() >= ONNX_FILE_LIMIT:
+        raise ExportError(
+            f"the {part} of this {type(estimator).__name__} takes {proto.ByteSize() / 2**30:.3g} GiB, "
+            "beyond the 2 GiB an ONNX file holds without external data; export the encoder or the "
+            "decoder alone, or use to_torch() with torch.export"
+        )
     data = proto.SerializeToString()
     difference = _check_file(onnx, ort, proto, data, module, estimator, part, input_name, output_names)
     write_bytes_atomic(path, data)
