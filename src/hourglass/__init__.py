@@ -18,8 +18,10 @@ from typing import Any
 from hourglass.exceptions import (
     CallbackError,
     DataFileError,
+    ExportError,
     HourglassError,
     InvalidInputError,
+    MissingDependencyError,
     ModelFileError,
     OutputExistsError,
     TrainingDivergedError,
@@ -64,5 +66,7 @@ __all__ = [
     "OutputExistsError",
     "TrainingDivergedError",
     "CallbackError",
+    "ExportError",
+    "MissingDependencyError",
     "__version__",
 ]

@@ -41,3 +41,11 @@ class TrainingDivergedError(HourglassError, FloatingPointError):
 
 class CallbackError(HourglassError, RuntimeError):
     """A user's training callback raised; training stopped and the checkpoint was kept."""
+
+
+class ExportError(HourglassError, RuntimeError):
+    """A model cannot be exported: a part it lacks, or a layer the exporter cannot trace."""
+
+
+class MissingDependencyError(HourglassError, ImportError):
+    """A feature needs an optional package that is not installed (its extra names it)."""

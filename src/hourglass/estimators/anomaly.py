@@ -391,6 +391,39 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         return self.estimator_._validate_input(X, reset=reset)
 
+    # -- taking the model elsewhere ------------------------------------------------------------
+    def to_torch(self, part: str = "autoencoder"):
+        """The wrapped autoencoder as a plain PyTorch module with the scaling inside.
+
+        As :meth:`hourglass.AutoEncoder.to_torch`, except that the 'autoencoder' part also
+        returns each sample's ``score``: its reconstruction MSE in the input's units, what
+        :meth:`reconstruction_error` gives (above ``threshold_``: an outlier).
+
+        Examples
+        --------
+        >>> code, recon, score = detector.to_torch()(torch.from_numpy(X[:5]))  # doctest: +SKIP
+        """
+        from hourglass.estimators.export import to_torch
+
+        check_is_fitted(self, "offset_")
+        return to_torch(self, part)
+
+    def export_onnx(self, path, part: str = "autoencoder", force: bool = False):
+        """Write the wrapped autoencoder to an ONNX file, as :meth:`hourglass.AutoEncoder.export_onnx`.
+
+        The 'autoencoder' part has a third output, ``score`` (each sample's reconstruction MSE
+        in the input's units), and the file's ``metadata_props`` hold ``threshold``, the score
+        above which a sample is an outlier.
+
+        Examples
+        --------
+        >>> detector.export_onnx("detector.onnx")  # doctest: +SKIP
+        """
+        from hourglass.estimators.export import export_onnx
+
+        check_is_fitted(self, "offset_")
+        return export_onnx(self, path, part=part, force=force)
+
     # -- persistence -------------------------------------------------------------------------
     def save(self, path, force: bool = False):
         """Save the autoencoder and the calibrated threshold to a folder (see :func:`hourglass.load`)."""

@@ -802,6 +802,140 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tensor = torch.from_numpy(data).to(self._device())
         return {k: v.float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
 
+    # -- taking the model elsewhere -----------------------------------------------------------
+    def to_torch(self, part: str = "autoencoder") -> torch.nn.Module:
+        """A plain PyTorch module of the fitted model, with the input scaling inside.
+
+        It takes raw input in the units of the training data, as ``transform`` does, and returns
+        plain tensors; ``torch.export.export`` and ``torch.jit.trace`` accept it, and it needs
+        nothing of hourglass to run once exported. It is a CPU, float32, eval-mode copy: the
+        estimator stays as it is.
+
+        Parameters
+        ----------
+        part : {'autoencoder', 'encoder', 'decoder'}, default='autoencoder'
+            'encoder': input ``(batch, *input_shape)`` -> code ``(batch, code_size)``, as
+            :meth:`transform`; 'decoder': code -> reconstruction in the data's units, as
+            :meth:`inverse_transform`; 'autoencoder': input -> ``(code, reconstruction)``, the
+            reconstruction as :meth:`reconstruct` gives it (for a restoration task, as
+            ``apply`` gives it on inputs of the training size).
+
+        Returns
+        -------
+        torch.nn.Module
+
+        Notes
+        -----
+        Subclasses say what "deterministic" means for their network through three hooks, each
+        returning a module in the network's scaled units: ``_export_encoder()`` (input -> code),
+        ``_export_decoder()`` (code shaped ``_code_shape()`` -> activated reconstruction) and
+        ``_export_autoencoder()`` (input -> ``(code, reconstruction)``). A model whose code is
+        sampled (a variational autoencoder) overrides the first two to give its mean code; the
+        third then chains them unless the network's output is more than ``decode(encode(x))``
+        (a restoration model adds its input back). The scaling, the names, the checks and the
+        ONNX writing are shared by every estimator.
+
+        Examples
+        --------
+        >>> module = ae.to_torch("encoder")                        # doctest: +SKIP
+        >>> module(torch.from_numpy(X[:5].astype("float32"))).shape  # doctest: +SKIP
+        torch.Size([5, 2])
+        >>> torch.export.export(module, (torch.zeros(2, X.shape[1]),))  # doctest: +SKIP
+        """
+        from hourglass.estimators.export import to_torch
+
+        return to_torch(self, part)
+
+    def export_onnx(self, path: str | Path, part: str = "autoencoder", force: bool = False):
+        """Write the fitted model to an ONNX file that takes raw input in the data's units.
+
+        The graph folds in the input scaling and the unscaling of the output, so onnxruntime
+        gives what :meth:`transform`, :meth:`inverse_transform` and :meth:`reconstruct` give
+        (to float32 rounding). Its input is named ``input`` (``code`` for the decoder), its
+        outputs ``code`` and ``reconstruction``; the batch axis is dynamic, the others (features,
+        or channels and spatial axes) are those of the training data. The file's
+        ``metadata_props`` record the hourglass version, the estimator, the part, the code size
+        and the input shape. The file is checked with onnxruntime against PyTorch before it is
+        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass[onnx]"``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.onnx`` file to write.
+        part : {'autoencoder', 'encoder', 'decoder'}, default='autoencoder'
+            As in :meth:`to_torch`.
+        force : bool, default=False
+            Overwrite ``path`` if it exists.
+
+        Returns
+        -------
+        hourglass.estimators.export.ExportResult
+            The path, part, input and output shapes, size and onnxruntime check.
+
+        Raises
+        ------
+        ExportError
+            A part the model does not have (the decoder of a model with skip connections), or a
+            layer PyTorch's exporter cannot trace (a user's own module, say).
+        MissingDependencyError
+            onnx, onnxscript or onnxruntime is not installed.
+        OutputExistsError
+            ``path`` exists and ``force`` is False.
+
+        Examples
+        --------
+        >>> ae.export_onnx("model.onnx")                            # doctest: +SKIP
+        >>> import onnxruntime                                      # doctest: +SKIP
+        >>> session = onnxruntime.InferenceSession("model.onnx")    # doctest: +SKIP
+        >>> code, recon = session.run(None, {"input": X.astype("float32")})  # doctest: +SKIP
+        """
+        from hourglass.estimators.export import export_onnx
+
+        return export_onnx(self, path, part=part, force=force)
+
+    def _export_encoder(self) -> torch.nn.Module:
+        """Scaled input -> code, deterministic (a hook of :meth:`to_torch`)."""
+        from hourglass.nn.portable import Encode
+
+        return Encode(self.module_)
+
+    def _export_decoder(self) -> torch.nn.Module:
+        """Code ``(batch, *_code_shape())`` -> reconstruction in scaled units (a hook of :meth:`to_torch`)."""
+        from hourglass.nn.portable import Decode
+
+        if not getattr(self.module_, "decodes_codes_alone", True):
+            from hourglass.exceptions import ExportError
+
+            raise ExportError(
+                f"this {type(self).__name__} has no decoder to export on its own: its decoder also reads "
+                "the encoder's feature maps of the input (skip connections); export part='autoencoder'"
+            )
+        return Decode(self.module_)
+
+    def _export_autoencoder(self) -> torch.nn.Module:
+        """Scaled input -> ``(code, reconstruction)`` (a hook of :meth:`to_torch`).
+
+        The encoder and decoder hooks chained, unless the network adds more to its output than
+        its decoder gives (a restoration model's input, a U-Net's skips): then its ``forward``.
+        """
+        from hourglass.nn.conv_model import ResidualAutoEncoder
+        from hourglass.nn.portable import EncodeDecode, Forward
+
+        if isinstance(self.module_, ResidualAutoEncoder) or not getattr(
+            self.module_, "decodes_codes_alone", True
+        ):
+            return Forward(self.module_)
+        return EncodeDecode(self._export_encoder(), self._export_decoder())
+
+    def _export_task_input(self) -> torch.nn.Module | None:
+        """Raw input of the exported autoencoder -> the network's input, in raw units (None: as is)."""
+        return None
+
+    def _export_input_shape(self) -> tuple[int, ...]:
+        """One sample's shape at the exported autoencoder's input."""
+        shape = getattr(self, "input_shape_", None)
+        return tuple(shape) if shape is not None else (int(self.n_features_in_),)
+
     # -- persistence -------------------------------------------------------------------------
     def _saved_attributes(self) -> dict[str, Any]:
         """Fitted state saved in ``config.json`` (JSON types only); subclasses extend it."""

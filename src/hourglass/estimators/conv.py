@@ -539,6 +539,42 @@ class ConvAutoEncoder(BaseAutoEncoder):
                 total += np.rot90(y[:, :, ::-1] if flip else y, -turns, axes=(1, 2))
         return (total / 8).astype(np.float32)
 
+    # -- taking the model elsewhere (hooks of BaseAutoEncoder.to_torch) ------------------------
+    def _export_decoder(self) -> torch.nn.Module:
+        if self.task != "reconstruct":
+            from hourglass.exceptions import ExportError
+
+            raise ExportError(
+                f"a model with task={self.task!r} has no decoder to export on its own: its decoder gives a "
+                "correction to its input (or a colorizer's chroma), not data; export part='autoencoder'"
+            )
+        return super()._export_decoder()
+
+    def _export_task_input(self) -> torch.nn.Module | None:
+        """What ``apply`` does to raw input before the network: luminance, or upsampling."""
+        from hourglass.nn.portable import Luminance, Upsample
+
+        if self.task == "colorize":
+            return Luminance()
+        if self.task == "super_resolve":
+            self._export_input_shape()  # refuses a training size the factor does not divide
+            return Upsample(self.input_shape_[1:])
+        return None
+
+    def _export_input_shape(self) -> tuple[int, ...]:
+        if self.task != "super_resolve":
+            return tuple(self.input_shape_)
+        factor = int(self.scale_factor)
+        if any(s % factor for s in self.input_shape_[1:]):
+            from hourglass.exceptions import ExportError
+
+            raise ExportError(
+                f"a super-resolver trained on {self.input_shape_[1:]} patches takes low-resolution inputs "
+                f"of 1/{factor} that size, which {factor} does not divide; train on patches a multiple "
+                f"of {factor} to export it"
+            )
+        return (self.input_shape_[0], *(s // factor for s in self.input_shape_[1:]))
+
     # -- the task against its classical baselines ----------------------------------------------
     def task_panels(self, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
         """Input / baselines / autoencoder / truth for clean images ``X``, corrupted like in training.
