@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from tests.helpers import assert_one_line_error, run
 
 from hourglass import ConvAutoEncoder, DataFileError, InvalidInputError, VQAutoEncoder, load
 from hourglass.uses import compression
-from tests.helpers import assert_one_line_error, run
 
 CODERS = [c for c in compression.CODERS if c != "range" or compression.has_range_coder()]
 
@@ -60,7 +60,9 @@ def test_saved_model_gives_the_same_indices_and_bytes(model, digits, tmp_path):
     same = load(tmp_path / "vq")
     assert isinstance(same, VQAutoEncoder)
     assert np.array_equal(same.encode_indices(digits[:100]), model.encode_indices(digits[:100]))
-    assert compression.compress(same, digits[:100], "zlib") == compression.compress(model, digits[:100], "zlib")
+    assert compression.compress(same, digits[:100], "zlib") == compression.compress(
+        model, digits[:100], "zlib"
+    )
     assert np.array_equal(same.index_counts_, model.index_counts_)
 
 
@@ -113,7 +115,9 @@ def saved(model, digits, tmp_path_factory):
 
 
 def test_cli_compress_prints_sizes_and_psnr_and_decompress_matches(saved, model, digits, tmp_path):
-    code, out, err = run("compress", saved / "vq", saved / "x.npy", "-o", tmp_path / "x.hgvq", "--coder", "lzma")
+    code, out, err = run(
+        "compress", saved / "vq", saved / "x.npy", "-o", tmp_path / "x.hgvq", "--coder", "lzma"
+    )
     assert code == 0, err
     for fragment in ("bytes in: 3200", "bytes out:", "bits per pixel:", "PSNR:"):
         assert fragment in out
@@ -137,13 +141,17 @@ def test_cli_bad_inputs_exit_2_and_write_nothing(saved, digits, tmp_path):
     # another model's file
     other = tiny_vq(random_state=3).fit(digits[:100])
     other.save(tmp_path / "other")
-    assert_one_line_error(*run("decompress", tmp_path / "other", blob, "-o", tmp_path / "b.npy"), "another model")
+    assert_one_line_error(
+        *run("decompress", tmp_path / "other", blob, "-o", tmp_path / "b.npy"), "another model"
+    )
     # data of the wrong shape
     np.save(tmp_path / "wide.npy", np.zeros((3, 1, 9, 9), np.float32))
     assert_one_line_error(*run("compress", saved / "vq", tmp_path / "wide.npy", "-o", tmp_path / "w.hgvq"),
                           "shape")  # fmt: skip
     # a model that does not quantize
-    ConvAutoEncoder(channels=(4,), epochs=1, verbose=0, random_state=0).fit(digits[:64]).save(tmp_path / "conv")
+    ConvAutoEncoder(channels=(4,), epochs=1, verbose=0, random_state=0).fit(digits[:64]).save(
+        tmp_path / "conv"
+    )
     assert_one_line_error(*run("compress", tmp_path / "conv", saved / "x.npy", "-o", tmp_path / "c.hgvq"),
                           "VQAutoEncoder")  # fmt: skip
     assert not any((tmp_path / name).exists() for name in ("a.npy", "b.npy", "w.hgvq", "c.hgvq"))

@@ -37,8 +37,10 @@ def compress(
     output: Annotated[Path, typer.Option("--output", "-o", help="The compressed file to write.")],
     coder: Annotated[
         Coder,
-        typer.Option(help="Entropy coder: auto (range if constriction is installed, else lzma), range, "
-                     "lzma, zlib or raw."),
+        typer.Option(
+            help="Entropy coder: auto (range if constriction is installed, else lzma), range, "
+            "lzma, zlib or raw."
+        ),
     ] = Coder.auto,
     key: Key = None,
     force: Force = False,
@@ -59,8 +61,10 @@ def compress(
     report = compression_report(estimator, X, blob)
     write_bytes_atomic(output, blob)
     echo(f"wrote {len(X)} samples to {output}", quiet)
-    typer.echo(f"bytes in: {report.bytes_in} ({len(X)} x {'x'.join(map(str, estimator.input_shape_))} "
-               "values, 8 bits each)")
+    typer.echo(
+        f"bytes in: {report.bytes_in} ({len(X)} x {'x'.join(map(str, estimator.input_shape_))} "
+        "values, 8 bits each)"
+    )
     typer.echo(f"bytes out: {report.bytes_out} (coder {report.coder}, header included)")
     typer.echo(f"bits per pixel: {report.bits_per_pixel:.4g} (ratio {report.ratio:.3g}:1)")
     typer.echo(f"PSNR: {report.psnr:.2f} dB")
@@ -69,12 +73,14 @@ def compress(
 @command()
 def decompress(
     model: ModelArg,
-    file: Annotated[Path, typer.Argument(help="A file written by 'hourglass compress' with MODEL.",
-                                         metavar="FILE")],
+    file: Annotated[
+        Path, typer.Argument(help="A file written by 'hourglass compress' with MODEL.", metavar="FILE")
+    ],
     output: Annotated[
         Path,
-        typer.Option("--output", "-o",
-                     help="Where to write: a .npy array, a .png (one image), or a folder of PNGs."),
+        typer.Option(
+            "--output", "-o", help="Where to write: a .npy array, a .png (one image), or a folder of PNGs."
+        ),
     ],
     force: Force = False,
     quiet: Quiet = False,

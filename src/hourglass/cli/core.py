@@ -374,7 +374,7 @@ def encode(
 
 
 def code_bytes_line(estimator, X: Any, code_itemsize: int) -> str:
-    """``input N bytes, codes M bytes, ratio R:1`` for DATA as read and its codes of ``code_itemsize`` bytes."""
+    """``input N bytes, codes M bytes, ratio R:1`` for DATA as read and codes of ``code_itemsize`` bytes."""
     import numpy as np
 
     if isinstance(X, (str, Path)):  # a folder of images, read as the model's float32 input

@@ -196,7 +196,7 @@ PARAMS: tuple[Param, ...] = (
           kinds=("vq",), flags=_flag("embedding_dim"), panel=_VQ, metavar="INT"),
     Param("quantizer", str, "vq", "vq (codebook, EMA updates, dead-code restarts) or fsq (finite scalar).",
           kinds=("vq",), flags=_flag("quantizer"), panel=_VQ, choices=("vq", "fsq")),
-    Param("commitment_cost", float, 0.25, "Weight of the commitment loss that keeps codes near the encoder's.",
+    Param("commitment_cost", float, 0.25, "Weight of the loss keeping encoder outputs near their codes.",
           kinds=("vq",), flags=_flag("commitment_cost"), panel=_VQ, metavar="FLOAT"),
     Param("codebook_decay", float, 0.99, "Decay of the codebook's moving averages (vq).",
           kinds=("vq",), flags=_flag("codebook_decay"), panel=_VQ, metavar="FLOAT"),

@@ -197,10 +197,12 @@ class VQAutoEncoder(ConvAutoEncoder):
         idx = np.asarray(indices)
         if idx.ndim != 1 + len(self.grid_shape_) or tuple(idx.shape[1:]) != self.grid_shape_:
             raise InvalidInputError(
-                f"indices have shape {idx.shape}; expected (n_samples, {', '.join(map(str, self.grid_shape_))})"
+                f"indices have shape {idx.shape}; expected (n_samples, *{self.grid_shape_})"
             )
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_codes_):
-            raise InvalidInputError(f"indices span [{idx.min()}, {idx.max()}]; expected [0, {self.n_codes_ - 1}]")
+            raise InvalidInputError(
+                f"indices span [{idx.min()}, {idx.max()}]; expected [0, {self.n_codes_ - 1}]"
+            )
         # Indices travel as float32 through the batch runner: exact up to 2**24 codes.
         return self._run(
             lambda t: self.module_.decode_indices(t.long()), idx.astype(np.float32), unscale=True
@@ -240,7 +242,9 @@ class VQAutoEncoder(ConvAutoEncoder):
         if "index_counts_" in tensors:
             counts = np.asarray(tensors["index_counts_"], np.float64)
             if counts.shape != (self.n_codes_,):
-                raise InvalidInputError(f"index_counts_ has shape {counts.shape}; expected ({self.n_codes_},)")
+                raise InvalidInputError(
+                    f"index_counts_ has shape {counts.shape}; expected ({self.n_codes_},)"
+                )
             self.index_counts_ = counts
 
 

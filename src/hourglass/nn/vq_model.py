@@ -63,8 +63,10 @@ class VQConfig(ConvConfig):
         )
         _require(int(self.embedding_dim) >= 1, f"embedding_dim={self.embedding_dim} must be positive")
         _check_limits("embedding_dim", (int(self.embedding_dim),), 4096, None)
-        _require(not self.skip_connections and not self.residual and not self.chroma,
-                 "a VQ codec's output must come from its code alone (no skips, residual or chroma)")  # fmt: skip
+        _require(
+            not self.skip_connections and not self.residual and not self.chroma,
+            "a VQ codec's output must come from its code alone (no skips, residual or chroma)",
+        )
         if self.quantizer == "fsq":
             fsq_levels(int(self.codebook_size))  # refuses sizes it has no levels for
 
@@ -120,7 +122,9 @@ def build_vq(config: VQConfig) -> VQAutoEncoderModule:
     encoder = build_conv_encoder(config)
     encoder.add_module("quantize_in", _CONV[d](width, dim, 1))  # (b, dim, *grid)
     decoder = build_conv_decoder(config)
-    decoder = nn.Sequential(OrderedDict([("quantize_out", _CONV[d](dim, width, 1)), *decoder.named_children()]))
+    decoder = nn.Sequential(
+        OrderedDict([("quantize_out", _CONV[d](dim, width, 1)), *decoder.named_children()])
+    )
     return VQAutoEncoderModule(
         encoder, decoder, bottleneck=bottleneck, output_activation=config.output_activation
     )

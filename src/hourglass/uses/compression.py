@@ -170,7 +170,9 @@ def decode_payload(payload: bytes, count: int, n_codes: int, prior: np.ndarray, 
     except (lzma.LZMAError, zlib.error, ValueError, RuntimeError) as exc:
         if isinstance(exc, DataFileError):
             raise
-        raise DataFileError(f"the {coder} payload does not decode: {' '.join(str(exc).split())[:120]}") from None
+        raise DataFileError(
+            f"the {coder} payload does not decode: {' '.join(str(exc).split())[:120]}"
+        ) from None
     if indices.size and (indices.min() < 0 or indices.max() >= n_codes):
         raise DataFileError(f"the payload holds indices beyond the codebook's {n_codes} codes")
     return indices
@@ -189,7 +191,9 @@ class Header:
     header_bytes: int
 
 
-def _header_bytes(coder: str, fingerprint: bytes, n_samples: int, grid: tuple[int, ...], payload: bytes) -> bytes:
+def _header_bytes(
+    coder: str, fingerprint: bytes, n_samples: int, grid: tuple[int, ...], payload: bytes
+) -> bytes:
     head = _FIXED.pack(MAGIC, VERSION, _CODER_IDS[coder], fingerprint, n_samples, len(grid))
     head += struct.pack(f"<{len(grid)}I", *grid)
     crc = zlib.crc32(payload, zlib.crc32(head + struct.pack("<I", len(payload))))
@@ -205,12 +209,16 @@ def read_header(data: bytes) -> Header:
         If ``data`` is not such a file, is truncated, or does not match its CRC.
     """
     if not data or data[:4] != MAGIC[: len(data[:4])]:
-        raise DataFileError("not an hourglass compressed file (it does not start with the 'HGVQ' magic bytes)")
+        raise DataFileError(
+            "not an hourglass compressed file (it does not start with the 'HGVQ' magic bytes)"
+        )
     if len(data) < _FIXED.size:
         raise DataFileError(f"the file is truncated: {len(data)} bytes, shorter than a header")
     magic, version, coder_id, fingerprint, n_samples, rank = _FIXED.unpack_from(data)
     if version != VERSION:
-        raise DataFileError(f"compressed-file format version {version}; this hourglass reads version {VERSION}")
+        raise DataFileError(
+            f"compressed-file format version {version}; this hourglass reads version {VERSION}"
+        )
     if coder_id >= len(CODERS):
         raise DataFileError(f"unknown coder id {coder_id} in the header; expected 0 to {len(CODERS) - 1}")
     size = _FIXED.size + 4 * rank + _TAIL.size
@@ -273,7 +281,9 @@ def decompress_indices(model: Any, data: bytes) -> np.ndarray:
             f"is {mine.hex()[:12]}); decompress it with the model that compressed it"
         )
     if header.grid_shape != model.grid_shape_:
-        raise DataFileError(f"the file holds grids of {header.grid_shape}; this model's are {model.grid_shape_}")
+        raise DataFileError(
+            f"the file holds grids of {header.grid_shape}; this model's are {model.grid_shape_}"
+        )
     count = header.n_samples * math.prod(header.grid_shape)
     payload = data[header.header_bytes :]
     indices = decode_payload(payload, count, model.n_codes_, model.index_prior(), header.coder)
