@@ -38,8 +38,8 @@ def compress(
     coder: Annotated[
         Coder,
         typer.Option(
-            help="Entropy coder: auto (range if constriction is installed, else lzma), range, "
-            "lzma, zlib or raw."
+            help="Entropy coder: auto (the smaller file of range, when constriction is installed, "
+            "and lzma), range, lzma, zlib or raw."
         ),
     ] = Coder.auto,
     key: Key = None,

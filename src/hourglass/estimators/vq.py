@@ -66,10 +66,10 @@ class VQAutoEncoder(ConvAutoEncoder):
         Weight of the commitment loss ``|z - sg(q)|^2`` ('vq').
     codebook_decay : float, default=0.99
         Decay of the codebook's moving averages ('vq').
-    **conv_params
-        Every other parameter of :class:`~hourglass.ConvAutoEncoder` (``channels``,
-        ``epochs``, ``batch_size``, ...), with its defaults; ``code_size`` must stay None (the
-        code is the index grid) and ``task`` 'reconstruct'.
+
+    Every other parameter is :class:`~hourglass.ConvAutoEncoder`'s (``channels``, ``epochs``,
+    ``batch_size``, ...), with its defaults; ``code_size`` must stay None (the code is the index
+    grid) and ``task`` 'reconstruct'.
 
     Attributes
     ----------

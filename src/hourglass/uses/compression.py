@@ -17,9 +17,13 @@ Coders (:data:`CODERS`), measured on Fashion-MNIST's test split in
 * ``'range'``: a range coder (the maintained ``constriction`` package, an optional extra:
   ``pip install hourglass[compress]``) driven by the model's own index histogram
   (``VQAutoEncoder.index_counts_``): the payload comes within a few bytes of the indices'
-  entropy under that histogram. The default when ``constriction`` is installed.
+  entropy under that histogram, but sees no context.
 * ``'lzma'``: the standard library's LZMA2 (raw stream, no container header) over the indices
-  packed one per byte (two above 256 codes); the fallback without ``constriction``.
+  packed one per byte (two above 256 codes): no prior, but it finds repeats (a background's
+  codes).
+
+By default (``coder=None``) both are tried and the smaller file kept; without ``constriction``,
+lzma alone.
 * ``'zlib'``: raw DEFLATE, for comparison; ``'raw'``: the packed indices as they are.
 """
 
@@ -56,9 +60,10 @@ def has_range_coder() -> bool:
     return importlib.util.find_spec("constriction") is not None
 
 
-def default_coder() -> str:
-    """``'range'`` when ``constriction`` is installed, else ``'lzma'`` (the standard library)."""
-    return "range" if has_range_coder() else "lzma"
+def auto_coders() -> tuple[str, ...]:
+    """The coders ``coder=None`` tries, keeping the smaller file: range (when ``constriction`` is
+    installed) and lzma."""
+    return ("range", "lzma") if has_range_coder() else ("lzma",)
 
 
 def check_codec_model(model: Any) -> None:
@@ -247,7 +252,8 @@ def compress(model: Any, X: Any, coder: str | None = None) -> bytes:
     X : array-like of shape (n, *model.input_shape_)
         Data shaped like the model's training data.
     coder : {'range', 'lzma', 'zlib', 'raw'} or None
-        The entropy coder; None picks :func:`default_coder`.
+        The entropy coder; None tries each of :func:`auto_coders` and keeps the smallest file
+        (the header names the coder, so decompress needs no option).
 
     Returns
     -------
@@ -260,12 +266,17 @@ def compress(model: Any, X: Any, coder: str | None = None) -> bytes:
     True
     """
     check_codec_model(model)
-    coder = default_coder() if coder is None else coder
-    _check_coder(coder)
+    for name in (coder,) if coder is not None else ():
+        _check_coder(name)
     indices = model.encode_indices(X)  # (n, *grid)
     if len(indices) >= 2**32:
         raise InvalidInputError(f"{len(indices)} samples; a file holds fewer than 2**32")
-    payload = encode_payload(indices, model.n_codes_, model.index_prior(), coder)
+    prior = model.index_prior()
+    payloads = {name: encode_payload(indices, model.n_codes_, prior, name) for name in (coder,) if name}
+    if not payloads:
+        payloads = {name: encode_payload(indices, model.n_codes_, prior, name) for name in auto_coders()}
+    coder = min(payloads, key=lambda name: len(payloads[name]))
+    payload = payloads[coder]
     header = _header_bytes(coder, model_fingerprint(model), len(indices), model.grid_shape_, payload)
     return header + payload
 
@@ -375,7 +386,7 @@ __all__ = [
     "decode_payload",
     "decompress",
     "decompress_indices",
-    "default_coder",
+    "auto_coders",
     "encode_payload",
     "has_range_coder",
     "model_fingerprint",
