@@ -181,3 +181,10 @@ def test_cli_encode_reports_bytes_and_writes_float16(saved, tmp_path):
     assert "input 12800 bytes" in out and "codes 600 bytes" in out and "ratio 21.3:1" in out
     code, out, err = run("encode", conv_model, saved / "x.npy", "-o", tmp_path / "c32.npy")
     assert code == 0 and "codes 1200 bytes" in out and np.load(tmp_path / "c32.npy").dtype == np.float32
+
+
+def test_report_shows_the_codebook_and_the_rate(model, digits):
+    from hourglass.report.build import model_report
+
+    html = model_report(model, digits[:64], "digits", (8, 8)).to_html()
+    assert "Codebook and rate" in html and "perplexity" in html and "bits per pixel" in html
