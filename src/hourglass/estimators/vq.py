@@ -49,6 +49,10 @@ class VQAutoEncoder(ConvAutoEncoder):
     well the network learns the data. :func:`hourglass.uses.compression.compress` entropy-codes
     the indices into a file.
 
+    Every parameter of :class:`~hourglass.ConvAutoEncoder` (``channels``, ``epochs``,
+    ``batch_size``, ...) is taken with its default; ``code_size`` must stay None (the code is the
+    index grid) and ``task`` 'reconstruct'. The parameters of its own:
+
     Parameters
     ----------
     codebook_size : int, default=256
@@ -66,10 +70,6 @@ class VQAutoEncoder(ConvAutoEncoder):
         Weight of the commitment loss ``|z - sg(q)|^2`` ('vq').
     codebook_decay : float, default=0.99
         Decay of the codebook's moving averages ('vq').
-
-    Every other parameter is :class:`~hourglass.ConvAutoEncoder`'s (``channels``, ``epochs``,
-    ``batch_size``, ...), with its defaults; ``code_size`` must stay None (the code is the index
-    grid) and ``task`` 'reconstruct'.
 
     Attributes
     ----------
