@@ -40,6 +40,7 @@ DATA_HELP = (
 class Arch(str, Enum):
     dense = "dense"
     conv = "conv"
+    vq = "vq"
 
 
 def load_input(
@@ -175,7 +176,11 @@ def fit(
     out: OldOut = None,
     arch: Annotated[
         Arch,
-        typer.Option(help="dense (tables, vectors) or conv (series, images, video).", rich_help_panel="Data"),
+        typer.Option(
+            help="dense (tables, vectors), conv (series, images, video) or vq (a conv codec with "
+            "quantized codes, for 'hourglass compress').",
+            rich_help_panel="Data",
+        ),
     ] = Arch.dense,
     key: Key = None,
     drop: Drop = None,
@@ -223,7 +228,10 @@ def fit(
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X
         else:
-            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
+            if arch is Arch.vq:
+                from hourglass.estimators.vq import VQAutoEncoder as Estimator
+            else:
+                from hourglass.estimators.conv import ConvAutoEncoder as Estimator
 
             if is_image_folder(data):
                 dataset, fit_data = None, data
@@ -342,13 +350,47 @@ def encode(
     data: DataArg,
     output: OutFile,
     key: Key = None,
+    float16: Annotated[
+        bool, typer.Option("--float16", help="Write the codes as float16: half the bytes of float32.")
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Write the codes of DATA (one row per sample)."""
+    """Write the codes of DATA (one row per sample), and say how many bytes went in and came out.
+
+    --float16 halves the codes' bytes; the line printed gives the input's bytes, the codes'
+    bytes and the ratio (a VQ model's 'hourglass compress' writes entropy-coded indices instead).
+    """
     check_writable(output, force)
     estimator = load_model(model)
-    write_result(output, estimator.transform, _model_input(estimator, data, key), force, quiet, "codes")
+    X = _model_input(estimator, data, key)
+    if float16:
+        import numpy as np
+
+        write_array(output, estimator.transform(X).astype(np.float16), force, quiet, "float16 codes")
+    else:
+        write_result(output, estimator.transform, X, force, quiet, "codes")
+    echo(code_bytes_line(estimator, X, 2 if float16 else 4), quiet)
+
+
+def code_bytes_line(estimator, X: Any, code_itemsize: int) -> str:
+    """``input N bytes, codes M bytes, ratio R:1`` for DATA as read and codes of ``code_itemsize`` bytes."""
+    import numpy as np
+
+    if isinstance(X, (str, Path)):  # a folder of images, read as the model's float32 input
+        n_values = len(estimator._validate_input(X, reset=False)) * estimator.n_features_in_
+        in_bytes, in_what = 4 * n_values, "float32"
+    else:
+        array = np.asarray(X) if not hasattr(X, "dtype") else X
+        in_bytes, in_what = int(array.size) * array.dtype.itemsize, str(array.dtype)
+        n_values = int(array.size)
+    n_samples = n_values // max(1, int(estimator.n_features_in_))
+    out_bytes = n_samples * int(estimator._n_features_out) * code_itemsize
+    ratio = in_bytes / max(1, out_bytes)
+    return (
+        f"input {in_bytes} bytes ({n_values} {in_what} values), codes {out_bytes} bytes "
+        f"({n_samples} x {estimator._n_features_out} float{8 * code_itemsize}), ratio {ratio:.3g}:1"
+    )
 
 
 @command()
@@ -409,6 +451,13 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "params": config["params"],
         "saved_with": {"hourglass": config.get("hourglass_version"), "torch": config.get("torch_version")},
     }
+    if hasattr(estimator, "codebook_usage"):  # a VQ codec: its code in bits, and how much is used
+        summary["codebook"] = {
+            "codes": estimator.n_codes_,
+            "grid": "x".join(map(str, estimator.grid_shape_)),
+            "bits_per_index": estimator.bits_per_index_,
+            **estimator.codebook_usage(),
+        }
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hourglass.estimators.params import KINDS, PARAMS, Param
+from hourglass.estimators.params import EXTENDS, KINDS, PARAMS, Param, takes
 from hourglass.exceptions import InvalidInputError
 
 #: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
@@ -58,7 +58,7 @@ def _shown(value: Any) -> str:
 
 def _help(param: Param) -> str:
     """The one-line help with the defaults of the architectures that take the option."""
-    by_kind = {kind: param.default_for(kind) for kind in KINDS if kind in param.kinds}
+    by_kind = {kind: param.default_for(kind) for kind in KINDS + tuple(EXTENDS) if kind in param.kinds}
     # Round brackets: rich would read square ones as markup and drop them.
     if param.name == "random_state":
         return f"{param.help} (default: 0)"
@@ -215,7 +215,7 @@ def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         raw = next((value for value in given if not any(value is u for u in unset)), None)
         if raw is None:
             continue
-        if kind not in param.kinds:
+        if not takes(kind, param):
             other = next(k for k in param.kinds if k != kind)
             raise InvalidInputError(f"{param.flag} is an option of --arch {other} models, not {kind}")
         params[param.name] = _value(param, raw)

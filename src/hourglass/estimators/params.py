@@ -19,6 +19,9 @@ from typing import Any
 
 #: The estimator kinds: :class:`~hourglass.AutoEncoder` and :class:`~hourglass.ConvAutoEncoder`.
 KINDS = ("dense", "conv")
+#: Estimators that take every parameter of another kind, its per-kind defaults too, and their
+#: own besides: :class:`~hourglass.VQAutoEncoder` is a ConvAutoEncoder with a quantized code.
+EXTENDS = {"vq": "conv"}
 
 #: Help panels of ``hourglass fit --help``, in order.
 PANELS = (
@@ -27,6 +30,7 @@ PANELS = (
     "Guards against the identity",
     "Pretrained parts",
     "Convolutional and tasks",
+    "Vector quantization",
 )
 
 
@@ -70,6 +74,8 @@ class Param:
     choices: tuple[Any, ...] | None = None
 
     def default_for(self, kind: str) -> Any:
+        if kind not in self.per_kind and kind in EXTENDS:
+            return self.default_for(EXTENDS[kind])
         return self.per_kind.get(kind, self.default)
 
     @property
@@ -81,7 +87,7 @@ def _flag(name: str) -> tuple[str, ...]:
     return ("--" + name.replace("_", "-"),)
 
 
-_ARCH, _TRAIN, _GUARD, _PRE, _CONV = PANELS
+_ARCH, _TRAIN, _GUARD, _PRE, _CONV, _VQ = PANELS
 _RESTORATION = "restoration tasks use 2, reconstruct 1"
 
 PARAMS: tuple[Param, ...] = (
@@ -183,6 +189,17 @@ PARAMS: tuple[Param, ...] = (
           flags=_flag("freeze_decoder"), panel=_PRE),
     Param("pretrain", str | None, None, "layerwise: greedy layer-wise pretraining first.",
           kinds=("dense",), flags=_flag("pretrain"), panel=_PRE, choices=("layerwise",)),
+    # -- vector quantization (VQAutoEncoder) ------------------------------------------------------
+    Param("codebook_size", int, 256, "Codes in the codebook: log2 of it is the bits of one index.",
+          kinds=("vq",), flags=_flag("codebook_size"), panel=_VQ, metavar="INT"),
+    Param("embedding_dim", int, 16, "Channels of each code vector (vq; fsq sets its own).",
+          kinds=("vq",), flags=_flag("embedding_dim"), panel=_VQ, metavar="INT"),
+    Param("quantizer", str, "vq", "vq (codebook, EMA updates, dead-code restarts) or fsq (finite scalar).",
+          kinds=("vq",), flags=_flag("quantizer"), panel=_VQ, choices=("vq", "fsq")),
+    Param("commitment_cost", float, 0.25, "Weight of the loss keeping encoder outputs near their codes.",
+          kinds=("vq",), flags=_flag("commitment_cost"), panel=_VQ, metavar="FLOAT"),
+    Param("codebook_decay", float, 0.99, "Decay of the codebook's moving averages (vq).",
+          kinds=("vq",), flags=_flag("codebook_decay"), panel=_VQ, metavar="FLOAT"),
 )  # fmt: skip
 
 BY_NAME = {p.name: p for p in PARAMS}
@@ -190,9 +207,17 @@ BY_NAME = {p.name: p for p in PARAMS}
 
 def params_of(kind: str) -> tuple[Param, ...]:
     """The parameters of the estimator ``kind``, in its positional order."""
+    if kind in EXTENDS:
+        inherited = params_of(EXTENDS[kind])
+        return inherited + tuple(p for p in PARAMS if kind in p.kinds and p not in inherited)
     if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}; expected one of {KINDS}")
+        raise ValueError(f"kind={kind!r}; expected one of {KINDS + tuple(EXTENDS)}")
     return tuple(p for p in PARAMS if kind in p.kinds)
+
+
+def takes(kind: str, param: Param) -> bool:
+    """Whether the estimator ``kind`` takes ``param`` (its own, or inherited through :data:`EXTENDS`)."""
+    return kind in param.kinds or (kind in EXTENDS and takes(EXTENDS[kind], param))
 
 
 def defaults(kind: str) -> dict[str, Any]:
@@ -237,4 +262,4 @@ def make_init(kind: str):
     return __init__
 
 
-__all__ = ["KINDS", "PANELS", "PARAMS", "Param", "defaults", "make_init", "params_of"]
+__all__ = ["EXTENDS", "KINDS", "PANELS", "PARAMS", "Param", "defaults", "make_init", "params_of", "takes"]

@@ -1,0 +1,130 @@
+"""``hourglass compress`` / ``decompress``: a VQ model's codes as an entropy-coded file.
+
+A thin layer over :mod:`hourglass.uses.compression`: compress prints the bytes in and out, the
+bits per pixel and the reconstruction's PSNR; decompress checks the file against the model
+(fingerprint, length, CRC) before anything is written.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hourglass.cli.app import command, echo
+from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, _model_input, load_model
+from hourglass.data.fileio import atomic_path, check_writable, write_bytes_atomic
+from hourglass.exceptions import DataFileError, InvalidInputError
+
+#: Largest compressed file read (a crafted one could otherwise cost its size in memory).
+MAX_FILE_BYTES = 2**31
+
+
+class Coder(str, Enum):
+    auto = "auto"
+    range = "range"
+    lzma = "lzma"
+    zlib = "zlib"
+    raw = "raw"
+
+
+@command()
+def compress(
+    model: ModelArg,
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The compressed file to write.")],
+    coder: Annotated[
+        Coder,
+        typer.Option(
+            help="Entropy coder: auto (the smaller file of range, when constriction is installed, "
+            "and lzma), range, lzma, zlib or raw."
+        ),
+    ] = Coder.auto,
+    key: Key = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Compress DATA with a VQ model (hourglass fit --arch vq) into one file of entropy-coded indices.
+
+    Prints the bytes in (8-bit values), the bytes out (the whole file), bits per pixel and the
+    reconstruction's PSNR. Decompress with the same model.
+    """
+    from hourglass.uses.compression import check_codec_model, compress, compression_report
+
+    check_writable(output, force)
+    estimator = load_model(model)
+    check_codec_model(estimator)
+    X = estimator._validate_input(_model_input(estimator, data, key), reset=False)
+    blob = compress(estimator, X, None if coder is Coder.auto else coder.value)
+    report = compression_report(estimator, X, blob)
+    write_bytes_atomic(output, blob)
+    echo(f"wrote {len(X)} samples to {output}", quiet)
+    typer.echo(
+        f"bytes in: {report.bytes_in} ({len(X)} x {'x'.join(map(str, estimator.input_shape_))} "
+        "values, 8 bits each)"
+    )
+    typer.echo(f"bytes out: {report.bytes_out} (coder {report.coder}, header included)")
+    typer.echo(f"bits per pixel: {report.bits_per_pixel:.4g} (ratio {report.ratio:.3g}:1)")
+    typer.echo(f"PSNR: {report.psnr:.2f} dB")
+
+
+@command()
+def decompress(
+    model: ModelArg,
+    file: Annotated[
+        Path, typer.Argument(help="A file written by 'hourglass compress' with MODEL.", metavar="FILE")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write: a .npy array, a .png (one image), or a folder of PNGs."
+        ),
+    ],
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Decode FILE (from 'hourglass compress') with MODEL into an array or images."""
+    import numpy as np
+
+    from hourglass.uses.compression import check_codec_model, decompress
+
+    check_writable(output, force)
+    suffix = output.suffix.lower()
+    if suffix not in (".npy", ".png", ""):
+        raise InvalidInputError(f"--output {str(output)!r}; expected a .npy file, a .png file or a folder")
+    if not file.is_file():
+        raise DataFileError(f"no such compressed file: {str(file)!r}")
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise DataFileError(f"{str(file)!r} is larger than {MAX_FILE_BYTES} bytes")
+    estimator = load_model(model)
+    check_codec_model(estimator)
+    try:
+        images = decompress(estimator, file.read_bytes())
+    except DataFileError as exc:
+        raise DataFileError(f"{str(file)!r}: {exc}") from None
+    if suffix == ".npy":
+        from hourglass.data.loading import save_array
+
+        save_array(output, images, force=force)
+        echo(f"wrote {len(images)} samples of shape {tuple(images.shape[1:])} to {output}", quiet)
+        return
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise InvalidInputError(
+            f"the samples have shape {tuple(images.shape[1:])}, not gray or RGB images; write a .npy instead"
+        )
+    from hourglass.data.images import save_image
+
+    if suffix == ".png":
+        if len(images) != 1:
+            raise InvalidInputError(f"the file holds {len(images)} images; write them to a folder or a .npy")
+        save_image(output, images[0], force=force)
+        echo(f"wrote the image to {output}", quiet)
+        return
+    width = len(str(len(images) - 1))
+    with atomic_path(output) as tmp:  # the whole folder appears at once, or not at all
+        tmp.mkdir()
+        for i, image in enumerate(images):
+            save_image(tmp / f"{i:0{width}d}.png", np.asarray(image))
+    echo(f"wrote {len(images)} images to {output}/", quiet)

@@ -1,0 +1,272 @@
+"""The vector-quantized autoencoder estimator: a lossy codec learnt from the data.
+
+:class:`VQAutoEncoder` is a :class:`~hourglass.ConvAutoEncoder` whose code is a grid of integer
+indices into a finite codebook, so that a code has a size in bits, and
+:func:`hourglass.uses.compression.compress` writes it to a file of that size (entropy-coded).
+Training goes through the one ``fit`` of :class:`~hourglass.estimators.base.BaseAutoEncoder`:
+the commitment loss reaches the trainer as the bottleneck's ``vq_commitment_loss`` term (logged
+in ``history_.terms``), the codebook follows its moving averages inside the module's training
+forward, and the codebook's usage is logged every epoch in ``history_.metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.estimators.conv import ConvAutoEncoder
+from hourglass.estimators.params import make_init
+from hourglass.estimators.persistence import register_estimator
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.quantizers import usage_of
+from hourglass.nn.vq_model import VQConfig, check_quantizer
+
+#: Training items whose indices are counted, after fit, for the entropy coder's prior.
+PRIOR_SAMPLE = 2048
+
+
+class CodebookMonitor:
+    """``epoch_metrics``: the codebook's usage (share of live codes, perplexity) after an epoch."""
+
+    def __call__(self, model: torch.nn.Module, val: Any) -> dict[str, float]:
+        return model.bottleneck.usage()
+
+
+@register_estimator
+class VQAutoEncoder(ConvAutoEncoder):
+    """A convolutional autoencoder with a vector-quantized code: a lossy codec for images.
+
+    Each position of the encoder's last feature map (``2 ** len(channels)`` times smaller than
+    the input on every axis) is replaced by the nearest of ``codebook_size`` learnt vectors, so
+    one image's code is a grid of indices of ``log2(codebook_size)`` bits. The rate is set by
+    the grid (``channels``: one block per halving) and the codebook; the distortion by how
+    well the network learns the data. :func:`hourglass.uses.compression.compress` entropy-codes
+    the indices into a file.
+
+    Every parameter of :class:`~hourglass.ConvAutoEncoder` (``channels``, ``epochs``,
+    ``batch_size``, ...) is taken with its default; ``code_size`` must stay None (the code is the
+    index grid) and ``task`` 'reconstruct'. The parameters of its own:
+
+    Parameters
+    ----------
+    codebook_size : int, default=256
+        Codes in the codebook; an index carries ``log2(codebook_size)`` bits before entropy
+        coding.
+    embedding_dim : int, default=16
+        Channels of each code vector ('vq'); the encoder's last map is projected to it by a
+        1 x 1 convolution. Small vectors keep more of the codebook in use.
+    quantizer : {'vq', 'fsq'}, default='vq'
+        'vq': nearest-codeword quantization with a codebook that follows moving averages of the
+        vectors assigned to it, and codes out of use re-seeded from encoder outputs; 'fsq':
+        finite scalar quantization (Mentzer et al. 2023), a few channels each rounded to a
+        few levels (their product the largest of the paper's grids within ``codebook_size``).
+    commitment_cost : float, default=0.25
+        Weight of the commitment loss ``|z - sg(q)|^2`` ('vq').
+    codebook_decay : float, default=0.99
+        Decay of the codebook's moving averages ('vq').
+
+    Attributes
+    ----------
+    grid_shape_ : tuple of int
+        Shape of one sample's index grid.
+    bits_per_index_ : float
+        ``log2`` of the number of codes.
+    index_counts_ : ndarray of shape (n_codes,)
+        How often each code is used on (up to 2048) training items after fit: the prior of
+        the range coder.
+    module_, input_shape_, scaler_, history_, ...
+        As in :class:`~hourglass.ConvAutoEncoder`; ``history_.terms['vq_commitment_loss']`` and
+        ``history_.metrics['codebook_used' / 'perplexity']`` record the quantizer per epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((64, 1, 16, 16)).astype(np.float32)
+    >>> vq = VQAutoEncoder(channels=(8, 8), codebook_size=16, epochs=1, random_state=0).fit(X)
+    >>> vq.encode_indices(X).shape, vq.decode_indices(vq.encode_indices(X)).shape
+    ((64, 4, 4), (64, 1, 16, 16))
+    """
+
+    __init__ = make_init("vq")  # parameters and defaults: hourglass.estimators.params
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.task != "reconstruct":
+            raise InvalidInputError(f"task={self.task!r}; a VQAutoEncoder is a codec: expected 'reconstruct'")
+        if self.code_size is not None:
+            raise InvalidInputError(
+                f"code_size={self.code_size!r}; a VQAutoEncoder's code is its index grid, set by channels "
+                "(one halving per block) and codebook_size: expected None"
+            )
+        if self.skip_connections is True:
+            raise InvalidInputError("skip_connections=True would let the input bypass the quantized code")
+        for name in ("topk", "kl_penalty", "l1_penalty", "contractive_penalty"):
+            if getattr(self, name):
+                raise InvalidInputError(
+                    f"{name}={getattr(self, name)!r}; a quantized code is already limited to "
+                    "log2(codebook_size) bits per position: expected no sparsity or contraction guard"
+                )
+        check_quantizer(self.quantizer)
+        size = self.codebook_size
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or not 2 <= size <= 2**16:
+            raise InvalidInputError(f"codebook_size={size!r}; expected an integer from 2 to 65536")
+        dim = self.embedding_dim
+        if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
+            raise InvalidInputError(f"embedding_dim={dim!r}; expected a positive integer")
+
+    def _overcomplete_allowed(self) -> bool:
+        return True  # the code's size is counted in bits, not in values
+
+    def _skip_connections(self) -> bool:
+        return False
+
+    def _architecture(self, X: np.ndarray, output_activation: str) -> VQConfig:
+        conv = super()._architecture(X, output_activation)
+        return VQConfig(
+            **{f.name: getattr(conv, f.name) for f in fields(conv)},
+            codebook_size=int(self.codebook_size),
+            embedding_dim=int(self.embedding_dim),
+            quantizer=self.quantizer,
+            commitment_cost=float(self.commitment_cost),
+            codebook_decay=float(self.codebook_decay),
+        )
+
+    def _epoch_metrics(self):
+        return CodebookMonitor()
+
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VQAutoEncoder:
+        """Train on ``X`` (the one ``fit`` of the base class), then count the codes used.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, c, ...), or a path the ConvAutoEncoder reads
+        y : None
+            Ignored.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir``.
+
+        Returns
+        -------
+        self
+        """
+        super().fit(X, y, resume=resume)
+        probe = getattr(self, "_metrics_probe", None)
+        if probe is not None:
+            # Counted in eval mode on the final weights: the statistics the coder will meet.
+            indices = self._run(self.module_.encode_indices, probe[:PRIOR_SAMPLE].cpu().numpy())
+            self.index_counts_ = np.bincount(
+                indices.astype(np.int64).ravel(), minlength=self.n_codes_
+            ).astype(np.float64)
+        return self
+
+    # -- the code as indices -------------------------------------------------------------------
+    @property
+    def n_codes_(self) -> int:
+        """Codes the quantizer has (``codebook_size``, or FSQ's product of levels)."""
+        check_is_fitted(self, "module_")
+        return int(self.module_.bottleneck.codebook_size)
+
+    @property
+    def grid_shape_(self) -> tuple[int, ...]:
+        check_is_fitted(self, "module_")
+        return tuple(self.architecture_.grid_shape)
+
+    @property
+    def bits_per_index_(self) -> float:
+        return math.log2(self.n_codes_)
+
+    def encode_indices(self, X: Any) -> np.ndarray:
+        """The index grid of every sample of ``X``: shape (n, *grid_shape_), int32.
+
+        Deterministic: the same model and data give the same indices on any device.
+        """
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+        out = self._run(self.module_.encode_indices, data, scale=True)
+        return out.reshape(len(data), *self.grid_shape_).astype(np.int32)
+
+    def decode_indices(self, indices: Any) -> np.ndarray:
+        """Decode index grids (n, *grid_shape_) to data, in the units of the training data."""
+        check_is_fitted(self, "module_")
+        idx = np.asarray(indices)
+        if idx.ndim != 1 + len(self.grid_shape_) or tuple(idx.shape[1:]) != self.grid_shape_:
+            raise InvalidInputError(
+                f"indices have shape {idx.shape}; expected (n_samples, *{self.grid_shape_})"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_codes_):
+            raise InvalidInputError(
+                f"indices span [{idx.min()}, {idx.max()}]; expected [0, {self.n_codes_ - 1}]"
+            )
+        # Indices travel as float32 through the batch runner: exact up to 2**24 codes.
+        return self._run(
+            lambda t: self.module_.decode_indices(t.long()), idx.astype(np.float32), unscale=True
+        ).astype(np.float32)
+
+    def codebook_usage(self, X: Any | None = None) -> dict[str, float]:
+        """Share of codes in use and the perplexity, on ``X`` or (None) from training's averages.
+
+        Examples
+        --------
+        >>> vq.codebook_usage(X_test)  # doctest: +SKIP
+        {'codebook_used': 0.91, 'perplexity': 183.2}
+        """
+        check_is_fitted(self, "module_")
+        if X is None:
+            return self.module_.bottleneck.usage()
+        counts = np.bincount(self.encode_indices(X).ravel(), minlength=self.n_codes_)
+        return usage_of(torch.from_numpy(counts.astype(np.float64)))
+
+    def index_prior(self) -> np.ndarray:
+        """Counts per code that the range coder turns into probabilities (float64, one per code)."""
+        check_is_fitted(self, "module_")
+        counts = getattr(self, "index_counts_", None)
+        if counts is None:  # a model trained by partial_fit: the training averages
+            counts = self.module_.bottleneck.cluster_size.detach().double().cpu().numpy()
+        return np.asarray(counts, np.float64)
+
+    def _report_sections(self, report, X, image_shape=None, data_role: str = "training") -> None:
+        """The conv sections, then the codebook: its use on ``X``, the grid and the bits it costs."""
+        super()._report_sections(report, X, image_shape=image_shape, data_role=data_role)
+        from hourglass.uses import compression
+
+        data = self._validate_input(X, reset=False)[:2048]
+        usage = self.codebook_usage(data)
+        blob = compression.compress(self, data)
+        rate = compression.compression_report(self, data, blob)
+        report.add_metrics(
+            {
+                "codes in the codebook": self.n_codes_,
+                "index grid": "x".join(map(str, self.grid_shape_)),
+                "codes in use (share)": usage["codebook_used"],
+                "perplexity": usage["perplexity"],
+                "bits per pixel (whole file)": rate.bits_per_pixel,
+                "PSNR (dB)": rate.psnr,
+            },
+            heading="Codebook and rate",
+        )
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _saved_tensors(self) -> dict[str, np.ndarray]:
+        tensors = super()._saved_tensors()
+        if getattr(self, "index_counts_", None) is not None:
+            tensors["index_counts_"] = np.asarray(self.index_counts_, np.float64)
+        return tensors
+
+    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        super()._restore_attributes(fitted, tensors)
+        if "index_counts_" in tensors:
+            counts = np.asarray(tensors["index_counts_"], np.float64)
+            if counts.shape != (self.n_codes_,):
+                raise InvalidInputError(
+                    f"index_counts_ has shape {counts.shape}; expected ({self.n_codes_},)"
+                )
+            self.index_counts_ = counts
+
+
+__all__ = ["VQAutoEncoder"]
