@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from helpers import assert_one_line_error, run
 from hourglass import ConvAutoEncoder
 from hourglass.data.images import check_photos, first_colour_photo, is_gray
 from hourglass.exceptions import DataFileError, InvalidInputError
-from helpers import assert_one_line_error, run
 
 
 def _save(path, pixels):

@@ -10,7 +10,6 @@ Trainer and the bookkeeping are the same for every estimator and live here, once
 from __future__ import annotations
 
 import inspect
-
 import math
 import numbers
 import os
