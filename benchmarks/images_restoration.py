@@ -62,7 +62,10 @@ SIGMA = 25 / 255
 # Denoising's patch count fills 10 CPU-minutes of one core with bf16 autocast (issue 13: one
 # thread, pinned, an AMD EPYC Zen 4 with AVX-512 BF16), where bf16 trains this U-Net 3x faster
 # than fp32 (0.93 against 0.30 Mpixel/s): 160k patches took 614 CPU-seconds and gave camera
-# 29.81 dB (90k: 29.73); 64 x 64 patches at batch 8 did the same (29.79 dB at equal pixels).
+# 29.81 dB (90k: 29.73); 64 x 64 patches at batch 8 did the same (29.79 dB at equal pixels),
+# and so did a fourth level (16-32-64-128 on 64 x 64 patches, 30k of them: 29.80 dB in 545
+# CPU-seconds). Larger tiles at inference did not help either (a quick model: 29.25 dB with
+# 32 x 32 tiles, 29.23 with 128 x 128), so border effects are not what is left.
 TASK_DEFAULTS = {
     "denoise": {"patches": 150000, "convs_per_block": 1, "drop_flat": 0.0},
     "super_resolve": {"patches": 60000, "convs_per_block": 2, "drop_flat": 0.25},
