@@ -279,9 +279,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return self._auto_learning_rate()
         default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
         # A number can be the estimator's own default (the conv recipe's): say which.
-        return float(
-            self.learning_rate
-        ), "the default" if self.learning_rate == default else "set by the user"
+        rule = "the default" if self.learning_rate == default else "set by the user"
+        return float(self.learning_rate), rule
 
     def _resolved_epochs(self, n_train: int) -> int:
         """``epochs``, or for ``'auto'`` enough epochs for about ``AUTO_STEPS`` optimizer steps."""
