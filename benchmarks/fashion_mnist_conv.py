@@ -3,11 +3,14 @@
 Protocol of Hinton & Salakhutdinov (2006): a code of 30 numbers, scored by the squared error
 per test image summed over its 784 pixels (values in [0, 1]). PCA-30 is fitted on the same
 training split in the same run. Needs Debian's ``dataset-fashion-mnist`` (IDX files in
-/usr/share/datasets/fashion-mnist). CPU only; prints one JSON object.
+/usr/share/datasets/fashion-mnist). CPU only; prints one JSON object. The default budget is
+570 seconds of training on one thread (run it pinned to one core): on a Zen 4 core, where
+``precision='auto'`` trains in bf16, that is 16 epochs and 0.44x PCA-30's error (issue 13's
+target 0.45x; 360 s on 2 Zen 3 cores in fp32 gave 0.48x).
 
 Usage::
 
-    nice -n 10 python benchmarks/fashion_mnist_conv.py [--budget-seconds 360] [--epochs 40] [--channels 32 64]
+    nice -n 10 python benchmarks/fashion_mnist_conv.py [--budget-seconds 570] [--epochs 80] [--channels 32 64]
 """
 
 from __future__ import annotations
@@ -50,15 +53,15 @@ def make_model(args, epochs: int) -> ConvAutoEncoder:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--downsampling", default="stride")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--n-train", type=int, default=60000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--budget-seconds", type=float, default=360, help="epochs that fit this time (0: --epochs)"
+        "--budget-seconds", type=float, default=570, help="epochs that fit this time (0: --epochs)"
     )
     parser.add_argument("--data", type=Path, default=None, help="folder of the IDX files (default: built-in)")
     args = parser.parse_args()
@@ -106,8 +109,8 @@ def main() -> None:
                 "conv_ae_sse": round(ae_sse, 3),
                 "conv_ae_fit_seconds": round(ae_seconds, 1),
                 "ratio_to_pca": round(ae_sse / pca_sse, 4),
-                "target": "conv_ae_sse <= 0.50 x pca30_sse",
-                "target_met": bool(ae_sse <= 0.5 * pca_sse),
+                "target": "conv_ae_sse <= 0.45 x pca30_sse",
+                "target_met": bool(ae_sse <= 0.45 * pca_sse),
             },
             indent=2,
         )

@@ -259,9 +259,16 @@ def fit(
                 name = Path(data).name
             if X is not None:
                 shape = dataset.image_shape if dataset is not None else None
-                path = model_report(estimator, X, name, shape, labels).save(
-                    Path(report) / "report.html", force
-                )
+                # A restoration task is judged on the validation split, never on what it trained on.
+                restoration = getattr(estimator, "task", "reconstruct") != "reconstruct"
+                held_out = estimator._held_out_report_data() if restoration else None
+                source = None
+                if held_out is not None:
+                    what = "random patches of the training photos" if dataset is None else "samples"
+                    source = f"the validation split ({what} that training never used)"
+                path = model_report(
+                    estimator, X, name, shape, labels, held_out=held_out, held_out_source=source
+                ).save(Path(report) / "report.html", force)
                 echo(f"wrote the report to {path}", quiet)
 
 

@@ -123,6 +123,87 @@ def _check_file(path: Path, size: tuple[int, int] | None, fit: str) -> str | Non
     return None
 
 
+#: Largest difference between the red, green and blue channels (in [0, 1]) of an image that
+#: still counts as gray: JPEG rounding of a gray image stays within one or two levels of 255.
+GRAY_TOLERANCE = 2.5 / 255
+#: EXIF orientations that turn a photo a quarter (its width becomes its height).
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def check_photos(paths, patch_size: tuple[int, int]) -> None:
+    """Check, from their headers, that every photo can be read and holds a ``patch_size`` patch.
+
+    Restoration models train on patches cut from the photos by DataLoader workers; checking
+    here names the first bad file before any training instead of failing mid-epoch.
+
+    Raises
+    ------
+    DataFileError
+        If a file is not a readable image.
+    InvalidInputError
+        If a photo is smaller than ``patch_size`` ``(height, width)``.
+
+    Examples
+    --------
+    >>> check_photos(sorted(Path("photos").glob("*.jpg")), (64, 64))  # doctest: +SKIP
+    """
+    for path in paths:
+        path = Path(path)
+        why = _check_file(path, None, "resize")
+        if why is not None:
+            raise DataFileError(f"image {str(path)!r} is {why}; expected photos Pillow can read")
+        with Image.open(path) as img:
+            width, height = img.size
+            if img.getexif().get(0x0112) in _QUARTER_TURNS:
+                width, height = height, width
+        if height < patch_size[0] or width < patch_size[1]:
+            raise InvalidInputError(
+                f"image {str(path)!r} is {height}x{width}, smaller than the {patch_size[0]}x{patch_size[1]} "
+                "training patches (image_size); expected photos at least that large, or a smaller image_size"
+            )
+
+
+def is_gray(image: np.ndarray) -> bool:
+    """Whether a ``(3, ...)`` image (or ``(n, 3, ...)`` batch) is gray: its channels are equal.
+
+    RGB files of gray photos hold three equal channels (up to JPEG rounding, within
+    :data:`GRAY_TOLERANCE`); a single-channel image is gray too.
+
+    Examples
+    --------
+    >>> is_gray(np.full((3, 4, 4), 0.5)), is_gray(np.eye(3)[:, :, None])
+    (True, False)
+    """
+    arr = np.asarray(image, dtype=np.float32)
+    axis = 0 if arr.ndim == 3 else 1
+    if arr.shape[axis] == 1:
+        return True
+    spread = arr.max(axis=axis) - arr.min(axis=axis)
+    return bool(spread.max(initial=0.0) <= GRAY_TOLERANCE)
+
+
+def first_colour_photo(paths) -> Path | None:
+    """The first of ``paths`` whose pixels are not all gray, or None when every one is gray.
+
+    Reads each photo at a reduced size (JPEG decodes at 1/8 scale), in order, stopping at the
+    first with colour, so a colour folder costs one photo.
+
+    Examples
+    --------
+    >>> first_colour_photo(sorted(Path("photos").glob("*.jpg")))  # doctest: +SKIP
+    PosixPath('photos/beach.jpg')
+    """
+    for path in paths:
+        with Image.open(path) as img:
+            if img.mode in ("1", "L", "LA", "I", "I;16", "F"):
+                continue
+            img.draft("RGB", (256, 256))
+            img.thumbnail((256, 256))
+            if not is_gray(np.asarray(img.convert("RGB"), np.float32).transpose(2, 0, 1) / 255):
+                return Path(path)
+    return None
+
+
 class ImageFolder(torch.utils.data.Dataset):
     """The images under a folder, loaded one at a time as ``(c, h, w)`` float32 tensors.
 

@@ -9,6 +9,7 @@ Trainer and the bookkeeping are the same for every estimator and live here, once
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -276,7 +277,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"learning_rate={self.learning_rate!r}; expected 'auto' or a positive number"
                 )
             return self._auto_learning_rate()
-        return float(self.learning_rate), "set by the user"
+        default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
+        # A number can be the estimator's own default (the conv recipe's): say which.
+        rule = "the default" if self.learning_rate == default else "set by the user"
+        return float(self.learning_rate), rule
 
     def _resolved_epochs(self, n_train: int) -> int:
         """``epochs``, or for ``'auto'`` enough epochs for about ``AUTO_STEPS`` optimizer steps."""
@@ -419,6 +423,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         train = source.training_data(train_idx, self.scaler_)
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         self._report_sample = first_items(train, 16).numpy() * self.scaler_.scale + self.scaler_.offset
+        # Validation items for reports: a restoration task's headline must be judged on held-out data.
+        self._report_held_out = (
+            None if val is None else first_items(val, 16).numpy() * self.scaler_.scale + self.scaler_.offset
+        )
         if previous is None:
             self._prepare_module(train)
         config = replace(self._train_config(len(train_idx)), workers=self._loader_workers(source))
@@ -587,6 +595,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _report_data(self) -> np.ndarray | None:
         """A few training items in the data's units, for reports."""
         return getattr(self, "_report_sample", None)
+
+    def _held_out_report_data(self) -> np.ndarray | None:
+        """A few items of the validation split in the data's units (None without one), for reports."""
+        return getattr(self, "_report_held_out", None)
 
     def _code_width(self) -> int:
         return int(self.architecture_.code_size)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.data.images import MODES, ImageFolder, load_image
+from hourglass.data.images import MODES, ImageFolder, check_photos, first_colour_photo, is_gray, load_image
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
@@ -234,15 +234,21 @@ class ConvAutoEncoder(BaseAutoEncoder):
         if isinstance(X, torch.utils.data.DataLoader):
             X = X.dataset  # batches follow batch_size, as for arrays
         if isinstance(X, torch.utils.data.Dataset):
-            return self._dataset_source(X)
+            return self._check_colour(self._dataset_source(X))
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
-            return self._array_source(self._load(X))
+            return self._check_colour(self._array_source(self._load(X)))
         size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
         if self.task == "reconstruct":
             folder = ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
             return self._dataset_source(folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
         paths = ImageFolder(X, size=None, mode=self.color_mode or "RGB").paths
+        check_photos(paths, size)
+        if self.task == "colorize" and first_colour_photo(paths) is None:
+            raise InvalidInputError(
+                f"task='colorize' needs colour photos to learn colour from, but every image in {str(X)!r} "
+                "is gray (one channel, or red = green = blue); expected RGB photos in colour"
+            )
         return self._dataset_source(
             PatchDataset(
                 paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, as_seed(self.random_state)
@@ -250,6 +256,19 @@ class ConvAutoEncoder(BaseAutoEncoder):
             sample_limit=SCALER_SAMPLE,
             slow_reads=True,
         )
+
+    def _check_colour(self, source: TrainingSource) -> TrainingSource:
+        """Colorization learns colour: refuse images that are all gray (up to 256, spread over them)."""
+        shape = getattr(self, "input_shape_", ())
+        if self.task != "colorize" or len(shape) != 3 or shape[0] != 3:
+            return source  # not RGB images: refused with its own message
+        picks = np.unique(np.linspace(0, len(source) - 1, num=min(len(source), 256)).astype(np.int64))
+        if is_gray(source.read(picks)):
+            raise InvalidInputError(
+                f"task='colorize' needs colour images to learn colour from, but the {len(picks)} images "
+                "checked are all gray (red = green = blue); expected RGB images in colour"
+            )
+        return source
 
     def _dataset_source(
         self, dataset, sample_limit: int | None = None, slow_reads: bool = False
@@ -640,8 +659,9 @@ class ConvAutoEncoder(BaseAutoEncoder):
         Returns
         -------
         dict
-            ``autoencoder PSNR``, the baseline's PSNR (non-local means, bicubic, the gray image
-            or the input itself) and the gain in dB, labels naming the data.
+            ``autoencoder PSNR``, the strongest classical baseline's PSNR (non-local means or
+            TV, bicubic, the gray image or the input itself), the gain in dB, and both SSIMs,
+            labels naming the data.
 
         Examples
         --------
@@ -655,11 +675,16 @@ class ConvAutoEncoder(BaseAutoEncoder):
             )
         shown, _, rows = self._task_scores(X)
         psnr = {row["method"]: row["PSNR (dB)"] for row in rows}
-        baseline = next((m for m in psnr if m not in ("input", "autoencoder")), "input")
+        ssim = {row["method"]: row["SSIM"] for row in rows}
+        # The strongest classical baseline on these images (non-local means or TV for denoising).
+        classical = [m for m in psnr if m not in ("input", "autoencoder")] or ["input"]
+        baseline = max(classical, key=psnr.get)
         return {
             f"autoencoder PSNR, {data_role} data (dB)": psnr["autoencoder"],
             f"{baseline} PSNR (dB)": psnr[baseline],
             f"gain over {baseline} (dB)": psnr["autoencoder"] - psnr[baseline],
+            f"autoencoder SSIM, {data_role} data": ssim["autoencoder"],
+            f"{baseline} SSIM": ssim[baseline],
             f"{data_role} images scored": len(shown),
         }
 

@@ -183,7 +183,13 @@ def _image_samples(X: np.ndarray) -> bool:
 
 
 def model_report(
-    estimator, X: np.ndarray, dataset_name: str, image_shape=None, labels=None, held_out=None
+    estimator,
+    X: np.ndarray,
+    dataset_name: str,
+    image_shape=None,
+    labels=None,
+    held_out=None,
+    held_out_source: str | None = None,
 ) -> Report:
     """A report on one fitted model and the data it was fitted on.
 
@@ -207,6 +213,8 @@ def model_report(
     held_out : ndarray, optional
         Samples the model never trained on. Every error is measured on them when given, on
         ``X`` otherwise, and each is labelled training or held-out accordingly.
+    held_out_source : str, optional
+        Where ``held_out`` comes from (e.g. "the validation split"), shown in the summary.
     """
     task = getattr(estimator, "task", "reconstruct")
     restoration = task != "reconstruct"
@@ -215,6 +223,8 @@ def model_report(
         labels = None  # labels belong to X
     report = Report(f"{type(estimator).__name__} on {dataset_name}", _model_subtitle(estimator))
     summary: dict[str, float | str] = {}
+    if held_out is not None and held_out_source:
+        summary["held-out data"] = held_out_source
     error = None
     if restoration:
         summary.update(estimator.task_summary(scored, role))
