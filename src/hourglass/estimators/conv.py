@@ -383,6 +383,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             "chroma": True,
             "pixel_offset": tuple(float(v) for v in np.ravel(self.scaler_.offset)),
             "pixel_scale": tuple(float(v) for v in np.ravel(self.scaler_.scale)),
+            "chroma_subsampling": int(self.chroma_subsampling),
         }
 
     def _corruption(self):
