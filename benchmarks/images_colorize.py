@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -276,6 +277,7 @@ def main() -> None:
             fold_rows |= scores(ae, fold_photos, args.mirror)[0]
             for key, gains in variants(ae, fold_photos).items():
                 fold_variants.setdefault(key, {}).update(gains)
+            print(json.dumps({"fold": fold, "fold_so_far": fold_rows}), file=sys.stderr, flush=True)
         out["folds"] = {
             "per_photo": fold_rows,
             **summary(fold_rows),

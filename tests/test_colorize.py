@@ -95,3 +95,14 @@ def test_colorize_trained_briefly_on_photos_beats_gray_on_an_unseen_one():
     cat = _photo(data.chelsea(), 0.5)
     gain = quality(cat, ae.apply_image(cat))["psnr"] - quality(cat, grayscale(cat))["psnr"]
     assert gain > 1.0
+
+
+def test_colorize_from_a_folder_cuts_patches_the_subsampling_shrinks_to_64(tmp_path):
+    from PIL import Image
+
+    for name in ("coffee", "chelsea"):
+        Image.fromarray(getattr(data, name)()).save(tmp_path / f"{name}.png")
+    ae = ConvAutoEncoder(task="colorize", chroma_subsampling=2, channels=(4,), epochs=1, verbose=0)
+    ae.fit(tmp_path)
+    assert ae.input_shape_ == (3, 128, 128)
+    assert ae.architecture_.network_shape == (3, 64, 64)

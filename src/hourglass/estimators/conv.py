@@ -109,7 +109,8 @@ class ConvAutoEncoder(BaseAutoEncoder):
         times larger than the network should see (256 x 256 for 64 x 64); 1 switches it off.
     image_size : (int, int) or None, default=None
         ``(height, width)`` for image folders: images are resized to it for 'reconstruct',
-        and random patches of it are cut from each photo for the other tasks; (64, 64) if None.
+        and random patches of it are cut from each photo for the other tasks; (64, 64) if None
+        ((256, 256) for 'colorize', which shrinks them ``chroma_subsampling`` times).
     color_mode : {'L', 'RGB'} or None, default=None
         Read folders as gray or colour (RGB if None). 'L' also makes a 3-D array read as gray
         images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
@@ -249,7 +250,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             return self._dataset_source(X)
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
             return self._array_source(self._load(X))
-        size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
+        size = tuple(self.image_size) if self.image_size is not None else self._default_patch_size()
         if self.task == "reconstruct":
             folder = ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
             return self._dataset_source(folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
@@ -363,6 +364,11 @@ class ConvAutoEncoder(BaseAutoEncoder):
         if self.convs_per_block is not None:
             return int(self.convs_per_block)
         return 1 if self.task == "reconstruct" else 2
+
+    def _default_patch_size(self) -> tuple[int, int]:
+        """Training patches from folders: 64 x 64 where the network works (colorize shrinks them)."""
+        factor = int(self.chroma_subsampling) if self.task == "colorize" else 1
+        return (DEFAULT_IMAGE_SIZE[0] * factor, DEFAULT_IMAGE_SIZE[1] * factor)
 
     def _channels(self) -> tuple[int, ...]:
         if self.channels is None:
