@@ -57,6 +57,7 @@ NOT_PHOTOS = {
     "SafeLanding": "illustration with added grain",
     "Autumn": "painting",
     "string": "rendered ribbons",
+    "Volna": "rendered beach: low-poly facets in the water",
 }
 #: Photographs that the flat share rejects (checked by eye).
 PHOTOS_BY_EYE = {
