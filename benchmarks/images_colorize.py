@@ -35,7 +35,11 @@ three folds, ``Volna`` still among them before it was found to be a render; U-Ne
   BytheWater -1.99, OneStandsOut +0.43; mean +0.37, worst -1.99; DarkestHour (extra unseen)
   +9.10. Folds (1500 patches each, mirror-averaged): mean +0.12, worst -5.85 (Path), with
   chroma x0.5: mean +0.33, worst -3.09;
-- RUN2
+- ``chroma_subsampling=1`` on 64 x 64 patches (the earlier formulation, same photos, scales
+  and network), folds only, 3000 patches each, about the same CPU per fold (236 s against
+  244 s for the three): mean -0.23, worst -4.03 (Path); with chroma x0.5: mean +0.12, worst
+  -1.81. Four times the context is +0.35 dB on the fold mean (+0.21 at x0.5), so it is the
+  default, though its worst fold photo is worse.
 
 Neither target is met, and the folds say why: across 14 photos the gain of a photo the model
 never saw swings from -5.8 dB (``Path``, a dark green forest painted warm) to +4.2
