@@ -20,7 +20,14 @@ Which wallpapers count as photographs (the rule, measured on a copy whose longer
 - ``colourfulness >= 0.02`` (Hasler and Suesstrunk 2003): gray photos teach a colorizer
   nothing;
 - not in :data:`NOT_PHOTOS`, the renders and paintings that pass the statistics (their grain
-  or texture imitates a photo's), checked by eye.
+  or texture imitates a photo's), checked by eye;
+- or in :data:`PHOTOS_BY_EYE`: photographs that the flat share rejects (fog and sky are as
+  smooth as a render), found by looking at every rejected wallpaper. The manifest marks them
+  ``"by_eye": true``; the colorization benchmark keeps them out of training and reports them
+  as extra unseen photos, so that its held-out split stays the one the statistics give.
+
+Checked in the order size, colourfulness, flat share, colours, so that a gray photograph
+(KDE's ``Grey`` and ``ColdRipple``) is named gray rather than flat.
 
 Usage::
 
@@ -50,6 +57,11 @@ NOT_PHOTOS = {
     "SafeLanding": "illustration with added grain",
     "Autumn": "painting",
     "string": "rendered ribbons",
+    "Volna": "rendered beach: low-poly facets in the water",
+}
+#: Photographs that the flat share rejects (checked by eye).
+PHOTOS_BY_EYE = {
+    "DarkestHour": "a misty lake at dusk: fog and sky are smooth",
 }
 DEFAULT_CACHE = Path.home() / ".cache" / "hourglass-photos"
 
@@ -109,12 +121,14 @@ def verdict(name: str, size: tuple[int, int], stats: dict[str, float]) -> str | 
     """Why a wallpaper is not kept as a photograph, or None to keep it."""
     if max(size) < MIN_SIDE:
         return f"smaller than {MIN_SIDE} px"
+    if stats["colourfulness"] < MIN_COLOURFULNESS:
+        return f"colourfulness {stats['colourfulness']} < {MIN_COLOURFULNESS} (gray)"
+    if name in PHOTOS_BY_EYE:
+        return None
     if stats["flat"] >= MAX_FLAT:
         return f"flat share {stats['flat']} >= {MAX_FLAT} (rendered gradients or fills)"
     if stats["colours"] < MIN_COLOURS:
         return f"{stats['colours']} colours < {MIN_COLOURS} (duotone or palette art)"
-    if stats["colourfulness"] < MIN_COLOURFULNESS:
-        return f"colourfulness {stats['colourfulness']} < {MIN_COLOURFULNESS} (gray)"
     if name in NOT_PHOTOS:
         return f"not a photograph: {NOT_PHOTOS[name]}"
     return None
@@ -158,6 +172,8 @@ def fetch(cache: Path, short_side: int = 512) -> dict:
                     small = downsize(im, short_side)
                     small.save(out)
                     entry.update(file=out.name, size=list(small.size), kept=True)
+                    if name in PHOTOS_BY_EYE:
+                        entry.update(by_eye=True, reason=f"a photograph by eye: {PHOTOS_BY_EYE[name]}")
                 else:
                     entry.update(kept=False, reason=reason)
             manifest["files"].append(entry)

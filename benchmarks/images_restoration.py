@@ -164,6 +164,8 @@ def model(task: str, args) -> ConvAutoEncoder:
         skip_connections=args.skip_connections,
         noise_level=SIGMA,
         scale_factor=2,
+        # Patches of 32 px are too small to shrink; images_colorize.py measures colorize's default.
+        chroma_subsampling=1,
         loss="mse",
         epochs=args.epochs,
         batch_size=args.batch_size,

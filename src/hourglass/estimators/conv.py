@@ -39,6 +39,11 @@ DEFAULT_IMAGE_SIZE = (64, 64)
 SCALER_SAMPLE = 256
 #: Patches cut from each photo of a folder when training a restoration task.
 PATCHES_PER_IMAGE = 16
+#: Channels of the encoder blocks when ``channels=None``, and for the tasks that need others.
+DEFAULT_CHANNELS = (32, 64)
+#: Colorization: four blocks (on the luminance already shrunk by ``chroma_subsampling``), so
+#: that the deepest sees a large part of the photo; narrow, so that it costs no more.
+TASK_CHANNELS = {"colorize": (16, 32, 64, 128)}
 #: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
 MAX_SERIES_CHANNELS = 16
 
@@ -65,9 +70,10 @@ class ConvAutoEncoder(BaseAutoEncoder):
     code_size : int or None, default=None
         None: the code is the encoder's last feature map (``transform`` flattens it); an int:
         a flat code vector of that width, through a linear layer.
-    channels : tuple of int, default=(32, 64)
+    channels : tuple of int or None, default=None
         Channels of each encoder block, outermost first; the decoder mirrors them. Every block
-        halves each spatial axis.
+        halves each spatial axis. None: (32, 64), and (16, 32, 64, 128) for 'colorize', whose
+        colours depend on what a thing is, which only a deep stack sees.
     kernel_size : int, default=3
         Odd kernel size of every convolution.
     downsampling : {'pool', 'stride'}, default='pool'
@@ -95,9 +101,16 @@ class ConvAutoEncoder(BaseAutoEncoder):
         decoded correction to the input (a global skip), so it learns what the task changes.
     scale_factor : {2, 3, 4}, default=2
         Super-resolution factor.
+    chroma_subsampling : int, default=4
+        'colorize' only: the network sees the luminance shrunk this many times on each axis
+        and predicts chroma there, upsampled (bilinear) onto the exact full-resolution
+        luminance. Colour varies slowly (JPEG keeps it at half resolution) and depends on what
+        a thing is: shrunk, the same work sees N times more of a photo. Train on patches N
+        times larger than the network should see (256 x 256 for 64 x 64); 1 switches it off.
     image_size : (int, int) or None, default=None
         ``(height, width)`` for image folders: images are resized to it for 'reconstruct',
-        and random patches of it are cut from each photo for the other tasks; (64, 64) if None.
+        and random patches of it are cut from each photo for the other tasks; (64, 64) if None
+        ((256, 256) for 'colorize', which shrinks them ``chroma_subsampling`` times).
     color_mode : {'L', 'RGB'} or None, default=None
         Read folders as gray or colour (RGB if None). 'L' also makes a 3-D array read as gray
         images ``(n, h, w)``; otherwise a 3-D array is a series ``(n, c, L)`` unless its middle
@@ -237,7 +250,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             return self._check_colour(self._dataset_source(X))
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
             return self._check_colour(self._array_source(self._load(X)))
-        size = tuple(self.image_size) if self.image_size is not None else DEFAULT_IMAGE_SIZE
+        size = tuple(self.image_size) if self.image_size is not None else self._default_patch_size()
         if self.task == "reconstruct":
             folder = ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
             return self._dataset_source(folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
@@ -371,13 +384,23 @@ class ConvAutoEncoder(BaseAutoEncoder):
             return int(self.convs_per_block)
         return 1 if self.task == "reconstruct" else 2
 
+    def _default_patch_size(self) -> tuple[int, int]:
+        """Training patches from folders: 64 x 64 where the network works (colorize shrinks them)."""
+        factor = int(self.chroma_subsampling) if self.task == "colorize" else 1
+        return (DEFAULT_IMAGE_SIZE[0] * factor, DEFAULT_IMAGE_SIZE[1] * factor)
+
+    def _channels(self) -> tuple[int, ...]:
+        if self.channels is None:
+            return TASK_CHANNELS.get(self.task, DEFAULT_CHANNELS)
+        return (self.channels,) if isinstance(self.channels, numbers.Integral) else tuple(self.channels)
+
     def _skip_connections(self) -> bool:
         if self.skip_connections != "auto":
             return bool(self.skip_connections)
         return self.task != "reconstruct" and self.downsampling == "pool" and self.code_size is None
 
     def _architecture(self, X: np.ndarray, output_activation: str) -> ConvConfig:
-        channels = (self.channels,) if isinstance(self.channels, numbers.Integral) else tuple(self.channels)
+        channels = self._channels()
         return ConvConfig(
             input_shape=tuple(X.shape[1:]),
             code_size=None if self.code_size is None else int(self.code_size),
@@ -402,6 +425,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             "chroma": True,
             "pixel_offset": tuple(float(v) for v in np.ravel(self.scaler_.offset)),
             "pixel_scale": tuple(float(v) for v in np.ravel(self.scaler_.scale)),
+            "chroma_subsampling": int(self.chroma_subsampling),
         }
 
     def _corruption(self):

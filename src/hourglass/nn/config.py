@@ -306,6 +306,12 @@ class ConvConfig(_JSONConfig):
         With ``chroma``: the per-channel scaling of the network's input and output, ``x =
         (pixels - offset) / scale``, so that the luminance is taken in pixel units. None: the
         identity.
+    chroma_subsampling : int
+        With ``chroma``: the network works on the luminance shrunk this many times on each
+        axis (area average) and its chroma is upsampled (bilinear) onto the exact
+        full-resolution luminance. Colour varies slowly (JPEG keeps it at half resolution),
+        and what colour a thing has depends on what it is, which a network sees better on a
+        smaller image: N times the context for the same work.
     """
 
     kind: ClassVar[str] = "conv"
@@ -328,6 +334,7 @@ class ConvConfig(_JSONConfig):
     chroma: bool = False
     pixel_offset: tuple[float, ...] | None = None
     pixel_scale: tuple[float, ...] | None = None
+    chroma_subsampling: int = 1
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -342,6 +349,12 @@ class ConvConfig(_JSONConfig):
                 "chroma=True adds the predicted colour to the exact luminance, which a sigmoid output "
                 "cannot keep; use loss='mse'",
             )
+        self.chroma_subsampling = int(self.chroma_subsampling)
+        _require(
+            self.chroma_subsampling >= 1 and (self.chroma or self.chroma_subsampling == 1),
+            f"chroma_subsampling={self.chroma_subsampling} must be 1, or a positive integer with chroma=True",
+        )
+        _check_limits("chroma_subsampling", (self.chroma_subsampling,), MAX_KERNEL)
         for name in ("pixel_offset", "pixel_scale"):
             value = getattr(self, name)
             if value is not None:
@@ -395,7 +408,20 @@ class ConvConfig(_JSONConfig):
         if self.code_size is not None:
             return int(self.code_size)
         factor = 2 ** len(self.channels)  # each block halves every (padded) axis
-        return self.channels[-1] * math.prod(-(-s // factor) for s in self.input_shape[1:])
+        return self.channels[-1] * math.prod(-(-s // factor) for s in self.network_shape[1:])
+
+    @property
+    def network_shape(self) -> tuple[int, ...]:
+        """One sample's shape where the encoder and decoder work: the input's, or with
+        ``chroma_subsampling`` N the input shrunk N times on each spatial axis (rounded up).
+
+        Examples
+        --------
+        >>> ConvConfig(input_shape=(3, 64, 62), chroma=True, chroma_subsampling=4).network_shape
+        (3, 16, 16)
+        """
+        factor = self.chroma_subsampling
+        return (self.input_shape[0], *(-(-s // factor) for s in self.input_shape[1:]))
 
     @property
     def output_channels(self) -> int:

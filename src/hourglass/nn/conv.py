@@ -66,7 +66,7 @@ class CropTo(nn.Module):
 def padded_size(config: ConvConfig) -> tuple[int, ...]:
     """Spatial size after padding: each axis rounded up to a multiple of ``2 ** n_blocks``."""
     factor = 2 ** len(config.channels)
-    return tuple(math.ceil(s / factor) * factor for s in config.input_shape[1:])
+    return tuple(math.ceil(s / factor) * factor for s in config.network_shape[1:])
 
 
 def code_map_shape(config: ConvConfig) -> tuple[int, ...]:
@@ -169,5 +169,5 @@ def build_conv_decoder(config: ConvConfig) -> nn.Sequential:
         layers.append((f"block{i}", block))
         in_ch = out_ch
     layers.append(("output", _CONV[d](in_ch, config.output_channels, k, padding=k // 2)))
-    layers.append(("crop", CropTo(config.input_shape[1:])))
+    layers.append(("crop", CropTo(config.network_shape[1:])))
     return nn.Sequential(OrderedDict(layers))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hourglass.exceptions import InvalidInputError
@@ -30,12 +31,17 @@ class ResidualAutoEncoder(AutoEncoder):
 
     With ``chroma=(offset, scale)`` (colorization) the decoder predicts chroma instead, and the
     output is the RGB image of the input's exact luminance with that chroma, in the scaled
-    units ``(pixels - offset) / scale`` the network sees; zero chroma is the gray input.
+    units ``(pixels - offset) / scale`` the network sees; zero chroma is the gray input. With
+    ``chroma_subsampling`` N the network sees the input shrunk N times and its chroma is
+    upsampled back onto the full-resolution luminance.
     """
 
-    def __init__(self, *args: Any, chroma: tuple | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, chroma: tuple | None = None, chroma_subsampling: int = 1, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.chroma = chroma is not None
+        self.chroma_subsampling = int(chroma_subsampling)
         if self.chroma:
             offset, scale = (torch.as_tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in chroma)
             # Rebuilt from the config, so not part of the saved weights.
@@ -47,9 +53,18 @@ class ResidualAutoEncoder(AutoEncoder):
         if not self.chroma:
             return decoded + self._skip(x)
         offset, scale = self.pixel_offset.to(x.dtype), self.pixel_scale.to(x.dtype)
+        if decoded.shape[2:] != x.shape[2:]:  # chroma of the shrunk input -> the input's size
+            decoded = F.interpolate(decoded, size=x.shape[2:], mode="bilinear", align_corners=False)
         # (b, 1, h, w) luma in pixel units, plus (b, 2, h, w) chroma -> (b, 3, h, w) scaled RGB
         rgb = chroma_to_rgb(luma(x * scale + offset), decoded.to(x.dtype))
         return (rgb - offset) / scale
+
+    def _network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees: ``x``, or ``x`` shrunk ``chroma_subsampling`` times (area average)."""
+        if self.chroma_subsampling == 1:
+            return x
+        size = [-(-s // self.chroma_subsampling) for s in x.shape[2:]]
+        return F.interpolate(x, size=size, mode="area")
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         if self.chroma:
@@ -66,13 +81,13 @@ class ResidualAutoEncoder(AutoEncoder):
         return x
 
     def forward(self, x: torch.Tensor) -> dict[str, Any]:
-        out = super().forward(x)
+        out = super().forward(self._network_input(x))
         logits = self._with_input(out["logits"], x)
         return {**out, "logits": logits, "reconstruction": self._activate(logits)}
 
     @torch.no_grad()
     def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        outputs = super().layer_outputs(x)
+        outputs = super().layer_outputs(self._network_input(x))
         last = [k for k in outputs if k.startswith("decoder.")][-1]
         outputs["reconstruction"] = self._activate(self._with_input(outputs[last], x))
         return outputs
@@ -136,7 +151,7 @@ class UNetAutoEncoder(ResidualAutoEncoder):
         )
 
     def forward(self, x: torch.Tensor) -> dict[str, Any]:
-        pre_code, skips = self._encode_with_skips(x)
+        pre_code, skips = self._encode_with_skips(self._network_input(x))
         code, aux = self.bottleneck(pre_code)
         logits = self._add_input(self._decode_with_skips(code, skips), x)
         return self._outputs(pre_code, code, aux, logits)
@@ -144,7 +159,7 @@ class UNetAutoEncoder(ResidualAutoEncoder):
     @torch.no_grad()
     def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs: dict[str, torch.Tensor] = {}
-        h, skips = self._encode_with_skips(x, outputs)
+        h, skips = self._encode_with_skips(self._network_input(x), outputs)
         h, _ = self.bottleneck(h)
         outputs["code"] = h
         logits = self._decode_with_skips(h, skips, outputs)
@@ -171,6 +186,7 @@ def build_conv(config: ConvConfig) -> AutoEncoder:
     if config.chroma:
         ones, zeros = (1.0,) * 3, (0.0,) * 3
         parts["chroma"] = (config.pixel_offset or zeros, config.pixel_scale or ones)
+        parts["chroma_subsampling"] = config.chroma_subsampling
         # Start from zero chroma, the gray input: colour is added only where training finds it.
         nn.init.zeros_(decoder.output.weight)
         nn.init.zeros_(decoder.output.bias)
