@@ -40,6 +40,7 @@ DATA_HELP = (
 class Arch(str, Enum):
     dense = "dense"
     conv = "conv"
+    vae = "vae"
 
 
 def load_input(
@@ -175,8 +176,19 @@ def fit(
     out: OldOut = None,
     arch: Annotated[
         Arch,
-        typer.Option(help="dense (tables, vectors) or conv (series, images, video).", rich_help_panel="Data"),
+        typer.Option(
+            help="dense (tables, vectors), conv (series, images, video) or vae (a dense variational one).",
+            rich_help_panel="Data",
+        ),
     ] = Arch.dense,
+    variational: Annotated[
+        bool,
+        typer.Option(
+            "--variational",
+            help="A variational autoencoder (--arch vae is --arch dense --variational).",
+            rich_help_panel="Data",
+        ),
+    ] = False,
     key: Key = None,
     drop: Drop = None,
     label: Label = None,
@@ -212,19 +224,24 @@ def fit(
     lock = output_lock(out) if main_process else nullcontext()
     keep = resume or checkpoint.exists() or not main_process
     with lock, _discard_on_failure(checkpoint, keep=keep):
-        kind = arch.value
+        variational = variational or arch is Arch.vae
+        kind = "vae" if variational else arch.value
         params = estimator_params(kind, options)
+        if variational:
+            params["arch"] = "conv" if arch is Arch.conv else "dense"
         # The CLI seeds with 0 unless told: a command run twice gives the same model.
         params.setdefault("random_state", 0)
         params.update(checkpoint_dir=str(checkpoint), verbose=0 if quiet else 1)
-        if arch is Arch.dense:
+        if variational:
+            from hourglass.estimators.variational import VariationalAutoEncoder as Estimator
+        elif arch is Arch.dense:
             from hourglass.estimators.dense import AutoEncoder as Estimator
-
+        else:
+            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
+        if arch is not Arch.conv:
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X
         else:
-            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
-
             if is_image_folder(data):
                 dataset, fit_data = None, data
             else:
@@ -326,7 +343,9 @@ def load_model(model: Path):
 
 def is_dense(estimator) -> bool:
     """True when the model reads rows of features rather than images or series."""
-    return getattr(estimator, "architecture_", None) is None or estimator.architecture_.kind == "dense"
+    architecture = getattr(estimator, "architecture_", None)
+    # A dense config has input_dim (the plain and the variational one); a conv config input_shape.
+    return architecture is None or hasattr(architecture, "input_dim")
 
 
 def _model_input(estimator, data: str, key: str | None) -> Any:
