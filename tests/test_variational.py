@@ -50,8 +50,9 @@ def test_eval_loss_is_the_negative_elbo_of_the_mean_code_per_value(unit_data, li
     out = model(x)
     with torch.no_grad():
         parts = total_loss(model, x, x, out, "bce" if likelihood == "bernoulli" else "mse")
-    mu, logvar = model.posterior(x)
-    log_px = model.log_likelihood_given_code(model.decoder(mu), x)
+    with torch.no_grad():
+        mu, logvar = model.posterior(x)
+        log_px = model.log_likelihood_given_code(model.decoder(mu), x)
     kl = vnn.kl_per_unit(mu, logvar).sum(dim=1)
     assert sorted(parts) == ["kl_loss", "loss", "reconstruction"]
     if likelihood == "bernoulli":  # the trainer's loss times the values is -ELBO, exactly

@@ -68,8 +68,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         every value, kept at its maximum-likelihood value, the mean squared error (Rybkin et al.
         2021), in ``module_.noise_variance``. 'auto' takes the Bernoulli for data in [0, 1], the
         Gaussian otherwise.
-    scaling, epochs, batch_size, validation_fraction, patience, random_state, device, precision,
-    compile, checkpoint_dir, verbose, warm_start, callbacks, dropout
+    scaling, epochs, batch_size, validation_fraction, patience, random_state, device
+        As in :class:`hourglass.AutoEncoder`.
+    precision, compile, checkpoint_dir, verbose, warm_start, callbacks, dropout
         As in :class:`hourglass.AutoEncoder`.
     learning_rate : float or 'auto', default=1e-3
         Peak AdamW rate (Kingma and Welling's Adam rate; 'auto' as for the dense and conv models).
@@ -162,7 +163,13 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             return "dense" if np.ndim(item) == 1 else "conv"
         if _is_path(X):
             return "conv"
-        return "dense" if np.ndim(X) == 2 else "conv"
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:  # a list of rows, say: the dense model's checks name what is wrong with it
+            try:
+                ndim = np.asarray(X).ndim
+            except (TypeError, ValueError):
+                ndim = 2
+        return "dense" if ndim == 2 else "conv"
 
     @property
     def _scaler_channel_axis(self) -> int | None:  # type: ignore[override]
@@ -353,13 +360,14 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _per_sample(self, X: Any, fn, seed: int, batch: int) -> np.ndarray:
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        generator = torch.Generator().manual_seed(seed)
         device = self._device()
         self.module_.eval()
         parts = []
         for start in range(0, len(data), batch):
             rows = np.ascontiguousarray(data[start : start + batch], dtype=np.float32)
             x = torch.from_numpy(self.scaler_.transform(rows).copy()).to(device)
+            # Every batch the same draws: a sample's score depends neither on its batch nor its place.
+            generator = torch.Generator().manual_seed(seed)
             parts.append(fn(x, generator).double().cpu().numpy())
         values = np.concatenate(parts) if parts else np.zeros(0)
         return values + self._log_jacobian()

@@ -199,7 +199,8 @@ def log_weights(
     Returns ``(log_w, kl)``: ``log_w`` of shape ``(b, k)`` and the analytic KL per sample
     ``(b,)``. ``logsumexp(log_w) - log k`` is the IWAE bound (Burda et al. 2016) and
     ``mean_i log p(x | z_i) - KL`` the ELBO. Draws come from ``generator`` on the CPU, so that a
-    seed gives the same numbers on every device.
+    seed gives the same numbers on every device, and every row uses the same standard-normal
+    draws (scaled by its own posterior), so a row's estimate does not depend on the others.
     """
     mu, logvar = model.posterior(x)  # (b, d)
     std = torch.exp(0.5 * logvar)
@@ -208,7 +209,8 @@ def log_weights(
     columns = []
     for start in range(0, k, per_chunk):
         n = min(per_chunk, k - start)
-        eps = torch.randn((n, b, d), generator=generator).to(mu.device)
+        # The same draws for every row: each row's estimate depends on that row alone.
+        eps = torch.randn((n, 1, d), generator=generator).to(mu.device).expand(n, b, d)
         z = mu + std * eps  # (n, b, d)
         logits = model.decoder(z.reshape(n * b, d).to(x.dtype))
         repeated = x.unsqueeze(0).expand(n, *x.shape).reshape(n * b, *x.shape[1:])
@@ -226,7 +228,7 @@ def elbo(model: VariationalAutoEncoder, x: torch.Tensor, n_samples: int, generat
     std = torch.exp(0.5 * logvar)
     total = torch.zeros(len(x), device=mu.device)
     for _ in range(n_samples):
-        eps = torch.randn(mu.shape, generator=generator).to(mu.device)
+        eps = torch.randn((1, mu.shape[1]), generator=generator).to(mu.device)  # shared by the rows
         total += model.log_likelihood_given_code(model.decoder((mu + std * eps).to(x.dtype)), x)
     return total / n_samples - kl_per_unit(mu, logvar).sum(dim=1)
 
