@@ -94,6 +94,7 @@ def main() -> None:
         "epochs_run": vae.n_epochs_,
         "best_epoch": vae.history_.best_epoch,
         "kl_warmup_epochs": args.kl_warmup,
+        "collapse_restarts": len(vae.history_.restarts),
         "fit_seconds": round(time.perf_counter() - tic, 1),
     }
 
