@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--kl-warmup", type=int, default=10)
+    parser.add_argument("--kl-warmup", type=int, default=5)
     parser.add_argument("--k", type=int, default=1000, help="importance samples per test image")
     parser.add_argument("--n-test", type=int, default=1000, help="test images for the IWAE bound")
     parser.add_argument("--ae-epochs", type=int, default=10, help="0 skips the plain autoencoder")
