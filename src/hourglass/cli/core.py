@@ -41,6 +41,14 @@ class Arch(str, Enum):
     dense = "dense"
     conv = "conv"
     vq = "vq"
+    vae = "vae"
+
+
+class CompareArch(str, Enum):
+    """The autoencoders ``compare`` sets against PCA (both deterministic, like PCA)."""
+
+    dense = "dense"
+    conv = "conv"
 
 
 def load_input(
@@ -177,11 +185,20 @@ def fit(
     arch: Annotated[
         Arch,
         typer.Option(
-            help="dense (tables, vectors), conv (series, images, video) or vq (a conv codec with "
-            "quantized codes, for 'hourglass compress').",
+            help="dense (tables, vectors), conv (series, images, video), vq (a conv codec with "
+            "quantized codes, for 'hourglass compress') or vae (a dense variational one; "
+            "--variational --arch conv for a conv one).",
             rich_help_panel="Data",
         ),
     ] = Arch.dense,
+    variational: Annotated[
+        bool,
+        typer.Option(
+            "--variational",
+            help="A variational autoencoder (--arch vae is --arch dense --variational).",
+            rich_help_panel="Data",
+        ),
+    ] = False,
     key: Key = None,
     drop: Drop = None,
     label: Label = None,
@@ -217,22 +234,28 @@ def fit(
     lock = output_lock(out) if main_process else nullcontext()
     keep = resume or checkpoint.exists() or not main_process
     with lock, _discard_on_failure(checkpoint, keep=keep):
-        kind = arch.value
+        if variational and arch is Arch.vq:
+            raise InvalidInputError("--variational takes --arch dense or conv, not vq (a quantized code)")
+        variational = variational or arch is Arch.vae
+        kind = "vae" if variational else arch.value
         params = estimator_params(kind, options)
+        if variational:
+            params["arch"] = "conv" if arch is Arch.conv else "dense"
         # The CLI seeds with 0 unless told: a command run twice gives the same model.
         params.setdefault("random_state", 0)
         params.update(checkpoint_dir=str(checkpoint), verbose=0 if quiet else 1)
-        if arch is Arch.dense:
+        if variational:
+            from hourglass.estimators.variational import VariationalAutoEncoder as Estimator
+        elif arch is Arch.dense:
             from hourglass.estimators.dense import AutoEncoder as Estimator
-
+        elif arch is Arch.vq:
+            from hourglass.estimators.vq import VQAutoEncoder as Estimator
+        else:
+            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
+        if arch in (Arch.dense, Arch.vae):
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X
         else:
-            if arch is Arch.vq:
-                from hourglass.estimators.vq import VQAutoEncoder as Estimator
-            else:
-                from hourglass.estimators.conv import ConvAutoEncoder as Estimator
-
             if is_image_folder(data):
                 dataset, fit_data = None, data
             else:
@@ -341,7 +364,9 @@ def load_model(model: Path):
 
 def is_dense(estimator) -> bool:
     """True when the model reads rows of features rather than images or series."""
-    return getattr(estimator, "architecture_", None) is None or estimator.architecture_.kind == "dense"
+    architecture = getattr(estimator, "architecture_", None)
+    # A dense config has input_dim (the plain and the variational one); a conv config input_shape.
+    return architecture is None or hasattr(architecture, "input_dim")
 
 
 def _model_input(estimator, data: str, key: str | None) -> Any:
@@ -495,12 +520,12 @@ def compare(
     data: DataArg,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
     arch: Annotated[
-        Arch,
+        CompareArch,
         typer.Option(
             help="dense (tables, vectors) or conv (images: IDX folders, image folders read at 64x64, "
             "(n, c, h, w) arrays, fashion-mnist; PCA on their flattened pixels)."
         ),
-    ] = Arch.dense,
+    ] = CompareArch.dense,
     channels: Annotated[
         str | None,
         typer.Option(
@@ -529,7 +554,7 @@ def compare(
     from hourglass.uses.comparison import compare as run_compare
 
     sizes = parse_ints(code_sizes, "--code-sizes")
-    if channels is not None and arch is not Arch.conv:
+    if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
     for path in (report, output):
         if path is not None:
@@ -537,7 +562,7 @@ def compare(
     params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
-    if arch is Arch.conv:
+    if arch is CompareArch.conv:
         from hourglass.estimators.conv import ConvAutoEncoder
 
         if channels is not None:
@@ -556,7 +581,7 @@ def compare(
     rows, labels, name = report_sample(dataset, quiet)
     dataset = Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
     X: Any = dataset.X
-    if dataset.feature_names and arch is not Arch.conv:  # so that notes about columns name them
+    if dataset.feature_names and arch is not CompareArch.conv:  # so that notes about columns name them
         import pandas as pd
 
         X = pd.DataFrame(dataset.X, columns=dataset.feature_names)

@@ -471,9 +471,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.statistics_basis_ = summary.basis
         scaled = summary.scaled(self.scaler_)
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
-        self.loss_, self.loss_reason_ = choose_loss(self.loss, scaled)
+        self.loss_, self.loss_reason_ = self._choose_loss(scaled)
         self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
         return summary
+
+    def _choose_loss(self, scaled) -> tuple[str, str]:
+        """The loss for the scaled training data (their summary), and why; subclasses may differ."""
+        return choose_loss(self.loss, scaled)
 
     def _build_module(self) -> None:
         """``module_`` from ``architecture_``, its weights drawn from ``seed_`` alone."""

@@ -17,11 +17,14 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The estimator kinds: :class:`~hourglass.AutoEncoder` and :class:`~hourglass.ConvAutoEncoder`.
-KINDS = ("dense", "conv")
+#: The estimator kinds: :class:`~hourglass.AutoEncoder`, :class:`~hourglass.ConvAutoEncoder` and
+#: :class:`~hourglass.VariationalAutoEncoder` (dense or conv, with the options of both).
+KINDS = ("dense", "conv", "vae")
 #: Estimators that take every parameter of another kind, its per-kind defaults too, and their
 #: own besides: :class:`~hourglass.VQAutoEncoder` is a ConvAutoEncoder with a quantized code.
 EXTENDS = {"vq": "conv"}
+#: The deterministic autoencoders: the guards against the identity and pretrained parts are theirs.
+_AE = ("dense", "conv")
 
 #: Help panels of ``hourglass fit --help``, in order.
 PANELS = (
@@ -31,6 +34,7 @@ PANELS = (
     "Pretrained parts",
     "Convolutional and tasks",
     "Vector quantization",
+    "Variational",
 )
 
 
@@ -87,26 +91,27 @@ def _flag(name: str) -> tuple[str, ...]:
     return ("--" + name.replace("_", "-"),)
 
 
-_ARCH, _TRAIN, _GUARD, _PRE, _CONV, _VQ = PANELS
+_ARCH, _TRAIN, _GUARD, _PRE, _CONV, _VQ, _VAE = PANELS
 _RESTORATION = "restoration tasks use 2, reconstruct 1"
 
 PARAMS: tuple[Param, ...] = (
     # -- architecture (dense first, then conv, in each estimator's positional order) -----------
     Param("code_size", int | None, 2, "Width of the code (conv: omit for a spatial code).",
-          per_kind={"conv": None}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
+          per_kind={"conv": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
     Param("hidden_layers", tuple[int, ...], (256, 128), "Nodes per encoder layer, e.g. 256,128.",
-          kinds=("dense",), flags=("--hidden-layers", "--hidden"), panel=_ARCH, metavar="INT[,INT]"),
+          kinds=("dense", "vae"), flags=("--hidden-layers", "--hidden"), panel=_ARCH, metavar="INT[,INT]"),
     Param("decoder_layers", tuple[int, ...] | None, None, "Decoder layers, innermost first (none: mirror).",
-          kinds=("dense",), flags=("--decoder-layers", "--decoder-hidden"), panel=_ARCH, metavar="INT[,INT]"),
+          kinds=("dense", "vae"), flags=("--decoder-layers", "--decoder-hidden"), panel=_ARCH,
+          metavar="INT[,INT]"),
     Param("channels", tuple[int, ...] | None, None,
           "Channels per encoder block, e.g. 32,64 (default; colorize 16,32,64,128).",
-          kinds=("conv",), flags=_flag("channels"), panel=_CONV, metavar="INT[,INT]"),
+          kinds=("conv", "vae"), flags=_flag("channels"), panel=_CONV, metavar="INT[,INT]"),
     Param("kernel_size", int, 3, "Odd kernel size of every convolution.",
-          kinds=("conv",), flags=_flag("kernel_size"), panel=_CONV, metavar="INT"),
+          kinds=("conv", "vae"), flags=_flag("kernel_size"), panel=_CONV, metavar="INT"),
     Param("downsampling", str, "pool", "pool (max-pool / upsample) or stride (strided / transposed conv).",
-          kinds=("conv",), flags=_flag("downsampling"), panel=_CONV, choices=("pool", "stride")),
+          kinds=("conv", "vae"), flags=_flag("downsampling"), panel=_CONV, choices=("pool", "stride")),
     Param("convs_per_block", int | None, None, f"Convolutions per block ({_RESTORATION}).",
-          kinds=("conv",), flags=_flag("convs_per_block"), panel=_CONV, metavar="INT"),
+          kinds=("conv", "vae"), flags=_flag("convs_per_block"), panel=_CONV, metavar="INT"),
     Param("skip_connections", bool | str, "auto",
           "U-Net skips for restoration tasks (auto: on with a spatial code and pooling).",
           kinds=("conv",), flags=("--skip-connections", "--no-skip-connections"), panel=_CONV),
@@ -124,9 +129,9 @@ PARAMS: tuple[Param, ...] = (
           "colorize: the network works at 1/N resolution, its chroma upsampled onto the exact luminance.",
           kinds=("conv",), flags=_flag("chroma_subsampling"), panel=_CONV, metavar="INT"),
     Param("image_size", tuple[int, int] | None, None, "Image folders: HxW to resize to / cut patches of.",
-          kinds=("conv",), flags=_flag("image_size"), panel=_CONV, metavar="HxW"),
+          kinds=("conv", "vae"), flags=_flag("image_size"), panel=_CONV, metavar="HxW"),
     Param("color_mode", str | None, None, "Image folders: L (gray) or RGB (default).",
-          kinds=("conv",), flags=_flag("color_mode"), panel=_CONV, choices=("L", "RGB")),
+          kinds=("conv", "vae"), flags=_flag("color_mode"), panel=_CONV, choices=("L", "RGB")),
     # -- training -----------------------------------------------------------------------------
     Param("loss", str, "auto", "auto (BCE for binary data, else MSE), mse or bce.",
           flags=_flag("loss"), panel=_ARCH, choices=("auto", "mse", "bce")),
@@ -138,9 +143,9 @@ PARAMS: tuple[Param, ...] = (
     Param("batch_size", int, 256, "Samples per optimizer step.",
           per_kind={"conv": 64}, flags=_flag("batch_size"), metavar="INT"),
     Param("learning_rate", float | str, "auto", "Peak AdamW rate (auto: 1e-2 scaled for width and batch).",
-          per_kind={"conv": 3e-3}, flags=("--learning-rate", "--lr"), metavar="FLOAT|auto"),
+          per_kind={"conv": 3e-3, "vae": 1e-3}, flags=("--learning-rate", "--lr"), metavar="FLOAT|auto"),
     Param("weight_decay", float, 1e-2, "AdamW's decoupled weight decay.",
-          per_kind={"conv": 1e-4}, flags=_flag("weight_decay"), metavar="FLOAT"),
+          per_kind={"conv": 1e-4, "vae": 0.0}, flags=_flag("weight_decay"), metavar="FLOAT"),
     Param("validation_fraction", float, 0.1, "Share held out for early stopping (0: none).",
           flags=_flag("validation_fraction"), metavar="FLOAT"),
     Param("patience", int, 30, "Epochs without improvement before stopping (0: never).",
@@ -162,35 +167,45 @@ PARAMS: tuple[Param, ...] = (
     # Dense: a fading Gaussian noise is part of the default recipe (it lowers held-out error on
     # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked.
     Param("noise", str | None, "gaussian", "Input noise kind: gaussian, masking or salt_pepper.",
-          per_kind={"conv": None}, flags=("--noise-type",), panel=_GUARD,
+          kinds=_AE, per_kind={"conv": None}, flags=("--noise-type",), panel=_GUARD,
           choices=("gaussian", "masking", "salt_pepper")),
     Param("noise_level", float, 0.3, "Noise sigma (gaussian, in scaled units) or share of entries hit.",
-          per_kind={"conv": 0.1}, flags=("--noise-level", "--noise"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, per_kind={"conv": 0.1}, flags=("--noise-level", "--noise"), panel=_GUARD,
+          metavar="FLOAT"),
     Param("noise_schedule", str, "cosine", "cosine (the noise fades out; a regularizer) or constant.",
           kinds=("dense",), flags=_flag("noise_schedule"), panel=_GUARD, choices=("cosine", "constant")),
     Param("dropout", float, 0.0, "Dropout rate after every hidden layer (block).",
           flags=_flag("dropout"), panel=_GUARD, metavar="FLOAT"),
     Param("l1_penalty", float, 0.0, "Weight of mean |code| (sparse code, ReLU units).",
-          flags=("--l1-penalty", "--l1"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, flags=("--l1-penalty", "--l1"), panel=_GUARD, metavar="FLOAT"),
     Param("kl_penalty", float, 0.0, "Weight of the KL sparsity penalty (sigmoid units).",
-          flags=("--kl-penalty", "--kl"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, flags=("--kl-penalty", "--kl"), panel=_GUARD, metavar="FLOAT"),
     Param("sparsity_target", float, 0.05, "Target activation rate rho of the KL penalty.",
-          flags=_flag("sparsity_target"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, flags=_flag("sparsity_target"), panel=_GUARD, metavar="FLOAT"),
     Param("topk", int | None, None, "Keep the k largest code units per sample (TopK).",
-          flags=_flag("topk"), panel=_GUARD, metavar="INT"),
+          kinds=_AE, flags=_flag("topk"), panel=_GUARD, metavar="INT"),
     Param("topk_aux_penalty", float, 1 / 32, "Weight of the AuxK loss that revives dead TopK units.",
-          flags=("--topk-aux-penalty", "--topk-aux"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, flags=("--topk-aux-penalty", "--topk-aux"), panel=_GUARD, metavar="FLOAT"),
     Param("contractive_penalty", float, 0.0, "Weight of the encoder Jacobian's squared norm.",
-          flags=("--contractive-penalty", "--contractive"), panel=_GUARD, metavar="FLOAT"),
+          kinds=_AE, flags=("--contractive-penalty", "--contractive"), panel=_GUARD, metavar="FLOAT"),
+    # -- variational -----------------------------------------------------------------------------
+    Param("arch", str, "auto", "dense or conv (auto: dense for rows (n, features), conv otherwise).",
+          kinds=("vae",), choices=("auto", "dense", "conv")),
+    Param("beta", float, 1.0, "Weight of the KL term (1: the ELBO; above 1: a beta-VAE).",
+          kinds=("vae",), flags=_flag("beta"), panel=_VAE, metavar="FLOAT"),
+    Param("kl_warmup", int, 10, "Epochs over which the KL weight rises linearly to beta (0: none).",
+          kinds=("vae",), flags=_flag("kl_warmup"), panel=_VAE, metavar="INT"),
+    Param("free_bits", float, 0.0, "Nats per code unit whose KL is free in training (0: off).",
+          kinds=("vae",), flags=_flag("free_bits"), panel=_VAE, metavar="FLOAT"),
     # -- pretrained parts -----------------------------------------------------------------------
     Param("encoder", Any, None, "Reuse the encoder of a saved model folder.",
-          flags=("--encoder", "--encoder-from"), panel=_PRE, metavar="MODEL"),
+          kinds=_AE, flags=("--encoder", "--encoder-from"), panel=_PRE, metavar="MODEL"),
     Param("freeze_encoder", bool, False, "Keep a reused encoder's weights fixed.",
-          flags=_flag("freeze_encoder"), panel=_PRE),
+          kinds=_AE, flags=_flag("freeze_encoder"), panel=_PRE),
     Param("decoder", Any, None, "Reuse the decoder of a saved model folder.",
-          flags=("--decoder", "--decoder-from"), panel=_PRE, metavar="MODEL"),
+          kinds=_AE, flags=("--decoder", "--decoder-from"), panel=_PRE, metavar="MODEL"),
     Param("freeze_decoder", bool, False, "Keep a reused decoder's weights fixed.",
-          flags=_flag("freeze_decoder"), panel=_PRE),
+          kinds=_AE, flags=_flag("freeze_decoder"), panel=_PRE),
     Param("pretrain", str | None, None, "layerwise: greedy layer-wise pretraining first.",
           kinds=("dense",), flags=_flag("pretrain"), panel=_PRE, choices=("layerwise",)),
     # -- vector quantization (VQAutoEncoder) ------------------------------------------------------

@@ -111,7 +111,7 @@ def _import_estimators() -> None:
     """Import the estimator modules, which register themselves (``hourglass`` imports them lazily)."""
     import importlib
 
-    for module in ("dense", "conv", "anomaly", "vq"):
+    for module in ("dense", "conv", "anomaly", "vq", "variational"):
         importlib.import_module(f"hourglass.estimators.{module}")
 
 

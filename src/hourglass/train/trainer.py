@@ -310,13 +310,28 @@ class Trainer:
 
     def _patience_counts(self, epoch: int) -> bool:
         """Whether an epoch without improvement counts toward early stopping."""
+        if self._warming_up(epoch):
+            return False
         return not self._fading or self.corruption_strength(epoch) <= PATIENT_STRENGTH
+
+    def _warming_up(self, epoch: int) -> bool:
+        """Whether the model's own objective still changes with the epoch (a VAE's KL warm-up).
+
+        Its validation loss is then not comparable from epoch to epoch: a rise is no collapse and
+        no reason to stop early.
+        """
+        warming = getattr(self.model, "warming_up", None)
+        return bool(warming(epoch)) if callable(warming) else False
 
     def train_one_epoch(self, data: Data, epoch: int) -> dict[str, float]:
         """One pass over ``data``; returns the mean of each loss term (inf where it diverged)."""
         self.model.train()
         generator = _epoch_generator(self.config.seed, epoch)
         strength = self.corruption_strength(epoch)
+        # A model with a schedule of its own (a VAE's KL warm-up) learns the epoch here, as the noise does.
+        start_epoch = getattr(self.model, "start_epoch", None)
+        if callable(start_epoch):
+            start_epoch(epoch)
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         sums: dict[str, torch.Tensor] = {}
         count = 0
@@ -439,8 +454,19 @@ class Trainer:
             return float(-(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * mean.numel()))
         return float((squares / n - mean**2).clamp_min(0).mean())
 
-    def _collapse(self, terms: dict[str, float], monitored: float, best_loss: float, reference: float):
-        """Why this epoch counts as a collapse (a diverged loss, or most progress lost), or None."""
+    def _collapse(
+        self,
+        terms: dict[str, float],
+        monitored: float,
+        best_loss: float,
+        reference: float,
+        warming: bool = False,
+    ):
+        """Why this epoch counts as a collapse (a diverged loss, or most progress lost), or None.
+
+        ``warming``: the model's objective is still being ramped up, so a loss above its best is
+        expected and only a diverged loss counts.
+        """
         if not math.isfinite(terms["loss"]):
             return f"the training loss became {terms['loss']}"
         if not math.isfinite(monitored):
@@ -452,7 +478,7 @@ class Trainer:
                 f"the reconstruction loss reached {reconstruction:.4g}, over {DIVERGED_FACTOR:g} times "
                 "that of predicting the mean"
             )
-        if not math.isfinite(best_loss):
+        if not math.isfinite(best_loss) or warming:
             return None
         # Half the progress made below the mean's loss; a model not yet better than the mean
         # has made none, and then half its best loss is the margin.
@@ -549,7 +575,8 @@ class Trainer:
                 extra = self.epoch_metrics(self.model, val) if finite and self.epoch_metrics else {}
                 monitored = val_loss if val is not None and _n_samples(val) else terms["loss"]
                 self._record(epoch, terms, val_loss, extra, time.perf_counter() - tic)
-                collapse = self._collapse(terms, monitored, best_loss, reference)
+                warming = self._warming_up(epoch)
+                collapse = self._collapse(terms, monitored, best_loss, reference, warming)
                 if collapse is not None:
                     # Not an improvement either: patience keeps counting through restarts.
                     bad_epochs += 1

@@ -1,0 +1,94 @@
+"""Generative commands: ``hourglass sample`` draws new items from a variational model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hourglass.cli.app import command, echo
+from hourglass.cli.core import Force, ModelArg, Quiet, load_model
+from hourglass.cli.options import MAX_SEED
+from hourglass.data.fileio import check_writable
+from hourglass.exceptions import InvalidInputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def sample_images_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """How one sample shows as an image: ``(c, h, w)`` as it is, a row of a square number of
+    values as a gray square; anything else cannot be drawn.
+
+    Examples
+    --------
+    >>> sample_images_shape((784,))
+    (1, 28, 28)
+    """
+    if len(input_shape) == 3 and input_shape[0] in (1, 3):
+        return tuple(input_shape)
+    if len(input_shape) == 1:
+        side = math.isqrt(input_shape[0])
+        if side * side == input_shape[0]:
+            return (1, side, side)
+    shown = "x".join(map(str, input_shape))
+    raise InvalidInputError(
+        f"this model's samples have shape {shown}, which is no image (a square number of values or "
+        f"(c, h, w)); write them to {', '.join(ARRAY_SUFFIXES)} instead"
+    )
+
+
+def tile(images, ncols: int):
+    """Lay ``(n, c, h, w)`` images out in one ``(c, H, W)`` grid with a 1-pixel white border."""
+    import numpy as np
+
+    n, c, h, w = images.shape
+    rows = math.ceil(n / ncols)
+    grid = np.ones((c, rows * (h + 1) + 1, ncols * (w + 1) + 1), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, q = divmod(i, ncols)
+        grid[:, 1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = image
+    return grid
+
+
+@command()
+def sample(
+    model: ModelArg,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="A .png grid of images, or .npy, .npz or .csv values.")
+    ],
+    n: Annotated[int, typer.Option("-n", "--n-samples", help="How many samples.", min=1)] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draws.", min=0, max=MAX_SEED)] = 0,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Draw N new samples from a variational MODEL (hourglass fit --arch vae / --variational)."""
+    suffix = output.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES + ARRAY_SUFFIXES:
+        raise InvalidInputError(
+            f"--output {str(output)!r}: expected a suffix in {list(IMAGE_SUFFIXES + ARRAY_SUFFIXES)}"
+        )
+    check_writable(output, force)
+    estimator = load_model(model)
+    if not callable(getattr(estimator, "sample", None)):
+        raise InvalidInputError(
+            f"{str(model)!r} holds a {type(estimator).__name__}, which cannot sample; fit a variational "
+            "model (hourglass fit --arch vae, or --variational) to draw new samples"
+        )
+    if suffix in IMAGE_SUFFIXES:
+        shape = sample_images_shape(tuple(estimator.input_shape_))
+        drawn = estimator.sample(n, random_state=seed).reshape(n, *shape)
+        from hourglass.data.images import save_image
+
+        save_image(output, tile(drawn, min(n, max(1, math.isqrt(n - 1) + 1))), force=force)
+        echo(f"wrote {n} samples of shape {'x'.join(map(str, shape))} as a grid to {output}", quiet)
+        return
+    from hourglass.data.loading import save_array
+
+    drawn = estimator.sample(n, random_state=seed)
+    if suffix == ".csv":
+        drawn = drawn.reshape(n, -1)
+    save_array(output, drawn, force=force)
+    echo(f"wrote {n} samples of shape {tuple(drawn.shape[1:])} to {output}", quiet)

@@ -1,0 +1,436 @@
+"""The variational autoencoder estimator: generation, interpolation and likelihoods.
+
+:class:`VariationalAutoEncoder` is dense for rows ``(n, features)`` and convolutional for series,
+images and video (``arch``), with the dense and conv estimators' parameters, inputs and checks
+(their methods are reused here, not copied). It trains through the one
+:meth:`~hourglass.estimators.base.BaseAutoEncoder.fit`: the module
+(:mod:`hourglass.nn.variational`) hands its KL term to the trainer with the reconstruction loss.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.data.sources import TrainingSource
+from hourglass.estimators.base import BaseAutoEncoder, as_seed
+from hourglass.estimators.conv import ConvAutoEncoder, _is_path
+from hourglass.estimators.dense import AutoEncoder
+from hourglass.estimators.params import BY_NAME, make_init
+from hourglass.estimators.persistence import register_estimator
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn import variational as vnn
+from hourglass.train.losses import choose_loss
+
+#: Monte Carlo draws per sample behind :meth:`VariationalAutoEncoder.score_samples`.
+ELBO_SAMPLES = 8
+#: Rows per batch of the importance-weighted bound (each decoded ``n_importance`` times).
+IWAE_BATCH = 128
+#: A code unit is active when the variance of its posterior mean over the data exceeds this
+#: (Burda et al. 2016).
+ACTIVE_THRESHOLD = 0.01
+INTERPOLATIONS = ("linear", "slerp")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{name}={value!r}; expected a positive integer")
+    return int(value)
+
+
+@register_estimator
+class VariationalAutoEncoder(BaseAutoEncoder):
+    """A variational autoencoder (Kingma and Welling 2014): a generative model with a Gaussian code.
+
+    The encoder gives each sample a posterior ``N(mu, sigma^2)`` over the code; training
+    maximises the evidence lower bound (ELBO), the likelihood of the data given a code drawn from
+    it minus ``beta`` times its KL divergence from the prior ``N(0, I)``. Codes drawn from the
+    prior decode to new samples (:meth:`sample`), and the posterior means of two inputs span a
+    path of plausible items between them (:meth:`interpolate`).
+
+    Parameters
+    ----------
+    code_size : int, default=16
+        Units of the Gaussian code.
+    hidden_layers, decoder_layers
+        Dense models: as in :class:`hourglass.AutoEncoder`.
+    channels, kernel_size, downsampling, convs_per_block, image_size, color_mode
+        Convolutional models: as in :class:`hourglass.ConvAutoEncoder` (the code is always flat).
+    activation : str, default='gelu'
+    loss : {'auto', 'bce', 'mse'}, default='auto'
+        The likelihood: 'bce' is the Bernoulli (binary cross-entropy on the logits, summed over
+        values: the standard for pixels in [0, 1]); 'mse' a Gaussian with one variance shared by
+        every value, kept at its maximum-likelihood value, the mean squared error (Rybkin et al.
+        2021), in ``module_.noise_variance``. 'auto' takes the Bernoulli for data in [0, 1], the
+        Gaussian otherwise.
+    scaling, epochs, batch_size, validation_fraction, patience, random_state, device
+        As in :class:`hourglass.AutoEncoder`.
+    precision, compile, checkpoint_dir, verbose, warm_start, callbacks, dropout
+        As in :class:`hourglass.AutoEncoder`.
+    learning_rate : float or 'auto', default=1e-3
+        Peak AdamW rate (Kingma and Welling's Adam rate; 'auto' as for the dense and conv models).
+    weight_decay : float, default=0.0
+        AdamW's decoupled weight decay (none: the ELBO is the objective).
+    beta : float, default=1.0
+        Weight of the KL term: 1 trains the ELBO; above 1 a beta-VAE (Higgins et al. 2017), whose
+        code units tend to separate factors at the cost of reconstruction.
+    kl_warmup : int, default=10
+        Epochs over which the KL weight rises linearly from ``beta / kl_warmup`` to ``beta``
+        (Bowman et al. 2016; Sønderby et al. 2016), so the decoder learns to use the code before
+        the KL pulls it toward the prior (posterior collapse); 0 for none. While it rises, the
+        validation loss (always at the full weight) neither counts toward early stopping nor
+        as a collapse.
+    free_bits : float, default=0.0
+        Nats per code unit below which a unit's KL (averaged over the batch) costs nothing in
+        training (Kingma et al. 2016), another guard against inactive units; 0 is off.
+    arch : {'auto', 'dense', 'conv'}, default='auto'
+        'auto': dense for 2-D arrays (rows) and datasets of 1-D items, convolutional for
+        anything else (images, series, video, image and IDX folders).
+
+    Attributes
+    ----------
+    arch_ : {'dense', 'conv'}
+        The architecture used.
+    input_shape_ : tuple of int
+        One sample's shape (``(n_features,)`` for a dense model).
+    module_ : hourglass.nn.variational.VariationalAutoEncoder
+    loss_, loss_reason_, scaler_, history_, n_epochs_, fit_seconds_
+        As in :class:`hourglass.AutoEncoder`; ``history_.terms`` holds the reconstruction loss and
+        ``kl_loss`` (the weighted KL divided by the values per sample) per epoch.
+
+    Notes
+    -----
+    ``transform``, ``reconstruct`` and ``inverse_transform`` use the posterior mean, so they are
+    deterministic; :meth:`score_samples` is the ELBO per sample in nats (higher: more likely), so
+    the model ranks anomalies too. Likelihoods are in the data's units (the scaling's Jacobian
+    included); for the Bernoulli likelihood of values in [0, 1] they are the usual "nats" of
+    Fashion-MNIST and MNIST papers, not a density of grey values.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X = load_digits().data / 16
+    >>> vae = VariationalAutoEncoder(code_size=4, epochs=5, random_state=0).fit(X)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 64)
+    >>> vae.interpolate(X[0], X[1], steps=5).shape
+    (5, 64)
+    """
+
+    __init__ = make_init("vae")  # parameters and defaults: hourglass.estimators.params
+
+    # What the dense and conv methods reused below read, fixed for a VAE.
+    task = "reconstruct"
+    scale_factor = 2
+    skip_connections = False
+    noise = None
+    noise_level = 0.0
+    encoder = None
+    decoder = None
+    freeze_encoder = False
+    freeze_decoder = False
+    pretrain = None
+
+    # Reused as they are (each reads only parameters a VAE has).
+    _load = ConvAutoEncoder._load
+    _folder_mode = ConvAutoEncoder._folder_mode
+    _dataset_source = ConvAutoEncoder._dataset_source
+    _set_input_shape = ConvAutoEncoder._set_input_shape
+    _convs_per_block = ConvAutoEncoder._convs_per_block
+    _skip_connections = ConvAutoEncoder._skip_connections
+    _chroma_fields = ConvAutoEncoder._chroma_fields
+    _resolved_code_size = AutoEncoder._resolved_code_size
+    _base_architecture = AutoEncoder._base_architecture
+
+    # -- dense or conv -----------------------------------------------------------------------
+    def _flavour(self) -> type[BaseAutoEncoder]:
+        """The estimator whose input handling this model follows."""
+        return AutoEncoder if getattr(self, "arch_", None) == "dense" else ConvAutoEncoder
+
+    def _choose_arch(self, X: Any) -> str:
+        if self.arch != "auto":
+            return self.arch
+        if isinstance(X, torch.utils.data.DataLoader):
+            X = X.dataset
+        if isinstance(X, torch.utils.data.Dataset):
+            item = X[0]
+            item = item[0] if isinstance(item, (list, tuple)) else item
+            return "dense" if np.ndim(item) == 1 else "conv"
+        if _is_path(X):
+            return "conv"
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:  # a list of rows, say: the dense model's checks name what is wrong with it
+            try:
+                ndim = np.asarray(X).ndim
+            except (TypeError, ValueError):
+                ndim = 2
+        return "dense" if ndim == 2 else "conv"
+
+    @property
+    def _scaler_channel_axis(self) -> int | None:  # type: ignore[override]
+        return 1 if self._flavour() is ConvAutoEncoder else None
+
+    def _check_params(self) -> None:
+        if self.arch not in ("auto", "dense", "conv"):
+            raise InvalidInputError(f"arch={self.arch!r}; expected 'auto', 'dense' or 'conv'")
+        vnn.check_vae_settings(self.beta, self.free_bits, self.kl_warmup)
+        if (
+            not isinstance(self.code_size, numbers.Integral)
+            or isinstance(self.code_size, bool)
+            or (self.code_size < 1)
+        ):
+            raise InvalidInputError(
+                f"code_size={self.code_size!r}; expected a positive integer (a variational code is flat)"
+            )
+        ConvAutoEncoder._check_params(self)
+
+    def _training_source(self, X: Any) -> TrainingSource:
+        self.arch_ = self._choose_arch(X)
+        return self._flavour()._training_source(self, X)
+
+    def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
+        return self._flavour()._validate_input(self, X, reset)
+
+    def _check_streamed(self, X: np.ndarray, source) -> None:
+        self._flavour()._check_streamed(self, X, source)
+
+    def _check_code_size(self, X: np.ndarray) -> None:
+        self._flavour()._check_code_size(self, X)
+
+    def _overcomplete_allowed(self) -> bool:
+        return False
+
+    def _auto_learning_rate(self) -> tuple[float, str]:
+        if self._flavour() is AutoEncoder:
+            return AutoEncoder._auto_learning_rate(self)
+        conv = BY_NAME["learning_rate"].default_for("conv")
+        return float(conv), f"auto: the convolutional models' rate {conv:g}"
+
+    def _choose_loss(self, scaled) -> tuple[str, str]:
+        if self.loss != "auto":
+            return choose_loss(self.loss, scaled)
+        if scaled.in_unit_interval():
+            return "bce", (
+                "auto: training values lie in [0, 1]: the Bernoulli likelihood (binary cross-entropy on "
+                "the logits, summed over values)"
+            )
+        return "mse", (
+            f"auto: training values span [{scaled.lo:.3g}, {scaled.hi:.3g}]: a Gaussian likelihood with "
+            "one variance, kept at the mean squared error"
+        )
+
+    def _architecture(self, X: np.ndarray, output_activation: str):
+        from dataclasses import fields
+
+        base = self._flavour()._architecture(self, X, output_activation)
+        values = {f.name: getattr(base, f.name) for f in fields(base)}
+        config = (
+            vnn.VariationalConvConfig if self._flavour() is ConvAutoEncoder else vnn.VariationalDenseConfig
+        )
+        return config(
+            **values,
+            likelihood="bernoulli" if self.loss_ == "bce" else "gaussian",
+            beta=float(self.beta),
+            free_bits=float(self.free_bits),
+            kl_warmup=int(self.kl_warmup),
+        )
+
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VariationalAutoEncoder:
+        """Train on ``X`` (see :meth:`hourglass.AutoEncoder.fit`); ``y`` is ignored."""
+        super().fit(X, y, resume=resume)
+        self._after_fit()
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> VariationalAutoEncoder:
+        """One pass over ``X`` (see :meth:`hourglass.AutoEncoder.partial_fit`)."""
+        super().partial_fit(X, y)
+        self._after_fit()
+        return self
+
+    def _after_fit(self) -> None:
+        if self.arch_ == "dense":
+            self.input_shape_ = (int(self.n_features_in_),)
+
+    # -- persistence -------------------------------------------------------------------------
+    def _saved_attributes(self) -> dict[str, Any]:
+        return {**super()._saved_attributes(), "arch_": self.arch_, "input_shape_": list(self.input_shape_)}
+
+    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        super()._restore_attributes(fitted, tensors)
+        if self.arch_ not in ("dense", "conv"):
+            raise InvalidInputError(f"fitted arch_={self.arch_!r}; expected 'dense' or 'conv'")
+        self.input_shape_ = tuple(int(s) for s in self.input_shape_)
+
+    # -- generation --------------------------------------------------------------------------
+    def sample(self, n: int, random_state: Any = None) -> np.ndarray:
+        """Decode ``n`` codes drawn from the prior ``N(0, I)`` into new samples.
+
+        Parameters
+        ----------
+        n : int
+            How many samples.
+        random_state : int, RandomState or None
+            Seed of the draws: the same seed gives the same samples.
+
+        Returns
+        -------
+        ndarray of shape (n, *input_shape_)
+            In the data's units: the decoder's mean (for the Bernoulli likelihood the pixel
+            probabilities, which is what VAE papers show).
+
+        Examples
+        --------
+        >>> vae.sample(64, random_state=0).shape  # doctest: +SKIP
+        (64, 784)
+        """
+        check_is_fitted(self, "module_")
+        n = _positive_int(n, "n")
+        generator = torch.Generator().manual_seed(as_seed(random_state))
+        codes = torch.randn((n, self._code_width()), generator=generator).numpy()
+        out = self._run(self.module_.decode, codes, unscale=True)
+        return out.reshape(n, *self.input_shape_)
+
+    def _one_sample(self, x: Any, name: str) -> np.ndarray:
+        data = np.asarray(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x
+        shape = tuple(self.input_shape_)
+        if tuple(data.shape) == shape:
+            data = data[None]
+        gray = len(shape) == 3 and shape[0] == 1 and tuple(data.shape) == shape[1:]
+        if gray:
+            data = data[None, None]
+        if tuple(data.shape) != (1, *shape):
+            raise InvalidInputError(
+                f"{name} has shape {tuple(np.shape(x))}; expected one sample of shape {shape}"
+            )
+        return self._validate_input(data, reset=False)
+
+    def interpolate(
+        self, a: Any, b: Any, steps: int = 8, method: str = "linear", return_codes: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Decode a path between the posterior means of two samples.
+
+        Parameters
+        ----------
+        a, b : array-like
+            One sample each, shaped like a training sample.
+        steps : int, default=8
+            Points on the path, both ends included (at least 2).
+        method : {'linear', 'slerp'}, default='linear'
+            'slerp' follows the great circle between the two codes (White 2016), which keeps the
+            codes at the norm the prior gives most of its mass.
+        return_codes : bool, default=False
+            Also return the codes of the path.
+
+        Returns
+        -------
+        ndarray of shape (steps, *input_shape_)
+            The decoded path, ``a``'s reconstruction first and ``b``'s last; with
+            ``return_codes``, also the ``(steps, code_size)`` codes.
+        """
+        check_is_fitted(self, "module_")
+        steps = _positive_int(steps, "steps")
+        if steps < 2:
+            raise InvalidInputError(f"steps={steps}; expected at least 2 (the two ends)")
+        if method not in INTERPOLATIONS:
+            raise InvalidInputError(f"method={method!r}; expected one of {INTERPOLATIONS}")
+        ends = np.concatenate([self._one_sample(a, "a"), self._one_sample(b, "b")])
+        za, zb = self._run(self.module_.encode, ends, scale=True).astype(np.float64)
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        codes = (1 - t) * za + t * zb
+        if method == "slerp":
+            cos = np.dot(za, zb) / max(np.linalg.norm(za) * np.linalg.norm(zb), 1e-12)
+            omega = math.acos(float(np.clip(cos, -1.0, 1.0)))
+            if omega > 1e-6:  # nearly parallel codes: the straight line is the arc
+                codes = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / math.sin(omega)
+        codes = codes.astype(np.float32)
+        out = self._run(self.module_.decode, codes, unscale=True).reshape(steps, *self.input_shape_)
+        return (out, codes) if return_codes else out
+
+    # -- likelihoods -------------------------------------------------------------------------
+    def _log_jacobian(self) -> float:
+        """``-sum log |scale|`` over one sample's values: densities in the data's units."""
+        scale = np.broadcast_to(np.abs(self.scaler_.scale), (1, *self.input_shape_))
+        return -float(np.sum(np.log(scale.astype(np.float64))))
+
+    def _per_sample(self, X: Any, fn, seed: int, batch: int) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+        device = self._device()
+        self.module_.eval()
+        parts = []
+        for start in range(0, len(data), batch):
+            rows = np.ascontiguousarray(data[start : start + batch], dtype=np.float32)
+            x = torch.from_numpy(self.scaler_.transform(rows).copy()).to(device)
+            # Every batch the same draws: a sample's score depends neither on its batch nor its place.
+            generator = torch.Generator().manual_seed(seed)
+            parts.append(fn(x, generator).double().cpu().numpy())
+        values = np.concatenate(parts) if parts else np.zeros(0)
+        return values + self._log_jacobian()
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """The ELBO of each sample, in nats (higher: more likely under the model).
+
+        ``E_q[log p(x | z)] - KL(q(z | x) || p(z))``, the expectation over ``ELBO_SAMPLES``
+        (8) draws from a fixed seed, so that the same ``X`` always scores the same.
+        """
+        return self._per_sample(
+            X, lambda x, g: vnn.elbo(self.module_, x, ELBO_SAMPLES, g), self.seed_, IWAE_BATCH * 8
+        )
+
+    def log_likelihood(self, X: Any, n_importance: int = 1000, random_state: Any = 0) -> np.ndarray:
+        """The importance-weighted estimate of ``log p(x)`` per sample, in nats (Burda et al. 2016).
+
+        ``log (1/k) sum_i p(x, z_i) / q(z_i | x)`` with ``k = n_importance`` draws from the
+        posterior: a lower bound on ``log p(x)`` that rises toward it with ``k`` (``k = 1`` is an
+        unbiased estimate of the ELBO). ``-mean`` is the NLL that VAE papers report.
+
+        Parameters
+        ----------
+        X : array-like
+        n_importance : int, default=1000
+            Draws per sample ``k``.
+        random_state : int, RandomState or None, default=0
+            Seed of the draws.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        k = _positive_int(n_importance, "n_importance")
+        batch = max(1, min(IWAE_BATCH, vnn.DECODE_ROWS // k * 4))
+        return self._per_sample(
+            X, lambda x, g: vnn.iwae_bound(self.module_, x, k, g), as_seed(random_state), batch
+        )
+
+    def kl_per_unit(self, X: Any) -> np.ndarray:
+        """The mean KL divergence of each code unit's posterior from the prior over ``X``, in nats."""
+        check_is_fitted(self, "module_")
+        data = self._validate_input(X, reset=False)
+
+        def kl(x: torch.Tensor) -> torch.Tensor:
+            return vnn.kl_per_unit(*self.module_.posterior(x))
+
+        return self._run(kl, data, scale=True).astype(np.float64).mean(axis=0)
+
+    def active_units(self, X: Any, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+        """Which code units are active: the variance of their posterior mean over ``X`` exceeds
+        ``threshold`` (Burda et al. 2016's ``Cov_x(E_q[z_u]) > 0.01``).
+
+        Returns
+        -------
+        ndarray of bool, shape (code_size,)
+        """
+        return self.transform(X).astype(np.float64).var(axis=0) > threshold
+
+    def _report_sections(self, report, X: np.ndarray, image_shape=None, data_role: str = "training") -> None:
+        from hourglass.report.variational import add_variational_sections
+
+        add_variational_sections(report, self, X, image_shape)
+
+
+__all__ = ["VariationalAutoEncoder"]
