@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from helpers import assert_one_line_error, run
-from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder
+from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder, VariationalAutoEncoder, VQAutoEncoder
 from hourglass.estimators.export import example_input
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError, OutputExistsError
 
@@ -104,6 +104,20 @@ def _detector(cancer, digit_images, photo_patches):
     return AnomalyDetector(inner, random_state=0).fit(cancer)
 
 
+def _vq(cancer, digit_images, photo_patches):
+    return VQAutoEncoder(channels=(8, 16), codebook_size=16, embedding_dim=4, **FAST).fit(digit_images)
+
+
+def _vae(arch: str):
+    def build(cancer, digit_images, photo_patches):
+        X = cancer if arch == "dense" else digit_images
+        return VariationalAutoEncoder(arch=arch, code_size=4, channels=(8,), hidden_layers=(16,), **FAST).fit(
+            X
+        )
+
+    return build
+
+
 KINDS = {
     "dense-standard": _dense("standard"),
     "dense-minmax-clip": _dense("minmax"),
@@ -118,9 +132,12 @@ KINDS = {
     "super-resolve": _task("super_resolve", skip_connections=False),
     "inpaint": _task("inpaint"),
     "anomaly": _detector,
+    "vq": _vq,
+    "vae-dense": _vae("dense"),
+    "vae-conv": _vae("conv"),
 }
 #: Each checked on every part in the fast suite; the others on the autoencoder part (all parts: slow).
-FAST_KINDS = ("dense-standard", "conv-image", "dense-topk")
+FAST_KINDS = ("dense-standard", "conv-image", "dense-topk", "vq", "vae-conv")
 #: Variations of a kind checked in the fast suite (scaling, clip, TopK, a restoration task): slow only.
 SLOW_KINDS = ("dense-none", "dense-minmax-clip", "conv-topk", "inpaint")
 
@@ -140,7 +157,7 @@ def fitted(cancer, digit_images, photo_patches):
 def _raw_input(kind: str, cancer, digit_images, photo_patches) -> np.ndarray:
     if kind == "dense-bce-sigmoid":
         return digit_images.reshape(len(digit_images), -1)[:40]
-    if kind in ("conv-image", "conv-topk"):
+    if kind in ("conv-image", "conv-topk", "vq", "vae-conv"):
         return digit_images[:40]
     if kind == "conv-series":
         return np.cumsum(cancer[:40, None, :] - cancer.mean(axis=0), axis=2)

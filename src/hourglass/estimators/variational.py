@@ -144,6 +144,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     _convs_per_block = ConvAutoEncoder._convs_per_block
     _skip_connections = ConvAutoEncoder._skip_connections
     _chroma_fields = ConvAutoEncoder._chroma_fields
+    _check_colour = ConvAutoEncoder._check_colour
+    _channels = ConvAutoEncoder._channels
+    _default_patch_size = ConvAutoEncoder._default_patch_size
     _resolved_code_size = AutoEncoder._resolved_code_size
     _base_architecture = AutoEncoder._base_architecture
 

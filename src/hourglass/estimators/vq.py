@@ -177,6 +177,11 @@ class VQAutoEncoder(ConvAutoEncoder):
         check_is_fitted(self, "module_")
         return tuple(self.architecture_.grid_shape)
 
+    def _code_shape(self) -> tuple[int, ...]:
+        # The code is the quantized map (code vectors on the grid), not the encoder's wider output:
+        # transform, inverse_transform and the exported decoder all take it.
+        return (int(self.architecture_.quantized_dim), *self.architecture_.grid_shape)
+
     @property
     def bits_per_index_(self) -> float:
         return math.log2(self.n_codes_)

@@ -66,6 +66,10 @@ class ResidualAutoEncoder(AutoEncoder):
         size = [-(-s // self.chroma_subsampling) for s in x.shape[2:]]
         return F.interpolate(x, size=size, mode="area")
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        # The code of what the network sees (the shrunk input under chroma subsampling), as in forward.
+        return super().encode(self._network_input(x))
+
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         if self.chroma:
             raise InvalidInputError(
