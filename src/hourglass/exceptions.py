@@ -49,3 +49,8 @@ class ExportError(HourglassError, RuntimeError):
 
 class MissingDependencyError(HourglassError, ImportError):
     """A feature needs an optional package that is not installed (its extra names it)."""
+
+
+def with_article(noun: str) -> str:
+    """``noun`` with its indefinite article, for messages: 'an AutoEncoder', 'a VQAutoEncoder'."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

@@ -13,6 +13,7 @@ from hourglass.cli.core import Force, ModelArg, Quiet, load_model
 from hourglass.cli.options import MAX_SEED
 from hourglass.data.fileio import check_writable
 from hourglass.exceptions import InvalidInputError
+from hourglass.exceptions import with_article as _a
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
@@ -74,7 +75,7 @@ def sample(
     estimator = load_model(model)
     if not callable(getattr(estimator, "sample", None)):
         raise InvalidInputError(
-            f"{str(model)!r} holds a {type(estimator).__name__}, which cannot sample; fit a variational "
+            f"{str(model)!r} holds {_a(type(estimator).__name__)}, which cannot sample; fit a variational "
             "model (hourglass fit --arch vae, or --variational) to draw new samples"
         )
     if suffix in IMAGE_SUFFIXES:

@@ -14,6 +14,7 @@ import typer
 from hourglass.cli.app import command, echo, fail
 from hourglass.data.fileio import check_writable, make_parents, remove_empty
 from hourglass.exceptions import HourglassError, InvalidInputError
+from hourglass.exceptions import with_article as _a
 from hourglass.train.task_names import TASK_HELP
 
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
@@ -101,7 +102,7 @@ def apply(
     estimator = load(model)
     if not hasattr(estimator, "apply_image"):
         raise InvalidInputError(
-            f"{str(model)!r} holds a {type(estimator).__name__}; 'apply' needs a conv model"
+            f"{str(model)!r} holds {_a(type(estimator).__name__)}; 'apply' needs a conv model"
         )
     files = _inputs(inputs)
     if out_dir.exists() and not out_dir.is_dir():

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.exceptions import with_article as _a
 
 MAGIC = b"HGVQ"
 VERSION = 1
@@ -72,7 +73,7 @@ def check_codec_model(model: Any) -> None:
 
     if not isinstance(model, VQAutoEncoder):
         raise InvalidInputError(
-            f"the model is a {type(model).__name__}, whose code is real numbers; only a VQAutoEncoder's "
+            f"the model is {_a(type(model).__name__)}, whose code is real numbers; only a VQAutoEncoder's "
             "code of indices is compressed (train one with VQAutoEncoder or 'hourglass fit --arch vq')"
         )
     if not hasattr(model, "module_"):
