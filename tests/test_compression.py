@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from tests.helpers import assert_one_line_error, run
 
+from helpers import assert_one_line_error, run
 from hourglass import ConvAutoEncoder, DataFileError, InvalidInputError, VQAutoEncoder, load
 from hourglass.uses import compression
 
