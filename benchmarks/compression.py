@@ -334,6 +334,7 @@ def figure(results: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     sets = [k for k in ("fashion_mnist", "digits", "photos") if k in results]
     fig, axes = plt.subplots(2, len(sets), figsize=(5 * len(sets), 8), squeeze=False)
@@ -354,6 +355,10 @@ def figure(results: dict, path: str) -> None:
                 pts = sorted(group.values(), key=lambda p: p["bpp"])
                 ax.plot([p["bpp"] for p in pts], [p[metric] for p in pts], style + "-", ms=10, label=name)
             ax.set_xscale("log")
+            # Plain decimal ticks, none on the minor positions: a span under a decade otherwise
+            # labels every minor tick in 2 x 10^-1 notation, one over another.
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("bits per pixel (whole files)")
             ax.set_ylabel("PSNR (dB)" if metric == "psnr" else "SSIM")
             ax.set_title(f"{key.replace('_', '-')}: {metric.upper()}")
