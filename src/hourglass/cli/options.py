@@ -57,15 +57,19 @@ def _shown(value: Any) -> str:
 
 
 def _help(param: Param) -> str:
-    """The one-line help with the defaults of the architectures that take the option."""
-    by_kind = {kind: param.default_for(kind) for kind in KINDS + tuple(EXTENDS) if kind in param.kinds}
+    """The one-line help: which architectures take the option (when not all do), and their defaults."""
+    every = KINDS + tuple(EXTENDS)
+    takers = [kind for kind in every if takes(kind, param)]
     # Round brackets: rich would read square ones as markup and drop them.
     if param.name == "random_state":
         return f"{param.help} (default: 0)"
-    if len(set(map(_shown, by_kind.values()))) == 1:
-        only = "" if len(by_kind) == len(KINDS) else f"{next(iter(by_kind))} only; "
-        return f"{param.help} ({only}default: {_shown(next(iter(by_kind.values())))})"
-    return f"{param.help} (default: " + "; ".join(f"{k} {_shown(v)}" for k, v in by_kind.items()) + ")"
+    groups: dict[str, list[str]] = {}  # shown default -> the kinds that have it, in order
+    for kind in takers:
+        groups.setdefault(_shown(param.default_for(kind)), []).append(kind)
+    if len(groups) == 1:
+        only = "" if len(takers) == len(every) else f"{', '.join(takers)} only; "
+        return f"{param.help} ({only}default: {next(iter(groups))})"
+    return f"{param.help} (default: " + "; ".join(f"{', '.join(k)} {v}" for v, k in groups.items()) + ")"
 
 
 def _cli_type(param: Param) -> Any:

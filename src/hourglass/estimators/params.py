@@ -104,7 +104,7 @@ PARAMS: tuple[Param, ...] = (
           kinds=("dense", "vae"), flags=("--decoder-layers", "--decoder-hidden"), panel=_ARCH,
           metavar="INT[,INT]"),
     Param("channels", tuple[int, ...] | None, None,
-          "Channels per encoder block, e.g. 32,64 (default; colorize 16,32,64,128).",
+          "Channels per encoder block, e.g. 32,64 (none: 32,64; colorize 16,32,64,128).",
           kinds=("conv", "vae"), flags=_flag("channels"), panel=_CONV, metavar="INT[,INT]"),
     Param("kernel_size", int, 3, "Odd kernel size of every convolution.",
           kinds=("conv", "vae"), flags=_flag("kernel_size"), panel=_CONV, metavar="INT"),
