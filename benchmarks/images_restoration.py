@@ -215,6 +215,8 @@ def run_task(task: str, args) -> dict:
             methods = {"noisy input": noisy, **baselines("denoise", noisy, sigma=SIGMA)}
             task_input, crop = noisy, truth.shape[1:]
         elif task == "super_resolve":
+            # Whole low-resolution pixels only: an odd side has no x2 original to compare with.
+            truth = truth[:, : truth.shape[1] // 2 * 2, : truth.shape[2] // 2 * 2]
             task_input, crop = make_low_resolution(truth, 2), truth.shape[1:]
             methods = {"bicubic": bicubic_upscale(task_input, 2, crop)}
         else:
