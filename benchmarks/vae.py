@@ -13,7 +13,9 @@ Writes the model report (samples, interpolations, KL per unit). Needs Debian's
 
 Usage::
 
-    /work/bench-run python benchmarks/vae.py [--epochs 12] [--n-test 1000] [--report vae-report.html]
+    python benchmarks/vae.py [--epochs 30] [--n-test 10000] [--report vae-report.html]
+
+The defaults take about 9 minutes on one Zen 4 core (3.5 min of training, 5 min for the bound).
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ def mean_and_se(values: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--code-size", type=int, default=32)
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--kl-warmup", type=int, default=3)
+    parser.add_argument("--kl-warmup", type=int, default=5)
     parser.add_argument("--k", type=int, default=1000, help="importance samples per test image")
-    parser.add_argument("--n-test", type=int, default=1000, help="test images for the IWAE bound")
+    parser.add_argument("--n-test", type=int, default=10000, help="test images for the IWAE bound")
     parser.add_argument("--ae-epochs", type=int, default=6, help="0 skips the plain autoencoder")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report", default="vae-report.html")
