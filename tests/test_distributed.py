@@ -200,3 +200,31 @@ def test_each_process_reads_its_own_share_of_a_lazy_dataset(tmp_path):
     read_alone = int((tmp_path / "read0.json").read_text())
     # Each process reads half of every epoch's 256 training and 64 validation rows.
     assert all(r <= read_alone - 3 * (256 + 64) // 2 for r in reads), (reads, read_alone)
+
+
+def test_a_conv_model_trains_under_torchrun_in_channels_last_as_in_one_process(tmp_path):
+    # Channels-last on the CPU: DDP must wrap the model after its conversion, or every step
+    # copies each gradient into a bucket of the other layout (and PyTorch warns of it).
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "images.npy", rng.random((64, 1, 8, 8)).astype(np.float32))
+    settings = {"channels": (4, 8), "code_size": 3, "epochs": 2, "batch_size": 16,
+                "validation_fraction": 0.25, "patience": 0, "random_state": 0, "device": "cpu",
+                "verbose": 0}  # fmt: skip
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np, torch, hourglass
+            torch.set_num_threads(1)
+            hourglass.ConvAutoEncoder(**{settings!r}).fit(np.load("images.npy")).save("model")
+            """
+        )
+    )
+    done = _torchrun([str(script)], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "strides do not match" not in done.stderr
+    single = hourglass.ConvAutoEncoder(**settings).fit(np.load(tmp_path / "images.npy"))
+    parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))
+    for name, value in single.module_.state_dict().items():
+        key = next(k for k in parallel if k.endswith(name))
+        np.testing.assert_allclose(parallel[key], value.numpy(), rtol=0, atol=1e-4, err_msg=name)

@@ -250,6 +250,13 @@ class Trainer:
         # Under torchrun each process computes its share of every batch; DDP averages the
         # gradients. Buffers are not broadcast from rank 0: the TopK bottleneck keeps its
         # dead-unit statistics itself, over the whole batch of every process.
+        self.memory_format = _memory_format(self.model, self.device)
+        if distributed.active() and self.memory_format is not None:
+            # DDP lays out its gradient buckets by the parameters' strides when it wraps them:
+            # wrapped before the channels-last conversion of fit(), every step would copy each
+            # gradient into a bucket of the other layout (PyTorch warns "Grad strides do not
+            # match bucket view strides").
+            self.model.to(memory_format=self.memory_format)
         self.forward = distributed.data_parallel(self.model) if distributed.active() else self.model
         if config.compile:
             # Only the training forward is compiled: evaluation (eval mode, other batch sizes)
@@ -261,7 +268,6 @@ class Trainer:
             self.forward = torch.compile(self.forward, mode=mode)
         # Resolved from the hardware alone until fit() knows the work of a step.
         self.precision, self.precision_reason = resolve_precision(config.precision, self.device)
-        self.memory_format = _memory_format(self.model, self.device)
         self.loss = loss
         self.regularizers = list(regularizers or [])
         self.corruption = corruption
