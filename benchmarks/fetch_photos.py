@@ -66,6 +66,41 @@ PHOTOS_BY_EYE = {
 DEFAULT_CACHE = Path.home() / ".cache" / "hourglass-photos"
 
 
+#: Every HOLD_EVERY-th photograph (by sorted name) is held out of training by every benchmark.
+HOLD_EVERY = 5
+
+
+def as_chw(img: np.ndarray) -> np.ndarray:
+    """An RGB image as float32 ``(3, h, w)`` in [0, 1]."""
+    img = np.asarray(img, np.float32) / (255 if img.dtype == np.uint8 else 1)
+    return np.ascontiguousarray(img[..., :3].transpose(2, 0, 1))
+
+
+def split(cache: Path = DEFAULT_CACHE) -> tuple[dict[str, np.ndarray], ...]:
+    """(training, held-out, extra unseen) wallpaper photos named ``package/name``, from the manifest.
+
+    One split for every benchmark that uses the photos: every :data:`HOLD_EVERY`-th photograph
+    the statistics keep (by sorted name, the first, sixth, ...) is held out. Those kept by eye
+    (``by_eye``) are never trained on and are scored apart, as extra unseen photos. Empty
+    dictionaries when the photos have not been fetched.
+    """
+    manifest = cache / "manifest.json"
+    if not manifest.exists():
+        return {}, {}, {}
+    files = [f for f in json.loads(manifest.read_text())["files"] if f["kept"]]
+    by_stats = sorted((f for f in files if not f.get("by_eye")), key=lambda f: f["name"].lower())
+    train, held, extra = {}, {}, {}
+    for i, entry in enumerate(by_stats + [f for f in files if f.get("by_eye")]):
+        with Image.open(cache / "photos" / entry["file"]) as im:
+            photo = as_chw(np.asarray(im.convert("RGB")))
+        if entry.get("by_eye"):
+            group = extra
+        else:
+            group = held if i % HOLD_EVERY == 0 else train
+        group[f"{entry['package']}/{entry['name']}"] = photo
+    return train, held, extra
+
+
 def download(package: str, debs: Path) -> tuple[Path, str]:
     """``apt-get download`` ``package`` into ``debs``; return the .deb and its version."""
     debs.mkdir(parents=True, exist_ok=True)

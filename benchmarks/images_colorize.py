@@ -71,44 +71,14 @@ from PIL import Image
 from skimage import data
 from sklearn.datasets import load_sample_images
 
+from fetch_photos import DEFAULT_CACHE, as_chw, split  # a sibling script: benchmarks/ is on sys.path
 from hourglass import ConvAutoEncoder
 from hourglass.uses.restoration import grayscale, quality
 
 BUNDLED = ("coffee", "chelsea", "rocket")
 HELD_OUT_BUNDLED = ("astronaut",)
-#: Every HOLD_EVERY-th wallpaper by sorted name is held out.
-HOLD_EVERY = 5
-DEFAULT_CACHE = Path.home() / ".cache" / "hourglass-photos"
 #: Scalings of the predicted chroma that cross-validation compares (1: as predicted).
 SHRINKS = (0.5, 0.75, 1.0, 1.25)
-
-
-def as_chw(img: np.ndarray) -> np.ndarray:
-    img = np.asarray(img, np.float32) / (255 if img.dtype == np.uint8 else 1)
-    return np.ascontiguousarray(img[..., :3].transpose(2, 0, 1))
-
-
-def wallpapers(cache: Path) -> tuple[dict[str, np.ndarray], ...]:
-    """(training, held-out, extra unseen) wallpapers named ``package/name``, from the manifest.
-
-    The split counts the photographs the fetch script's statistics keep; those it keeps by
-    eye (``by_eye``) are never trained on and are scored apart, as extra unseen photos.
-    """
-    manifest = cache / "manifest.json"
-    if not manifest.exists():
-        return {}, {}, {}
-    files = [f for f in json.loads(manifest.read_text())["files"] if f["kept"]]
-    by_stats = sorted((f for f in files if not f.get("by_eye")), key=lambda f: f["name"].lower())
-    train, held, extra = {}, {}, {}
-    for i, entry in enumerate(by_stats + [f for f in files if f.get("by_eye")]):
-        with Image.open(cache / "photos" / entry["file"]) as im:
-            photo = as_chw(np.asarray(im.convert("RGB")))
-        if entry.get("by_eye"):
-            group = extra
-        else:
-            group = held if i % HOLD_EVERY == 0 else train
-        group[f"{entry['package']}/{entry['name']}"] = photo
-    return train, held, extra
 
 
 def photo_sets(cache: Path) -> tuple[dict[str, np.ndarray], ...]:
@@ -119,7 +89,7 @@ def photo_sets(cache: Path) -> tuple[dict[str, np.ndarray], ...]:
     sample = load_sample_images()
     train |= {Path(f).stem: as_chw(img) for f, img in zip(sample.filenames, sample.images, strict=True)}
     held = {name: as_chw(getattr(data, name)()) for name in HELD_OUT_BUNDLED}
-    wall_train, wall_held, extra = wallpapers(cache)
+    wall_train, wall_held, extra = split(cache)
     return train | wall_train, held | wall_held, extra
 
 
