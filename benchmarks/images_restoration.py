@@ -66,7 +66,8 @@ SIGMA = 25 / 255
 # (one convolution had won short runs: 29.66 against 29.55 at 20k patches). What did not help,
 # each against that: more CPU (two convolutions on 150k patches, 819 CPU-s: 29.94 / 30.03; on
 # both cores, 2 threads, 170k-180k patches in 529-635 s wall: 29.92-29.98 / 30.02-30.06, run to
-# run; torchrun with 2 processes, 190k in 692 s: 29.98 / 30.06); a fourth level (16-32-64-128,
+# run; torchrun with 2 processes, 190k in 692 s: 29.98 / 30.06, 12 % faster since DDP wraps the
+# model after its channels-last conversion); a fourth level (16-32-64-128,
 # 988 CPU-s: 29.94); fp32 instead of bf16 (50k patches, 277 CPU-s: 29.72, level with bf16 at
 # that CPU); also training on the wallpapers' training split (--train-wallpapers, one
 # convolution: 29.83 against 29.79); 64 x 64 patches (29.79 at equal pixels); overlapping tiles
