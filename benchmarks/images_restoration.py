@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from sklearn.datasets import load_sample_images
 
 from fetch_photos import split  # a sibling script: benchmarks/ is on sys.path
 from hourglass import ConvAutoEncoder
+from hourglass.train import distributed
 from hourglass.uses.restoration import (
     baselines,
     bicubic_upscale,
@@ -97,13 +97,12 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return grayscale(img)[:1] if img.shape[0] == 3 else img
 
 
-def photos(rgb_only: bool, cache: Path | None = None) -> list[np.ndarray]:
-    """The training photos; with ``cache``, also the wallpaper photos of the training split."""
+def photos(rgb_only: bool, extra: list[np.ndarray] = ()) -> list[np.ndarray]:
+    """The bundled training photos and ``extra`` ones (RGB, or all of them gray)."""
     out = [as_chw(getattr(data, name)()) for name in TRAIN_PHOTOS]
     out += [as_chw(img) for img in data.stereo_motorcycle()[:2]]  # the left and right views
     out += [as_chw(img) for img in load_sample_images().images]
-    if cache is not None:
-        out += list(split(cache)[0].values())
+    out += list(extra)
     return [p for p in out if p.shape[0] == 3] if rgb_only else [to_gray(p) for p in out]
 
 
@@ -132,17 +131,9 @@ def patches(images: list[np.ndarray], n: int, size: int, seed: int, drop_flat: f
     return out
 
 
-def held_out(
-    rgb: bool, cache: Path | None = None, trained_on_wallpapers: bool = False
-) -> dict[str, np.ndarray]:
-    """``camera`` and ``astronaut``, then (with ``cache``) the fetched wallpaper photos not trained on.
-
-    Every wallpaper photo when none was trained on, else the held-out split and the extra ones.
-    """
-    imgs = {name: as_chw(getattr(data, name)()) for name in HELD_OUT}
-    if cache is not None:
-        train, held, extra = split(cache)
-        imgs |= (held | extra) if trained_on_wallpapers else (train | held | extra)
+def held_out(rgb: bool, unseen: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``camera`` and ``astronaut``, then the ``unseen`` photos (RGB, or all of them gray)."""
+    imgs = {name: as_chw(getattr(data, name)()) for name in HELD_OUT} | unseen
     if rgb:
         return {k: v for k, v in imgs.items() if v.shape[0] == 3}
     return {k: to_gray(v) for k, v in imgs.items()}
@@ -195,20 +186,24 @@ def scores(truth, image) -> dict[str, float]:
 
 def run_task(task: str, args) -> dict:
     rgb = task == "colorize"
-    images = photos(rgb_only=rgb, cache=Path(args.photo_cache) if args.train_wallpapers else None)
+    score_wallpapers = args.unseen and not rgb
+    # Read once: (training, held-out, extra) wallpaper photos, empty where not fetched or not used.
+    walls = split(Path(args.photo_cache)) if args.train_wallpapers or score_wallpapers else ({}, {}, {})
     if args.ceiling:
         # Trained on the photo it is scored on: not a result, the most this network can reach there.
-        images = [as_chw(data.camera())] if task != "colorize" else [as_chw(data.astronaut())]
+        images = [as_chw(data.astronaut())] if rgb else [as_chw(data.camera())]
+    else:
+        images = photos(rgb_only=rgb, extra=list(walls[0].values()) if args.train_wallpapers else [])
     n = setting(task, args, "patches")
     train = patches(images, n, args.patch_size, seed=0, drop_flat=setting(task, args, "drop_flat"))
     ae = model(task, args)
     tic, cpu_tic = time.perf_counter(), time.process_time()
     ae.fit(train)
     fit_seconds, fit_cpu_seconds = time.perf_counter() - tic, time.process_time() - cpu_tic
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not distributed.is_main():
         return {}  # under torchrun, the other processes only help train; rank 0 scores the model
     # Under torchrun every process spends the same CPU time: the budget is the sum over them.
-    fit_cpu_seconds *= int(os.environ.get("WORLD_SIZE", "1"))
+    fit_cpu_seconds *= distributed.world_size()
     if args.save_dir:
         ae.save(f"{args.save_dir}/{task}", force=True)
     result = {
@@ -226,8 +221,10 @@ def run_task(task: str, args) -> dict:
         "images": {},
     }
     rng = np.random.default_rng(1)
-    cache = None if task == "colorize" or not args.unseen else Path(args.photo_cache)
-    for name, truth in held_out(rgb, cache, trained_on_wallpapers=args.train_wallpapers).items():
+    # Every wallpaper photo when none was trained on, else the held-out split and the extra ones.
+    not_trained_on = walls[1] | walls[2] if args.train_wallpapers else walls[0] | walls[1] | walls[2]
+    unseen = not_trained_on if score_wallpapers else {}
+    for name, truth in held_out(rgb, unseen).items():
         # The self-ensemble costs eight passes: on the two named photos only, not every wallpaper.
         ensemble = name in HELD_OUT
         if task == "denoise":
@@ -306,7 +303,6 @@ def main() -> None:
         "benchmark": "images_restoration",
         "device": "cpu",
         "threads": args.threads,
-        "processes": int(os.environ.get("WORLD_SIZE", "1")),
         "cpu": cpu_model(),
         "train_photos": list(TRAIN_PHOTOS) + ["motorcycle_left", "motorcycle_right", "china", "flower"],
         "held_out": list(HELD_OUT),
@@ -322,7 +318,8 @@ def main() -> None:
     }
     for task in args.tasks.split(","):
         out["tasks"][task] = run_task(task, args)
-    if int(os.environ.get("RANK", "0")) == 0:
+    out["processes"] = distributed.world_size()  # joined during fit under torchrun
+    if distributed.is_main():
         print(json.dumps(out, indent=2))
 
 
