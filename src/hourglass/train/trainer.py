@@ -30,6 +30,7 @@ from hourglass.train.schedule import (
     EXTEND_GAIN,
     GAIN_WINDOW,
     MIN_PLAN_EPOCHS,
+    MIN_PLAN_STEPS,
     ProgressiveCosine,
     WarmupCosine,
     plateau_gain,
@@ -465,7 +466,7 @@ class Trainer:
         self.optimizer = optimizer.adamw(params, self.config.learning_rate, self.config.weight_decay)
         if self.config.adaptive or self.config.max_time is not None:
             # Without epochs='auto', a budget's plan starts at the epochs asked for.
-            first = MIN_PLAN_EPOCHS * steps_per_epoch if self.config.adaptive else total
+            first = max(MIN_PLAN_EPOCHS * steps_per_epoch, MIN_PLAN_STEPS) if self.config.adaptive else total
             schedule: WarmupCosine | ProgressiveCosine = ProgressiveCosine(
                 first, total, warmup_steps(total, steps_per_epoch)
             )
