@@ -198,6 +198,14 @@ def _small(model: nn.Module) -> bool:
     return sum(p.numel() for p in model.parameters()) <= SMALL_MODEL_PARAMETERS
 
 
+def _global_batch_sizes(n: int, batch_size: int) -> list[int]:
+    """Sizes of the shuffled batches :func:`~hourglass.data.sources.iterate_batches` splits ``n`` into."""
+    if n == 0:
+        return []
+    k = math.ceil(n / batch_size)
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
 def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919 + salt) % (2**63))
 
@@ -344,29 +352,46 @@ class Trainer:
         shard = _sharded(data)
         # A process reading its own share draws its own noise for it.
         noise = generator if shard is None else _epoch_generator(self.config.seed, epoch, salt=2 + shard[0])
+        # The size of every global batch, which a process reading its share of a Dataset does not
+        # see: the shuffled batches of iterate_batches, whose sizes no shuffle changes.
+        sizes = iter(_global_batch_sizes(_n_samples(data), self.config.batch_size))
         with matmul_scope(self.device, self.precision):
             batches = _batches(
                 data, self.config.batch_size, generator, self.device, self.config.workers, shard
             )
             for batch in batches:
-                count += self._train_step(batch, noise, strength, params, sums, sliced=shard is None)
+                whole = batch.shape[0] if shard is None else next(sizes)
+                count += self._train_step(batch, noise, strength, params, sums, shard is None, whole)
                 if self.progress is not None:
                     self.progress.step()
         names = sorted(sums)
-        # The same epoch means on every process, so that restarts and stopping agree; this is
-        # the epoch's one read from the device.
-        means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
+        # The same epoch means on every process, so that restarts and stopping agree: the sums
+        # and counts of all processes added up, the means of one process over the whole data.
+        # This is the epoch's one read from the device.
+        values = [torch.as_tensor(sums[name], device=self.device).float() for name in names]
+        totals = torch.stack([*values, torch.tensor(float(count), device=self.device)])
+        totals = distributed.all_reduce_sum(totals)
+        means = totals[:-1] / totals[-1]
         return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
 
     def _train_step(
-        self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor], sliced: bool = True
+        self,
+        batch,
+        generator,
+        strength: float,
+        params,
+        sums: dict[str, torch.Tensor],
+        sliced: bool = True,
+        whole: int | None = None,
     ) -> int:
         """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``.
 
         ``sliced``: under torchrun, ``batch`` is the whole global batch and this process takes
-        its slice; otherwise it is already this process's share.
+        its slice; otherwise it is already this process's share, of a global batch of ``whole``
+        samples.
         """
         inputs = self._step_inputs(batch, generator, strength)
+        whole = batch.shape[0] if whole is None or sliced else whole
         if distributed.active() and sliced:
             # Every process draws the same batch and the same noise; each computes its
             # slice, so the averaged gradient is the whole batch's, as in one process.
@@ -377,7 +402,15 @@ class Trainer:
             outputs = self.forward(inputs)
         parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
         self.optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
+        loss = parts["loss"]
+        if distributed.active():
+            # Each process's loss is a mean over its share, and DDP averages the processes'
+            # gradients: weighted by its share of the global batch, the average is the whole
+            # batch's gradient, as in one process, also where the batch does not split evenly
+            # (equal batches of 43 rows give shares of 22 and 21; unweighted, two processes
+            # drifted 1e-3 from one process's weights in three epochs).
+            loss = loss * (batch.shape[0] * distributed.world_size() / whole)
+        loss.backward()
         if self.config.grad_clip > 0:
             # One outlying batch cannot throw the weights far; with a loss that is a mean the
             # norm sits well below the bound in ordinary steps, so this rarely acts.
@@ -386,7 +419,8 @@ class Trainer:
         self.scheduler.step()
         n = batch.shape[0]
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + value.detach() * n
+            # An empty share (a global batch smaller than the processes) has a NaN mean.
+            sums[name] = sums.get(name, 0.0) + (value.detach() * n if n else 0.0)
         return n
 
     @torch.no_grad()
