@@ -84,8 +84,10 @@ def rows():
     return np.tanh(codes @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(200, 6))
 
 
-def test_auto_epochs_end_when_learning_stops_and_say_so(rows):
-    ae = AutoEncoder(code_size=2, hidden_layers=(8,), batch_size=128, random_state=0, device="cpu").fit(rows)
+def test_auto_epochs_end_when_learning_stops_and_say_so():
+    rng = np.random.default_rng(0)
+    rows = np.tanh(rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 6)))
+    ae = AutoEncoder(code_size=2, hidden_layers=(8,), random_state=0, device="cpu").fit(rows)
     history = ae.history_
     assert ae.n_epochs_ < ae.epochs_  # before the 300-epoch cap
     assert "learning stopped gaining" in history.stop_reason or "no improvement for" in history.stop_reason

@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-#: The plan is stretched while the best held-out loss gains at least this share over the last
-#: :data:`GAIN_WINDOW` of the steps so far ...
-EXTEND_GAIN = 0.02
+#: The plan is stretched while the best held-out loss gains at least this share of the loss of
+#: predicting the mean (of the data's variance, for MSE) over the last :data:`GAIN_WINDOW` of
+#: the steps so far ...
+EXTEND_GAIN = 0.005
 GAIN_WINDOW = 0.25
 #: ... so that the current step sits at this share of the plan ...
 EXTEND_AT = 0.4
@@ -139,18 +140,23 @@ class ProgressiveCosine:
         self.plan = min(self.plan, self.cap)
 
 
-def plateau_gain(best: Sequence[float], steps: Sequence[int], window: float = GAIN_WINDOW) -> float:
+def plateau_gain(
+    best: Sequence[float], steps: Sequence[int], scale: float, window: float = GAIN_WINDOW
+) -> float:
     """How much the best held-out loss improved over the last ``window`` of the steps so far.
 
-    ``best[i]`` is the best loss after ``steps[i]`` steps. Returned as a share of the current
-    best (0.01: 1 % better than ``window`` of the run ago); ``inf`` while there is no earlier
-    point to compare with. Gain per share of the run is gain per unit of time at a fixed cost
-    per step, and unlike a wall-clock rate it gives the same decision on every run of a seed.
+    ``best[i]`` is the best loss after ``steps[i]`` steps; the gain is returned as a share of
+    ``scale``, the loss of predicting the mean (0.01: the last ``window`` of the run explained
+    another 1 % of the data's variance); ``inf`` while there is no earlier point to compare
+    with. A share of the current loss instead would never call a run done whose loss heads for
+    zero (data the code can hold exactly). Gain per share of the run is gain per unit of time
+    at a fixed cost per step, and unlike a wall-clock rate it gives the same decision on every
+    run of a seed.
 
     Examples
     --------
-    >>> round(plateau_gain([4.0, 2.0, 1.99, 1.985], [10, 20, 30, 40]), 4)
-    0.0025
+    >>> round(plateau_gain([4.0, 2.0, 1.99, 1.985], [10, 20, 30, 40], scale=5.0), 4)
+    0.001
     """
     if len(best) < 2:
         return math.inf
@@ -158,5 +164,4 @@ def plateau_gain(best: Sequence[float], steps: Sequence[int], window: float = GA
     earlier = [b for b, s in zip(best, steps, strict=True) if s <= then]
     if not earlier:
         return math.inf
-    now = best[-1]
-    return (earlier[-1] - now) / max(abs(now), 1e-12)
+    return (earlier[-1] - best[-1]) / max(abs(scale), 1e-12)

@@ -211,6 +211,14 @@ def _small(model: nn.Module) -> bool:
     return sum(p.numel() for p in model.parameters()) <= SMALL_MODEL_PARAMETERS
 
 
+def _global_batch_sizes(n: int, batch_size: int) -> list[int]:
+    """Sizes of the shuffled batches :func:`~hourglass.data.sources.iterate_batches` splits ``n`` into."""
+    if n == 0:
+        return []
+    k = math.ceil(n / batch_size)
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
 def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919 + salt) % (2**63))
 
@@ -375,6 +383,9 @@ class Trainer:
         # A process reading its own share draws its own noise for it.
         noise = generator if shard is None else _epoch_generator(self.config.seed, epoch, salt=2 + shard[0])
         adaptive = hasattr(self, "scheduler") and self._adaptive
+        # The size of every global batch, which a process reading its share of a Dataset does not
+        # see: the shuffled batches of iterate_batches, whose sizes no shuffle changes.
+        sizes = iter(_global_batch_sizes(_n_samples(data), self.config.batch_size))
         with matmul_scope(self.device, self.precision):
             batches = _batches(
                 data, self.config.batch_size, generator, self.device, self.config.workers, shard
@@ -384,26 +395,40 @@ class Trainer:
                     if self._run_ends_now():
                         break  # the plan ends inside this epoch: stop at its last step
                     strength = self.corruption_strength(epoch)
-                count += self._train_step(batch, noise, strength, params, sums, sliced=shard is None)
+                whole = batch.shape[0] if shard is None else next(sizes)
+                count += self._train_step(batch, noise, strength, params, sums, shard is None, whole)
                 if self.progress is not None:
                     self.progress.step()
         if not count:  # the plan ended on the epoch's first step
             return {}
         names = sorted(sums)
-        # The same epoch means on every process, so that restarts and stopping agree; this is
-        # the epoch's one read from the device.
-        means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
+        # The same epoch means on every process, so that restarts and stopping agree: the sums
+        # and counts of all processes added up, the means of one process over the whole data.
+        # This is the epoch's one read from the device.
+        values = [torch.as_tensor(sums[name], device=self.device).float() for name in names]
+        totals = torch.stack([*values, torch.tensor(float(count), device=self.device)])
+        totals = distributed.all_reduce_sum(totals)
+        means = totals[:-1] / totals[-1]
         return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
 
     def _train_step(
-        self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor], sliced: bool = True
+        self,
+        batch,
+        generator,
+        strength: float,
+        params,
+        sums: dict[str, torch.Tensor],
+        sliced: bool = True,
+        whole: int | None = None,
     ) -> int:
         """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``.
 
         ``sliced``: under torchrun, ``batch`` is the whole global batch and this process takes
-        its slice; otherwise it is already this process's share.
+        its slice; otherwise it is already this process's share, of a global batch of ``whole``
+        samples.
         """
         inputs = self._step_inputs(batch, generator, strength)
+        whole = batch.shape[0] if whole is None or sliced else whole
         if distributed.active() and sliced:
             # Every process draws the same batch and the same noise; each computes its
             # slice, so the averaged gradient is the whole batch's, as in one process.
@@ -414,7 +439,15 @@ class Trainer:
             outputs = self.forward(inputs)
         parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
         self.optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
+        loss = parts["loss"]
+        if distributed.active():
+            # Each process's loss is a mean over its share, and DDP averages the processes'
+            # gradients: weighted by its share of the global batch, the average is the whole
+            # batch's gradient, as in one process, also where the batch does not split evenly
+            # (equal batches of 43 rows give shares of 22 and 21; unweighted, two processes
+            # drifted 1e-3 from one process's weights in three epochs).
+            loss = loss * (batch.shape[0] * distributed.world_size() / whole)
+        loss.backward()
         if self.config.grad_clip > 0:
             # One outlying batch cannot throw the weights far; with a loss that is a mean the
             # norm sits well below the bound in ordinary steps, so this rarely acts.
@@ -423,7 +456,8 @@ class Trainer:
         self.scheduler.step()
         n = batch.shape[0]
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + value.detach() * n
+            # An empty share (a global batch smaller than the processes) has a NaN mean.
+            sums[name] = sums.get(name, 0.0) + (value.detach() * n if n else 0.0)
         return n
 
     @torch.no_grad()
@@ -525,7 +559,7 @@ class Trainer:
         best = [min(monitored[: i + 1]) for i in range(len(monitored))]
         steps = [e * self._steps_per_epoch_seen for e in self.history.epoch]
         steps[-1] = step
-        gain = plateau_gain(best, steps)
+        gain = plateau_gain(best, steps, self._reference)
         schedule.stretch(step, gain if math.isfinite(gain) else EXTEND_GAIN)
         self._last_gain = gain
 
@@ -665,7 +699,7 @@ class Trainer:
         monitored_data = val if val is not None and _n_samples(val) else train
         reference = self.reference_loss(monitored_data)
         self._judges_rises = _n_samples(monitored_data) >= MIN_ROWS_TO_JUDGE and reference >= REFERENCE_FLOOR
-        reference = max(reference, REFERENCE_FLOOR)
+        reference = self._reference = max(reference, REFERENCE_FLOOR)
         self.history.recipe.update(
             learning_rate=config.learning_rate,
             grad_clip=config.grad_clip,
@@ -791,8 +825,8 @@ class Trainer:
         if schedule.plan >= self._cap_steps:
             return f"reached the cap of {self.config.epochs} epochs"
         return (
-            f"learning stopped gaining {EXTEND_GAIN:.0%} per {GAIN_WINDOW:.0%} more steps, so the rate and "
-            f"noise decayed over a plan of {schedule.plan} steps"
+            f"learning stopped gaining {EXTEND_GAIN:.1%} of the variance per {GAIN_WINDOW:.0%} more "
+            f"steps, so the rate and noise decayed over a plan of {schedule.plan} steps"
         )
 
     def _hook_says_stop(self, epoch: int) -> bool:
