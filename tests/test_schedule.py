@@ -71,10 +71,12 @@ def test_noise_and_rate_fade_together_to_the_plans_end():
     assert schedule.noise(200) == pytest.approx(0.0)
 
 
-def test_gain_is_measured_over_the_last_quarter_of_the_steps():
-    assert plateau_gain([1.0], [10]) == math.inf
-    assert plateau_gain([2.0, 1.0], [30, 40]) == pytest.approx(1.0)
-    assert plateau_gain([2.0, 1.0, 1.0], [10, 20, 40]) == pytest.approx(0.0)
+def test_gain_is_measured_over_the_last_quarter_in_shares_of_the_means_loss():
+    assert plateau_gain([1.0], [10], scale=1.0) == math.inf
+    assert plateau_gain([2.0, 1.0], [30, 40], scale=4.0) == pytest.approx(0.25)
+    assert plateau_gain([2.0, 1.0, 1.0], [10, 20, 40], scale=4.0) == pytest.approx(0.0)
+    # A loss heading for zero does not keep a run going: its gain is small against the mean's.
+    assert plateau_gain([1e-3, 5e-4], [30, 40], scale=1.0) < 1e-3
 
 
 @pytest.fixture

@@ -311,8 +311,10 @@ def fit_summary(estimator) -> str:
     epochs = len(history.epoch)
     if history.stopped_by_callback:
         ended = f"stopped by a callback after {epochs} epochs"
+    elif history.stop_reason.startswith("ran all"):
+        ended = history.stop_reason
     elif history.stop_reason:
-        ended = f"{epochs} epochs, ended as {history.stop_reason}"
+        ended = f"stopped after {epochs} epochs: {history.stop_reason}"
     elif history.stopped_early:  # a model saved before the reason was recorded
         ended = f"stopped early after {epochs} of {estimator.epochs_} epochs (patience {estimator.patience})"
     else:

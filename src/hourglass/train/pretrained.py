@@ -227,7 +227,9 @@ def layerwise_pretrain(
     enc = list(model.encoder.children())  # layer1..layerN, code
     dec = list(model.decoder.children())  # layer1..layerN, output
     epochs = epochs or max(1, train_config.epochs // 4)
-    pair_config = replace(train_config, epochs=epochs, patience=0, verbose=0)
+    # Each pair trains for its fixed epochs: the whole run's time budget and adaptive length are
+    # the fine-tuning's.
+    pair_config = replace(train_config, epochs=epochs, patience=0, verbose=0, adaptive=False, max_time=None)
     histories = []
     inputs = train
     for i, block in enumerate(enc):
@@ -250,6 +252,7 @@ def layerwise_pretrain(
         )
         histories.append(trainer.fit(inputs))
         if not innermost:
+            inputs = inputs.to(trainer.device)  # the block now sits there (CUDA, say)
             with torch.no_grad():
                 block.eval()
                 inputs = torch.cat([block(inputs[j : j + 4096]) for j in range(0, len(inputs), 4096)])

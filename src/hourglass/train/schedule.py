@@ -26,7 +26,7 @@ from collections.abc import Sequence
 #: The plan is stretched while the best held-out loss gains at least this share of the loss of
 #: predicting the mean (of the data's variance, for MSE) over the last :data:`GAIN_WINDOW` of
 #: the steps so far ...
-EXTEND_GAIN = 0.005
+EXTEND_GAIN = 0.01
 GAIN_WINDOW = 0.25
 #: ... so that the current step sits at this share of the plan ...
 EXTEND_AT = 0.4

@@ -615,9 +615,10 @@ class Trainer:
                 "that of predicting the mean"
             )
         if not getattr(self, "_judges_rises", True):
-            if monitored > DIVERGED_FACTOR * reference:
-                times = f"over {DIVERGED_FACTOR:g} times that of predicting the mean"
-                return f"the loss reached {monitored:.4g}, {times}"
+            # Penalties count in the monitored loss: it is judged against its own best too.
+            if math.isfinite(best_loss) and monitored > DIVERGED_FACTOR * max(reference, best_loss):
+                times = f"over {DIVERGED_FACTOR:g} times its best"
+                return f"the loss reached {monitored:.4g}, {times} and the mean's"
             return None
         if not math.isfinite(best_loss) or warming:
             return None
