@@ -91,9 +91,10 @@ def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
 
 def pythae_ae(X_train: np.ndarray, X_test: np.ndarray, epochs: int) -> tuple[np.ndarray, float]:
     from pythae.models import AE, AEConfig
-    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+    from pythae.pipelines import TrainingPipeline
+    from pythae.trainers import BaseTrainerConfig
 
-    images = torch.as_tensor(X_train, dtype=torch.float32).reshape(-1, 1, 28, 28)
+    images = np.asarray(X_train, dtype=np.float32).reshape(-1, 1, 28, 28)
     model = AE(AEConfig(input_dim=(1, 28, 28), latent_dim=30))
     with tempfile.TemporaryDirectory() as folder:
         config = BaseTrainerConfig(
@@ -105,7 +106,7 @@ def pythae_ae(X_train: np.ndarray, X_test: np.ndarray, epochs: int) -> tuple[np.
             seed=0,
         )
         tic = time.perf_counter()
-        BaseTrainer(model=model, train_dataset=images, training_config=config).train()
+        TrainingPipeline(training_config=config, model=model)(train_data=images)
         seconds = time.perf_counter() - tic
     model.eval()
     with torch.no_grad():

@@ -2,7 +2,9 @@
 
 Each corruption is a callable ``(clean_batch, generator) -> corrupted_batch`` drawn afresh for
 every batch from the training loop's seeded generator (so runs are reproducible and resumable).
-Noise is drawn on the CPU generator and moved to the batch's device.
+Noise is drawn where the generator lives, then moved to the batch's device: the Trainer passes
+a CPU generator on the CPU (the same draws on every machine) and a CUDA one on a GPU, where
+drawing a batch of noise on the CPU and copying it over took longer than the step itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ NOISES = ("gaussian", "masking", "salt_pepper")
 
 
 def _uniform(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.rand(batch.shape, generator=generator).to(batch.device)
+    return torch.rand(batch.shape, generator=generator, device=generator.device).to(batch.device)
 
 
 @dataclass
@@ -27,7 +29,8 @@ class GaussianNoise:
     sigma: float = 0.1
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        noise = torch.randn(batch.shape, generator=generator).to(batch.device, batch.dtype)
+        noise = torch.randn(batch.shape, generator=generator, device=generator.device)
+        noise = noise.to(batch.device, batch.dtype)
         return batch + self.sigma * noise
 
 

@@ -131,8 +131,10 @@ class Inpaint:
         for _ in range(self.holes):
             box = torch.ones((batch.shape[0], *spatial), dtype=torch.bool)
             for axis, (s, e) in enumerate(zip(spatial, extent, strict=True)):
-                # One corner per sample and axis, drawn on the CPU generator for reproducibility.
-                start = torch.randint(0, s - e + 1, (batch.shape[0],), generator=generator)
+                # One corner per sample and axis, drawn on the loop's seeded generator.
+                start = torch.randint(
+                    0, s - e + 1, (batch.shape[0],), generator=generator, device=generator.device
+                ).cpu()
                 pos = torch.arange(s)
                 inside = (pos >= start[:, None]) & (pos < start[:, None] + e)  # (b, s)
                 view = [batch.shape[0]] + [1] * len(spatial)

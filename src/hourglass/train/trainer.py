@@ -219,8 +219,12 @@ def _global_batch_sizes(n: int, batch_size: int) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
-def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919 + salt) % (2**63))
+def _epoch_generator(
+    seed: int, epoch: int, salt: int = 0, device: torch.device | None = None
+) -> torch.Generator:
+    """The generator of ``(seed, epoch, salt)``: on the CPU, or on a CUDA ``device`` for noise drawn there."""
+    device = device if device is not None and device.type == "cuda" else torch.device("cpu")
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + epoch * 7_919 + salt) % (2**63))
 
 
 class Trainer:
@@ -380,8 +384,16 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count = 0
         shard = _sharded(data)
-        # A process reading its own share draws its own noise for it.
-        noise = generator if shard is None else _epoch_generator(self.config.seed, epoch, salt=2 + shard[0])
+        # A process reading its own share draws its own noise for it. On CUDA noise is drawn
+        # there, from a generator of its own (the shuffle stays on the CPU generator).
+        if shard is None:
+            noise = (
+                generator
+                if self.device.type != "cuda"
+                else _epoch_generator(self.config.seed, epoch, salt=2, device=self.device)
+            )
+        else:
+            noise = _epoch_generator(self.config.seed, epoch, salt=2 + shard[0], device=self.device)
         adaptive = hasattr(self, "scheduler") and self._adaptive
         # The size of every global batch, which a process reading its share of a Dataset does not
         # see: the shuffled batches of iterate_batches, whose sizes no shuffle changes.
@@ -470,7 +482,9 @@ class Trainer:
         self.model.eval()
         # A fading regularizing noise is judged on clean inputs, as the model will be used; a
         # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
-        generator = None if self._fading else _epoch_generator(self.config.seed, 0, salt=1)
+        generator = (
+            None if self._fading else _epoch_generator(self.config.seed, 0, salt=1, device=self.device)
+        )
         losses: list[tuple[torch.Tensor, int]] = []
         shard = _sharded(data)
         with matmul_scope(self.device, self.precision):
