@@ -288,7 +288,8 @@ def decode_payload(payload: bytes, count: int, n_codes: int, prior: np.ndarray, 
             indices = _unpack(_inflate(inflater, payload, count * _itemsize(n_codes), coder), count, n_codes)
         else:
             indices = _unpack(payload, count, n_codes)
-    except (lzma.LZMAError, zlib.error, ValueError, RuntimeError, EOFError) as exc:
+    # constriction refuses words its model cannot have written with an AssertionError.
+    except (lzma.LZMAError, zlib.error, ValueError, RuntimeError, EOFError, AssertionError) as exc:
         if isinstance(exc, DataFileError):
             raise
         raise DataFileError(
@@ -400,24 +401,41 @@ def compress(model: Any, X: Any, coder: str | None = None) -> bytes:
     return header + payload
 
 
+def read_indices(
+    data: bytes, fingerprint: bytes, grid_shape: tuple[int, ...], n_codes: int, prior: np.ndarray
+) -> np.ndarray:
+    """The index grids (n, *grid_shape) of a compressed file, checked against what its model says.
+
+    The whole reader, with the model reduced to what it needs of one (its fingerprint, grid
+    shape, codebook size and prior), so it can be tested on hostile files without a model.
+
+    Raises
+    ------
+    DataFileError
+        If ``data`` is damaged, was made by another model, or announces more indices than its
+        payload can hold (see :func:`check_count`).
+    """
+    header = read_header(data)
+    if header.fingerprint != fingerprint:
+        raise DataFileError(
+            f"the file was made by another model (fingerprint {header.fingerprint.hex()[:12]}, this model's "
+            f"is {fingerprint.hex()[:12]}); decompress it with the model that compressed it"
+        )
+    if header.grid_shape != tuple(grid_shape):
+        raise DataFileError(
+            f"the file holds grids of {header.grid_shape}; this model's are {tuple(grid_shape)}"
+        )
+    count = header.n_samples * math.prod(header.grid_shape)
+    indices = decode_payload(data[header.header_bytes :], count, n_codes, prior, header.coder)
+    return indices.reshape(header.n_samples, *header.grid_shape)
+
+
 def decompress_indices(model: Any, data: bytes) -> np.ndarray:
     """The index grids (n, *grid) a compressed file holds, after checking it was made by ``model``."""
     check_codec_model(model)
-    header = read_header(data)
-    mine = model_fingerprint(model)
-    if header.fingerprint != mine:
-        raise DataFileError(
-            f"the file was made by another model (fingerprint {header.fingerprint.hex()[:12]}, this model's "
-            f"is {mine.hex()[:12]}); decompress it with the model that compressed it"
-        )
-    if header.grid_shape != model.grid_shape_:
-        raise DataFileError(
-            f"the file holds grids of {header.grid_shape}; this model's are {model.grid_shape_}"
-        )
-    count = header.n_samples * math.prod(header.grid_shape)
-    payload = data[header.header_bytes :]
-    indices = decode_payload(payload, count, model.n_codes_, model.index_prior(), header.coder)
-    return indices.reshape(header.n_samples, *header.grid_shape)
+    return read_indices(
+        data, model_fingerprint(model), model.grid_shape_, model.n_codes_, model.index_prior()
+    )
 
 
 def decompress(model: Any, data: bytes) -> np.ndarray:
@@ -523,4 +541,5 @@ __all__ = [
     "model_fingerprint",
     "psnr",
     "read_header",
+    "read_indices",
 ]
