@@ -10,6 +10,7 @@ interrupted run says how to resume, with exit code 130.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import sys
@@ -159,8 +160,15 @@ def fail(message: str) -> typer.Exit:
 _SIZE = re.compile(r"(\d+(?:\.\d+)?\s*[KMGTP]i?B)\b|(\d{4,}) bytes")
 
 
-def out_of_memory_message(exc: BaseException) -> str:
-    """One line for running out of memory: the size asked for, and what to do about it."""
+_TRAINING_OPTIONS = frozenset({"batch_size", "data"})
+
+
+def out_of_memory_message(exc: BaseException, options: frozenset[str] = _TRAINING_OPTIONS) -> str:
+    """One line for running out of memory: the size asked for, and what to do about it.
+
+    ``options`` are the parameter names of the command that ran out: the advice names only
+    options that command has (``sample`` has no ``--batch-size``).
+    """
     match = _SIZE.search(str(exc))
     if match and match[1]:
         size = f" ({match[1]} asked for)"
@@ -168,11 +176,18 @@ def out_of_memory_message(exc: BaseException) -> str:
         size = f" ({int(match[2]) / 2**30:.3g} GiB asked for)"
     else:
         size = ""
-    return (
-        f"out of memory{size}; lower --batch-size or the layer sizes, or stream the data instead of "
-        "loading it whole: a .npy file is memory-mapped and streamed above 512 MiB (save the data "
-        "with np.save), and a folder of images with --arch conv is read lazily, image by image"
-    )
+    advice = []
+    if "batch_size" in options:
+        advice.append("lower --batch-size or the layer sizes")
+    if "n" in options:
+        advice.append("lower -n, or write a .npy, which is written batch by batch")
+    if "data" in options:
+        advice.append(
+            "stream the data instead of loading it whole: a .npy file is memory-mapped and streamed above "
+            "512 MiB (save the data with np.save), and a folder of images with --arch conv is read lazily, "
+            "image by image"
+        )
+    return f"out of memory{size}; " + (", or ".join(advice) or "free memory, or give a smaller input")
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -192,6 +207,8 @@ def _os_error_message(exc: OSError) -> str:
 def handle_errors(func: Callable) -> Callable:
     """Turn every error a command raises into a one-line message and exit code 2."""
 
+    options = frozenset(inspect.signature(func).parameters)
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -207,7 +224,7 @@ def handle_errors(func: Callable) -> Callable:
             if _is_click_error(exc):
                 raise
             if _is_out_of_memory(exc):
-                raise fail(out_of_memory_message(exc)) from None
+                raise fail(out_of_memory_message(exc, options)) from None
             if isinstance(exc, OSError):
                 raise fail(_os_error_message(exc)) from None
             if os.environ.get("HOURGLASS_DEBUG"):

@@ -78,6 +78,21 @@ def sample(
             f"{str(model)!r} holds {_a(type(estimator).__name__)}, which cannot sample; fit a variational "
             "model (hourglass fit --arch vae, or --variational) to draw new samples"
         )
+    values = math.prod(estimator.input_shape_)
+    if suffix == ".npy":
+        # Batch by batch into the atomic temporary: the memory this takes does not grow with N.
+        from hourglass.data.npy_stream import write_npy_batches
+
+        shape = tuple(estimator.input_shape_)
+        write_npy_batches(output, n, shape, estimator.iter_samples(n, random_state=seed), force=force)
+        echo(f"wrote {n} samples of shape {shape} to {output}", quiet)
+        return
+    from hourglass.data.memory import check_fits_in_memory
+
+    # Every other format is built in memory whole: say so now, not after minutes of sampling.
+    check_fits_in_memory(
+        4 * n * values, f"-n {n} samples of {values} values", "a .npy output is written batch by batch"
+    )
     if suffix in IMAGE_SUFFIXES:
         shape = sample_images_shape(tuple(estimator.input_shape_))
         drawn = estimator.sample(n, random_state=seed).reshape(n, *shape)

@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,7 @@ def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
             f"{what} is a memory map in Fortran (column) order, shape {X.shape}; expected C (row) order "
             "to stream it by rows (rewrite it with np.save(path, np.ascontiguousarray(X)))"
         )
+    original = X
     if not streamed:
         # Cast first, so float64 values too large for float32 are caught as the inf they become.
         # A C-ordered float32 memory map stays one (no copy).
@@ -99,11 +101,73 @@ def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
                 first = (int(index[0]) + start + first_row, *(int(i) for i in index[1:]))
     if first is not None:
         where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
-        raise InvalidInputError(
-            f"{what} holds {bad_count} NaN or infinite value(s), the first at {where}; "
-            "fill or drop them first"
-        )
+        problem, advice = _describe_bad(original, bad_count)
+        raise InvalidInputError(f"{what} holds {problem}, the first at {where}; {advice}")
     return X
+
+
+def _describe_bad(original: np.ndarray, bad_count: int) -> tuple[str, str]:
+    """What is wrong with the ``bad_count`` values float32 cannot hold: NaN, infinite, or finite
+    but beyond float32's range (which the cast turned into infinities), and what to do."""
+    if original.dtype.kind != "f" or original.dtype.itemsize <= 4:
+        return f"{bad_count} NaN or infinite value(s)", "fill or drop them first"
+    nan = inf = 0
+    rows = max(1, FINITE_CHECK_VALUES // max(1, int(np.prod(original.shape[1:]))))
+    for _, block in sources.row_blocks(original, rows):
+        nan += int(np.isnan(block).sum())
+        inf += int(np.isinf(block).sum())
+    overflow = bad_count - nan - inf
+    if not overflow:
+        return f"{bad_count} NaN or infinite value(s)", "fill or drop them first"
+    limit = float(np.finfo(np.float32).max)
+    parts = [f"{overflow} value(s) that overflow float32 (magnitude above {limit:.3g})"]
+    if nan or inf:
+        parts.append(f"{nan + inf} NaN or infinite value(s)")
+    return " and ".join(parts), "rescale the data (and fill or drop what is not finite) first"
+
+
+def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
+    """One line saying why scikit-learn's ``check_array`` refused ``X``, without the data.
+
+    Its message for complex input ends with the whole array; only the first line is kept, and
+    complex or text input is named by its dtype.
+
+    Examples
+    --------
+    >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
+    'X holds complex numbers (dtype complex128); expected real numbers'
+    """
+    dtype = getattr(X, "dtype", None)
+    kind = getattr(dtype, "kind", None)
+    if kind == "c" or str(exc).startswith("Complex data"):
+        return f"{what} holds complex numbers (dtype {dtype}); expected real numbers"
+    first = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc).strip() else type(exc).__name__
+    if kind in ("U", "S", "O") and "convert" in first:
+        return f"{what} has dtype {dtype} and holds text ({first[:120]}); expected numbers"
+    return first[:300]
+
+
+def check_ignored_y(X: Any, y: Any) -> None:
+    """Refuse a ``y`` whose length is not ``X``'s: an estimator that ignores ``y`` still says when
+    it was given one that cannot belong to ``X`` (a sign of misaligned arrays).
+
+    Examples
+    --------
+    >>> check_ignored_y(np.zeros((4, 2)), [0, 1, 2])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hourglass.exceptions.InvalidInputError: y has 3 entries but X has 4 samples; expected one per ...
+    """
+    if y is None or not hasattr(X, "__len__") or isinstance(X, (str, os.PathLike)):
+        return
+    try:
+        n_y, n_x = len(y), len(X)
+    except TypeError:
+        raise InvalidInputError(f"y is {type(y).__name__}; expected None or one entry per sample") from None
+    if n_y != n_x:
+        raise InvalidInputError(
+            f"y has {n_y} entries but X has {n_x} samples; expected one per sample (or y=None: it is ignored)"
+        )
 
 
 def validate_finite_2d(X, what: str = "data") -> np.ndarray:

@@ -68,7 +68,9 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits_in_memory(n_bytes: int, what: str) -> None:
+def check_fits_in_memory(
+    n_bytes: int, what: str, advice: str = "ask for fewer, or write them to a file batch by batch"
+) -> None:
     """Raise unless ``n_bytes`` fit in the memory this process can still allocate.
 
     Parameters
@@ -77,6 +79,8 @@ def check_fits_in_memory(n_bytes: int, what: str) -> None:
         The size of the output about to be built.
     what : str
         The output, for the message ("1000000000000 samples of 784 float32 values").
+    advice : str
+        What to do instead, for the message.
 
     Raises
     ------
@@ -94,5 +98,5 @@ def check_fits_in_memory(n_bytes: int, what: str) -> None:
     if available is not None and n_bytes > available:
         raise InvalidInputError(
             f"{what} would take {format_bytes(n_bytes)} of memory; {format_bytes(available)} is available "
-            "(ask for fewer, or write them to a file batch by batch)"
+            f"({advice})"
         )

@@ -18,6 +18,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators import params as declared
+from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
 
@@ -207,6 +208,20 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # -- fitting -----------------------------------------------------------------------------
     def _error_quantile(self) -> float | None:
         """The quantile of held-out errors that sets the threshold, None for a fixed one."""
+        # Both shares are checked whichever threshold uses them: a contamination=2 that the
+        # quantile rule ignores is still a mistake the user should hear about.
+        for name, low, high, closed in (("quantile", 0.0, 1.0, False), ("contamination", 0.0, 0.5, True)):
+            value = getattr(self, name)
+            inside = (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and low < value
+                and (value <= high if closed else value < high)
+            )
+            if not inside:
+                raise InvalidInputError(
+                    f"{name}={value!r}; expected a number in ({low:g}, {high:g}{']' if closed else ')'}"
+                )
         if isinstance(self.threshold, numbers.Real) and not isinstance(self.threshold, bool):
             if not np.isfinite(self.threshold) or self.threshold < 0:
                 raise InvalidInputError(
@@ -244,6 +259,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         order = np.random.default_rng(seed).permutation(n)
         return np.sort(order[n_cal:]), np.sort(order[:n_cal])
 
+    @all_or_nothing
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
         """Fit the autoencoder on normal data ``X`` and calibrate the threshold (``y`` is ignored).
 

@@ -24,7 +24,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.data.loading import check_finite
+from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import (
     ArraySource,
@@ -37,6 +37,7 @@ from hourglass.data.sources import (
     row_blocks,
     streams,
 )
+from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
 from hourglass.nn.model import build_model
@@ -401,6 +402,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         return on_epoch_end
 
+    @all_or_nothing
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> BaseAutoEncoder:
         """Train the autoencoder on ``X`` (``y`` is ignored).
 
@@ -421,6 +423,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._check_run_params()
         self._check_params()
+        check_ignored_y(X, y)
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
         source = self._training_source(X)
@@ -519,6 +522,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             setattr(self, name, value)
         self.data_range_ = getattr(self, "data_range_", (0.0, 1.0))
 
+    @all_or_nothing
     def partial_fit(self, X: Any, y: Any = None) -> BaseAutoEncoder:
         """One pass over ``X`` (a batch or a chunk of a stream), keeping the optimizer between calls.
 

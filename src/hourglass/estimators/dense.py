@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import validate_data
 
-from hourglass.data.loading import check_finite
+from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
 from hourglass.estimators.params import make_init
@@ -191,7 +191,7 @@ class AutoEncoder(BaseAutoEncoder):
         try:
             validate_data(self, X, reset=reset, skip_check_array=True)  # n_features_in_
         except ValueError as exc:
-            raise InvalidInputError(" ".join(str(exc).split())) from None
+            raise InvalidInputError(validation_reason(exc, X)) from None
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         reject_non_numeric_columns(X)
@@ -205,7 +205,7 @@ class AutoEncoder(BaseAutoEncoder):
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
             )
         except ValueError as exc:
-            raise InvalidInputError(" ".join(str(exc).split())) from None
+            raise InvalidInputError(validation_reason(exc, X)) from None
         return check_finite(data, "X")
 
     def _resolved_code_size(self, X: np.ndarray) -> int:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.sources import TrainingSource
+from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.conv import ConvAutoEncoder, _is_path
 from hourglass.estimators.dense import AutoEncoder
@@ -35,6 +38,10 @@ IWAE_BATCH = 128
 #: (Burda et al. 2016).
 ACTIVE_THRESHOLD = 0.01
 INTERPOLATIONS = ("linear", "slerp")
+
+
+#: Codes drawn and decoded at a time by :meth:`VariationalAutoEncoder.iter_samples`.
+SAMPLE_BATCH = 4096
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -243,12 +250,14 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             kl_warmup=int(self.kl_warmup),
         )
 
+    @all_or_nothing
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VariationalAutoEncoder:
         """Train on ``X`` (see :meth:`hourglass.AutoEncoder.fit`); ``y`` is ignored."""
         super().fit(X, y, resume=resume)
         self._after_fit()
         return self
 
+    @all_or_nothing
     def partial_fit(self, X: Any, y: Any = None) -> VariationalAutoEncoder:
         """One pass over ``X`` (see :meth:`hourglass.AutoEncoder.partial_fit`)."""
         super().partial_fit(X, y)
@@ -293,10 +302,36 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self, "module_")
         n = _positive_int(n, "n")
+        values = math.prod(self.input_shape_)
+        # Refused before torch would fail with a bare "can't allocate memory" (or the kernel kill us).
+        n_bytes = 4 * n * values + 4 * min(n, SAMPLE_BATCH) * self._code_width()
+        what = f"n={n} samples of {values} float32 values"
+        check_fits_in_memory(n_bytes, what, "ask for fewer, or draw them batch by batch with iter_samples")
+        out = np.empty((n, *self.input_shape_), np.float32)
+        start = 0
+        for batch in self.iter_samples(n, random_state):
+            out[start : start + len(batch)] = batch
+            start += len(batch)
+        return out
+
+    def iter_samples(self, n: int, random_state: Any = None) -> Iterator[np.ndarray]:
+        """:meth:`sample`'s ``n`` samples, :data:`SAMPLE_BATCH` at a time (the same values).
+
+        The memory this takes does not grow with ``n``: ``hourglass sample -o file.npy`` writes
+        each batch to the file as it comes.
+
+        Examples
+        --------
+        >>> sum(len(b) for b in vae.iter_samples(10_000, random_state=0))  # doctest: +SKIP
+        10000
+        """
+        check_is_fitted(self, "module_")
+        n = _positive_int(n, "n")
         generator = torch.Generator().manual_seed(as_seed(random_state))
-        codes = torch.randn((n, self._code_width()), generator=generator).numpy()
-        out = self._run(self.module_.decode, codes, unscale=True)
-        return out.reshape(n, *self.input_shape_)
+        for start in range(0, n, SAMPLE_BATCH):
+            rows = min(SAMPLE_BATCH, n - start)
+            codes = torch.randn((rows, self._code_width()), generator=generator).numpy()
+            yield self._run(self.module_.decode, codes, unscale=True).reshape(rows, *self.input_shape_)
 
     def _one_sample(self, x: Any, name: str) -> np.ndarray:
         data = np.asarray(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.params import make_init
 from hourglass.estimators.persistence import register_estimator
@@ -140,6 +141,7 @@ class VQAutoEncoder(ConvAutoEncoder):
     def _epoch_metrics(self):
         return CodebookMonitor()
 
+    @all_or_nothing
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VQAutoEncoder:
         """Train on ``X`` (the one ``fit`` of the base class), then count the codes used.
 
