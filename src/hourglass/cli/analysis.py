@@ -16,9 +16,11 @@ from hourglass.cli.core import (
     Key,
     ModelArg,
     Quiet,
+    ReportPath,
     is_dense,
     load_input,
     load_model,
+    report_file,
 )
 from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import DataFileError, InvalidInputError
@@ -46,9 +48,6 @@ class Manifold(str, Enum):
     isomap = "isomap"
     tsne = "tsne"
     none = "none"
-
-
-ReportDir = Annotated[Path | None, typer.Option("--report", help="Folder to write report.html into.")]
 
 
 def _load_for(estimator, data: str, key: str | None) -> Dataset:
@@ -123,7 +122,7 @@ def cluster(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv.")
     ] = None,
-    report: ReportDir = None,
+    report: ReportPath = None,
     seed: Annotated[int, typer.Option(help="Random seed of the clustering.", min=0, max=MAX_SEED)] = 0,
     key: Key = None,
     force: Force = False,
@@ -136,7 +135,7 @@ def cluster(
     from hourglass.uses.clustering import cluster as cluster_codes
     from hourglass.uses.clustering import cluster_report_section
 
-    for path in (output, None if report is None else report / "report.html"):
+    for path in (output, None if report is None else report_file(report)):
         if path is not None:
             check_writable(path, force)
     estimator = load_model(model)
@@ -172,7 +171,7 @@ def cluster(
 
         page = Report(f"Clusters of {dataset.name}", f"{result.method} on the codes of {model}")
         cluster_report_section(page, result)
-        path = page.save(report / "report.html", force)
+        path = page.save(report_file(report), force)
         echo(f"wrote the report to {path}", quiet)
 
 
@@ -263,7 +262,7 @@ def score(
     n_maps: Annotated[
         int, typer.Option(help="Error maps to write, most abnormal first (0: all).")
     ] = DEFAULT_MAPS,
-    report: ReportDir = None,
+    report: ReportPath = None,
     labels: Annotated[
         Path | None,
         typer.Option(
@@ -288,7 +287,7 @@ def score(
     fixed = _parse_threshold(threshold)
     check_writable(output, force)
     if report is not None:
-        check_writable(report / "report.html", force)
+        check_writable(report_file(report), force)
     if maps is not None:
         check_writable(maps, force=True)
     estimator = load_model(model)
@@ -349,5 +348,5 @@ def score(
         page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
         shape = dataset.image_shape if is_dense(estimator) else None
         anomaly_report_section(page, detector, dataset.X, truth, dataset.name, shape)
-        path = page.save(report / "report.html", force)
+        path = page.save(report_file(report), force)
         echo(f"wrote the report to {path}", quiet)

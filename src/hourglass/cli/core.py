@@ -153,6 +153,26 @@ OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Key = Annotated[str | None, typer.Option("--key", help="Array name inside a .npz file.")]
+#: Help of every --report: one rule, so that a PATH means the same to every command.
+REPORT_HELP = (
+    "Also write an HTML report: to PATH itself when it ends in .html, else to PATH/report.html "
+    "(the folder is made)."
+)
+ReportPath = Annotated[Path | None, typer.Option("--report", help=REPORT_HELP, metavar="PATH")]
+
+
+def report_file(path: str | Path) -> Path:
+    """The file a ``--report PATH`` names: PATH when it ends in ``.html``, else ``PATH/report.html``.
+
+    Examples
+    --------
+    >>> report_file("r.html"), report_file("out")
+    (PosixPath('r.html'), PosixPath('out/report.html'))
+    """
+    path = Path(path)
+    return path if path.suffix.lower() in (".html", ".htm") else path / "report.html"
+
+
 Drop = Annotated[
     str | None,
     typer.Option(
@@ -208,10 +228,7 @@ def fit(
     drop: Drop = None,
     label: Label = None,
     report: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write an HTML report to this folder.", metavar="FOLDER", rich_help_panel="Output"
-        ),
+        Path | None, typer.Option(help=REPORT_HELP, metavar="PATH", rich_help_panel="Output")
     ] = None,
     resume: Annotated[
         bool,
@@ -296,7 +313,7 @@ def fit(
                     source = f"the validation split ({what} that training never used)"
                 path = model_report(
                     estimator, X, name, shape, labels, held_out=held_out, held_out_source=source
-                ).save(Path(report) / "report.html", force)
+                ).save(report_file(report), force)
                 echo(f"wrote the report to {path}", quiet)
 
 
@@ -337,7 +354,7 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
     if report is not None:
-        check_writable(report, force)
+        check_writable(report_file(report), force)
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
@@ -543,7 +560,7 @@ def compare(
             help="With --arch conv: channels of the encoder blocks, e.g. 32,64.", metavar="INT[,INT]"
         ),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="Write report.html to this folder.")] = None,
+    report: ReportPath = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
@@ -569,7 +586,7 @@ def compare(
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
     for path in (report, output):
         if path is not None:
-            check_writable(path if path == output else Path(path) / "report.html", force)
+            check_writable(path if path == output else report_file(path), force)
     params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
@@ -608,10 +625,10 @@ def compare(
         _write_comparison_report(result, dataset, Path(report), force, quiet)
 
 
-def _write_comparison_report(result, dataset: Dataset, folder: Path, force: bool, quiet: bool) -> Path:
+def _write_comparison_report(result, dataset: Dataset, where: Path, force: bool, quiet: bool) -> Path:
     from hourglass.report.build import comparison_report
 
-    path = comparison_report(result, dataset.name, dataset.image_shape).save(folder / "report.html", force)
+    path = comparison_report(result, dataset.name, dataset.image_shape).save(report_file(where), force)
     echo(f"wrote the report to {path}", quiet)
     return path
 
