@@ -71,7 +71,10 @@ def _load_labels(path: Path, n: int) -> np.ndarray:
         elif suffix == ".npy":
             labels = np.load(path, allow_pickle=False)
         elif suffix in (".csv", ".tsv", ".txt"):
-            table = pd.read_csv(path, header=None, sep=None, engine="python")
+            # The suffix says the separator: sniffing one from a single column of text guesses
+            # wrong as soon as a label holds a space, a quote or a '>'.
+            sep = {".csv": ",", ".tsv": "\t"}.get(suffix)
+            table = pd.read_csv(path, header=None, sep=sep, engine="python")
             labels = table.to_numpy()
             if len(labels) == n + 1:  # a header row
                 labels = labels[1:]

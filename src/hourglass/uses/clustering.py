@@ -130,11 +130,17 @@ def match_clusters(labels: np.ndarray, assignments: np.ndarray) -> dict[Any, Any
     """
     classes, clusters, counts = _contingency(labels, assignments)
     rows, cols = linear_sum_assignment(counts, maximize=True)
+    # Labels read from a text file are Python strings in an object array, which have no .item().
     return {
-        clusters[row].item(): classes[col].item()
+        _plain(clusters[row]): _plain(classes[col])
         for row, col in zip(rows, cols, strict=True)
         if counts[row, col] > 0
     }
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds; anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: bool = False) -> None:
