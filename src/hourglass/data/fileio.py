@@ -57,6 +57,75 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+#: File systems the kernel makes up (their "files" are views of its state): they accept no file of
+#: ours, and say so with misleading codes ("No such file or directory" for /proc).
+_VIRTUAL_FILE_SYSTEMS = {
+    "proc", "sysfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
+    "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "autofs", "efivarfs",
+}  # fmt: skip
+
+
+def _file_system(folder: Path) -> str | None:
+    """The type of the file system ``folder`` is on (``'proc'``, ``'ext4'``), from the mount table."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split()[:3] for line in f]
+    except OSError:
+        return None
+    folder_text = os.path.realpath(folder)
+    best, kind = "", None
+    for _, point, fs in (m for m in mounts if len(m) == 3):
+        point = point.replace("\\040", " ")
+        inside = folder_text == point or folder_text.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fs
+    return kind
+
+
+def _owner(folder: Path) -> str:
+    try:
+        import pwd
+
+        info = os.stat(folder)
+        return f"owned by {pwd.getpwuid(info.st_uid).pw_name}, mode {info.st_mode & 0o777:o}"
+    except (OSError, KeyError, ImportError):
+        return "not yours"
+
+
+def write_refusal(folder: str | Path, exc: OSError) -> str:
+    """Why the existing folder ``folder`` refused a new file with ``exc``, in words that are true.
+
+    The system's code alone can mislead: creating a file in ``/proc`` fails with "No such file
+    or directory" although ``/proc`` exists. The file system and the folder's permissions say
+    what is really wrong.
+
+    Examples
+    --------
+    >>> write_refusal("/proc", FileNotFoundError(errno.ENOENT, "No such file or directory"))  # doctest: +SKIP
+    "'/proc' is on the kernel's proc file system, which holds no files of ours"
+    """
+    folder = Path(folder)
+    code = exc.errno
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    kind = _file_system(folder)
+    if code == errno.EROFS or read_only:
+        return f"{str(folder)!r} is on a read-only file system ({kind or 'mounted read-only'})"
+    if kind in _VIRTUAL_FILE_SYSTEMS:
+        return f"{str(folder)!r} is on the kernel's {kind} file system, which holds no files of ours"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied: this user may not create files in {str(folder)!r} ({_owner(folder)})"
+    if code == errno.ENOSPC:
+        return f"the file system holding {str(folder)!r} is full"
+    if code == errno.EDQUOT:
+        return f"the disk quota of this user on {str(folder)!r} is used up"
+    if code == errno.ENOTDIR:
+        return f"{str(folder)!r} is not a folder"
+    return f"{str(folder)!r} refused a new file: {exc.strerror or exc}"
+
+
 def check_writable(path: str | Path, force: bool = False) -> Path:
     """Return ``path`` as a Path once it is known that an output can be written there.
 
@@ -98,7 +167,7 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"cannot write {str(path)!r}: {str(folder)!r}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {write_refusal(folder, exc)}") from None
     return path
 
 
@@ -115,7 +184,8 @@ def make_parents(path: Path) -> list[Path]:
         except FileExistsError:
             pass  # made by a concurrent writer: not ours to remove later
         except OSError as exc:
-            raise OutputError(f"cannot create the folder {str(folder)!r}: {exc.strerror}") from None
+            reason = write_refusal(folder.parent, exc)
+            raise OutputError(f"cannot create the folder {str(folder)!r}: {reason}") from None
     return missing
 
 
@@ -249,7 +319,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         )
     except OSError as exc:
         remove_empty(created)
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {write_refusal(path.parent, exc)}") from None
     os.close(fd)
     os.unlink(tmp_name)
     tmp = Path(tmp_name)
