@@ -137,8 +137,15 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
     'X holds complex numbers (dtype complex128); expected real numbers'
     """
+    if X is None:
+        return f"{what} is None; expected an array of shape (n_samples, n_features)"
     dtype = getattr(X, "dtype", None)
     kind = getattr(dtype, "kind", None)
+    if str(exc).startswith("Expected 2D array"):  # its message goes on to print the array
+        return (
+            f"{what} has shape {np.shape(X)}; expected 2-D data (n_samples, n_features): use "
+            f"{what}.reshape(1, -1) for one sample or {what}.reshape(-1, 1) for one feature"
+        )
     if kind == "c" or str(exc).startswith("Complex data"):
         return f"{what} holds complex numbers (dtype {dtype}); expected real numbers"
     first = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc).strip() else type(exc).__name__

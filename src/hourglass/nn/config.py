@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from dataclasses import dataclass
@@ -45,6 +46,22 @@ def check_skip_connections(code_size: int | None, downsampling: str) -> None:
         f"skip_connections=True needs code_size=None and downsampling='pool' (got "
         f"code_size={code_size}, downsampling={downsampling!r})",
     )
+
+
+def _int_tuple(name: str, value: Any) -> tuple[int, ...]:
+    """``value`` as a tuple of ints, or InvalidInputError naming ``name`` (a string is no sequence
+    of sizes, though Python would iterate over its characters)."""
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        sizes = tuple(value)
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
+            raise TypeError
+        return tuple(int(s) for s in sizes)
+    except TypeError:
+        raise InvalidInputError(
+            f"{name}={value!r}; expected a sequence of positive integers, e.g. (256, 128)"
+        ) from None
 
 
 def _check_limits(name: str, sizes, limit: int, count_limit: int | None = MAX_LAYERS) -> None:
@@ -225,9 +242,9 @@ class DenseConfig(_JSONConfig):
     topk_dead_after: int = 10_000
 
     def __post_init__(self) -> None:
-        self.hidden_layers = tuple(int(h) for h in self.hidden_layers)
+        self.hidden_layers = _int_tuple("hidden_layers", self.hidden_layers)
         if self.decoder_layers is not None:
-            self.decoder_layers = tuple(int(h) for h in self.decoder_layers)
+            self.decoder_layers = _int_tuple("decoder_layers", self.decoder_layers)
         _require(self.input_dim >= 1, f"input_dim={self.input_dim} must be at least 1")
         _require(self.code_size >= 1, f"code_size={self.code_size} must be a positive integer")
         _check_limits("input_dim", (self.input_dim,), MAX_INPUT_VALUES)
@@ -338,7 +355,7 @@ class ConvConfig(_JSONConfig):
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
-        self.channels = tuple(int(c) for c in self.channels)
+        self.channels = _int_tuple("channels", self.channels)
         if self.chroma:
             _require(
                 len(self.input_shape) == 3 and self.input_shape[0] == 3,
