@@ -188,3 +188,40 @@ def test_report_shows_the_codebook_and_the_rate(model, digits):
 
     html = model_report(model, digits[:64], "digits", (8, 8)).to_html()
     assert "Codebook and rate" in html and "perplexity" in html and "bits per pixel" in html
+
+
+# -- bounded decoding ----------------------------------------------------------------------------------
+PRIOR = np.ones(16)
+
+
+@pytest.mark.parametrize("coder", CODERS)
+@pytest.mark.parametrize("count", [compression.MAX_INDICES + 1, 2**40])
+def test_a_count_above_the_hard_cap_is_refused_before_decoding(coder, count):
+    with pytest.raises(DataFileError, match="at most 33554432"):
+        compression.decode_payload(b"\0" * 8, count, 16, PRIOR, coder)
+
+
+@pytest.mark.parametrize("coder", CODERS)
+def test_a_count_the_payload_cannot_hold_is_refused_before_decoding(coder):
+    payload = compression.encode_payload(np.zeros(60, np.int32), 16, PRIOR, coder)
+    most = compression.max_indices(len(payload), coder, 16, PRIOR)
+    assert 60 <= most < compression.MAX_INDICES
+    with pytest.raises(DataFileError, match=f"holds at most {most}"):
+        compression.decode_payload(payload, most + 1, 16, PRIOR, coder)
+
+
+@pytest.mark.parametrize("coder", ["zlib", "lzma"])
+def test_an_inflating_payload_stops_one_byte_past_the_announced_count(coder):
+    payload = compression.encode_payload(np.zeros(10**6, np.int32), 16, PRIOR, coder)  # 1 MB of zeros
+    with pytest.raises(DataFileError, match="inflates to more than the 1000 bytes"):
+        compression.decode_payload(payload, 1000, 16, PRIOR, coder)
+
+
+def test_a_skewed_prior_allows_the_many_symbols_a_word_can_hold():
+    prior = np.r_[1e6, np.full(15, 0.5)]  # code 0 nearly certain: thousands of them per 32-bit word
+    if not compression.has_range_coder():
+        pytest.skip("needs constriction")
+    payload = compression.encode_payload(np.zeros(100_000, np.int32), 16, prior, "range")
+    assert len(payload) < 100
+    decoded = compression.decode_payload(payload, 100_000, 16, prior, "range")
+    assert not decoded.any()
