@@ -93,8 +93,8 @@ def _cli_as(argv: list, uid: int | None = None, wrapper: list | None = None) -> 
 @pytest.mark.parametrize(
     "output, reason",
     [
-        ("locked/m", "permission denied: this user may not create files in"),
-        ("locked/new/deeper/m", "permission denied: this user may not create files in"),
+        ("locked/m", "Permission denied: this user may not create files in"),
+        ("locked/new/deeper/m", "Permission denied: this user may not create files in"),
     ],
 )
 def test_a_folder_this_user_may_not_write_is_named_as_such(output, reason):

@@ -20,6 +20,8 @@ from hourglass.exceptions import DataFileError, InvalidInputError
 
 #: Largest compressed file read (a crafted one could otherwise cost its size in memory).
 MAX_FILE_BYTES = 2**31
+#: Samples decoded at a time by ``decompress``.
+DECODE_BATCH = 1024
 
 
 class Coder(str, Enum):
@@ -88,7 +90,7 @@ def decompress(
     """Decode FILE (from 'hourglass compress') with MODEL into an array or images."""
     import numpy as np
 
-    from hourglass.uses.compression import check_codec_model, decompress
+    from hourglass.uses.compression import check_codec_model, decompress_indices
 
     check_writable(output, force)
     suffix = output.suffix.lower()
@@ -101,30 +103,36 @@ def decompress(
     estimator = load_model(model)
     check_codec_model(estimator)
     try:
-        images = decompress(estimator, file.read_bytes())
+        indices = decompress_indices(estimator, file.read_bytes())
     except DataFileError as exc:
         raise DataFileError(f"{str(file)!r}: {exc}") from None
+    n, shape = len(indices), tuple(estimator.input_shape_)
+    # Decoded a batch at a time: the images of a file can be many times its indices' size.
+    batches = (estimator.decode_indices(indices[i : i + DECODE_BATCH]) for i in range(0, n, DECODE_BATCH))
     if suffix == ".npy":
-        from hourglass.data.loading import save_array
+        from hourglass.data.npy_stream import write_npy_batches
 
-        save_array(output, images, force=force)
-        echo(f"wrote {len(images)} samples of shape {tuple(images.shape[1:])} to {output}", quiet)
+        write_npy_batches(output, n, shape, batches, force=force)
+        echo(f"wrote {n} samples of shape {shape} to {output}", quiet)
         return
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
+    if len(shape) != 3 or shape[0] not in (1, 3):
         raise InvalidInputError(
-            f"the samples have shape {tuple(images.shape[1:])}, not gray or RGB images; write a .npy instead"
+            f"the samples have shape {shape}, not gray or RGB images; write a .npy instead"
         )
     from hourglass.data.images import save_image
 
     if suffix == ".png":
-        if len(images) != 1:
-            raise InvalidInputError(f"the file holds {len(images)} images; write them to a folder or a .npy")
-        save_image(output, images[0], force=force)
+        if n != 1:
+            raise InvalidInputError(f"the file holds {n} images; write them to a folder or a .npy")
+        save_image(output, next(batches)[0], force=force)
         echo(f"wrote the image to {output}", quiet)
         return
-    width = len(str(len(images) - 1))
+    width = len(str(n - 1))
     with atomic_path(output) as tmp:  # the whole folder appears at once, or not at all
         tmp.mkdir()
-        for i, image in enumerate(images):
-            save_image(tmp / f"{i:0{width}d}.png", np.asarray(image))
-    echo(f"wrote {len(images)} images to {output}/", quiet)
+        i = 0
+        for batch in batches:
+            for image in batch:
+                save_image(tmp / f"{i:0{width}d}.png", np.asarray(image))
+                i += 1
+    echo(f"wrote {n} images to {output}/", quiet)

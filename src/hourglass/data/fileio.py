@@ -116,7 +116,7 @@ def write_refusal(folder: str | Path, exc: OSError) -> str:
     if kind in _VIRTUAL_FILE_SYSTEMS:
         return f"{str(folder)!r} is on the kernel's {kind} file system, which holds no files of ours"
     if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied: this user may not create files in {str(folder)!r} ({_owner(folder)})"
+        return f"Permission denied: this user may not create files in {str(folder)!r} ({_owner(folder)})"
     if code == errno.ENOSPC:
         return f"the file system holding {str(folder)!r} is full"
     if code == errno.EDQUOT:
