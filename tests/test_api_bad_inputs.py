@@ -38,9 +38,9 @@ FIT_CASES = {
     "overflow of float32": (marked(X) * 1e300, "overflow float32"),
     "0 rows": (X[:0], "0 sample"),
     "3-D to a dense model": (X.reshape(40, 2, 3), "dim 3"),
-    "1-D": (X[0], "expected 2-D data"),
+    "1-D": (X[0], "expected a 2D array"),
     "None": (None, "X is None"),
-    "scalar": (3.0, "expected 2-D data"),
+    "scalar": (3.0, "expected a 2D array"),
     "ragged lists": ([[1.0, 2.0], [1.0]], "inhomogeneous"),
 }
 

@@ -135,7 +135,7 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     Examples
     --------
     >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
-    'X holds complex numbers (dtype complex128); expected real numbers'
+    'Complex data not supported: X holds complex numbers (dtype complex128); expected real numbers'
     """
     if X is None:
         return f"{what} is None; expected an array of shape (n_samples, n_features)"
@@ -143,11 +143,13 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     kind = getattr(dtype, "kind", None)
     if str(exc).startswith("Expected 2D array"):  # its message goes on to print the array
         return (
-            f"{what} has shape {np.shape(X)}; expected 2-D data (n_samples, n_features): use "
-            f"{what}.reshape(1, -1) for one sample or {what}.reshape(-1, 1) for one feature"
+            f"{what} has shape {np.shape(X)}; expected a 2D array (n_samples, n_features). Reshape your "
+            f"data: {what}.reshape(1, -1) for one sample or {what}.reshape(-1, 1) for one feature"
         )
     if kind == "c" or str(exc).startswith("Complex data"):
-        return f"{what} holds complex numbers (dtype {dtype}); expected real numbers"
+        return (
+            f"Complex data not supported: {what} holds complex numbers (dtype {dtype}); expected real numbers"
+        )
     first = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc).strip() else type(exc).__name__
     if kind in ("U", "S", "O") and "convert" in first:
         return f"{what} has dtype {dtype} and holds text ({first[:120]}); expected numbers"
@@ -165,12 +167,20 @@ def check_ignored_y(X: Any, y: Any) -> None:
     ...
     hourglass.exceptions.InvalidInputError: y has 3 entries but X has 4 samples; expected one per ...
     """
-    if y is None or not hasattr(X, "__len__") or isinstance(X, (str, os.PathLike)):
+    import scipy.sparse
+
+    # Only for data whose rows are its length; a sparse matrix is refused by X's own checks.
+    if (
+        y is None
+        or not hasattr(X, "__len__")
+        or isinstance(X, (str, os.PathLike))
+        or scipy.sparse.issparse(X)
+    ):
         return
     try:
         n_y, n_x = len(y), len(X)
     except TypeError:
-        raise InvalidInputError(f"y is {type(y).__name__}; expected None or one entry per sample") from None
+        return  # no length to compare (a scalar, a sparse matrix): X's own checks say what is wrong
     if n_y != n_x:
         raise InvalidInputError(
             f"y has {n_y} entries but X has {n_x} samples; expected one per sample (or y=None: it is ignored)"

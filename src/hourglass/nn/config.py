@@ -55,10 +55,13 @@ def _int_tuple(name: str, value: Any) -> tuple[int, ...]:
         if isinstance(value, (str, bytes)):
             raise TypeError
         sizes = tuple(value)
-        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
+        # Whole numbers only: 8.0 (from JSON or a float array) is 8, but 2.5 and True are no size.
+        if not all(
+            isinstance(s, numbers.Real) and not isinstance(s, bool) and float(s).is_integer() for s in sizes
+        ):
             raise TypeError
         return tuple(int(s) for s in sizes)
-    except TypeError:
+    except (TypeError, OverflowError):
         raise InvalidInputError(
             f"{name}={value!r}; expected a sequence of positive integers, e.g. (256, 128)"
         ) from None
