@@ -397,8 +397,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Training data. An array in memory trains without a copy of it; a memory map of a
             ``.npy`` file over 512 MiB (``np.load(path, mmap_mode='r')``) is streamed from
             the file, so data larger than memory train too.
-        y : None
-            Ignored; present for API consistency.
+        y : None or str
+            Ignored, unless ``X`` is a DataFrame and ``y`` names one of its columns: that column
+            is then the label, never a feature, and is remembered in ``table_`` (the CLI's
+            ``--label``).
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` instead of starting afresh.
 
@@ -409,6 +411,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_params()
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
+        X = self._remember_table(X, y)
         source = self._training_source(X)
         head = source.head()
         self._check_code_size(head)
@@ -442,6 +445,35 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
         return self
+
+    def _remember_table(self, X: Any, y: Any) -> Any:
+        """Keep a DataFrame's columns in ``table_`` (:mod:`hourglass.data.table`); return the features.
+
+        Later reads select these columns by name, so the training table can be given again as
+        it is. Fitting on anything else forgets the table of an earlier fit.
+        """
+        from hourglass.data.table import split_frame
+
+        X, schema = split_frame(X, y)
+        if schema is not None:
+            self.table_ = schema
+        else:
+            vars(self).pop("table_", None)
+        return X
+
+    def _selected_columns(self, X: Any) -> Any:
+        """A DataFrame's feature columns, by name, in the order the model was fitted on.
+
+        A model fitted without column names (on an array, or through the CLI, which reads
+        the table itself) gets the selected values as an array, as it was fitted.
+        """
+        from hourglass.data.table import is_frame, select_features
+
+        schema = getattr(self, "table_", None)
+        if schema is None or schema.features is None or not is_frame(X):
+            return X
+        X = select_features(X, schema, "X")
+        return X if hasattr(self, "feature_names_in_") else X.to_numpy()
 
     def _validation_mse(self, source: TrainingSource, val_idx: np.ndarray) -> float | None:
         """Mean squared reconstruction error per value on the validation items, in the data's units.
@@ -551,6 +583,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _start_partial(self, X: Any) -> Trainer:
         """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer."""
         self._check_params()
+        X = self._remember_table(X, y=None)
         source = self._training_source(X)
         head = source.head()
         self._check_code_size(head)
@@ -960,6 +993,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "loss_reason_": self.loss_reason_,
             "n_features_in_": int(self.n_features_in_),
             "feature_names_in_": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+            "table_": self.table_.to_json() if getattr(self, "table_", None) is not None else None,
             "n_features_out": int(self._n_features_out),
             "seed_": int(self.seed_),
             "learning_rate_": getattr(self, "learning_rate_", None),
@@ -974,14 +1008,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         """Inverse of :meth:`_saved_attributes` and :meth:`_saved_tensors`."""
+        from hourglass.data.table import TableSchema
+
         for name, value in fitted.items():
             if name == "feature_names_in_":
                 if value:
                     self.feature_names_in_ = np.asarray(value, dtype=object)
+            elif name == "table_":
+                if value is not None:
+                    self.table_ = TableSchema.from_json(value)
             elif name == "n_features_out":
                 self._n_features_out = value
             else:
                 setattr(self, name, value)
+        names = getattr(self, "feature_names_in_", None)
+        if getattr(self, "table_", None) is None and names is not None:
+            # Saved before models kept their table: the names scikit-learn kept say as much.
+            self.table_ = TableSchema(tuple(map(str, names)), (), n_features=len(names))
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""

@@ -194,6 +194,8 @@ class AutoEncoder(BaseAutoEncoder):
             raise InvalidInputError(" ".join(str(exc).split())) from None
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
+        if not reset:
+            X = self._selected_columns(X)  # the training table's columns, by name
         reject_non_numeric_columns(X)
         if streams(X):
             # scikit-learn's check would convert the whole map to float64 in memory; its shape

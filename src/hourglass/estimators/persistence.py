@@ -70,6 +70,7 @@ FITTED_TYPES: dict[str, Any] = {
     "loss_reason_": str,
     "n_features_in_": int,
     "feature_names_in_": list[str] | None,
+    "table_": dict[str, Any] | None,
     "n_features_out": int,
     "seed_": int,
     "n_epochs_": int,
