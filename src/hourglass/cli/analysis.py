@@ -148,7 +148,10 @@ def cluster(
         quiet,
     )
     if result.metrics is not None and not quiet:
+        from hourglass.uses.clustering import SCALING_TEXT
+
         _print_table(result.metrics)
+        echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}", quiet)
     if output is not None:
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:
@@ -181,7 +184,13 @@ def calibrate(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data."""
+    """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data.
+
+    The threshold is on reconstruction errors in the model's units (per-feature z-scores for
+    standardized data, so no single column decides it), with the raw-unit figure beside.
+    """
+    import numpy as np
+
     from hourglass.estimators.anomaly import AnomalyDetector
 
     check_writable(output, force)
@@ -191,11 +200,30 @@ def calibrate(
     rows = model_rows(estimator, load_for_model(estimator, normal, key, drop, label))
     detector = AnomalyDetector(estimator, quantile=quantile).fit(rows)
     detector.save(output, force=force)
+    from hourglass.data.units import headline
+    from hourglass.estimators.anomaly import score_units
+
+    threshold = headline(detector.threshold_, detector.threshold_raw_, score_units(detector))
     echo(
-        f"threshold {detector.threshold_:.6g} (the {quantile} quantile of the reconstruction MSE of "
-        f"{len(detector.calibration_errors_)} normal samples); saved the detector to {output}",
+        f"threshold {threshold}: the {quantile} quantile of the reconstruction MSE of "
+        f"{len(detector.calibration_errors_)} normal samples; saved the detector to {output}",
         quiet,
     )
+    note = _dominance(detector, rows)
+    if note:
+        echo(f"note: {note}", quiet)
+
+
+def _dominance(detector, rows) -> str | None:
+    """The note when a few columns hold most of the raw-unit error (why scores are standardized)."""
+    from hourglass.estimators.anomaly import score_units
+    from hourglass.uses.comparison import dominance_note
+
+    if score_units(detector) == "data" or not is_dense(detector.estimator_):
+        return None
+    schema = getattr(detector.estimator_, "table_", None)
+    names = list(schema.features) if schema is not None and schema.features else None
+    return dominance_note(np.mean(detector.error_map(rows), axis=0), names)
 
 
 def _parse_threshold(text: str) -> float | None:
@@ -207,7 +235,7 @@ def _parse_threshold(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise InvalidInputError(
-            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE such as 0.02"
+            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE (model units) such as 0.02"
         ) from None
     if not np.isfinite(value) or value < 0:
         raise InvalidInputError(f"--threshold {text!r}; expected a finite MSE >= 0")
@@ -233,6 +261,21 @@ def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int,
             folder / f"rank{rank:04d}_sample{index:06d}.png", np.clip(maps[index] / scale, 0, 1), force=force
         )
     return len(order)
+
+
+def _scores(estimator, detector, rows) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-sample errors on the threshold's scale, in the data's raw units, and the units' name.
+
+    A detector scores in its ``score_units_``; a plain model in its own units (z-scores for
+    standardized data), as every headline does.
+    """
+    from hourglass.data.units import units_of
+
+    scaled = detector is None or getattr(detector, "score_units_", "raw") == "scaled"
+    inner = detector.estimator_ if detector is not None else getattr(estimator, "estimator_", estimator)
+    units = units_of(inner.scaler_) if scaled else "data"
+    errors = inner.reconstruction_error(rows, scaled=scaled)
+    return errors, (inner.reconstruction_error(rows) if units != "data" else errors), units
 
 
 @command()
@@ -304,8 +347,10 @@ def score(
         )
     if truth is not None:
         truth = check_binary_labels(truth, len(dataset.X), f"--labels {labels!r}")
-    errors = estimator.reconstruction_error(model_rows(estimator, dataset))
+    errors, raw_errors, units = _scores(estimator, detector, model_rows(estimator, dataset))
     table = pd.DataFrame({"error": errors, "score": -errors})
+    if units != "data":
+        table["error_raw"] = raw_errors  # the data's own units, beside
     if limit is not None:
         table["prediction"] = np.where(errors > limit, -1, 1)
     with atomic_path(output) as tmp:
@@ -317,10 +362,13 @@ def score(
             quiet,
         )
     else:
+        from hourglass.data.units import headline
+
         flagged = int(np.sum(errors > limit))
+        raw_limit = getattr(detector, "threshold_raw_", None) if fixed is None else None
         echo(
             f"scored {len(errors)} samples; {flagged} ({flagged / len(errors):.1%}) "
-            f"above the threshold {limit:.6g}",
+            f"above the threshold {headline(limit, raw_limit, units)}",
             quiet,
         )
     echo(f"wrote the scores to {output}", quiet)

@@ -318,10 +318,21 @@ def fit_summary(estimator) -> str:
         ended = f"ran all {epochs} epochs"
     line = f"trained in {estimator.fit_seconds_:.1f} s on {estimator.device_}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
-    held_out = getattr(estimator, "validation_mse_", None)
-    if held_out is not None:
-        line += f"; validation MSE {held_out:.5g} per value, in the data's units"
+    line += validation_text(estimator)
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
+
+
+def validation_text(estimator) -> str:
+    """``; validation MSE 0.38 in standardized units (916 in the data's raw units)``, or nothing."""
+    from hourglass.data.units import headline, units_of
+
+    raw = getattr(estimator, "validation_mse_", None)
+    if raw is None:
+        return ""
+    scaled = getattr(estimator, "validation_mse_scaled_", None)
+    if scaled is None:  # a model saved before the scaled figure existed
+        return f"; validation MSE {raw:.5g} per value, in the data's units"
+    return f"; validation MSE per value {headline(scaled, raw, units_of(estimator.scaler_))}"
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
@@ -524,6 +535,8 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "training_recipe": history.recipe_summary(),
         "final_train_loss": history.train_loss[-1] if history.train_loss else None,
         "best_val_loss": min(history.val_loss) if history.val_loss else None,
+        "validation_mse": validation_text(estimator).removeprefix("; validation MSE ") or None,
+        "table": table_of(estimator).describe() if table_of(estimator) is not None else None,
         "metrics": {name: values[-1] for name, values in history.metrics.items() if values},
         "parameters": sum(p.numel() for p in estimator.module_.parameters()),
         "params": config["params"],

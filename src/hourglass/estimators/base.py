@@ -440,7 +440,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
         self.history_.recipe["statistics"] = summary.basis
         self.fit_seconds_ = time.perf_counter() - tic
-        self.validation_mse_ = self._validation_mse(source, val_idx)
+        self.validation_mse_, self.validation_mse_scaled_ = self._validation_mse(source, val_idx)
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
@@ -475,23 +475,27 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = select_features(X, schema, "X")
         return X if hasattr(self, "feature_names_in_") else X.to_numpy()
 
-    def _validation_mse(self, source: TrainingSource, val_idx: np.ndarray) -> float | None:
-        """Mean squared reconstruction error per value on the validation items, in the data's units.
+    def _validation_mse(
+        self, source: TrainingSource, val_idx: np.ndarray
+    ) -> tuple[float | None, float | None]:
+        """Mean squared reconstruction error per value on the validation items: raw, and scaled.
 
-        The loss training monitors is in scaled units (and is BCE for binary data); this is the
-        number a user compares with PCA. None without a validation split, and for restoration
-        tasks, whose error is judged against their own baselines.
+        The first in the data's units, the second in the model's (:mod:`hourglass.data.units`:
+        z-scores for standardized data, where no single column decides it). The loss training
+        monitors is BCE for binary data; these are the numbers a user compares with PCA. None
+        without a validation split, and for restoration tasks, judged against their own baselines.
         """
         if not len(val_idx) or getattr(self, "task", "reconstruct") != "reconstruct":
-            return None
-        total, count = 0.0, 0
+            return None, None
+        total, scaled_total, count = 0.0, 0.0, 0
         block = 4 * PREDICT_BATCH
         for start in range(0, len(val_idx), block):
             rows = source.read(val_idx[start : start + block])
-            recon = self._run(self._reconstruction, rows, scale=True, unscale=True)
-            total += float(np.sum((recon.astype(np.float64) - rows) ** 2))
+            recon = self._run(self._reconstruction, rows, scale=True, unscale=True).astype(np.float64)
+            total += float(np.sum((recon - rows) ** 2))
+            scaled_total += float(np.sum(((recon - rows) / self.scaler_.scale.astype(np.float64)) ** 2))
             count += rows.size
-        return total / count
+        return total / count, scaled_total / count
 
     def _reconstruction(self, batch: torch.Tensor) -> torch.Tensor:
         return self.module_(batch)["reconstruction"]
@@ -823,13 +827,29 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = self._run(recon, data, scale=True, unscale=True, out=out)
         return result.astype(self._output_dtype(X), copy=False)
 
-    def reconstruction_error(self, X: Any) -> np.ndarray:
-        """Per-sample mean squared reconstruction error, in the units of the input."""
+    def reconstruction_error(self, X: Any, *, scaled: bool = False) -> np.ndarray:
+        """Per-sample mean squared reconstruction error.
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+        scaled : bool, default=False
+            False: in the units of the input. True: in the model's units (see
+            :func:`hourglass.data.units.units_of`): per-feature z-scores from the training rows
+            for standardized data, so that no single column with large numbers decides the
+            score; the input's units for data in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
+        scale = self.scaler_.scale.astype(np.float64) if scaled else 1.0
 
         def row_errors(out: np.ndarray, batch: np.ndarray) -> np.ndarray:
-            diff = out.astype(np.float64) - batch
+            diff = (out.astype(np.float64) - batch) / scale
             return np.mean(diff.reshape(diff.shape[0], -1) ** 2, axis=1)
 
         recon = lambda t: self.module_(t)["reconstruction"]  # noqa: E731
@@ -1000,6 +1020,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "n_epochs_": int(self.n_epochs_),
             "fit_seconds_": float(self.fit_seconds_),
             "device_": self.device_,
+            "validation_mse_": getattr(self, "validation_mse_", None),
+            "validation_mse_scaled_": getattr(self, "validation_mse_scaled_", None),
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:

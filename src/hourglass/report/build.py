@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hourglass.data.units import UNITS_SHORT, units_of
 from hourglass.report import plots
 from hourglass.report.html import Report
 from hourglass.uses.comparison import UNITS_TEXT, Comparison
@@ -225,12 +226,11 @@ def model_report(
     summary: dict[str, float | str] = {}
     if held_out is not None and held_out_source:
         summary["held-out data"] = held_out_source
-    error = None
+    error, note = None, None
     if restoration:
         summary.update(estimator.task_summary(scored, role))
     else:
-        error = estimator.reconstruction_error(scored)
-        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+        error, note = _error_summary(summary, estimator, scored, role)
     summary.update(
         {
             "best epoch": int(estimator.history_.best_epoch),
@@ -239,6 +239,8 @@ def model_report(
         }
     )
     report.add_metrics(summary, heading="Summary")
+    if note:
+        report.add_text(note + ".", heading="Units")
     history = estimator.history_
     report.add_figure(
         plots.loss_curves({"model": _curves(history)}, {"model": history.best_epoch}),
@@ -256,7 +258,10 @@ def model_report(
         _reconstruction_sections(report, estimator, scored, role, image_shape, labels)
         report.add_figure(
             plots.histogram(
-                error, f"reconstruction error per sample ({role} data)", "mean squared error", log=True
+                error,
+                f"reconstruction error per sample ({role} data)",
+                f"mean squared error, {UNITS_SHORT[units_of(estimator.scaler_)]}",
+                log=True,
             ),
             heading="Reconstruction error",
         )
@@ -267,6 +272,26 @@ def model_report(
         else:
             sections(report, scored, image_shape=image_shape)
     return report
+
+
+def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[np.ndarray, str | None]:
+    """The headline error in the model's units with the raw one beside; per-sample errors and a note.
+
+    The note says when a few columns hold most of the raw-unit error (tables only).
+    """
+    from hourglass.uses.comparison import dominance_note
+
+    units = units_of(estimator.scaler_)
+    error = estimator.reconstruction_error(X, scaled=True)
+    summary[f"mean reconstruction MSE ({role} data, {UNITS_SHORT[units]})"] = float(error.mean())
+    if units == "data":
+        return error, None
+    raw = estimator.reconstruct(X).astype(np.float64) - np.asarray(X, dtype=np.float64)
+    summary[f"mean reconstruction MSE ({role} data, the data's raw units)"] = float(np.mean(raw**2))
+    if raw.ndim != 2:
+        return error, None
+    names = getattr(getattr(estimator, "table_", None), "features", None)
+    return error, dominance_note(np.mean(raw**2, axis=0), list(names) if names else None)
 
 
 def _reconstruction_sections(
