@@ -189,8 +189,6 @@ def calibrate(
     The threshold is on reconstruction errors in the model's units (per-feature z-scores for
     standardized data, so no single column decides it), with the raw-unit figure beside.
     """
-    import numpy as np
-
     from hourglass.estimators.anomaly import AnomalyDetector
 
     check_writable(output, force)
@@ -216,6 +214,8 @@ def calibrate(
 
 def _dominance(detector, rows) -> str | None:
     """The note when a few columns hold most of the raw-unit error (why scores are standardized)."""
+    import numpy as np
+
     from hourglass.estimators.anomaly import score_units
     from hourglass.uses.comparison import dominance_note
 
