@@ -242,6 +242,11 @@ def fit(
         variational = variational or arch is Arch.vae
         kind = "vae" if variational else arch.value
         params = estimator_params(kind, options)
+        if isinstance(params.get("encoder"), str) and "code_size" not in params:
+            from hourglass.train.pretrained import source_architecture
+
+            # The reused encoder decides the code's width; the model's parameters say so.
+            params["code_size"] = source_architecture(params["encoder"]).code_size
         if variational:
             params["arch"] = "conv" if arch is Arch.conv else "dense"
         # The CLI seeds with 0 unless told: a command run twice gives the same model.

@@ -127,7 +127,7 @@ def read_labels(path: str | os.PathLike, n: int, data_name: str = "the data") ->
     if len(labels) != n:
         raise InvalidInputError(
             f"labels file {str(path)!r} holds {len(labels)} labels for the {n} samples of {data_name}; "
-            "expected one per sample"
+            "expected one label per sample"
         )
     if labels.dtype.kind == "f" and np.isnan(labels).any():
         first = int(np.flatnonzero(np.isnan(labels))[0])
