@@ -925,7 +925,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         or channels and spatial axes) are those of the training data. The file's
         ``metadata_props`` record the hourglass version, the estimator, the part, the code size
         and the input shape. The file is checked with onnxruntime against PyTorch before it is
-        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass[onnx]"``.
+        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass-ae[onnx]"``.
 
         Parameters
         ----------

@@ -179,7 +179,7 @@ def _require_onnx() -> dict[str, Any]:
     if missing:
         raise MissingDependencyError(
             f"exporting to ONNX needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            'not installed; install the extra: pip install "hourglass[onnx]"'
+            'not installed; install the extra: pip install "hourglass-ae[onnx]"'
         )
     return modules
 

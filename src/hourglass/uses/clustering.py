@@ -182,7 +182,7 @@ def _umap(Z: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
         import umap
     except ImportError:
         raise InvalidInputError(
-            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass[umap]'"
+            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass-ae[umap]'"
         ) from None
     # A seed makes UMAP single-threaded and reproducible; the spectral init needs n_components < n - 1.
     reducer = umap.UMAP(
@@ -301,7 +301,7 @@ def cluster(
         A nonlinear embedding of the codes before clustering, as in N2D: scikit-learn's
         SpectralEmbedding of the 10-nearest-neighbour graph with each row scaled to unit length
         (with k-means: spectral clustering), UMAP (needs ``umap-learn``:
-        ``pip install 'hourglass[umap]'``), Isomap or t-SNE; None clusters the codes themselves.
+        ``pip install 'hourglass-ae[umap]'``), Isomap or t-SNE; None clusters the codes themselves.
         'tsne' embeds in 2-D, the others in ``n_components`` dimensions. The baselines get
         the same step, so the table compares like with like.
     n_components : int, optional
