@@ -55,7 +55,6 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     >>> comparison_report(comparison, "digits", (8, 8)).save("report.html")  # doctest: +SKIP
     """
     table = comparison.table
-    best = table.loc[table["ratio"].idxmin()]
     units = UNITS_TEXT[comparison.units]
     sample_shape = tuple(comparison.X_train.shape[1:])
     if len(sample_shape) == 3 and sample_shape[0] in (1, 3):
@@ -70,14 +69,11 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
         f"{values}; code sizes {', '.join(map(str, table['code_size']))}; errors {units}",
     )
-    report.add_metrics(
-        {
-            "lowest AE / PCA error ratio (below 1: the autoencoder wins)": float(best["ratio"]),
-            "at code size": int(best["code_size"]),
-            "AE held-out MSE there": float(best["ae_mse"]),
-            "PCA held-out MSE there": float(best["pca_mse"]),
-        },
-        heading="Summary",
+    cards, tones = ratio_cards(table)
+    report.add_metrics(cards, heading="Summary", tones=tones)
+    report.add_text(
+        "Each card: the autoencoder's held-out error over PCA's at one code size; below 1 the "
+        "autoencoder wins (green), above 1 PCA wins (red)."
     )
     if comparison.note:
         report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
@@ -153,6 +149,29 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         + ("; colours are the labels." if labels is not None else "."),
     )
     return report
+
+
+def ratio_cards(table) -> tuple[dict[str, str], dict[str, str]]:
+    """One card per code size: the AE / PCA ratio, marked a win (below 1) or a loss (above 1).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"code_size": [2, 8], "ratio": [0.7864, 1.18], "ae_mse": [0.2, 0.1],
+    ...                       "pca_mse": [0.25, 0.085]})
+    >>> cards, tones = ratio_cards(table)
+    >>> list(cards.values()), list(tones.values())
+    (['0.786x PCA', '1.18x PCA'], ['win', 'loss'])
+    """
+    cards, tones = {}, {}
+    for row in table.itertuples(index=False):
+        ratio = float(row.ratio)
+        verdict = "the autoencoder wins" if ratio < 1 else ("PCA wins" if ratio > 1 else "a tie")
+        label = f"code size {int(row.code_size)}: {verdict} (AE {row.ae_mse:.4g}, PCA {row.pca_mse:.4g})"
+        cards[label] = f"{ratio:.3g}x PCA"
+        if ratio != 1 and np.isfinite(ratio):
+            tones[label] = "win" if ratio < 1 else "loss"
+    return cards, tones
 
 
 def _model_subtitle(estimator) -> str:
