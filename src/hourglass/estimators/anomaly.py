@@ -255,8 +255,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         ----------
         X : array-like
             Normal samples, in the shape the estimator takes.
-        y : None
-            Ignored.
+        y : None or str
+            Ignored, unless ``X`` is a DataFrame and ``y`` names its label column, which is then
+            never a feature (see :meth:`hourglass.AutoEncoder.fit`).
 
         Returns
         -------
@@ -294,7 +295,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 else _default_estimator(n_features, self.random_state, settings)
             )
             train = _safe_indexing(X, train_idx)
-            self.estimator_ = clone(template).fit(train)
+            # A column name in y is the DataFrame's label column, never a feature.
+            self.estimator_ = clone(template).fit(train, y if isinstance(y, str) else None)
             calibration = _safe_indexing(X, cal_idx)
             self.calibration_errors_ = self.estimator_.reconstruction_error(calibration, scaled=True)
             raw_calibration = self.estimator_.reconstruction_error(calibration)

@@ -151,6 +151,14 @@ class AutoEncoder(BaseAutoEncoder):
     loss_curve_ : list of float
         The training loss after every epoch (scikit-learn's MLP name).
     fit_seconds_ : float
+    validation_mse_, validation_mse_scaled_ : float or None
+        Mean squared reconstruction error per value on the validation split, in the data's
+        units and in the model's (z-scores from the training rows for standardized data, the
+        data's own for data in [0, 1]): the second is the headline, the first stands beside it.
+    table_ : hourglass.data.table.TableSchema
+        Only after fitting on a DataFrame (or a table through the CLI): the feature columns by
+        name, with their dtypes, the label column and the dropped columns. ``transform`` and
+        the other methods then take any DataFrame holding those columns, selected by name.
     data_range_ : tuple of float
         Smallest and largest scaled training value (salt-and-pepper noise writes them).
 
