@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 LABEL_SUFFIXES = (".npy", ".txt", ".csv", ".tsv")
 
@@ -115,6 +115,8 @@ def read_labels(path: str | os.PathLike, n: int, data_name: str = "the data") ->
                 f"labels file {str(path)!r}: expected .npy, .txt (one label per line), a one-column "
                 ".csv / .tsv, or an IDX labels file"
             )
+    except HourglassError:
+        raise  # already one line naming the file
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise DataFileError(f"cannot read labels from {str(path)!r}: {reason}") from None
