@@ -26,7 +26,9 @@ SETTINGS = {
     "device": "cpu",
     "verbose": 0,
 }
-CASES = {"default": {}, "topk": {"code_size": 8, "topk": 3}}
+#: "uneven": 6 equal batches of 42 or 43 rows, which two processes share 22 / 21: each process's
+#: loss must be weighted by its share for DDP's average to be the whole batch's gradient.
+CASES = {"default": {}, "topk": {"code_size": 8, "topk": 3}, "uneven": {"batch_size": 51}}
 
 
 def _data() -> np.ndarray:

@@ -135,7 +135,8 @@ def test_layerwise_pretraining_trains_the_outer_pair(X):
     histories = layerwise_pretrain(
         model, config, torch.from_numpy(X), TrainConfig(verbose=0), "mse", epochs=5
     )
-    assert not torch.equal(before, model.encoder.layer1[0].weight)
+    # The Trainer moved the model to its device (CUDA where there is one): compare on the CPU.
+    assert not torch.equal(before, model.encoder.layer1[0].weight.detach().cpu())
     assert histories[0].train_loss[-1] < histories[0].train_loss[0]
 
 

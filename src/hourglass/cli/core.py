@@ -23,6 +23,7 @@ from hourglass.cli.options import (
 from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.data.fileio import atomic_path, check_writable, output_lock
 from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
+from hourglass.train.budget import parse_duration
 
 if TYPE_CHECKING:  # annotations only; the commands import what they use
     import numpy as np
@@ -30,6 +31,10 @@ if TYPE_CHECKING:  # annotations only; the commands import what they use
     from hourglass.data.loading import Dataset
     from hourglass.data.table import TableSchema
 
+
+#: ``hourglass demo``'s training time, shared by its code sizes: it finishes in about this, plus
+#: PCA, the report and start-up.
+DEMO_TIME = "30s"
 
 DATA_HELP = (
     "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
@@ -317,11 +322,15 @@ def fit_summary(estimator) -> str:
     epochs = len(history.epoch)
     if history.stopped_by_callback:
         ended = f"stopped by a callback after {epochs} epochs"
-    elif history.stopped_early:
+    elif history.stop_reason:
+        ended = f"{epochs} epochs, ended as {history.stop_reason}"
+    elif history.stopped_early:  # a model saved before the reason was recorded
         ended = f"stopped early after {epochs} of {estimator.epochs_} epochs (patience {estimator.patience})"
     else:
         ended = f"ran all {epochs} epochs"
-    line = f"trained in {estimator.fit_seconds_:.1f} s on {estimator.device_}"
+    threads = history.recipe.get("threads")
+    where = f"{estimator.device_}" + (f", {threads} thread(s)" if threads else "")
+    line = f"trained in {estimator.fit_seconds_:.1f} s on {where}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
     line += validation_text(estimator)
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
@@ -687,6 +696,13 @@ def demo(
     out: OldOut = None,
     code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    time_budget: Annotated[
+        str,
+        typer.Option(
+            "--time",
+            help="Training time for the whole demo, shared by the code sizes: seconds, or '30s', '2min'.",
+        ),
+    ] = DEMO_TIME,
     force: Force = False,
     quiet: Quiet = False,
 ):
@@ -700,9 +716,18 @@ def demo(
     else:
         folder = check_writable(out, force)
     sizes = parse_ints(code_sizes, "--code-sizes")
+    try:
+        budget = parse_duration(time_budget)
+    except InvalidInputError as exc:
+        raise InvalidInputError(str(exc).replace("max_time=", "--time ", 1)) from None
     dataset = load_input("digits")
     echo(f"digits: {dataset.X.shape[0]} images of 8x8 pixels in [0, 1]; comparing code sizes {sizes}", quiet)
-    params: dict[str, Any] = {"random_state": 0, "verbose": 0 if quiet else 1}
+    echo(f"training time: at most {budget:g} s in all, {budget / len(sizes):.3g} s per code size", quiet)
+    params: dict[str, Any] = {
+        "random_state": 0,
+        "verbose": 0 if quiet else 1,
+        "max_time": budget / len(sizes),
+    }
     if epochs is not None:
         params["epochs"] = epochs
     with flags_in_errors():

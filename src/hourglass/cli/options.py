@@ -26,7 +26,7 @@ MAX_SEED = 2**32 - 1
 #: Parameters given as comma-separated integers (``--hidden-layers 256,128``, ``--image-size 64x64``).
 INT_LISTS = ("hidden_layers", "decoder_layers", "channels", "image_size")
 #: Parameters that take a number or the word 'auto'.
-NUMBER_OR_AUTO = {"epochs": int, "learning_rate": float}
+NUMBER_OR_AUTO = {"epochs": int, "learning_rate": float, "threads": int}
 
 
 def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:

@@ -42,7 +42,12 @@ def _forwarded_defaults() -> dict[str, Any]:
     settings = {name: value for name, value in declared.defaults("dense").items() if name != "random_state"}
     # The seed is the detector's own (it also draws the calibration split); the code size is
     # chosen from the input's width unless given; a detector trains quietly, like scikit-learn's.
-    settings.update(code_size=None, verbose=0)
+    # Standardized features: the model learns every feature's normal range, a deviation where the
+    # normal data hardly vary (the background of an image) counts, and no wide column dominates.
+    # 20 epochs: AUROC stops gaining long before reconstruction does (Fashion-MNIST, one class of
+    # 2,000 images: 89.8 / 91.9 / 96.0 after 10 epochs, 90.2 / 91.8 / 96.3 after 20 and no better
+    # after 300, at a fifteenth of the time; benchmarks/peers.py).
+    settings.update(code_size=None, verbose=0, scaling="standard", epochs=20)
     return settings
 
 
@@ -158,8 +163,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Keyword-only, like every parameter of :class:`~hourglass.AutoEncoder` but
         ``random_state`` (``hidden_layers``, ``epochs``, ...; see the signature): passed to the
         default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
-        input's width, at most 16) and ``verbose=0``: ``AnomalyDetector(code_size=4,
-        epochs=5)``. Refused together with ``estimator``, which carries its own settings.
+        input's width, at most 16), ``scaling='standard'`` (every feature's deviation counts in
+        its own spread), ``epochs=20`` (detection stops gaining long before reconstruction does)
+        and ``verbose=0``: ``AnomalyDetector(code_size=4, epochs=5)``. Refused together with
+        ``estimator``, which carries its own settings.
 
     Attributes
     ----------

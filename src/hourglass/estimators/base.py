@@ -41,14 +41,17 @@ from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint, distributed
+from hourglass.train.budget import parse_duration
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.threads import resolve_threads
 from hourglass.train.trainer import Trainer, resolve_device
 
 PREDICT_BATCH = 4096
 
-#: ``epochs='auto'``: about this many optimizer steps, within these bounds on the epochs. Small
-#: tables get many cheap epochs (digits: 300, 6 s), large sets fewer (Fashion-MNIST: 95).
+#: ``epochs='auto'``: at most about this many optimizer steps, within these bounds on the epochs
+#: (digits: 300, Fashion-MNIST: 95). A cap, not a plan: the run ends once learning stalls and
+#: its rate has decayed (:mod:`hourglass.train.schedule`), mostly well before.
 AUTO_STEPS = 20_000
 AUTO_EPOCHS = (30, 300)
 
@@ -125,6 +128,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _training_source(self, X: Any) -> TrainingSource:
         raise NotImplementedError
+
+    def _check_run_params(self) -> None:
+        """Refuse a bad time budget or thread count before any data is read."""
+        parse_duration(getattr(self, "max_time", None))
+        threads = getattr(self, "threads", "auto")
+        if threads != "auto":
+            resolve_threads(threads)
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         raise NotImplementedError
@@ -306,6 +316,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             verbose=self.verbose,
             noise_schedule=getattr(self, "noise_schedule", "constant"),
             compile=bool(getattr(self, "compile", False)),
+            adaptive=self.epochs == "auto",
+            max_time=parse_duration(getattr(self, "max_time", None)),
+            threads=getattr(self, "threads", "auto"),
         )
 
     def _start_run(self, source: TrainingSource, resume: bool) -> dict[str, Any]:
@@ -408,6 +421,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
+        self._check_run_params()
         self._check_params()
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from hourglass.nn.config import _JSONConfig, _require
 
 NOISE_SCHEDULES = ("constant", "cosine")
+
 #: ``'auto'`` is settled at run time by :func:`hourglass.train.precision.resolve_precision`.
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
@@ -56,6 +57,15 @@ class TrainConfig(_JSONConfig):
     compile : bool
         Train through ``torch.compile`` of the module (fewer, fused kernels: pays on GPUs for
         long runs; the first epoch pays the compilation).
+    adaptive : bool
+        ``epochs`` is only a cap: the learning rate stays at its peak while the held-out loss
+        improves, then decays over a fifth of the run (:mod:`hourglass.train.schedule`). False:
+        a cosine decay planned over all ``epochs``.
+    max_time : float or None
+        Seconds of training at most (resumed runs count the seconds before); the decay is laid
+        over the last fifth of them, so the run ends at the budget with its schedule complete.
+    threads : int or 'auto'
+        CPU threads for training (:func:`hourglass.train.threads.resolve_threads`).
     """
 
     kind: ClassVar[str] = "train"
@@ -74,6 +84,9 @@ class TrainConfig(_JSONConfig):
     noise_schedule: str = "constant"
     workers: int = 0
     compile: bool = False
+    adaptive: bool = False
+    max_time: float | None = None
+    threads: int | str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,6 +99,10 @@ class TrainConfig(_JSONConfig):
         _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
         _require(int(self.workers) >= 0, f"workers={self.workers} must be non-negative")
         _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")
+        _require(
+            self.max_time is None or (isinstance(self.max_time, (int, float)) and self.max_time > 0),
+            f"max_time={self.max_time!r} must be a positive number of seconds or None",
+        )
         _require(
             self.noise_schedule in NOISE_SCHEDULES,
             f"noise_schedule={self.noise_schedule!r}; expected one of {NOISE_SCHEDULES}",

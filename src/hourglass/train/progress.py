@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm.auto import tqdm
@@ -44,6 +45,11 @@ class Progress:
         Where to write (stderr by default).
     min_interval : float
         Seconds between plain lines (off a terminal).
+    max_time : float, optional
+        The run's time budget in seconds: the time left is shown with every epoch.
+    clock : callable, optional
+        Seconds of training so far (a resumed run's earlier parts included); needed with
+        ``max_time``.
     """
 
     def __init__(
@@ -56,6 +62,8 @@ class Progress:
         verbose: int,
         stream: TextIO | None = None,
         min_interval: float = 5.0,
+        max_time: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.epochs, self.loss, self.description = epochs, loss, description
@@ -63,6 +71,7 @@ class Progress:
         self.terminal = shown and bool(getattr(self.stream, "isatty", lambda: False)())
         self.plain = shown and not self.terminal
         self.min_interval, self.last_line = float(min_interval), -math.inf
+        self.max_time, self.clock = max_time, clock
         self.bar = tqdm(
             total=epochs * steps_per_epoch,
             initial=(start_epoch - 1) * steps_per_epoch,
@@ -78,18 +87,33 @@ class Progress:
         """One optimizer step done."""
         self.bar.update(1)
 
+    def time_left(self) -> str:
+        """``', 12 s left'`` of the time budget, or '' without one."""
+        if self.max_time is None or self.clock is None:
+            return ""
+        return f", {max(0.0, self.max_time - self.clock()):.0f} s left"
+
+    def replan(self, total_steps: int) -> None:
+        """The run now ends after ``total_steps`` steps (an adaptive run settled its end)."""
+        if self.bar.total != total_steps:
+            self.bar.total = max(total_steps, self.bar.n)
+            self.bar.refresh()
+
     def epoch_end(self, epoch: int, train: float, val: float, learning_rate: float, seconds: float) -> None:
-        """Show an epoch's losses (in the training loss's units) and how long it took."""
+        """Show an epoch's losses (in the training loss's units), how long it took, and the time left."""
+        left = self.time_left()
         if self.terminal:
             self.bar.set_description(f"{self.description} epoch {epoch}/{self.epochs}", refresh=False)
-            self.bar.set_postfix_str(f"train {self.loss} {_value(train)}, val {self.loss} {_value(val)}")
+            self.bar.set_postfix_str(
+                f"train {self.loss} {_value(train)}, val {self.loss} {_value(val)}{left}", refresh=False
+            )
         elif self.plain and (
             epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval
         ):
             self.last_line = time.monotonic()
             print(
                 f"{self.description} epoch {epoch}/{self.epochs}: train {self.loss} {_value(train)}, "
-                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s",
+                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s{left}",
                 file=self.stream,
                 flush=True,
             )

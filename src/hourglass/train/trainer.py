@@ -21,11 +21,22 @@ from torch import nn
 
 from hourglass.data.sources import ScaledRows, iterate_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.train import checkpoint, distributed
+from hourglass.train import checkpoint, distributed, optimizer
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import Regularizer, total_loss
 from hourglass.train.precision import autocast, forward_flops, matmul_scope, resolve_precision
 from hourglass.train.progress import Progress
+from hourglass.train.schedule import (
+    EXTEND_GAIN,
+    GAIN_WINDOW,
+    MIN_PLAN_EPOCHS,
+    MIN_PLAN_STEPS,
+    ProgressiveCosine,
+    WarmupCosine,
+    plateau_gain,
+    warmup_steps,
+)
+from hourglass.train.threads import resolve_threads, thread_limit
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset
@@ -41,6 +52,15 @@ DIVERGED_FACTOR = 100.0
 #: as with overfitting (on iris at code 2, stopping earlier left the autoencoder at 1.18x PCA's
 #: error; letting the noise fade, 0.87x).
 PATIENT_STRENGTH = 0.1
+#: The collapse and divergence checks compare losses with predicting the mean, but never with
+#: less than this (in the scaled units training sees, where data have about unit spread): one
+#: training row, or constant columns, make the mean's loss zero, and every model would then
+#: look diverged (scikit-learn's single-sample check raised TrainingDivergedError).
+REFERENCE_FLOOR = 1e-2
+#: Rows of monitored data below which only a diverged loss is judged a collapse, not a rise from
+#: the best: on a few rows a rising held-out loss is the overfitting of a tiny table, and the
+#: loss moves with every draw of noise (a 20-row table restarted three times, then gave up).
+MIN_ROWS_TO_JUDGE = 10
 #: After a collapse, training goes on from the best weights at this share of the learning rate.
 RESTART_FACTOR = 0.25
 
@@ -83,6 +103,10 @@ class History:
     restarts: list[dict[str, Any]] = field(default_factory=list)
     #: Whether an ``on_epoch_end`` hook (a user's callback) asked to stop.
     stopped_by_callback: bool = False
+    #: Why training ended, in words (the end-of-fit line shows it).
+    stop_reason: str = ""
+    #: Seconds of training so far, over every resumed part of the run.
+    trained_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -104,6 +128,8 @@ class History:
             line += f"; precision {recipe['precision']} ({recipe.get('precision_rule', 'set by the user')})"
         if recipe.get("noise_schedule"):
             line += f"; input noise {recipe['noise_schedule']}"
+        if recipe.get("threads"):
+            line += f"; {recipe['threads']} thread(s) ({recipe.get('threads_rule', 'set by the user')})"
         if not self.restarts:
             return line + "; no collapse"
         where = ", ".join(
@@ -116,6 +142,10 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**data)
 
+    def monitored(self) -> list[float]:
+        """The loss early stopping watched each epoch: validation, or training without a split."""
+        return [v if math.isfinite(v) else t for v, t in zip(self.val_loss, self.train_loss, strict=True)]
+
 
 def _constant(step: int) -> float:
     return 1.0
@@ -126,23 +156,6 @@ def _number(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:.3g}"
     return repr(value)
-
-
-class WarmupCosine:
-    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to 5 %.
-
-    A callable object rather than a lambda so the scheduler's state saves as plain JSON.
-    """
-
-    def __init__(self, total_steps: int, warmup: int) -> None:
-        self.total_steps = max(1, total_steps)
-        self.warmup = max(1, warmup)
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup:
-            return (step + 1) / self.warmup
-        progress = min(1.0, (step - self.warmup) / max(1, self.total_steps - self.warmup))
-        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _n_samples(data: Data) -> int:
@@ -196,6 +209,14 @@ SMALL_MODEL_PARAMETERS = 50_000_000
 
 def _small(model: nn.Module) -> bool:
     return sum(p.numel() for p in model.parameters()) <= SMALL_MODEL_PARAMETERS
+
+
+def _global_batch_sizes(n: int, batch_size: int) -> list[int]:
+    """Sizes of the shuffled batches :func:`~hourglass.data.sources.iterate_batches` splits ``n`` into."""
+    if n == 0:
+        return []
+    k = math.ceil(n / batch_size)
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
 def _epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
@@ -301,16 +322,33 @@ class Trainer:
         """Whether the corruption is a regularizing noise that fades out (judged on clean inputs)."""
         return self.corruption is not None and self.config.noise_schedule != "constant"
 
+    @property
+    def _schedule(self) -> WarmupCosine | ProgressiveCosine:
+        return self.scheduler.lr_lambdas[0]
+
+    @property
+    def _adaptive(self) -> bool:
+        """Whether the run's end is decided while it trains (``epochs='auto'`` or a time budget)."""
+        return isinstance(self._schedule, ProgressiveCosine)
+
+    @property
+    def _step(self) -> int:
+        """Optimizer steps taken so far in this run (the scheduler counts them)."""
+        return int(self.scheduler.last_epoch)
+
     def corruption_strength(self, epoch: int) -> float:
         """How strongly the corruption applies at ``epoch``: 1, or a cosine decay to 0.
 
         With ``noise_schedule='cosine'`` the input noise is a regularizer that fades out: strong
         early, when it keeps the network from fitting noise, gone by the last epoch, so the
         model ends trained on the clean inputs it is used on (scheduled denoising, Geras and
-        Sutton 2015).
+        Sutton 2015). A run whose end is decided as it goes keeps the noise at full strength
+        until its decay and fades it with the learning rate, step by step.
         """
         if not self._fading:
             return 1.0
+        if hasattr(self, "scheduler") and self._adaptive:
+            return self._schedule.noise(self._step)
         progress = (epoch - 1) / max(1, self.config.epochs - 1)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
@@ -344,29 +382,53 @@ class Trainer:
         shard = _sharded(data)
         # A process reading its own share draws its own noise for it.
         noise = generator if shard is None else _epoch_generator(self.config.seed, epoch, salt=2 + shard[0])
+        adaptive = hasattr(self, "scheduler") and self._adaptive
+        # The size of every global batch, which a process reading its share of a Dataset does not
+        # see: the shuffled batches of iterate_batches, whose sizes no shuffle changes.
+        sizes = iter(_global_batch_sizes(_n_samples(data), self.config.batch_size))
         with matmul_scope(self.device, self.precision):
             batches = _batches(
                 data, self.config.batch_size, generator, self.device, self.config.workers, shard
             )
             for batch in batches:
-                count += self._train_step(batch, noise, strength, params, sums, sliced=shard is None)
+                if adaptive:
+                    if self._run_ends_now():
+                        break  # the plan ends inside this epoch: stop at its last step
+                    strength = self.corruption_strength(epoch)
+                whole = batch.shape[0] if shard is None else next(sizes)
+                count += self._train_step(batch, noise, strength, params, sums, shard is None, whole)
                 if self.progress is not None:
                     self.progress.step()
+        if not count:  # the plan ended on the epoch's first step
+            return {}
         names = sorted(sums)
-        # The same epoch means on every process, so that restarts and stopping agree; this is
-        # the epoch's one read from the device.
-        means = distributed.all_reduce_mean(torch.stack([sums[name] / count for name in names]))
+        # The same epoch means on every process, so that restarts and stopping agree: the sums
+        # and counts of all processes added up, the means of one process over the whole data.
+        # This is the epoch's one read from the device.
+        values = [torch.as_tensor(sums[name], device=self.device).float() for name in names]
+        totals = torch.stack([*values, torch.tensor(float(count), device=self.device)])
+        totals = distributed.all_reduce_sum(totals)
+        means = totals[:-1] / totals[-1]
         return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
 
     def _train_step(
-        self, batch, generator, strength: float, params, sums: dict[str, torch.Tensor], sliced: bool = True
+        self,
+        batch,
+        generator,
+        strength: float,
+        params,
+        sums: dict[str, torch.Tensor],
+        sliced: bool = True,
+        whole: int | None = None,
     ) -> int:
         """One optimizer step on ``batch``; adds each loss term times the batch size to ``sums``.
 
         ``sliced``: under torchrun, ``batch`` is the whole global batch and this process takes
-        its slice; otherwise it is already this process's share.
+        its slice; otherwise it is already this process's share, of a global batch of ``whole``
+        samples.
         """
         inputs = self._step_inputs(batch, generator, strength)
+        whole = batch.shape[0] if whole is None or sliced else whole
         if distributed.active() and sliced:
             # Every process draws the same batch and the same noise; each computes its
             # slice, so the averaged gradient is the whole batch's, as in one process.
@@ -377,16 +439,25 @@ class Trainer:
             outputs = self.forward(inputs)
         parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
         self.optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
+        loss = parts["loss"]
+        if distributed.active():
+            # Each process's loss is a mean over its share, and DDP averages the processes'
+            # gradients: weighted by its share of the global batch, the average is the whole
+            # batch's gradient, as in one process, also where the batch does not split evenly
+            # (equal batches of 43 rows give shares of 22 and 21; unweighted, two processes
+            # drifted 1e-3 from one process's weights in three epochs).
+            loss = loss * (batch.shape[0] * distributed.world_size() / whole)
+        loss.backward()
         if self.config.grad_clip > 0:
             # One outlying batch cannot throw the weights far; with a loss that is a mean the
             # norm sits well below the bound in ordinary steps, so this rarely acts.
             torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
-        self.optimizer.step()
+        optimizer.step(self.optimizer)
         self.scheduler.step()
         n = batch.shape[0]
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + value.detach() * n
+            # An empty share (a global batch smaller than the processes) has a NaN mean.
+            sums[name] = sums.get(name, 0.0) + (value.detach() * n if n else 0.0)
         return n
 
     @torch.no_grad()
@@ -426,12 +497,71 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         # The fused kernel updates all parameters in one pass: on small models the per-tensor
         # Python and dispatch overhead of the loop implementation dominates a step.
-        self.optimizer = torch.optim.AdamW(
-            params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay, fused=True
-        )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, WarmupCosine(total, warmup=max(1, min(total // 20, 5 * steps_per_epoch)))
-        )
+        self.optimizer = optimizer.adamw(params, self.config.learning_rate, self.config.weight_decay)
+        if self.config.adaptive or self.config.max_time is not None:
+            # Without epochs='auto', a budget's plan starts at the epochs asked for.
+            first = max(MIN_PLAN_EPOCHS * steps_per_epoch, MIN_PLAN_STEPS) if self.config.adaptive else total
+            schedule: WarmupCosine | ProgressiveCosine = ProgressiveCosine(
+                first, total, warmup_steps(total, steps_per_epoch)
+            )
+            schedule.frozen = not self.config.adaptive
+        else:
+            schedule = WarmupCosine(total, warmup=max(1, min(total // 20, 5 * steps_per_epoch)))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+
+    # -- when the run ends -------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        """Seconds of training in this run, those of the parts before a resume included."""
+        return self.history.trained_seconds + time.perf_counter() - self._clock
+
+    def _elapsed_everywhere(self) -> float:
+        """:meth:`_elapsed` of the slowest process, so that every process takes the same decision."""
+        if not distributed.active():
+            return self._elapsed()
+        return float(distributed.all_reduce_max(torch.tensor([self._elapsed()], device=self.device))[0])
+
+    def _seconds_per_step(self) -> float:
+        """What a step has cost so far, its share of validation included."""
+        return self._elapsed() / max(1, self._step)
+
+    def _run_ends_now(self) -> bool:
+        """Before each step of an adaptive run: whether the plan is done or the time budget spent.
+
+        Read at every step, so that a run whose epochs are long against its budget ends within
+        a step of it, not at an epoch's end. Under torchrun the processes' clocks differ: their
+        decisions are taken at epoch ends, together.
+        """
+        if self._schedule.finished(self._step):
+            return True
+        budget = self.config.max_time
+        # The first epoch of a run always completes, however short the budget.
+        if budget is None or distributed.active() or not self._epochs_run:
+            return False
+        return self._elapsed() >= budget
+
+    def _replan(self, epoch: int) -> None:
+        """After an epoch of an adaptive run: stretch or fix the plan, and fit it in the time budget.
+
+        The plan grows while the best held-out loss gains at least
+        :data:`~hourglass.train.schedule.EXTEND_GAIN` over the last quarter of the steps
+        (gain per share of the run is gain per unit of time at a fixed cost per step, and gives
+        the same decision on every run of a seed); a time budget bounds it by the steps that fit
+        in the seconds left, at the cost per step measured so far.
+        """
+        schedule, step = self._schedule, self._step
+        budget = self.config.max_time
+        if budget is not None:
+            left = max(0.0, budget - self._elapsed_everywhere())
+            schedule.bound(step, int(left / self._seconds_per_step()))
+        if self._warming_up(epoch):
+            return
+        monitored = self.history.monitored()
+        best = [min(monitored[: i + 1]) for i in range(len(monitored))]
+        steps = [e * self._steps_per_epoch_seen for e in self.history.epoch]
+        steps[-1] = step
+        gain = plateau_gain(best, steps, self._reference)
+        schedule.stretch(step, gain if math.isfinite(gain) else EXTEND_GAIN)
+        self._last_gain = gain
 
     @torch.no_grad()
     def reference_loss(self, data: Data, max_samples: int = 20_000) -> float:
@@ -484,6 +614,11 @@ class Trainer:
                 f"the reconstruction loss reached {reconstruction:.4g}, over {DIVERGED_FACTOR:g} times "
                 "that of predicting the mean"
             )
+        if not getattr(self, "_judges_rises", True):
+            if monitored > DIVERGED_FACTOR * reference:
+                times = f"over {DIVERGED_FACTOR:g} times that of predicting the mean"
+                return f"the loss reached {monitored:.4g}, {times}"
+            return None
         if not math.isfinite(best_loss) or warming:
             return None
         # Half the progress made below the mean's loss; a model not yet better than the mean
@@ -511,10 +646,10 @@ class Trainer:
     def _steps_per_epoch(self, train: Data) -> int:
         return max(1, math.ceil(_n_samples(train) / self.config.batch_size))
 
-    def _resolve_precision(self, train: Data) -> None:
-        """Settle ``'auto'`` with the forward work of one step on this process."""
-        if self.config.precision != "auto" or not _n_samples(train):
-            return
+    def _resolve_precision(self, train: Data) -> float | None:
+        """Settle ``'auto'`` with the forward work of one step on this process; return that work."""
+        if not _n_samples(train):
+            return None
         if isinstance(train, torch.Tensor):
             sample = train[0:1]
         else:
@@ -524,29 +659,47 @@ class Trainer:
         flops = forward_flops(self.model, sample)
         # Under DDP each process computes its share of every batch.
         step = None if flops is None else flops * self.config.batch_size / distributed.world_size()
-        self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
+        if self.config.precision == "auto":
+            self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
+        return step
 
     def fit(self, train: Data, val: Data | None = None, resume: bool = False) -> History:
         """Train on ``train``, early-stopping on ``val`` (or on the training loss without it).
 
-        A collapse (a NaN or infinite loss, or a validation loss that climbs back more than
-        half-way from its best toward that of predicting the mean) sends training back to the
-        best weights at a quarter of the learning rate, up to ``config.max_restarts`` times;
-        then :class:`~hourglass.exceptions.TrainingDivergedError` names the epoch and what was
-        tried, with the best weights kept in the checkpoint. With ``resume=True`` and a
-        checkpoint in ``checkpoint_dir``, training continues from the epoch after the checkpoint
-        and ends with the weights an uninterrupted run reaches.
+        A run of fixed length follows a cosine decay over ``config.epochs``; an adaptive one
+        (``config.adaptive`` or ``config.max_time``) keeps its peak rate while learning goes
+        on, then decays over a fifth of the run (:mod:`hourglass.train.schedule`) and ends with
+        its best weights. A collapse (a NaN or infinite loss, or a validation loss that climbs
+        back more than half-way from its best toward that of predicting the mean) sends
+        training back to the best weights at a quarter of the learning rate, up to
+        ``config.max_restarts`` times; then :class:`~hourglass.exceptions.TrainingDivergedError`
+        names the epoch and what was tried, with the best weights kept in the checkpoint. With
+        ``resume=True`` and a checkpoint in ``checkpoint_dir``, training continues from the
+        epoch after the checkpoint and ends with the weights an uninterrupted run reaches (an
+        adaptive run's plan is in the checkpoint; a time budget counts the seconds before).
         """
         config = self.config
         # In-memory data go where the model is, once (a Dataset's batches are moved one by one).
         train = train.to(self.device) if isinstance(train, (torch.Tensor, ScaledRows)) else train
         val = val.to(self.device) if isinstance(val, (torch.Tensor, ScaledRows)) else val
-        self._resolve_precision(train)
+        step_flops = self._resolve_precision(train)
+        threads, threads_rule = resolve_threads(config.threads, step_flops)
+        if self.device.type != "cpu":
+            threads_rule += f" (for the CPU side of training on {self.device.type})"
+        with thread_limit(threads):
+            return self._fit(train, val, resume, threads, threads_rule)
+
+    def _fit(self, train: Data, val: Data | None, resume: bool, threads: int, threads_rule: str) -> History:
+        config = self.config
         if self.memory_format is not None:
             self.model.to(memory_format=self.memory_format)
         self._setup_optimizer(_n_samples(train))
+        self._steps_per_epoch_seen = self._steps_per_epoch(train)
+        self._cap_steps = self._steps_per_epoch_seen * config.epochs
         monitored_data = val if val is not None and _n_samples(val) else train
         reference = self.reference_loss(monitored_data)
+        self._judges_rises = _n_samples(monitored_data) >= MIN_ROWS_TO_JUDGE and reference >= REFERENCE_FLOOR
+        reference = self._reference = max(reference, REFERENCE_FLOOR)
         self.history.recipe.update(
             learning_rate=config.learning_rate,
             grad_clip=config.grad_clip,
@@ -554,12 +707,18 @@ class Trainer:
             reference_loss=reference,
             precision=self.precision,
             precision_rule=self.precision_reason,
+            threads=threads,
+            threads_rule=threads_rule,
+            schedule="progressive cosine" if self._adaptive else "warmup-cosine",
+            max_time=config.max_time,
         )
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
         best_loss, bad_epochs, start = math.inf, 0, 1
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if resume:
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
+            self.history.recipe.update(threads=threads, threads_rule=threads_rule)
+        self._clock, self._epochs_run = time.perf_counter(), 0
         self.progress = Progress(
             self.description,
             config.epochs,
@@ -567,6 +726,8 @@ class Trainer:
             start,
             self.loss,
             config.verbose,
+            max_time=config.max_time,
+            clock=self._elapsed,
         )
         # Dropout and other global-RNG draws are seeded per epoch, without disturbing the
         # caller's global random state.
@@ -576,11 +737,14 @@ class Trainer:
                 torch.manual_seed(config.seed * 7_919 + epoch)
                 tic = time.perf_counter()
                 terms = self.train_one_epoch(train, epoch)
+                if not terms:  # an adaptive plan that ended exactly at the last epoch's end
+                    break
                 finite = math.isfinite(terms["loss"])
                 val_loss = self.evaluate(val) if finite and val is not None and _n_samples(val) else math.nan
                 extra = self.epoch_metrics(self.model, val) if finite and self.epoch_metrics else {}
                 monitored = val_loss if val is not None and _n_samples(val) else terms["loss"]
                 self._record(epoch, terms, val_loss, extra, time.perf_counter() - tic)
+                self._epochs_run += 1
                 warming = self._warming_up(epoch)
                 collapse = self._collapse(terms, monitored, best_loss, reference, warming)
                 if collapse is not None:
@@ -594,16 +758,27 @@ class Trainer:
                 elif self._patience_counts(epoch):
                     bad_epochs += 1
                 h = self.history
+                stop = self._stop_reason(epoch, bad_epochs)
+                if self._adaptive:
+                    self.progress.replan(self._schedule.plan)
                 self.progress.epoch_end(epoch, h.train_loss[-1], val_loss, h.lr[-1], h.seconds[-1])
-                stop = config.patience > 0 and bad_epochs >= config.patience
-                self.history.stopped_early = stop and epoch < config.epochs
+                self.history.stopped_early = bool(stop) and epoch < config.epochs
+                self.history.trained_seconds = self._elapsed()
+                self._clock = time.perf_counter()
                 if self.checkpoint_dir is not None:
                     self._save_checkpoint(epoch, best_loss, best_state, bad_epochs)
                 # The hook sees every epoch, the last one too; it can only add a reason to stop.
                 if self._hook_says_stop(epoch) and not stop:
-                    self.history.stopped_by_callback = stop = True
+                    self.history.stopped_by_callback = True
+                    stop = "a callback asked to stop"
                 if stop:
+                    self.history.stop_reason = stop
                     break
+            else:
+                self.history.stop_reason = f"ran all {config.epochs} epochs"
+        if not self.history.stop_reason:
+            self.history.stop_reason = self._planned_end()
+        self.history.trained_seconds = self._elapsed()
         self.progress.close()
         if self.history.best_epoch:
             self.model.load_state_dict(best_state)
@@ -612,6 +787,47 @@ class Trainer:
             self.model.to(memory_format=torch.contiguous_format)
         self.model.eval()
         return self.history
+
+    def _stop_reason(self, epoch: int, bad_epochs: int) -> str:
+        """After an epoch: why training ends here, or '' to go on (an adaptive run may plan its decay)."""
+        config = self.config
+        if self._adaptive:
+            self._replan(epoch)
+            if self._schedule.finished(self._step):
+                return self._planned_end()
+            if config.max_time is not None:
+                elapsed = self._elapsed_everywhere()
+                if elapsed >= config.max_time and self._epochs_run == 1:
+                    return (
+                        f"the time budget of {config.max_time:g} s is shorter than one epoch "
+                        f"({self.history.seconds[-1]:.2g} s): trained one epoch"
+                    )
+                if elapsed >= config.max_time:
+                    return f"the time budget of {config.max_time:g} s ran out"
+            if config.patience > 0 and bad_epochs >= config.patience:
+                return f"no improvement for {bad_epochs} epochs (patience {config.patience})"
+            return ""
+        if config.patience > 0 and bad_epochs >= config.patience:
+            return f"no improvement for {bad_epochs} epochs (patience {config.patience})"
+        return ""
+
+    def _planned_end(self) -> str:
+        """Why an adaptive run's plan ended where it did."""
+        schedule = self._schedule
+        if not self._adaptive:
+            return f"ran all {self.config.epochs} epochs"
+        if (
+            schedule.plan >= schedule.cap
+            and self.config.max_time is not None
+            and schedule.cap < self._cap_steps
+        ):
+            return f"the schedule was laid over the time budget of {self.config.max_time:g} s"
+        if schedule.plan >= self._cap_steps:
+            return f"reached the cap of {self.config.epochs} epochs"
+        return (
+            f"learning stopped gaining {EXTEND_GAIN:.1%} of the variance per {GAIN_WINDOW:.0%} more "
+            f"steps, so the rate and noise decayed over a plan of {schedule.plan} steps"
+        )
 
     def _hook_says_stop(self, epoch: int) -> bool:
         """Run ``on_epoch_end``; every process stops when any asks (their loops must agree)."""

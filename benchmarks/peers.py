@@ -1,0 +1,178 @@
+"""hourglass's defaults beside the libraries a user would pick instead, same data, same run.
+
+Two comparisons, every method on one pinned core with one thread, one after the other:
+
+- **one-class anomaly detection** on Fashion-MNIST: for each class, 2,000 of its training images
+  train the detector, and the whole test split (10,000 images) is scored; AUROC of the class
+  against the rest, mean over the 10 classes. ``hourglass.AnomalyDetector()`` against PyOD's
+  ``AutoEncoder()``, both at their defaults (PyOD on the CPU); training seconds per class.
+- **reconstruction** on Fashion-MNIST, code 30: 10,000 training images, squared error per test
+  image (summed over its 784 pixels) on the whole test split. ``hourglass.AutoEncoder(code_size=30)``
+  at its defaults against pythae's ``AE`` (its default MLP for 28x28 inputs, the trainer settings
+  of pythae's README: Adam at 1e-3, batch 64) for 20 epochs, and PCA-30 as the floor to beat.
+
+Prints one JSON object; ``--out`` also writes it. The peers come with the ``bench`` extra
+(``pip install -e '.[bench]'``). Run it alone: two trainings at once on 2 cores slow each other.
+
+    python benchmarks/peers.py [--quick] [--core 0] [--out benchmarks/results/peers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
+
+import hourglass
+from hourglass.data.loading import load_data
+
+
+def pin(core: int) -> None:
+    """One core, one thread, for every method alike."""
+    os.sched_setaffinity(0, {core})
+    torch.set_num_threads(1)
+
+
+def hourglass_detector(normal: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, float, dict]:
+    tic = time.perf_counter()
+    detector = hourglass.AnomalyDetector(random_state=0).fit(normal)
+    seconds = time.perf_counter() - tic
+    ae = detector.estimator_
+    info = {"epochs": ae.n_epochs_, "stop": ae.history_.stop_reason}
+    return -detector.score_samples(test), seconds, info
+
+
+def pyod_detector(normal: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, float, dict]:
+    from pyod.models.auto_encoder import AutoEncoder
+
+    tic = time.perf_counter()
+    detector = AutoEncoder(device="cpu", verbose=0).fit(normal)
+    seconds = time.perf_counter() - tic
+    return detector.decision_function(test), seconds, {"epochs": detector.epoch_num}
+
+
+def anomaly(train, test, n_per_class: int, classes) -> dict:
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in classes:
+        normal = train.X[train.y == c]
+        normal = normal[rng.permutation(len(normal))[:n_per_class]]
+        truth = (test.y != c).astype(int)
+        row = {"class": int(c)}
+        for name, method in (("hourglass", hourglass_detector), ("pyod", pyod_detector)):
+            scores, seconds, info = method(normal, test.X)
+            row[name] = {"auroc": round(100 * roc_auc_score(truth, scores), 2), "seconds": round(seconds, 2)}
+            row[name].update(info)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    summary = {}
+    for name in ("hourglass", "pyod"):
+        summary[name] = {
+            "mean_auroc": round(float(np.mean([r[name]["auroc"] for r in rows])), 2),
+            "seconds_per_class": round(float(np.mean([r[name]["seconds"] for r in rows])), 2),
+        }
+    h, p = summary["hourglass"], summary["pyod"]
+    summary["target_auroc_ge_pyod_plus_0.5"] = h["mean_auroc"] >= p["mean_auroc"] + 0.5
+    summary["target_time_le_pyod"] = h["seconds_per_class"] <= p["seconds_per_class"]
+    return {"n_train_per_class": n_per_class, "n_test": len(test.X), "summary": summary, "per_class": rows}
+
+
+def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
+    return float(np.mean(np.sum((truth.astype(np.float64) - recon) ** 2, axis=1)))
+
+
+def pythae_ae(X_train: np.ndarray, X_test: np.ndarray, epochs: int) -> tuple[np.ndarray, float]:
+    from pythae.models import AE, AEConfig
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+
+    images = torch.as_tensor(X_train, dtype=torch.float32).reshape(-1, 1, 28, 28)
+    model = AE(AEConfig(input_dim=(1, 28, 28), latent_dim=30))
+    with tempfile.TemporaryDirectory() as folder:
+        config = BaseTrainerConfig(
+            output_dir=folder,
+            num_epochs=epochs,
+            learning_rate=1e-3,
+            per_device_train_batch_size=64,
+            no_cuda=True,
+            seed=0,
+        )
+        tic = time.perf_counter()
+        BaseTrainer(model=model, train_dataset=images, training_config=config).train()
+        seconds = time.perf_counter() - tic
+    model.eval()
+    with torch.no_grad():
+        test = torch.as_tensor(X_test, dtype=torch.float32).reshape(-1, 1, 28, 28)
+        recon = model.reconstruct(test).reshape(len(X_test), -1).numpy()
+    return recon, seconds
+
+
+def reconstruction(train, test, n_train: int, pythae_epochs: int) -> dict:
+    X_train = train.X[:n_train]
+    pca = PCA(30, svd_solver="randomized", random_state=0).fit(X_train)
+    pca_sse = sse_per_image(test.X, pca.inverse_transform(pca.transform(test.X)))
+    out: dict = {"n_train": n_train, "pca30_sse": round(pca_sse, 3), "methods": {}}
+    tic = time.perf_counter()
+    ae = hourglass.AutoEncoder(code_size=30, random_state=0).fit(X_train)
+    seconds = time.perf_counter() - tic
+    sse = sse_per_image(test.X, ae.reconstruct(test.X))
+    out["methods"]["hourglass"] = {
+        "sse": round(sse, 3),
+        "ratio_to_pca": round(sse / pca_sse, 4),
+        "seconds": round(seconds, 1),
+        "epochs": ae.n_epochs_,
+        "stop": ae.history_.stop_reason,
+    }
+    print("hourglass", json.dumps(out["methods"]["hourglass"]), flush=True)
+    recon, seconds = pythae_ae(X_train, test.X, pythae_epochs)
+    sse = sse_per_image(test.X, recon)
+    out["methods"]["pythae"] = {
+        "sse": round(sse, 3),
+        "ratio_to_pca": round(sse / pca_sse, 4),
+        "seconds": round(seconds, 1),
+        "epochs": pythae_epochs,
+    }
+    print("pythae", json.dumps(out["methods"]["pythae"]), flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two classes and 2,000 training images")
+    parser.add_argument("--core", type=int, default=0, help="the core every method is pinned to")
+    parser.add_argument("--skip-anomaly", action="store_true")
+    parser.add_argument("--skip-reconstruction", action="store_true")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    pin(args.core)
+    train, test = load_data("fashion-mnist"), load_data("fashion-mnist:test")
+    results: dict = {
+        "benchmark": "peers",
+        "machine": {"cpu": platform.processor() or platform.machine(), "core": args.core, "threads": 1},
+        "torch": torch.__version__,
+    }
+    if not args.skip_anomaly:
+        classes = np.unique(train.y)[:2] if args.quick else np.unique(train.y)
+        results["anomaly_fashion_mnist"] = anomaly(train, test, 2000, classes)
+    if not args.skip_reconstruction:
+        n_train = 2000 if args.quick else 10_000
+        results["reconstruction_fashion_mnist"] = reconstruction(
+            train, test, n_train, 2 if args.quick else 20
+        )
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

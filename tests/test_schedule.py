@@ -1,0 +1,198 @@
+"""The run-length rules: the progressive cosine, the time budget, and why a run ended."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hourglass import AutoEncoder
+from hourglass.cli import app
+from hourglass.exceptions import InvalidInputError
+from hourglass.train import trainer as trainer_module
+from hourglass.train.budget import parse_duration
+from hourglass.train.schedule import (
+    EXTEND_AT,
+    FREEZE_AT,
+    ProgressiveCosine,
+    WarmupCosine,
+    plateau_gain,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(90, 90.0), (1.5, 1.5), ("90", 90.0), ("90s", 90.0), ("10min", 600.0), ("2m", 120.0), ("1.5h", 5400.0)],
+)
+def test_durations_read_as_seconds(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "bad", [0, -3, "0s", "-5s", "ten minutes", "5 days", float("nan"), float("inf"), True, [5]]
+)
+def test_bad_durations_name_the_value_and_the_forms(bad):
+    with pytest.raises(InvalidInputError, match=r"max_time=.*expected a positive number of seconds"):
+        parse_duration(bad)
+
+
+def test_progressive_cosine_stretches_while_learning_gains_then_freezes():
+    schedule = ProgressiveCosine(plan=100, cap=10_000, warmup=10)
+    before = schedule(80)
+    assert schedule.stretch(80, gain=0.5)
+    assert schedule.plan == math.ceil(80 / EXTEND_AT)
+    # Neither rate nor noise climbs back after a stretch: they hold until the cosine meets them.
+    assert schedule(81) == before and schedule(81) < WarmupCosine(schedule.plan, 10)(81)
+    assert schedule(180) < before
+    plan = schedule.plan
+    assert not schedule.stretch(int(FREEZE_AT * plan) - 1, gain=0.0)
+    assert not schedule.frozen  # not yet half-way: a later gain may still stretch it
+    assert not schedule.stretch(int(FREEZE_AT * plan) + 1, gain=0.0)
+    assert schedule.frozen
+    assert not schedule.stretch(int(FREEZE_AT * plan) + 2, gain=0.5)  # fixed for good
+    assert schedule.plan == plan and schedule.finished(plan) and not schedule.finished(plan - 1)
+
+
+def test_progressive_cosine_never_plans_past_its_cap_or_budget():
+    schedule = ProgressiveCosine(plan=100, cap=150, warmup=10)
+    schedule.stretch(90, gain=1.0)
+    assert schedule.plan == 150
+    schedule.bound(step=100, steps=20)
+    assert schedule.plan == 120 and schedule.cap == 120
+
+
+def test_noise_and_rate_fade_together_to_the_plans_end():
+    schedule = ProgressiveCosine(plan=200, cap=200, warmup=10)
+    assert schedule.noise(0) == 1.0
+    assert schedule(100) == pytest.approx(WarmupCosine(200, 10)(100))
+    assert schedule(199) == pytest.approx(0.05, abs=1e-3)
+    assert schedule.noise(200) == pytest.approx(0.0)
+
+
+def test_gain_is_measured_over_the_last_quarter_of_the_steps():
+    assert plateau_gain([1.0], [10]) == math.inf
+    assert plateau_gain([2.0, 1.0], [30, 40]) == pytest.approx(1.0)
+    assert plateau_gain([2.0, 1.0, 1.0], [10, 20, 40]) == pytest.approx(0.0)
+
+
+@pytest.fixture
+def rows():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(200, 2))
+    return np.tanh(codes @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(200, 6))
+
+
+def test_auto_epochs_end_when_learning_stops_and_say_so():
+    rng = np.random.default_rng(0)
+    rows = np.tanh(rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 6)))
+    ae = AutoEncoder(code_size=2, hidden_layers=(8,), random_state=0, device="cpu").fit(rows)
+    history = ae.history_
+    assert ae.n_epochs_ < ae.epochs_  # before the 300-epoch cap
+    assert "learning stopped gaining" in history.stop_reason or "no improvement for" in history.stop_reason
+    assert history.recipe["schedule"] == "progressive cosine"
+    assert history.recipe["threads"] >= 1 and history.recipe["threads_rule"]
+
+
+def test_fixed_epochs_keep_the_cosine_over_all_of_them(rows):
+    ae = AutoEncoder(code_size=2, hidden_layers=(16,), epochs=7, random_state=0, device="cpu").fit(rows)
+    assert ae.n_epochs_ == 7
+    assert ae.history_.stop_reason == "ran all 7 epochs"
+    assert ae.history_.recipe["schedule"] == "warmup-cosine"
+
+
+class FakeClock:
+    """perf_counter that advances by ``tick`` seconds a call: a run's time without waiting for it."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_a_time_budget_lays_the_schedule_over_it_and_ends_there(rows, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    ae = AutoEncoder(
+        code_size=2, hidden_layers=(16,), batch_size=16, max_time=2.0, random_state=0, device="cpu"
+    )
+    ae.fit(rows)
+    history = ae.history_
+    assert 0.9 * 2.0 <= history.trained_seconds <= 1.1 * 2.0  # within 10 % of the budget
+    assert "time budget of 2 s" in history.stop_reason
+    # The plan was fitted into the budget: the rate had decayed by the end, not been cut off.
+    assert history.lr[-1] < 0.2 * max(history.lr)
+
+
+def test_the_first_epoch_completes_under_a_budget_shorter_than_it(rows, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1.0))
+    ae = AutoEncoder(code_size=2, hidden_layers=(16,), max_time="1s", random_state=0, device="cpu").fit(rows)
+    assert ae.n_epochs_ == 1
+    assert (
+        "shorter than one epoch" in ae.history_.stop_reason and "trained one epoch" in ae.history_.stop_reason
+    )
+
+
+def test_epochs_and_a_budget_end_at_whichever_comes_first(rows, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1e-4))
+    ae = AutoEncoder(code_size=2, hidden_layers=(16,), epochs=4, max_time=3600, random_state=0, device="cpu")
+    assert ae.fit(rows).n_epochs_ == 4
+
+
+def test_a_resumed_run_counts_the_seconds_before_it(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    params = dict(code_size=2, hidden_layers=(16,), batch_size=16, max_time=4.0, random_state=0, device="cpu")
+
+    class StopAfter:
+        def on_epoch_end(self, estimator, epoch, logs):
+            return epoch == 2
+
+    first = AutoEncoder(**params, checkpoint_dir=str(tmp_path), callbacks=[StopAfter()]).fit(rows)
+    spent = first.history_.trained_seconds
+    assert first.n_epochs_ == 2 and spent > 0
+    resumed = AutoEncoder(**params, checkpoint_dir=str(tmp_path)).fit(rows, resume=True)
+    assert resumed.history_.trained_seconds <= 1.1 * 4.0
+    assert resumed.history_.trained_seconds > spent
+
+
+@pytest.mark.parametrize("bad", [0, -1, "soon"])
+def test_estimator_refuses_a_bad_budget_before_reading_data(bad):
+    with pytest.raises(InvalidInputError, match="max_time="):
+        AutoEncoder(max_time=bad).fit("no-such-file.csv")
+
+
+@pytest.mark.parametrize("bad", ["0", "-5s", "tomorrow"])
+def test_cli_time_budget_error_is_one_line_and_writes_nothing(tmp_path, bad):
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["fit", "digits", "--time", bad, "-o", str(out)])
+    assert result.exit_code == 2
+    assert "--time" in result.output and "expected a positive number of seconds" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_fit_states_threads_and_why_training_ended(tmp_path):
+    out = tmp_path / "model"
+    args = ["fit", "digits", "--code-size", "2", "--epochs", "3", "--threads", "1", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 thread(s)" in result.output and "ran all 3 epochs" in result.output
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 5, 20])
+def test_tiny_tables_train_without_a_false_collapse(n_rows):
+    X = np.random.default_rng(n_rows).normal(size=(n_rows, 5))
+    ae = AutoEncoder(code_size=2, epochs=40, random_state=0, device="cpu").fit(X)
+    assert ae.history_.restarts == []
+    assert np.isfinite(ae.transform(X)).all()
+
+
+def test_constant_columns_train_without_a_false_collapse():
+    X = np.random.default_rng(0).normal(size=(60, 6))
+    X[:, 2] = 3.0
+    X[:, 4] = 0.0
+    ae = AutoEncoder(code_size=2, epochs=40, random_state=0, device="cpu").fit(X)
+    assert ae.history_.restarts == []
+    assert np.allclose(ae.reconstruct(X)[:, 2], 3.0, atol=0.3)
