@@ -302,9 +302,10 @@ def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[
 
     units = units_of(estimator.scaler_)
     error = estimator.reconstruction_error(X, scaled=True)
-    summary[f"mean reconstruction MSE ({role} data, {UNITS_SHORT[units]})"] = float(error.mean())
-    if units == "data":
+    if units == "data":  # one figure: the data's units are the model's
+        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
         return error, None
+    summary[f"mean reconstruction MSE ({role} data, {UNITS_SHORT[units]})"] = float(error.mean())
     raw = estimator.reconstruct(X).astype(np.float64) - np.asarray(X, dtype=np.float64)
     summary[f"mean reconstruction MSE ({role} data, the data's raw units)"] = float(np.mean(raw**2))
     if raw.ndim != 2:
