@@ -62,8 +62,8 @@ def main() -> None:
         folder = source.save(Path(tmp) / "fashion-ae")
         out["source_fit_seconds"] = round(time.perf_counter() - tic, 1)
         variants = {
-            "frozen_pretrained_encoder": dict(encoder=folder, freeze_encoder=True),
-            "fine_tuned_pretrained_encoder": dict(encoder=folder),
+            "frozen_pretrained_encoder": dict(encoder=folder, code_size=32, freeze_encoder=True),
+            "fine_tuned_pretrained_encoder": dict(encoder=folder, code_size=32),
             "from_scratch": dict(code_size=32, hidden_layers=(256,)),
         }
         runs = []

@@ -147,7 +147,7 @@ def test_dataframe_input_sets_feature_names(make_ae, unit_data):
 
 def test_dataframe_with_other_column_names_is_rejected_at_transform(make_ae, unit_data):
     ae = make_ae().fit(pd.DataFrame(unit_data, columns=list("abcdef")))
-    with pytest.raises(InvalidInputError, match="feature names"):
+    with pytest.raises(InvalidInputError, match="no column 'a'.*a feature the model was fitted on"):
         ae.transform(pd.DataFrame(unit_data, columns=list("uvwxyz")))
 
 

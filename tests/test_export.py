@@ -344,7 +344,7 @@ def test_decoder_of_a_restoration_model_is_refused(kind, fitted, tmp_path):
 
 def test_missing_onnx_names_the_extra(fitted, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript now fails
-    with pytest.raises(MissingDependencyError, match=r'onnxscript.*pip install "hourglass\[onnx\]"'):
+    with pytest.raises(MissingDependencyError, match=r'onnxscript.*pip install "hourglass-ae\[onnx\]"'):
         fitted("dense-standard").export_onnx(tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())
 

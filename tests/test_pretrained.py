@@ -25,16 +25,29 @@ def source(X, tmp_path_factory):
     return ae, ae.save(tmp_path_factory.mktemp("src") / "model")
 
 
-def test_encoder_from_folder_takes_its_layers_and_code_size(X, source):
+def test_encoder_from_folder_takes_its_layers(X, source):
     src, path = source
-    ae = AutoEncoder(code_size=2, encoder=path, **{**FAST, "hidden_layers": (7, 3)}).fit(X)
+    ae = AutoEncoder(code_size=5, encoder=path, **{**FAST, "hidden_layers": (7, 3)}).fit(X)
     assert ae.architecture_.hidden_layers == (16,) and ae.architecture_.code_size == 5
-    assert ae.transform(X).shape == (len(X), 5)
+    assert ae.transform(X).shape == (len(X), 5) and ae.get_params()["code_size"] == 5
+
+
+@pytest.mark.parametrize("code_size", [2, 8])
+def test_encoder_from_folder_refuses_another_code_size(X, source, code_size):
+    with pytest.raises(
+        InvalidInputError, match=rf"code_size={code_size} but the encoder .* codes of 5 units"
+    ):
+        AutoEncoder(code_size=code_size, encoder=source[1], **FAST).fit(X)
+
+
+def test_module_encoder_refuses_another_code_size(X):
+    with pytest.raises(InvalidInputError, match="encoder module gives codes of 4 units; pass code_size=4"):
+        AutoEncoder(code_size=2, encoder=nn.Linear(12, 4), **FAST).fit(X)
 
 
 def test_frozen_encoder_weights_do_not_change(X, source):
     src, path = source
-    ae = AutoEncoder(encoder=path, freeze_encoder=True, **FAST).fit(X)
+    ae = AutoEncoder(code_size=5, encoder=path, freeze_encoder=True, **FAST).fit(X)
     for (name, before), after in zip(
         src.module_.encoder.state_dict().items(), ae.module_.encoder.state_dict().values(), strict=True
     ):
@@ -44,12 +57,12 @@ def test_frozen_encoder_weights_do_not_change(X, source):
 
 def test_unfrozen_encoder_fine_tunes(X, source):
     src, path = source
-    ae = AutoEncoder(encoder=path, **FAST).fit(X)
+    ae = AutoEncoder(code_size=5, encoder=path, **FAST).fit(X)
     assert not torch.equal(src.module_.encoder.code.weight, ae.module_.encoder.code.weight)
 
 
 def test_model_with_encoder_from_folder_saves_and_loads(X, source, tmp_path):
-    ae = AutoEncoder(encoder=source[1], freeze_encoder=True, **FAST).fit(X)
+    ae = AutoEncoder(code_size=5, encoder=source[1], freeze_encoder=True, **FAST).fit(X)
     np.testing.assert_allclose(load(ae.save(tmp_path / "m")).transform(X), ae.transform(X), atol=1e-6)
 
 
@@ -66,7 +79,7 @@ def test_decoder_from_folder_must_match_code_size(X, source):
 def test_module_encoder_sets_code_width_and_freezes(X):
     torch.manual_seed(0)
     module = nn.Sequential(nn.Linear(12, 6), nn.Tanh())
-    ae = AutoEncoder(encoder=module, freeze_encoder=True, **FAST).fit(X)
+    ae = AutoEncoder(code_size=6, encoder=module, freeze_encoder=True, **FAST).fit(X)
     assert ae.transform(X).shape == (len(X), 6)
     torch.testing.assert_close(ae.module_.encoder[0].weight.cpu(), module[0].weight)
 
@@ -82,7 +95,7 @@ def test_module_decoder_with_wrong_output_is_refused(X):
 
 
 def test_model_on_a_module_refuses_to_save(X, tmp_path):
-    ae = AutoEncoder(encoder=nn.Linear(12, 4), **FAST).fit(X)
+    ae = AutoEncoder(code_size=4, encoder=nn.Linear(12, 4), **FAST).fit(X)
     with pytest.raises(InvalidInputError, match="encoder is a user's torch module"):
         ae.save(tmp_path / "m")
 

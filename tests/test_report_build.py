@@ -1,5 +1,6 @@
 import re
 
+import pandas as pd
 import pytest
 
 from hourglass import AutoEncoder
@@ -88,3 +89,28 @@ def test_model_report_sections(fitted, image_shape):
     assert "AutoEncoder on digits" in html
     assert "mean reconstruction MSE" in html
     assert _pngs(html) == 3 + (image_shape is not None)
+
+
+@pytest.mark.parametrize(
+    ("ratios", "tones"),
+    [([0.79, 1.18], ["win", "loss"]), ([1.2], ["loss"]), ([0.5, 0.6, 0.7], ["win", "win", "win"])],
+)
+def test_comparison_headline_shows_every_code_size_with_win_or_loss(ratios, tones):
+    from hourglass.report.build import ratio_cards
+
+    sizes = [2, 8, 16][: len(ratios)]
+    table = pd.DataFrame(
+        {"code_size": sizes, "ratio": ratios, "ae_mse": ratios, "pca_mse": [1.0] * len(ratios)}
+    )
+    cards, marked = ratio_cards(table)
+    assert len(cards) == len(sizes) and list(marked.values()) == tones
+    assert all(f"code size {k}:" in label for k, label in zip(sizes, cards, strict=True))
+    assert all(("PCA wins" in label) == (tone == "loss") for label, tone in marked.items())
+
+
+def test_report_marks_a_losing_card_with_its_word():
+    from hourglass.report.html import Report
+
+    page = Report("t")
+    page.add_metrics({"code size 8": "1.18x PCA"}, tones={"code size 8": "loss"})
+    assert 'class="stat loss"' in page.to_html() and ">loss</span>" in page.to_html()

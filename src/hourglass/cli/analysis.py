@@ -12,18 +12,21 @@ from hourglass.cli.app import command, echo
 from hourglass.cli.core import (
     MAX_SEED,
     DataArg,
+    Drop,
     Force,
     Key,
+    Label,
     ModelArg,
     Quiet,
     ReportPath,
     is_dense,
-    load_input,
+    load_for_model,
     load_model,
+    model_rows,
     report_file,
 )
 from hourglass.data.fileio import atomic_path, check_writable
-from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the commands import what they use
     import numpy as np
@@ -50,50 +53,28 @@ class Manifold(str, Enum):
     none = "none"
 
 
-def _load_for(estimator, data: str, key: str | None) -> Dataset:
-    """DATA shaped for the model: rows for a dense model, image batches for a conv one."""
-    return load_input(data, key, flat=is_dense(estimator))
+def _labels_column(labels: str | None, data: str) -> str | None:
+    """``--labels`` as a column of DATA: a value that is no file, given with a table."""
+    from hourglass.data.loading import TABLE_SUFFIXES
 
-
-def _load_labels(path: Path, n: int) -> np.ndarray:
-    """One label per sample from .npy, IDX, or a one-column .csv / .tsv / .txt (header allowed)."""
-    import numpy as np
-    import pandas as pd
-
-    from hourglass.data.loading import read_idx
-
-    if not path.exists():
-        raise DataFileError(f"no such labels file: {str(path)!r}")
-    suffix = path.suffix.lower()
-    try:
-        if path.name.removesuffix(".gz").endswith("-ubyte"):
-            labels = read_idx(path)
-        elif suffix == ".npy":
-            labels = np.load(path, allow_pickle=False)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            # The suffix says the separator: sniffing one from a single column of text guesses
-            # wrong as soon as a label holds a space, a quote or a '>'.
-            sep = {".csv": ",", ".tsv": "\t"}.get(suffix)
-            table = pd.read_csv(path, header=None, sep=sep, engine="python")
-            labels = table.to_numpy()
-            if len(labels) == n + 1:  # a header row
-                labels = labels[1:]
-        else:
-            raise DataFileError(
-                f"labels file {str(path)!r}: expected .npy, .csv, .tsv, .txt or an IDX labels file"
-            )
-    except (OSError, ValueError) as exc:
-        raise DataFileError(
-            f"cannot read labels from {str(path)!r}: {' '.join(str(exc).split())[:200]}"
-        ) from None
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1 or len(labels) != n:
-        raise InvalidInputError(
-            f"labels in {str(path)!r} have shape {labels.shape}; expected one label per sample ({n},)"
-        )
+    if labels is None or Path(labels).exists() or Path(data).suffix.lower() not in TABLE_SUFFIXES:
+        return None
     return labels
+
+
+def _load_with_labels(
+    estimator, data: str, key: str | None, drop: str | None, label: str | None, labels: str | None
+) -> tuple[Dataset, np.ndarray | None]:
+    """DATA for the model and the truth: a ``--labels`` file or column, else the table's label column."""
+    from hourglass.data.labels import read_labels
+
+    column = _labels_column(labels, data)
+    if column is not None and label is not None and column != label:
+        raise InvalidInputError(f"--labels {column!r} and --label {label!r} name two label columns; give one")
+    dataset = load_for_model(estimator, data, key, drop, column or label)
+    if labels is None or column is not None:
+        return dataset, dataset.y
+    return dataset, read_labels(labels, len(dataset.X), repr(dataset.name))
 
 
 def _print_table(table: pd.DataFrame) -> None:
@@ -105,8 +86,12 @@ def cluster(
     model: ModelArg,
     data: DataArg,
     labels: Annotated[
-        Path | None,
-        typer.Option(help="True classes, one per sample (.npy, .csv, IDX); default: DATA's own."),
+        str | None,
+        typer.Option(
+            help="True classes: a file (.npy, .txt with one per line, a one-column .csv, IDX) or a column "
+            "of DATA; default: the label column the model was fitted with, or DATA's own labels.",
+            metavar="FILE|COL",
+        ),
     ] = None,
     method: Annotated[
         Method, typer.Option(help="kmeans (after the spectral step: spectral clustering), gmm or hdbscan.")
@@ -128,6 +113,8 @@ def cluster(
     report: ReportPath = None,
     seed: Annotated[int, typer.Option(help="Random seed of the clustering.", min=0, max=MAX_SEED)] = 0,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
@@ -142,11 +129,10 @@ def cluster(
         if path is not None:
             check_writable(path, force)
     estimator = load_model(model)
-    dataset = _load_for(estimator, data, key)
-    truth = _load_labels(labels, len(dataset.X)) if labels is not None else dataset.y
+    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels)
     result = cluster_codes(
         estimator,
-        dataset.X,
+        model_rows(estimator, dataset),
         method=method.value,
         n_clusters=n_clusters,
         labels=truth,
@@ -161,7 +147,10 @@ def cluster(
         quiet,
     )
     if result.metrics is not None and not quiet:
+        from hourglass.uses.clustering import SCALING_TEXT
+
         _print_table(result.metrics)
+        echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}", quiet)
     if output is not None:
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:
@@ -189,23 +178,51 @@ def calibrate(
         float, typer.Option(help="Flag errors above this quantile of the normal samples' errors.")
     ] = 0.99,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data."""
+    """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data.
+
+    The threshold is on reconstruction errors in the model's units (per-feature z-scores for
+    standardized data, so no single column decides it), with the raw-unit figure beside.
+    """
     from hourglass.estimators.anomaly import AnomalyDetector
 
     check_writable(output, force)
     estimator = load_model(model)
     if isinstance(estimator, AnomalyDetector):
         estimator = estimator.estimator_
-    detector = AnomalyDetector(estimator, quantile=quantile).fit(_load_for(estimator, normal, key).X)
+    rows = model_rows(estimator, load_for_model(estimator, normal, key, drop, label))
+    detector = AnomalyDetector(estimator, quantile=quantile).fit(rows)
     detector.save(output, force=force)
+    from hourglass.data.units import headline
+    from hourglass.estimators.anomaly import score_units
+
+    threshold = headline(detector.threshold_, detector.threshold_raw_, score_units(detector))
     echo(
-        f"threshold {detector.threshold_:.6g} (the {quantile} quantile of the reconstruction MSE of "
-        f"{len(detector.calibration_errors_)} normal samples); saved the detector to {output}",
+        f"threshold {threshold}: the {quantile} quantile of the reconstruction MSE of "
+        f"{len(detector.calibration_errors_)} normal samples; saved the detector to {output}",
         quiet,
     )
+    note = _dominance(detector, rows)
+    if note:
+        echo(f"note: {note}", quiet)
+
+
+def _dominance(detector, rows) -> str | None:
+    """The note when a few columns hold most of the raw-unit error (why scores are standardized)."""
+    import numpy as np
+
+    from hourglass.estimators.anomaly import score_units
+    from hourglass.uses.comparison import dominance_note
+
+    if score_units(detector) == "data" or not is_dense(detector.estimator_):
+        return None
+    schema = getattr(detector.estimator_, "table_", None)
+    names = list(schema.features) if schema is not None and schema.features else None
+    return dominance_note(np.mean(detector.error_map(rows), axis=0), names)
 
 
 def _parse_threshold(text: str) -> float | None:
@@ -217,7 +234,7 @@ def _parse_threshold(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise InvalidInputError(
-            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE such as 0.02"
+            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE (model units) such as 0.02"
         ) from None
     if not np.isfinite(value) or value < 0:
         raise InvalidInputError(f"--threshold {text!r}; expected a finite MSE >= 0")
@@ -245,6 +262,21 @@ def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int,
     return len(order)
 
 
+def _scores(estimator, detector, rows) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-sample errors on the threshold's scale, in the data's raw units, and the units' name.
+
+    A detector scores in its ``score_units_``; a plain model in its own units (z-scores for
+    standardized data), as every headline does.
+    """
+    from hourglass.data.units import units_of
+
+    scaled = detector is None or getattr(detector, "score_units_", "raw") == "scaled"
+    inner = detector.estimator_ if detector is not None else getattr(estimator, "estimator_", estimator)
+    units = units_of(inner.scaler_) if scaled else "data"
+    errors = inner.reconstruction_error(rows, scaled=scaled)
+    return errors, (inner.reconstruction_error(rows) if units != "data" else errors), units
+
+
 @command()
 def score(
     model: ModelArg,
@@ -267,13 +299,16 @@ def score(
     ] = DEFAULT_MAPS,
     report: ReportPath = None,
     labels: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="The truth, one 0 (normal) or 1 (abnormal) per sample (.npy, .csv): prints the AUROC and "
-            "adds it to the report."
+            help="The truth, one 0 (normal) or 1 (abnormal) per sample: a file (.npy, .txt, .csv) or a "
+            "column of DATA; prints the AUROC and adds it to the report.",
+            metavar="FILE|COL",
         ),
     ] = None,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
@@ -297,22 +332,24 @@ def score(
     detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
     if normal is not None:
         inner = estimator.estimator_ if detector is not None else estimator
-        detector = AnomalyDetector(inner, quantile=quantile).fit(_load_for(inner, normal, key).X)
+        normal_rows = model_rows(inner, load_for_model(inner, normal, key, drop, label))
+        detector = AnomalyDetector(inner, quantile=quantile).fit(normal_rows)
     if detector is not None and fixed is not None:
         detector.threshold_, detector.offset_ = fixed, -fixed
     limit = fixed if detector is None else detector.threshold_
-    dataset = _load_for(estimator, data, key)
+    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels)
+    if labels is None:
+        truth = None  # a class label (--label, or the model's) is no anomaly truth
     if maps is not None and dataset.image_shape is None:
         raise InvalidInputError(
             f"--maps needs image data; {dataset.name!r} holds rows without an image shape"
         )
-    truth = None
-    if labels is not None:
-        truth = check_binary_labels(
-            _load_labels(labels, len(dataset.X)), len(dataset.X), f"--labels {str(labels)!r}"
-        )
-    errors = estimator.reconstruction_error(dataset.X)
+    if truth is not None:
+        truth = check_binary_labels(truth, len(dataset.X), f"--labels {labels!r}")
+    errors, raw_errors, units = _scores(estimator, detector, model_rows(estimator, dataset))
     table = pd.DataFrame({"error": errors, "score": -errors})
+    if units != "data":
+        table["error_raw"] = raw_errors  # the data's own units, beside
     if limit is not None:
         table["prediction"] = np.where(errors > limit, -1, 1)
     with atomic_path(output) as tmp:
@@ -324,10 +361,13 @@ def score(
             quiet,
         )
     else:
+        from hourglass.data.units import headline
+
         flagged = int(np.sum(errors > limit))
+        raw_limit = getattr(detector, "threshold_raw_", None) if fixed is None else None
         echo(
             f"scored {len(errors)} samples; {flagged} ({flagged / len(errors):.1%}) "
-            f"above the threshold {limit:.6g}",
+            f"above the threshold {headline(limit, raw_limit, units)}",
             quiet,
         )
     echo(f"wrote the scores to {output}", quiet)

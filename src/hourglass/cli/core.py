@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # annotations only; the commands import what they use
     import numpy as np
 
     from hourglass.data.loading import Dataset
+    from hourglass.data.table import TableSchema
 
 
 #: ``hourglass demo``'s training time, shared by its code sizes: it finishes in about this, plus
@@ -62,17 +63,19 @@ def load_input(
     flat: bool = True,
     drop: str | None = None,
     label: str | None = None,
+    table: TableSchema | None = None,
 ) -> Dataset:
     """Load DATA for a command (built-in name, array or table file, IDX folder).
 
     ``drop`` is the ``--drop`` option's comma-separated column list and ``label`` the
-    ``--label`` column, both for tables only.
+    ``--label`` column, both for tables only; ``table`` the schema of the table a model was
+    fitted on, whose columns a table's features are then selected by.
     """
     from hourglass.data.loading import load_data
 
     columns = [name.strip() for name in drop.split(",") if name.strip()] if drop else None
     try:
-        return load_data(source, key, flat=flat, drop=columns, label=label)
+        return load_data(source, key, flat=flat, drop=columns, label=label, table=table)
     except InvalidInputError as exc:
         # Name the flag the user typed rather than the Python parameter.
         message = str(exc)
@@ -261,6 +264,11 @@ def fit(
         variational = variational or arch is Arch.vae
         kind = "vae" if variational else arch.value
         params = estimator_params(kind, options)
+        if isinstance(params.get("encoder"), str) and "code_size" not in params:
+            from hourglass.train.pretrained import source_architecture
+
+            # The reused encoder decides the code's width; the model's parameters say so.
+            params["code_size"] = source_architecture(params["encoder"]).code_size
         if variational:
             params["arch"] = "conv" if arch is Arch.conv else "dense"
         # The CLI seeds with 0 unless told: a command run twice gives the same model.
@@ -288,6 +296,9 @@ def fit(
             estimator.fit(fit_data, resume=resume)
         if not main_process:
             return
+        if dataset is not None and dataset.schema is not None and is_dense(estimator):
+            # The CLI reads the table itself: the model keeps its columns for the commands to come.
+            estimator.table_ = dataset.schema
         # The checkpoint folder is gone once the model is saved; don't record it as a parameter.
         estimator.set_params(checkpoint_dir=None)
         estimator.save(out, force=force)
@@ -340,10 +351,21 @@ def fit_summary(estimator) -> str:
     where = f"{estimator.device_}" + (f", {threads} thread(s)" if threads else "")
     line = f"trained in {estimator.fit_seconds_:.1f} s on {where}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
-    held_out = getattr(estimator, "validation_mse_", None)
-    if held_out is not None:
-        line += f"; validation MSE {held_out:.5g} per value, in the data's units"
+    line += validation_text(estimator)
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
+
+
+def validation_text(estimator) -> str:
+    """``; validation MSE 0.38 in standardized units (916 in the data's raw units)``, or nothing."""
+    from hourglass.data.units import headline, units_of
+
+    raw = getattr(estimator, "validation_mse_", None)
+    if raw is None:
+        return ""
+    scaled = getattr(estimator, "validation_mse_scaled_", None)
+    if scaled is None:  # a model saved before the scaled figure existed
+        return f"; validation MSE {raw:.5g} per value, in the data's units"
+    return f"; validation MSE per value {headline(scaled, raw, units_of(estimator.scaler_))}"
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
@@ -397,11 +419,45 @@ def is_dense(estimator) -> bool:
     return architecture is None or hasattr(architecture, "input_dim")
 
 
-def _model_input(estimator, data: str, key: str | None) -> Any:
-    """DATA shaped for the model: rows for dense models, images for convolutional ones."""
+def table_of(estimator) -> TableSchema | None:
+    """The schema of the table a model (or the autoencoder inside a detector) was fitted on."""
+    inner = getattr(estimator, "estimator_", estimator)
+    return getattr(inner, "table_", None)
+
+
+def load_for_model(
+    estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None
+) -> Dataset:
+    """DATA shaped for the model: rows for dense models, images for convolutional ones.
+
+    A table's features are the columns the model was fitted on, selected by name (ids, the
+    label and any other column are ignored); ``drop`` and ``label`` say more for a table laid
+    out otherwise.
+    """
     if is_dense(estimator):
-        return load_input(data, key, flat=True).X
-    return data if is_image_folder(data) else load_input(data, key, flat=False).X
+        return load_input(data, key, flat=True, drop=drop, label=label, table=table_of(estimator))
+    return load_input(data, key, flat=False, drop=drop, label=label)
+
+
+def model_rows(estimator, dataset: Dataset) -> Any:
+    """``dataset.X`` as the model takes it: with its column names when the model was fitted on them."""
+    from hourglass.data.sources import streams
+
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or dataset.feature_names is None:
+        return dataset.X
+    if streams(dataset.X):
+        return dataset.X  # selected by name already; a DataFrame would read it all into memory
+    import pandas as pd
+
+    return pd.DataFrame(dataset.X, columns=dataset.feature_names)
+
+
+def _model_input(estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None):
+    """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder itself."""
+    if not is_dense(estimator) and is_image_folder(data):
+        return data
+    return model_rows(estimator, load_for_model(estimator, data, key, drop, label))
 
 
 @command()
@@ -410,6 +466,8 @@ def encode(
     data: DataArg,
     output: OutFile,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     float16: Annotated[
         bool, typer.Option("--float16", help="Write the codes as float16: half the bytes of float32.")
     ] = False,
@@ -423,7 +481,7 @@ def encode(
     """
     check_writable(output, force)
     estimator = load_model(model)
-    X = _model_input(estimator, data, key)
+    X = _model_input(estimator, data, key, drop, label)
     if float16:
         import numpy as np
 
@@ -459,13 +517,16 @@ def decode(
     codes: Annotated[str, typer.Argument(help="Codes: .npy, .npz or .csv, one row per sample.")],
     output: OutFile,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
     """Decode CODES back to data, in the units of the training data."""
     check_writable(output, force)
     estimator = load_model(model)
-    write_array(output, estimator.inverse_transform(load_input(codes, key).X), force, quiet, "decoded data")
+    codes_in = load_input(codes, key, drop=drop, label=label).X
+    write_array(output, estimator.inverse_transform(codes_in), force, quiet, "decoded data")
 
 
 @command()
@@ -474,15 +535,16 @@ def reconstruct(
     data: DataArg,
     output: OutFile,
     key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
     force: Force = False,
     quiet: Quiet = False,
 ):
     """Encode and decode DATA: its reconstruction, in the units of the input."""
     check_writable(output, force)
     estimator = load_model(model)
-    write_result(
-        output, estimator.reconstruct, _model_input(estimator, data, key), force, quiet, "reconstruction"
-    )
+    X = _model_input(estimator, data, key, drop, label)
+    write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction")
 
 
 @command()
@@ -506,6 +568,8 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "training_recipe": history.recipe_summary(),
         "final_train_loss": history.train_loss[-1] if history.train_loss else None,
         "best_val_loss": min(history.val_loss) if history.val_loss else None,
+        "validation_mse": validation_text(estimator).removeprefix("; validation MSE ") or None,
+        "table": table_of(estimator).describe() if table_of(estimator) is not None else None,
         "metrics": {name: values[-1] for name, values in history.metrics.items() if values},
         "parameters": sum(p.numel() for p in estimator.module_.parameters()),
         "params": config["params"],

@@ -39,7 +39,7 @@ def export(
 
     Inputs and outputs are named input, code and reconstruction; the batch axis is dynamic. The
     file is checked with onnxruntime against PyTorch before it is written. Needs the onnx
-    extra: pip install "hourglass[onnx]".
+    extra: pip install "hourglass-ae[onnx]".
     """
     from hourglass.estimators.export import describe, export_onnx
 

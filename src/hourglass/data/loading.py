@@ -25,6 +25,7 @@ import pandas as pd
 from hourglass.data import sources
 from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.data.fileio import atomic_path, check_writable
+from hourglass.data.table import TableSchema, schema_of, select_features
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 #: Where the Debian package ``dataset-fashion-mnist`` puts its files.
@@ -45,14 +46,16 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 class Dataset:
     """Samples ready for a model: ``X`` float32 ``(n, d)``, or ``(n, c, h, w)`` for images loaded
     with ``flat=False``; labels ``y`` if known; ``image_shape``, how one row reshapes into an image
-    for figures (``(8, 8)``, or ``(1, 28, 28)`` when not flat); a short ``name`` for reports; and
-    the table's ``feature_names`` when it had a header."""
+    for figures (``(8, 8)``, or ``(1, 28, 28)`` when not flat); a short ``name`` for reports;
+    the table's ``feature_names`` when it had a header; and for a table, its ``schema`` (the
+    feature columns with their dtypes, the label and the dropped columns) for a model to keep."""
 
     X: np.ndarray
     y: np.ndarray | None = None
     image_shape: tuple[int, ...] | None = None
     name: str = "data"
     feature_names: list[str] | None = None
+    schema: TableSchema | None = None
 
 
 def _reason(exc: Exception) -> str:
@@ -425,12 +428,28 @@ def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> obje
 
 
 def _split_columns(
-    df: pd.DataFrame, drop: list[str], label: str | None, source: str, first_row: int = 0
+    df: pd.DataFrame,
+    drop: list[str],
+    label: str | None,
+    source: str,
+    first_row: int = 0,
+    table: TableSchema | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels).
 
     ``first_row`` is the index of ``df``'s first row in the file (a chunk of a large table).
+    With ``table``, the schema of a model's training table, the features are its columns by
+    name (everything else is ignored), and its label column is read when the table has it.
     """
+    drop, label = list(drop), label
+    columns = [str(c) for c in df.columns]
+    if table is not None and table.features is None and not drop and label is None:
+        # No names to go by: a table as wide as the training one loses the same columns again.
+        extra = len(table.dropped) + (table.label is not None)
+        if extra and df.shape[1] == table.n_features + extra:
+            drop, label = list(table.dropped), table.label
+    elif table is not None and label is None and table.label is not None and table.label in columns:
+        label = table.label
     dropped = [_column_index(df, name, "drop", source) for name in drop]
     y = None
     if label is not None:
@@ -445,6 +464,7 @@ def _split_columns(
         y = values.to_numpy()
         dropped.append(column)
     features = df.drop(columns=list(dict.fromkeys(dropped)))
+    features = select_features(features, table, source)
     if features.shape[1] == 0:
         raise InvalidInputError(f"no feature columns of {source!r} are left after drop and label")
     return features, y
@@ -458,6 +478,7 @@ def load_data(
     drop: list[str] | tuple[str, ...] | None = None,
     label: str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    table: TableSchema | None = None,
 ) -> Dataset:
     """Load a built-in data set or a data file into a checked :class:`Dataset`.
 
@@ -483,6 +504,10 @@ def load_data(
         that size) is converted to a float32 ``.npy`` that is then streamed; default: the
         system's temporary folder (``TMPDIR``). The copy is removed once ``Dataset.X`` is
         garbage collected, or at exit.
+    table : TableSchema, optional
+        The schema of the table a model was fitted on (its ``table_``): a table's features are
+        then its columns by name, in the model's order, whatever else the table holds; its
+        label column is read when present. A table lacking a feature column is refused.
 
     Returns
     -------
@@ -537,14 +562,16 @@ def load_data(
             raise DataFileError(f"{str(path)!r} holds no rows (shape {arr.shape})")
         return _as_dataset(arr, path.name, flat)
     if _table_bytes(path) > sources.IN_MEMORY_BYTES:
-        return _stream_table(path, drop, label, cache_dir)
+        return _stream_table(path, drop, label, cache_dir, table)
     df, has_header = _read_table(path)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
-    df, y = _split_columns(df, drop, label, path.name)
+    df, y = _split_columns(df, drop, label, path.name, table=table)
     _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
     names = [str(c) for c in df.columns] if has_header else None
-    return _as_dataset(df.to_numpy(), path.name, flat, y=y, feature_names=names)
+    dataset = _as_dataset(df.to_numpy(), path.name, flat, y=y, feature_names=names)
+    dataset.schema = schema_of(df, label=label, dropped=tuple(drop), has_header=has_header)
+    return dataset
 
 
 # -- tables larger than memory ------------------------------------------------------------------
@@ -591,7 +618,9 @@ def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
     return iter(reader), header
 
 
-def _stream_table(path: Path, drop: list[str], label: str | None, cache_dir) -> Dataset:
+def _stream_table(
+    path: Path, drop: list[str], label: str | None, cache_dir, table: TableSchema | None = None
+) -> Dataset:
     """Convert a large table chunk by chunk into a float32 ``.npy`` cache; return its memory map.
 
     The cache is written in a fresh temporary folder, which is removed on any error (a text
@@ -602,18 +631,19 @@ def _stream_table(path: Path, drop: list[str], label: str | None, cache_dir) -> 
     cache = folder / (path.stem + ".npy")
     types = _parquet_types(path) if path.suffix.lower() == ".parquet" else None
     labels: list[np.ndarray] = []
-    names, n, width, header_bytes = None, 0, 0, 0
+    names, n, width, header_bytes, schema = None, 0, 0, 0, None
     try:
         chunks, has_header = _table_chunks(path, TABLE_CHUNK_ROWS)
         with open(cache, "wb") as f:
             for chunk in chunks:
-                features, y = _split_columns(chunk, drop, label, path.name, first_row=n)
+                features, y = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
                 _check_numeric(features, path.name, types)
                 block = check_finite(
                     features.to_numpy(dtype=np.float64, na_value=np.nan), repr(path.name), first_row=n
                 )
                 if names is None:
                     names, width = [str(c) for c in features.columns], block.shape[1]
+                    schema = schema_of(features, label=label, dropped=tuple(drop), has_header=has_header)
                     header_bytes = _write_npy_header(f, 0, width)
                 f.write(block.tobytes())
                 labels += [y] if y is not None else []
@@ -640,7 +670,7 @@ def _stream_table(path: Path, drop: list[str], label: str | None, cache_dir) -> 
     X = np.load(cache, mmap_mode="r")
     weakref.finalize(X, shutil.rmtree, folder, ignore_errors=True)
     y_all = np.concatenate(labels) if labels else None
-    return Dataset(X, y_all, None, path.name, names if has_header else None)
+    return Dataset(X, y_all, None, path.name, names if has_header else None, schema)
 
 
 def _write_npy_header(f, n_rows: int, width: int) -> int:

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass.data.units import UNITS_SHORT
 from hourglass.estimators import params as declared
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
@@ -149,7 +150,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         'quantile': flag errors above the ``quantile`` of the held-out normal errors (about
         ``1 - quantile`` false alarms on normal data); 'contamination': the data hold about
         ``contamination`` anomalies, so flag that share of the held-out split; a number: a
-        fixed reconstruction-error (MSE) threshold.
+        fixed reconstruction-error (MSE) threshold, in the autoencoder's units (see
+        ``threshold_``).
     quantile : float, default=0.99
         Used with ``threshold='quantile'``, in (0, 1).
     contamination : float, default=0.01
@@ -173,7 +175,16 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         The fitted autoencoder.
     threshold_ : float
         Reconstruction MSE above which a sample is an outlier; on the scale of
-        ``decision_scores_``, as in PyOD.
+        ``decision_scores_``, as in PyOD. Scores are in the autoencoder's units
+        (``score_units_``): per-feature z-scores from its training rows for standardized
+        data, so that no single column in large numbers decides them; the data's own units
+        for data in [0, 1].
+    threshold_raw_ : float or None
+        The same quantile of the calibration errors in the data's raw units, for reading
+        beside ``threshold_`` (None for a fixed threshold).
+    score_units_ : {'scaled', 'raw'}
+        'scaled' (the autoencoder's units, as above); 'raw' for detectors saved before
+        scores were scaled, which keep their raw-unit threshold.
     offset_ : float
         ``-threshold_``, following scikit-learn's convention.
     decision_scores_ : ndarray of shape (n_samples,)
@@ -267,8 +278,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         ----------
         X : array-like
             Normal samples, in the shape the estimator takes.
-        y : None
-            Ignored.
+        y : None or str
+            Ignored, unless ``X`` is a DataFrame and ``y`` names its label column, which is then
+            never a feature (see :meth:`hourglass.AutoEncoder.fit`).
 
         Returns
         -------
@@ -288,11 +300,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 f"AnomalyDetector got both estimator= and the settings {given}; set them on the "
                 "estimator, or leave out estimator= to build the default AutoEncoder from them"
             )
+        # Scores in the autoencoder's units: per-feature z-scores for standardized data, so
+        # that the column with the largest numbers (wine's proline) does not set the threshold.
+        self.score_units_ = "scaled"
         if self.estimator is not None and hasattr(self.estimator, "module_"):
             # Already trained: every sample of X is held-out normal data.
             self.estimator_ = self.estimator
-            self.calibration_errors_ = self.estimator_.reconstruction_error(X)
+            self.calibration_errors_ = self.estimator_.reconstruction_error(X, scaled=True)
             self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
+            raw_calibration = self.estimator_.reconstruction_error(X)
         else:
             train_idx, cal_idx = self._calibration_split(n)
             n_features = int(np.prod(np.shape(X)[1:])) if np.ndim(X) > 1 else 1
@@ -302,14 +318,18 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 else _default_estimator(n_features, self.random_state, settings)
             )
             train = _safe_indexing(X, train_idx)
-            self.estimator_ = clone(template).fit(train)
-            self.calibration_errors_ = self.estimator_.reconstruction_error(_safe_indexing(X, cal_idx))
+            # A column name in y is the DataFrame's label column, never a feature.
+            self.estimator_ = clone(template).fit(train, y if isinstance(y, str) else None)
+            calibration = _safe_indexing(X, cal_idx)
+            self.calibration_errors_ = self.estimator_.reconstruction_error(calibration, scaled=True)
+            raw_calibration = self.estimator_.reconstruction_error(calibration)
             # PyOD's decision_scores_ cover all of the data given to fit, in its order.
             scores = np.empty(n, dtype=np.float64)
-            scores[train_idx] = self.estimator_.reconstruction_error(train)
+            scores[train_idx] = self.estimator_.reconstruction_error(train, scaled=True)
             scores[cal_idx] = self.calibration_errors_
             self.decision_scores_ = scores
         threshold = float(self.threshold) if q is None else float(np.quantile(self.calibration_errors_, q))
+        self.threshold_raw_ = None if q is None else float(np.quantile(raw_calibration, q))
         self.threshold_ = threshold
         self.offset_ = -threshold
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
@@ -319,10 +339,25 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return self
 
     # -- scoring -----------------------------------------------------------------------------
-    def reconstruction_error(self, X: Any) -> np.ndarray:
-        """Per-sample reconstruction MSE, in the units of the input (higher is more abnormal)."""
+    def reconstruction_error(self, X: Any, *, scaled: bool | None = None) -> np.ndarray:
+        """Per-sample reconstruction MSE, on the scale of ``threshold_`` (higher is more abnormal).
+
+        Parameters
+        ----------
+        X : array-like
+            Samples, in the shape the estimator takes.
+        scaled : bool or None, default=None
+            None: in ``score_units_``, the units of the threshold. True: the autoencoder's units
+            (z-scores for standardized data); False: the data's raw units.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "offset_")
-        return self.estimator_.reconstruction_error(X)
+        if scaled is None:
+            scaled = getattr(self, "score_units_", "raw") == "scaled"
+        return self.estimator_.reconstruction_error(X, scaled=scaled)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Negative reconstruction MSE per sample: the higher, the more normal.
@@ -457,7 +492,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     # Keys of config.json's "fitted" that belong to the detector; the rest are the wrapped
     # estimator's own, kept at the top level so that ``hourglass info`` shows them as usual.
-    _DETECTOR_KEYS = ("estimator_class", "estimator_params", "threshold_", "offset_")
+    _DETECTOR_KEYS = (
+        "estimator_class",
+        "estimator_params",
+        "threshold_",
+        "offset_",
+        "score_units_",
+        "threshold_raw_",
+    )
 
     def _saved_attributes(self) -> dict[str, Any]:
         inner = self.estimator_
@@ -467,6 +509,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
             "threshold_": float(self.threshold_),
             "offset_": float(self.offset_),
+            "score_units_": getattr(self, "score_units_", "raw"),
+            "threshold_raw_": getattr(self, "threshold_raw_", None),
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
@@ -491,6 +535,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.estimator_ = inner
         self.threshold_ = float(fitted["threshold_"])
         self.offset_ = float(fitted["offset_"])
+        # Detectors saved before scores were scaled keep their raw-unit threshold.
+        self.score_units_ = fitted.get("score_units_", "raw")
+        if self.score_units_ not in ("raw", "scaled"):
+            raise InvalidInputError(f"score_units_={self.score_units_!r}; expected 'raw' or 'scaled'")
+        self.threshold_raw_ = fitted.get(
+            "threshold_raw_", self.threshold_ if self.score_units_ == "raw" else None
+        )
         self.calibration_errors_ = tensors["calibration_errors"]
         # A model saved before decision_scores_ existed: its calibration errors are the scores
         # of training-time data it has (all of them, for a detector of a prefitted estimator).
@@ -663,7 +714,11 @@ def anomaly_report_section(
         "flagged": float(flagged.mean()) if len(errors) else float("nan"),
         "calibration flagged": float(np.mean(calibration > threshold)) if len(calibration) else float("nan"),
     }
-    cards: dict[str, float | str] = {"threshold (reconstruction MSE)": threshold}
+    units = score_units(detector)
+    cards: dict[str, float | str] = {f"threshold (reconstruction MSE, {UNITS_SHORT[units]})": threshold}
+    raw_threshold = getattr(detector, "threshold_raw_", None)
+    if units != "data" and raw_threshold is not None:
+        cards["the same quantile in the data's raw units"] = float(raw_threshold)
     if truth is not None:
         if 0 < truth.sum() < len(truth):
             from sklearn.metrics import roc_auc_score
@@ -729,6 +784,15 @@ def anomaly_report_section(
             + f"; samples spread over the {int(flagged.sum()):,} flagged, most abnormal first.",
         )
     return figures
+
+
+def score_units(detector: AnomalyDetector) -> str:
+    """The units of a detector's scores and threshold: those of its autoencoder, or raw for old ones."""
+    from hourglass.data.units import units_of
+
+    if getattr(detector, "score_units_", "raw") != "scaled":
+        return "data"
+    return units_of(detector.estimator_.scaler_)
 
 
 def _percent(share: float) -> str:

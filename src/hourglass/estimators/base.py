@@ -412,8 +412,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Training data. An array in memory trains without a copy of it; a memory map of a
             ``.npy`` file over 512 MiB (``np.load(path, mmap_mode='r')``) is streamed from
             the file, so data larger than memory train too.
-        y : None
-            Ignored; present for API consistency.
+        y : None or str
+            Ignored, unless ``X`` is a DataFrame and ``y`` names one of its columns: that column
+            is then the label, never a feature, and is remembered in ``table_`` (the CLI's
+            ``--label``).
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` instead of starting afresh.
 
@@ -426,6 +428,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_ignored_y(X, y)
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
+        X = self._remember_table(X, y)
         source = self._training_source(X)
         head = source.head()
         self._check_code_size(head)
@@ -454,29 +457,62 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
         self.history_.recipe["statistics"] = summary.basis
         self.fit_seconds_ = time.perf_counter() - tic
-        self.validation_mse_ = self._validation_mse(source, val_idx)
+        self.validation_mse_, self.validation_mse_scaled_ = self._validation_mse(source, val_idx)
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
         return self
 
-    def _validation_mse(self, source: TrainingSource, val_idx: np.ndarray) -> float | None:
-        """Mean squared reconstruction error per value on the validation items, in the data's units.
+    def _remember_table(self, X: Any, y: Any) -> Any:
+        """Keep a DataFrame's columns in ``table_`` (:mod:`hourglass.data.table`); return the features.
 
-        The loss training monitors is in scaled units (and is BCE for binary data); this is the
-        number a user compares with PCA. None without a validation split, and for restoration
-        tasks, whose error is judged against their own baselines.
+        Later reads select these columns by name, so the training table can be given again as
+        it is. Fitting on anything else forgets the table of an earlier fit.
+        """
+        from hourglass.data.table import split_frame
+
+        X, schema = split_frame(X, y)
+        if schema is not None:
+            self.table_ = schema
+        else:
+            vars(self).pop("table_", None)
+        return X
+
+    def _selected_columns(self, X: Any) -> Any:
+        """A DataFrame's feature columns, by name, in the order the model was fitted on.
+
+        A model fitted without column names (on an array, or through the CLI, which reads
+        the table itself) gets the selected values as an array, as it was fitted.
+        """
+        from hourglass.data.table import is_frame, select_features
+
+        schema = getattr(self, "table_", None)
+        if schema is None or schema.features is None or not is_frame(X):
+            return X
+        X = select_features(X, schema, "X")
+        return X if hasattr(self, "feature_names_in_") else X.to_numpy()
+
+    def _validation_mse(
+        self, source: TrainingSource, val_idx: np.ndarray
+    ) -> tuple[float | None, float | None]:
+        """Mean squared reconstruction error per value on the validation items: raw, and scaled.
+
+        The first in the data's units, the second in the model's (:mod:`hourglass.data.units`:
+        z-scores for standardized data, where no single column decides it). The loss training
+        monitors is BCE for binary data; these are the numbers a user compares with PCA. None
+        without a validation split, and for restoration tasks, judged against their own baselines.
         """
         if not len(val_idx) or getattr(self, "task", "reconstruct") != "reconstruct":
-            return None
-        total, count = 0.0, 0
+            return None, None
+        total, scaled_total, count = 0.0, 0.0, 0
         block = 4 * PREDICT_BATCH
         for start in range(0, len(val_idx), block):
             rows = source.read(val_idx[start : start + block])
-            recon = self._run(self._reconstruction, rows, scale=True, unscale=True)
-            total += float(np.sum((recon.astype(np.float64) - rows) ** 2))
+            recon = self._run(self._reconstruction, rows, scale=True, unscale=True).astype(np.float64)
+            total += float(np.sum((recon - rows) ** 2))
+            scaled_total += float(np.sum(((recon - rows) / self.scaler_.scale.astype(np.float64)) ** 2))
             count += rows.size
-        return total / count
+        return total / count, scaled_total / count
 
     def _reconstruction(self, batch: torch.Tensor) -> torch.Tensor:
         return self.module_(batch)["reconstruction"]
@@ -569,6 +605,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _start_partial(self, X: Any) -> Trainer:
         """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer."""
         self._check_params()
+        X = self._remember_table(X, y=None)
         source = self._training_source(X)
         head = source.head()
         self._check_code_size(head)
@@ -808,13 +845,29 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = self._run(recon, data, scale=True, unscale=True, out=out)
         return result.astype(self._output_dtype(X), copy=False)
 
-    def reconstruction_error(self, X: Any) -> np.ndarray:
-        """Per-sample mean squared reconstruction error, in the units of the input."""
+    def reconstruction_error(self, X: Any, *, scaled: bool = False) -> np.ndarray:
+        """Per-sample mean squared reconstruction error.
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+        scaled : bool, default=False
+            False: in the units of the input. True: in the model's units (see
+            :func:`hourglass.data.units.units_of`): per-feature z-scores from the training rows
+            for standardized data, so that no single column with large numbers decides the
+            score; the input's units for data in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
+        scale = self.scaler_.scale.astype(np.float64) if scaled else 1.0
 
         def row_errors(out: np.ndarray, batch: np.ndarray) -> np.ndarray:
-            diff = out.astype(np.float64) - batch
+            diff = (out.astype(np.float64) - batch) / scale
             return np.mean(diff.reshape(diff.shape[0], -1) ** 2, axis=1)
 
         recon = lambda t: self.module_(t)["reconstruction"]  # noqa: E731
@@ -890,7 +943,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         or channels and spatial axes) are those of the training data. The file's
         ``metadata_props`` record the hourglass version, the estimator, the part, the code size
         and the input shape. The file is checked with onnxruntime against PyTorch before it is
-        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass[onnx]"``.
+        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass-ae[onnx]"``.
 
         Parameters
         ----------
@@ -978,12 +1031,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "loss_reason_": self.loss_reason_,
             "n_features_in_": int(self.n_features_in_),
             "feature_names_in_": list(map(str, getattr(self, "feature_names_in_", []))) or None,
+            "table_": self.table_.to_json() if getattr(self, "table_", None) is not None else None,
             "n_features_out": int(self._n_features_out),
             "seed_": int(self.seed_),
             "learning_rate_": getattr(self, "learning_rate_", None),
             "n_epochs_": int(self.n_epochs_),
             "fit_seconds_": float(self.fit_seconds_),
             "device_": self.device_,
+            "validation_mse_": getattr(self, "validation_mse_", None),
+            "validation_mse_scaled_": getattr(self, "validation_mse_scaled_", None),
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
@@ -992,14 +1048,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         """Inverse of :meth:`_saved_attributes` and :meth:`_saved_tensors`."""
+        from hourglass.data.table import TableSchema
+
         for name, value in fitted.items():
             if name == "feature_names_in_":
                 if value:
                     self.feature_names_in_ = np.asarray(value, dtype=object)
+            elif name == "table_":
+                if value is not None:
+                    self.table_ = TableSchema.from_json(value)
             elif name == "n_features_out":
                 self._n_features_out = value
             else:
                 setattr(self, name, value)
+        names = getattr(self, "feature_names_in_", None)
+        if getattr(self, "table_", None) is None and names is not None:
+            # Saved before models kept their table: the names scikit-learn kept say as much.
+            self.table_ = TableSchema(tuple(map(str, names)), (), n_features=len(names))
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,10 @@ class AutoEncoder(BaseAutoEncoder):
         Weight of the squared Frobenius norm of the encoder's Jacobian (contractive autoencoder).
     encoder : str, Path, torch.nn.Module or None, default=None
         A pretrained encoder: a saved hourglass model folder (whose layer sizes then define the
-        encoder, and whose code width overrides ``code_size``) or any module mapping (n, features)
-        to (n, units). A model built on a module cannot be saved.
+        encoder) or any module mapping (n, features) to (n, units). ``code_size`` must be the
+        width of its code (a mismatch is refused, so ``get_params`` always tells the code the
+        model uses; ``hourglass fit --encoder`` takes it from the folder). A model built on a
+        module cannot be saved.
     freeze_encoder : bool, default=False
         Keep the pretrained encoder's weights fixed while the rest trains.
     decoder : str, Path, torch.nn.Module or None, default=None
@@ -148,6 +151,14 @@ class AutoEncoder(BaseAutoEncoder):
     loss_curve_ : list of float
         The training loss after every epoch (scikit-learn's MLP name).
     fit_seconds_ : float
+    validation_mse_, validation_mse_scaled_ : float or None
+        Mean squared reconstruction error per value on the validation split, in the data's
+        units and in the model's (z-scores from the training rows for standardized data, the
+        data's own for data in [0, 1]): the second is the headline, the first stands beside it.
+    table_ : hourglass.data.table.TableSchema
+        Only after fitting on a DataFrame (or a table through the CLI): the feature columns by
+        name, with their dtypes, the label column and the dropped columns. ``transform`` and
+        the other methods then take any DataFrame holding those columns, selected by name.
     data_range_ : tuple of float
         Smallest and largest scaled training value (salt-and-pepper noise writes them).
 
@@ -194,6 +205,8 @@ class AutoEncoder(BaseAutoEncoder):
             raise InvalidInputError(validation_reason(exc, X)) from None
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
+        if not reset:
+            X = self._selected_columns(X)  # the training table's columns, by name
         reject_non_numeric_columns(X)
         if streams(X):
             # scikit-learn's check would convert the whole map to float64 in memory; its shape
@@ -225,6 +238,15 @@ class AutoEncoder(BaseAutoEncoder):
         if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
             raise InvalidInputError(f"code_size={self.code_size!r} must be a positive integer")
         code_size = self._resolved_code_size(X)
+        if code_size != self.code_size:
+            # Taking the encoder's width silently would leave get_params() saying another size.
+            where = (
+                f"from {str(self.encoder)!r}" if isinstance(self.encoder, (str, os.PathLike)) else "module"
+            )
+            raise InvalidInputError(
+                f"code_size={self.code_size} but the encoder {where} gives codes of {code_size} units; "
+                f"pass code_size={code_size}"
+            )
         if code_size >= n_features and not self._overcomplete_allowed():
             raise InvalidInputError(
                 f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "

@@ -121,6 +121,7 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
                     scale,
                     task_input=inner._export_task_input(),
                     score=score and part == "autoencoder",
+                    scaled_score=getattr(estimator, "score_units_", "raw") == "scaled",
                 )
     finally:
         inner.module_.train(was_training)
@@ -178,7 +179,7 @@ def _require_onnx() -> dict[str, Any]:
     if missing:
         raise MissingDependencyError(
             f"exporting to ONNX needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            'not installed; install the extra: pip install "hourglass[onnx]"'
+            'not installed; install the extra: pip install "hourglass-ae[onnx]"'
         )
     return modules
 
@@ -244,7 +245,10 @@ def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, st
     if names is not None and part != "decoder":
         meta["feature_names"] = [str(n) for n in names]
     if score and part == "autoencoder":
-        meta["score"] = "mean squared reconstruction error per sample, in the input's units"
+        scaled = getattr(estimator, "score_units_", "raw") == "scaled"
+        meta["score"] = "mean squared reconstruction error per sample, " + (
+            "in the model's scaled units (as threshold)" if scaled else "in the input's units"
+        )
         meta["threshold"] = float(estimator.threshold_)
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 

@@ -155,6 +155,9 @@ class PortableAutoEncoder(_Scaled):
         Raw input -> what the network takes, in raw units.
     score : bool, default=False
         Also return the mean squared reconstruction error of each sample (an anomaly score).
+    scaled_score : bool, default=False
+        Measure that error in the scaler's units (z-scores for standardized data), as an
+        :class:`~hourglass.AnomalyDetector` scores; else in the input's units.
     """
 
     def __init__(
@@ -164,11 +167,13 @@ class PortableAutoEncoder(_Scaled):
         scale: np.ndarray,
         task_input: nn.Module | None = None,
         score: bool = False,
+        scaled_score: bool = False,
     ) -> None:
         super().__init__(offset, scale)
         self.network = network
         self.task_input = task_input if task_input is not None else nn.Identity()
         self.score = bool(score)
+        self.scaled_score = bool(scaled_score)
 
     def forward(self, x: torch.Tensor):
         inputs = self.task_input(x)  # raw units, shaped like the training data
@@ -177,7 +182,10 @@ class PortableAutoEncoder(_Scaled):
         code = code.reshape(code.shape[0], -1)  # (b, code_size)
         if not self.score:
             return code, reconstruction
-        error = (reconstruction - inputs).reshape(reconstruction.shape[0], -1)
+        if self.scaled_score:
+            error = (scaled - self._scale(inputs)).reshape(scaled.shape[0], -1)
+        else:
+            error = (reconstruction - inputs).reshape(reconstruction.shape[0], -1)
         return code, reconstruction, (error * error).mean(dim=1)  # (b,)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hourglass.data.units import UNITS_SHORT, units_of
 from hourglass.report import plots
 from hourglass.report.html import Report
 from hourglass.uses.comparison import UNITS_TEXT, Comparison
@@ -54,7 +55,6 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     >>> comparison_report(comparison, "digits", (8, 8)).save("report.html")  # doctest: +SKIP
     """
     table = comparison.table
-    best = table.loc[table["ratio"].idxmin()]
     units = UNITS_TEXT[comparison.units]
     sample_shape = tuple(comparison.X_train.shape[1:])
     if len(sample_shape) == 3 and sample_shape[0] in (1, 3):
@@ -69,14 +69,11 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
         f"{values}; code sizes {', '.join(map(str, table['code_size']))}; errors {units}",
     )
-    report.add_metrics(
-        {
-            "lowest AE / PCA error ratio (below 1: the autoencoder wins)": float(best["ratio"]),
-            "at code size": int(best["code_size"]),
-            "AE held-out MSE there": float(best["ae_mse"]),
-            "PCA held-out MSE there": float(best["pca_mse"]),
-        },
-        heading="Summary",
+    cards, tones = ratio_cards(table)
+    report.add_metrics(cards, heading="Summary", tones=tones)
+    report.add_text(
+        "Each card: the autoencoder's held-out error over PCA's at one code size; below 1 the "
+        "autoencoder wins (green), above 1 PCA wins (red)."
     )
     if comparison.note:
         report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
@@ -154,6 +151,29 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     return report
 
 
+def ratio_cards(table) -> tuple[dict[str, str], dict[str, str]]:
+    """One card per code size: the AE / PCA ratio, marked a win (below 1) or a loss (above 1).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"code_size": [2, 8], "ratio": [0.7864, 1.18], "ae_mse": [0.2, 0.1],
+    ...                       "pca_mse": [0.25, 0.085]})
+    >>> cards, tones = ratio_cards(table)
+    >>> list(cards.values()), list(tones.values())
+    (['0.786x PCA', '1.18x PCA'], ['win', 'loss'])
+    """
+    cards, tones = {}, {}
+    for row in table.itertuples(index=False):
+        ratio = float(row.ratio)
+        verdict = "the autoencoder wins" if ratio < 1 else ("PCA wins" if ratio > 1 else "a tie")
+        label = f"code size {int(row.code_size)}: {verdict} (AE {row.ae_mse:.4g}, PCA {row.pca_mse:.4g})"
+        cards[label] = f"{ratio:.3g}x PCA"
+        if ratio != 1 and np.isfinite(ratio):
+            tones[label] = "win" if ratio < 1 else "loss"
+    return cards, tones
+
+
 def _model_subtitle(estimator) -> str:
     """What the model is: its code (none for a U-Net), task settings, loss and training time."""
     task = getattr(estimator, "task", "reconstruct")
@@ -225,12 +245,11 @@ def model_report(
     summary: dict[str, float | str] = {}
     if held_out is not None and held_out_source:
         summary["held-out data"] = held_out_source
-    error = None
+    error, note = None, None
     if restoration:
         summary.update(estimator.task_summary(scored, role))
     else:
-        error = estimator.reconstruction_error(scored)
-        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+        error, note = _error_summary(summary, estimator, scored, role)
     summary.update(
         {
             "best epoch": int(estimator.history_.best_epoch),
@@ -239,6 +258,8 @@ def model_report(
         }
     )
     report.add_metrics(summary, heading="Summary")
+    if note:
+        report.add_text(note + ".", heading="Units")
     history = estimator.history_
     report.add_figure(
         plots.loss_curves({"model": _curves(history)}, {"model": history.best_epoch}),
@@ -256,7 +277,10 @@ def model_report(
         _reconstruction_sections(report, estimator, scored, role, image_shape, labels)
         report.add_figure(
             plots.histogram(
-                error, f"reconstruction error per sample ({role} data)", "mean squared error", log=True
+                error,
+                f"reconstruction error per sample ({role} data)",
+                f"mean squared error, {UNITS_SHORT[units_of(estimator.scaler_)]}",
+                log=True,
             ),
             heading="Reconstruction error",
         )
@@ -267,6 +291,27 @@ def model_report(
         else:
             sections(report, scored, image_shape=image_shape)
     return report
+
+
+def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[np.ndarray, str | None]:
+    """The headline error in the model's units with the raw one beside; per-sample errors and a note.
+
+    The note says when a few columns hold most of the raw-unit error (tables only).
+    """
+    from hourglass.uses.comparison import dominance_note
+
+    units = units_of(estimator.scaler_)
+    error = estimator.reconstruction_error(X, scaled=True)
+    if units == "data":  # one figure: the data's units are the model's
+        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+        return error, None
+    summary[f"mean reconstruction MSE ({role} data, {UNITS_SHORT[units]})"] = float(error.mean())
+    raw = estimator.reconstruct(X).astype(np.float64) - np.asarray(X, dtype=np.float64)
+    summary[f"mean reconstruction MSE ({role} data, the data's raw units)"] = float(np.mean(raw**2))
+    if raw.ndim != 2:
+        return error, None
+    names = getattr(getattr(estimator, "table_", None), "features", None)
+    return error, dominance_note(np.mean(raw**2, axis=0), list(names) if names else None)
 
 
 def _reconstruction_sections(

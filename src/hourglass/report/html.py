@@ -220,7 +220,12 @@ class Report:
             body += f"<figcaption>{_escape(caption)}</figcaption>"
         self._add(heading, body + "</figure>")
 
-    def add_metrics(self, metrics: dict[str, float | str], heading: str | None = None) -> None:
+    def add_metrics(
+        self,
+        metrics: dict[str, float | str],
+        heading: str | None = None,
+        tones: dict[str, str] | None = None,
+    ) -> None:
         """Add a row of stat cards: a big number over its label.
 
         Parameters
@@ -230,14 +235,23 @@ class Report:
             seconds get two decimals).
         heading : str, optional
             Heading of a new section; without one, this joins the previous section.
+        tones : dict of str to {'win', 'loss'}, optional
+            Cards to mark, by label: a win green, a loss red, each with its word on the card,
+            so that a loss is as plain as a win.
 
         Examples
         --------
         >>> Report("t").add_metrics({"held-out MSE": 0.01234, "parameters": 52_000})
+        >>> Report("t").add_metrics({"code size 8": "1.18x PCA"}, tones={"code size 8": "loss"})
         """
+        tones = tones or {}
+        unknown = set(tones.values()) - set(_TONES)
+        if unknown:
+            raise ValueError(f"tones hold {sorted(unknown)}; expected 'win' or 'loss'")
         cards = "\n".join(
-            f'<div class="stat"><div class="value">'
-            f"{_escape(format_number(value, seconds=_is_seconds(label)))}</div>"
+            f'<div class="stat{" " + tones[label] if label in tones else ""}"><div class="value">'
+            f"{_escape(format_number(value, seconds=_is_seconds(label)))}"
+            f"{_TONES[tones[label]] if label in tones else ''}</div>"
             f'<div class="label">{_escape(label)}</div></div>'
             for label, value in metrics.items()
         )
@@ -338,6 +352,10 @@ def _section_html(index: int, heading: str | None, body: str) -> str:
     return f'<section class="card" id="section-{index}">\n{title}{body}\n</section>'
 
 
+#: The word a marked stat card carries beside its value (colour alone would not say it).
+_TONES = {"win": ' <span class="tone">win</span>', "loss": ' <span class="tone">loss</span>'}
+
+
 def _table_html(df: pd.DataFrame, highlight: dict[str, str], better_than: dict[str, float]) -> str:
     show_index = not isinstance(df.index, pd.RangeIndex) or df.index.name is not None
     # Columns by position, so duplicate names work; tolist() keeps ints as Python ints, which
@@ -413,7 +431,7 @@ def _best_mask(column: pd.Series, direction: str, bound: float | None = None) ->
 _CSS = """
 :root {
   --ink: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f5f6f8; --card: #ffffff;
-  --accent: #2563eb; --best-bg: #dcfce7; --best-ink: #14532d;
+  --accent: #2563eb; --best-bg: #dcfce7; --best-ink: #14532d; --loss-bg: #fee2e2; --loss-ink: #7f1d1d;
   color-scheme: light;
 }
 * { box-sizing: border-box; }
@@ -447,11 +465,20 @@ header .subtitle { margin: 8px 0 0; font-size: 17px; color: var(--muted); }
   overflow-wrap: anywhere;
 }
 .stat .label { margin-top: 4px; font-size: 13px; color: var(--muted); }
+.stat.win { background: var(--best-bg); color: var(--best-ink); }
+.stat.loss { background: var(--loss-bg); color: var(--loss-ink); }
+.stat.win .label, .stat.loss .label { color: inherit; }
+.stat .tone {
+  font-size: 13px; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em;
+  vertical-align: middle;
+}
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
-th, td { padding: 7px 14px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
+th, td { padding: 7px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
+/* Headers wrap, so a wide table (the comparison's ten columns) fits its card at 1280 px. */
 thead th {
   font-size: 13px; font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--line);
+  white-space: normal; vertical-align: bottom; min-width: 4.5em;
 }
 tbody th.index { font-weight: 600; }
 tbody tr:hover { background: #f9fafb; }

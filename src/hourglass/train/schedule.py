@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-#: The plan is stretched while the best held-out loss gains at least this share of the loss of
-#: predicting the mean (of the data's variance, for MSE) over the last :data:`GAIN_WINDOW` of
-#: the steps so far ...
+#: The plan is stretched while the best held-out loss gains at least this share of the
+#: geometric mean of itself and the loss of predicting the mean over the last
+#: :data:`GAIN_WINDOW` of the steps so far ...
 EXTEND_GAIN = 0.01
 GAIN_WINDOW = 0.25
 #: ... so that the current step sits at this share of the plan ...

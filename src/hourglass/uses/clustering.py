@@ -64,6 +64,10 @@ class ClusterResult:
         and columns ``representation``, ``dims``, ``clusters``, ``NMI``, ``ARI``, ``accuracy``.
     baseline_assignments : dict of str to ndarray
         Assignments of the same pipeline on PCA codes and on raw data (with labels only).
+    scaling : str
+        How the baselines' data were scaled: as the autoencoder's own scaler maps its input
+        (e.g. ``'standardized per feature from the training rows'``), so the three compete on
+        the same footing.
     """
 
     assignments: np.ndarray
@@ -75,6 +79,7 @@ class ClusterResult:
     labels: np.ndarray | None = None
     metrics: pd.DataFrame | None = None
     baseline_assignments: dict[str, np.ndarray] = field(default_factory=dict)
+    scaling: str = "none"
 
 
 def _contingency(labels: np.ndarray, assignments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,7 +188,7 @@ def _umap(Z: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
         import umap
     except ImportError:
         raise InvalidInputError(
-            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass[umap]'"
+            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass-ae[umap]'"
         ) from None
     # A seed makes UMAP single-threaded and reproducible; the spectral init needs n_components < n - 1.
     reducer = umap.UMAP(
@@ -240,6 +245,24 @@ def _codes(model: Any, X: Any) -> np.ndarray:
     return np.asarray(model.transform(X), dtype=np.float64)
 
 
+#: How each scaler kind reads in the clustering table's caption and the CLI.
+SCALING_TEXT = {
+    "none": "unscaled (the autoencoder's own input: every value in [0, 1])",
+    "standard": "standardized per feature from the autoencoder's training rows (its own scaling)",
+    "minmax": "min-max scaled per feature from the autoencoder's training rows (its own scaling)",
+}
+
+
+def _scaled_inputs(model: Any, X: Any) -> tuple[np.ndarray, str]:
+    """``X`` as the model's scaler maps it, flat (the baselines' data), and the scaling's name."""
+    data = model._validate_input(X, reset=False) if hasattr(model, "_validate_input") else np.asarray(X)
+    scaler = getattr(model, "scaler_", None)
+    if scaler is None:
+        return np.asarray(data, dtype=np.float64).reshape(len(data), -1), "none"
+    scaled = scaler.transform(np.asarray(data, dtype=np.float32))
+    return np.asarray(scaled, dtype=np.float64).reshape(len(scaled), -1), scaler.kind
+
+
 def _scores(labels: np.ndarray, found: np.ndarray) -> dict[str, float]:
     return {
         "clusters": int(len(np.unique(found[found >= 0]))),
@@ -278,12 +301,13 @@ def cluster(
         given, else to the k in 2..10 with the best silhouette score.
     labels : array-like of shape (n_samples,), optional
         True classes: adds the metrics table (NMI, ARI, Hungarian accuracy) of the codes next
-        to the same pipeline on raw data and on PCA codes of the same width.
+        to the same pipeline on raw data and on PCA codes of the same width, both scaled as the
+        autoencoder's scaler maps its input (``result.scaling`` says how).
     manifold : {'spectral', 'umap', 'isomap', 'tsne', None}, default='spectral'
         A nonlinear embedding of the codes before clustering, as in N2D: scikit-learn's
         SpectralEmbedding of the 10-nearest-neighbour graph with each row scaled to unit length
         (with k-means: spectral clustering), UMAP (needs ``umap-learn``:
-        ``pip install 'hourglass[umap]'``), Isomap or t-SNE; None clusters the codes themselves.
+        ``pip install 'hourglass-ae[umap]'``), Isomap or t-SNE; None clusters the codes themselves.
         'tsne' embeds in 2-D, the others in ``n_components`` dimensions. The baselines get
         the same step, so the table compares like with like.
     n_components : int, optional
@@ -372,7 +396,9 @@ def cluster(
     )
     if labels is None:
         return result
-    raw = np.asarray(X, dtype=np.float64).reshape(n, -1)
+    # The baselines see the data as the autoencoder does: through its own scaler. Unscaled, the
+    # column with the largest numbers decides PCA and the raw distances (wine: proline).
+    raw, result.scaling = _scaled_inputs(model, X)
     width = min(codes.shape[1], *raw.shape)
     pca_codes = PCA(n_components=width, random_state=random_state).fit_transform(raw)
     rows = [{"representation": "hourglass codes", "dims": codes.shape[1], **_scores(labels, assignments)}]
@@ -410,8 +436,8 @@ def cluster_report_section(report, result: ClusterResult) -> None:
             result.metrics,
             heading="Clustering quality",
             caption=f"The same pipeline ({pipeline}) on the autoencoder's codes, on PCA codes of the same "
-            f"width and on the raw data; accuracy under the best one-to-one matching of clusters to "
-            f"classes. Best NMI: {best}.",
+            f"width and on the raw data, both {SCALING_TEXT.get(result.scaling, result.scaling)}; "
+            f"accuracy under the best one-to-one matching of clusters to classes. Best NMI: {best}.",
             highlight={"NMI": "max", "ARI": "max", "accuracy": "max"},
         )
     else:

@@ -16,16 +16,11 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
+from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.units reads, re-exported
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
 
-#: How each kind of :attr:`Comparison.units` reads in tables, reports and the CLI.
-UNITS_TEXT = {
-    "data": "in the data's units",
-    "standardized": "in standardized units (z-scores from the training rows, per feature; per channel for "
-    "a convolutional autoencoder)",
-}
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
 

@@ -15,7 +15,7 @@ Coders (:data:`CODERS`), measured on Fashion-MNIST's test split in
 ``benchmarks/compression.py``:
 
 * ``'range'``: a range coder (the maintained ``constriction`` package, an optional extra:
-  ``pip install hourglass[compress]``) driven by the model's own index histogram
+  ``pip install hourglass-ae[compress]``) driven by the model's own index histogram
   (``VQAutoEncoder.index_counts_``): the payload comes within a few bytes of the indices'
   entropy under that histogram, but sees no context.
 * ``'lzma'``: the standard library's LZMA2 (raw stream, no container header) over the indices
@@ -105,7 +105,7 @@ def _check_coder(coder: str) -> None:
         raise InvalidInputError(f"coder={coder!r}; expected one of {CODERS}")
     if coder == "range" and not has_range_coder():
         raise InvalidInputError(
-            "coder='range' needs the constriction package (pip install 'hourglass[compress]'); "
+            "coder='range' needs the constriction package (pip install 'hourglass-ae[compress]'); "
             "coder='lzma' needs nothing beyond the standard library"
         )
 
