@@ -172,9 +172,11 @@ def check_ignored_y(X: Any, y: Any) -> None:
     """
     import scipy.sparse
 
-    # Only for data whose rows are its length; a sparse matrix is refused by X's own checks.
+    # Only for values given for data whose rows are its length: a string y names X's label
+    # column, and a sparse matrix is refused by X's own checks.
     if (
         y is None
+        or isinstance(y, str)
         or not hasattr(X, "__len__")
         or isinstance(X, (str, os.PathLike))
         or scipy.sparse.issparse(X)
