@@ -88,7 +88,8 @@ def rows():
 
 def test_auto_epochs_end_when_learning_stops_and_say_so():
     rng = np.random.default_rng(0)
-    rows = np.tanh(rng.normal(size=(2000, 2)) @ rng.normal(size=(2, 6)))
+    # Two factors plus noise: once the factors are learnt, only the noise is left.
+    rows = np.tanh(rng.normal(size=(1000, 2)) @ rng.normal(size=(2, 6))) + 0.2 * rng.normal(size=(1000, 6))
     ae = AutoEncoder(code_size=2, hidden_layers=(8,), random_state=0, device="cpu").fit(rows)
     history = ae.history_
     assert ae.n_epochs_ < ae.epochs_  # before the 300-epoch cap

@@ -48,7 +48,9 @@ def _forwarded_defaults() -> dict[str, Any]:
     # 20 epochs: AUROC stops gaining long before reconstruction does (Fashion-MNIST, one class of
     # 2,000 images: 89.8 / 91.9 / 96.0 after 10 epochs, 90.2 / 91.8 / 96.3 after 20 and no better
     # after 300, at a fifteenth of the time; benchmarks/peers.py).
-    settings.update(code_size=None, verbose=0, scaling="standard", epochs=20)
+    # One hidden layer of 128: a detector should not reconstruct everything well, and the
+    # narrower net scored 91.60 against 91.17 mean AUROC on the 10 classes, in two thirds of the time.
+    settings.update(code_size=None, verbose=0, scaling="standard", epochs=20, hidden_layers=(128,))
     return settings
 
 
@@ -164,9 +166,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Keyword-only, like every parameter of :class:`~hourglass.AutoEncoder` but
         ``random_state`` (``hidden_layers``, ``epochs``, ...; see the signature): passed to the
         default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
-        input's width, at most 16), ``scaling='standard'`` (every feature's deviation counts in
-        its own spread), ``epochs=20`` (detection stops gaining long before reconstruction does)
-        and ``verbose=0``: ``AnomalyDetector(code_size=4, epochs=5)``. Refused together with
+        input's width, at most 16), ``hidden_layers=(128,)`` (a net that cannot reconstruct
+        everything), ``scaling='standard'`` (every feature's deviation counts in its own
+        spread), ``epochs=20`` (detection stops gaining long before reconstruction does) and
+        ``verbose=0``: ``AnomalyDetector(code_size=4, epochs=5)``. Refused together with
         ``estimator``, which carries its own settings.
 
     Attributes

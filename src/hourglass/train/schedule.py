@@ -98,6 +98,8 @@ class ProgressiveCosine:
         self.plan = max(1, min(int(plan), self.cap))
         self.warmup = max(1, min(int(warmup), self.plan))
         self.frozen = False
+        #: Whether a time budget shortened the plan.
+        self.budget_bound = False
         # Neither the rate nor the noise ever climbs back when the plan is stretched: they hold
         # until the stretched cosine comes down to them. A noise that rose again would make the
         # clean held-out loss worse, then better as it faded anew, a gain that is no learning.
@@ -137,7 +139,9 @@ class ProgressiveCosine:
     def bound(self, step: int, steps: int) -> None:
         """Fit the plan within ``steps`` from ``step`` on (what is left of a time budget)."""
         self.cap = max(step + 1, min(self.cap, step + max(1, int(steps))))
-        self.plan = min(self.plan, self.cap)
+        if self.plan > self.cap:
+            self.plan = self.cap
+            self.budget_bound = True
 
 
 def plateau_gain(

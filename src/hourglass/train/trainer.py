@@ -835,17 +835,13 @@ class Trainer:
         schedule = self._schedule
         if not self._adaptive:
             return f"ran all {self.config.epochs} epochs"
-        if (
-            schedule.plan >= schedule.cap
-            and self.config.max_time is not None
-            and schedule.cap < self._cap_steps
-        ):
+        if getattr(schedule, "budget_bound", False):
             return f"the schedule was laid over the time budget of {self.config.max_time:g} s"
         if schedule.plan >= self._cap_steps:
             return f"reached the cap of {self.config.epochs} epochs"
         return (
-            f"learning stopped gaining {EXTEND_GAIN:.1%} of the variance per {GAIN_WINDOW:.0%} more "
-            f"steps, so the rate and noise decayed over a plan of {schedule.plan} steps"
+            f"learning stopped gaining {EXTEND_GAIN:.0%} per {GAIN_WINDOW:.0%} more steps, so the rate "
+            f"and noise decayed over a plan of {schedule.plan} steps"
         )
 
     def _hook_says_stop(self, epoch: int) -> bool:
