@@ -821,6 +821,8 @@ class Trainer:
                         f"the time budget of {config.max_time:g} s is shorter than one epoch "
                         f"({self.history.seconds[-1]:.2g} s): trained one epoch"
                     )
+                if elapsed >= config.max_time and getattr(self._schedule, "budget_bound", False):
+                    return self._planned_end()  # the plan was laid over the budget and ends with it
                 if elapsed >= config.max_time:
                     return f"the time budget of {config.max_time:g} s ran out"
             if config.patience > 0 and bad_epochs >= config.patience:
