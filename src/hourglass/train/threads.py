@@ -61,8 +61,25 @@ def available_cpus() -> int:
     return max(1, min(cpus, limit) if limit is not None else cpus)
 
 
+def _running_here(tasks: str | os.PathLike = "/proc/self/task") -> int:
+    """Threads of this process that are runnable right now (this one at least)."""
+    count = 0
+    try:
+        for task in Path(tasks).iterdir():
+            with contextlib.suppress(OSError, IndexError):
+                # The state follows the command name in parentheses, which may hold spaces.
+                if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+                    count += 1
+    except OSError:
+        return 1
+    return max(1, count)
+
+
 def busy_elsewhere(path: str | os.PathLike = LOADAVG) -> int:
-    """Runnable tasks on the machine right now other than this one (0 where unknown).
+    """Runnable tasks on the machine right now outside this process (0 where unknown).
+
+    The kernel's count includes this process's own threads (torch's pool spins a while after
+    each parallel region): those are not load from elsewhere.
 
     Examples
     --------
@@ -73,7 +90,7 @@ def busy_elsewhere(path: str | os.PathLike = LOADAVG) -> int:
         running = int(Path(path).read_text().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, running - 1)
+    return max(0, running - _running_here())
 
 
 def resolve_threads(threads: int | str, step_flops: float | None = None) -> tuple[int, str]:
