@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hourglass.data.loading import is_number
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 LABEL_SUFFIXES = (".npy", ".txt", ".csv", ".tsv")
@@ -27,14 +28,6 @@ def _values(cells: list[str]) -> np.ndarray:
     if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
         return numbers.astype(np.int64)
     return numbers
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _text_cells(path: Path) -> list[str]:
@@ -100,8 +93,8 @@ def read_labels(path: str | os.PathLike, n: int, data_name: str = "the data") ->
             labels = np.load(path, allow_pickle=False)
         elif suffix in (".csv", ".tsv", ".txt"):
             cells = _text_cells(path)
-            body_numeric = len(cells) > 1 and all(_is_number(c) for c in cells[1:] if c)
-            if cells and (len(cells) == n + 1 or (body_numeric and not _is_number(cells[0]))):
+            body_numeric = len(cells) > 1 and all(is_number(c) for c in cells[1:] if c)
+            if cells and (len(cells) == n + 1 or (body_numeric and not is_number(cells[0]))):
                 cells = cells[1:]  # a header row
             empty = [i for i, c in enumerate(cells) if c in ("", "nan", "NaN")]
             if empty:

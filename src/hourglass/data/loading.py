@@ -335,10 +335,11 @@ def _sniff(path: Path) -> tuple[str | None, bool]:
     sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
     sep = sep or ("\t" if "\t" in line else "," if "," in line else None)
     cells = line.split() if sep is None else next(csv.reader([line], delimiter=sep), [])
-    return sep, any(cell.strip() and not _is_number(cell) for cell in cells)
+    return sep, any(cell.strip() and not is_number(cell) for cell in cells)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (a header cell does not)."""
     try:
         float(text)
     except ValueError:
