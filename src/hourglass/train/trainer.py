@@ -9,6 +9,7 @@ checkpoint of epoch ``e`` draws exactly what the uninterrupted run drew from epo
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -346,8 +347,8 @@ class Trainer:
         With ``noise_schedule='cosine'`` the input noise is a regularizer that fades out: strong
         early, when it keeps the network from fitting noise, gone by the last epoch, so the
         model ends trained on the clean inputs it is used on (scheduled denoising, Geras and
-        Sutton 2015). A run whose end is decided as it goes keeps the noise at full strength
-        until its decay and fades it with the learning rate, step by step.
+        Sutton 2015). A run whose end is decided as it goes fades it over its plan step by step,
+        holding it while the plan is stretched (:class:`~hourglass.train.schedule.ProgressiveCosine`).
         """
         if not self._fading:
             return 1.0
@@ -570,7 +571,7 @@ class Trainer:
         if self._warming_up(epoch):
             return
         monitored = self.history.monitored()
-        best = [min(monitored[: i + 1]) for i in range(len(monitored))]
+        best = list(itertools.accumulate(monitored, min))
         steps = [e * self._steps_per_epoch_seen for e in self.history.epoch]
         steps[-1] = step
         # In shares of the geometric mean of the best loss and the mean's: a share of the mean's
@@ -579,7 +580,6 @@ class Trainer:
         # heads for zero.
         gain = plateau_gain(best, steps, math.sqrt(max(best[-1], 0.0) * self._reference))
         schedule.stretch(step, gain if math.isfinite(gain) else EXTEND_GAIN)
-        self._last_gain = gain
 
     @torch.no_grad()
     def reference_loss(self, data: Data, max_samples: int = 20_000) -> float:
