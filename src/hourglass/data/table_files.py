@@ -1,0 +1,166 @@
+"""Table files (CSV, TSV, TXT, Parquet): header sniffing, the numeric check, drop and label columns.
+
+The pieces :func:`~hourglass.data.loading.load_data` reads a table with, whole or in chunks.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hourglass.data.table import TableSchema, select_features
+from hourglass.data.validation import _reason
+from hourglass.exceptions import DataFileError, InvalidInputError
+
+
+def _sniff(path: Path) -> tuple[str | None, bool]:
+    """Delimiter and header of a text table, from its first line.
+
+    A .txt may use tabs, commas or runs of spaces (np.savetxt's default, returned as None). The
+    first row is a header if one of its cells is not a number; an empty cell is a missing number.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        line = f.readline()
+    sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    sep = sep or ("\t" if "\t" in line else "," if "," in line else None)
+    cells = line.split() if sep is None else next(csv.reader([line], delimiter=sep), [])
+    return sep, any(cell.strip() and not is_number(cell) for cell in cells)
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (a header cell does not)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = None) -> None:
+    """Refuse a column that does not hold numbers, naming it, an example value and its type.
+
+    ``types`` maps column names to the file's own type names (Parquet's schema: ``string``,
+    ``timestamp[ms]``), which say more than pandas' ``object``.
+    """
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+            continue
+        values = df[col].dropna()
+        bad = values[pd.to_numeric(values, errors="coerce").isna()]
+        example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
+        label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
+        kind = (types or {}).get(str(col), str(df[col].dtype))
+        raise InvalidInputError(
+            f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}; every column "
+            "must hold numbers: drop it or encode it first"
+        )
+
+
+def _parquet_types(path: Path) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
+    return {field.name: str(field.type) for field in pq.read_schema(path)}
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
+    """Read a table; also say whether it had column names."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path), True
+        sep, header = _sniff(path)
+        return pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None), header
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{str(path)!r} is empty") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataFileError(f"could not read {str(path)!r} as a {suffix} table: {_reason(exc)}") from None
+
+
+def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> object:
+    """The column of ``df`` that ``name`` means: a header name, or a 0-based position."""
+    columns = list(df.columns)
+    if name in [str(c) for c in columns]:
+        return columns[[str(c) for c in columns].index(name)]
+    if name.lstrip("-").isdigit() and 0 <= int(name) < len(columns):
+        return columns[int(name)]
+    shown = ", ".join(map(str, columns[:12])) + (", ..." if len(columns) > 12 else "")
+    raise InvalidInputError(
+        f"{option} {name!r}: {source!r} has no such column; expected one of its columns ({shown}) "
+        f"or a 0-based position below {len(columns)}"
+    )
+
+
+def _split_columns(
+    df: pd.DataFrame,
+    drop: list[str],
+    label: str | None,
+    source: str,
+    first_row: int = 0,
+    table: TableSchema | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels).
+
+    ``first_row`` is the index of ``df``'s first row in the file (a chunk of a large table).
+    With ``table``, the schema of a model's training table, the features are its columns by
+    name (everything else is ignored), and its label column is read when the table has it.
+    """
+    drop, label = list(drop), label
+    columns = [str(c) for c in df.columns]
+    if table is not None and table.features is None and not drop and label is None:
+        # No names to go by: a table as wide as the training one loses the same columns again.
+        extra = len(table.dropped) + (table.label is not None)
+        if extra and df.shape[1] == table.n_features + extra:
+            drop, label = list(table.dropped), table.label
+    elif table is not None and label is None and table.label is not None and table.label in columns:
+        label = table.label
+    dropped = [_column_index(df, name, "drop", source) for name in drop]
+    y = None
+    if label is not None:
+        column = _column_index(df, label, "label", source)
+        values = df[column]
+        if values.isna().any():
+            first = int(np.flatnonzero(values.isna().to_numpy())[0]) + first_row
+            raise InvalidInputError(
+                f"label column {label!r} of {source!r} holds {int(values.isna().sum())} missing value(s), "
+                f"the first in row {first}; expected a label on every row"
+            )
+        y = values.to_numpy()
+        dropped.append(column)
+    features = df.drop(columns=list(dict.fromkeys(dropped)))
+    features = select_features(features, table, source)
+    if features.shape[1] == 0:
+        raise InvalidInputError(f"no feature columns of {source!r} are left after drop and label")
+    return features, y
+
+
+def _table_bytes(path: Path) -> int:
+    """What reading the table whole would cost, judged without reading it.
+
+    Parquet: rows x columns x 4 bytes (its float32 data), from the file's metadata. A text
+    table: its size on disk, which its parse in pandas (float64 and more) exceeds.
+    """
+    if path.suffix.lower() != ".parquet":
+        return path.stat().st_size
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"could not read {str(path)!r} as a .parquet table: {_reason(exc)}") from None
+    return int(meta.num_rows) * int(meta.num_columns) * 4
+
+
+def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
+    """The table as DataFrames of up to ``rows`` rows, and whether it has column names."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        return (batch.to_pandas() for batch in batches), True
+    sep, header = _sniff(path)
+    reader = pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None, chunksize=rows)
+    return iter(reader), header

@@ -1,0 +1,154 @@
+"""Checks at the door: finite numbers in a 2-D array, a ``y`` that is ignored, reasons on one line.
+
+A NaN, a text value or a 1-D array is reported here, naming the source and the first bad value,
+and never surfaces later as a cryptic shape error or a NaN loss. Memory maps are checked block
+by block, so a file larger than memory is checked without being read whole.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from hourglass.data import sources
+from hourglass.exceptions import InvalidInputError
+
+
+def _reason(exc: Exception) -> str:
+    """A library's error message on one line, short enough for a CLI error."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+#: Values the finiteness check looks at in one block (64 MB of float32).
+FINITE_CHECK_VALUES = 1 << 24
+
+
+def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
+    """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data.
+
+    A memory map that is streamed (:func:`hourglass.data.sources.streams`) is checked block by
+    block and returned as it is, in its own dtype: converting it would read the whole file
+    into memory, and its readers convert a batch at a time. ``first_row`` is the index of
+    ``X``'s first row in the data named ``what`` (for a table checked chunk by chunk).
+    """
+    mapping = sources.memory_map_of(X)
+    X = X if mapping is not None else np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise InvalidInputError(f"{what} has dtype {X.dtype}; expected numbers (int, float or bool)")
+    if X.size == 0:
+        raise InvalidInputError(f"{what} is empty (shape {X.shape}); expected at least one sample")
+    streamed = sources.streams(X)
+    if streamed and not X.flags.c_contiguous:
+        raise InvalidInputError(
+            f"{what} is a memory map in Fortran (column) order, shape {X.shape}; expected C (row) order "
+            "to stream it by rows (rewrite it with np.save(path, np.ascontiguousarray(X)))"
+        )
+    original = X
+    if not streamed:
+        # Cast first, so float64 values too large for float32 are caught as the inf they become.
+        # A C-ordered float32 memory map stays one (no copy).
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=np.float32)
+    rows = max(1, FINITE_CHECK_VALUES // max(1, int(np.prod(X.shape[1:]))))
+    bad_count, first = 0, None
+    # One block at a time, so no mask as large as the data is ever built, and a memory map's
+    # pages are released as the check goes.
+    for start, block in sources.row_blocks(X, rows):
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(block.astype(np.float32, copy=False))
+        if bad.any():
+            bad_count += int(bad.sum())
+            if first is None:
+                index = np.argwhere(bad)[0]
+                first = (int(index[0]) + start + first_row, *(int(i) for i in index[1:]))
+    if first is not None:
+        where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
+        problem, advice = _describe_bad(original, bad_count)
+        raise InvalidInputError(f"{what} holds {problem}, the first at {where}; {advice}")
+    return X
+
+
+def _describe_bad(original: np.ndarray, bad_count: int) -> tuple[str, str]:
+    """What is wrong with the ``bad_count`` values float32 cannot hold: NaN, infinite, or finite
+    but beyond float32's range (which the cast turned into infinities), and what to do."""
+    if original.dtype.kind != "f" or original.dtype.itemsize <= 4:
+        return f"{bad_count} NaN or infinite value(s)", "fill or drop them first"
+    nan = inf = 0
+    rows = max(1, FINITE_CHECK_VALUES // max(1, int(np.prod(original.shape[1:]))))
+    for _, block in sources.row_blocks(original, rows):
+        nan += int(np.isnan(block).sum())
+        inf += int(np.isinf(block).sum())
+    overflow = bad_count - nan - inf
+    if not overflow:
+        return f"{bad_count} NaN or infinite value(s)", "fill or drop them first"
+    limit = float(np.finfo(np.float32).max)
+    parts = [f"{overflow} value(s) that overflow float32 (magnitude above {limit:.3g})"]
+    if nan or inf:
+        parts.append(f"{nan + inf} NaN or infinite value(s)")
+    return " and ".join(parts), "rescale the data (and fill or drop what is not finite) first"
+
+
+def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
+    """One line saying why scikit-learn's ``check_array`` refused ``X``, without the data.
+
+    Its message for complex input ends with the whole array; only the first line is kept, and
+    complex or text input is named by its dtype.
+
+    Examples
+    --------
+    >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
+    'Complex data not supported: X holds complex numbers (dtype complex128); expected real numbers'
+    """
+    if X is None:
+        return f"{what} is None; expected an array of shape (n_samples, n_features)"
+    dtype = getattr(X, "dtype", None)
+    kind = getattr(dtype, "kind", None)
+    if str(exc).startswith("Expected 2D array"):  # its message goes on to print the array
+        return (
+            f"{what} has shape {np.shape(X)}; expected a 2D array (n_samples, n_features). Reshape your "
+            f"data: {what}.reshape(1, -1) for one sample or {what}.reshape(-1, 1) for one feature"
+        )
+    if kind == "c" or str(exc).startswith("Complex data"):
+        return (
+            f"Complex data not supported: {what} holds complex numbers (dtype {dtype}); expected real numbers"
+        )
+    first = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc).strip() else type(exc).__name__
+    if kind in ("U", "S", "O") and "convert" in first:
+        return f"{what} has dtype {dtype} and holds text ({first[:120]}); expected numbers"
+    return first[:300]
+
+
+def check_ignored_y(X: Any, y: Any) -> None:
+    """Refuse a ``y`` whose length is not ``X``'s: an estimator that ignores ``y`` still says when
+    it was given one that cannot belong to ``X`` (a sign of misaligned arrays).
+
+    Examples
+    --------
+    >>> check_ignored_y(np.zeros((4, 2)), [0, 1, 2])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hourglass.exceptions.InvalidInputError: y has 3 entries but X has 4 samples; expected one per ...
+    """
+    import scipy.sparse
+
+    # Only for values given for data whose rows are its length: a string y names X's label
+    # column, and a sparse matrix is refused by X's own checks.
+    if (
+        y is None
+        or isinstance(y, str)
+        or not hasattr(X, "__len__")
+        or isinstance(X, (str, os.PathLike))
+        or scipy.sparse.issparse(X)
+    ):
+        return
+    try:
+        n_y, n_x = len(y), len(X)
+    except TypeError:
+        return  # no length to compare (a scalar, a sparse matrix): X's own checks say what is wrong
+    if n_y != n_x:
+        raise InvalidInputError(
+            f"y has {n_y} entries but X has {n_x} samples; expected one per sample (or y=None: it is ignored)"
+        )
