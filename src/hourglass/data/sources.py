@@ -19,7 +19,7 @@ Sources
     :class:`DatasetSource`
         Any torch ``Dataset`` of tensors: an image folder, random patches, a user's dataset.
 
-:func:`iterate_batches` is the one loop over any of the three kinds of training data.
+:func:`~hourglass.data.batches.iterate_batches` is the one loop over any of the three kinds of training data.
 
 Memory maps outside training
     Prediction, checks and samples read a memory map block by block with :func:`row_blocks`,
@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hourglass.data.batches import ScaledRows, first_items, iterate_batches
 from hourglass.data.scaling import AffineScaler, DataSummary, summarize
 from hourglass.exceptions import DataFileError, InvalidInputError
 
@@ -153,42 +154,6 @@ def _check_size(path: Path, offset: int, dtype: np.dtype, shape: tuple) -> None:
         )
 
 
-class ScaledRows(torch.utils.data.Dataset):
-    """Rows ``indices`` of a raw tensor, scaled as they are read: a training set without a copy.
-
-    ``batch(positions)`` returns ``(data[indices[positions]] - offset) / scale`` as float32, on
-    the device the tensors live on. It is a ``Dataset`` too (``__getitems__`` reads a whole
-    batch at once), so code written for datasets accepts it.
-    """
-
-    def __init__(self, data: torch.Tensor, indices: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor):
-        self.data, self.indices = data, indices
-        self.offset, self.scale = offset, scale
-
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    def to(self, device: torch.device) -> ScaledRows:
-        if self.data.device == device:
-            return self
-        return ScaledRows(*(t.to(device) for t in (self.data, self.indices, self.offset, self.scale)))
-
-    def batch(self, positions: torch.Tensor | slice) -> torch.Tensor:
-        rows = self.data[self.indices[positions]]
-        # In the data's dtype, then float32: the same numbers as scaling the whole array at once.
-        return ((rows - self.offset) / self.scale).to(torch.float32)
-
-    def __getitems__(self, positions: list[int]) -> torch.Tensor:
-        return self.batch(torch.as_tensor(positions, dtype=torch.long))
-
-    def __getitem__(self, position: int) -> torch.Tensor:
-        return self.batch(torch.as_tensor([position]))[0]
-
-    def materialize(self) -> torch.Tensor:
-        """All rows, scaled, as one tensor (layer-wise pretraining needs them whole)."""
-        return self.batch(slice(None))
-
-
 class _ScaledItems(torch.utils.data.Dataset):
     """Items ``indices`` of a lazy source, scaled as they are read (whole batches at a time)."""
 
@@ -208,69 +173,6 @@ class _ScaledItems(torch.utils.data.Dataset):
 
     def __getitem__(self, position: int) -> torch.Tensor:
         return self.__getitems__([position])[0]
-
-
-def _keep_batch(batch: Any) -> Any:
-    # Datasets with __getitems__ return the batch already stacked; nothing left to collate.
-    return batch
-
-
-def iterate_batches(
-    data: Any,
-    batch_size: int,
-    generator: torch.Generator | None,
-    device: torch.device,
-    workers: int = 0,
-    shard: tuple[int, int] | None = None,
-) -> Iterator[torch.Tensor]:
-    """Yield device batches of ``data`` (a tensor, :class:`ScaledRows` or a Dataset).
-
-    Shuffled with ``generator``, or in order when it is None. A shuffled epoch is split into
-    equal batches rather than full ones and a runt: a last batch of a handful of samples costs a
-    whole step and gives a noisy gradient. ``shard=(rank, world_size)`` reads only that part of
-    every batch of a Dataset (each torchrun process reads its own share, in the same order).
-    """
-    n = data.shape[0] if isinstance(data, torch.Tensor) else len(data)
-    if n == 0:
-        return
-    if isinstance(data, (torch.Tensor, ScaledRows)):
-        take = data.__getitem__ if isinstance(data, torch.Tensor) else data.batch
-        if generator is None:
-            for start in range(0, n, batch_size):
-                yield take(slice(start, start + batch_size))
-            return
-        order = torch.randperm(n, generator=generator)
-        order = order.to(data.device if isinstance(data, torch.Tensor) else data.data.device)
-        for index in torch.tensor_split(order, math.ceil(n / batch_size)):
-            yield take(index)
-        return
-    if generator is None:
-        batches = [list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)]
-    else:
-        # The same batches as for a tensor, so a Dataset trains to the same weights as its array.
-        order = torch.randperm(n, generator=generator)
-        batches = [part.tolist() for part in torch.tensor_split(order, math.ceil(n / batch_size))]
-    if shard is not None:
-        rank, world = shard
-        if min(len(b) for b in batches) < world:
-            # A process without items would skip a step the others take, and DDP would wait forever.
-            raise InvalidInputError(
-                f"batches of {min(len(b) for b in batches)} item(s) for {world} torchrun processes; expected "
-                "batch_size of at least one item per process"
-            )
-        batches = [batch[rank::world] for batch in batches]
-    batched = hasattr(data, "__getitems__")
-    loader = torch.utils.data.DataLoader(
-        data,
-        batch_sampler=batches,
-        num_workers=workers,
-        collate_fn=_keep_batch if batched else None,
-        # Pinned host batches let the copy to a GPU overlap the step before it.
-        pin_memory=device.type == "cuda",
-    )
-    for batch in loader:
-        batch = batch[0] if isinstance(batch, (list, tuple)) else batch
-        yield batch.to(device, non_blocking=True)
 
 
 class TrainingSource:
@@ -516,18 +418,6 @@ class DatasetSource(TrainingSource):
             return train, "all training items"
         picks = train[np.unique(np.linspace(0, len(train) - 1, num=self.sample_limit).astype(np.int64))]
         return picks, f"{len(picks)} training items, evenly spaced, of {len(train)}"
-
-
-def first_items(data: Any, n: int) -> torch.Tensor:
-    """The first ``n`` items of training data (tensor, :class:`ScaledRows` or Dataset), on the CPU."""
-    count = min(n, data.shape[0] if isinstance(data, torch.Tensor) else len(data))
-    if isinstance(data, ScaledRows):
-        return data.batch(slice(0, count)).cpu()
-    if isinstance(data, torch.Tensor):
-        return data[:count].detach().cpu().clone()
-    if hasattr(data, "__getitems__"):
-        return data.__getitems__(list(range(count))).cpu()
-    return torch.stack([torch.as_tensor(data[i]) for i in range(count)])
 
 
 __all__ = [
