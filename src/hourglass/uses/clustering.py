@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.metrics import silhouette_score
 
 from hourglass.exceptions import InvalidInputError
+from hourglass.uses.cluster_metrics import _scores, cluster_accuracy, match_clusters
+from hourglass.uses.manifolds import _embed
 
 METHODS = ("kmeans", "gmm", "hdbscan")
 MANIFOLDS = ("spectral", "umap", "isomap", "tsne")
@@ -35,10 +36,6 @@ MANIFOLDS = ("spectral", "umap", "isomap", "tsne")
 _AUTO_K = range(2, 11)
 #: Silhouette scores are quadratic in the number of samples: estimate them on this many.
 _SILHOUETTE_SAMPLES = 2000
-#: Neighbours of the graph-based manifold steps (spectral, UMAP, Isomap). With the spectral step,
-#: 10 beat 20 and 30 on the codes of digits (NMI 0.88 against 0.86-0.88) and Fashion-MNIST (0.69
-#: against 0.67-0.68), and widened the codes' lead over raw data on both.
-_MANIFOLD_NEIGHBORS = 10
 
 
 @dataclass
@@ -82,123 +79,11 @@ class ClusterResult:
     scaling: str = "none"
 
 
-def _contingency(labels: np.ndarray, assignments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Classes, clusters and the (clusters, classes) table of samples in both."""
-    labels, assignments = np.asarray(labels), np.asarray(assignments)
-    if labels.shape != assignments.shape:
-        raise InvalidInputError(f"labels have shape {labels.shape} but assignments {assignments.shape}")
-    classes, label_idx = np.unique(labels, return_inverse=True)
-    clusters, cluster_idx = np.unique(assignments, return_inverse=True)
-    counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
-    np.add.at(counts, (cluster_idx, label_idx), 1)
-    counts[clusters == -1] = 0  # noise is never a match
-    return classes, clusters, counts
-
-
-def cluster_accuracy(labels: np.ndarray, assignments: np.ndarray) -> float:
-    """Accuracy of ``assignments`` under the best one-to-one matching of clusters to labels.
-
-    The matching maximizes the number of agreeing samples (Hungarian algorithm); samples in
-    unmatched clusters, or HDBSCAN's noise (-1), count as wrong.
-
-    Examples
-    --------
-    >>> cluster_accuracy(np.array([0, 0, 1, 1]), np.array([5, 5, 3, 3]))
-    1.0
-    >>> cluster_accuracy(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]))
-    0.5
-    """
-    _, _, counts = _contingency(labels, assignments)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    return float(counts[rows, cols].sum() / max(len(np.asarray(labels)), 1))
-
-
-def match_clusters(labels: np.ndarray, assignments: np.ndarray) -> dict[Any, Any]:
-    """The label each cluster stands for, under the matching :func:`cluster_accuracy` scores.
-
-    Parameters
-    ----------
-    labels, assignments : ndarray of shape (n_samples,)
-        True classes and found clusters (-1: noise, never matched).
-
-    Returns
-    -------
-    dict
-        Cluster to label, one-to-one, maximizing the samples that agree (Hungarian algorithm
-        on the contingency table). Clusters left over when there are more clusters than
-        labels, clusters sharing no sample with their label, and noise are not in it.
-
-    Examples
-    --------
-    >>> match_clusters(np.array([0, 0, 1, 1, 2]), np.array([7, 7, 3, 3, 3]))
-    {3: 1, 7: 0}
-    """
-    classes, clusters, counts = _contingency(labels, assignments)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    # Labels read from a text file are Python strings in an object array, which have no .item().
-    return {
-        _plain(clusters[row]): _plain(classes[col])
-        for row, col in zip(rows, cols, strict=True)
-        if counts[row, col] > 0
-    }
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds; anything else as it is."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: bool = False) -> None:
     if (value is None and allow_none) or value in choices:
         return
     expected = ", ".join(map(repr, choices)) + (" or None" if allow_none else "")
     raise InvalidInputError(f"{name}={value!r}; expected one of {expected}")
-
-
-def _embed(Z: np.ndarray, manifold: str | None, n_components: int, random_state: int) -> np.ndarray:
-    """The manifold step: a nonlinear embedding of ``Z`` before clustering (N2D's idea)."""
-    if manifold is None:
-        return Z
-    if manifold == "umap":
-        return _umap(Z, n_components, random_state)
-    from sklearn import manifold as skm
-
-    n_neighbors = min(_MANIFOLD_NEIGHBORS, len(Z) - 1)
-    if manifold == "tsne":
-        # Barnes-Hut t-SNE, the fast one, only embeds in fewer than 4 dimensions.
-        perplexity = min(30.0, (len(Z) - 1) / 3)
-        return skm.TSNE(
-            n_components=2, perplexity=perplexity, init="pca", random_state=random_state
-        ).fit_transform(Z)
-    n_components = min(n_components, len(Z) - 2)
-    if manifold == "isomap":
-        return skm.Isomap(n_components=n_components, n_neighbors=n_neighbors).fit_transform(Z)
-    embedded = skm.SpectralEmbedding(
-        n_components=n_components, n_neighbors=n_neighbors, random_state=random_state
-    ).fit_transform(Z)
-    # Rows of unit length (Ng, Jordan & Weiss): clusters become directions, which k-means separates
-    # better than the raw eigenvector coordinates (digits NMI 0.90-0.91 against 0.86-0.87).
-    norms = np.linalg.norm(embedded, axis=1, keepdims=True)
-    return embedded / np.where(norms > 0, norms, 1.0)
-
-
-def _umap(Z: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
-    """UMAP as N2D sets it (``min_dist=0``: packed clusters); imported here, as numba compiles it."""
-    try:
-        import umap
-    except ImportError:
-        raise InvalidInputError(
-            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass-ae[umap]'"
-        ) from None
-    # A seed makes UMAP single-threaded and reproducible; the spectral init needs n_components < n - 1.
-    reducer = umap.UMAP(
-        n_components=min(n_components, len(Z) - 2),
-        n_neighbors=min(_MANIFOLD_NEIGHBORS, len(Z) - 1),
-        min_dist=0.0,
-        random_state=random_state,
-        n_jobs=1,
-    )
-    return np.asarray(reducer.fit_transform(Z), dtype=np.float64)
 
 
 def _fit_predict(Z: np.ndarray, method: str, n_clusters: int, random_state: int) -> np.ndarray:
@@ -261,15 +146,6 @@ def _scaled_inputs(model: Any, X: Any) -> tuple[np.ndarray, str]:
         return np.asarray(data, dtype=np.float64).reshape(len(data), -1), "none"
     scaled = scaler.transform(np.asarray(data, dtype=np.float32))
     return np.asarray(scaled, dtype=np.float64).reshape(len(scaled), -1), scaler.kind
-
-
-def _scores(labels: np.ndarray, found: np.ndarray) -> dict[str, float]:
-    return {
-        "clusters": int(len(np.unique(found[found >= 0]))),
-        "NMI": float(normalized_mutual_info_score(labels, found)),
-        "ARI": float(adjusted_rand_score(labels, found)),
-        "accuracy": cluster_accuracy(labels, found),
-    }
 
 
 def cluster(

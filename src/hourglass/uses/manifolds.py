@@ -1,0 +1,62 @@
+"""The manifold step before clustering: a nonlinear embedding of the codes (N2D's idea).
+
+Spectral embedding (rows scaled to unit length, as Ng, Jordan and Weiss set it), UMAP, Isomap
+or t-SNE, all from a graph of the same number of neighbours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hourglass.exceptions import InvalidInputError
+
+#: Neighbours of the graph-based manifold steps (spectral, UMAP, Isomap). With the spectral step,
+#: 10 beat 20 and 30 on the codes of digits (NMI 0.88 against 0.86-0.88) and Fashion-MNIST (0.69
+#: against 0.67-0.68), and widened the codes' lead over raw data on both.
+_MANIFOLD_NEIGHBORS = 10
+
+
+def _embed(Z: np.ndarray, manifold: str | None, n_components: int, random_state: int) -> np.ndarray:
+    """The manifold step: a nonlinear embedding of ``Z`` before clustering (N2D's idea)."""
+    if manifold is None:
+        return Z
+    if manifold == "umap":
+        return _umap(Z, n_components, random_state)
+    from sklearn import manifold as skm
+
+    n_neighbors = min(_MANIFOLD_NEIGHBORS, len(Z) - 1)
+    if manifold == "tsne":
+        # Barnes-Hut t-SNE, the fast one, only embeds in fewer than 4 dimensions.
+        perplexity = min(30.0, (len(Z) - 1) / 3)
+        return skm.TSNE(
+            n_components=2, perplexity=perplexity, init="pca", random_state=random_state
+        ).fit_transform(Z)
+    n_components = min(n_components, len(Z) - 2)
+    if manifold == "isomap":
+        return skm.Isomap(n_components=n_components, n_neighbors=n_neighbors).fit_transform(Z)
+    embedded = skm.SpectralEmbedding(
+        n_components=n_components, n_neighbors=n_neighbors, random_state=random_state
+    ).fit_transform(Z)
+    # Rows of unit length (Ng, Jordan & Weiss): clusters become directions, which k-means separates
+    # better than the raw eigenvector coordinates (digits NMI 0.90-0.91 against 0.86-0.87).
+    norms = np.linalg.norm(embedded, axis=1, keepdims=True)
+    return embedded / np.where(norms > 0, norms, 1.0)
+
+
+def _umap(Z: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
+    """UMAP as N2D sets it (``min_dist=0``: packed clusters); imported here, as numba compiles it."""
+    try:
+        import umap
+    except ImportError:
+        raise InvalidInputError(
+            "manifold='umap' needs umap-learn, which is not installed; pip install 'hourglass-ae[umap]'"
+        ) from None
+    # A seed makes UMAP single-threaded and reproducible; the spectral init needs n_components < n - 1.
+    reducer = umap.UMAP(
+        n_components=min(n_components, len(Z) - 2),
+        n_neighbors=min(_MANIFOLD_NEIGHBORS, len(Z) - 1),
+        min_dist=0.0,
+        random_state=random_state,
+        n_jobs=1,
+    )
+    return np.asarray(reducer.fit_transform(Z), dtype=np.float64)
