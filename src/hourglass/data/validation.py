@@ -1,4 +1,4 @@
-"""Checks at the door: finite numbers in a 2-D array, a ``y`` that is ignored, reasons on one line.
+"""Checks at the door: finite numbers, a ``y`` that is ignored, 0/1 labels; reasons on one line.
 
 A NaN, a text value or a 1-D array is reported here, naming the source and the first bad value,
 and never surfaces later as a cryptic shape error or a NaN loss. Memory maps are checked block
@@ -152,3 +152,42 @@ def check_ignored_y(X: Any, y: Any) -> None:
         raise InvalidInputError(
             f"y has {n_y} entries but X has {n_x} samples; expected one per sample (or y=None: it is ignored)"
         )
+
+
+def check_binary_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
+    """``labels`` as 0 (normal) / 1 (abnormal) integers, one per sample, or a one-line error.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        0 / 1 or False / True per sample, PyOD's convention (1: abnormal).
+    n : int
+        The number of samples scored.
+    name : str, default="labels"
+        What to call them in the error, e.g. the file they came from.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+
+    Examples
+    --------
+    >>> check_binary_labels([0, 1, 1.0], 3).tolist()
+    [0, 1, 1]
+    """
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.shape != (n,):
+        raise InvalidInputError(f"{name} have shape {array.shape}; expected one 0/1 label per sample ({n},)")
+    try:
+        values = array.astype(np.float64)
+    except (TypeError, ValueError):
+        values = np.full(n, np.nan)
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise InvalidInputError(
+            f"{name} hold {array[bad][:1].tolist()[0]!r} (row {int(np.argmax(bad))}); expected 0 (normal) "
+            "or 1 (abnormal)"
+        )
+    return values.astype(np.int64)

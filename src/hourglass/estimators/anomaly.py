@@ -4,12 +4,17 @@ An autoencoder is data-specific: trained on digits it reconstructs digits well a
 else badly, so its reconstruction error is an anomaly score. :class:`AnomalyDetector` wraps any
 hourglass estimator as a scikit-learn outlier detector and calibrates the threshold on normal
 data the autoencoder did not train on; the threshold is saved with the model.
+
+This module holds the estimator. Its parameters and ``__init__`` are declared in
+:mod:`~hourglass.estimators.detector_params`, the default AutoEncoder in
+:mod:`~hourglass.estimators.default_detector`, the threshold rule and probabilities in
+:mod:`~hourglass.estimators.outlier_scores`, and its report section in
+:mod:`~hourglass.estimators.anomaly_report`; the photo patches of the out-of-distribution demo
+are data (:mod:`hourglass.data.photos`). Their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 import numbers
 from typing import Any
 
@@ -18,83 +23,27 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.data.units import UNITS_SHORT
-from hourglass.estimators import params as declared
+from hourglass.data.photos import PHOTOS, photo_patches
+from hourglass.data.validation import check_binary_labels
+from hourglass.estimators.anomaly_report import anomaly_report_section
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.default_detector import (
+    DETECTION_MIN_EPOCHS,
+    DETECTION_STEPS,
+    _default_estimator,
+    detection_epochs,
+)
+from hourglass.estimators.detector_params import _FORWARDED, _make_init, _same
+from hourglass.estimators.outlier_scores import (
+    PROBA_METHODS,
+    THRESHOLDS,
+    _check_proba_method,
+    error_quantile,
+    outlier_proba,
+    score_units,
+)
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
-
-THRESHOLDS = ("quantile", "contamination")
-#: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
-PROBA_METHODS = ("linear", "unify")
-
-# The detector's own parameters, in their positional order, with defaults and types.
-_OWN: tuple[tuple[str, Any, Any], ...] = (
-    ("estimator", None, Any),
-    ("threshold", "quantile", str | float),
-    ("quantile", 0.99, float),
-    ("contamination", 0.01, float),
-    ("calibration_fraction", 0.2, float),
-    ("random_state", None, Any),
-)
-
-
-def _forwarded_defaults() -> dict[str, Any]:
-    """The default AutoEncoder's settings a detector accepts, with the detector's defaults."""
-    settings = {name: value for name, value in declared.defaults("dense").items() if name != "random_state"}
-    # The seed is the detector's own (it also draws the calibration split); the code size is
-    # chosen from the input's width unless given; a detector trains quietly, like scikit-learn's.
-    # A short run (epochs='auto' is resolved for detection by detection_epochs): AUROC stops
-    # gaining long before reconstruction does. One hidden layer of 128: a detector should not
-    # reconstruct everything well, and it costs two thirds of the time of 256-128 for the same
-    # AUROC. Features keep the AutoEncoder's scaling: standardizing them won 1.5 points on
-    # Fashion-MNIST's classes but lost 1.5 on digits' (99.54 -> 98.08 mean AUROC).
-    settings.update(code_size=None, verbose=0, hidden_layers=(128,))
-    return settings
-
-
-_FORWARDED = _forwarded_defaults()
-
-
-def _make_init():
-    """An ``__init__`` storing the detector's parameters and the forwarded AutoEncoder settings.
-
-    The settings are keyword-only and declared in the signature (not ``**kwargs``), so that
-    ``get_params``, ``clone`` and persistence see them as ordinary parameters.
-    """
-    kind = inspect.Parameter
-    own = [
-        kind(name, kind.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
-        for name, default, hint in _OWN
-    ]
-    forwarded = [
-        kind(name, kind.KEYWORD_ONLY, default=default, annotation=declared.BY_NAME[name].type)
-        for name, default in _FORWARDED.items()
-    ]
-    signature = inspect.Signature([kind("self", kind.POSITIONAL_OR_KEYWORD), *own, *forwarded])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = signature.bind(self, *args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"AnomalyDetector: {exc}") from None
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            if name != "self":
-                setattr(self, name, value)
-
-    __init__.__signature__ = signature  # type: ignore[attr-defined]
-    __init__.__annotations__ = {p.name: p.annotation for p in [*own, *forwarded]} | {"return": None}
-    __init__.__doc__ = "Store the parameters and the AutoEncoder settings (see the class docstring)."
-    return __init__
-
-
-def _same(value: Any, default: Any) -> bool:
-    try:
-        return value is default or bool(value == default)
-    except (TypeError, ValueError):  # e.g. an array, which has no single truth value
-        return False
-
 
 # Fitted state of the wrapped estimator that the persistence layer reads and writes on the
 # object it saves or loads; a detector keeps it on its ``estimator_``.
@@ -114,38 +63,6 @@ def _delegated(name: str) -> property:
             vars(self).setdefault("_loaded_parts", {})[name] = value
 
     return property(get, set_, doc=f"``{name}`` of the wrapped estimator.")
-
-
-#: Optimizer steps a default detector trains for (at least 20 epochs): the mean AUROC of
-#: Fashion-MNIST's one-class detectors (2,000 images each) is the same after 120 and after 1,800
-#: steps, while digits' classes (90 images, one step an epoch) need a few hundred.
-DETECTION_STEPS = 300
-DETECTION_MIN_EPOCHS = 20
-
-
-def detection_epochs(n_rows: int, batch_size: int, validation_fraction: float) -> int:
-    """Epochs of a default detector's ``epochs='auto'``: about :data:`DETECTION_STEPS` steps.
-
-    Examples
-    --------
-    >>> detection_epochs(2000, 256, 0.1), detection_epochs(90, 256, 0.1)
-    (38, 300)
-    """
-    n_train = max(1, int(n_rows * (1 - validation_fraction)))
-    steps_per_epoch = math.ceil(n_train / max(1, int(batch_size)))
-    return max(DETECTION_MIN_EPOCHS, math.ceil(DETECTION_STEPS / steps_per_epoch))
-
-
-def _default_estimator(n_features: int, random_state: Any, settings: dict[str, Any], n_rows: int):
-    from hourglass.estimators.dense import AutoEncoder
-
-    settings = dict(settings)
-    if settings.get("epochs") == "auto" and isinstance(settings.get("batch_size"), int):
-        settings["epochs"] = detection_epochs(n_rows, settings["batch_size"], settings["validation_fraction"])
-    if settings.get("code_size") is None:
-        # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
-        settings["code_size"] = max(1, min(16, n_features // 4))
-    return AutoEncoder(**settings, random_state=random_state)
 
 
 @register_estimator
@@ -233,7 +150,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     >>> detector.save("digits-detector", force=True)  # doctest: +SKIP
     """
 
-    __init__ = _make_init()  # parameters and the forwarded defaults: _OWN and _forwarded_defaults
+    __init__ = _make_init()  # parameters and the forwarded defaults: see detector_params.py
 
     module_ = _delegated("module_")
     scaler_ = _delegated("scaler_")
@@ -243,39 +160,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # -- fitting -----------------------------------------------------------------------------
     def _error_quantile(self) -> float | None:
         """The quantile of held-out errors that sets the threshold, None for a fixed one."""
-        # Both shares are checked whichever threshold uses them: a contamination=2 that the
-        # quantile rule ignores is still a mistake the user should hear about.
-        for name, low, high, closed in (("quantile", 0.0, 1.0, False), ("contamination", 0.0, 0.5, True)):
-            value = getattr(self, name)
-            inside = (
-                isinstance(value, numbers.Real)
-                and not isinstance(value, bool)
-                and low < value
-                and (value <= high if closed else value < high)
-            )
-            if not inside:
-                raise InvalidInputError(
-                    f"{name}={value!r}; expected a number in ({low:g}, {high:g}{']' if closed else ')'}"
-                )
-        if isinstance(self.threshold, numbers.Real) and not isinstance(self.threshold, bool):
-            if not np.isfinite(self.threshold) or self.threshold < 0:
-                raise InvalidInputError(
-                    f"threshold={self.threshold!r}; a fixed threshold must be a finite MSE >= 0"
-                )
-            return None
-        if self.threshold == "quantile":
-            if not 0.0 < self.quantile < 1.0:
-                raise InvalidInputError(f"quantile={self.quantile!r}; expected a number in (0, 1)")
-            return float(self.quantile)
-        if self.threshold == "contamination":
-            if not 0.0 < self.contamination <= 0.5:
-                raise InvalidInputError(
-                    f"contamination={self.contamination!r}; expected a number in (0, 0.5]"
-                )
-            return 1.0 - float(self.contamination)
-        raise InvalidInputError(
-            f"threshold={self.threshold!r}; expected 'quantile', 'contamination' or a number (an MSE)"
-        )
+        return error_quantile(self.threshold, self.quantile, self.contamination)
 
     def _settings(self) -> dict[str, Any]:
         """The AutoEncoder settings given to the detector (for the default estimator)."""
@@ -424,23 +309,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         >>> detector.predict_proba(X[:2], method="unify").sum(axis=1)  # doctest: +SKIP
         array([1., 1.])
         """
-        from scipy.special import erf
-
-        if method not in PROBA_METHODS:
-            raise InvalidInputError(
-                f"method={method!r}; expected one of {', '.join(map(repr, PROBA_METHODS))}"
-            )
-        scores = self.reconstruction_error(X).astype(np.float64)
-        train = np.asarray(self.decision_scores_, dtype=np.float64)
-        if method == "linear":
-            low, high = float(train.min()), float(train.max())
-            # As scikit-learn's MinMaxScaler, which PyOD uses: a constant range scales by 1.
-            abnormal = (scores - low) / (high - low if high > low else 1.0)
-        else:
-            sigma = float(train.std())
-            abnormal = erf((scores - float(train.mean())) / ((sigma if sigma > 0 else 1.0) * np.sqrt(2)))
-        abnormal = np.clip(abnormal, 0.0, 1.0)
-        return np.column_stack([1.0 - abnormal, abnormal])
+        # The method is checked first: a misspelt one is the error to hear about, fitted or not.
+        _check_proba_method(method)
+        return outlier_proba(self.reconstruction_error(X), self.decision_scores_, method)
 
     def error_map(self, X: Any) -> np.ndarray:
         """Squared reconstruction error of every feature or pixel, shaped like the input.
@@ -576,258 +447,17 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             self.feature_names_in_ = inner.feature_names_in_
 
 
-# -- out-of-distribution data and the report ------------------------------------------------------
-
-#: Gray photographs shipped with scikit-image, used as "not digits" in the out-of-distribution demo.
-PHOTOS = ("camera", "coins", "moon", "page", "text", "astronaut", "coffee", "chelsea", "rocket", "horse")
-
-
-def photo_patches(n: int, size: int = 8, downscale: int = 4, random_state: int = 0) -> np.ndarray:
-    """Random ``size`` x ``size`` gray patches of scikit-image's photos, in [0, 1], as rows.
-
-    Photos are shrunk by ``downscale`` first, so a patch holds edges and texture at the scale
-    of a whole digit rather than a few nearly flat pixels.
-
-    Parameters
-    ----------
-    n : int
-        Number of patches.
-    size : int, default=8
-        Side of a patch, in pixels.
-    downscale : int, default=4
-        Shrink factor applied to each photo before cutting patches.
-    random_state : int, default=0
-        Seed of the photo and position of each patch.
-
-    Returns
-    -------
-    ndarray of shape (n, size * size), float32
-
-    Examples
-    --------
-    >>> photo_patches(5).shape
-    (5, 64)
-    """
-    from skimage import data as skdata
-    from skimage.color import rgb2gray
-    from skimage.transform import rescale
-    from skimage.util import img_as_float
-
-    if n < 1 or size < 1 or downscale < 1:
-        raise InvalidInputError(
-            f"photo_patches needs n, size and downscale >= 1; got {n}, {size}, {downscale}"
-        )
-    photos = []
-    for name in PHOTOS:
-        image = img_as_float(getattr(skdata, name)())
-        if image.ndim == 3:
-            image = rgb2gray(image[..., :3])
-        photos.append(rescale(image, 1 / downscale, anti_aliasing=True))
-    rng = np.random.default_rng(random_state)
-    patches = np.empty((n, size * size), dtype=np.float32)
-    for i in range(n):
-        photo = photos[rng.integers(len(photos))]
-        top = rng.integers(photo.shape[0] - size + 1)
-        left = rng.integers(photo.shape[1] - size + 1)
-        patches[i] = photo[top : top + size, left : left + size].ravel()
-    return np.clip(patches, 0.0, 1.0)
-
-
-def check_binary_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
-    """``labels`` as 0 (normal) / 1 (abnormal) integers, one per sample, or a one-line error.
-
-    Parameters
-    ----------
-    labels : array-like of shape (n,)
-        0 / 1 or False / True per sample, PyOD's convention (1: abnormal).
-    n : int
-        The number of samples scored.
-    name : str, default="labels"
-        What to call them in the error, e.g. the file they came from.
-
-    Returns
-    -------
-    ndarray of shape (n,), int64
-
-    Examples
-    --------
-    >>> check_binary_labels([0, 1, 1.0], 3).tolist()
-    [0, 1, 1]
-    """
-    array = np.asarray(labels)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (n,):
-        raise InvalidInputError(f"{name} have shape {array.shape}; expected one 0/1 label per sample ({n},)")
-    try:
-        values = array.astype(np.float64)
-    except (TypeError, ValueError):
-        values = np.full(n, np.nan)
-    bad = ~np.isin(values, (0.0, 1.0))
-    if bad.any():
-        raise InvalidInputError(
-            f"{name} hold {array[bad][:1].tolist()[0]!r} (row {int(np.argmax(bad))}); expected 0 (normal) "
-            "or 1 (abnormal)"
-        )
-    return values.astype(np.int64)
-
-
-#: Quantiles of the calibration errors drawn in the score histogram.
-_REFERENCE_QUANTILES = (0.5, 0.9, 0.99)
-#: Abnormal samples shown with their reconstructions and error maps.
-_N_SHOWN = 8
-
-
-def anomaly_report_section(
-    report,
-    detector: AnomalyDetector,
-    X: Any,
-    labels: Any = None,
-    name: str = "scored data",
-    image_shape: tuple[int, ...] | None = None,
-) -> dict[str, float]:
-    """Add the detector's scores of ``X`` to ``report``: flagged shares, a histogram, error maps.
-
-    The reference is the data the threshold was calibrated on: the histogram of ``X``'s
-    reconstruction errors is drawn against quantiles of the calibration errors. An AUROC is
-    shown only with ``labels``, since without them nothing says which samples are abnormal.
-
-    Parameters
-    ----------
-    report : hourglass.report.html.Report
-        The report to extend.
-    detector : AnomalyDetector
-        A fitted detector.
-    X : array-like
-        Data to score, in the shape the detector takes.
-    labels : array-like of shape (n_samples,), optional
-        The truth per sample of ``X``: 0 normal, 1 abnormal (PyOD's convention). Adds the
-        AUROC of the reconstruction error against them, the share of each class flagged, and
-        one histogram per class.
-    name : str, default="scored data"
-        What to call ``X``.
-    image_shape : tuple of int, optional
-        How a row reshapes into an image; adds the most abnormal samples of ``X`` with their
-        reconstructions and error maps. Inferred for image batches ``(n, c, h, w)``.
-
-    Returns
-    -------
-    dict of str to float
-        ``threshold``, ``flagged`` and ``calibration flagged`` (shares in [0, 1]); with
-        labels also ``AUROC`` (when both classes occur), ``abnormal flagged`` and ``normal
-        flagged``.
-
-    Examples
-    --------
-    >>> from hourglass.report.html import Report
-    >>> report = Report("Digits vs photos")
-    >>> X = np.r_[X_test, photo_patches(300)]
-    >>> labels = np.r_[np.zeros(len(X_test)), np.ones(300)]
-    >>> anomaly_report_section(report, detector, X, labels, "digits and photos", (8, 8))  # doctest: +SKIP
-    """
-    from hourglass.report import plots
-
-    check_is_fitted(detector, "offset_")
-    errors = detector.reconstruction_error(X)
-    truth = None if labels is None else check_binary_labels(labels, len(errors))
-    calibration = np.asarray(detector.calibration_errors_, dtype=np.float64)
-    threshold = float(detector.threshold_)
-    flagged = errors > threshold
-    figures: dict[str, float] = {
-        "threshold": threshold,
-        "flagged": float(flagged.mean()) if len(errors) else float("nan"),
-        "calibration flagged": float(np.mean(calibration > threshold)) if len(calibration) else float("nan"),
-    }
-    units = score_units(detector)
-    cards: dict[str, float | str] = {f"threshold (reconstruction MSE, {UNITS_SHORT[units]})": threshold}
-    raw_threshold = getattr(detector, "threshold_raw_", None)
-    if units != "data" and raw_threshold is not None:
-        cards["the same quantile in the data's raw units"] = float(raw_threshold)
-    if truth is not None:
-        if 0 < truth.sum() < len(truth):
-            from sklearn.metrics import roc_auc_score
-
-            figures["AUROC"] = float(roc_auc_score(truth, errors))
-            cards["AUROC of the error against the labels"] = figures["AUROC"]
-        for value, group in ((1, "abnormal"), (0, "normal")):
-            if np.any(truth == value):
-                figures[f"{group} flagged"] = float(flagged[truth == value].mean())
-                what = "recall" if value else "false alarms"
-                cards[f"labelled {group} flagged ({what})"] = _percent(figures[f"{group} flagged"])
-    cards[f"{name} flagged ({int(flagged.sum()):,} of {len(errors):,})"] = _percent(figures["flagged"])
-    cards[f"calibration data flagged ({len(calibration):,} normal samples)"] = _percent(
-        figures["calibration flagged"]
-    )
-    report.add_metrics(cards, heading="Anomaly scores")
-    if truth is not None and "AUROC" not in figures:
-        report.add_text("The labels hold one class only, so there is no AUROC.")
-
-    groups = (
-        {name: errors}
-        if truth is None
-        else {"labelled normal (0)": errors[truth == 0], "labelled abnormal (1)": errors[truth == 1]}
-    )
-    groups = {group: values for group, values in groups.items() if len(values)}
-    quantiles = {}
-    if len(calibration):
-        quantiles = {
-            ("calibration median" if q == 0.5 else f"calibration {q:.0%}"): float(np.quantile(calibration, q))
-            for q in _REFERENCE_QUANTILES
-        }
-    report.add_figure(
-        plots.score_histogram(groups, quantiles, threshold),
-        heading="Reconstruction error against the calibration data",
-        caption=f"Reconstruction error of each sample of {name}. Dotted lines: quantiles of the errors of "
-        f"the {len(calibration):,} normal samples the threshold was calibrated on; dashed: the threshold, "
-        "right of which samples are flagged.",
-    )
-
-    data = np.asarray(X)
-    if image_shape is None and data.ndim == 4:
-        image_shape = data.shape[1:]
-    if image_shape is not None and len(data):
-        # Flagged samples spread from the most abnormal down to the threshold: the very top
-        # alone is often one kind repeated (e.g. blank paper in every photo patch).
-        order = np.argsort(errors)[::-1]
-        n_flagged = max(int(flagged.sum()), min(_N_SHOWN, len(order)))
-        shown = order[np.unique(np.linspace(0, n_flagged - 1, num=min(_N_SHOWN, n_flagged)).astype(int))]
-        titles = [f"{errors[i]:.3g}" + ("" if truth is None else f" · {truth[i]}") for i in shown]
-        report.add_figure(
-            plots.error_maps(
-                data[shown].reshape(len(shown), -1),
-                np.asarray(detector.reconstruct(data[shown])).reshape(len(shown), -1),
-                detector.error_map(data[shown]).reshape(len(shown), -1),
-                tuple(image_shape),
-                titles,
-            ),
-            heading=f"Most abnormal samples of {name}",
-            caption="Each column: a sample, its reconstruction and its squared error per pixel (bright: "
-            "badly reconstructed; the colour bar gives the scale, shared by all maps). Titles give the mean "
-            "error"
-            + ("" if truth is None else " and the label")
-            + f"; samples spread over the {int(flagged.sum()):,} flagged, most abnormal first.",
-        )
-    return figures
-
-
-def score_units(detector: AnomalyDetector) -> str:
-    """The units of a detector's scores and threshold: those of its autoencoder, or raw for old ones."""
-    from hourglass.data.units import units_of
-
-    if getattr(detector, "score_units_", "raw") != "scaled":
-        return "data"
-    return units_of(detector.estimator_.scaler_)
-
-
-def _percent(share: float) -> str:
-    return "—" if np.isnan(share) else f"{share:.1%}"
-
-
+# Names defined in data/photos.py, data/validation.py, anomaly_report.py, default_detector.py
+# and outlier_scores.py are offered here too, where callers have always imported them.
 __all__ = [
     "AnomalyDetector",
+    "DETECTION_MIN_EPOCHS",
+    "DETECTION_STEPS",
     "anomaly_report_section",
     "check_binary_labels",
+    "detection_epochs",
     "photo_patches",
+    "score_units",
     "PHOTOS",
     "PROBA_METHODS",
     "THRESHOLDS",

@@ -1,0 +1,128 @@
+"""Outlier scores of a detector: its threshold rule, probabilities of being abnormal, units.
+
+Reconstruction errors become decisions here: :func:`error_quantile` turns the detector's
+``threshold``, ``quantile`` and ``contamination`` into the quantile of held-out normal errors that
+sets the threshold, and :func:`outlier_proba` turns errors into PyOD's probabilities. Both are
+plain functions of arrays and numbers, so they can be read and tested without a fitted model.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from hourglass.data.units import units_of
+from hourglass.exceptions import InvalidInputError
+
+THRESHOLDS = ("quantile", "contamination")
+#: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
+PROBA_METHODS = ("linear", "unify")
+
+
+def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float | None:
+    """The quantile of held-out errors that sets the threshold, None for a fixed one.
+
+    Parameters
+    ----------
+    threshold : {'quantile', 'contamination'} or float
+        The detector's rule, or a fixed reconstruction-error threshold.
+    quantile : float
+        Used with ``threshold='quantile'``, in (0, 1).
+    contamination : float
+        Used with ``threshold='contamination'``, in (0, 0.5].
+
+    Returns
+    -------
+    float or None
+        ``quantile``, ``1 - contamination``, or None for a fixed threshold.
+
+    Examples
+    --------
+    >>> error_quantile("contamination", 0.99, 0.05)
+    0.95
+    """
+    # Both shares are checked whichever threshold uses them: a contamination=2 that the
+    # quantile rule ignores is still a mistake the user should hear about.
+    shares = {"quantile": quantile, "contamination": contamination}
+    for name, low, high, closed in (("quantile", 0.0, 1.0, False), ("contamination", 0.0, 0.5, True)):
+        value = shares[name]
+        inside = (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and low < value
+            and (value <= high if closed else value < high)
+        )
+        if not inside:
+            raise InvalidInputError(
+                f"{name}={value!r}; expected a number in ({low:g}, {high:g}{']' if closed else ')'}"
+            )
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+        if not np.isfinite(threshold) or threshold < 0:
+            raise InvalidInputError(f"threshold={threshold!r}; a fixed threshold must be a finite MSE >= 0")
+        return None
+    if threshold == "quantile":
+        if not 0.0 < quantile < 1.0:
+            raise InvalidInputError(f"quantile={quantile!r}; expected a number in (0, 1)")
+        return float(quantile)
+    if threshold == "contamination":
+        if not 0.0 < contamination <= 0.5:
+            raise InvalidInputError(f"contamination={contamination!r}; expected a number in (0, 0.5]")
+        return 1.0 - float(contamination)
+    raise InvalidInputError(
+        f"threshold={threshold!r}; expected 'quantile', 'contamination' or a number (an MSE)"
+    )
+
+
+def outlier_proba(scores: np.ndarray, train_scores: np.ndarray, method: str = "linear") -> np.ndarray:
+    """Probability of each score being normal and abnormal, as PyOD computes it.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Reconstruction errors to turn into probabilities.
+    train_scores : ndarray
+        The errors of the data the detector was fitted on (its ``decision_scores_``).
+    method : {'linear', 'unify'}, default='linear'
+        'linear': ``scores`` min-max scaled by the smallest and largest of ``train_scores``,
+        clipped to [0, 1]; 'unify': ``erf((s - mean) / (std * sqrt(2)))`` of each score ``s``
+        standardized by ``train_scores``, clipped to [0, 1] (Kriegel et al., "Interpreting and
+        unifying outlier scores", 2011; PyOD's definition).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, 2)
+        Column 0: probability of being normal; column 1: of being abnormal. Rows sum to 1.
+
+    Examples
+    --------
+    >>> outlier_proba(np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0]))[:, 1].tolist()
+    [0.0, 0.5, 1.0]
+    """
+    from scipy.special import erf
+
+    _check_proba_method(method)
+    scores = np.asarray(scores).astype(np.float64)
+    train = np.asarray(train_scores, dtype=np.float64)
+    if method == "linear":
+        low, high = float(train.min()), float(train.max())
+        # As scikit-learn's MinMaxScaler, which PyOD uses: a constant range scales by 1.
+        abnormal = (scores - low) / (high - low if high > low else 1.0)
+    else:
+        sigma = float(train.std())
+        abnormal = erf((scores - float(train.mean())) / ((sigma if sigma > 0 else 1.0) * np.sqrt(2)))
+    abnormal = np.clip(abnormal, 0.0, 1.0)
+    return np.column_stack([1.0 - abnormal, abnormal])
+
+
+def _check_proba_method(method: str) -> None:
+    if method not in PROBA_METHODS:
+        raise InvalidInputError(f"method={method!r}; expected one of {', '.join(map(repr, PROBA_METHODS))}")
+
+
+def score_units(detector: Any) -> str:
+    """The units of a detector's scores and threshold: those of its autoencoder, or raw for old ones."""
+    if getattr(detector, "score_units_", "raw") != "scaled":
+        return "data"
+    return units_of(detector.estimator_.scaler_)
