@@ -8,7 +8,6 @@ data the autoencoder did not train on; the threshold is saved with the model.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from typing import Any
@@ -21,22 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.units import UNITS_SHORT
 from hourglass.estimators import params as declared
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
 
 THRESHOLDS = ("quantile", "contamination")
 #: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
 PROBA_METHODS = ("linear", "unify")
-
-# The detector's own parameters, in their positional order, with defaults and types.
-_OWN: tuple[tuple[str, Any, Any], ...] = (
-    ("estimator", None, Any),
-    ("threshold", "quantile", str | float),
-    ("quantile", 0.99, float),
-    ("contamination", 0.01, float),
-    ("calibration_fraction", 0.2, float),
-    ("random_state", None, Any),
-)
 
 
 def _forwarded_defaults() -> dict[str, Any]:
@@ -54,39 +44,6 @@ def _forwarded_defaults() -> dict[str, Any]:
 
 
 _FORWARDED = _forwarded_defaults()
-
-
-def _make_init():
-    """An ``__init__`` storing the detector's parameters and the forwarded AutoEncoder settings.
-
-    The settings are keyword-only and declared in the signature (not ``**kwargs``), so that
-    ``get_params``, ``clone`` and persistence see them as ordinary parameters.
-    """
-    kind = inspect.Parameter
-    own = [
-        kind(name, kind.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
-        for name, default, hint in _OWN
-    ]
-    forwarded = [
-        kind(name, kind.KEYWORD_ONLY, default=default, annotation=declared.BY_NAME[name].type)
-        for name, default in _FORWARDED.items()
-    ]
-    signature = inspect.Signature([kind("self", kind.POSITIONAL_OR_KEYWORD), *own, *forwarded])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = signature.bind(self, *args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"AnomalyDetector: {exc}") from None
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            if name != "self":
-                setattr(self, name, value)
-
-    __init__.__signature__ = signature  # type: ignore[attr-defined]
-    __init__.__annotations__ = {p.name: p.annotation for p in [*own, *forwarded]} | {"return": None}
-    __init__.__doc__ = "Store the parameters and the AutoEncoder settings (see the class docstring)."
-    return __init__
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -233,7 +190,57 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     >>> detector.save("digits-detector", force=True)  # doctest: +SKIP
     """
 
-    __init__ = _make_init()  # parameters and the forwarded defaults: _OWN and _forwarded_defaults
+    # The detector's own parameters, then the default AutoEncoder's settings (keyword-only, with
+    # the defaults of _forwarded_defaults and the types of hourglass.estimators.params; checked
+    # by tests/test_params.py), declared so that get_params, clone, persistence and type
+    # checkers see them as ordinary parameters.
+    def __init__(
+        self,
+        estimator: Any = None,
+        threshold: str | float = "quantile",
+        quantile: float = 0.99,
+        contamination: float = 0.01,
+        calibration_fraction: float = 0.2,
+        random_state: Any = None,
+        *,
+        code_size: int | None = None,
+        hidden_layers: tuple[int, ...] = (128,),
+        decoder_layers: tuple[int, ...] | None = None,
+        activation: str = "gelu",
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = "auto",
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 256,
+        learning_rate: float | str = "auto",
+        weight_decay: float = 0.01,
+        validation_fraction: float = 0.1,
+        patience: int = 30,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        noise: str | None = "gaussian",
+        noise_level: float = 0.3,
+        noise_schedule: str = "cosine",
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+        pretrain: str | None = None,
+    ) -> None:
+        store_parameters(self, locals())
 
     module_ = _delegated("module_")
     scaler_ = _delegated("scaler_")
