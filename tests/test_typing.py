@@ -39,40 +39,37 @@ BAD = {
 }
 
 
-def _mypy(tmp_path: Path, source: str) -> tuple[str, int]:
-    (tmp_path / "snippet.py").write_text(source)
+@pytest.fixture(scope="module")
+def mypy_output(tmp_path_factory) -> str:
+    """One mypy run (a few seconds of CPU) over a right use of the API and over BAD's calls."""
+    tmp = tmp_path_factory.mktemp("mypy")
+    (tmp / "good.py").write_text(GOOD)
+    bad = "from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder\n\n" + "\n".join(BAD) + "\n"
+    (tmp / "bad.py").write_text(bad)
     src = Path(hourglass.__file__).resolve().parents[1]
     installed = {Path(p).resolve() for p in site.getsitepackages()}
     # The tree under test: mypy does not read PYTHONPATH, and an editable install may point elsewhere.
     path = "" if src in installed else f"mypy_path = {src}\n"
-    (tmp_path / "mypy.ini").write_text(
+    (tmp / "mypy.ini").write_text(
         "[mypy]\nstrict = True\nfollow_imports = skip\n"
         + path
         + "[mypy-hourglass.*]\nfollow_imports = silent\n"
     )
-    stdout, stderr, status = api.run(
-        [
-            "--config-file",
-            str(tmp_path / "mypy.ini"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            str(tmp_path / "snippet.py"),
-        ]
+    config, cache = str(tmp / "mypy.ini"), str(tmp / "cache")
+    stdout, stderr, _ = api.run(
+        ["--config-file", config, "--cache-dir", cache, str(tmp / "good.py"), str(tmp / "bad.py")]
     )
-    return stdout + stderr, status
+    return stdout + stderr
 
 
-def test_mypy_strict_accepts_the_public_api_used_rightly(tmp_path):
-    out, status = _mypy(tmp_path, GOOD)
-    assert status == 0, out
+def test_mypy_strict_accepts_the_public_api_used_rightly(mypy_output):
+    assert "good.py" not in mypy_output, mypy_output
+    assert f"Found {len(BAD)} errors in 1 file" in mypy_output, mypy_output  # bad.py's, no other
 
 
-def test_mypy_reports_a_misspelt_or_mistyped_parameter(tmp_path):
-    source = "from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder\n\n" + "\n".join(BAD) + "\n"
-    out, status = _mypy(tmp_path, source)
-    assert status == 1
+def test_mypy_reports_a_misspelt_or_mistyped_parameter(mypy_output):
     for line, (call, message) in enumerate(BAD.items(), start=3):
-        assert f"snippet.py:{line}: error: {message}" in out, (call, out)
+        assert f"bad.py:{line}: error: {message}" in mypy_output, (call, mypy_output)
 
 
 def test_every_lazy_public_name_is_imported_for_type_checkers():

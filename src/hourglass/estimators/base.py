@@ -38,6 +38,7 @@ from hourglass.data.sources import (
     streams,
 )
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
@@ -425,6 +426,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._check_run_params()
         self._check_params()
+        check_choices(self)
         check_ignored_y(X, y)
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
@@ -595,6 +597,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _start_partial(self, X: Any) -> Trainer:
         """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer."""
         self._check_params()
+        check_choices(self)
         X = self._remember_table(X, y=None)
         source = self._training_source(X)
         head = source.head()

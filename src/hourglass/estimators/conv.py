@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from hourglass.data.images import MODES, ImageFolder, check_photos, first_colour
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
@@ -206,6 +207,8 @@ class ConvAutoEncoder(BaseAutoEncoder):
     """
 
     _scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("conv")
 
     # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
     # (tests/test_params.py); written out so that type checkers and IDEs read them.

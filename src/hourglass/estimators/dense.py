@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
@@ -177,6 +178,8 @@ class AutoEncoder(BaseAutoEncoder):
     >>> ae.loss_
     'bce'
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("dense")
 
     # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
     # (tests/test_params.py); written out so that type checkers and IDEs read them.

@@ -76,7 +76,10 @@ class Param:
     metavar : str or None
         How the CLI shows the option's value.
     choices : tuple or None
-        The allowed values, for the CLI (a usage error names the flag).
+        The allowed values: the CLI's (a usage error names the flag) and, with ``aliases``, the
+        ``_parameter_constraints`` that ``fit`` checks (:mod:`hourglass.estimators.constraints`).
+    aliases : tuple
+        Other spellings the Python API takes for one of the choices, not offered by the CLI.
     """
 
     name: str
@@ -89,6 +92,7 @@ class Param:
     panel: str = "Training"
     metavar: str | None = None
     choices: tuple[Any, ...] | None = None
+    aliases: tuple[Any, ...] = ()
 
     def default_for(self, kind: str) -> Any:
         if kind not in self.per_kind and kind in EXTENDS:
@@ -185,10 +189,11 @@ PARAMS: tuple[Param, ...] = (
     Param("callbacks", Any, None, "Objects with on_epoch_end(estimator, epoch, logs) -> stop?"),
     # -- guards against the identity ------------------------------------------------------------
     # Dense: a fading Gaussian noise is part of the default recipe (it lowers held-out error on
-    # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked.
+    # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked. The Python API
+    # also takes noise='none' for None (make_noise), which the CLI does not offer.
     Param("noise", str | None, "gaussian", "Input noise kind: gaussian, masking or salt_pepper.",
           kinds=_AE, per_kind={"conv": None}, flags=("--noise-type",), panel=_GUARD,
-          choices=NOISES),
+          choices=NOISES, aliases=("none",)),
     Param("noise_level", float, 0.3, "Noise sigma (gaussian, in scaled units) or share of entries hit.",
           kinds=_AE, per_kind={"conv": 0.1}, flags=("--noise-level", "--noise"), panel=_GUARD,
           metavar="FLOAT"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.sources import TrainingSource
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder, _is_path
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.estimators.params import BY_NAME, store_parameters
@@ -128,6 +129,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     >>> vae.interpolate(X[0], X[1], steps=5).shape
     (5, 64)
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("vae")
 
     # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
     # (tests/test_params.py); written out so that type checkers and IDEs read them.

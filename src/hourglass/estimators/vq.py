@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
@@ -93,6 +94,8 @@ class VQAutoEncoder(ConvAutoEncoder):
     >>> vq.encode_indices(X).shape, vq.decode_indices(vq.encode_indices(X)).shape
     ((64, 4, 4), (64, 1, 16, 16))
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("vq")
 
     # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
     # (tests/test_params.py); written out so that type checkers and IDEs read them.
