@@ -20,14 +20,19 @@ api = pytest.importorskip("mypy.api")
 GOOD = """
 import numpy as np
 
+import hourglass
 from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder, VariationalAutoEncoder, VQAutoEncoder
 
 X = np.zeros((10, 4))
-ae = AutoEncoder(code_size=2, hidden_layers=(8,), epochs=3, learning_rate=1e-3, random_state=0)
+ae = AutoEncoder(code_size=2, hidden_layers=(8,), epochs=3, learning_rate=1e-3, random_state=0).fit(X)
+codes = ae.transform(X)
+ae.partial_fit(X)
+again = hourglass.load("model")
 conv = ConvAutoEncoder(channels=(4, 8), task="denoise", batch_size=32)
 vae = VariationalAutoEncoder(code_size=4, beta=2.0)
 vq = VQAutoEncoder(codebook_size=64, quantizer="fsq")
-detector = AnomalyDetector(code_size=4, epochs=5, quantile=0.95)
+detector = AnomalyDetector(code_size=4, epochs=5, quantile=0.95).fit(X)
+labels = detector.predict(X)
 size: int | None = ae.code_size
 """
 
