@@ -30,7 +30,7 @@ def test_docs_build_strict_shows_parameters_defaults_and_cli_help(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     estimators = _text(site / "estimators" / "index.html")
-    # The signatures built by params.make_init, with each estimator's defaults.
+    # The estimators' written-out signatures, with each estimator's defaults.
     assert "code_size=2," in estimators and "epochs=100," in estimators
     assert ":class:" not in estimators  # Sphinx roles are rendered as code
     cli = _text(site / "cli" / "index.html")

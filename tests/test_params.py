@@ -2,24 +2,61 @@
 
 import inspect
 import re
+import typing
 from fractions import Fraction
 
 import pytest
 from typer.testing import CliRunner
 
-from hourglass import AutoEncoder, ConvAutoEncoder, InvalidInputError
+from hourglass import (
+    AnomalyDetector,
+    AutoEncoder,
+    ConvAutoEncoder,
+    InvalidInputError,
+    VariationalAutoEncoder,
+    VQAutoEncoder,
+)
 from hourglass.cli import app
 from hourglass.cli.options import estimator_params
-from hourglass.estimators.params import PARAMS, defaults, params_of
+from hourglass.estimators.anomaly import _FORWARDED
+from hourglass.estimators.params import BY_NAME, PARAMS, defaults, params_of
 
 ESTIMATORS = {"dense": AutoEncoder, "conv": ConvAutoEncoder}
+ALL_ESTIMATORS = {**ESTIMATORS, "vae": VariationalAutoEncoder, "vq": VQAutoEncoder}
 
 
-@pytest.mark.parametrize("kind", ["dense", "conv"])
+@pytest.mark.parametrize("kind", ALL_ESTIMATORS)
 def test_signature_is_the_declaration(kind):
-    signature = inspect.signature(ESTIMATORS[kind])
+    """The written-out ``__init__`` (what type checkers read) cannot drift from the declaration."""
+    signature = inspect.signature(ALL_ESTIMATORS[kind])
     assert list(signature.parameters) == [p.name for p in params_of(kind)]
     assert {n: p.default for n, p in signature.parameters.items()} == defaults(kind)
+    hints = typing.get_type_hints(ALL_ESTIMATORS[kind].__init__)
+    assert {n: hints[n] for n in signature.parameters} == {p.name: p.type for p in params_of(kind)}
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
+
+
+def test_detector_signature_is_its_own_parameters_then_the_forwarded_settings():
+    signature = inspect.signature(AnomalyDetector)
+    hints = typing.get_type_hints(AnomalyDetector.__init__)
+    keyword_only = {n: p for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY}
+    assert {n: p.default for n, p in keyword_only.items()} == _FORWARDED
+    assert {n: hints[n] for n in keyword_only} == {n: BY_NAME[n].type for n in keyword_only}
+    own = [n for n in signature.parameters if n not in keyword_only]
+    assert own == [
+        "estimator",
+        "threshold",
+        "quantile",
+        "contamination",
+        "calibration_fraction",
+        "random_state",
+    ]
+
+
+@pytest.mark.parametrize("estimator", [*ALL_ESTIMATORS.values(), AnomalyDetector])
+def test_a_misspelt_parameter_is_a_type_error_naming_it(estimator):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'code_sze'"):
+        estimator(code_sze=8)
 
 
 @pytest.mark.parametrize("kind", ["dense", "conv"])

@@ -1,9 +1,9 @@
 """Griffe extension for the API reference: real estimator signatures, Sphinx roles as code.
 
-Griffe reads the sources without running them, but the estimators' ``__init__`` is built at
-import time from ``hourglass.estimators.params`` (``make_init``), with a real ``__signature__``.
-This extension imports each such class and hands griffe that signature: the parameter names,
-kinds, defaults and types the rendered pages show. The docstrings also cross-reference in
+Griffe reads the sources without running them. The estimators' ``__init__`` are plain, typed
+``def``s that griffe reads as they are; a class whose ``__init__`` is assigned instead (built at
+import time, with a real ``__signature__``) is imported and griffe is handed that signature:
+the parameter names, kinds, defaults and types the rendered pages show. The docstrings also cross-reference in
 Sphinx's manner (``:class:`~hourglass.AutoEncoder```), which Markdown would print verbatim;
 each role becomes inline code (the last dotted part under ``~``, as Sphinx shows it).
 """
@@ -40,7 +40,7 @@ def _annotation(hint: Any) -> str | None:
 
 
 class GeneratedSignatures(griffe.Extension):
-    """Replace an ``__init__ = make_init(...)`` attribute by a function with the runtime signature."""
+    """Replace an ``__init__ = ...`` attribute (a built function) by one with the runtime signature."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:

@@ -13,7 +13,7 @@ Examples
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hourglass.exceptions import (
     CallbackError,
@@ -40,6 +40,18 @@ _LAZY = {
     "compare": "hourglass.uses.comparison",
     "cluster": "hourglass.uses.clustering",
 }
+
+if TYPE_CHECKING:
+    # What type checkers and IDEs read for the lazy names (a module __getattr__ gives them Any,
+    # and then AutoEncoder(code_sze=8) would pass); at run time the table above imports them.
+    from hourglass.estimators.anomaly import AnomalyDetector
+    from hourglass.estimators.conv import ConvAutoEncoder
+    from hourglass.estimators.dense import AutoEncoder
+    from hourglass.estimators.persistence import load
+    from hourglass.estimators.variational import VariationalAutoEncoder
+    from hourglass.estimators.vq import VQAutoEncoder
+    from hourglass.uses.clustering import cluster
+    from hourglass.uses.comparison import compare
 
 
 def __getattr__(name: str) -> Any:

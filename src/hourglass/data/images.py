@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from hourglass.choices import MODES
 from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import DataFileError, InvalidInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-MODES = ("L", "RGB")
 FITS = ("resize", "crop")
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # Errors Pillow raises for a file it cannot decode (truncated, not an image, a decompression bomb).

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hourglass.choices import SCALINGS
 from hourglass.exceptions import InvalidInputError
-
-SCALINGS = ("auto", "none", "standard", "minmax")
 
 
 def in_unit_interval(X: np.ndarray) -> bool:

@@ -33,7 +33,7 @@ from hourglass.estimators.default_detector import (
     _default_estimator,
     detection_epochs,
 )
-from hourglass.estimators.detector_params import _FORWARDED, _make_init, _same
+from hourglass.estimators.detector_params import _FORWARDED, _same
 from hourglass.estimators.outlier_scores import (
     PROBA_METHODS,
     THRESHOLDS,
@@ -42,6 +42,7 @@ from hourglass.estimators.outlier_scores import (
     outlier_proba,
     score_units,
 )
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
 from hourglass.exceptions import InvalidInputError
 
@@ -150,7 +151,57 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     >>> detector.save("digits-detector", force=True)  # doctest: +SKIP
     """
 
-    __init__ = _make_init()  # parameters and the forwarded defaults: see detector_params.py
+    # The detector's own parameters, then the default AutoEncoder's settings (keyword-only, with
+    # the defaults of _forwarded_defaults and the types of hourglass.estimators.params; checked
+    # by tests/test_params.py), declared so that get_params, clone, persistence and type
+    # checkers see them as ordinary parameters.
+    def __init__(
+        self,
+        estimator: Any = None,
+        threshold: str | float = "quantile",
+        quantile: float = 0.99,
+        contamination: float = 0.01,
+        calibration_fraction: float = 0.2,
+        random_state: Any = None,
+        *,
+        code_size: int | None = None,
+        hidden_layers: tuple[int, ...] = (128,),
+        decoder_layers: tuple[int, ...] | None = None,
+        activation: str = "gelu",
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = "auto",
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 256,
+        learning_rate: float | str = "auto",
+        weight_decay: float = 0.01,
+        validation_fraction: float = 0.1,
+        patience: int = 30,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        noise: str | None = "gaussian",
+        noise_level: float = 0.3,
+        noise_schedule: str = "cosine",
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+        pretrain: str | None = None,
+    ) -> None:
+        store_parameters(self, locals())
 
     module_ = _delegated("module_")
     scaler_ = _delegated("scaler_")

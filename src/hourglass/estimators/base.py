@@ -38,8 +38,9 @@ from hourglass.data.sources import (
     streams,
 )
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe, save_estimator
-from hourglass.exceptions import CallbackError, InvalidInputError, TrainingDivergedError
+from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint, distributed
 from hourglass.train.budget import parse_duration
@@ -425,6 +426,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._check_run_params()
         self._check_params()
+        check_choices(self)
         check_ignored_y(X, y)
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
@@ -565,7 +567,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The first call fits the scaler on its ``X``, builds the module and the optimizer; later
         calls train on, with Adam's moments carried over, at the constant rate ``learning_rate_``
         (there is no known end to schedule toward) and with any input noise at its full level.
-        No validation split, early stopping or collapse restarts: that is ``fit``'s job.
+        No validation split, early stopping or collapse restarts: that is ``fit``'s job. The
+        pass is the Trainer's (``Trainer.fit(incremental=True)``), kept in ``_partial_trainer``.
 
         Parameters
         ----------
@@ -586,18 +589,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             checked = self._validate_input(X, reset=False)
             data = ArraySource(checked).training_data(np.arange(len(checked)), self.scaler_)
             trainer = getattr(self, "_partial_trainer", None) or self._incremental_trainer(len(checked))
-        epoch = len(trainer.history.epoch) + 1
-        before = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
-        tic = time.perf_counter()
-        terms = trainer.train_one_epoch(data.to(trainer.device), epoch)
-        if not math.isfinite(terms["loss"]):
-            self.module_.load_state_dict(before)
-            raise TrainingDivergedError(
-                f"partial_fit: the training loss became {terms['loss']} on this chunk; the weights are those "
-                "before it (lower learning_rate)"
-            )
-        trainer._record(epoch, terms, math.nan, {}, time.perf_counter() - tic)
-        self.module_.eval()
+        self.history_ = trainer.fit(data, incremental=True)
         self.n_epochs_ = len(trainer.history.epoch)
         self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + trainer.history.seconds[-1]
         return self
@@ -605,6 +597,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _start_partial(self, X: Any) -> Trainer:
         """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer."""
         self._check_params()
+        check_choices(self)
         X = self._remember_table(X, y=None)
         source = self._training_source(X)
         head = source.head()
@@ -628,7 +621,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """A Trainer for ``partial_fit`` on the current module (new, fitted or loaded), kept between calls."""
         config = replace(self._train_config(n_items), noise_schedule="constant", epochs=1)
         trainer = self._trainer(self.module_, config, checkpoint_dir=None, on_epoch_end=None)
-        trainer.start_incremental(n_items)
         if hasattr(self, "history_"):
             trainer.history = self.history_  # passes continue the fitted model's record
         self._partial_trainer = trainer

@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -24,7 +24,8 @@ from hourglass.data.images import MODES, ImageFolder, check_photos, first_colour
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
-from hourglass.estimators.params import make_init
+from hourglass.estimators.constraints import parameter_constraints
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
@@ -207,7 +208,57 @@ class ConvAutoEncoder(BaseAutoEncoder):
 
     _scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
 
-    __init__ = make_init("conv")  # parameters and defaults: hourglass.estimators.params
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("conv")
+
+    # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
+    # (tests/test_params.py); written out so that type checkers and IDEs read them.
+    def __init__(
+        self,
+        code_size: int | None = None,
+        channels: tuple[int, ...] | None = None,
+        kernel_size: int = 3,
+        downsampling: str = "pool",
+        convs_per_block: int | None = None,
+        skip_connections: bool | str = "auto",
+        activation: str = "relu",
+        task: str = "reconstruct",
+        scale_factor: int = 2,
+        chroma_subsampling: int = 4,
+        image_size: tuple[int, int] | None = None,
+        color_mode: str | None = None,
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = 100,
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 64,
+        learning_rate: float | str = 0.003,
+        weight_decay: float = 0.0001,
+        validation_fraction: float = 0.1,
+        patience: int = 15,
+        random_state: Any = None,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        noise: str | None = None,
+        noise_level: float = 0.1,
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+    ) -> None:
+        store_parameters(self, locals())
 
     # -- parameters and inputs ---------------------------------------------------------------
     def _check_params(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
-from hourglass.estimators.params import make_init
+from hourglass.estimators.constraints import parameter_constraints
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DenseConfig
@@ -178,7 +179,51 @@ class AutoEncoder(BaseAutoEncoder):
     'bce'
     """
 
-    __init__ = make_init("dense")  # parameters and defaults: hourglass.estimators.params
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("dense")
+
+    # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
+    # (tests/test_params.py); written out so that type checkers and IDEs read them.
+    def __init__(
+        self,
+        code_size: int | None = 2,
+        hidden_layers: tuple[int, ...] = (256, 128),
+        decoder_layers: tuple[int, ...] | None = None,
+        activation: str = "gelu",
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = "auto",
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 256,
+        learning_rate: float | str = "auto",
+        weight_decay: float = 0.01,
+        validation_fraction: float = 0.1,
+        patience: int = 30,
+        random_state: Any = None,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        noise: str | None = "gaussian",
+        noise_level: float = 0.3,
+        noise_schedule: str = "cosine",
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+        pretrain: str | None = None,
+    ) -> None:
+        store_parameters(self, locals())
 
     def _training_source(self, X: Any) -> TrainingSource:
         """An array, a large ``.npy`` memory map (streamed), or a torch Dataset / DataLoader of rows."""

@@ -1,26 +1,16 @@
-"""The parameters of :class:`~hourglass.estimators.anomaly.AnomalyDetector` and its ``__init__``.
+"""The AutoEncoder settings an :class:`~hourglass.estimators.anomaly.AnomalyDetector` forwards.
 
 A detector takes its own parameters (the threshold rule, the calibration share, the seed) and,
-keyword-only, every setting of the default AutoEncoder it builds when given no estimator. They are
-declared in one signature so that ``get_params``, ``clone`` and persistence see them all.
+keyword-only, every setting of the default AutoEncoder it builds when given no estimator. Its
+``__init__`` declares them all (so that ``get_params``, ``clone``, persistence and type checkers
+see them); the defaults it forwards are these, which a test holds the signature to.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from hourglass.estimators import params as declared
-
-# The detector's own parameters, in their positional order, with defaults and types.
-_OWN: tuple[tuple[str, Any, Any], ...] = (
-    ("estimator", None, Any),
-    ("threshold", "quantile", str | float),
-    ("quantile", 0.99, float),
-    ("contamination", 0.01, float),
-    ("calibration_fraction", 0.2, float),
-    ("random_state", None, Any),
-)
 
 
 def _forwarded_defaults() -> dict[str, Any]:
@@ -38,39 +28,6 @@ def _forwarded_defaults() -> dict[str, Any]:
 
 
 _FORWARDED = _forwarded_defaults()
-
-
-def _make_init():
-    """An ``__init__`` storing the detector's parameters and the forwarded AutoEncoder settings.
-
-    The settings are keyword-only and declared in the signature (not ``**kwargs``), so that
-    ``get_params``, ``clone`` and persistence see them as ordinary parameters.
-    """
-    kind = inspect.Parameter
-    own = [
-        kind(name, kind.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
-        for name, default, hint in _OWN
-    ]
-    forwarded = [
-        kind(name, kind.KEYWORD_ONLY, default=default, annotation=declared.BY_NAME[name].type)
-        for name, default in _FORWARDED.items()
-    ]
-    signature = inspect.Signature([kind("self", kind.POSITIONAL_OR_KEYWORD), *own, *forwarded])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = signature.bind(self, *args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"AnomalyDetector: {exc}") from None
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            if name != "self":
-                setattr(self, name, value)
-
-    __init__.__signature__ = signature  # type: ignore[attr-defined]
-    __init__.__annotations__ = {p.name: p.annotation for p in [*own, *forwarded]} | {"return": None}
-    __init__.__doc__ = "Store the parameters and the AutoEncoder settings (see the class docstring)."
-    return __init__
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -1,9 +1,10 @@
 """The estimators' parameters, declared once: name, type, default, CLI flag and help.
 
-Both estimators' ``__init__`` (and so ``get_params``, ``clone`` and the parameter types that
-persistence checks when loading a model) and the options of ``hourglass fit`` are built from
-:data:`PARAMS`. A parameter whose default differs between the estimators says so here, in one
-place, with the reason.
+The options of ``hourglass fit`` are built from :data:`PARAMS`, and each estimator's ``__init__``
+(and so ``get_params``, ``clone`` and the parameter types that persistence checks when loading
+a model) declares the same names, order, types and defaults, written out so that type checkers
+read them (tests/test_params.py holds the two together). A parameter whose default differs
+between the estimators says so here, in one place, with the reason.
 
 Examples
 --------
@@ -13,9 +14,21 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
+
+# The allowed values live beside nothing heavy: the CLI's help reads this table without torch.
+from hourglass.choices import (
+    ACTIVATIONS,
+    DOWNSAMPLINGS,
+    LOSSES,
+    MODES,
+    NOISE_SCHEDULES,
+    NOISES,
+    PRECISIONS,
+    QUANTIZERS,
+    SCALINGS,
+)
 
 #: The estimator kinds: :class:`~hourglass.AutoEncoder`, :class:`~hourglass.ConvAutoEncoder` and
 #: :class:`~hourglass.VariationalAutoEncoder` (dense or conv, with the options of both).
@@ -63,7 +76,10 @@ class Param:
     metavar : str or None
         How the CLI shows the option's value.
     choices : tuple or None
-        The allowed values, for the CLI (a usage error names the flag).
+        The allowed values: the CLI's (a usage error names the flag) and, with ``aliases``, the
+        ``_parameter_constraints`` that ``fit`` checks (:mod:`hourglass.estimators.constraints`).
+    aliases : tuple
+        Other spellings the Python API takes for one of the choices, not offered by the CLI.
     """
 
     name: str
@@ -76,6 +92,7 @@ class Param:
     panel: str = "Training"
     metavar: str | None = None
     choices: tuple[Any, ...] | None = None
+    aliases: tuple[Any, ...] = ()
 
     def default_for(self, kind: str) -> Any:
         if kind not in self.per_kind and kind in EXTENDS:
@@ -109,7 +126,7 @@ PARAMS: tuple[Param, ...] = (
     Param("kernel_size", int, 3, "Odd kernel size of every convolution.",
           kinds=("conv", "vae"), flags=_flag("kernel_size"), panel=_CONV, metavar="INT"),
     Param("downsampling", str, "pool", "pool (max-pool / upsample) or stride (strided / transposed conv).",
-          kinds=("conv", "vae"), flags=_flag("downsampling"), panel=_CONV, choices=("pool", "stride")),
+          kinds=("conv", "vae"), flags=_flag("downsampling"), panel=_CONV, choices=DOWNSAMPLINGS),
     Param("convs_per_block", int | None, None, f"Convolutions per block ({_RESTORATION}).",
           kinds=("conv", "vae"), flags=_flag("convs_per_block"), panel=_CONV, metavar="INT"),
     Param("skip_connections", bool | str, "auto",
@@ -118,7 +135,7 @@ PARAMS: tuple[Param, ...] = (
     # Dense nets train best with GELU (smooth, no dead units); conv blocks keep the field's ReLU.
     Param("activation", str, "gelu", "relu, leaky_relu, elu, gelu, silu, tanh, sigmoid or identity.",
           per_kind={"conv": "relu"}, flags=_flag("activation"), panel=_ARCH,
-          choices=("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")),
+          choices=ACTIVATIONS),
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
           kinds=("conv",), flags=_flag("task"), panel=_CONV,
@@ -131,12 +148,12 @@ PARAMS: tuple[Param, ...] = (
     Param("image_size", tuple[int, int] | None, None, "Image folders: HxW to resize to / cut patches of.",
           kinds=("conv", "vae"), flags=_flag("image_size"), panel=_CONV, metavar="HxW"),
     Param("color_mode", str | None, None, "Image folders: L (gray) or RGB (default).",
-          kinds=("conv", "vae"), flags=_flag("color_mode"), panel=_CONV, choices=("L", "RGB")),
+          kinds=("conv", "vae"), flags=_flag("color_mode"), panel=_CONV, choices=MODES),
     # -- training -----------------------------------------------------------------------------
     Param("loss", str, "auto", "auto (BCE for binary data, else MSE), mse or bce.",
-          flags=_flag("loss"), panel=_ARCH, choices=("auto", "mse", "bce")),
+          flags=_flag("loss"), panel=_ARCH, choices=LOSSES),
     Param("scaling", str, "auto", "auto (none for [0, 1] data, else standard), none, standard, minmax.",
-          flags=_flag("scaling"), panel=_ARCH, choices=("auto", "none", "standard", "minmax")),
+          flags=_flag("scaling"), panel=_ARCH, choices=SCALINGS),
     # The conv defaults are the restoration benchmarks' tuned recipe (issue 13 revisits them).
     Param("epochs", int | str, "auto",
           "Epochs (auto: until learning stalls, then a decay; at most ~20,000 steps, 30 to 300 epochs).",
@@ -162,7 +179,7 @@ PARAMS: tuple[Param, ...] = (
     Param("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:N.",
           flags=_flag("device"), metavar="DEVICE"),
     Param("precision", str, "auto", "auto (bf16 where faster, TF32 on CUDA), fp32, tf32 or bf16.",
-          flags=_flag("precision"), choices=("auto", "fp32", "tf32", "bf16")),
+          flags=_flag("precision"), choices=PRECISIONS),
     Param("compile", bool, False, "Train through torch.compile (pays on GPUs for long runs).",
           flags=_flag("compile")),
     Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
@@ -172,15 +189,16 @@ PARAMS: tuple[Param, ...] = (
     Param("callbacks", Any, None, "Objects with on_epoch_end(estimator, epoch, logs) -> stop?"),
     # -- guards against the identity ------------------------------------------------------------
     # Dense: a fading Gaussian noise is part of the default recipe (it lowers held-out error on
-    # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked.
+    # digits at codes 2 and 8); conv reconstruct keeps clean inputs unless asked. The Python API
+    # also takes noise='none' for None (make_noise), which the CLI does not offer.
     Param("noise", str | None, "gaussian", "Input noise kind: gaussian, masking or salt_pepper.",
           kinds=_AE, per_kind={"conv": None}, flags=("--noise-type",), panel=_GUARD,
-          choices=("gaussian", "masking", "salt_pepper")),
+          choices=NOISES, aliases=("none",)),
     Param("noise_level", float, 0.3, "Noise sigma (gaussian, in scaled units) or share of entries hit.",
           kinds=_AE, per_kind={"conv": 0.1}, flags=("--noise-level", "--noise"), panel=_GUARD,
           metavar="FLOAT"),
     Param("noise_schedule", str, "cosine", "cosine (the noise fades out; a regularizer) or constant.",
-          kinds=("dense",), flags=_flag("noise_schedule"), panel=_GUARD, choices=("cosine", "constant")),
+          kinds=("dense",), flags=_flag("noise_schedule"), panel=_GUARD, choices=NOISE_SCHEDULES),
     Param("dropout", float, 0.0, "Dropout rate after every hidden layer (block).",
           flags=_flag("dropout"), panel=_GUARD, metavar="FLOAT"),
     Param("l1_penalty", float, 0.0, "Weight of mean |code| (sparse code, ReLU units).",
@@ -221,7 +239,7 @@ PARAMS: tuple[Param, ...] = (
     Param("embedding_dim", int, 16, "Channels of each code vector (vq; fsq sets its own).",
           kinds=("vq",), flags=_flag("embedding_dim"), panel=_VQ, metavar="INT"),
     Param("quantizer", str, "vq", "vq (codebook, EMA updates, dead-code restarts) or fsq (finite scalar).",
-          kinds=("vq",), flags=_flag("quantizer"), panel=_VQ, choices=("vq", "fsq")),
+          kinds=("vq",), flags=_flag("quantizer"), panel=_VQ, choices=QUANTIZERS),
     Param("commitment_cost", float, 0.25, "Weight of the loss keeping encoder outputs near their codes.",
           kinds=("vq",), flags=_flag("commitment_cost"), panel=_VQ, metavar="FLOAT"),
     Param("codebook_decay", float, 0.99, "Decay of the codebook's moving averages (vq).",
@@ -251,41 +269,33 @@ def defaults(kind: str) -> dict[str, Any]:
     return {p.name: p.default_for(kind) for p in params_of(kind)}
 
 
-def make_init(kind: str):
-    """An ``__init__`` storing the parameters of ``kind`` as attributes, and nothing else.
+def store_parameters(estimator: object, arguments: dict[str, Any]) -> None:
+    """Store an ``__init__``'s arguments (its ``locals()``) as attributes, and nothing else.
 
-    Its ``__signature__`` lists them with their defaults and types, so ``inspect``,
-    ``help()``, scikit-learn's ``get_params`` / ``clone`` and persistence see an ordinary
-    keyword signature.
+    Every estimator's ``__init__`` is an explicit signature that type checkers and IDEs read;
+    its body is this one call, so that, as in scikit-learn, a constructor only stores.
+
+    Examples
+    --------
+    >>> class Estimator:
+    ...     def __init__(self, code_size: int = 2) -> None:
+    ...         store_parameters(self, locals())
+    >>> vars(Estimator(code_size=8))
+    {'code_size': 8}
     """
-    declared = params_of(kind)
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    signature = inspect.Signature(
-        [self_param]
-        + [
-            inspect.Parameter(
-                p.name,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=p.default_for(kind),
-                annotation=p.type,
-            )
-            for p in declared
-        ]
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            if name != "self":
-                setattr(self, name, value)
-
-    __init__.__signature__ = signature  # type: ignore[attr-defined]
-    __init__.__annotations__ = {p.name: p.type for p in declared} | {"return": None}
-    __init__.__doc__ = (
-        f"Store the parameters (see the class docstring); defaults in :data:`{__name__}.PARAMS`."
-    )
-    return __init__
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
 
 
-__all__ = ["EXTENDS", "KINDS", "PANELS", "PARAMS", "Param", "defaults", "make_init", "params_of", "takes"]
+__all__ = [
+    "EXTENDS",
+    "KINDS",
+    "PANELS",
+    "PARAMS",
+    "Param",
+    "defaults",
+    "params_of",
+    "store_parameters",
+    "takes",
+]

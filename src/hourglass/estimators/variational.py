@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,9 +22,10 @@ from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.sources import TrainingSource
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder, _is_path
 from hourglass.estimators.dense import AutoEncoder
-from hourglass.estimators.params import BY_NAME, make_init
+from hourglass.estimators.params import BY_NAME, store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
@@ -129,7 +130,47 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     (5, 64)
     """
 
-    __init__ = make_init("vae")  # parameters and defaults: hourglass.estimators.params
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("vae")
+
+    # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
+    # (tests/test_params.py); written out so that type checkers and IDEs read them.
+    def __init__(
+        self,
+        code_size: int | None = 16,
+        hidden_layers: tuple[int, ...] = (256, 128),
+        decoder_layers: tuple[int, ...] | None = None,
+        channels: tuple[int, ...] | None = None,
+        kernel_size: int = 3,
+        downsampling: str = "pool",
+        convs_per_block: int | None = None,
+        activation: str = "gelu",
+        image_size: tuple[int, int] | None = None,
+        color_mode: str | None = None,
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = "auto",
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 256,
+        learning_rate: float | str = 0.001,
+        weight_decay: float = 0.0,
+        validation_fraction: float = 0.1,
+        patience: int = 30,
+        random_state: Any = None,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        dropout: float = 0.0,
+        arch: str = "auto",
+        beta: float = 1.0,
+        kl_warmup: int = 10,
+        free_bits: float = 0.0,
+    ) -> None:
+        store_parameters(self, locals())
 
     # What the dense and conv methods reused below read, fixed for a VAE.
     task = "reconstruct"

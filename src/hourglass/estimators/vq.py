@@ -14,15 +14,16 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder
-from hourglass.estimators.params import make_init
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.quantizers import usage_of
@@ -94,7 +95,62 @@ class VQAutoEncoder(ConvAutoEncoder):
     ((64, 4, 4), (64, 1, 16, 16))
     """
 
-    __init__ = make_init("vq")  # parameters and defaults: hourglass.estimators.params
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("vq")
+
+    # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
+    # (tests/test_params.py); written out so that type checkers and IDEs read them.
+    def __init__(
+        self,
+        code_size: int | None = None,
+        channels: tuple[int, ...] | None = None,
+        kernel_size: int = 3,
+        downsampling: str = "pool",
+        convs_per_block: int | None = None,
+        skip_connections: bool | str = "auto",
+        activation: str = "relu",
+        task: str = "reconstruct",
+        scale_factor: int = 2,
+        chroma_subsampling: int = 4,
+        image_size: tuple[int, int] | None = None,
+        color_mode: str | None = None,
+        loss: str = "auto",
+        scaling: str = "auto",
+        epochs: int | str = 100,
+        max_time: float | str | None = None,
+        threads: int | str = "auto",
+        batch_size: int = 64,
+        learning_rate: float | str = 0.003,
+        weight_decay: float = 0.0001,
+        validation_fraction: float = 0.1,
+        patience: int = 15,
+        random_state: Any = None,
+        device: str = "auto",
+        precision: str = "auto",
+        compile: bool = False,
+        checkpoint_dir: str | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        callbacks: Any = None,
+        noise: str | None = None,
+        noise_level: float = 0.1,
+        dropout: float = 0.0,
+        l1_penalty: float = 0.0,
+        kl_penalty: float = 0.0,
+        sparsity_target: float = 0.05,
+        topk: int | None = None,
+        topk_aux_penalty: float = 1 / 32,
+        contractive_penalty: float = 0.0,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        decoder: Any = None,
+        freeze_decoder: bool = False,
+        codebook_size: int = 256,
+        embedding_dim: int = 16,
+        quantizer: str = "vq",
+        commitment_cost: float = 0.25,
+        codebook_decay: float = 0.99,
+    ) -> None:
+        store_parameters(self, locals())
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from hourglass.choices import ACTIVATIONS, DOWNSAMPLINGS, LOSSES  # noqa: F401 (LOSSES: still importable here)
 from hourglass.exceptions import InvalidInputError
 
 # -- limits ---------------------------------------------------------------------------------------
@@ -28,9 +29,7 @@ MAX_INPUT_VALUES = 2**28
 #: Side of a convolution kernel.
 MAX_KERNEL = 63
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity")
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "clip")
-LOSSES = ("auto", "mse", "bce")
 CODE_ACTIVATIONS = ("identity", "relu", "sigmoid")
 
 
@@ -264,9 +263,6 @@ class DenseConfig(_JSONConfig):
         if self.decoder_layers is not None:
             return self.decoder_layers
         return tuple(reversed(self.hidden_layers))
-
-
-DOWNSAMPLINGS = ("pool", "stride")
 
 
 @dataclass

@@ -17,13 +17,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from hourglass.choices import QUANTIZERS
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import ConvConfig, _check_limits, _require
 from hourglass.nn.conv import _CONV, build_conv_decoder, build_conv_encoder, code_map_shape
 from hourglass.nn.model import AutoEncoder, register_architecture
 from hourglass.nn.quantizers import FiniteScalarQuantizer, VectorQuantizer, fsq_levels
-
-QUANTIZERS = ("vq", "fsq")
 
 
 @dataclass

@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from hourglass.choices import NOISE_SCHEDULES, PRECISIONS
 from hourglass.nn.config import _JSONConfig, _require
-
-NOISE_SCHEDULES = ("constant", "cosine")
-
-#: ``'auto'`` is settled at run time by :func:`hourglass.train.precision.resolve_precision`.
-PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 @dataclass

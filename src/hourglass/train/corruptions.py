@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from hourglass.choices import NOISES
 from hourglass.exceptions import InvalidInputError
-
-NOISES = ("gaussian", "masking", "salt_pepper")
 
 
 def _uniform(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

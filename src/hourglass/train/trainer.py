@@ -682,7 +682,9 @@ class Trainer:
             self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
         return step
 
-    def fit(self, train: Data, val: Data | None = None, resume: bool = False) -> History:
+    def fit(
+        self, train: Data, val: Data | None = None, resume: bool = False, *, incremental: bool = False
+    ) -> History:
         """Train on ``train``, early-stopping on ``val`` (or on the training loss without it).
 
         A run of fixed length follows a cosine decay over ``config.epochs``; an adaptive one
@@ -696,7 +698,14 @@ class Trainer:
         ``resume=True`` and a checkpoint in ``checkpoint_dir``, training continues from the
         epoch after the checkpoint and ends with the weights an uninterrupted run reaches (an
         adaptive run's plan is in the checkpoint; a time budget counts the seconds before).
+
+        With ``incremental=True`` (an estimator's ``partial_fit``, as scikit-learn's MLP sends
+        ``partial_fit`` through ``_fit(incremental=True)``) it makes one pass over ``train``
+        instead, keeping the optimizer, its step count and the history across calls; ``val``
+        and ``resume`` do not apply.
         """
+        if incremental:
+            return self._fit_incremental(train)
         config = self.config
         # In-memory data go where the model is, once (a Dataset's batches are moved one by one).
         train = train.to(self.device) if isinstance(train, (torch.Tensor, ScaledRows)) else train
@@ -862,6 +871,29 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _constant)
         if self.memory_format is not None:
             self.model.to(memory_format=self.memory_format)
+
+    def _fit_incremental(self, train: Data) -> History:
+        """One pass over ``train`` at a constant rate; a diverged pass is undone and refused.
+
+        The first call sets up the optimizer (:meth:`start_incremental`); later calls train on
+        with Adam's moments carried over. No validation, early stopping or restarts: there is
+        no run to judge, only the chunk at hand, so the weights before it are all to go back to.
+        """
+        if not hasattr(self, "optimizer"):
+            self.start_incremental(_n_samples(train))
+        epoch = len(self.history.epoch) + 1
+        before = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        tic = time.perf_counter()
+        terms = self.train_one_epoch(train.to(self.device), epoch)
+        if not math.isfinite(terms["loss"]):
+            self.model.load_state_dict(before)
+            raise TrainingDivergedError(
+                f"partial_fit: the training loss became {terms['loss']} on this chunk; the weights are those "
+                "before it (lower learning_rate)"
+            )
+        self._record(epoch, terms, math.nan, {}, time.perf_counter() - tic)
+        self.model.eval()
+        return self.history
 
     def _give_up_or_restart(self, epoch: int, reason: str, best_loss: float, best_state, bad_epochs: int):
         """Recover from a collapse at ``epoch``, or raise once the restarts are spent."""
