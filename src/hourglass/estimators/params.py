@@ -17,12 +17,15 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The estimator kinds: :class:`~hourglass.AutoEncoder`, :class:`~hourglass.ConvAutoEncoder` and
-#: :class:`~hourglass.VariationalAutoEncoder` (dense or conv, with the options of both).
-KINDS = ("dense", "conv", "vae")
+from hourglass import registry
+
+#: The estimator kinds (from :mod:`hourglass.registry`): :class:`~hourglass.AutoEncoder`,
+#: :class:`~hourglass.ConvAutoEncoder` and :class:`~hourglass.VariationalAutoEncoder` (dense or
+#: conv, with the options of both).
+KINDS = registry.PARAMETER_KINDS
 #: Estimators that take every parameter of another kind, its per-kind defaults too, and their
 #: own besides: :class:`~hourglass.VQAutoEncoder` is a ConvAutoEncoder with a quantized code.
-EXTENDS = {"vq": "conv"}
+EXTENDS = dict(registry.EXTENDS)
 #: The deterministic autoencoders: the guards against the identity and pretrained parts are theirs.
 _AE = ("dense", "conv")
 
