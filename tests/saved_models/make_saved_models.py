@@ -1,4 +1,4 @@
-"""Write the model folders that ``tests/test_saved_models.py`` loads, with the code that pins them.
+"""Write the model folders that ``tests/test_old_model_folders.py`` loads, with the code that pins them.
 
 Run it with the checkout whose saved format the folders should hold (they were written by
 ``main`` at 3558ede, before the registry of kinds, so that loading them proves old folders still
