@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split
 
 from hourglass import AnomalyDetector, AutoEncoder
 from hourglass.data.loading import load_data
-from hourglass.estimators.anomaly import anomaly_report_section, photo_patches
+from hourglass.estimators.anomaly import photo_patches
+from hourglass.report.anomaly import anomaly_report_section
 
 
 def pca_errors(X_train: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:

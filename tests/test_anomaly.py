@@ -5,7 +5,8 @@ from sklearn.exceptions import NotFittedError
 
 from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError, load
 from hourglass.data.loading import load_data
-from hourglass.estimators.anomaly import anomaly_report_section, check_binary_labels, photo_patches
+from hourglass.estimators.anomaly import check_binary_labels, photo_patches
+from hourglass.report.anomaly import anomaly_report_section
 from hourglass.report.html import Report
 
 

@@ -5,9 +5,10 @@ import pytest
 
 from hourglass import AutoEncoder, InvalidInputError, cluster
 from hourglass.data.loading import load_data
+from hourglass.report.clustering import cluster_report_section
 from hourglass.report.html import Report
 from hourglass.uses import clustering
-from hourglass.uses.clustering import cluster_accuracy, cluster_report_section
+from hourglass.uses.clustering import cluster_accuracy
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from sklearn.datasets import load_sample_images
 from hourglass import ConvAutoEncoder, InvalidInputError
 from hourglass.nn.config import ConvConfig
 from hourglass.nn.model import build_model
+from hourglass.train.restoration import grayscale, quality
 from hourglass.train.tasks import luma
-from hourglass.uses.restoration import grayscale, quality
 
 
 def _photo(image: np.ndarray, factor: float) -> np.ndarray:

@@ -245,10 +245,11 @@ def test_conv_estimator_rejects_bad_parameters_by_name(params, name):
 
 def test_conv_estimator_report_shows_task_against_baselines():
     from hourglass.report.html import Report
+    from hourglass.report.sections import add_model_sections
 
     ae = _fit(_images(size=16), task="super_resolve")
     report = Report("t")
-    ae._report_sections(report, _images(n=3, size=16))
+    add_model_sections(report, ae, _images(n=3, size=16))
     html = report.to_html()
     assert "bicubic" in html and "PSNR" in html and "autoencoder" in html
 

@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import load_file
 
 import hourglass
-from hourglass.train import distributed
+from hourglass.runtime import distributed
 
 #: 320 rows, a fifth held out: 256 training rows in 4 batches of 64, 32 per process.
 SETTINGS = {
@@ -138,7 +138,7 @@ def test_a_failing_rank_fails_the_run_and_writes_nothing(tmp_path):
             """
             import sys, torch
             from hourglass.exceptions import InvalidInputError
-            from hourglass.train import distributed
+            from hourglass.runtime import distributed
             from hourglass.train.trainer import Trainer
             from hourglass.cli import main
             torch.set_num_threads(1)
@@ -169,7 +169,7 @@ def test_each_process_reads_its_own_share_of_a_lazy_dataset(tmp_path):
         textwrap.dedent(
             f"""
             import json, numpy as np, torch, hourglass
-            from hourglass.train import distributed
+            from hourglass.runtime import distributed
             torch.set_num_threads(1)
             class Counting(torch.utils.data.Dataset):
                 def __init__(self, X):

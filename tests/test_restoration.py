@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.uses.restoration import (
+from hourglass.train.restoration import (
     baselines,
     bicubic_upscale,
     grayscale,

@@ -11,6 +11,7 @@ from hourglass import AutoEncoder, InvalidInputError
 from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.report.html import Report
+from hourglass.report.sections import add_model_sections
 from hourglass.train.sparsity import (
     SparsityMonitor,
     activation_frequency,
@@ -111,7 +112,7 @@ def test_history_has_no_sparse_metrics_without_a_guard(X):
 def test_report_shows_sparse_code_and_atoms(X):
     ae = AutoEncoder(code_size=24, topk=4, **FAST).fit(X)
     report = Report("t")
-    ae._report_sections(report, X, image_shape=(4, 4))
+    add_model_sections(report, ae, X, image_shape=(4, 4))
     html = report.to_html()
     for text in ("Sparse code", "L0 (active units per sample)", "explained variance", "Dictionary atoms"):
         assert text in html
@@ -119,5 +120,5 @@ def test_report_shows_sparse_code_and_atoms(X):
 
 def test_report_adds_nothing_without_a_guard(X):
     report = Report("t")
-    AutoEncoder(code_size=4, **FAST).fit(X)._report_sections(report, X, image_shape=(4, 4))
+    add_model_sections(report, AutoEncoder(code_size=4, **FAST).fit(X), X, image_shape=(4, 4))
     assert "Sparse code" not in report.to_html()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.train import threads
+from hourglass.runtime import threads
 
 
 @pytest.mark.parametrize(

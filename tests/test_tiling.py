@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from hourglass.data.tiling import PatchDataset, blend_window, process_tiled, tile_starts
 from hourglass.exceptions import InvalidInputError
-from hourglass.uses.tiling import PatchDataset, blend_window, process_tiled, tile_starts
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(10, 4, 2), (100, 32, 16), (33, 32, 8), (5, 8, 4)])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from hourglass._version import __version__
 from hourglass.exceptions import (
     CallbackError,
     DataFileError,
@@ -26,16 +27,11 @@ from hourglass.exceptions import (
     OutputExistsError,
     TrainingDivergedError,
 )
+from hourglass.registry import ESTIMATOR_MODULES as _ESTIMATOR_MODULES
 
-__version__ = "0.1.0"
-
-#: Where each public name lives; imported when first asked for.
+#: Where each public name lives; imported when first asked for. The estimators are the registry's.
 _LAZY = {
-    "AutoEncoder": "hourglass.estimators.dense",
-    "ConvAutoEncoder": "hourglass.estimators.conv",
-    "AnomalyDetector": "hourglass.estimators.anomaly",
-    "VQAutoEncoder": "hourglass.estimators.vq",
-    "VariationalAutoEncoder": "hourglass.estimators.variational",
+    **_ESTIMATOR_MODULES,
     "load": "hourglass.estimators.persistence",
     "compare": "hourglass.uses.comparison",
     "cluster": "hourglass.uses.clustering",

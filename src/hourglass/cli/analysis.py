@@ -122,8 +122,8 @@ def cluster(
     import numpy as np
     import pandas as pd
 
+    from hourglass.report.clustering import cluster_report_section
     from hourglass.uses.clustering import cluster as cluster_codes
-    from hourglass.uses.clustering import cluster_report_section
 
     for path in (output, None if report is None else report_file(report)):
         if path is not None:
@@ -316,7 +316,8 @@ def score(
     import numpy as np
     import pandas as pd
 
-    from hourglass.estimators.anomaly import AnomalyDetector, anomaly_report_section, check_binary_labels
+    from hourglass.estimators.anomaly import AnomalyDetector, check_binary_labels
+    from hourglass.report.anomaly import anomaly_report_section
 
     if output.suffix.lower() != ".csv":
         raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv")

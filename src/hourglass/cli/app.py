@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from hourglass._version import __version__
 from hourglass.exceptions import HourglassError
 
 PROG = "hourglass"
@@ -135,8 +136,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from hourglass import __version__
-
         typer.echo(f"{PROG} {__version__}")
         raise typer.Exit()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from contextlib import contextmanager, nullcontext
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hourglass import registry
 from hourglass.cli.app import command, echo
 from hourglass.cli.options import (
     MAX_SEED,
@@ -43,11 +45,8 @@ DATA_HELP = (
 )
 
 
-class Arch(str, Enum):
-    dense = "dense"
-    conv = "conv"
-    vq = "vq"
-    vae = "vae"
+#: ``--arch``: the kinds of :mod:`hourglass.registry` that ``fit`` trains, in its order.
+Arch = Enum("Arch", {name: name for name in registry.FIT_ARCHS}, type=str)
 
 
 class CompareArch(str, Enum):
@@ -251,7 +250,7 @@ def fit(
     checked its data, its settings and its output path; OUTPUT.lock keeps a second run off OUTPUT.
     """
     out = output_path(output, out, "a model folder")
-    from hourglass.train import distributed
+    from hourglass.runtime import distributed
 
     checkpoint = _check_fit_outputs(out, report, resume, force)
     # Under torchrun every process runs this command; rank 0 alone holds the lock and writes.
@@ -265,7 +264,7 @@ def fit(
         kind = "vae" if variational else arch.value
         params = estimator_params(kind, options)
         if isinstance(params.get("encoder"), str) and "code_size" not in params:
-            from hourglass.train.pretrained import source_architecture
+            from hourglass.estimators.parts import source_architecture
 
             # The reused encoder decides the code's width; the model's parameters say so.
             params["code_size"] = source_architecture(params["encoder"]).code_size
@@ -274,14 +273,8 @@ def fit(
         # The CLI seeds with 0 unless told: a command run twice gives the same model.
         params.setdefault("random_state", 0)
         params.update(checkpoint_dir=str(checkpoint), verbose=0 if quiet else 1)
-        if variational:
-            from hourglass.estimators.variational import VariationalAutoEncoder as Estimator
-        elif arch is Arch.dense:
-            from hourglass.estimators.dense import AutoEncoder as Estimator
-        elif arch is Arch.vq:
-            from hourglass.estimators.vq import VQAutoEncoder as Estimator
-        else:
-            from hourglass.estimators.conv import ConvAutoEncoder as Estimator
+        entry = registry.kind(kind)
+        Estimator = getattr(importlib.import_module(entry.module), entry.estimator)  # noqa: N806
         if arch in (Arch.dense, Arch.vae):
             dataset = load_input(data, key, flat=True, drop=drop, label=label)
             fit_data: Any = dataset.X

@@ -15,7 +15,7 @@ from hourglass.cli.app import command, echo, fail
 from hourglass.data.fileio import check_writable, make_parents, remove_empty
 from hourglass.exceptions import HourglassError, InvalidInputError
 from hourglass.exceptions import with_article as _a
-from hourglass.train.task_names import TASK_HELP
+from hourglass.registry import TASK_HELP
 
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
 MIN_SIDE = 8

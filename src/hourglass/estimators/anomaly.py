@@ -5,12 +5,12 @@ else badly, so its reconstruction error is an anomaly score. :class:`AnomalyDete
 hourglass estimator as a scikit-learn outlier detector and calibrates the threshold on normal
 data the autoencoder did not train on; the threshold is saved with the model.
 
-This module holds the estimator. Its parameters and ``__init__`` are declared in
+This module holds the estimator. The AutoEncoder settings it forwards are declared in
 :mod:`~hourglass.estimators.detector_params`, the default AutoEncoder in
 :mod:`~hourglass.estimators.default_detector`, the threshold rule and probabilities in
-:mod:`~hourglass.estimators.outlier_scores`, and its report section in
-:mod:`~hourglass.estimators.anomaly_report`; the photo patches of the out-of-distribution demo
-are data (:mod:`hourglass.data.photos`). Their public names are importable from here too.
+:mod:`~hourglass.estimators.outlier_scores`; its report section is presentation
+(:mod:`hourglass.report.anomaly`), the photo patches of the out-of-distribution demo are data
+(:mod:`hourglass.data.photos`). The public names below the report are importable from here too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
-from hourglass.estimators.anomaly_report import anomaly_report_section
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.default_detector import (
     DETECTION_MIN_EPOCHS,
@@ -498,13 +497,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             self.feature_names_in_ = inner.feature_names_in_
 
 
-# Names defined in data/photos.py, data/validation.py, anomaly_report.py, default_detector.py
+# Names defined in data/photos.py, data/validation.py, default_detector.py
 # and outlier_scores.py are offered here too, where callers have always imported them.
 __all__ = [
     "AnomalyDetector",
     "DETECTION_MIN_EPOCHS",
     "DETECTION_STEPS",
-    "anomaly_report_section",
     "check_binary_labels",
     "detection_epochs",
     "photo_patches",

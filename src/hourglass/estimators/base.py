@@ -37,16 +37,18 @@ from hourglass.data.sources import (
     row_blocks,
     streams,
 )
+from hourglass.estimators import parts
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
-from hourglass.train import checkpoint, distributed
+from hourglass.runtime import distributed
+from hourglass.runtime.threads import resolve_threads
+from hourglass.train import checkpoint
 from hourglass.train.budget import parse_duration
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import choose_loss, output_activation
-from hourglass.train.threads import resolve_threads
 from hourglass.train.trainer import Trainer, resolve_device
 
 PREDICT_BATCH = 4096
@@ -243,8 +245,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             pretrained.attach(
                 self.module_,
                 probe[:2].to(resolve_device(self.device)),
-                encoder,
-                decoder,
+                None if encoder is None else parts.load_part(encoder, "encoder"),  # a folder is read here
+                None if decoder is None else parts.load_part(decoder, "decoder"),
                 freeze_encoder=getattr(self, "freeze_encoder", False),
                 freeze_decoder=getattr(self, "freeze_decoder", False),
             )
@@ -657,60 +659,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _code_shape(self) -> tuple[int, ...]:
         """Shape of one sample's code in the module (flat here; a feature map for spatial codes)."""
         return (self._code_width(),)
-
-    def _report_sections(self, report, X: np.ndarray, image_shape: tuple[int, ...] | None = None) -> None:
-        """Add the sparse-code metrics, the unit-frequency histogram and (for images) the
-        decoder's dictionary atoms to a model report, when a sparsity guard is on."""
-        if not self._sparsity_on():
-            return
-        from hourglass.report import plots
-        from hourglass.train import sparsity
-
-        threshold = self._activity_threshold()
-        data = self._validate_input(X, reset=False)
-        scaled = self.scaler_.transform(data)
-        codes = self._run(self.module_.encode, scaled).reshape(len(data), -1)
-        recon = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
-        metrics = sparsity.sparse_code_metrics(scaled, codes, recon, threshold)
-        report.add_metrics(
-            {
-                "L0 (active units per sample)": metrics["l0"],
-                "dead units (fraction)": metrics["dead_fraction"],
-                "normalized MSE": metrics["normalized_mse"],
-                "explained variance": metrics["explained_variance"],
-            },
-            heading="Sparse code",
-        )
-        freq = sparsity.activation_frequency(codes, threshold)
-        report.add_figure(
-            plots.histogram(freq, "how often each unit is active", "activation frequency", log=True),
-            caption="Fraction of samples on which each code unit is active; units at 0 are dead.",
-        )
-        if image_shape is None or int(np.prod(image_shape)) != int(np.prod(data.shape[1:])):
-            return
-        if not self.module_.decodes_codes_alone:
-            return
-        # Dictionary atoms: the decoder's response to one unit at its typical active value,
-        # decode(a_i e_i) - decode(0), for the most used units.
-        order = np.argsort(-freq)[: min(32, int((freq > 0).sum()))]
-        if len(order) == 0:
-            return
-        active = np.abs(codes) > threshold
-        typical = np.array([np.abs(codes[active[:, i], i]).mean() for i in order], dtype=np.float32)
-        unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
-        unit_codes[np.arange(len(order)), order] = typical
-        unit_codes = unit_codes.reshape(len(unit_codes), *self._code_shape())
-        decoded = self.scaler_.inverse_transform(self._run(self.module_.decode, unit_codes))
-        decoded = decoded.reshape(len(unit_codes), -1)
-        atoms = decoded[:-1] - decoded[-1]
-        report.add_figure(
-            plots.image_grid(
-                atoms.reshape(len(order), *image_shape), [f"unit {i}" for i in order], cmap="RdBu_r"
-            ),
-            heading="Dictionary atoms",
-            caption="What the decoder adds for each of the most used units (decode(a e_i) - decode(0), "
-            "with a the unit's mean active value); red adds, blue removes.",
-        )
 
     # -- using a fitted model ----------------------------------------------------------------
     def _device(self) -> torch.device:

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.images import MODES, ImageFolder, check_photos, first_colour_photo, is_gray, load_image
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
+from hourglass.data.tiling import PatchDataset, process_tiled
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
@@ -33,7 +34,6 @@ from hourglass.nn.conv import code_map_shape
 from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
 from hourglass.train.corruptions import make_noise
 from hourglass.train.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
-from hourglass.uses.tiling import PatchDataset, process_tiled
 
 DEFAULT_IMAGE_SIZE = (64, 64)
 #: Images sampled to fit the scaler and choose the loss when training from a folder.
@@ -677,7 +677,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         sees), one entry per classical baseline (:func:`hourglass.uses.restoration.baselines`),
         'autoencoder' and 'truth'.
         """
-        from hourglass.uses.restoration import baselines
+        from hourglass.train.restoration import baselines
 
         truth = self._validate_input(X, reset=False)
         corruption = self._corruption()
@@ -702,7 +702,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
 
     def _task_scores(self, X: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
         """Up to 4 images of ``X`` spread over it, their task panels, and each method's mean PSNR / SSIM."""
-        from hourglass.uses.restoration import quality
+        from hourglass.train.restoration import quality
 
         data = self._validate_input(X, reset=False)
         shown = data[np.unique(np.linspace(0, len(data) - 1, num=min(4, len(data))).astype(int))]
@@ -762,36 +762,6 @@ class ConvAutoEncoder(BaseAutoEncoder):
             f"{baseline} SSIM": ssim[baseline],
             f"{data_role} images scored": len(shown),
         }
-
-    def _report_sections(self, report, X, image_shape=None, data_role: str = "training") -> None:
-        """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM to ``report``."""
-        parent = getattr(super(), "_report_sections", None)
-        if parent is not None:
-            parent(report, X, image_shape=image_shape)
-        if len(self.input_shape_) != 3 or self.task == "reconstruct":
-            return
-        import pandas as pd
-
-        from hourglass.report import plots
-
-        shown, panels, rows = self._task_scores(X)
-        report.add_table(
-            pd.DataFrame(rows),
-            heading=f"Task: {self.task}",
-            caption=f"Mean over {len(shown)} {data_role} images; 'input' is what the network sees, the "
-            "others are classical baselines and the autoencoder, each compared with the clean truth.",
-            highlight={"PSNR (dB)": "max", "SSIM": "max"},
-        )
-        names = list(panels)
-        grid = np.concatenate([np.clip(panels[name], 0, 1) for name in names])
-        titles = [name for name in names for _ in range(len(shown))]
-        report.add_figure(
-            plots.image_grid(grid, titles, ncols=len(shown)),
-            heading="Input, baselines, autoencoder and truth",
-            caption=f"{data_role.capitalize()} images, one row per method, top to bottom: "
-            + ", ".join(names)
-            + ".",
-        )
 
     # -- persistence -------------------------------------------------------------------------
     def _saved_attributes(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
+from hourglass.estimators import parts
 from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
@@ -272,7 +273,7 @@ class AutoEncoder(BaseAutoEncoder):
 
         if pretrained.is_path(self.encoder):
             base = self._base_architecture(X, "identity")
-            return pretrained.dense_architecture(base, self.encoder).code_size
+            return parts.dense_architecture(base, self.encoder).code_size
         if self.encoder is not None:
             sample = torch.from_numpy(np.ascontiguousarray(X[:2], dtype=np.float32))
             return pretrained.module_code_width(pretrained.load_part(self.encoder, "encoder"), sample)
@@ -320,12 +321,10 @@ class AutoEncoder(BaseAutoEncoder):
     def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
         from dataclasses import replace
 
-        from hourglass.train import pretrained
-
         config = self._base_architecture(X, output_activation)
         if isinstance(self.encoder, torch.nn.Module):
             config = replace(config, code_size=self._resolved_code_size(X))
-        return pretrained.dense_architecture(config, self.encoder, self.decoder)
+        return parts.dense_architecture(config, self.encoder, self.decoder)
 
 
 __all__ = ["AutoEncoder"]

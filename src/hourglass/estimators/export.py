@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from hourglass._version import __version__
 from hourglass.data.fileio import check_writable, write_bytes_atomic
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError
 from hourglass.nn.portable import (
@@ -221,8 +222,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, str]:
-    from hourglass import __version__
-
     inner, score = _inner(estimator)
     meta: dict[str, Any] = {
         "hourglass_version": __version__,

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hourglass import registry
+
 # The allowed values live beside nothing heavy: the CLI's help reads this table without torch.
 from hourglass.choices import (
     ACTIVATIONS,
@@ -30,12 +32,13 @@ from hourglass.choices import (
     SCALINGS,
 )
 
-#: The estimator kinds: :class:`~hourglass.AutoEncoder`, :class:`~hourglass.ConvAutoEncoder` and
-#: :class:`~hourglass.VariationalAutoEncoder` (dense or conv, with the options of both).
-KINDS = ("dense", "conv", "vae")
+#: The estimator kinds (from :mod:`hourglass.registry`): :class:`~hourglass.AutoEncoder`,
+#: :class:`~hourglass.ConvAutoEncoder` and :class:`~hourglass.VariationalAutoEncoder` (dense or
+#: conv, with the options of both).
+KINDS = registry.PARAMETER_KINDS
 #: Estimators that take every parameter of another kind, its per-kind defaults too, and their
 #: own besides: :class:`~hourglass.VQAutoEncoder` is a ConvAutoEncoder with a quantized code.
-EXTENDS = {"vq": "conv"}
+EXTENDS = dict(registry.EXTENDS)
 #: The deterministic autoencoders: the guards against the identity and pretrained parts are theirs.
 _AE = ("dense", "conv")
 

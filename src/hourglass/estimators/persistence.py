@@ -21,6 +21,7 @@ behind.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import numbers
@@ -33,6 +34,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from hourglass import registry
+from hourglass._version import __version__
 from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
 from hourglass.data.scaling import SCALINGS, AffineScaler
 from hourglass.exceptions import InvalidInputError, ModelFileError
@@ -107,17 +110,26 @@ ESTIMATORS: dict[str, type] = {}
 
 
 def register_estimator(cls: type) -> type:
-    """Class decorator: let :func:`load` rebuild estimators of this class by name."""
+    """Class decorator: let :func:`load` rebuild estimators of this class by name.
+
+    The name is the tag ``config.json`` saves, so it must be a kind of :mod:`hourglass.registry`
+    defined in this very module: a class the registry does not know could be saved but never
+    loaded in a fresh process.
+    """
+    entry = registry.by_estimator(cls.__name__)
+    if entry is None or entry.module != cls.__module__:
+        raise TypeError(
+            f"{cls.__module__}.{cls.__name__} is not an estimator kind of hourglass.registry; add it there"
+        )
     ESTIMATORS[cls.__name__] = cls
     return cls
 
 
 def _import_estimators() -> None:
-    """Import the estimator modules, which register themselves (``hourglass`` imports them lazily)."""
-    import importlib
-
-    for module in ("dense", "conv", "anomaly", "vq", "variational"):
-        importlib.import_module(f"hourglass.estimators.{module}")
+    """Import the registry's estimator modules, which register themselves (``hourglass`` imports
+    them lazily, and a fresh process may load a model before it has used any)."""
+    for module in registry.ESTIMATOR_MODULES.values():
+        importlib.import_module(module)
 
 
 def json_safe(value: Any) -> Any:
@@ -157,8 +169,6 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     Path
         The folder written.
     """
-    from hourglass import __version__
-
     if not hasattr(estimator, "module_"):
         raise InvalidInputError(f"this {type(estimator).__name__} is not fitted yet; call fit before save")
     path = check_writable(path, force)

@@ -506,10 +506,5 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         """
         return self.transform(X).astype(np.float64).var(axis=0) > threshold
 
-    def _report_sections(self, report, X: np.ndarray, image_shape=None, data_role: str = "training") -> None:
-        from hourglass.report.variational import add_variational_sections
-
-        add_variational_sections(report, self, X, image_shape)
-
 
 __all__ = ["VariationalAutoEncoder"]

@@ -293,27 +293,6 @@ class VQAutoEncoder(ConvAutoEncoder):
             counts = self.module_.bottleneck.cluster_size.detach().double().cpu().numpy()
         return np.asarray(counts, np.float64)
 
-    def _report_sections(self, report, X, image_shape=None, data_role: str = "training") -> None:
-        """The conv sections, then the codebook: its use on ``X``, the grid and the bits it costs."""
-        super()._report_sections(report, X, image_shape=image_shape, data_role=data_role)
-        from hourglass.uses import compression
-
-        data = self._validate_input(X, reset=False)[:2048]
-        usage = self.codebook_usage(data)
-        blob = compression.compress(self, data)
-        rate = compression.compression_report(self, data, blob)
-        report.add_metrics(
-            {
-                "codes in the codebook": self.n_codes_,
-                "index grid": "x".join(map(str, self.grid_shape_)),
-                "codes in use (share)": usage["codebook_used"],
-                "perplexity": usage["perplexity"],
-                "bits per pixel (whole file)": rate.bits_per_pixel,
-                "PSNR (dB)": rate.psnr,
-            },
-            heading="Codebook and rate",
-        )
-
     # -- persistence ---------------------------------------------------------------------------
     def _saved_tensors(self) -> dict[str, np.ndarray]:
         tensors = super()._saved_tensors()

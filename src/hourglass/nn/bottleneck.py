@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.train import distributed
+from hourglass.runtime import distributed
 
 
 class IdentityBottleneck(nn.Module):

@@ -16,7 +16,7 @@ from hourglass.nn.bottleneck import make_bottleneck
 from hourglass.nn.config import ConvConfig
 from hourglass.nn.conv import build_conv_decoder, build_conv_encoder
 from hourglass.nn.model import AutoEncoder, register_architecture
-from hourglass.train.tasks import chroma_to_rgb, luma
+from hourglass.nn.pixels import chroma_to_rgb, luma
 
 _EPS = 1e-3
 

@@ -6,12 +6,14 @@ name (``"dense"``, ...) so a saved config can rebuild its module.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
+from hourglass import registry
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.bottleneck import IdentityBottleneck, make_bottleneck
 from hourglass.nn.config import OUTPUT_ACTIVATIONS, DenseConfig
@@ -123,19 +125,36 @@ def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return [("output", module)]
 
 
+#: ``{architecture kind: builder}`` of the modules imported so far; :func:`_builder_module`
+#: imports the one :mod:`hourglass.registry` names for a kind not seen yet.
 ARCHITECTURES: dict[str, Callable[[Any], AutoEncoder]] = {}
 CONFIGS: dict[str, type] = {}
 
 
 def register_architecture(config_cls: type) -> Callable:
-    """Register a builder ``config -> AutoEncoder`` under ``config_cls.kind``."""
+    """Register a builder ``config -> AutoEncoder`` under ``config_cls.kind``.
+
+    The kind must be one of :data:`hourglass.registry.ARCHITECTURE_MODULES`, registered by the
+    module named there: the registry is what finds the builder of a saved model's architecture.
+    """
 
     def decorator(builder: Callable[[Any], AutoEncoder]) -> Callable[[Any], AutoEncoder]:
+        if registry.ARCHITECTURE_MODULES.get(config_cls.kind) != builder.__module__:
+            raise TypeError(
+                f"architecture kind {config_cls.kind!r} of {builder.__module__} is not in "
+                "hourglass.registry.ARCHITECTURE_MODULES; add it there"
+            )
         ARCHITECTURES[config_cls.kind] = builder
         CONFIGS[config_cls.kind] = config_cls
         return builder
 
     return decorator
+
+
+def _builder_module(kind: Any) -> None:
+    """Import the module that builds architectures of ``kind``, if the registry knows one."""
+    if isinstance(kind, str) and kind not in CONFIGS and kind in registry.ARCHITECTURE_MODULES:
+        importlib.import_module(registry.ARCHITECTURE_MODULES[kind])
 
 
 @register_architecture(DenseConfig)
@@ -152,6 +171,7 @@ def build_dense(config: DenseConfig) -> AutoEncoder:
 def config_from_dict(data: dict[str, Any]):
     """Rebuild an architecture config from its JSON form (dispatching on ``kind``)."""
     kind = data.get("kind")
+    _builder_module(kind)
     if not isinstance(kind, str) or kind not in CONFIGS:
         raise InvalidInputError(f"unknown architecture kind {kind!r}; expected one of {sorted(CONFIGS)}")
     return CONFIGS[kind].from_dict(data)
@@ -165,4 +185,5 @@ def build_model(config) -> AutoEncoder:
     >>> build_model(DenseConfig(input_dim=4, code_size=2, hidden_layers=(3,))).encoder
     Sequential(...)
     """
+    _builder_module(config.kind)
     return ARCHITECTURES[config.kind](config)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hourglass.nn.pixels import luminance, upsample
+
 #: The parts of a model that can be carried elsewhere.
 PARTS = ("autoencoder", "encoder", "decoder")
 
@@ -207,8 +209,6 @@ class Luminance(nn.Module):
     """A colorizer's input from an RGB batch ``(b, 3, h, w)``: its luma on all three channels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from hourglass.train.tasks import luminance
-
         return luminance(x)
 
 
@@ -220,6 +220,4 @@ class Upsample(nn.Module):
         self.size = tuple(int(s) for s in size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from hourglass.train.tasks import upsample
-
         return upsample(x, self.size)

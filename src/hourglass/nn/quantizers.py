@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hourglass.exceptions import InvalidInputError
-from hourglass.train import distributed
+from hourglass.runtime import distributed
 
 #: A code assigned fewer vectors than this per batch (moving average) is dead and restarted.
 DEAD_CODE_THRESHOLD = 1.0

@@ -12,6 +12,7 @@ import numpy as np
 from hourglass.data.units import UNITS_SHORT, units_of
 from hourglass.report import plots
 from hourglass.report.html import Report
+from hourglass.report.sections import add_model_sections
 from hourglass.uses.comparison import UNITS_TEXT, Comparison
 
 N_SHOWN = 10  # images per row in reconstruction figures
@@ -216,7 +217,7 @@ def model_report(
     Shows the training curves (the best epoch marked), reconstructions next to the originals
     (for image-like data, rows or ``(n, c, h, w)`` images, with PCA at the same code size for a
     flat conv code),
-    the map of the codes, and any sections the estimator adds (``_report_sections``). For a
+    the map of the codes, and the sections of the estimator's kind (:mod:`hourglass.report.sections`). For a
     restoration task (``task`` other than 'reconstruct') the headline is the task's PSNR
     against its classical baseline, not the reconstruction error of clean input.
 
@@ -284,12 +285,8 @@ def model_report(
             ),
             heading="Reconstruction error",
         )
-    sections = getattr(estimator, "_report_sections", None)
-    if sections is not None:
-        if restoration:
-            sections(report, scored, image_shape=image_shape, data_role=role)
-        else:
-            sections(report, scored, image_shape=image_shape)
+    # The training role unless a restoration task scores held-out images, as before the move.
+    add_model_sections(report, estimator, scored, image_shape, role if restoration else "training")
     return report
 
 

@@ -61,7 +61,7 @@ class TrainConfig(_JSONConfig):
         Seconds of training at most (resumed runs count the seconds before); the decay is laid
         over the last fifth of them, so the run ends at the budget with its schedule complete.
     threads : int or 'auto'
-        CPU threads for training (:func:`hourglass.train.threads.resolve_threads`).
+        CPU threads for training (:func:`hourglass.runtime.threads.resolve_threads`).
     """
 
     kind: ClassVar[str] = "train"

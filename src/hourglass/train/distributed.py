@@ -1,123 +1,30 @@
-"""Data-parallel training across processes with torch.distributed, as launched by torchrun.
+"""Kept so that ``from hourglass.train import distributed`` still works: the helpers moved down to
+:mod:`hourglass.runtime.distributed`, where the bottlenecks of :mod:`hourglass.nn` can reach them."""
 
-hourglass starts nothing itself: ``torchrun --nproc-per-node N -m hourglass fit ...`` (or a
-script that calls ``fit``) starts N processes with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the
-rendezvous address in their environment, on one machine or several. :func:`setup` joins the
-process group they form (gloo on CPUs, NCCL on GPUs, one GPU a process); the trainer then wraps
-the model in ``DistributedDataParallel``, each process computes its share of every batch, and
-only rank 0 writes checkpoints, models and reports.
-"""
+from hourglass.runtime.distributed import (
+    active,
+    all_reduce_max,
+    all_reduce_mean,
+    all_reduce_sum,
+    barrier,
+    data_parallel,
+    is_main,
+    launched,
+    rank,
+    setup,
+    world_size,
+)
 
-from __future__ import annotations
-
-import os
-
-import torch
-import torch.distributed as dist
-
-from hourglass.exceptions import InvalidInputError
-
-
-def launched() -> bool:
-    """True in a process that torchrun (or another launcher) started as one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def active() -> bool:
-    """True once this process is part of an initialised group of more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def rank() -> int:
-    """This process's rank: the group's, or before it is joined the launcher's ``RANK`` (0 alone)."""
-    return dist.get_rank() if active() else int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    """The number of processes training together (1 when not distributed)."""
-    return dist.get_world_size() if active() else 1
-
-
-def is_main() -> bool:
-    """True in the process that writes files: rank 0, or the only process."""
-    return rank() == 0
-
-
-def setup(device: torch.device) -> torch.device:
-    """Join the launcher's process group if this process is one of several; return its device.
-
-    Parameters
-    ----------
-    device : torch.device
-        The device asked for: on CUDA each process takes the GPU of its ``LOCAL_RANK``.
-
-    Returns
-    -------
-    torch.device
-        The device this process trains on.
-
-    Raises
-    ------
-    InvalidInputError
-        If CUDA is asked for with fewer GPUs on this machine than processes on it.
-    """
-    if not launched():
-        return device
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
-    if device.type == "cuda":
-        available = torch.cuda.device_count()
-        if available < local_size:
-            raise InvalidInputError(
-                f"device='cuda' with {local_size} processes on this machine, but it has {available} "
-                "GPU(s); expected one GPU a process: lower --nproc-per-node or use --device cpu"
-            )
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=None)
-    return device
-
-
-def data_parallel(model: torch.nn.Module) -> torch.nn.Module:
-    """``model`` wrapped in DistributedDataParallel, its buffers left to each process after the start.
-
-    Buffers are identical at the start and are not broadcast from rank 0 at every step: the TopK
-    bottleneck keeps its dead-unit statistics itself, over every process's share of a batch.
-    """
-    import inspect
-
-    ddp = torch.nn.parallel.DistributedDataParallel
-    if "forward_sync_buffers" in inspect.signature(ddp.__init__).parameters:
-        return ddp(model, forward_sync_buffers=False)
-    return ddp(model, broadcast_buffers=False)  # PyTorch before forward_sync_buffers
-
-
-def _all_reduce(values: torch.Tensor, op) -> torch.Tensor:
-    """``values`` reduced with ``op`` over the processes, on a copy (``values`` when alone)."""
-    if not active():
-        return values
-    values = values.clone()
-    dist.all_reduce(values, op=op)
-    return values
-
-
-def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
-    """The mean of ``values`` over the processes (``values`` itself when not distributed)."""
-    return _all_reduce(values, dist.ReduceOp.SUM) / world_size() if active() else values
-
-
-def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
-    """The sum of ``values`` over the processes (``values`` itself when not distributed)."""
-    return _all_reduce(values, dist.ReduceOp.SUM)
-
-
-def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
-    """The element-wise maximum of ``values`` over the processes."""
-    return _all_reduce(values, dist.ReduceOp.MAX)
-
-
-def barrier() -> None:
-    """Wait for every process (no-op when not distributed)."""
-    if active():
-        dist.barrier()
+__all__ = [
+    "active",
+    "all_reduce_max",
+    "all_reduce_mean",
+    "all_reduce_sum",
+    "barrier",
+    "data_parallel",
+    "is_main",
+    "launched",
+    "rank",
+    "setup",
+    "world_size",
+]

@@ -7,6 +7,9 @@ A pretrained part comes from one of two places:
   config describes it and the new model saves and loads like any other;
 * any ``torch.nn.Module``: hourglass cannot rebuild it from JSON, so such a model refuses to
   ``save`` (keep the module and save its weights with PyTorch instead).
+
+Training sees modules only: reading a model folder is the estimators' business, so
+:mod:`hourglass.estimators.parts` turns a folder into its architecture and its modules first.
 """
 
 from __future__ import annotations
@@ -31,21 +34,14 @@ def is_path(source: Any) -> bool:
     return isinstance(source, (str, Path))
 
 
-def source_architecture(source: str | Path):
-    """The architecture config saved in the model folder ``source``."""
-    from hourglass.estimators.persistence import read_config
-    from hourglass.nn.model import config_from_dict
-
-    return config_from_dict(read_config(source)["architecture"])
-
-
 def load_part(source: Any, role: str) -> nn.Module:
     """A fresh copy of the ``role`` ('encoder' or 'decoder') of ``source``.
 
     Parameters
     ----------
-    source : str, Path or nn.Module
-        A saved hourglass model folder, or a module (copied, so the caller's stays untouched).
+    source : nn.Module
+        A module, copied so the caller's stays untouched (a saved model folder goes through
+        :func:`hourglass.estimators.parts.load_part`, which reads it and comes here).
     role : {'encoder', 'decoder'}
 
     Examples
@@ -57,58 +53,9 @@ def load_part(source: Any, role: str) -> nn.Module:
         raise InvalidInputError(f"role={role!r}; expected one of {ROLES}")
     if isinstance(source, nn.Module):
         return copy.deepcopy(source)
-    if is_path(source):
-        from hourglass.estimators.persistence import load
-
-        return copy.deepcopy(getattr(load(source, device="cpu").module_, role))
     raise InvalidInputError(
         f"{role}={source!r}; expected a saved hourglass model folder or a torch.nn.Module"
     )
-
-
-def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = None) -> DenseConfig:
-    """``base`` with the layer sizes of the encoder / decoder taken from saved model folders.
-
-    Raises InvalidInputError naming the mismatch when the saved parts do not fit the data's
-    width or each other's code size.
-    """
-    config = base
-    if is_path(encoder):
-        src = _dense_source(encoder, "encoder")
-        if src.input_dim != base.input_dim:
-            raise InvalidInputError(
-                f"the encoder from {str(encoder)!r} takes {src.input_dim} features but the data has "
-                f"{base.input_dim}; expected data of the width it was trained on"
-            )
-        decoder_layers = (
-            base.decoder_layers if base.decoder_layers is not None else src.resolved_decoder_layers
-        )
-        config = replace(
-            config,
-            hidden_layers=src.hidden_layers,
-            code_size=src.code_size,
-            activation=src.activation,
-            decoder_layers=decoder_layers,
-        )
-    if is_path(decoder):
-        src = _dense_source(decoder, "decoder")
-        if src.input_dim != base.input_dim or src.code_size != config.code_size:
-            raise InvalidInputError(
-                f"the decoder from {str(decoder)!r} maps codes of {src.code_size} units to {src.input_dim} "
-                f"features; expected {config.code_size} units to {base.input_dim} features"
-            )
-        config = replace(config, decoder_layers=src.resolved_decoder_layers, activation=src.activation)
-    return config
-
-
-def _dense_source(path: str | Path, role: str) -> DenseConfig:
-    src = source_architecture(path)
-    if not isinstance(src, DenseConfig):
-        raise InvalidInputError(
-            f"{role}={str(path)!r} holds a {src.kind!r} model; a dense AutoEncoder takes a dense one "
-            "(pass the module itself to reuse layers of another kind)"
-        )
-    return src
 
 
 def module_code_width(encoder: nn.Module, sample: torch.Tensor) -> int:

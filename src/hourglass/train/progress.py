@@ -19,7 +19,7 @@ from typing import TextIO
 
 from tqdm.auto import tqdm
 
-from hourglass.train import distributed
+from hourglass.runtime import distributed
 
 
 def _value(x: float) -> str:

@@ -22,7 +22,9 @@ from torch import nn
 
 from hourglass.data.sources import ScaledRows, iterate_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
-from hourglass.train import checkpoint, distributed, optimizer
+from hourglass.runtime import distributed
+from hourglass.runtime.threads import resolve_threads, thread_limit
+from hourglass.train import checkpoint, optimizer
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import Regularizer, total_loss
 from hourglass.train.precision import autocast, forward_flops, matmul_scope, resolve_precision
@@ -37,7 +39,6 @@ from hourglass.train.schedule import (
     plateau_gain,
     warmup_steps,
 )
-from hourglass.train.threads import resolve_threads, thread_limit
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Data = torch.Tensor | torch.utils.data.Dataset

@@ -1,15 +1,22 @@
-"""The anomaly section of a report: flagged shares, AUROC, a score histogram, the worst samples."""
+"""The report section of a fitted :class:`~hourglass.AnomalyDetector`: its threshold, how much it
+flags, the errors against the calibration data and the most abnormal samples.
+
+The detector computes (errors, threshold, error maps); this module presents. Before hourglass's
+layers were made to point down, this section lived beside the detector in
+``hourglass.estimators.anomaly``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.units import UNITS_SHORT
-from hourglass.data.validation import check_binary_labels
-from hourglass.estimators.outlier_scores import score_units
+from hourglass.estimators.anomaly import AnomalyDetector, check_binary_labels, score_units
+from hourglass.report import plots
 
 #: Quantiles of the calibration errors drawn in the score histogram.
 _REFERENCE_QUANTILES = (0.5, 0.9, 0.99)
@@ -19,7 +26,7 @@ _N_SHOWN = 8
 
 def anomaly_report_section(
     report,
-    detector: Any,
+    detector: AnomalyDetector,
     X: Any,
     labels: Any = None,
     name: str = "scored data",
@@ -64,8 +71,6 @@ def anomaly_report_section(
     >>> labels = np.r_[np.zeros(len(X_test)), np.ones(300)]
     >>> anomaly_report_section(report, detector, X, labels, "digits and photos", (8, 8))  # doctest: +SKIP
     """
-    from hourglass.report import plots
-
     check_is_fitted(detector, "offset_")
     errors = detector.reconstruction_error(X)
     truth = None if labels is None else check_binary_labels(labels, len(errors))
@@ -84,8 +89,6 @@ def anomaly_report_section(
         cards["the same quantile in the data's raw units"] = float(raw_threshold)
     if truth is not None:
         if 0 < truth.sum() < len(truth):
-            from sklearn.metrics import roc_auc_score
-
             figures["AUROC"] = float(roc_auc_score(truth, errors))
             cards["AUROC of the error against the labels"] = figures["AUROC"]
         for value, group in ((1, "abnormal"), (0, "normal")):
@@ -151,3 +154,6 @@ def anomaly_report_section(
 
 def _percent(share: float) -> str:
     return "—" if np.isnan(share) else f"{share:.1%}"
+
+
+__all__ = ["anomaly_report_section"]

@@ -1,0 +1,100 @@
+"""Pretrained parts from saved model folders: their architecture and their modules.
+
+A folder is read here, where :func:`hourglass.load` lives, and handed to training as plain
+modules (:mod:`hourglass.train.pretrained`): the training layer knows modules, not files. A saved
+part's architecture goes into the new model's own config, so the new model saves and loads like
+any other.
+
+Examples
+--------
+>>> source_architecture("digits-model").code_size  # doctest: +SKIP
+8
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from hourglass.estimators.persistence import load, read_config
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import DenseConfig
+from hourglass.nn.model import config_from_dict
+from hourglass.train import pretrained
+from hourglass.train.pretrained import is_path
+
+
+def source_architecture(source: str | Path):
+    """The architecture config saved in the model folder ``source``."""
+    return config_from_dict(read_config(source)["architecture"])
+
+
+def load_part(source: Any, role: str) -> nn.Module:
+    """A fresh copy of the ``role`` ('encoder' or 'decoder') of ``source``.
+
+    Parameters
+    ----------
+    source : str, Path or nn.Module
+        A saved hourglass model folder, or a module (copied, so the caller's stays untouched).
+    role : {'encoder', 'decoder'}
+
+    Examples
+    --------
+    >>> load_part(nn.Linear(4, 2), "encoder")
+    Linear(in_features=4, out_features=2, bias=True)
+    """
+    if role in pretrained.ROLES and is_path(source):
+        return copy.deepcopy(getattr(load(source, device="cpu").module_, role))
+    return pretrained.load_part(source, role)
+
+
+def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = None) -> DenseConfig:
+    """``base`` with the layer sizes of the encoder / decoder taken from saved model folders.
+
+    Raises InvalidInputError naming the mismatch when the saved parts do not fit the data's
+    width or each other's code size.
+    """
+    config = base
+    if is_path(encoder):
+        src = _dense_source(encoder, "encoder")
+        if src.input_dim != base.input_dim:
+            raise InvalidInputError(
+                f"the encoder from {str(encoder)!r} takes {src.input_dim} features but the data has "
+                f"{base.input_dim}; expected data of the width it was trained on"
+            )
+        decoder_layers = (
+            base.decoder_layers if base.decoder_layers is not None else src.resolved_decoder_layers
+        )
+        config = replace(
+            config,
+            hidden_layers=src.hidden_layers,
+            code_size=src.code_size,
+            activation=src.activation,
+            decoder_layers=decoder_layers,
+        )
+    if is_path(decoder):
+        src = _dense_source(decoder, "decoder")
+        if src.input_dim != base.input_dim or src.code_size != config.code_size:
+            raise InvalidInputError(
+                f"the decoder from {str(decoder)!r} maps codes of {src.code_size} units to {src.input_dim} "
+                f"features; expected {config.code_size} units to {base.input_dim} features"
+            )
+        config = replace(config, decoder_layers=src.resolved_decoder_layers, activation=src.activation)
+    return config
+
+
+def _dense_source(path: str | Path, role: str) -> DenseConfig:
+    src = source_architecture(path)
+    if not isinstance(src, DenseConfig):
+        raise InvalidInputError(
+            f"{role}={str(path)!r} holds a {src.kind!r} model; a dense AutoEncoder takes a dense one "
+            "(pass the module itself to reuse layers of another kind)"
+        )
+    return src
+
+
+__all__ = ["dense_architecture", "load_part", "source_architecture"]

@@ -1,0 +1,97 @@
+"""The report section of a clustering: its scores against PCA and raw data, and latent maps.
+
+:func:`hourglass.uses.clustering.cluster` computes; this module presents, with the colours of
+clusters matched to those of the labels they stand for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hourglass.report import plots
+from hourglass.uses.clustering import SCALING_TEXT, ClusterResult, match_clusters
+
+
+def cluster_report_section(report, result: ClusterResult) -> None:
+    """Add the clustering's metrics table and 2-D latent maps to ``report``.
+
+    Parameters
+    ----------
+    report : hourglass.report.html.Report
+        The report to extend.
+    result : ClusterResult
+        What :func:`cluster` returned.
+
+    Examples
+    --------
+    >>> from hourglass.report.html import Report
+    >>> report = Report("Clusters of digits")
+    >>> cluster_report_section(report, result)  # doctest: +SKIP
+    """
+    step = f" after a {result.manifold} embedding" if result.manifold else ""
+    pipeline = f"{result.method}{step}, {result.n_clusters} clusters"
+    if result.metrics is not None:
+        best = result.metrics.loc[result.metrics["NMI"].idxmax(), "representation"]
+        report.add_table(
+            result.metrics,
+            heading="Clustering quality",
+            caption=f"The same pipeline ({pipeline}) on the autoencoder's codes, on PCA codes of the same "
+            f"width and on the raw data, both {SCALING_TEXT.get(result.scaling, result.scaling)}; "
+            f"accuracy under the best one-to-one matching of clusters to classes. Best NMI: {best}.",
+            highlight={"NMI": "max", "ARI": "max", "accuracy": "max"},
+        )
+    else:
+        report.add_text(
+            f"Pipeline: {pipeline}. No labels were given, so there is no score.", heading="Clusters"
+        )
+    # A 2-D map: the manifold embedding when it is 2-D, otherwise the codes' first two PCs.
+    if result.manifold is not None and result.embedding.shape[1] == 2:
+        shown, what = result.embedding, f"{result.manifold} embedding of the codes"
+    else:
+        shown, what = result.codes, "codes"
+    label_colors, cluster_colors = _matched_colors(result)
+    report.add_figure(
+        plots.code_map(
+            shown,
+            result.assignments,
+            title=f"{what}, coloured by cluster",
+            colors=cluster_colors,
+            legend_title="cluster",
+        ),
+        heading="Latent map by cluster",
+        caption="Clusters matched to labels one-to-one (Hungarian matching) share their colours with the "
+        "map by label below; unmatched clusters get colours of their own, noise (-1) is gray."
+        if result.labels is not None
+        else None,
+    )
+    if result.labels is not None:
+        report.add_figure(
+            plots.code_map(
+                shown,
+                result.labels,
+                title=f"{what}, coloured by label",
+                colors=label_colors,
+                legend_title="label",
+            ),
+            heading="Latent map by label",
+        )
+
+
+#: Colour of HDBSCAN's noise points in the cluster map.
+_NOISE_COLOR = "#9ca3af"
+
+
+def _matched_colors(result: ClusterResult) -> tuple[dict[Any, Any] | None, dict[Any, Any]]:
+    """Colours of labels and clusters such that a cluster takes the colour of its matched label."""
+    noise = {-1: _NOISE_COLOR}
+    if result.labels is None or len(np.unique(result.labels)) > 20:
+        return None, noise
+    label_colors = plots.class_colors(np.unique(result.labels).tolist())
+    matching = match_clusters(result.labels, result.assignments)
+    cluster_colors = {cluster: label_colors[label] for cluster, label in matching.items()}
+    return label_colors, {**cluster_colors, **noise}
+
+
+__all__ = ["cluster_report_section"]

@@ -1,0 +1,172 @@
+"""The sections of a model report that belong to one kind of estimator.
+
+:func:`hourglass.report.build.build_model_report` writes what every model shares (error, codes,
+reconstructions), then :func:`add_model_sections` what the model's kind adds: the sparse code
+when a sparsity guard is on, a task's baselines, a codebook's rate, a VAE's posterior. They are
+built here, above the estimators, so that an estimator computes and the report presents: no
+estimator imports the report.
+
+Examples
+--------
+>>> from hourglass.report.html import Report
+>>> report = Report("digits")
+>>> add_model_sections(report, ae, X, image_shape=(8, 8))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hourglass.estimators.base import BaseAutoEncoder
+from hourglass.estimators.conv import ConvAutoEncoder
+from hourglass.estimators.variational import VariationalAutoEncoder
+from hourglass.estimators.vq import VQAutoEncoder
+from hourglass.report import plots
+from hourglass.report.variational import add_variational_sections
+from hourglass.train import sparsity
+from hourglass.uses import compression
+
+
+def add_model_sections(
+    report,
+    estimator: Any,
+    X: np.ndarray,
+    image_shape: tuple[int, ...] | None = None,
+    data_role: str = "training",
+) -> None:
+    """Add the sections of ``estimator``'s kind to ``report``, on the samples ``X``.
+
+    Parameters
+    ----------
+    report : Report
+        The report to add to.
+    estimator : BaseAutoEncoder
+        A fitted estimator (others add nothing).
+    X : ndarray
+        The samples the report shows, in data units.
+    image_shape : tuple of int, optional
+        The image shape of a flat sample, for figures of images.
+    data_role : {'training', 'held-out'}, default='training'
+        Whether the model trained on ``X``; a task's labels say so.
+    """
+    if isinstance(estimator, VariationalAutoEncoder):
+        # A VAE's code is a posterior: its KL and active units replace the sparse-code view.
+        add_variational_sections(report, estimator, X, image_shape)
+        return
+    if not isinstance(estimator, BaseAutoEncoder):
+        return
+    add_sparse_code_sections(report, estimator, X, image_shape)
+    if isinstance(estimator, ConvAutoEncoder):
+        add_task_sections(report, estimator, X, data_role)
+    if isinstance(estimator, VQAutoEncoder):
+        add_codebook_sections(report, estimator, X)
+
+
+def add_sparse_code_sections(
+    report, estimator: BaseAutoEncoder, X: np.ndarray, image_shape: tuple[int, ...] | None = None
+) -> None:
+    """Add the sparse-code metrics, the unit-frequency histogram and (for images) the decoder's
+    dictionary atoms, when a sparsity guard is on."""
+    if not estimator._sparsity_on():
+        return
+    threshold = estimator._activity_threshold()
+    data = estimator._validate_input(X, reset=False)
+    scaled = estimator.scaler_.transform(data)
+    module = estimator.module_
+    codes = estimator._run(module.encode, scaled).reshape(len(data), -1)
+    recon = estimator._run(lambda t: module(t)["reconstruction"], scaled)
+    metrics = sparsity.sparse_code_metrics(scaled, codes, recon, threshold)
+    report.add_metrics(
+        {
+            "L0 (active units per sample)": metrics["l0"],
+            "dead units (fraction)": metrics["dead_fraction"],
+            "normalized MSE": metrics["normalized_mse"],
+            "explained variance": metrics["explained_variance"],
+        },
+        heading="Sparse code",
+    )
+    freq = sparsity.activation_frequency(codes, threshold)
+    report.add_figure(
+        plots.histogram(freq, "how often each unit is active", "activation frequency", log=True),
+        caption="Fraction of samples on which each code unit is active; units at 0 are dead.",
+    )
+    if image_shape is None or int(np.prod(image_shape)) != int(np.prod(data.shape[1:])):
+        return
+    if not module.decodes_codes_alone:
+        return
+    # Dictionary atoms: the decoder's response to one unit at its typical active value,
+    # decode(a_i e_i) - decode(0), for the most used units.
+    order = np.argsort(-freq)[: min(32, int((freq > 0).sum()))]
+    if len(order) == 0:
+        return
+    active = np.abs(codes) > threshold
+    typical = np.array([np.abs(codes[active[:, i], i]).mean() for i in order], dtype=np.float32)
+    unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
+    unit_codes[np.arange(len(order)), order] = typical
+    unit_codes = unit_codes.reshape(len(unit_codes), *estimator._code_shape())
+    decoded = estimator.scaler_.inverse_transform(estimator._run(module.decode, unit_codes))
+    decoded = decoded.reshape(len(unit_codes), -1)
+    atoms = decoded[:-1] - decoded[-1]
+    report.add_figure(
+        plots.image_grid(
+            atoms.reshape(len(order), *image_shape), [f"unit {i}" for i in order], cmap="RdBu_r"
+        ),
+        heading="Dictionary atoms",
+        caption="What the decoder adds for each of the most used units (decode(a e_i) - decode(0), "
+        "with a the unit's mean active value); red adds, blue removes.",
+    )
+
+
+def add_task_sections(report, estimator: ConvAutoEncoder, X: np.ndarray, data_role: str = "training") -> None:
+    """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM (images, restoration
+    tasks only)."""
+    if len(estimator.input_shape_) != 3 or estimator.task == "reconstruct":
+        return
+    shown, panels, rows = estimator._task_scores(X)
+    report.add_table(
+        pd.DataFrame(rows),
+        heading=f"Task: {estimator.task}",
+        caption=f"Mean over {len(shown)} {data_role} images; 'input' is what the network sees, the "
+        "others are classical baselines and the autoencoder, each compared with the clean truth.",
+        highlight={"PSNR (dB)": "max", "SSIM": "max"},
+    )
+    names = list(panels)
+    grid = np.concatenate([np.clip(panels[name], 0, 1) for name in names])
+    titles = [name for name in names for _ in range(len(shown))]
+    report.add_figure(
+        plots.image_grid(grid, titles, ncols=len(shown)),
+        heading="Input, baselines, autoencoder and truth",
+        caption=f"{data_role.capitalize()} images, one row per method, top to bottom: "
+        + ", ".join(names)
+        + ".",
+    )
+
+
+def add_codebook_sections(report, estimator: VQAutoEncoder, X: np.ndarray) -> None:
+    """Add the codebook: its use on ``X``, the index grid and the bits a compressed file costs."""
+    data = estimator._validate_input(X, reset=False)[:2048]
+    usage = estimator.codebook_usage(data)
+    blob = compression.compress(estimator, data)
+    rate = compression.compression_report(estimator, data, blob)
+    report.add_metrics(
+        {
+            "codes in the codebook": estimator.n_codes_,
+            "index grid": "x".join(map(str, estimator.grid_shape_)),
+            "codes in use (share)": usage["codebook_used"],
+            "perplexity": usage["perplexity"],
+            "bits per pixel (whole file)": rate.bits_per_pixel,
+            "PSNR (dB)": rate.psnr,
+        },
+        heading="Codebook and rate",
+    )
+
+
+__all__ = [
+    "add_codebook_sections",
+    "add_model_sections",
+    "add_sparse_code_sections",
+    "add_task_sections",
+]
