@@ -17,6 +17,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
+from hourglass.train.task_names import TASKS
+
 #: The estimator kinds: :class:`~hourglass.AutoEncoder`, :class:`~hourglass.ConvAutoEncoder` and
 #: :class:`~hourglass.VariationalAutoEncoder` (dense or conv, with the options of both).
 KINDS = ("dense", "conv", "vae")
@@ -122,7 +124,7 @@ PARAMS: tuple[Param, ...] = (
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
           kinds=("conv",), flags=_flag("task"), panel=_CONV,
-          choices=("reconstruct", "denoise", "colorize", "super_resolve", "inpaint")),
+          choices=TASKS),
     Param("scale_factor", int, 2, "super_resolve's factor: 2, 3 or 4.",
           kinds=("conv",), flags=_flag("scale_factor"), panel=_CONV, choices=(2, 3, 4)),
     Param("chroma_subsampling", int, 4,
