@@ -207,7 +207,7 @@ class Luminance(nn.Module):
     """A colorizer's input from an RGB batch ``(b, 3, h, w)``: its luma on all three channels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from hourglass.train.tasks import luminance
+        from hourglass.train.pixels import luminance
 
         return luminance(x)
 
@@ -220,6 +220,6 @@ class Upsample(nn.Module):
         self.size = tuple(int(s) for s in size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from hourglass.train.tasks import upsample
+        from hourglass.train.pixels import upsample
 
         return upsample(x, self.size)
