@@ -301,6 +301,7 @@ def fit(
         echo(f"saved the model to {out}", quiet)
         if report is not None:
             from hourglass.report.build import model_report
+            from hourglass.train.tasks import task_of
 
             X, labels, name = report_sample(dataset, quiet) if dataset is not None else (None, None, "")
             if X is None:
@@ -309,7 +310,7 @@ def fit(
             if X is not None:
                 shape = dataset.image_shape if dataset is not None else None
                 # A restoration task is judged on the validation split, never on what it trained on.
-                restoration = getattr(estimator, "task", "reconstruct") != "reconstruct"
+                restoration = task_of(estimator).restoration
                 held_out = estimator._held_out_report_data() if restoration else None
                 source = None
                 if held_out is not None:

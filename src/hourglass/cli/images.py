@@ -47,6 +47,7 @@ def _inputs(sources: list[Path]) -> list[Path]:
 def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: bool = False) -> Path:
     """Run the model on one file and write the result; raise HourglassError naming the file."""
     from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
+    from hourglass.train.tasks import task_of
 
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
@@ -59,7 +60,8 @@ def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: b
             f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
         )
     channels = estimator.input_shape_[0]
-    mode = "L" if channels == 1 and estimator.task != "colorize" else "RGB"
+    # A colorizer reads every photo in colour (it uses the luminance of gray and colour alike).
+    mode = "L" if channels == 1 and not task_of(estimator).any_channels else "RGB"
     image = load_image(path, mode=mode)
     if min(image.shape[1:]) < MIN_SIDE:
         raise InvalidInputError(

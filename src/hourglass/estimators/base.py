@@ -49,6 +49,7 @@ from hourglass.train import checkpoint
 from hourglass.train.budget import parse_duration
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.tasks import task_of
 from hourglass.train.trainer import Trainer, resolve_device
 
 PREDICT_BATCH = 4096
@@ -506,7 +507,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         monitors is BCE for binary data; these are the numbers a user compares with PCA. None
         without a validation split, and for restoration tasks, judged against their own baselines.
         """
-        if not len(val_idx) or getattr(self, "task", "reconstruct") != "reconstruct":
+        if not len(val_idx) or task_of(self).restoration:
             return None, None
         total, scaled_total, count = 0.0, 0.0, 0
         block = 4 * PREDICT_BATCH

@@ -20,31 +20,28 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.data.images import MODES, ImageFolder, check_photos, first_colour_photo, is_gray, load_image
+from hourglass.data.images import MODES, ImageFolder, check_photos, load_image
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
-from hourglass.data.tiling import PatchDataset, process_tiled
+from hourglass.data.tiling import PatchDataset
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
+from hourglass.estimators.task_part import TaskPart
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
 from hourglass.nn.conv import code_map_shape
 from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
-from hourglass.train.corruptions import make_noise
-from hourglass.train.tasks import Compose, InDataUnits, check_task, luminance, make_task, upsample
+from hourglass.train.tasks import task_of
 
 DEFAULT_IMAGE_SIZE = (64, 64)
 #: Images sampled to fit the scaler and choose the loss when training from a folder.
 SCALER_SAMPLE = 256
 #: Patches cut from each photo of a folder when training a restoration task.
 PATCHES_PER_IMAGE = 16
-#: Channels of the encoder blocks when ``channels=None``, and for the tasks that need others.
+#: Channels of the encoder blocks when ``channels=None`` and the task names none of its own.
 DEFAULT_CHANNELS = (32, 64)
-#: Colorization: four blocks (on the luminance already shrunk by ``chroma_subsampling``), so
-#: that the deepest sees a large part of the photo; narrow, so that it costs no more.
-TASK_CHANNELS = {"colorize": (16, 32, 64, 128)}
 #: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
 MAX_SERIES_CHANNELS = 16
 
@@ -58,7 +55,7 @@ def _holds_idx(folder: Path) -> bool:
 
 
 @register_estimator
-class ConvAutoEncoder(BaseAutoEncoder):
+class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
     """A convolutional autoencoder for series, images and video, and image restoration tasks.
 
     Encoder blocks are convolution -> activation -> max-pooling (or strided convolutions), the
@@ -262,7 +259,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
 
     # -- parameters and inputs ---------------------------------------------------------------
     def _check_params(self) -> None:
-        check_task(self.task, self.scale_factor)
+        task = task_of(self)  # refuses an unknown task or scale factor
         if self.downsampling not in DOWNSAMPLINGS:
             raise InvalidInputError(f"downsampling={self.downsampling!r}; expected one of {DOWNSAMPLINGS}")
         cpb = self.convs_per_block
@@ -272,7 +269,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
             raise InvalidInputError(
                 f"skip_connections={self.skip_connections!r}; expected True, False or 'auto'"
             )
-        if self.skip_connections is True and self.task == "reconstruct":
+        if self.skip_connections is True and not task.restoration:
             raise InvalidInputError(
                 "skip_connections=True with task='reconstruct': the skips let the input bypass the code, "
                 "so the model would learn the identity; use them with a restoration task"
@@ -302,17 +299,14 @@ class ConvAutoEncoder(BaseAutoEncoder):
         if not _is_path(X) or not Path(X).is_dir() or _holds_idx(Path(X)):
             return self._check_colour(self._array_source(self._load(X)))
         size = tuple(self.image_size) if self.image_size is not None else self._default_patch_size()
-        if self.task == "reconstruct":
+        task = task_of(self)
+        if not task.restoration:
             folder = ImageFolder(X, size=size, mode=self.color_mode or "RGB", fit="resize")
             return self._dataset_source(folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
         paths = ImageFolder(X, size=None, mode=self.color_mode or "RGB").paths
         check_photos(paths, size)
-        if self.task == "colorize" and first_colour_photo(paths) is None:
-            raise InvalidInputError(
-                f"task='colorize' needs colour photos to learn colour from, but every image in {str(X)!r} "
-                "is gray (one channel, or red = green = blue); expected RGB photos in colour"
-            )
+        task.check_photos(paths, str(X))
         return self._dataset_source(
             PatchDataset(
                 paths, size, self.color_mode or "RGB", PATCHES_PER_IMAGE, as_seed(self.random_state)
@@ -322,16 +316,8 @@ class ConvAutoEncoder(BaseAutoEncoder):
         )
 
     def _check_colour(self, source: TrainingSource) -> TrainingSource:
-        """Colorization learns colour: refuse images that are all gray (up to 256, spread over them)."""
-        shape = getattr(self, "input_shape_", ())
-        if self.task != "colorize" or len(shape) != 3 or shape[0] != 3:
-            return source  # not RGB images: refused with its own message
-        picks = np.unique(np.linspace(0, len(source) - 1, num=min(len(source), 256)).astype(np.int64))
-        if is_gray(source.read(picks)):
-            raise InvalidInputError(
-                f"task='colorize' needs colour images to learn colour from, but the {len(picks)} images "
-                "checked are all gray (red = green = blue); expected RGB images in colour"
-            )
+        """Refuse training items the task cannot learn from (colorization: all gray)."""
+        task_of(self).check_source(source, getattr(self, "input_shape_", ()))
         return source
 
     def _dataset_source(
@@ -407,15 +393,11 @@ class ConvAutoEncoder(BaseAutoEncoder):
 
     def _overcomplete_allowed(self) -> bool:
         # A corrupted input (a task or noise) or a sparsity penalty keeps a wide code from the identity.
-        return self.task != "reconstruct" or self.noise is not None or self._sparsity_on()
+        return task_of(self).restoration or self.noise is not None or self._sparsity_on()
 
     def _check_code_size(self, X: np.ndarray) -> None:
         # The first items fit sees: also where colorize learns whether it has colour to learn.
-        if self.task == "colorize" and (X.ndim != 4 or X.shape[1] != 3):
-            raise InvalidInputError(
-                f"task='colorize' needs RGB images (n, 3, h, w) to learn colour from; X has samples of "
-                f"shape {tuple(X.shape[1:])}"
-            )
+        task_of(self).check_samples(tuple(X.shape[1:]))
         if self.code_size is None:
             return
         if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
@@ -433,22 +415,22 @@ class ConvAutoEncoder(BaseAutoEncoder):
     def _convs_per_block(self) -> int:
         if self.convs_per_block is not None:
             return int(self.convs_per_block)
-        return 1 if self.task == "reconstruct" else 2
+        return task_of(self).convs_per_block
 
     def _default_patch_size(self) -> tuple[int, int]:
         """Training patches from folders: 64 x 64 where the network works (colorize shrinks them)."""
-        factor = int(self.chroma_subsampling) if self.task == "colorize" else 1
+        factor = task_of(self).patch_scale
         return (DEFAULT_IMAGE_SIZE[0] * factor, DEFAULT_IMAGE_SIZE[1] * factor)
 
     def _channels(self) -> tuple[int, ...]:
         if self.channels is None:
-            return TASK_CHANNELS.get(self.task, DEFAULT_CHANNELS)
+            return task_of(self).channels or DEFAULT_CHANNELS
         return (self.channels,) if isinstance(self.channels, numbers.Integral) else tuple(self.channels)
 
     def _skip_connections(self) -> bool:
         if self.skip_connections != "auto":
             return bool(self.skip_connections)
-        return self.task != "reconstruct" and self.downsampling == "pool" and self.code_size is None
+        return task_of(self).restoration and self.downsampling == "pool" and self.code_size is None
 
     def _architecture(self, X: np.ndarray, output_activation: str) -> ConvConfig:
         channels = self._channels()
@@ -462,37 +444,19 @@ class ConvAutoEncoder(BaseAutoEncoder):
             skip_connections=self._skip_connections(),
             activation=self.activation,
             output_activation=output_activation,
-            residual=self.task != "reconstruct",
+            residual=task_of(self).restoration,
             **self._chroma_fields(),
             # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
             **self._bottleneck_fields(math.prod(X.shape[1:])),
         )
 
     def _chroma_fields(self) -> dict[str, Any]:
-        """Colorization predicts chroma on the exact luminance, which the model takes in pixel units."""
-        if self.task != "colorize":
-            return {}
-        return {
-            "chroma": True,
-            "pixel_offset": tuple(float(v) for v in np.ravel(self.scaler_.offset)),
-            "pixel_scale": tuple(float(v) for v in np.ravel(self.scaler_.scale)),
-            "chroma_subsampling": int(self.chroma_subsampling),
-        }
+        """The network's config fields the task sets (colorization's chroma, in pixel units)."""
+        return task_of(self).config_fields(self.scaler_)
 
     def _corruption(self):
         """The task's corruption (in data units), then the input noise; None for neither."""
-        noise = super()._corruption()
-        if self.task == "denoise" and noise is None:
-            noise = make_noise(self.noise or "gaussian", self.noise_level)
-        task = make_task(self.task, self.scale_factor)
-        if task is not None and self.scaler_.kind != "none":
-            task = InDataUnits(
-                task, torch.from_numpy(self.scaler_.offset), torch.from_numpy(self.scaler_.scale)
-            )
-        steps = tuple(s for s in (task, noise) if s is not None)
-        if not steps:
-            return None
-        return steps[0] if len(steps) == 1 else Compose(steps)
+        return task_of(self).training_corruption(super()._corruption(), self.scaler_)
 
     def _code_width(self) -> int:
         return math.prod(self._code_shape())
@@ -514,254 +478,6 @@ class ConvAutoEncoder(BaseAutoEncoder):
         codes = check_finite(codes, "codes")
         out = self._run(self.module_.decode, codes.reshape(len(codes), *self._code_shape()))
         return self.scaler_.inverse_transform(out).astype(self._output_dtype(X), copy=False)
-
-    def _network(self, inputs: np.ndarray) -> np.ndarray:
-        """The trained network on task inputs ``(n, *input_shape_)`` in data units."""
-        scaled = self.scaler_.transform(np.asarray(inputs, np.float32))
-        out = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
-        return self.scaler_.inverse_transform(out)
-
-    def _task_input(self, X: np.ndarray) -> np.ndarray:
-        """What the network expects for the user's ``(n, c, ...)`` input to :meth:`apply`."""
-        t = torch.from_numpy(np.array(X, dtype=np.float32))  # a writable copy, also of a memory map
-        if self.task == "colorize":
-            t = luminance(t.expand(-1, 3, *t.shape[2:]) if t.shape[1] == 1 else t)
-        elif self.task == "super_resolve":
-            t = upsample(t, [s * int(self.scale_factor) for s in t.shape[2:]])
-        return t.numpy()
-
-    def apply(self, X: Any, self_ensemble: bool = False) -> np.ndarray:
-        """Run the task on ``X`` in data units: denoise, colorize, super-resolve or inpaint it.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, c, ...) or a path
-            Noisy images (denoise), gray or colour images whose luminance is used (colorize),
-            low-resolution images (super_resolve: the output is ``scale_factor`` times larger),
-            images with holes (inpaint) or any input (reconstruct). Images whose size differs
-            from the training size are processed tile by tile (:meth:`apply_image`).
-        self_ensemble : bool, default=False
-            Images only: average over their eight flips and quarter turns, as in
-            :meth:`apply_image`.
-
-        Returns
-        -------
-        ndarray of shape (n, c_out, ...)
-
-        Examples
-        --------
-        >>> sr = ConvAutoEncoder(task="super_resolve").fit(patches)  # doctest: +SKIP
-        >>> sr.apply(low_res).shape[-1] == 2 * low_res.shape[-1]     # doctest: +SKIP
-        True
-        """
-        check_is_fitted(self, "module_")
-        data = np.asarray(self._load(X), np.float32)
-        if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
-            data = data[:, None]
-        data = check_finite(data, "X")
-        inputs = self._task_input(data)
-        if self_ensemble and inputs.ndim != 4:
-            raise InvalidInputError(
-                "self_ensemble=True needs images (n, c, h, w); X has samples of shape "
-                f"{tuple(data.shape[1:])}"
-            )
-        if tuple(inputs.shape[1:]) == self.input_shape_ and not self_ensemble:
-            return self._network(inputs).astype(self._output_dtype(X), copy=False)
-        if inputs.ndim != 4:
-            raise InvalidInputError(
-                f"X has samples of shape {tuple(data.shape[1:])}; this model needs {self.input_shape_} "
-                "(only images of another size are tiled)"
-            )
-        results = [self.apply_image(img, self_ensemble=self_ensemble) for img in data]
-        return np.stack(results).astype(self._output_dtype(X), copy=False)
-
-    def apply_image(
-        self, image: Any, overlap: float = 0.5, batch_size: int = 32, self_ensemble: bool = False
-    ) -> np.ndarray:
-        """Run the task on one image ``(c, h, w)`` or ``(h, w)`` of any size, in overlapping tiles.
-
-        Parameters
-        ----------
-        image : ndarray
-            In data units (pixels in [0, 1] for photos). For super_resolve, the low-resolution
-            image; the result is ``scale_factor`` times larger.
-        overlap : float, default=0.5
-            Share of a tile its neighbours overlap; tiles are blended with a smooth window.
-        batch_size : int, default=32
-        self_ensemble : bool, default=False
-            Average the results for the eight flips and quarter turns of the image, each turned
-            back (the "geometric self-ensemble" of Timofte et al. 2016 and EDSR+): a restoration
-            network is not exactly equivariant to them, and its errors partly cancel. Eight
-            times the work for typically 0.1-0.2 dB PSNR.
-
-        Returns
-        -------
-        ndarray of shape (c_out, H, W), float32
-
-        Examples
-        --------
-        >>> photo = hourglass.data.images.load_image("noisy.jpg")  # doctest: +SKIP
-        >>> clean = denoiser.apply_image(photo)               # doctest: +SKIP
-        """
-        check_is_fitted(self, "module_")
-        if len(self.input_shape_) != 3:
-            raise InvalidInputError(
-                f"apply_image needs a model of images; this one takes {self.input_shape_}"
-            )
-        img = np.asarray(image, np.float32)
-        img = img[None] if img.ndim == 2 else img
-        if img.ndim != 3:
-            raise InvalidInputError(f"image has shape {img.shape}; expected (c, h, w) or (h, w)")
-        if self.task != "colorize" and img.shape[0] != self.input_shape_[0]:
-            raise InvalidInputError(
-                f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
-            )
-        inputs = self._task_input(check_finite(img, "image")[None])[0]
-
-        def run(x: np.ndarray) -> np.ndarray:
-            return process_tiled(
-                self._network, np.ascontiguousarray(x), self.input_shape_[1:], overlap, batch_size
-            )
-
-        if not self_ensemble:
-            return run(inputs)
-        total = np.zeros((self.input_shape_[0], *inputs.shape[1:]), np.float64)
-        for turns in range(4):
-            for flip in (False, True):
-                x = np.rot90(inputs, turns, axes=(1, 2))
-                y = run(x[:, :, ::-1] if flip else x)
-                total += np.rot90(y[:, :, ::-1] if flip else y, -turns, axes=(1, 2))
-        return (total / 8).astype(np.float32)
-
-    # -- taking the model elsewhere (hooks of BaseAutoEncoder.to_torch) ------------------------
-    def _export_decoder(self) -> torch.nn.Module:
-        if self.task != "reconstruct":
-            from hourglass.exceptions import ExportError
-
-            raise ExportError(
-                f"a model with task={self.task!r} has no decoder to export on its own: its decoder gives a "
-                "correction to its input (or a colorizer's chroma), not data; export part='autoencoder'"
-            )
-        return super()._export_decoder()
-
-    def _export_task_input(self) -> torch.nn.Module | None:
-        """What ``apply`` does to raw input before the network: luminance, or upsampling."""
-        from hourglass.nn.portable import Luminance, Upsample
-
-        if self.task == "colorize":
-            return Luminance()
-        if self.task == "super_resolve":
-            self._export_input_shape()  # refuses a training size the factor does not divide
-            return Upsample(self.input_shape_[1:])
-        return None
-
-    def _export_input_shape(self) -> tuple[int, ...]:
-        if self.task != "super_resolve":
-            return tuple(self.input_shape_)
-        factor = int(self.scale_factor)
-        if any(s % factor for s in self.input_shape_[1:]):
-            from hourglass.exceptions import ExportError
-
-            raise ExportError(
-                f"a super-resolver trained on {self.input_shape_[1:]} patches takes low-resolution inputs "
-                f"of 1/{factor} that size, which {factor} does not divide; train on patches a multiple "
-                f"of {factor} to export it"
-            )
-        return (self.input_shape_[0], *(s // factor for s in self.input_shape_[1:]))
-
-    # -- the task against its classical baselines ----------------------------------------------
-    def task_panels(self, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
-        """Input / baselines / autoencoder / truth for clean images ``X``, corrupted like in training.
-
-        Returns a dict of ``(n, c, h, w)`` arrays in data units: 'input' (what the network
-        sees), one entry per classical baseline (:func:`hourglass.uses.restoration.baselines`),
-        'autoencoder' and 'truth'.
-        """
-        from hourglass.train.restoration import baselines
-
-        truth = self._validate_input(X, reset=False)
-        corruption = self._corruption()
-        scaled = torch.from_numpy(self.scaler_.transform(truth))
-        if corruption is not None:
-            scaled = corruption(scaled, torch.Generator().manual_seed(seed))
-        inputs = self.scaler_.inverse_transform(scaled.numpy())
-        sigma = None
-        if (
-            self.task == "denoise"
-            and (self.noise or "gaussian") == "gaussian"
-            and self.scaler_.kind == "none"
-        ):
-            sigma = float(self.noise_level)
-        per_image = [baselines(self.task, img, sigma) for img in inputs]
-        panels = {"input": inputs}
-        for name in per_image[0]:
-            panels[name] = np.stack([b[name] for b in per_image])
-        panels["autoencoder"] = self._network(inputs)
-        panels["truth"] = truth
-        return panels
-
-    def _task_scores(self, X: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
-        """Up to 4 images of ``X`` spread over it, their task panels, and each method's mean PSNR / SSIM."""
-        from hourglass.train.restoration import quality
-
-        data = self._validate_input(X, reset=False)
-        shown = data[np.unique(np.linspace(0, len(data) - 1, num=min(4, len(data))).astype(int))]
-        panels = self.task_panels(shown)
-        rows = []
-        for name, images in panels.items():
-            if name == "truth":
-                continue
-            scores = [quality(t, i) for t, i in zip(panels["truth"], images, strict=True)]
-            rows.append(
-                {
-                    "method": name,
-                    "PSNR (dB)": float(np.mean([s["psnr"] for s in scores])),
-                    "SSIM": float(np.mean([s["ssim"] for s in scores])),
-                }
-            )
-        return shown, panels, rows
-
-    def task_summary(self, X: Any, data_role: str = "training") -> dict[str, float]:
-        """The task's headline on images ``X``: the autoencoder's PSNR against its classical baseline.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, c, h, w)
-            Clean images, corrupted as in training (up to 4 of them, spread over ``X``).
-        data_role : {'training', 'held-out'}, default='training'
-            Whether the model trained on ``X``; every label says so.
-
-        Returns
-        -------
-        dict
-            ``autoencoder PSNR``, the strongest classical baseline's PSNR (non-local means or
-            TV, bicubic, the gray image or the input itself), the gain in dB, and both SSIMs,
-            labels naming the data.
-
-        Examples
-        --------
-        >>> denoiser.task_summary(held_out_patches, "held-out")  # doctest: +SKIP
-        {'autoencoder PSNR, held-out data (dB)': 31.2, 'non-local means PSNR (dB)': 30.1, ...}
-        """
-        check_is_fitted(self, "module_")
-        if self.task == "reconstruct":
-            raise InvalidInputError(
-                "task_summary needs a restoration task; task='reconstruct' has no baseline"
-            )
-        shown, _, rows = self._task_scores(X)
-        psnr = {row["method"]: row["PSNR (dB)"] for row in rows}
-        ssim = {row["method"]: row["SSIM"] for row in rows}
-        # The strongest classical baseline on these images (non-local means or TV for denoising).
-        classical = [m for m in psnr if m not in ("input", "autoencoder")] or ["input"]
-        baseline = max(classical, key=psnr.get)
-        return {
-            f"autoencoder PSNR, {data_role} data (dB)": psnr["autoencoder"],
-            f"{baseline} PSNR (dB)": psnr[baseline],
-            f"gain over {baseline} (dB)": psnr["autoencoder"] - psnr[baseline],
-            f"autoencoder SSIM, {data_role} data": ssim["autoencoder"],
-            f"{baseline} SSIM": ssim[baseline],
-            f"{data_role} images scored": len(shown),
-        }
 
     # -- persistence -------------------------------------------------------------------------
     def _saved_attributes(self) -> dict[str, Any]:

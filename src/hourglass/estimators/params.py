@@ -142,7 +142,7 @@ PARAMS: tuple[Param, ...] = (
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
           kinds=("conv",), flags=_flag("task"), panel=_CONV,
-          choices=("reconstruct", "denoise", "colorize", "super_resolve", "inpaint")),
+          choices=registry.TASKS),
     Param("scale_factor", int, 2, "super_resolve's factor: 2, 3 or 4.",
           kinds=("conv",), flags=_flag("scale_factor"), panel=_CONV, choices=(2, 3, 4)),
     Param("chroma_subsampling", int, 4,

@@ -28,6 +28,7 @@ from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.quantizers import usage_of
 from hourglass.nn.vq_model import VQConfig, check_quantizer
+from hourglass.train.tasks import task_of
 
 #: Training items whose indices are counted, after fit, for the entropy coder's prior.
 PRIOR_SAMPLE = 2048
@@ -154,7 +155,7 @@ class VQAutoEncoder(ConvAutoEncoder):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.task != "reconstruct":
+        if task_of(self).restoration:
             raise InvalidInputError(f"task={self.task!r}; a VQAutoEncoder is a codec: expected 'reconstruct'")
         if self.code_size is not None:
             raise InvalidInputError(

@@ -13,7 +13,9 @@ from hourglass.data.units import UNITS_SHORT, units_of
 from hourglass.report import plots
 from hourglass.report.html import Report
 from hourglass.report.sections import add_model_sections
+from hourglass.train.tasks import task_of
 from hourglass.uses.comparison import UNITS_TEXT, Comparison
+from hourglass.uses.restoration import task_summary
 
 N_SHOWN = 10  # images per row in reconstruction figures
 
@@ -177,23 +179,12 @@ def ratio_cards(table) -> tuple[dict[str, str], dict[str, str]]:
 
 def _model_subtitle(estimator) -> str:
     """What the model is: its code (none for a U-Net), task settings, loss and training time."""
-    task = getattr(estimator, "task", "reconstruct")
     skips = getattr(getattr(estimator, "architecture_", None), "skip_connections", False)
     code = f"code size {estimator._n_features_out}"
     parts = ["U-Net (skip connections, so no code size)" if skips else code]
-    if task == "denoise":
-        noise = estimator.noise or "gaussian"
-        level = "sigma" if noise == "gaussian" else "rate"
-        parts.append(f"task denoise ({noise} noise, {level} {estimator.noise_level:.4g})")
-    elif task == "super_resolve":
-        parts.append(f"task super_resolve (x{estimator.scale_factor})")
-    elif task == "inpaint":
-        from hourglass.train.tasks import Inpaint
-
-        holes = Inpaint()
-        parts.append(f"task inpaint ({holes.holes} boxes of {holes.size:.0%} of each side)")
-    elif task == "colorize":
-        parts.append("task colorize (chroma from luminance)")
+    task = task_of(estimator).describe()
+    if task is not None:
+        parts.append(task)
     parts.append(f"loss {estimator.loss_} ({estimator.loss_reason_})")
     parts.append(f"{estimator.n_epochs_} epochs in {estimator.fit_seconds_:.1f} s on {estimator.device_}")
     return ", ".join(parts)
@@ -237,8 +228,7 @@ def model_report(
     held_out_source : str, optional
         Where ``held_out`` comes from (e.g. "the validation split"), shown in the summary.
     """
-    task = getattr(estimator, "task", "reconstruct")
-    restoration = task != "reconstruct"
+    restoration = task_of(estimator).restoration
     scored, role = (X, "training") if held_out is None else (np.asarray(held_out), "held-out")
     if held_out is not None:
         labels = None  # labels belong to X
@@ -248,7 +238,7 @@ def model_report(
         summary["held-out data"] = held_out_source
     error, note = None, None
     if restoration:
-        summary.update(estimator.task_summary(scored, role))
+        summary.update(task_summary(estimator, scored, role))
     else:
         error, note = _error_summary(summary, estimator, scored, role)
     summary.update(

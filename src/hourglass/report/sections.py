@@ -18,15 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.variational import VariationalAutoEncoder
 from hourglass.estimators.vq import VQAutoEncoder
 from hourglass.report import plots
+from hourglass.report.tasks import add_task_sections
 from hourglass.report.variational import add_variational_sections
 from hourglass.train import sparsity
+from hourglass.train.tasks import task_of
 from hourglass.uses import compression
 
 
@@ -59,8 +60,9 @@ def add_model_sections(
     if not isinstance(estimator, BaseAutoEncoder):
         return
     add_sparse_code_sections(report, estimator, X, image_shape)
-    if isinstance(estimator, ConvAutoEncoder):
-        add_task_sections(report, estimator, X, data_role)
+    if isinstance(estimator, ConvAutoEncoder) and len(estimator.input_shape_) == 3:
+        if task_of(estimator).restoration:
+            add_task_sections(report, estimator, X, data_role)
     if isinstance(estimator, VQAutoEncoder):
         add_codebook_sections(report, estimator, X)
 
@@ -117,31 +119,6 @@ def add_sparse_code_sections(
         heading="Dictionary atoms",
         caption="What the decoder adds for each of the most used units (decode(a e_i) - decode(0), "
         "with a the unit's mean active value); red adds, blue removes.",
-    )
-
-
-def add_task_sections(report, estimator: ConvAutoEncoder, X: np.ndarray, data_role: str = "training") -> None:
-    """Add input / baseline / autoencoder / truth panels and their PSNR / SSIM (images, restoration
-    tasks only)."""
-    if len(estimator.input_shape_) != 3 or estimator.task == "reconstruct":
-        return
-    shown, panels, rows = estimator._task_scores(X)
-    report.add_table(
-        pd.DataFrame(rows),
-        heading=f"Task: {estimator.task}",
-        caption=f"Mean over {len(shown)} {data_role} images; 'input' is what the network sees, the "
-        "others are classical baselines and the autoencoder, each compared with the clean truth.",
-        highlight={"PSNR (dB)": "max", "SSIM": "max"},
-    )
-    names = list(panels)
-    grid = np.concatenate([np.clip(panels[name], 0, 1) for name in names])
-    titles = [name for name in names for _ in range(len(shown))]
-    report.add_figure(
-        plots.image_grid(grid, titles, ncols=len(shown)),
-        heading="Input, baselines, autoencoder and truth",
-        caption=f"{data_role.capitalize()} images, one row per method, top to bottom: "
-        + ", ".join(names)
-        + ".",
     )
 
 

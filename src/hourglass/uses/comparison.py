@@ -20,6 +20,7 @@ from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.unit
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
+from hourglass.train.tasks import task_of
 
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
@@ -138,7 +139,7 @@ def _conv_samples(X: Any, estimator: BaseAutoEncoder) -> np.ndarray:
     """``X`` as the samples ``(n, c, ...)`` a convolutional autoencoder reads, or a one-line error."""
     from hourglass.data.loading import check_finite
 
-    if getattr(estimator, "task", "reconstruct") != "reconstruct":
+    if task_of(estimator).restoration:
         raise InvalidInputError(
             f"compare needs an autoencoder that reconstructs its input; task={estimator.task!r} restores "
             "images instead (its baselines are in the task's report, not PCA)"

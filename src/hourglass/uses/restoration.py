@@ -1,8 +1,10 @@
-"""Kept so that ``hourglass.uses.restoration`` still imports: the quality metrics and classical
-baselines moved down to :mod:`hourglass.train.restoration`, beside the tasks they score, where the
-estimators can reach them."""
+"""Kept so that ``hourglass.uses.restoration`` still imports: the quality metrics, the classical
+baselines and a fitted model's task panels, scores and summary live in
+:mod:`hourglass.train.restoration`, beside the tasks they score, where the estimators reach them.
+"""
 
 from hourglass.train.restoration import (
+    CLASSICAL,
     baselines,
     bicubic_upscale,
     estimate_sigma,
@@ -12,10 +14,14 @@ from hourglass.train.restoration import (
     psnr,
     quality,
     ssim,
+    task_panels,
+    task_scores,
+    task_summary,
     tv_chambolle,
 )
 
 __all__ = [
+    "CLASSICAL",
     "baselines",
     "bicubic_upscale",
     "estimate_sigma",
@@ -25,5 +31,8 @@ __all__ = [
     "psnr",
     "quality",
     "ssim",
+    "task_panels",
+    "task_scores",
+    "task_summary",
     "tv_chambolle",
 ]

@@ -1,0 +1,48 @@
+"""The report sections of a restoration task: the model against its classical baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hourglass.report import plots
+from hourglass.uses.restoration import task_scores
+
+
+def add_task_sections(report, estimator: Any, X: Any, data_role: str = "training") -> None:
+    """Add input / baselines / autoencoder / truth panels and their PSNR / SSIM to ``report``.
+
+    Parameters
+    ----------
+    report : hourglass.report.html.Report
+    estimator : fitted ConvAutoEncoder
+        With a restoration task, on images.
+    X : array-like of shape (n, c, h, w)
+        Clean images (up to 4 of them, spread over ``X``, are shown and scored).
+    data_role : {'training', 'held-out'}, default='training'
+        Whether the model trained on ``X``; the captions say so.
+
+    Examples
+    --------
+    >>> add_task_sections(report, denoiser, held_out_patches, "held-out")  # doctest: +SKIP
+    """
+    shown, panels, rows = task_scores(estimator, X)
+    report.add_table(
+        pd.DataFrame(rows),
+        heading=f"Task: {estimator.task}",
+        caption=f"Mean over {len(shown)} {data_role} images; 'input' is what the network sees, the "
+        "others are classical baselines and the autoencoder, each compared with the clean truth.",
+        highlight={"PSNR (dB)": "max", "SSIM": "max"},
+    )
+    names = list(panels)
+    grid = np.concatenate([np.clip(panels[name], 0, 1) for name in names])
+    titles = [name for name in names for _ in range(len(shown))]
+    report.add_figure(
+        plots.image_grid(grid, titles, ncols=len(shown)),
+        heading="Input, baselines, autoencoder and truth",
+        caption=f"{data_role.capitalize()} images, one row per method, top to bottom: "
+        + ", ".join(names)
+        + ".",
+    )
