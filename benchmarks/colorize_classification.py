@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     pin(threads=args.threads)
     torch.manual_seed(0)
 
-    train, held = photo_sets(DEFAULT_CACHE)
-    X = patches(list(train.values()), args.patches, args.patch_size, seed=0)
+    train, held, _extra = photo_sets(DEFAULT_CACHE)  # the extra unseen photos are not scored here
+    # At the photos' own size, as when this was measured (images_colorize's patches had no scales).
+    X = patches(list(train.values()), args.patches, args.patch_size, scales=(1.0,), seed=0)
     bins = chroma_bins(X, args.bin_step)
     model = build(tuple(args.channels), args.convs_per_block, args.patch_size, len(bins))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
