@@ -6,30 +6,30 @@ reconstruction error with the same code size, on digits and on Fashion-MNIST. Th
 out-of-distribution demo: a detector trained on all digits scores photo patches.
 Prints one JSON object. CPU, 2 cores: Fashion-MNIST training classes are subsampled (see JSON).
 
-Usage: python benchmarks/anomaly.py [--quick] [--report out.html]
+Usage: python -m benchmarks anomaly [--quick] [--report out.html]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from benchmarks.common import emit, fashion_mnist, output_path, parse, pca_reconstruction, pin
 from hourglass import AnomalyDetector, AutoEncoder
 from hourglass.data.loading import load_data
 from hourglass.estimators.anomaly import photo_patches
 from hourglass.report.anomaly import anomaly_report_section
+from hourglass.report.html import Report
 
 
 def pca_errors(X_train: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:
-    pca = PCA(n_components=k, svd_solver="full").fit(X_train)
-    return np.mean((pca.inverse_transform(pca.transform(X)) - X) ** 2, axis=1)
+    """PCA's per-row reconstruction error: the anomaly score of the linear baseline."""
+    return np.mean((pca_reconstruction(X_train, X, k, svd_solver="full") - X) ** 2, axis=1)
 
 
 def one_class(
@@ -64,12 +64,12 @@ def one_class(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few epochs and samples (smoke test)")
     parser.add_argument("--report", help="write the out-of-distribution demo report to this HTML file")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # tiny matmuls: a second thread only adds sync cost
+    args = parse(parser, argv, "anomaly")
+    pin(threads=1)  # tiny matmuls: a second thread only adds sync cost
     quick = args.quick
     results: dict = {"device": "cpu", "torch_threads": torch.get_num_threads()}
 
@@ -106,16 +106,13 @@ def main() -> None:
     }
     print("ood", results["ood_digits_vs_photo_patches"], flush=True)
     if args.report:
-        from hourglass.report.html import Report
-
         report = Report("Out of distribution: digits vs photo patches", "A detector trained on digits only")
         both = np.r_[X_test, patches]  # the truth: 0 for held-out digits, 1 for photo patches
         anomaly_report_section(report, detector, both, truth, "held-out digits and photo patches", (8, 8))
         report.save(args.report, force=True)
 
     n_per_class = 500 if quick else 2000
-    train = load_data("fashion-mnist")
-    test = load_data("fashion-mnist:test")
+    train, test = fashion_mnist()
     X_test_f, y_test_f = test.X, test.y
     if quick:
         X_test_f, y_test_f = X_test_f[:2000], y_test_f[:2000]
@@ -130,7 +127,7 @@ def main() -> None:
     )
     results["fashion_mnist"]["note"] = f"each class trained on {n_per_class} of its 6000 training images"
     results["reference"] = "Ruff et al. 2018: convolutional AE 89.6 mean AUROC on MNIST (not digits)"
-    print(json.dumps(results, indent=2))
+    emit(results, output_path(args, "anomaly"))
 
 
 if __name__ == "__main__":

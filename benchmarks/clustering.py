@@ -9,7 +9,7 @@ test images. The results are also checked where the recipe was not tuned: digits
 seed (autoencoder and pipeline), and each half of Fashion-MNIST's test images on its own.
 Prints one JSON object. CPU, one thread: about 5 minutes (Fashion-MNIST's autoencoder: ~4).
 
-Usage: python benchmarks/clustering.py [--quick]
+Usage: python -m benchmarks clustering [--quick]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from benchmarks.common import emit, fashion_mnist, output_path, parse, pin
 from hourglass import AutoEncoder, cluster
 from hourglass.data.loading import load_data
 
@@ -71,11 +72,12 @@ def run_set(name: str, ae, info: dict, X, y, seed: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few epochs and samples (smoke test)")
-    quick = parser.parse_args().quick
-    torch.set_num_threads(1)  # tiny matmuls: a second thread only adds sync cost
+    args = parse(parser, argv, "clustering")
+    quick = args.quick
+    pin(threads=1)  # tiny matmuls: a second thread only adds sync cost
     tic = time.perf_counter()
     results: dict = {"device": "cpu", "torch_threads": torch.get_num_threads()}
     epochs = 5 if quick else "auto"
@@ -85,7 +87,7 @@ def main() -> None:
         ae, info = fit(digits.X, epochs, seed)
         results[f"digits_seed{seed}"] = run_set(f"digits-seed{seed}", ae, info, digits.X, digits.y, seed)
 
-    train, test = load_data("fashion-mnist"), load_data("fashion-mnist:test")
+    train, test = fashion_mnist()
     n_train, n_test = (2000, 1000) if quick else (len(train.X), len(test.X))
     ae, info = fit(train.X[:n_train], 2 if quick else "auto", 0)
     X_test, y_test = test.X[:n_test], test.y[:n_test]
@@ -110,7 +112,7 @@ def main() -> None:
         "fashion_met_on_halves": all(x >= FASHION_TARGET_LEAD for x in leads[1:]),
     }
     results["total_seconds"] = round(time.perf_counter() - tic, 1)
-    print(json.dumps(results, indent=2))
+    emit(results, output_path(args, "clustering"))
 
 
 if __name__ == "__main__":

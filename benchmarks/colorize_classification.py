@@ -2,7 +2,7 @@
 
 The alternative formulation of Zhang, Isola and Efros (2016, "Colorful Image Colorization"),
 measured against the library's regression (``ConvAutoEncoder(task='colorize')``) on the same
-photos, patches, network and held-out set as ``images_colorize.py``: the U-Net's output layer
+photos, patches, network and held-out set as the ``images_colorize`` benchmark: the U-Net's output layer
 becomes a 1 x 1 convolution to one logit per chroma bin (Cb, Cr of YCbCr quantized on a grid of
 ``--bin-step``, only the bins that occur in the training patches, as Zhang et al. keep the
 in-gamut ones), trained with cross-entropy against each pixel's nearest bin, without class
@@ -23,27 +23,26 @@ for a run with a larger budget (a GPU).
 
 Usage::
 
-    nice -n 10 python benchmarks/colorize_classification.py [--patches N] [--temperature 0.38]
+    nice -n 10 python -m benchmarks colorize_classification [--patches N] [--temperature 0.38]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import Stopwatch, emit, output_path, parse, pin, settings
+from benchmarks.images_colorize import DEFAULT_CACHE, patches, photo_sets
 from hourglass.nn.config import ConvConfig
 from hourglass.nn.model import build_model
 from hourglass.train.precision import autocast
 from hourglass.train.tasks import chroma_to_rgb, luma, rgb_to_chroma
 from hourglass.uses.restoration import grayscale, quality
 from hourglass.uses.tiling import process_tiled
-from images_colorize import DEFAULT_CACHE, patches, photo_sets
 
 
 def chroma_bins(X: np.ndarray, step: float) -> torch.Tensor:
@@ -88,7 +87,7 @@ def build(channels: tuple[int, ...], convs: int, size: int, n_bins: int) -> nn.M
     return model
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patches", type=int, default=20000)
     parser.add_argument("--patch-size", type=int, default=64)
@@ -100,34 +99,35 @@ def main() -> None:
     parser.add_argument("--bin-step", type=float, default=0.04)
     parser.add_argument("--temperature", type=float, nargs="+", default=[0.38, 1.0])
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv, "colorize_classification")
+    pin(threads=args.threads)
     torch.manual_seed(0)
 
-    train, held = photo_sets(DEFAULT_CACHE)
-    X = patches(list(train.values()), args.patches, args.patch_size, seed=0)
+    train, held, _extra = photo_sets(DEFAULT_CACHE)  # the extra unseen photos are not scored here
+    # At the photos' own size, as when this was measured (images_colorize's patches had no scales).
+    X = patches(list(train.values()), args.patches, args.patch_size, scales=(1.0,), seed=0)
     bins = chroma_bins(X, args.bin_step)
     model = build(tuple(args.channels), args.convs_per_block, args.patch_size, len(bins))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * (len(X) // args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps)
     device = torch.device("cpu")
-    tic, cpu = time.perf_counter(), time.process_time()
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(args.epochs):
-        order = torch.randperm(len(X), generator=generator)
-        for start in range(0, len(X) - args.batch_size + 1, args.batch_size):
-            batch = torch.from_numpy(X[order[start : start + args.batch_size].numpy()])
-            gray = luma(batch).expand(-1, 3, -1, -1)
-            target = nearest_bin(rgb_to_chroma(batch), bins)
-            with autocast(device, "bf16"):
-                logits = model(gray)["logits"]
-            loss = F.cross_entropy(logits.float(), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    fit_seconds, fit_cpu_seconds = time.perf_counter() - tic, time.process_time() - cpu
+    with Stopwatch() as clock:
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(args.epochs):
+            order = torch.randperm(len(X), generator=generator)
+            for start in range(0, len(X) - args.batch_size + 1, args.batch_size):
+                batch = torch.from_numpy(X[order[start : start + args.batch_size].numpy()])
+                gray = luma(batch).expand(-1, 3, -1, -1)
+                target = nearest_bin(rgb_to_chroma(batch), bins)
+                with autocast(device, "bf16"):
+                    logits = model(gray)["logits"]
+                loss = F.cross_entropy(logits.float(), target)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+    fit_seconds, fit_cpu_seconds = clock.seconds, clock.cpu_seconds
     model.eval()
 
     results = {}
@@ -157,20 +157,16 @@ def main() -> None:
             "mean_gain_db": round(float(np.mean(gains)), 3),
             "worst_gain_db": round(float(np.min(gains)), 3),
         }
-    print(
-        json.dumps(
-            {
-                "benchmark": "colorize_classification",
-                "settings": vars(args),
-                "n_bins": len(bins),
-                "fit_seconds": round(fit_seconds, 1),
-                "fit_cpu_seconds": round(fit_cpu_seconds, 1),
-                "final_train_loss": float(loss),
-                "by_temperature": results,
-            },
-            indent=2,
-        )
-    )
+    summary = {
+        "benchmark": "colorize_classification",
+        "settings": settings(args),
+        "n_bins": len(bins),
+        "fit_seconds": round(fit_seconds, 1),
+        "fit_cpu_seconds": round(fit_cpu_seconds, 1),
+        "final_train_loss": float(loss),
+        "by_temperature": results,
+    }
+    emit(summary, output_path(args, "colorize_classification"))
 
 
 if __name__ == "__main__":

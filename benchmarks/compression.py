@@ -26,18 +26,16 @@ the PSNR / SSIM against bits-per-pixel curves as a PNG. Single-threaded CPU, fp3
 
 Usage::
 
-    /work/bench-run python benchmarks/compression.py [--train 20000] [--epochs 6]
-        [--figure compression.png] [--quick]
+    python -m benchmarks compression [--train 20000] [--epochs 6]
+        [--figure benchmarks/results/compression.png] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
-import platform
 import time
 
 import numpy as np
@@ -49,8 +47,8 @@ from skimage.transform import resize
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
+from benchmarks.common import cpu_name, emit, fashion_mnist, output_path, parse, pin
 from hourglass import VQAutoEncoder
-from hourglass.data.loading import load_data
 from hourglass.uses import compression
 from hourglass.uses.compression import encode_payload, has_range_coder
 
@@ -369,7 +367,7 @@ def figure(results: dict, path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=20000, help="Fashion-MNIST training images")
     parser.add_argument("--epochs", type=int, default=6)
@@ -378,15 +376,15 @@ def main() -> None:
     parser.add_argument("--figure", default=None, help="write the rate-distortion curves to this PNG")
     parser.add_argument("--fsq", action="store_true", help="also train FSQ at the 7x7, 256-code rate")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny sets, one epoch")
-    args = parser.parse_args()
+    args = parse(parser, argv, "compression")
     if args.quick:
         args.train, args.epochs, args.patches, args.test = 1000, 1, 500, 300
-    torch.set_num_threads(1)
+    pin(threads=1)
     started = time.perf_counter()
     fit_seconds: dict = {}
 
-    fashion = load_data("fashion-mnist", flat=False).X[: args.train]
-    test = load_data("fashion-mnist:test", flat=False).X[: args.test]
+    train, test = fashion_mnist(flat=False)
+    fashion, test = train.X[: args.train], test.X[: args.test]
     models = {}
     for label, settings in FASHION_RATES.items():
         models[label], fit_seconds[f"fashion {label}"] = fit_vq(fashion, settings, args.epochs)
@@ -435,7 +433,7 @@ def main() -> None:
         "cores_visible": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "precision": "fp32",
         "device": "cpu",
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "range_coder": has_range_coder(),
         "psnr": "mean over images of each image's PSNR (photos: each whole photo), peak 1, 8-bit truth",
         "bpp": "8 x whole-file bytes / pixels (VQ and PCA: one file per set with its header; JPEG / WebP: "
@@ -444,7 +442,7 @@ def main() -> None:
     if args.figure:
         figure(results, args.figure)
         results["setup"]["figure"] = args.figure
-    print(json.dumps(results, indent=1))
+    emit(results, output_path(args, "compression"), indent=1)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,17 @@ reconstruction MSE relative to w = 0. Stated factor: the MSE stays within 1.5x o
 unpenalized model's for every weight up to 1e-3 (the penalty sums 64 x 16 Jacobian entries
 while the BCE loss is a per-pixel mean, so useful weights are small).
 
-    python benchmarks/contractive.py [--epochs 60]
+    python -m benchmarks contractive [--epochs 60]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 from sklearn.model_selection import train_test_split
 
+from benchmarks.common import emit, output_path, parse
 from hourglass import AutoEncoder
 from hourglass.data.loading import load_data
 from hourglass.train.regularizers import jacobian_sq_norm
@@ -41,10 +41,10 @@ def _reconstruction_jacobian(ae, x: torch.Tensor) -> float:
     return float(total.mean())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=60)
-    args = parser.parse_args()
+    args = parse(parser, argv, "contractive")
     X = load_data("digits").X
     X_train, X_test = train_test_split(X, test_size=0.2, random_state=0)
     rows = []
@@ -77,19 +77,15 @@ def main() -> None:
         r["mse_over_unpenalized"] = round(r["held_out_mse"] / base, 3)
     jac = [r["jacobian_sq_norm"] for r in rows]
     within = all(r["mse_over_unpenalized"] <= FACTOR for r in rows if r["contractive_penalty"] <= UP_TO)
-    print(
-        json.dumps(
-            {
-                "benchmark": "contractive",
-                "results": rows,
-                "jacobian_falls_monotonically": all(a > b for a, b in zip(jac, jac[1:], strict=False)),
-                "stated_factor": f"MSE <= {FACTOR}x the unpenalized model's for weights <= {UP_TO}",
-                "mse_within_factor": within,
-                "torch_threads": torch.get_num_threads(),
-            },
-            indent=2,
-        )
-    )
+    results = {
+        "benchmark": "contractive",
+        "results": rows,
+        "jacobian_falls_monotonically": all(a > b for a, b in zip(jac, jac[1:], strict=False)),
+        "stated_factor": f"MSE <= {FACTOR}x the unpenalized model's for weights <= {UP_TO}",
+        "mse_within_factor": within,
+        "torch_threads": torch.get_num_threads(),
+    }
+    emit(results, output_path(args, "contractive"))
 
 
 if __name__ == "__main__":

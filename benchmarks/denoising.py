@@ -8,21 +8,19 @@ number of components, fitted in the same run on the clean training images and, s
 noisy ones, projects the same noisy held-out images. Error: MSE against the *clean* held-out
 images. Claim: the autoencoder's error is below the better PCA's on both sets.
 
-    python benchmarks/denoising.py [--fashion-train 10000] [--fashion-test 2000] [--epochs 20]
+    python -m benchmarks denoising [--fashion-train 10000] [--fashion-test 2000] [--epochs 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
+from benchmarks.common import cpu_name, emit, fashion_mnist, output_path, parse, pca_reconstruction
 from hourglass import AutoEncoder
 from hourglass.data.loading import load_data
 
@@ -48,8 +46,8 @@ def run(name, X_train, X_test, code_size, hidden, sigma, epochs) -> dict:
     ae_mse = float(np.mean((ae.reconstruct(noisy_test) - X_test) ** 2))
     pcas = {}
     for fitted_on, data in (("clean", X_train), ("noisy", _noisy(X_train, sigma, 7))):
-        pca = PCA(code_size, random_state=0).fit(data)
-        pcas[fitted_on] = float(np.mean((pca.inverse_transform(pca.transform(noisy_test)) - X_test) ** 2))
+        recon = pca_reconstruction(data, noisy_test, code_size, random_state=0)
+        pcas[fitted_on] = float(np.mean((recon - X_test) ** 2))
     best_pca = min(pcas.values())
     return {
         "dataset": name,
@@ -69,33 +67,29 @@ def run(name, X_train, X_test, code_size, hidden, sigma, epochs) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fashion-train", type=int, default=10_000)
     parser.add_argument("--fashion-test", type=int, default=2_000)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--sigma", type=float, default=0.3)
-    args = parser.parse_args()
+    args = parse(parser, argv, "denoising")
     digits = load_data("digits").X
     d_train, d_test = train_test_split(digits, test_size=0.2, random_state=0)
-    fashion = load_data("fashion-mnist").X[: args.fashion_train]
-    fashion_test = load_data("fashion-mnist:test").X[: args.fashion_test]
+    train, test = fashion_mnist()
+    fashion, fashion_test = train.X[: args.fashion_train], test.X[: args.fashion_test]
     rows = [
         run("digits", d_train, d_test, 16, (128,), args.sigma, args.epochs * 3),
         run("fashion-mnist (subsample)", fashion, fashion_test, 32, (256,), args.sigma, args.epochs),
     ]
-    print(
-        json.dumps(
-            {
-                "benchmark": "denoising",
-                "results": rows,
-                "all_claims_hold": all(r["claim_holds"] for r in rows),
-                "torch_threads": torch.get_num_threads(),
-                "machine": platform.processor() or platform.machine(),
-            },
-            indent=2,
-        )
-    )
+    results = {
+        "benchmark": "denoising",
+        "results": rows,
+        "all_claims_hold": all(r["claim_holds"] for r in rows),
+        "torch_threads": torch.get_num_threads(),
+        "machine": cpu_name(),
+    }
+    emit(results, output_path(args, "denoising"))
 
 
 if __name__ == "__main__":

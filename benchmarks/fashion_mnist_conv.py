@@ -11,30 +11,24 @@ target 0.45x; 360 s on 2 Zen 3 cores in fp32 gave 0.48x).
 
 Usage::
 
-    nice -n 10 python benchmarks/fashion_mnist_conv.py [--budget-seconds 570] [--epochs 80] [--channels 32 64]
+    nice -n 10 python -m benchmarks fashion_mnist_conv [--budget-seconds 570] [--epochs 80] [--channels 32 64]
         [--device cpu] [--n-test 10000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from benchmarks.common import emit, fashion_mnist, output_path, parse, pin, settings, sse_per_image
 from hourglass import ConvAutoEncoder
 from hourglass.data.loading import load_data
 
 CODE_SIZE = 30
-
-
-def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
-    diff = truth.reshape(len(truth), -1).astype(np.float64) - recon.reshape(len(recon), -1)
-    return float(np.mean(np.sum(diff**2, axis=1)))
 
 
 def make_model(args, epochs: int) -> ConvAutoEncoder:
@@ -53,7 +47,7 @@ def make_model(args, epochs: int) -> ConvAutoEncoder:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
@@ -68,12 +62,11 @@ def main() -> None:
         "--budget-seconds", type=float, default=570, help="epochs that fit this time (0: --epochs)"
     )
     parser.add_argument("--data", type=Path, default=None, help="folder of the IDX files (default: built-in)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv, "fashion_mnist_conv")
+    pin(threads=args.threads)
 
     if args.data is None:
-        train = load_data("fashion-mnist", flat=False)
-        test = load_data("fashion-mnist:test", flat=False)
+        train, test = fashion_mnist(flat=False)
     else:  # a folder holding the four IDX files
         train = load_data(args.data / "train-images-idx3-ubyte.gz", flat=False)
         test = load_data(args.data / "t10k-images-idx3-ubyte.gz", flat=False)
@@ -96,31 +89,27 @@ def main() -> None:
     ae.fit(X)
     ae_seconds = time.perf_counter() - tic
     ae_sse = sse_per_image(X_test, ae.reconstruct(X_test))
-    print(
-        json.dumps(
-            {
-                "benchmark": "fashion_mnist_conv",
-                "protocol": "code 30; squared error per test image summed over 784 pixels in [0, 1]",
-                "device": ae.device_,
-                "gpu": torch.cuda.get_device_name(0) if ae.device_.startswith("cuda") else None,
-                "precision": ae.history_.recipe.get("precision"),
-                "threads": args.threads,
-                "n_train": len(X),
-                "n_test": len(X_test),
-                "settings": {k: v for k, v in vars(args).items() if k != "data"},
-                "loss": ae.loss_,
-                "epochs_run": ae.n_epochs_,
-                "pca30_sse": round(pca_sse, 3),
-                "pca_fit_seconds": round(pca_seconds, 1),
-                "conv_ae_sse": round(ae_sse, 3),
-                "conv_ae_fit_seconds": round(ae_seconds, 1),
-                "ratio_to_pca": round(ae_sse / pca_sse, 4),
-                "target": "conv_ae_sse <= 0.45 x pca30_sse",
-                "target_met": bool(ae_sse <= 0.45 * pca_sse),
-            },
-            indent=2,
-        )
-    )
+    results = {
+        "benchmark": "fashion_mnist_conv",
+        "protocol": "code 30; squared error per test image summed over 784 pixels in [0, 1]",
+        "device": ae.device_,
+        "gpu": torch.cuda.get_device_name(0) if ae.device_.startswith("cuda") else None,
+        "precision": ae.history_.recipe.get("precision"),
+        "threads": args.threads,
+        "n_train": len(X),
+        "n_test": len(X_test),
+        "settings": settings(args, "data"),
+        "loss": ae.loss_,
+        "epochs_run": ae.n_epochs_,
+        "pca30_sse": round(pca_sse, 3),
+        "pca_fit_seconds": round(pca_seconds, 1),
+        "conv_ae_sse": round(ae_sse, 3),
+        "conv_ae_fit_seconds": round(ae_seconds, 1),
+        "ratio_to_pca": round(ae_sse / pca_sse, 4),
+        "target": "conv_ae_sse <= 0.45 x pca30_sse",
+        "target_met": bool(ae_sse <= 0.45 * pca_sse),
+    }
+    emit(results, output_path(args, "fashion_mnist_conv"))
 
 
 if __name__ == "__main__":

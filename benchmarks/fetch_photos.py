@@ -31,7 +31,7 @@ Checked in the order size, colourfulness, flat share, colours, so that a gray ph
 
 Usage::
 
-    python benchmarks/fetch_photos.py [--cache ~/.cache/hourglass-photos] [--short-side 512]
+    python -m benchmarks fetch_photos [--cache ~/.cache/hourglass-photos] [--short-side 512]
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from benchmarks.common import emit, output_path, parse
 
 PACKAGES = ("plasma-workspace-wallpapers", "lomiri-wallpapers", "ukui-wallpapers", "gnome-backgrounds")
 RASTER = (".jpg", ".jpeg", ".png", ".webp")
@@ -216,21 +218,18 @@ def fetch(cache: Path, short_side: int = 512) -> dict:
     return manifest
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--short-side", type=int, default=512)
-    args = parser.parse_args()
+    args = parse(parser, argv, "fetch_photos")
     manifest = fetch(args.cache.expanduser(), args.short_side)
     kept = [f for f in manifest["files"] if f["kept"]]
-    print(
-        json.dumps(
-            {
-                "kept": [f"{f['package']}/{f['name']}" for f in kept],
-                "skipped": len(manifest["files"]) - len(kept),
-            }
-        )
-    )
+    results = {
+        "kept": [f"{f['package']}/{f['name']}" for f in kept],
+        "skipped": len(manifest["files"]) - len(kept),
+    }
+    emit(results, output_path(args, "fetch_photos"), indent=None)
 
 
 if __name__ == "__main__":

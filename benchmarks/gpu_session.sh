@@ -3,11 +3,12 @@
 #
 #   a. install the carried wheels (.whl/) into /tmp/site, link the carried Fashion-MNIST (.data/)
 #      where hourglass looks for it, and record the machine;
-#   b. the default test suite (slow tests deselected) on CUDA, with cuda_check.py beside it
-#      (c: DDP parity over NCCL or gloo, save on CUDA / load on CPU, resume, bf16, conv, anomaly);
-#   d. throughput.py on the GPU: 784-1000-500-250-30 at batch 256 and 8192 (TFLOP/s), and the
-#      small default network against a plain loop;
-#   e. Fashion-MNIST dense (suite.py --fashion-dense-only) and conv (fashion_mnist_conv.py, the
+#   b. the default test suite (slow and cuda tests deselected) on CUDA, with the cuda tests beside it
+#      (c: tests/test_cuda.py, pytest -m cuda: DDP parity over NCCL or gloo, save on CUDA / load
+#      on CPU, resume, bf16, conv, anomaly);
+#   d. the throughput benchmark on the GPU: 784-1000-500-250-30 at batch 256 and 8192 (TFLOP/s),
+#      and the small default network against a plain loop;
+#   e. Fashion-MNIST dense (suite --fashion-dense-only) and conv (fashion_mnist_conv, the
 #      README's 16 epochs) on CUDA;
 #   f. small problems (digits, breast cancer, iris): CUDA against one CPU thread.
 #
@@ -117,19 +118,20 @@ EOF
 echo "=== env: $(grep -E '^(python|gpu|nccl)' "$OUT/env.log" | tr '\n' ' ')"
 grep -E 'MISSING|ERROR|rror:' "$OUT/env.log" | sed 's/^/    /'
 
-# -- b + c. tests on CUDA, with cuda_check.py on other cores ------------------------------------
+# -- b + c. tests on CUDA, with the cuda tests on other cores -----------------------------------
+# The cuda tests print one line {"check": ...} each with their figures (-s), for the summary.
+CUDA_TESTS=("$PY" -m pytest -p no:cacheprovider -m cuda -s -rfEs tests/test_cuda.py)
 if [[ $DRY == 1 ]]; then
-    # The plumbing only, one step after the other on this machine's one core: two quick test
-    # files, and the checks that need no GPU to run their code.
-    run_step cuda_check 200 "$PY" benchmarks/cuda_check.py \
-        --skip throughput_gpu bf16_autocast anomaly_and_cluster dense_default_on_cuda
+    # The plumbing only, one step after the other on this machine's one core: the cuda tests
+    # (they skip without a GPU) and three quick test files.
+    run_step cuda_check 200 "${CUDA_TESTS[@]}"
     run_step pytest 200 "$PY" -m pytest -p no:cacheprovider -rfE tests/test_trainer.py \
         tests/test_precision.py tests/test_pretrained.py
 else
     # Every failure in one run (no -x: each rerun costs device minutes); a hung test is stopped
     # by pytest-timeout, not by the step's limit, so the others still report.
-    # (pyproject's addopts already give -q and deselect the slow tests.)
-    PYTEST=("$PY" -m pytest -p no:cacheprovider --maxfail 30 -rfE --durations 15)
+    # (pyproject's addopts give -q; the cuda tests run in their own step.)
+    PYTEST=("$PY" -m pytest -p no:cacheprovider -m "not slow and not cuda" --maxfail 30 -rfE --durations 15)
     "$PY" -c "import xdist" 2>/dev/null && PYTEST+=(-n 8)
     "$PY" -c "import pytest_timeout" 2>/dev/null && PYTEST+=(--timeout 150)
     # The tests on 10 cores, the checks on the other 6 (where there are 16 and taskset).
@@ -137,7 +139,7 @@ else
     if command -v taskset >/dev/null && (($(nproc) >= 16)); then
         PIN_TESTS=(taskset -c 0-9) PIN_CHECKS=(taskset -c 10-15)
     fi
-    run_step cuda_check 180 "${PIN_CHECKS[@]}" "$PY" benchmarks/cuda_check.py --skip throughput_gpu &
+    run_step cuda_check 180 "${PIN_CHECKS[@]}" "${CUDA_TESTS[@]}" &
     CHECK_PID=$!
     run_step pytest 210 "${PIN_TESTS[@]}" "${PYTEST[@]}"
     wait "$CHECK_PID"
@@ -153,24 +155,26 @@ else
     read -r -a BATCHES <<<"${GPU_SESSION_BATCHES:-8192}"
     THROUGHPUT=(--samples 60000 --gpu-samples 262144 --epochs 2 --batches "${BATCHES[@]}")
 fi
-run_step throughput 130 "$PY" benchmarks/throughput.py --gpu-only "${THROUGHPUT[@]}"
+# Each benchmark's JSON is in its log (--out -: no file in this checkout's benchmarks/results).
+BENCH=("$PY" -m benchmarks)
+run_step throughput 130 "${BENCH[@]}" throughput --out - --gpu-only "${THROUGHPUT[@]}"
 
 # -- e. Fashion-MNIST on the GPU ----------------------------------------------------------------
 if [[ $DRY == 1 ]]; then
-    run_step fashion_dense 60 "$PY" benchmarks/suite.py --fashion-dense-only --quick --device cpu --threads 1
-    run_step fashion_conv 60 "$PY" benchmarks/fashion_mnist_conv.py --device cpu --budget-seconds 0 \
+    run_step fashion_dense 60 "${BENCH[@]}" suite --out - --fashion-dense-only --quick --device cpu --threads 1
+    run_step fashion_conv 60 "${BENCH[@]}" fashion_mnist_conv --out - --device cpu --budget-seconds 0 \
         --epochs 1 --n-train 500 --n-test 200 --channels 4 8
 else
-    run_step fashion_dense 100 "$PY" benchmarks/suite.py --fashion-dense-only --device cuda --threads 1
-    run_step fashion_conv 70 "$PY" benchmarks/fashion_mnist_conv.py --device cuda --budget-seconds 0 \
+    run_step fashion_dense 100 "${BENCH[@]}" suite --out - --fashion-dense-only --device cuda --threads 1
+    run_step fashion_conv 70 "${BENCH[@]}" fashion_mnist_conv --out - --device cuda --budget-seconds 0 \
         --epochs 16
 fi
 
 # -- f. small problems: CUDA against one CPU thread ---------------------------------------------
 if [[ $DRY == 1 ]]; then
-    run_step small_problems 60 "$PY" benchmarks/small_problems_device.py --devices cpu auto --epochs 2
+    run_step small_problems 60 "${BENCH[@]}" small_problems_device --out - --devices cpu auto --epochs 2
 else
-    run_step small_problems 90 "$PY" benchmarks/small_problems_device.py --devices cpu cuda
+    run_step small_problems 90 "${BENCH[@]}" small_problems_device --out - --devices cpu cuda
 fi
 
 # -- summary ------------------------------------------------------------------------------------
@@ -200,14 +204,30 @@ def last_json(name):
     return None
 
 
-results = {"steps": steps}
-log = (out / "pytest.log").read_text(errors="replace") if (out / "pytest.log").exists() else ""
-tail = [l for l in log.splitlines() if re.search(r"\b(passed|failed|error|skipped)\b", l)]
-results["pytest"] = {
-    "summary": tail[-1] if tail else None,
-    "failures": [l for l in log.splitlines() if l.startswith(("FAILED", "ERROR"))][:30],
-}
-for name in ("cuda_check", "throughput", "fashion_dense", "fashion_conv", "small_problems"):
+def pytest_log(name):
+    """A pytest step's summary line, its failures, and the {"check": ...} lines its tests printed."""
+    path = out / f"{name}.log"
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    tail = [l for l in lines if re.search(r"\b(passed|failed|error|skipped)\b", l)]
+    checks = {}
+    for line in lines:
+        start = line.find('{"check": ')  # after the progress dots pytest -s prints on the line
+        if start >= 0:
+            try:
+                record = json.loads(line[start:])
+            except json.JSONDecodeError:
+                continue
+            checks[record.pop("check")] = record
+    return {
+        "summary": tail[-1] if tail else None,
+        "failures": [l for l in lines if l.startswith(("FAILED", "ERROR"))][:30],
+        "checks": checks,
+    }
+
+
+results = {"steps": steps, "pytest": pytest_log("pytest"), "cuda_check": pytest_log("cuda_check")}
+results["pytest"].pop("checks")
+for name in ("throughput", "fashion_dense", "fashion_conv", "small_problems"):
     results[name] = last_json(name)
 (out / "results.json").write_text(json.dumps(results, indent=1))
 
@@ -216,12 +236,13 @@ def pick(d, *keys):
     return {k: d.get(k) for k in keys if isinstance(d, dict) and k in d}
 
 digest = {"steps": steps, "pytest": results["pytest"]}
-check = results["cuda_check"] or {}
+check = results["cuda_check"]
 digest["cuda_check"] = {
-    name: (pick(r, "ok", "error", "skipped", "backend", "processes", "max_abs_weight_difference",
-                "runs", "device", "ratio_vs_pca", "fit_seconds", "seconds")
-           if isinstance(r, dict) else r)
-    for name, r in (check.get("checks") or {}).items()
+    "summary": check["summary"],
+    "failures": check["failures"],
+    **{name: pick(r, "passed", "processes", "runs", "device", "ratio_vs_pca", "fit_seconds",
+                  "max_abs_weight_difference", "max_code_difference", "precision", "held_out_mse")
+       for name, r in check["checks"].items()},
 }
 gpu = (results["throughput"] or {}).get("gpu") or {}
 digest["throughput"] = {

@@ -9,7 +9,7 @@ truth next to the gray image's (the luminance on all three channels: no colour a
 Photos come from two sources only, so that any other photo stays unseen:
 
 - scikit-image's and scikit-learn's bundled colour photos of natural scenes;
-- the photographs among Debian's wallpapers, fetched by ``benchmarks/fetch_photos.py`` into a
+- the photographs among Debian's wallpapers, fetched by ``python -m benchmarks fetch_photos`` into a
   cache folder whose ``manifest.json`` names them (run it first; without it the benchmark
   trains on the bundled photos alone and says so).
 
@@ -58,8 +58,8 @@ dB. A colorizer that generalizes is trained on 10^5-10^6 varied photos (Zhang et
 
 Usage::
 
-    python benchmarks/fetch_photos.py
-    nice -n 10 python benchmarks/images_colorize.py [--patches N] [--folds K] [--threads 1]
+    python -m benchmarks fetch_photos
+    nice -n 10 python -m benchmarks images_colorize [--patches N] [--folds K] [--threads 1]
 """
 
 from __future__ import annotations
@@ -67,16 +67,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from skimage import data
 from sklearn.datasets import load_sample_images
 
-from fetch_photos import DEFAULT_CACHE, as_chw, split  # a sibling script: benchmarks/ is on sys.path
+from benchmarks.common import RESULTS, Stopwatch, emit, output_path, parse, pin, settings
+from benchmarks.fetch_photos import DEFAULT_CACHE, as_chw, split
 from hourglass import ConvAutoEncoder
 from hourglass.uses.restoration import grayscale, quality
 
@@ -156,13 +155,10 @@ def train(photos: list[np.ndarray], args: argparse.Namespace, n: int) -> tuple[C
         if value is not None:
             params[name] = tuple(value) if isinstance(value, list) else value
     ae = ConvAutoEncoder(**params)
-    tic, cpu = time.perf_counter(), time.process_time()
-    ae.fit(X)
+    with Stopwatch() as clock:
+        ae.fit(X)
     # CPU seconds are the budget on a shared machine; the wall clock also counts others' load.
-    return ae, {
-        "fit_seconds": round(time.perf_counter() - tic, 1),
-        "fit_cpu_seconds": round(time.process_time() - cpu, 1),
-    }
+    return ae, {"fit_seconds": round(clock.seconds, 1), "fit_cpu_seconds": round(clock.cpu_seconds, 1)}
 
 
 def colorize(ae: ConvAutoEncoder, photo: np.ndarray, mirror: bool) -> np.ndarray:
@@ -231,7 +227,7 @@ def figure(photos: dict[str, np.ndarray], outputs: dict[str, np.ndarray], path: 
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--patches", type=int, default=3000, help="training patches of the final model")
@@ -251,17 +247,17 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=None)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--figure", type=Path, default=Path("images_colorize.png"))
+    parser.add_argument("--figure", type=Path, default=RESULTS / "images_colorize.png")
     parser.add_argument("--save-dir", default=None, help="also save the final model under this folder")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv, "images_colorize")
+    pin(threads=args.threads)
 
     train_photos, held, extra = photo_sets(args.cache.expanduser())
     out: dict = {
         "benchmark": "images_colorize",
         "device": "cpu",
         "threads": args.threads,
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "settings": settings(args),
         "train_photos": sorted(train_photos),
         "held_out_photos": sorted(held),
         "extra_unseen_photos": sorted(extra),
@@ -312,7 +308,7 @@ def main() -> None:
             "mean_gain_db >= 1.5": out["mean_gain_db"] >= 1.5,
             "worst_gain_db >= -0.5": out["worst_gain_db"] >= -0.5,
         }
-    print(json.dumps(out, indent=2))
+    emit(out, output_path(args, "images_colorize"))
 
 
 if __name__ == "__main__":

@@ -13,32 +13,30 @@ defaults train each task for about 10 CPU-minutes on one thread (run it through 
 N``, one core); the output gives the training's wall time (``fit_seconds``) and its CPU time
 (``fit_cpu_seconds``, summed over threads and, under torchrun, processes), the budget that holds
 even on a shared machine. Denoising and super-resolution are also scored on the photographs
-among Debian's wallpapers (``benchmarks/fetch_photos.py``), when fetched: all of them, or with
+among Debian's wallpapers (``python -m benchmarks fetch_photos``), when fetched: all of them, or with
 ``--train-wallpapers`` (which also trains on its training split) the held-out split only.
 ``--ceiling`` trains on ``camera`` itself: the most the network can reach there, not a result.
 
 Usage::
 
-    nice -n 10 python benchmarks/images_restoration.py [--tasks denoise,super_resolve,colorize]
+    nice -n 10 python -m benchmarks images_restoration [--tasks denoise,super_resolve,colorize]
         [--patches N] [--convs-per-block N] [--drop-flat Q] [--epochs 3] [--channels 16 32 64]
         [--threads N] [--precision auto] [--train-wallpapers] [--ceiling]
-    torchrun --standalone --nproc-per-node 2 benchmarks/images_restoration.py --tasks denoise
+    torchrun --standalone --nproc-per-node 2 -m benchmarks images_restoration --tasks denoise
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from skimage import data
 from sklearn.datasets import load_sample_images
 
-from fetch_photos import split  # a sibling script: benchmarks/ is on sys.path
+from benchmarks.common import Stopwatch, cpu_model, emit, output_path, parse, pin, settings
+from benchmarks.fetch_photos import split
 from hourglass import ConvAutoEncoder
 from hourglass.train import distributed
 from hourglass.uses.restoration import (
@@ -139,15 +137,6 @@ def held_out(rgb: bool, unseen: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: to_gray(v) for k, v in imgs.items()}
 
 
-def cpu_model() -> str:
-    """The CPU's model name (Linux), for the record of how the benchmark ran."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
-
-
 def setting(task: str, args, name: str):
     """``args.<name>`` where given on the command line, else the task's default."""
     value = getattr(args, name)
@@ -197,9 +186,9 @@ def run_task(task: str, args) -> dict:
     n = setting(task, args, "patches")
     train = patches(images, n, args.patch_size, seed=0, drop_flat=setting(task, args, "drop_flat"))
     ae = model(task, args)
-    tic, cpu_tic = time.perf_counter(), time.process_time()
-    ae.fit(train)
-    fit_seconds, fit_cpu_seconds = time.perf_counter() - tic, time.process_time() - cpu_tic
+    with Stopwatch() as clock:
+        ae.fit(train)
+    fit_seconds, fit_cpu_seconds = clock.seconds, clock.cpu_seconds
     if not distributed.is_main():
         return {}  # under torchrun, the other processes only help train; rank 0 scores the model
     # Under torchrun every process spends the same CPU time: the budget is the sum over them.
@@ -255,7 +244,7 @@ def run_task(task: str, args) -> dict:
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="denoise,super_resolve,colorize")
     parser.add_argument("--patches", type=int, default=None, help="training patches (default: per task)")
@@ -297,8 +286,8 @@ def main() -> None:
     )
     parser.add_argument("--photo-cache", default=str(Path.home() / ".cache" / "hourglass-photos"))
     parser.add_argument("--save-dir", default=None, help="also save each task's model under this folder")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv, "images_restoration")
+    pin(threads=args.threads)
     out = {
         "benchmark": "images_restoration",
         "device": "cpu",
@@ -306,7 +295,7 @@ def main() -> None:
         "cpu": cpu_model(),
         "train_photos": list(TRAIN_PHOTOS) + ["motorcycle_left", "motorcycle_right", "china", "flower"],
         "held_out": list(HELD_OUT),
-        "settings": {k: v for k, v in vars(args).items() if k != "tasks"},
+        "settings": settings(args, "tasks"),
         "noise_sigma": SIGMA,
         "targets": {
             "denoise": "autoencoder PSNR >= non-local means + 1 dB on camera (sigma 25/255), "
@@ -320,7 +309,7 @@ def main() -> None:
         out["tasks"][task] = run_task(task, args)
     out["processes"] = distributed.world_size()  # joined during fit under torchrun
     if distributed.is_main():
-        print(json.dumps(out, indent=2))
+        emit(out, output_path(args, "images_restoration"))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ Data: Fashion-MNIST's training images repeated (pixels in [0, 1]) when the Debia
 installed, else random low-rank data in [0, 1]; written in chunks with ``open_memmap`` and
 deleted at the end. Prints one JSON object.
 
-    taskset -c 1 env OMP_NUM_THREADS=1 python benchmarks/memory.py [--rows 700000] [--folder DIR]
+    taskset -c 1 env OMP_NUM_THREADS=1 python -m benchmarks memory [--rows 700000] [--folder DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import emit, output_path, parse
 
 FEATURES = 784
 #: A modest network, so that each run takes a minute or two on one core.
@@ -124,7 +126,7 @@ def cli(*args: str) -> list[str]:
     return ["-m", "hourglass", *map(str, args)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=700_000)
     parser.add_argument("--mid-rows", type=int, default=MID_ROWS)
@@ -133,7 +135,7 @@ def main() -> None:
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--mmap", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=1)
-    args = parser.parse_args()
+    args = parse(parser, argv, "memory")
     if args.child == "fit":
         child_fit(args.data, args.mmap, args.epochs)
         return
@@ -142,10 +144,12 @@ def main() -> None:
         return
 
     folder = Path(tempfile.mkdtemp(prefix="hourglass-memory-", dir=args.folder))
-    me = str(Path(__file__).resolve())
+    # This module again in each child (found from the same folder as this process found it),
+    # without the runner: as little as can be loaded.
+    me = ["-m", "benchmarks.memory"]
     try:
         big, mid = folder / "big.npy", folder / "mid.npy"
-        make = [me, "--child", "make", "--data"]
+        make = [*me, "--child", "make", "--data"]
         what = run_child([*make, str(big), "--rows", str(args.rows), "--epochs", "0"], "data")["what"]
         run_child([*make, str(mid), "--rows", str(args.mid_rows), "--epochs", "1"], "data")
         fit_options = ["--epochs", args.epochs, "--hidden", NETWORK["hidden"], "--code-size"]
@@ -167,14 +171,15 @@ def main() -> None:
             cli("fit", big, "--out", folder / "model", "--quiet", *fit_options), "cli fit"
         )
         results["python_fit_streamed"] = run_child(
-            [me, "--child", "fit", "--data", str(big), "--mmap", "--epochs", str(args.epochs)], "python fit"
+            [*me, "--child", "fit", "--data", str(big), "--mmap", "--epochs", str(args.epochs)], "python fit"
         )
         in_memory = run_child(
-            [me, "--child", "fit", "--data", str(mid), "--epochs", str(args.epochs)], "in-memory fit"
+            [*me, "--child", "fit", "--data", str(mid), "--epochs", str(args.epochs)], "in-memory fit"
         )
         results["python_fit_in_memory"] = in_memory
         streamed_mid = run_child(
-            [me, "--child", "fit", "--data", str(mid), "--mmap", "--epochs", str(args.epochs)], "streamed fit"
+            [*me, "--child", "fit", "--data", str(mid), "--mmap", "--epochs", str(args.epochs)],
+            "streamed fit",
         )
         results["cli_encode_streamed"] = run_child(
             cli("encode", folder / "model", big, "-o", folder / "codes.npy", "--quiet"), "encode"
@@ -207,7 +212,7 @@ def main() -> None:
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(json.dumps(results, indent=2))
+    emit(results, output_path(args, "memory"))
 
 
 if __name__ == "__main__":

@@ -11,34 +11,35 @@ Two comparisons, every method on one pinned core with one thread, one after the 
   at its defaults against pythae's ``AE`` (its default MLP for 28x28 inputs, the trainer settings
   of pythae's README: Adam at 1e-3, batch 64) for 20 epochs, and PCA-30 as the floor to beat.
 
-Prints one JSON object; ``--out`` also writes it. The peers come with the ``bench`` extra
-(``pip install -e '.[bench]'``). Run it alone: two trainings at once on 2 cores slow each other.
+Prints one JSON object and writes it to ``--out`` (default ``benchmarks/results/peers.json``).
+The peers come with the ``bench`` extra (``pip install -e '.[bench]'``). Run it alone: two
+trainings at once on 2 cores slow each other.
 
-    python benchmarks/peers.py [--quick] [--core 0] [--out benchmarks/results/peers.json]
+    python -m benchmarks peers [--quick] [--core 0] [--out benchmarks/results/peers.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
 import hourglass
-from hourglass.data.loading import load_data
-
-
-def pin(core: int) -> None:
-    """One core, one thread, for every method alike."""
-    os.sched_setaffinity(0, {core})
-    torch.set_num_threads(1)
+from benchmarks.common import (
+    cpu_name,
+    emit,
+    fashion_mnist,
+    output_path,
+    parse,
+    pca_reconstruction,
+    pin,
+    sse_per_image,
+)
 
 
 def hourglass_detector(normal: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, float, dict]:
@@ -85,10 +86,6 @@ def anomaly(train, test, n_per_class: int, classes) -> dict:
     return {"n_train_per_class": n_per_class, "n_test": len(test.X), "summary": summary, "per_class": rows}
 
 
-def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
-    return float(np.mean(np.sum((truth.astype(np.float64) - recon) ** 2, axis=1)))
-
-
 def pythae_ae(X_train: np.ndarray, X_test: np.ndarray, epochs: int) -> tuple[np.ndarray, float]:
     from pythae.models import AE, AEConfig
     from pythae.pipelines import TrainingPipeline
@@ -117,8 +114,9 @@ def pythae_ae(X_train: np.ndarray, X_test: np.ndarray, epochs: int) -> tuple[np.
 
 def reconstruction(train, test, n_train: int, pythae_epochs: int) -> dict:
     X_train = train.X[:n_train]
-    pca = PCA(30, svd_solver="randomized", random_state=0).fit(X_train)
-    pca_sse = sse_per_image(test.X, pca.inverse_transform(pca.transform(test.X)))
+    pca_sse = sse_per_image(
+        test.X, pca_reconstruction(X_train, test.X, 30, svd_solver="randomized", random_state=0)
+    )
     out: dict = {"n_train": n_train, "pca30_sse": round(pca_sse, 3), "methods": {}}
     tic = time.perf_counter()
     ae = hourglass.AutoEncoder(code_size=30, random_state=0).fit(X_train)
@@ -144,19 +142,18 @@ def reconstruction(train, test, n_train: int, pythae_epochs: int) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two classes and 2,000 training images")
     parser.add_argument("--core", type=int, default=0, help="the core every method is pinned to")
     parser.add_argument("--skip-anomaly", action="store_true")
     parser.add_argument("--skip-reconstruction", action="store_true")
-    parser.add_argument("--out", help="also write the JSON here")
-    args = parser.parse_args()
-    pin(args.core)
-    train, test = load_data("fashion-mnist"), load_data("fashion-mnist:test")
+    args = parse(parser, argv, "peers")
+    pin(args.core, threads=1)  # one core, one thread, for every method alike
+    train, test = fashion_mnist()
     results: dict = {
         "benchmark": "peers",
-        "machine": {"cpu": platform.processor() or platform.machine(), "core": args.core, "threads": 1},
+        "machine": {"cpu": cpu_name(), "core": args.core, "threads": 1},
         "torch": torch.__version__,
     }
     if not args.skip_anomaly:
@@ -167,12 +164,7 @@ def main() -> None:
         results["reconstruction_fashion_mnist"] = reconstruction(
             train, test, n_train, 2 if args.quick else 20
         )
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out, "w") as handle:
-            handle.write(text + "\n")
+    emit(results, output_path(args, "peers"))
 
 
 if __name__ == "__main__":

@@ -8,21 +8,19 @@ same run. CPU only; prints one JSON object.
 
 Usage::
 
-    python benchmarks/series_conv.py [--data-dir DIR_HOLDING_GunPoint/] [--code-sizes 2 4 8]
+    python -m benchmarks series_conv [--data-dir DIR_HOLDING_GunPoint/] [--code-sizes 2 4 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.decomposition import PCA
 
+from benchmarks.common import emit, output_path, parse, pca_reconstruction, pin, settings
 from hourglass import ConvAutoEncoder
 
 DATASETS = ("GunPoint", "ItalyPowerDemand")
@@ -58,8 +56,8 @@ def evaluate(name: str, folder: Path, code_sizes: list[int], args) -> dict:
     flat_train, flat_test = train.reshape(len(train), -1), test.reshape(len(test), -1)
     rows = []
     for k in code_sizes:
-        pca = PCA(k, random_state=0).fit(flat_train)
-        pca_mse = float(np.mean((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2))
+        pca_recon = pca_reconstruction(flat_train, flat_test, k, random_state=0)
+        pca_mse = float(np.mean((pca_recon - flat_test) ** 2))
         ae = ConvAutoEncoder(
             code_size=k,
             channels=tuple(args.channels),
@@ -91,7 +89,7 @@ def evaluate(name: str, folder: Path, code_sizes: list[int], args) -> dict:
     return {"n_train": len(train), "n_test": len(test), "shape": list(train.shape[1:]), "code_sizes": rows}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--code-sizes", type=int, nargs="+", default=[2, 4, 8])
@@ -100,8 +98,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv, "series_conv")
+    pin(threads=args.threads)
     folder = args.data_dir or aeon_data_dir()
     if folder is None or not (folder / DATASETS[0]).is_dir():
         raise SystemExit("no UCR data: pip install 'hourglass[bench]' (aeon) or pass --data-dir")
@@ -111,11 +109,11 @@ def main() -> None:
         "threads": args.threads,
         "protocol": "fit on TRAIN, mean squared reconstruction error on TEST (UCR z-normalized series)",
         "data_source": "UCR archive files as bundled with aeon",
-        "settings": {k: v for k, v in vars(args).items() if k != "data_dir"},
+        "settings": settings(args, "data_dir"),
         "datasets": {name: evaluate(name, folder, args.code_sizes, args) for name in DATASETS},
         "target": "conv_ae_mse < pca_mse at the same code size",
     }
-    print(json.dumps(out, indent=2))
+    emit(out, output_path(args, "series_conv"))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ counted. Sets: digits / 16 (k=2 and 16; the README's 6-9 s fits on one core), br
 
 Prints one JSON object; ``speedup`` is CPU seconds over GPU seconds (below 1: the GPU is slower).
 
-    python benchmarks/small_problems_device.py [--devices cpu cuda] [--epochs N]
+    python -m benchmarks small_problems_device [--devices cpu cuda] [--epochs N]
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import torch
 from sklearn import datasets
 
 import hourglass
+from benchmarks.common import digits_01, emit, output_path, parse, pin, warm_up
 
 
 def small_sets() -> dict[str, tuple[np.ndarray, list[int]]]:
     return {
-        "digits_16": (datasets.load_digits().data / 16.0, [2, 16]),
+        "digits_16": (digits_01(), [2, 16]),
         "breast_cancer": (datasets.load_breast_cancer().data, [2]),
         "iris": (datasets.load_iris().data, [2]),
     }
@@ -38,8 +39,7 @@ def run(device: str, epochs: int | None) -> list[dict]:
     params = {"random_state": 0, "verbose": 0, "device": device}
     if epochs is not None:
         params["epochs"] = epochs
-    warm = np.random.default_rng(0).random((64, 8))
-    hourglass.AutoEncoder(code_size=2, epochs=2, verbose=0, device=device).fit(warm)
+    warm_up(np.random.default_rng(0).random((64, 8)), device, epochs=2)
     rows = []
     for name, (X, sizes) in small_sets().items():
         tic = time.perf_counter()
@@ -61,12 +61,12 @@ def run(device: str, epochs: int | None) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--epochs", type=int, default=None, help="cap on epochs (default: the estimator's)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # the CPU figure is one core's, as in the README
+    args = parse(parser, argv, "small_problems_device")
+    pin(threads=1)  # the CPU figure is one core's, as in the README
     devices = [d for d in args.devices if d != "cuda" or torch.cuda.is_available()]
     rows = {device: run(device, args.epochs) for device in devices}
     comparison = []
@@ -85,19 +85,15 @@ def main() -> None:
                     "epochs": [cpu["epochs_run"], gpu["epochs_run"]],
                 }
             )
-    print(
-        json.dumps(
-            {
-                "benchmark": "small_problems_device",
-                "torch": torch.__version__,
-                "cpu_threads": torch.get_num_threads(),
-                "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                "comparison": comparison,
-                "rows": rows,
-            },
-            indent=2,
-        )
-    )
+    results = {
+        "benchmark": "small_problems_device",
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "comparison": comparison,
+        "rows": rows,
+    }
+    emit(results, output_path(args, "small_problems_device"))
 
 
 if __name__ == "__main__":

@@ -8,20 +8,20 @@ L0 is near 16. Reported on the held-out images: normalized MSE (SSE / SST about 
 L0, and the dead fraction (latents active on no held-out image). The TopK runs use a short dead
 window (``topk_dead_after`` 2,000 samples) so AuxK has dead latents to revive in a short run.
 
-    python benchmarks/sparsity.py [--train 20000] [--test 5000] [--epochs 8]
+    python -m benchmarks sparsity [--train 20000] [--test 5000] [--epochs 8]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
+from dataclasses import replace
 
 import torch
 
+from benchmarks.common import emit, fashion_mnist, output_path, parse
 from hourglass import AutoEncoder
-from hourglass.data.loading import load_data
 from hourglass.train.sparsity import dead_fraction, l0, normalized_mse
 
 LATENTS, K = 256, 16
@@ -31,8 +31,6 @@ class _ShortDeadWindow(AutoEncoder):
     """AutoEncoder whose TopK bottleneck calls a latent dead after 2,000 silent samples."""
 
     def _architecture(self, X, output_activation):
-        from dataclasses import replace
-
         return replace(super()._architecture(X, output_activation), topk_dead_after=2_000)
 
 
@@ -63,15 +61,15 @@ def measure(ae, X_test, seconds) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--test", type=int, default=5_000)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--bisections", type=int, default=6)
-    args = parser.parse_args()
-    X = load_data("fashion-mnist").X[: args.train]
-    X_test = load_data("fashion-mnist:test").X[: args.test]
+    args = parse(parser, argv, "sparsity")
+    train, test = fashion_mnist()
+    X, X_test = train.X[: args.train], test.X[: args.test]
     out: dict = {
         "benchmark": "sparsity",
         "n_train": len(X),
@@ -104,7 +102,7 @@ def main() -> None:
     out["l1_search"] = tried
     out["topk_nmse_over_l1_nmse"] = round(out["topk_with_auxk"]["normalized_mse"] / best["normalized_mse"], 4)
     out["torch_threads"] = torch.get_num_threads()
-    print(json.dumps(out, indent=2))
+    emit(out, output_path(args, "sparsity"))
 
 
 if __name__ == "__main__":

@@ -3,16 +3,17 @@
 Target (issue 15): ``hourglass --help`` within 0.5 s. Best of ``--repeats`` wall-clock runs of
 each command in a fresh process, so the figures are start-up cost, not noise. Prints JSON.
 
-    python benchmarks/startup.py [--repeats 5]
+    python -m benchmarks startup [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
+
+from benchmarks.common import emit, output_path, parse
 
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
@@ -33,14 +34,13 @@ def best_of(command: list[str], repeats: int) -> float:
     return best
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse(parser, argv, "startup")
     seconds = {name: round(best_of(command, args.repeats), 3) for name, command in COMMANDS.items()}
-    print(
-        json.dumps({"seconds": seconds, "target_help_le_0.5_s": seconds["hourglass --help"] <= 0.5}, indent=2)
-    )
+    results = {"seconds": seconds, "target_help_le_0.5_s": seconds["hourglass --help"] <= 0.5}
+    emit(results, output_path(args, "startup"))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ units (per-feature z-scores from the training rows) otherwise. Sets:
 - clustering of codes against PCA codes and raw pixels with :func:`hourglass.cluster`'s
   default pipeline, on digits and on Fashion-MNIST's test images.
 
-Prints one JSON object. Run alone: two trainings at once on 2 cores slow each other many-fold.
+Prints one JSON object (also written to ``benchmarks/results/suite.json``). Run alone: two
+trainings at once on 2 cores slow each other many-fold.
 
-    python benchmarks/suite.py [--quick] [--skip-fashion] [--threads 2] [--device auto]
+    python -m benchmarks suite [--quick] [--skip-fashion] [--threads 2] [--device auto]
         [--fashion-dense-only]
 
 ``--device`` is every model's (default ``auto``: CUDA when there is one); ``--fashion-dense-only``
@@ -29,16 +30,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
 import torch
 from sklearn import datasets
-from sklearn.decomposition import PCA
 
 import hourglass
+from benchmarks.common import (
+    digits_01,
+    emit,
+    fashion_mnist,
+    machine,
+    output_path,
+    parse,
+    pca_reconstruction,
+    pin,
+    sse_per_image,
+    warm_up,
+)
 from hourglass.data.loading import load_data
 
 #: Ratio targets of issue 10 for digits / 16 (AE error / PCA error, any split).
@@ -113,17 +123,14 @@ def compare_rows(name: str, X: np.ndarray, sizes: list[int], split: int, epochs)
     return rows
 
 
-def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
-    return float(np.mean(np.sum((truth.astype(np.float64) - recon) ** 2, axis=1)))
-
-
 def fashion_dense(quick: bool) -> dict:
-    train, test = load_data("fashion-mnist"), load_data("fashion-mnist:test")
+    train, test = fashion_mnist()
     X_train, X_test = train.X, test.X
     if quick:
         X_train = X_train[:5000]
-    pca = PCA(30, svd_solver="randomized", random_state=0).fit(X_train)
-    pca_sse = sse_per_image(X_test, pca.inverse_transform(pca.transform(X_test)))
+    pca_sse = sse_per_image(
+        X_test, pca_reconstruction(X_train, X_test, 30, svd_solver="randomized", random_state=0)
+    )
     out = {"n_train": len(X_train), "pca30_sse": round(pca_sse, 3), "models": {}}
     for name, params in (
         ("default", {}),
@@ -174,22 +181,19 @@ def clustering(name: str, X_train, X, y, seed: int = 0, epochs=None) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few epochs, small subsets")
     parser.add_argument("--skip-fashion", action="store_true", help="leave out the Fashion-MNIST parts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="every model's device (auto: CUDA if any)")
     parser.add_argument("--fashion-dense-only", action="store_true", help="only the Fashion-MNIST dense rows")
-    args = parser.parse_args()
+    args = parse(parser, argv, "suite")
     global DEVICE
     DEVICE = args.device
-    torch.set_num_threads(args.threads)
+    pin(threads=args.threads)
     epochs = 3 if args.quick else None
-    # One short fit first: the first optimizer a process builds imports torch._dynamo (seconds),
-    # a once-per-process cost that is not training time (and on a GPU, CUDA's start-up).
-    warm = np.random.default_rng(0).random((64, 8))
-    hourglass.AutoEncoder(code_size=2, epochs=1, verbose=0, device=DEVICE).fit(warm)
+    warm_up(np.random.default_rng(0).random((64, 8)), DEVICE)
     if args.fashion_dense_only:
         fashion = fashion_dense(args.quick)
         models = fashion["models"]
@@ -198,16 +202,16 @@ def main() -> None:
             "fashion_default_fit_le_600s": models["default"]["fit_seconds"] <= 600,
             "fashion_1000_500_250_e10_le_0.70": models["1000-500-250, epochs=10"]["ratio"] <= 0.70,
         }
-        machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+        where = machine()
         if torch.cuda.is_available():
-            machine["gpu"] = torch.cuda.get_device_name(0)
-        results = {"benchmark": "suite --fashion-dense-only", "machine": machine, "torch": torch.__version__,
+            where["gpu"] = torch.cuda.get_device_name(0)
+        results = {"benchmark": "suite --fashion-dense-only", "machine": where, "torch": torch.__version__,
                    "threads": torch.get_num_threads(), "device": DEVICE, "fashion_mnist_dense": fashion,
                    "targets": targets}  # fmt: skip
-        print(json.dumps(results, indent=2))
+        emit(results, output_path(args, "suite_fashion_dense"))
         return
 
-    digits16 = datasets.load_digits().data / 16.0
+    digits16 = digits_01()
     rows = []
     for split in (0, 1, 2):
         rows += compare_rows("digits_16", digits16, [2, 8, 16], split, epochs)
@@ -216,7 +220,7 @@ def main() -> None:
 
     results: dict = {
         "benchmark": "suite",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "machine": machine(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "rows": rows,
@@ -237,7 +241,7 @@ def main() -> None:
         targets["fashion_default_le_0.60_pca30"] = models["default"]["ratio"] <= 0.60
         targets["fashion_default_fit_le_600s"] = models["default"]["fit_seconds"] <= 600
         targets["fashion_1000_500_250_e10_le_0.70"] = models["1000-500-250, epochs=10"]["ratio"] <= 0.70
-        train, test = load_data("fashion-mnist"), load_data("fashion-mnist:test")
+        train, test = fashion_mnist()
         n_train = 5000 if args.quick else len(train.X)
         fashion_clusters = clustering("fashion-mnist", train.X[:n_train], test.X, test.y, epochs=epochs)
         results["clustering"]["fashion_mnist"] = fashion_clusters
@@ -249,7 +253,7 @@ def main() -> None:
         total += sum(m["fit_seconds"] for m in results["fashion_mnist_dense"]["models"].values())
     results["total_fit_seconds"] = round(total, 1)
     results["targets"] = targets
-    print(json.dumps(results, indent=2))
+    emit(results, output_path(args, "suite"))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ third of the machine).
 
 Prints one JSON object. Run it alone: the point is to control what else runs.
 
-    python benchmarks/threads.py [--epochs 3] [--busy 2]
+    python -m benchmarks threads [--epochs 3] [--busy 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import time
@@ -25,21 +24,13 @@ import numpy as np
 import torch
 
 import hourglass
+from benchmarks.common import emit, fashion_or_noise, output_path, parse, warm_up
 
 
 def _spin(stop) -> None:
     """A CPU-bound process until ``stop`` is set."""
     while not stop.is_set():
         sum(i * i for i in range(10_000))
-
-
-def images(n: int) -> np.ndarray:
-    try:
-        from hourglass.data.loading import load_data
-
-        return load_data("fashion-mnist").X[:n]
-    except Exception:  # noqa: BLE001 - the Debian package is absent: noise of the same shape
-        return np.random.default_rng(0).random((n, 784)).astype(np.float32)
 
 
 def rate(X: np.ndarray, epochs: int, threads) -> dict:
@@ -54,17 +45,18 @@ def rate(X: np.ndarray, epochs: int, threads) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--samples", type=int, default=20_000)
-    args = parser.parse_args()
-    X = images(args.samples)
+    args = parse(parser, argv, "threads")
+    X, source = fashion_or_noise(args.samples)
     cpus = os.cpu_count() or 1
-    hourglass.AutoEncoder(code_size=2, epochs=1, device="cpu").fit(X[:100])  # first-fit costs
+    warm_up(X[:100], "cpu")
     out: dict = {
         "benchmark": "threads",
+        "data": source,
         "cpus": cpus,
         "busy_processes": args.busy,
         "torch": torch.__version__,
@@ -86,7 +78,7 @@ def main() -> None:
             out["busy"][name]["samples_per_s"] / out["idle"][name]["samples_per_s"], 3
         )
     out["target_auto_ge_0.25x_idle"] = out["auto_busy_vs_idle"] >= 0.25
-    print(json.dumps(out, indent=2))
+    emit(out, output_path(args, "threads"))
 
 
 if __name__ == "__main__":

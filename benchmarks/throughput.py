@@ -19,7 +19,7 @@ FLOPs per sample count the three matrix products of every linear layer (forward,
 of the backward pass): ``6 * sum(in * out)``. Data: Fashion-MNIST's training images if the
 Debian package is installed, else uniform noise of the same shape. Prints one JSON object.
 
-    python benchmarks/throughput.py [--samples 30000] [--epochs 2] [--gpu-samples 262144]
+    python -m benchmarks throughput [--samples 30000] [--epochs 2] [--gpu-samples 262144]
         [--gpu-only] [--device cuda] [--batches 256 8192] [--no-compile]
 
 ``--gpu-only`` skips the CPU figures (minutes of CPU time on a GPU machine); ``--device cpu``
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks.common import emit, fashion_or_noise, output_path, parse
 from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train.config import TrainConfig
@@ -72,15 +73,9 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5, trials: int
     return best
 
 
-def load_images(samples: int) -> torch.Tensor:
-    try:
-        from hourglass.data.loading import load_data
-
-        X = load_data("fashion-mnist").X[:samples]
-        source = "fashion-mnist"
-    except Exception:  # noqa: BLE001 - any failure means the package is absent: use noise
-        X = np.random.default_rng(0).random((samples, 784), dtype=np.float32)
-        source = "uniform noise"
+def load_images(samples: int) -> tuple[torch.Tensor, str]:
+    """The first ``samples`` Fashion-MNIST images (noise without them) as a tensor, and which."""
+    X, source = fashion_or_noise(samples)
     return torch.from_numpy(np.ascontiguousarray(X)), source
 
 
@@ -227,7 +222,7 @@ def gpu_section(
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=30000)
     parser.add_argument("--epochs", type=int, default=2)
@@ -236,7 +231,7 @@ def main() -> None:
     parser.add_argument("--gpu-only", action="store_true", help="skip the CPU figures")
     parser.add_argument("--device", default="cuda", help="device of the 'gpu' section (cpu: a dry run)")
     parser.add_argument("--batches", type=int, nargs="+", default=list(GPU_BATCHES), help="GPU batch sizes")
-    args = parser.parse_args()
+    args = parse(parser, argv, "throughput")
     X, source = load_images(args.samples)
     report: dict = {"benchmark": "throughput_784-1000-500-250-30", "data": source}
     if not args.gpu_only:
@@ -247,7 +242,7 @@ def main() -> None:
             gpu_X = gpu_X.repeat(-(-args.gpu_samples // len(gpu_X)), 1)[: args.gpu_samples]
         gpu_X = gpu_X[: args.gpu_samples]
         report["gpu"] = gpu_section(gpu_X, args.epochs, not args.no_compile, args.device, tuple(args.batches))
-    print(json.dumps(report, indent=2))
+    emit(report, output_path(args, "throughput"))
 
 
 def cpu_section(X: torch.Tensor, epochs: int) -> dict:

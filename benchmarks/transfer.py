@@ -8,13 +8,12 @@ fresh decoder (``encoder=FOLDER, freeze_encoder=True``), the same encoder fine-t
 same architecture from scratch, at each epoch budget (10 and 30 by default). Claim: the
 frozen-encoder model's held-out MSE is lower than the scratch model's.
 
-    python benchmarks/transfer.py [--source-train 20000] [--source-epochs 10] [--epochs 10 30]
+    python -m benchmarks transfer [--source-train 20000] [--source-epochs 10] [--epochs 10 30]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
+from benchmarks.common import emit, fashion_mnist, output_path, parse
 from hourglass import AutoEncoder
 from hourglass.data.loading import load_data
 
@@ -35,14 +35,14 @@ def digits_like() -> np.ndarray:
     return np.clip(big, 0, 1).reshape(len(images), -1).astype(np.float32)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-train", type=int, default=20_000)
     parser.add_argument("--source-epochs", type=int, default=10)
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 30], help="epoch budgets to compare at")
     parser.add_argument("--n-target", type=int, default=1_000)
-    args = parser.parse_args()
-    fashion = load_data("fashion-mnist").X[: args.source_train]
+    args = parse(parser, argv, "transfer")
+    fashion = fashion_mnist()[0].X[: args.source_train]
     target = digits_like()
     order = np.random.default_rng(0).permutation(len(target))
     train, test = target[order[: args.n_target]], target[order[args.n_target :]]
@@ -83,7 +83,7 @@ def main() -> None:
     out["runs"] = runs
     out["claim_holds_at_every_budget"] = all(r["claim_holds"] for r in runs)
     out["torch_threads"] = torch.get_num_threads()
-    print(json.dumps(out, indent=2))
+    emit(out, output_path(args, "transfer"))
 
 
 if __name__ == "__main__":

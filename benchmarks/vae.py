@@ -13,7 +13,7 @@ Writes the model report (samples, interpolations, KL per unit). Needs Debian's
 
 Usage::
 
-    python benchmarks/vae.py [--epochs 30] [--n-test 10000] [--report vae-report.html]
+    python -m benchmarks vae [--epochs 30] [--n-test 10000] [--report benchmarks/results/vae-report.html]
 
 The defaults take about 9 minutes on one Zen 4 core (3.5 min of training, 5 min for the bound).
 """
@@ -21,30 +21,33 @@ The defaults take about 9 minutes on one Zen 4 core (3.5 min of training, 5 min 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
+from benchmarks.common import (
+    RESULTS,
+    cpu_name,
+    emit,
+    fashion_mnist,
+    output_path,
+    parse,
+    pca_reconstruction,
+    pin,
+    settings,
+    sse_per_image,
+)
 from hourglass import AutoEncoder, VariationalAutoEncoder
-from hourglass.data.loading import load_data
 from hourglass.report.build import model_report
-
-
-def sse_per_image(truth: np.ndarray, recon: np.ndarray) -> float:
-    diff = truth.astype(np.float64) - recon.astype(np.float64)
-    return float(np.mean(np.sum(diff**2, axis=1)))
 
 
 def mean_and_se(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--code-size", type=int, default=32)
@@ -56,22 +59,22 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=10000, help="test images for the IWAE bound")
     parser.add_argument("--ae-epochs", type=int, default=6, help="0 skips the plain autoencoder")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--report", default="vae-report.html")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    parser.add_argument("--report", default=str(RESULTS / "vae-report.html"))
+    args = parse(parser, argv, "vae")
+    pin(threads=args.threads)
 
-    X = load_data("fashion-mnist").X.astype(np.float32)
-    X_test = load_data("fashion-mnist:test").X.astype(np.float32)
+    train, test = fashion_mnist()
+    X, X_test = train.X.astype(np.float32), test.X.astype(np.float32)
     X, X_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
     results: dict = {
-        "args": vars(args),
+        "args": settings(args),
         "data": "Fashion-MNIST, 60000 training / 10000 test images, grey values in [0, 1]",
         "likelihood": "Bernoulli (BCE on logits, summed over 784 pixels); nats per image",
         "how": {
             "device": "cpu",
             "torch_threads": torch.get_num_threads(),
             "cores": os.cpu_count(),
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_name(),
             "precision": "fp32",
         },
     }
@@ -125,8 +128,7 @@ def main() -> None:
         "dense VAEs with 32-50 latent units on Fashion-MNIST (Bernoulli): about 230-245 nats IWAE NLL"
     )
 
-    pca = PCA(n_components=args.code_size, random_state=0).fit(X)
-    pca_recon = pca.inverse_transform(pca.transform(X_test))
+    pca_recon = pca_reconstruction(X, X_test, args.code_size, random_state=0)
     results["pca_sse_per_image"] = round(sse_per_image(X_test, pca_recon), 2)
     if args.ae_epochs > 0:
         ae = AutoEncoder(
@@ -149,7 +151,7 @@ def main() -> None:
 
     report = model_report(vae, X[:2000], "Fashion-MNIST", image_shape=(28, 28), held_out=X_test[:2000])
     results["report"] = str(report.save(args.report, force=True))
-    print(json.dumps(results, indent=2))
+    emit(results, output_path(args, "vae"))
 
 
 if __name__ == "__main__":

@@ -75,3 +75,13 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 def fitted_ae(unit_data) -> AutoEncoder:
     """A tiny autoencoder fitted on ``unit_data``; tests must not modify it."""
     return AutoEncoder(**TINY).fit(unit_data)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the ``cuda`` checks where there is no GPU: they test CUDA itself, not a fallback."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (an NVIDIA GPU)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
