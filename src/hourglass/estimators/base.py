@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from hourglass.data.sources import (
 )
 from hourglass.estimators import parts
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError
@@ -48,7 +49,7 @@ from hourglass.runtime.threads import resolve_threads
 from hourglass.train import checkpoint
 from hourglass.train.budget import parse_duration
 from hourglass.train.config import TrainConfig
-from hourglass.train.losses import choose_loss, output_activation
+from hourglass.train.losses import output_activation
 from hourglass.train.tasks import task_of
 from hourglass.train.trainer import Trainer, resolve_device
 
@@ -124,12 +125,22 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Subclasses implement ``_training_source`` (their input as a training source, validated),
     ``_validate_input`` (array checks for prediction), ``_architecture`` (the config of the
-    module, sized from a couple of training items) and ``_scaler_channel_axis``.
+    module, sized from a couple of training items) and ``_scaler_channel_axis``. The kind of
+    code is a part the estimator holds (:mod:`hourglass.estimators.bottlenecks`), named by
+    ``bottleneck_kind``: its loss terms, saved state and report section come from there.
     """
+
+    #: The kind of code (a key of :data:`~hourglass.estimators.bottlenecks.BOTTLENECKS`).
+    bottleneck_kind: ClassVar[str] = "plain"
+
+    def _bottleneck(self) -> BottleneckPart:
+        """The bottleneck part this estimator delegates its code's concerns to."""
+        return bottleneck_part(self.bottleneck_kind)
 
     # -- hooks for subclasses and for regularizers -------------------------------------------
     def _check_params(self) -> None:
-        """Refuse invalid parameters before any data is read."""
+        """Refuse invalid parameters before any data is read (subclasses end with this one)."""
+        self._bottleneck().check_params(self)
 
     def _training_source(self, X: Any) -> TrainingSource:
         raise NotImplementedError
@@ -172,26 +183,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _scaler_channel_axis: int | None = None
 
     # The guards against the identity (noise, dropout, sparsity, contraction, pretrained parts)
-    # live here so every estimator that stores the same parameter names gets them; getattr
-    # keeps estimators without them working.
+    # live here and in the bottleneck part, so every estimator that stores the same parameter
+    # names gets them; getattr keeps estimators without them working.
     def _sparsity_on(self) -> bool:
-        return bool(
-            getattr(self, "l1_penalty", 0) or getattr(self, "kl_penalty", 0) or getattr(self, "topk", None)
-        )
-
-    def _regularizers(self) -> list:
-        from hourglass.train import regularizers as regs
-
-        out: list = []
-        if getattr(self, "l1_penalty", 0):
-            out.append(regs.L1Penalty(self.l1_penalty))
-        if getattr(self, "kl_penalty", 0):
-            out.append(regs.KLSparsity(self.kl_penalty, self.sparsity_target))
-        if getattr(self, "contractive_penalty", 0):
-            out.append(regs.ContractivePenalty(self.contractive_penalty))
-        if getattr(self, "topk", None) and getattr(self, "topk_aux_penalty", 0):
-            out.append(regs.AuxKLoss(self.topk_aux_penalty))
-        return out
+        return sparsity_on(self)
 
     def _corruption(self):
         from hourglass.train.corruptions import make_noise
@@ -200,39 +195,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         low, high = getattr(self, "data_range_", (0.0, 1.0))
         return make_noise(getattr(self, "noise", None), getattr(self, "noise_level", 0.1), low, high)
 
-    def _activity_threshold(self) -> float:
-        # A sigmoid unit "fires" above one half; ReLU and TopK codes have exact zeros.
-        return 0.5 if getattr(self.architecture_, "code_activation", "identity") == "sigmoid" else 0.0
-
-    def _epoch_metrics(self):
-        if not self._sparsity_on():
-            return None
-        from hourglass.train.sparsity import SparsityMonitor
-
-        probe = getattr(self, "_metrics_probe", None)
-        return SparsityMonitor(probe=probe, threshold=self._activity_threshold())
-
     def _overcomplete_allowed(self) -> bool:
-        """Whether a regularizer makes a code at least as wide as the input meaningful."""
-        return self._sparsity_on()
-
-    def _bottleneck_fields(self, input_width: int) -> dict[str, Any]:
-        """Architecture-config fields for the code (dropout, code activation, TopK)."""
-        topk, kl = getattr(self, "topk", None), getattr(self, "kl_penalty", 0)
-        if topk is not None and kl:
-            raise InvalidInputError(
-                f"topk={topk} with kl_penalty={kl}: the KL penalty needs codes in (0, 1), a TopK code "
-                "is signed; use one of them"
-            )
-        aux = getattr(self, "topk_aux_penalty", 0)
-        l1 = getattr(self, "l1_penalty", 0)
-        return {
-            "dropout": float(getattr(self, "dropout", 0.0)),
-            "code_activation": "sigmoid" if kl else ("relu" if l1 else "identity"),
-            "topk": None if topk is None else int(topk),
-            # Gao et al. use about half the input width for the auxiliary code.
-            "topk_aux_k": max(1, input_width // 2) if topk is not None and aux else 0,
-        }
+        """Whether the code (a regularizer on it, say) makes a code as wide as the input meaningful."""
+        return self._bottleneck().overcomplete_allowed(self)
 
     def _prepare_module(self, train: Any) -> None:
         """Before training: pretrained parts, layer-wise pretraining, metric probes."""
@@ -272,7 +237,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     train.to(resolve_device(self.device)).materialize(),
                     self._train_config(len(train)),
                     self.loss_,
-                    regularizers=self._regularizers(),
+                    regularizers=self._bottleneck().regularizers(self),
                     corruption=self._corruption(),
                     make_trainer=self._trainer,
                 )
@@ -363,9 +328,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         settings: dict[str, Any] = {
             "loss": self.loss_,
-            "regularizers": self._regularizers(),
+            "regularizers": self._bottleneck().regularizers(self),
             "corruption": self._corruption(),
-            "epoch_metrics": self._epoch_metrics(),
+            "epoch_metrics": self._bottleneck().epoch_metrics(self),
             "checkpoint_dir": getattr(self, "checkpoint_dir", None),
             "description": type(self).__name__,
             "fingerprint": None,
@@ -466,6 +431,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
+        self._bottleneck().after_fit(self)
         return self
 
     def _remember_table(self, X: Any, y: Any) -> Any:
@@ -529,13 +495,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.statistics_basis_ = summary.basis
         scaled = summary.scaled(self.scaler_)
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
-        self.loss_, self.loss_reason_ = self._choose_loss(scaled)
-        self.architecture_ = self._architecture(head, output_activation(self.loss_, scaled))
+        part = self._bottleneck()
+        self.loss_, self.loss_reason_ = part.choose_loss(self, scaled)
+        # The input part sizes the network; the bottleneck part makes it its kind of code.
+        config = self._architecture(head, output_activation(self.loss_, scaled))
+        self.architecture_ = part.architecture(self, config)
         return summary
-
-    def _choose_loss(self, scaled) -> tuple[str, str]:
-        """The loss for the scaled training data (their summary), and why; subclasses may differ."""
-        return choose_loss(self.loss, scaled)
 
     def _build_module(self) -> None:
         """``module_`` from ``architecture_``, its weights drawn from ``seed_`` alone."""
@@ -655,11 +620,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return getattr(self, "_report_held_out", None)
 
     def _code_width(self) -> int:
-        return int(self.architecture_.code_size)
+        return math.prod(self._code_shape())
 
     def _code_shape(self) -> tuple[int, ...]:
         """Shape of one sample's code in the module (flat here; a feature map for spatial codes)."""
-        return (self._code_width(),)
+        return self._bottleneck().code_shape(self) or (int(self.architecture_.code_size),)
 
     # -- using a fitted model ----------------------------------------------------------------
     def _device(self) -> torch.device:
@@ -981,11 +946,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "device_": self.device_,
             "validation_mse_": getattr(self, "validation_mse_", None),
             "validation_mse_scaled_": getattr(self, "validation_mse_scaled_", None),
+            **self._bottleneck().saved_attributes(self),
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
-        """Extra fitted arrays saved in ``weights.safetensors``; subclasses extend it."""
-        return {}
+        """Extra fitted arrays saved in ``weights.safetensors`` (the bottleneck part's)."""
+        return self._bottleneck().saved_tensors(self)
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         """Inverse of :meth:`_saved_attributes` and :meth:`_saved_tensors`."""
@@ -1006,6 +972,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if getattr(self, "table_", None) is None and names is not None:
             # Saved before models kept their table: the names scikit-learn kept say as much.
             self.table_ = TableSchema(tuple(map(str, names)), (), n_features=len(names))
+        self._bottleneck().restore(self, fitted, tensors)
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""

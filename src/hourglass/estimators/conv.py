@@ -284,6 +284,7 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
                 raise InvalidInputError(
                     f"image_size={self.image_size!r}; expected (height, width), two positive ints"
                 )
+        BaseAutoEncoder._check_params(self)  # named, not super(): the VAE borrows this method
 
     def _folder_mode(self) -> str:
         if hasattr(self, "input_shape_") and len(self.input_shape_) == 3:
@@ -447,7 +448,7 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
             residual=task_of(self).restoration,
             **self._chroma_fields(),
             # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
-            **self._bottleneck_fields(math.prod(X.shape[1:])),
+            **self._bottleneck().code_fields(self, math.prod(X.shape[1:])),
         )
 
     def _chroma_fields(self) -> dict[str, Any]:
@@ -458,13 +459,10 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         """The task's corruption (in data units), then the input noise; None for neither."""
         return task_of(self).training_corruption(super()._corruption(), self.scaler_)
 
-    def _code_width(self) -> int:
-        return math.prod(self._code_shape())
-
     def _code_shape(self) -> tuple[int, ...]:
         if self.architecture_.code_size is not None:
             return (int(self.architecture_.code_size),)
-        return code_map_shape(self.architecture_)
+        return self._bottleneck().code_shape(self) or code_map_shape(self.architecture_)  # a VQ's map first
 
     # -- using a fitted model ----------------------------------------------------------------
     def inverse_transform(self, X: Any) -> np.ndarray:

@@ -315,7 +315,7 @@ class AutoEncoder(BaseAutoEncoder):
             decoder_layers=None if self.decoder_layers is None else tuple(self.decoder_layers),
             activation=self.activation,
             output_activation=output_activation,
-            **self._bottleneck_fields(X.shape[1]),
+            **self._bottleneck().code_fields(self, X.shape[1]),
         )
 
     def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:

@@ -29,7 +29,6 @@ from hourglass.estimators.params import BY_NAME, store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
-from hourglass.train.losses import choose_loss
 
 #: Monte Carlo draws per sample behind :meth:`VariationalAutoEncoder.score_samples`.
 ELBO_SAMPLES = 8
@@ -172,6 +171,10 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     ) -> None:
         store_parameters(self, locals())
 
+    #: The Gaussian part (hourglass.estimators.bottlenecks) checks beta, free_bits and kl_warmup,
+    #: chooses the likelihood and wraps the architecture.
+    bottleneck_kind = "gaussian"
+
     # What the dense and conv methods reused below read, fixed for a VAE.
     task = "reconstruct"
     scale_factor = 2
@@ -229,16 +232,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _check_params(self) -> None:
         if self.arch not in ("auto", "dense", "conv"):
             raise InvalidInputError(f"arch={self.arch!r}; expected 'auto', 'dense' or 'conv'")
-        vnn.check_vae_settings(self.beta, self.free_bits, self.kl_warmup)
-        if (
-            not isinstance(self.code_size, numbers.Integral)
-            or isinstance(self.code_size, bool)
-            or (self.code_size < 1)
-        ):
-            raise InvalidInputError(
-                f"code_size={self.code_size!r}; expected a positive integer (a variational code is flat)"
-            )
-        ConvAutoEncoder._check_params(self)
+        ConvAutoEncoder._check_params(self)  # ends with the Gaussian part's checks
 
     def _training_source(self, X: Any) -> TrainingSource:
         self.arch_ = self._choose_arch(X)
@@ -253,43 +247,15 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _check_code_size(self, X: np.ndarray) -> None:
         self._flavour()._check_code_size(self, X)
 
-    def _overcomplete_allowed(self) -> bool:
-        return False
-
     def _auto_learning_rate(self) -> tuple[float, str]:
         if self._flavour() is AutoEncoder:
             return AutoEncoder._auto_learning_rate(self)
         conv = BY_NAME["learning_rate"].default_for("conv")
         return float(conv), f"auto: the convolutional models' rate {conv:g}"
 
-    def _choose_loss(self, scaled) -> tuple[str, str]:
-        if self.loss != "auto":
-            return choose_loss(self.loss, scaled)
-        if scaled.in_unit_interval():
-            return "bce", (
-                "auto: training values lie in [0, 1]: the Bernoulli likelihood (binary cross-entropy on "
-                "the logits, summed over values)"
-            )
-        return "mse", (
-            f"auto: training values span [{scaled.lo:.3g}, {scaled.hi:.3g}]: a Gaussian likelihood with "
-            "one variance, kept at the mean squared error"
-        )
-
     def _architecture(self, X: np.ndarray, output_activation: str):
-        from dataclasses import fields
-
-        base = self._flavour()._architecture(self, X, output_activation)
-        values = {f.name: getattr(base, f.name) for f in fields(base)}
-        config = (
-            vnn.VariationalConvConfig if self._flavour() is ConvAutoEncoder else vnn.VariationalDenseConfig
-        )
-        return config(
-            **values,
-            likelihood="bernoulli" if self.loss_ == "bce" else "gaussian",
-            beta=float(self.beta),
-            free_bits=float(self.free_bits),
-            kl_warmup=int(self.kl_warmup),
-        )
+        # The input part's config; the Gaussian part makes it variational.
+        return self._flavour()._architecture(self, X, output_activation)
 
     @all_or_nothing
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VariationalAutoEncoder:

@@ -12,33 +12,20 @@ forward, and the codebook's usage is logged every epoch in ``history_.metrics``.
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import fields
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.estimators.atomic import all_or_nothing
+# The quantized part's pieces lived here before the part did: still importable from here.
+from hourglass.estimators.bottlenecks import PRIOR_SAMPLE, CodebookMonitor  # noqa: F401
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.quantizers import usage_of
-from hourglass.nn.vq_model import VQConfig, check_quantizer
-from hourglass.train.tasks import task_of
-
-#: Training items whose indices are counted, after fit, for the entropy coder's prior.
-PRIOR_SAMPLE = 2048
-
-
-class CodebookMonitor:
-    """``epoch_metrics``: the codebook's usage (share of live codes, perplexity) after an epoch."""
-
-    def __call__(self, model: torch.nn.Module, val: Any) -> dict[str, float]:
-        return model.bottleneck.usage()
 
 
 @register_estimator
@@ -98,6 +85,11 @@ class VQAutoEncoder(ConvAutoEncoder):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("vq")
 
+    #: The quantized part (hourglass.estimators.bottlenecks) checks the codebook's parameters,
+    #: wraps the architecture, logs the codebook's usage, counts the indices after fit (saved as
+    #: ``index_counts_``) and gives the code's shape (the quantized map).
+    bottleneck_kind = "quantized"
+
     # The declaration in hourglass.estimators.params gives the same names, order, types and defaults
     # (tests/test_params.py); written out so that type checkers and IDEs read them.
     def __init__(
@@ -153,77 +145,6 @@ class VQAutoEncoder(ConvAutoEncoder):
     ) -> None:
         store_parameters(self, locals())
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if task_of(self).restoration:
-            raise InvalidInputError(f"task={self.task!r}; a VQAutoEncoder is a codec: expected 'reconstruct'")
-        if self.code_size is not None:
-            raise InvalidInputError(
-                f"code_size={self.code_size!r}; a VQAutoEncoder's code is its index grid, set by channels "
-                "(one halving per block) and codebook_size: expected None"
-            )
-        if self.skip_connections is True:
-            raise InvalidInputError("skip_connections=True would let the input bypass the quantized code")
-        for name in ("topk", "kl_penalty", "l1_penalty", "contractive_penalty"):
-            if getattr(self, name):
-                raise InvalidInputError(
-                    f"{name}={getattr(self, name)!r}; a quantized code is already limited to "
-                    "log2(codebook_size) bits per position: expected no sparsity or contraction guard"
-                )
-        check_quantizer(self.quantizer)
-        size = self.codebook_size
-        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or not 2 <= size <= 2**16:
-            raise InvalidInputError(f"codebook_size={size!r}; expected an integer from 2 to 65536")
-        dim = self.embedding_dim
-        if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
-            raise InvalidInputError(f"embedding_dim={dim!r}; expected a positive integer")
-
-    def _overcomplete_allowed(self) -> bool:
-        return True  # the code's size is counted in bits, not in values
-
-    def _skip_connections(self) -> bool:
-        return False
-
-    def _architecture(self, X: np.ndarray, output_activation: str) -> VQConfig:
-        conv = super()._architecture(X, output_activation)
-        return VQConfig(
-            **{f.name: getattr(conv, f.name) for f in fields(conv)},
-            codebook_size=int(self.codebook_size),
-            embedding_dim=int(self.embedding_dim),
-            quantizer=self.quantizer,
-            commitment_cost=float(self.commitment_cost),
-            codebook_decay=float(self.codebook_decay),
-        )
-
-    def _epoch_metrics(self):
-        return CodebookMonitor()
-
-    @all_or_nothing
-    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VQAutoEncoder:
-        """Train on ``X`` (the one ``fit`` of the base class), then count the codes used.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, c, ...), or a path the ConvAutoEncoder reads
-        y : None
-            Ignored.
-        resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir``.
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y, resume=resume)
-        probe = getattr(self, "_metrics_probe", None)
-        if probe is not None:
-            # Counted in eval mode on the final weights: the statistics the coder will meet.
-            indices = self._run(self.module_.encode_indices, probe[:PRIOR_SAMPLE].cpu().numpy())
-            self.index_counts_ = np.bincount(
-                indices.astype(np.int64).ravel(), minlength=self.n_codes_
-            ).astype(np.float64)
-        return self
-
     # -- the code as indices -------------------------------------------------------------------
     @property
     def n_codes_(self) -> int:
@@ -235,11 +156,6 @@ class VQAutoEncoder(ConvAutoEncoder):
     def grid_shape_(self) -> tuple[int, ...]:
         check_is_fitted(self, "module_")
         return tuple(self.architecture_.grid_shape)
-
-    def _code_shape(self) -> tuple[int, ...]:
-        # The code is the quantized map (code vectors on the grid), not the encoder's wider output:
-        # transform, inverse_transform and the exported decoder all take it.
-        return (int(self.architecture_.quantized_dim), *self.architecture_.grid_shape)
 
     @property
     def bits_per_index_(self) -> float:
@@ -293,23 +209,6 @@ class VQAutoEncoder(ConvAutoEncoder):
         if counts is None:  # a model trained by partial_fit: the training averages
             counts = self.module_.bottleneck.cluster_size.detach().double().cpu().numpy()
         return np.asarray(counts, np.float64)
-
-    # -- persistence ---------------------------------------------------------------------------
-    def _saved_tensors(self) -> dict[str, np.ndarray]:
-        tensors = super()._saved_tensors()
-        if getattr(self, "index_counts_", None) is not None:
-            tensors["index_counts_"] = np.asarray(self.index_counts_, np.float64)
-        return tensors
-
-    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        super()._restore_attributes(fitted, tensors)
-        if "index_counts_" in tensors:
-            counts = np.asarray(tensors["index_counts_"], np.float64)
-            if counts.shape != (self.n_codes_,):
-                raise InvalidInputError(
-                    f"index_counts_ has shape {counts.shape}; expected ({self.n_codes_},)"
-                )
-            self.index_counts_ = counts
 
 
 __all__ = ["VQAutoEncoder"]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.estimators.base import BaseAutoEncoder
+from hourglass.estimators.bottlenecks import PlainPart
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.variational import VariationalAutoEncoder
 from hourglass.estimators.vq import VQAutoEncoder
@@ -74,7 +75,7 @@ def add_sparse_code_sections(
     dictionary atoms, when a sparsity guard is on."""
     if not estimator._sparsity_on():
         return
-    threshold = estimator._activity_threshold()
+    threshold = PlainPart.activity_threshold(estimator)
     data = estimator._validate_input(X, reset=False)
     scaled = estimator.scaler_.transform(data)
     module = estimator.module_
