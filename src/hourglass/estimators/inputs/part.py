@@ -14,10 +14,22 @@ from hourglass.exceptions import InvalidInputError
 
 
 class InputPart:
-    """The contract of a kind of data; its defaults are those of flat rows.
+    """The contract of a kind of data.
 
-    Every method takes the estimator that holds the part. Subclasses override what their data
-    change and register themselves with :func:`register_input`.
+    Every method takes the estimator that holds the part. A kind must say how its data are read,
+    checked and turned into a network (:meth:`training_source`, :meth:`validate`,
+    :meth:`check_streamed`, :meth:`architecture`); the other methods default to a flat code,
+    no parameters of its own and nothing saved. Subclasses register themselves with
+    :func:`register_input`.
+
+    Examples
+    --------
+    >>> @register_input                                        # doctest: +SKIP
+    ... class Graphs(InputPart):
+    ...     kind = "graph"
+    ...     def training_source(self, est, X): ...
+    >>> class GraphAutoEncoder(hourglass.AutoEncoder):         # doctest: +SKIP
+    ...     input_kind = "graph"
     """
 
     kind: ClassVar[str] = ""
