@@ -22,16 +22,24 @@ import torch
 
 from benchmarks.common import emit, fashion_mnist, output_path, parse
 from hourglass import AutoEncoder
+from hourglass.estimators.inputs import RowsPart
 from hourglass.train.sparsity import dead_fraction, l0, normalized_mse
 
 LATENTS, K = 256, 16
 
 
+class _ShortDeadRows(RowsPart):
+    """Rows whose network's TopK bottleneck calls a latent dead after 2,000 silent samples."""
+
+    def architecture(self, est, head, output_activation):
+        return replace(super().architecture(est, head, output_activation), topk_dead_after=2_000)
+
+
 class _ShortDeadWindow(AutoEncoder):
     """AutoEncoder whose TopK bottleneck calls a latent dead after 2,000 silent samples."""
 
-    def _architecture(self, X, output_activation):
-        return replace(super()._architecture(X, output_activation), topk_dead_after=2_000)
+    def _input(self, X=None):
+        return _ShortDeadRows()
 
 
 def fit(X, epochs, cls=AutoEncoder, **params):

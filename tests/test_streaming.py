@@ -47,7 +47,8 @@ def test_streamed_fit_equals_in_memory_fit(make_ae, tmp_path, monkeypatch, reque
     in_memory = make_ae().fit(X)
     monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 64)
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
-    assert isinstance(make_ae()._training_source(mapped), sources.NpyFileSource)
+    ae = make_ae()
+    assert isinstance(ae._input().training_source(ae, mapped), sources.NpyFileSource)
     streamed = make_ae().fit(mapped)
     for name, value in weights(in_memory).items():
         np.testing.assert_allclose(weights(streamed)[name], value, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -655,7 +655,7 @@ def compare(
             params["channels"] = parse_ints(channels, "--channels")
         estimator: Any = ConvAutoEncoder(**params)
         if is_image_folder(data):
-            dataset = Dataset(estimator._load(data), name=Path(data).name)
+            dataset = Dataset(estimator._input().load(estimator, data), name=Path(data).name)
         else:
             dataset = load_input(data, key, flat=False, drop=drop, label=label)
     else:

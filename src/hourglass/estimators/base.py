@@ -1,17 +1,19 @@
 """The shared base of the autoencoder estimators, holding the only ``fit``.
 
 ``__init__`` only stores parameters; ``fit`` builds ``module_`` (the PyTorch module), fits the
-scaler, resolves the loss and trains; fitted state ends in ``_``. Subclasses say how to turn
-their input into a :class:`~hourglass.data.sources.TrainingSource` and how to build the
-architecture; seeding, the split, the scaler (fitted on training items only), the loss, the
-Trainer and the bookkeeping are the same for every estimator and live here, once.
+scaler, resolves the loss and trains; fitted state ends in ``_``. What differs between
+estimators lives in the parts they hold: the input part (rows or grids,
+:mod:`hourglass.estimators.inputs`) turns their data into a
+:class:`~hourglass.data.sources.TrainingSource` and sizes the network, the bottleneck part
+(:mod:`hourglass.estimators.bottlenecks`) makes it its kind of code; seeding, the split, the
+scaler (fitted on training items only), the loss, the Trainer and the bookkeeping are the same
+for every estimator and live here, once.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import os
 import time
 from dataclasses import replace
@@ -19,7 +21,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -28,23 +29,27 @@ from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import (
     ArraySource,
-    NpyFileSource,
     ScaledRows,
     TrainingSource,
     first_items,
-    memory_map_of,
     release_pages,
     row_blocks,
-    streams,
 )
 from hourglass.estimators import parts
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.constraints import check_choices
+from hourglass.estimators.inputs import (  # the two functions lived here before the input parts
+    InputPart,
+    auto_learning_rate,  # noqa: F401
+    input_part,
+    reject_non_numeric_columns,  # noqa: F401
+)
 from hourglass.estimators.persistence import json_safe, save_estimator
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
 from hourglass.runtime import distributed
+from hourglass.runtime.seeds import as_seed
 from hourglass.runtime.threads import resolve_threads
 from hourglass.train import checkpoint
 from hourglass.train.budget import parse_duration
@@ -61,77 +66,30 @@ PREDICT_BATCH = 4096
 AUTO_STEPS = 20_000
 AUTO_EPOCHS = (30, 300)
 
-#: The learning rate ``'auto'`` starts from, for layers of up to ``REFERENCE_WIDTH`` units at a
-#: batch of ``REFERENCE_BATCH``: it trains digits to 0.39x PCA's error in 130 epochs.
-REFERENCE_LEARNING_RATE = 1e-2
-REFERENCE_WIDTH = 256
-REFERENCE_BATCH = 256
-
-
-def auto_learning_rate(width: int, batch_size: int) -> tuple[float, str]:
-    """The dense learning rate for a network whose widest layer has ``width`` units.
-
-    Adam's update of a weight is about the learning rate whatever its gradient's scale, so a
-    layer's output moves in proportion to its fan-in times the rate: a rate that suits 256 units
-    makes 1000 units take four times the step, and wide networks collapse at it. The rate is
-    therefore scaled by ``256 / width`` above 256 units (the muP rule for Adam's hidden layers),
-    and by the square root of ``batch_size / 256`` (the square-root rule for Adam).
-
-    Examples
-    --------
-    >>> auto_learning_rate(1000, 256)[0]
-    0.00256
-    """
-    rate = REFERENCE_LEARNING_RATE * min(1.0, REFERENCE_WIDTH / max(1, int(width)))
-    rate *= math.sqrt(max(1, int(batch_size)) / REFERENCE_BATCH)
-    rule = (
-        f"auto: {REFERENCE_LEARNING_RATE:g} x min(1, {REFERENCE_WIDTH}/{int(width)} units) "
-        f"x sqrt({int(batch_size)}/{REFERENCE_BATCH} batch)"
-    )
-    return float(f"{rate:.3g}"), rule
-
-
-def as_seed(random_state: Any) -> int:
-    """An int seed from sklearn's ``random_state`` (None, int or RandomState)."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if not 0 <= random_state < 2**32:
-            raise InvalidInputError(f"random_state={random_state}; expected an int in [0, 2**32 - 1]")
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    raise InvalidInputError(f"random_state={random_state!r}; expected None, an int or a numpy RandomState")
-
-
-def reject_non_numeric_columns(X: Any) -> None:
-    """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return
-    for name, dtype in dtypes.items():
-        # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
-        # nullable Int64/Float64), which np.issubdtype cannot interpret.
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
-            example = X[name].iloc[0] if len(X) else None
-            raise InvalidInputError(
-                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); "
-                "expected numeric columns only"
-            )
-
 
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the autoencoder estimators (fit, transform, decode, score, save).
 
-    Subclasses implement ``_training_source`` (their input as a training source, validated),
-    ``_validate_input`` (array checks for prediction), ``_architecture`` (the config of the
-    module, sized from a couple of training items) and ``_scaler_channel_axis``. The kind of
-    code is a part the estimator holds (:mod:`hourglass.estimators.bottlenecks`), named by
-    ``bottleneck_kind``: its loss terms, saved state and report section come from there.
+    An estimator is this machinery and two parts it holds: an input part
+    (:mod:`hourglass.estimators.inputs`), named by ``input_kind``, for its data (sources,
+    validation, scaling axis, code sizes, the network's config, the fitted shape), and a
+    bottleneck part (:mod:`hourglass.estimators.bottlenecks`), named by ``bottleneck_kind``, for
+    its kind of code (loss terms, saved state, report section). Subclasses choose the parts.
     """
 
+    #: The kind of data (a key of :data:`~hourglass.estimators.inputs.INPUTS`).
+    input_kind: ClassVar[str] = "rows"
     #: The kind of code (a key of :data:`~hourglass.estimators.bottlenecks.BOTTLENECKS`).
     bottleneck_kind: ClassVar[str] = "plain"
+
+    def _input(self, X: Any = None) -> InputPart:
+        """The input part this estimator delegates its data's concerns to.
+
+        ``fit`` and the first ``partial_fit`` pass their data ``X`` once, before reading it: an
+        estimator whose kind of input depends on the data (the VAE's ``arch='auto'``) chooses
+        there.
+        """
+        return input_part(self.input_kind)
 
     def _bottleneck(self) -> BottleneckPart:
         """The bottleneck part this estimator delegates its code's concerns to."""
@@ -139,11 +97,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- hooks for subclasses and for regularizers -------------------------------------------
     def _check_params(self) -> None:
-        """Refuse invalid parameters before any data is read (subclasses end with this one)."""
+        """Refuse invalid parameters before any data is read: the input part's, then the code's."""
+        self._input().check_params(self)
         self._bottleneck().check_params(self)
-
-    def _training_source(self, X: Any) -> TrainingSource:
-        raise NotImplementedError
 
     def _check_run_params(self) -> None:
         """Refuse a bad time budget or thread count before any data is read."""
@@ -153,34 +109,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             resolve_threads(threads)
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
-        raise NotImplementedError
-
-    def _check_streamed(self, X: np.ndarray, source: NpyFileSource) -> None:
-        """Check a memory map that will be streamed (its shape; values are checked as read)."""
-        raise NotImplementedError
-
-    def _array_source(self, X: Any) -> TrainingSource:
-        """An array in memory, or the ``.npy`` file behind a large memory map, streamed.
-
-        A memory map whose float32 data fit in
-        :data:`~hourglass.data.sources.IN_MEMORY_BYTES` is read into memory (the fast path)
-        with ``pread``, so its pages do not stay mapped besides.
-        """
-        if memory_map_of(X) is not None:  # the map itself, or a view of it (np.asarray's)
-            if X.dtype.kind not in "biuf":  # before any reader tries to convert it
-                raise InvalidInputError(f"X has dtype {X.dtype}; expected numbers (int, float or bool)")
-            streamed = NpyFileSource.from_memmap(X)
-            if streamed is not None:
-                if streams(X):
-                    self._check_streamed(X, streamed)
-                    return streamed
-                X = streamed.read_all()
-        return ArraySource(self._validate_input(X, reset=True))
-
-    def _architecture(self, X: np.ndarray, output_activation: str):
-        raise NotImplementedError
-
-    _scaler_channel_axis: int | None = None
+        """``X`` checked by the input part: fit's (``reset``) or, for prediction, as fitted."""
+        return self._input().validate(self, X, reset)
 
     # The guards against the identity (noise, dropout, sparsity, contraction, pretrained parts)
     # live here and in the bottleneck part, so every estimator that stores the same parameter
@@ -194,10 +124,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Salt-and-pepper writes the extremes of the (scaled) training data.
         low, high = getattr(self, "data_range_", (0.0, 1.0))
         return make_noise(getattr(self, "noise", None), getattr(self, "noise_level", 0.1), low, high)
-
-    def _overcomplete_allowed(self) -> bool:
-        """Whether the code (a regularizer on it, say) makes a code as wide as the input meaningful."""
-        return self._bottleneck().overcomplete_allowed(self)
 
     def _prepare_module(self, train: Any) -> None:
         """Before training: pretrained parts, layer-wise pretraining, metric probes."""
@@ -242,21 +168,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     make_trainer=self._trainer,
                 )
 
-    def _check_code_size(self, X: np.ndarray) -> None:
-        pass
-
     # -- fitting -----------------------------------------------------------------------------
-    def _auto_learning_rate(self) -> tuple[float, str]:
-        """The learning rate ``learning_rate='auto'`` stands for, and the rule that gave it."""
-        raise InvalidInputError(f"learning_rate='auto' is not available for {type(self).__name__}")
-
     def _resolved_learning_rate(self) -> tuple[float, str]:
         if isinstance(self.learning_rate, str):
             if self.learning_rate != "auto":
                 raise InvalidInputError(
                     f"learning_rate={self.learning_rate!r}; expected 'auto' or a positive number"
                 )
-            return self._auto_learning_rate()
+            return self._input().auto_learning_rate(self)
         default = inspect.signature(type(self).__init__).parameters["learning_rate"].default
         # A number can be the estimator's own default (the conv recipe's): say which.
         rule = "the default" if self.learning_rate == default else "set by the user"
@@ -399,9 +318,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         previous = self._warm_state()
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
         X = self._remember_table(X, y)
-        source = self._training_source(X)
+        part = self._input(X)
+        source = part.training_source(self, X)
         head = source.head()
-        self._check_code_size(head)
+        part.check_code_size(self, head)
         run = self._start_run(source, resume)
         train_idx, val_idx = self._split(len(source))
         # Statistics from the training items only: validation items stay unseen.
@@ -490,16 +410,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _settle_scaling_and_architecture(self, source: TrainingSource, head: np.ndarray, items: np.ndarray):
         """Scaler, loss and architecture from the statistics of ``items``; returns the summary."""
-        summary = source.statistics(items, self._scaler_channel_axis)
+        part = self._input()
+        summary = source.statistics(items, part.scaler_channel_axis)
         self.scaler_ = scaler_from_summary(summary, self.scaling)
         self.statistics_basis_ = summary.basis
         scaled = summary.scaled(self.scaler_)
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
-        part = self._bottleneck()
-        self.loss_, self.loss_reason_ = part.choose_loss(self, scaled)
+        code = self._bottleneck()
+        self.loss_, self.loss_reason_ = code.choose_loss(self, scaled)
         # The input part sizes the network; the bottleneck part makes it its kind of code.
-        config = self._architecture(head, output_activation(self.loss_, scaled))
-        self.architecture_ = part.architecture(self, config)
+        config = part.architecture(self, head, output_activation(self.loss_, scaled))
+        self.architecture_ = code.architecture(self, config)
         return summary
 
     def _build_module(self) -> None:
@@ -567,9 +488,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_params()
         check_choices(self)
         X = self._remember_table(X, y=None)
-        source = self._training_source(X)
+        part = self._input(X)
+        source = part.training_source(self, X)
         head = source.head()
-        self._check_code_size(head)
+        part.check_code_size(self, head)
         self.seed_ = as_seed(self.random_state)
         everything = np.arange(len(source))
         self._settle_scaling_and_architecture(source, head, everything)
@@ -623,8 +545,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return math.prod(self._code_shape())
 
     def _code_shape(self) -> tuple[int, ...]:
-        """Shape of one sample's code in the module (flat here; a feature map for spatial codes)."""
-        return self._bottleneck().code_shape(self) or (int(self.architecture_.code_size),)
+        """Shape of one sample's code in the module (flat, or a feature map for spatial codes)."""
+        return self._input().code_shape(self)
 
     # -- using a fitted model ----------------------------------------------------------------
     def _device(self) -> torch.device:
@@ -713,14 +635,16 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return codes.reshape(codes.shape[0], -1).astype(dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decode codes back to data, in the units of the training data."""
+        """Decode codes ``(n, n_codes)`` (flattened feature maps for a spatial code) back to data, in
+        the units of the training data."""
         check_is_fitted(self, "module_")
         codes = np.asarray(X, dtype=np.float32) if not hasattr(X, "dtype") else np.asarray(X)
         if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
             raise InvalidInputError(
                 f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"
             )
-        out = self._run(self.module_.decode, check_finite(codes, "codes"), unscale=True)
+        codes = check_finite(codes, "codes").reshape(len(codes), *self._code_shape())
+        out = self._run(self.module_.decode, codes, unscale=True)
         return out.astype(self._output_dtype(X), copy=False)
 
     def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
@@ -947,6 +871,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "validation_mse_": getattr(self, "validation_mse_", None),
             "validation_mse_scaled_": getattr(self, "validation_mse_scaled_", None),
             **self._bottleneck().saved_attributes(self),
+            **self._input().saved_attributes(self),
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
@@ -973,6 +898,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # Saved before models kept their table: the names scikit-learn kept say as much.
             self.table_ = TableSchema(tuple(map(str, names)), (), n_features=len(names))
         self._bottleneck().restore(self, fitted, tensors)
+        self._input().restore(self, fitted)
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""

@@ -1,24 +1,17 @@
-"""The dense autoencoder estimator, for tables and vectors."""
+"""The dense autoencoder estimator, for tables and vectors.
+
+Its input part (:class:`~hourglass.estimators.inputs.RowsPart`) reads and checks the rows and
+builds the dense network; its bottleneck part the plain code with its sparsity guards.
+"""
 
 from __future__ import annotations
 
-import numbers
-import os
 from typing import Any, ClassVar
 
-import numpy as np
-import torch
-from sklearn.utils.validation import validate_data
-
-from hourglass.data.loading import check_finite, validation_reason
-from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
-from hourglass.estimators import parts
-from hourglass.estimators.base import BaseAutoEncoder, auto_learning_rate, reject_non_numeric_columns
+from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
-from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import DenseConfig
 
 
 @register_estimator
@@ -148,6 +141,8 @@ class AutoEncoder(BaseAutoEncoder):
     history_ : History
         Per-epoch losses, learning rate and timings.
     n_features_in_ : int
+    input_shape_ : tuple of int
+        ``(n_features_in_,)``: one sample's shape, as every estimator of hourglass gives it.
     n_epochs_, n_iter_ : int
         Epochs run (``n_iter_`` as in scikit-learn's MLP).
     loss_curve_ : list of float
@@ -179,6 +174,10 @@ class AutoEncoder(BaseAutoEncoder):
     >>> ae.loss_
     'bce'
     """
+
+    #: Rows of a table (hourglass.estimators.inputs.RowsPart): arrays, DataFrames, large .npy
+    #: memory maps and Datasets of rows, checked, scaled per feature, through a dense network.
+    input_kind = "rows"
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = parameter_constraints("dense")
 
@@ -225,106 +224,6 @@ class AutoEncoder(BaseAutoEncoder):
         pretrain: str | None = None,
     ) -> None:
         store_parameters(self, locals())
-
-    def _training_source(self, X: Any) -> TrainingSource:
-        """An array, a large ``.npy`` memory map (streamed), or a torch Dataset / DataLoader of rows."""
-        if isinstance(X, torch.utils.data.DataLoader):
-            # The loader's dataset is what is read; batches follow batch_size, as for arrays.
-            X = X.dataset
-        if isinstance(X, torch.utils.data.Dataset):
-            source = DatasetSource(X)
-            if len(source.sample_shape) != 1:
-                raise InvalidInputError(
-                    f"the dataset's items have shape {source.sample_shape}; expected 1-D rows (n_features,) "
-                    "for AutoEncoder (use ConvAutoEncoder for images, series and video)"
-                )
-            self.n_features_in_ = source.sample_shape[0]
-            return source
-        return self._array_source(X)
-
-    def _check_streamed(self, X: np.memmap, source: NpyFileSource | None, reset: bool = True) -> None:
-        if X.ndim != 2:
-            raise InvalidInputError(f"X has shape {X.shape}; expected 2-D data (n_samples, n_features)")
-        try:
-            validate_data(self, X, reset=reset, skip_check_array=True)  # n_features_in_
-        except ValueError as exc:
-            raise InvalidInputError(validation_reason(exc, X)) from None
-
-    def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
-        if not reset:
-            X = self._selected_columns(X)  # the training table's columns, by name
-        reject_non_numeric_columns(X)
-        if streams(X):
-            # scikit-learn's check would convert the whole map to float64 in memory; its shape
-            # is checked here and its values block by block, and it is read a batch at a time.
-            self._check_streamed(X, None, reset=reset)
-            return check_finite(X, "X")
-        try:
-            data = validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-            )
-        except ValueError as exc:
-            raise InvalidInputError(validation_reason(exc, X)) from None
-        return check_finite(data, "X")
-
-    def _resolved_code_size(self, X: np.ndarray) -> int:
-        """The code width: ``code_size``, or that of a pretrained encoder (which decides it)."""
-        from hourglass.train import pretrained
-
-        if pretrained.is_path(self.encoder):
-            base = self._base_architecture(X, "identity")
-            return parts.dense_architecture(base, self.encoder).code_size
-        if self.encoder is not None:
-            sample = torch.from_numpy(np.ascontiguousarray(X[:2], dtype=np.float32))
-            return pretrained.module_code_width(pretrained.load_part(self.encoder, "encoder"), sample)
-        return self.code_size
-
-    def _check_code_size(self, X: np.ndarray) -> None:
-        n_features = X.shape[1]
-        if not isinstance(self.code_size, numbers.Integral) or self.code_size < 1:
-            raise InvalidInputError(f"code_size={self.code_size!r} must be a positive integer")
-        code_size = self._resolved_code_size(X)
-        if code_size != self.code_size:
-            # Taking the encoder's width silently would leave get_params() saying another size.
-            where = (
-                f"from {str(self.encoder)!r}" if isinstance(self.encoder, (str, os.PathLike)) else "module"
-            )
-            raise InvalidInputError(
-                f"code_size={self.code_size} but the encoder {where} gives codes of {code_size} units; "
-                f"pass code_size={code_size}"
-            )
-        if code_size >= n_features and not self._overcomplete_allowed():
-            raise InvalidInputError(
-                f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "
-                f"(n_features={n_features}): a code as wide as the input can learn the identity; "
-                "lower code_size or add a sparsity regularizer (l1_penalty, kl_penalty or topk)"
-            )
-
-    def _auto_learning_rate(self) -> tuple[float, str]:
-        widths = (*self.architecture_.hidden_layers, *self.architecture_.resolved_decoder_layers)
-        return auto_learning_rate(max(widths, default=self.architecture_.code_size), self.batch_size)
-
-    def _base_architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
-        hidden = (
-            (self.hidden_layers,) if isinstance(self.hidden_layers, numbers.Integral) else self.hidden_layers
-        )
-        return DenseConfig(
-            input_dim=X.shape[1],
-            code_size=int(self.code_size),
-            hidden_layers=tuple(hidden),
-            decoder_layers=None if self.decoder_layers is None else tuple(self.decoder_layers),
-            activation=self.activation,
-            output_activation=output_activation,
-            **self._bottleneck().code_fields(self, X.shape[1]),
-        )
-
-    def _architecture(self, X: np.ndarray, output_activation: str) -> DenseConfig:
-        from dataclasses import replace
-
-        config = self._base_architecture(X, output_activation)
-        if isinstance(self.encoder, torch.nn.Module):
-            config = replace(config, code_size=self._resolved_code_size(X))
-        return parts.dense_architecture(config, self.encoder, self.decoder)
 
 
 __all__ = ["AutoEncoder"]

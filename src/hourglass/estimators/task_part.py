@@ -27,7 +27,7 @@ class TaskPart:
     """The methods a convolutional estimator has for its task (a mixin before the base class).
 
     It reads the estimator's fitted ``module_``, ``scaler_`` and ``input_shape_``, and its
-    ``_load``, ``_run`` and ``_output_dtype``.
+    ``_input()`` (its grid part reads paths), ``_run`` and ``_output_dtype``.
     """
 
     def _network(self, inputs: np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ class TaskPart:
         True
         """
         check_is_fitted(self, "module_")
-        data = np.asarray(self._load(X), np.float32)
+        data = np.asarray(self._input().load(self, X), np.float32)
         if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
             data = data[:, None]
         data = check_finite(data, "X")

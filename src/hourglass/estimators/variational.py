@@ -1,8 +1,9 @@
 """The variational autoencoder estimator: generation, interpolation and likelihoods.
 
 :class:`VariationalAutoEncoder` is dense for rows ``(n, features)`` and convolutional for series,
-images and video (``arch``), with the dense and conv estimators' parameters, inputs and checks
-(their methods are reused here, not copied). It trains through the one
+images and video (``arch``), with the dense and conv estimators' parameters, inputs and checks:
+it holds the rows or the grid input part (:mod:`hourglass.estimators.inputs`) as its data come,
+and the Gaussian bottleneck part. It trains through the one
 :meth:`~hourglass.estimators.base.BaseAutoEncoder.fit`: the module
 (:mod:`hourglass.nn.variational`) hands its KL term to the trainer with the reconstruction loss.
 """
@@ -19,13 +20,10 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.memory import check_fits_in_memory
-from hourglass.data.sources import TrainingSource
-from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.constraints import parameter_constraints
-from hourglass.estimators.conv import ConvAutoEncoder, _is_path
-from hourglass.estimators.dense import AutoEncoder
-from hourglass.estimators.params import BY_NAME, store_parameters
+from hourglass.estimators.inputs import ARCHES, InputPart, arch_input, choose_arch, input_part
+from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
@@ -175,7 +173,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     #: chooses the likelihood and wraps the architecture.
     bottleneck_kind = "gaussian"
 
-    # What the dense and conv methods reused below read, fixed for a VAE.
+    # What the rows and grid parts read, fixed for a VAE.
     task = "reconstruct"
     scale_factor = 2
     skip_connections = False
@@ -187,103 +185,28 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     freeze_decoder = False
     pretrain = None
 
-    # Reused as they are (each reads only parameters a VAE has).
-    _load = ConvAutoEncoder._load
-    _folder_mode = ConvAutoEncoder._folder_mode
-    _dataset_source = ConvAutoEncoder._dataset_source
-    _set_input_shape = ConvAutoEncoder._set_input_shape
-    _convs_per_block = ConvAutoEncoder._convs_per_block
-    _skip_connections = ConvAutoEncoder._skip_connections
-    _chroma_fields = ConvAutoEncoder._chroma_fields
-    _check_colour = ConvAutoEncoder._check_colour
-    _channels = ConvAutoEncoder._channels
-    _default_patch_size = ConvAutoEncoder._default_patch_size
-    _resolved_code_size = AutoEncoder._resolved_code_size
-    _base_architecture = AutoEncoder._base_architecture
-
     # -- dense or conv -----------------------------------------------------------------------
-    def _flavour(self) -> type[BaseAutoEncoder]:
-        """The estimator whose input handling this model follows."""
-        return AutoEncoder if getattr(self, "arch_", None) == "dense" else ConvAutoEncoder
-
-    def _choose_arch(self, X: Any) -> str:
-        if self.arch != "auto":
-            return self.arch
-        if isinstance(X, torch.utils.data.DataLoader):
-            X = X.dataset
-        if isinstance(X, torch.utils.data.Dataset):
-            item = X[0]
-            item = item[0] if isinstance(item, (list, tuple)) else item
-            return "dense" if np.ndim(item) == 1 else "conv"
-        if _is_path(X):
-            return "conv"
-        ndim = getattr(X, "ndim", None)
-        if ndim is None:  # a list of rows, say: the dense model's checks name what is wrong with it
-            try:
-                ndim = np.asarray(X).ndim
-            except (TypeError, ValueError):
-                ndim = 2
-        return "dense" if ndim == 2 else "conv"
-
-    @property
-    def _scaler_channel_axis(self) -> int | None:  # type: ignore[override]
-        return 1 if self._flavour() is ConvAutoEncoder else None
+    def _input(self, X: Any = None) -> InputPart:
+        """Rows for a dense model, grids for a convolutional one; ``X`` (fit's data) sets ``arch_``."""
+        if X is not None:
+            self.arch_ = choose_arch(self.arch, X)
+        return arch_input(getattr(self, "arch_", None))
 
     def _check_params(self) -> None:
-        if self.arch not in ("auto", "dense", "conv"):
+        if self.arch not in ("auto", *ARCHES):
             raise InvalidInputError(f"arch={self.arch!r}; expected 'auto', 'dense' or 'conv'")
-        ConvAutoEncoder._check_params(self)  # ends with the Gaussian part's checks
-
-    def _training_source(self, X: Any) -> TrainingSource:
-        self.arch_ = self._choose_arch(X)
-        return self._flavour()._training_source(self, X)
-
-    def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
-        return self._flavour()._validate_input(self, X, reset)
-
-    def _check_streamed(self, X: np.ndarray, source) -> None:
-        self._flavour()._check_streamed(self, X, source)
-
-    def _check_code_size(self, X: np.ndarray) -> None:
-        self._flavour()._check_code_size(self, X)
-
-    def _auto_learning_rate(self) -> tuple[float, str]:
-        if self._flavour() is AutoEncoder:
-            return AutoEncoder._auto_learning_rate(self)
-        conv = BY_NAME["learning_rate"].default_for("conv")
-        return float(conv), f"auto: the convolutional models' rate {conv:g}"
-
-    def _architecture(self, X: np.ndarray, output_activation: str):
-        # The input part's config; the Gaussian part makes it variational.
-        return self._flavour()._architecture(self, X, output_activation)
-
-    @all_or_nothing
-    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> VariationalAutoEncoder:
-        """Train on ``X`` (see :meth:`hourglass.AutoEncoder.fit`); ``y`` is ignored."""
-        super().fit(X, y, resume=resume)
-        self._after_fit()
-        return self
-
-    @all_or_nothing
-    def partial_fit(self, X: Any, y: Any = None) -> VariationalAutoEncoder:
-        """One pass over ``X`` (see :meth:`hourglass.AutoEncoder.partial_fit`)."""
-        super().partial_fit(X, y)
-        self._after_fit()
-        return self
-
-    def _after_fit(self) -> None:
-        if self.arch_ == "dense":
-            self.input_shape_ = (int(self.n_features_in_),)
+        # The conv parameters are checked whatever the data: arch='auto' chooses once fit reads them.
+        input_part("grid").check_params(self)
+        self._bottleneck().check_params(self)
 
     # -- persistence -------------------------------------------------------------------------
     def _saved_attributes(self) -> dict[str, Any]:
         return {**super()._saved_attributes(), "arch_": self.arch_, "input_shape_": list(self.input_shape_)}
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        super()._restore_attributes(fitted, tensors)
-        if self.arch_ not in ("dense", "conv"):
+        super()._restore_attributes(fitted, tensors)  # the input part makes input_shape_ a tuple
+        if self.arch_ not in ARCHES:
             raise InvalidInputError(f"fitted arch_={self.arch_!r}; expected 'dense' or 'conv'")
-        self.input_shape_ = tuple(int(s) for s in self.input_shape_)
 
     # -- generation --------------------------------------------------------------------------
     def sample(self, n: int, random_state: Any = None) -> np.ndarray:

@@ -144,7 +144,7 @@ def _conv_samples(X: Any, estimator: BaseAutoEncoder) -> np.ndarray:
             f"compare needs an autoencoder that reconstructs its input; task={estimator.task!r} restores "
             "images instead (its baselines are in the task's report, not PCA)"
         )
-    data = np.asarray(estimator._load(X.to_numpy() if hasattr(X, "to_numpy") else X))
+    data = np.asarray(estimator._input().load(estimator, X.to_numpy() if hasattr(X, "to_numpy") else X))
     if data.ndim == 3 and (estimator.color_mode == "L" or data.shape[1] > 16):
         data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
     if data.ndim not in (3, 4, 5):

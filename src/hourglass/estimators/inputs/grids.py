@@ -1,0 +1,274 @@
+"""The grid part: series ``(c, L)``, images ``(c, h, w)`` and video ``(c, t, h, w)``, channels
+first, and a convolutional network for them shaped by the task."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.data.images import MODES, ImageFolder, check_photos, load_image
+from hourglass.data.loading import check_finite, load_data
+from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
+from hourglass.data.tiling import PatchDataset
+from hourglass.estimators.inputs.part import InputPart, register_input
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
+from hourglass.nn.conv import code_map_shape
+from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
+from hourglass.runtime.seeds import as_seed
+from hourglass.train.tasks import task_of
+
+DEFAULT_IMAGE_SIZE = (64, 64)
+#: Images sampled to fit the scaler and choose the loss when training from a folder.
+SCALER_SAMPLE = 256
+#: Patches cut from each photo of a folder when training a restoration task.
+PATCHES_PER_IMAGE = 16
+#: Channels of the encoder blocks when ``channels=None`` and the task names none of its own.
+DEFAULT_CHANNELS = (32, 64)
+#: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
+MAX_SERIES_CHANNELS = 16
+
+
+def is_path(X: Any) -> bool:
+    """Whether ``X`` names a file or folder (the grid part reads it) rather than holding data."""
+    return isinstance(X, (str, os.PathLike))
+
+
+def holds_idx(folder: Path) -> bool:
+    """Whether ``folder`` holds IDX files (MNIST's format), read as one array, not as photos."""
+    return any(p.name.removesuffix(".gz").endswith("-idx3-ubyte") for p in folder.iterdir())
+
+
+@register_input
+class GridPart(InputPart):
+    """Grids of values, channels first, with any number of spatial axes: arrays, large ``.npy``
+    memory maps, Datasets of ``(c, ...)`` tensors, image and IDX folders, files and single
+    images; a convolutional network shaped by the task (:mod:`hourglass.train.tasks`).
+
+    ``auto_rate``: what ``learning_rate='auto'`` stands for, with its rule; None (the registered
+    part) refuses it, there being no width rule for convolutions.
+    """
+
+    kind = "grid"
+    scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
+
+    def __init__(self, auto_rate: tuple[float, str] | None = None) -> None:
+        self.auto_rate = auto_rate
+
+    def check_params(self, est: Any) -> None:
+        task = task_of(est)  # refuses an unknown task or scale factor
+        if est.downsampling not in DOWNSAMPLINGS:
+            raise InvalidInputError(f"downsampling={est.downsampling!r}; expected one of {DOWNSAMPLINGS}")
+        cpb = est.convs_per_block
+        if cpb is not None and (not isinstance(cpb, numbers.Integral) or isinstance(cpb, bool) or cpb < 1):
+            raise InvalidInputError(f"convs_per_block={cpb!r}; expected a positive integer or None")
+        if est.skip_connections not in (True, False, "auto"):
+            raise InvalidInputError(
+                f"skip_connections={est.skip_connections!r}; expected True, False or 'auto'"
+            )
+        if est.skip_connections is True and not task.restoration:
+            raise InvalidInputError(
+                "skip_connections=True with task='reconstruct': the skips let the input bypass the code, "
+                "so the model would learn the identity; use them with a restoration task"
+            )
+        if est.skip_connections is True:
+            check_skip_connections(est.code_size, est.downsampling)
+        if est.color_mode is not None and est.color_mode not in MODES:
+            raise InvalidInputError(f"color_mode={est.color_mode!r}; expected one of {MODES} or None")
+        if est.image_size is not None:
+            size = tuple(est.image_size) if isinstance(est.image_size, (tuple, list)) else ()
+            if len(size) != 2 or not all(isinstance(s, numbers.Integral) and s >= 1 for s in size):
+                raise InvalidInputError(
+                    f"image_size={est.image_size!r}; expected (height, width), two positive ints"
+                )
+
+    @staticmethod
+    def folder_mode(est: Any) -> str:
+        """How photos are read: as the fitted images (gray or colour), else ``color_mode`` or RGB."""
+        if hasattr(est, "input_shape_") and len(est.input_shape_) == 3:
+            return "L" if est.input_shape_[0] == 1 else "RGB"
+        return est.color_mode or "RGB"
+
+    def training_source(self, est: Any, X: Any) -> TrainingSource:
+        """An array (in memory or streamed from a large ``.npy``), or a lazy Dataset of photos."""
+        if isinstance(X, torch.utils.data.DataLoader):
+            X = X.dataset  # batches follow batch_size, as for arrays
+        if isinstance(X, torch.utils.data.Dataset):
+            return self._learnable(est, self.dataset_source(est, X))
+        if not is_path(X) or not Path(X).is_dir() or holds_idx(Path(X)):
+            return self._learnable(est, self.array_source(est, self.load(est, X)))
+        size = tuple(est.image_size) if est.image_size is not None else self.default_patch_size(est)
+        task = task_of(est)
+        mode = est.color_mode or "RGB"
+        if not task.restoration:
+            folder = ImageFolder(X, size=size, mode=mode, fit="resize")
+            return self.dataset_source(est, folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
+        # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
+        paths = ImageFolder(X, size=None, mode=mode).paths
+        check_photos(paths, size)
+        task.check_photos(paths, str(X))
+        patches = PatchDataset(paths, size, mode, PATCHES_PER_IMAGE, as_seed(est.random_state))
+        return self.dataset_source(est, patches, sample_limit=SCALER_SAMPLE, slow_reads=True)
+
+    @staticmethod
+    def _learnable(est: Any, source: TrainingSource) -> TrainingSource:
+        """Refuse training items the task cannot learn from (colorization: all gray)."""
+        task_of(est).check_source(source, getattr(est, "input_shape_", ()))
+        return source
+
+    def dataset_source(
+        self, est: Any, dataset: Any, sample_limit: int | None = None, slow_reads: bool = False
+    ) -> DatasetSource:
+        """A Dataset of ``(c, ...)`` tensors; its first item sets the input shape.
+
+        Photos decode slowly: their statistics come from ``SCALER_SAMPLE`` of them (stated in
+        ``history_.recipe``) and they are read in DataLoader workers.
+        """
+        limit = {} if sample_limit is None else {"sample_limit": sample_limit}
+        source = DatasetSource(dataset, slow_reads=slow_reads, **limit)
+        self.set_input_shape(est, source.head(1), source)
+        return source
+
+    def check_streamed(self, est: Any, X: np.ndarray, source: NpyFileSource) -> None:
+        self.set_input_shape(est, source.head(1), source)
+
+    @staticmethod
+    def set_input_shape(est: Any, head: np.ndarray, source: TrainingSource) -> None:
+        """Read one item's shape (a 3-D gray-image array gains its channel axis) and keep it."""
+        shape = tuple(int(s) for s in head.shape[1:])
+        if len(shape) == 2 and (est.color_mode == "L" or shape[0] > MAX_SERIES_CHANNELS):
+            shape = (1, *shape)
+        if len(shape) not in (2, 3, 4):
+            raise InvalidInputError(
+                f"X has items of shape {shape}; expected (c, L) series, (c, h, w) or (h, w) images, "
+                "or (c, t, h, w) video; for tables use hourglass.AutoEncoder"
+            )
+        source.sample_shape = shape
+        est.input_shape_ = shape
+        est.n_features_in_ = math.prod(shape)
+
+    def load(self, est: Any, X: Any) -> Any:
+        """Read a path (image folder, IDX folder or file, array file, one image) into an array."""
+        if not is_path(X):
+            return X
+        path = Path(X)
+        if path.is_dir() and not holds_idx(path):
+            size = (
+                tuple(est.input_shape_[1:])
+                if hasattr(est, "input_shape_")
+                else (tuple(est.image_size) if est.image_size is not None else DEFAULT_IMAGE_SIZE)
+            )
+            return ImageFolder(path, size=size, mode=self.folder_mode(est)).to_array()
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
+            return load_image(path, mode=self.folder_mode(est))[None]
+        return load_data(path, flat=False).X
+
+    def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
+        data = np.asarray(self.load(est, X))
+        if reset:
+            if data.ndim == 3 and (est.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):
+                data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
+            if data.ndim not in (3, 4, 5):
+                raise InvalidInputError(
+                    f"X has shape {data.shape}; expected (n, c, L) series, (n, c, h, w) or (n, h, w) images, "
+                    "or (n, c, t, h, w) video; for tables use hourglass.AutoEncoder"
+                )
+            data = check_finite(data, "X")
+            est.input_shape_ = tuple(int(s) for s in data.shape[1:])
+            est.n_features_in_ = math.prod(est.input_shape_)
+            return data
+        check_is_fitted(est, "module_")
+        if data.ndim == len(est.input_shape_) and est.input_shape_[0] == 1:
+            data = data[:, None]
+        if tuple(data.shape[1:]) != est.input_shape_:
+            raise InvalidInputError(
+                f"X has samples of shape {tuple(data.shape[1:])}; this model was fitted on "
+                f"{est.input_shape_} "
+                "(use apply_image for images of another size)"
+            )
+        return check_finite(data, "X")
+
+    def overcomplete_allowed(self, est: Any) -> bool:
+        # A corrupted input (a task or noise) keeps a wide code from the identity, as the code can.
+        return task_of(est).restoration or est.noise is not None or super().overcomplete_allowed(est)
+
+    def check_code_size(self, est: Any, head: np.ndarray) -> None:
+        # The first items fit sees: also where colorize learns whether it has colour to learn.
+        task_of(est).check_samples(tuple(head.shape[1:]))
+        if est.code_size is None:
+            return
+        if not isinstance(est.code_size, numbers.Integral) or est.code_size < 1:
+            raise InvalidInputError(
+                f"code_size={est.code_size!r} must be None (a spatial code) or a positive integer"
+            )
+        n = math.prod(head.shape[1:])
+        if est.code_size >= n and not self.overcomplete_allowed(est):
+            raise InvalidInputError(
+                f"code_size={est.code_size} must be smaller than the {n} values of one sample: a code as "
+                "wide as the input can learn the identity; lower code_size, pick a task or noise, or add "
+                "a sparsity guard (l1_penalty, kl_penalty or topk)"
+            )
+
+    def auto_learning_rate(self, est: Any) -> tuple[float, str]:
+        return super().auto_learning_rate(est) if self.auto_rate is None else self.auto_rate
+
+    @staticmethod
+    def default_patch_size(est: Any) -> tuple[int, int]:
+        """Training patches from folders: 64 x 64 where the network works (colorize shrinks them)."""
+        factor = task_of(est).patch_scale
+        return (DEFAULT_IMAGE_SIZE[0] * factor, DEFAULT_IMAGE_SIZE[1] * factor)
+
+    @staticmethod
+    def channels(est: Any) -> tuple[int, ...]:
+        """Channels of the encoder blocks: ``channels``, else the task's, else :data:`DEFAULT_CHANNELS`."""
+        if est.channels is None:
+            return task_of(est).channels or DEFAULT_CHANNELS
+        return (est.channels,) if isinstance(est.channels, numbers.Integral) else tuple(est.channels)
+
+    @staticmethod
+    def skip_connections(est: Any) -> bool:
+        """``skip_connections``; 'auto' is on for a restoration task with pooling and a spatial code."""
+        if est.skip_connections != "auto":
+            return bool(est.skip_connections)
+        return task_of(est).restoration and est.downsampling == "pool" and est.code_size is None
+
+    def architecture(self, est: Any, head: np.ndarray, output_activation: str) -> ConvConfig:
+        task = task_of(est)
+        cpb = est.convs_per_block
+        return ConvConfig(
+            input_shape=tuple(head.shape[1:]),
+            code_size=None if est.code_size is None else int(est.code_size),
+            channels=self.channels(est),
+            kernel_size=int(est.kernel_size),
+            downsampling=est.downsampling,
+            convs_per_block=task.convs_per_block if cpb is None else int(cpb),
+            skip_connections=self.skip_connections(est),
+            activation=est.activation,
+            output_activation=output_activation,
+            residual=task.restoration,
+            # The network's fields the task sets (colorization's chroma, in pixel units).
+            **task.config_fields(est.scaler_),
+            # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
+            **est._bottleneck().code_fields(est, math.prod(head.shape[1:])),
+        )
+
+    def code_shape(self, est: Any) -> tuple[int, ...]:
+        if est.architecture_.code_size is not None:
+            return (int(est.architecture_.code_size),)
+        return est._bottleneck().code_shape(est) or code_map_shape(est.architecture_)  # a VQ's map first
+
+    def saved_attributes(self, est: Any) -> dict[str, Any]:
+        return {"input_shape_": list(est.input_shape_)}
+
+    def restore(self, est: Any, fitted: dict[str, Any]) -> None:
+        est.input_shape_ = tuple(int(s) for s in est.input_shape_)
+
+
+__all__ = ["GridPart", "holds_idx", "is_path"]

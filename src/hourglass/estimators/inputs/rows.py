@@ -1,0 +1,177 @@
+"""The rows part: tables and vectors ``(n, features)``, and a dense network for them."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import validate_data
+
+from hourglass.data.loading import check_finite, validation_reason
+from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
+from hourglass.estimators import parts
+from hourglass.estimators.inputs.part import InputPart, register_input
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import DenseConfig
+from hourglass.train import pretrained
+
+#: The learning rate ``'auto'`` starts from, for layers of up to ``REFERENCE_WIDTH`` units at a
+#: batch of ``REFERENCE_BATCH``: it trains digits to 0.39x PCA's error in 130 epochs.
+REFERENCE_LEARNING_RATE = 1e-2
+REFERENCE_WIDTH = 256
+REFERENCE_BATCH = 256
+
+
+def auto_learning_rate(width: int, batch_size: int) -> tuple[float, str]:
+    """The dense learning rate for a network whose widest layer has ``width`` units.
+
+    Adam's update of a weight is about the learning rate whatever its gradient's scale, so a
+    layer's output moves in proportion to its fan-in times the rate: a rate that suits 256 units
+    makes 1000 units take four times the step, and wide networks collapse at it. The rate is
+    therefore scaled by ``256 / width`` above 256 units (the muP rule for Adam's hidden layers),
+    and by the square root of ``batch_size / 256`` (the square-root rule for Adam).
+
+    Examples
+    --------
+    >>> auto_learning_rate(1000, 256)[0]
+    0.00256
+    """
+    rate = REFERENCE_LEARNING_RATE * min(1.0, REFERENCE_WIDTH / max(1, int(width)))
+    rate *= math.sqrt(max(1, int(batch_size)) / REFERENCE_BATCH)
+    rule = (
+        f"auto: {REFERENCE_LEARNING_RATE:g} x min(1, {REFERENCE_WIDTH}/{int(width)} units) "
+        f"x sqrt({int(batch_size)}/{REFERENCE_BATCH} batch)"
+    )
+    return float(f"{rate:.3g}"), rule
+
+
+def reject_non_numeric_columns(X: Any) -> None:
+    """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    for name, dtype in dtypes.items():
+        # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
+        # nullable Int64/Float64), which np.issubdtype cannot interpret.
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            example = X[name].iloc[0] if len(X) else None
+            raise InvalidInputError(
+                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); "
+                "expected numeric columns only"
+            )
+
+
+@register_input
+class RowsPart(InputPart):
+    """Rows ``(n, features)``: arrays, DataFrames (by column name), large ``.npy`` memory maps and
+    Datasets of 1-D items; a dense network, with pretrained dense parts."""
+
+    kind = "rows"
+
+    def training_source(self, est: Any, X: Any) -> TrainingSource:
+        """An array, a large ``.npy`` memory map (streamed), or a torch Dataset / DataLoader of rows."""
+        if isinstance(X, torch.utils.data.DataLoader):
+            # The loader's dataset is what is read; batches follow batch_size, as for arrays.
+            X = X.dataset
+        if isinstance(X, torch.utils.data.Dataset):
+            source: TrainingSource = DatasetSource(X)
+            if len(source.sample_shape) != 1:
+                raise InvalidInputError(
+                    f"the dataset's items have shape {source.sample_shape}; expected 1-D rows (n_features,) "
+                    "for AutoEncoder (use ConvAutoEncoder for images, series and video)"
+                )
+            est.n_features_in_ = source.sample_shape[0]
+        else:
+            source = self.array_source(est, X)
+        est.input_shape_ = (int(est.n_features_in_),)
+        return source
+
+    def check_streamed(
+        self, est: Any, X: np.ndarray, source: NpyFileSource | None, reset: bool = True
+    ) -> None:
+        if X.ndim != 2:
+            raise InvalidInputError(f"X has shape {X.shape}; expected 2-D data (n_samples, n_features)")
+        try:
+            validate_data(est, X, reset=reset, skip_check_array=True)  # n_features_in_
+        except ValueError as exc:
+            raise InvalidInputError(validation_reason(exc, X)) from None
+
+    def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
+        if not reset:
+            X = est._selected_columns(X)  # the training table's columns, by name
+        reject_non_numeric_columns(X)
+        if streams(X):
+            # scikit-learn's check would convert the whole map to float64 in memory; its shape
+            # is checked here and its values block by block, and it is read a batch at a time.
+            self.check_streamed(est, X, None, reset=reset)
+            return check_finite(X, "X")
+        try:
+            data = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        except ValueError as exc:
+            raise InvalidInputError(validation_reason(exc, X)) from None
+        return check_finite(data, "X")
+
+    def resolved_code_size(self, est: Any, head: np.ndarray) -> int:
+        """The code width: ``code_size``, or that of a pretrained encoder (which decides it)."""
+        if pretrained.is_path(est.encoder):
+            base = self.base_architecture(est, head, "identity")
+            return parts.dense_architecture(base, est.encoder).code_size
+        if est.encoder is not None:
+            sample = torch.from_numpy(np.ascontiguousarray(head[:2], dtype=np.float32))
+            return pretrained.module_code_width(pretrained.load_part(est.encoder, "encoder"), sample)
+        return est.code_size
+
+    def check_code_size(self, est: Any, head: np.ndarray) -> None:
+        n_features = head.shape[1]
+        if not isinstance(est.code_size, numbers.Integral) or est.code_size < 1:
+            raise InvalidInputError(f"code_size={est.code_size!r} must be a positive integer")
+        code_size = self.resolved_code_size(est, head)
+        if code_size != est.code_size:
+            # Taking the encoder's width silently would leave get_params() saying another size.
+            where = f"from {str(est.encoder)!r}" if isinstance(est.encoder, (str, os.PathLike)) else "module"
+            raise InvalidInputError(
+                f"code_size={est.code_size} but the encoder {where} gives codes of {code_size} units; "
+                f"pass code_size={code_size}"
+            )
+        if code_size >= n_features and not self.overcomplete_allowed(est):
+            raise InvalidInputError(
+                f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "
+                f"(n_features={n_features}): a code as wide as the input can learn the identity; "
+                "lower code_size or add a sparsity regularizer (l1_penalty, kl_penalty or topk)"
+            )
+
+    def auto_learning_rate(self, est: Any) -> tuple[float, str]:
+        widths = (*est.architecture_.hidden_layers, *est.architecture_.resolved_decoder_layers)
+        return auto_learning_rate(max(widths, default=est.architecture_.code_size), est.batch_size)
+
+    def base_architecture(self, est: Any, head: np.ndarray, output_activation: str) -> DenseConfig:
+        """The dense config from the parameters alone, before any pretrained part is read."""
+        hidden = est.hidden_layers
+        hidden = (hidden,) if isinstance(hidden, numbers.Integral) else hidden
+        return DenseConfig(
+            input_dim=head.shape[1],
+            code_size=int(est.code_size),
+            hidden_layers=tuple(hidden),
+            decoder_layers=None if est.decoder_layers is None else tuple(est.decoder_layers),
+            activation=est.activation,
+            output_activation=output_activation,
+            **est._bottleneck().code_fields(est, head.shape[1]),
+        )
+
+    def architecture(self, est: Any, head: np.ndarray, output_activation: str) -> DenseConfig:
+        config = self.base_architecture(est, head, output_activation)
+        if isinstance(est.encoder, torch.nn.Module):
+            config = replace(config, code_size=self.resolved_code_size(est, head))
+        return parts.dense_architecture(config, est.encoder, est.decoder)
+
+    def restore(self, est: Any, fitted: dict[str, Any]) -> None:
+        est.input_shape_ = (int(est.n_features_in_),)  # as fit sets it; never saved for rows
+
+
+__all__ = ["RowsPart", "auto_learning_rate", "reject_non_numeric_columns"]
