@@ -93,3 +93,14 @@ def test_an_unknown_kind_names_the_known_ones():
     with pytest.raises(ValueError, match="dense"):
         registry.kind("dens")
     assert registry.by_estimator("PCA") is None
+
+
+def test_report_sections_are_chosen_by_registered_bottleneck_kind():
+    from hourglass.estimators.bottlenecks import BOTTLENECKS
+    from hourglass.report.sections import CODE_SECTIONS
+
+    assert set(CODE_SECTIONS) <= set(BOTTLENECKS), "a report section for a kind of code nobody registered"
+    # Every built-in kind of code has its sections; a new kind falls back to a plain code's.
+    assert {"plain", "gaussian", "quantized"} <= set(CODE_SECTIONS)
+    for kind in ("VariationalAutoEncoder", "VQAutoEncoder", "AutoEncoder", "ConvAutoEncoder"):
+        assert getattr(hourglass, kind).bottleneck_kind in CODE_SECTIONS

@@ -1,10 +1,12 @@
 """The sections of a model report that belong to one kind of estimator.
 
 :func:`hourglass.report.build.build_model_report` writes what every model shares (error, codes,
-reconstructions), then :func:`add_model_sections` what the model's kind adds: the sparse code
-when a sparsity guard is on, a task's baselines, a codebook's rate, a VAE's posterior. They are
+reconstructions), then :func:`add_model_sections` what the model's parts add: its kind of code
+(:data:`CODE_SECTIONS`, by the bottleneck kind: the sparse code when a sparsity guard is on, a
+codebook's rate, a VAE's posterior) and its task (a restoration task's baselines). They are
 built here, above the estimators, so that an estimator computes and the report presents: no
-estimator imports the report.
+estimator imports the report. Every section has one signature,
+``section(report, estimator, X, image_shape)``.
 
 Examples
 --------
@@ -21,9 +23,6 @@ import numpy as np
 
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.bottlenecks import PlainPart
-from hourglass.estimators.conv import ConvAutoEncoder
-from hourglass.estimators.variational import VariationalAutoEncoder
-from hourglass.estimators.vq import VQAutoEncoder
 from hourglass.report import plots
 from hourglass.report.tasks import add_task_sections
 from hourglass.report.variational import add_variational_sections
@@ -54,18 +53,14 @@ def add_model_sections(
     data_role : {'training', 'held-out'}, default='training'
         Whether the model trained on ``X``; a task's labels say so.
     """
-    if isinstance(estimator, VariationalAutoEncoder):
-        # A VAE's code is a posterior: its KL and active units replace the sparse-code view.
-        add_variational_sections(report, estimator, X, image_shape)
-        return
     if not isinstance(estimator, BaseAutoEncoder):
         return
-    add_sparse_code_sections(report, estimator, X, image_shape)
-    if isinstance(estimator, ConvAutoEncoder) and len(estimator.input_shape_) == 3:
-        if task_of(estimator).restoration:
-            add_task_sections(report, estimator, X, data_role)
-    if isinstance(estimator, VQAutoEncoder):
-        add_codebook_sections(report, estimator, X)
+    kind = estimator.bottleneck_kind
+    for section in CODE_SECTIONS.get(kind, CODE_SECTIONS["plain"]):
+        section(report, estimator, X, image_shape)
+    # A restoration task's baselines and panels are drawn for images.
+    if task_of(estimator).restoration and len(getattr(estimator, "input_shape_", ())) == 3:
+        add_task_sections(report, estimator, X, data_role)
 
 
 def add_sparse_code_sections(
@@ -123,7 +118,9 @@ def add_sparse_code_sections(
     )
 
 
-def add_codebook_sections(report, estimator: VQAutoEncoder, X: np.ndarray) -> None:
+def add_codebook_sections(
+    report, estimator: Any, X: np.ndarray, image_shape: tuple[int, ...] | None = None
+) -> None:
     """Add the codebook: its use on ``X``, the index grid and the bits a compressed file costs."""
     data = estimator._validate_input(X, reset=False)[:2048]
     usage = estimator.codebook_usage(data)
@@ -142,7 +139,19 @@ def add_codebook_sections(report, estimator: VQAutoEncoder, X: np.ndarray) -> No
     )
 
 
+#: The sections each kind of code adds, by ``bottleneck_kind`` (the keys of
+#: :data:`hourglass.estimators.bottlenecks.BOTTLENECKS`); a kind not listed here (a new one)
+#: shows a plain code's. A VAE's code is a posterior: its KL and active units replace the
+#: sparse-code view.
+CODE_SECTIONS = {
+    "plain": (add_sparse_code_sections,),
+    "gaussian": (add_variational_sections,),
+    "quantized": (add_sparse_code_sections, add_codebook_sections),
+}
+
+
 __all__ = [
+    "CODE_SECTIONS",
     "add_codebook_sections",
     "add_model_sections",
     "add_sparse_code_sections",
