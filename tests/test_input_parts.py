@@ -77,11 +77,12 @@ def test_vae_borrows_no_method_from_its_siblings():
             assert value.__qualname__.startswith("VariationalAutoEncoder."), name
 
 
-def test_vae_auto_rate_on_grids_is_the_conv_models_and_conv_refuses_it():
-    rate, rule = arch_input("conv").auto_learning_rate(VariationalAutoEncoder())
-    assert rate == 3e-3 and "convolutional" in rule
-    with pytest.raises(InvalidInputError, match="learning_rate='auto' is not available for ConvAutoEncoder"):
-        input_part("grid").auto_learning_rate(ConvAutoEncoder())
+def test_auto_rate_on_grids_is_the_conv_models_for_the_vae_and_the_conv_model():
+    # ConvAutoEncoder's docstring promises learning_rate='auto'; it refused it before.
+    for est in (VariationalAutoEncoder(), ConvAutoEncoder()):
+        rate, rule = arch_input("conv").auto_learning_rate(est)
+        assert rate == 3e-3 and "convolutional" in rule
+    assert input_part("grid").auto_learning_rate(ConvAutoEncoder())[0] == 3e-3
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (5, 1, 2, 3, 4, 5)])
@@ -107,3 +108,10 @@ def test_rows_shape_survives_save_and_load(rows, tmp_path):
     assert ae.input_shape_ == (6,)
     ae.save(tmp_path / "m")
     assert hourglass.load(tmp_path / "m").input_shape_ == (6,)
+
+
+def test_conv_autoencoder_fits_with_auto_learning_rate():
+    X = np.random.default_rng(0).random((24, 1, 8, 8)).astype(np.float32)
+    ae = ConvAutoEncoder(code_size=4, channels=(4,), epochs=1, learning_rate="auto", random_state=0)
+    ae.fit(X)
+    assert ae.learning_rate_ == 3e-3 and "convolutional" in ae.learning_rate_reason_

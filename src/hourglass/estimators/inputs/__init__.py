@@ -27,7 +27,6 @@ import torch
 from hourglass.estimators.inputs.grids import GridPart, is_path
 from hourglass.estimators.inputs.part import INPUTS, InputPart, input_part, register_input
 from hourglass.estimators.inputs.rows import RowsPart, auto_learning_rate, reject_non_numeric_columns
-from hourglass.estimators.params import BY_NAME
 
 #: ``arch`` values and the input part each stands for.
 ARCHES = {"dense": "rows", "conv": "grid"}
@@ -55,14 +54,8 @@ def choose_arch(arch: str, X: Any) -> str:
 
 
 def arch_input(arch: str | None) -> InputPart:
-    """The input part of a model whose ``arch_`` is ``arch``: rows for 'dense', grids otherwise.
-
-    Grids take the convolutional models' learning rate for ``learning_rate='auto'``.
-    """
-    if arch == "dense":
-        return RowsPart()
-    conv = BY_NAME["learning_rate"].default_for("conv")
-    return GridPart(auto_rate=(float(conv), f"auto: the convolutional models' rate {conv:g}"))
+    """The input part of a model whose ``arch_`` is ``arch``: rows for 'dense', grids otherwise."""
+    return input_part("rows" if arch == "dense" else "grid")
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.data.tiling import PatchDataset
 from hourglass.estimators.inputs.part import InputPart, register_input
+from hourglass.estimators.params import BY_NAME
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
 from hourglass.nn.conv import code_map_shape
@@ -52,15 +53,12 @@ class GridPart(InputPart):
     memory maps, Datasets of ``(c, ...)`` tensors, image and IDX folders, files and single
     images; a convolutional network shaped by the task (:mod:`hourglass.train.tasks`).
 
-    ``auto_rate``: what ``learning_rate='auto'`` stands for, with its rule; None (the registered
-    part) refuses it, there being no width rule for convolutions.
+    ``learning_rate='auto'`` stands for the convolutional models' default rate: there is no
+    width rule for convolutions as there is for dense layers.
     """
 
     kind = "grid"
     scaler_channel_axis = 1  # an axis of X (n, c, ...): statistics per channel, shared over space
-
-    def __init__(self, auto_rate: tuple[float, str] | None = None) -> None:
-        self.auto_rate = auto_rate
 
     def check_params(self, est: Any) -> None:
         task = task_of(est)  # refuses an unknown task or scale factor
@@ -217,7 +215,8 @@ class GridPart(InputPart):
             )
 
     def auto_learning_rate(self, est: Any) -> tuple[float, str]:
-        return super().auto_learning_rate(est) if self.auto_rate is None else self.auto_rate
+        conv = BY_NAME["learning_rate"].default_for("conv")
+        return float(conv), f"auto: the convolutional models' rate {conv:g}"
 
     @staticmethod
     def default_patch_size(est: Any) -> tuple[int, int]:
