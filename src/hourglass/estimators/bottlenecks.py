@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from hourglass.estimators.part_kinds import PartKinds
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
 from hourglass.nn.config import ConvConfig
@@ -112,22 +113,9 @@ class BottleneckPart:
 
 
 #: Kinds of code by name: an estimator's ``bottleneck_kind`` is looked up here.
-BOTTLENECKS: dict[str, type[BottleneckPart]] = {}
-
-
-def register_bottleneck(cls: type[BottleneckPart]) -> type[BottleneckPart]:
-    """Class decorator: make a :class:`BottleneckPart` available under its ``kind``."""
-    if not cls.kind or not isinstance(cls.kind, str):
-        raise InvalidInputError(f"{cls.__name__}.kind={cls.kind!r}; expected a non-empty name")
-    BOTTLENECKS[cls.kind] = cls
-    return cls
-
-
-def bottleneck_part(kind: str) -> BottleneckPart:
-    """The part registered as ``kind``."""
-    if kind not in BOTTLENECKS:
-        raise InvalidInputError(f"bottleneck_kind={kind!r}; expected one of {sorted(BOTTLENECKS)}")
-    return BOTTLENECKS[kind]()
+BOTTLENECKS = PartKinds("bottleneck_kind")
+register_bottleneck = BOTTLENECKS.register  # class decorator: make a part available under its ``kind``
+bottleneck_part = BOTTLENECKS.part  # the part registered as a kind
 
 
 # -- plain: the encoder's output, with optional sparsity guards ----------------------------------

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hourglass.data.sources import ArraySource, NpyFileSource, TrainingSource, memory_map_of, streams
+from hourglass.estimators.part_kinds import PartKinds
 from hourglass.exceptions import InvalidInputError
 
 
@@ -101,22 +102,9 @@ class InputPart:
 
 
 #: Kinds of data by name: an estimator's ``input_kind`` is looked up here.
-INPUTS: dict[str, type[InputPart]] = {}
-
-
-def register_input(cls: type[InputPart]) -> type[InputPart]:
-    """Class decorator: make an :class:`InputPart` available under its ``kind``."""
-    if not cls.kind or not isinstance(cls.kind, str):
-        raise InvalidInputError(f"{cls.__name__}.kind={cls.kind!r}; expected a non-empty name")
-    INPUTS[cls.kind] = cls
-    return cls
-
-
-def input_part(kind: str) -> InputPart:
-    """The part registered as ``kind``."""
-    if kind not in INPUTS:
-        raise InvalidInputError(f"input_kind={kind!r}; expected one of {sorted(INPUTS)}")
-    return INPUTS[kind]()
+INPUTS = PartKinds("input_kind")
+register_input = INPUTS.register  # class decorator: make a part available under its ``kind``
+input_part = INPUTS.part  # the part registered as a kind
 
 
 __all__ = ["INPUTS", "InputPart", "input_part", "register_input"]
