@@ -7,7 +7,10 @@ estimators lives in the parts they hold: the input part (rows or grids,
 :class:`~hourglass.data.sources.TrainingSource` and sizes the network, the bottleneck part
 (:mod:`hourglass.estimators.bottlenecks`) makes it its kind of code; seeding, the split, the
 scaler (fitted on training items only), the loss, the Trainer and the bookkeeping are the same
-for every estimator and live here, once.
+for every estimator: ``fit`` and ``partial_fit`` here run them in order, each a step of
+:mod:`hourglass.estimators.fitting`. The fitted network runs over data in batches through
+:mod:`hourglass.estimators.predicting`; export and saved state are
+:mod:`hourglass.estimators.export` and :mod:`hourglass.estimators.fitted_state`.
 """
 
 from __future__ import annotations
