@@ -465,7 +465,7 @@ def test_finite_check_names_the_first_bad_row_across_blocks(monkeypatch):
 
 
 def test_estimator_streams_a_memory_map_batch_by_batch(make_ae, unit_data, tmp_path, monkeypatch):
-    from hourglass.estimators import base as estimator_module
+    from hourglass.estimators import predicting as estimator_module
 
     ae = make_ae().fit(unit_data)
     np.save(tmp_path / "x.npy", unit_data.astype(np.float32))

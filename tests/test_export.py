@@ -22,6 +22,7 @@ from torch import nn
 from helpers import assert_one_line_error, run
 from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder, VariationalAutoEncoder, VQAutoEncoder
 from hourglass.estimators.export import example_input
+from hourglass.estimators.task_part import task_input
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError, OutputExistsError
 
 onnx = pytest.importorskip("onnx")
@@ -190,7 +191,7 @@ def check_parity(estimator, kind: str, part: str, X: np.ndarray, tmp_path) -> fl
     differences = [relative_difference(out["reconstruction"], want)]
     if task != "super_resolve":  # transform takes images of the training size
         # The code is that of the network's input: a colorizer encodes the luminance.
-        inputs = estimator._task_input(X) if task != "reconstruct" else X
+        inputs = task_input(estimator, X) if task != "reconstruct" else X
         differences.append(relative_difference(out["code"], estimator.transform(inputs)))
     if isinstance(estimator, AnomalyDetector):
         differences.append(relative_difference(out["score"], estimator.reconstruction_error(X)))

@@ -17,8 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "hourglass"
 # incremental pass into the Trainer.
 STILL_OVER = {
     "cli/core.py": 753,
-    "estimators/anomaly.py": 513,
-    "estimators/base.py": 920,
+    "estimators/anomaly.py": 512,
     "train/trainer.py": 992,
     "uses/compression.py": 545,
 }

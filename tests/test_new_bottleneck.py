@@ -23,6 +23,7 @@ import hourglass
 from hourglass import AutoEncoder, ConvAutoEncoder, VariationalAutoEncoder, VQAutoEncoder
 from hourglass.estimators.bottlenecks import BOTTLENECKS, BottleneckPart, bottleneck_part, register_bottleneck
 from hourglass.estimators.persistence import ESTIMATORS
+from hourglass.estimators.predicting import run_batches
 from hourglass.exceptions import InvalidInputError, ModelFileError
 
 FAST = dict(epochs=20, batch_size=64, random_state=0)
@@ -62,7 +63,7 @@ class MMDPart(BottleneckPart):
 
     def after_fit(self, est: Any) -> None:
         probe = est._metrics_probe[:256]
-        codes = torch.from_numpy(est._run(est.module_.encode, probe.cpu().numpy()))
+        codes = torch.from_numpy(run_batches(est, est.module_.encode, probe.cpu().numpy()))
         prior = torch.randn(codes.shape, generator=torch.Generator().manual_seed(0))
         est.prior_mmd_ = float(imq_mmd(codes.reshape(len(codes), -1), prior.reshape(len(codes), -1)))
 

@@ -19,6 +19,7 @@ from hourglass import (
 from hourglass.cli import app
 from hourglass.cli.options import estimator_params
 from hourglass.estimators.anomaly import _FORWARDED
+from hourglass.estimators.fitting import train_config
 from hourglass.estimators.params import BY_NAME, PARAMS, defaults, params_of
 
 ESTIMATORS = {"dense": AutoEncoder, "conv": ConvAutoEncoder}
@@ -122,5 +123,5 @@ def test_fit_help_shows_every_primary_flag_uncut_at_80_columns():
 def test_compile_reaches_the_training_config():
     ae = AutoEncoder(compile=True, learning_rate=1e-3, epochs=3)
     ae.seed_ = 0
-    assert ae._train_config(100).compile is True
+    assert train_config(ae, 100).compile is True
     assert AutoEncoder().compile is False

@@ -16,7 +16,7 @@ from helpers import assert_one_line_error, run
 from hourglass import AutoEncoder
 from hourglass.data import loading, sources
 from hourglass.data.loading import load_data
-from hourglass.estimators import base as estimator_module
+from hourglass.estimators import predicting as estimator_module
 from hourglass.exceptions import DataFileError, InvalidInputError
 
 FAST_FIT = ["--code-size", "2", "--hidden", "8", "--epochs", "2", "--device", "cpu", "--quiet"]

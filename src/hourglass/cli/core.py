@@ -300,18 +300,18 @@ def fit(
         echo(estimator.history_.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
+            from hourglass.estimators.fitting import held_out_sample, training_sample
             from hourglass.report.build import model_report
             from hourglass.train.tasks import task_of
 
             X, labels, name = report_sample(dataset, quiet) if dataset is not None else (None, None, "")
             if X is None:
-                X = estimator._report_data() if hasattr(estimator, "_report_data") else None
+                X = training_sample(estimator)
                 name = Path(data).name
             if X is not None:
                 shape = dataset.image_shape if dataset is not None else None
                 # A restoration task is judged on the validation split, never on what it trained on.
-                restoration = task_of(estimator).restoration
-                held_out = estimator._held_out_report_data() if restoration else None
+                held_out = held_out_sample(estimator) if task_of(estimator).restoration else None
                 source = None
                 if held_out is not None:
                     what = "random patches of the training photos" if dataset is None else "samples"

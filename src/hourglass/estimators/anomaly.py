@@ -33,6 +33,8 @@ from hourglass.estimators.default_detector import (
     detection_epochs,
 )
 from hourglass.estimators.detector_params import _FORWARDED, _same
+from hourglass.estimators.export import export_onnx, to_torch
+from hourglass.estimators.fitted_state import restore_attributes, saved_attributes, saved_tensors
 from hourglass.estimators.outlier_scores import (
     PROBA_METHODS,
     THRESHOLDS,
@@ -406,8 +408,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         --------
         >>> code, recon, score = detector.to_torch()(torch.from_numpy(X[:5]))  # doctest: +SKIP
         """
-        from hourglass.estimators.export import to_torch
-
         check_is_fitted(self, "offset_")
         return to_torch(self, part)
 
@@ -422,8 +422,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         --------
         >>> detector.export_onnx("detector.onnx")  # doctest: +SKIP
         """
-        from hourglass.estimators.export import export_onnx
-
         check_is_fitted(self, "offset_")
         return export_onnx(self, path, part=part, force=force)
 
@@ -449,7 +447,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _saved_attributes(self) -> dict[str, Any]:
         inner = self.estimator_
         return {
-            **inner._saved_attributes(),
+            **saved_attributes(inner),
             "estimator_class": type(inner).__name__,
             "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
             "threshold_": float(self.threshold_),
@@ -459,7 +457,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         }
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
-        tensors = {f"estimator.{k}": v for k, v in self.estimator_._saved_tensors().items()}
+        tensors = {f"estimator.{k}": v for k, v in saved_tensors(self.estimator_).items()}
         tensors["calibration_errors"] = np.asarray(self.calibration_errors_, dtype=np.float64)
         # A copy: safetensors refuses two names for one buffer.
         tensors["decision_scores"] = np.array(self.decision_scores_, dtype=np.float64)
@@ -473,7 +471,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         for attribute, value in vars(self).pop("_loaded_parts", {}).items():
             setattr(inner, attribute, value)
         prefix = "estimator."
-        inner._restore_attributes(
+        restore_attributes(
+            inner,
             {k: v for k, v in fitted.items() if k not in self._DETECTOR_KEYS},
             {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
         )

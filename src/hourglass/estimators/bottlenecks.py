@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from hourglass.estimators.part_kinds import PartKinds
+from hourglass.estimators.predicting import run_batches
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
 from hourglass.nn.config import ConvConfig
@@ -293,7 +294,7 @@ class QuantizedPart(BottleneckPart):
         if probe is None:
             return
         # Counted in eval mode on the final weights: the statistics the coder will meet.
-        indices = est._run(est.module_.encode_indices, probe[:PRIOR_SAMPLE].cpu().numpy())
+        indices = run_batches(est, est.module_.encode_indices, probe[:PRIOR_SAMPLE].cpu().numpy())
         counts = np.bincount(indices.astype(np.int64).ravel(), minlength=est.n_codes_)
         est.index_counts_ = counts.astype(np.float64)
 

@@ -1,8 +1,9 @@
 """Carrying a fitted model elsewhere: a plain PyTorch module, or an ONNX file, with the scaling inside.
 
-:func:`to_torch` wraps the estimator's deterministic network (its export hooks, see
-:meth:`hourglass.estimators.base.BaseAutoEncoder.to_torch`) and its fitted scaler into a module
-of :mod:`hourglass.nn.portable` that takes raw input in the user's units. :func:`export_onnx`
+:func:`to_torch` wraps the estimator's deterministic network (:func:`export_encoder`,
+:func:`export_decoder`, :func:`export_autoencoder`; the task object says what a restoration
+model's exported input is) and its fitted scaler into a module of :mod:`hourglass.nn.portable`
+that takes raw input in the user's units. :func:`export_onnx`
 traces that module with PyTorch's ONNX exporter, names the inputs and outputs, makes the batch
 axis dynamic, records what the file holds in its ``metadata_props``, checks the file with
 onnxruntime against PyTorch, and writes it atomically.
@@ -29,14 +30,20 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass._version import __version__
 from hourglass.data.fileio import check_writable, write_bytes_atomic
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError
+from hourglass.nn.conv_model import ResidualAutoEncoder
 from hourglass.nn.portable import (
     PARTS,
+    Decode,
+    Encode,
+    EncodeDecode,
+    Forward,
     PortableAutoEncoder,
     PortableDecoder,
     PortableEncoder,
     portable_input_name,
     portable_output_names,
 )
+from hourglass.train.tasks import task_of
 
 #: What the ONNX export needs beyond hourglass's own dependencies: the ``onnx`` extra.
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
@@ -100,6 +107,56 @@ def input_shape(estimator: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in shape) if shape is not None else (int(estimator.n_features_in_),)
 
 
+# -- the network's deterministic pieces, in its scaled units ----------------------------------
+def export_encoder(estimator: Any) -> torch.nn.Module:
+    """Scaled input -> code: the network's ``encode`` in eval mode (a sampled code's mean)."""
+    return Encode(estimator.module_)
+
+
+def export_decoder(estimator: Any) -> torch.nn.Module:
+    """Code ``(batch, *_code_shape())`` -> reconstruction in scaled units, where there is one.
+
+    A restoration task's decoder gives a correction to its input (or a colorizer's chroma), not
+    data, and a U-Net's decoder also reads the encoder's feature maps: neither stands alone.
+    """
+    if task_of(estimator).restoration:
+        raise ExportError(
+            f"a model with task={estimator.task!r} has no decoder to export on its own: its decoder gives "
+            "a correction to its input (or a colorizer's chroma), not data; export part='autoencoder'"
+        )
+    if not getattr(estimator.module_, "decodes_codes_alone", True):
+        raise ExportError(
+            f"this {type(estimator).__name__} has no decoder to export on its own: its decoder also "
+            "reads the encoder's feature maps of the input (skip connections); export part='autoencoder'"
+        )
+    return Decode(estimator.module_)
+
+
+def export_autoencoder(estimator: Any) -> torch.nn.Module:
+    """Scaled input -> ``(code, reconstruction)``.
+
+    The encoder and decoder chained, unless the network adds more to its output than its decoder
+    gives (a restoration model's input, a U-Net's skips): then its ``forward``.
+    """
+    module = estimator.module_
+    if isinstance(module, ResidualAutoEncoder) or not getattr(module, "decodes_codes_alone", True):
+        return Forward(module)
+    return EncodeDecode(export_encoder(estimator), export_decoder(estimator))
+
+
+def export_task_input(estimator: Any) -> torch.nn.Module | None:
+    """Raw input of the exported autoencoder -> the network's input, in raw units (None: as is).
+
+    What the task's ``apply`` does to raw input before the network: luminance, or upsampling.
+    """
+    return task_of(estimator).export_input(input_shape(estimator))
+
+
+def task_input_shape(estimator: Any) -> tuple[int, ...]:
+    """One sample's shape at the exported autoencoder's input (a super-resolver's is smaller)."""
+    return task_of(estimator).export_input_shape(input_shape(estimator))
+
+
 def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
     """The fitted ``estimator``'s ``part`` as a plain module on raw input (``BaseAutoEncoder.to_torch``)."""
     check_part(part)
@@ -108,19 +165,19 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
     was_training = inner.module_.training
     inner.module_.eval()
     try:
-        # The hooks see the estimator's own module; the copy keeps the estimator untouched.
+        # The pieces see the estimator's own module; the copy keeps the estimator untouched.
         with _on_cpu_copy(inner):
             offset, scale = inner.scaler_.offset, inner.scaler_.scale
             if part == "encoder":
-                module = PortableEncoder(inner._export_encoder(), offset, scale)
+                module = PortableEncoder(export_encoder(inner), offset, scale)
             elif part == "decoder":
-                module = PortableDecoder(inner._export_decoder(), offset, scale, inner._code_shape())
+                module = PortableDecoder(export_decoder(inner), offset, scale, inner._code_shape())
             else:
                 module = PortableAutoEncoder(
-                    inner._export_autoencoder(),
+                    export_autoencoder(inner),
                     offset,
                     scale,
-                    task_input=inner._export_task_input(),
+                    task_input=export_task_input(inner),
                     score=score and part == "autoencoder",
                     scaled_score=getattr(estimator, "score_units_", "raw") == "scaled",
                 )
@@ -134,7 +191,7 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
 
 @contextlib.contextmanager
 def _on_cpu_copy(estimator: Any):
-    """Let the export hooks build on a CPU, float32, eval-mode copy of ``module_``."""
+    """Let the export pieces build on a CPU, float32, eval-mode copy of ``module_``."""
     original = estimator.module_
     estimator.module_ = copy.deepcopy(original).to("cpu", torch.float32).eval()
     try:
@@ -166,7 +223,7 @@ def export_input_shape(estimator: Any, part: str) -> tuple[int, ...]:
     if part == "decoder":
         return (int(inner._n_features_out),)
     if part == "autoencoder":
-        return tuple(inner._export_input_shape())
+        return task_input_shape(inner)
     return input_shape(inner)
 
 
@@ -388,4 +445,14 @@ def describe(result: ExportResult) -> list[str]:
     return lines
 
 
-__all__ = ["ExportResult", "describe", "export_onnx", "to_torch"]
+__all__ = [
+    "ExportResult",
+    "describe",
+    "export_autoencoder",
+    "export_decoder",
+    "export_encoder",
+    "export_onnx",
+    "export_task_input",
+    "task_input_shape",
+    "to_torch",
+]

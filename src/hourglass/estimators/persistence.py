@@ -38,6 +38,7 @@ from hourglass import registry
 from hourglass._version import __version__
 from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
 from hourglass.data.scaling import SCALINGS, AffineScaler
+from hourglass.estimators.fitted_state import restore_attributes, saved_attributes, saved_tensors
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
@@ -66,8 +67,8 @@ CONFIG_TYPES: dict[str, Any] = {
 }
 CONFIG_REQUIRED = ("format", "estimator", "params", "architecture", "scaling", "fitted")
 
-#: JSON types of the fitted attributes estimators save (``_saved_attributes``); anything else
-#: in ``fitted`` must at least be named like a fitted attribute (see :func:`_check_fitted`).
+#: JSON types of the fitted attributes estimators save (:mod:`~hourglass.estimators.fitted_state`);
+#: anything else in ``fitted`` must at least be named like a fitted attribute (:func:`_check_fitted`).
 FITTED_TYPES: dict[str, Any] = {
     "loss_": str,
     "loss_reason_": str,
@@ -182,7 +183,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
     tensors["scaler.offset"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.offset))
     tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.scale))
-    for name, array in estimator._saved_tensors().items():
+    for name, array in saved_tensors(estimator).items():
         tensors[f"extra.{name}"] = torch.as_tensor(np.ascontiguousarray(array))
     config = {
         "format": FORMAT,
@@ -193,7 +194,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
         "params": {k: json_safe(v) for k, v in estimator.get_params(deep=False).items()},
         "architecture": estimator.architecture_.to_dict(),
         "scaling": estimator.scaler_.kind,
-        "fitted": estimator._saved_attributes(),
+        "fitted": saved_attributes(estimator),
     }
     with atomic_path(path) as tmp:
         tmp.mkdir()
@@ -417,7 +418,7 @@ def load(path: str | Path, device: str | None = None):
         )
         estimator.history_ = _read_history(path / HISTORY_FILE)
         extra = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("extra.")}
-        estimator._restore_attributes(config["fitted"], extra)
+        restore_attributes(estimator, config["fitted"], extra)
     except (KeyError, TypeError, ValueError, RuntimeError, InvalidInputError) as exc:
         raise ModelFileError(f"{str(path)!r} does not match its config: {_one_line(exc)}") from None
     return estimator

@@ -1,11 +1,11 @@
-"""The task part of a convolutional estimator: run its task, judge it, export its input.
+"""The task part of a convolutional estimator: run its task on the user's data, and judge it.
 
 :class:`TaskPart` holds the methods of :class:`~hourglass.ConvAutoEncoder` that exist because
 of its ``task``: :meth:`~TaskPart.apply` and :meth:`~TaskPart.apply_image` run the network on
 what the user gives (tile by tile for images of any size), the task summary and report sections
-judge it against the task's classical baselines (:mod:`hourglass.uses.restoration`), and the
-export hooks carry the task's input into an exported model. Each asks the task object
-(:func:`hourglass.train.tasks.task_of`) what to do; none reads the task's name.
+judge it against the task's classical baselines (:mod:`hourglass.uses.restoration`). Each asks
+the task object (:func:`hourglass.train.tasks.task_of`) what to do; none reads the task's name.
+What an exported model's input is, the task object tells :mod:`hourglass.estimators.export`.
 """
 
 from __future__ import annotations
@@ -18,28 +18,32 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.loading import check_finite
 from hourglass.data.tiling import process_tiled
-from hourglass.exceptions import ExportError, InvalidInputError
+from hourglass.estimators.predicting import output_dtype, reconstruction, run_batches
+from hourglass.exceptions import InvalidInputError
 from hourglass.train import restoration
 from hourglass.train.tasks import task_of
 
 
+def network_output(est: Any, inputs: np.ndarray) -> np.ndarray:
+    """``est``'s trained network on task inputs ``(n, *input_shape_)`` in data units."""
+    scaled = est.scaler_.transform(np.asarray(inputs, np.float32))
+    out = run_batches(est, reconstruction(est.module_), scaled)
+    return est.scaler_.inverse_transform(out)
+
+
+def task_input(est: Any, X: np.ndarray) -> np.ndarray:
+    """What ``est``'s network expects for the user's ``(n, c, ...)`` input to ``apply``."""
+    t = torch.from_numpy(np.array(X, dtype=np.float32))  # a writable copy, also of a memory map
+    return task_of(est).network_input(t).numpy()
+
+
 class TaskPart:
-    """The methods a convolutional estimator has for its task (a mixin before the base class).
+    """The public methods a convolutional estimator has for its task (a mixin before the base class).
 
-    It reads the estimator's fitted ``module_``, ``scaler_`` and ``input_shape_``, and its
-    ``_input()`` (its grid part reads paths), ``_run`` and ``_output_dtype``.
+    They read the estimator's fitted ``module_``, ``scaler_`` and ``input_shape_``, and its
+    ``_input()`` (its grid part reads paths); the network and the task's input come from
+    :func:`network_output` and :func:`task_input`.
     """
-
-    def _network(self, inputs: np.ndarray) -> np.ndarray:
-        """The trained network on task inputs ``(n, *input_shape_)`` in data units."""
-        scaled = self.scaler_.transform(np.asarray(inputs, np.float32))
-        out = self._run(lambda t: self.module_(t)["reconstruction"], scaled)
-        return self.scaler_.inverse_transform(out)
-
-    def _task_input(self, X: np.ndarray) -> np.ndarray:
-        """What the network expects for the user's ``(n, c, ...)`` input to :meth:`apply`."""
-        t = torch.from_numpy(np.array(X, dtype=np.float32))  # a writable copy, also of a memory map
-        return task_of(self).network_input(t).numpy()
 
     def apply(self, X: Any, self_ensemble: bool = False) -> np.ndarray:
         """Run the task on ``X`` in data units: denoise, colorize, super-resolve or inpaint it.
@@ -70,21 +74,21 @@ class TaskPart:
         if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
             data = data[:, None]
         data = check_finite(data, "X")
-        inputs = self._task_input(data)
+        inputs = task_input(self, data)
         if self_ensemble and inputs.ndim != 4:
             raise InvalidInputError(
                 "self_ensemble=True needs images (n, c, h, w); X has samples of shape "
                 f"{tuple(data.shape[1:])}"
             )
         if tuple(inputs.shape[1:]) == self.input_shape_ and not self_ensemble:
-            return self._network(inputs).astype(self._output_dtype(X), copy=False)
+            return network_output(self, inputs).astype(output_dtype(X), copy=False)
         if inputs.ndim != 4:
             raise InvalidInputError(
                 f"X has samples of shape {tuple(data.shape[1:])}; this model needs {self.input_shape_} "
                 "(only images of another size are tiled)"
             )
         results = [self.apply_image(img, self_ensemble=self_ensemble) for img in data]
-        return np.stack(results).astype(self._output_dtype(X), copy=False)
+        return np.stack(results).astype(output_dtype(X), copy=False)
 
     def apply_image(
         self, image: Any, overlap: float = 0.5, batch_size: int = 32, self_ensemble: bool = False
@@ -127,12 +131,13 @@ class TaskPart:
             raise InvalidInputError(
                 f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
             )
-        inputs = self._task_input(check_finite(img, "image")[None])[0]
+        inputs = task_input(self, check_finite(img, "image")[None])[0]
+
+        def network(tiles: np.ndarray) -> np.ndarray:
+            return network_output(self, tiles)
 
         def run(x: np.ndarray) -> np.ndarray:
-            return process_tiled(
-                self._network, np.ascontiguousarray(x), self.input_shape_[1:], overlap, batch_size
-            )
+            return process_tiled(network, np.ascontiguousarray(x), self.input_shape_[1:], overlap, batch_size)
 
         if not self_ensemble:
             return run(inputs)
@@ -143,22 +148,6 @@ class TaskPart:
                 y = run(x[:, :, ::-1] if flip else x)
                 total += np.rot90(y[:, :, ::-1] if flip else y, -turns, axes=(1, 2))
         return (total / 8).astype(np.float32)
-
-    # -- taking the model elsewhere (hooks of BaseAutoEncoder.to_torch) --------------------------
-    def _export_decoder(self) -> torch.nn.Module:
-        if task_of(self).restoration:
-            raise ExportError(
-                f"a model with task={self.task!r} has no decoder to export on its own: its decoder gives a "
-                "correction to its input (or a colorizer's chroma), not data; export part='autoencoder'"
-            )
-        return super()._export_decoder()
-
-    def _export_task_input(self) -> torch.nn.Module | None:
-        """What ``apply`` does to raw input before the network: luminance, or upsampling."""
-        return task_of(self).export_input(tuple(self.input_shape_))
-
-    def _export_input_shape(self) -> tuple[int, ...]:
-        return task_of(self).export_input_shape(tuple(self.input_shape_))
 
     # -- the task against its classical baselines (hourglass.train.restoration) ---------------
     def task_panels(self, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
@@ -193,4 +182,4 @@ class TaskPart:
         return restoration.task_summary(self, X, data_role)
 
 
-__all__ = ["TaskPart"]
+__all__ = ["TaskPart", "network_output", "task_input"]

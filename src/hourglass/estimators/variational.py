@@ -25,6 +25,7 @@ from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.inputs import ARCHES, InputPart, arch_input, choose_arch, input_part
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
+from hourglass.estimators.predicting import device_of, run_batches
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
 
@@ -199,15 +200,6 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         input_part("grid").check_params(self)
         self._bottleneck().check_params(self)
 
-    # -- persistence -------------------------------------------------------------------------
-    def _saved_attributes(self) -> dict[str, Any]:
-        return {**super()._saved_attributes(), "arch_": self.arch_, "input_shape_": list(self.input_shape_)}
-
-    def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        super()._restore_attributes(fitted, tensors)  # the input part makes input_shape_ a tuple
-        if self.arch_ not in ARCHES:
-            raise InvalidInputError(f"fitted arch_={self.arch_!r}; expected 'dense' or 'conv'")
-
     # -- generation --------------------------------------------------------------------------
     def sample(self, n: int, random_state: Any = None) -> np.ndarray:
         """Decode ``n`` codes drawn from the prior ``N(0, I)`` into new samples.
@@ -261,7 +253,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         for start in range(0, n, SAMPLE_BATCH):
             rows = min(SAMPLE_BATCH, n - start)
             codes = torch.randn((rows, self._code_width()), generator=generator).numpy()
-            yield self._run(self.module_.decode, codes, unscale=True).reshape(rows, *self.input_shape_)
+            out = run_batches(self, self.module_.decode, codes, unscale=True)
+            yield out.reshape(rows, *self.input_shape_)
 
     def _one_sample(self, x: Any, name: str) -> np.ndarray:
         data = np.asarray(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x
@@ -307,7 +300,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         if method not in INTERPOLATIONS:
             raise InvalidInputError(f"method={method!r}; expected one of {INTERPOLATIONS}")
         ends = np.concatenate([self._one_sample(a, "a"), self._one_sample(b, "b")])
-        za, zb = self._run(self.module_.encode, ends, scale=True).astype(np.float64)
+        za, zb = run_batches(self, self.module_.encode, ends, scale=True).astype(np.float64)
         t = np.linspace(0.0, 1.0, steps)[:, None]
         codes = (1 - t) * za + t * zb
         if method == "slerp":
@@ -316,7 +309,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             if omega > 1e-6:  # nearly parallel codes: the straight line is the arc
                 codes = (np.sin((1 - t) * omega) * za + np.sin(t * omega) * zb) / math.sin(omega)
         codes = codes.astype(np.float32)
-        out = self._run(self.module_.decode, codes, unscale=True).reshape(steps, *self.input_shape_)
+        out = run_batches(self, self.module_.decode, codes, unscale=True).reshape(steps, *self.input_shape_)
         return (out, codes) if return_codes else out
 
     # -- likelihoods -------------------------------------------------------------------------
@@ -328,7 +321,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _per_sample(self, X: Any, fn, seed: int, batch: int) -> np.ndarray:
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        device = self._device()
+        device = device_of(self)
         self.module_.eval()
         parts = []
         for start in range(0, len(data), batch):
@@ -383,7 +376,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         def kl(x: torch.Tensor) -> torch.Tensor:
             return vnn.kl_per_unit(*self.module_.posterior(x))
 
-        return self._run(kl, data, scale=True).astype(np.float64).mean(axis=0)
+        return run_batches(self, kl, data, scale=True).astype(np.float64).mean(axis=0)
 
     def active_units(self, X: Any, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
         """Which code units are active: the variance of their posterior mean over ``X`` exceeds

@@ -24,6 +24,7 @@ from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
+from hourglass.estimators.predicting import run_batches
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.quantizers import usage_of
 
@@ -168,7 +169,7 @@ class VQAutoEncoder(ConvAutoEncoder):
         """
         check_is_fitted(self, "module_")
         data = self._validate_input(X, reset=False)
-        out = self._run(self.module_.encode_indices, data, scale=True)
+        out = run_batches(self, self.module_.encode_indices, data, scale=True)
         return out.reshape(len(data), *self.grid_shape_).astype(np.int32)
 
     def decode_indices(self, indices: Any) -> np.ndarray:
@@ -184,8 +185,8 @@ class VQAutoEncoder(ConvAutoEncoder):
                 f"indices span [{idx.min()}, {idx.max()}]; expected [0, {self.n_codes_ - 1}]"
             )
         # Indices travel as float32 through the batch runner: exact up to 2**24 codes.
-        return self._run(
-            lambda t: self.module_.decode_indices(t.long()), idx.astype(np.float32), unscale=True
+        return run_batches(
+            self, lambda t: self.module_.decode_indices(t.long()), idx.astype(np.float32), unscale=True
         ).astype(np.float32)
 
     def codebook_usage(self, X: Any | None = None) -> dict[str, float]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.bottlenecks import PlainPart
+from hourglass.estimators.predicting import reconstruction, run_batches
 from hourglass.report import plots
 from hourglass.report.tasks import add_task_sections
 from hourglass.report.variational import add_variational_sections
@@ -74,8 +75,8 @@ def add_sparse_code_sections(
     data = estimator._validate_input(X, reset=False)
     scaled = estimator.scaler_.transform(data)
     module = estimator.module_
-    codes = estimator._run(module.encode, scaled).reshape(len(data), -1)
-    recon = estimator._run(lambda t: module(t)["reconstruction"], scaled)
+    codes = run_batches(estimator, module.encode, scaled).reshape(len(data), -1)
+    recon = run_batches(estimator, reconstruction(module), scaled)
     metrics = sparsity.sparse_code_metrics(scaled, codes, recon, threshold)
     report.add_metrics(
         {
@@ -105,7 +106,7 @@ def add_sparse_code_sections(
     unit_codes = np.zeros((len(order) + 1, codes.shape[1]), np.float32)
     unit_codes[np.arange(len(order)), order] = typical
     unit_codes = unit_codes.reshape(len(unit_codes), *estimator._code_shape())
-    decoded = estimator.scaler_.inverse_transform(estimator._run(module.decode, unit_codes))
+    decoded = estimator.scaler_.inverse_transform(run_batches(estimator, module.decode, unit_codes))
     decoded = decoded.reshape(len(unit_codes), -1)
     atoms = decoded[:-1] - decoded[-1]
     report.add_figure(

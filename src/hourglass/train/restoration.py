@@ -210,7 +210,7 @@ def task_panels(estimator: Any, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
     panels = {"input": inputs}
     for name in per_image[0]:
         panels[name] = np.stack([b[name] for b in per_image])
-    panels["autoencoder"] = estimator._network(inputs)
+    panels["autoencoder"] = estimator.reconstruct(inputs)  # the network on what it was trained on
     panels["truth"] = truth
     return panels
 

@@ -16,6 +16,7 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators import parts
+from hourglass.estimators.columns import selected_columns
 from hourglass.estimators.inputs.part import InputPart, register_input
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DenseConfig
@@ -104,7 +105,7 @@ class RowsPart(InputPart):
 
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
         if not reset:
-            X = est._selected_columns(X)  # the training table's columns, by name
+            X = selected_columns(est, X)  # the training table's columns, by name
         reject_non_numeric_columns(X)
         if streams(X):
             # scikit-learn's check would convert the whole map to float64 in memory; its shape

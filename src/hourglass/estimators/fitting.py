@@ -1,0 +1,357 @@
+"""The steps of a training run, shared by every estimator's ``fit`` and ``partial_fit``.
+
+:meth:`~hourglass.estimators.base.BaseAutoEncoder.fit` reads as the recipe and calls these in
+order: seed and fingerprint the run (:func:`start_run`), split off validation items
+(:func:`split`), build the module from the seed alone (:func:`build_module`) or continue a warm
+start (:func:`warm_state`, :func:`continue_from`), prepare it (:func:`prepare_module`: pretrained
+parts, layer-wise pretraining), resolve ``epochs`` and ``learning_rate`` into a
+:class:`~hourglass.train.config.TrainConfig` (:func:`train_config`) and train with the one Trainer
+factory (:func:`make_trainer`); afterwards judge the fit on the validation items
+(:func:`validation_mse`). ``partial_fit`` starts with :func:`start_partial` and trains on with
+:func:`incremental_trainer`. Each step takes the estimator and reads or sets its attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import os
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from hourglass.data.sources import ScaledRows, TrainingSource, first_items
+from hourglass.estimators import parts
+from hourglass.estimators.columns import remember_table
+from hourglass.estimators.constraints import check_choices
+from hourglass.estimators.persistence import json_safe
+from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
+from hourglass.exceptions import CallbackError, InvalidInputError
+from hourglass.nn.model import build_model
+from hourglass.runtime.seeds import as_seed
+from hourglass.train import checkpoint, pretrained
+from hourglass.train.budget import parse_duration
+from hourglass.train.config import TrainConfig
+from hourglass.train.tasks import task_of
+from hourglass.train.trainer import Trainer, resolve_device
+
+#: ``epochs='auto'``: at most about this many optimizer steps, within these bounds on the epochs
+#: (digits: 300, Fashion-MNIST: 95). A cap, not a plan: the run ends once learning stalls and
+#: its rate has decayed (:mod:`hourglass.train.schedule`), mostly well before.
+AUTO_STEPS = 20_000
+AUTO_EPOCHS = (30, 300)
+
+# -- resolving the parameters ----------------------------------------------------------------
+def resolved_learning_rate(est: Any) -> tuple[float, str]:
+    """The learning rate the run uses, and the rule that gave it ('auto', default or user's)."""
+    if isinstance(est.learning_rate, str):
+        if est.learning_rate != "auto":
+            raise InvalidInputError(
+                f"learning_rate={est.learning_rate!r}; expected 'auto' or a positive number"
+            )
+        return est._input().auto_learning_rate(est)
+    default = inspect.signature(type(est).__init__).parameters["learning_rate"].default
+    # A number can be the estimator's own default (the conv recipe's): say which.
+    rule = "the default" if est.learning_rate == default else "set by the user"
+    return float(est.learning_rate), rule
+
+
+def resolved_epochs(est: Any, n_train: int) -> int:
+    """``epochs``, or for ``'auto'`` enough epochs for about ``AUTO_STEPS`` optimizer steps."""
+    if isinstance(est.epochs, str):
+        if est.epochs != "auto":
+            raise InvalidInputError(f"epochs={est.epochs!r}; expected 'auto' or a positive integer")
+        steps_per_epoch = math.ceil(max(1, n_train) / max(1, int(est.batch_size)))
+        return int(min(AUTO_EPOCHS[1], max(AUTO_EPOCHS[0], math.ceil(AUTO_STEPS / steps_per_epoch))))
+    return est.epochs
+
+
+def train_config(est: Any, n_train: int) -> TrainConfig:
+    """The run's :class:`TrainConfig`; sets ``learning_rate_``, its reason and ``epochs_``."""
+    est.learning_rate_, est.learning_rate_reason_ = resolved_learning_rate(est)
+    est.epochs_ = resolved_epochs(est, n_train)
+    return TrainConfig(
+        epochs=est.epochs_,
+        batch_size=est.batch_size,
+        learning_rate=est.learning_rate_,
+        weight_decay=est.weight_decay,
+        patience=est.patience,
+        seed=est.seed_,
+        device=est.device,
+        precision=est.precision,
+        verbose=est.verbose,
+        noise_schedule=getattr(est, "noise_schedule", "constant"),
+        compile=bool(getattr(est, "compile", False)),
+        adaptive=est.epochs == "auto",
+        max_time=parse_duration(getattr(est, "max_time", None)),
+        threads=getattr(est, "threads", "auto"),
+    )
+
+
+def loader_workers(source: TrainingSource) -> int:
+    """DataLoader workers: where reading is the bottleneck (photos to decode), all but one core."""
+    if not source.slow_reads:
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+# -- the run's identity and its data ---------------------------------------------------------
+def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
+    """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.train.checkpoint`).
+
+    When resuming, the checkpoint must be of this very run (data, parameters, seed): that is
+    checked here, before any scaling, building or training. A run with ``random_state=None``
+    resumes with the seed its checkpoint recorded.
+    """
+    directory = getattr(est, "checkpoint_dir", None)
+    if resume and directory is None:
+        raise InvalidInputError("resume=True needs checkpoint_dir, the folder of the checkpoint")
+    seed = checkpoint.saved_seed(directory) if resume and est.random_state is None else None
+    est.seed_ = as_seed(est.random_state) if seed is None else seed
+    params = {k: json_safe(v) for k, v in est.get_params(deep=False).items()}
+    sample, n_samples = source.fingerprint_sample()
+    run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(sample, n_samples), params, est.seed_)
+    if resume:
+        checkpoint.check_run(directory, run)
+    return run
+
+
+def split(est: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices of ``n`` items (``validation_fraction``, drawn from ``seed_``)."""
+    fraction = est.validation_fraction
+    if not 0.0 <= fraction < 1.0:
+        raise InvalidInputError(f"validation_fraction={fraction} must lie in [0, 1)")
+    n_val = int(round(n * fraction))
+    if n_val == 0 or n - n_val < 1:
+        return np.arange(n), np.arange(0)
+    order = np.random.default_rng(est.seed_).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def keep_report_samples(est: Any, train: Any, val: Any) -> None:
+    """A few training items, and validation items, in the data's units, for reports.
+
+    A restoration task's headline must be judged on held-out data, hence the second.
+    """
+    scale, offset = est.scaler_.scale, est.scaler_.offset
+    est._report_sample = first_items(train, 16).numpy() * scale + offset
+    est._report_held_out = None if val is None else first_items(val, 16).numpy() * scale + offset
+
+
+def training_sample(est: Any) -> np.ndarray | None:
+    """A few training items in the data's units, for reports (None before a fit)."""
+    return getattr(est, "_report_sample", None)
+
+
+def held_out_sample(est: Any) -> np.ndarray | None:
+    """A few items of the validation split in the data's units (None without one), for reports."""
+    return getattr(est, "_report_held_out", None)
+
+
+# -- the module ------------------------------------------------------------------------------
+def build_module(est: Any) -> None:
+    """``module_`` from ``architecture_``, its weights drawn from ``seed_`` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(est.seed_)
+        est.module_ = build_model(est.architecture_)
+
+
+def warm_state(est: Any) -> dict[str, Any] | None:
+    """With ``warm_start`` and a fitted model: what the next fit continues from."""
+    if not getattr(est, "warm_start", False) or not hasattr(est, "module_"):
+        return None
+    names = ("module_", "architecture_", "scaler_", "loss_", "loss_reason_")
+    return {name: getattr(est, name) for name in names}
+
+
+def continue_from(est: Any, previous: dict[str, Any]) -> None:
+    """Keep the previous fit's module and scaler (its weights expect that scaling)."""
+    if previous["architecture_"] != est.architecture_:
+        raise InvalidInputError(
+            "warm_start=True, but this data or these parameters give another architecture than the "
+            "previous fit; fit with warm_start=False to start afresh"
+        )
+    for name, value in previous.items():
+        setattr(est, name, value)
+    est.data_range_ = getattr(est, "data_range_", (0.0, 1.0))
+
+
+def prepare_module(est: Any, train: Any) -> None:
+    """Before training: pretrained parts, layer-wise pretraining, metric probes."""
+    probe = first_items(train, 2048)
+    est.module_.to(resolve_device(est.device))
+    est._metrics_probe = probe  # its own copy, so the estimator does not pin the data
+    encoder, decoder = getattr(est, "encoder", None), getattr(est, "decoder", None)
+    if encoder is not None or decoder is not None:
+        pretrained.attach(
+            est.module_,
+            probe[:2].to(resolve_device(est.device)),
+            None if encoder is None else parts.load_part(encoder, "encoder"),  # a folder is read here
+            None if decoder is None else parts.load_part(decoder, "decoder"),
+            freeze_encoder=getattr(est, "freeze_encoder", False),
+            freeze_decoder=getattr(est, "freeze_decoder", False),
+        )
+    elif getattr(est, "freeze_encoder", False) or getattr(est, "freeze_decoder", False):
+        raise InvalidInputError(
+            "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"
+        )
+    pretrain = getattr(est, "pretrain", None)
+    if pretrain is not None:
+        if pretrain != "layerwise":
+            raise InvalidInputError(f"pretrain={pretrain!r}; expected None or 'layerwise'")
+        if not isinstance(train, ScaledRows):
+            raise InvalidInputError(
+                "pretrain='layerwise' passes the whole training set through each layer, so it needs "
+                "data in memory; this data is streamed from a file (load it with np.load to use it)"
+            )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(est.seed_)
+            est.pretrain_history_ = pretrained.layerwise_pretrain(
+                est.module_,
+                est.architecture_,
+                train.to(resolve_device(est.device)).materialize(),
+                train_config(est, len(train)),
+                est.loss_,
+                regularizers=est._bottleneck().regularizers(est),
+                corruption=est._corruption(),
+                make_trainer=functools.partial(make_trainer, est),
+            )
+
+
+# -- training --------------------------------------------------------------------------------
+def make_trainer(est: Any, module: torch.nn.Module, config: TrainConfig, **overrides: Any) -> Trainer:
+    """The one place a Trainer is built (fit, partial_fit and layer-wise pretraining use it).
+
+    ``overrides`` replace the estimator's own loss, regularizers, corruption, ... for a part of
+    the model (a layer pair being pretrained).
+    """
+    settings: dict[str, Any] = {
+        "loss": est.loss_,
+        "regularizers": est._bottleneck().regularizers(est),
+        "corruption": est._corruption(),
+        "epoch_metrics": est._bottleneck().epoch_metrics(est),
+        "checkpoint_dir": getattr(est, "checkpoint_dir", None),
+        "description": type(est).__name__,
+        "fingerprint": None,
+        "on_epoch_end": callback_hook(est),
+        **overrides,
+    }
+    loss = settings.pop("loss")
+    return Trainer(module, config, loss, **settings)
+
+
+def callback_hook(est: Any):
+    """``on_epoch_end`` for the Trainer from ``est.callbacks``, or None without any."""
+    callbacks = getattr(est, "callbacks", None)
+    if not callbacks:
+        return None
+    if not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    for callback in callbacks:
+        if not callable(getattr(callback, "on_epoch_end", None)) and not callable(callback):
+            raise InvalidInputError(
+                f"callbacks holds {callback!r}; expected objects with "
+                "on_epoch_end(estimator, epoch, logs) or callables with that signature"
+            )
+
+    def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
+        stop = False
+        for callback in callbacks:
+            hook = getattr(callback, "on_epoch_end", callback)
+            name = getattr(callback, "__qualname__", type(callback).__qualname__)
+            try:
+                stop = bool(hook(est, epoch, dict(logs))) or stop
+            except Exception as exc:  # a user's code: report it in one line, keep the checkpoint
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                what = f"{type(exc).__name__}: {reason}"
+                raise CallbackError(f"callback {name}.on_epoch_end raised at epoch {epoch}: {what}") from exc
+        return stop
+
+    return on_epoch_end
+
+
+def validation_mse(
+    est: Any, source: TrainingSource, val_idx: np.ndarray
+) -> tuple[float | None, float | None]:
+    """Mean squared reconstruction error per value on the validation items: raw, and scaled.
+
+    The first in the data's units, the second in the model's (:mod:`hourglass.data.units`:
+    z-scores for standardized data, where no single column decides it). The loss training
+    monitors is BCE for binary data; these are the numbers a user compares with PCA. None
+    without a validation split, and for restoration tasks, judged against their own baselines.
+    """
+    if not len(val_idx) or task_of(est).restoration:
+        return None, None
+    total, scaled_total, count = 0.0, 0.0, 0
+    block = 4 * PREDICT_BATCH
+    for start in range(0, len(val_idx), block):
+        rows = source.read(val_idx[start : start + block])
+        recon = run_batches(est, reconstruction(est.module_), rows, scale=True, unscale=True)
+        recon = recon.astype(np.float64)
+        total += float(np.sum((recon - rows) ** 2))
+        scaled_total += float(np.sum(((recon - rows) / est.scaler_.scale.astype(np.float64)) ** 2))
+        count += rows.size
+    return total / count, scaled_total / count
+
+
+# -- partial_fit -----------------------------------------------------------------------------
+def start_partial(est: Any, X: Any) -> Trainer:
+    """The first ``partial_fit``: scaler, loss and module from this chunk, and the optimizer.
+
+    The chunk, scaled, is left in ``est._partial_data`` for the caller's first pass.
+    """
+    est._check_params()
+    check_choices(est)
+    X = remember_table(est, X, y=None)
+    part = est._input(X)
+    source = part.training_source(est, X)
+    head = source.head()
+    part.check_code_size(est, head)
+    est.seed_ = as_seed(est.random_state)
+    everything = np.arange(len(source))
+    est._settle_scaling_and_architecture(source, head, everything)
+    build_module(est)
+    est._partial_data = source.training_data(everything, est.scaler_)
+    prepare_module(est, est._partial_data)
+    trainer = incremental_trainer(est, len(everything))
+    est.history_ = trainer.history
+    est.history_.recipe.update(learning_rate=est.learning_rate_, learning_rate_rule=est.learning_rate_reason_)
+    est.device_ = str(trainer.device)
+    est._n_features_out = est._code_width()
+    return trainer
+
+
+def incremental_trainer(est: Any, n_items: int) -> Trainer:
+    """A Trainer for ``partial_fit`` on the current module (new, fitted or loaded), kept between calls."""
+    config = replace(train_config(est, n_items), noise_schedule="constant", epochs=1)
+    trainer = make_trainer(est, est.module_, config, checkpoint_dir=None, on_epoch_end=None)
+    if hasattr(est, "history_"):
+        trainer.history = est.history_  # passes continue the fitted model's record
+    est._partial_trainer = trainer
+    return trainer
+
+
+__all__ = [
+    "AUTO_EPOCHS",
+    "AUTO_STEPS",
+    "build_module",
+    "callback_hook",
+    "continue_from",
+    "held_out_sample",
+    "incremental_trainer",
+    "keep_report_samples",
+    "loader_workers",
+    "make_trainer",
+    "prepare_module",
+    "resolved_epochs",
+    "resolved_learning_rate",
+    "split",
+    "start_partial",
+    "start_run",
+    "train_config",
+    "training_sample",
+    "validation_mse",
+]

@@ -1,0 +1,102 @@
+"""Running a fitted estimator's network over data: in batches, scaled in and unscaled out.
+
+Every method of a fitted estimator that reads data (``transform``, ``reconstruct``,
+``reconstruction_error``, sampling, the reports, the bottleneck parts' statistics) goes through
+:func:`run_batches`, so that only one batch at a time exists in the network's scaled units and a
+memory map larger than RAM is read, and written, a batch at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from hourglass.data.sources import release_pages, row_blocks
+from hourglass.exceptions import InvalidInputError
+
+#: Rows the network sees at once when predicting.
+PREDICT_BATCH = 4096
+
+
+def device_of(est: Any) -> torch.device:
+    """Where the fitted ``module_`` lives (inputs go there)."""
+    return next(est.module_.parameters()).device
+
+
+def reconstruction(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``module``'s reconstruction of a batch, as :func:`run_batches` takes a function."""
+    return lambda batch: module(batch)["reconstruction"]
+
+
+@torch.no_grad()
+def run_batches(
+    est: Any,
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    data: np.ndarray,
+    scale: bool = False,
+    unscale: bool = False,
+    post: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply ``fn`` (tensor -> tensor) to ``data`` in batches; return float32 numpy.
+
+    ``scale`` maps each input batch through the estimator's fitted scaler and ``unscale`` each
+    output batch back, and ``post(output, input)`` reduces each batch (a per-row error, say), so
+    that only one batch at a time exists in scaled units. A memory-mapped ``data`` is read a
+    batch at a time and its pages released as it goes (:func:`row_blocks`), and with ``out``
+    (an array of the result's shape: a memory map of an ``.npy`` being written, say) each
+    batch's result is written there instead of being gathered: neither the input nor the output
+    of a file larger than RAM is ever held whole. Returns ``out`` when given.
+
+    Examples
+    --------
+    >>> codes = run_batches(ae, ae.module_.encode, X, scale=True)  # doctest: +SKIP
+    """
+    est.module_.eval()
+    device = device_of(est)
+    parts = []
+    for i, batch in row_blocks(data, PREDICT_BATCH):
+        # float32 per batch: a streamed memory map keeps its own dtype (uint8 pixels, say).
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        inputs = est.scaler_.transform(batch) if scale else batch
+        if not inputs.flags.writeable:  # a read-only memory map: torch wants its own copy
+            inputs = inputs.copy()
+        result = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
+        result = est.scaler_.inverse_transform(result) if unscale else result
+        result = post(result, batch) if post is not None else result
+        if out is None:
+            parts.append(result)
+            continue
+        out[i : i + len(result)] = result.reshape(len(result), *out.shape[1:])
+        release_pages(out)  # written pages go to the page cache, not this process's memory
+    if out is not None:
+        return out
+    if not parts:
+        return np.zeros((0,), np.float32)
+    return np.concatenate(parts)
+
+
+def check_out(out: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> None:
+    """Refuse an ``out`` array that cannot receive the result."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray) or tuple(out.shape) != tuple(shape):
+        raise InvalidInputError(
+            f"out has shape {getattr(out, 'shape', None)}; expected an array of shape {tuple(shape)}"
+        )
+    if out.dtype != np.dtype(dtype):
+        raise InvalidInputError(f"out has dtype {out.dtype}; expected {np.dtype(dtype)}")
+
+
+def output_dtype(X: Any) -> type[np.floating]:
+    """The dtype of a result for input ``X``: float32 in, float32 out; anything else float64.
+
+    As scikit-learn's transformers do.
+    """
+    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+
+
+__all__ = ["PREDICT_BATCH", "check_out", "device_of", "output_dtype", "reconstruction", "run_batches"]
