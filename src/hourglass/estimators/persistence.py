@@ -41,7 +41,8 @@ from hourglass.data.scaling import SCALINGS, AffineScaler
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
-from hourglass.train.trainer import History, resolve_device
+from hourglass.runtime.devices import resolve_device
+from hourglass.train.history import History
 
 FORMAT = "hourglass-model"
 FORMAT_VERSION = 1
