@@ -11,6 +11,8 @@ from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDive
 from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train import checkpoint
+from hourglass.train import epoch as epoch_module
+from hourglass.train import evaluation as evaluation_module
 from hourglass.train import trainer as trainer_module
 from hourglass.train.config import TrainConfig
 from hourglass.train.trainer import History, Trainer, WarmupCosine, resolve_device
@@ -156,7 +158,7 @@ def test_huge_learning_rate_raises_training_diverged_naming_the_epoch(make_ae, r
 
 def _poison_epoch(monkeypatch, poisoned_epoch: int, bad: float) -> None:
     """Make the loss of every step of ``poisoned_epoch`` non-finite."""
-    original = trainer_module.total_loss
+    original = epoch_module.total_loss
     calls = {"epoch": 0}
     original_epoch = Trainer.train_one_epoch
 
@@ -171,7 +173,9 @@ def _poison_epoch(monkeypatch, poisoned_epoch: int, bad: float) -> None:
         return parts
 
     monkeypatch.setattr(Trainer, "train_one_epoch", counting_epoch)
-    monkeypatch.setattr(trainer_module, "total_loss", poisoned)
+    # The training pass and the held-out loss each compute the loss (both were in trainer.py).
+    monkeypatch.setattr(epoch_module, "total_loss", poisoned)
+    monkeypatch.setattr(evaluation_module, "total_loss", poisoned)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])

@@ -31,12 +31,13 @@ from hourglass.estimators.persistence import json_safe
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
+from hourglass.runtime.devices import resolve_device
 from hourglass.runtime.seeds import as_seed
 from hourglass.train import checkpoint, pretrained
 from hourglass.train.budget import parse_duration
 from hourglass.train.config import TrainConfig
 from hourglass.train.tasks import task_of
-from hourglass.train.trainer import Trainer, resolve_device
+from hourglass.train.trainer import Trainer
 
 #: ``epochs='auto'``: at most about this many optimizer steps, within these bounds on the epochs
 #: (digits: 300, Fashion-MNIST: 95). A cap, not a plan: the run ends once learning stalls and

@@ -42,7 +42,8 @@ from hourglass.estimators.fitted_state import restore_attributes, saved_attribut
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
-from hourglass.train.trainer import History, resolve_device
+from hourglass.runtime.devices import resolve_device
+from hourglass.train.history import History
 
 FORMAT = "hourglass-model"
 FORMAT_VERSION = 1

@@ -1,0 +1,89 @@
+"""Judging the model: the held-out loss of an epoch, and the loss of predicting the mean.
+
+Both run under ``torch.no_grad()`` and never under autocast: the best epoch is picked, and a
+collapse recognised, in the fp32 the model is used in.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hourglass.runtime import distributed
+from hourglass.train.batching import Data, device_batches, epoch_generator, sharded
+from hourglass.train.config import TrainConfig
+from hourglass.train.losses import Regularizer, total_loss
+from hourglass.train.precision import matmul_scope
+
+
+class Evaluation:
+    """The :class:`~hourglass.train.trainer.Trainer`'s passes that judge the model without training it.
+
+    A part of the Trainer: it reads the Trainer's model and settings, and draws a task's
+    corruption through the training pass's ``_step_inputs``.
+    """
+
+    model: nn.Module
+    config: TrainConfig
+    device: torch.device
+    precision: str
+    loss: str
+    regularizers: list[Regularizer]
+
+    @torch.no_grad()
+    def evaluate(self, data: Data) -> float:
+        """Mean loss over ``data`` in eval mode, with corruption drawn from a fixed generator.
+
+        Never under autocast: the model is judged (and its best epoch picked) in the fp32 it is
+        used in by ``transform`` and ``reconstruct``.
+        """
+        self.model.eval()
+        # A fading regularizing noise is judged on clean inputs, as the model will be used; a
+        # task's corruption (denoise, ...) is part of what is judged, drawn from a fixed generator.
+        generator = None if self._fading else epoch_generator(self.config.seed, 0, salt=1, device=self.device)
+        losses: list[tuple[torch.Tensor, int]] = []
+        shard = sharded(data)
+        size = max(self.config.batch_size, 1024)
+        with matmul_scope(self.device, self.precision):
+            for batch in device_batches(data, size, None, self.device, shard=shard):
+                inputs = self._step_inputs(batch, generator)
+                outputs = self.model(inputs)
+                parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
+                losses.append((parts["loss"], batch.shape[0]))
+        # One read from the device for the whole pass, then the same float64 sum as ever.
+        values = torch.stack([loss for loss, _ in losses]).tolist() if losses else []
+        total = sum(value * n for value, (_, n) in zip(values, losses, strict=True))
+        count = sum(n for _, n in losses)
+        if shard is not None:  # each process judged its share: add them up
+            summed = distributed.all_reduce_sum(
+                torch.tensor([total, count], dtype=torch.float64, device=self.device)
+            )
+            total, count = summed.tolist()
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def reference_loss(self, data: Data, max_samples: int = 20_000) -> float:
+        """The loss of the trivial model that outputs the mean sample, on (up to) ``max_samples``.
+
+        A trained model should be well below it; a model whose loss climbs back toward it has
+        collapsed to predicting the mean.
+        """
+        # Per-feature sums in float64, a batch at a time: gathering the samples first held
+        # 20,000 of them and three temporaries as large (250 MB of 784 features) at the peak of
+        # every fit. Both losses against a constant prediction follow from these sums.
+        n, total, squares = 0, None, None
+        for batch in device_batches(data, 4096, None, self.device):
+            batch = batch[: max_samples - n].double()
+            batch = batch.reshape(batch.shape[0], -1)
+            total = batch.sum(0) if total is None else total + batch.sum(0)
+            squares = (batch**2).sum(0) if squares is None else squares + (batch**2).sum(0)
+            n += batch.shape[0]
+            if n >= max_samples:
+                break
+        mean = total / n
+        if self.loss == "bce":
+            m = mean.clamp(1e-6, 1 - 1e-6)
+            # BCE is linear in the target: sum over samples of t log m + (1 - t) log(1 - m) is
+            # S log m + (n - S) log(1 - m), with S the feature's sum.
+            return float(-(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * mean.numel()))
+        return float((squares / n - mean**2).clamp_min(0).mean())

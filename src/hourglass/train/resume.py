@@ -1,0 +1,97 @@
+"""What a checkpoint holds of a run, and putting it back: the Trainer's side of resuming.
+
+A checkpoint holds the model, the best weights so far, the optimizer's moments, the scheduler
+(an adaptive run's plan with it), the history and the settings; :mod:`hourglass.train.checkpoint`
+writes and reads the file. A run resumed from epoch ``e`` ends with the weights an uninterrupted
+run reaches.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hourglass.exceptions import ModelFileError
+from hourglass.runtime import distributed
+from hourglass.train import checkpoint
+from hourglass.train.config import TrainConfig
+from hourglass.train.history import History
+
+
+class Checkpointing:
+    """The :class:`~hourglass.train.trainer.Trainer`'s checkpoints: one after every epoch, and resuming.
+
+    A part of the Trainer: it reads and restores the Trainer's model, optimizer, scheduler and
+    history.
+    """
+
+    model: nn.Module
+    config: TrainConfig
+    device: torch.device
+    history: History
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    checkpoint_dir: Path | None
+    fingerprint: dict | None
+
+    def _save_checkpoint(self, epoch: int, best_loss: float, best_state, bad_epochs: int) -> None:
+        if not distributed.is_main():
+            return  # one writer: every process holds the same state
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if best_state is not None:
+            tensors.update({f"best.{k}": v for k, v in best_state.items()})
+        opt = self.optimizer.state_dict()
+        for idx, state in opt["state"].items():
+            for name, value in state.items():
+                tensors[f"optimizer.{idx}.{name}"] = torch.as_tensor(value)
+        state = {
+            "best_loss": best_loss if math.isfinite(best_loss) else None,
+            "bad_epochs": bad_epochs,
+            "param_groups": opt["param_groups"],
+            "scheduler": self.scheduler.state_dict(),
+            "history": self.history.to_dict(),
+            "config": self.config.to_dict(),
+        }
+        checkpoint.save(self.checkpoint_dir, epoch, tensors, state, self.fingerprint)
+
+    def _load_checkpoint(self):
+        directory = self.checkpoint_dir
+        if directory is None:
+            raise ModelFileError("no checkpoint to resume from: checkpoint_dir is not set")
+        tensors, meta = checkpoint.load(directory, self.fingerprint)
+        try:
+            return self._restore(tensors, meta)
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            message = " ".join(str(exc).split())[:200]
+            raise ModelFileError(
+                f"checkpoint in {str(directory)!r} does not fit this model: {message}"
+            ) from None
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict):
+        """Put a checkpoint's tensors and state into the model, optimizer, scheduler and history."""
+        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")} or None
+        self.model.load_state_dict(model_state)
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, idx, name = key.split(".", 2)
+                opt_state.setdefault(int(idx), {})[name] = value.to(self.device) if value.ndim else value
+        self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+        # The checkpoint holds default-layout tensors; give each moment the layout of its
+        # parameter (channels-last on the CPU), since the fused update pairs them element by
+        # element in memory order.
+        for group in self.optimizer.param_groups:
+            for param in group["params"]:
+                state = self.optimizer.state.get(param, {})
+                for name, value in state.items():
+                    if torch.is_tensor(value) and value.shape == param.shape:
+                        state[name] = torch.empty_like(param).copy_(value)
+        self.scheduler.load_state_dict(meta["scheduler"])
+        self.history = History.from_dict(meta["history"])
+        if self.history.epoch[-1:] != [meta["epoch"]]:
+            raise ValueError(f"its history ends at epoch {self.history.epoch[-1:]}, not {meta['epoch']}")
+        return meta["epoch"] + 1, float(meta["best_loss"]), best, int(meta["bad_epochs"])
