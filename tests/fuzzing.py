@@ -61,7 +61,7 @@ def _cap_address_space() -> None:
 # -- compressed files -------------------------------------------------------------------------
 def forge(coder_id: int, n_samples: int, grid, payload: bytes, length: int | None = None, version=1) -> bytes:
     """A compressed file with any header fields and a valid CRC (a CRC is no authentication)."""
-    from hourglass.uses import compression as c
+    from hourglass.uses import compressed_file as c
 
     head = c._FIXED.pack(c.MAGIC, version, coder_id, FINGERPRINT, n_samples, len(grid))
     head += struct.pack(f"<{len(grid)}I", *grid)

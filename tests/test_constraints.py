@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from hourglass import AutoEncoder, ConvAutoEncoder, InvalidInputError, VariationalAutoEncoder, VQAutoEncoder
+from hourglass import (
+    AnomalyDetector,
+    AutoEncoder,
+    ConvAutoEncoder,
+    InvalidInputError,
+    VariationalAutoEncoder,
+    VQAutoEncoder,
+)
 from hourglass.estimators.constraints import constraints_of, parameter_constraints
 from hourglass.estimators.params import BY_NAME, PARAMS
 from hourglass.train.corruptions import make_noise
@@ -93,3 +100,45 @@ def test_a_bad_choice_is_refused_before_the_data_are_read(make, name, value, mes
 def test_the_noise_alias_still_trains_without_noise():
     ae = AutoEncoder(**{**TINY, "noise": "none"}).fit(X)
     assert ae._corruption() is None
+
+
+def test_detector_constraints_cover_its_signature_and_forward_the_autoencoders():
+    constraints = AnomalyDetector._parameter_constraints
+    assert list(constraints) == list(inspect.signature(AnomalyDetector).parameters)
+    for name in ("loss", "activation", "noise", "precision"):
+        options = [getattr(c, "options", c) for c in constraints[name]]
+        assert options == [getattr(c, "options", c) for c in constraints_of(BY_NAME[name])]
+
+
+@pytest.mark.parametrize(
+    "name, good, bad",
+    [
+        ("threshold", ["quantile", "contamination", 0.0, 2.5], ["median", -1.0]),
+        ("quantile", [0.5, 0.99], [0.0, 1.0, 2]),
+        ("contamination", [0.01, 0.5], [0.0, 0.6]),
+        ("calibration_fraction", [0.2], [0.0, 1.0]),
+        ("estimator", [None, AutoEncoder()], ["dense", 3]),
+    ],
+)
+def test_detector_constraints_of_its_own_parameters_follow_its_rules(name, good, bad):
+    from sklearn.utils._param_validation import make_constraint
+
+    constraints = [make_constraint(c) for c in AnomalyDetector._parameter_constraints[name]]
+    for value in good:
+        assert any(c.is_satisfied_by(value) for c in constraints), value
+    for value in bad:
+        assert not any(c.is_satisfied_by(value) for c in constraints), value
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("loss", "l7", "loss='l7'; expected one of ('auto', 'mse', 'bce')"),
+        ("noise", "pink", "noise='pink'; expected one of ('gaussian', 'masking', 'salt_pepper') or None"),
+        ("pretrain", "greedy", "pretrain='greedy'; expected None or 'layerwise'"),
+    ],
+)
+def test_a_detector_refuses_a_bad_choice_before_the_data_are_read(name, value, message):
+    with pytest.raises(InvalidInputError) as info:
+        AnomalyDetector(**{name: value}).fit(None)  # the data would be refused too, later
+    assert str(info.value) == message

@@ -4,7 +4,13 @@ A thin layer: parse, build the estimator, call the library. Each module register
 on the shared Typer ``app``.
 """
 
-from hourglass.cli import analysis, compression, core, export, generate, images  # noqa: F401  (registers commands)
+# Each module registers its commands as it is imported: this order is the order of the commands
+# in ``hourglass --help``, so it is kept as written rather than sorted.
+# isort: off
+from hourglass.cli import fitting, core, comparing  # noqa: F401  (registers commands)
+from hourglass.cli import analysis, compression, export, generate, images  # noqa: F401  (registers commands)
+
+# isort: on
 from hourglass.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -9,22 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hourglass.cli.app import command, echo
-from hourglass.cli.core import (
-    MAX_SEED,
-    DataArg,
-    Drop,
-    Force,
-    Key,
-    Label,
-    ModelArg,
-    Quiet,
-    ReportPath,
-    is_dense,
-    load_for_model,
-    load_model,
-    model_rows,
-    report_file,
-)
+from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, ModelArg, Quiet, ReportPath
+from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_rows
+from hourglass.cli.options import MAX_SEED
+from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.exceptions import InvalidInputError
 

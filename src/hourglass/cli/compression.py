@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from hourglass.cli.app import command, echo
-from hourglass.cli.core import DataArg, Force, Key, ModelArg, Quiet, _model_input, load_model
+from hourglass.cli.arguments import DataArg, Force, Key, ModelArg, Quiet
+from hourglass.cli.inputs import load_model, model_input
 from hourglass.data.fileio import atomic_path, check_writable, write_bytes_atomic
 from hourglass.exceptions import DataFileError, InvalidInputError
 
@@ -58,7 +59,7 @@ def compress(
     check_writable(output, force)
     estimator = load_model(model)
     check_codec_model(estimator)
-    X = estimator._validate_input(_model_input(estimator, data, key), reset=False)
+    X = estimator._validate_input(model_input(estimator, data, key), reset=False)
     blob = compress(estimator, X, None if coder is Coder.auto else coder.value)
     report = compression_report(estimator, X, blob)
     write_bytes_atomic(output, blob)

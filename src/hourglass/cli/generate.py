@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from hourglass.cli.app import command, echo
-from hourglass.cli.core import Force, ModelArg, Quiet, load_model
+from hourglass.cli.arguments import Force, ModelArg, Quiet
+from hourglass.cli.inputs import load_model
 from hourglass.cli.options import MAX_SEED
 from hourglass.data.fileio import check_writable
 from hourglass.exceptions import InvalidInputError

@@ -5,18 +5,19 @@ else badly, so its reconstruction error is an anomaly score. :class:`AnomalyDete
 hourglass estimator as a scikit-learn outlier detector and calibrates the threshold on normal
 data the autoencoder did not train on; the threshold is saved with the model.
 
-This module holds the estimator. The AutoEncoder settings it forwards are declared in
-:mod:`~hourglass.estimators.detector_params`, the default AutoEncoder in
-:mod:`~hourglass.estimators.default_detector`, the threshold rule and probabilities in
-:mod:`~hourglass.estimators.outlier_scores`; its report section is presentation
+This module holds the estimator. The AutoEncoder settings it forwards, and the constraints of
+every parameter, are declared in :mod:`~hourglass.estimators.detector_params`, the default
+AutoEncoder in :mod:`~hourglass.estimators.default_detector`, the threshold rule, the
+calibration split and probabilities in :mod:`~hourglass.estimators.outlier_scores`, the fitted
+state it passes through to its autoencoder and saves in
+:mod:`~hourglass.estimators.detector_state`; its report section is presentation
 (:mod:`hourglass.report.anomaly`), the photo patches of the out-of-distribution demo are data
 (:mod:`hourglass.data.photos`). The public names below the report are importable from here too.
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
@@ -25,46 +26,30 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
+from hourglass.estimators import detector_state
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.default_detector import (
     DETECTION_MIN_EPOCHS,
     DETECTION_STEPS,
     _default_estimator,
     detection_epochs,
 )
-from hourglass.estimators.detector_params import _FORWARDED, _same
+from hourglass.estimators.detector_params import _FORWARDED, _same, detector_constraints
+from hourglass.estimators.detector_state import delegated
 from hourglass.estimators.export import export_onnx, to_torch
-from hourglass.estimators.fitted_state import restore_attributes, saved_attributes, saved_tensors
 from hourglass.estimators.outlier_scores import (
     PROBA_METHODS,
     THRESHOLDS,
     _check_proba_method,
+    calibration_split,
     error_quantile,
     outlier_proba,
     score_units,
 )
 from hourglass.estimators.params import store_parameters
-from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe, register_estimator
+from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
-
-# Fitted state of the wrapped estimator that the persistence layer reads and writes on the
-# object it saves or loads; a detector keeps it on its ``estimator_``.
-_DELEGATED = ("module_", "scaler_", "architecture_", "history_")
-
-
-def _delegated(name: str) -> property:
-    def get(self):
-        if "estimator_" not in vars(self):
-            raise AttributeError(name)  # not fitted: hasattr(detector, "module_") is False
-        return getattr(self.estimator_, name)
-
-    def set_(self, value):
-        if "estimator_" in vars(self):
-            setattr(self.estimator_, name, value)
-        else:  # hourglass.load sets these before _restore_attributes rebuilds the estimator
-            vars(self).setdefault("_loaded_parts", {})[name] = value
-
-    return property(get, set_, doc=f"``{name}`` of the wrapped estimator.")
 
 
 @register_estimator
@@ -152,6 +137,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     >>> detector.save("digits-detector", force=True)  # doctest: +SKIP
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = detector_constraints()
+
     # The detector's own parameters, then the default AutoEncoder's settings (keyword-only, with
     # the defaults of _forwarded_defaults and the types of hourglass.estimators.params; checked
     # by tests/test_params.py), declared so that get_params, clone, persistence and type
@@ -204,10 +191,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     ) -> None:
         store_parameters(self, locals())
 
-    module_ = _delegated("module_")
-    scaler_ = _delegated("scaler_")
-    architecture_ = _delegated("architecture_")
-    history_ = _delegated("history_")
+    module_ = delegated("module_")
+    scaler_ = delegated("scaler_")
+    architecture_ = delegated("architecture_")
+    history_ = delegated("history_")
 
     # -- fitting -----------------------------------------------------------------------------
     def _error_quantile(self) -> float | None:
@@ -217,19 +204,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _settings(self) -> dict[str, Any]:
         """The AutoEncoder settings given to the detector (for the default estimator)."""
         return {name: getattr(self, name) for name in _FORWARDED}
-
-    def _calibration_split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        fraction = self.calibration_fraction
-        if not 0.0 < fraction < 1.0:
-            raise InvalidInputError(f"calibration_fraction={fraction!r}; expected a number in (0, 1)")
-        n_cal = int(round(n * fraction))
-        if n_cal < 1 or n - n_cal < 2:
-            raise InvalidInputError(
-                f"{n} samples with calibration_fraction={fraction} leave none to calibrate or to train on"
-            )
-        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else None
-        order = np.random.default_rng(seed).permutation(n)
-        return np.sort(order[n_cal:]), np.sort(order[:n_cal])
 
     @all_or_nothing
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
@@ -248,7 +222,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self
         """
         q = self._error_quantile()
-        n = len(X)
         settings = self._settings()
         if self.estimator is not None and not hasattr(self.estimator, "reconstruction_error"):
             raise InvalidInputError(
@@ -261,6 +234,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 f"AnomalyDetector got both estimator= and the settings {given}; set them on the "
                 "estimator, or leave out estimator= to build the default AutoEncoder from them"
             )
+        # Settings outside their choices are refused before the data are read, as an
+        # AutoEncoder refuses them (with the settings unchanged, an estimator= passes this).
+        check_choices(self)
+        n = len(X)
         # Scores in the autoencoder's units: per-feature z-scores for standardized data, so
         # that the column with the largest numbers (wine's proline) does not set the threshold.
         self.score_units_ = "scaled"
@@ -271,7 +248,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
             raw_calibration = self.estimator_.reconstruction_error(X)
         else:
-            train_idx, cal_idx = self._calibration_split(n)
+            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state)
             n_features = int(np.prod(np.shape(X)[1:])) if np.ndim(X) > 1 else 1
             template = (
                 self.estimator
@@ -433,67 +410,17 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "offset_")
         return save_estimator(self, path, force=force)
 
-    # Keys of config.json's "fitted" that belong to the detector; the rest are the wrapped
-    # estimator's own, kept at the top level so that ``hourglass info`` shows them as usual.
-    _DETECTOR_KEYS = (
-        "estimator_class",
-        "estimator_params",
-        "threshold_",
-        "offset_",
-        "score_units_",
-        "threshold_raw_",
-    )
+    # Keys of config.json's "fitted" that belong to the detector (the rest are the autoencoder's).
+    _DETECTOR_KEYS = detector_state.DETECTOR_KEYS
 
     def _saved_attributes(self) -> dict[str, Any]:
-        inner = self.estimator_
-        return {
-            **saved_attributes(inner),
-            "estimator_class": type(inner).__name__,
-            "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
-            "threshold_": float(self.threshold_),
-            "offset_": float(self.offset_),
-            "score_units_": getattr(self, "score_units_", "raw"),
-            "threshold_raw_": getattr(self, "threshold_raw_", None),
-        }
+        return detector_state.saved_attributes(self)
 
     def _saved_tensors(self) -> dict[str, np.ndarray]:
-        tensors = {f"estimator.{k}": v for k, v in saved_tensors(self.estimator_).items()}
-        tensors["calibration_errors"] = np.asarray(self.calibration_errors_, dtype=np.float64)
-        # A copy: safetensors refuses two names for one buffer.
-        tensors["decision_scores"] = np.array(self.decision_scores_, dtype=np.float64)
-        return tensors
+        return detector_state.saved_tensors(self)
 
     def _restore_attributes(self, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        name = fitted["estimator_class"]
-        if name not in ESTIMATORS:
-            raise KeyError(f"unknown wrapped estimator {name!r}")
-        inner = ESTIMATORS[name](**{k: from_json(v) for k, v in fitted["estimator_params"].items()})
-        for attribute, value in vars(self).pop("_loaded_parts", {}).items():
-            setattr(inner, attribute, value)
-        prefix = "estimator."
-        restore_attributes(
-            inner,
-            {k: v for k, v in fitted.items() if k not in self._DETECTOR_KEYS},
-            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
-        )
-        self.estimator_ = inner
-        self.threshold_ = float(fitted["threshold_"])
-        self.offset_ = float(fitted["offset_"])
-        # Detectors saved before scores were scaled keep their raw-unit threshold.
-        self.score_units_ = fitted.get("score_units_", "raw")
-        if self.score_units_ not in ("raw", "scaled"):
-            raise InvalidInputError(f"score_units_={self.score_units_!r}; expected 'raw' or 'scaled'")
-        self.threshold_raw_ = fitted.get(
-            "threshold_raw_", self.threshold_ if self.score_units_ == "raw" else None
-        )
-        self.calibration_errors_ = tensors["calibration_errors"]
-        # A model saved before decision_scores_ existed: its calibration errors are the scores
-        # of training-time data it has (all of them, for a detector of a prefitted estimator).
-        self.decision_scores_ = tensors.get("decision_scores", self.calibration_errors_.copy())
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
-        self.n_features_in_ = inner.n_features_in_
-        if hasattr(inner, "feature_names_in_"):
-            self.feature_names_in_ = inner.feature_names_in_
+        detector_state.restore_attributes(self, fitted, tensors)
 
 
 # Names defined in data/photos.py, data/validation.py, default_detector.py

@@ -3,14 +3,22 @@
 A detector takes its own parameters (the threshold rule, the calibration share, the seed) and,
 keyword-only, every setting of the default AutoEncoder it builds when given no estimator. Its
 ``__init__`` declares them all (so that ``get_params``, ``clone``, persistence and type checkers
-see them); the defaults it forwards are these, which a test holds the signature to.
+see them); the defaults it forwards are these, which a test holds the signature to. Its
+scikit-learn ``_parameter_constraints`` come from the same declarations as the other
+estimators': the forwarded settings' from :data:`~hourglass.estimators.params.PARAMS`, the
+detector's own from the rules :mod:`~hourglass.estimators.outlier_scores` applies.
 """
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
 from hourglass.estimators import params as declared
+from hourglass.estimators.constraints import constraints_of
+from hourglass.estimators.outlier_scores import SHARES, THRESHOLDS
 
 
 def _forwarded_defaults() -> dict[str, Any]:
@@ -35,3 +43,27 @@ def _same(value: Any, default: Any) -> bool:
         return value is default or bool(value == default)
     except (TypeError, ValueError):  # e.g. an array, which has no single truth value
         return False
+
+
+def _share(name: str) -> list[Any]:
+    low, high, closed = SHARES[name]
+    return [Interval(Real, low, high, closed="right" if closed else "neither")]
+
+
+def detector_constraints() -> dict[str, list[Any]]:
+    """``_parameter_constraints`` of a detector, in the order of its signature.
+
+    Its own parameters first (an autoencoder or None, the threshold rule or a fixed MSE, the
+    shares, the seed), then every forwarded setting with the constraints it has on an
+    AutoEncoder, so that ``fit`` refuses a bad choice with the same line
+    (:func:`~hourglass.estimators.constraints.check_choices`).
+    """
+    own = {
+        "estimator": [HasMethods(["fit", "reconstruction_error"]), None],
+        "threshold": [StrOptions(set(THRESHOLDS)), Interval(Real, 0, None, closed="left")],
+        "quantile": _share("quantile"),
+        "contamination": _share("contamination"),
+        "calibration_fraction": _share("calibration_fraction"),
+        "random_state": constraints_of(declared.BY_NAME["random_state"]),
+    }
+    return {**own, **{name: constraints_of(declared.BY_NAME[name]) for name in _FORWARDED}}

@@ -19,6 +19,13 @@ from hourglass.exceptions import InvalidInputError
 THRESHOLDS = ("quantile", "contamination")
 #: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
 PROBA_METHODS = ("linear", "unify")
+#: The ranges of a detector's shares, as ``(low, high, high included)`` (``low`` never is): what
+#: the checks below refuse and the detector's ``_parameter_constraints`` declare.
+SHARES = {
+    "quantile": (0.0, 1.0, False),
+    "contamination": (0.0, 0.5, True),
+    "calibration_fraction": (0.0, 1.0, False),
+}
 
 
 def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float | None:
@@ -46,8 +53,8 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     # Both shares are checked whichever threshold uses them: a contamination=2 that the
     # quantile rule ignores is still a mistake the user should hear about.
     shares = {"quantile": quantile, "contamination": contamination}
-    for name, low, high, closed in (("quantile", 0.0, 1.0, False), ("contamination", 0.0, 0.5, True)):
-        value = shares[name]
+    for name, value in shares.items():
+        low, high, closed = SHARES[name]
         inside = (
             isinstance(value, numbers.Real)
             and not isinstance(value, bool)
@@ -73,6 +80,41 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     raise InvalidInputError(
         f"threshold={threshold!r}; expected 'quantile', 'contamination' or a number (an MSE)"
     )
+
+
+def calibration_split(n: int, fraction: Any, random_state: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that train the autoencoder and those held out to calibrate the threshold.
+
+    Parameters
+    ----------
+    n : int
+        Rows of the data given to ``fit``.
+    fraction : float
+        The detector's ``calibration_fraction``, in (0, 1).
+    random_state : int or None
+        Seeds the split; anything but an int draws a fresh one.
+
+    Returns
+    -------
+    train, calibration : ndarray
+        Sorted row indices, disjoint, together all of ``range(n)``.
+
+    Examples
+    --------
+    >>> [part.tolist() for part in calibration_split(5, 0.4, 0)]
+    [[0, 1, 3], [2, 4]]
+    """
+    low, high, _ = SHARES["calibration_fraction"]
+    if not low < fraction < high:
+        raise InvalidInputError(f"calibration_fraction={fraction!r}; expected a number in (0, 1)")
+    n_cal = int(round(n * fraction))
+    if n_cal < 1 or n - n_cal < 2:
+        raise InvalidInputError(
+            f"{n} samples with calibration_fraction={fraction} leave none to calibrate or to train on"
+        )
+    seed = random_state if isinstance(random_state, numbers.Integral) else None
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_cal:]), np.sort(order[:n_cal])
 
 
 def outlier_proba(scores: np.ndarray, train_scores: np.ndarray, method: str = "linear") -> np.ndarray:

@@ -1,0 +1,200 @@
+"""``hourglass compare`` and ``hourglass demo``: PCA against an autoencoder at each code size.
+
+Both print the held-out table and write its report; ``demo`` runs it on the built-in digits
+within a time budget and keeps one of the models.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hourglass.cli.app import command, echo
+from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath
+from hourglass.cli.inputs import is_image_folder, load_input, report_sample
+from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
+from hourglass.cli.outputs import report_file
+from hourglass.data.fileio import check_writable
+from hourglass.exceptions import InvalidInputError
+from hourglass.train.budget import parse_duration
+
+if TYPE_CHECKING:  # annotations only; the commands import what they use
+    from hourglass.data.loading import Dataset
+
+
+#: ``hourglass demo``'s training time, shared by its code sizes: it finishes in about this, plus
+#: PCA, the report and start-up.
+DEMO_TIME = "30s"
+
+
+class CompareArch(str, Enum):
+    """The autoencoders ``compare`` sets against PCA (both deterministic, like PCA)."""
+
+    dense = "dense"
+    conv = "conv"
+
+
+def _print_comparison(result, quiet: bool) -> None:
+    """The comparison's table, its units and any note about them."""
+    from hourglass.uses.comparison import UNITS_TEXT
+
+    echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
+    # The table is the result, not chatter: --quiet drops the messages around it, never the table.
+    typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if result.note:
+        echo(f"note: {result.note}", quiet)
+
+
+@command()
+def compare(
+    data: DataArg,
+    code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    arch: Annotated[
+        CompareArch,
+        typer.Option(
+            help="dense (tables, vectors) or conv (images: IDX folders, image folders read at 64x64, "
+            "(n, c, h, w) arrays, fashion-mnist; PCA on their flattened pixels)."
+        ),
+    ] = CompareArch.dense,
+    channels: Annotated[
+        str | None,
+        typer.Option(
+            help="With --arch conv: channels of the encoder blocks, e.g. 32,64.", metavar="INT[,INT]"
+        ),
+    ] = None,
+    report: ReportPath = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
+    test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
+    key: Key = None,
+    drop: Drop = None,
+    label: Label = None,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Fit PCA and an autoencoder at each code size on one split; print held-out errors.
+
+    Both see the same scaled data. Errors are in the data's units when every value lies in
+    [0, 1], otherwise in standardized units (z-scores from the training rows), with the
+    raw-unit error beside them. With --arch conv the convolutional autoencoder, its code of
+    each size flat, meets PCA on the flattened pixels.
+    """
+    from hourglass.data.loading import Dataset
+    from hourglass.uses.comparison import compare as run_compare
+
+    sizes = parse_ints(code_sizes, "--code-sizes")
+    if channels is not None and arch is not CompareArch.conv:
+        raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
+    for path in (report, output):
+        if path is not None:
+            check_writable(path if path == output else report_file(path), force)
+    params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
+    if epochs is not None:
+        params["epochs"] = epochs
+    if arch is CompareArch.conv:
+        from hourglass.estimators.conv import ConvAutoEncoder
+
+        if channels is not None:
+            params["channels"] = parse_ints(channels, "--channels")
+        estimator: Any = ConvAutoEncoder(**params)
+        if is_image_folder(data):
+            dataset = Dataset(estimator._input().load(estimator, data), name=Path(data).name)
+        else:
+            dataset = load_input(data, key, flat=False, drop=drop, label=label)
+    else:
+        from hourglass.estimators.dense import AutoEncoder
+
+        estimator = AutoEncoder(**params)
+        dataset = load_input(data, key, drop=drop, label=label)
+    # PCA and one autoencoder per code size on data larger than memory: a stated sample.
+    rows, labels, name = report_sample(dataset, quiet)
+    dataset = Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
+    X: Any = dataset.X
+    if dataset.feature_names and arch is not CompareArch.conv:  # so that notes about columns name them
+        import pandas as pd
+
+        X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
+    with flags_in_errors():
+        result = run_compare(X, sizes, estimator, test_size=test_size, random_state=seed, y=dataset.y)
+    _print_comparison(result, quiet)
+    if output is not None:
+        from hourglass.data.fileio import write_text_atomic
+
+        write_text_atomic(output, result.table.to_csv(index=False))
+        echo(f"wrote the table to {output}", quiet)
+    if report is not None:
+        _write_comparison_report(result, dataset, Path(report), force, quiet)
+
+
+def _write_comparison_report(result, dataset: Dataset, where: Path, force: bool, quiet: bool) -> Path:
+    from hourglass.report.build import comparison_report
+
+    path = comparison_report(result, dataset.name, dataset.image_shape).save(report_file(where), force)
+    echo(f"wrote the report to {path}", quiet)
+    return path
+
+
+def _fresh_folder(base: Path) -> Path:
+    if not base.exists():
+        return base
+    n = 2
+    while base.with_name(f"{base.name}-{n}").exists():
+        n += 1
+    return base.with_name(f"{base.name}-{n}")
+
+
+@command()
+def demo(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for the report and model (default: hourglass-demo)."),
+    ] = None,
+    out: OldOut = None,
+    code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
+    time_budget: Annotated[
+        str,
+        typer.Option(
+            "--time",
+            help="Training time for the whole demo, shared by the code sizes: seconds, or '30s', '2min'.",
+        ),
+    ] = DEMO_TIME,
+    force: Force = False,
+    quiet: Quiet = False,
+):
+    """Train on the built-in digits, compare with PCA, print the table and write the report."""
+    from hourglass.estimators.dense import AutoEncoder
+    from hourglass.uses.comparison import compare as run_compare
+
+    out = output if output is not None or out is None else out
+    if out is None:
+        folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
+    else:
+        folder = check_writable(out, force)
+    sizes = parse_ints(code_sizes, "--code-sizes")
+    try:
+        budget = parse_duration(time_budget)
+    except InvalidInputError as exc:
+        raise InvalidInputError(str(exc).replace("max_time=", "--time ", 1)) from None
+    dataset = load_input("digits")
+    echo(f"digits: {dataset.X.shape[0]} images of 8x8 pixels in [0, 1]; comparing code sizes {sizes}", quiet)
+    echo(f"training time: at most {budget:g} s in all, {budget / len(sizes):.3g} s per code size", quiet)
+    params: dict[str, Any] = {
+        "random_state": 0,
+        "verbose": 0 if quiet else 1,
+        "max_time": budget / len(sizes),
+    }
+    if epochs is not None:
+        params["epochs"] = epochs
+    with flags_in_errors():
+        result = run_compare(dataset.X, sizes, AutoEncoder(**params), random_state=0, y=dataset.y)
+    _print_comparison(result, quiet)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = _write_comparison_report(result, dataset, folder, True, quiet)
+    k = sizes[len(sizes) // 2]
+    result.models[k]["ae"].save(folder / f"model-k{k}", force=True)
+    echo(f"saved the k={k} autoencoder to {folder / f'model-k{k}'}; open {report} in a browser", quiet)

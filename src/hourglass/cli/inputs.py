@@ -1,0 +1,131 @@
+"""Reading a command's DATA: built-in sets, array and table files, IDX and image folders, models.
+
+Every command that reads data or a saved model goes through here, so that DATA means the same
+to each of them and a table is read by the columns its model was fitted on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hourglass.cli.app import echo
+from hourglass.data.builtin import BUILTIN_DATASETS
+from hourglass.exceptions import InvalidInputError
+
+if TYPE_CHECKING:  # annotations only; the functions import what they use
+    import numpy as np
+
+    from hourglass.data.loading import Dataset
+    from hourglass.data.table import TableSchema
+
+
+DATA_HELP = (
+    "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
+    "a folder of IDX files, a folder of images (with --arch conv), or a built-in set: "
+    + ", ".join(BUILTIN_DATASETS)
+)
+
+
+def load_input(
+    source: str,
+    key: str | None = None,
+    flat: bool = True,
+    drop: str | None = None,
+    label: str | None = None,
+    table: TableSchema | None = None,
+) -> Dataset:
+    """Load DATA for a command (built-in name, array or table file, IDX folder).
+
+    ``drop`` is the ``--drop`` option's comma-separated column list and ``label`` the
+    ``--label`` column, both for tables only; ``table`` the schema of the table a model was
+    fitted on, whose columns a table's features are then selected by.
+    """
+    from hourglass.data.loading import load_data
+
+    columns = [name.strip() for name in drop.split(",") if name.strip()] if drop else None
+    try:
+        return load_data(source, key, flat=flat, drop=columns, label=label, table=table)
+    except InvalidInputError as exc:
+        # Name the flag the user typed rather than the Python parameter.
+        message = str(exc)
+        for option in ("drop", "label"):
+            if message.startswith(option + " "):
+                message = "--" + message
+        raise InvalidInputError(message) from None
+
+
+def is_image_folder(source: str) -> bool:
+    """True for a folder that holds pictures rather than IDX files."""
+    path = Path(source)
+    return path.is_dir() and not any(p.name.removesuffix(".gz").endswith("-ubyte") for p in path.iterdir())
+
+
+def report_sample(dataset: Dataset, quiet: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """The data a report or a comparison uses: all of it, or a stated sample of streamed data.
+
+    Returns the rows, their labels and the data's name (saying the sample when there is one).
+    """
+    from hourglass.data.sources import sample_rows, streams
+
+    if not streams(dataset.X):
+        return dataset.X, dataset.y, dataset.name
+    rows, picks, how = sample_rows(dataset.X)
+    echo(f"{dataset.name} is streamed from disk; the report and comparison use {how}", quiet)
+    labels = dataset.y[picks] if dataset.y is not None else None
+    return rows, labels, f"{dataset.name} ({how})"
+
+
+def load_model(model: Path):
+    """Load a saved model folder (any registered estimator)."""
+    from hourglass.estimators.persistence import load
+
+    return load(model)
+
+
+def is_dense(estimator) -> bool:
+    """True when the model reads rows of features rather than images or series."""
+    architecture = getattr(estimator, "architecture_", None)
+    # A dense config has input_dim (the plain and the variational one); a conv config input_shape.
+    return architecture is None or hasattr(architecture, "input_dim")
+
+
+def table_of(estimator) -> TableSchema | None:
+    """The schema of the table a model (or the autoencoder inside a detector) was fitted on."""
+    inner = getattr(estimator, "estimator_", estimator)
+    return getattr(inner, "table_", None)
+
+
+def load_for_model(
+    estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None
+) -> Dataset:
+    """DATA shaped for the model: rows for dense models, images for convolutional ones.
+
+    A table's features are the columns the model was fitted on, selected by name (ids, the
+    label and any other column are ignored); ``drop`` and ``label`` say more for a table laid
+    out otherwise.
+    """
+    if is_dense(estimator):
+        return load_input(data, key, flat=True, drop=drop, label=label, table=table_of(estimator))
+    return load_input(data, key, flat=False, drop=drop, label=label)
+
+
+def model_rows(estimator, dataset: Dataset) -> Any:
+    """``dataset.X`` as the model takes it: with its column names when the model was fitted on them."""
+    from hourglass.data.sources import streams
+
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or dataset.feature_names is None:
+        return dataset.X
+    if streams(dataset.X):
+        return dataset.X  # selected by name already; a DataFrame would read it all into memory
+    import pandas as pd
+
+    return pd.DataFrame(dataset.X, columns=dataset.feature_names)
+
+
+def model_input(estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None):
+    """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder itself."""
+    if not is_dense(estimator) and is_image_folder(data):
+        return data
+    return model_rows(estimator, load_for_model(estimator, data, key, drop, label))

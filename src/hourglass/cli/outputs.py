@@ -1,0 +1,69 @@
+"""Writing a command's results: arrays (whole, or batch by batch when streamed) and report paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hourglass.cli.app import echo
+from hourglass.data.fileio import atomic_path, check_writable
+from hourglass.exceptions import InvalidInputError
+
+if TYPE_CHECKING:  # annotations only; the functions import what they use
+    import numpy as np
+
+
+def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: str) -> None:
+    from hourglass.data.loading import save_array
+
+    save_array(path, array, force=force)
+    echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
+
+
+def write_result(path: Path, compute, X: Any, force: bool, quiet: bool, what: str) -> None:
+    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``.
+
+    When ``X`` is streamed from a file (:func:`~hourglass.data.sources.streams`) and the output
+    is a ``.npy``, the result is written batch by batch into a memory map of the output's
+    temporary name, renamed onto ``path`` once complete: neither is held in memory whole, and
+    a kill leaves the old file or none, never half of one. Other outputs are computed whole.
+    """
+    import numpy as np
+
+    from hourglass.data.sources import streams
+
+    if Path(path).suffix.lower() != ".npy" or not streams(X):
+        write_array(path, compute(X), force, quiet, what)
+        return
+    first = compute(X[:1])  # the shape and dtype of one row's result
+    shape = (int(X.shape[0]), *first.shape[1:])
+    check_writable(path, force)
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype, shape=shape)
+        compute(X, out=out)
+        out.flush()
+        del out  # unmapped before the rename
+    echo(f"wrote {what} of shape {shape} to {path}, batch by batch", quiet)
+
+
+def output_path(output: Path | None, old: Path | None, what: str) -> Path:
+    """``-o/--output``, or the older ``--out`` it replaced; one of them is required."""
+    if output is not None and old is not None and output != old:
+        raise InvalidInputError(
+            f"--output {str(output)!r} and --out {str(old)!r} disagree; give --output once"
+        )
+    if output is None and old is None:
+        raise InvalidInputError(f"missing option --output (-o), {what} to write; see hourglass fit --help")
+    return output if output is not None else old
+
+
+def report_file(path: str | Path) -> Path:
+    """The file a ``--report PATH`` names: PATH when it ends in ``.html``, else ``PATH/report.html``.
+
+    Examples
+    --------
+    >>> report_file("r.html"), report_file("out")
+    (PosixPath('r.html'), PosixPath('out/report.html'))
+    """
+    path = Path(path)
+    return path if path.suffix.lower() in (".html", ".htm") else path / "report.html"

@@ -1,0 +1,107 @@
+"""An :class:`~hourglass.estimators.anomaly.AnomalyDetector`'s fitted state, and how it is saved.
+
+A detector holds a fitted autoencoder (``estimator_``) and its calibration. The persistence
+layer reads and writes the parts of a model (``module_``, ``scaler_``, ...) on the object it
+saves or loads, so the detector passes them through to its autoencoder (:func:`delegated`); its
+config.json holds the autoencoder's fitted attributes at the top level, so that ``hourglass
+info`` shows them as usual, beside the detector's own (:data:`DETECTOR_KEYS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hourglass.estimators import fitted_state
+from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe
+from hourglass.exceptions import InvalidInputError
+
+# Fitted state of the wrapped estimator that the persistence layer reads and writes on the
+# object it saves or loads; a detector keeps it on its ``estimator_``.
+DELEGATED = ("module_", "scaler_", "architecture_", "history_")
+
+#: Keys of config.json's "fitted" that belong to the detector; the rest are the wrapped
+#: estimator's own.
+DETECTOR_KEYS = (
+    "estimator_class",
+    "estimator_params",
+    "threshold_",
+    "offset_",
+    "score_units_",
+    "threshold_raw_",
+)
+
+
+def delegated(name: str) -> property:
+    """A property reading and writing ``name`` on the detector's ``estimator_``."""
+
+    def get(self):
+        if "estimator_" not in vars(self):
+            raise AttributeError(name)  # not fitted: hasattr(detector, "module_") is False
+        return getattr(self.estimator_, name)
+
+    def set_(self, value):
+        if "estimator_" in vars(self):
+            setattr(self.estimator_, name, value)
+        else:  # hourglass.load sets these before _restore_attributes rebuilds the estimator
+            vars(self).setdefault("_loaded_parts", {})[name] = value
+
+    return property(get, set_, doc=f"``{name}`` of the wrapped estimator.")
+
+
+def saved_attributes(detector: Any) -> dict[str, Any]:
+    """config.json's "fitted" of a detector: its autoencoder's, then the detector's own."""
+    inner = detector.estimator_
+    return {
+        **fitted_state.saved_attributes(inner),
+        "estimator_class": type(inner).__name__,
+        "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
+        "threshold_": float(detector.threshold_),
+        "offset_": float(detector.offset_),
+        "score_units_": getattr(detector, "score_units_", "raw"),
+        "threshold_raw_": getattr(detector, "threshold_raw_", None),
+    }
+
+
+def saved_tensors(detector: Any) -> dict[str, np.ndarray]:
+    """The arrays a detector saves: its autoencoder's (prefixed ``estimator.``) and its errors."""
+    tensors = {f"estimator.{k}": v for k, v in fitted_state.saved_tensors(detector.estimator_).items()}
+    tensors["calibration_errors"] = np.asarray(detector.calibration_errors_, dtype=np.float64)
+    # A copy: safetensors refuses two names for one buffer.
+    tensors["decision_scores"] = np.array(detector.decision_scores_, dtype=np.float64)
+    return tensors
+
+
+def restore_attributes(detector: Any, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    """Rebuild a loaded detector's autoencoder and calibration from what :func:`saved_attributes` wrote."""
+    name = fitted["estimator_class"]
+    if name not in ESTIMATORS:
+        raise KeyError(f"unknown wrapped estimator {name!r}")
+    inner = ESTIMATORS[name](**{k: from_json(v) for k, v in fitted["estimator_params"].items()})
+    for attribute, value in vars(detector).pop("_loaded_parts", {}).items():
+        setattr(inner, attribute, value)
+    prefix = "estimator."
+    fitted_state.restore_attributes(
+        inner,
+        {k: v for k, v in fitted.items() if k not in DETECTOR_KEYS},
+        {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
+    )
+    detector.estimator_ = inner
+    detector.threshold_ = float(fitted["threshold_"])
+    detector.offset_ = float(fitted["offset_"])
+    # Detectors saved before scores were scaled keep their raw-unit threshold.
+    detector.score_units_ = fitted.get("score_units_", "raw")
+    if detector.score_units_ not in ("raw", "scaled"):
+        raise InvalidInputError(f"score_units_={detector.score_units_!r}; expected 'raw' or 'scaled'")
+    detector.threshold_raw_ = fitted.get(
+        "threshold_raw_", detector.threshold_ if detector.score_units_ == "raw" else None
+    )
+    detector.calibration_errors_ = tensors["calibration_errors"]
+    # A model saved before decision_scores_ existed: its calibration errors are the scores
+    # of training-time data it has (all of them, for a detector of a prefitted estimator).
+    detector.decision_scores_ = tensors.get("decision_scores", detector.calibration_errors_.copy())
+    detector.labels_ = (detector.decision_scores_ > detector.threshold_).astype(np.int64)
+    detector.n_features_in_ = inner.n_features_in_
+    if hasattr(inner, "feature_names_in_"):
+        detector.feature_names_in_ = inner.feature_names_in_
