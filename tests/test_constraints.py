@@ -34,6 +34,22 @@ def test_constraints_cover_exactly_the_signature(kind):
     assert estimator._parameter_constraints.keys() == parameter_constraints(kind).keys()
 
 
+@pytest.mark.parametrize("estimator", [*ESTIMATORS.values(), AnomalyDetector], ids=lambda e: e.__name__)
+def test_scikit_learn_accepts_the_constraints_and_the_defaults(estimator):
+    # scikit-learn's own validator: it refuses a malformed entry (such as "no_validation" inside a
+    # list), and the default of every parameter must satisfy its own constraints.
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    default = estimator()
+    validate_parameter_constraints(
+        estimator._parameter_constraints, default.get_params(deep=False), caller_name=estimator.__name__
+    )
+
+
+def test_a_parameter_of_any_type_is_not_validated():
+    assert constraints_of(BY_NAME["random_state"]) == "no_validation"
+
+
 @pytest.mark.parametrize("param", [p for p in PARAMS if p.choices is not None], ids=lambda p: p.name)
 def test_every_choice_and_alias_satisfies_the_constraints_and_nothing_else(param):
     constraints = constraints_of(param)

@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted
+import scipy.sparse
+from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, clone
+from sklearn.utils import TransformerTags, _safe_indexing
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
@@ -53,7 +54,7 @@ from hourglass.exceptions import InvalidInputError
 
 
 @register_estimator
-class AnomalyDetector(OutlierMixin, BaseEstimator):
+class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
     """Outlier detector scoring samples by the reconstruction error of an autoencoder.
 
     Follows scikit-learn's outlier detectors: ``score_samples`` is higher for more normal
@@ -237,7 +238,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         # Settings outside their choices are refused before the data are read, as an
         # AutoEncoder refuses them (with the settings unchanged, an estimator= passes this).
         check_choices(self)
-        n = len(X)
+        if scipy.sparse.issparse(X):  # scikit-learn's wording, as the autoencoder refuses it
+            raise TypeError(
+                "Sparse data was passed for X, but dense data is required. "
+                "Use '.toarray()' to convert to a dense numpy array."
+            )
+        if not hasattr(X, "shape") and hasattr(X, "__array__"):
+            X = np.asarray(X)  # an array-like object: read it once, as an array
+        n = _num_samples(X)
         # Scores in the autoencoder's units: per-feature z-scores for standardized data, so
         # that the column with the largest numbers (wine's proline) does not set the threshold.
         self.score_units_ = "scaled"
@@ -403,6 +411,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return export_onnx(self, path, part=part, force=force)
 
     # -- persistence -------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # transform gives the wrapped autoencoder's codes: scikit-learn checks it as a transformer.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
+        tags.non_deterministic = False
+        return tags
+
     def save(self, path, force: bool = False):
         """Save the autoencoder and the calibrated threshold to a folder (see :func:`hourglass.load`)."""
         from hourglass.estimators.persistence import save_estimator

@@ -68,6 +68,9 @@ def constraints_of(param: Param) -> list[Any]:
     out: list[Any] = []
     for member in _members(param.type):
         constraint = _type_constraint(member)
+        if constraint == "no_validation":
+            # scikit-learn takes "no_validation" as the whole entry, never inside a list.
+            return "no_validation"  # type: ignore[return-value]
         if constraint not in out:
             out.append(constraint)
     return out

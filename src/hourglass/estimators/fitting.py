@@ -45,6 +45,7 @@ from hourglass.train.trainer import Trainer
 AUTO_STEPS = 20_000
 AUTO_EPOCHS = (30, 300)
 
+
 # -- resolving the parameters ----------------------------------------------------------------
 def resolved_learning_rate(est: Any) -> tuple[float, str]:
     """The learning rate the run uses, and the rule that gave it ('auto', default or user's)."""

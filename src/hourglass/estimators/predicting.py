@@ -20,6 +20,12 @@ from hourglass.exceptions import InvalidInputError
 #: Rows the network sees at once when predicting.
 PREDICT_BATCH = 4096
 
+#: Fewest rows the network sees at once: a batch of 1 to 3 rows takes another summation order in
+#: the CPU's matrix kernels (results off by about 1e-7), so shorter batches are padded with
+#: copies of their last row. A row's result then does not depend on the rows beside it, or on
+#: how the data were split into calls (scikit-learn's check_methods_subset_invariance).
+MIN_BATCH = 8
+
 
 def device_of(est: Any) -> torch.device:
     """Where the fitted ``module_`` lives (inputs go there)."""
@@ -64,7 +70,10 @@ def run_batches(
         inputs = est.scaler_.transform(batch) if scale else batch
         if not inputs.flags.writeable:  # a read-only memory map: torch wants its own copy
             inputs = inputs.copy()
-        result = fn(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
+        rows = len(inputs)
+        if 0 < rows < MIN_BATCH:
+            inputs = np.concatenate([inputs, np.repeat(inputs[-1:], MIN_BATCH - rows, axis=0)])
+        result = fn(torch.from_numpy(inputs).to(device))[:rows].float().cpu().numpy()
         result = est.scaler_.inverse_transform(result) if unscale else result
         result = post(result, batch) if post is not None else result
         if out is None:
