@@ -46,6 +46,14 @@ def test_fit_offers_the_registered_archs_in_order():
     assert result.exit_code == 0 and "dense|conv|vq|vae" in result.stdout
 
 
+def test_compare_offers_the_registered_deterministic_archs():
+    from hourglass.cli.comparing import CompareArch
+
+    assert [member.value for member in CompareArch] == ["dense", "conv"] == list(registry.COMPARE_ARCHS)
+    result = CliRunner().invoke(app, ["compare", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "dense|conv" in result.stdout and "dense|conv|" not in result.stdout
+
+
 def test_every_architecture_is_built_by_the_module_the_registry_names():
     for kind in registry.KINDS:
         importlib.import_module(kind.module)

@@ -42,6 +42,9 @@ class Kind:
         The kind whose every parameter it takes, per-kind defaults too, besides its own.
     fit_arch : bool
         Offered by ``hourglass fit --arch``.
+    compared : bool
+        Offered by ``hourglass compare --arch``: a deterministic autoencoder (a point code, like
+        PCA's), set against PCA at the same code size.
     own_parameters : bool
         Its parameters are rows of the table in :mod:`hourglass.estimators.params` (the anomaly
         detector declares its own and forwards the rest).
@@ -53,13 +56,14 @@ class Kind:
     architectures: tuple[str, ...]
     extends: str | None = None
     fit_arch: bool = True
+    compared: bool = False
     own_parameters: bool = True
 
 
 #: The estimator kinds, in the order the command line offers them.
 KINDS: tuple[Kind, ...] = (
-    Kind("dense", "hourglass.estimators.dense", "AutoEncoder", ("dense",)),
-    Kind("conv", "hourglass.estimators.conv", "ConvAutoEncoder", ("conv",)),
+    Kind("dense", "hourglass.estimators.dense", "AutoEncoder", ("dense",), compared=True),
+    Kind("conv", "hourglass.estimators.conv", "ConvAutoEncoder", ("conv",), compared=True),
     Kind("vq", "hourglass.estimators.vq", "VQAutoEncoder", ("vq",), extends="conv"),
     Kind("vae", "hourglass.estimators.variational", "VariationalAutoEncoder", ("vae_dense", "vae_conv")),
     Kind(
@@ -125,9 +129,12 @@ PARAMETER_KINDS: tuple[str, ...] = tuple(
 EXTENDS: dict[str, str] = {entry.name: entry.extends for entry in KINDS if entry.extends is not None}
 #: The choices of ``hourglass fit --arch``.
 FIT_ARCHS: tuple[str, ...] = tuple(entry.name for entry in KINDS if entry.fit_arch)
+#: The choices of ``hourglass compare --arch``.
+COMPARE_ARCHS: tuple[str, ...] = tuple(entry.name for entry in KINDS if entry.compared)
 
 __all__ = [
     "ARCHITECTURE_MODULES",
+    "COMPARE_ARCHS",
     "ESTIMATOR_MODULES",
     "EXTENDS",
     "FIT_ARCHS",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hourglass import registry
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath
 from hourglass.cli.inputs import is_image_folder, load_input, report_sample
@@ -30,11 +31,8 @@ if TYPE_CHECKING:  # annotations only; the commands import what they use
 DEMO_TIME = "30s"
 
 
-class CompareArch(str, Enum):
-    """The autoencoders ``compare`` sets against PCA (both deterministic, like PCA)."""
-
-    dense = "dense"
-    conv = "conv"
+#: ``compare --arch``: the autoencoders of :mod:`hourglass.registry` set against PCA.
+CompareArch = Enum("CompareArch", {name: name for name in registry.COMPARE_ARCHS}, type=str)
 
 
 def _print_comparison(result, quiet: bool) -> None:
