@@ -127,7 +127,7 @@ def test_anomaly_report_section_with_labels_reports_auroc(detector, X):
     figures = anomaly_report_section(report, detector, both, truth, "digits and photos", (8, 8))
     assert 0 <= figures["AUROC"] <= 1
     assert figures["abnormal flagged"] >= figures["normal flagged"]
-    assert "AUROC of the error against the labels" in report.to_html()
+    assert "AUROC of the score against the labels" in report.to_html()
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_check_binary_labels_names_the_bad_value(labels, match):
 
 def test_detector_pyod_attributes_cover_the_training_data(detector, X):
     # PyOD: decision_scores_ of every training sample in order, higher = more abnormal.
-    np.testing.assert_allclose(detector.decision_scores_, detector.reconstruction_error(X), rtol=1e-6)
+    np.testing.assert_allclose(detector.decision_scores_, detector.anomaly_score(X), rtol=1e-6)
     np.testing.assert_array_equal(
         detector.labels_, (detector.decision_scores_ > detector.threshold_).astype(int)
     )
@@ -166,7 +166,7 @@ def test_predict_proba_linear_is_pyods_min_max_of_training_scores(detector, X):
 
     proba = detector.predict_proba(X[:20])
     scaler = MinMaxScaler().fit(detector.decision_scores_.reshape(-1, 1))
-    expected = scaler.transform(detector.reconstruction_error(X[:20]).reshape(-1, 1)).ravel().clip(0, 1)
+    expected = scaler.transform(detector.anomaly_score(X[:20]).reshape(-1, 1)).ravel().clip(0, 1)
     assert proba.shape == (20, 2)
     np.testing.assert_allclose(proba[:, 1], expected, rtol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -175,7 +175,7 @@ def test_predict_proba_linear_is_pyods_min_max_of_training_scores(detector, X):
 def test_predict_proba_unify_is_pyods_erf_of_standardized_scores(detector, X):
     from scipy.special import erf
 
-    scores = detector.reconstruction_error(X[:20])
+    scores = detector.anomaly_score(X[:20])
     train = detector.decision_scores_
     expected = erf((scores - train.mean()) / (train.std() * np.sqrt(2))).clip(0, 1)
     proba = detector.predict_proba(X[:20], method="unify")

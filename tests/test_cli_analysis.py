@@ -100,9 +100,22 @@ def test_cli_calibrate_then_score_flags_with_saved_threshold(files, tmp_path):
     code, out, _ = run(["score", str(detector), str(files / "images.npy"), "-o", str(scores)])
     assert code == 0
     table = pd.read_csv(scores)
-    assert list(table.columns) == ["error", "score", "prediction"]
+    # The default combined score, with the reconstruction error in the data's units beside it.
+    assert list(table.columns) == ["anomaly_score", "score", "error_raw", "prediction"]
     assert set(table["prediction"]) <= {-1, 1}
-    assert "above the threshold" in out
+    assert "above the threshold" in out and "medians of normal rows" in out
+
+
+def test_cli_calibrate_with_the_reconstruction_score_scores_by_the_error_alone(files, tmp_path):
+    detector = tmp_path / "detector"
+    args = ["calibrate", str(files / "model"), str(files / "rows.npy"), "-o", str(detector)]
+    code, out, _ = run([*args, "--score", "reconstruction"])
+    assert code == 0 and "quantile of the reconstruction MSE" in out
+    scores = tmp_path / "scores.csv"
+    assert run(["score", str(detector), str(files / "rows.npy"), "-o", str(scores), "-q"])[0] == 0
+    assert list(pd.read_csv(scores).columns) == ["error", "score", "prediction"]
+    code, _, err = run([*args, "--score", "distance", "--force"])
+    assert code == 2 and "distance" in err
 
 
 @pytest.mark.parametrize(("extra", "has_prediction"), [([], False), (["--threshold", "0.01"], True)])

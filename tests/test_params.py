@@ -40,10 +40,14 @@ def test_signature_is_the_declaration(kind):
 def test_detector_signature_is_its_own_parameters_then_the_forwarded_settings():
     signature = inspect.signature(AnomalyDetector)
     hints = typing.get_type_hints(AnomalyDetector.__init__)
+    # The detector's own keyword-only parameter (its kind of score) comes first, then the
+    # forwarded settings.
     keyword_only = {n: p for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY}
-    assert {n: p.default for n, p in keyword_only.items()} == _FORWARDED
-    assert {n: hints[n] for n in keyword_only} == {n: BY_NAME[n].type for n in keyword_only}
-    own = [n for n in signature.parameters if n not in keyword_only]
+    assert list(keyword_only)[0] == "score_kind"
+    forwarded = {n: p for n, p in keyword_only.items() if n != "score_kind"}
+    assert {n: p.default for n, p in forwarded.items()} == _FORWARDED
+    assert {n: hints[n] for n in forwarded} == {n: BY_NAME[n].type for n in forwarded}
+    own = [n for n in signature.parameters if n not in forwarded]
     assert own == [
         "estimator",
         "threshold",
@@ -51,6 +55,7 @@ def test_detector_signature_is_its_own_parameters_then_the_forwarded_settings():
         "contamination",
         "calibration_fraction",
         "random_state",
+        "score_kind",
     ]
 
 

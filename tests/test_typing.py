@@ -40,7 +40,8 @@ BAD = {
     "AutoEncoder(code_sze=8)": 'Unexpected keyword argument "code_sze" for "AutoEncoder"',
     'AutoEncoder(code_size="8")': 'Argument "code_size" to "AutoEncoder" has incompatible type "str"',
     "ConvAutoEncoder(hidden_layers=(8,))": 'Unexpected keyword argument "hidden_layers"',
-    "AnomalyDetector(None, 'quantile', 0.9, 0.1, 0.2, 0, 8)": "Too many positional arguments",
+    # A str, as the first keyword-only parameter (score_kind) takes: only the count is wrong.
+    "AnomalyDetector(None, 'quantile', 0.9, 0.1, 0.2, 0, 'combined')": "Too many positional arguments",
 }
 
 

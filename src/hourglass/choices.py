@@ -29,6 +29,8 @@ NOISE_SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 #: Code quantizers of :class:`~hourglass.VQAutoEncoder` (:mod:`hourglass.nn.vq_model`).
 QUANTIZERS = ("vq", "fsq")
+#: An anomaly detector's scores, its default first (:mod:`hourglass.estimators.code_distance`).
+SCORE_KINDS = ("combined", "reconstruction")
 
 __all__ = [
     "ACTIVATIONS",
@@ -40,4 +42,5 @@ __all__ = [
     "PRECISIONS",
     "QUANTIZERS",
     "SCALINGS",
+    "SCORE_KINDS",
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hourglass.choices import SCORE_KINDS
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, ModelArg, Quiet, ReportPath
 from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_rows
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # annotations only; the commands import what they use
 
 #: Error maps written by ``score --maps`` when ``--n-maps`` is not given: the most abnormal ones.
 DEFAULT_MAPS = 16
+
+#: ``calibrate --score``: the kinds of score of :class:`~hourglass.AnomalyDetector`.
+ScoreKind = Enum("ScoreKind", {name: name for name in SCORE_KINDS}, type=str)
 
 
 class Method(str, Enum):
@@ -165,6 +169,9 @@ def calibrate(
     quantile: Annotated[
         float, typer.Option(help="Flag errors above this quantile of the normal samples' errors.")
     ] = 0.99,
+    score: Annotated[
+        ScoreKind, typer.Option(help="combined (reconstruction error + code distance) or reconstruction.")
+    ] = ScoreKind.combined,
     key: Key = None,
     drop: Drop = None,
     label: Label = None,
@@ -173,8 +180,9 @@ def calibrate(
 ):
     """Turn a fitted MODEL into an anomaly detector whose threshold is calibrated on NORMAL data.
 
-    The threshold is on reconstruction errors in the model's units (per-feature z-scores for
-    standardized data, so no single column decides it), with the raw-unit figure beside.
+    The score is the reconstruction error plus half the code's distance from NORMAL's codes,
+    each in medians of NORMAL (--score reconstruction: the error alone, in the model's units,
+    per-feature z-scores for standardized data, with the raw-unit figure beside).
     """
     from hourglass.estimators.anomaly import AnomalyDetector
 
@@ -183,14 +191,15 @@ def calibrate(
     if isinstance(estimator, AnomalyDetector):
         estimator = estimator.estimator_
     rows = model_rows(estimator, load_for_model(estimator, normal, key, drop, label))
-    detector = AnomalyDetector(estimator, quantile=quantile).fit(rows)
+    detector = AnomalyDetector(estimator, quantile=quantile, score_kind=score.value).fit(rows)
     detector.save(output, force=force)
     from hourglass.data.units import headline
     from hourglass.estimators.anomaly import score_units
+    from hourglass.estimators.outlier_scores import score_name
 
     threshold = headline(detector.threshold_, detector.threshold_raw_, score_units(detector))
     echo(
-        f"threshold {threshold}: the {quantile} quantile of the reconstruction MSE of "
+        f"threshold {threshold}: the {quantile} quantile of the {score_name(detector)} of "
         f"{len(detector.calibration_errors_)} normal samples; saved the detector to {output}",
         quiet,
     )
@@ -222,10 +231,10 @@ def _parse_threshold(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise InvalidInputError(
-            f"--threshold {text!r}; expected 'auto' or a reconstruction MSE (model units) such as 0.02"
+            f"--threshold {text!r}; expected 'auto' or a score on the threshold's scale such as 0.02"
         ) from None
     if not np.isfinite(value) or value < 0:
-        raise InvalidInputError(f"--threshold {text!r}; expected a finite MSE >= 0")
+        raise InvalidInputError(f"--threshold {text!r}; expected a finite score >= 0")
     return value
 
 
@@ -251,13 +260,17 @@ def _write_maps(folder: Path, maps: np.ndarray, errors: np.ndarray, n_maps: int,
 
 
 def _scores(estimator, detector, rows) -> tuple[np.ndarray, np.ndarray, str]:
-    """Per-sample errors on the threshold's scale, in the data's raw units, and the units' name.
+    """Per-sample scores on the threshold's scale, beside them the reconstruction error in the
+    data's raw units, and the scores' units' name.
 
-    A detector scores in its ``score_units_``; a plain model in its own units (z-scores for
-    standardized data), as every headline does.
+    A detector scores as it was fitted to (a combined score, in medians of its normal rows, or
+    the reconstruction error in its ``score_units_``); a plain model by the reconstruction
+    error in its own units (z-scores for standardized data), as every headline does.
     """
     from hourglass.data.units import units_of
 
+    if detector is not None and getattr(detector, "score_kind_", "reconstruction") == "combined":
+        return detector.anomaly_score(rows), detector.reconstruction_error(rows, scaled=False), "medians"
     scaled = detector is None or getattr(detector, "score_units_", "raw") == "scaled"
     inner = detector.estimator_ if detector is not None else getattr(estimator, "estimator_", estimator)
     units = units_of(inner.scaler_) if scaled else "data"
@@ -271,7 +284,11 @@ def score(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Scores per sample: .csv.")],
     threshold: Annotated[
-        str, typer.Option(help="'auto' (the detector's calibrated threshold) or a reconstruction MSE.")
+        str,
+        typer.Option(
+            help="'auto' (the detector's calibrated threshold) or a fixed one on its score's scale "
+            "(a reconstruction MSE for a plain model)."
+        ),
     ] = "auto",
     normal: Annotated[
         str | None, typer.Option(help="Normal data to calibrate a threshold on, for a model without one.")
@@ -300,11 +317,16 @@ def score(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Score DATA by reconstruction error; flag samples above the threshold (prediction -1)."""
+    """Score DATA; flag samples above the threshold (prediction -1).
+
+    A detector scores as it was calibrated (by default the reconstruction error plus the code's
+    distance from normal codes); a plain model, or --normal's new detector, as 'calibrate' does.
+    """
     import numpy as np
     import pandas as pd
 
     from hourglass.estimators.anomaly import AnomalyDetector, check_binary_labels
+    from hourglass.estimators.outlier_scores import score_name
     from hourglass.report.anomaly import anomaly_report_section
 
     if output.suffix.lower() != ".csv":
@@ -336,7 +358,9 @@ def score(
     if truth is not None:
         truth = check_binary_labels(truth, len(dataset.X), f"--labels {labels!r}")
     errors, raw_errors, units = _scores(estimator, detector, model_rows(estimator, dataset))
-    table = pd.DataFrame({"error": errors, "score": -errors})
+    # "error" for a reconstruction error; a combined score is more than one.
+    what = "error" if units != "medians" else "anomaly_score"
+    table = pd.DataFrame({what: errors, "score": -errors})
     if units != "data":
         table["error_raw"] = raw_errors  # the data's own units, beside
     if limit is not None:
@@ -363,7 +387,8 @@ def score(
     if truth is not None and 0 < truth.sum() < len(truth):
         from sklearn.metrics import roc_auc_score
 
-        echo(f"AUROC of the reconstruction error against --labels: {roc_auc_score(truth, errors):.4f}", quiet)
+        name = "reconstruction error" if units != "medians" else "anomaly score"
+        echo(f"AUROC of the {name} against --labels: {roc_auc_score(truth, errors):.4f}", quiet)
     if maps is not None:
         recon = np.asarray(estimator.reconstruct(dataset.X), dtype=np.float64)
         error_maps = ((recon - dataset.X) ** 2).reshape(len(errors), *dataset.image_shape)
@@ -377,7 +402,7 @@ def score(
             )
         from hourglass.report.html import Report
 
-        page = Report(f"Anomaly scores of {dataset.name}", f"reconstruction error of {model}")
+        page = Report(f"Anomaly scores of {dataset.name}", f"{score_name(detector)} of {model}")
         shape = dataset.image_shape if is_dense(estimator) else None
         anomaly_report_section(page, detector, dataset.X, truth, dataset.name, shape)
         path = page.save(report_file(report), force)

@@ -15,9 +15,16 @@ UNITS_TEXT = {
     "standardized": "in standardized units (z-scores from the training rows, per feature; per channel for "
     "a convolutional autoencoder)",
     "range": "in units of each feature's training range (min-max scaled)",
+    "medians": "in medians of held-out normal rows (an anomaly detector's combined score: the "
+    "reconstruction error over its median, plus half the code's distance over its median)",
 }
 #: The same, short, for one-line headlines.
-UNITS_SHORT = {"data": "data units", "standardized": "standardized units", "range": "range units"}
+UNITS_SHORT = {
+    "data": "data units",
+    "standardized": "standardized units",
+    "range": "range units",
+    "medians": "medians of normal rows",
+}
 #: The units a fitted scaler's kind stands for.
 _BY_SCALER = {"none": "data", "standard": "standardized", "minmax": "range"}
 

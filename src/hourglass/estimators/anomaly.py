@@ -29,6 +29,7 @@ from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
 from hourglass.estimators import detector_state
 from hourglass.estimators.atomic import all_or_nothing
+from hourglass.estimators.code_distance import SCORE_KINDS, combined_score, fit_combined_score
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.default_detector import (
     DETECTION_MIN_EPOCHS,
@@ -55,17 +56,22 @@ from hourglass.exceptions import InvalidInputError
 
 @register_estimator
 class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
-    """Outlier detector scoring samples by the reconstruction error of an autoencoder.
+    """Outlier detector scoring samples by how badly an autoencoder fits them.
 
-    Follows scikit-learn's outlier detectors: ``score_samples`` is higher for more normal
-    samples (the negative reconstruction MSE), ``decision_function`` is ``score_samples -
-    offset_`` (negative for anomalies) and ``predict`` returns +1 for inliers, -1 for outliers.
-    It also has PyOD's fitted attributes and ``predict_proba``, with PyOD's meanings:
-    ``decision_scores_`` is higher for more abnormal samples (the reconstruction MSE),
-    ``labels_`` is 1 for outliers and 0 for inliers, ``threshold_`` is on the scale of
-    ``decision_scores_``. Mind the signs: PyOD's ``decision_function(X)`` is this class's
-    ``reconstruction_error(X)``, that is ``threshold_ - decision_function(X)``, and PyOD's
-    ``predict`` gives 1 where this one gives -1 (see the README's PyOD table).
+    The score (:meth:`anomaly_score`, higher is more abnormal) is by default the reconstruction
+    error plus half the squared Mahalanobis distance of the sample's code from the normal
+    data's codes, each in units of its median over held-out normal rows: the error sees a
+    sample off the surface the autoencoder learned, the distance one on it but far along it
+    (:mod:`hourglass.estimators.code_distance`); ``score_kind='reconstruction'`` keeps the error
+    alone. Follows scikit-learn's outlier detectors: ``score_samples`` is higher for more normal
+    samples (the negative score), ``decision_function`` is ``score_samples - offset_``
+    (negative for anomalies) and ``predict`` returns +1 for inliers, -1 for outliers. It also
+    has PyOD's fitted attributes and ``predict_proba``, with PyOD's meanings:
+    ``decision_scores_`` is higher for more abnormal samples (the score), ``labels_`` is 1 for
+    outliers and 0 for inliers, ``threshold_`` is on the scale of ``decision_scores_``. Mind the
+    signs: PyOD's ``decision_function(X)`` is this class's ``anomaly_score(X)``, that is
+    ``threshold_ - decision_function(X)``, and PyOD's ``predict`` gives 1 where this one gives -1
+    (see the README's PyOD table).
 
     Parameters
     ----------
@@ -78,8 +84,8 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         'quantile': flag errors above the ``quantile`` of the held-out normal errors (about
         ``1 - quantile`` false alarms on normal data); 'contamination': the data hold about
         ``contamination`` anomalies, so flag that share of the held-out split; a number: a
-        fixed reconstruction-error (MSE) threshold, in the autoencoder's units (see
-        ``threshold_``).
+        fixed threshold on the score's scale (see ``threshold_``; with
+        ``score_kind='reconstruction'`` a reconstruction MSE in the autoencoder's units).
     quantile : float, default=0.99
         Used with ``threshold='quantile'``, in (0, 1).
     contamination : float, default=0.01
@@ -88,6 +94,12 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
     random_state : int or None, default=None
         Seed of the calibration split and of the default autoencoder.
+    score_kind : {'combined', 'reconstruction'}, default='combined'
+        Keyword-only. 'combined': the reconstruction error plus half the code's squared Mahalanobis distance
+        from the codes the autoencoder trained on (Ledoit-Wolf covariance), each divided by its
+        median over the calibration rows (PCA monitoring's Q and T^2 statistics, together).
+        'reconstruction': the reconstruction MSE alone, in the autoencoder's units (the score of
+        detectors saved before 'combined' existed).
     code_size : int or None, default=None
         Keyword-only, like every parameter of :class:`~hourglass.AutoEncoder` but
         ``random_state`` (``hidden_layers``, ``epochs``, ...; see the signature): passed to the
@@ -103,27 +115,37 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
     estimator_ : BaseAutoEncoder
         The fitted autoencoder.
     threshold_ : float
-        Reconstruction MSE above which a sample is an outlier; on the scale of
-        ``decision_scores_``, as in PyOD. Scores are in the autoencoder's units
-        (``score_units_``): per-feature z-scores from its training rows for standardized
-        data, so that no single column in large numbers decides them; the data's own units
-        for data in [0, 1].
+        Score above which a sample is an outlier; on the scale of ``decision_scores_``, as in
+        PyOD. Reconstruction errors are in the autoencoder's units (``score_units_``):
+        per-feature z-scores from its training rows for standardized data, so that no single
+        column in large numbers decides them; the data's own units for data in [0, 1]. A
+        combined score is in medians of the calibration rows (a typical normal row scores
+        about 1.5).
     threshold_raw_ : float or None
-        The same quantile of the calibration errors in the data's raw units, for reading
-        beside ``threshold_`` (None for a fixed threshold).
+        With ``score_kind='reconstruction'``, the same quantile of the calibration errors in the
+        data's raw units, for reading beside ``threshold_`` (None for a fixed threshold and for
+        a combined score, which has no raw units).
+    score_kind_ : {'combined', 'reconstruction'}
+        The ``score_kind`` the detector was fitted with.
+    code_distance_ : CodeDistance
+        With a combined score: the center and precision of the normal codes.
+    error_scale_, distance_scale_ : float
+        With a combined score: the medians of the calibration rows' reconstruction errors and
+        code distances, the units of the score's two halves.
     score_units_ : {'scaled', 'raw'}
         'scaled' (the autoencoder's units, as above); 'raw' for detectors saved before
         scores were scaled, which keep their raw-unit threshold.
     offset_ : float
         ``-threshold_``, following scikit-learn's convention.
     decision_scores_ : ndarray of shape (n_samples,)
-        Reconstruction MSE of each sample of the ``X`` given to ``fit``, in its order (PyOD:
-        higher is more abnormal). Models saved before it existed load with the calibration
-        errors in its place.
+        Score of each sample of the ``X`` given to ``fit``, in its order (PyOD: higher is more
+        abnormal). Models saved before it existed load with the calibration scores in its
+        place.
     labels_ : ndarray of shape (n_samples,)
         ``decision_scores_ > threshold_`` as 0 (inlier) or 1 (outlier), as in PyOD.
     calibration_errors_ : ndarray
-        Reconstruction errors of the held-out calibration samples.
+        Scores of the held-out calibration samples (their reconstruction errors, with
+        ``score_kind='reconstruction'``).
     n_features_in_ : int
 
     Examples
@@ -153,6 +175,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         calibration_fraction: float = 0.2,
         random_state: Any = None,
         *,
+        score_kind: str = "combined",
         code_size: int | None = None,
         hidden_layers: tuple[int, ...] = (128,),
         decoder_layers: tuple[int, ...] | None = None,
@@ -249,12 +272,15 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         # Scores in the autoencoder's units: per-feature z-scores for standardized data, so
         # that the column with the largest numbers (wine's proline) does not set the threshold.
         self.score_units_ = "scaled"
+        if self.score_kind not in SCORE_KINDS:
+            raise InvalidInputError(f"score_kind={self.score_kind!r}; expected one of {SCORE_KINDS}")
+        self.score_kind_ = self.score_kind
+        for stale in ("code_distance_", "error_scale_", "distance_scale_"):  # of an earlier fit
+            vars(self).pop(stale, None)
         if self.estimator is not None and hasattr(self.estimator, "module_"):
             # Already trained: every sample of X is held-out normal data.
             self.estimator_ = self.estimator
-            self.calibration_errors_ = self.estimator_.reconstruction_error(X, scaled=True)
-            self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
-            raw_calibration = self.estimator_.reconstruction_error(X)
+            train = calibration = X
         else:
             train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state)
             n_features = int(np.prod(np.shape(X)[1:])) if np.ndim(X) > 1 else 1
@@ -267,15 +293,25 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
             # A column name in y is the DataFrame's label column, never a feature.
             self.estimator_ = clone(template).fit(train, y if isinstance(y, str) else None)
             calibration = _safe_indexing(X, cal_idx)
-            self.calibration_errors_ = self.estimator_.reconstruction_error(calibration, scaled=True)
-            raw_calibration = self.estimator_.reconstruction_error(calibration)
-            # PyOD's decision_scores_ cover all of the data given to fit, in its order.
-            scores = np.empty(n, dtype=np.float64)
-            scores[train_idx] = self.estimator_.reconstruction_error(train, scaled=True)
-            scores[cal_idx] = self.calibration_errors_
-            self.decision_scores_ = scores
+        errors = self.estimator_.reconstruction_error(calibration, scaled=True)
+        if self.score_kind_ == "combined":
+            fit_combined_score(self, train, calibration, errors)
+            self.calibration_errors_ = combined_score(self, calibration, errors)
+            self.threshold_raw_ = None  # a combined score has no raw units
+        else:
+            self.calibration_errors_ = errors
+            raw = self.estimator_.reconstruction_error(calibration)
+            self.threshold_raw_ = None if q is None else float(np.quantile(raw, q))
+        if calibration is X:
+            self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
+        else:  # PyOD's decision_scores_ cover all of the data given to fit, in its order.
+            self.decision_scores_ = np.empty(n, dtype=np.float64)
+            train_scores = self.estimator_.reconstruction_error(train, scaled=True)
+            if self.score_kind_ == "combined":
+                train_scores = combined_score(self, train, train_scores)
+            self.decision_scores_[train_idx] = train_scores
+            self.decision_scores_[cal_idx] = self.calibration_errors_
         threshold = float(self.threshold) if q is None else float(np.quantile(self.calibration_errors_, q))
-        self.threshold_raw_ = None if q is None else float(np.quantile(raw_calibration, q))
         self.threshold_ = threshold
         self.offset_ = -threshold
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
@@ -285,20 +321,28 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         return self
 
     # -- scoring -----------------------------------------------------------------------------
+    def anomaly_score(self, X: Any) -> np.ndarray:
+        """Per-sample score on the scale of ``threshold_``: the higher, the more abnormal.
+
+        PyOD's ``decision_function``. With ``score_kind='combined'`` the reconstruction error plus
+        half the code's distance from the normal codes, each in medians of the calibration
+        rows; with ``score_kind='reconstruction'`` the reconstruction MSE in ``score_units_``.
+
+        Examples
+        --------
+        >>> detector.anomaly_score(X[:2]).shape  # doctest: +SKIP
+        (2,)
+        """
+        check_is_fitted(self, "offset_")
+        if getattr(self, "score_kind_", "reconstruction") == "combined":
+            return combined_score(self, X, self.estimator_.reconstruction_error(X, scaled=True))
+        return self.reconstruction_error(X)
+
     def reconstruction_error(self, X: Any, *, scaled: bool | None = None) -> np.ndarray:
-        """Per-sample reconstruction MSE, on the scale of ``threshold_`` (higher is more abnormal).
+        """Per-sample reconstruction MSE: all of a reconstruction score, the first half of a combined one.
 
-        Parameters
-        ----------
-        X : array-like
-            Samples, in the shape the estimator takes.
-        scaled : bool or None, default=None
-            None: in ``score_units_``, the units of the threshold. True: the autoencoder's units
-            (z-scores for standardized data); False: the data's raw units.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
+        ``scaled``: None for ``score_units_``, True for the autoencoder's units (z-scores for
+        standardized data), False for the data's raw units. Returns shape ``(n_samples,)``.
         """
         check_is_fitted(self, "offset_")
         if scaled is None:
@@ -306,14 +350,14 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         return self.estimator_.reconstruction_error(X, scaled=scaled)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Negative reconstruction MSE per sample: the higher, the more normal.
+        """Negative anomaly score per sample: the higher, the more normal.
 
         Examples
         --------
         >>> detector.score_samples(X[:2]).shape  # doctest: +SKIP
         (2,)
         """
-        return -self.reconstruction_error(X)
+        return -self.anomaly_score(X)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers."""
@@ -331,9 +375,9 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         X : array-like
             Samples, in the shape the estimator takes.
         method : {'linear', 'unify'}, default='linear'
-            'linear': the reconstruction error min-max scaled by the smallest and largest of
+            'linear': the score min-max scaled by the smallest and largest of
             ``decision_scores_``, clipped to [0, 1]; 'unify': ``erf((s - mean) / (std * sqrt(2)))``
-            of the error ``s`` standardized by ``decision_scores_``, clipped to [0, 1] (Kriegel et
+            of the score ``s`` standardized by ``decision_scores_``, clipped to [0, 1] (Kriegel et
             al., "Interpreting and unifying outlier scores", 2011; PyOD's definition).
 
         Returns
@@ -348,7 +392,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         """
         # The method is checked first: a misspelt one is the error to hear about, fitted or not.
         _check_proba_method(method)
-        return outlier_proba(self.reconstruction_error(X), self.decision_scores_, method)
+        return outlier_proba(self.anomaly_score(X), self.decision_scores_, method)
 
     def error_map(self, X: Any) -> np.ndarray:
         """Squared reconstruction error of every feature or pixel, shaped like the input.

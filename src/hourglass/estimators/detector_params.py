@@ -17,6 +17,7 @@ from typing import Any
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from hourglass.estimators import params as declared
+from hourglass.estimators.code_distance import SCORE_KINDS
 from hourglass.estimators.constraints import constraints_of
 from hourglass.estimators.outlier_scores import SHARES, THRESHOLDS
 
@@ -54,7 +55,7 @@ def detector_constraints() -> dict[str, list[Any]]:
     """``_parameter_constraints`` of a detector, in the order of its signature.
 
     Its own parameters first (an autoencoder or None, the threshold rule or a fixed MSE, the
-    shares, the seed), then every forwarded setting with the constraints it has on an
+    shares, the seed, the kind of score), then every forwarded setting with the constraints it has on an
     AutoEncoder, so that ``fit`` refuses a bad choice with the same line
     (:func:`~hourglass.estimators.constraints.check_choices`).
     """
@@ -65,5 +66,6 @@ def detector_constraints() -> dict[str, list[Any]]:
         "contamination": _share("contamination"),
         "calibration_fraction": _share("calibration_fraction"),
         "random_state": constraints_of(declared.BY_NAME["random_state"]),
+        "score_kind": [StrOptions(set(SCORE_KINDS))],
     }
     return {**own, **{name: constraints_of(declared.BY_NAME[name]) for name in _FORWARDED}}

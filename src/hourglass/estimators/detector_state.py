@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.estimators import fitted_state
+from hourglass.estimators.code_distance import SCORE_KINDS, CodeDistance
 from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe
 from hourglass.exceptions import InvalidInputError
 
@@ -30,6 +31,9 @@ DETECTOR_KEYS = (
     "offset_",
     "score_units_",
     "threshold_raw_",
+    "score_kind_",
+    "error_scale_",
+    "distance_scale_",
 )
 
 
@@ -61,7 +65,16 @@ def saved_attributes(detector: Any) -> dict[str, Any]:
         "offset_": float(detector.offset_),
         "score_units_": getattr(detector, "score_units_", "raw"),
         "threshold_raw_": getattr(detector, "threshold_raw_", None),
+        "score_kind_": getattr(detector, "score_kind_", "reconstruction"),
+        **combined_scales(detector),
     }
+
+
+def combined_scales(detector: Any) -> dict[str, float]:
+    """The units of a combined score's two halves, or nothing for a reconstruction score."""
+    if getattr(detector, "score_kind_", "reconstruction") != "combined":
+        return {}
+    return {"error_scale_": float(detector.error_scale_), "distance_scale_": float(detector.distance_scale_)}
 
 
 def saved_tensors(detector: Any) -> dict[str, np.ndarray]:
@@ -70,6 +83,9 @@ def saved_tensors(detector: Any) -> dict[str, np.ndarray]:
     tensors["calibration_errors"] = np.asarray(detector.calibration_errors_, dtype=np.float64)
     # A copy: safetensors refuses two names for one buffer.
     tensors["decision_scores"] = np.array(detector.decision_scores_, dtype=np.float64)
+    if getattr(detector, "score_kind_", "reconstruction") == "combined":
+        tensors["code_center"] = np.asarray(detector.code_distance_.center, dtype=np.float64)
+        tensors["code_precision"] = np.asarray(detector.code_distance_.precision, dtype=np.float64)
     return tensors
 
 
@@ -101,7 +117,31 @@ def restore_attributes(detector: Any, fitted: dict[str, Any], tensors: dict[str,
     # A model saved before decision_scores_ existed: its calibration errors are the scores
     # of training-time data it has (all of them, for a detector of a prefitted estimator).
     detector.decision_scores_ = tensors.get("decision_scores", detector.calibration_errors_.copy())
+    _restore_score(detector, fitted, tensors, width=int(inner._n_features_out))
     detector.labels_ = (detector.decision_scores_ > detector.threshold_).astype(np.int64)
     detector.n_features_in_ = inner.n_features_in_
     if hasattr(inner, "feature_names_in_"):
         detector.feature_names_in_ = inner.feature_names_in_
+
+
+def _restore_score(detector: Any, fitted: dict[str, Any], tensors: dict[str, np.ndarray], width: int) -> None:
+    """The kind of score and, for a combined one, its code distance and units (checked shapes)."""
+    # Detectors saved before the combined score existed scored by reconstruction alone.
+    kind = fitted.get("score_kind_", "reconstruction")
+    if kind not in SCORE_KINDS:
+        raise InvalidInputError(f"score_kind_={kind!r}; expected one of {SCORE_KINDS}")
+    detector.score_kind_ = detector.score_kind = kind
+    if kind != "combined":
+        return
+    center, precision = tensors["code_center"], tensors["code_precision"]
+    if center.shape != (width,) or precision.shape != (width, width):
+        raise InvalidInputError(
+            f"code_center {center.shape} and code_precision {precision.shape}; expected ({width},) "
+            f"and ({width}, {width}) for a code of {width}"
+        )
+    detector.code_distance_ = CodeDistance(center=center, precision=precision)
+    for name in ("error_scale_", "distance_scale_"):
+        value = float(fitted[name])
+        if not (np.isfinite(value) and value > 0):
+            raise InvalidInputError(f"{name}={value!r}; expected a positive number")
+        setattr(detector, name, value)

@@ -29,10 +29,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass._version import __version__
 from hourglass.data.fileio import check_writable, write_bytes_atomic
+from hourglass.estimators.code_distance import DISTANCE_WEIGHT
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError
 from hourglass.nn.conv_model import ResidualAutoEncoder
 from hourglass.nn.portable import (
     PARTS,
+    CodeDistanceScore,
     Decode,
     Encode,
     EncodeDecode,
@@ -180,6 +182,7 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
                     task_input=export_task_input(inner),
                     score=score and part == "autoencoder",
                     scaled_score=getattr(estimator, "score_units_", "raw") == "scaled",
+                    code_distance=code_distance_score(estimator) if score else None,
                 )
     finally:
         inner.module_.train(was_training)
@@ -187,6 +190,16 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
     for parameter in module.parameters():
         parameter.requires_grad_(False)
     return module
+
+
+def code_distance_score(detector: Any) -> CodeDistanceScore | None:
+    """The code-distance half of a detector's combined score, as a module; None for another score."""
+    if getattr(detector, "score_kind_", "reconstruction") != "combined":
+        return None
+    distance = detector.code_distance_
+    return CodeDistanceScore(
+        distance.center, distance.precision, detector.error_scale_, detector.distance_scale_, DISTANCE_WEIGHT
+    )
 
 
 @contextlib.contextmanager
@@ -300,11 +313,18 @@ def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, st
     names = getattr(inner, "feature_names_in_", None)
     if names is not None and part != "decoder":
         meta["feature_names"] = [str(n) for n in names]
-    if score and part == "autoencoder":
+    if score and part == "autoencoder" and code_distance_score(estimator) is not None:
+        meta["score"] = (
+            "anomaly score per sample (as threshold): the reconstruction MSE in the model's scaled "
+            f"units over {estimator.error_scale_:.6g}, plus {DISTANCE_WEIGHT} x the code's squared "
+            f"Mahalanobis distance from normal codes (per code unit) over {estimator.distance_scale_:.6g}"
+        )
+    elif score and part == "autoencoder":
         scaled = getattr(estimator, "score_units_", "raw") == "scaled"
         meta["score"] = "mean squared reconstruction error per sample, " + (
             "in the model's scaled units (as threshold)" if scaled else "in the input's units"
         )
+    if score and part == "autoencoder":
         meta["threshold"] = float(estimator.threshold_)
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 

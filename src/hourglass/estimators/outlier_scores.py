@@ -164,7 +164,17 @@ def _check_proba_method(method: str) -> None:
 
 
 def score_units(detector: Any) -> str:
-    """The units of a detector's scores and threshold: those of its autoencoder, or raw for old ones."""
+    """The units of a detector's scores and threshold: medians of normal rows for a combined score;
+    those of its autoencoder for a reconstruction score, or raw for old ones."""
+    if getattr(detector, "score_kind_", "reconstruction") == "combined":
+        return "medians"
     if getattr(detector, "score_units_", "raw") != "scaled":
         return "data"
     return units_of(detector.estimator_.scaler_)
+
+
+def score_name(detector: Any) -> str:
+    """What a detector's score is, in a few words (for reports and the command line)."""
+    if getattr(detector, "score_kind_", "reconstruction") == "combined":
+        return "anomaly score (reconstruction error + code distance)"
+    return "reconstruction MSE"

@@ -160,6 +160,9 @@ class PortableAutoEncoder(_Scaled):
     scaled_score : bool, default=False
         Measure that error in the scaler's units (z-scores for standardized data), as an
         :class:`~hourglass.AnomalyDetector` scores; else in the input's units.
+    code_distance : CodeDistanceScore, optional
+        With ``score``: add the code's distance from normal codes to the error, as a detector's
+        combined score does (:mod:`hourglass.estimators.code_distance`).
     """
 
     def __init__(
@@ -170,12 +173,14 @@ class PortableAutoEncoder(_Scaled):
         task_input: nn.Module | None = None,
         score: bool = False,
         scaled_score: bool = False,
+        code_distance: CodeDistanceScore | None = None,
     ) -> None:
         super().__init__(offset, scale)
         self.network = network
         self.task_input = task_input if task_input is not None else nn.Identity()
         self.score = bool(score)
         self.scaled_score = bool(scaled_score)
+        self.code_distance = code_distance
 
     def forward(self, x: torch.Tensor):
         inputs = self.task_input(x)  # raw units, shaped like the training data
@@ -188,7 +193,37 @@ class PortableAutoEncoder(_Scaled):
             error = (scaled - self._scale(inputs)).reshape(scaled.shape[0], -1)
         else:
             error = (reconstruction - inputs).reshape(reconstruction.shape[0], -1)
-        return code, reconstruction, (error * error).mean(dim=1)  # (b,)
+        error = (error * error).mean(dim=1)  # (b,)
+        if self.code_distance is not None:
+            return code, reconstruction, self.code_distance(error, code)
+        return code, reconstruction, error
+
+
+class CodeDistanceScore(nn.Module):
+    """``(error, code)`` -> a detector's combined score: ``error / error_scale + weight * distance /
+    distance_scale``, the distance being the squared Mahalanobis distance of the code from
+    ``center`` under ``precision``, over the code's width.
+    """
+
+    def __init__(
+        self,
+        center: np.ndarray,
+        precision: np.ndarray,
+        error_scale: float,
+        distance_scale: float,
+        weight: float,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.as_tensor(np.asarray(center), dtype=torch.float32))
+        self.register_buffer("precision", torch.as_tensor(np.asarray(precision), dtype=torch.float32))
+        self.error_scale = float(error_scale)
+        self.distance_scale = float(distance_scale)
+        self.weight = float(weight)
+
+    def forward(self, error: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        diff = code - self.center
+        distance = ((diff @ self.precision) * diff).sum(dim=1) / diff.shape[1]
+        return error / self.error_scale + self.weight * distance / self.distance_scale
 
 
 def portable_output_names(part: str, score: bool = False) -> tuple[str, ...]:

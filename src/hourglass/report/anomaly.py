@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.units import UNITS_SHORT
 from hourglass.estimators.anomaly import AnomalyDetector, check_binary_labels, score_units
+from hourglass.estimators.outlier_scores import score_name
 from hourglass.report import plots
 
 #: Quantiles of the calibration errors drawn in the score histogram.
@@ -35,7 +36,7 @@ def anomaly_report_section(
     """Add the detector's scores of ``X`` to ``report``: flagged shares, a histogram, error maps.
 
     The reference is the data the threshold was calibrated on: the histogram of ``X``'s
-    reconstruction errors is drawn against quantiles of the calibration errors. An AUROC is
+    anomaly scores is drawn against quantiles of the calibration scores. An AUROC is
     shown only with ``labels``, since without them nothing says which samples are abnormal.
 
     Parameters
@@ -48,7 +49,7 @@ def anomaly_report_section(
         Data to score, in the shape the detector takes.
     labels : array-like of shape (n_samples,), optional
         The truth per sample of ``X``: 0 normal, 1 abnormal (PyOD's convention). Adds the
-        AUROC of the reconstruction error against them, the share of each class flagged, and
+        AUROC of the anomaly score against them, the share of each class flagged, and
         one histogram per class.
     name : str, default="scored data"
         What to call ``X``.
@@ -72,7 +73,8 @@ def anomaly_report_section(
     >>> anomaly_report_section(report, detector, X, labels, "digits and photos", (8, 8))  # doctest: +SKIP
     """
     check_is_fitted(detector, "offset_")
-    errors = detector.reconstruction_error(X)
+    errors = detector.anomaly_score(X)
+    what = score_name(detector)
     truth = None if labels is None else check_binary_labels(labels, len(errors))
     calibration = np.asarray(detector.calibration_errors_, dtype=np.float64)
     threshold = float(detector.threshold_)
@@ -83,14 +85,14 @@ def anomaly_report_section(
         "calibration flagged": float(np.mean(calibration > threshold)) if len(calibration) else float("nan"),
     }
     units = score_units(detector)
-    cards: dict[str, float | str] = {f"threshold (reconstruction MSE, {UNITS_SHORT[units]})": threshold}
+    cards: dict[str, float | str] = {f"threshold ({what}, {UNITS_SHORT[units]})": threshold}
     raw_threshold = getattr(detector, "threshold_raw_", None)
     if units != "data" and raw_threshold is not None:
         cards["the same quantile in the data's raw units"] = float(raw_threshold)
     if truth is not None:
         if 0 < truth.sum() < len(truth):
             figures["AUROC"] = float(roc_auc_score(truth, errors))
-            cards["AUROC of the error against the labels"] = figures["AUROC"]
+            cards["AUROC of the score against the labels"] = figures["AUROC"]
         for value, group in ((1, "abnormal"), (0, "normal")):
             if np.any(truth == value):
                 figures[f"{group} flagged"] = float(flagged[truth == value].mean())
@@ -118,8 +120,8 @@ def anomaly_report_section(
         }
     report.add_figure(
         plots.score_histogram(groups, quantiles, threshold),
-        heading="Reconstruction error against the calibration data",
-        caption=f"Reconstruction error of each sample of {name}. Dotted lines: quantiles of the errors of "
+        heading=f"{what[0].upper()}{what[1:]} against the calibration data",
+        caption=f"The {what} of each sample of {name}. Dotted lines: quantiles of the scores of "
         f"the {len(calibration):,} normal samples the threshold was calibrated on; dashed: the threshold, "
         "right of which samples are flagged.",
     )
@@ -144,8 +146,8 @@ def anomaly_report_section(
             ),
             heading=f"Most abnormal samples of {name}",
             caption="Each column: a sample, its reconstruction and its squared error per pixel (bright: "
-            "badly reconstructed; the colour bar gives the scale, shared by all maps). Titles give the mean "
-            "error"
+            "badly reconstructed; the colour bar gives the scale, shared by all maps). Titles give the "
+            + what
             + ("" if truth is None else " and the label")
             + f"; samples spread over the {int(flagged.sum()):,} flagged, most abnormal first.",
         )
