@@ -96,7 +96,7 @@ def test_every_report_figure_has_alt_text_and_a_heading(reports, kind):
 def test_score_report_shows_auroc_only_with_labels(reports, kind, has_auroc):
     html = reports[kind]
     assert ("AUROC" in html) is has_auroc
-    assert "Reconstruction error against the calibration data" in html
+    assert "Anomaly score (reconstruction error + code distance) against the calibration data" in html
     assert "Most abnormal samples of images" in html
     assert "%</div>" in html  # shares as percentages
 

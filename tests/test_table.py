@@ -189,11 +189,24 @@ def test_cli_info_and_fit_speak_standardized_units(wine, tmp_path):
 
 
 def test_cli_calibrate_and_score_threshold_in_standardized_units(wine, tmp_path):
-    code, out, err = run("calibrate", wine / "ae", wine / "wine.csv", "-o", tmp_path / "det")
+    det = tmp_path / "det"
+    code, out, err = run("calibrate", wine / "ae", wine / "wine.csv", "-o", det, "--score", "reconstruction")
     assert code == 0, err
     assert "standardized units" in out and "dominated by column 'proline'" in out
-    code, out, err = run("score", tmp_path / "det", wine / "wine.csv", "-o", tmp_path / "s.csv")
+    code, out, err = run("score", det, wine / "wine.csv", "-o", tmp_path / "s.csv")
     assert code == 0 and "standardized units" in out
     table = pd.read_csv(tmp_path / "s.csv")
     assert {"error", "error_raw", "prediction"} <= set(table.columns)
     assert table["error"].median() < 10 < table["error_raw"].median()  # z-scores beside proline's thousands
+
+
+def test_cli_calibrate_and_score_a_combined_score_in_medians_of_normal_rows(wine, tmp_path):
+    code, out, err = run("calibrate", wine / "ae", wine / "wine.csv", "-o", tmp_path / "det")
+    assert code == 0, err
+    assert "in medians of normal rows" in out and "dominated by column 'proline'" in out
+    code, out, err = run("score", tmp_path / "det", wine / "wine.csv", "-o", tmp_path / "s.csv")
+    assert code == 0 and "in medians of normal rows" in out
+    table = pd.read_csv(tmp_path / "s.csv")
+    assert {"anomaly_score", "error_raw", "prediction"} <= set(table.columns)
+    # The calibration rows are the scored ones here: half score under 1.5, their median.
+    assert 1.0 < table["anomaly_score"].median() < 2.0 < 10 < table["error_raw"].median()

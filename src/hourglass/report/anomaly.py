@@ -74,7 +74,7 @@ def anomaly_report_section(
     """
     check_is_fitted(detector, "offset_")
     errors = detector.anomaly_score(X)
-    what = score_name(detector)
+    score_label = score_name(detector)
     truth = None if labels is None else check_binary_labels(labels, len(errors))
     calibration = np.asarray(detector.calibration_errors_, dtype=np.float64)
     threshold = float(detector.threshold_)
@@ -85,7 +85,7 @@ def anomaly_report_section(
         "calibration flagged": float(np.mean(calibration > threshold)) if len(calibration) else float("nan"),
     }
     units = score_units(detector)
-    cards: dict[str, float | str] = {f"threshold ({what}, {UNITS_SHORT[units]})": threshold}
+    cards: dict[str, float | str] = {f"threshold ({score_label}, {UNITS_SHORT[units]})": threshold}
     raw_threshold = getattr(detector, "threshold_raw_", None)
     if units != "data" and raw_threshold is not None:
         cards["the same quantile in the data's raw units"] = float(raw_threshold)
@@ -120,8 +120,8 @@ def anomaly_report_section(
         }
     report.add_figure(
         plots.score_histogram(groups, quantiles, threshold),
-        heading=f"{what[0].upper()}{what[1:]} against the calibration data",
-        caption=f"The {what} of each sample of {name}. Dotted lines: quantiles of the scores of "
+        heading=f"{score_label[0].upper()}{score_label[1:]} against the calibration data",
+        caption=f"The {score_label} of each sample of {name}. Dotted lines: quantiles of the scores of "
         f"the {len(calibration):,} normal samples the threshold was calibrated on; dashed: the threshold, "
         "right of which samples are flagged.",
     )
@@ -147,7 +147,7 @@ def anomaly_report_section(
             heading=f"Most abnormal samples of {name}",
             caption="Each column: a sample, its reconstruction and its squared error per pixel (bright: "
             "badly reconstructed; the colour bar gives the scale, shared by all maps). Titles give the "
-            + what
+            + score_label
             + ("" if truth is None else " and the label")
             + f"; samples spread over the {int(flagged.sum()):,} flagged, most abnormal first.",
         )
