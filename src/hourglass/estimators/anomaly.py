@@ -71,7 +71,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
     outliers and 0 for inliers, ``threshold_`` is on the scale of ``decision_scores_``. Mind the
     signs: PyOD's ``decision_function(X)`` is this class's ``anomaly_score(X)``, that is
     ``threshold_ - decision_function(X)``, and PyOD's ``predict`` gives 1 where this one gives -1
-    (see the README's PyOD table).
+    (see the PyOD table of docs/guide/anomaly.md).
 
     Parameters
     ----------
