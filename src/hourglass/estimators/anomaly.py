@@ -295,8 +295,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
             calibration = _safe_indexing(X, cal_idx)
         errors = self.estimator_.reconstruction_error(calibration, scaled=True)
         if self.score_kind_ == "combined":
-            fit_combined_score(self, train, calibration, errors)
-            self.calibration_errors_ = combined_score(self, calibration, errors)
+            self.calibration_errors_ = fit_combined_score(self, train, calibration, errors)
             self.threshold_raw_ = None  # a combined score has no raw units
         else:
             self.calibration_errors_ = errors

@@ -87,27 +87,33 @@ def median_scale(values: np.ndarray) -> float:
 
 def fit_combined_score(
     detector: Any, fit_rows: Any, calibration: Any, calibration_errors: np.ndarray
-) -> None:
+) -> np.ndarray:
     """Fit the code distance of a detector's ``score_kind='combined'`` and the units of its halves.
 
     The distance is measured from the codes of ``fit_rows`` (the rows the autoencoder trained
     on, or the normal data given to a prefitted one); each half is then measured in units of
     its median over the held-out ``calibration`` rows, whose reconstruction errors (in the
     autoencoder's units) are ``calibration_errors``. Sets ``code_distance_``, ``error_scale_``
-    and ``distance_scale_``.
+    and ``distance_scale_``, and returns the calibration rows' combined scores (their codes are
+    computed once, for both).
     """
     inner = detector.estimator_
     detector.code_distance_ = CodeDistance.fit(inner.transform(fit_rows))
+    distance = detector.code_distance_(inner.transform(calibration))
     detector.error_scale_ = median_scale(calibration_errors)
-    detector.distance_scale_ = median_scale(detector.code_distance_(inner.transform(calibration)))
+    detector.distance_scale_ = median_scale(distance)
+    return _combine(detector, calibration_errors, distance)
+
+
+def _combine(detector: Any, errors: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    return np.asarray(errors, dtype=np.float64) / detector.error_scale_ + DISTANCE_WEIGHT * (
+        distance / detector.distance_scale_
+    )
 
 
 def combined_score(detector: Any, X: Any, errors: np.ndarray) -> np.ndarray:
     """The combined score of ``X``, whose reconstruction errors (autoencoder's units) are ``errors``."""
-    distance = detector.code_distance_(detector.estimator_.transform(X))
-    return np.asarray(errors, dtype=np.float64) / detector.error_scale_ + DISTANCE_WEIGHT * (
-        distance / detector.distance_scale_
-    )
+    return _combine(detector, errors, detector.code_distance_(detector.estimator_.transform(X)))
 
 
 __all__ = [
