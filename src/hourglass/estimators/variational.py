@@ -25,7 +25,7 @@ from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.inputs import ARCHES, InputPart, arch_input, choose_arch, input_part
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
-from hourglass.estimators.predicting import device_of, run_batches
+from hourglass.estimators.predicting import device_of, pad_rows, run_batches
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn import variational as vnn
 
@@ -326,10 +326,10 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         parts = []
         for start in range(0, len(data), batch):
             rows = np.ascontiguousarray(data[start : start + batch], dtype=np.float32)
-            x = torch.from_numpy(self.scaler_.transform(rows).copy()).to(device)
+            x = torch.from_numpy(pad_rows(self.scaler_.transform(rows)).copy()).to(device)
             # Every batch the same draws: a sample's score depends neither on its batch nor its place.
             generator = torch.Generator().manual_seed(seed)
-            parts.append(fn(x, generator).double().cpu().numpy())
+            parts.append(fn(x, generator)[: len(rows)].double().cpu().numpy())
         values = np.concatenate(parts) if parts else np.zeros(0)
         return values + self._log_jacobian()
 
