@@ -229,6 +229,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
             self.history.recipe.update(threads=threads, threads_rule=threads_rule)
         self._clock, self._epochs_run = time.perf_counter(), 0
+        self._pace_marks = []
         self.progress = Progress(
             self.description,
             config.epochs,
@@ -239,12 +240,9 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             max_time=config.max_time,
             clock=self._elapsed,
         )
-        # Dropout and other global-RNG draws are seeded per epoch, without disturbing the
-        # caller's global random state.
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with self._own_random_state():
             for epoch in range(start, config.epochs + 1):
-                torch.manual_seed(config.seed * 7_919 + epoch)
+                self._seed_epoch(epoch)
                 tic = time.perf_counter()
                 terms = self.train_one_epoch(train, epoch)
                 if not terms:  # an adaptive plan that ended exactly at the last epoch's end
@@ -298,6 +296,17 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         self.model.eval()
         return self.history
 
+    def _own_random_state(self):
+        """A context in which the global RNGs may be reseeded without touching the caller's."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        return torch.random.fork_rng(devices=devices)
+
+    def _seed_epoch(self, epoch: int) -> None:
+        """Seed dropout and the other global-RNG draws of ``epoch``: the same seed, the same run
+        (``partial_fit``'s passes too: unseeded, two runs of a seed with dropout differed by 1 %
+        in their loss)."""
+        torch.manual_seed(self.config.seed * 7_919 + epoch)
+
     def start_incremental(self, n_items: int) -> None:
         """Set up the optimizer for ``partial_fit``: a constant rate, no end to schedule toward."""
         self._setup_optimizer(n_items)
@@ -317,7 +326,9 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         epoch = len(self.history.epoch) + 1
         before = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         tic = time.perf_counter()
-        terms = self.train_one_epoch(train.to(self.device), epoch)
+        with self._own_random_state():
+            self._seed_epoch(epoch)
+            terms = self.train_one_epoch(train.to(self.device), epoch)
         if not math.isfinite(terms["loss"]):
             self.model.load_state_dict(before)
             raise TrainingDivergedError(
