@@ -60,7 +60,13 @@ def test_progressive_cosine_never_plans_past_its_cap_or_budget():
     schedule.stretch(90, gain=1.0)
     assert schedule.plan == 150
     schedule.bound(step=100, steps=20)
-    assert schedule.plan == 120 and schedule.cap == 120
+    assert schedule.plan == 120 and schedule.budget_bound
+    # A later, longer estimate of what the budget holds lengthens the plan again, never past
+    # the cap; the plan learning asked for is not fixed by the budget.
+    schedule.bound(step=110, steps=30)
+    assert schedule.plan == 140 and not schedule.frozen
+    schedule.bound(step=120, steps=100)
+    assert schedule.plan == 150 and not schedule.budget_bound
 
 
 def test_noise_and_rate_fade_together_to_the_plans_end():
@@ -127,6 +133,31 @@ def test_a_time_budget_lays_the_schedule_over_it_and_ends_there(rows, monkeypatc
     assert "time budget of 2 s" in history.stop_reason
     # The plan was fitted into the budget: the rate had decayed by the end, not been cut off.
     assert history.lr[-1] < 0.2 * max(history.lr)
+
+
+class SlowStartClock(FakeClock):
+    """A clock whose first ``slow`` readings tick ``start`` each: a run's start-up steps."""
+
+    def __init__(self, tick: float, start: float, slow: int) -> None:
+        super().__init__(tick)
+        self.start, self.slow = start, slow
+
+    def __call__(self) -> float:
+        self.slow -= 1
+        self.now += self.start if self.slow >= 0 else self.tick
+        return self.now
+
+
+def test_a_slow_start_does_not_cut_a_budget_short(rows, monkeypatch):
+    # The first epoch's steps cost 5x the later ones: a budget that took the run's average pace
+    # for good planned too few steps and ended at two thirds of the budget.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", SlowStartClock(0.002, 0.01, slow=60))
+    ae = AutoEncoder(
+        code_size=2, hidden_layers=(16,), batch_size=16, max_time=2.0, random_state=0, device="cpu"
+    )
+    history = ae.fit(rows).history_
+    assert 0.9 * 2.0 <= history.trained_seconds <= 1.1 * 2.0
+    assert "time budget of 2 s" in history.stop_reason
 
 
 def test_the_first_epoch_completes_under_a_budget_shorter_than_it(rows, monkeypatch):

@@ -95,16 +95,28 @@ class ProgressiveCosine:
 
     def __init__(self, plan: int, cap: int, warmup: int) -> None:
         self.cap = max(1, int(cap))
-        self.plan = max(1, min(int(plan), self.cap))
+        #: The plan learning asks for (stretched while it gains); :attr:`plan` is this within
+        #: the cap and the time budget.
+        self.wanted = max(1, min(int(plan), self.cap))
+        #: The step at which the time budget is expected to run out (None: no budget).
+        self.budget_end: int | None = None
+        self.plan = self.wanted
         self.warmup = max(1, min(int(warmup), self.plan))
         self.frozen = False
-        #: Whether a time budget shortened the plan.
+        #: Whether the time budget is what ends the plan (it is shorter than learning asks).
         self.budget_bound = False
         # Neither the rate nor the noise ever climbs back when the plan is stretched: they hold
         # until the stretched cosine comes down to them. A noise that rose again would make the
         # clean held-out loss worse, then better as it faded anew, a gain that is no learning.
         self.rate_held = 1.0
         self.noise_held = 1.0
+
+    def _settle(self) -> None:
+        """The plan: what learning asks for, within the cap and the budget."""
+        self.plan = min(self.wanted, self.cap)
+        self.budget_bound = self.budget_end is not None and self.budget_end < self.plan
+        if self.budget_bound:
+            self.plan = self.budget_end
 
     def progress(self, step: int) -> float:
         return (step - self.warmup) / max(1, self.plan - self.warmup)
@@ -125,23 +137,30 @@ class ProgressiveCosine:
         return step >= self.plan
 
     def stretch(self, step: int, gain: float) -> bool:
-        """After an epoch: stretch the plan if learning still gains; return whether it did."""
+        """After an epoch: stretch the plan if learning still gains; return whether it did.
+
+        The plan learning asks for is fixed once the run passes :data:`FREEZE_AT` of it without
+        such a gain, or once it reaches the cap; a time budget shorter than it does not fix it
+        (the budget's estimate moves with the measured cost of a step).
+        """
         if self.frozen:
             return False
-        if gain >= EXTEND_GAIN and self.plan < self.cap:
-            plan = min(self.cap, max(self.plan, math.ceil(step / EXTEND_AT)))
-            stretched, self.plan = plan > self.plan, plan
-            return stretched
-        if step >= FREEZE_AT * self.plan or self.plan >= self.cap:
+        before = self.plan
+        if gain >= EXTEND_GAIN and self.wanted < self.cap:
+            self.wanted = min(self.cap, max(self.wanted, math.ceil(step / EXTEND_AT)))
+        elif step >= FREEZE_AT * self.wanted or self.wanted >= self.cap:
             self.frozen = True
-        return False
+        self._settle()
+        return self.plan > before
 
     def bound(self, step: int, steps: int) -> None:
-        """Fit the plan within ``steps`` from ``step`` on (what is left of a time budget)."""
-        self.cap = max(step + 1, min(self.cap, step + max(1, int(steps))))
-        if self.plan > self.cap:
-            self.plan = self.cap
-            self.budget_bound = True
+        """Fit the plan within ``steps`` from ``step`` on (what is left of a time budget).
+
+        Called after every epoch with the latest estimate, which may be longer than the last
+        one: a first estimate that counted the start-up's slow steps does not cut the run short.
+        """
+        self.budget_end = step + max(1, int(steps))
+        self._settle()
 
 
 def plateau_gain(
