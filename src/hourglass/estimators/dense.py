@@ -39,9 +39,10 @@ class AutoEncoder(BaseAutoEncoder):
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
         [0, 1] as they are and standardizes anything else.
     epochs : int or 'auto', default='auto'
-        Maximum number of epochs. 'auto' gives about 20,000 optimizer steps, between 30 and
-        300 epochs (300 for digits' 1,400 training rows, 95 for Fashion-MNIST's 54,000 at the
-        default batch); the number is in ``epochs_``.
+        Maximum number of epochs. 'auto' caps the run at about 20,000 optimizer steps, between
+        30 and 300 epochs (300 for digits' 1,400 training rows, 95 for Fashion-MNIST's 54,000 at
+        the default batch; the cap is in ``epochs_``), and trains until learning stops gaining,
+        then decays the rate and the noise (``history_.stop_reason`` says where it ended).
     batch_size : int, default=256
     learning_rate : float or 'auto', default='auto'
         Peak learning rate of AdamW (warm-up, then cosine decay). 'auto' scales 1e-2 (right
