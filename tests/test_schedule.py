@@ -69,6 +69,18 @@ def test_progressive_cosine_never_plans_past_its_cap_or_budget():
     assert schedule.plan == 150 and not schedule.budget_bound
 
 
+def test_a_plan_saved_by_an_earlier_version_resumes_as_what_learning_asked_for():
+    # LambdaLR restores a schedule by updating its __dict__; earlier checkpoints hold no "asked".
+    saved = ProgressiveCosine(plan=100, cap=10_000, warmup=10)
+    saved.stretch(200, gain=0.5)
+    state = {k: v for k, v in vars(saved).items() if k not in ("asked", "wanted", "budget_end")}
+    resumed = ProgressiveCosine(plan=100, cap=10_000, warmup=10)
+    vars(resumed).update(state)
+    assert resumed.wanted == resumed.plan == 500
+    resumed.bound(step=210, steps=10_000)  # a budget longer than the plan does not shorten it
+    assert resumed.plan == 500 and not resumed.stretch(220, gain=0.0) and not resumed.frozen
+
+
 def test_noise_and_rate_fade_together_to_the_plans_end():
     schedule = ProgressiveCosine(plan=200, cap=200, warmup=10)
     assert schedule.noise(0) == 1.0

@@ -95,12 +95,12 @@ class ProgressiveCosine:
 
     def __init__(self, plan: int, cap: int, warmup: int) -> None:
         self.cap = max(1, int(cap))
-        #: The plan learning asks for (stretched while it gains); :attr:`plan` is this within
-        #: the cap and the time budget.
-        self.wanted = max(1, min(int(plan), self.cap))
+        self.plan = max(1, min(int(plan), self.cap))
+        # The plan learning asks for, once a stretch has set it (None: the plan). A checkpoint
+        # of an earlier version holds no such entry: its plan is what learning asked for.
+        self.asked: int | None = None
         #: The step at which the time budget is expected to run out (None: no budget).
         self.budget_end: int | None = None
-        self.plan = self.wanted
         self.warmup = max(1, min(int(warmup), self.plan))
         self.frozen = False
         #: Whether the time budget is what ends the plan (it is shorter than learning asks).
@@ -111,9 +111,16 @@ class ProgressiveCosine:
         self.rate_held = 1.0
         self.noise_held = 1.0
 
+    @property
+    def wanted(self) -> int:
+        """The plan learning asks for (stretched while it gains); :attr:`plan` is this within
+        the cap and the time budget."""
+        return self.plan if self.asked is None else self.asked
+
     def _settle(self) -> None:
         """The plan: what learning asks for, within the cap and the budget."""
-        self.plan = min(self.wanted, self.cap)
+        self.asked = self.wanted
+        self.plan = min(self.asked, self.cap)
         self.budget_bound = self.budget_end is not None and self.budget_end < self.plan
         if self.budget_bound:
             self.plan = self.budget_end
@@ -147,7 +154,7 @@ class ProgressiveCosine:
             return False
         before = self.plan
         if gain >= EXTEND_GAIN and self.wanted < self.cap:
-            self.wanted = min(self.cap, max(self.wanted, math.ceil(step / EXTEND_AT)))
+            self.asked = min(self.cap, max(self.wanted, math.ceil(step / EXTEND_AT)))
         elif step >= FREEZE_AT * self.wanted or self.wanted >= self.cap:
             self.frozen = True
         self._settle()
