@@ -34,6 +34,7 @@ def units_of(scaler) -> str:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from hourglass.data.scaling import fit_scaler
     >>> units_of(fit_scaler(np.array([[0.0, 10.0], [1.0, 30.0]]), "standard"))
     'standardized'
@@ -47,7 +48,7 @@ def headline(value: float, raw: float | None, units: str) -> str:
     Examples
     --------
     >>> headline(0.3821, 916.13, "standardized")
-    '0.3821 in standardized units (916.1 in the data's raw units)'
+    "0.3821 in standardized units (916.1 in the data's raw units)"
     >>> headline(0.02, 0.02, "data")
     "0.02 in the data's units"
     """

@@ -172,8 +172,8 @@ class AutoEncoder(BaseAutoEncoder):
     >>> ae = AutoEncoder(code_size=8, random_state=0, verbose=0).fit(X)
     >>> ae.transform(X).shape
     (1797, 8)
-    >>> ae.loss_
-    'bce'
+    >>> ae.loss_  # grey values in [0, 1], not binary: squared error (loss_reason_ says why)
+    'mse'
     """
 
     #: Rows of a table (hourglass.estimators.inputs.RowsPart): arrays, DataFrames, large .npy

@@ -98,7 +98,9 @@ class VariationalAutoEncoder(AutoEncoder):
 
     Examples
     --------
-    >>> model = build_model(VariationalDenseConfig(input_dim=6, code_size=2, hidden_layers=(4,)))
+    >>> from hourglass.nn.model import build_model
+    >>> config = VariationalDenseConfig(6, code_size=2, hidden_layers=(4,), output_activation="sigmoid")
+    >>> model = build_model(config)
     >>> out = model.eval()(torch.rand(3, 6))
     >>> out["code"].shape, sorted(out["aux"])
     (torch.Size([3, 2]), ['kl_loss', 'kl_per_unit', 'logvar', 'mu'])

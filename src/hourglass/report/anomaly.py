@@ -68,8 +68,8 @@ def anomaly_report_section(
     --------
     >>> from hourglass.report.html import Report
     >>> report = Report("Digits vs photos")
-    >>> X = np.r_[X_test, photo_patches(300)]
-    >>> labels = np.r_[np.zeros(len(X_test)), np.ones(300)]
+    >>> X = np.r_[X_test, photo_patches(300)]  # doctest: +SKIP
+    >>> labels = np.r_[np.zeros(len(X_test)), np.ones(300)]  # doctest: +SKIP
     >>> anomaly_report_section(report, detector, X, labels, "digits and photos", (8, 8))  # doctest: +SKIP
     """
     check_is_fitted(detector, "offset_")

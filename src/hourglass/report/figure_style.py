@@ -46,6 +46,7 @@ def figure_to_png(fig: Figure, dpi: int = DPI) -> bytes:
 
     Examples
     --------
+    >>> from hourglass.report.plots import histogram
     >>> png = figure_to_png(histogram(np.arange(10.0), "ten", "value"))
     >>> png[:4]
     b'\\x89PNG'

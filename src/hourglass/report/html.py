@@ -42,6 +42,7 @@ class Report:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from hourglass.report.plots import histogram
     >>> report = Report("Digits, 8-D code", "The autoencoder beats PCA by 31% at k=8.")
     >>> report.add_metrics({"held-out MSE": 0.0123, "epochs": 40, "fit time (s)": 12.3})
@@ -152,6 +153,7 @@ class Report:
 
         Examples
         --------
+        >>> import numpy as np
         >>> from hourglass.report.plots import histogram
         >>> Report("t").add_figure(histogram(np.arange(10.0), "ten", "value"), caption="Ten values")
         """

@@ -87,7 +87,7 @@ class ProgressiveCosine:
     Examples
     --------
     >>> schedule = ProgressiveCosine(plan=100, cap=1000, warmup=10)
-    >>> schedule.stretch(30, gain=0.05), schedule.plan
+    >>> schedule.stretch(80, gain=0.05), schedule.plan
     (True, 200)
     >>> schedule.stretch(110, gain=0.001), schedule.frozen
     (False, True)
