@@ -128,17 +128,19 @@ class StoppingRules:
     def _seconds_per_step(self, elapsed: float) -> float:
         """What a step costs now, its share of validation included: over the last epochs.
 
-        The run's whole average would count the first steps' start-up (allocations, caches):
-        on digits it put the cost of a step 1.5x too high after the first epoch, and a 2 s
-        budget ended at 1.3 s.
+        Reads the marks :meth:`_mark_pace` left at the last epochs' ends. The run's whole
+        average would count the first steps' start-up (allocations, caches): on digits it put
+        the cost of a step 1.5x too high after the first epoch, and a 2 s budget ended at 1.3 s.
         """
-        marks = self._pace_marks
-        marks.append((elapsed, self._step))
-        del marks[: -(PACE_EPOCHS + 1)]
-        (then, then_step), (now, step) = marks[0], marks[-1]
+        (then, then_step), (now, step) = self._pace_marks[0], self._pace_marks[-1]
         if step > then_step:
             return (now - then) / (step - then_step)
-        return elapsed / max(1, step)
+        return elapsed / max(1, self._step)
+
+    def _mark_pace(self, elapsed: float) -> None:
+        """Record (seconds trained, steps taken) at an epoch's end; keep the last few."""
+        self._pace_marks.append((elapsed, self._step))
+        del self._pace_marks[: -(PACE_EPOCHS + 1)]
 
     def _run_ends_now(self) -> bool:
         """Before each step of an adaptive run: whether the plan is done or the time budget spent.
@@ -168,6 +170,7 @@ class StoppingRules:
         budget = self.config.max_time
         if budget is not None:
             elapsed = self._elapsed_everywhere()
+            self._mark_pace(elapsed)
             schedule.bound(step, int(max(0.0, budget - elapsed) / self._seconds_per_step(elapsed)))
         if self._warming_up(epoch):
             return
