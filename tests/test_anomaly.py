@@ -202,6 +202,30 @@ def test_detector_default_code_size_is_a_quarter_of_the_input(X):
     assert fitted.estimator_.code_size == 16  # 64 pixels / 4
 
 
+def test_detector_default_scaling_is_shrunk_for_unit_data_and_the_autoencoders_otherwise(X):
+    # digits' pixels lie in [0, 1]: centred and weighed by their spread, the never-inked
+    # corners at the common scale (standardizing would divide the rarely inked ones by ~0.01)
+    shrunk = AnomalyDetector(hidden_layers=(8,), epochs=1, random_state=0).fit(X).estimator_.scaler_
+    assert shrunk.kind == "shrunk"
+    assert shrunk.scale.min() > 0.5 * np.sqrt(X.var(0).mean())
+    outside = AnomalyDetector(hidden_layers=(8,), epochs=1, random_state=0).fit(X * 16).estimator_
+    assert outside.scaler_.kind == "standard"
+    told = AnomalyDetector(hidden_layers=(8,), epochs=1, scaling="none", random_state=0).fit(X)
+    assert told.estimator_.scaler_.kind == "none"  # a user's choice stands
+
+
+def test_detection_scaling_reads_a_tables_features_not_its_label():
+    import pandas as pd
+
+    from hourglass.estimators.default_detector import detection_scaling
+
+    table = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [1.0, 0.0, 0.2], "label": [3, 7, 5]})
+    assert detection_scaling(table, "label") == "shrunk"
+    assert detection_scaling(table) == "auto"  # the label read as a feature lies outside [0, 1]
+    assert detection_scaling(table.assign(kind=["x", "y", "x"]), "label") == "auto"  # categories
+    assert detection_scaling(np.array([[0.2, np.nan]])) == "auto"  # the AutoEncoder names the NaN
+
+
 def test_detector_refuses_an_estimator_and_settings_at_once(X):
     with pytest.raises(InvalidInputError, match="both estimator= and the settings epochs=5") as error:
         AnomalyDetector(tiny_ae(), epochs=5).fit(X)

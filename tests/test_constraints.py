@@ -78,7 +78,7 @@ def test_default_noise_alias_is_what_make_noise_takes():
             AutoEncoder,
             "scaling",
             "log",
-            "scaling='log'; expected one of ('auto', 'none', 'standard', 'minmax')",
+            "scaling='log'; expected one of ('auto', 'none', 'standard', 'minmax', 'shrunk')",
         ),
         (
             AutoEncoder,

@@ -45,6 +45,7 @@ def test_resolve_scaling_rejects_unknown_kind_naming_it():
         ("none", X),
         ("minmax", np.array([[0.0, 0.0, 0.0], [0.5, 1.0, 0.0], [1.0, 0.5, 0.0]])),
         ("standard", (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)),
+        ("shrunk", (X - X.mean(0)) / np.sqrt(X.var(0) + X.var(0).mean())),
     ],
 )
 def test_fit_scaler_transform(kind, expected):
@@ -55,7 +56,7 @@ def test_fit_scaler_transform(kind, expected):
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["none", "minmax", "standard", "auto"])
+@pytest.mark.parametrize("kind", ["none", "minmax", "standard", "auto", "shrunk"])
 def test_fit_scaler_inverse_undoes_transform(kind):
     scaler = fit_scaler(X, kind)
     np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(X)), X, rtol=1e-6, atol=1e-5)
@@ -66,6 +67,18 @@ def test_fit_scaler_leaves_constant_features_unscaled(kind):
     scaler = fit_scaler(X, kind)
     assert scaler.scale[2] == 1.0
     assert np.isfinite(scaler.transform(X)).all()
+
+
+def test_shrunk_scaling_keeps_a_near_constant_feature_at_the_common_scale():
+    # A pixel dark in all but one of 100 images: standardizing divides it by 0.01, so that
+    # image's value there becomes a z-score of 10 and an unseen bright value one of 100.
+    rng = np.random.default_rng(0)
+    data = np.column_stack([rng.uniform(size=100), np.r_[np.zeros(99), 0.1]])
+    standard, shrunk = fit_scaler(data, "standard"), fit_scaler(data, "shrunk")
+    assert standard.scale[1] < 0.011
+    np.testing.assert_allclose(shrunk.scale, np.sqrt(data.var(0) + data.var(0).mean()), rtol=1e-6)
+    assert shrunk.scale[1] > 0.2  # about the pooled spread, not the pixel's own
+    assert shrunk.scale[0] > shrunk.scale[1]  # a feature's scale still grows with its spread
 
 
 def test_fit_scaler_per_channel_statistics():

@@ -16,7 +16,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "
 #: Reconstruction losses; 'auto' picks one from the data (:func:`hourglass.train.losses.choose_loss`).
 LOSSES = ("auto", "mse", "bce")
 #: Input scalings; 'auto' picks one from the data (:mod:`hourglass.data.scaling`).
-SCALINGS = ("auto", "none", "standard", "minmax")
+SCALINGS = ("auto", "none", "standard", "minmax", "shrunk")
 #: How conv blocks shrink and grow the grid: max-pool / upsample, or strided / transposed convs.
 DOWNSAMPLINGS = ("pool", "stride")
 #: Image colour modes: gray or colour (:mod:`hourglass.data.images`).

@@ -28,7 +28,8 @@ class AffineScaler:
     Attributes
     ----------
     kind : str
-        ``'none'``, ``'standard'`` or ``'minmax'`` (the resolved choice, never ``'auto'``).
+        ``'none'``, ``'standard'``, ``'minmax'`` or ``'shrunk'`` (the resolved choice, never
+        ``'auto'``).
     offset, scale : ndarray
         Shaped like one sample with singleton axes where statistics are shared.
     """
@@ -174,6 +175,25 @@ def summarize(
     return DataSummary(seen, mean, m2 / n, lo, hi, binary)
 
 
+def shrunk_scale(var: np.ndarray) -> np.ndarray:
+    """Per-feature scale of ``scaling='shrunk'``: the root of each variance plus their mean.
+
+    Standardizing divides by each feature's own spread, so a pixel that is dark in all but one
+    training image becomes a z-score of thousands where it lights up: a detector trained so on
+    Fashion-MNIST diverged. Adding the mean variance to each (shrinking every variance toward
+    the pooled one) leaves such a feature at the common scale, while a feature's weight still
+    falls as its spread grows. Meant for features that share one unit (pixels, shares); for
+    columns in unrelated units the mean variance is that of the largest, so use 'standard'.
+
+    Examples
+    --------
+    >>> shrunk_scale(np.array([0.0, 1.0, 8.0]))
+    array([1.73205081, 2.        , 3.31662479])
+    """
+    var = np.asarray(var, dtype=np.float64)
+    return np.sqrt(var + var.mean())
+
+
 def resolve_scaling(kind: str, X: np.ndarray | DataSummary) -> str:
     """Resolve ``'auto'``: no scaling for data already in [0, 1], standardization otherwise."""
     if kind not in SCALINGS:
@@ -192,6 +212,8 @@ def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
         offset, scale = np.zeros(shape), np.ones(shape)
     elif kind == "standard":
         offset, scale = summary.mean, np.sqrt(summary.var)
+    elif kind == "shrunk":
+        offset, scale = summary.mean, shrunk_scale(summary.var)
     else:  # minmax
         offset, scale = summary.min, summary.max - summary.min
     # Constant features would divide by zero; leave them centred but unscaled.
@@ -206,8 +228,9 @@ def fit_scaler(X: np.ndarray, kind: str, channel_axis: int | None = None) -> Aff
     ----------
     X : ndarray of shape (n_samples, ...)
         Training data.
-    kind : {'auto', 'none', 'standard', 'minmax'}
-        ``'auto'`` resolves through :func:`resolve_scaling`.
+    kind : {'auto', 'none', 'standard', 'minmax', 'shrunk'}
+        ``'auto'`` resolves through :func:`resolve_scaling`; ``'shrunk'`` standardizes by
+        :func:`shrunk_scale`.
     channel_axis : int or None
         For image-like data, the axis of one sample (1 for (n, c, h, w)) whose entries get
         their own statistics; the other axes share them. ``None``: one statistic per feature.

@@ -15,6 +15,8 @@ UNITS_TEXT = {
     "standardized": "in standardized units (z-scores from the training rows, per feature; per channel for "
     "a convolutional autoencoder)",
     "range": "in units of each feature's training range (min-max scaled)",
+    "shrunk": "in shrunk standardized units (each feature centred and divided by the root of its variance "
+    "plus the mean variance of all features, from the training rows)",
     "medians": "in medians of held-out normal rows (an anomaly detector's combined score: the "
     "reconstruction error over its median, plus half the code's distance over its median)",
 }
@@ -23,10 +25,11 @@ UNITS_SHORT = {
     "data": "data units",
     "standardized": "standardized units",
     "range": "range units",
+    "shrunk": "shrunk standardized units",
     "medians": "medians of normal rows",
 }
 #: The units a fitted scaler's kind stands for.
-_BY_SCALER = {"none": "data", "standard": "standardized", "minmax": "range"}
+_BY_SCALER = {"none": "data", "standard": "standardized", "minmax": "range", "shrunk": "shrunk"}
 
 
 def units_of(scaler) -> str:

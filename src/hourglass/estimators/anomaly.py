@@ -36,6 +36,7 @@ from hourglass.estimators.default_detector import (
     DETECTION_STEPS,
     _default_estimator,
     detection_epochs,
+    detection_scaling,
 )
 from hourglass.estimators.detector_params import _FORWARDED, _same, detector_constraints
 from hourglass.estimators.detector_state import delegated
@@ -106,9 +107,11 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
         input's width, at most 16), ``hidden_layers=(128,)`` (a net that cannot reconstruct
         everything), ``epochs='auto'`` meaning about 300 steps and at least 20 epochs (detection
-        stops gaining long before reconstruction does; :func:`detection_epochs`) and
-        ``verbose=0``: ``AnomalyDetector(code_size=4, epochs=5)``. Refused together with
-        ``estimator``, which carries its own settings.
+        stops gaining long before reconstruction does; :func:`detection_epochs`),
+        ``scaling='auto'`` meaning 'shrunk' for data in [0, 1] (every feature centred and
+        weighed by its spread; :func:`detection_scaling`) and ``verbose=0``:
+        ``AnomalyDetector(code_size=4, epochs=5)``. Refused with ``estimator``, which carries
+        its own settings.
 
     Attributes
     ----------
@@ -283,12 +286,9 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
             train = calibration = X
         else:
             train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state)
-            n_features = int(np.prod(np.shape(X)[1:])) if np.ndim(X) > 1 else 1
-            template = (
-                self.estimator
-                if self.estimator is not None
-                else _default_estimator(n_features, self.random_state, settings, len(train_idx))
-            )
+            template = self.estimator
+            if template is None:  # the default AutoEncoder, sized and scaled for X
+                template = _default_estimator(X, y, self.random_state, settings, len(train_idx))
             train = _safe_indexing(X, train_idx)
             # A column name in y is the DataFrame's label column, never a feature.
             self.estimator_ = clone(template).fit(train, y if isinstance(y, str) else None)
@@ -489,6 +489,7 @@ __all__ = [
     "DETECTION_STEPS",
     "check_binary_labels",
     "detection_epochs",
+    "detection_scaling",
     "photo_patches",
     "score_units",
     "PHOTOS",

@@ -94,7 +94,7 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         axis is longer than 16.
     loss : {'auto', 'mse', 'bce'}, default='auto'
         As in :class:`hourglass.AutoEncoder`.
-    scaling : {'auto', 'none', 'standard', 'minmax'}, default='auto'
+    scaling : {'auto', 'none', 'standard', 'minmax', 'shrunk'}, default='auto'
         As in :class:`hourglass.AutoEncoder`, with statistics per channel.
     epochs : int or 'auto', default=100
         Maximum number of epochs ('auto' as in :class:`hourglass.AutoEncoder`).

@@ -35,9 +35,12 @@ class AutoEncoder(BaseAutoEncoder):
     loss : {'auto', 'mse', 'bce'}, default='auto'
         'auto' picks binary cross-entropy when every (scaled) training value lies in [0, 1],
         MSE otherwise; the choice and its reason are in ``loss_`` and ``loss_reason_``.
-    scaling : {'auto', 'none', 'standard', 'minmax'}, default='auto'
+    scaling : {'auto', 'none', 'standard', 'minmax', 'shrunk'}, default='auto'
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
-        [0, 1] as they are and standardizes anything else.
+        [0, 1] as they are and standardizes anything else. 'shrunk' standardizes by the root of
+        each feature's variance plus the mean variance, so that a near-constant feature is not
+        blown up (for features in one shared unit, such as pixels;
+        :func:`hourglass.data.scaling.shrunk_scale`).
     epochs : int or 'auto', default='auto'
         Maximum number of epochs. 'auto' caps the run at about 20,000 optimizer steps, between
         30 and 300 epochs (300 for digits' 1,400 training rows, 95 for Fashion-MNIST's 54,000 at

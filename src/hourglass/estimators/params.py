@@ -155,7 +155,9 @@ PARAMS: tuple[Param, ...] = (
     # -- training -----------------------------------------------------------------------------
     Param("loss", str, "auto", "auto (BCE for binary data, else MSE), mse or bce.",
           flags=_flag("loss"), panel=_ARCH, choices=LOSSES),
-    Param("scaling", str, "auto", "auto (none for [0, 1] data, else standard), none, standard, minmax.",
+    Param("scaling", str, "auto",
+          "auto (none for [0, 1] data, else standard), none, standard, minmax, shrunk (standard with "
+          "each variance plus the mean one).",
           flags=_flag("scaling"), panel=_ARCH, choices=SCALINGS),
     # The conv defaults are the restoration benchmarks' tuned recipe (issue 13 revisits them).
     Param("epochs", int | str, "auto",

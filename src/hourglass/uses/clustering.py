@@ -135,6 +135,7 @@ SCALING_TEXT = {
     "none": "unscaled (the autoencoder's own input: every value in [0, 1])",
     "standard": "standardized per feature from the autoencoder's training rows (its own scaling)",
     "minmax": "min-max scaled per feature from the autoencoder's training rows (its own scaling)",
+    "shrunk": "standardized with shrunk variances from the autoencoder's training rows (its own scaling)",
 }
 
 
