@@ -42,6 +42,12 @@ def _torchrun(args: list[str], cwd, timeout: int = 300) -> subprocess.CompletedP
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def _failure(done: subprocess.CompletedProcess) -> str:
+    """The workers' own error lines first (torchrun's summary after them hides a rank's abort)."""
+    own = [line for line in done.stderr.splitlines() if "torch/distributed" not in line]
+    return "\n".join(own[:40])[-3000:] + "\n...\n" + done.stderr[-1000:]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_two_gloo_processes_train_the_weights_of_one(tmp_path, case):
     np.save(tmp_path / "data.npy", _data())
@@ -49,15 +55,18 @@ def test_two_gloo_processes_train_the_weights_of_one(tmp_path, case):
     script.write_text(
         textwrap.dedent(
             f"""
-            import numpy as np, torch, hourglass
+            import atexit, numpy as np, torch, hourglass
             torch.set_num_threads(1)
+            # Runs after the handlers fit registers: the group must be gone before shutdown.
+            atexit.register(lambda: print("group at exit:", torch.distributed.is_initialized()))
             ae = hourglass.AutoEncoder(**{ {**SETTINGS, **CASES[case]}!r}).fit(np.load("data.npy"))
             ae.save("model")
             """
         )
     )
     done = _torchrun([str(script)], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _failure(done)
+    assert done.stdout.count("group at exit: False") == 2, done.stdout[-1000:]
     single = hourglass.AutoEncoder(**{**SETTINGS, **CASES[case]}).fit(_data())
     parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))
     for name, value in single.module_.state_dict().items():
@@ -70,7 +79,7 @@ def test_torchrun_cli_fit_writes_one_model(tmp_path):
     args = ["-m", "hourglass", "fit", "data.npy", "--out", "m", "--code-size", "3", "--hidden", "16",
             "--epochs", "2", "--device", "cpu"]  # fmt: skip
     done = _torchrun(args, tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _failure(done)
     assert hourglass.load(tmp_path / "m").transform(_data()[:5]).shape == (5, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "m"]  # no lock, no checkpoint
     assert done.stdout.count("saved the model") == 1
@@ -117,7 +126,7 @@ def test_resume_under_torchrun_finishes_the_run_a_single_process_began(tmp_path)
     )
     assert first.returncode != 0 and (tmp_path / "m.checkpoint").exists(), first.stderr[-2000:]
     done = _torchrun(["-m", "hourglass", *args, "--resume"], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _failure(done)
     resumed = hourglass.load(tmp_path / "m")
     assert resumed.history_.epoch == [1, 2, 3]
     whole = hourglass.AutoEncoder(
@@ -188,7 +197,7 @@ def test_each_process_reads_its_own_share_of_a_lazy_dataset(tmp_path):
         )
     )
     done = _torchrun([str(script)], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _failure(done)
     single = hourglass.AutoEncoder(**settings).fit(_data().astype(np.float32))
     parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))
     for name, value in single.module_.state_dict().items():
@@ -223,7 +232,7 @@ def test_a_conv_model_trains_under_torchrun_in_channels_last_as_in_one_process(t
         )
     )
     done = _torchrun([str(script)], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _failure(done)
     assert "strides do not match" not in done.stderr
     single = hourglass.ConvAutoEncoder(**settings).fit(np.load(tmp_path / "images.npy"))
     parallel = load_file(str(tmp_path / "model" / "weights.safetensors"))

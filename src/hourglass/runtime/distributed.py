@@ -10,6 +10,7 @@ only rank 0 writes checkpoints, models and reports.
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -76,7 +77,19 @@ def setup(device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=None)
+        atexit.register(_leave_group)
     return device
+
+
+def _leave_group() -> None:
+    """Destroy the process group :func:`setup` joined, while the interpreter is still whole.
+
+    Left to interpreter shutdown, gloo's worker threads free the tensors of their last work
+    after Python is torn down, and the process dies of SIGABRT (pytorch/pytorch#179291): a
+    torchrun job whose training succeeded then fails on one rank now and then.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def data_parallel(model: torch.nn.Module) -> torch.nn.Module:
