@@ -112,6 +112,17 @@ def test_fit_passes_hyperparameters_through(files, tmp_path):
     assert (ae.loss_, ae.scaler_.kind) == ("mse", "minmax")
 
 
+def test_fit_takes_auto_hidden_layers_and_refuses_another_word(files, tmp_path):
+    args = ["--code-size", "2", "--epochs", "1", "--device", "cpu", "--quiet"]
+    code, _, err = run("fit", files / "data.npy", "--out", tmp_path / "m", "--hidden", "auto", *args)
+    assert code == 0, err
+    assert hourglass.load(tmp_path / "m", device="cpu").architecture_.hidden_layers == (256, 128)
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "n", "--hidden", "wide", *args), "'wide'", "auto"
+    )
+    assert not (tmp_path / "n").exists()
+
+
 def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     code, out, _ = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT[:-1])
     assert code == 0

@@ -115,3 +115,26 @@ def test_conv_autoencoder_fits_with_auto_learning_rate():
     ae = ConvAutoEncoder(code_size=4, channels=(4,), epochs=1, learning_rate="auto", random_state=0)
     ae.fit(X)
     assert ae.learning_rate_ == 3e-3 and "convolutional" in ae.learning_rate_reason_
+
+
+@pytest.mark.parametrize(("features", "layers"), [(6, (256, 128)), (512, (256, 128)), (513, (512, 256))])
+def test_auto_hidden_layers_widen_for_inputs_of_more_than_512_features(features, layers):
+    X = np.random.default_rng(0).random((40, features)).astype(np.float32)
+    ae = AutoEncoder(code_size=2, device="cpu", **TINY).fit(X)
+    assert ae.hidden_layers == "auto"  # the parameter stays as given; the fitted layers say what it chose
+    assert ae.architecture_.hidden_layers == layers
+    first = next(m for m in ae.module_.encoder.modules() if isinstance(m, torch.nn.Linear))
+    assert (first.in_features, first.out_features) == (features, layers[0])
+
+
+def test_auto_hidden_layers_survive_save_and_load(rows, tmp_path):
+    ae = AutoEncoder(code_size=2, device="cpu", **TINY).fit(rows)
+    ae.save(tmp_path / "m")
+    again = hourglass.load(tmp_path / "m", device="cpu")
+    assert again.architecture_.hidden_layers == (256, 128)
+    np.testing.assert_allclose(again.transform(rows), ae.transform(rows), rtol=0, atol=1e-6)
+
+
+def test_hidden_layers_of_another_word_are_refused_by_name(rows):
+    with pytest.raises(InvalidInputError, match=r"hidden_layers='wide'.*expected 'auto'"):
+        AutoEncoder(hidden_layers="wide", **TINY).fit(rows)

@@ -161,6 +161,10 @@ def _value(param: Param, raw: Any) -> Any:
     """The estimator's value for an option's text."""
     raw = raw.value if isinstance(raw, enum.Enum) else raw
     if param.name in INT_LISTS:
+        if param.name == "hidden_layers" and isinstance(raw, str) and not raw[:1].isdigit():
+            if raw != "auto":
+                raise InvalidInputError(f"{param.flag} {raw!r}; expected auto or integers such as 256,128")
+            return raw
         values = parse_ints(raw, param.flag)
         if param.name == "image_size" and values is not None:
             if len(values) not in (1, 2):

@@ -180,7 +180,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         *,
         score_kind: str = "combined",
         code_size: int | None = None,
-        hidden_layers: tuple[int, ...] = (128,),
+        hidden_layers: tuple[int, ...] | str = (128,),
         decoder_layers: tuple[int, ...] | None = None,
         activation: str = "gelu",
         loss: str = "auto",

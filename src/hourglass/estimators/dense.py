@@ -26,8 +26,10 @@ class AutoEncoder(BaseAutoEncoder):
     ----------
     code_size : int, default=2
         Width of the bottleneck (must be smaller than the number of features).
-    hidden_layers : tuple of int, default=(256, 128)
-        Nodes per encoder layer, outermost first.
+    hidden_layers : tuple of int or 'auto', default='auto'
+        Nodes per encoder layer, outermost first. 'auto': (256, 128), or (512, 256) for inputs
+        of more than 512 features, where the wider layers learn more per second
+        (:func:`~hourglass.estimators.inputs.rows.auto_hidden_layers`).
     decoder_layers : tuple of int or None, default=None
         Nodes per decoder layer, innermost first; ``None`` mirrors the encoder.
     activation : str, default='gelu'
@@ -42,8 +44,8 @@ class AutoEncoder(BaseAutoEncoder):
         blown up (for features in one shared unit, such as pixels;
         :func:`hourglass.data.scaling.shrunk_scale`).
     epochs : int or 'auto', default='auto'
-        Maximum number of epochs. 'auto' caps the run at about 20,000 optimizer steps, between
-        30 and 300 epochs (300 for digits' 1,400 training rows, 95 for Fashion-MNIST's 54,000 at
+        Maximum number of epochs. 'auto' caps the run at about 12,000 optimizer steps, between
+        30 and 300 epochs (300 for digits' 1,400 training rows, 57 for Fashion-MNIST's 54,000 at
         the default batch; the cap is in ``epochs_``), and trains until learning stops gaining,
         then decays the rate and the noise (``history_.stop_reason`` says where it ended).
     batch_size : int, default=256
@@ -190,7 +192,7 @@ class AutoEncoder(BaseAutoEncoder):
     def __init__(
         self,
         code_size: int | None = 2,
-        hidden_layers: tuple[int, ...] = (256, 128),
+        hidden_layers: tuple[int, ...] | str = "auto",
         decoder_layers: tuple[int, ...] | None = None,
         activation: str = "gelu",
         loss: str = "auto",

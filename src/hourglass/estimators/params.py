@@ -118,8 +118,10 @@ PARAMS: tuple[Param, ...] = (
     # -- architecture (dense first, then conv, in each estimator's positional order) -----------
     Param("code_size", int | None, 2, "Width of the code (conv: omit for a spatial code).",
           per_kind={"conv": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
-    Param("hidden_layers", tuple[int, ...], (256, 128), "Nodes per encoder layer, e.g. 256,128.",
-          kinds=("dense", "vae"), flags=("--hidden-layers", "--hidden"), panel=_ARCH, metavar="INT[,INT]"),
+    Param("hidden_layers", tuple[int, ...] | str, "auto",
+          "Nodes per encoder layer, e.g. 256,128 (auto: 256,128; 512,256 above 512 features).",
+          per_kind={"vae": (256, 128)}, kinds=("dense", "vae"), flags=("--hidden-layers", "--hidden"),
+          panel=_ARCH, metavar="INT[,INT]|auto"),
     Param("decoder_layers", tuple[int, ...] | None, None, "Decoder layers, innermost first (none: mirror).",
           kinds=("dense", "vae"), flags=("--decoder-layers", "--decoder-hidden"), panel=_ARCH,
           metavar="INT[,INT]"),
@@ -161,7 +163,7 @@ PARAMS: tuple[Param, ...] = (
           flags=_flag("scaling"), panel=_ARCH, choices=SCALINGS),
     # The conv defaults are the restoration benchmarks' tuned recipe (issue 13 revisits them).
     Param("epochs", int | str, "auto",
-          "Epochs (auto: until learning stalls, then a decay; at most ~20,000 steps, 30 to 300 epochs).",
+          "Epochs (auto: until learning stalls, then a decay; at most ~12,000 steps, 30 to 300 epochs).",
           per_kind={"conv": 100}, flags=_flag("epochs"), metavar="INT|auto"),
     Param("max_time", float | str | None, None,
           "Training time budget: seconds, or '90s', '10min', '1h'; the schedule ends at it (none: no limit).",

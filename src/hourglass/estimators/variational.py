@@ -135,7 +135,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def __init__(
         self,
         code_size: int | None = 16,
-        hidden_layers: tuple[int, ...] = (256, 128),
+        hidden_layers: tuple[int, ...] | str = (256, 128),
         decoder_layers: tuple[int, ...] | None = None,
         channels: tuple[int, ...] | None = None,
         kernel_size: int = 3,

@@ -52,6 +52,31 @@ def auto_learning_rate(width: int, batch_size: int) -> tuple[float, str]:
     return float(f"{rate:.3g}"), rule
 
 
+#: ``hidden_layers='auto'``: the encoder's layers for inputs of up to ``WIDE_INPUT`` features,
+#: and for wider ones (the decoder mirrors them).
+AUTO_HIDDEN = (256, 128)
+AUTO_HIDDEN_WIDE = (512, 256)
+WIDE_INPUT = 512
+
+
+def auto_hidden_layers(n_features: int) -> tuple[int, ...]:
+    """The encoder layers of ``hidden_layers='auto'`` for an input of ``n_features``.
+
+    256-128 cuts a 784-pixel image to a third in its first layer; 512-256 learns more per
+    second there, even though each step costs about 1.6 times as much: on 10,000 Fashion-MNIST
+    images, code 30, in the same 30 s budget, 7.50 against 7.71 squared error per test image
+    (bf16), 7.69 against 7.87 (fp32); a single layer of 512 did as well there but lost digits'
+    2-unit codes (0.74x PCA against 0.50x). Up to 512 features 256-128 stays: on digits' 64
+    pixels a wider net only costs time.
+
+    Examples
+    --------
+    >>> auto_hidden_layers(64), auto_hidden_layers(784)
+    ((256, 128), (512, 256))
+    """
+    return AUTO_HIDDEN_WIDE if int(n_features) > WIDE_INPUT else AUTO_HIDDEN
+
+
 def reject_non_numeric_columns(X: Any) -> None:
     """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
     dtypes = getattr(X, "dtypes", None)
@@ -154,6 +179,12 @@ class RowsPart(InputPart):
     def base_architecture(self, est: Any, head: np.ndarray, output_activation: str) -> DenseConfig:
         """The dense config from the parameters alone, before any pretrained part is read."""
         hidden = est.hidden_layers
+        if isinstance(hidden, str):
+            if hidden != "auto":
+                raise InvalidInputError(
+                    f"hidden_layers={hidden!r}; expected 'auto' or layer widths such as (256, 128)"
+                )
+            hidden = auto_hidden_layers(head.shape[1])
         hidden = (hidden,) if isinstance(hidden, numbers.Integral) else hidden
         return DenseConfig(
             input_dim=head.shape[1],
