@@ -43,8 +43,8 @@ from hourglass.train.trainer import Trainer
 #: (digits: 300, Fashion-MNIST: 57). A cap, not a plan: the run ends once learning stalls and
 #: its rate has decayed (:mod:`hourglass.train.schedule`), mostly well before. Fashion-MNIST's
 #: 60,000 images are the set a cap binds (one core, bf16, 512-256 layers): 12,000 steps gave
-#: 0.487x PCA-30 in 89 s, 15,000 0.479x in 121 s, 20,000 0.472x in 152 s. Sets under about
-#: 10,000 rows reach the 300-epoch bound first and do not feel it.
+#: 0.487x PCA-30 in 89 s (134 s on a slower day), 15,000 0.479x in 121 s, 20,000 0.472x in
+#: 152 s. Sets under about 10,000 rows reach the 300-epoch bound first and do not feel it.
 AUTO_STEPS = 12_000
 AUTO_EPOCHS = (30, 300)
 
