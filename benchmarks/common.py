@@ -52,8 +52,12 @@ def cpu_model() -> str:
 
 
 def machine() -> dict:
-    """``{"cpu": ..., "cores": ...}``: the record of where a run took place."""
-    return {"cpu": cpu_name(), "cores": os.cpu_count()}
+    """``{"cpu": ..., "model": ..., "cores": ...}``: the record of where a run took place.
+
+    ``platform`` names only the architecture on many Linux machines ("x86_64"), and the same
+    benchmark differs several-fold between CPUs of one architecture: the model name says which.
+    """
+    return {"cpu": cpu_name(), "model": cpu_model(), "cores": os.cpu_count()}
 
 
 # -- timing -----------------------------------------------------------------------------------

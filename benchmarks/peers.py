@@ -37,9 +37,9 @@ from sklearn.preprocessing import StandardScaler
 
 import hourglass
 from benchmarks.common import (
-    cpu_name,
     emit,
     fashion_mnist,
+    machine,
     output_path,
     parse,
     pca_reconstruction,
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     train, test = fashion_mnist()
     results: dict = {
         "benchmark": "peers",
-        "machine": {"cpu": cpu_name(), "core": args.core, "threads": 1},
+        "machine": {**machine(), "core": args.core, "threads": 1},
         "torch": torch.__version__,
     }
     if not args.skip_anomaly:
