@@ -13,7 +13,7 @@ import enum
 import inspect
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -161,7 +161,8 @@ def _value(param: Param, raw: Any) -> Any:
     """The estimator's value for an option's text."""
     raw = raw.value if isinstance(raw, enum.Enum) else raw
     if param.name in INT_LISTS:
-        if param.name == "hidden_layers" and isinstance(raw, str) and not raw[:1].isdigit():
+        # A list whose type admits a word (hidden_layers) takes 'auto' in place of the integers.
+        if str in get_args(param.type) and isinstance(raw, str) and not raw[:1].isdigit():
             if raw != "auto":
                 raise InvalidInputError(f"{param.flag} {raw!r}; expected auto or integers such as 256,128")
             return raw
