@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from hourglass import AutoEncoder
 from hourglass.cli import app
 from hourglass.exceptions import InvalidInputError
+from hourglass.train import schedule as schedule_module
 from hourglass.train import trainer as trainer_module
 from hourglass.train.budget import parse_duration
 from hourglass.train.schedule import (
@@ -114,6 +115,24 @@ def test_auto_epochs_end_when_learning_stops_and_say_so():
     assert "learning stopped gaining" in history.stop_reason or "no improvement for" in history.stop_reason
     assert history.recipe["schedule"] == "progressive cosine"
     assert history.recipe["threads"] >= 1 and history.recipe["threads_rule"]
+
+
+def test_a_stretch_of_a_run_that_did_much_work_must_gain_more(monkeypatch):
+    rng = np.random.default_rng(0)
+    # Two factors and little noise: learning goes on gaining up to the 300-epoch cap.
+    rows = np.tanh(rng.normal(size=(1000, 2)) @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(1000, 6))
+    params = dict(code_size=2, hidden_layers=(8,), random_state=0, device="cpu")
+    free = AutoEncoder(**params).fit(rows)
+    assert "grows with the work" not in free.history_.stop_reason  # a small run is never priced
+    # 1e6 FLOPs a run does freely: this run's few thousand steps count as a large one's work.
+    monkeypatch.setattr(schedule_module, "FREE_WORK", 1e6)
+    priced = AutoEncoder(**params).fit(rows)
+    assert priced.n_epochs_ < free.n_epochs_
+    assert "the gain asked grows with the work done" in priced.history_.stop_reason
+    # A time budget prices the run itself: under one, the plan grows as an unpriced run's does.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1e-6))
+    budgeted = AutoEncoder(**params, max_time=3600).fit(rows)
+    assert budgeted.n_epochs_ == free.n_epochs_
 
 
 def test_fixed_epochs_keep_the_cosine_over_all_of_them(rows):

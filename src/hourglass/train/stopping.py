@@ -20,7 +20,7 @@ from torch import nn
 from hourglass.runtime import distributed
 from hourglass.train.config import TrainConfig
 from hourglass.train.history import History
-from hourglass.train.schedule import EXTEND_GAIN, GAIN_WINDOW, plateau_gain
+from hourglass.train.schedule import EXTEND_GAIN, GAIN_WINDOW, free_work, gain_needed, plateau_gain
 
 #: With a fading noise, early stopping counts epochs without improvement only once the noise is
 #: below this share of its level: before, the clean validation loss moves with the noise as much
@@ -50,6 +50,8 @@ class StoppingRules:
     _cap_steps: int
     _steps_per_epoch_seen: int
     _reference: float
+    #: Forward FLOPs of one sample (None: the layers do not tell), read once per fit.
+    _sample_flops: float | None
 
     def _stop_reason(self, epoch: int, bad_epochs: int) -> str:
         """After an epoch: why training ends here, or '' to go on (an adaptive run may plan its decay)."""
@@ -85,9 +87,18 @@ class StoppingRules:
             return f"the schedule was laid over the time budget of {self.config.max_time:g} s"
         if schedule.plan >= self._cap_steps:
             return f"reached the cap of {self.config.epochs} epochs"
+        needed = getattr(self, "_gain_needed", EXTEND_GAIN)
+        if needed <= EXTEND_GAIN:
+            asked = f"{EXTEND_GAIN:.0%} per {GAIN_WINDOW:.0%} more steps"
+        else:
+            free = free_work(accelerator=self.device.type != "cpu")
+            asked = (
+                f"{needed:.1%} per {GAIN_WINDOW:.0%} more steps (the gain asked grows with the work "
+                f"done: {needed / EXTEND_GAIN:.1f}x the {free:.0e} FLOPs a run does freely)"
+            )
         return (
-            f"learning stopped gaining {EXTEND_GAIN:.0%} per {GAIN_WINDOW:.0%} more steps, so the rate "
-            f"and noise decayed over a plan of {schedule.plan} steps"
+            f"learning stopped gaining {asked}, so the rate and noise decayed over a plan of "
+            f"{schedule.plan} steps"
         )
 
     def _hook_says_stop(self, epoch: int) -> bool:
@@ -183,4 +194,17 @@ class StoppingRules:
         # 20-40 % worse than a full run), a share of the best loss alone never stops a loss that
         # heads for zero.
         gain = plateau_gain(best, steps, math.sqrt(max(best[-1], 0.0) * self._reference))
-        schedule.stretch(step, gain if math.isfinite(gain) else EXTEND_GAIN)
+        self._gain_needed = self._stretch_price(step)
+        schedule.stretch(step, gain if math.isfinite(gain) else math.inf, self._gain_needed)
+
+    def _stretch_price(self, step: int) -> float:
+        """The gain a stretch must show now (:func:`~hourglass.train.schedule.gain_needed`).
+
+        The work is the run's so far, forward and backward (3x the forward products), over the
+        global batch, so every process and every number of processes takes the same decision.
+        A time budget prices the run itself: under one, a stretch only has to gain.
+        """
+        if self.config.max_time is not None or not self._sample_flops:
+            return EXTEND_GAIN
+        work = 3.0 * self._sample_flops * self.config.batch_size * step
+        return gain_needed(work, accelerator=self.device.type != "cpu")

@@ -153,6 +153,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             self.forward = torch.compile(self.forward, mode=mode)
         # Resolved from the hardware alone until fit() knows the work of a step.
         self.precision, self.precision_reason = resolve_precision(config.precision, self.device)
+        self._sample_flops: float | None = None  # read from the layers when fit sees its data
         self.loss = loss
         self.regularizers = list(regularizers or [])
         self.corruption = corruption
@@ -370,7 +371,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             item = train[0]
             item = item[0] if isinstance(item, (list, tuple)) else item
             sample = torch.as_tensor(item, device=self.device)[None]  # (1, ...)
-        flops = forward_flops(self.model, sample)
+        flops = self._sample_flops = forward_flops(self.model, sample)
         # Under DDP each process computes its share of every batch.
         step = None if flops is None else flops * self.config.batch_size / distributed.world_size()
         if self.config.precision == "auto":
