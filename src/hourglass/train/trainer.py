@@ -306,7 +306,13 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         """Seed dropout and the other global-RNG draws of ``epoch``: the same seed, the same run
         (``partial_fit``'s passes too: unseeded, two runs of a seed with dropout differed by 1 %
         in their loss)."""
-        torch.manual_seed(self.config.seed * 7_919 + epoch)
+        seed = self.config.seed * 7_919 + epoch
+        if self.device.type == "cpu":
+            # The CPU generator alone: torch.manual_seed also queues CUDA's reseeding, formatting
+            # a stack trace each time when CUDA is not in use (0.8 ms an epoch, 3 % of digits').
+            torch.random.default_generator.manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
 
     def start_incremental(self, n_items: int) -> None:
         """Set up the optimizer for ``partial_fit``: a constant rate, no end to schedule toward."""
