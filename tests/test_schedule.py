@@ -129,10 +129,11 @@ def test_a_stretch_of_a_run_that_did_much_work_must_gain_more(monkeypatch):
     priced = AutoEncoder(**params).fit(rows)
     assert priced.n_epochs_ < free.n_epochs_
     assert "the gain asked grows with the work done" in priced.history_.stop_reason
+    assert priced.history_.recipe["free_work"] == 1e6
     # A time budget prices the run itself: under one, the plan grows as an unpriced run's does.
     monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1e-6))
     budgeted = AutoEncoder(**params, max_time=3600).fit(rows)
-    assert budgeted.n_epochs_ == free.n_epochs_
+    assert budgeted.n_epochs_ == free.n_epochs_ and budgeted.history_.recipe["free_work"] is None
 
 
 def test_fixed_epochs_keep_the_cosine_over_all_of_them(rows):
