@@ -183,18 +183,18 @@ class ProgressiveCosine:
         self._settle()
 
 
-def gain_needed(work: float | None, accelerator: bool = False) -> float:
+def gain_needed(work: float | None, free: float) -> float:
     """The gain a stretch must show after ``work`` FLOPs of training: :data:`EXTEND_GAIN`, more past
-    :data:`FREE_WORK` (:data:`FREE_WORK_ACCELERATOR` on an accelerator), in proportion to the work.
+    ``free`` FLOPs (:func:`free_work`), in proportion to the work.
 
     ``None`` (work the model's layers do not tell): :data:`EXTEND_GAIN`.
 
     Examples
     --------
-    >>> gain_needed(3e11), gain_needed(4e12), gain_needed(4e12, accelerator=True)
+    >>> gain_needed(3e11, FREE_WORK), gain_needed(4e12, FREE_WORK), gain_needed(4e12, FREE_WORK_ACCELERATOR)
     (0.01, 0.04, 0.01)
     """
-    return EXTEND_GAIN * max(1.0, (work or 0.0) / free_work(accelerator))
+    return EXTEND_GAIN * max(1.0, (work or 0.0) / free)
 
 
 def free_work(accelerator: bool = False) -> float:

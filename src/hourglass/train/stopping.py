@@ -91,10 +91,9 @@ class StoppingRules:
         if needed <= EXTEND_GAIN:
             asked = f"{EXTEND_GAIN:.0%} per {GAIN_WINDOW:.0%} more steps"
         else:
-            free = free_work(accelerator=self.device.type != "cpu")
             asked = (
                 f"{needed:.1%} per {GAIN_WINDOW:.0%} more steps (the gain asked grows with the work "
-                f"done: {needed / EXTEND_GAIN:.1f}x the {free:.0e} FLOPs a run does freely)"
+                f"done: {needed / EXTEND_GAIN:.1f}x the {self.free_work():.0e} FLOPs a run does freely)"
             )
         return (
             f"learning stopped gaining {asked}, so the rate and noise decayed over a plan of "
@@ -202,9 +201,18 @@ class StoppingRules:
 
         The work is the run's so far, forward and backward (3x the forward products), over the
         global batch, so every process and every number of processes takes the same decision.
-        A time budget prices the run itself: under one, a stretch only has to gain.
+        A time budget prices the run itself (:meth:`free_work`): under one, a stretch only has
+        to gain.
         """
-        if self.config.max_time is not None or not self._sample_flops:
+        free = self.free_work()
+        if free is None or not self._sample_flops:
             return EXTEND_GAIN
         work = 3.0 * self._sample_flops * self.config.batch_size * step
-        return gain_needed(work, accelerator=self.device.type != "cpu")
+        return gain_needed(work, free)
+
+    def free_work(self) -> float | None:
+        """The work past which a stretch must gain more (:func:`~hourglass.train.schedule.free_work`
+        for this device); None where no price applies: a run of fixed length, or a time budget."""
+        if not self._adaptive or self.config.max_time is not None:
+            return None
+        return free_work(accelerator=self.device.type != "cpu")

@@ -52,7 +52,6 @@ from hourglass.train.schedule import (
     MIN_PLAN_STEPS,
     ProgressiveCosine,
     WarmupCosine,
-    free_work,
     warmup_steps,
 )
 from hourglass.train.stopping import PATIENT_STRENGTH, StoppingRules
@@ -223,12 +222,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             threads_rule=threads_rule,
             schedule="progressive cosine" if self._adaptive else "warmup-cosine",
             max_time=config.max_time,
-            # The work past which a stretch must gain more (none: a fixed run or a time budget).
-            free_work=(
-                free_work(accelerator=self.device.type != "cpu")
-                if self._adaptive and config.max_time is None
-                else None
-            ),
+            free_work=self.free_work(),
         )
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
         best_loss, bad_epochs, start = math.inf, 0, 1
