@@ -113,11 +113,11 @@ def _option(param: Param, alias: int = 0) -> inspect.Parameter:
         settings["metavar"] = param.metavar
     if param.name == "random_state":
         settings.update(min=0, max=MAX_SEED)
-    if param.name == "skip_connections":
+    if param.name in _OFF_HELP:
         # Two plain flags, each on its own help row: on, off, or (neither) the estimator's 'auto'.
         kind = bool
         if alias:
-            settings.update(hidden=False, help="Never use U-Net skips.")
+            settings.update(hidden=False, help=_OFF_HELP[param.name])
     if kind is bool:
         return inspect.Parameter(
             name,
@@ -135,13 +135,15 @@ def _options() -> list[inspect.Parameter]:
     return [_option(p, i) for p in cli_params() for i in range(len(p.flags))]
 
 
-def _skip_connections(given: list[Any]) -> bool | None:
-    """``--skip-connections`` / ``--no-skip-connections`` as the parameter's True / False."""
+#: Parameters that are True, False or 'auto', as an on and an off flag: the off flag's help.
+_OFF_HELP = {"skip_connections": "Never use U-Net skips.", "pca_path": "Never add the PCA path."}
+
+
+def _on_off(param: Any, given: list[Any]) -> bool | None:
+    """``--name`` / ``--no-name`` as the parameter's True / False (neither: None, its 'auto')."""
     on, off = (bool(v) for v in given)
     if on and off:
-        raise InvalidInputError(
-            "--skip-connections and --no-skip-connections contradict each other; give one"
-        )
+        raise InvalidInputError(f"{param.flags[0]} and {param.flags[1]} contradict each other; give one")
     return True if on else (False if off else None)
 
 
@@ -217,10 +219,10 @@ def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         given = [options.get(param.name)] + [
             options.get(_alias_name(param, i)) for i in range(1, len(param.flags))
         ]
-        if param.name == "skip_connections":
-            given = [_skip_connections(given)]
+        if param.name in _OFF_HELP:
+            given = [_on_off(param, given)]
         # A flag that is off was not given (but --no-skip-connections says False).
-        unset = (None,) if param.name == "skip_connections" else (None, False)
+        unset = (None,) if param.name in _OFF_HELP else (None, False)
         raw = next((value for value in given if not any(value is u for u in unset)), None)
         if raw is None:
             continue

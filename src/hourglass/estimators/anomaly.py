@@ -183,6 +183,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         hidden_layers: tuple[int, ...] | str = (128,),
         decoder_layers: tuple[int, ...] | None = None,
         activation: str = "gelu",
+        pca_path: bool | str = False,
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = "auto",

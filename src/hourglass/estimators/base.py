@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
-from hourglass.estimators import fitting
+from hourglass.estimators import fitting, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
@@ -170,6 +170,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = trainer.fit(train, val, resume=resume)
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
         self.history_.recipe["statistics"] = summary.basis
+        if hasattr(self, "pca_path_reason_"):
+            self.history_.recipe["pca_path"] = self.pca_path_reason_
         self.fit_seconds_ = time.perf_counter() - tic
         self.validation_mse_, self.validation_mse_scaled_ = fitting.validation_mse(self, source, val_idx)
         self.n_epochs_ = len(self.history_.epoch)
@@ -191,6 +193,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # The input part sizes the network; the bottleneck part makes it its kind of code.
         config = part.architecture(self, head, output_activation(self.loss_, scaled))
         self.architecture_ = code.architecture(self, config)
+        pca_path.resolve(self, len(items))
         return summary
 
     @all_or_nothing

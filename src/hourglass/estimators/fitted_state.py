@@ -43,6 +43,8 @@ def saved_attributes(est: Any) -> dict[str, Any]:
         **est._bottleneck().saved_attributes(est),
         **est._input().saved_attributes(est),
     }
+    if hasattr(est, "pca_path_"):  # a dense autoencoder's: whether it has the PCA path, and why
+        fitted.update(pca_path_=bool(est.pca_path_), pca_path_reason_=est.pca_path_reason_)
     if hasattr(est, "arch_"):  # chose its input part from the data (the VAE): which, and the shape
         fitted.update(arch_=est.arch_, input_shape_=list(est.input_shape_))
     return fitted

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hourglass.data.sources import ScaledRows, TrainingSource, first_items
-from hourglass.estimators import parts
+from hourglass.estimators import parts, pca_path
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe
@@ -203,6 +203,7 @@ def prepare_module(est: Any, train: Any) -> None:
         raise InvalidInputError(
             "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"
         )
+    pca_path.fit(est, train)
     pretrain = getattr(est, "pretrain", None)
     if pretrain is not None:
         if pretrain != "layerwise":

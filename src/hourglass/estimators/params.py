@@ -141,6 +141,11 @@ PARAMS: tuple[Param, ...] = (
     Param("activation", str, "gelu", "relu, leaky_relu, elu, gelu, silu, tanh, sigmoid or identity.",
           per_kind={"conv": "relu"}, flags=_flag("activation"), panel=_ARCH,
           choices=ACTIVATIONS),
+    # Starting at PCA's solution, the network learns only the non-linear correction: lower
+    # held-out error in fewer steps on digits, Fashion-MNIST and faces (hourglass.nn.pca_path).
+    Param("pca_path", bool | str, False,
+          "A fixed PCA path beside the layers (off by default; auto: on for MSE on data in [0, 1]).",
+          kinds=("dense",), flags=("--pca-path", "--no-pca-path"), panel=_ARCH),
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
           kinds=("conv",), flags=_flag("task"), panel=_CONV,

@@ -75,6 +75,7 @@ def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = No
             code_size=src.code_size,
             activation=src.activation,
             decoder_layers=decoder_layers,
+            pca_encoder=src.pca_encoder,  # the saved encoder's fixed path comes with it
         )
     if is_path(decoder):
         src = _dense_source(decoder, "decoder")
@@ -83,7 +84,12 @@ def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = No
                 f"the decoder from {str(decoder)!r} maps codes of {src.code_size} units to {src.input_dim} "
                 f"features; expected {config.code_size} units to {base.input_dim} features"
             )
-        config = replace(config, decoder_layers=src.resolved_decoder_layers, activation=src.activation)
+        config = replace(
+            config,
+            decoder_layers=src.resolved_decoder_layers,
+            activation=src.activation,
+            pca_decoder=src.pca_decoder,
+        )
     return config
 
 

@@ -83,6 +83,8 @@ FITTED_TYPES: dict[str, Any] = {
     "device_": str,
     "validation_mse_": float | None,
     "validation_mse_scaled_": float | None,
+    "pca_path_": bool,
+    "pca_path_reason_": str,
     "score_units_": str,
     "threshold_raw_": float | None,
     "score_kind_": str,

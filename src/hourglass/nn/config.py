@@ -227,6 +227,9 @@ class DenseConfig(_JSONConfig):
         Dead units the TopK auxiliary loss uses (0: no auxiliary code).
     topk_dead_after : int
         Training samples without firing after which a TopK unit counts as dead.
+    pca_encoder, pca_decoder : bool
+        The encoder / decoder adds a fixed linear path (set to PCA's projection / reconstruction
+        before training, :mod:`hourglass.nn.pca_path`) to its layers' output.
     """
 
     kind: ClassVar[str] = "dense"
@@ -242,6 +245,8 @@ class DenseConfig(_JSONConfig):
     topk: int | None = None
     topk_aux_k: int = 0
     topk_dead_after: int = 10_000
+    pca_encoder: bool = False
+    pca_decoder: bool = False
 
     def __post_init__(self) -> None:
         self.hidden_layers = _int_tuple("hidden_layers", self.hidden_layers)

@@ -8,6 +8,7 @@ from torch import nn
 
 from hourglass.nn.activations import make_activation
 from hourglass.nn.config import DenseConfig
+from hourglass.nn.pca_path import LinearPathSequential
 
 
 def _hidden_stack(widths: tuple[int, ...], in_features: int, activation: str, dropout: float):
@@ -25,10 +26,13 @@ def build_dense_encoder(config: DenseConfig) -> nn.Sequential:
     """Encoder ``input -> hidden_layers... -> code`` with a linear code layer.
 
     The code layer has no activation: a linear bottleneck keeps the code unconstrained, as in
-    PCA, and lets regularizers and bottlenecks decide its sparsity.
+    PCA, and lets regularizers and bottlenecks decide its sparsity. With ``pca_encoder`` the
+    stack adds a fixed linear map of its input (:mod:`hourglass.nn.pca_path`).
     """
     layers, width = _hidden_stack(config.hidden_layers, config.input_dim, config.activation, config.dropout)
     layers.append(("code", nn.Linear(width, config.code_size)))
+    if config.pca_encoder:
+        return LinearPathSequential(config.input_dim, config.code_size, OrderedDict(layers))
     return nn.Sequential(OrderedDict(layers))
 
 
@@ -37,4 +41,6 @@ def build_dense_decoder(config: DenseConfig) -> nn.Sequential:
     widths = config.resolved_decoder_layers
     layers, width = _hidden_stack(widths, config.code_size, config.activation, config.dropout)
     layers.append(("output", nn.Linear(width, config.input_dim)))
+    if config.pca_decoder:
+        return LinearPathSequential(config.code_size, config.input_dim, OrderedDict(layers))
     return nn.Sequential(OrderedDict(layers))

@@ -105,17 +105,24 @@ class AutoEncoder(nn.Module):
         Names are ``encoder.<child>``, ``code``, ``decoder.<child>`` and ``reconstruction``.
         """
         outputs: dict[str, torch.Tensor] = {}
-        h = x
-        for name, layer in _children(self.encoder):
-            h = layer(h)
-            outputs[f"encoder.{name}"] = h
+        h = _run_layers(self.encoder, x, "encoder", outputs)
         h, _ = self.bottleneck(h)
         outputs["code"] = h
-        for name, layer in _children(self.decoder):
-            h = layer(h)
-            outputs[f"decoder.{name}"] = h
+        h = _run_layers(self.decoder, h, "decoder", outputs)
         outputs["reconstruction"] = self._activate(h)
         return outputs
+
+
+def _run_layers(stack: nn.Module, x: torch.Tensor, prefix: str, outputs: dict[str, torch.Tensor]):
+    """``stack``'s output for ``x``, recording each layer's output under ``prefix.<name>``."""
+    children = _children(stack)
+    h = x
+    for i, (name, layer) in enumerate(children, start=1):
+        h = layer(h)
+        if i == len(children) and hasattr(stack, "linear_path"):
+            h = h + stack.linear_path(x)  # the last layer's output is the stack's: add the path
+        outputs[f"{prefix}.{name}"] = h
+    return h
 
 
 def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:

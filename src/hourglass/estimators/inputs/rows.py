@@ -204,6 +204,8 @@ class RowsPart(InputPart):
 
     def restore(self, est: Any, fitted: dict[str, Any]) -> None:
         est.input_shape_ = (int(est.n_features_in_),)  # as fit sets it; never saved for rows
+        if hasattr(est, "pca_path") and not hasattr(est, "pca_path_"):
+            est.pca_path_, est.pca_path_reason_ = False, "off: saved before hourglass had the PCA path"
 
 
 __all__ = ["RowsPart", "auto_learning_rate", "reject_non_numeric_columns"]

@@ -1,0 +1,143 @@
+"""The PCA path: an untrained network is PCA, training starts there, and 'auto' knows where it fits."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+
+import hourglass
+from helpers import assert_one_line_error, run
+from hourglass import AutoEncoder
+from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import DenseConfig
+from hourglass.nn.model import build_model, config_from_dict
+from hourglass.nn.pca_path import LinearPathSequential, set_pca_path
+
+FIT = {"epochs": 2, "random_state": 0, "verbose": 0}
+
+
+def _pca_network(X: np.ndarray, k: int):
+    config = DenseConfig(
+        input_dim=X.shape[1], code_size=k, hidden_layers=(32,), pca_encoder=True, pca_decoder=True
+    )
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    pca = PCA(k).fit(X)
+    components = torch.from_numpy(pca.components_.astype(np.float32))
+    mean = torch.from_numpy(pca.mean_.astype(np.float32))
+    set_pca_path(model.encoder, components, mean, "encoder")
+    set_pca_path(model.decoder, components, mean, "decoder")
+    return model, pca
+
+
+def test_an_untrained_network_with_the_path_is_pca(digits):
+    X = digits[0].astype(np.float32)
+    model, pca = _pca_network(X, 8)
+    with torch.no_grad():
+        out = model(torch.from_numpy(X))
+    np.testing.assert_allclose(out["code"].numpy(), pca.transform(X), atol=1e-4)
+    np.testing.assert_allclose(
+        out["reconstruction"].numpy(), pca.inverse_transform(pca.transform(X)), atol=1e-4
+    )
+    # Every layer's output is reported with the path in: the code and the output are the model's.
+    layers = model.layer_outputs(torch.from_numpy(X[:20]))
+    np.testing.assert_allclose(layers["encoder.code"].numpy(), out["code"][:20].numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        layers["reconstruction"].numpy(), out["reconstruction"][:20].numpy(), atol=1e-6
+    )
+
+
+def test_the_path_lowers_held_out_error_at_equal_steps(digits):
+    X = digits[0]
+    train, test = X[:1400], X[1400:]
+    pca = PCA(8).fit(train)
+    pca_error = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
+    errors = {}
+    for flag in (True, False):
+        ae = AutoEncoder(code_size=8, epochs=15, random_state=0, pca_path=flag).fit(train)
+        errors[flag] = np.mean((ae.reconstruct(test) - test) ** 2)
+        assert ae.pca_path_ is flag and isinstance(ae.module_.encoder, LinearPathSequential) is flag
+    assert errors[True] < 0.9 * errors[False], errors
+    assert errors[True] < pca_error, (errors, pca_error)
+
+
+def test_auto_puts_the_path_in_a_plain_autoencoder_and_says_why(digits):
+    assert AutoEncoder().pca_path is False  # opt-in for now (see the estimator's docstring)
+    ae = AutoEncoder(code_size=4, pca_path="auto", **FIT).fit(digits[0])
+    assert ae.pca_path_ is True
+    assert ae.architecture_.pca_encoder and ae.architecture_.pca_decoder
+    assert "starts at PCA's solution" in ae.history_.recipe["pca_path"]
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"l1_penalty": 0.1}, "l1_penalty=0.1"),
+        ({"kl_penalty": 0.1}, "kl_penalty=0.1"),
+        ({"topk": 2}, "topk=2"),
+        ({"contractive_penalty": 0.1}, "contractive_penalty=0.1"),
+        ({"binary": True}, "loss 'bce'"),
+        ({"rows": 4}, "4 training row(s)"),
+    ],
+)
+def test_auto_leaves_the_path_off_where_pca_is_not_the_answer(digits, params, fragment):
+    params = dict(params)
+    X = digits[0]
+    if params.pop("binary", False):
+        X = (X > 0.5).astype(np.float64)
+    X = X[: params.pop("rows", len(X))]
+    ae = AutoEncoder(code_size=4, pca_path="auto", **FIT, **params).fit(X)
+    assert ae.pca_path_ is False
+    assert fragment in ae.history_.recipe["pca_path"], ae.history_.recipe["pca_path"]
+    assert not isinstance(ae.module_.encoder, LinearPathSequential)
+    with pytest.raises(InvalidInputError, match=r"pca_path=True does not go with") as info:
+        AutoEncoder(code_size=4, pca_path=True, **FIT, **params).fit(X)
+    assert fragment in str(info.value)
+
+
+def test_auto_leaves_standardized_tables_alone_and_true_overrides_it():
+    X = np.random.default_rng(0).normal(size=(300, 6)) @ np.random.default_rng(1).normal(size=(6, 6))
+    ae = AutoEncoder(code_size=2, pca_path="auto", **FIT).fit(X)
+    assert ae.pca_path_ is False
+    assert "not [0, 1] (standardized data)" in ae.history_.recipe["pca_path"]
+    forced = AutoEncoder(code_size=2, pca_path=True, **FIT).fit(X)
+    assert forced.pca_path_ is True and isinstance(forced.module_.encoder, LinearPathSequential)
+
+
+@pytest.mark.parametrize("value", ["yes", 1.5, None])
+def test_a_bad_pca_path_is_refused(digits, value):
+    with pytest.raises(InvalidInputError, match=r"pca_path=.*expected True, False or 'auto'"):
+        AutoEncoder(code_size=4, pca_path=value, **FIT).fit(digits[0])
+
+
+def test_the_path_is_saved_with_the_weights_and_configs_before_it_load(digits, tmp_path):
+    ae = AutoEncoder(code_size=4, pca_path=True, **FIT).fit(digits[0])
+    ae.save(tmp_path / "m")
+    loaded = hourglass.load(tmp_path / "m")
+    assert isinstance(loaded.module_.decoder, LinearPathSequential)
+    np.testing.assert_array_equal(loaded.transform(digits[0][:50]), ae.transform(digits[0][:50]))
+    np.testing.assert_array_equal(loaded.reconstruct(digits[0][:50]), ae.reconstruct(digits[0][:50]))
+    # A config written before the path existed rebuilds the plain network.
+    old = config_from_dict({"kind": "dense", "input_dim": 64, "code_size": 4, "hidden_layers": [16]})
+    assert not old.pca_encoder and not old.pca_decoder
+    assert type(build_model(old).encoder) is torch.nn.Sequential
+
+
+def test_the_cli_turns_the_path_on_and_off(digits, tmp_path):
+    np.save(tmp_path / "x.npy", digits[0][:300].astype(np.float32))
+    fit = ["fit", tmp_path / "x.npy", "--code-size", "4", "--epochs", "2", "--device", "cpu", "--quiet"]
+    code, out, err = run(*fit, "--no-pca-path", "--out", tmp_path / "off")
+    assert code == 0, err
+    assert json.loads((tmp_path / "off" / "config.json").read_text())["params"]["pca_path"] is False
+    assert hourglass.load(tmp_path / "off").pca_path_ is False
+    code, out, err = run(*fit, "--pca-path", "--out", tmp_path / "on")
+    assert code == 0, err
+    assert json.loads((tmp_path / "on" / "config.json").read_text())["params"]["pca_path"] is True
+    assert hourglass.load(tmp_path / "on").pca_path_ is True
+    assert_one_line_error(
+        *run(*fit, "--pca-path", "--l1", "0.1", "--out", tmp_path / "l1"), "does not go with l1_penalty"
+    )
+    assert_one_line_error(*run(*fit, "--pca-path", "--no-pca-path", "--out", tmp_path / "both"), "contradict")
+    assert not (tmp_path / "l1").exists() and not (tmp_path / "both").exists()
