@@ -137,6 +137,23 @@ def test_reference_loss_is_that_of_predicting_the_mean(unit_data):
     assert _trainer(loss="bce").reference_loss(data) == pytest.approx(expected, rel=1e-5)
 
 
+def test_held_out_rows_are_judged_against_the_training_mean(unit_data):
+    train, held_out = _tensor(unit_data[:-1]), _tensor(unit_data[-1:])
+    against_mean, uninformed = _trainer().baseline_losses(held_out, train)
+    # One held-out row against its own mean would score zero.
+    assert against_mean == pytest.approx(float(((held_out - train.mean(0)) ** 2).mean()), rel=1e-5)
+    assert uninformed == pytest.approx(float((held_out**2).mean()), rel=1e-5)
+    assert _trainer(loss="bce").baseline_losses(held_out, train)[1] == pytest.approx(math.log(2))
+
+
+def test_divergence_is_judged_against_zeros_where_the_mean_scores_nothing():
+    trainer = _trainer()
+    # One row of values in [0, 1]: the mean's loss is zero, predicting zeros scores 0.3.
+    trainer._diverged_reference, trainer._judges_rises = 0.3, False
+    assert trainer._collapse({"loss": 1.3}, 1.3, best_loss=0.1, reference=0.01) is None
+    assert "constant prediction" in trainer._collapse({"loss": 31.0}, 31.0, best_loss=0.1, reference=0.01)
+
+
 @pytest.mark.parametrize(
     "monitored, collapsed",
     [(0.2, False), (0.5, False), (0.59, False), (0.61, True), (1.5, True), (math.nan, True)],

@@ -1,10 +1,10 @@
 """A run that collapsed: recognising it, and going back to the best weights at a lower rate.
 
-A collapse is a NaN or infinite loss, a reconstruction loss far above that of predicting the
-mean, or a monitored loss that climbs back most of the way from its best toward the mean's. The
-run goes on from its best weights at a quarter of the learning rate, up to ``max_restarts``
-times; then :class:`~hourglass.exceptions.TrainingDivergedError` names the epoch and what was
-tried.
+A collapse is a NaN or infinite loss, a reconstruction loss far above that of a constant
+prediction, or a monitored loss that climbs back most of the way from its best toward the loss
+of predicting the training rows' mean. The run goes on from its best weights at a quarter of
+the learning rate, up to ``max_restarts`` times; then
+:class:`~hourglass.exceptions.TrainingDivergedError` names the epoch and what was tried.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from hourglass.train.history import History
 #: predicting the mean (or, before the model beats the mean, above 1.5 times its best) counts
 #: as a collapse.
 COLLAPSE_SHARE = 0.5
-#: A loss this many times that of predicting the mean has diverged, even in the first epoch.
+#: A loss this many times that of a constant prediction (the training mean, or zeros; whichever
+#: scores worse) has diverged, even in the first epoch. Zeros, because the mean's loss is zero
+#: on one training row or constant columns, and data in [0, 1] are not rescaled to unit spread:
+#: a one-row table of values in [0, 1] was judged diverged at a loss of 1.3 and raised.
 DIVERGED_FACTOR = 100.0
 #: The collapse and divergence checks compare losses with predicting the mean, but never with
 #: less than this (in the scaled units training sees, where data have about unit spread): one
@@ -72,14 +75,17 @@ class CollapseRecovery:
             return f"the validation loss became {monitored}"
         # Penalties are on their own scale: only the reconstruction term compares with the mean's.
         reconstruction = terms.get("reconstruction", terms["loss"])
-        if reconstruction > DIVERGED_FACTOR * reference:
+        # Divergence is judged against the larger of the mean's loss and that of predicting zeros
+        # (or 0.5): on one row, or constant columns, the mean's loss says nothing of the scale.
+        diverged = DIVERGED_FACTOR * max(reference, getattr(self, "_diverged_reference", reference))
+        if reconstruction > diverged:
             return (
                 f"the reconstruction loss reached {reconstruction:.4g}, over {DIVERGED_FACTOR:g} times "
-                "that of predicting the mean"
+                "that of a constant prediction"
             )
         if not getattr(self, "_judges_rises", True):
             # Penalties count in the monitored loss: it is judged against its own best too.
-            if math.isfinite(best_loss) and monitored > DIVERGED_FACTOR * max(reference, best_loss):
+            if math.isfinite(best_loss) and monitored > max(diverged, DIVERGED_FACTOR * best_loss):
                 times = f"over {DIVERGED_FACTOR:g} times its best"
                 return f"the loss reached {monitored:.4g}, {times} and the mean's"
             return None

@@ -6,6 +6,8 @@ collapse recognised, in the fp32 the model is used in.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -61,16 +63,46 @@ class Evaluation:
             total, count = summed.tolist()
         return total / max(count, 1)
 
-    @torch.no_grad()
     def reference_loss(self, data: Data, max_samples: int = 20_000) -> float:
         """The loss of the trivial model that outputs the mean sample, on (up to) ``max_samples``.
 
         A trained model should be well below it; a model whose loss climbs back toward it has
         collapsed to predicting the mean.
         """
-        # Per-feature sums in float64, a batch at a time: gathering the samples first held
-        # 20,000 of them and three temporaries as large (250 MB of 784 features) at the peak of
-        # every fit. Both losses against a constant prediction follow from these sums.
+        return self.baseline_losses(data, max_samples=max_samples)[0]
+
+    @torch.no_grad()
+    def baseline_losses(
+        self, monitored: Data, train: Data | None = None, max_samples: int = 20_000
+    ) -> tuple[float, float]:
+        """On (up to) ``max_samples`` of ``monitored``: the losses of predicting the mean, and of none.
+
+        The first predicts the mean sample of ``train`` (of ``monitored`` when None): a held-out
+        row is judged against what the training rows could tell, and a one-row validation split
+        against its own mean would score zero. The second predicts what knows nothing of the
+        data, zeros (MSE) or 0.5 (BCE): a loss far above it has diverged whatever the data's
+        spread, where the mean's loss is zero on one training row or on constant columns.
+        """
+        n, total, squares = self._feature_sums(monitored, max_samples)
+        if train is None or train is monitored:
+            mean = total / n
+        else:
+            n_train, train_total, _ = self._feature_sums(train, max_samples)
+            mean = train_total / n_train
+        if self.loss == "bce":
+            m = mean.clamp(1e-6, 1 - 1e-6)
+            # BCE is linear in the target: sum over samples of t log m + (1 - t) log(1 - m) is
+            # S log m + (n - S) log(1 - m), with S the feature's sum.
+            against_mean = -(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * mean.numel())
+            return float(against_mean), math.log(2.0)
+        # Over samples, the sum of (x - m)^2 is Q - 2 m S + n m^2, Q the feature's sum of squares.
+        against_mean = ((squares - 2 * mean * total) / n + mean**2).clamp_min(0).mean()
+        return float(against_mean), float(squares.mean() / n)
+
+    def _feature_sums(self, data: Data, max_samples: int) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """Row count, per-feature sums and sums of squares of (up to) ``max_samples``, in float64."""
+        # A batch at a time: gathering the samples first held 20,000 of them and three
+        # temporaries as large (250 MB of 784 features) at the peak of every fit.
         n, total, squares = 0, None, None
         for batch in device_batches(data, 4096, None, self.device):
             batch = batch[: max_samples - n].double()
@@ -80,10 +112,4 @@ class Evaluation:
             n += batch.shape[0]
             if n >= max_samples:
                 break
-        mean = total / n
-        if self.loss == "bce":
-            m = mean.clamp(1e-6, 1 - 1e-6)
-            # BCE is linear in the target: sum over samples of t log m + (1 - t) log(1 - m) is
-            # S log m + (n - S) log(1 - m), with S the feature's sum.
-            return float(-(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * mean.numel()))
-        return float((squares / n - mean**2).clamp_min(0).mean())
+        return n, total, squares
