@@ -137,13 +137,14 @@ def test_reference_loss_is_that_of_predicting_the_mean(unit_data):
     assert _trainer(loss="bce").reference_loss(data) == pytest.approx(expected, rel=1e-5)
 
 
-def test_held_out_rows_are_judged_against_the_training_mean(unit_data):
+def test_divergence_is_also_judged_against_the_training_mean_and_zeros(unit_data):
     train, held_out = _tensor(unit_data[:-1]), _tensor(unit_data[-1:])
-    against_mean, uninformed = _trainer().baseline_losses(held_out, train)
-    # One held-out row against its own mean would score zero.
+    own, against_mean, uninformed = _trainer().baseline_losses(held_out, train)
+    # One held-out row against its own mean scores zero: divergence is judged against the others.
+    assert own == pytest.approx(0.0, abs=1e-9)
     assert against_mean == pytest.approx(float(((held_out - train.mean(0)) ** 2).mean()), rel=1e-5)
     assert uninformed == pytest.approx(float((held_out**2).mean()), rel=1e-5)
-    assert _trainer(loss="bce").baseline_losses(held_out, train)[1] == pytest.approx(math.log(2))
+    assert _trainer(loss="bce").baseline_losses(held_out, train).uninformed == pytest.approx(math.log(2))
 
 
 def test_divergence_is_judged_against_zeros_where_the_mean_scores_nothing():

@@ -1,8 +1,8 @@
 """A run that collapsed: recognising it, and going back to the best weights at a lower rate.
 
-A collapse is a NaN or infinite loss, a reconstruction loss far above that of a constant
+A collapse is a NaN or infinite loss, a reconstruction loss far above that of every constant
 prediction, or a monitored loss that climbs back most of the way from its best toward the loss
-of predicting the training rows' mean. The run goes on from its best weights at a quarter of
+of predicting its rows' mean. The run goes on from its best weights at a quarter of
 the learning rate, up to ``max_restarts`` times; then
 :class:`~hourglass.exceptions.TrainingDivergedError` names the epoch and what was tried.
 """
@@ -24,10 +24,11 @@ from hourglass.train.history import History
 #: predicting the mean (or, before the model beats the mean, above 1.5 times its best) counts
 #: as a collapse.
 COLLAPSE_SHARE = 0.5
-#: A loss this many times that of a constant prediction (the training mean, or zeros; whichever
-#: scores worse) has diverged, even in the first epoch. Zeros, because the mean's loss is zero
-#: on one training row or constant columns, and data in [0, 1] are not rescaled to unit spread:
-#: a one-row table of values in [0, 1] was judged diverged at a loss of 1.3 and raised.
+#: A loss this many times that of a constant prediction (the judged rows' own mean, the training
+#: rows' mean or zeros, whichever scores worst: :class:`~hourglass.train.evaluation.Baselines`)
+#: has diverged, even in the first epoch. The means' losses are zero on one row or constant
+#: columns, and a one- or two-row held-out split scores about zero against its own mean: 8- and
+#: 13-row tables, and a one-row table of values in [0, 1] at a loss of 1.3, were judged diverged.
 DIVERGED_FACTOR = 100.0
 #: The collapse and divergence checks compare losses with predicting the mean, but never with
 #: less than this (in the scaled units training sees, where data have about unit spread): one
@@ -75,8 +76,8 @@ class CollapseRecovery:
             return f"the validation loss became {monitored}"
         # Penalties are on their own scale: only the reconstruction term compares with the mean's.
         reconstruction = terms.get("reconstruction", terms["loss"])
-        # Divergence is judged against the larger of the mean's loss and that of predicting zeros
-        # (or 0.5): on one row, or constant columns, the mean's loss says nothing of the scale.
+        # Divergence is judged against the worst constant prediction (the Trainer's
+        # _diverged_reference): on a row or two, or constant columns, the mean's loss is ~0.
         diverged = DIVERGED_FACTOR * max(reference, getattr(self, "_diverged_reference", reference))
         if reconstruction > diverged:
             return (

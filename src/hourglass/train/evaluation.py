@@ -7,6 +7,7 @@ collapse recognised, in the fp32 the model is used in.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -16,6 +17,22 @@ from hourglass.train.batching import Data, device_batches, epoch_generator, shar
 from hourglass.train.config import TrainConfig
 from hourglass.train.losses import Regularizer, total_loss
 from hourglass.train.precision import matmul_scope
+
+
+class Baselines(NamedTuple):
+    """The loss of predicting the same output for every sample, for three such outputs.
+
+    ``own_mean``: the judged rows' own mean sample, the least loss of any constant (a model whose
+    loss climbs back toward it has collapsed to predicting the mean). ``training_mean``: the
+    training rows' mean sample, what a held-out row is predicted from. ``uninformed``: zeros
+    (MSE) or 0.5 (BCE), knowing nothing of the data; a loss far above every one of the three has
+    diverged, whatever the data's spread: the means' losses are zero on one row or on constant
+    columns.
+    """
+
+    own_mean: float
+    training_mean: float
+    uninformed: float
 
 
 class Evaluation:
@@ -69,35 +86,35 @@ class Evaluation:
         A trained model should be well below it; a model whose loss climbs back toward it has
         collapsed to predicting the mean.
         """
-        return self.baseline_losses(data, max_samples=max_samples)[0]
+        return self.baseline_losses(data, max_samples=max_samples).own_mean
 
     @torch.no_grad()
     def baseline_losses(
         self, monitored: Data, train: Data | None = None, max_samples: int = 20_000
-    ) -> tuple[float, float]:
-        """On (up to) ``max_samples`` of ``monitored``: the losses of predicting the mean, and of none.
+    ) -> Baselines:
+        """On (up to) ``max_samples`` of ``monitored``: the losses of three constant predictions.
 
-        The first predicts the mean sample of ``train`` (of ``monitored`` when None): a held-out
-        row is judged against what the training rows could tell, and a one-row validation split
-        against its own mean would score zero. The second predicts what knows nothing of the
-        data, zeros (MSE) or 0.5 (BCE): a loss far above it has diverged whatever the data's
-        spread, where the mean's loss is zero on one training row or on constant columns.
+        :class:`Baselines`: ``monitored``'s own mean sample, ``train``'s mean sample (``monitored``'s
+        when None), and a prediction that knows nothing of the data, zeros (MSE) or 0.5 (BCE).
         """
         n, total, squares = self._feature_sums(monitored, max_samples)
+        means = [total / n]
         if train is None or train is monitored:
-            mean = total / n
+            means.append(means[0])
         else:
             n_train, train_total, _ = self._feature_sums(train, max_samples)
-            mean = train_total / n_train
+            means.append(train_total / n_train)
         if self.loss == "bce":
-            m = mean.clamp(1e-6, 1 - 1e-6)
-            # BCE is linear in the target: sum over samples of t log m + (1 - t) log(1 - m) is
-            # S log m + (n - S) log(1 - m), with S the feature's sum.
-            against_mean = -(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * mean.numel())
-            return float(against_mean), math.log(2.0)
+            losses = []
+            for mean in means:
+                m = mean.clamp(1e-6, 1 - 1e-6)
+                # BCE is linear in the target: sum over samples of t log m + (1 - t) log(1 - m) is
+                # S log m + (n - S) log(1 - m), with S the feature's sum.
+                losses.append(float(-(total * m.log() + (n - total) * (1 - m).log()).sum() / (n * m.numel())))
+            return Baselines(*losses, math.log(2.0))
         # Over samples, the sum of (x - m)^2 is Q - 2 m S + n m^2, Q the feature's sum of squares.
-        against_mean = ((squares - 2 * mean * total) / n + mean**2).clamp_min(0).mean()
-        return float(against_mean), float(squares.mean() / n)
+        losses = [float(((squares - 2 * mean * total) / n + mean**2).clamp_min(0).mean()) for mean in means]
+        return Baselines(*losses, float(squares.mean() / n))
 
     def _feature_sums(self, data: Data, max_samples: int) -> tuple[int, torch.Tensor, torch.Tensor]:
         """Row count, per-feature sums and sums of squares of (up to) ``max_samples``, in float64."""

@@ -208,10 +208,11 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         self._steps_per_epoch_seen = self._steps_per_epoch(train)
         self._cap_steps = self._steps_per_epoch_seen * config.epochs
         monitored_data = val if val is not None and n_samples(val) else train
-        reference, uninformed = self.baseline_losses(monitored_data, train)
+        baselines = self.baseline_losses(monitored_data, train)
+        reference = baselines.own_mean
         self._judges_rises = n_samples(monitored_data) >= MIN_ROWS_TO_JUDGE and reference >= REFERENCE_FLOOR
         reference = self._reference = max(reference, REFERENCE_FLOOR)
-        self._diverged_reference = max(reference, uninformed)
+        self._diverged_reference = max(baselines)
         self.history.recipe.update(
             learning_rate=config.learning_rate,
             grad_clip=config.grad_clip,
