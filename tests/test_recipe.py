@@ -165,6 +165,22 @@ def test_collapse_is_losing_more_than_half_the_progress_toward_the_mean(monitore
     assert (reason is not None) == collapsed
 
 
+@pytest.mark.parametrize(
+    "train_losses, collapsed",
+    [([1.0, 0.5, 0.45], False), ([1.0, 0.5, 0.54], False), ([1.0, 0.5, 0.6], True), ([1.0, 0.5, 1.0], True)],
+)
+def test_a_held_out_rise_is_a_collapse_only_when_the_training_loss_rises_too(train_losses, collapsed):
+    # Best held-out loss 0.2, the mean's 1.0; 0.9 now gives back most of the progress. With the
+    # training loss still at its best (0.5) that is overfitting; risen by over a tenth of the
+    # way toward the mean's loss (past 0.55), a collapse.
+    trainer = _trainer()
+    trainer.history.train_loss = list(train_losses)
+    reason = trainer._collapse({"loss": train_losses[-1]}, 0.9, best_loss=0.2, reference=1.0)
+    assert (reason is not None) == collapsed
+    # A held-out loss that has diverged is a collapse whatever the training loss does.
+    assert trainer._collapse({"loss": 0.45}, 500.0, best_loss=0.2, reference=1.0) is not None
+
+
 @pytest.mark.parametrize("monitored, collapsed", [(2.9, False), (3.1, True)])
 def test_collapse_before_beating_the_mean_is_rising_past_one_and_a_half_times_the_best(monitored, collapsed):
     reason = _trainer()._collapse({"loss": 2.0}, monitored, best_loss=2.0, reference=1.0)
