@@ -106,7 +106,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         ``random_state`` (``hidden_layers``, ``epochs``, ...; see the signature): passed to the
         default autoencoder, with its defaults except ``code_size=None`` (a quarter of the
         input's width, at most 16), ``hidden_layers=(128,)`` (a net that cannot reconstruct
-        everything), ``epochs='auto'`` meaning about 300 steps and at least 20 epochs (detection
+        everything), ``epochs='auto'`` meaning about 200 steps and at least 20 epochs (detection
         stops gaining long before reconstruction does; :func:`detection_epochs`),
         ``scaling='auto'`` meaning 'shrunk' for data in [0, 1] (every feature centred and
         weighed by its spread; :func:`detection_scaling`) and ``verbose=0``:
