@@ -145,6 +145,23 @@ def test_load_data_table_without_header_keeps_first_row(tmp_path, name, write):
     np.testing.assert_allclose(loaded.X, TABLE, rtol=1e-6)
 
 
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("decimal", [",", "."])
+def test_load_data_reads_a_semicolon_csv_as_spreadsheets_write_it(tmp_path, header, decimal):
+    # Excel where the comma is the decimal mark writes ';' between cells and ',' in numbers.
+    frame = pd.DataFrame(TABLE, columns=["a", "b", "c"])
+    frame.to_csv(tmp_path / "t.csv", sep=";", decimal=decimal, index=False, header=header)
+    loaded = load_data(tmp_path / "t.csv")
+    np.testing.assert_allclose(loaded.X, TABLE, rtol=1e-6)
+    assert loaded.feature_names == (["a", "b", "c"] if header else None)
+
+
+def test_a_comma_csv_with_semicolons_in_its_names_stays_comma_separated(tmp_path):
+    (tmp_path / "t.csv").write_text("a;1,b\n1.5,2\n3,4\n")
+    loaded = load_data(tmp_path / "t.csv")
+    assert loaded.feature_names == ["a;1", "b"] and loaded.X.tolist() == [[1.5, 2], [3, 4]]
+
+
 def test_load_data_header_needs_only_one_text_cell(tmp_path):
     (tmp_path / "t.csv").write_text("1,x,3\n4,5,6\n")
     loaded = load_data(tmp_path / "t.csv")

@@ -108,6 +108,18 @@ def test_large_table_is_converted_chunk_by_chunk(tmp_path, table, monkeypatch, s
     assert visible(cache) == []  # the converted copy goes with the array
 
 
+def test_a_semicolon_csv_with_decimal_commas_streams_as_it_loads(tmp_path, table, monkeypatch):
+    path = tmp_path / "t.csv"
+    table.drop(columns=["id"]).to_csv(path, sep=";", decimal=",", index=False)
+    whole = load_data(path, label="kind")
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 64)
+    monkeypatch.setattr(loading, "TABLE_CHUNK_ROWS", 16)
+    data = load_data(path, label="kind", cache_dir=tmp_path)
+    assert sources.streams(data.X)
+    np.testing.assert_array_equal(data.X, whole.X)
+    np.testing.assert_allclose(whole.X, table[list("abcd")].to_numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "cell, match",
     [

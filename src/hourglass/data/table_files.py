@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,19 +17,59 @@ from hourglass.data.table import TableSchema, select_features
 from hourglass.data.validation import _reason
 from hourglass.exceptions import DataFileError, InvalidInputError
 
+#: Rows after the first that :func:`_sniff` reads for a decimal comma.
+SNIFFED_ROWS = 50
 
-def _sniff(path: Path) -> tuple[str | None, bool]:
-    """Delimiter and header of a text table, from its first line.
 
-    A .txt may use tabs, commas or runs of spaces (np.savetxt's default, returned as None). The
-    first row is a header if one of its cells is not a number; an empty cell is a missing number.
+class TextLayout(NamedTuple):
+    """How a text table is laid out: what :func:`pandas.read_csv` needs to read it."""
+
+    #: The delimiter; None for runs of spaces (np.savetxt's default).
+    sep: str | None
+    #: Whether the first row names the columns.
+    header: bool
+    #: The decimal mark: ',' in the semicolon-separated CSV that spreadsheets write where the
+    #: comma is the decimal mark (Excel in most of Europe).
+    decimal: str
+
+    def read_csv_options(self) -> dict:
+        """Keyword arguments of :func:`pandas.read_csv` for this layout."""
+        return {"sep": self.sep or r"\s+", "header": 0 if self.header else None, "decimal": self.decimal}
+
+
+def _sniff(path: Path) -> TextLayout:
+    """Delimiter, header and decimal mark of a text table, from its first lines.
+
+    A .txt may use tabs, commas, semicolons or runs of spaces. A .csv whose first line is
+    semicolon-separated (:func:`_semicolon_separated`) is read so, and then a comma in its first
+    :data:`SNIFFED_ROWS` rows is the decimal mark. The first row is a header if one of its cells
+    is not a number; an empty cell is a missing number.
     """
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         line = f.readline()
+        following = [f.readline() for _ in range(SNIFFED_ROWS)]
     sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
-    sep = sep or ("\t" if "\t" in line else "," if "," in line else None)
+    if sep is None and "\t" in line:
+        sep = "\t"
+    elif sep in (None, ",") and _semicolon_separated(line):
+        sep = ";"
+    elif sep is None and "," in line:
+        sep = ","
     cells = line.split() if sep is None else next(csv.reader([line], delimiter=sep), [])
-    return sep, any(cell.strip() and not is_number(cell) for cell in cells)
+    # A semicolon-separated file's decimal mark: a comma in its first rows (the first line too,
+    # where it holds data rather than names) is one.
+    decimal = "," if sep == ";" and any("," in row for row in (line, *following)) else "."
+    header = any(cell.strip() and not is_number(cell.replace(decimal, ".")) for cell in cells)
+    return TextLayout(sep, header, decimal)
+
+
+def _semicolon_separated(line: str) -> bool:
+    """Whether a first line is semicolon-separated: names or numbers between semicolons, and any
+    comma in it a decimal mark ('a;b;c', '1,5;2;0,25'), not a comma-separated line ('a,b;c')."""
+    if ";" not in line:
+        return False
+    cells = [cell for cell in line.strip().split(";") if cell]
+    return "," not in line or all(is_number(cell.replace(",", ".")) for cell in cells)
 
 
 def is_number(text: str) -> bool:
@@ -72,8 +113,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path), True
-        sep, header = _sniff(path)
-        return pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None), header
+        layout = _sniff(path)
+        return pd.read_csv(path, **layout.read_csv_options()), layout.header
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{str(path)!r} is empty") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
@@ -161,6 +202,5 @@ def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
 
         batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
         return (batch.to_pandas() for batch in batches), True
-    sep, header = _sniff(path)
-    reader = pd.read_csv(path, sep=sep or r"\s+", header=0 if header else None, chunksize=rows)
-    return iter(reader), header
+    layout = _sniff(path)
+    return iter(pd.read_csv(path, **layout.read_csv_options(), chunksize=rows)), layout.header
