@@ -142,6 +142,14 @@ def test_fit_summary_says_when_training_stopped_early(make_ae):
     assert "best epoch" in line
 
 
+def test_fit_summary_counts_a_single_epoch_in_the_singular(make_ae, unit_data):
+    from hourglass.cli.core import fit_summary
+
+    ae = make_ae(epochs=5, max_time=1e-4).fit(unit_data)  # a budget shorter than one epoch
+    line = fit_summary(ae)
+    assert "stopped after 1 epoch: the time budget of 0.0001 s is shorter than one epoch" in line
+
+
 def test_fit_refuses_an_existing_model_folder_without_force(files, tmp_path):
     (tmp_path / "m").mkdir()
     assert_one_line_error(

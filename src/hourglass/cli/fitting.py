@@ -168,12 +168,13 @@ def fit_summary(estimator) -> str:
     """The line after training: how it ended, the best epoch, the held-out error, device and precision."""
     history = estimator.history_
     epochs = len(history.epoch)
+    counted = f"{epochs} epoch" + ("" if epochs == 1 else "s")
     if history.stopped_by_callback:
-        ended = f"stopped by a callback after {epochs} epochs"
+        ended = f"stopped by a callback after {counted}"
     elif history.stop_reason.startswith("ran all"):
         ended = history.stop_reason
     elif history.stop_reason:
-        ended = f"stopped after {epochs} epochs: {history.stop_reason}"
+        ended = f"stopped after {counted}: {history.stop_reason}"
     elif history.stopped_early:  # a model saved before the reason was recorded
         ended = f"stopped early after {epochs} of {estimator.epochs_} epochs (patience {estimator.patience})"
     else:
