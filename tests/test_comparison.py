@@ -156,6 +156,25 @@ def test_dominance_note_names_columns():
     assert "'area'" in dominance_note(np.array([0.1, 50.0, 0.1]), ["radius", "area", "smoothness"])
 
 
+@pytest.mark.parametrize(
+    "ratios, expected",
+    [
+        ([0.47, 0.39], "the autoencoder beats PCA at every code size (0.39x-0.47x its error)"),
+        ([1.04, 1.12], "PCA wins at every code size (1.04x-1.12x): the data may be close to linear"),
+        ([0.8, 1.005], "the autoencoder beats PCA at code size 2 (0.8x its error); a tie at 8"),
+    ],
+)
+def test_the_verdict_says_who_wins_at_which_code_sizes(ratios, expected):
+    table = pd.DataFrame({"code_size": [2, 8], "ratio": ratios})
+    assert comparison_module.Comparison(table).verdict().startswith(expected)
+
+
+def test_the_verdict_follows_the_table(comparison):
+    verdict = comparison.verdict()
+    wins = (comparison.table["ratio"] < 0.99).all()
+    assert verdict.startswith("the autoencoder beats PCA at every code size") == bool(wins)
+
+
 def test_compare_is_public_api():
     assert hourglass.compare is comparison_module.compare
     assert "compare" in hourglass.__all__

@@ -168,6 +168,25 @@ def test_load_data_header_needs_only_one_text_cell(tmp_path):
     assert loaded.feature_names == ["1", "x", "3"] and loaded.X.tolist() == [[4, 5, 6]]
 
 
+@pytest.mark.parametrize("layout", ["csr", "csc", "coo"])
+def test_load_data_reads_a_scipy_sparse_npz_as_dense_rows(tmp_path, layout):
+    import scipy.sparse
+
+    matrix = scipy.sparse.random(30, 7, density=0.3, format=layout, random_state=0, dtype=np.float64)
+    scipy.sparse.save_npz(tmp_path / "m.npz", matrix)
+    loaded = load_data(tmp_path / "m.npz")
+    assert loaded.X.dtype == np.float32
+    np.testing.assert_allclose(loaded.X, matrix.toarray(), rtol=1e-6)
+
+
+def test_a_sparse_npz_too_large_to_densify_is_refused_naming_its_size(tmp_path):
+    import scipy.sparse
+
+    scipy.sparse.save_npz(tmp_path / "m.npz", scipy.sparse.csr_matrix((10**6, 10**6), dtype=np.float32))
+    with pytest.raises(InvalidInputError, match=r"1000000 x 1000000\) as dense float32 would take 4 TB"):
+        load_data(tmp_path / "m.npz")
+
+
 def test_load_data_npz_picks_key(tmp_path):
     np.savez(tmp_path / "a.npz", first=TABLE, second=TABLE * 2)
     np.testing.assert_array_equal(load_data(tmp_path / "a.npz", key="second").X, TABLE * 2)

@@ -42,6 +42,7 @@ def _print_comparison(result, quiet: bool) -> None:
     echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
     # The table is the result, not chatter: --quiet drops the messages around it, never the table.
     typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    echo(result.verdict(), quiet)
     if result.note:
         echo(f"note: {result.note}", quiet)
 

@@ -26,6 +26,7 @@ from hourglass.data import sources
 from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.data.idx import read_idx
+from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
     _check_numeric,
@@ -167,6 +168,26 @@ def _load_builtin(name: str, flat: bool) -> Dataset:
     return _load_idx(images[0], flat, name)
 
 
+#: The arrays of a matrix that ``scipy.sparse.save_npz`` wrote (CSR or CSC; COO has row and col).
+SPARSE_NPZ_KEYS = {"format", "shape", "data"}
+
+
+def _dense_from_sparse_npz(path: Path, archive) -> np.ndarray:
+    """A matrix ``scipy.sparse.save_npz`` wrote, as a dense float32 array (if it fits in memory).
+
+    scipy's reader, like this module's, never unpickles.
+    """
+    import scipy.sparse
+
+    rows, cols = (int(n) for n in archive["shape"])
+    check_fits_in_memory(
+        rows * cols * 4,
+        f"the sparse matrix in {str(path)!r} ({rows} x {cols}) as dense float32",
+        "reduce its columns first, e.g. with sklearn's TruncatedSVD",
+    )
+    return scipy.sparse.load_npz(path).toarray().astype(np.float32, copy=False)
+
+
 def _load_npy(path: Path, key: str | None) -> np.ndarray:
     is_npy = path.suffix.lower() == ".npy"
     if is_npy:
@@ -183,9 +204,13 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
+            if key is None and SPARSE_NPZ_KEYS <= set(keys):
+                return _dense_from_sparse_npz(path, archive)
             key = keys[0] if key is None and len(keys) == 1 else key
             if key in keys:
                 return archive[key]
+    except InvalidInputError:
+        raise  # already says what is wrong (a sparse matrix too large to densify)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         reason = _reason(exc)
         if "Python objects" in reason:  # numpy's word for an object array, stored as a pickle

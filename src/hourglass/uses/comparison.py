@@ -66,6 +66,33 @@ class Comparison:
     note: str | None = None
     y_test: np.ndarray | None = None
 
+    def verdict(self) -> str:
+        """One line on who wins: at which code sizes the autoencoder's held-out error is below
+        PCA's, and by how much (a ratio within 1 % of 1 is a tie).
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"code_size": [2, 8, 16], "ratio": [0.47, 0.995, 1.12]})
+        >>> Comparison(table).verdict()
+        'the autoencoder beats PCA at code size 2 (0.47x its error); a tie at 8; PCA wins at 16 (1.12x)'
+        """
+        table = self.table
+        ratios = dict(zip(table["code_size"].astype(int), table["ratio"].astype(float), strict=True))
+        wins = {k: r for k, r in ratios.items() if r < 1 - TIE_MARGIN}
+        losses = {k: r for k, r in ratios.items() if r > 1 + TIE_MARGIN}
+        ties = [k for k in ratios if k not in wins and k not in losses]
+        parts = []
+        if wins:
+            every = "every code size" if len(wins) == len(ratios) else _sizes("code size", wins)
+            parts.append(f"the autoencoder beats PCA at {every} ({_span(wins)} its error)")
+        if ties:
+            parts.append(f"a tie at {_sizes('', ties)}")
+        if losses:
+            every = "every code size" if len(losses) == len(ratios) else _sizes("", losses)
+            hint = ": the data may be close to linear, where PCA is the simpler model" if not wins else ""
+            parts.append(f"PCA wins at {every} ({_span(losses)}){hint}")
+        return "; ".join(parts)
+
     def shown_table(self) -> pd.DataFrame:
         """The table as people read it: without the raw-unit columns when they repeat the headline."""
         if self.units == "data":
@@ -75,6 +102,23 @@ class Comparison:
     def pca_reconstruct(self, k: int, X: np.ndarray) -> np.ndarray:
         """PCA(k)'s reconstruction of rows ``X``, in the data's units (the same scaling as the AE)."""
         return pca_reconstruct(self.models[k]["pca"], self.models[k]["ae"].scaler_, X)
+
+
+#: :meth:`Comparison.verdict` calls a ratio within this share of 1 a tie.
+TIE_MARGIN = 0.01
+
+
+def _sizes(label: str, sizes) -> str:
+    """'code sizes 2, 8' (or '2, 8' without a label; 'code size 2' for one)."""
+    sizes = list(sizes)
+    named = f"{label}{'s' if len(sizes) > 1 else ''} " if label else ""
+    return named + ", ".join(str(k) for k in sizes)
+
+
+def _span(ratios: dict) -> str:
+    """'0.47x' or '0.47x-0.87x': the range of the ratios."""
+    low, high = min(ratios.values()), max(ratios.values())
+    return f"{low:.3g}x" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g}x-{high:.3g}x"
 
 
 def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
