@@ -129,6 +129,7 @@ def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     assert "ran all 2 epochs, best epoch" in out and "loss mse" in out and "saved the model" in out
     assert "on cpu, 1 thread(s) in fp32" in out and "validation MSE" in out and "in the data's units" in out
     assert "learning rate" in out and "no collapse" in out
+    assert "x PCA's at the same code size on the same rows" in out
 
 
 def test_fit_summary_says_when_training_stopped_early(make_ae):

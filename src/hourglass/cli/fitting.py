@@ -197,7 +197,11 @@ def validation_text(estimator) -> str:
     scaled = getattr(estimator, "validation_mse_scaled_", None)
     if scaled is None:  # a model saved before the scaled figure existed
         return f"; validation MSE {raw:.5g} per value, in the data's units"
-    return f"; validation MSE per value {headline(scaled, raw, units_of(estimator.scaler_))}"
+    text = f"; validation MSE per value {headline(scaled, raw, units_of(estimator.scaler_))}"
+    pca = getattr(estimator, "validation_pca_mse_", None)
+    if pca:  # None on models saved before it, or where PCA does not compare; 0: PCA is exact
+        text += f", {scaled / pca:.3g}x PCA's at the same code size on the same rows"
+    return text
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:

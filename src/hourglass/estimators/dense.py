@@ -173,6 +173,12 @@ class AutoEncoder(BaseAutoEncoder):
         Mean squared reconstruction error per value on the validation split, in the data's
         units and in the model's (z-scores from the training rows for standardized data, the
         data's own for data in [0, 1]): the second is the headline, the first stands beside it.
+    validation_pca_mse_ : float or None
+        PCA's error on the same validation items, in the model's units, with as many components
+        as the code (fitted on up to 10,000 training rows): ``validation_mse_scaled_ /
+        validation_pca_mse_`` is the fit's error as a share of PCA's, which the command line's
+        end-of-fit line states. None without a validation split
+        (:func:`~hourglass.estimators.pca_baseline.validation_pca_mse`).
     table_ : hourglass.data.table.TableSchema
         Only after fitting on a DataFrame (or a table through the CLI): the feature columns by
         name, with their dtypes, the label column and the dropped columns. ``transform`` and

@@ -40,6 +40,7 @@ def saved_attributes(est: Any) -> dict[str, Any]:
         "device_": est.device_,
         "validation_mse_": getattr(est, "validation_mse_", None),
         "validation_mse_scaled_": getattr(est, "validation_mse_scaled_", None),
+        "validation_pca_mse_": getattr(est, "validation_pca_mse_", None),
         **est._bottleneck().saved_attributes(est),
         **est._input().saved_attributes(est),
     }

@@ -83,6 +83,7 @@ FITTED_TYPES: dict[str, Any] = {
     "device_": str,
     "validation_mse_": float | None,
     "validation_mse_scaled_": float | None,
+    "validation_pca_mse_": float | None,
     "pca_path_": bool,
     "pca_path_reason_": str,
     "score_units_": str,
