@@ -176,6 +176,12 @@ def test_load_config_of_something_else(copy_of_saved):
         hourglass.load(copy_of_saved)
 
 
+def test_load_config_missing_a_fitted_attribute_names_it(copy_of_saved):
+    _edit_config(copy_of_saved, lambda c: c["fitted"].pop("n_features_in_"))
+    with pytest.raises(ModelFileError, match=r"config.json' is not valid: fitted lacks 'n_features_in_'"):
+        hourglass.load(copy_of_saved)
+
+
 def test_load_newer_format_asks_for_an_upgrade(copy_of_saved):
     _edit_config(copy_of_saved, lambda c: c.update(format_version=99))
     with pytest.raises(ModelFileError, match=r"format version 99.*upgrade"):

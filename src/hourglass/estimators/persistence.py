@@ -426,6 +426,9 @@ def load(path: str | Path, device: str | None = None):
         estimator.history_ = _read_history(path / HISTORY_FILE)
         extra = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("extra.")}
         restore_attributes(estimator, config["fitted"], extra)
+    except AttributeError as exc:  # a fitted attribute another one is rebuilt from is missing
+        missing = f"fitted lacks {exc.name!r}" if exc.name else _one_line(exc)
+        raise ModelFileError(f"{str(path / CONFIG_FILE)!r} is not valid: {missing}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, InvalidInputError) as exc:
         raise ModelFileError(f"{str(path)!r} does not match its config: {_one_line(exc)}") from None
     return estimator
