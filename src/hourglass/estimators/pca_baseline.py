@@ -48,7 +48,8 @@ def validation_pca_mse(
     k = est._code_width()
     if train.shape[1] > MAX_FEATURES or k >= min(train.shape):
         return None
-    pca = PCA(n_components=k, random_state=0).fit(train)
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant rows: a variance ratio of 0/0
+        pca = PCA(n_components=k, random_state=0).fit(train)
     total, count = 0.0, 0
     for start in range(0, len(val_idx), 4 * PREDICT_BATCH):
         rows = _flat_scaled(est, source.read(val_idx[start : start + 4 * PREDICT_BATCH]))
