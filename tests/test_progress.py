@@ -55,3 +55,13 @@ def test_plain_lines_are_rate_limited_but_keep_the_first_and_last_epochs():
         progress.epoch_end(epoch, 0.1, 0.1, 1e-3, 0.1)
     lines = stream.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == ["AutoEncoder epoch 1/300", "AutoEncoder epoch 300/300"]
+
+
+def test_a_run_that_stops_early_ends_on_its_last_epoch_line():
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 300, 1, 1, "mse", verbose=1, stream=stream, min_interval=3600)
+    for epoch in range(1, 269):  # early stopping ended it at epoch 268 of 300
+        progress.epoch_end(epoch, 0.1, 0.2, 1e-3, 0.1)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["AutoEncoder epoch 1/300", "AutoEncoder epoch 268/300"]

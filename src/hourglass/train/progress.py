@@ -71,6 +71,8 @@ class Progress:
         self.terminal = shown and bool(getattr(self.stream, "isatty", lambda: False)())
         self.plain = shown and not self.terminal
         self.min_interval, self.last_line = float(min_interval), -math.inf
+        #: The last epoch's plain line, while rate-limiting keeps it back.
+        self.held_back: str | None = None
         self.max_time, self.clock = max_time, clock
         self.bar = tqdm(
             total=epochs * steps_per_epoch,
@@ -107,16 +109,23 @@ class Progress:
             self.bar.set_postfix_str(
                 f"train {self.loss} {_value(train)}, val {self.loss} {_value(val)}{left}", refresh=False
             )
-        elif self.plain and (
-            epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval
-        ):
-            self.last_line = time.monotonic()
-            print(
+        elif self.plain:
+            line = (
                 f"{self.description} epoch {epoch}/{self.epochs}: train {self.loss} {_value(train)}, "
-                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s{left}",
-                file=self.stream,
-                flush=True,
+                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s{left}"
             )
+            if epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval:
+                self._print(line)
+            else:
+                self.held_back = line
+
+    def _print(self, line: str) -> None:
+        self.last_line, self.held_back = time.monotonic(), None
+        print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        """End the bar; off a terminal, print the last epoch's line if rate-limiting held it back
+        (a run that stops before its cap ends on it, not on an earlier epoch)."""
+        if self.held_back is not None:
+            self._print(self.held_back)
         self.bar.close()
