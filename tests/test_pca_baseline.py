@@ -5,7 +5,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from hourglass.estimators import fitting, pca_baseline
-from hourglass.estimators.pca_baseline import validation_pca_mse
+from hourglass.estimators.pca_baseline import baseline_pca
 
 
 def _expected(ae, X, sample=None):
@@ -47,7 +47,7 @@ def test_pca_is_fitted_on_a_random_sample_of_a_large_split(make_ae, digits, monk
 def test_no_pca_figure_without_a_validation_split_or_for_codes_pca_does_not_compare(make_ae, unit_data):
     assert make_ae(code_size=2, epochs=1, validation_fraction=0.0).fit(unit_data).validation_pca_mse_ is None
     ae = make_ae(code_size=2, epochs=1).fit(unit_data)
-    assert validation_pca_mse(ae, None, np.arange(5), np.arange(0)) is None
+    assert baseline_pca(ae, None, np.arange(5), np.arange(0)) is None
 
 
 def test_the_figure_survives_save_and_load(make_ae, unit_data, tmp_path):

@@ -42,7 +42,7 @@ from hourglass.estimators.inputs import (  # the two functions lived here before
     input_part,
     reject_non_numeric_columns,  # noqa: F401
 )
-from hourglass.estimators.pca_baseline import validation_pca_mse
+from hourglass.estimators.pca_baseline import baseline_pca
 from hourglass.estimators.persistence import save_estimator
 from hourglass.estimators.predicting import (
     PREDICT_BATCH,  # noqa: F401  (offered here too, where callers have always found it)
@@ -174,8 +174,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if hasattr(self, "pca_path_reason_"):
             self.history_.recipe["pca_path"] = self.pca_path_reason_
         self.fit_seconds_ = time.perf_counter() - tic
-        self.validation_mse_, self.validation_mse_scaled_ = fitting.validation_mse(self, source, val_idx)
-        self.validation_pca_mse_ = validation_pca_mse(self, source, train_idx, val_idx)
+        pca = baseline_pca(self, source, train_idx, val_idx)
+        self.validation_mse_, self.validation_mse_scaled_, self.validation_pca_mse_ = fitting.validation_mse(
+            self, source, val_idx, pca
+        )
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()

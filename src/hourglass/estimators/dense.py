@@ -178,7 +178,7 @@ class AutoEncoder(BaseAutoEncoder):
         as the code (fitted on up to 10,000 training rows): ``validation_mse_scaled_ /
         validation_pca_mse_`` is the fit's error as a share of PCA's, which the command line's
         end-of-fit line states. None without a validation split
-        (:func:`~hourglass.estimators.pca_baseline.validation_pca_mse`).
+        (:func:`~hourglass.estimators.pca_baseline.baseline_pca`).
     table_ : hourglass.data.table.TableSchema
         Only after fitting on a DataFrame (or a table through the CLI): the feature columns by
         name, with their dtypes, the label column and the dropped columns. ``transform`` and

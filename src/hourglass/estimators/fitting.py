@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 
 from hourglass.data.sources import ScaledRows, TrainingSource, first_items
-from hourglass.estimators import parts, pca_path
+from hourglass.estimators import parts, pca_baseline, pca_path
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.persistence import json_safe
@@ -280,18 +281,20 @@ def callback_hook(est: Any):
 
 
 def validation_mse(
-    est: Any, source: TrainingSource, val_idx: np.ndarray
-) -> tuple[float | None, float | None]:
-    """Mean squared reconstruction error per value on the validation items: raw, and scaled.
+    est: Any, source: TrainingSource, val_idx: np.ndarray, pca: PCA | None = None
+) -> tuple[float | None, float | None, float | None]:
+    """Mean squared reconstruction error per value on the validation items: raw, scaled, and PCA's.
 
     The first in the data's units, the second in the model's (:mod:`hourglass.data.units`:
-    z-scores for standardized data, where no single column decides it). The loss training
-    monitors is BCE for binary data; these are the numbers a user compares with PCA. None
-    without a validation split, and for restoration tasks, judged against their own baselines.
+    z-scores for standardized data, where no single column decides it), the third that of
+    ``pca`` (:func:`~hourglass.estimators.pca_baseline.baseline_pca`) in the model's units, from
+    the same pass over the items (None without it). The loss training monitors is BCE for binary
+    data; these are the numbers a user compares with PCA. None without a validation split, and
+    for restoration tasks, judged against their own baselines.
     """
     if not len(val_idx) or task_of(est).restoration:
-        return None, None
-    total, scaled_total, count = 0.0, 0.0, 0
+        return None, None, None
+    total, scaled_total, pca_total, count = 0.0, 0.0, 0.0, 0
     block = 4 * PREDICT_BATCH
     for start in range(0, len(val_idx), block):
         rows = source.read(val_idx[start : start + block])
@@ -299,8 +302,10 @@ def validation_mse(
         recon = recon.astype(np.float64)
         total += float(np.sum((recon - rows) ** 2))
         scaled_total += float(np.sum(((recon - rows) / est.scaler_.scale.astype(np.float64)) ** 2))
+        if pca is not None:
+            pca_total += pca_baseline.squared_error(est, pca, rows)
         count += rows.size
-    return total / count, scaled_total / count
+    return total / count, scaled_total / count, None if pca is None else pca_total / count
 
 
 # -- partial_fit -----------------------------------------------------------------------------

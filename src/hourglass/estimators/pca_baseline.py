@@ -15,7 +15,6 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from hourglass.data.sources import TrainingSource
-from hourglass.estimators.predicting import PREDICT_BATCH
 from hourglass.train.tasks import task_of
 
 #: PCA is fitted on at most this many training items (a random sample of them) ...
@@ -28,15 +27,14 @@ MAX_FEATURES = 1024
 COMPARABLE_KINDS = ("dense", "conv")
 
 
-def validation_pca_mse(
-    est: Any, source: TrainingSource, train_idx: np.ndarray, val_idx: np.ndarray
-) -> float | None:
-    """PCA's mean squared error per value on the validation items, in the model's units.
+def baseline_pca(est: Any, source: TrainingSource, train_idx: np.ndarray, val_idx: np.ndarray) -> PCA | None:
+    """PCA with as many components as ``est``'s code has values, fitted on up to :data:`PCA_ROWS`
+    training items in the model's units; :func:`~hourglass.estimators.fitting.validation_mse`
+    scores it on the validation items in the same pass as the autoencoder.
 
-    With as many components as ``est``'s code has values, fitted on up to :data:`PCA_ROWS`
-    training items. None without a validation split, for restoration tasks (judged against
-    their own baselines), for codes PCA does not compare with (variational, quantized), items
-    wider than :data:`MAX_FEATURES`, or a code as wide as the sample of training items.
+    None without a validation split, for restoration tasks (judged against their own
+    baselines), for codes PCA does not compare with (variational, quantized), items wider than
+    :data:`MAX_FEATURES`, or a code as wide as the sample of training items.
     """
     if not len(val_idx) or task_of(est).restoration:
         return None
@@ -49,14 +47,13 @@ def validation_pca_mse(
     if train.shape[1] > MAX_FEATURES or k >= min(train.shape):
         return None
     with np.errstate(invalid="ignore", divide="ignore"):  # constant rows: a variance ratio of 0/0
-        pca = PCA(n_components=k, random_state=0).fit(train)
-    total, count = 0.0, 0
-    for start in range(0, len(val_idx), 4 * PREDICT_BATCH):
-        rows = _flat_scaled(est, source.read(val_idx[start : start + 4 * PREDICT_BATCH]))
-        rebuilt = pca.inverse_transform(pca.transform(rows))
-        total += float(np.sum((rebuilt - rows) ** 2))
-        count += rows.size
-    return total / count
+        return PCA(n_components=k, random_state=0).fit(train)
+
+
+def squared_error(est: Any, pca: PCA, items: np.ndarray) -> float:
+    """The summed squared error of ``pca``'s reconstruction of ``items``, in the model's units."""
+    rows = _flat_scaled(est, items)
+    return float(np.sum((pca.inverse_transform(pca.transform(rows)) - rows) ** 2))
 
 
 def _flat_scaled(est: Any, items: np.ndarray) -> np.ndarray:

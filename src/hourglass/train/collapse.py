@@ -50,6 +50,13 @@ TRAINING_RISE_SHARE = 0.1
 RESTART_FACTOR = 0.25
 
 
+def _progress(best: float, reference: float) -> float:
+    """The progress a loss at its ``best`` made below ``reference`` (the mean's loss), against
+    which a rise is measured; a model not yet better than the mean has made none, and then its
+    best loss itself is the scale."""
+    return reference - best if reference > best else abs(best)
+
+
 class CollapseRecovery:
     """The :class:`~hourglass.train.trainer.Trainer`'s watch for a collapse, and its restarts.
 
@@ -99,11 +106,11 @@ class CollapseRecovery:
             return None
         if not math.isfinite(best_loss) or warming:
             return None
-        # Half the progress made below the mean's loss; a model not yet better than the mean
-        # has made none, and then half its best loss is the margin.
-        gap = reference - best_loss if reference > best_loss else abs(best_loss)
+        # A diverged held-out loss, or half the progress below the mean's loss given back while
+        # the training loss rises too (alone, the held-out loss rising is overfitting).
         if monitored > diverged or (
-            monitored > best_loss + COLLAPSE_SHARE * gap and self._training_loss_rose(reference)
+            monitored > best_loss + COLLAPSE_SHARE * _progress(best_loss, reference)
+            and self._training_loss_rose(reference)
         ):
             return (
                 f"the loss rose to {monitored:.4g} from its best {best_loss:.4g} (predicting the mean "
@@ -119,8 +126,7 @@ class CollapseRecovery:
         if len(losses) < 2:
             return True
         now, best = losses[-1], min(losses[:-1])
-        gap = reference - best if reference > best else abs(best)
-        return now > best + TRAINING_RISE_SHARE * gap
+        return now > best + TRAINING_RISE_SHARE * _progress(best, reference)
 
     def _restart(self, epoch: int, reason: str, best_state) -> None:
         """Go back to the best weights with fresh optimizer moments and a lower learning rate."""
