@@ -11,11 +11,14 @@ from hourglass.train import precision as precision_module
 from hourglass.train.config import TrainConfig
 from hourglass.train.precision import (
     CPU_BF16_MIN_FLOPS,
+    CPU_BF16_MIN_SPEEDUP,
     cpu_flags,
     cpu_native_bf16,
     forward_flops,
+    measured_bf16_speedup,
     resolve_precision,
     tf32_matmuls,
+    time_bf16_speedup,
 )
 from hourglass.train.trainer import Trainer
 
@@ -23,6 +26,11 @@ ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 avx5
 ZEN3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma\n"
 SAPPHIRE = "processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n"
 GRAVITON = "processor\t: 0\nFeatures\t: fp asimd bf16\n"
+
+
+def fast_bf16() -> float:
+    """bf16 products at twice fp32's speed, as a Zen 4 core measured."""
+    return 2.0
 
 
 @pytest.fixture
@@ -65,10 +73,44 @@ def test_cpu_native_bf16_reads_cpuinfo_flags(cpuinfo, text, expected):
 @pytest.mark.parametrize("text, expected", [(ZEN4, "bf16"), (ZEN3, "fp32")], ids=["avx512_bf16", "none"])
 def test_auto_on_cpu_follows_native_bf16(cpuinfo, text, expected):
     resolved, reason = resolve_precision(
-        "auto", "cpu", step_flops=10 * CPU_BF16_MIN_FLOPS, cpuinfo=cpuinfo(text)
+        "auto", "cpu", step_flops=10 * CPU_BF16_MIN_FLOPS, cpuinfo=cpuinfo(text), bf16_speedup=fast_bf16
     )
     assert resolved == expected
     assert reason.startswith("auto:")
+
+
+def test_auto_keeps_fp32_where_the_flag_is_there_but_bf16_products_are_slow(cpuinfo):
+    # A virtual machine that shows avx512_bf16 but hides AMX: bf16 products at 0.55x fp32's.
+    resolved, reason = resolve_precision(
+        "auto", "cpu", step_flops=10 * CPU_BF16_MIN_FLOPS, cpuinfo=cpuinfo(ZEN4), bf16_speedup=lambda: 0.55
+    )
+    assert resolved == "fp32"
+    assert "0.55x fp32's speed" in reason and f"{CPU_BF16_MIN_SPEEDUP:g}x" in reason
+
+
+def test_the_speed_of_bf16_is_timed_only_where_it_could_decide(cpuinfo):
+    def must_not_time():
+        raise AssertionError("timed bf16 products where the flags or the step already decide")
+
+    for text, flops in ((ZEN3, 10 * CPU_BF16_MIN_FLOPS), (ZEN4, CPU_BF16_MIN_FLOPS / 10)):
+        resolve_precision("auto", "cpu", step_flops=flops, cpuinfo=cpuinfo(text), bf16_speedup=must_not_time)
+    resolve_precision("fp32", "cpu", cpuinfo=cpuinfo(ZEN4), bf16_speedup=must_not_time)
+
+
+def test_timing_bf16_products_leaves_the_random_stream_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    assert time_bf16_speedup((16, 16, 16), repeats=2) > 0
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_the_measured_speedup_is_timed_once_per_process(monkeypatch):
+    calls = []
+    monkeypatch.setattr(precision_module, "_measured_speedup", None)
+    monkeypatch.setattr(precision_module, "time_bf16_speedup", lambda: calls.append(1) or 1.7)
+    assert measured_bf16_speedup() == measured_bf16_speedup() == 1.7
+    assert len(calls) == 1
 
 
 def test_auto_keeps_fp32_for_a_step_too_small_for_bf16_to_pay(cpuinfo):
@@ -84,7 +126,8 @@ def test_without_cpuinfo_auto_asks_pytorch(tmp_path, monkeypatch, supported, exp
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: supported, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert cpu_flags(tmp_path / "absent") is None
-    assert resolve_precision("auto", "cpu", cpuinfo=tmp_path / "absent")[0] == expected
+    resolved = resolve_precision("auto", "cpu", cpuinfo=tmp_path / "absent", bf16_speedup=fast_bf16)[0]
+    assert resolved == expected
 
 
 def test_arm_cpuinfo_counts_as_unknown_flags(cpuinfo):

@@ -85,7 +85,8 @@ class AutoEncoder(BaseAutoEncoder):
         'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.
     precision : {'auto', 'fp32', 'tf32', 'bf16'}, default='auto'
         'auto' picks when training starts: bf16 autocast on CPUs with native bf16 (AVX-512 BF16
-        or AMX) for steps of at least 100 MFLOP, fp32 with TF32 matmuls on CUDA, fp32 elsewhere;
+        or AMX) for steps of at least 100 MFLOP where its bf16 products time at least 1.3x
+        fp32's, fp32 with TF32 matmuls on CUDA, fp32 elsewhere;
         the choice and its reason are in ``history_.recipe`` and the fit summary. 'bf16' trains
         under bf16 autocast; 'tf32' lets CUDA matmuls use TF32 tensor cores; 'fp32' is plain.
     compile : bool, default=False

@@ -21,6 +21,13 @@ fp32); ``'tf32'`` keeps everything fp32 but lets CUDA's matrix products use TF32
 
   Below about 60 MFLOP the casts autocast adds cost more than the faster products save; the
   threshold, :data:`CPU_BF16_MIN_FLOPS`, leaves a margin above the crossover.
+
+  The flag alone does not make bf16 fast: a virtual machine on an Emerald Rapids Xeon showed
+  ``avx512_bf16`` but hid AMX, and there a bf16 product ran at 0.55x fp32's speed (75 against
+  136 GFLOP/s for 256x784 @ 784x512) and the Fashion-MNIST default trained 1.6x slower under
+  autocast (14 epochs in 15 s against 23). So the CPU's bf16 products are timed against fp32's
+  once per process (:func:`measured_bf16_speedup`, about 20 ms), and bf16 is picked only where
+  they ran at least :data:`CPU_BF16_MIN_SPEEDUP` times as fast (a Zen 4 core: about 2x).
 * **CUDA**: ``'tf32'``. On an H200 (issue 11) bf16 autocast trained the 784-1000-500-250-30 net
   *slower* than fp32 at batch 256 and at 4096: both ran near 400 steps/s, bound by kernel
   launches, and autocast adds a cast kernel per weight and step. TF32 adds no kernel (cuBLAS
@@ -35,7 +42,10 @@ fp32); ``'tf32'`` keeps everything fp32 but lets CUDA's matrix products use TF32
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -50,7 +60,15 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 #: Forward FLOPs of one training step (on one process) from which 'auto' picks bf16 on a CPU
 #: with native bf16; see the table in the module's docstring.
 CPU_BF16_MIN_FLOPS = 100e6
+#: How many times fp32's speed the CPU's bf16 matrix products must reach for 'auto' to pick bf16:
+#: autocast's casts and the fp32 parts of a step eat part of the products' gain (a Zen 4 core's
+#: products run about 2x fp32's, its training steps 1.3-2x).
+CPU_BF16_MIN_SPEEDUP = 1.3
+#: The product timed: a batch of 256 through a 512-unit layer, a step's typical matrix work.
+SPEEDUP_PROBE = (256, 512, 512)
 CPUINFO = "/proc/cpuinfo"
+
+_measured_speedup: float | None = None
 
 
 def cpu_flags(path: str | os.PathLike = CPUINFO) -> frozenset[str] | None:
@@ -96,6 +114,45 @@ def cpu_native_bf16(path: str | os.PathLike = CPUINFO) -> str | None:
             if check is not None and check():
                 return flag
     return None
+
+
+def time_bf16_speedup(shape: tuple[int, int, int] = SPEEDUP_PROBE, repeats: int = 5) -> float:
+    """How many times as fast as in fp32 this CPU multiplies matrices of ``shape`` in bf16.
+
+    ``shape`` is ``(m, k, n)`` of an ``(m, k) @ (k, n)`` product; each precision's best of
+    ``repeats`` timings after one warm-up, taken in turns so that a change of clock speed
+    touches both. The operands come from a generator of their own: the global random stream,
+    and with it a seeded fit's weights, does not move.
+
+    Examples
+    --------
+    >>> time_bf16_speedup((8, 8, 8), repeats=1) > 0
+    True
+    """
+    m, k, n = shape
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.rand(m, k, generator=generator), torch.rand(k, n, generator=generator)
+    operands = {"fp32": (a, b), "bf16": (a.bfloat16(), b.bfloat16())}
+    best = dict.fromkeys(operands, math.inf)
+    for repeat in range(repeats + 1):
+        for name, (x, y) in operands.items():
+            tic = time.perf_counter()
+            torch.mm(x, y)
+            if repeat:  # the first round warms the kernels up
+                best[name] = min(best[name], time.perf_counter() - tic)
+    return best["fp32"] / max(best["bf16"], 1e-9)
+
+
+def measured_bf16_speedup() -> float:
+    """:func:`time_bf16_speedup` on :data:`SPEEDUP_PROBE`, timed once per process.
+
+    Once, so that every fit of a process decides alike (a seeded fit gives the same weights
+    each time) and pays the ~20 ms once.
+    """
+    global _measured_speedup
+    if _measured_speedup is None:
+        _measured_speedup = time_bf16_speedup()
+    return _measured_speedup
 
 
 def forward_flops(model: nn.Module, sample: torch.Tensor) -> float | None:
@@ -149,6 +206,7 @@ def resolve_precision(
     device: torch.device | str,
     step_flops: float | None = None,
     cpuinfo: str | os.PathLike = CPUINFO,
+    bf16_speedup: Callable[[], float] = measured_bf16_speedup,
 ) -> tuple[str, str]:
     """Resolve ``precision`` for training on ``device``; return ``(precision, reason)``.
 
@@ -165,6 +223,10 @@ def resolve_precision(
         None: unknown, decided by the hardware alone.
     cpuinfo : path, default='/proc/cpuinfo'
         Where the CPU's feature flags are read.
+    bf16_speedup : callable, default=measured_bf16_speedup
+        Called (only on a CPU whose flags claim native bf16, for a step large enough) for how
+        many times fp32's speed its bf16 products run; 'auto' keeps fp32 below
+        :data:`CPU_BF16_MIN_SPEEDUP`.
 
     Returns
     -------
@@ -196,15 +258,23 @@ def resolve_precision(
     feature = cpu_native_bf16(cpuinfo)
     if feature is None:
         return "fp32", "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), where bf16 is slower"
-    if step_flops is None:
-        return "bf16", f"auto: bf16 autocast on a CPU with native bf16 ({feature})"
-    work = f"a step does {step_flops / 1e6:,.0f} MFLOP of forward matrix work"
-    if step_flops < CPU_BF16_MIN_FLOPS:
+    work = "" if step_flops is None else f"a step does {step_flops / 1e6:,.0f} MFLOP of forward matrix work"
+    if step_flops is not None and step_flops < CPU_BF16_MIN_FLOPS:
         return "fp32", (
             f"auto: the CPU has {feature}, but {work}, below the {CPU_BF16_MIN_FLOPS / 1e6:,.0f} "
             "from which bf16 autocast measured faster"
         )
-    return "bf16", f"auto: the CPU has {feature} and {work}, where bf16 autocast measured faster"
+    speedup = bf16_speedup()
+    m, k, n = SPEEDUP_PROBE
+    products = f"its bf16 products ran at {speedup:.2f}x fp32's speed ({m}x{k} @ {k}x{n})"
+    if speedup < CPU_BF16_MIN_SPEEDUP:
+        return "fp32", (
+            f"auto: the CPU has {feature}, but {products}, below the {CPU_BF16_MIN_SPEEDUP:g}x "
+            "from which bf16 autocast pays"
+        )
+    if step_flops is None:
+        return "bf16", f"auto: bf16 autocast on a CPU with native bf16 ({feature}; {products})"
+    return "bf16", f"auto: the CPU has {feature}, {products}, and {work}, where bf16 autocast measured faster"
 
 
 @contextlib.contextmanager
