@@ -162,6 +162,52 @@ def test_a_comma_csv_with_semicolons_in_its_names_stays_comma_separated(tmp_path
     assert loaded.feature_names == ["a;1", "b"] and loaded.X.tolist() == [[1.5, 2], [3, 4]]
 
 
+@pytest.mark.parametrize(
+    "name, compression", [("t.csv.gz", "gzip"), ("t.tsv.bz2", "bz2"), ("t.CSV.xz", "xz")]
+)
+def test_load_data_reads_a_compressed_text_table(tmp_path, name, compression):
+    # Public data sets often come as data.csv.gz; pandas reads them, the sniffing must too.
+    frame = pd.DataFrame(TABLE, columns=["a", "b", "c"])
+    sep = "\t" if ".tsv" in name else ","
+    frame.to_csv(tmp_path / name, sep=sep, index=False, compression=compression)
+    loaded = load_data(tmp_path / name)
+    np.testing.assert_allclose(loaded.X, TABLE, rtol=1e-6)
+    assert loaded.feature_names == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (lambda raw: raw[: len(raw) // 2], "as a .csv table: Compressed file ended"),
+        (lambda raw: b"a,b\n1,2\n", "as a .csv table: Not a gzipped file"),
+        (lambda raw: gzip.compress(b""), "'.*t.csv.gz' is empty"),
+    ],
+    ids=["cut", "not-gzip", "empty"],
+)
+def test_a_damaged_compressed_table_is_one_data_file_error(tmp_path, content, match):
+    raw = gzip.compress(pd.DataFrame(RNG.normal(size=(500, 3))).to_csv(index=False).encode())
+    (tmp_path / "t.csv.gz").write_bytes(content(raw))
+    with pytest.raises(DataFileError, match=match) as error:
+        load_data(tmp_path / "t.csv.gz")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["t.parquet.gz", "t.gz"])
+def test_a_compression_suffix_on_anything_but_a_text_table_is_refused(tmp_path, name):
+    (tmp_path / name).write_bytes(gzip.compress(b"1,2\n"))
+    expected = r"unsupported file type '\.gz'.*compressed \(\.gz, \.bz2, \.xz\)"
+    with pytest.raises(DataFileError, match=expected):
+        load_data(tmp_path / name)
+
+
+def test_load_data_reads_true_false_columns_beside_numbers_as_ones_and_zeros(tmp_path):
+    frame = pd.DataFrame({"a": [0.5, 1.5, 2.5], "flag": [True, False, True], "n": [1, 2, 3]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    loaded = load_data(tmp_path / "t.csv")
+    assert loaded.X.tolist() == [[0.5, 1, 1], [1.5, 0, 2], [2.5, 1, 3]]
+    assert loaded.feature_names == ["a", "flag", "n"]
+
+
 def test_load_data_header_needs_only_one_text_cell(tmp_path):
     (tmp_path / "t.csv").write_text("1,x,3\n4,5,6\n")
     loaded = load_data(tmp_path / "t.csv")

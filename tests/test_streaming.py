@@ -120,6 +120,20 @@ def test_a_semicolon_csv_with_decimal_commas_streams_as_it_loads(tmp_path, table
     np.testing.assert_allclose(whole.X, table[list("abcd")].to_numpy(), rtol=1e-6)
 
 
+def test_a_compressed_csv_streams_as_it_loads(tmp_path, table, monkeypatch):
+    path = tmp_path / "t.csv.gz"
+    table.to_csv(path, index=False)
+    whole = load_data(path, drop=["id"], label="kind")
+    assert not sources.streams(whole.X)
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 64)
+    monkeypatch.setattr(loading, "TABLE_CHUNK_ROWS", 16)
+    data = load_data(path, drop=["id"], label="kind", cache_dir=tmp_path)
+    assert sources.streams(data.X)
+    np.testing.assert_array_equal(data.X, whole.X)
+    np.testing.assert_array_equal(data.y, table["kind"].to_numpy())
+    np.testing.assert_allclose(whole.X, table[list("abcd")].to_numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "cell, match",
     [

@@ -48,8 +48,9 @@ class Manifold(str, Enum):
 def _labels_column(labels: str | None, data: str) -> str | None:
     """``--labels`` as a column of DATA: a value that is no file, given with a table."""
     from hourglass.data.loading import TABLE_SUFFIXES
+    from hourglass.data.table_files import table_suffix
 
-    if labels is None or Path(labels).exists() or Path(data).suffix.lower() not in TABLE_SUFFIXES:
+    if labels is None or Path(labels).exists() or table_suffix(data) not in TABLE_SUFFIXES:
         return None
     return labels
 

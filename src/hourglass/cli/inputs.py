@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # annotations only; the functions import what they use
 
 
 DATA_HELP = (
-    "A .npy, .npz (with --key), .csv/.tsv/.txt or .parquet file (numeric columns; header detected), "
+    "A .npy, .npz (with --key), .csv/.tsv/.txt (also .gz, .bz2, .xz) or .parquet file (numeric "
+    "columns; header detected), "
     "a folder of IDX files, a folder of images (with --arch conv), or a built-in set: "
     + ", ".join(BUILTIN_DATASETS)
 )

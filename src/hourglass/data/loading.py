@@ -29,6 +29,7 @@ from hourglass.data.idx import read_idx
 from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
+    READ_ERRORS,
     _check_numeric,
     _parquet_types,
     _read_table,
@@ -36,6 +37,7 @@ from hourglass.data.table_files import (
     _table_bytes,
     _table_chunks,
     is_number,
+    table_suffix,
 )
 from hourglass.data.validation import (
     FINITE_CHECK_VALUES,
@@ -50,9 +52,16 @@ from hourglass.exceptions import DataFileError, HourglassError, InvalidInputErro
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")  # the text ones also .gz, .bz2 or .xz
 ARRAY_SUFFIXES = (".npy", ".npz")
-SUPPORTED_FORMATS = ARRAY_SUFFIXES + TABLE_SUFFIXES + ("IDX (*-idx3-ubyte[.gz] or a folder of them)",)
+SUPPORTED_FORMATS = (
+    ARRAY_SUFFIXES
+    + TABLE_SUFFIXES
+    + (
+        ".csv/.tsv/.txt compressed (.gz, .bz2, .xz)",
+        "IDX (*-idx3-ubyte[.gz] or a folder of them)",
+    )
+)
 
 
 @dataclass
@@ -282,7 +291,7 @@ def load_data(
     :data:`~hourglass.data.sources.IN_MEMORY_BYTES` (and which is then kept in its own dtype).
     """
     drop = list(drop or [])
-    is_table = Path(str(source)).suffix.lower() in TABLE_SUFFIXES
+    is_table = table_suffix(str(source)) in TABLE_SUFFIXES
     if (drop or label is not None) and not is_table:
         option = "drop" if drop else "label"
         raise InvalidInputError(
@@ -295,7 +304,7 @@ def load_data(
         raise DataFileError(f"no such file or folder: {str(path)!r}")
     if path.is_dir():
         return _load_idx(_idx_images_in(path), flat, path.name)
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     if path.name.removesuffix(".gz").endswith("-ubyte"):
         return _load_idx(path, flat, path.name)
     if suffix not in ARRAY_SUFFIXES + TABLE_SUFFIXES:
@@ -320,7 +329,10 @@ def load_data(
     df, y = _split_columns(df, drop, label, path.name, table=table)
     _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
     names = [str(c) for c in df.columns] if has_header else None
-    dataset = _as_dataset(df.to_numpy(), path.name, flat, y=y, feature_names=names)
+    values = df.to_numpy()
+    if values.dtype == object:  # True/False beside numbers, or pandas' nullable types: all numbers
+        values = df.to_numpy(dtype=np.float64, na_value=np.nan)
+    dataset = _as_dataset(values, path.name, flat, y=y, feature_names=names)
     dataset.schema = schema_of(df, label=label, dropped=tuple(drop), has_header=has_header)
     return dataset
 
@@ -351,7 +363,7 @@ def _stream_table(
     """
     folder = Path(tempfile.mkdtemp(prefix=".hourglass-table-", dir=cache_dir))
     cache = folder / (path.stem + ".npy")
-    types = _parquet_types(path) if path.suffix.lower() == ".parquet" else None
+    types = _parquet_types(path) if table_suffix(path) == ".parquet" else None
     labels: list[np.ndarray] = []
     names, n, width, header_bytes, schema = None, 0, 0, 0, None
     try:
@@ -380,12 +392,12 @@ def _stream_table(
     except pd.errors.EmptyDataError:
         shutil.rmtree(folder, ignore_errors=True)
         raise DataFileError(f"{str(path)!r} is empty") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except READ_ERRORS as exc:
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(exc, HourglassError):
             raise
-        reason = _reason(exc)
-        raise DataFileError(f"could not read {str(path)!r} as a {path.suffix} table: {reason}") from None
+        reason, kind = _reason(exc), table_suffix(path)
+        raise DataFileError(f"could not read {str(path)!r} as a {kind} table: {reason}") from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -1,11 +1,17 @@
 """Table files (CSV, TSV, TXT, Parquet): header sniffing, the numeric check, drop and label columns.
 
-The pieces :func:`~hourglass.data.loading.load_data` reads a table with, whole or in chunks.
+The pieces :func:`~hourglass.data.loading.load_data` reads a table with, whole or in chunks. A
+text table may come compressed (``data.csv.gz``, ``.bz2``, ``.xz``), as public data sets often
+do: pandas reads those itself, and the sniffing here reads their first lines through the
+matching module of the standard library.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import lzma
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +25,36 @@ from hourglass.exceptions import DataFileError, InvalidInputError
 
 #: Rows after the first that :func:`_sniff` reads for a decimal comma.
 SNIFFED_ROWS = 50
+#: Text tables' suffixes, and the compressions they may come in (the opener of each).
+TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+#: How many times its size on disk a compressed table is taken to hold, for the choice between
+#: reading it whole and streaming it (CSVs of numbers compress 3-10 fold; a table streamed
+#: that would have fitted costs a conversion to a .npy, one that is read whole past memory
+#: costs the run).
+COMPRESSED_GROWTH = 10
+#: What a damaged compressed file raises while it is read (a cut gzip: EOFError).
+READ_ERRORS = (ValueError, OSError, EOFError, lzma.LZMAError, pd.errors.ParserError)
+
+
+def table_suffix(path: str | Path) -> str:
+    """The format a file's name says, below a compression suffix: ``'data.csv.gz'`` -> ``'.csv'``.
+
+    Examples
+    --------
+    >>> table_suffix("a.CSV"), table_suffix("a.tsv.gz"), table_suffix("b.parquet.gz"), table_suffix("c.gz")
+    ('.csv', '.tsv', '.gz', '.gz')
+    """
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TEXT_TABLE_SUFFIXES:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path):
+    """``path`` opened for reading text, through its decompressor where its suffix names one."""
+    opener = COMPRESSIONS.get(path.suffix.lower(), open)
+    return opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace")
 
 
 class TextLayout(NamedTuple):
@@ -45,10 +81,10 @@ def _sniff(path: Path) -> TextLayout:
     :data:`SNIFFED_ROWS` rows is the decimal mark. The first row is a header if one of its cells
     is not a number; an empty cell is a missing number.
     """
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    with _open_text(path) as f:
         line = f.readline()
         following = [f.readline() for _ in range(SNIFFED_ROWS)]
-    sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+    sep = {".csv": ",", ".tsv": "\t"}.get(table_suffix(path))
     if sep is None and "\t" in line:
         sep = "\t"
     elif sep in (None, ",") and _semicolon_separated(line):
@@ -109,7 +145,7 @@ def _parquet_types(path: Path) -> dict[str, str]:
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     """Read a table; also say whether it had column names."""
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path), True
@@ -117,7 +153,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
         return pd.read_csv(path, **layout.read_csv_options()), layout.header
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{str(path)!r} is empty") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except READ_ERRORS as exc:
         raise DataFileError(f"could not read {str(path)!r} as a {suffix} table: {_reason(exc)}") from None
 
 
@@ -182,8 +218,11 @@ def _table_bytes(path: Path) -> int:
     """What reading the table whole would cost, judged without reading it.
 
     Parquet: rows x columns x 4 bytes (its float32 data), from the file's metadata. A text
-    table: its size on disk, which its parse in pandas (float64 and more) exceeds.
+    table: its size on disk, which its parse in pandas (float64 and more) exceeds;
+    :data:`COMPRESSED_GROWTH` times that for a compressed one.
     """
+    if path.suffix.lower() in COMPRESSIONS:
+        return path.stat().st_size * COMPRESSED_GROWTH
     if path.suffix.lower() != ".parquet":
         return path.stat().st_size
     import pyarrow.parquet as pq
