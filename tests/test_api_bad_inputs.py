@@ -4,6 +4,7 @@ was expected, never a raw numpy, torch or scikit-learn error, and never the data
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
@@ -37,7 +38,11 @@ FIT_CASES = {
     "inf": (np.where(np.eye(40, 6) > 0, np.inf, X), "NaN or infinite"),
     "overflow of float32": (marked(X) * 1e300, "overflow float32"),
     "0 rows": (X[:0], "0 sample"),
-    "3-D to a dense model": (X.reshape(40, 2, 3), "dim 3"),
+    "3-D to a dense model": (X.reshape(40, 2, 3), "shape (40, 2, 3); expected 2-D rows (n_samples, n_features"),
+    "repeated column names": (
+        pd.DataFrame(marked(X), columns=list("aabccd")),
+        "X has columns with the same name ('a', 'c'); expected unique column names",
+    ),
     "1-D": (X[0], "expected a 2D array"),
     "None": (None, "X is None"),
     "scalar": (3.0, "expected a 2D array"),

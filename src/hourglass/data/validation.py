@@ -115,6 +115,18 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
         return (
             f"Complex data not supported: {what} holds complex numbers (dtype {dtype}); expected real numbers"
         )
+    if str(exc).startswith("Found array with dim") and np.ndim(X) > 2:
+        return (
+            f"{what} has shape {np.shape(X)}; expected 2-D rows (n_samples, n_features): flatten each "
+            f"sample ({what}.reshape(len({what}), -1)) or use ConvAutoEncoder for images, series and video"
+        )
+    if str(exc).startswith("Expected unique column names"):  # its message lists them on more lines
+        names = [str(name) for name in getattr(X, "columns", [])]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        return (
+            f"{what} has columns with the same name ({', '.join(map(repr, repeated[:5]))}); "
+            "expected unique column names (the model finds its columns by name)"
+        )
     first = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc).strip() else type(exc).__name__
     if kind in ("U", "S", "O") and "convert" in first:
         return f"{what} has dtype {dtype} and holds text ({first[:120]}); expected numbers"
