@@ -38,7 +38,7 @@ FIT_CASES = {
     "inf": (np.where(np.eye(40, 6) > 0, np.inf, X), "NaN or infinite"),
     "overflow of float32": (marked(X) * 1e300, "overflow float32"),
     "0 rows": (X[:0], "0 sample"),
-    "3-D to a dense model": (X.reshape(40, 2, 3), "shape (40, 2, 3); expected 2-D rows (n_samples, n_features"),
+    "3-D to a dense model": (X.reshape(40, 2, 3), "shape (40, 2, 3); expected 2-D rows"),
     "repeated column names": (
         pd.DataFrame(marked(X), columns=list("aabccd")),
         "X has columns with the same name ('a', 'c'); expected unique column names",
