@@ -184,8 +184,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._bottleneck().after_fit(self)
         return self
 
-    def _settle_scaling_and_architecture(self, source: TrainingSource, head: np.ndarray, items: np.ndarray):
-        """Scaler, loss and architecture from the statistics of ``items``; returns the summary."""
+    def _settle_scaling_and_architecture(
+        self, source: TrainingSource, head: np.ndarray, items: np.ndarray, partial: bool = False
+    ):
+        """Scaler, loss and architecture from the statistics of ``items`` (the first chunk of
+        ``partial_fit`` when ``partial``); returns the summary."""
         part = self._input()
         summary = source.statistics(items, part.scaler_channel_axis)
         self.scaler_ = scaler_from_summary(summary, self.scaling)
@@ -197,7 +200,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # The input part sizes the network; the bottleneck part makes it its kind of code.
         config = part.architecture(self, head, output_activation(self.loss_, scaled))
         self.architecture_ = code.architecture(self, config)
-        pca_path.resolve(self, len(items))
+        pca_path.resolve(self, len(items), partial=partial)
         return summary
 
     @all_or_nothing

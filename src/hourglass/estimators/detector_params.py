@@ -33,7 +33,9 @@ def _forwarded_defaults() -> dict[str, Any]:
     # AUROC. scaling='auto' means 'shrunk' for data in [0, 1] (detection_scaling): plain
     # standardization won 1.5 points on Fashion-MNIST's classes but lost 1.5 on digits' (99.54 ->
     # 98.08 mean AUROC) and made one Fashion class diverge; the shrunk variances keep the gain.
-    settings.update(code_size=None, verbose=0, hidden_layers=(128,))
+    # No PCA path: a detector's scores were measured from random weights on classes of every
+    # size, and a start at PCA's solution makes its errors PCA's for a while.
+    settings.update(code_size=None, verbose=0, hidden_layers=(128,), pca_path=False)
     return settings
 
 

@@ -323,7 +323,7 @@ def start_partial(est: Any, X: Any) -> Trainer:
     part.check_code_size(est, head)
     est.seed_ = as_seed(est.random_state)
     everything = np.arange(len(source))
-    est._settle_scaling_and_architecture(source, head, everything)
+    est._settle_scaling_and_architecture(source, head, everything, partial=True)
     build_module(est)
     est._partial_data = source.training_data(everything, est.scaler_)
     prepare_module(est, est._partial_data)

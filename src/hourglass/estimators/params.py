@@ -142,9 +142,10 @@ PARAMS: tuple[Param, ...] = (
           per_kind={"conv": "relu"}, flags=_flag("activation"), panel=_ARCH,
           choices=ACTIVATIONS),
     # Starting at PCA's solution, the network learns only the non-linear correction: lower
-    # held-out error in fewer steps on digits, Fashion-MNIST and faces (hourglass.nn.pca_path).
-    Param("pca_path", bool | str, False,
-          "A fixed PCA path beside the layers (off by default; auto: on for MSE on data in [0, 1]).",
+    # held-out error in fewer steps on digits, Fashion-MNIST and faces (hourglass.nn.pca_path);
+    # by default on tables of fewer than 100 training rows, where random weights miss PCA's subspace.
+    Param("pca_path", bool | str, "auto",
+          "A fixed PCA path beside the layers (auto: on below 100 training rows).",
           kinds=("dense",), flags=("--pca-path", "--no-pca-path"), panel=_ARCH),
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",
