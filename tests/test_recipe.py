@@ -282,7 +282,8 @@ def test_model_report_shows_the_recipe(make_ae, unit_data):
 
 def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, monkeypatch):
     # Validation never improves after epoch 1: without noise patience 2 stops at epoch 3; with a
-    # fading noise, epochs count only once the noise is below a tenth of its level.
+    # fading noise, nothing stops before the noise is below a tenth of its level, and from then
+    # every epoch since the best counts (here all of them: it stops at the first such epoch).
     original = Trainer.evaluate
     counter = {"n": 0}
 
@@ -298,7 +299,8 @@ def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, mon
     assert plain.n_epochs_ == 3
     strengths = [0.5 * (1 + math.cos(math.pi * (e - 1) / 19)) for e in range(1, 21)]
     first_counted = next(e for e, s in enumerate(strengths, 1) if s <= trainer_module.PATIENT_STRENGTH)
-    assert faded.n_epochs_ == first_counted + 1
+    assert faded.n_epochs_ == first_counted
+    assert faded.history_.best_epoch == 1
 
 
 @pytest.mark.parametrize("rate", [None, "fast", True])

@@ -81,8 +81,9 @@ class AutoEncoder(BaseAutoEncoder):
         Share of the data held out for early stopping (0 trains on everything).
     patience : int, default=30
         Epochs without validation improvement before stopping (0: never stop early). With a
-        fading noise, only epochs where the noise is below a tenth of its level count: before,
-        the clean validation loss moves with the noise as much as with overfitting.
+        fading noise, nothing stops before the noise is below a tenth of its level (before, the
+        clean validation loss moves with the noise as much as with overfitting); from then on
+        every epoch since the best counts, those of the fade included.
     random_state : int, RandomState or None, default=None
         Seed for weights, split, shuffling and noise; the same int gives the same weights on CPU.
     device : str, default='auto'

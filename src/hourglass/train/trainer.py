@@ -269,6 +269,10 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                     self.history.best_epoch = epoch
                 elif self._patience_counts(epoch):
                     bad_epochs += 1
+                    if self._fading:
+                        # Once the noise is low, the epochs since the best count, the fade's
+                        # included: a best set while the noise faded is not waited for again.
+                        bad_epochs = max(bad_epochs, epoch - self.history.best_epoch)
                 h = self.history
                 stop = self._stop_reason(epoch, bad_epochs)
                 if self._adaptive:
