@@ -303,6 +303,21 @@ def test_early_stopping_waits_for_a_fading_noise_to_fade(make_ae, unit_data, mon
     assert faded.history_.best_epoch == 1
 
 
+@pytest.mark.parametrize(
+    "reason, shown",
+    [
+        ("auto: 36 training rows, fewer than 100: the network starts at PCA's solution", True),
+        ("set by the user: the network starts at PCA's solution", True),
+        ("auto: off, 300 training rows, 100 or more", False),
+        ("off: set by the user", False),
+    ],
+)
+def test_recipe_summary_names_the_pca_path_only_where_it_is_on(reason, shown):
+    summary = History(recipe={"learning_rate": 0.01, "pca_path": reason}).recipe_summary()
+    assert (f"PCA path ({reason})" in summary) is shown
+    assert ("PCA path" in summary) is shown
+
+
 @pytest.mark.parametrize("rate", [None, "fast", True])
 def test_recipe_summary_of_a_crafted_history_names_the_value(rate):
     history = History(recipe={"learning_rate": rate}, restarts=[{"epoch": 2, "learning_rate": rate}, 3])

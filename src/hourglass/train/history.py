@@ -57,6 +57,9 @@ class History:
             line += f"; input noise {recipe['noise_schedule']}"
         if recipe.get("threads"):
             line += f"; {recipe['threads']} thread(s) ({recipe.get('threads_rule', 'set by the user')})"
+        path = recipe.get("pca_path")
+        if isinstance(path, str) and not path.startswith(("off", "auto: off")):
+            line += f"; PCA path ({path})"  # said only where it is on: it decides where training starts
         if not self.restarts:
             return line + "; no collapse"
         where = ", ".join(
