@@ -195,6 +195,10 @@ def test_auto_resolves_with_the_work_of_a_step(monkeypatch):
     trainer.fit(_data(trainer))
     # Forward FLOPs of one sample times the batch of 32.
     assert seen["step_flops"] == 32 * 2 * (16 * 32 + 32 * 2 + 2 * 32 + 32 * 16)
+    # A table of 20 rows makes every step those 20 rows, not a batch of 32.
+    small = _trainer("auto")
+    small.fit(_data(small, n=20))
+    assert seen["step_flops"] == 20 * 2 * (16 * 32 + 32 * 2 + 2 * 32 + 32 * 16)
 
 
 def test_bf16_training_runs_and_learns():

@@ -385,8 +385,10 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             item = item[0] if isinstance(item, (list, tuple)) else item
             sample = torch.as_tensor(item, device=self.device)[None]  # (1, ...)
         flops = self._sample_flops = forward_flops(self.model, sample)
-        # Under DDP each process computes its share of every batch.
-        step = None if flops is None else flops * self.config.batch_size / distributed.world_size()
+        # Under DDP each process computes its share of every batch; a table smaller than a batch
+        # makes every step the whole table.
+        rows = min(self.config.batch_size, n_samples(train))
+        step = None if flops is None else flops * rows / distributed.world_size()
         if self.config.precision == "auto":
             self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
         return step
