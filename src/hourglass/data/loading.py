@@ -30,6 +30,7 @@ from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
     READ_ERRORS,
+    TEXT_TABLE_SUFFIXES,
     _check_numeric,
     _parquet_types,
     _read_table,
@@ -52,7 +53,7 @@ from hourglass.exceptions import DataFileError, HourglassError, InvalidInputErro
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")  # the text ones also .gz, .bz2 or .xz
+TABLE_SUFFIXES = (*TEXT_TABLE_SUFFIXES, ".parquet")  # the text ones also .gz, .bz2 or .xz
 ARRAY_SUFFIXES = (".npy", ".npz")
 SUPPORTED_FORMATS = (
     ARRAY_SUFFIXES

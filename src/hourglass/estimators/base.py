@@ -154,7 +154,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         run = fitting.start_run(self, source, resume)
         train_idx, val_idx = fitting.split(self, len(source))
         # Statistics from the training items only: validation items stay unseen.
-        summary = self._settle_scaling_and_architecture(source, head, train_idx)
+        summary = self._settle_scaling_and_architecture(
+            source, head, train_idx, continues=previous is not None
+        )
         if previous is not None:
             fitting.continue_from(self, previous)
         else:
@@ -185,10 +187,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self
 
     def _settle_scaling_and_architecture(
-        self, source: TrainingSource, head: np.ndarray, items: np.ndarray, partial: bool = False
+        self,
+        source: TrainingSource,
+        head: np.ndarray,
+        items: np.ndarray,
+        partial: bool = False,
+        continues: bool = False,
     ):
         """Scaler, loss and architecture from the statistics of ``items`` (the first chunk of
-        ``partial_fit`` when ``partial``); returns the summary."""
+        ``partial_fit`` when ``partial``; ``continues``: a warm start); returns the summary."""
         part = self._input()
         summary = source.statistics(items, part.scaler_channel_axis)
         self.scaler_ = scaler_from_summary(summary, self.scaling)
@@ -200,7 +207,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # The input part sizes the network; the bottleneck part makes it its kind of code.
         config = part.architecture(self, head, output_activation(self.loss_, scaled))
         self.architecture_ = code.architecture(self, config)
-        pca_path.resolve(self, len(items), partial=partial)
+        pca_path.resolve(self, len(items), partial=partial, continues=continues)
         return summary
 
     @all_or_nothing

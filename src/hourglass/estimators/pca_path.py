@@ -41,6 +41,7 @@ from hourglass.nn.pca_path import set_pca_path
 MAX_PCA_ROWS = 10_000
 #: 'auto' adds the path below this many training rows.
 SMALL_DATA_ROWS = 100
+STARTS_AT_PCA = ": the network starts at PCA's solution and learns the non-linear correction"
 
 
 def _conflict(est: Any, n_train: int) -> str | None:
@@ -65,15 +66,15 @@ def _conflict(est: Any, n_train: int) -> str | None:
     return None
 
 
-def resolve(est: Any, n_train: int, partial: bool = False) -> None:
+def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = False) -> None:
     """Settle ``est.pca_path_`` and its reason, and put it in ``est.architecture_``.
 
     Only a dense autoencoder's own ``pca_path`` parameter counts; other estimators keep their
     architecture. Raises InvalidInputError for a value other than True, False or 'auto', and
     for True where the path cannot go (the reason named). ``partial``: the first chunk of
     ``partial_fit``, whose rows say nothing of how many the stream holds ('auto' leaves the path
-    off). A fit that continues another (``warm_start``) keeps that fit's choice under 'auto', as
-    it keeps its weights.
+    off). ``continues``: a fit that continues the previous one (``warm_start``), which keeps
+    that fit's choice under 'auto', as it keeps its weights.
     """
     if not hasattr(est, "pca_path") or type(est.architecture_) is not DenseConfig:
         return
@@ -83,12 +84,21 @@ def resolve(est: Any, n_train: int, partial: bool = False) -> None:
     conflict = _conflict(est, n_train)
     if wanted is True and conflict is not None:
         raise InvalidInputError(f"pca_path=True does not go with {conflict}; use pca_path='auto' or False")
-    continued = getattr(est, "warm_start", False) and hasattr(est, "module_") and hasattr(est, "pca_path_")
-    if wanted == "auto" and continued and conflict is None:
-        est.pca_path_reason_ = "auto: kept from the fit this one continues (warm_start)"
-        if est.pca_path_:
-            est.architecture_ = replace(est.architecture_, pca_encoder=True, pca_decoder=True)
-        return
+    if wanted == "auto" and continues and conflict is None and hasattr(est, "pca_path_"):
+        on, reason = est.pca_path_, "auto: kept from the fit this one continues (warm_start)"
+    else:
+        on, reason = _decide(wanted, conflict, n_train, partial)
+    est.pca_path_, est.pca_path_reason_ = on, reason
+    if on:
+        est.architecture_ = replace(est.architecture_, pca_encoder=True, pca_decoder=True)
+
+
+def _decide(wanted: bool | str, conflict: str | None, n_train: int, partial: bool) -> tuple[bool, str]:
+    """Whether a fresh fit gets the path, and why: the user's True or False, or 'auto'."""
+    if wanted is False:
+        return False, "off: set by the user"
+    if wanted is True:
+        return True, "set by the user" + STARTS_AT_PCA
     if conflict is None and partial:
         conflict = "partial_fit: its first chunk does not tell how many rows the stream holds"
     if conflict is None and n_train >= SMALL_DATA_ROWS:
@@ -97,20 +107,9 @@ def resolve(est: Any, n_train: int, partial: bool = False) -> None:
             f"{n_train} training rows, {SMALL_DATA_ROWS} or more, where random weights measured as well "
             "or better"
         )
-    on = wanted is True or (wanted == "auto" and conflict is None)
-    if wanted is False:
-        reason = "off: set by the user"
-    elif on:
-        reason = (
-            "set by the user"
-            if wanted is True
-            else f"auto: {n_train} training rows, fewer than {SMALL_DATA_ROWS}"
-        ) + (": the network starts at PCA's solution and learns the non-linear correction")
-    else:
-        reason = f"auto: off, {conflict}"
-    est.pca_path_, est.pca_path_reason_ = on, reason
-    if on:
-        est.architecture_ = replace(est.architecture_, pca_encoder=True, pca_decoder=True)
+    if conflict is not None:
+        return False, f"auto: off, {conflict}"
+    return True, f"auto: {n_train} training rows, fewer than {SMALL_DATA_ROWS}" + STARTS_AT_PCA
 
 
 def _sample(train: Any, seed: int) -> np.ndarray:
