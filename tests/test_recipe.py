@@ -14,7 +14,7 @@ from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
 from hourglass.train import trainer as trainer_module
 from hourglass.train.config import TrainConfig
-from hourglass.train.corruptions import GaussianNoise
+from hourglass.train.corruptions import GaussianNoise, make_noise
 from hourglass.train.trainer import History, Trainer
 
 
@@ -322,3 +322,12 @@ def test_recipe_summary_names_the_pca_path_only_where_it_is_on(reason, shown):
 def test_recipe_summary_of_a_crafted_history_names_the_value(rate):
     history = History(recipe={"learning_rate": rate}, restarts=[{"epoch": 2, "learning_rate": rate}, 3])
     assert repr(rate) in history.recipe_summary()
+
+
+def test_a_fading_masking_noise_moves_the_clean_batch_part_of_the_way():
+    trainer = _trainer(corruption=make_noise("masking", 0.5), noise_schedule="cosine")
+    batch = torch.ones(4, 6)
+    full = trainer._step_inputs(batch, torch.Generator().manual_seed(0), 1.0)
+    part = trainer._step_inputs(batch, torch.Generator().manual_seed(0), 0.25)
+    assert (full == 0).any()
+    torch.testing.assert_close(part, batch + 0.25 * (full - batch))

@@ -194,7 +194,7 @@ class EpochSteps:
         if self.config.grad_clip > 0:
             # One outlying batch cannot throw the weights far; with a loss that is a mean the
             # norm sits well below the bound in ordinary steps, so this rarely acts.
-            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
+            optimizer.clip_gradients(params, self.config.grad_clip, self.device)
         optimizer.step(self.optimizer)
         self.scheduler.step()
         n = batch.shape[0]

