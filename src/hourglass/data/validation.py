@@ -8,6 +8,7 @@ by block, so a file larger than memory is checked without being read whole.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -121,8 +122,8 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
             f"sample ({what}.reshape(len({what}), -1)) or use ConvAutoEncoder for images, series and video"
         )
     if str(exc).startswith("Expected unique column names"):  # its message lists them on more lines
-        names = [str(name) for name in getattr(X, "columns", [])]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        counts = Counter(str(name) for name in getattr(X, "columns", []))
+        repeated = sorted(name for name, count in counts.items() if count > 1)
         return (
             f"{what} has columns with the same name ({', '.join(map(repr, repeated[:5]))}); "
             "expected unique column names (the model finds its columns by name)"
