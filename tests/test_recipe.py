@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from helpers import interrupt_once_at
+from hourglass import AutoEncoder
 from hourglass.estimators.base import auto_learning_rate
 from hourglass.exceptions import InvalidInputError, TrainingDivergedError
 from hourglass.nn.config import DenseConfig
@@ -316,6 +317,31 @@ def test_recipe_summary_names_the_pca_path_only_where_it_is_on(reason, shown):
     summary = History(recipe={"learning_rate": 0.01, "pca_path": reason}).recipe_summary()
     assert (f"PCA path ({reason})" in summary) is shown
     assert ("PCA path" in summary) is shown
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_recipe_summary_follows_the_recorded_pca_path_decision_over_its_wording(on):
+    # A reason worded in a way the wording rule does not know still shows the decision made.
+    recipe = {"learning_rate": 0.01, "pca_path": "kept from the fit this one continues", "pca_path_on": on}
+    assert ("PCA path" in History(recipe=recipe).recipe_summary()) is on
+
+
+@pytest.mark.parametrize("n_rows, on", [(40, True), (300, False)])
+def test_a_fit_records_whether_it_took_the_pca_path(n_rows, on):
+    X = np.random.default_rng(0).normal(size=(n_rows, 6)).astype(np.float32)
+    ae = AutoEncoder(code_size=2, epochs=1, random_state=0, verbose=0).fit(X)
+    assert ae.history_.recipe["pca_path_on"] is on is ae.pca_path_
+    assert ("PCA path" in ae.history_.recipe_summary()) is on
+
+
+@pytest.mark.parametrize("n_rows, on", [(40, True), (300, False)])
+def test_a_warm_started_fit_says_the_pca_path_it_kept_only_where_it_is_on(n_rows, on):
+    # The kept decision's reason reads the same whether the path is on or off ('kept from the
+    # fit this one continues'): the wording alone once named an absent path.
+    X = np.random.default_rng(0).normal(size=(n_rows, 6)).astype(np.float32)
+    ae = AutoEncoder(code_size=2, epochs=1, random_state=0, verbose=0, warm_start=True).fit(X).fit(X)
+    assert "kept" in ae.pca_path_reason_
+    assert ("PCA path" in ae.history_.recipe_summary()) is on
 
 
 @pytest.mark.parametrize("rate", [None, "fast", True])

@@ -175,6 +175,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_.recipe["statistics"] = summary.basis
         if hasattr(self, "pca_path_reason_"):
             self.history_.recipe["pca_path"] = self.pca_path_reason_
+            self.history_.recipe["pca_path_on"] = bool(self.pca_path_)
         self.fit_seconds_ = time.perf_counter() - tic
         pca = baseline_pca(self, source, train_idx, val_idx)
         self.validation_mse_, self.validation_mse_scaled_, self.validation_pca_mse_ = fitting.validation_mse(

@@ -58,7 +58,7 @@ class History:
         if recipe.get("threads"):
             line += f"; {recipe['threads']} thread(s) ({recipe.get('threads_rule', 'set by the user')})"
         path = recipe.get("pca_path")
-        if isinstance(path, str) and not path.startswith(("off", "auto: off")):
+        if isinstance(path, str) and _path_on(recipe, path):
             line += f"; PCA path ({path})"  # said only where it is on: it decides where training starts
         if not self.restarts:
             return line + "; no collapse"
@@ -75,6 +75,17 @@ class History:
     def monitored(self) -> list[float]:
         """The loss early stopping watched each epoch: validation, or training without a split."""
         return [v if math.isfinite(v) else t for v, t in zip(self.val_loss, self.train_loss, strict=True)]
+
+
+def _path_on(recipe: dict[str, Any], reason: str) -> bool:
+    """Whether the run trained with the PCA path: its recorded decision, else its reason's wording.
+
+    Histories saved before the decision was recorded next to its reason hold only the reason,
+    whose off-forms begin 'off' or 'auto: off'.
+    """
+    if isinstance(recipe.get("pca_path_on"), bool):
+        return recipe["pca_path_on"]
+    return not reason.startswith(("off", "auto: off"))
 
 
 def _number(value: Any) -> str:
