@@ -26,6 +26,13 @@ def test_off_a_terminal_each_epoch_is_one_plain_line_with_the_loss_named():
     assert "\r" not in stream.getvalue()
 
 
+def test_an_epoch_under_a_second_is_shown_in_milliseconds_not_as_zero():
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 1, 1, 1, "mse", verbose=1, stream=stream, min_interval=0)
+    progress.epoch_end(1, 0.5, 0.6, 1e-3, 0.0213)
+    assert stream.getvalue().rstrip().endswith("lr 0.001, 21 ms")
+
+
 def test_on_a_terminal_the_bar_counts_steps():
     stream = Terminal()
     progress = Progress("AutoEncoder", 2, 5, 1, "mse", verbose=1, stream=stream)

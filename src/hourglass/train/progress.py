@@ -26,6 +26,19 @@ def _value(x: float) -> str:
     return "-" if not math.isfinite(x) else f"{x:.4g}"
 
 
+def _duration(seconds: float) -> str:
+    """An epoch's time: '21 ms' under a second (a small table's epochs read '0.0 s' otherwise), '1.2 s'.
+
+    Examples
+    --------
+    >>> _duration(0.0213), _duration(1.25), _duration(0.9996)
+    ('21 ms', '1.2 s', '1.0 s')
+    """
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s"
+
+
 class Progress:
     """Progress of one training run.
 
@@ -112,7 +125,7 @@ class Progress:
         elif self.plain:
             line = (
                 f"{self.description} epoch {epoch}/{self.epochs}: train {self.loss} {_value(train)}, "
-                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {seconds:.1f} s{left}"
+                f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {_duration(seconds)}{left}"
             )
             if epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval:
                 self._print(line)
