@@ -361,6 +361,19 @@ def test_text_column_from_cli(text_csv, tmp_path):
     assert_one_line_error(*run("fit", text_csv, "--out", tmp_path / "m", *FAST_FIT), "'city'", "not numeric")
 
 
+def test_the_drop_a_text_column_error_suggests_trains(tmp_path):
+    path = tmp_path / "text.csv"
+    city = ("Oslo", "Rome")
+    rows = "".join(f"{i},{i % 3 / 3},{i % 5 / 5},{i % 7 / 7},{city[i % 2]}\n" for i in range(40))
+    path.write_text("id,a,b,c,city\n" + rows)
+    code, out, err = run("fit", path, "--out", tmp_path / "m", *FAST_FIT)
+    assert_one_line_error(code, out, err, "--drop city")
+    flag = err.split("(--drop ", 1)[1].split(" ", 1)[0]
+    code, out, err = run("fit", path, "--out", tmp_path / "m", "--drop", flag, *FAST_FIT)
+    assert code == 0, err
+    assert hourglass.load(tmp_path / "m").n_features_in_ == 4
+
+
 @pytest.fixture(params=["nan", "inf"])
 def non_finite_npy(tmp_path, request):
     X = np.random.default_rng(0).uniform(size=(20, 4))

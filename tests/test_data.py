@@ -1,4 +1,6 @@
+import ast
 import gzip
+import re
 import struct
 
 import numpy as np
@@ -558,3 +560,44 @@ def test_estimator_streams_a_memory_map_batch_by_batch(make_ae, unit_data, tmp_p
     np.testing.assert_allclose(ae.reconstruct(mapped), ae.reconstruct(in_memory), rtol=1e-6)
     errors = np.mean((ae.reconstruct(in_memory).astype(np.float64) - in_memory) ** 2, axis=1)
     np.testing.assert_allclose(ae.reconstruction_error(mapped), errors, rtol=1e-6)
+
+
+def test_non_numeric_columns_are_all_named_with_the_drop_that_loads_the_rest(tmp_path):
+    (tmp_path / "t.csv").write_text("id,x,city,y\nA1,1,Oslo,2\nB2,3,Rome,4\nC3,5,Oslo,7\n")
+    with pytest.raises(InvalidInputError) as caught:
+        load_data(tmp_path / "t.csv")
+    message = str(caught.value)
+    assert "\n" not in message and "the 2 that are not" in message
+    assert "--drop id,city on the command line" in message
+    suggested = re.search(r"drop=(\[.*?\]) in load_data", message).group(1)
+    assert suggested == "['id', 'city']"
+    assert load_data(tmp_path / "t.csv", drop=ast.literal_eval(suggested)).X.tolist() == [
+        [1, 2],
+        [3, 4],
+        [5, 7],
+    ]
+
+
+def test_a_column_name_with_a_space_is_quoted_for_the_shell(tmp_path):
+    (tmp_path / "t.csv").write_text("first name,x,y\nann,1,2\nbob,3,4\n")
+    with pytest.raises(InvalidInputError, match=r"--drop 'first name' on the command line"):
+        load_data(tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize("drop", [[1], 1, ["1"], "1", [np.int64(1)]])
+def test_drop_takes_a_position_as_an_int_or_text_alone_or_in_a_list(tmp_path, drop):
+    (tmp_path / "t.csv").write_text("1,2\n3,oops\n4,5\n")
+    assert load_data(tmp_path / "t.csv", drop=drop).X.ravel().tolist() == [1, 3, 4]
+
+
+def test_drop_and_label_take_one_name_given_alone(tmp_path):
+    (tmp_path / "t.csv").write_text("x,city,y,kind\n1,Oslo,2,a\n3,Rome,4,b\n")
+    data = load_data(tmp_path / "t.csv", drop="city", label=3)
+    assert data.X.tolist() == [[1, 2], [3, 4]] and list(data.y) == ["a", "b"]
+
+
+@pytest.mark.parametrize("drop", [[1.5], [True], [None]])
+def test_drop_of_neither_a_name_nor_a_position_is_one_line(tmp_path, drop):
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
+    with pytest.raises(InvalidInputError, match=r"^drop=.*; expected a column name or a 0-based position"):
+        load_data(tmp_path / "t.csv", drop=drop)

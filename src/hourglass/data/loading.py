@@ -231,13 +231,22 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
     raise DataFileError(f"{str(path)!r} has no array {key!r}; it holds {keys}")
 
 
+def _column_name(name: object, option: str) -> str:
+    """A column named in ``drop``/``label``: a header name, or a 0-based position as an int or text."""
+    if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+        return str(int(name))
+    if isinstance(name, str):
+        return name
+    raise InvalidInputError(f"{option}={name!r}; expected a column name or a 0-based position (str or int)")
+
+
 def load_data(
     source: str | os.PathLike,
     key: str | None = None,
     *,
     flat: bool = True,
-    drop: list[str] | tuple[str, ...] | None = None,
-    label: str | None = None,
+    drop: str | int | list[str | int] | tuple[str | int, ...] | None = None,
+    label: str | int | None = None,
     cache_dir: str | os.PathLike | None = None,
     table: TableSchema | None = None,
 ) -> Dataset:
@@ -253,10 +262,10 @@ def load_data(
         The array to take from a ``.npz`` holding several.
     flat : bool, default=True
         Return images as rows ``(n, h*w)``; if False, as ``(n, c, h, w)``.
-    drop : list of str, optional
+    drop : list of str or int, optional
         Table columns (CSV, TSV, TXT, Parquet) that are not features, by header name or 0-based
-        position: identifiers, timestamps, targets.
-    label : str, optional
+        position: identifiers, timestamps, targets. One column may be given alone.
+    label : str or int, optional
         A table column holding each row's label: it becomes ``Dataset.y`` (colours the code map,
         scores clustering) and is never a feature.
     cache_dir : str or PathLike, optional
@@ -291,7 +300,8 @@ def load_data(
     stream from the file when it is larger than
     :data:`~hourglass.data.sources.IN_MEMORY_BYTES` (and which is then kept in its own dtype).
     """
-    drop = list(drop or [])
+    drop = [_column_name(name, "drop") for name in ([drop] if isinstance(drop, (str, int)) else drop or [])]
+    label = None if label is None else _column_name(label, "label")
     is_table = table_suffix(str(source)) in TABLE_SUFFIXES
     if (drop or label is not None) and not is_table:
         option = "drop" if drop else "label"

@@ -12,6 +12,7 @@ import bz2
 import csv
 import gzip
 import lzma
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -123,18 +124,28 @@ def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = N
     ``types`` maps column names to the file's own type names (Parquet's schema: ``string``,
     ``timestamp[ms]``), which say more than pandas' ``object``.
     """
-    for col in df.columns:
-        if pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
-            continue
-        values = df[col].dropna()
-        bad = values[pd.to_numeric(values, errors="coerce").isna()]
-        example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
-        label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
-        kind = (types or {}).get(str(col), str(df[col].dtype))
-        raise InvalidInputError(
-            f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}; every column "
-            "must hold numbers: drop it or encode it first"
-        )
+    text = [col for col in df.columns if not _numeric(df[col])]
+    if not text:
+        return
+    col = text[0]
+    values = df[col].dropna()
+    bad = values[pd.to_numeric(values, errors="coerce").isna()]
+    example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
+    label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
+    kind = (types or {}).get(str(col), str(df[col].dtype))
+    # Every column to drop, named once, in both spellings: fixing them one error at a time
+    # would take a run per column.
+    which = "it" if len(text) == 1 else f"the {len(text)} that are not"
+    flag = shlex.quote(",".join(str(c) for c in text))
+    raise InvalidInputError(
+        f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}; every column "
+        f"must hold numbers: drop or encode {which} (--drop {flag} on the command line, "
+        f"drop={[str(c) for c in text]!r} in load_data)"
+    )
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _parquet_types(path: Path) -> dict[str, str]:
