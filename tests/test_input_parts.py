@@ -119,7 +119,8 @@ def test_conv_autoencoder_fits_with_auto_learning_rate():
 
 @pytest.mark.parametrize(("features", "layers"), [(6, (256, 128)), (512, (256, 128)), (513, (512, 256))])
 def test_auto_hidden_layers_widen_for_inputs_of_more_than_512_features(features, layers):
-    X = np.random.default_rng(0).random((40, features)).astype(np.float32)
+    # 120 rows: 108 train, past the small-data layers of the PCA path (under 100).
+    X = np.random.default_rng(0).random((120, features)).astype(np.float32)
     ae = AutoEncoder(code_size=2, device="cpu", **TINY).fit(X)
     assert ae.hidden_layers == "auto"  # the parameter stays as given; the fitted layers say what it chose
     assert ae.architecture_.hidden_layers == layers
@@ -127,12 +128,42 @@ def test_auto_hidden_layers_widen_for_inputs_of_more_than_512_features(features,
     assert (first.in_features, first.out_features) == (features, layers[0])
 
 
-def test_auto_hidden_layers_survive_save_and_load(rows, tmp_path):
+@pytest.mark.parametrize("n_rows", [48, 120])
+def test_auto_hidden_layers_survive_save_and_load(n_rows, tmp_path):
+    rows = np.random.default_rng(0).normal(size=(n_rows, 6)).astype(np.float32)
     ae = AutoEncoder(code_size=2, device="cpu", **TINY).fit(rows)
     ae.save(tmp_path / "m")
     again = hourglass.load(tmp_path / "m", device="cpu")
-    assert again.architecture_.hidden_layers == (256, 128)
+    assert again.architecture_.hidden_layers == ((64, 32) if n_rows < 100 else (256, 128))
     np.testing.assert_allclose(again.transform(rows), ae.transform(rows), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params, layers, path",
+    [
+        ({}, (64, 32), True),  # 'auto' adds the path under 100 training rows, in narrower layers
+        ({"pca_path": False}, (256, 128), False),
+        ({"pca_path": True}, (256, 128), True),  # a path asked for keeps the usual layers
+        ({"hidden_layers": (16, 8)}, (16, 8), True),
+        ({"loss": "bce"}, (256, 128), False),  # no path (a sigmoid output), no small-data layers
+    ],
+)
+def test_small_data_layers_go_with_the_pca_path_auto_adds(params, layers, path):
+    X = np.random.default_rng(0).random((48, 6)).astype(np.float32)
+    ae = AutoEncoder(code_size=2, device="cpu", **TINY, **params).fit(X)
+    assert (ae.architecture_.hidden_layers, ae.pca_path_) == (layers, path)
+    assert ("in layers of 64-32" in ae.pca_path_reason_) is (layers == (64, 32))
+    first = next(m for m in ae.module_.encoder.modules() if isinstance(m, torch.nn.Linear))
+    assert first.out_features == layers[0]
+
+
+def test_a_warm_start_on_more_rows_keeps_the_small_data_layers_it_continues():
+    X = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    ae = AutoEncoder(code_size=2, device="cpu", warm_start=True, **TINY).fit(X[:48])
+    before = [p.detach().clone() for p in ae.module_.parameters()]
+    ae.fit(X)  # 270 training rows: a fresh fit would take 256-128 without the path
+    assert ae.architecture_.hidden_layers == (64, 32) and ae.pca_path_
+    assert any(not torch.equal(a, b) for a, b in zip(before, ae.module_.parameters(), strict=True))
 
 
 def test_hidden_layers_of_another_word_are_refused_by_name(rows):

@@ -29,7 +29,9 @@ class AutoEncoder(BaseAutoEncoder):
     hidden_layers : tuple of int or 'auto', default='auto'
         Nodes per encoder layer, outermost first. 'auto': (256, 128), or (512, 256) for inputs
         of more than 512 features, where the wider layers learn more per second
-        (:func:`~hourglass.estimators.inputs.rows.auto_hidden_layers`).
+        (:func:`~hourglass.estimators.inputs.rows.auto_hidden_layers`); (64, 32) where
+        ``pca_path='auto'`` adds the PCA path (fewer than 100 training rows), whose correction a
+        few dozen rows teach better to fewer units.
     decoder_layers : tuple of int or None, default=None
         Nodes per decoder layer, innermost first; ``None`` mirrors the encoder.
     activation : str, default='gelu'

@@ -119,7 +119,8 @@ PARAMS: tuple[Param, ...] = (
     Param("code_size", int | None, 2, "Width of the code (conv: omit for a spatial code).",
           per_kind={"conv": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
     Param("hidden_layers", tuple[int, ...] | str, "auto",
-          "Nodes per encoder layer, e.g. 256,128 (auto: 256,128; 512,256 above 512 features).",
+          "Nodes per encoder layer, e.g. 256,128 (auto: 256,128; 512,256 above 512 features; "
+          "64,32 under 100 training rows).",
           per_kind={"vae": (256, 128)}, kinds=("dense", "vae"), flags=("--hidden-layers", "--hidden"),
           panel=_ARCH, metavar="INT[,INT]|auto"),
     Param("decoder_layers", tuple[int, ...] | None, None, "Decoder layers, innermost first (none: mirror).",

@@ -3,17 +3,18 @@
 ``pca_path='auto'``, the default, adds it to a plain dense autoencoder trained on fewer than
 :data:`SMALL_DATA_ROWS` rows, in any units: there a network from random weights rarely finds the
 subspace PCA computes exactly, and started at PCA's solution it learns only the non-linear
-correction. Held-out error as a share of PCA's, mean of three splits (30 % held out), without
-and with the path: linnerud's 20 rows at code 2 3.22x / 0.79x, iris's 30 4.32x / 2.26x, wine's 40
-at code 5 1.58x / 1.12x, diabetes's 50 1.51x / 1.06x, breast cancer's 90 1.34x / 1.04x; 19 such
-cases of 20-90 rows, geometric mean 1.22x / 0.99x. It cost on non-linear data (a swiss roll in
-30 dimensions, 40 rows: 0.56x / 0.71x), which the path still leaves well below PCA. From 100
-rows on it stays off: on standardized tables the start measured worse than random weights
-(``python -m benchmarks suite``, wine 0.79x / 0.82x at codes 2 / 5 without it, 0.89x / 0.96x with
-it; diabetes at code 5 0.82x / 0.92x), and on pixels, where it lowers the error in less time,
-its codes are nearer PCA's and clustered worse (Fashion-MNIST NMI 0.643-0.655 against 0.672):
-``pca_path=True`` asks for it there. Choosing by the validation rows instead (train both, keep
-the better) measured 1.06x on the 19 small cases: a few held-out rows pick the wrong one.
+correction, with ``hidden_layers='auto'`` in narrower layers (:data:`SMALL_DATA_HIDDEN`). Held-out
+error as a share of PCA's, mean of three splits (30 % held out), without and with the path (both
+with 256-128 layers): linnerud's 20 rows at code 2 3.22x / 0.79x, iris's 30 4.32x / 2.26x, wine's
+40 at code 5 1.58x / 1.12x, diabetes's 50 1.51x / 1.06x, breast cancer's 90 1.34x / 1.04x; 19 such
+cases of 20-90 rows, geometric mean 1.22x / 0.99x. It cost on non-linear data (a swiss roll in 30
+dimensions, 40 rows: 0.56x / 0.71x), which the path still leaves well below PCA. From 100 rows on
+it stays off: on standardized tables the start measured worse than random weights (``python -m
+benchmarks suite``, wine 0.79x / 0.82x at codes 2 / 5 without it, 0.89x / 0.96x with it; diabetes
+at code 5 0.82x / 0.92x), and on pixels, where it lowers the error in less time, its codes are
+nearer PCA's and clustered worse (Fashion-MNIST NMI 0.643-0.655 against 0.672): ``pca_path=True``
+asks for it there. Choosing by the validation rows instead (train both, keep the better) measured
+1.06x on the 19 small cases: a few held-out rows pick the wrong one.
 
 It stays off where PCA's solution is not the code or output asked for: a sparse, TopK or
 contractive code, binary cross-entropy (a sigmoid output), pretrained parts, layer-wise
@@ -41,6 +42,17 @@ from hourglass.nn.pca_path import set_pca_path
 MAX_PCA_ROWS = 10_000
 #: 'auto' adds the path below this many training rows.
 SMALL_DATA_ROWS = 100
+#: ... and there, with ``hidden_layers='auto'``, the encoder's layers (the decoder mirrors them):
+#: the correction to PCA that a few dozen rows can teach needs fewer units than 256-128 give.
+#: Held-out error as a share of PCA's, geometric mean over 5 draws each: on iris, wine, diabetes
+#: and breast cancer at 20, 50, 80 and 100 rows (code 2), 1.09x with 256-128 against 1.05x
+#: (iris's 20 rows 1.42x -> 1.20x, its 50 1.22x -> 1.08x, wine's 80 0.97x -> 0.92x); over 38
+#: cases with the swiss roll, the S-curve and codes of 4 and 5, 0.980x -> 0.947x, 17 better by
+#: more than 3 % and 5 worse (the swiss roll, whose strong curl a wider net follows: 40 rows
+#: 0.39x -> 0.43x, 80 rows 0.21x -> 0.23x). 32-16 gained more on the tables (1.03x) but lost
+#: more on the swiss roll (0.47x, 0.32x). Digits' and Fashion-MNIST's pixels at 40 and 90 rows
+#: gained or tied (digits, 90 rows, code 8: 0.91x -> 0.87x).
+SMALL_DATA_HIDDEN = (64, 32)
 STARTS_AT_PCA = ": the network starts at PCA's solution and learns the non-linear correction"
 
 
@@ -84,13 +96,21 @@ def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = Fal
     conflict = _conflict(est, n_train)
     if wanted is True and conflict is not None:
         raise InvalidInputError(f"pca_path=True does not go with {conflict}; use pca_path='auto' or False")
-    if wanted == "auto" and continues and conflict is None and hasattr(est, "pca_path_"):
+    kept = wanted == "auto" and continues and conflict is None and hasattr(est, "pca_path_")
+    if kept:
         on, reason = est.pca_path_, "auto: kept from the fit this one continues (warm_start)"
     else:
         on, reason = _decide(wanted, conflict, n_train, partial)
+    # The small-data layers go with the path 'auto' adds (a kept one included, so that a warm
+    # start builds the network it continues); a path asked for keeps the usual layers.
+    narrow = on and wanted == "auto" and est.hidden_layers == "auto" and est.decoder_layers is None
+    if narrow and not kept:
+        reason += ", in layers of " + "-".join(map(str, SMALL_DATA_HIDDEN))
     est.pca_path_, est.pca_path_reason_ = on, reason
     if on:
         est.architecture_ = replace(est.architecture_, pca_encoder=True, pca_decoder=True)
+    if narrow:
+        est.architecture_ = replace(est.architecture_, hidden_layers=SMALL_DATA_HIDDEN)
 
 
 def _decide(wanted: bool | str, conflict: str | None, n_train: int, partial: bool) -> tuple[bool, str]:
