@@ -17,6 +17,7 @@ from types import ModuleType
 BENCHMARKS = (
     "suite",
     "digits_vs_pca",
+    "small_tables",
     "peers",
     "clustering",
     "anomaly",
