@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import resource
+from typing import Any
+
+import numpy as np
 
 from hourglass.exceptions import InvalidInputError
 
@@ -100,3 +103,29 @@ def check_fits_in_memory(
             f"{what} would take {format_bytes(n_bytes)} of memory; {format_bytes(available)} is available "
             f"({advice})"
         )
+
+
+def dense_rows(X: Any, what: str = "X") -> np.ndarray:
+    """A SciPy sparse matrix or array as dense rows in its own dtype, if they fit in memory.
+
+    An autoencoder reads every value of a row (a zero is a value it must reconstruct), so sparse
+    rows train as dense ones; the whole matrix is made dense once rather than batch by batch.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the dense size against the memory available, and what to do instead.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> dense_rows(scipy.sparse.eye(3, format="csr")).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    rows, cols = X.shape
+    check_fits_in_memory(
+        rows * cols * X.dtype.itemsize,
+        f"{what}, a sparse {rows} x {cols} matrix of {X.dtype}, as dense rows",
+        "reduce its columns first, e.g. with sklearn's TruncatedSVD",
+    )
+    return X.toarray()

@@ -148,7 +148,7 @@ def check_ignored_y(X: Any, y: Any) -> None:
     import scipy.sparse
 
     # Only for values given for data whose rows are its length: a string y names X's label
-    # column, and a sparse matrix is refused by X's own checks.
+    # column, and a sparse matrix has no length (its rows are its shape's first entry).
     if (
         y is None
         or isinstance(y, str)

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, clone
 from sklearn.utils import TransformerTags, _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from hourglass.data.memory import dense_rows
 from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
 from hourglass.estimators import detector_state
@@ -265,11 +266,8 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         # Settings outside their choices are refused before the data are read, as an
         # AutoEncoder refuses them (with the settings unchanged, an estimator= passes this).
         check_choices(self)
-        if scipy.sparse.issparse(X):  # scikit-learn's wording, as the autoencoder refuses it
-            raise TypeError(
-                "Sparse data was passed for X, but dense data is required. "
-                "Use '.toarray()' to convert to a dense numpy array."
-            )
+        if scipy.sparse.issparse(X):  # dense once here, not again in every split and score
+            X = dense_rows(X)
         if not hasattr(X, "shape") and hasattr(X, "__array__"):
             X = np.asarray(X)  # an array-like object: read it once, as an array
         n = _num_samples(X)
@@ -460,6 +458,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         # transform gives the wrapped autoencoder's codes: scikit-learn checks it as a transformer.
         tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         tags.non_deterministic = False
+        tags.input_tags.sparse = True  # made dense once, as an AutoEncoder's rows are
         return tags
 
     def save(self, path, force: bool = False):

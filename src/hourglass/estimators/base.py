@@ -474,4 +474,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.non_deterministic = False
+        # Rows take SciPy sparse matrices, made dense once (a VAE asked to be convolutional
+        # reads grids, which do not).
+        tags.input_tags.sparse = self.input_kind == "rows" and getattr(self, "arch", "dense") != "conv"
         return tags

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -169,6 +170,11 @@ class GridPart(InputPart):
         return load_data(path, flat=False).X
 
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
+        if scipy.sparse.issparse(X):  # np.asarray would make it a shapeless object
+            raise InvalidInputError(
+                f"X is a SciPy sparse matrix of shape {X.shape}; a convolutional model reads dense series, "
+                "images or video; for sparse rows use hourglass.AutoEncoder"
+            )
         data = np.asarray(self.load(est, X))
         if reset:
             if data.ndim == 3 and (est.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):

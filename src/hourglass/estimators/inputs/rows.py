@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 import torch
 from sklearn.utils.validation import validate_data
 
 from hourglass.data.loading import check_finite, validation_reason
+from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.estimators import parts
 from hourglass.estimators.columns import selected_columns
@@ -77,6 +79,15 @@ def auto_hidden_layers(n_features: int) -> tuple[int, ...]:
     return AUTO_HIDDEN_WIDE if int(n_features) > WIDE_INPUT else AUTO_HIDDEN
 
 
+def _dense_columns(X: Any) -> Any:
+    """A DataFrame's sparse columns (``pd.SparseDtype``) made dense; anything else as it is."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return X
+    sparse = {name: dtype.subtype for name, dtype in dtypes.items() if isinstance(dtype, pd.SparseDtype)}
+    return X.astype(sparse) if sparse else X
+
+
 def reject_non_numeric_columns(X: Any) -> None:
     """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
     dtypes = getattr(X, "dtypes", None)
@@ -129,8 +140,11 @@ class RowsPart(InputPart):
             raise InvalidInputError(validation_reason(exc, X)) from None
 
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
+        if scipy.sparse.issparse(X):
+            X = dense_rows(X)  # bag-of-words, one-hot: the zeros are values to reconstruct
         if not reset:
             X = selected_columns(est, X)  # the training table's columns, by name
+        X = _dense_columns(X)
         reject_non_numeric_columns(X)
         if streams(X):
             # scikit-learn's check would convert the whole map to float64 in memory; its shape
