@@ -601,3 +601,16 @@ def test_drop_of_neither_a_name_nor_a_position_is_one_line(tmp_path, drop):
     (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
     with pytest.raises(InvalidInputError, match=r"^drop=.*; expected a column name or a 0-based position"):
         load_data(tmp_path / "t.csv", drop=drop)
+
+
+def test_an_address_is_named_as_one_not_as_a_missing_file():
+    with pytest.raises(
+        DataFileError, match=r"^'https://example\.com/x\.csv' is an address; .*download it first$"
+    ):
+        load_data("https://example.com/x.csv")
+
+
+def test_a_folder_without_idx_files_points_images_to_the_convolutional_model(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataFileError, match=r"holds no IDX files.*--arch conv.*a table is one file"):
+        load_data(tmp_path)

@@ -153,8 +153,8 @@ def _idx_images_in(folder: Path) -> Path:
     found = sorted(p for p in folder.iterdir() if p.name.removesuffix(".gz").endswith("-idx3-ubyte"))
     if not found:
         raise DataFileError(
-            f"folder {str(folder)!r} holds no IDX files (*-idx3-ubyte[.gz]); for a folder of "
-            "pictures use hourglass.data.images.ImageFolder"
+            f"folder {str(folder)!r} holds no IDX files (*-idx3-ubyte[.gz]); a folder of images trains a "
+            "convolutional model (hourglass fit --arch conv, or ConvAutoEncoder); a table is one file"
         )
     train = [p for p in found if p.name.startswith("train")]
     return (train or found)[0]
@@ -310,6 +310,9 @@ def load_data(
         )
     if isinstance(source, str) and source in BUILTIN_DATASETS:
         return _load_builtin(source, flat)
+    if isinstance(source, str) and "://" in source:
+        # Path() would fold 'https://' into 'https:/' and report a missing file.
+        raise DataFileError(f"{source!r} is an address; hourglass reads local files: download it first")
     path = Path(source)
     if not path.exists():
         raise DataFileError(f"no such file or folder: {str(path)!r}")
