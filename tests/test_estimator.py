@@ -279,6 +279,20 @@ def test_bad_parameters_are_named_at_fit(make_ae, unit_data, param, value):
         make_ae(**{param: value}).fit(unit_data)
 
 
+@pytest.mark.parametrize(
+    "param, value", [("batch_size", 2.5), ("epochs", 2.5), ("patience", 1.5), ("epochs", True)]
+)
+def test_counts_must_be_whole_numbers(make_ae, unit_data, param, value):
+    # int() once made batch_size=2.5 train batches of 2, silently.
+    with pytest.raises(InvalidInputError, match=rf"^{param}={value!r}; expected a whole number$"):
+        make_ae(**{param: value}).fit(unit_data)
+
+
+def test_numpy_integers_count_as_whole_numbers(make_ae, unit_data):
+    ae = make_ae(batch_size=np.int64(16), epochs=np.int32(1)).fit(unit_data)
+    assert ae.n_epochs_ == 1
+
+
 def test_a_rows_result_does_not_depend_on_the_rows_predicted_with_it(digits):
     # A tail of rows that does not fill the CPU matrix kernels' block takes another summation
     # order (1-3 rows on AMD, 10 of 20 with Intel's MKL); prediction pads batches to 16 rows,

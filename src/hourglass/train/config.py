@@ -6,6 +6,7 @@ the loop's settings and nothing about the model.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -86,6 +87,13 @@ class TrainConfig(_JSONConfig):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Counts are whole numbers: int() would quietly train batches of 2 for batch_size=2.5.
+        for name in ("epochs", "batch_size", "patience", "workers", "max_restarts"):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, numbers.Integral) and not isinstance(value, bool),
+                f"{name}={value!r}; expected a whole number",
+            )
         _require(int(self.epochs) >= 1, f"epochs={self.epochs} must be at least 1")
         _require(int(self.batch_size) >= 1, f"batch_size={self.batch_size} must be at least 1")
         _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
