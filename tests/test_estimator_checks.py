@@ -24,21 +24,9 @@ DETECTOR_THRESHOLD = (
 )
 
 
-# The detector takes sparse rows as the autoencoder does. scikit-learn's sparse checks then call
-# predict_proba (which a detector has, as PyOD's do) and read its classifier tags, which only a
-# classifier has: AttributeError inside scikit-learn. tests/test_sparse_input.py checks the
-# detector's sparse fits, predictions and probabilities instead.
-DETECTOR_SPARSE = "scikit-learn's sparse check reads classifier tags whenever predict_proba exists"
-
-
 def _expected_failed_checks(estimator) -> dict[str, str]:
     if isinstance(estimator, AnomalyDetector):
-        return {
-            "check_outliers_train": DETECTOR_THRESHOLD,
-            "check_outliers_fit_predict": DETECTOR_THRESHOLD,
-            "check_estimator_sparse_array": DETECTOR_SPARSE,
-            "check_estimator_sparse_matrix": DETECTOR_SPARSE,
-        }
+        return {"check_outliers_train": DETECTOR_THRESHOLD, "check_outliers_fit_predict": DETECTOR_THRESHOLD}
     return {}
 
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, clone
-from sklearn.utils import TransformerTags, _safe_indexing
+from sklearn.utils import ClassifierTags, TransformerTags, _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from hourglass.data.memory import dense_rows
@@ -459,6 +459,9 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         tags.non_deterministic = False
         tags.input_tags.sparse = True  # made dense once, as an AutoEncoder's rows are
+        # predict_proba gives two columns (normal, abnormal), as a binary classifier's: scikit-learn's
+        # checks read its shape from these tags (its sparse checks fail without them).
+        tags.classifier_tags = ClassifierTags(multi_class=False)
         return tags
 
     def save(self, path, force: bool = False):
