@@ -94,15 +94,15 @@ class TrainConfig(_JSONConfig):
                 isinstance(value, numbers.Integral) and not isinstance(value, bool),
                 f"{name}={value!r}; expected a whole number",
             )
-        _require(int(self.epochs) >= 1, f"epochs={self.epochs} must be at least 1")
-        _require(int(self.batch_size) >= 1, f"batch_size={self.batch_size} must be at least 1")
+        _require(self.epochs >= 1, f"epochs={self.epochs} must be at least 1")
+        _require(self.batch_size >= 1, f"batch_size={self.batch_size} must be at least 1")
         _require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be positive")
         _require(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be non-negative")
-        _require(int(self.patience) >= 0, f"patience={self.patience} must be non-negative")
+        _require(self.patience >= 0, f"patience={self.patience} must be non-negative")
         _require(self.precision in PRECISIONS, f"precision={self.precision!r}; expected one of {PRECISIONS}")
         _require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be non-negative (0: no clipping)")
-        _require(int(self.workers) >= 0, f"workers={self.workers} must be non-negative")
-        _require(int(self.max_restarts) >= 0, f"max_restarts={self.max_restarts} must be non-negative")
+        _require(self.workers >= 0, f"workers={self.workers} must be non-negative")
+        _require(self.max_restarts >= 0, f"max_restarts={self.max_restarts} must be non-negative")
         _require(
             self.max_time is None or (isinstance(self.max_time, (int, float)) and self.max_time > 0),
             f"max_time={self.max_time!r} must be a positive number of seconds or None",
