@@ -584,7 +584,7 @@ def test_a_column_name_with_a_space_is_quoted_for_the_shell(tmp_path):
         load_data(tmp_path / "t.csv")
 
 
-@pytest.mark.parametrize("drop", [[1], 1, ["1"], "1", [np.int64(1)]])
+@pytest.mark.parametrize("drop", [[1], 1, ["1"], "1", [np.int64(1)], np.int64(1)])
 def test_drop_takes_a_position_as_an_int_or_text_alone_or_in_a_list(tmp_path, drop):
     (tmp_path / "t.csv").write_text("1,2\n3,oops\n4,5\n")
     assert load_data(tmp_path / "t.csv", drop=drop).X.ravel().tolist() == [1, 3, 4]

@@ -11,6 +11,7 @@ for a source, streams tables larger than memory into a ``.npy``, and saves array
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import tempfile
@@ -233,7 +234,7 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
 
 def _column_name(name: object, option: str) -> str:
     """A column named in ``drop``/``label``: a header name, or a 0-based position as an int or text."""
-    if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+    if isinstance(name, numbers.Integral) and not isinstance(name, bool):
         return str(int(name))
     if isinstance(name, str):
         return name
@@ -300,7 +301,8 @@ def load_data(
     stream from the file when it is larger than
     :data:`~hourglass.data.sources.IN_MEMORY_BYTES` (and which is then kept in its own dtype).
     """
-    drop = [_column_name(name, "drop") for name in ([drop] if isinstance(drop, (str, int)) else drop or [])]
+    alone = isinstance(drop, (str, numbers.Integral))  # one column, not a list of them
+    drop = [_column_name(name, "drop") for name in ([drop] if alone else drop or [])]
     label = None if label is None else _column_name(label, "label")
     is_table = table_suffix(str(source)) in TABLE_SUFFIXES
     if (drop or label is not None) and not is_table:
