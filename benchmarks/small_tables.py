@@ -6,8 +6,8 @@ both are scored in z-scores of the training rows (the manifolds, already in comp
 they are). ``AutoEncoder(code_size=k)`` at its defaults, and beside it with ``--beside`` layers
 (default 256,128: the layers the PCA path learnt its correction in before 64-32 replaced them
 under 100 rows), with the same seeds. Each case reports the geometric mean of the ratio over its
-draws; ``summary`` the geometric mean over all cases and how many cases each wins by more than
-3 %. Prints one JSON object.
+draws and the mean fit seconds; ``summary`` the geometric mean over all cases, how many cases
+each wins by more than 3 %, and the mean fit seconds. Prints one JSON object.
 
 The sets: scikit-learn's iris, wine, diabetes and breast cancer (code 2, and 5 for the last three
 at 40 and 80 rows), and the suite's swiss roll and S-curve in 30 noisy dimensions (codes 2 and 4).
@@ -54,8 +54,9 @@ def cases(sizes: list[int]) -> list[tuple[str, int, int]]:
     return out
 
 
-def ratio(X: np.ndarray, standardize: bool, n: int, k: int, seed: int, hidden) -> float:
-    """Held-out error of the autoencoder over PCA's, ``n`` rows of draw ``seed`` training both."""
+def ratio(X: np.ndarray, standardize: bool, n: int, k: int, seed: int, hidden) -> tuple[float, float]:
+    """Held-out error of the autoencoder over PCA's, ``n`` rows of draw ``seed`` training both,
+    and the autoencoder's fit seconds."""
     order = np.random.default_rng(seed).permutation(len(X))
     train, test = X[order[:n]], X[order[n:]]
     units = StandardScaler().fit(train) if standardize else None
@@ -66,7 +67,12 @@ def ratio(X: np.ndarray, standardize: bool, n: int, k: int, seed: int, hidden) -
     pca = PCA(k).fit(scored(train))
     pca_mse = np.mean((pca.inverse_transform(pca.transform(scored(test))) - scored(test)) ** 2)
     ae = AutoEncoder(code_size=k, hidden_layers=hidden, random_state=seed, verbose=0).fit(train)
-    return float(np.mean((scored(ae.reconstruct(test)) - scored(test)) ** 2) / pca_mse)
+    return float(np.mean((scored(ae.reconstruct(test)) - scored(test)) ** 2) / pca_mse), ae.fit_seconds_
+
+
+def mean_seconds(rows: list[dict], label: str) -> float:
+    """Mean fit seconds of ``label``'s autoencoders over all cases."""
+    return round(float(np.mean([row[f"{label}_fit_seconds"] for row in rows])), 2)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
             continue
         row: dict = {"set": name, "rows": n, "code_size": k}
         for label, hidden in (("default", "auto"), ("beside", beside)):
-            ratios = [ratio(X, standardize, n, k, seed, hidden) for seed in range(draws)]
+            runs = [ratio(X, standardize, n, k, seed, hidden) for seed in range(draws)]
+            ratios, seconds = [r for r, _ in runs], [t for _, t in runs]
             row[label] = round(float(np.exp(np.mean(np.log(ratios)))), 4)
+            row[f"{label}_fit_seconds"] = round(float(np.mean(seconds)), 2)
         rows.append(row)
         print(row, flush=True)
     default = np.array([r["default"] for r in rows])
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                 "default_better_by_3pct": int(np.sum(default < other * (1 - MARGIN))),
                 "beside_better_by_3pct": int(np.sum(other < default * (1 - MARGIN))),
                 "default_below_pca": int(np.sum(default < 1)),
+                **{f"{label}_mean_fit_seconds": mean_seconds(rows, label) for label in ("default", "beside")},
                 "seconds": round(time.perf_counter() - tic, 1),
             },
         },
