@@ -459,9 +459,7 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         tags.non_deterministic = False
         tags.input_tags.sparse = True  # made dense once, as an AutoEncoder's rows are
-        # predict_proba gives two columns (normal, abnormal), as a binary classifier's: scikit-learn's
-        # checks read its shape from these tags (its sparse checks fail without them).
-        tags.classifier_tags = ClassifierTags(multi_class=False)
+        tags.classifier_tags = ClassifierTags(multi_class=False)  # predict_proba has 2 columns
         return tags
 
     def save(self, path, force: bool = False):
