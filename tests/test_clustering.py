@@ -113,6 +113,20 @@ def test_cluster_without_labels_chooses_k_and_has_no_metrics(model, digits):
     assert result.codes.shape == (60, 4)
 
 
+@pytest.mark.parametrize("manifold", ["spectral", "isomap", None])
+def test_cluster_without_labels_finds_the_number_of_blobs(manifold):
+    # Each candidate k is clustered and scored in k dimensions: with one 10-dimensional spectral
+    # embedding for all, every data set came out as 10 clusters.
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(240, n_features=6, centers=3, cluster_std=1.0, random_state=0)
+    ae = AutoEncoder(code_size=2, epochs=30, random_state=0, verbose=0, device="cpu").fit(X)
+    result = cluster(ae, X, manifold=manifold)
+    assert result.n_clusters == 3
+    assert result.embedding.shape[1] == (2 if manifold is None else 3)  # n_components follows k
+    assert clustering.cluster_accuracy(y, result.assignments) > 0.95
+
+
 @pytest.mark.parametrize("method", ["kmeans", "gmm", "hdbscan"])
 def test_cluster_method_assigns_every_sample(model, digits, method):
     X, _ = digits
@@ -148,6 +162,8 @@ def test_cluster_fits_an_unfitted_model(digits):
         ({"method": "hdbscan", "n_clusters": 3}, "hdbscan"),
         ({"labels": np.zeros(3)}, "labels have 3 entries for 150 samples"),
         ({"n_components": -1}, "n_components=-1"),
+        ({"n_clusters": True}, "n_clusters=True; expected a positive integer"),
+        ({"labels": np.r_[np.nan, np.zeros(149)]}, "labels hold 1 missing value.*position 0"),
     ],
 )
 def test_cluster_rejects_bad_arguments(model, digits, kwargs, match):
