@@ -82,6 +82,32 @@ def test_compare_rejects_bad_test_size(digits, test_size):
         compare(digits[0][:50], code_sizes=[2], test_size=test_size)
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"code_sizes": [2.7]}, r"code sizes \[2.7\] are not whole numbers"),
+        ({"code_sizes": [True]}, r"code sizes \[True\] are not whole numbers"),
+        ({"code_sizes": "2,8"}, r"code_sizes='2,8'; expected a list of whole numbers"),
+        ({"code_sizes": [2], "test_size": "0.2"}, r"test_size='0.2'; expected a share"),
+        ({"code_sizes": [2], "estimator": "x"}, r"estimator='x'; expected an hourglass AutoEncoder"),
+        (
+            {"code_sizes": [2], "estimator": hourglass.AnomalyDetector(epochs=1)},
+            r"estimator=AnomalyDetector\(epochs=1\); .*pass AutoEncoder\(\) with its settings",
+        ),
+        ({"code_sizes": [45]}, r"code sizes \[45\] exceed the 40 training samples"),
+    ],
+)
+def test_compare_refuses_bad_arguments_in_one_line(digits, kwargs, match):
+    kwargs.setdefault("estimator", _tiny_ae())
+    with pytest.raises(InvalidInputError, match=match):
+        compare(digits[0][:50], **kwargs)
+
+
+def test_compare_takes_one_code_size_given_alone(digits):
+    result = compare(digits[0][:50], code_sizes=np.int64(3), estimator=_tiny_ae())
+    assert result.table["code_size"].tolist() == [3]
+
+
 def test_compare_rejects_non_finite_data(digits):
     X = digits[0][:50].copy()
     X[0, 0] = np.nan

@@ -6,6 +6,7 @@ Tables of features go through :class:`hourglass.AutoEncoder`; images, series and
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,6 +202,38 @@ def _conv_samples(X: Any, estimator: BaseAutoEncoder) -> np.ndarray:
     return check_finite(data.astype(np.float32, copy=False), "X")
 
 
+def _check_estimator(estimator: Any) -> None:
+    """A one-line error unless ``estimator`` is None or an autoencoder that ``compare`` can clone."""
+    if estimator is None or isinstance(estimator, BaseAutoEncoder):
+        return
+    hint = (
+        "; to compare a detector's autoencoder, pass AutoEncoder() with its settings"
+        if type(estimator).__name__ == "AnomalyDetector"
+        else ""
+    )
+    raise InvalidInputError(
+        f"estimator={estimator!r}; expected an hourglass AutoEncoder, "
+        f"VariationalAutoEncoder or ConvAutoEncoder, or None{hint}"
+    )
+
+
+def _code_sizes(code_sizes: Any) -> list[int | None]:
+    """``code_sizes`` as a list, each a whole number (or None: a conv model's spatial code)."""
+    if isinstance(code_sizes, str) or not np.iterable(code_sizes):
+        if isinstance(code_sizes, numbers.Integral) and not isinstance(code_sizes, bool):
+            return [int(code_sizes)]  # one code size given alone
+        raise InvalidInputError(
+            f"code_sizes={code_sizes!r}; expected a list of whole numbers such as [2, 8, 16]"
+        )
+    sizes = list(code_sizes)
+    bad = [k for k in sizes if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral))]
+    if bad:
+        raise InvalidInputError(
+            f"code sizes {bad} are not whole numbers; expected a list of whole numbers such as [2, 8, 16]"
+        )
+    return [None if k is None else int(k) for k in sizes]
+
+
 def compare(
     X: Any,
     code_sizes: list[int] | tuple[int, ...] | None = None,
@@ -230,7 +263,7 @@ def compare(
     ----------
     X : array-like of shape (n_samples, n_features) or (n_samples, c, ...)
         The data: rows for the dense autoencoder, samples ``(n, c, ...)`` for a conv one.
-    code_sizes : list of int or None, default=None
+    code_sizes : list of int, int or None, default=None
         Code sizes to compare (each smaller than the values of one sample). None: (2, 8, 16)
         for the dense autoencoder; the conv estimator's own ``code_size`` (its spatial code
         when that is None).
@@ -265,6 +298,9 @@ def compare(
     from hourglass.data.loading import validate_finite_2d
     from hourglass.data.scaling import fit_scaler, in_unit_interval
 
+    _check_estimator(estimator)
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
+        raise InvalidInputError(f"test_size={test_size!r}; expected a share of the samples in (0, 1)")
     conv = _is_conv(estimator)
     names = [str(c) for c in X.columns] if hasattr(X, "columns") and not conv else None
     if conv:
@@ -275,7 +311,7 @@ def compare(
     spatial = conv and code_sizes is None and estimator.code_size is None
     if code_sizes is None:
         code_sizes = [estimator.code_size] if conv else (2, 8, 16)  # None: the conv model's spatial code
-    sizes = [None if k is None else int(k) for k in code_sizes]
+    sizes = _code_sizes(code_sizes)
     if not sizes:
         raise InvalidInputError("code_sizes is empty; expected at least one code size")
     too_wide = [k for k in sizes if k is not None and not 1 <= k < n_values]
@@ -284,8 +320,6 @@ def compare(
         raise InvalidInputError(
             f"code sizes {too_wide} are not between 1 and the {what} minus one ({n_values - 1})"
         )
-    if not 0.0 < test_size < 1.0:
-        raise InvalidInputError(f"test_size={test_size} must lie in (0, 1)")
     if y is not None:
         y = np.asarray(y).ravel()
         if len(y) != len(X):
@@ -294,6 +328,13 @@ def compare(
         np.arange(len(X)), test_size=test_size, random_state=random_state
     )
     X_train, X_test = X[train_index], X[test_index]
+    too_few = [k for k in sizes if k is not None and k > len(X_train)]
+    if too_few:
+        raise InvalidInputError(
+            f"code sizes {too_few} exceed the {len(X_train)} training samples the split leaves "
+            f"(test_size={test_size}), so PCA cannot have as many components; give smaller code sizes "
+            "or more samples"
+        )
     units = "data" if in_unit_interval(X_train) else "standardized"
     # z-scores from the training rows (per feature; per channel for conv data, as its scaler).
     std = 1.0
