@@ -113,6 +113,48 @@ def test_a_bad_choice_is_refused_before_the_data_are_read(make, name, value, mes
         make(**{"epochs": 1, "verbose": 0, name: value}).partial_fit(None)
 
 
+@pytest.mark.parametrize(
+    ("make", "name", "value", "message"),
+    [
+        (AutoEncoder, "hidden_layers", None, "hidden_layers=None; expected layer widths such as (256, 128)"),
+        (AutoEncoder, "hidden_layers", (8, 2.5), "hidden_layers=(8, 2.5); expected layer widths"),
+        (AutoEncoder, "batch_size", "auto", "batch_size='auto'; expected a whole number"),
+        (AutoEncoder, "weight_decay", None, "weight_decay=None; expected a number"),
+        (AutoEncoder, "noise_level", "x", "noise_level='x'; expected a number"),
+        (AutoEncoder, "verbose", None, "verbose=None; expected a whole number"),
+        (AutoEncoder, "checkpoint_dir", 42, "checkpoint_dir=42; expected a folder path or None"),
+        (AutoEncoder, "code_size", True, "code_size=True; expected a whole number or None"),
+        (AutoEncoder, "learning_rate", True, "learning_rate=True; expected a number or 'auto'"),
+        (AutoEncoder, "topk", 2.0, "topk=2.0; expected a whole number or None"),
+        (AutoEncoder, "warm_start", "yes", "warm_start='yes'; expected True or False"),
+        (AutoEncoder, "epochs", 2.5, "epochs=2.5; expected a whole number or 'auto'"),
+        (ConvAutoEncoder, "compile", "yes", "compile='yes'; expected True or False"),
+        (VariationalAutoEncoder, "warm_start", "no", "warm_start='no'; expected True or False"),
+        (VQAutoEncoder, "compile", "no", "compile='no'; expected True or False"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_before_the_data_are_read(make, name, value, message):
+    # Each reached a TypeError deep in training, or trained something else (True as 1, 2.0 as 2).
+    with pytest.raises(InvalidInputError) as info:
+        make(**{"epochs": 1, "verbose": 0, name: value}).fit(None)
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hidden_layers": [8, 4]},
+        {"hidden_layers": np.array([8, 4])},
+        {"hidden_layers": 8, "decoder_layers": 8},  # one width given alone, encoder and decoder alike
+        {"code_size": np.int64(2), "learning_rate": np.float32(0.01)},
+        {"warm_start": 1, "max_time": 30},
+    ],
+)
+def test_values_of_the_usual_neighbouring_types_still_train(params):
+    ae = AutoEncoder(**{**TINY, **params}).fit(X)
+    assert ae.transform(X).shape == (40, 2)
+
+
 def test_the_noise_alias_still_trains_without_noise():
     ae = AutoEncoder(**{**TINY, "noise": "none"}).fit(X)
     assert ae._corruption() is None

@@ -151,6 +151,12 @@ def test_load_missing_folder(tmp_path):
         hourglass.load(tmp_path / "nowhere")
 
 
+@pytest.mark.parametrize("path", [42, None, b"digits-model"])
+def test_load_refuses_what_is_not_a_path_in_one_line(path):
+    with pytest.raises(InvalidInputError, match=r"^path=.*; expected the model folder's path"):
+        hourglass.load(path)
+
+
 def test_load_a_file_instead_of_a_folder(tmp_path):
     (tmp_path / "model.npy").write_bytes(b"x")
     with pytest.raises(ModelFileError, match="is not a model folder"):

@@ -54,6 +54,12 @@ def test_resolve_device_rejects_nonsense_naming_it():
         resolve_device("gpu-please")
 
 
+def test_resolve_device_refuses_a_device_type_this_pytorch_cannot_run_on():
+    # 'meta' is a device type every PyTorch knows and none trains on; it reached a RuntimeError.
+    with pytest.raises(InvalidInputError, match="device='meta' was asked for, but this PyTorch has no meta"):
+        resolve_device("meta")
+
+
 def test_warmup_cosine_rises_then_decays_to_five_percent():
     schedule = WarmupCosine(total_steps=100, warmup=10)
     factors = [schedule(step) for step in range(100)]

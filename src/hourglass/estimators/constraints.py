@@ -18,11 +18,13 @@ Examples
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 from sklearn.utils._param_validation import Options, StrOptions, make_constraint
 
 from hourglass.estimators.params import BY_NAME, Param, params_of
@@ -89,21 +91,88 @@ def _expected(param: Param) -> str:
     return f"one of {tuple(choices)}" + (" or None" if _takes_none(param) else "")
 
 
+#: Parameters declared ``str`` that name a folder, where a ``pathlib.Path`` serves as well.
+_PATH_PARAMS = ("checkpoint_dir",)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_widths(value: Any) -> bool:
+    """Layer widths: one whole number, or a sequence of them (a list or an array as well as a tuple)."""
+    if _is_whole(value):
+        return True
+    if isinstance(value, (str, bytes)) or not np.iterable(value):
+        return False
+    return all(_is_whole(width) for width in value)
+
+
+def _of_type(param: Param, member: Any, value: Any) -> bool:
+    """Whether ``value`` is of one member of ``param``'s declared type."""
+    if member is Any:
+        return True
+    if member is type(None):
+        return value is None
+    if member is bool:  # 0 and 1 serve, as for any flag scikit-learn takes
+        return isinstance(value, (bool, np.bool_)) or (_is_whole(value) and value in (0, 1))
+    if member is int:
+        return _is_whole(value)
+    if member is float:
+        return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+    if member is str:
+        return isinstance(value, str) or (param.name in _PATH_PARAMS and isinstance(value, os.PathLike))
+    if typing.get_origin(member) is tuple:
+        return _is_widths(value)
+    return True
+
+
+def _type_words(param: Param) -> str:
+    """What a refusal of a value's type says was expected: 'a whole number or 'auto'', ..."""
+    words = []
+    for member in _members(param.type):
+        if member is str and param.name in _PATH_PARAMS:
+            words.append("a folder path")
+        elif member is str:
+            words.append(repr(param.default) if isinstance(param.default, str) else "a string")
+        else:
+            words.append(_TYPE_WORDS.get(member, "layer widths such as (256, 128)"))
+    words = list(dict.fromkeys(word for group in words for word in group.split(" | ")))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+_TYPE_WORDS: dict[Any, str] = {
+    int: "a whole number",
+    float: "a number",
+    bool: "True | False",
+    type(None): "None",
+}
+
+
 def check_choices(estimator: Any) -> None:
-    """Refuse a parameter outside its choices, naming it and its value, before data are read.
+    """Refuse a parameter of the wrong type or outside its choices, before data are read.
+
+    A number where a flag belongs (``warm_start='yes'``), a flag where a number belongs
+    (``code_size=True``, ``learning_rate=True``), a fraction where a count belongs (``topk=2.0``)
+    or None where a value is needed (``hidden_layers=None``) would otherwise reach the code that
+    uses it: a TypeError from deep in the training loop, or a silently different model.
 
     Raises
     ------
     InvalidInputError
-        ``name=value; expected one of (...)`` for the first parameter (in the declared order)
-        that its ``_parameter_constraints`` refuse.
+        ``name=value; expected ...`` for the first parameter (in the declared order) whose type
+        is wrong or that its ``_parameter_constraints`` refuse.
     """
     for name, constraints in getattr(type(estimator), "_parameter_constraints", {}).items():
         # A name outside the table (a detector's own ``quantile``) keeps the checks of its own rule.
         param = BY_NAME.get(name)
-        if param is None or param.choices is None:
+        if param is None:
             continue
         value = getattr(estimator, name)
+        if not any(_of_type(param, member, value) for member in _members(param.type)):
+            raise InvalidInputError(f"{name}={value!r}; expected {_type_words(param)}")
+        if param.choices is None:
+            continue
         if not any(make_constraint(c).is_satisfied_by(value) for c in constraints):
             raise InvalidInputError(f"{name}={value!r}; expected {_expected(param)}")
 

@@ -104,7 +104,8 @@ def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = Fal
         on, reason = _decide(wanted, conflict, n_train, partial)
     # The small-data layers go with the path 'auto' adds (a kept one included, so that a warm
     # start builds the network it continues); a path asked for keeps the usual layers.
-    narrow = on and wanted == "auto" and est.hidden_layers == "auto" and est.decoder_layers is None
+    auto_layers = isinstance(est.hidden_layers, str) and est.hidden_layers == "auto"  # not an array
+    narrow = on and wanted == "auto" and auto_layers and est.decoder_layers is None
     if narrow and not kept:
         reason += ", in layers of " + "-".join(map(str, SMALL_DATA_HIDDEN))
     est.pca_path_, est.pca_path_reason_ = on, reason

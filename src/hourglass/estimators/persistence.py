@@ -388,6 +388,8 @@ def load(path: str | Path, device: str | None = None):
     >>> ae.save("digits-model")          # doctest: +SKIP
     >>> ae = hourglass.load("digits-model")  # doctest: +SKIP
     """
+    if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+        raise InvalidInputError(f"path={path!r}; expected the model folder's path (a str or Path)")
     path = Path(path)
     config = read_config(path)
     cls = ESTIMATORS[config["estimator"]]

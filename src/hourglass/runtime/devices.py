@@ -28,7 +28,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise InvalidInputError(f"device={device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError(f"device={device!r} was asked for, but CUDA is not available here; use 'cpu'")
+    if resolved.type not in ("cpu", "cuda") and not _available(resolved.type):
+        raise InvalidInputError(
+            f"device={device!r} was asked for, but this PyTorch has no {resolved.type} device here; "
+            "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        )
     return resolved
+
+
+def _available(device_type: str) -> bool:
+    """Whether PyTorch can run on a device type other than CPU and CUDA (Apple's MPS, Intel's XPU)."""
+    if device_type == "mps":
+        return bool(torch.backends.mps.is_available())
+    module = getattr(torch, device_type, None)
+    is_available = getattr(module, "is_available", None)
+    return bool(is_available()) if callable(is_available) else False
 
 
 def preferred_memory_format(model: nn.Module, device: torch.device) -> torch.memory_format | None:

@@ -200,11 +200,13 @@ class RowsPart(InputPart):
                 )
             hidden = auto_hidden_layers(head.shape[1])
         hidden = (hidden,) if isinstance(hidden, numbers.Integral) else hidden
+        decoder = est.decoder_layers
+        decoder = (decoder,) if isinstance(decoder, numbers.Integral) else decoder
         return DenseConfig(
             input_dim=head.shape[1],
             code_size=int(est.code_size),
             hidden_layers=tuple(hidden),
-            decoder_layers=None if est.decoder_layers is None else tuple(est.decoder_layers),
+            decoder_layers=None if decoder is None else tuple(decoder),
             activation=est.activation,
             output_activation=output_activation,
             **est._bottleneck().code_fields(est, head.shape[1]),
