@@ -42,11 +42,29 @@ def test_detector_quantile_threshold_flags_that_share_of_held_out_data(detector)
 
 
 @pytest.mark.parametrize(
-    ("params", "expected_quantile"), [({"threshold": "contamination", "contamination": 0.05}, 0.95)]
+    "params", [{"contamination": 0.05}, {"threshold": "contamination", "contamination": 0.05}]
 )
-def test_detector_contamination_matches_quantile(X, params, expected_quantile):
+def test_detector_contamination_flags_that_share_of_the_data_given_to_fit(X, params):
+    # PyOD's and scikit-learn's meaning: X holds 5 % anomalies, so labels_ flags 10 of its 200
+    # rows. It was the 0.95 quantile of the 40 held-out rows, which flagged 6-15 % of X.
     fitted = AnomalyDetector(tiny_ae(), random_state=0, **params).fit(X)
-    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.calibration_errors_, expected_quantile))
+    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.decision_scores_, 0.95))
+    assert fitted.labels_.sum() == 10
+    assert (fitted.predict(X) == -1).sum() == 10
+
+
+def test_detector_without_contamination_keeps_the_held_out_quantile(X):
+    fitted = AnomalyDetector(tiny_ae(), random_state=0).fit(X)
+    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.calibration_errors_, 0.99))
+
+
+def test_detector_codes_have_names_and_pandas_output(detector, X):
+    names = detector.get_feature_names_out()
+    assert list(names) == [f"autoencoder{i}" for i in range(4)]
+    framed = clone(detector).set_output(transform="pandas").fit(X)
+    codes = framed.transform(X[:3])
+    assert list(codes.columns) == list(names)
+    np.testing.assert_array_equal(codes.to_numpy(), detector.transform(X[:3]))
 
 
 def test_detector_fixed_threshold_is_kept(X):
@@ -275,3 +293,10 @@ def test_detector_wraps_a_conv_estimator_and_maps_pixels(tmp_path):
     assert fitted.error_map(images[:3]).shape == (3, 1, 8, 8)
     loaded = load(fitted.save(tmp_path / "conv-detector"))
     np.testing.assert_allclose(loaded.score_samples(images[:4]), fitted.score_samples(images[:4]), rtol=1e-5)
+
+
+def test_default_detector_on_one_feature_says_why_in_one_line():
+    # It named code_size=1, which the user never set.
+    X = np.random.default_rng(0).normal(size=(50, 1))
+    with pytest.raises(InvalidInputError, match="^X has 1 feature \\(n_features=1\\); .* needs at least 2"):
+        AnomalyDetector(random_state=0).fit(X)

@@ -171,9 +171,9 @@ def test_detector_constraints_cover_its_signature_and_forward_the_autoencoders()
 @pytest.mark.parametrize(
     "name, good, bad",
     [
-        ("threshold", ["quantile", "contamination", 0.0, 2.5], ["median", -1.0]),
+        ("threshold", ["auto", "quantile", "contamination", 0.0, 2.5], ["median", -1.0]),
         ("quantile", [0.5, 0.99], [0.0, 1.0, 2]),
-        ("contamination", [0.01, 0.5], [0.0, 0.6]),
+        ("contamination", [0.01, 0.5, None], [0.0, 0.6]),
         ("calibration_fraction", [0.2], [0.0, 1.0]),
         ("estimator", [None, AutoEncoder()], ["dense", 3]),
     ],

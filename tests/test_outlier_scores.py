@@ -9,9 +9,18 @@ from hourglass.estimators.outlier_scores import error_quantile, outlier_proba
 from hourglass.exceptions import InvalidInputError
 
 
-@pytest.mark.parametrize("threshold, expected", [("quantile", 0.99), ("contamination", 0.95)])
+@pytest.mark.parametrize("threshold, expected", [("quantile", 0.99), ("contamination", 0.95), ("auto", 0.95)])
 def test_error_quantile_follows_the_rule(threshold, expected):
     assert error_quantile(threshold, 0.99, 0.05) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "threshold, contamination, expected",
+    [("auto", None, 0.99), ("quantile", None, 0.99), ("contamination", None, 0.99), ("quantile", 0.2, 0.99)],
+)
+def test_error_quantile_without_contamination(threshold, contamination, expected):
+    # 'auto' without a contamination is the quantile rule; the contamination rule alone assumes 1 %.
+    assert error_quantile(threshold, 0.99, contamination) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("threshold", [0, 0.5, 12.0])
@@ -27,7 +36,7 @@ def test_error_quantile_of_a_fixed_threshold_is_none(threshold):
         ("quantile", True, 0.01, "quantile=True"),
         (-0.1, 0.9, 0.01, "a fixed threshold must be a finite MSE >= 0"),
         (math.inf, 0.9, 0.01, "a fixed threshold must be a finite MSE >= 0"),
-        ("median", 0.9, 0.01, "threshold='median'; expected 'quantile', 'contamination' or a number"),
+        ("median", 0.9, 0.01, "threshold='median'; expected 'auto', 'quantile', 'contamination' or a number"),
     ],
 )
 def test_error_quantile_names_the_bad_value(threshold, quantile, contamination, match):

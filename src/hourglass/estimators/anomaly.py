@@ -10,7 +10,8 @@ every parameter, are declared in :mod:`~hourglass.estimators.detector_params`, t
 AutoEncoder in :mod:`~hourglass.estimators.default_detector`, the threshold rule, the
 calibration split and probabilities in :mod:`~hourglass.estimators.outlier_scores`, the fitted
 state it passes through to its autoencoder and saves in
-:mod:`~hourglass.estimators.detector_state`; its report section is presentation
+:mod:`~hourglass.estimators.detector_state`, the autoencoder's outputs it passes on (codes,
+reconstructions, exports) in :mod:`~hourglass.estimators.detector_outputs`; its report section is presentation
 (:mod:`hourglass.report.anomaly`), the photo patches of the out-of-distribution demo are data
 (:mod:`hourglass.data.photos`). The public names below the report are importable from here too.
 """
@@ -39,9 +40,9 @@ from hourglass.estimators.default_detector import (
     detection_epochs,
     detection_scaling,
 )
+from hourglass.estimators.detector_outputs import DetectorOutputs
 from hourglass.estimators.detector_params import _FORWARDED, _same, detector_constraints
 from hourglass.estimators.detector_state import delegated
-from hourglass.estimators.export import export_onnx, to_torch
 from hourglass.estimators.outlier_scores import (
     PROBA_METHODS,
     THRESHOLDS,
@@ -50,6 +51,7 @@ from hourglass.estimators.outlier_scores import (
     error_quantile,
     outlier_proba,
     score_units,
+    threshold_rule,
 )
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
@@ -57,7 +59,7 @@ from hourglass.exceptions import InvalidInputError
 
 
 @register_estimator
-class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
+class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstimator):
     """Outlier detector scoring samples by how badly an autoencoder fits them.
 
     The score (:meth:`anomaly_score`, higher is more abnormal) is by default the reconstruction
@@ -82,16 +84,20 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         calibrates the threshold; a fitted one is used as it is and all of ``X`` calibrates
         (so pass normal data it did not train on). None: a dense ``AutoEncoder`` built from the
         settings below.
-    threshold : {'quantile', 'contamination'} or float, default='quantile'
-        'quantile': flag errors above the ``quantile`` of the held-out normal errors (about
-        ``1 - quantile`` false alarms on normal data); 'contamination': the data hold about
-        ``contamination`` anomalies, so flag that share of the held-out split; a number: a
-        fixed threshold on the score's scale (see ``threshold_``; with
-        ``score_kind='reconstruction'`` a reconstruction MSE in the autoencoder's units).
+    threshold : {'auto', 'quantile', 'contamination'} or float, default='auto'
+        'quantile': flag scores above the ``quantile`` of the held-out normal rows' scores
+        (about ``1 - quantile`` false alarms on normal data); 'contamination': the data given
+        to fit hold ``contamination`` anomalies, so flag that share of them (``labels_``), as
+        PyOD and scikit-learn's outlier detectors do; 'auto': 'contamination' when
+        ``contamination`` is set, 'quantile' otherwise; a number: a fixed threshold on the
+        score's scale (see ``threshold_``; with ``score_kind='reconstruction'`` a
+        reconstruction MSE in the autoencoder's units).
     quantile : float, default=0.99
-        Used with ``threshold='quantile'``, in (0, 1).
-    contamination : float, default=0.01
-        Used with ``threshold='contamination'``, in (0, 0.5].
+        The quantile rule's share, in (0, 1).
+    contamination : float or None, default=None
+        The share of anomalies in the data given to fit, in (0, 0.5]: setting it chooses the
+        contamination rule (with ``threshold='auto'``). None: not known, so the quantile rule
+        (``threshold='contamination'`` alone assumes 0.01).
     calibration_fraction : float, default=0.2
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
     random_state : int or None, default=None
@@ -173,9 +179,9 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
     def __init__(
         self,
         estimator: Any = None,
-        threshold: str | float = "quantile",
+        threshold: str | float = "auto",
         quantile: float = 0.99,
-        contamination: float = 0.01,
+        contamination: float | None = None,
         calibration_fraction: float = 0.2,
         random_state: Any = None,
         *,
@@ -298,7 +304,8 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
             self.threshold_raw_ = None  # a combined score has no raw units
         else:
             self.calibration_errors_ = errors
-            raw = self.estimator_.reconstruction_error(calibration)
+            contaminated = threshold_rule(self.threshold, self.contamination) == "contamination"
+            raw = self.estimator_.reconstruction_error(X if contaminated else calibration)
             self.threshold_raw_ = None if q is None else float(np.quantile(raw, q))
         if calibration is X:
             self.decision_scores_ = np.array(self.calibration_errors_, dtype=np.float64)  # a copy
@@ -309,7 +316,11 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
                 train_scores = combined_score(self, train, train_scores)
             self.decision_scores_[train_idx] = train_scores
             self.decision_scores_[cal_idx] = self.calibration_errors_
-        threshold = float(self.threshold) if q is None else float(np.quantile(self.calibration_errors_, q))
+        # The contamination rule flags its share of the data given to fit (PyOD's labels_); the
+        # quantile rule reads held-out normal rows, whose scores new normal data resemble.
+        contaminated = threshold_rule(self.threshold, self.contamination) == "contamination"
+        reference = self.decision_scores_ if contaminated else self.calibration_errors_
+        threshold = float(self.threshold) if q is None else float(np.quantile(reference, q))
         self.threshold_ = threshold
         self.offset_ = -threshold
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)
@@ -392,65 +403,15 @@ class AnomalyDetector(OutlierMixin, TransformerMixin, BaseEstimator):
         _check_proba_method(method)
         return outlier_proba(self.anomaly_score(X), self.decision_scores_, method)
 
-    def error_map(self, X: Any) -> np.ndarray:
-        """Squared reconstruction error of every feature or pixel, shaped like the input.
-
-        Returns
-        -------
-        ndarray
-            ``(n, d)`` for tables, ``(n, c, h, w)`` for images given to a conv estimator; its
-            mean over all axes but the first is :meth:`reconstruction_error`.
-
-        Examples
-        --------
-        >>> detector.error_map(X[:2]).shape  # doctest: +SKIP
-        (2, 64)
-        """
-        check_is_fitted(self, "offset_")
-        data = self.estimator_._validate_input(X, reset=False)
-        return (self.estimator_.reconstruct(X).astype(np.float64) - data) ** 2
-
     def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
         """Codes of ``X`` from the wrapped autoencoder (to cluster or plot them); ``out`` as there."""
+        # Here, not with the other outputs in DetectorOutputs: scikit-learn's set_output wraps
+        # only a transform defined by the class itself.
         check_is_fitted(self, "offset_")
         return self.estimator_.transform(X, out=out)
 
-    def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruction of ``X`` by the wrapped autoencoder; ``out`` as there."""
-        check_is_fitted(self, "offset_")
-        return self.estimator_.reconstruct(X, out=out)
-
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         return self.estimator_._validate_input(X, reset=reset)
-
-    # -- taking the model elsewhere ------------------------------------------------------------
-    def to_torch(self, part: str = "autoencoder"):
-        """The wrapped autoencoder as a plain PyTorch module with the scaling inside.
-
-        As :meth:`hourglass.AutoEncoder.to_torch`, except that the 'autoencoder' part also
-        returns each sample's ``score``: its reconstruction MSE in the input's units, what
-        :meth:`reconstruction_error` gives (above ``threshold_``: an outlier).
-
-        Examples
-        --------
-        >>> code, recon, score = detector.to_torch()(torch.from_numpy(X[:5]))  # doctest: +SKIP
-        """
-        check_is_fitted(self, "offset_")
-        return to_torch(self, part)
-
-    def export_onnx(self, path, part: str = "autoencoder", force: bool = False):
-        """Write the wrapped autoencoder to an ONNX file, as :meth:`hourglass.AutoEncoder.export_onnx`.
-
-        The 'autoencoder' part has a third output, ``score`` (each sample's reconstruction MSE
-        in the input's units), and the file's ``metadata_props`` hold ``threshold``, the score
-        above which a sample is an outlier.
-
-        Examples
-        --------
-        >>> detector.export_onnx("detector.onnx")  # doctest: +SKIP
-        """
-        check_is_fitted(self, "offset_")
-        return export_onnx(self, path, part=part, force=force)
 
     # -- persistence -------------------------------------------------------------------------
     def __sklearn_tags__(self):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.data.scaling import in_unit_interval
+from hourglass.exceptions import InvalidInputError
 
 #: Optimizer steps a default detector trains for (at least 20 epochs): the mean AUROC of
 #: Fashion-MNIST's one-class detectors (2,000 images each) is the same after 120 and after 1,800
@@ -77,6 +78,12 @@ def _default_estimator(X: Any, y: Any, random_state: Any, settings: dict[str, An
     if settings.get("epochs") == "auto" and isinstance(settings.get("batch_size"), int):
         settings["epochs"] = detection_epochs(n_rows, settings["batch_size"], settings["validation_fraction"])
     if settings.get("code_size") is None:
+        # Other data (no columns, complex numbers) get the autoencoder's own check, in its words.
+        if n_features == 1 and getattr(getattr(X, "dtype", None), "kind", "f") in "biuf":
+            raise InvalidInputError(
+                "X has 1 feature (n_features=1); a detector's autoencoder compresses several features "
+                "into fewer, so it needs at least 2 (for one feature, its z-score is the detector)"
+            )
         # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
         settings["code_size"] = max(1, min(16, n_features // 4))
     return AutoEncoder(**settings, random_state=random_state)

@@ -16,7 +16,9 @@ import numpy as np
 from hourglass.data.units import units_of
 from hourglass.exceptions import InvalidInputError
 
-THRESHOLDS = ("quantile", "contamination")
+THRESHOLDS = ("auto", "quantile", "contamination")
+#: The share of anomalies ``threshold='contamination'`` assumes when ``contamination`` is not set.
+DEFAULT_CONTAMINATION = 0.01
 #: The methods of :meth:`AnomalyDetector.predict_proba`, as PyOD names them.
 PROBA_METHODS = ("linear", "unify")
 #: The ranges of a detector's shares, as ``(low, high, high included)`` (``low`` never is): what
@@ -28,17 +30,37 @@ SHARES = {
 }
 
 
+def threshold_rule(threshold: Any, contamination: Any) -> str:
+    """Which rule sets the threshold: ``'quantile'``, ``'contamination'`` or ``'fixed'``.
+
+    ``'auto'`` is the contamination rule when ``contamination`` is set (PyOD's and scikit-learn's
+    meaning: the data given to fit hold that share of anomalies), the quantile rule otherwise.
+
+    Examples
+    --------
+    >>> threshold_rule("auto", None), threshold_rule("auto", 0.1), threshold_rule(0.5, None)
+    ('quantile', 'contamination', 'fixed')
+    """
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+        return "fixed"
+    if isinstance(threshold, str) and threshold == "auto":
+        return "quantile" if contamination is None else "contamination"
+    return threshold
+
+
 def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float | None:
-    """The quantile of held-out errors that sets the threshold, None for a fixed one.
+    """The quantile of the scores that sets the threshold, None for a fixed one.
 
     Parameters
     ----------
-    threshold : {'quantile', 'contamination'} or float
-        The detector's rule, or a fixed reconstruction-error threshold.
+    threshold : {'auto', 'quantile', 'contamination'} or float
+        The detector's rule (see :func:`threshold_rule`), or a fixed threshold.
     quantile : float
-        Used with ``threshold='quantile'``, in (0, 1).
-    contamination : float
-        Used with ``threshold='contamination'``, in (0, 0.5].
+        Used by the quantile rule, in (0, 1): of the held-out normal rows' scores.
+    contamination : float or None
+        Used by the contamination rule, in (0, 0.5]: ``1 - contamination`` of the scores of all
+        the data given to fit. None: not set (the rule then assumes
+        :data:`DEFAULT_CONTAMINATION`).
 
     Returns
     -------
@@ -49,11 +71,15 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     --------
     >>> error_quantile("contamination", 0.99, 0.05)
     0.95
+    >>> error_quantile("auto", 0.99, None)
+    0.99
     """
     # Both shares are checked whichever threshold uses them: a contamination=2 that the
     # quantile rule ignores is still a mistake the user should hear about.
     shares = {"quantile": quantile, "contamination": contamination}
     for name, value in shares.items():
+        if value is None and name == "contamination":
+            continue
         low, high, closed = SHARES[name]
         inside = (
             isinstance(value, numbers.Real)
@@ -64,21 +90,19 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
         if not inside:
             raise InvalidInputError(
                 f"{name}={value!r}; expected a number in ({low:g}, {high:g}{']' if closed else ')'}"
+                + (" or None" if name == "contamination" else "")
             )
-    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+    rule = threshold_rule(threshold, contamination)
+    if rule == "fixed":
         if not np.isfinite(threshold) or threshold < 0:
             raise InvalidInputError(f"threshold={threshold!r}; a fixed threshold must be a finite MSE >= 0")
         return None
-    if threshold == "quantile":
-        if not 0.0 < quantile < 1.0:
-            raise InvalidInputError(f"quantile={quantile!r}; expected a number in (0, 1)")
+    if rule == "quantile":
         return float(quantile)
-    if threshold == "contamination":
-        if not 0.0 < contamination <= 0.5:
-            raise InvalidInputError(f"contamination={contamination!r}; expected a number in (0, 0.5]")
-        return 1.0 - float(contamination)
+    if rule == "contamination":
+        return 1.0 - float(DEFAULT_CONTAMINATION if contamination is None else contamination)
     raise InvalidInputError(
-        f"threshold={threshold!r}; expected 'quantile', 'contamination' or a number (an MSE)"
+        f"threshold={threshold!r}; expected 'auto', 'quantile', 'contamination' or a number (a score)"
     )
 
 

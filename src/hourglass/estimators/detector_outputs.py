@@ -1,0 +1,83 @@
+"""What a fitted detector passes through from its autoencoder: codes, reconstructions, exports.
+
+:class:`~hourglass.estimators.anomaly.AnomalyDetector` takes these methods from
+:class:`DetectorOutputs`; its own module keeps the fitting and the scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from hourglass.estimators.export import export_onnx, to_torch
+
+
+class DetectorOutputs:
+    """The wrapped autoencoder's outputs, for a detector fitted with an ``estimator_``."""
+
+    def error_map(self, X: Any) -> np.ndarray:
+        """Squared reconstruction error of every feature or pixel, shaped like the input.
+
+        Returns
+        -------
+        ndarray
+            ``(n, d)`` for tables, ``(n, c, h, w)`` for images given to a conv estimator, in the
+            data's raw units: its mean over all axes but the first is
+            ``reconstruction_error(X, scaled=False)``.
+
+        Examples
+        --------
+        >>> detector.error_map(X[:2]).shape  # doctest: +SKIP
+        (2, 64)
+        """
+        check_is_fitted(self, "offset_")
+        data = self.estimator_._validate_input(X, reset=False)
+        return (self.estimator_.reconstruct(X).astype(np.float64) - data) ** 2
+
+    def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Reconstruction of ``X`` by the wrapped autoencoder; ``out`` as there."""
+        check_is_fitted(self, "offset_")
+        return self.estimator_.reconstruct(X, out=out)
+
+    # -- taking the model elsewhere ------------------------------------------------------------
+    def to_torch(self, part: str = "autoencoder"):
+        """The wrapped autoencoder as a plain PyTorch module with the scaling inside.
+
+        As :meth:`hourglass.AutoEncoder.to_torch`, except that the 'autoencoder' part also
+        returns each sample's ``score`` on the scale of ``threshold_``, what :meth:`anomaly_score`
+        gives (above ``threshold_``: an outlier).
+
+        Examples
+        --------
+        >>> code, recon, score = detector.to_torch()(torch.from_numpy(X[:5]))  # doctest: +SKIP
+        """
+        check_is_fitted(self, "offset_")
+        return to_torch(self, part)
+
+    def export_onnx(self, path, part: str = "autoencoder", force: bool = False):
+        """Write the wrapped autoencoder to an ONNX file, as :meth:`hourglass.AutoEncoder.export_onnx`.
+
+        The 'autoencoder' part has a third output, ``score`` (each sample's score on the scale
+        of ``threshold_``, what :meth:`anomaly_score` gives), and the file's ``metadata_props``
+        hold ``threshold``, the score above which a sample is an outlier.
+
+        Examples
+        --------
+        >>> detector.export_onnx("detector.onnx")  # doctest: +SKIP
+        """
+        check_is_fitted(self, "offset_")
+        return export_onnx(self, path, part=part, force=force)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the columns :meth:`transform` gives: the wrapped autoencoder's code units.
+
+        With it, ``set_output(transform='pandas')`` and a pipeline's ``get_feature_names_out``
+        work as for an :class:`~hourglass.AutoEncoder`.
+        """
+        check_is_fitted(self, "offset_")
+        return self.estimator_.get_feature_names_out(input_features)
+
+
+__all__ = ["DetectorOutputs"]
