@@ -88,6 +88,20 @@ def test_warm_start_continues_from_the_previous_weights(make_ae, unit_data):
     assert warm.history_.train_loss[0] < cold.history_.train_loss[0]
 
 
+def test_warm_start_adds_up_n_iter_and_the_loss_curve_as_mlp_does(make_ae, unit_data, tmp_path):
+    # scikit-learn's MLP counts the epochs of every fit a warm start continued; they restarted.
+    warm = make_ae(epochs=3, patience=0, warm_start=True).fit(unit_data)
+    first = warm.loss_curve_
+    warm.fit(unit_data)
+    assert (warm.n_iter_, warm.n_epochs_) == (6, 3)
+    assert warm.loss_curve_[:3] == first and len(warm.loss_curve_) == 6
+    loaded = load(warm.save(tmp_path / "m"))
+    assert loaded.n_iter_ == 6 and loaded.loss_curve_ == warm.loss_curve_
+    cold = make_ae(epochs=3, patience=0).fit(unit_data)
+    cold.fit(unit_data)
+    assert cold.n_iter_ == 3  # without warm_start, a fit starts afresh
+
+
 def test_warm_start_refuses_another_architecture(make_ae, unit_data):
     ae = make_ae(warm_start=True).fit(unit_data)
     with pytest.raises(InvalidInputError, match="warm_start=True"):

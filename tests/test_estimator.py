@@ -92,10 +92,13 @@ def test_training_lowers_the_reconstruction_error(make_ae, unit_data):
     assert longer.score(unit_data) > short.score(unit_data)
 
 
+@pytest.mark.parametrize("frame", [False, True], ids=["array", "DataFrame"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("method", ["transform", "reconstruct", "fit_transform"])
-def test_output_dtype_follows_input_dtype(make_ae, unit_data, dtype, method):
+def test_output_dtype_follows_input_dtype(make_ae, unit_data, dtype, method, frame):
+    # A DataFrame of float32 columns is float32 input, as for scikit-learn (it gave float64).
     X = unit_data.astype(dtype)
+    X = pd.DataFrame(X, columns=list("abcdef")) if frame else X
     ae = make_ae()
     out = ae.fit_transform(X) if method == "fit_transform" else getattr(ae.fit(X), method)(X)
     assert out.dtype == dtype

@@ -186,7 +186,7 @@ def test_transform_and_reconstruct_write_into_out(make_ae, unit_data, tmp_path, 
     assert ae.reconstruct(mapped, out=out) is out
     np.testing.assert_allclose(np.load(tmp_path / "r.npy"), ae.reconstruct(X), rtol=1e-6)
     codes = np.empty((len(X), 2), np.float32)
-    ae.transform(mapped, out=codes)
+    assert ae.transform(mapped, out=codes) is codes  # itself, not a view of it
     np.testing.assert_allclose(codes, ae.transform(X), rtol=1e-6)
     with pytest.raises(InvalidInputError, match=r"out has shape \(3, 2\); expected an array of shape"):
         ae.transform(mapped, out=np.empty((3, 2), np.float32))

@@ -145,6 +145,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_choices(self)
         check_ignored_y(X, y)
         previous = fitting.warm_state(self)
+        earlier = (
+            [*self.history_.earlier_train_loss, *self.history_.train_loss] if previous is not None else []
+        )
         self._partial_trainer = None  # partial_fit after this fit starts from its weights
         X = remember_table(self, X, y)
         part = self._input(X)
@@ -171,6 +174,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)
+        self.history_.earlier_train_loss = earlier
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
         self.history_.recipe["statistics"] = summary.basis
         if hasattr(self, "pca_path_reason_"):
@@ -248,13 +252,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @property
     def n_iter_(self) -> int:
-        """Epochs run (passes for ``partial_fit``), as scikit-learn's MLP names it."""
-        return len(self.history_.epoch)
+        """Epochs run (passes for ``partial_fit``), over every fit a warm start continued, as
+        scikit-learn's MLP counts them (``n_epochs_``: the last fit's)."""
+        return len(self.history_.earlier_train_loss) + len(self.history_.epoch)
 
     @property
     def loss_curve_(self) -> list[float]:
-        """The training loss after every epoch, as scikit-learn's MLP names it."""
-        return list(self.history_.train_loss)
+        """The training loss after every epoch, over every fit a warm start continued, as
+        scikit-learn's MLP records it."""
+        return [*self.history_.earlier_train_loss, *self.history_.train_loss]
 
     def _code_width(self) -> int:
         return math.prod(self._code_shape())
@@ -284,6 +290,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         dtype = output_dtype(X)
         check_out(out, (data.shape[0], self._n_features_out), dtype)
         codes = run_batches(self, self.module_.encode, data, scale=True, out=out)
+        if out is not None:
+            return out  # itself, as documented, not a view of it
         return codes.reshape(codes.shape[0], -1).astype(dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -355,11 +363,18 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return run_batches(self, recon, data, scale=True, unscale=True, post=row_errors).astype(np.float64)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Negative per-sample reconstruction MSE (higher is better)."""
+        """Negative per-sample reconstruction MSE in the data's raw units (higher is better)."""
         return -self.reconstruction_error(X)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Negative mean reconstruction MSE over ``X`` (higher is better), for model selection."""
+        """Negative mean reconstruction MSE over ``X`` in the data's raw units (higher is better).
+
+        What ``GridSearchCV`` selects on by default. Raw units compare models of any
+        ``scaling``, but in a table whose columns differ in scale the largest column decides
+        (wine's proline); put a ``StandardScaler`` before the autoencoder in a pipeline, or
+        score with ``-reconstruction_error(X, scaled=True).mean()`` (the units of
+        ``validation_mse_scaled_``), to weigh every column alike.
+        """
         return float(np.mean(self.score_samples(X)))
 
     def layer_outputs(self, X: Any) -> dict[str, np.ndarray]:

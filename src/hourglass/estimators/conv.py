@@ -98,6 +98,8 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         As in :class:`hourglass.AutoEncoder`, with statistics per channel.
     epochs : int or 'auto', default=100
         Maximum number of epochs ('auto' as in :class:`hourglass.AutoEncoder`).
+    max_time, threads
+        As in :class:`hourglass.AutoEncoder`: a training time budget, CPU threads.
     batch_size : int, default=64
     learning_rate : float or 'auto', default=3e-3
         Peak learning rate of AdamW ('auto' as in :class:`hourglass.AutoEncoder`).

@@ -54,8 +54,10 @@ class AutoEncoder(BaseAutoEncoder):
         (10,000 Fashion-MNIST images, a 30 s budget on one core: 7.47 squared error per image
         against 8.14-8.50 without it).
     loss : {'auto', 'mse', 'bce'}, default='auto'
-        'auto' picks binary cross-entropy when every (scaled) training value lies in [0, 1],
-        MSE otherwise; the choice and its reason are in ``loss_`` and ``loss_reason_``.
+        'auto' picks binary cross-entropy for binary data (every training value 0 or 1) and
+        MSE otherwise, values in [0, 1] such as pixel intensities included, where MSE measured
+        the lower held-out error (:func:`hourglass.train.losses.choose_loss`; the outputs are
+        kept in [0, 1]); the choice and its reason are in ``loss_`` and ``loss_reason_``.
     scaling : {'auto', 'none', 'standard', 'minmax', 'shrunk'}, default='auto'
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
         [0, 1] as they are and standardizes anything else. 'shrunk' standardizes by the root of
@@ -67,6 +69,16 @@ class AutoEncoder(BaseAutoEncoder):
         30 and 300 epochs (300 for digits' 1,400 training rows, 57 for Fashion-MNIST's 54,000 at
         the default batch; the cap is in ``epochs_``), and trains until learning stops gaining,
         then decays the rate and the noise (``history_.stop_reason`` says where it ended).
+    max_time : float, str or None, default=None
+        A training time budget: seconds, or a string such as ``'90s'``, ``'10min'``, ``'1.5h'``.
+        The rate decay and the noise fade are laid over it, so the run ends at it with its
+        best weights (and at ``epochs``, whichever comes first; at least one epoch). None: no
+        limit.
+    threads : int or 'auto', default='auto'
+        CPU threads for training. 'auto' counts the CPUs this process may use (its affinity
+        and cgroup quota) that other processes are not keeping busy, and takes one for steps
+        too small to share out; the number and why are in ``history_.recipe``. A number is
+        used as it is, from 1 to the CPUs available.
     batch_size : int, default=256
     learning_rate : float or 'auto', default='auto'
         Peak learning rate of AdamW (warm-up, then cosine decay). 'auto' scales 1e-2 (right
@@ -173,9 +185,10 @@ class AutoEncoder(BaseAutoEncoder):
     input_shape_ : tuple of int
         ``(n_features_in_,)``: one sample's shape, as every estimator of hourglass gives it.
     n_epochs_, n_iter_ : int
-        Epochs run (``n_iter_`` as in scikit-learn's MLP).
+        Epochs run by the last fit; ``n_iter_`` adds those of the fits a warm start continued,
+        as scikit-learn's MLP counts them.
     loss_curve_ : list of float
-        The training loss after every epoch (scikit-learn's MLP name).
+        The training loss after every epoch, over warm starts too (scikit-learn's MLP name).
     fit_seconds_ : float
     validation_mse_, validation_mse_scaled_ : float or None
         Mean squared reconstruction error per value on the validation split, in the data's

@@ -119,8 +119,18 @@ def check_out(out: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> Non
 def output_dtype(X: Any) -> type[np.floating]:
     """The dtype of a result for input ``X``: float32 in, float32 out; anything else float64.
 
-    As scikit-learn's transformers do.
+    As scikit-learn's transformers do: a DataFrame whose columns are all float32 counts as
+    float32 input.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> output_dtype(pd.DataFrame({"a": np.zeros(2, np.float32)})).__name__
+    'float32'
     """
+    if not hasattr(X, "dtype") and hasattr(X, "dtypes") and hasattr(X, "columns"):  # a DataFrame
+        dtypes = list(X.dtypes)
+        return np.float32 if dtypes and all(d == np.float32 for d in dtypes) else np.float64
     return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
 
 

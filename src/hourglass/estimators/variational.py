@@ -74,7 +74,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         every value, kept at its maximum-likelihood value, the mean squared error (Rybkin et al.
         2021), in ``module_.noise_variance``. 'auto' takes the Bernoulli for data in [0, 1], the
         Gaussian otherwise.
-    scaling, epochs, batch_size, validation_fraction, patience, random_state, device
+    scaling, epochs, max_time, threads, batch_size, validation_fraction, patience, random_state, device
         As in :class:`hourglass.AutoEncoder`.
     precision, compile, checkpoint_dir, verbose, warm_start, callbacks, dropout
         As in :class:`hourglass.AutoEncoder`.

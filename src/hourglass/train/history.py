@@ -34,6 +34,9 @@ class History:
     stop_reason: str = ""
     #: Seconds of training so far, over every resumed part of the run.
     trained_seconds: float = 0.0
+    #: The training losses of the earlier fits a warm start continued, epoch by epoch: with them
+    #: ``n_iter_`` and ``loss_curve_`` add up over warm starts, as scikit-learn's MLP's do.
+    earlier_train_loss: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
