@@ -56,6 +56,29 @@ def test_apply_names_a_bad_file_in_one_line(model, photos, tmp_path):
     assert "broken.png" in err and len(err.splitlines()) == 1
 
 
+def test_apply_that_fails_on_a_bad_file_leaves_no_result_behind(model, photos, tmp_path):
+    # The good photo before the bad one was written, and a rerun then met 'exists already'.
+    (photos / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n junk")
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    assert _run(["apply", model, photos, "-o", out_dir]) == 2
+    assert list(out_dir.iterdir()) == []  # no result, no staging folder
+    (photos / "zz-broken.png").unlink()
+    assert _run(["apply", model, photos, "-o", out_dir]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["p0.png", "p1.png"]
+
+
+def test_apply_refuses_an_existing_result_before_any_work(model, photos, tmp_path):
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    (out_dir / "p1.png").write_bytes(b"mine")
+    captured = _Captured()
+    assert _run(["apply", model, photos, "-o", out_dir], captured) == 2
+    assert "p1.png" in captured.err and "exists" in captured.err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["p1.png"]  # p0 not written either
+    assert (out_dir / "p1.png").read_bytes() == b"mine"
+
+
 def test_apply_skip_bad_reports_bad_files_and_goes_on(model, photos, tmp_path):
     (photos / "broken.png").write_bytes(b"not a png")
     save_image(photos / "tiny.png", np.zeros((3, 4, 4)))

@@ -281,3 +281,18 @@ def test_constant_columns_train_without_a_false_collapse():
     ae = AutoEncoder(code_size=2, epochs=40, random_state=0, device="cpu").fit(X)
     assert ae.history_.restarts == []
     assert np.allclose(ae.reconstruct(X)[:, 2], 3.0, atol=0.3)
+
+
+def test_the_patience_reason_says_why_the_count_passed_the_patience():
+    # Under a fading noise the count starts late with the epochs since the best included; the
+    # end-of-fit line read 'no improvement for 199 epochs (patience 30)', as if stopping were broken.
+    from types import SimpleNamespace
+
+    from hourglass.train.stopping import StoppingRules
+
+    rules = SimpleNamespace(config=SimpleNamespace(patience=30))
+    assert StoppingRules._patience_reason(rules, 30) == "no improvement for 30 epochs (patience 30)"
+    assert StoppingRules._patience_reason(rules, 199) == (
+        "no improvement for 199 epochs (patience 30, counted from when the input noise faded below "
+        "10% of its level)"
+    )

@@ -6,6 +6,9 @@ tile by tile, write the result into OUT_DIR under the input's name.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +16,7 @@ import typer
 
 from hourglass.cli.app import command, echo, fail
 from hourglass.data.fileio import check_writable, make_parents, remove_empty
-from hourglass.exceptions import HourglassError, InvalidInputError
+from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError
 from hourglass.exceptions import with_article as _a
 from hourglass.registry import TASK_HELP
 
@@ -44,8 +47,17 @@ def _inputs(sources: list[Path]) -> list[Path]:
     return files
 
 
-def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: bool = False) -> Path:
-    """Run the model on one file and write the result; raise HourglassError naming the file."""
+def _result_name(path: Path) -> str:
+    """The file name the result of ``path`` gets in OUT_DIR."""
+    suffix = path.suffix.lower()
+    if suffix in ARRAY_SUFFIXES:
+        return f"{path.stem}.npy"
+    return path.stem + (path.suffix if suffix in (".png", ".jpg", ".jpeg") else ".png")
+
+
+def _process(estimator, path: Path, staging: Path, self_ensemble: bool = False) -> Path:
+    """Run the model on one file and write the result into ``staging``; raise HourglassError
+    naming the file."""
     from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
     from hourglass.train.tasks import task_of
 
@@ -54,7 +66,7 @@ def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: b
         from hourglass.data.loading import load_data, save_array
 
         result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
-        return save_array(out_dir / f"{path.stem}.npy", result, force=force)
+        return save_array(staging / _result_name(path), result, force=True)
     if suffix not in IMAGE_SUFFIXES:
         raise InvalidInputError(
             f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
@@ -69,8 +81,7 @@ def _process(estimator, path: Path, out_dir: Path, force: bool, self_ensemble: b
             f"{MIN_SIDE}x{MIN_SIDE} pixels"
         )
     result = estimator.apply_image(image, self_ensemble=self_ensemble)
-    target = out_dir / (path.stem + (path.suffix if suffix in (".png", ".jpg", ".jpeg") else ".png"))
-    return save_image(target, result, force=force)
+    return save_image(staging / _result_name(path), result, force=True)
 
 
 @command(
@@ -110,13 +121,24 @@ def apply(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInputError(f"{str(out_dir)!r} is a file; expected a folder for the results")
     check_writable(out_dir, force=True)
+    for name in {_result_name(path) for path in files}:
+        check_writable(out_dir / name, force)  # before any work: results are never overwritten
     # The folders made for the results go again if no result is written.
     created = make_parents(out_dir / "result")
-    done, bad = 0, []
+    # Results wait in a hidden folder beside their places and move in once every input is done:
+    # a bad input (without --skip-bad) or an interruption leaves no results of this run behind.
+    staging = Path(tempfile.mkdtemp(prefix=".hourglass-apply-", dir=out_dir))
+    done, bad, staged = 0, [], {}
     try:
         for path in files:
+            name = _result_name(path)
+            if name in staged and not force:
+                raise OutputExistsError(
+                    f"{str(path)!r} and {str(staged[name])!r} both give {str(out_dir / name)!r}; "
+                    "pass --force to keep the last"
+                )
             try:
-                written = _process(estimator, path, out_dir, force, self_ensemble)
+                _process(estimator, path, staging, self_ensemble)
             except HourglassError as exc:
                 if not skip_bad:
                     raise
@@ -124,8 +146,12 @@ def apply(
                 typer.echo(f"hourglass: skipped {' '.join(str(exc).split())}", err=True)
                 continue
             done += 1
-            echo(f"{path} -> {written}", quiet)
+            staged[name] = path
+            echo(f"{path} -> {out_dir / name}", quiet)
+        for name in staged:
+            os.replace(staging / name, out_dir / name)
     finally:
+        shutil.rmtree(staging, ignore_errors=True)
         if not done:
             remove_empty(created)
     echo(

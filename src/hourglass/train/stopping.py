@@ -75,11 +75,24 @@ class StoppingRules:
                 if elapsed >= config.max_time:
                     return f"the time budget of {config.max_time:g} s ran out"
             if config.patience > 0 and bad_epochs >= config.patience:
-                return f"no improvement for {bad_epochs} epochs (patience {config.patience})"
+                return self._patience_reason(bad_epochs)
             return ""
         if config.patience > 0 and bad_epochs >= config.patience:
-            return f"no improvement for {bad_epochs} epochs (patience {config.patience})"
+            return self._patience_reason(bad_epochs)
         return ""
+
+    def _patience_reason(self, bad_epochs: int) -> str:
+        """Why early stopping ended the run; says why the count can exceed the patience."""
+        patience = self.config.patience
+        if bad_epochs <= patience:
+            return f"no improvement for {bad_epochs} epochs (patience {patience})"
+        # Under a fading noise the count starts once the noise is low, with the epochs since the
+        # best included, so it can start above the patience ('199 epochs (patience 30)' read as
+        # a bug in the end-of-fit line).
+        return (
+            f"no improvement for {bad_epochs} epochs (patience {patience}, counted from when the "
+            f"input noise faded below {PATIENT_STRENGTH:.0%} of its level)"
+        )
 
     def _planned_end(self) -> str:
         """Why an adaptive run's plan ended where it did."""
