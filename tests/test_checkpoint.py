@@ -1,14 +1,18 @@
 """Checkpoints: one atomic file, checked whole on load, and tied to the run that wrote it."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from helpers import interrupt_once_at as _interrupt_once_at
-from hourglass.exceptions import ModelFileError
+from hourglass.exceptions import ModelFileError, OutputError
 from hourglass.train import checkpoint
 
 SETTINGS = {"epochs": 4, "patience": 0}
@@ -126,3 +130,51 @@ def test_data_fingerprint_hashes_a_fixed_sample_of_large_arrays(monkeypatch):
     Y[0, 0] = -1  # the first row is always in the sample
     assert checkpoint.data_fingerprint(Y)["hash"] != a["hash"]
     assert checkpoint.data_fingerprint(X[:10], n_samples=5000)["shape"] == [5000, 4]
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+#: What safetensors raises when the file outgrows ``ulimit -f`` (EFBIG, errno 27).
+FILE_TOO_LARGE = SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
+
+
+def _save(folder, epoch: int):
+    return checkpoint.save(folder, epoch, {"model.w": torch.full((3,), float(epoch))}, {"best_loss": 1.0})
+
+
+def test_a_checkpoint_that_cannot_be_written_names_it_and_leaves_no_folder(tmp_path, monkeypatch):
+    def too_large(*args, **kwargs):
+        raise FILE_TOO_LARGE
+
+    monkeypatch.setattr(safetensors.torch, "serialize_file", too_large)
+    folder = tmp_path / "m.checkpoint"
+    with pytest.raises(OutputError) as info:
+        _save(folder, 1)
+    assert str(info.value) == f"cannot write {str(folder / checkpoint.CHECKPOINT_FILE)!r}: File too large"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_epochs(tmp_path, monkeypatch):
+    folder = tmp_path / "m.checkpoint"
+    _save(folder, 1)
+
+    def disk_full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "serialize_file", disk_full)
+    with pytest.raises(OutputError, match=r"cannot write '.*checkpoint.safetensors': the file .* full"):
+        _save(folder, 2)
+    assert [p.name for p in folder.iterdir()] == [checkpoint.CHECKPOINT_FILE]
+    assert checkpoint.read_header(folder)["epoch"] == 1
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["022", "027"])
+def test_checkpoint_file_follows_the_umask_like_other_files(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = _save(tmp_path / "m.checkpoint", 1)
+        (tmp_path / "other.json").write_text("{}")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "other.json").stat().st_mode) == 0o666 & ~umask

@@ -84,6 +84,29 @@ def test_cli_cluster_rejects_labels_of_wrong_length(files):
     assert "one label per sample" in err
 
 
+def test_cli_cluster_names_labels_that_are_neither_a_file_nor_a_column(files, tmp_path):
+    table = tmp_path / "rows.csv"
+    rows = np.load(files / "rows.npy")
+    pd.DataFrame(rows, columns=[f"px{i}" for i in range(64)]).to_csv(table, index=False)
+    code, _, err = run(["cluster", str(files / "model"), str(table), "--labels", "nosuchfile.txt"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("hourglass: error: --labels 'nosuchfile.txt': no such file, and "), err
+    assert "has no such column" in err and "--label " not in err
+
+
+def test_cli_cluster_refuses_an_output_that_is_no_csv_before_clustering(files, tmp_path):
+    target = tmp_path / "clusters.npy"
+    code, out, err = run(["cluster", str(files / "model"), str(files / "rows.npy"), "-o", str(target)])
+    assert code == 2 and out == "" and not target.exists()
+    assert "unsupported suffix '.npy'; expected .csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_cluster_says_an_isomap_embedding(files):
+    code, out, err = run(["cluster", str(files / "model"), str(files / "rows.npy"), "--manifold", "isomap"])
+    assert code == 0, err
+    assert "after an isomap embedding" in out
+
+
 @pytest.mark.parametrize(("option", "value"), [("--method", "dbscan"), ("--manifold", "umap2")])
 def test_cli_cluster_rejects_unknown_pipeline_names(files, option, value):
     code, _, err = run(["cluster", str(files / "model"), str(files / "rows.npy"), option, value])

@@ -280,6 +280,21 @@ def test_info_json(files):
     assert summary["epochs_run"] == 2
 
 
+def test_info_on_a_detector_shows_its_threshold_and_the_wrapped_autoencoder(files, tmp_path):
+    # It showed no threshold, 'validation mse None', and the detector's default settings
+    # (hidden_layers=[128], code_size=None) beside the wrapped model's 16-unit architecture.
+    code, _, err = run("calibrate", files / "model", files / "data.npy", "-o", tmp_path / "det", "--quiet")
+    assert code == 0, err
+    code, out, _ = run("info", tmp_path / "det", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    detector = summary["detector"]
+    assert detector["threshold"] > 0 and "0.99 quantile" in detector["rule"]
+    assert detector["flagged_at_fit"].endswith(f"of {N}")
+    assert summary["params"]["hidden_layers"] == [16] and summary["params"]["code_size"] == 2
+    assert summary["validation_mse"] is not None
+
+
 # -- compare and demo -----------------------------------------------------------------------------------
 
 
@@ -694,3 +709,83 @@ def test_fit_that_collapses_beyond_recovery_is_one_line_and_keeps_its_checkpoint
                          "--code-size", "2", "--hidden", "16", "--device", "cpu", "--quiet")  # fmt: skip
     assert_one_line_error(code, out, err, "training collapsed at epoch", "tried restarts", "m.checkpoint")
     assert (tmp_path / "m.checkpoint").exists() and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("drop, label", [("id", "id"), ("kind", "kind"), ("0", "id"), ("id,kind", "kind")])
+def test_fit_refuses_a_column_both_dropped_and_the_label(labelled_table, tmp_path, drop, label):
+    code, out, err = run("fit", labelled_table, "--drop", drop, "--label", label, "--out", tmp_path / "m",
+                         *FAST_FIT)  # fmt: skip
+    assert_one_line_error(code, out, err, f"--label {label!r}", "--drop", "either dropped or the label")
+    assert not (tmp_path / "m").exists()
+
+
+def test_load_data_refuses_a_column_both_dropped_and_the_label(labelled_table):
+    with pytest.raises(InvalidInputError, match="label 'id' is also among the columns to drop"):
+        load_data(labelled_table, drop=["id"], label="id")
+
+
+def test_a_model_keeps_reading_its_label_when_it_is_dropped_by_name(labelled_table, table_models, tmp_path):
+    # Not the user's --label: the model's own label column, found in the table and not a feature.
+    code, out, err = run(
+        "encode", table_models / "ae", labelled_table, "--drop", "kind", "-o", tmp_path / "c.npy"
+    )
+    assert code == 0, err
+
+
+# -- output suffixes and the column names of outputs ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["t.parquet", "t.npy", "t.txt"])
+def test_compare_refuses_an_output_that_is_no_csv_before_training(labelled_table, tmp_path, name):
+    code, out, err = run("compare", labelled_table, "--drop", "id", "--label", "kind", "--code-sizes", "2",
+                         "--epochs", "1", "-o", tmp_path / name)  # fmt: skip
+    suffix = name[name.index(".") :]
+    assert_one_line_error(code, out, err, f"unsupported suffix {suffix!r}; expected .csv")
+    assert out == "" and not (tmp_path / name).exists()  # refused before any training
+
+
+@pytest.mark.parametrize("command", ["encode", "reconstruct", "decode"])
+def test_array_outputs_refuse_another_suffix_before_reading_anything(files, tmp_path, command):
+    # A model folder that does not exist: the suffix is refused before the model is read.
+    code, out, err = run(command, tmp_path / "nomodel", files / "data.npy", "-o", tmp_path / "x.parquet")
+    assert_one_line_error(code, out, err, "unsupported suffix '.parquet'; expected .npy, .npz or .csv")
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("name", ["ex.txt", "ex.npy", "ex"])
+def test_export_refuses_a_suffix_other_than_onnx(files, tmp_path, name):
+    code, out, err = run("export", files / "model", "-o", tmp_path / name)
+    assert_one_line_error(code, out, err, repr(str(tmp_path / name)), "expected .onnx")
+    assert not (tmp_path / name).exists()
+
+
+@pytest.fixture(scope="module")
+def table_models(labelled_table, tmp_path_factory):
+    """An autoencoder and a VAE fitted on the wine table through the CLI, which keeps its column names."""
+    folder = tmp_path_factory.mktemp("table_models")
+    for name, extra in [("ae", []), ("vae", ["--arch", "vae"])]:
+        code, out, err = run("fit", labelled_table, "--drop", "id", "--label", "kind", "--out", folder / name,
+                             *FAST_FIT, *extra)  # fmt: skip
+        assert code == 0, err
+    return folder
+
+
+def test_reconstructed_decoded_and_sampled_tables_carry_the_models_column_names(
+    labelled_table, table_models, tmp_path
+):
+    features = list(pd.read_csv(labelled_table).columns[1:-1])  # without id and kind
+    ae, vae = table_models / "ae", table_models / "vae"
+    assert run("reconstruct", ae, labelled_table, "-o", tmp_path / "r.csv")[0] == 0
+    assert run("encode", ae, labelled_table, "-o", tmp_path / "c.csv")[0] == 0
+    assert run("decode", ae, tmp_path / "c.csv", "-o", tmp_path / "d.csv")[0] == 0
+    assert run("sample", vae, "-n", "5", "-o", tmp_path / "s.csv")[0] == 0
+    for name in ("r.csv", "d.csv", "s.csv"):
+        assert list(pd.read_csv(tmp_path / name).columns) == features, name
+    assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["c0", "c1"]  # codes keep their own names
+    # A reconstruction reads back as the table it came from: its columns are the model's features.
+    assert run("reconstruct", ae, tmp_path / "r.csv", "-o", tmp_path / "r2.npy")[0] == 0
+
+
+def test_a_model_without_column_names_writes_numbered_columns(files, tmp_path):
+    assert run("reconstruct", files / "model", files / "data.npy", "-o", tmp_path / "r.csv")[0] == 0
+    assert list(pd.read_csv(tmp_path / "r.csv").columns) == [f"c{i}" for i in range(64)]

@@ -3,15 +3,19 @@
 Every failure is one line on stderr and exit code 2, and leaves the files as they were.
 """
 
+import errno
 import json
 import os
+import resource
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import hourglass
 from helpers import assert_one_line_error, interrupt_once_at, run
-from hourglass.data import fileio
+from hourglass.data import fileio, locks
 from hourglass.train import checkpoint
 from hourglass.train.trainer import Trainer
 
@@ -65,6 +69,16 @@ def test_usage_errors_are_one_line(tmp_path, args, message):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    "typo, shown",
+    [("--bogus", "(Possible options: --loss)"), ("--outt", "(Possible options: --dropout, --output)")],
+)
+def test_no_such_option_suggests_only_options_the_help_shows(typo, shown):
+    # --out, the older spelling of --output, still works but is hidden from --help.
+    code, out, err = run("fit", "digits", typo)
+    assert_one_line_error(code, out, err, f"no such option: {typo} {shown}")
+
+
 def test_missing_option_is_one_line():
     assert_one_line_error(*run("fit", "digits"), "missing option --output (-o)", "see hourglass fit --help")
 
@@ -86,7 +100,7 @@ def test_unknown_command_is_one_line():
 )
 def test_output_under_a_regular_file_is_refused_before_any_work(files, tmp_path, monkeypatch, command, extra):
     monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("trained before checking the output"))
-    names = {"model": files / "model", "data": files / "data.npy", "target": files / "file.csv" / "x.npy"}
+    names = {"model": files / "model", "data": files / "data.npy", "target": files / "file.csv" / "x.csv"}
     args = [a.format(**names) for a in extra]
     assert_one_line_error(*run(command, *args), "file.csv' is a file, not a folder")
 
@@ -160,6 +174,54 @@ def test_unexpected_errors_are_one_line(files, tmp_path, monkeypatch, error, fra
     assert listing(tmp_path) == []
 
 
+WRITE_FAILURES = [
+    ("fit", "m", "m.checkpoint/checkpoint.safetensors"),  # the first epoch's checkpoint
+    ("encode", "codes.csv", "codes.csv"),
+]
+
+
+def _args(files, command, output):
+    if command == "fit":
+        return [files / "data.npy", "--out", output, *FAST_FIT]
+    return [files / "model", files / "data.npy", "-o", output]
+
+
+@pytest.mark.parametrize("command, output, named", WRITE_FAILURES)
+def test_an_output_too_large_to_write_is_one_line_naming_it(
+    files, tmp_path, monkeypatch, command, output, named
+):
+    import pandas as pd
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def too_large_for_safetensors(*args, **kwargs):  # what safetensors raises past `ulimit -f`
+        raise SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
+
+    def too_large_for_pandas(*args, **kwargs):  # pandas names no file
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(safetensors.torch, "serialize_file", too_large_for_safetensors)
+    monkeypatch.setattr(pd.DataFrame, "to_csv", too_large_for_pandas)
+    code, out, err = run(command, *_args(files, command, tmp_path / output))
+    assert_one_line_error(code, out, err, f"cannot write '{tmp_path / named}': File too large")
+    assert listing(tmp_path) == []  # no empty checkpoint folder, lock or temporary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command, output, named", WRITE_FAILURES)
+def test_an_output_over_the_file_size_limit_is_one_line_naming_it(files, tmp_path, command, output, named):
+    def limit_file_size():  # `ulimit -f`: a write past 512 bytes fails with EFBIG (Python ignores SIGXFSZ)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "hourglass", command, *map(str, _args(files, command, output))],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size,
+    )  # fmt: skip
+    message = f"cannot write '{named}': File too large"
+    assert_one_line_error(done.returncode, done.stdout, done.stderr, message)
+    assert listing(tmp_path) == []
+
+
 # -- --force and --resume ----------------------------------------------------------------------------
 
 
@@ -206,12 +268,27 @@ def test_resume_of_an_old_two_file_checkpoint_says_to_start_afresh(files, tmp_pa
 
 
 def test_a_second_writer_is_refused_while_the_first_runs(files, tmp_path):
-    with fileio.output_lock(tmp_path / "m"):
+    with locks.output_lock(tmp_path / "m"):
         assert_one_line_error(
             *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force"),
             f"being written by pid {os.getpid()} on",
         )
     assert listing(tmp_path) == []
+
+
+def test_a_live_runs_checkpoint_is_named_as_the_live_run_not_an_interrupted_one(files, tmp_path):
+    # Beside a running fit's checkpoint, the same command said 'a checkpoint of an interrupted
+    # run is in ...; pass --resume' while the run was alive.
+    (tmp_path / "m.checkpoint").mkdir()
+    with locks.output_lock(tmp_path / "m"):
+        assert_one_line_error(
+            *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT),
+            f"being written by pid {os.getpid()} on",
+        )
+    assert locks.lock_holder(tmp_path / "m") is None  # released with the block
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT), "interrupted run", "--resume"
+    )
 
 
 def test_a_stale_lock_does_not_block_fit(files, tmp_path):
@@ -238,3 +315,24 @@ def test_compare_quiet_keeps_the_result_table():
     code, out, err = run("compare", "digits", "--code-sizes", "2", "--epochs", "1", "-q")
     assert code == 0, err
     assert "ae_mse" in out and "pca_mse" in out
+
+
+def test_a_reader_that_leaves_the_pipe_early_is_not_an_error():
+    # `hourglass info m | head -1` printed 'hourglass: error: Broken pipe' and exited 2.
+    script = (
+        "import sys, typer\n"
+        "from hourglass.cli.app import handle_errors\n"
+        "def talk():\n"
+        "    for _ in range(2000):\n"
+        "        typer.echo('x' * 1000)\n"
+        "try:\n"
+        "    handle_errors(talk)()\n"
+        "except typer.Exit as exc:\n"
+        "    sys.exit(exc.exit_code)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(10)
+    process.stdout.close()  # as head does once it has its line
+    _, err = process.communicate(timeout=60)
+    assert err == b""
+    assert process.returncode == 141

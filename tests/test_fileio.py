@@ -1,5 +1,6 @@
 """Atomic writes, folder swaps, output locks and cheap safetensors headers."""
 
+import errno
 import json
 import os
 import struct
@@ -11,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hourglass.data import fileio
+from hourglass.data import fileio, locks
 from hourglass.exceptions import OutputError, OutputExistsError, OutputLockedError
 
 
@@ -47,6 +48,31 @@ def test_atomic_path_failure_keeps_the_old_folder_and_removes_what_it_made(tmp_p
         raise RuntimeError("writer died")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
     assert (tmp_path / "m" / "a.txt").read_text() == "old"
+
+
+@pytest.mark.parametrize(
+    "inside, names_it",
+    [
+        ("", True),  # np.save names the temporary
+        ("", False),  # pandas' to_csv names nothing
+        ("weights.safetensors", True),  # a file of a folder output
+    ],
+)
+def test_a_failed_write_is_an_output_error_naming_the_output(tmp_path, inside, names_it):
+    path = tmp_path / "new" / "out"
+    with pytest.raises(OutputError) as info, fileio.atomic_path(path) as tmp:
+        if inside:
+            tmp.mkdir()
+        raise OSError(errno.EFBIG, "File too large", str(tmp / inside) if names_it else None)
+    assert str(info.value) == f"cannot write {str(path / inside)!r}: File too large"
+    assert list(tmp_path.iterdir()) == []  # neither the temporary nor the folder made for it
+
+
+def test_an_error_about_another_file_while_writing_is_not_blamed_on_the_output(tmp_path):
+    error = FileNotFoundError(errno.ENOENT, "No such file or directory", str(tmp_path / "input.npy"))
+    with pytest.raises(FileNotFoundError) as info, fileio.atomic_path(tmp_path / "out.npy"):
+        raise error
+    assert info.value is error
 
 
 def test_a_reader_always_sees_a_whole_folder_while_writers_replace_it(tmp_path):
@@ -136,11 +162,11 @@ def test_check_writable_refuses_existing_without_force(tmp_path):
 
 
 def test_output_lock_refuses_a_second_writer_naming_the_first(tmp_path):
-    with fileio.output_lock(tmp_path / "m"):
+    with locks.output_lock(tmp_path / "m"):
         info = json.loads((tmp_path / "m.lock").read_text())
         assert info["pid"] == os.getpid()
         with pytest.raises(OutputLockedError, match=rf"being written by pid {os.getpid()} on .* since"):
-            with fileio.output_lock(tmp_path / "m"):
+            with locks.output_lock(tmp_path / "m"):
                 pass
     assert list(tmp_path.iterdir()) == []  # the lock goes with its run
 
@@ -148,7 +174,7 @@ def test_output_lock_refuses_a_second_writer_naming_the_first(tmp_path):
 def test_output_lock_takes_over_a_stale_lock(tmp_path):
     # A killed run's lock file: its pid is gone and nobody holds the flock.
     (tmp_path / "m.lock").write_text(json.dumps({"pid": _dead_pid(), "host": "h", "since": "then"}))
-    with fileio.output_lock(tmp_path / "m"):
+    with locks.output_lock(tmp_path / "m"):
         assert json.loads((tmp_path / "m.lock").read_text())["pid"] == os.getpid()
     assert not (tmp_path / "m.lock").exists()
 

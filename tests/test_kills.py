@@ -64,13 +64,13 @@ sys.exit(main(sys.argv[1:]))
 #: (target, hit, before/after): the instants of a 3-epoch fit (and of its final save) to kill at.
 INSTANTS = [
     ("hourglass.train.trainer:Trainer.train_one_epoch", 2, "before"),
-    ("hourglass.train.checkpoint:save_file", 1, "before"),
-    ("hourglass.train.checkpoint:save_file", 2, "after"),  # tensors written beside, not yet renamed
+    ("hourglass.train.checkpoint:save_tensors", 1, "before"),
+    ("hourglass.train.checkpoint:save_tensors", 2, "after"),  # tensors written beside, not yet renamed
     ("os:replace", 2, "before"),
     ("os:replace", 2, "after"),  # checkpoint of epoch 2 in place
-    ("hourglass.train.checkpoint:save_file", 3, "after"),
-    ("hourglass.estimators.persistence:save_file", 1, "before"),
-    ("hourglass.estimators.persistence:save_file", 1, "after"),  # the new model folder written beside
+    ("hourglass.train.checkpoint:save_tensors", 3, "after"),
+    ("hourglass.estimators.persistence:save_tensors", 1, "before"),
+    ("hourglass.estimators.persistence:save_tensors", 1, "after"),  # the new model folder written beside
     ("hourglass.data.fileio:_swap_in", 1, "before"),
     ("hourglass.data.fileio:_swap_in", 1, "after"),  # model in place, checkpoint not yet removed
     ("hourglass.data.fileio:_exchange", 1, "before"),  # (--force over an old model) inside the swap

@@ -1,14 +1,19 @@
+import errno
 import json
+import os
 import re
+import stat
 
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors.torch
 import torch
+from safetensors import SafetensorError
 
 import hourglass
 from hourglass.estimators.persistence import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_config
-from hourglass.exceptions import InvalidInputError, ModelFileError, OutputExistsError
+from hourglass.exceptions import InvalidInputError, ModelFileError, OutputError, OutputExistsError
 
 PICKLE_PROTOCOL_MARKER = b"\x80"
 
@@ -136,6 +141,45 @@ def test_save_refuses_a_file_even_with_force(fitted_ae, tmp_path):
     with pytest.raises(InvalidInputError, match="is a file"):
         fitted_ae.save(tmp_path / "m", force=True)
     assert (tmp_path / "m").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (SafetensorError("Error while serializing: I/O error: File too large (os error 27)"), "too large"),
+        (OSError(errno.ENOSPC, "No space left on device"), "is full"),
+    ],
+)
+def test_save_that_cannot_write_the_weights_names_them_and_changes_nothing(
+    fitted_ae, make_ae, unit_data, tmp_path, monkeypatch, error, reason
+):
+    fitted_ae.save(tmp_path / "old")
+    other = make_ae(code_size=3).fit(unit_data)
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(safetensors.torch, "serialize_file", failing)
+    for path, force in ((tmp_path / "new" / "m", False), (tmp_path / "old", True)):
+        named = re.escape(f"cannot write {str(path / WEIGHTS_FILE)!r}: ")
+        with pytest.raises(OutputError, match=named) as info:
+            other.save(path, force=force)
+        assert reason in str(info.value)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]  # no new folder, no temporary
+    loaded = hourglass.load(tmp_path / "old", device="cpu")
+    np.testing.assert_array_equal(loaded.transform(unit_data), fitted_ae.transform(unit_data))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["022", "027"])
+def test_every_file_of_a_saved_model_follows_the_umask(fitted_ae, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        folder = fitted_ae.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes == dict.fromkeys([CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE], 0o666 & ~umask)
 
 
 def test_save_before_fit_is_refused(make_ae, tmp_path):

@@ -233,7 +233,7 @@ def test_checkpoint_written_every_epoch(make_ae, unit_data, tmp_path, monkeypatc
 def test_checkpoint_write_is_atomic(make_ae, unit_data, tmp_path, monkeypatch):
     # The third write dies halfway: the checkpoint of epoch 2 must survive intact and no
     # temporary file may be left behind.
-    original = checkpoint.save_file
+    original = checkpoint.save_tensors
     calls = {"n": 0}
 
     def dying_save_file(tensors, filename, metadata=None):
@@ -244,7 +244,7 @@ def test_checkpoint_write_is_atomic(make_ae, unit_data, tmp_path, monkeypatch):
             raise OSError("disk full")
         return original(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(checkpoint, "save_file", dying_save_file)
+    monkeypatch.setattr(checkpoint, "save_tensors", dying_save_file)
     with pytest.raises(OSError, match="disk full"):
         make_ae(epochs=5, patience=0, checkpoint_dir=str(tmp_path)).fit(unit_data)
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_FILE]

@@ -15,6 +15,7 @@ from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_row
 from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import atomic_path, check_writable
+from hourglass.data.saving import check_save_suffix
 from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the commands import what they use
@@ -45,6 +46,10 @@ class Manifold(str, Enum):
     none = "none"
 
 
+#: The article of a manifold step's name as it is read aloud ("a umap": you-map; "an isomap").
+_ARTICLES = {"isomap": "an"}
+
+
 def _labels_column(labels: str | None, data: str) -> str | None:
     """``--labels`` as a column of DATA: a value that is no file, given with a table."""
     from hourglass.data.loading import TABLE_SUFFIXES
@@ -64,7 +69,17 @@ def _load_with_labels(
     column = _labels_column(labels, data)
     if column is not None and label is not None and column != label:
         raise InvalidInputError(f"--labels {column!r} and --label {label!r} name two label columns; give one")
-    dataset = load_for_model(estimator, data, key, drop, column or label)
+    try:
+        dataset = load_for_model(estimator, data, key, drop, column or label)
+    except InvalidInputError as exc:
+        # The column came from --labels, and no file has that name either: say both, as --labels.
+        prefix, message = f"--label {column!r}: ", str(exc)
+        if column is None or not message.startswith(prefix) or "has no such column" not in message:
+            raise
+        reason = message.removeprefix(prefix).replace(
+            "expected one of its columns", "expected a labels file or one of its columns"
+        )
+        raise InvalidInputError(f"--labels {labels!r}: no such file, and {reason}") from None
     if labels is None or column is not None:
         return dataset, dataset.y
     return dataset, read_labels(labels, len(dataset.X), repr(dataset.name))
@@ -118,6 +133,8 @@ def cluster(
     from hourglass.report.clustering import cluster_report_section
     from hourglass.uses.clustering import cluster as cluster_codes
 
+    if output is not None:
+        check_save_suffix(output, (".csv",))  # before any work; the assignments are written as CSV only
     for path in (output, None if report is None else report_file(report)):
         if path is not None:
             check_writable(path, force)
@@ -133,7 +150,8 @@ def cluster(
         random_state=seed,
     )
     sizes = np.bincount(result.assignments[result.assignments >= 0])
-    step = f" after a {result.manifold} embedding" if result.manifold else ""
+    article = _ARTICLES.get(result.manifold, "a")
+    step = f" after {article} {result.manifold} embedding" if result.manifold else ""
     echo(
         f"{len(dataset.X)} samples in {result.n_clusters} clusters by {result.method}{step} "
         f"(sizes {', '.join(map(str, sizes))})",

@@ -42,6 +42,8 @@ def usage_error_line(exc: Exception, args: Sequence[str]) -> str:
     """A click usage error as one line: ``--loss 'hinge' is not one of auto, mse, bce; see ...``."""
     ctx = getattr(exc, "ctx", None)
     see = f"see {ctx.command_path if ctx is not None else PROG} --help"
+    if getattr(exc, "possibilities", None) and ctx is not None:
+        _suggest_shown_options_only(exc, ctx)
     param = getattr(exc, "param", None)
     message = " ".join(str(getattr(exc, "message", "") or "").split())
     message = message.removeprefix("Value error, ").rstrip(".")
@@ -63,6 +65,17 @@ def usage_error_line(exc: Exception, args: Sequence[str]) -> str:
         text = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") else str(exc)
         text = text[:1].lower() + text[1:].rstrip(".")
     return f"{text}; {see}"
+
+
+def _suggest_shown_options_only(exc: Exception, ctx: Any) -> None:
+    """Drop hidden options (old spellings kept working) from a "no such option" error's suggestions."""
+    hidden = {
+        name
+        for param in ctx.command.get_params(ctx)
+        if getattr(param, "hidden", False)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+    exc.possibilities = [name for name in exc.possibilities if name not in hidden]  # type: ignore[attr-defined]
 
 
 def _is_click_error(exc: BaseException) -> bool:
@@ -203,6 +216,16 @@ def _os_error_message(exc: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def _silence_stdout() -> None:
+    """Point stdout at the null device, after its reader closed the pipe (as Python's docs advise)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's capture)
+        pass
+
+
 def handle_errors(func: Callable) -> Callable:
     """Turn every error a command raises into a one-line message and exit code 2."""
 
@@ -219,6 +242,11 @@ def handle_errors(func: Callable) -> Callable:
         except KeyboardInterrupt:
             typer.echo(f"{PROG}: interrupted; a run with a checkpoint can go on with --resume", err=True)
             raise typer.Exit(code=130) from None
+        except BrokenPipeError:
+            # The reader left (`hourglass info m | head -1`): not an error to report. Later writes
+            # (the interpreter's flush at exit) go nowhere, and the code is a shell's for SIGPIPE.
+            _silence_stdout()
+            raise typer.Exit(code=128 + 13) from None
         except Exception as exc:
             if _is_click_error(exc):
                 raise

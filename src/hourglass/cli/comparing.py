@@ -19,6 +19,7 @@ from hourglass.cli.inputs import is_image_folder, load_input, report_sample
 from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
 from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import check_writable
+from hourglass.data.saving import check_save_suffix
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.budget import parse_duration
 
@@ -65,7 +66,7 @@ def compare(
         ),
     ] = None,
     report: ReportPath = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table as CSV.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table to a .csv.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
@@ -88,6 +89,8 @@ def compare(
     sizes = parse_ints(code_sizes, "--code-sizes")
     if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
+    if output is not None:
+        check_save_suffix(output, (".csv",))  # before any training; the table is written as CSV only
     for path in (report, output):
         if path is not None:
             check_writable(path if path == output else report_file(path), force)

@@ -33,6 +33,7 @@ from hourglass.cli.arguments import (
 from hourglass.cli.fitting import Arch, fit, fit_summary, validation_text
 from hourglass.cli.inputs import (
     DATA_HELP,
+    feature_names,
     is_dense,
     is_image_folder,
     load_for_model,
@@ -46,6 +47,7 @@ from hourglass.cli.inputs import (
 from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import output_path, report_file, write_array, write_result
 from hourglass.data.fileio import check_writable
+from hourglass.data.saving import check_save_suffix
 
 __all__ = [
     "DATA_HELP",
@@ -107,6 +109,7 @@ def encode(
     --float16 halves the codes' bytes; the line printed gives the input's bytes, the codes'
     bytes and the ratio (a VQ model's 'hourglass compress' writes entropy-coded indices instead).
     """
+    check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
     X = model_input(estimator, data, key, drop, label)
@@ -150,11 +153,13 @@ def decode(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Decode CODES back to data, in the units of the training data."""
+    """Decode CODES back to data, in the units of the training data (a .csv named by its columns)."""
+    check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
     codes_in = load_input(codes, key, drop=drop, label=label).X
-    write_array(output, estimator.inverse_transform(codes_in), force, quiet, "decoded data")
+    decoded = estimator.inverse_transform(codes_in)
+    write_array(output, decoded, force, quiet, "decoded data", feature_names(estimator))
 
 
 @command()
@@ -168,11 +173,13 @@ def reconstruct(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Encode and decode DATA: its reconstruction, in the units of the input."""
+    """Encode and decode DATA: its reconstruction, in the units of the input (a .csv named by its columns)."""
+    check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
     X = model_input(estimator, data, key, drop, label)
-    write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction")
+    names = feature_names(estimator)
+    write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction", names)
 
 
 @command()
@@ -182,6 +189,9 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
 
     config = read_config(model)
     estimator = load_model(model)
+    # A detector describes the autoencoder it wraps (whose settings may be another model's, as
+    # after 'hourglass calibrate'), then its own threshold.
+    inner = getattr(estimator, "estimator_", estimator)
     history = estimator.history_
     summary = {
         "estimator": config["estimator"],
@@ -196,11 +206,11 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "training_recipe": history.recipe_summary(),
         "final_train_loss": history.train_loss[-1] if history.train_loss else None,
         "best_val_loss": min(history.val_loss) if history.val_loss else None,
-        "validation_mse": validation_text(estimator).removeprefix("; validation MSE ") or None,
+        "validation_mse": validation_text(inner).removeprefix("; validation MSE ") or None,
         "table": table_of(estimator).describe() if table_of(estimator) is not None else None,
         "metrics": {name: values[-1] for name, values in history.metrics.items() if values},
         "parameters": sum(p.numel() for p in estimator.module_.parameters()),
-        "params": config["params"],
+        "params": config["params"] if inner is estimator else _simple_params(inner),
         "saved_with": {"hourglass": config.get("hourglass_version"), "torch": config.get("torch_version")},
     }
     if hasattr(estimator, "codebook_usage"):  # a VQ codec: its code in bits, and how much is used
@@ -210,6 +220,8 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
             "bits_per_index": estimator.bits_per_index_,
             **estimator.codebook_usage(),
         }
+    if inner is not estimator:
+        summary["detector"] = detector_summary(estimator, config["params"])
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -218,6 +230,40 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         if isinstance(value, dict):
             value = ", ".join(f"{k}={_short(v)}" for k, v in value.items())
         typer.echo(f"{name.replace('_', ' '):<{width}}  {_short(value)}")
+
+
+def _simple_params(estimator: Any) -> dict[str, Any]:
+    """An estimator's parameters that read as text (not a nested estimator or callbacks)."""
+    simple = (str, int, float, bool, type(None), list, tuple)
+    return {
+        name: value for name, value in estimator.get_params(deep=False).items() if isinstance(value, simple)
+    }
+
+
+def detector_summary(detector: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A detector's threshold, the rule that set it, its score, and the share of its data it flags."""
+    import numpy as np
+
+    from hourglass.estimators.outlier_scores import score_name, threshold_rule
+
+    rule = threshold_rule(params.get("threshold", "quantile"), params.get("contamination"))
+    calibration = len(getattr(detector, "calibration_errors_", ()))
+    share = params.get("contamination") or 0.01
+    how = {
+        "quantile": f"the {params.get('quantile')} quantile of {calibration} held-out normal rows' scores",
+        "contamination": f"flags contamination={share} of the data given to fit",
+        "fixed": "fixed by the user",
+    }.get(rule, str(rule))
+    scores = np.asarray(getattr(detector, "decision_scores_", ()), dtype=float)
+    flagged = f"{np.mean(scores > detector.threshold_):.1%} of {len(scores)}" if len(scores) else None
+    own = ("score_kind", "calibration_fraction", "random_state")
+    return {
+        "threshold": detector.threshold_,
+        "rule": how,
+        "score": score_name(detector),
+        "flagged_at_fit": flagged,
+        **{name: params[name] for name in own if name in params},
+    }
 
 
 def _short(value: Any) -> str:

@@ -12,6 +12,7 @@ from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import Force, ModelArg, Quiet
 from hourglass.cli.inputs import load_model
 from hourglass.data.fileio import check_writable
+from hourglass.data.saving import check_save_suffix
 
 
 class Part(str, Enum):
@@ -44,7 +45,8 @@ def export(
     """
     from hourglass.estimators.export import describe, export_onnx
 
-    check_writable(output, force)  # before loading the model: fail fast, write nothing
+    check_save_suffix(output, (".onnx",))  # before loading the model: fail fast, write nothing
+    check_writable(output, force)
     estimator = load_model(model)
     result = export_onnx(estimator, output, part=part.value, force=force)
     for line in describe(result):

@@ -26,8 +26,15 @@ from hourglass.cli.options import (
     with_declared_options,
 )
 from hourglass.cli.outputs import output_path, report_file
-from hourglass.data.fileio import check_writable, output_lock
-from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError, TrainingDivergedError
+from hourglass.data.fileio import check_writable
+from hourglass.data.locks import lock_holder, lock_path, output_lock
+from hourglass.exceptions import (
+    HourglassError,
+    InvalidInputError,
+    OutputExistsError,
+    OutputLockedError,
+    TrainingDivergedError,
+)
 
 #: ``--arch``: the kinds of :mod:`hourglass.registry` that ``fit`` trains, in its order.
 Arch = Enum("Arch", {name: name for name in registry.FIT_ARCHS}, type=str)
@@ -216,6 +223,12 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
+    holder = lock_holder(out) if checkpoint.exists() else None
+    if holder is not None:  # a live run's checkpoint, not an interrupted one's
+        raise OutputLockedError(
+            f"{str(out)!r} is being written by {holder}; wait for that run to end "
+            f"(the lock {str(lock_path(out))!r} goes with it)"
+        )
     if checkpoint.exists() and not resume and not force:
         raise OutputExistsError(
             f"a checkpoint of an interrupted run is in {str(checkpoint)!r}; pass --resume to continue it "

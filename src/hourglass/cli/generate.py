@@ -10,7 +10,7 @@ import typer
 
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import Force, ModelArg, Quiet
-from hourglass.cli.inputs import load_model
+from hourglass.cli.inputs import feature_names, load_model
 from hourglass.cli.options import MAX_SEED
 from hourglass.data.fileio import check_writable
 from hourglass.exceptions import InvalidInputError
@@ -102,10 +102,13 @@ def sample(
         save_image(output, tile(drawn, min(n, max(1, math.isqrt(n - 1) + 1))), force=force)
         echo(f"wrote {n} samples of shape {'x'.join(map(str, shape))} as a grid to {output}", quiet)
         return
-    from hourglass.data.loading import save_array
+    from hourglass.data.saving import save_array
 
     drawn = estimator.sample(n, random_state=seed)
+    columns = None
     if suffix == ".csv":
         drawn = drawn.reshape(n, -1)
-    save_array(output, drawn, force=force)
+        names = feature_names(estimator)  # a table's samples keep its column names
+        columns = names if names is not None and len(names) == drawn.shape[1] else None
+    save_array(output, drawn, force=force, columns=columns)
     echo(f"wrote {n} samples of shape {tuple(drawn.shape[1:])} to {output}", quiet)

@@ -1,7 +1,7 @@
 """``hourglass apply``: run a convolutional model's task on photos (or arrays) of any size.
 
 A thin layer over :meth:`hourglass.ConvAutoEncoder.apply_image`: read each input, run the task
-tile by tile, write the result into OUT_DIR under the input's name.
+tile by tile, write the result into the folder -o under the input's name.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _inputs(sources: list[Path]) -> list[Path]:
 
 
 def _result_name(path: Path) -> str:
-    """The file name the result of ``path`` gets in OUT_DIR."""
+    """The file name the result of ``path`` gets in the output folder."""
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         return f"{path.stem}.npy"
@@ -86,7 +86,8 @@ def _process(estimator, path: Path, staging: Path, self_ensemble: bool = False) 
 
 @command(
     "apply",
-    help="Run a convolutional model's task on photos of any size (or .npy arrays); write them to OUT_DIR.\n\n"
+    help="Run a convolutional model's task on photos of any size (or .npy arrays); write the results to "
+    "the folder -o.\n\n"
     "The task is the one the model was trained for (hourglass fit --arch conv --task ...):\n\n"
     + _TASKS_TEXT
     + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",

@@ -53,6 +53,8 @@ def load_input(
         for option in ("drop", "label"):
             if message.startswith(option + " "):
                 message = "--" + message
+        message = message.replace("among the columns to drop", "among the --drop columns")
+        message = message.replace("remove it from drop", "remove it from --drop")
         raise InvalidInputError(message) from None
 
 
@@ -95,6 +97,20 @@ def table_of(estimator) -> TableSchema | None:
     """The schema of the table a model (or the autoencoder inside a detector) was fitted on."""
     inner = getattr(estimator, "estimator_", estimator)
     return getattr(inner, "table_", None)
+
+
+def feature_names(estimator) -> list[str] | None:
+    """The names of the columns a model reads (and writes back, decoded), when it has them.
+
+    A model fitted on a DataFrame keeps them in ``feature_names_in_``; one fitted on a table
+    through the CLI, which reads the table itself, in its table's schema.
+    """
+    inner = getattr(estimator, "estimator_", estimator)
+    names = getattr(inner, "feature_names_in_", None)
+    if names is None:
+        schema = table_of(inner)
+        names = schema.features if schema is not None else None
+    return None if names is None else [str(name) for name in names]
 
 
 def load_for_model(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,15 +14,29 @@ if TYPE_CHECKING:  # annotations only; the functions import what they use
     import numpy as np
 
 
-def write_array(path: Path, array: np.ndarray, force: bool, quiet: bool, what: str) -> None:
-    from hourglass.data.loading import save_array
+def write_array(
+    path: Path, array: np.ndarray, force: bool, quiet: bool, what: str, columns: Sequence[str] | None = None
+) -> None:
+    """Write ``array`` to ``path`` (.npy, .npz or .csv); a .csv's header is ``columns`` when they fit."""
+    from hourglass.data.saving import save_array
 
-    save_array(path, array, force=force)
+    # Names of another width (a model whose rows are not its table's columns) would mislabel the
+    # values: the header is then c0, c1, ... as for data without names.
+    fits = columns is not None and array.ndim == 2 and len(columns) == array.shape[1]
+    save_array(path, array, force=force, columns=columns if fits else None)
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 
-def write_result(path: Path, compute, X: Any, force: bool, quiet: bool, what: str) -> None:
-    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``.
+def write_result(
+    path: Path,
+    compute,
+    X: Any,
+    force: bool,
+    quiet: bool,
+    what: str,
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``; a .csv's header is ``columns``.
 
     When ``X`` is streamed from a file (:func:`~hourglass.data.sources.streams`) and the output
     is a ``.npy``, the result is written batch by batch into a memory map of the output's
@@ -33,7 +48,7 @@ def write_result(path: Path, compute, X: Any, force: bool, quiet: bool, what: st
     from hourglass.data.sources import streams
 
     if Path(path).suffix.lower() != ".npy" or not streams(X):
-        write_array(path, compute(X), force, quiet, what)
+        write_array(path, compute(X), force, quiet, what, columns)
         return
     first = compute(X[:1])  # the shape and dtype of one row's result
     shape = (int(X.shape[0]), *first.shape[1:])

@@ -1,4 +1,4 @@
-"""Files: writes that a kill cannot tear, a lock per output, and safetensors headers read cheaply.
+"""Files: writes that a kill cannot tear, and safetensors headers read cheaply.
 
 Atomic writes
     :func:`atomic_path` yields a temporary name beside the target; on success it is renamed onto
@@ -13,11 +13,7 @@ Atomic writes
     writer's pid; the next write to the same name removes those of writers that no longer run,
     so a kill leaves no hidden folder behind for long.
 
-Locks
-    :func:`output_lock` keeps two runs from writing one output: a lock file ``NAME.lock`` beside
-    it holds the writer's pid, host and start time, and is held with ``flock``, which the kernel
-    releases when the writer dies, so a lock left by a killed run is stale by construction and
-    taken over.
+The lock that keeps two runs off one output is in :mod:`hourglass.data.locks`.
 """
 
 from __future__ import annotations
@@ -29,15 +25,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import struct
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hourglass.exceptions import OutputError, OutputExistsError, OutputLockedError
+from hourglass.exceptions import OutputError, OutputExistsError
 
 #: Largest safetensors header read (JSON describing the tensors): a real one for thousands of
 #: tensors is a few hundred KB; a crafted one could otherwise make the reader parse gigabytes.
@@ -123,6 +117,8 @@ def write_refusal(folder: str | Path, exc: OSError) -> str:
         return f"the disk quota of this user on {str(folder)!r} is used up"
     if code == errno.ENOTDIR:
         return f"{str(folder)!r} is not a folder"
+    if code == errno.EFBIG:  # the file was made; it grew past `ulimit -f` or what the file system holds
+        return exc.strerror or "File too large"
     return f"{str(folder)!r} refused a new file: {exc.strerror or exc}"
 
 
@@ -302,7 +298,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Works for a file or a folder: the caller writes whatever it likes at the yielded path. On
     error the temporary is removed, ``path`` is left untouched, and folders made to hold it are
-    removed again.
+    removed again; an OSError of writing (disk full, ``ulimit -f``) becomes an OutputError naming ``path``.
 
     Examples
     --------
@@ -331,6 +327,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         else:
             os.replace(tmp, path)
         done = True
+    except OSError as exc:  # a writer's error names the temporary, or nothing (pandas): name the output
+        part = os.path.relpath(exc.filename if isinstance(exc.filename, (str, os.PathLike)) else tmp, tmp)
+        if isinstance(exc, (OutputError, OutputExistsError)) or part.split(os.sep)[0] == os.pardir:
+            raise  # said already, or about another file (an input read while writing this one)
+        reason = write_refusal(path.parent, exc)  # `part`: the file inside a folder output, if one
+        raise OutputError(f"cannot write {str(path / part)!r}: {reason}") from None
     finally:
         if os.path.lexists(tmp):
             _remove(tmp)
@@ -347,88 +349,6 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes_atomic(path, text.encode("utf-8"))
-
-
-# -- locks --------------------------------------------------------------------------------------
-
-
-def lock_path(path: str | Path) -> Path:
-    """The lock file that guards the output ``path``."""
-    path = Path(path)
-    return path.with_name(path.name + ".lock")
-
-
-def _holder(fd: int) -> str:
-    """Who holds a lock, from its file: 'pid N on HOST since TIME'."""
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(info['pid'])} on {info['host']} since {info['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"  # it has the lock but has not written its name yet
-
-
-def _acquire(lock: Path) -> int:
-    """Open and lock ``lock``; return its descriptor, or raise OutputLockedError."""
-    import fcntl
-
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(fd)
-            os.close(fd)
-            raise OutputLockedError(
-                f"{str(lock.with_suffix(''))!r} is being written by {holder}; wait for that run to end "
-                f"(the lock {str(lock)!r} goes with it)"
-            ) from None
-        # The holder we waited on may have removed the file as we opened it: then we locked a
-        # name nobody else will find; start again on the current file.
-        try:
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-
-
-@contextmanager
-def output_lock(path: str | Path) -> Iterator[Path]:
-    """Hold the lock of the output ``path`` (the file ``NAME.lock`` beside it) while writing it.
-
-    A second writer gets :class:`~hourglass.exceptions.OutputLockedError` naming the first
-    one's pid, host and start time. A lock file left by a killed writer is not held by anyone
-    (the kernel drops ``flock`` locks with their process) and is taken over. The lock file is
-    removed when the block ends.
-
-    Examples
-    --------
-    >>> with output_lock("model"):  # doctest: +SKIP
-    ...     train_and_save("model")
-    """
-    lock = lock_path(path)
-    created = make_parents(lock)
-    try:
-        fd = _acquire(lock)
-    except OSError as exc:
-        remove_empty(created)
-        if isinstance(exc, OutputLockedError):
-            raise
-        raise OutputError(f"cannot create the lock {str(lock)!r}: {exc.strerror}") from None
-    since = time.strftime("%Y-%m-%d %H:%M:%S")
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(info).encode(), 0)
-    try:
-        yield lock
-    finally:
-        try:
-            lock.unlink()  # while still holding it, so no one locks a file about to vanish
-        except OSError:
-            pass
-        os.close(fd)
-        remove_empty(created)
 
 
 # -- safetensors headers ------------------------------------------------------------------------

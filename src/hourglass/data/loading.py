@@ -25,9 +25,9 @@ import pandas as pd
 
 from hourglass.data import sources
 from hourglass.data.builtin import BUILTIN_DATASETS
-from hourglass.data.fileio import atomic_path, check_writable
 from hourglass.data.idx import read_idx
 from hourglass.data.memory import check_fits_in_memory
+from hourglass.data.saving import save_array
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
     READ_ERRORS,
@@ -431,40 +431,8 @@ def _write_npy_header(f, n_rows: int, width: int) -> int:
     return f.tell() - start
 
 
-def save_array(path: str | os.PathLike, array, force: bool = False) -> Path:
-    """Write an array to ``.npy``, ``.npz`` (key ``"data"``) or ``.csv``, atomically.
-
-    The suffix of ``path`` picks the format; a ``.csv`` needs 2-D data and gets a header
-    ``c0, c1, ...``. Returns ``path``. Raises OutputExistsError if it exists and ``force`` is
-    False, InvalidInputError for another suffix or a ``.csv`` of data that is not 2-D.
-
-    Examples
-    --------
-    >>> save_array("codes.npy", np.zeros((3, 2)), force=True)  # doctest: +SKIP
-    PosixPath('codes.npy')
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".npz", ".csv"):
-        raise InvalidInputError(
-            f"cannot save {str(path)!r}: unsupported suffix {suffix!r}; expected .npy, .npz or .csv"
-        )
-    array = np.asarray(array)
-    if suffix == ".csv" and array.ndim != 2:
-        raise InvalidInputError(f"a .csv needs 2-D data; got shape {array.shape} for {str(path)!r}")
-    check_writable(path, force)
-    with atomic_path(path) as tmp:
-        if suffix == ".npy":
-            np.save(tmp, array)
-        elif suffix == ".npz":
-            np.savez(tmp, data=array)
-        else:
-            columns = [f"c{i}" for i in range(array.shape[1])]
-            pd.DataFrame(array, columns=columns).to_csv(tmp, index=False)
-    return path
-
-
-# The names this module has always offered, some now defined in validation, idx and table_files:
+# The names this module has always offered, some now defined in validation, idx, table_files and
+# saving:
 # callers keep importing them from here.
 __all__ = [
     "ARRAY_SUFFIXES",

@@ -196,7 +196,7 @@ def _split_columns(
     With ``table``, the schema of a model's training table, the features are its columns by
     name (everything else is ignored), and its label column is read when the table has it.
     """
-    drop, label = list(drop), label
+    drop, label, given = list(drop), label, label
     columns = [str(c) for c in df.columns]
     if table is not None and table.features is None and not drop and label is None:
         # No names to go by: a table as wide as the training one loses the same columns again.
@@ -209,6 +209,12 @@ def _split_columns(
     y = None
     if label is not None:
         column = _column_index(df, label, "label", source)
+        if given is not None and column in dropped:
+            # Either is a mistake for the other; dropping the label silently would hide it.
+            raise InvalidInputError(
+                f"label {label!r} is also among the columns to drop; a column is either dropped or "
+                "the label: remove it from drop, or name another label"
+            )
         values = df[column]
         if values.isna().any():
             first = int(np.flatnonzero(values.isna().to_numpy())[0]) + first_row

@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from hourglass import registry
 from hourglass._version import __version__
 from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
 from hourglass.data.scaling import SCALINGS, AffineScaler
+from hourglass.data.tensor_files import save_tensors
 from hourglass.estimators.fitted_state import restore_attributes, saved_attributes, saved_tensors
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
@@ -176,6 +177,12 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     -------
     Path
         The folder written.
+
+    Raises
+    ------
+    OutputError
+        If a file of it cannot be written (disk full, ``ulimit -f``), naming that file; the
+        folder is then left as it was.
     """
     if not hasattr(estimator, "module_"):
         raise InvalidInputError(f"this {type(estimator).__name__} is not fitted yet; call fit before save")
@@ -205,7 +212,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     }
     with atomic_path(path) as tmp:
         tmp.mkdir()
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
+        save_tensors(tensors, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / HISTORY_FILE).write_text(json.dumps(estimator.history_.to_dict()))
     return path

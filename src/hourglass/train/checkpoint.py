@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from hourglass.data.fileio import atomic_path, safetensors_header
+from hourglass.data.tensor_files import save_tensors
 from hourglass.exceptions import ModelFileError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -134,6 +135,12 @@ def save(
     """Write the checkpoint of ``epoch`` into ``directory`` atomically; return the file.
 
     ``state`` must be JSON-serialisable (tensors in it become lists).
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be written (disk full, ``ulimit -f``), naming it; the previous epoch's
+        checkpoint stays, and a folder made for this one is removed again.
     """
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     metadata = {
@@ -145,9 +152,8 @@ def save(
         "digest": _digest(tensors),
     }
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with atomic_path(_file(directory)) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    with atomic_path(_file(directory)) as tmp:  # it makes the folder, and removes it again on failure
+        save_tensors(tensors, tmp, metadata=metadata)
     legacy = directory / LEGACY_STATE_FILE
     if legacy.exists():
         legacy.unlink()  # an old run's state; this run's file replaced its tensors
