@@ -25,14 +25,31 @@ from hourglass.train.schedule import (
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [(90, 90.0), (1.5, 1.5), ("90", 90.0), ("90s", 90.0), ("10min", 600.0), ("2m", 120.0), ("1.5h", 5400.0)],
+    [
+        (90, 90.0),
+        (1.5, 1.5),
+        (np.float32(2.5), 2.5),  # a NumPy number, as a budget computed from an array comes
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("10min", 600.0),
+        ("2m", 120.0),
+        ("1.5h", 5400.0),
+        ("3S", 3.0),  # units in any case, words and exponents, as people write them
+        ("1e-3s", 0.001),
+        ("10 Minutes", 600.0),
+        ("5 days", 432000.0),
+        ("00:12:00:00", 43200.0),  # Lightning's max_time string, DD:HH:MM:SS
+        ("01:30:00", 5400.0),
+        ("1:30", 90.0),
+    ],
 )
 def test_durations_read_as_seconds(text, seconds):
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize(
-    "bad", [0, -3, "0s", "-5s", "ten minutes", "5 days", float("nan"), float("inf"), True, [5]]
+    "bad",
+    [0, -3, "0s", "-5s", "ten minutes", "5 parsecs", "1:2:3:4:5", float("nan"), float("inf"), True, [5]],
 )
 def test_bad_durations_name_the_value_and_the_forms(bad):
     with pytest.raises(InvalidInputError, match=r"max_time=.*expected a positive number of seconds"):

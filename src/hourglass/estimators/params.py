@@ -173,7 +173,8 @@ PARAMS: tuple[Param, ...] = (
           "Epochs (auto: until learning stalls, then a decay; at most ~12,000 steps, 30 to 300 epochs).",
           per_kind={"conv": 100}, flags=_flag("epochs"), metavar="INT|auto"),
     Param("max_time", float | str | None, None,
-          "Training time budget: seconds, or '90s', '10min', '1h'; the schedule ends at it (none: no limit).",
+          "Training time budget: seconds, or '90s', '10min', '1h', 'DD:HH:MM:SS'; the schedule ends at it "
+          "(none: no limit).",
           flags=("--time", "--max-time"), metavar="DURATION"),
     Param("threads", int | str, "auto",
           "CPU threads (auto: the CPUs this process may use that are not busy; 1 for small steps).",

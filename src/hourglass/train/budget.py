@@ -6,14 +6,23 @@ Free of torch, so that the command line checks a budget before it imports anythi
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
 from hourglass.exceptions import InvalidInputError
 
-#: Units a time budget may be written in, to seconds.
-DURATION_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|min|m|h)?\s*$")
+#: Units a time budget may be written in (any case), to seconds.
+DURATION_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
+_DURATION = re.compile(rf"^\s*({_NUMBER})\s*([a-z]+)?\s*$", re.IGNORECASE)
+#: Lightning's ``max_time`` string, 'DD:HH:MM:SS', and its shorter forms 'HH:MM:SS' and 'MM:SS'.
+_CLOCK = re.compile(r"^\s*(\d+(?::\d+){1,3}(?:\.\d*)?)\s*$")
 
 
 def parse_duration(value: Any) -> float | None:
@@ -26,21 +35,37 @@ def parse_duration(value: Any) -> float | None:
 
     Examples
     --------
-    >>> parse_duration("10min"), parse_duration(90), parse_duration("1.5h")
-    (600.0, 90.0, 5400.0)
+    >>> parse_duration("10min"), parse_duration(90), parse_duration("1.5h"), parse_duration("00:00:02:30")
+    (600.0, 90.0, 5400.0, 150.0)
     """
     if value is None:
         return None
-    forms = "expected a positive number of seconds or a string such as '90s', '10min', '1.5h'"
+    forms = (
+        "expected a positive number of seconds or a string such as '90s', '10min', '1.5h' or "
+        "'00:01:30:00' (DD:HH:MM:SS)"
+    )
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None:
+        seconds = _seconds(value)
+        if seconds is None:
             raise InvalidInputError(f"max_time={value!r}; {forms}")
-        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         seconds = float(value)
     else:
         raise InvalidInputError(f"max_time={value!r}; {forms}")
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidInputError(f"max_time={value!r}; {forms}")
     return seconds
+
+
+def _seconds(text: str) -> float | None:
+    """Seconds from a budget written as text, or None when it is of no form read here."""
+    match = _DURATION.match(text)
+    if match is not None:
+        unit = DURATION_UNITS.get((match.group(3) or "s").lower())
+        return None if unit is None else float(match.group(1)) * unit
+    match = _CLOCK.match(text)
+    if match is None:
+        return None
+    # The last field holds seconds, the ones before it minutes, hours and days.
+    fields = [float(part) for part in match.group(1).split(":")]
+    return sum(value * unit for value, unit in zip(reversed(fields), (1, 60, 3600, 86400), strict=False))
