@@ -96,9 +96,9 @@ def fit(
     out = output_path(output, out, "a model folder")
     from hourglass.runtime import distributed
 
-    checkpoint = _check_fit_outputs(out, report, resume, force)
     # Under torchrun every process runs this command; rank 0 alone holds the lock and writes.
     main_process = distributed.is_main()
+    checkpoint = _check_fit_outputs(out, report, resume, force, main_process)
     lock = output_lock(out) if main_process else nullcontext()
     keep = resume or checkpoint.exists() or not main_process
     with lock, _discard_on_failure(checkpoint, keep=keep):
@@ -211,8 +211,12 @@ def validation_text(estimator) -> str:
     return text
 
 
-def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool) -> Path:
-    """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder."""
+def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool, main: bool = True) -> Path:
+    """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder.
+
+    ``main``: this is the process that writes (rank 0 under torchrun); the others must not take
+    rank 0's lock, held as they check, for another run's.
+    """
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--output {str(out)!r} is a file; a model is saved as a folder")
     if out.exists() and not force:
@@ -223,7 +227,7 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
-    holder = lock_holder(out) if checkpoint.exists() else None
+    holder = lock_holder(out) if checkpoint.exists() and main else None
     if holder is not None:  # a live run's checkpoint, not an interrupted one's
         raise OutputLockedError(
             f"{str(out)!r} is being written by {holder}; wait for that run to end "
