@@ -240,13 +240,27 @@ def test_load_data_npz_picks_key(tmp_path):
     np.testing.assert_array_equal(load_data(tmp_path / "a.npz", key="second").X, TABLE * 2)
 
 
-@pytest.mark.parametrize(
-    "flat, shape, image_shape", [(True, (4, 15), (3, 5)), (False, (4, 1, 3, 5), (1, 3, 5))]
-)
+@pytest.mark.parametrize("flat, shape, image_shape", [(True, (4, 15), (3, 5)), (False, (4, 3, 5), (3, 5))])
 def test_load_data_image_array(tmp_path, flat, shape, image_shape):
+    # Not flat, a file keeps its stored axes: the conv model reads it as it reads the array
+    # ((4, 3, 5): series of 3 channels by its rule; a file was made (4, 1, 3, 5) images).
     np.save(tmp_path / "im.npy", RNG.random((4, 3, 5)))
     loaded = load_data(tmp_path / "im.npy", flat=flat)
     assert loaded.X.shape == shape and loaded.image_shape == image_shape
+
+
+def test_series_and_video_files_train_a_conv_model_as_their_arrays_do(tmp_path):
+    # A 5-D file was refused, and a series file became a 2 x 37 gray image.
+    from hourglass import ConvAutoEncoder
+
+    settings = dict(channels=(4,), epochs=1, random_state=0, verbose=0, device="cpu")
+    for shape in [(12, 2, 37), (6, 1, 5, 9, 11)]:
+        np.save(tmp_path / "x.npy", RNG.random(shape).astype(np.float32))
+        from_file = ConvAutoEncoder(**settings).fit(str(tmp_path / "x.npy"))
+        assert from_file.input_shape_ == shape[1:]
+        assert from_file.reconstruct(str(tmp_path / "x.npy")).shape == shape
+        from_array = ConvAutoEncoder(**settings).fit(np.load(tmp_path / "x.npy"))
+        assert from_array.input_shape_ == shape[1:]
 
 
 def test_load_data_colour_image_array_flat(tmp_path):

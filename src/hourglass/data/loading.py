@@ -117,15 +117,24 @@ def validate_finite_2d(X, what: str = "data") -> np.ndarray:
 
 
 def _as_dataset(arr, name: str, flat: bool, y=None, feature_names=None) -> Dataset:
-    """Validate an array; treat 3-D as (n, h, w) and 4-D as (n, c, h, w) images."""
+    """Validate an array: rows (n, features), or samples with axes for a convolutional model.
+
+    Flat (a dense model): 3-D is (n, h, w) gray images, 4-D (n, c, h, w) images, both flattened
+    with their image shape kept for figures. Not flat: 3-D to 5-D samples are kept as they are
+    stored, so that a convolutional model reads a file as it reads the same array ((n, c, L)
+    series or (n, h, w) images by its own rule, (n, c, t, h, w) video).
+    """
     arr = np.asarray(arr)
     if arr.ndim == 2:
         return Dataset(validate_finite_2d(arr, repr(name)), y, None, name, feature_names)
-    if arr.ndim not in (3, 4):
+    if arr.ndim not in ((3, 4) if flat else (3, 4, 5)):
         raise InvalidInputError(
-            f"{name!r} has shape {arr.shape}; expected 2-D data (n_samples, n_features) "
-            "or images (n, h, w) / (n, c, h, w)"
+            f"{name!r} has shape {arr.shape}; expected 2-D data (n_samples, n_features), images "
+            "(n, h, w) / (n, c, h, w)" + ("" if flat else ", series (n, c, L) or video (n, c, t, h, w)")
         )
+    if not flat:
+        X = check_finite(arr, repr(name))
+        return Dataset(X, y, tuple(X.shape[1:]), name, feature_names)
     if arr.ndim == 3:
         arr = arr[:, None]  # (n, h, w) -> (n, 1, h, w)
     X = check_finite(arr, repr(name))
@@ -146,7 +155,12 @@ def _load_idx(images: Path, flat: bool, name: str) -> Dataset:
     y = read_idx(labels[0]) if labels and labels[0] != images else None
     if y is not None and len(y) != len(X):
         raise DataFileError(f"{str(labels[0])!r} holds {len(y)} labels for {len(X)} images")
-    return _as_dataset(X, name, flat, y=y)
+    return _as_dataset(_gray_images(X, flat), name, flat, y=y)
+
+
+def _gray_images(X: np.ndarray, flat: bool) -> np.ndarray:
+    """Images (n, h, w) of a source that holds nothing else, with their channel axis for a conv model."""
+    return X[:, None] if X.ndim == 3 and not flat else X
 
 
 def _idx_images_in(folder: Path) -> Path:
@@ -167,7 +181,7 @@ def _load_builtin(name: str, flat: bool) -> Dataset:
 
         digits = load_digits()
         X = digits.images.astype(np.float32) / 16  # pixels are counts 0..16
-        return _as_dataset(X, name, flat, y=digits.target)
+        return _as_dataset(_gray_images(X, flat), name, flat, y=digits.target)
     split = "t10k" if name.endswith(":test") else "train"
     images = [FASHION_MNIST_DIR / f"{split}-images-idx3-ubyte{gz}" for gz in (".gz", "")]
     images = [p for p in images if p.exists()]
