@@ -68,6 +68,24 @@ def test_apply_that_fails_on_a_bad_file_leaves_no_result_behind(model, photos, t
     assert sorted(p.name for p in out_dir.iterdir()) == ["p0.png", "p1.png"]
 
 
+def test_apply_mirrors_subfolders_and_refuses_two_inputs_for_one_result(model, photos, tmp_path):
+    # a/x.png and b/x.png both became OUT/x.png: refused mid-run, or with --force one was lost.
+    rng = np.random.default_rng(1)
+    for sub in ("a", "b"):
+        save_image(photos / sub / "x.png", rng.random((3, 20, 20)))
+    out_dir = tmp_path / "o"
+    assert _run(["apply", model, photos, "-o", out_dir]) == 0
+    written = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*.png"))
+    assert written == ["a/x.png", "b/x.png", "p0.png", "p1.png"]
+    from PIL import Image
+
+    pixels = (rng.random((20, 20, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(photos / "p0.bmp")  # p0.bmp's result is p0.png too
+    captured = _Captured()
+    assert _run(["apply", model, photos, "-o", tmp_path / "o2", "--force"], captured) == 2
+    assert "both give" in captured.err and not (tmp_path / "o2").exists()
+
+
 def test_apply_refuses_an_existing_result_before_any_work(model, photos, tmp_path):
     out_dir = tmp_path / "o"
     out_dir.mkdir()

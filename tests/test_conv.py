@@ -394,6 +394,14 @@ def test_conv_estimator_colorize_learns_a_constant_colour():
     assert np.mean((ae.apply(X[:4]) - X[:4]) ** 2) < 0.25 * np.mean((gray - X[:4]) ** 2)
 
 
+@pytest.mark.parametrize("shape", [(8, 2, 37), (4, 1, 5, 8, 8)])
+def test_conv_estimator_super_resolve_refuses_series_and_video_before_training(shape):
+    # They trained, and apply then refused every input: it takes the low-resolution sample.
+    X = np.random.default_rng(0).random(shape).astype(np.float32)
+    with pytest.raises(InvalidInputError, match=r"task='super_resolve' needs images \(n, c, h, w\)"):
+        ConvAutoEncoder(task="super_resolve", channels=(4,), epochs=1, verbose=0).fit(X)
+
+
 def test_conv_estimator_colorize_refuses_gray_images_before_training():
     with pytest.raises(InvalidInputError, match=r"task='colorize' needs RGB images .* \(1, 12, 12\)"):
         _fit(_images(c=1), task="colorize")

@@ -16,7 +16,7 @@ import typer
 
 from hourglass.cli.app import command, echo, fail
 from hourglass.data.fileio import check_writable, make_parents, remove_empty
-from hourglass.exceptions import HourglassError, InvalidInputError, OutputExistsError
+from hourglass.exceptions import HourglassError, InvalidInputError
 from hourglass.exceptions import with_article as _a
 from hourglass.registry import TASK_HELP
 
@@ -27,11 +27,12 @@ ARRAY_SUFFIXES = (".npy",)
 _TASKS_TEXT = "\n\n".join(f"{name}: {text}." for name, text in TASK_HELP.items())
 
 
-def _inputs(sources: list[Path]) -> list[Path]:
-    """Every file to process: the files named, and the images inside the folders named."""
+def _inputs(sources: list[Path]) -> list[tuple[Path, Path]]:
+    """Every file to process with the path of its result in the output folder: the files named
+    (by their names), and the images inside the folders named (by their paths in the folder)."""
     from hourglass.data.images import IMAGE_SUFFIXES, _list_images
 
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []
     for source in sources:
         if source.is_dir():
             found = _list_images(source)
@@ -39,24 +40,43 @@ def _inputs(sources: list[Path]) -> list[Path]:
                 raise InvalidInputError(
                     f"folder {str(source)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})"
                 )
-            files += found
+            # Subfolders are mirrored: a/x.png and b/x.png are two results, not one written twice.
+            files += [(path, _result_name(path.relative_to(source))) for path in found]
         elif source.exists():
-            files.append(source)
+            files.append((source, _result_name(Path(source.name))))
         else:
             raise InvalidInputError(f"no such file or folder: {str(source)!r}")
     return files
 
 
-def _result_name(path: Path) -> str:
-    """The file name the result of ``path`` gets in the output folder."""
+def _result_name(path: Path) -> Path:
+    """Where the result of the input at ``path`` (relative) goes in the output folder."""
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
-        return f"{path.stem}.npy"
-    return path.stem + (path.suffix if suffix in (".png", ".jpg", ".jpeg") else ".png")
+        return path.with_suffix(".npy")
+    return path if suffix in (".png", ".jpg", ".jpeg") else path.with_suffix(".png")
 
 
-def _process(estimator, path: Path, staging: Path, self_ensemble: bool = False) -> Path:
-    """Run the model on one file and write the result into ``staging``; raise HourglassError
+def _make_target(path: Path) -> Path:
+    """``path``, with the folders that hold it made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_one_input_per_result(files: list[tuple[Path, Path]], out_dir: Path) -> None:
+    """Refuse, before any work, two inputs whose results would take one name (x.bmp and x.webp)."""
+    first: dict[Path, Path] = {}
+    for path, name in files:
+        if name in first:
+            raise InvalidInputError(
+                f"{str(first[name])!r} and {str(path)!r} both give {str(out_dir / name)!r}; apply them "
+                "in two runs, to two output folders"
+            )
+        first[name] = path
+
+
+def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -> Path:
+    """Run the model on one file and write the result to ``target``; raise HourglassError
     naming the file."""
     from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
     from hourglass.train.tasks import task_of
@@ -66,7 +86,7 @@ def _process(estimator, path: Path, staging: Path, self_ensemble: bool = False) 
         from hourglass.data.loading import load_data, save_array
 
         result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
-        return save_array(staging / _result_name(path), result, force=True)
+        return save_array(target, result, force=True)
     if suffix not in IMAGE_SUFFIXES:
         raise InvalidInputError(
             f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
@@ -81,7 +101,7 @@ def _process(estimator, path: Path, staging: Path, self_ensemble: bool = False) 
             f"{MIN_SIDE}x{MIN_SIDE} pixels"
         )
     result = estimator.apply_image(image, self_ensemble=self_ensemble)
-    return save_image(staging / _result_name(path), result, force=True)
+    return save_image(target, result, force=True)
 
 
 @command(
@@ -122,24 +142,19 @@ def apply(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInputError(f"{str(out_dir)!r} is a file; expected a folder for the results")
     check_writable(out_dir, force=True)
-    for name in {_result_name(path) for path in files}:
+    _check_one_input_per_result(files, out_dir)
+    for _, name in files:
         check_writable(out_dir / name, force)  # before any work: results are never overwritten
     # The folders made for the results go again if no result is written.
     created = make_parents(out_dir / "result")
     # Results wait in a hidden folder beside their places and move in once every input is done:
     # a bad input (without --skip-bad) or an interruption leaves no results of this run behind.
     staging = Path(tempfile.mkdtemp(prefix=".hourglass-apply-", dir=out_dir))
-    done, bad, staged = 0, [], {}
+    done, bad, staged = 0, [], []
     try:
-        for path in files:
-            name = _result_name(path)
-            if name in staged and not force:
-                raise OutputExistsError(
-                    f"{str(path)!r} and {str(staged[name])!r} both give {str(out_dir / name)!r}; "
-                    "pass --force to keep the last"
-                )
+        for path, name in files:
             try:
-                _process(estimator, path, staging, self_ensemble)
+                _process(estimator, path, _make_target(staging / name), self_ensemble)
             except HourglassError as exc:
                 if not skip_bad:
                     raise
@@ -147,10 +162,10 @@ def apply(
                 typer.echo(f"hourglass: skipped {' '.join(str(exc).split())}", err=True)
                 continue
             done += 1
-            staged[name] = path
+            staged.append((path, name))
+        for path, name in staged:
+            os.replace(staging / name, _make_target(out_dir / name))
             echo(f"{path} -> {out_dir / name}", quiet)
-        for name in staged:
-            os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if not done:

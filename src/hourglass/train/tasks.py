@@ -351,6 +351,15 @@ class SuperResolveTask(Task):
     def corruption(self) -> Callable | None:
         return SuperResolve(int(self.scale_factor))
 
+    def check_samples(self, shape: tuple[int, ...]) -> None:
+        # Series and video trained, but apply, which takes the low-resolution sample, could never
+        # be called on them ("X has samples of shape (2, 37); this model needs (2, 37)").
+        if len(shape) != 3:
+            raise InvalidInputError(
+                f"task={self.name!r} needs images (n, c, h, w) to upscale; X has samples of shape "
+                f"{tuple(shape)} (series and video are not super-resolved)"
+            )
+
     def network_input(self, batch: torch.Tensor) -> torch.Tensor:
         # apply takes the low-resolution image; the network sees it interpolated to full size.
         return upsample(batch, [s * int(self.scale_factor) for s in batch.shape[2:]])
