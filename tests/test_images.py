@@ -308,3 +308,16 @@ def test_save_image_rejects_bad_input(tmp_path, name, array, match):
     with pytest.raises(InvalidInputError, match=match):
         save_image(tmp_path / name, array)
     assert not (tmp_path / name).exists()
+
+
+def test_a_float_tiff_in_0_1_loads_as_it_is_and_one_out_of_range_is_one_line(tmp_path):
+    # Pillow's convert() rounded floating-point pixels to integers: values in [0, 1] went black.
+    pixels = np.linspace(0, 1, 12 * 16, dtype=np.float32).reshape(12, 16)
+    Image.fromarray(pixels).save(tmp_path / "f.tif")
+    np.testing.assert_allclose(load_image(tmp_path / "f.tif", mode="L")[0], pixels, atol=1e-7)
+    assert load_image(tmp_path / "f.tif").shape == (3, 12, 16)
+    Image.fromarray(pixels * 255).save(tmp_path / "f255.tif")
+    with pytest.raises(
+        InvalidInputError, match=r"floating-point pixels in \[0, 255\]; expected values in \[0, 1\]"
+    ):
+        load_image(tmp_path / "f255.tif")

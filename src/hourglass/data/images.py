@@ -37,8 +37,19 @@ def _check_options(size, mode: str, fit: str) -> tuple[int, int] | None:
     return int(pair[0]), int(pair[1])
 
 
-def _to_array(img: Image.Image, mode: str) -> np.ndarray:
+def _to_array(img: Image.Image, mode: str, path: Path) -> np.ndarray:
     """Pixels of an open image as float32 (c, h, w) in [0, 1]."""
+    if img.mode == "F":
+        # Floating-point pixels (a TIFF) carry no scale: Pillow's convert() rounds them to 0-255
+        # integers, which made values in [0, 1] black. Kept as they are when in [0, 1].
+        arr = np.asarray(img, dtype=np.float32)[None]
+        low, high = (float(np.nanmin(arr)), float(np.nanmax(arr))) if arr.size else (0.0, 0.0)
+        if not (0.0 <= low and high <= 1.0):
+            raise InvalidInputError(
+                f"image {str(path)!r} holds floating-point pixels in [{low:.4g}, {high:.4g}]; expected "
+                "values in [0, 1]: rescale it, or save it as an 8- or 16-bit image"
+            )
+        return np.repeat(arr, 3, axis=0) if mode == "RGB" else arr
     if img.mode.startswith("I;16") or img.mode == "I":
         # Pillow clips 16-bit grayscale to 255 when converting to "L": scale it ourselves.
         arr = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)[None]  # (1, h, w)
@@ -101,7 +112,7 @@ def load_image(
             img = ImageOps.exif_transpose(img)
             if size is not None:
                 img = _fit(img, size, fit, path)
-            return _to_array(img, mode)
+            return _to_array(img, mode, path)
     except FileNotFoundError:
         raise DataFileError(f"no such image file: {str(path)!r}") from None
     except InvalidInputError:
