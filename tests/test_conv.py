@@ -1,5 +1,7 @@
 """The convolutional builder (1-D, 2-D, 3-D) and the ConvAutoEncoder estimator."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -405,3 +407,16 @@ def test_conv_estimator_super_resolve_refuses_series_and_video_before_training(s
 def test_conv_estimator_colorize_refuses_gray_images_before_training():
     with pytest.raises(InvalidInputError, match=r"task='colorize' needs RGB images .* \(1, 12, 12\)"):
         _fit(_images(c=1), task="colorize")
+
+
+def test_conv_warns_of_channels_last_images_and_of_bytes_for_a_model_of_unit_values():
+    # Both trained or ran without a word: 32-channel 32x3 "images", and every pixel saturated.
+    X = np.random.default_rng(0).random((12, 3, 20, 20)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"last axis looks like colour channels.*transpose\(0, 3, 1, 2\)"):
+        ConvAutoEncoder(channels=(4,), epochs=1, verbose=0).fit(X.transpose(0, 2, 3, 1))
+    model = ConvAutoEncoder(channels=(4,), epochs=1, verbose=0).fit(X)
+    with pytest.warns(UserWarning, match=r"X holds bytes \(uint8, 0-255\).*divide X by 255"):
+        model.reconstruct((X * 255).astype(np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.reconstruct(X)  # values as trained: no warning

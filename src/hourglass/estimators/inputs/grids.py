@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,31 @@ def is_path(X: Any) -> bool:
 def holds_idx(folder: Path) -> bool:
     """Whether ``folder`` holds IDX files (MNIST's format), read as one array, not as photos."""
     return any(p.name.removesuffix(".gz").endswith("-idx3-ubyte") for p in folder.iterdir())
+
+
+def _warn_if_channels_last(data: np.ndarray) -> None:
+    """Warn when images look stored channels-last (n, h, w, 3), as PIL and TensorFlow keep them."""
+    if data.ndim == 4 and data.shape[3] in (3, 4) and data.shape[1] > MAX_SERIES_CHANNELS:
+        warnings.warn(
+            f"X has shape {data.shape}: its last axis looks like colour channels, but hourglass reads "
+            f"images as (n, c, h, w), so this trains {data.shape[1]}-channel images of "
+            f"{data.shape[2]}x{data.shape[3]}; pass X.transpose(0, 3, 1, 2) for {data.shape[3]}-channel "
+            "images",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _warn_if_bytes_for_unit_data(est: Any, data: np.ndarray) -> None:
+    """Warn when 0-255 bytes meet a model trained on values in [0, 1] (every pixel would saturate)."""
+    unscaled = getattr(getattr(est, "scaler_", None), "kind", None) == "none"  # trained on [0, 1]
+    if data.dtype == np.uint8 and unscaled:
+        warnings.warn(
+            "X holds bytes (uint8, 0-255) but the model was trained on values in [0, 1]; divide X by "
+            "255 first, or nearly every pixel comes out saturated",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 @register_input
@@ -179,6 +205,7 @@ class GridPart(InputPart):
         if reset:
             if data.ndim == 3 and (est.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):
                 data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
+            _warn_if_channels_last(data)
             if data.ndim not in (3, 4, 5):
                 raise InvalidInputError(
                     f"X has shape {data.shape}; expected (n, c, L) series, (n, c, h, w) or (n, h, w) images, "
@@ -189,6 +216,7 @@ class GridPart(InputPart):
             est.n_features_in_ = math.prod(est.input_shape_)
             return data
         check_is_fitted(est, "module_")
+        _warn_if_bytes_for_unit_data(est, data)
         if data.ndim == len(est.input_shape_) and est.input_shape_[0] == 1:
             data = data[:, None]
         if tuple(data.shape[1:]) != est.input_shape_:
