@@ -153,3 +153,13 @@ def test_fit_refuses_skip_connections_for_plain_reconstruction(photos, tmp_path)
     argv = ["fit", photos, "-o", tmp_path / "m", "--arch", "conv", "--skip-connections", "--epochs", "1"]
     assert _run(argv, captured) == 2
     assert "--skip-connections" in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_one_image_file_is_data_for_a_conv_model_as_a_folder_is(model, tmp_path):
+    # 'apply' took one photo, but encode, reconstruct and compress said "unsupported file type '.png'".
+    save_image(tmp_path / "one.png", np.random.default_rng(2).random((3, 16, 16)))
+    captured = _Captured()
+    assert _run(["encode", model, tmp_path / "one.png", "-o", tmp_path / "c.npy"], captured) == 0, (
+        captured.err
+    )
+    assert np.load(tmp_path / "c.npy").shape[0] == 1

@@ -142,7 +142,11 @@ def model_rows(estimator, dataset: Dataset) -> Any:
 
 
 def model_input(estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None):
-    """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder itself."""
-    if not is_dense(estimator) and is_image_folder(data):
+    """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder,
+    or one image file, itself (as ``apply`` takes one)."""
+    from hourglass.data.images import IMAGE_SUFFIXES
+
+    one_image = Path(data).suffix.lower() in IMAGE_SUFFIXES and Path(data).is_file()
+    if not is_dense(estimator) and (is_image_folder(data) or one_image):
         return data
     return model_rows(estimator, load_for_model(estimator, data, key, drop, label))
