@@ -5,6 +5,7 @@ and from the CLI (exit code 2, one line on stderr starting with 'hourglass: erro
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -789,3 +790,21 @@ def test_reconstructed_decoded_and_sampled_tables_carry_the_models_column_names(
 def test_a_model_without_column_names_writes_numbered_columns(files, tmp_path):
     assert run("reconstruct", files / "model", files / "data.npy", "-o", tmp_path / "r.csv")[0] == 0
     assert list(pd.read_csv(tmp_path / "r.csv").columns) == [f"c{i}" for i in range(64)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["calibrate", "{model}", "{data}", "-o", "{tmp}/d", "--quantile", "1.5"], "--quantile 1.5;"),
+        (["compare", "{data}", "--test-size", "0", "--epochs", "1"], "--test-size 0.0;"),
+        (["cluster", "{model}", "{data}", "--n-clusters", "0"], "--n-clusters 0;"),
+        (["encode", "{model}", "{data}", "-o", "{tmp}/exists.npy"], "exists already; pass --force to"),
+    ],
+)
+def test_command_line_errors_name_the_flags_the_user_typed(files, tmp_path, argv, expected):
+    # The Python layer's words leaked: 'quantile=1.5', 'test_size=0.0', 'pass force=True (--force)'.
+    np.save(tmp_path / "exists.npy", np.zeros(1))
+    names = {"model": files / "model", "data": files / "data.npy", "tmp": tmp_path}
+    code, _, err = run(*[a.format(**names) for a in argv])
+    assert code == 2 and expected in err, err
+    assert "force=True" not in err and not re.match(r"hourglass: error: [a-z_]+=", err), err

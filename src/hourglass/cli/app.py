@@ -14,6 +14,7 @@ import inspect
 import os
 import re
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -226,10 +227,48 @@ def _silence_stdout() -> None:
         pass
 
 
+def option_flags(func: Callable) -> dict[str, str]:
+    """The long flag of each option of a command function: ``{'test_size': '--test-size'}``."""
+    flags = {}
+    try:  # the modules use postponed annotations: strings until resolved
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:  # noqa: BLE001 - a hint that does not resolve: no flags, messages as they are
+        return flags
+    for name, hint in hints.items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, typer.models.OptionInfo):
+                declared = [d for d in (info.param_decls or ()) if d.startswith("--")]
+                flags[name] = max(declared, key=len) if declared else "--" + name.replace("_", "-")
+    return flags
+
+
+_PYTHON_NAMED = re.compile(r"^([a-z_][a-z0-9_]*)=(.+?);")
+_BOTH_SPELLINGS = re.compile(r"\b[a-z_]+=True \((--[a-z][a-z0-9-]*)\)")
+
+
+def in_flag_words(message: str, flags: dict[str, str]) -> str:
+    """A Python layer's ``name=value; ...`` as the command line says it: ``--flag value; ...``.
+
+    Examples
+    --------
+    >>> in_flag_words("test_size=0.0; expected a share", {"test_size": "--test-size"})
+    '--test-size 0.0; expected a share'
+    >>> in_flag_words("'c.npy' exists already; pass force=True (--force) to overwrite it", {})
+    "'c.npy' exists already; pass --force to overwrite it"
+    """
+    message = _BOTH_SPELLINGS.sub(r"\1", message)  # 'pass force=True (--force)': the flag alone
+    match = _PYTHON_NAMED.match(message)
+    if match is None or match[1] not in flags:
+        return message
+    return f"{flags[match[1]]} {match[2]};{message[match.end():]}"
+
+
 def handle_errors(func: Callable) -> Callable:
     """Turn every error a command raises into a one-line message and exit code 2."""
 
     options = frozenset(inspect.signature(func).parameters)
+    # Errors raised by the Python layer name its parameters (quantile=1.5); the user typed flags.
+    flags = option_flags(func)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -238,7 +277,7 @@ def handle_errors(func: Callable) -> Callable:
         except (typer.Exit, typer.Abort):
             raise
         except HourglassError as exc:
-            raise fail(str(exc)) from None
+            raise fail(in_flag_words(str(exc), flags)) from None
         except KeyboardInterrupt:
             typer.echo(f"{PROG}: interrupted; a run with a checkpoint can go on with --resume", err=True)
             raise typer.Exit(code=130) from None
