@@ -260,7 +260,7 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     match = _PYTHON_NAMED.match(message)
     if match is None or match[1] not in flags:
         return message
-    return f"{flags[match[1]]} {match[2]};{message[match.end():]}"
+    return f"{flags[match[1]]} {match[2]};{message[match.end() :]}"
 
 
 def handle_errors(func: Callable) -> Callable:
