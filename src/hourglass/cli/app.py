@@ -242,12 +242,16 @@ def option_flags(func: Callable) -> dict[str, str]:
     return flags
 
 
-_PYTHON_NAMED = re.compile(r"^([a-z_][a-z0-9_]*)=(.+?);")
+_PYTHON_NAMED = re.compile(r"^(\w+)=")
 _BOTH_SPELLINGS = re.compile(r"\b[a-z_]+=True \((--[a-z][a-z0-9-]*)\)")
 
 
 def in_flag_words(message: str, flags: dict[str, str]) -> str:
-    """A Python layer's ``name=value; ...`` as the command line says it: ``--flag value; ...``.
+    """A Python layer's ``name=value ...`` as the command line says it: ``--flag value ...``.
+
+    ``flags`` maps the parameter names to the flags the user types; one of another name, and a
+    message that names none, are left as they are. Both the commands' own options (the error
+    handler) and the estimators' (:func:`~hourglass.cli.options.flags_in_errors`) go through it.
 
     Examples
     --------
@@ -260,7 +264,7 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     match = _PYTHON_NAMED.match(message)
     if match is None or match[1] not in flags:
         return message
-    return f"{flags[match[1]]} {match[2]};{message[match.end() :]}"
+    return f"{flags[match[1]]} {message[match.end() :]}"
 
 
 def handle_errors(func: Callable) -> Callable:

@@ -27,12 +27,11 @@ from hourglass.cli.options import (
 )
 from hourglass.cli.outputs import output_path, report_file
 from hourglass.data.fileio import check_writable
-from hourglass.data.locks import lock_holder, lock_path, output_lock
+from hourglass.data.locks import output_lock, refuse_if_locked
 from hourglass.exceptions import (
     HourglassError,
     InvalidInputError,
     OutputExistsError,
-    OutputLockedError,
     TrainingDivergedError,
 )
 
@@ -227,12 +226,8 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
-    holder = lock_holder(out) if checkpoint.exists() and main else None
-    if holder is not None:  # a live run's checkpoint, not an interrupted one's
-        raise OutputLockedError(
-            f"{str(out)!r} is being written by {holder}; wait for that run to end "
-            f"(the lock {str(lock_path(out))!r} goes with it)"
-        )
+    if checkpoint.exists() and main:
+        refuse_if_locked(out)  # a live run's checkpoint, not an interrupted one's
     if checkpoint.exists() and not resume and not force:
         raise OutputExistsError(
             f"a checkpoint of an interrupted run is in {str(checkpoint)!r}; pass --resume to continue it "

@@ -12,6 +12,7 @@ from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import Force, ModelArg, Quiet
 from hourglass.cli.inputs import feature_names, load_model
 from hourglass.cli.options import MAX_SEED
+from hourglass.cli.outputs import fitting_columns
 from hourglass.data.fileio import check_writable
 from hourglass.exceptions import InvalidInputError
 from hourglass.exceptions import with_article as _a
@@ -108,7 +109,6 @@ def sample(
     columns = None
     if suffix == ".csv":
         drawn = drawn.reshape(n, -1)
-        names = feature_names(estimator)  # a table's samples keep its column names
-        columns = names if names is not None and len(names) == drawn.shape[1] else None
+        columns = fitting_columns(drawn, feature_names(estimator))  # a table's samples keep its names
     save_array(output, drawn, force=force, columns=columns)
     echo(f"wrote {n} samples of shape {tuple(drawn.shape[1:])} to {output}", quiet)

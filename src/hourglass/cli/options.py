@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import inspect
-import re
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import typer
 
+from hourglass.cli.app import in_flag_words
 from hourglass.estimators.params import EXTENDS, KINDS, PARAMS, Param, takes
 from hourglass.exceptions import InvalidInputError
 
@@ -189,21 +189,16 @@ def _value(param: Param, raw: Any) -> Any:
     return raw
 
 
-_PARAMETER_ERROR = re.compile(r"^(\w+)=")
-
-
 @contextlib.contextmanager
 def flags_in_errors():
     """Name the flag the user typed in an estimator's error (``--epochs 0 ...``, not ``epochs=0 ...``)."""
     try:
         yield
     except InvalidInputError as exc:
-        message = str(exc)
-        match = _PARAMETER_ERROR.match(message)
-        param = next((p for p in cli_params() if match and p.name == match.group(1)), None)
-        if param is None:
+        message = in_flag_words(str(exc), {param.name: param.flag for param in cli_params()})
+        if message == str(exc):
             raise
-        raise InvalidInputError(f"{param.flag} {message[match.end() :]}") from None
+        raise InvalidInputError(message) from None
 
 
 def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:

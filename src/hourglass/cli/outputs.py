@@ -14,16 +14,23 @@ if TYPE_CHECKING:  # annotations only; the functions import what they use
     import numpy as np
 
 
+def fitting_columns(array: np.ndarray, columns: Sequence[str] | None) -> list[str] | None:
+    """``columns`` as a .csv header for ``array`` when there is one name per column, else None.
+
+    Names of another width (a model whose rows are not its table's columns) would mislabel the
+    values: the header is then c0, c1, ... as for data without names.
+    """
+    fits = columns is not None and array.ndim == 2 and len(columns) == array.shape[1]
+    return list(columns) if fits else None
+
+
 def write_array(
     path: Path, array: np.ndarray, force: bool, quiet: bool, what: str, columns: Sequence[str] | None = None
 ) -> None:
     """Write ``array`` to ``path`` (.npy, .npz or .csv); a .csv's header is ``columns`` when they fit."""
     from hourglass.data.saving import save_array
 
-    # Names of another width (a model whose rows are not its table's columns) would mislabel the
-    # values: the header is then c0, c1, ... as for data without names.
-    fits = columns is not None and array.ndim == 2 and len(columns) == array.shape[1]
-    save_array(path, array, force=force, columns=columns if fits else None)
+    save_array(path, array, force=force, columns=fitting_columns(array, columns))
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 

@@ -46,10 +46,7 @@ def _acquire(lock: Path) -> int:
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
-            raise OutputLockedError(
-                f"{str(lock.with_suffix(''))!r} is being written by {holder}; wait for that run to end "
-                f"(the lock {str(lock)!r} goes with it)"
-            ) from None
+            raise _locked(lock, holder) from None
         # The holder we waited on may have removed the file as we opened it: then we locked a
         # name nobody else will find; start again on the current file.
         try:
@@ -99,6 +96,21 @@ def output_lock(path: str | Path) -> Iterator[Path]:
         remove_empty(created)
 
 
+def _locked(lock: Path, holder: str) -> OutputLockedError:
+    """The error for an output whose ``lock`` ``holder`` holds: who writes it, and what to do."""
+    return OutputLockedError(
+        f"{str(lock.with_suffix(''))!r} is being written by {holder}; wait for that run to end "
+        f"(the lock {str(lock)!r} goes with it)"
+    )
+
+
+def refuse_if_locked(path: str | Path) -> None:
+    """Raise OutputLockedError, as :func:`output_lock` would, while a live run writes ``path``."""
+    holder = lock_holder(path)
+    if holder is not None:
+        raise _locked(lock_path(path), holder)
+
+
 def lock_holder(path: str | Path) -> str | None:
     """Who holds the lock of the output ``path`` now ('pid N on HOST since TIME'), or None.
 
@@ -122,4 +134,4 @@ def lock_holder(path: str | Path) -> str | None:
     return None
 
 
-__all__ = ["lock_holder", "lock_path", "output_lock"]
+__all__ = ["lock_holder", "lock_path", "output_lock", "refuse_if_locked"]
