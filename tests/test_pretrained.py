@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hourglass import AutoEncoder, InvalidInputError, load
+from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError, load
 from hourglass.train.pretrained import attach, layerwise_pretrain
 
 FAST = dict(hidden_layers=(16,), epochs=3, batch_size=32, verbose=0, random_state=0)
@@ -27,9 +27,18 @@ def source(X, tmp_path_factory):
 
 def test_encoder_from_folder_takes_its_layers(X, source):
     src, path = source
-    ae = AutoEncoder(code_size=5, encoder=path, **{**FAST, "hidden_layers": (7, 3)}).fit(X)
+    ae = AutoEncoder(code_size=5, encoder=path, **{**FAST, "hidden_layers": "auto"}).fit(X)
     assert ae.architecture_.hidden_layers == (16,) and ae.architecture_.code_size == 5
     assert ae.transform(X).shape == (len(X), 5) and ae.get_params()["code_size"] == 5
+    # Other widths given with it would leave get_params() describing another network: refused.
+    with pytest.raises(InvalidInputError, match=r"hidden_layers=\(7, 3\) but the encoder"):
+        AutoEncoder(code_size=5, encoder=path, **{**FAST, "hidden_layers": (7, 3)}).fit(X)
+
+
+def test_a_detector_takes_a_pretrained_encoder_with_its_layers_and_code(X, source):
+    detector = AnomalyDetector(encoder=source[1], epochs=2, random_state=0).fit(X)
+    assert detector.estimator_.architecture_.hidden_layers == (16,)
+    assert detector.estimator_.architecture_.code_size == 5
 
 
 @pytest.mark.parametrize("code_size", [2, 8])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from hourglass.exceptions import InvalidInputError
 #: 1.08 s; digits 99.47 / 99.48 / 99.33 -> 99.49 / 99.46 / 99.35 on three splits; breast cancer
 #: 83.88 -> 84.04, wine 97.65 both. At 150, Fashion-MNIST fell to 92.08.
 DETECTION_STEPS = 200
+#: A default detector's hidden layers (:mod:`hourglass.estimators.detector_params` says why).
+DETECTION_HIDDEN = (128,)
 DETECTION_MIN_EPOCHS = 20
 
 
@@ -77,6 +80,17 @@ def _default_estimator(X: Any, y: Any, random_state: Any, settings: dict[str, An
         settings["scaling"] = detection_scaling(X, y)
     if settings.get("epochs") == "auto" and isinstance(settings.get("batch_size"), int):
         settings["epochs"] = detection_epochs(n_rows, settings["batch_size"], settings["validation_fraction"])
+    if isinstance(settings.get("encoder"), (str, os.PathLike)):
+        # A pretrained encoder brings its layers and code: the detector's own defaults for them
+        # (one layer of 128, a code from the input's width) would contradict the folder.
+        from hourglass.estimators.parts import source_architecture
+
+        saved = source_architecture(settings["encoder"])
+        if settings.get("code_size") is None:
+            settings["code_size"] = getattr(saved, "code_size", None)
+        layers = settings.get("hidden_layers")
+        if isinstance(layers, (list, tuple)) and tuple(layers) == DETECTION_HIDDEN:
+            settings["hidden_layers"] = "auto"
     if settings.get("code_size") is None:
         # Other data (no columns, complex numbers) get the autoencoder's own check, in its words.
         if n_features == 1 and getattr(getattr(X, "dtype", None), "kind", "f") in "biuf":

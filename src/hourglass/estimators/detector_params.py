@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from hourglass.estimators import params as declared
 from hourglass.estimators.code_distance import SCORE_KINDS
 from hourglass.estimators.constraints import constraints_of
+from hourglass.estimators.default_detector import DETECTION_HIDDEN
 from hourglass.estimators.outlier_scores import SHARES, THRESHOLDS
 
 
@@ -35,7 +36,7 @@ def _forwarded_defaults() -> dict[str, Any]:
     # 98.08 mean AUROC) and made one Fashion class diverge; the shrunk variances keep the gain.
     # No PCA path: a detector's scores were measured from random weights on classes of every
     # size, and a start at PCA's solution makes its errors PCA's for a while.
-    settings.update(code_size=None, verbose=0, hidden_layers=(128,), pca_path=False)
+    settings.update(code_size=None, verbose=0, hidden_layers=DETECTION_HIDDEN, pca_path=False)
     return settings
 
 

@@ -84,4 +84,57 @@ def restore_attributes(est: Any, fitted: dict[str, Any], tensors: dict[str, np.n
         raise InvalidInputError(f"fitted arch_={est.arch_!r}; expected 'dense' or 'conv'")
 
 
-__all__ = ["restore_attributes", "saved_attributes", "saved_tensors"]
+def _layers(value: Any) -> tuple:
+    """Layer widths read from JSON (a list, or one int for a single layer) as a tuple."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
+def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architecture: Any) -> None:
+    """Refuse a config.json whose parameters or fitted sizes contradict its architecture.
+
+    The module is built from the architecture alone, so a ``params.code_size`` of 4 over an
+    architecture of 8 would load as a model that says one code size and gives another. Only what
+    the architecture records is compared: ``hidden_layers='auto'`` and ``decoder_layers=None``
+    were resolved into it, so they agree with any layers.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the parameter and both values.
+    """
+    owner = "params"
+    if "estimator_class" in fitted:  # a detector: its autoencoder's parameters built the network
+        owner, params = "estimator_params", fitted.get("estimator_params", {})
+    saved = {
+        "code_size": getattr(architecture, "code_size", None),
+        "hidden_layers": getattr(architecture, "hidden_layers", None),
+        "decoder_layers": getattr(architecture, "resolved_decoder_layers", None),
+    }
+    # Layers a pretrained part brought: a model saved before they were checked at fit may record
+    # the user's other widths beside them (the part's won); it loaded then and loads now.
+    pretrained = {"hidden_layers": params.get("encoder"), "decoder_layers": params.get("decoder")}
+    for name, want in saved.items():
+        if name not in params or (name != "code_size" and want is None):
+            continue  # not a parameter of this estimator, or not a network the architecture records
+        if isinstance(pretrained.get(name), str):
+            continue
+        value = params[name]
+        if name != "code_size":
+            if value is None or isinstance(value, str):
+                continue  # 'auto' and None (a mirrored decoder) were resolved into the architecture
+            value, want = _layers(value), tuple(want)
+        if value != want:
+            raise InvalidInputError(f"{owner}.{name}={value!r} but the architecture's {name} is {want!r}")
+    code = saved["code_size"]
+    if isinstance(code, int) and fitted.get("n_features_out", code) != code:
+        raise InvalidInputError(
+            f"fitted n_features_out={fitted['n_features_out']!r} but the architecture's code_size is {code}"
+        )
+    names, n_features = fitted.get("feature_names_in_"), fitted.get("n_features_in_")
+    if names and n_features is not None and len(names) != n_features:
+        raise InvalidInputError(
+            f"fitted feature_names_in_ has {len(names)} names but n_features_in_={n_features}"
+        )
+
+
+__all__ = ["check_architecture", "restore_attributes", "saved_attributes", "saved_tensors"]

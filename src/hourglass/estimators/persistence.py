@@ -39,7 +39,12 @@ from hourglass._version import __version__
 from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap, safetensors_header
 from hourglass.data.scaling import SCALINGS, AffineScaler
 from hourglass.data.tensor_files import save_tensors
-from hourglass.estimators.fitted_state import restore_attributes, saved_attributes, saved_tensors
+from hourglass.estimators.fitted_state import (
+    check_architecture,
+    restore_attributes,
+    saved_attributes,
+    saved_tensors,
+)
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
@@ -51,6 +56,9 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 HISTORY_FILE = "history.json"
+
+#: history.json's lists with one value per epoch.
+PER_EPOCH = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 
 #: Largest config.json or history.json read: a crafted one could otherwise cost gigabytes to parse.
 MAX_JSON_BYTES = 16 * 2**20
@@ -420,6 +428,12 @@ def load(path: str | Path, device: str | None = None):
     except InvalidInputError as exc:
         raise ModelFileError(f"{str(path)!r} does not match its config: {_one_line(exc)}") from None
     try:
+        # After the weights: an architecture they contradict is named as such first.
+        check_architecture(config["params"], config["fitted"], architecture)
+    except InvalidInputError as exc:
+        raise ModelFileError(f"{str(path / CONFIG_FILE)!r} is not valid: {_one_line(exc)}") from None
+    history = _read_history(path / HISTORY_FILE)
+    try:
         tensors = load_file(str(weights))
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelFileError(f"{str(weights)!r} is corrupt: {_one_line(exc)}") from None
@@ -432,7 +446,7 @@ def load(path: str | Path, device: str | None = None):
         estimator.scaler_ = AffineScaler(
             config["scaling"], tensors["scaler.offset"].numpy(), tensors["scaler.scale"].numpy()
         )
-        estimator.history_ = _read_history(path / HISTORY_FILE)
+        estimator.history_ = history
         extra = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("extra.")}
         restore_attributes(estimator, config["fitted"], extra)
     except AttributeError as exc:  # a fitted attribute another one is rebuilt from is missing
@@ -448,10 +462,29 @@ def _one_line(exc: Exception) -> str:
 
 
 def _read_history(path: Path) -> History:
-    """The training record, or an empty one if it is missing or malformed (a model works without it)."""
+    """The training record in ``path``; ModelFileError naming the file if it is not one.
+
+    A folder without it loads with an empty record (the weights and config make the model; a
+    user may have removed the record). One that is there must be a record: a torn or edited
+    file is refused. Fields an earlier hourglass lacked take their defaults; fields a later one
+    added are left out.
+    """
+    if not path.exists():
+        return History()  # the record of training, not part of the model: the model loads without it
+    data = _read_json(path, "history")
+    hints = typing.get_type_hints(History)
     try:
-        data = _read_json(path, "history")
-        check_json_types("history", data, typing.get_type_hints(History))
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise InvalidInputError(f"it holds a JSON {kind}; expected an object of History fields")
+        # Fields a later hourglass added are left out: the record of a newer run still loads.
+        data = {name: value for name, value in data.items() if name in hints}
+        check_json_types("history", data, hints)
+        # The loop appends one value to each per-epoch list every epoch; lists of other lengths
+        # would break the plots and the warm start that read them side by side.
+        lengths = {name: len(data[name]) for name in PER_EPOCH if name in data}
+        if len(set(lengths.values())) > 1:
+            raise InvalidInputError(f"per-epoch lists of different lengths {lengths}")
         return History.from_dict(data)
-    except (ModelFileError, InvalidInputError, AttributeError, TypeError):
-        return History()
+    except (InvalidInputError, TypeError) as exc:
+        raise ModelFileError(f"history {str(path)!r} is not valid: {_one_line(exc)}") from None

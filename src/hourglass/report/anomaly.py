@@ -119,11 +119,11 @@ def anomaly_report_section(
             for q in _REFERENCE_QUANTILES
         }
     report.add_figure(
-        plots.score_histogram(groups, quantiles, threshold),
+        plots.score_histogram(groups, quantiles, threshold, xlabel=score_axis_label(detector)),
         heading=f"{score_label[0].upper()}{score_label[1:]} against the calibration data",
         caption=f"The {score_label} of each sample of {name}. Dotted lines: quantiles of the scores of "
         f"the {len(calibration):,} normal samples the threshold was calibrated on; dashed: the threshold, "
-        "right of which samples are flagged.",
+        "right of which samples are flagged (a pale band behind it: the quantile it was read from).",
     )
 
     data = np.asarray(X)
@@ -154,8 +154,35 @@ def anomaly_report_section(
     return figures
 
 
+def score_axis_label(detector: AnomalyDetector) -> str:
+    """What a detector's scores are, with their units: the x label of its score histogram.
+
+    Parameters
+    ----------
+    detector : AnomalyDetector
+        A fitted detector.
+
+    Returns
+    -------
+    str
+        ``'reconstruction error (MSE)'`` for a reconstruction score in the data's units, the
+        units added otherwise; for a combined score its name in medians of normal rows.
+
+    Examples
+    --------
+    >>> score_axis_label(detector)  # doctest: +SKIP
+    'anomaly score (reconstruction error + code distance), in medians of normal rows'
+    """
+    units = score_units(detector)
+    if getattr(detector, "score_kind_", "reconstruction") == "combined":
+        name = score_name(detector)
+    else:
+        name = "reconstruction error (MSE)"  # the label these histograms have always had
+    return name if units == "data" else f"{name}, in {UNITS_SHORT[units]}"
+
+
 def _percent(share: float) -> str:
     return "—" if np.isnan(share) else f"{share:.1%}"
 
 
-__all__ = ["anomaly_report_section"]
+__all__ = ["anomaly_report_section", "score_axis_label"]

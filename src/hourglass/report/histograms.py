@@ -82,9 +82,11 @@ def score_histogram(
         Reference values drawn as dotted vertical lines with their names, e.g. the quantiles of
         the errors of the normal data the threshold was calibrated on.
     threshold : float, optional
-        Drawn as a dashed line: scores to its right are flagged.
+        Drawn as a dashed line: scores to its right are flagged. A quantile at the threshold
+        (within 1 % of the axis) is drawn as a pale band behind it, and the legend names both.
     xlabel : str, default="reconstruction error (MSE)"
-        What the scores are.
+        What the scores are, with their units, e.g. from
+        :func:`hourglass.report.anomaly.score_axis_label`.
 
     Returns
     -------
@@ -98,6 +100,8 @@ def score_histogram(
     >>> fig = score_histogram({"scored": errors}, {"calibration 50%": 0.7, "calibration 99%": 4.6}, 4.6)
     >>> len(fig.axes[0].lines)  # two quantiles and the threshold
     3
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()][1:]
+    ['calibration 50% 0.7', 'threshold 4.6 = calibration 99%']
     """
     groups = {name: np.asarray(values, dtype=float).ravel() for name, values in scores.items()}
     groups = {name: values[np.isfinite(values)] for name, values in groups.items()}
@@ -112,21 +116,63 @@ def score_histogram(
     bins = np.geomspace(low, high, 50) if log else np.linspace(low, high, 50)
     fig = _new_figure(8.5, 4.0)
     ax = fig.add_subplot()
+    entries = []
     for index, (name, values) in enumerate(groups.items()):
         color = _RUN_COLORS[index % len(_RUN_COLORS)]
-        ax.hist(
-            np.clip(values, low, high), bins=bins, alpha=0.6, color=color, label=f"{name} ({len(values):,})"
-        )
-    for index, (name, value) in enumerate(quantiles.items()):
-        # Gray shades from light to dark: higher quantiles read as "further out".
-        shade = str(0.65 - 0.45 * index / max(len(quantiles) - 1, 1))
-        ax.axvline(value, color=shade, linestyle=":", lw=1.6, label=f"{name} {value:.3g}")
-    if threshold is not None:
-        ax.axvline(threshold, color="#b91c1c", linestyle="--", lw=1.4, label=f"threshold {threshold:.3g}")
+        _, _, bars = ax.hist(np.clip(values, low, high), bins=bins, alpha=0.6, color=color)
+        entries.append((bars, f"{name} ({len(values):,})"))
+    entries += _reference_lines(ax, quantiles, threshold, _near(low, high, log))
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("samples")
-    ax.legend(frameon=False, fontsize=9, loc="upper right")
+    ax.legend(
+        handles=[handle for handle, _ in entries],
+        labels=[label for _, label in entries],
+        frameon=False,
+        fontsize=9,
+        loc="upper right",
+    )
     _style_axes(ax)
     return fig
+
+
+def _near(low: float, high: float, log: bool):
+    """Whether two x values would be drawn within 1 % of the axis's span of each other."""
+
+    def near(a: float, b: float) -> bool:
+        if log:
+            if a <= 0 or b <= 0:
+                return a == b
+            return abs(math.log(a / b)) <= 0.01 * math.log(high / low)
+        return abs(a - b) <= 0.01 * (high - low)
+
+    return near
+
+
+def _reference_lines(ax, quantiles: Mapping[str, float], threshold: float | None, near) -> list:
+    """Draw the quantiles (dotted) and the threshold (dashed); return their legend entries.
+
+    A quantile at the threshold (the usual case: the threshold is the 99 % quantile) would be
+    hidden under it, so it is drawn as a wide pale band behind the dashed line and the two
+    share one legend entry that says they coincide.
+    """
+    entries = []
+    at_threshold = []
+    for index, (name, value) in enumerate(quantiles.items()):
+        # Gray shades from light to dark: higher quantiles read as "further out".
+        shade = str(0.65 - 0.45 * index / max(len(quantiles) - 1, 1))
+        if threshold is not None and near(value, threshold):
+            band = ax.axvline(value, color=shade, lw=7, alpha=0.35, solid_capstyle="butt", zorder=1.5)
+            at_threshold.append((band, name))
+            continue
+        line = ax.axvline(value, color=shade, linestyle=":", lw=1.6)
+        entries.append((line, f"{name} {value:.3g}"))
+    if threshold is not None:
+        line = ax.axvline(threshold, color="#b91c1c", linestyle="--", lw=1.4, zorder=3)
+        label = f"threshold {threshold:.3g}"
+        if at_threshold:
+            label += " = " + " = ".join(name for _, name in at_threshold)
+        bands = tuple(band for band, _ in at_threshold)
+        entries.append(((*bands, line) if bands else line, label))
+    return entries

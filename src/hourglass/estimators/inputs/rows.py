@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -104,6 +105,59 @@ def reject_non_numeric_columns(X: Any) -> None:
             )
 
 
+def _default(est: Any, name: str) -> Any:
+    """The default of ``est``'s parameter ``name``, from its class's signature."""
+    return inspect.signature(type(est).__init__).parameters[name].default
+
+
+def _layers(value: Any) -> tuple | None:
+    """Layer widths as a tuple of ints, however given (one int or a sequence); None if not widths."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),)
+    try:
+        return tuple(int(v) if isinstance(v, numbers.Integral) else v for v in value)
+    except TypeError:
+        return None  # not a sequence: the parameter checks refuse it in their words
+
+
+def check_pretrained_settings(est: Any) -> None:
+    """Refuse layer settings the user gave that a pretrained model folder would silently replace.
+
+    A saved encoder brings its hidden layers and activation, a saved decoder its layers and
+    activation (:func:`hourglass.estimators.parts.dense_architecture`); taking them over a value
+    the user set would leave ``get_params()`` describing another network, as for ``code_size``.
+    A parameter left at its default never conflicts.
+    """
+    settings = {"encoder": ("hidden_layers", "activation"), "decoder": ("decoder_layers", "activation")}
+    for role, names in settings.items():
+        source = getattr(est, role, None)
+        if not pretrained.is_path(source):
+            continue
+        src = parts.source_architecture(source)
+        if not isinstance(src, DenseConfig):
+            continue  # dense_architecture refuses another kind, in its words
+        saved = {
+            "hidden_layers": tuple(src.hidden_layers),
+            "decoder_layers": tuple(src.resolved_decoder_layers),
+            "activation": src.activation,
+        }
+        for name in names:
+            value, default = getattr(est, name), _default(est, name)
+            if name == "activation":
+                if value == default:
+                    continue
+                given = value
+            elif value is None or isinstance(value, str):
+                continue  # the defaults ('auto', None), or text base_architecture refuses in its words
+            else:
+                given = _layers(value)
+            if given is not None and given != saved[name]:
+                raise InvalidInputError(
+                    f"{name}={given!r} but the {role} from {str(source)!r} has {name}={saved[name]!r}; "
+                    f"pass {name}={saved[name]!r} or leave the default {default!r}"
+                )
+
+
 @register_input
 class RowsPart(InputPart):
     """Rows ``(n, features)``: arrays, DataFrames (by column name), large ``.npy`` memory maps and
@@ -179,6 +233,7 @@ class RowsPart(InputPart):
                 f"code_size={est.code_size} but the encoder {where} gives codes of {code_size} units; "
                 f"pass code_size={code_size}"
             )
+        check_pretrained_settings(est)
         if code_size >= n_features and not self.overcomplete_allowed(est):
             raise InvalidInputError(
                 f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "
