@@ -55,6 +55,12 @@ def test_checkpoint_is_one_file_recording_epoch_state_and_run(interrupted_run, u
         (lambda t, m: m.update(version="1"), "not an hourglass checkpoint"),
         (lambda t, m: m.update(state="{"), "malformed metadata"),
         (lambda t, m: m.update(run="[1, 2]"), "malformed run"),
+        # A well-formed edit of the state: a best loss or a learning rate that is not the run's.
+        (
+            lambda t, m: m.update(state=json.dumps({**json.loads(m["state"]), "best_loss": 0.001})),
+            "state does",
+        ),
+        (lambda t, m: m.pop("state_digest") and m.update(digest="0" * 32), "digest"),
     ],
 )
 def test_resume_refuses_a_torn_or_altered_checkpoint(make_ae, unit_data, interrupted_run, change, reason):

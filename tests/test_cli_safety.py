@@ -336,3 +336,21 @@ def test_a_reader_that_leaves_the_pipe_early_is_not_an_error():
     _, err = process.communicate(timeout=60)
     assert err == b""
     assert process.returncode == 141
+
+
+def test_resuming_a_forced_run_over_a_model_says_to_force_again(files, tmp_path, monkeypatch):
+    """An interrupted ``--force`` run over an existing model: ``--resume`` alone names what is missing."""
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)[0] == 0
+    interrupt_once_at(3, monkeypatch)
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--force")[0] == 130
+    monkeypatch.undo()
+    code, out, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--resume")
+    assert_one_line_error(code, out, err, "the run being resumed replaces it: pass --resume --force")
+    assert run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, "--resume", "--force")[0] == 0
+    assert listing(tmp_path) == ["m"]
+
+
+def test_a_resumed_run_says_how_long_it_trained_in_all(files, interrupted):
+    code, out, err = run("fit", files / "data.npy", "--out", interrupted, *FAST_FIT[:-1], "--resume")
+    assert code == 0, err
+    assert "s with the run it resumed) on cpu" in out, out

@@ -313,8 +313,8 @@ def test_load_data_1d_array(tmp_path):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("a,b\n1,2\n3,\n", r"'t\.csv' holds 1 NaN or infinite value\(s\), the first at \(row 1, column 1\)"),
-        ("1,2\ninf,4\n5,nan\n", r"2 NaN or infinite value\(s\), the first at \(row 1, column 0\)"),
+        ("a,b\n1,2\n3,\n", r"'t\.csv' holds 1 NaN or infinite value\(s\), the first in column 'b' at row 1"),
+        ("1,2\ninf,4\n5,nan\n", r"2 NaN or infinite value\(s\), the first in column 0 at row 1"),
     ],
 )
 def test_load_data_non_finite(tmp_path, text, match):

@@ -218,3 +218,33 @@ def test_two_forced_runs_at_once_leave_one_whole_model(setup, tmp_path):
         assert code == 0 or (code == 2 and "being written by pid" in err and len(err.splitlines()) == 1), err
     assert _same_weights(out, setup / "reference")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_sigterm_unwinds_like_ctrl_c(setup, tmp_path):
+    """SIGTERM (a scheduler's stop) says so, exits 143, releases the lock and keeps the checkpoint."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    hook = {
+        "target": "hourglass.train.trainer:Trainer.train_one_epoch",
+        "hit": 2,
+        "when": "before",
+        "action": "wait",
+        "ready": str(ready),
+        "go": str(go),
+    }
+    out = tmp_path / "m"
+    process = _start(setup, out, hook)
+    deadline = time.monotonic() + 120
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), process.communicate()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert (
+        err.decode().strip()
+        == "hourglass: terminated (SIGTERM); a run with a checkpoint can go on with --resume"
+    )
+    assert not out.with_name(out.name + ".lock").exists()
+    assert (out.with_name(out.name + ".checkpoint") / "checkpoint.safetensors").exists()
+    assert main(["fit", str(setup / "data.npy"), "--out", str(out), *ARGS, "--resume"]) == 0
+    assert _same_weights(out, setup / "reference")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from hourglass import AutoEncoder
 from hourglass.cli import app
-from hourglass.exceptions import InvalidInputError
+from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.train import schedule as schedule_module
 from hourglass.train import trainer as trainer_module
 from hourglass.train.budget import parse_duration
@@ -41,6 +41,7 @@ from hourglass.train.schedule import (
         ("00:12:00:00", 43200.0),  # Lightning's max_time string, DD:HH:MM:SS
         ("01:30:00", 5400.0),
         ("1:30", 90.0),
+        ("90:00", 5400.0),  # the first field is unbounded
     ],
 )
 def test_durations_read_as_seconds(text, seconds):
@@ -49,7 +50,8 @@ def test_durations_read_as_seconds(text, seconds):
 
 @pytest.mark.parametrize(
     "bad",
-    [0, -3, "0s", "-5s", "ten minutes", "5 parsecs", "1:2:3:4:5", float("nan"), float("inf"), True, [5]],
+    [0, -3, "0s", "-5s", "ten minutes", "5 parsecs", "1:2:3:4:5", float("nan"), float("inf"), True, [5]]
+    + ["1:99", "1:00:60", "0:24:00:00"],  # a clock's fields past their range are typos
 )
 def test_bad_durations_name_the_value_and_the_forms(bad):
     with pytest.raises(InvalidInputError, match=r"max_time=.*expected a positive number of seconds"):
@@ -226,6 +228,13 @@ def test_the_first_epoch_completes_under_a_budget_shorter_than_it(rows, monkeypa
     )
 
 
+def test_a_budget_overrun_by_a_one_epoch_run_is_said(rows, monkeypatch):
+    # epochs=1 ends the plan at the same instant; the line must still say the budget was overrun.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1.0))
+    ae = AutoEncoder(code_size=2, hidden_layers=(16,), epochs=1, max_time="1s", random_state=0, device="cpu")
+    assert "shorter than one epoch" in ae.fit(rows).history_.stop_reason
+
+
 def test_epochs_and_a_budget_end_at_whichever_comes_first(rows, monkeypatch):
     monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(1e-4))
     ae = AutoEncoder(code_size=2, hidden_layers=(16,), epochs=4, max_time=3600, random_state=0, device="cpu")
@@ -246,6 +255,24 @@ def test_a_resumed_run_counts_the_seconds_before_it(rows, tmp_path, monkeypatch)
     resumed = AutoEncoder(**params, checkpoint_dir=str(tmp_path)).fit(rows, resume=True)
     assert resumed.history_.trained_seconds <= 1.1 * 4.0
     assert resumed.history_.trained_seconds > spent
+
+
+def test_a_resumed_run_may_have_more_time_but_not_another_schedule(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    params = dict(code_size=2, hidden_layers=(16,), batch_size=16, random_state=0, device="cpu")
+
+    class StopAfter:
+        def on_epoch_end(self, estimator, epoch, logs):
+            return epoch == 2
+
+    AutoEncoder(**params, max_time=4.0, checkpoint_dir=str(tmp_path), callbacks=[StopAfter()]).fit(rows)
+    longer = AutoEncoder(**params, max_time="8s", checkpoint_dir=str(tmp_path)).fit(rows, resume=True)
+    assert 4.0 * 1.1 < longer.history_.trained_seconds <= 8.0 * 1.1  # the new budget, seconds before included
+    assert longer.history_.epoch[:2] == [1, 2]
+    # Without a budget and with a fixed number of epochs, the schedule is another: refused, named.
+    AutoEncoder(**params, max_time=4.0, checkpoint_dir=str(tmp_path), callbacks=[StopAfter()]).fit(rows)
+    with pytest.raises(ModelFileError, match="max_time 4.0 -> None"):
+        AutoEncoder(**params, epochs=5, checkpoint_dir=str(tmp_path)).fit(rows, resume=True)
 
 
 @pytest.mark.parametrize("bad", [0, -1, "soon"])

@@ -138,7 +138,7 @@ def test_a_compressed_csv_streams_as_it_loads(tmp_path, table, monkeypatch):
     "cell, match",
     [
         ("oops", r"column 'b' of 't\.csv' is not numeric \(e\.g\. 'oops'\) but of type"),
-        ("nan", r"'t\.csv' holds 1 NaN or infinite value\(s\), the first at \(row 41, column 1\)"),
+        ("nan", r"'t\.csv' holds 1 NaN or infinite value\(s\), the first in column 'b' at row 41"),
     ],
 )
 def test_table_conversion_that_fails_late_leaves_nothing(tmp_path, table, streamed, cell, match):

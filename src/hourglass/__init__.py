@@ -37,6 +37,7 @@ from hourglass.registry import ESTIMATOR_MODULES as _ESTIMATOR_MODULES
 _LAZY = {
     **_ESTIMATOR_MODULES,
     "load": "hourglass.estimators.persistence",
+    "load_data": "hourglass.data.loading",
     "compare": "hourglass.uses.comparison",
     "cluster": "hourglass.uses.clustering",
 }
@@ -44,6 +45,7 @@ _LAZY = {
 if TYPE_CHECKING:
     # What type checkers and IDEs read for the lazy names (a module __getattr__ gives them Any,
     # and then AutoEncoder(code_sze=8) would pass); at run time the table above imports them.
+    from hourglass.data.loading import load_data
     from hourglass.estimators.anomaly import AnomalyDetector
     from hourglass.estimators.conv import ConvAutoEncoder
     from hourglass.estimators.dense import AutoEncoder
@@ -97,6 +99,7 @@ __all__ = [
     "VariationalAutoEncoder",
     "cluster",
     "load",
+    "load_data",
     "HourglassError",
     "InvalidInputError",
     "DataFileError",

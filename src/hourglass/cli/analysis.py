@@ -53,7 +53,7 @@ _ARTICLES = {"isomap": "an"}
 def _labels_column(labels: str | None, data: str) -> str | None:
     """``--labels`` as a column of DATA: a value that is no file, given with a table."""
     from hourglass.data.loading import TABLE_SUFFIXES
-    from hourglass.data.table_files import table_suffix
+    from hourglass.data.text_tables import table_suffix
 
     if labels is None or Path(labels).exists() or table_suffix(data) not in TABLE_SUFFIXES:
         return None

@@ -13,9 +13,13 @@ import functools
 import inspect
 import os
 import re
+import signal
 import sys
+import threading
 import typing
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -99,6 +103,26 @@ class Command(TyperCommand):
         return _without_flag_metavars(super().get_params(ctx))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, ``kill``, systemd) as an exception: the command unwinds as on
+    Ctrl-C, releasing its output lock and keeping its checkpoint, instead of dying in place."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def _unwind_on_sigterm():
+    """Make SIGTERM raise :class:`Terminated` while a command runs; return the handler it replaces."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers (a command run from a thread)
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        # torchrun stops its workers with SIGTERM when one fails; a worker waiting in a collective
+        # would not run a Python handler until it returns: torchrun's own handling stands.
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 class OneLineErrors(TyperGroup):
     """The command group, reporting usage errors in one line instead of a box."""
 
@@ -114,6 +138,7 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         args = list(sys.argv[1:] if args is None else args)
+        previous = _unwind_on_sigterm()
         try:
             result = super().main(args, prog_name or PROG, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
@@ -129,6 +154,9 @@ class OneLineErrors(TyperGroup):
             else:
                 typer.echo(f"{PROG}: error: {usage_error_line(exc, args)}", err=True)
                 code = 2
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -267,6 +295,30 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     return f"{flags[match[1]]} {message[match.end() :]}"
 
 
+def _refuse_output_over_input(kwargs: dict[str, Any], flags: dict[str, str]) -> None:
+    """Refuse an output that is one of the command's own input files, ``--force`` or not.
+
+    ``score m data.csv -o data.csv --force`` would replace the data with its scores: --force
+    allows overwriting an earlier result, never the file being read.
+    """
+    outputs = [kwargs.get(name) for name in ("output", "out")]
+    for output in (o for o in outputs if isinstance(o, Path) and o.exists()):
+        for name, value in kwargs.items():
+            if name in ("output", "out") or not isinstance(value, (str, Path)) or not value:
+                continue
+            if Path(value).exists() and os.path.samefile(value, output):
+                what = flags.get(name, name.upper())
+                raise fail(
+                    f"--output {str(output)!r} is the input {what} {str(value)!r}; write the results "
+                    "to another file (--force never overwrites an input)"
+                )
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a warning as the CLI shows errors: one line on stderr, without Python's source line."""
+    typer.echo(f"{PROG}: warning: {' '.join(str(message).split())}", err=True)
+
+
 def handle_errors(func: Callable) -> Callable:
     """Turn every error a command raises into a one-line message and exit code 2."""
 
@@ -277,14 +329,20 @@ def handle_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            _refuse_output_over_input(kwargs, flags)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except HourglassError as exc:
             raise fail(in_flag_words(str(exc), flags)) from None
-        except KeyboardInterrupt:
-            typer.echo(f"{PROG}: interrupted; a run with a checkpoint can go on with --resume", err=True)
-            raise typer.Exit(code=130) from None
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            what = "terminated (SIGTERM)" if terminated else "interrupted"
+            typer.echo(f"{PROG}: {what}; a run with a checkpoint can go on with --resume", err=True)
+            # The shell's codes for a death by SIGTERM and by SIGINT.
+            raise typer.Exit(code=128 + (15 if terminated else 2)) from None
         except BrokenPipeError:
             # The reader left (`hourglass info m | head -1`): not an error to report. Later writes
             # (the interpreter's flush at exit) go nowhere, and the code is a shell's for SIGPIPE.

@@ -139,7 +139,7 @@ def fit(
         estimator.set_params(checkpoint_dir=None)
         estimator.save(out, force=force)
         shutil.rmtree(checkpoint, ignore_errors=True)
-        echo(fit_summary(estimator), quiet)
+        echo(fit_summary(estimator, resumed=resume), quiet)
         echo(estimator.history_.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
@@ -170,8 +170,12 @@ fit.__annotations__ = {**fit.__annotations__, **declared_annotations()}
 fit = command()(fit)
 
 
-def fit_summary(estimator) -> str:
-    """The line after training: how it ended, the best epoch, the held-out error, device and precision."""
+def fit_summary(estimator, resumed: bool = False) -> str:
+    """The line after training: how it ended, the best epoch, the held-out error, device and precision.
+
+    ``resumed``: the run went on from a checkpoint, and the time its earlier part trained is
+    said beside this part's (a time budget counts both).
+    """
     history = estimator.history_
     epochs = len(history.epoch)
     counted = f"{epochs} epoch" + ("" if epochs == 1 else "s")
@@ -188,6 +192,9 @@ def fit_summary(estimator) -> str:
     threads = history.recipe.get("threads")
     where = f"{estimator.device_}" + (f", {threads} thread(s)" if threads else "")
     line = f"trained in {estimator.fit_seconds_:.1f} s on {where}"
+    total = getattr(history, "trained_seconds", 0.0) or 0.0
+    if resumed and total > estimator.fit_seconds_:
+        line = f"trained in {estimator.fit_seconds_:.1f} s ({total:.1f} s with the run it resumed) on {where}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
     line += validation_text(estimator)
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
@@ -219,6 +226,11 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--output {str(out)!r} is a file; a model is saved as a folder")
     if out.exists() and not force:
+        if resume and out.with_name(out.name + ".checkpoint").exists():
+            # The interrupted run was replacing this model (it had --force); resuming it does too.
+            raise OutputExistsError(
+                f"{str(out)!r} exists already and the run being resumed replaces it: pass --resume --force"
+            )
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
     if report is not None:

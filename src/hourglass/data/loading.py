@@ -31,16 +31,15 @@ from hourglass.data.saving import save_array
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
     READ_ERRORS,
-    TEXT_TABLE_SUFFIXES,
     _check_numeric,
     _parquet_types,
     _read_table,
     _split_columns,
     _table_bytes,
     _table_chunks,
-    is_number,
-    table_suffix,
+    check_finite_columns,
 )
+from hourglass.data.text_tables import TEXT_TABLE_SUFFIXES, is_number, table_suffix
 from hourglass.data.validation import (
     FINITE_CHECK_VALUES,
     _reason,
@@ -358,6 +357,7 @@ def load_data(
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
     df, y = _split_columns(df, drop, label, path.name, table=table)
     _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
+    check_finite_columns(df, path.name)
     names = [str(c) for c in df.columns] if has_header else None
     values = df.to_numpy()
     if values.dtype == object:  # True/False beside numbers, or pandas' nullable types: all numbers
@@ -402,6 +402,7 @@ def _stream_table(
             for chunk in chunks:
                 features, y = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
                 _check_numeric(features, path.name, types)
+                check_finite_columns(features, path.name, first_row=n)
                 block = check_finite(
                     features.to_numpy(dtype=np.float64, na_value=np.nan), repr(path.name), first_row=n
                 )

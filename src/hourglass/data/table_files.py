@@ -1,34 +1,33 @@
-"""Table files (CSV, TSV, TXT, Parquet): header sniffing, the numeric check, drop and label columns.
+"""Table files (CSV, TSV, TXT, Parquet): reading them, the numeric and finite checks, drop and label.
 
 The pieces :func:`~hourglass.data.loading.load_data` reads a table with, whole or in chunks. A
 text table may come compressed (``data.csv.gz``, ``.bz2``, ``.xz``), as public data sets often
-do: pandas reads those itself, and the sniffing here reads their first lines through the
-matching module of the standard library.
+do: pandas reads those itself. How a text table is written (encoding, delimiter, decimal mark,
+header) is :mod:`hourglass.data.text_tables`' to find out.
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import gzip
+import decimal
 import lzma
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from hourglass.data.table import TableSchema, select_features
+from hourglass.data.text_tables import (
+    COMPRESSIONS,
+    check_unique_names,
+    sniff,
+    table_suffix,
+    tidy,
+)
 from hourglass.data.validation import _reason
-from hourglass.exceptions import DataFileError, InvalidInputError
+from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
-#: Rows after the first that :func:`_sniff` reads for a decimal comma.
-SNIFFED_ROWS = 50
-#: Text tables' suffixes, and the compressions they may come in (the opener of each).
-TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
-COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 #: How many times its size on disk a compressed table is taken to hold, for the choice between
 #: reading it whole and streaming it (CSVs of numbers compress 3-10 fold; a table streamed
 #: that would have fitted costs a conversion to a .npy, one that is read whole past memory
@@ -36,86 +35,6 @@ COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 COMPRESSED_GROWTH = 10
 #: What a damaged compressed file raises while it is read (a cut gzip: EOFError).
 READ_ERRORS = (ValueError, OSError, EOFError, lzma.LZMAError, pd.errors.ParserError)
-
-
-def table_suffix(path: str | Path) -> str:
-    """The format a file's name says, below a compression suffix: ``'data.csv.gz'`` -> ``'.csv'``.
-
-    Examples
-    --------
-    >>> table_suffix("a.CSV"), table_suffix("a.tsv.gz"), table_suffix("b.parquet.gz"), table_suffix("c.gz")
-    ('.csv', '.tsv', '.gz', '.gz')
-    """
-    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
-    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TEXT_TABLE_SUFFIXES:
-        return suffixes[-2]
-    return suffixes[-1] if suffixes else ""
-
-
-def _open_text(path: Path):
-    """``path`` opened for reading text, through its decompressor where its suffix names one."""
-    opener = COMPRESSIONS.get(path.suffix.lower(), open)
-    return opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace")
-
-
-class TextLayout(NamedTuple):
-    """How a text table is laid out: what :func:`pandas.read_csv` needs to read it."""
-
-    #: The delimiter; None for runs of spaces (np.savetxt's default).
-    sep: str | None
-    #: Whether the first row names the columns.
-    header: bool
-    #: The decimal mark: ',' in the semicolon-separated CSV that spreadsheets write where the
-    #: comma is the decimal mark (Excel in most of Europe).
-    decimal: str
-
-    def read_csv_options(self) -> dict:
-        """Keyword arguments of :func:`pandas.read_csv` for this layout."""
-        return {"sep": self.sep or r"\s+", "header": 0 if self.header else None, "decimal": self.decimal}
-
-
-def _sniff(path: Path) -> TextLayout:
-    """Delimiter, header and decimal mark of a text table, from its first lines.
-
-    A .txt may use tabs, commas, semicolons or runs of spaces. A .csv whose first line is
-    semicolon-separated (:func:`_semicolon_separated`) is read so, and then a comma in its first
-    :data:`SNIFFED_ROWS` rows is the decimal mark. The first row is a header if one of its cells
-    is not a number; an empty cell is a missing number.
-    """
-    with _open_text(path) as f:
-        line = f.readline()
-        following = [f.readline() for _ in range(SNIFFED_ROWS)]
-    sep = {".csv": ",", ".tsv": "\t"}.get(table_suffix(path))
-    if sep is None and "\t" in line:
-        sep = "\t"
-    elif sep in (None, ",") and _semicolon_separated(line):
-        sep = ";"
-    elif sep is None and "," in line:
-        sep = ","
-    cells = line.split() if sep is None else next(csv.reader([line], delimiter=sep), [])
-    # A semicolon-separated file's decimal mark: a comma in its first rows (the first line too,
-    # where it holds data rather than names) is one.
-    decimal = "," if sep == ";" and any("," in row for row in (line, *following)) else "."
-    header = any(cell.strip() and not is_number(cell.replace(decimal, ".")) for cell in cells)
-    return TextLayout(sep, header, decimal)
-
-
-def _semicolon_separated(line: str) -> bool:
-    """Whether a first line is semicolon-separated: names or numbers between semicolons, and any
-    comma in it a decimal mark ('a;b;c', '1,5;2;0,25'), not a comma-separated line ('a,b;c')."""
-    if ";" not in line:
-        return False
-    cells = [cell for cell in line.strip().split(";") if cell]
-    return "," not in line or all(is_number(cell.replace(",", ".")) for cell in cells)
-
-
-def is_number(text: str) -> bool:
-    """Whether ``text`` reads as a number (a header cell does not)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = None) -> None:
@@ -144,6 +63,28 @@ def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = N
     )
 
 
+def check_finite_columns(df: pd.DataFrame, source: str, first_row: int = 0) -> None:
+    """Refuse a table holding NaN or infinite values, naming the first one's column and row.
+
+    The array check that follows knows positions only, which after ``drop`` are not the
+    file's: the column's name is what the user can find.
+    """
+    total, first = 0, None
+    for position, column in enumerate(df.columns):
+        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            total += int(bad.sum())
+            if first is None:
+                name = repr(column) if isinstance(column, str) else str(position)
+                first = (name, int(np.flatnonzero(bad)[0]) + first_row)
+    if first is not None:
+        raise InvalidInputError(
+            f"{source!r} holds {total} NaN or infinite value(s), the first in column {first[0]} at row "
+            f"{first[1]}; fill or drop them first"
+        )
+
+
 def _numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
@@ -159,13 +100,36 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     suffix = table_suffix(path)
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path), True
-        layout = _sniff(path)
-        return pd.read_csv(path, **layout.read_csv_options()), layout.header
+            _check_parquet_names(path)
+            return _decimals_as_floats(pd.read_parquet(path)), True
+        layout = sniff(path)
+        return tidy(pd.read_csv(path, **layout.read_csv_options()), layout), layout.header
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{str(path)!r} is empty") from None
     except READ_ERRORS as exc:
+        if isinstance(exc, HourglassError):
+            raise
         raise DataFileError(f"could not read {str(path)!r} as a {suffix} table: {_reason(exc)}") from None
+
+
+def _check_parquet_names(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    check_unique_names([str(name) for name in pq.read_schema(path).names], path.name)
+
+
+def _decimals_as_floats(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's exact decimals (database exports: prices, amounts) as floats, the numbers a model
+    trains on; pandas reads them as Python ``Decimal`` objects."""
+    for column in df.columns:
+        values = df[column]
+        if (
+            values.dtype == object
+            and len(values.dropna())
+            and all(isinstance(v, decimal.Decimal) for v in values.dropna().iloc[:100])
+        ):
+            df[column] = values.astype(np.float64)
+    return df
 
 
 def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> object:
@@ -206,6 +170,13 @@ def _split_columns(
     elif table is not None and label is None and table.label is not None and table.label in columns:
         label = table.label
     dropped = [_column_index(df, name, "drop", source) for name in drop]
+    needed = set(table.features or ()) if table is not None else set()
+    for name, column in zip(drop, dropped, strict=True):
+        if str(column) in needed:
+            raise InvalidInputError(
+                f"drop {name!r} removes {str(column)!r}, a feature the model was fitted on; drop only "
+                "columns the model does not read"
+            )
     y = None
     if label is not None:
         column = _column_index(df, label, "label", source)
@@ -256,7 +227,9 @@ def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
+        _check_parquet_names(path)
         batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
-        return (batch.to_pandas() for batch in batches), True
-    layout = _sniff(path)
-    return iter(pd.read_csv(path, **layout.read_csv_options(), chunksize=rows)), layout.header
+        return (_decimals_as_floats(batch.to_pandas()) for batch in batches), True
+    layout = sniff(path)
+    chunks = pd.read_csv(path, **layout.read_csv_options(), chunksize=rows)
+    return (tidy(chunk, layout) for chunk in chunks), layout.header

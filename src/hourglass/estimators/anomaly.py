@@ -52,6 +52,7 @@ from hourglass.estimators.outlier_scores import (
     outlier_proba,
     score_units,
     threshold_rule,
+    warn_if_few_scores,
 )
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
@@ -321,6 +322,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         contaminated = threshold_rule(self.threshold, self.contamination) == "contamination"
         reference = self.decision_scores_ if contaminated else self.calibration_errors_
         threshold = float(self.threshold) if q is None else float(np.quantile(reference, q))
+        if q is not None:
+            warn_if_few_scores(len(reference), q)
         self.threshold_ = threshold
         self.offset_ = -threshold
         self.labels_ = (self.decision_scores_ > threshold).astype(np.int64)

@@ -18,6 +18,7 @@ units fitted on a few hundred rows has a singular sample covariance, and a dead 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,11 @@ class CodeDistance:
     def fit(cls, codes: np.ndarray) -> CodeDistance:
         """The distance from the codes of normal rows, shape ``(n, d)``, ``n >= 2``."""
         codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
-        covariance = LedoitWolf().fit(codes).covariance_
+        with warnings.catch_warnings():
+            # One normal row (a detector calibrated on one): scikit-learn warns that it has one
+            # sample; the floor below keeps the distance defined, the threshold's own warning says why.
+            warnings.filterwarnings("ignore", "Only one sample available", UserWarning)
+            covariance = LedoitWolf().fit(codes).covariance_
         width = covariance.shape[0]
         # A unit that never varies leaves the covariance singular even after shrinkage (all
         # units dead: zero): a floor of a millionth of the mean variance keeps it invertible.

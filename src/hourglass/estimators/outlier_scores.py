@@ -9,6 +9,7 @@ plain functions of arrays and numbers, so they can be read and tested without a 
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,32 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     raise InvalidInputError(
         f"threshold={threshold!r}; expected 'auto', 'quantile', 'contamination' or a number (a score)"
     )
+
+
+#: Scores a quantile threshold is read from below which a detector warns: with fewer, the
+#: threshold is little more than the largest of them, and where normal scores end is a guess.
+FEW_SCORES = 20
+
+
+def warn_if_few_scores(n_scores: int, quantile: float) -> None:
+    """Warn that a threshold read as the ``quantile`` of ``n_scores`` scores rests on too few.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_few_scores(3, 0.99); warn_if_few_scores(50, 0.99)
+    >>> len(caught)
+    1
+    """
+    if n_scores < FEW_SCORES:
+        warnings.warn(
+            f"the threshold is the {quantile:g} quantile of the scores of {n_scores} normal row(s), too "
+            f"few to tell where normal scores end (expected at least {FEW_SCORES}); give more normal data",
+            UserWarning,
+            stacklevel=4,  # the caller of fit, through its all-or-nothing wrapper
+        )
 
 
 def calibration_split(n: int, fraction: Any, random_state: Any) -> tuple[np.ndarray, np.ndarray]:

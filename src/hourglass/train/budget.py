@@ -68,4 +68,9 @@ def _seconds(text: str) -> float | None:
         return None
     # The last field holds seconds, the ones before it minutes, hours and days.
     fields = [float(part) for part in match.group(1).split(":")]
+    # A clock's seconds and minutes below 60, its hours below 24 where days precede them: '1:99'
+    # is a typo, not 159 s. The first field is unbounded ('90:00' is 90 minutes).
+    limits = (60, 60, 24)
+    if any(value >= limit for value, limit in zip(reversed(fields[1:]), limits, strict=False)):
+        return None
     return sum(value * unit for value, unit in zip(reversed(fields), (1, 60, 3600, 86400), strict=False))

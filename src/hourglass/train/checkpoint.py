@@ -15,6 +15,10 @@ metadata (strings) holds everything else:
     JSON: the fingerprint of the run (:func:`run_fingerprint`): data, estimator parameters, seed.
 ``digest``
     BLAKE2b of every tensor's name, dtype, shape and bytes, checked on load.
+``state_digest``
+    BLAKE2b of ``epoch``, ``state`` and ``run``, checked on load: an edited best loss or
+    learning rate would resume silently into another run. (A file written before it existed
+    has none, and is checked by its tensors alone.)
 
 The file is written beside its final name and renamed onto it (:func:`hourglass.data.fileio.atomic_path`),
 so a kill at any instant leaves the previous epoch's checkpoint or the new one, never a mix; the
@@ -89,6 +93,14 @@ def run_fingerprint(data: dict[str, Any], params: dict[str, Any], seed: int) -> 
     return {"data": data, "params": json.loads(json.dumps(kept, default=repr)), "seed": int(seed)}
 
 
+def _schedule_kind(params: dict[str, Any]) -> str:
+    """Which schedule a run's parameters give: planned as it goes (``epochs='auto'`` or a time
+    budget) or fixed. A resumed run may change its time budget (more time for an interrupted run,
+    as Lightning's ``max_time``) as long as the schedule stays of the same kind: the plan is in
+    the checkpoint and is laid over the new budget from the next epoch on."""
+    return "planned" if params.get("epochs") == "auto" or params.get("max_time") is not None else "fixed"
+
+
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between two run fingerprints, in words: ``data differs: 1797x64 -> 5000x64``."""
     out = []
@@ -103,6 +115,7 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         f"{name} {old_params.get(name)!r} -> {new_params.get(name)!r}"
         for name in sorted(set(old_params) | set(new_params))
         if old_params.get(name) != new_params.get(name)
+        and not (name == "max_time" and _schedule_kind(old_params) == _schedule_kind(new_params))
     ]
     if changed:
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
@@ -118,6 +131,13 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         tensor = tensors[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _state_digest(metadata: dict[str, str]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for key in ("epoch", "state", "run"):
+        digest.update(f"{key}|{len(metadata.get(key, ''))}|{metadata.get(key, '')}|".encode())
     return digest.hexdigest()
 
 
@@ -151,6 +171,7 @@ def save(
         "run": json.dumps(run),
         "digest": _digest(tensors),
     }
+    metadata["state_digest"] = _state_digest(metadata)
     directory = Path(directory)
     with atomic_path(_file(directory)) as tmp:  # it makes the folder, and removes it again on failure
         save_tensors(tensors, tmp, metadata=metadata)
@@ -200,6 +221,8 @@ def read_header(directory: str | Path) -> dict[str, Any]:
         raise _unreadable(directory, f"the state is of epoch {state.get('epoch')}, the tensors of {epoch}")
     if run is not None and not isinstance(run, dict):
         raise _unreadable(directory, "malformed run fingerprint")
+    if "state_digest" in metadata and metadata["state_digest"] != _state_digest(metadata):
+        raise _unreadable(directory, "its state does not match its recorded digest")
     return {**metadata, "epoch": epoch, "state": state, "run": run}
 
 

@@ -61,15 +61,16 @@ class StoppingRules:
         config = self.config
         if self._adaptive:
             self._replan(epoch)
+            elapsed = self._elapsed_everywhere() if config.max_time is not None else 0.0
+            if config.max_time is not None and elapsed >= config.max_time and self._epochs_run == 1:
+                # Said also where the epoch cap ends the run there: the budget was not kept.
+                return (
+                    f"the time budget of {config.max_time:g} s is shorter than one epoch "
+                    f"({self.history.seconds[-1]:.2g} s): trained one epoch"
+                )
             if self._schedule.finished(self._step):
                 return self._planned_end()
             if config.max_time is not None:
-                elapsed = self._elapsed_everywhere()
-                if elapsed >= config.max_time and self._epochs_run == 1:
-                    return (
-                        f"the time budget of {config.max_time:g} s is shorter than one epoch "
-                        f"({self.history.seconds[-1]:.2g} s): trained one epoch"
-                    )
                 if elapsed >= config.max_time and getattr(self._schedule, "budget_bound", False):
                     return self._planned_end()  # the plan was laid over the budget and ends with it
                 if elapsed >= config.max_time:

@@ -6,6 +6,7 @@ Tables of features go through :class:`hourglass.AutoEncoder`; images, series and
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -269,7 +270,9 @@ def compare(
         when that is None).
     estimator : AutoEncoder or ConvAutoEncoder, optional
         The autoencoder to clone at each code size (its ``code_size`` is overridden);
-        ``AutoEncoder(random_state=random_state)`` by default.
+        ``AutoEncoder(random_state=random_state)`` by default. Its ``max_time`` bounds each
+        fit: for a budget of the whole comparison, give it that over ``len(code_sizes)``, as
+        ``hourglass compare --time`` does.
     test_size : float, default=0.2
         Share of the samples held out for scoring.
     random_state : int, default=0
@@ -324,6 +327,11 @@ def compare(
         y = np.asarray(y).ravel()
         if len(y) != len(X):
             raise InvalidInputError(f"y has {len(y)} labels for {len(X)} samples; expected one per sample")
+    if len(X) < 2 or math.floor((1 - test_size) * len(X)) < 1:
+        raise InvalidInputError(
+            f"X has {len(X)} sample(s); comparing needs some to train on and some to test on "
+            f"(test_size={test_size}): give more samples or a smaller test_size"
+        )
     train_index, test_index = train_test_split(
         np.arange(len(X)), test_size=test_size, random_state=random_state
     )

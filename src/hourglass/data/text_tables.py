@@ -1,0 +1,294 @@
+"""How a text table is written: its encoding, delimiter, decimal mark, header and index column.
+
+Tables come from many tools: ``np.savetxt`` (no header, runs of spaces), pandas' ``to_csv()``
+(an unnamed index column), Excel in Europe (semicolons, decimal commas, thousands points,
+Windows-1252, or UTF-16 "Unicode text"), instruments (a header of wavelengths, all numbers).
+:func:`sniff` reads a table's first lines and says how :func:`pandas.read_csv` should read it;
+:func:`tidy` mends what the first lines could not show.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import lzma
+import re
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from hourglass.exceptions import DataFileError, InvalidInputError
+
+#: Rows after the first that :func:`sniff` reads for the delimiter, a decimal comma, the header.
+SNIFFED_ROWS = 50
+#: Bytes of a text table whose decoding as UTF-8 decides its encoding (:func:`_encoding`).
+SNIFFED_BYTES = 1 << 20
+#: Text tables' suffixes, and the compressions they may come in (the opener of each).
+TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def table_suffix(path: str | Path) -> str:
+    """The format a file's name says, below a compression suffix: ``'data.csv.gz'`` -> ``'.csv'``.
+
+    Examples
+    --------
+    >>> table_suffix("a.CSV"), table_suffix("a.tsv.gz"), table_suffix("b.parquet.gz"), table_suffix("c.gz")
+    ('.csv', '.tsv', '.gz', '.gz')
+    """
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSIONS and suffixes[-2] in TEXT_TABLE_SUFFIXES:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path, encoding: str = "utf-8-sig"):
+    """``path`` opened for reading text, through its decompressor where its suffix names one."""
+    opener = COMPRESSIONS.get(path.suffix.lower(), open)
+    return opener(path, "rt", newline="", encoding=encoding, errors="replace")
+
+
+def _encoding(path: Path) -> str:
+    """The text encoding of a table: UTF-8 (with or without a byte-order mark), UTF-16 with its
+    byte-order mark, or Windows-1252.
+
+    Excel on Windows saves "CSV" in the system's code page, Windows-1252 in most of Europe and
+    the Americas; its accented names then fail to decode as UTF-8. The first
+    :data:`SNIFFED_BYTES` decide; a file that is UTF-8 there and not further on is refused
+    where it fails, by a message that says so (:func:`_reason`).
+    """
+    opener = COMPRESSIONS.get(path.suffix.lower(), open)
+    with opener(path, "rb") as f:
+        head = f.read(SNIFFED_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode text"
+    if b"\x00" in head:
+        raise DataFileError(
+            f"could not read {str(path)!r} as a {table_suffix(path)} table: it holds NUL bytes, which "
+            "text does not (cannot decode it as UTF-8, UTF-16 or Windows-1252 text)"
+        )
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        warnings.warn(
+            f"{path.name!r} is not UTF-8 text (byte {head[exc.start]:#04x} at offset {exc.start}); read "
+            "it as Windows-1252, the encoding Excel saves CSV in on Windows (save it as UTF-8 to be sure)",
+            UserWarning,
+            stacklevel=4,
+        )
+        return "cp1252"
+    return "utf-8-sig"
+
+
+class TextLayout(NamedTuple):
+    """How a text table is laid out: what :func:`pandas.read_csv` needs to read it."""
+
+    #: The delimiter; None for runs of spaces (np.savetxt's default).
+    sep: str | None
+    #: Whether the first row names the columns.
+    header: bool
+    #: The decimal mark: ',' in the semicolon-separated CSV that spreadsheets write where the
+    #: comma is the decimal mark (Excel in most of Europe).
+    decimal: str
+    #: The thousands separator such a file may use beside a decimal comma ('1.065,5'), or None.
+    thousands: str | None = None
+    #: Whether the first column is a row index without a name (pandas' ``to_csv()``, R's
+    #: ``write.csv``): read as the index, never as a feature.
+    index: bool = False
+    encoding: str = "utf-8-sig"
+
+    def read_csv_options(self) -> dict:
+        """Keyword arguments of :func:`pandas.read_csv` for this layout."""
+        options = {
+            "sep": self.sep or r"\s+",
+            "header": 0 if self.header else None,
+            "decimal": self.decimal,
+            "encoding": self.encoding,
+        }
+        if self.thousands is not None:
+            options["thousands"] = self.thousands
+        if self.index:
+            options["index_col"] = 0
+        return options
+
+
+def sniff(path: Path) -> TextLayout:
+    """Delimiter, header, decimal mark and index column of a text table, from its first lines.
+
+    A .txt may use tabs, commas, semicolons or runs of spaces. A .csv is semicolon-separated
+    where its first line is (:func:`_semicolon_separated`), or where its rows hold as many
+    semicolons as that line and commas in other numbers (a comma inside a column's name); a
+    comma then is the decimal mark unless its first :data:`SNIFFED_ROWS` rows write decimals
+    with points. The first row is a header if one of its cells is not a number (an empty cell
+    is a missing number), or if it reads as names that are numbers (:func:`_numbers_as_names`).
+    """
+    encoding = _encoding(path)
+    with _open_text(path, encoding) as f:
+        line = f.readline()
+        following = [row for row in (f.readline() for _ in range(SNIFFED_ROWS)) if row.strip()]
+    sep = {".csv": ",", ".tsv": "\t"}.get(table_suffix(path))
+    if sep in (None, ",") and "\t" in line and "," not in line:
+        sep = "\t"  # also a .csv that holds tabs only (Excel's "Unicode text", renamed)
+    elif sep in (None, ",") and _semicolon_separated(line, following):
+        sep = ";"
+    elif sep is None and "," in line:
+        sep = ","
+    decimal, thousands = _decimal_mark(line, following) if sep == ";" else (".", None)
+    cells, rows = _cells(line, sep), [_cells(row, sep) for row in following]
+    header = any(cell.strip() and not is_number(_as_point(cell, decimal, thousands)) for cell in cells)
+    if not header and _numbers_as_names(cells, rows, decimal, thousands):
+        header = True
+        shown = ", ".join(cell.strip() for cell in cells[:4]) + (", ..." if len(cells) > 4 else "")
+        warnings.warn(
+            f"read the first row of {path.name!r} ({shown}) as column names: its numbers rise or fall "
+            "across the columns and lie outside the rows below; if it is data, give the file a header line",
+            UserWarning,
+            stacklevel=4,
+        )
+    if header:
+        check_unique_names([cell.strip() for cell in cells], path.name)
+    index = header and _unnamed_index(cells, rows)
+    if index:
+        warnings.warn(
+            f"the first column of {path.name!r} has no name and counts the rows (the index pandas' "
+            "to_csv writes without index=False): it is read as the row index, not as a feature",
+            UserWarning,
+            stacklevel=4,
+        )
+    return TextLayout(sep, header, decimal, thousands, index, encoding)
+
+
+def _cells(line: str, sep: str | None) -> list[str]:
+    return line.split() if sep is None else next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])
+
+
+def _semicolon_separated(line: str, following: list[str] = ()) -> bool:
+    """Whether a first line is semicolon-separated: names or numbers between semicolons, and any
+    comma in it a decimal mark ('a;b;c', '1,5;2;0,25'), not a comma-separated line ('a,b;c'); or,
+    where a name holds a comma ('Gewicht (kg, netto);Länge'), the rows below hold as many
+    semicolons as the first line and not as many commas."""
+    if ";" not in line:
+        return False
+    cells = [cell for cell in line.strip().split(";") if cell]
+    if "," not in line or all(is_number(cell.replace(",", ".")) for cell in cells):
+        return True
+    return (
+        bool(following)
+        and all(row.count(";") == line.count(";") for row in following)
+        and not all(row.count(",") == line.count(",") for row in following)
+    )
+
+
+_COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
+_POINT_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_POINT_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?")
+
+
+def _decimal_mark(line: str, following: list[str]) -> tuple[str, str | None]:
+    """A semicolon-separated table's decimal mark and thousands separator.
+
+    A comma, unless the first rows write decimals with points and never with commas: a table
+    whose first rows hold whole numbers has its decimal commas further down. Points between
+    groups of three digits beside a decimal comma ('1.065,5') separate thousands.
+    """
+    cells = [cell.strip().strip('"') for row in (line, *following) for cell in row.split(";")]
+    comma = any(_COMMA_DECIMAL.fullmatch(cell) for cell in cells)
+    thousands = [cell for cell in cells if _POINT_THOUSANDS.fullmatch(cell)]
+    point = any(_POINT_DECIMAL.fullmatch(cell) for cell in cells if cell not in thousands)
+    if point and not comma:
+        return ".", None
+    return ",", "." if thousands and not point else None
+
+
+def _as_point(cell: str, decimal: str, thousands: str | None) -> str:
+    """``cell`` written as Python reads numbers (no thousands separator, a decimal point)."""
+    if thousands:
+        cell = cell.replace(thousands, "")
+    return cell.replace(decimal, ".")
+
+
+def _numbers_as_names(cells: list[str], rows: list[list[str]], decimal: str, thousands: str | None) -> bool:
+    """Whether a first row of numbers names the columns: wavelengths, years, frequencies.
+
+    Such a row rises (or falls) across at least three columns, and in most columns lies outside
+    the range of the rows below: spectra of values near 5 under '400, 410, ...' nm. A data row
+    that rises across its columns lies among its neighbours.
+    """
+    if len(cells) < 3 or not all(cell.strip() for cell in cells):
+        return False
+    first = np.array([float(_as_point(cell, decimal, thousands)) for cell in cells])
+    steps = np.diff(first)
+    if not (np.all(steps > 0) or np.all(steps < 0)):
+        return False
+    below = []
+    for row in rows:
+        if len(row) != len(cells):
+            continue
+        values = [_as_point(cell, decimal, thousands) for cell in row]
+        if all(is_number(value) for value in values if value.strip()):
+            below.append([float(value) if value.strip() else np.nan for value in values])
+    if len(below) < 2:
+        return False
+    below_array = np.array(below)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-empty column
+        low, high = np.nanmin(below_array, axis=0), np.nanmax(below_array, axis=0)
+    outside = (first < low) | (first > high)
+    return bool(outside.mean() > 0.5)
+
+
+def _unnamed_index(cells: list[str], rows: list[list[str]]) -> bool:
+    """Whether the first column is an unnamed row count: an empty name over 0, 1, 2, ... (or 1, 2, ...)."""
+    if not cells or cells[0].strip() or len(rows) < 2:
+        return False
+    first = [row[0].strip() if row else "" for row in rows]
+    return any(first == [str(i + start) for i in range(len(first))] for start in (0, 1))
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (a header cell does not)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_unique_names(names: list[str], source: str) -> None:
+    """Refuse a table whose columns repeat a name, as a DataFrame's are refused: pandas would read
+    the second ``a`` of a CSV as ``a.1``, and a drop or a model's column of that name would mean
+    the first one only."""
+    counts = Counter(name for name in names if name)
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        raise InvalidInputError(
+            f"{source!r} has columns with the same name ({', '.join(map(repr, repeated[:5]))}); "
+            "expected unique column names (the model finds its columns by name)"
+        )
+
+
+def tidy(df: pd.DataFrame, layout: TextLayout) -> pd.DataFrame:
+    """Column names without the spaces around them (' a , b '), and in a semicolon-separated
+    table, numbers whose decimal mark the first rows did not show ('0,5' far down, below whole
+    numbers) read as numbers."""
+    if layout.header:
+        df.columns = [name.strip() if isinstance(name, str) else name for name in df.columns]
+    if layout.sep == ";":
+        for column in df.columns:
+            values = df[column]
+            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                continue
+            text = values.astype("string").str.strip()
+            if layout.decimal == ",":  # thousands points ('1.065,5') the first rows did not show
+                grouped = text.str.fullmatch(_POINT_THOUSANDS.pattern).fillna(False).astype(bool)
+                text = text.where(~grouped, text.str.replace(".", "", regex=False))
+            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            if numbers.notna().sum() == values.notna().sum():
+                df[column] = numbers.astype(np.float64)
+    return df

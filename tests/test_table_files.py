@@ -1,0 +1,192 @@
+"""Table files as people's tools write them: numeric headers, regional CSV, pandas' index, repeated names."""
+
+from __future__ import annotations
+
+import decimal
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+
+import hourglass
+from helpers import assert_one_line_error, run
+from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError
+from hourglass.data.loading import load_data
+
+FAST = ["--epochs", "2", "--hidden-layers", "8", "-q"]
+
+
+def _quietly_loaded(path, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_data(path, **kwargs)
+    return data, [str(w.message) for w in caught]
+
+
+@pytest.fixture(scope="module")
+def wine4():
+    frame = load_wine(as_frame=True).data.iloc[:, :4].copy()
+    frame.columns = ["Température", "Gewicht (kg, netto)", "ash", "Länge"]
+    return frame
+
+
+def test_a_header_of_wavelengths_names_the_columns_with_a_warning(tmp_path):
+    rng = np.random.default_rng(1)
+    values = rng.normal(5, 1, size=(100, 20))
+    names = [str(400 + 10 * i) for i in range(20)]
+    pd.DataFrame(values, columns=names).to_csv(tmp_path / "spectra.csv", index=False)
+    data, caught = _quietly_loaded(tmp_path / "spectra.csv")
+    assert data.X.shape == (100, 20)
+    assert list(data.feature_names) == names
+    np.testing.assert_allclose(data.X, values, rtol=1e-6)
+    assert any("as column names" in message and "400, 410" in message for message in caught)
+
+
+def test_numbers_without_a_header_stay_data(tmp_path):
+    # np.savetxt's files have no header; a first row that rises across the columns but lies among
+    # the rows below (a sorted-looking sample) is data.
+    rng = np.random.default_rng(0)
+    values = np.sort(rng.normal(size=(50, 6)), axis=1)
+    np.savetxt(tmp_path / "plain.csv", values, delimiter=",")
+    data, caught = _quietly_loaded(tmp_path / "plain.csv")
+    assert data.X.shape == (50, 6) and data.feature_names is None
+    assert not caught
+
+
+def test_a_semicolon_csv_with_a_comma_in_a_column_name(tmp_path, wine4):
+    wine4.to_csv(tmp_path / "semi.csv", sep=";", decimal=",", index=False)
+    data = load_data(tmp_path / "semi.csv")
+    assert list(data.feature_names) == list(wine4.columns)
+    np.testing.assert_allclose(data.X, wine4.to_numpy(), rtol=1e-6)
+
+
+def test_excel_windows_encoding_is_read_with_a_warning(tmp_path, wine4):
+    wine4.to_csv(tmp_path / "latin.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    data, caught = _quietly_loaded(tmp_path / "latin.csv")
+    assert data.feature_names[0] == "Température"
+    np.testing.assert_allclose(data.X, wine4.to_numpy(), rtol=1e-6)
+    assert any("not UTF-8" in message and "Windows-1252" in message for message in caught)
+
+
+def test_decimal_commas_below_whole_numbers_and_thousands_points(tmp_path):
+    lines = ["a;b"] + [f"{i};{i * 2}" for i in range(60)] + ["0,5;1.065,25"]
+    (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
+    data = load_data(tmp_path / "late.csv")
+    np.testing.assert_allclose(data.X[-1], [0.5, 1065.25])
+    (tmp_path / "thousands.csv").write_text("a;b\n1.065,5;2\n3,25;4\n")
+    np.testing.assert_allclose(load_data(tmp_path / "thousands.csv").X, [[1065.5, 2], [3.25, 4]])
+
+
+def test_pandas_index_column_is_not_a_feature(tmp_path, wine4):
+    wine4.to_csv(tmp_path / "indexed.csv")  # to_csv's default writes the index, unnamed
+    data, caught = _quietly_loaded(tmp_path / "indexed.csv")
+    assert list(data.feature_names) == list(wine4.columns)
+    assert any("row index" in message for message in caught)
+
+
+def test_repeated_column_names_are_refused_in_every_format(tmp_path):
+    frame = pd.DataFrame(np.random.default_rng(0).random((20, 4)), columns=list("abac"))
+    frame.to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(InvalidInputError, match=r"same name \('a'\)"):
+        load_data(tmp_path / "dup.csv")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays(
+        [pa.array(frame[c].iloc[:, 0] if c == "a" else frame[c]) for c in "abac"], list("abac")
+    )
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(InvalidInputError, match=r"same name \('a'\)"):
+        load_data(tmp_path / "dup.parquet")
+
+
+def test_parquet_decimals_are_numbers_and_names_lose_their_spaces(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    prices = pa.array([decimal.Decimal(f"{i}.25") for i in range(30)], pa.decimal128(10, 2))
+    pq.write_table(pa.table({"price": prices, "z": pa.array(np.arange(30.0))}), tmp_path / "d.parquet")
+    data = load_data(tmp_path / "d.parquet")
+    np.testing.assert_allclose(data.X[:, 0], np.arange(30) + 0.25)
+    (tmp_path / "padded.csv").write_text(" a , b ,c \n1.0 , 2.0 ,3\n4,5,6\n")
+    assert list(load_data(tmp_path / "padded.csv").feature_names) == ["a", "b", "c"]
+
+
+def test_a_missing_value_is_named_by_its_column_after_drop(tmp_path):
+    frame = pd.DataFrame({"id": ["x"] * 5, "date": ["2020"] * 5, "count": [1, None, 3, 4, 5], "v": [1.0] * 5})
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    with pytest.raises(
+        InvalidInputError, match=r"1 NaN or infinite value\(s\), the first in column 'count' at row 1"
+    ):
+        load_data(tmp_path / "m.csv", drop=["id", "date"])
+
+
+def test_scoring_with_a_feature_dropped_says_so(tmp_path):
+    frame = load_wine(as_frame=True).data
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    assert run("fit", tmp_path / "wine.csv", "-o", tmp_path / "ae", *FAST)[0] == 0
+    code, out, err = run(
+        "reconstruct", tmp_path / "ae", tmp_path / "wine.csv", "--drop", "alcohol", "-o", tmp_path / "r.csv"
+    )
+    assert_one_line_error(
+        code, out, err, "--drop 'alcohol' removes 'alcohol', a feature the model was fitted on"
+    )
+
+
+def test_an_output_is_never_its_own_input(tmp_path):
+    frame = load_wine(as_frame=True).data
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    before = (tmp_path / "wine.csv").read_bytes()
+    assert run("fit", tmp_path / "wine.csv", "-o", tmp_path / "ae", *FAST)[0] == 0
+    code, out, err = run(
+        "reconstruct", tmp_path / "ae", tmp_path / "wine.csv", "-o", tmp_path / "wine.csv", "--force"
+    )
+    assert_one_line_error(code, out, err, "is the input DATA")
+    assert (tmp_path / "wine.csv").read_bytes() == before
+
+
+def test_cli_warnings_are_one_line(tmp_path):
+    values = np.random.default_rng(1).normal(5, 1, size=(60, 6))
+    pd.DataFrame(values, columns=[str(400 + 10 * i) for i in range(6)]).to_csv(
+        tmp_path / "s.csv", index=False
+    )
+    code, out, err = run("fit", tmp_path / "s.csv", "-o", tmp_path / "ae", *FAST)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and all(line.startswith("hourglass: warning: ") for line in lines), err
+    assert "as column names" in err
+
+
+def test_compare_on_one_row_is_refused():
+    with pytest.raises(InvalidInputError, match="1 sample"):
+        hourglass.compare(np.random.default_rng(0).random((1, 5)), code_sizes=[2])
+
+
+def test_a_threshold_from_few_normal_rows_warns_once():
+    X = np.random.default_rng(0).random((60, 5))
+    ae = AutoEncoder(code_size=2, epochs=2, hidden_layers=(8,), random_state=0).fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AnomalyDetector(estimator=ae).fit(X[:1])
+    messages = [str(w.message) for w in caught]
+    assert sum("normal row(s), too few" in m for m in messages) == 1, messages
+    assert not any("Only one sample" in m for m in messages), messages
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AnomalyDetector(estimator=ae).fit(X)
+    assert not any("too few" in str(w.message) for w in caught)
+
+
+def test_load_data_is_public():
+    assert hourglass.load_data("digits").X.shape == (1797, 64)
+
+
+def test_utf16_text_and_binary_bytes(tmp_path):
+    frame = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=["a", "b", "ç"])
+    frame.to_csv(tmp_path / "u16.csv", sep="\t", encoding="utf-16", index=False)
+    assert list(load_data(tmp_path / "u16.csv").feature_names) == ["a", "b", "ç"]
+    (tmp_path / "bin.csv").write_bytes(b"PK\x03\x04\x00\x00garbage")
+    with pytest.raises(hourglass.DataFileError, match="NUL bytes"):
+        load_data(tmp_path / "bin.csv")
