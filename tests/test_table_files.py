@@ -190,3 +190,17 @@ def test_utf16_text_and_binary_bytes(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"PK\x03\x04\x00\x00garbage")
     with pytest.raises(hourglass.DataFileError, match="NUL bytes"):
         load_data(tmp_path / "bin.csv")
+
+
+def test_scores_carry_the_columns_the_model_does_not_read(tmp_path):
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.insert(0, "id", [f"W{i:03d}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    fit = ["--drop", "id", "--label", "cultivar"]
+    assert run("fit", tmp_path / "wine.csv", *fit, "-o", tmp_path / "ae", *FAST)[0] == 0
+    assert run("calibrate", tmp_path / "ae", tmp_path / "wine.csv", "-o", tmp_path / "det", "-q")[0] == 0
+    code, _, err = run("score", tmp_path / "det", tmp_path / "wine.csv", "-o", tmp_path / "s.csv", "-q")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert list(scores.columns) == ["id", "anomaly_score", "score", "error_raw", "prediction"]
+    assert scores["id"].tolist() == frame["id"].tolist()

@@ -6,6 +6,7 @@ to each of them and a table is read by the columns its model was fitted on.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the functions import what they use
     import numpy as np
+    import pandas as pd
 
     from hourglass.data.loading import Dataset
     from hourglass.data.table import TableSchema
@@ -150,3 +152,32 @@ def model_input(estimator, data: str, key: str | None, drop: str | None = None, 
     if not is_dense(estimator) and (is_image_folder(data) or one_image):
         return data
     return model_rows(estimator, load_for_model(estimator, data, key, drop, label))
+
+
+def key_columns(estimator, data: str, n_rows: int, taken: list[str]) -> pd.DataFrame | None:
+    """The columns of the table DATA that the model does not read (an id, a date), to write beside
+    the results so that they can be joined back by key rather than by row order.
+
+    None where there are none, or where DATA is not a table with column names read whole (a
+    table streamed from disk, an array, images). The label column and columns named like one
+    of ``taken`` (the results' own) are left out.
+    """
+    from hourglass.data.sources import IN_MEMORY_BYTES
+    from hourglass.data.table_files import _read_table, _table_bytes
+    from hourglass.data.text_tables import TEXT_TABLE_SUFFIXES, table_suffix
+
+    schema = table_of(estimator)
+    path = Path(data)
+    tables = (*TEXT_TABLE_SUFFIXES, ".parquet")
+    if schema is None or schema.features is None or not path.is_file() or table_suffix(path) not in tables:
+        return None
+    if _table_bytes(path) > IN_MEMORY_BYTES:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said once already, when the data were read
+        frame, has_header = _read_table(path)
+    if not has_header or len(frame) != n_rows:
+        return None
+    skip = {*schema.features, schema.label, *taken}
+    keep = [c for c in frame.columns if str(c) not in skip]
+    return frame[keep].reset_index(drop=True) if keep else None
