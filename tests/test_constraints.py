@@ -123,7 +123,7 @@ def test_a_bad_choice_is_refused_before_the_data_are_read(make, name, value, mes
         (AutoEncoder, "noise_level", "x", "noise_level='x'; expected a number"),
         (AutoEncoder, "verbose", None, "verbose=None; expected a whole number"),
         (AutoEncoder, "checkpoint_dir", 42, "checkpoint_dir=42; expected a folder path or None"),
-        (AutoEncoder, "code_size", True, "code_size=True; expected a whole number or None"),
+        (AutoEncoder, "code_size", True, "code_size=True; expected a whole number"),
         (AutoEncoder, "learning_rate", True, "learning_rate=True; expected a number or 'auto'"),
         (AutoEncoder, "topk", 2.0, "topk=2.0; expected a whole number or None"),
         (AutoEncoder, "warm_start", "yes", "warm_start='yes'; expected True or False"),

@@ -244,11 +244,11 @@ def detector_summary(detector: Any, params: dict[str, Any]) -> dict[str, Any]:
     """A detector's threshold, the rule that set it, its score, and the share of its data it flags."""
     import numpy as np
 
-    from hourglass.estimators.outlier_scores import score_name, threshold_rule
+    from hourglass.estimators.outlier_scores import known_share, score_name, threshold_rule
 
     rule = threshold_rule(params.get("threshold", "quantile"), params.get("contamination"))
     calibration = len(getattr(detector, "calibration_errors_", ()))
-    share = params.get("contamination") or 0.01
+    share = known_share(params.get("contamination")) or 0.01
     how = {
         "quantile": f"the {params.get('quantile')} quantile of {calibration} held-out normal rows' scores",
         "contamination": f"flags contamination={share} of the data given to fit",

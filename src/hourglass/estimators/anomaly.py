@@ -40,7 +40,7 @@ from hourglass.estimators.default_detector import (
     detection_epochs,
     detection_scaling,
 )
-from hourglass.estimators.detector_outputs import DetectorOutputs
+from hourglass.estimators.detector_outputs import DetectorOutputs, speaking_as
 from hourglass.estimators.detector_params import _FORWARDED, _same, detector_constraints
 from hourglass.estimators.detector_state import delegated
 from hourglass.estimators.outlier_scores import (
@@ -95,9 +95,10 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         reconstruction MSE in the autoencoder's units).
     quantile : float, default=0.99
         The quantile rule's share, in (0, 1).
-    contamination : float or None, default=None
+    contamination : float, 'auto' or None, default=None
         The share of anomalies in the data given to fit, in (0, 0.5]: setting it chooses the
-        contamination rule (with ``threshold='auto'``). None: not known, so the quantile rule
+        contamination rule (with ``threshold='auto'``). None (or ``'auto'``, scikit-learn's
+        outlier detectors' default): not known, so the quantile rule
         (``threshold='contamination'`` alone assumes 0.01).
     calibration_fraction : float, default=0.2
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
@@ -182,7 +183,7 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         estimator: Any = None,
         threshold: str | float = "auto",
         quantile: float = 0.99,
-        contamination: float | None = None,
+        contamination: float | str | None = None,
         calibration_fraction: float = 0.2,
         random_state: Any = None,
         *,
@@ -347,7 +348,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         """
         check_is_fitted(self, "offset_")
         if getattr(self, "score_kind_", "reconstruction") == "combined":
-            return combined_score(self, X, self.estimator_.reconstruction_error(X, scaled=True))
+            with speaking_as(self):
+                return combined_score(self, X, self.estimator_.reconstruction_error(X, scaled=True))
         return self.reconstruction_error(X)
 
     def reconstruction_error(self, X: Any, *, scaled: bool | None = None) -> np.ndarray:
@@ -359,7 +361,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         check_is_fitted(self, "offset_")
         if scaled is None:
             scaled = getattr(self, "score_units_", "raw") == "scaled"
-        return self.estimator_.reconstruction_error(X, scaled=scaled)
+        with speaking_as(self):
+            return self.estimator_.reconstruction_error(X, scaled=scaled)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Negative anomaly score per sample: the higher, the more normal.
@@ -411,7 +414,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         # Here, not with the other outputs in DetectorOutputs: scikit-learn's set_output wraps
         # only a transform defined by the class itself.
         check_is_fitted(self, "offset_")
-        return self.estimator_.transform(X, out=out)
+        with speaking_as(self):
+            return self.estimator_.transform(X, out=out)
 
     def _validate_input(self, X: Any, reset: bool) -> np.ndarray:
         return self.estimator_._validate_input(X, reset=reset)

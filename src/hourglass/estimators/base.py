@@ -224,6 +224,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (there is no known end to schedule toward) and with any input noise at its full level.
         No validation split, early stopping or collapse restarts: that is ``fit``'s job. The
         pass is the Trainer's (``Trainer.fit(incremental=True)``), kept in ``_partial_trainer``.
+        A saved model holds weights, not the optimizer: after ``save`` and :func:`hourglass.load`,
+        ``partial_fit`` starts Adam's moments afresh (a pickled estimator keeps them).
 
         Parameters
         ----------

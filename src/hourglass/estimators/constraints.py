@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import os
 import types
 import typing
@@ -127,6 +128,12 @@ def _of_type(param: Param, member: Any, value: Any) -> bool:
     return True
 
 
+def _own_default(estimator: Any, name: str) -> Any:
+    """The default of ``estimator``'s parameter ``name`` in its own signature (None if it has none)."""
+    parameter = inspect.signature(type(estimator).__init__).parameters.get(name)
+    return None if parameter is None else parameter.default
+
+
 def _type_words(param: Param) -> str:
     """What a refusal of a value's type says was expected: 'a whole number or 'auto'', ..."""
     words = []
@@ -169,6 +176,11 @@ def check_choices(estimator: Any) -> None:
         if param is None:
             continue
         value = getattr(estimator, name)
+        if name == "code_size" and _own_default(estimator, name) is not None:
+            # None is a convolutional model's spatial code (and a detector's width rule); a dense
+            # model's code is a number of units, and its refusal should not offer None.
+            if not _is_whole(value):
+                raise InvalidInputError(f"{name}={value!r}; expected a whole number")
         if not any(_of_type(param, member, value) for member in _members(param.type)):
             raise InvalidInputError(f"{name}={value!r}; expected {_type_words(param)}")
         if param.choices is None:

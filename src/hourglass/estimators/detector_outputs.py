@@ -6,12 +6,39 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.export import export_onnx, to_torch
+from hourglass.exceptions import InvalidInputError
+
+
+@contextmanager
+def speaking_as(detector: Any) -> Iterator[None]:
+    """Say what the wrapped autoencoder says about the data as the detector the user called.
+
+    Its refusals ("X has 5 features, but AutoEncoder is expecting 30") name the detector, and
+    its warnings ("X does not have valid feature names"), raised once by each of the calls a
+    combined score makes, are given once.
+    """
+    inner, own = type(detector.estimator_).__name__, type(detector).__name__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except InvalidInputError as exc:
+            raise type(exc)(str(exc).replace(f"{inner} ", f"{own} ")) from None
+    said = set()
+    for warning in caught:
+        message = str(warning.message).replace(f"{inner} ", f"{own} ")
+        if (warning.category, message) not in said:
+            said.add((warning.category, message))
+            warnings.warn(message, warning.category, stacklevel=4)
 
 
 class DetectorOutputs:

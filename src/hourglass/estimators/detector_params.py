@@ -67,7 +67,7 @@ def detector_constraints() -> dict[str, list[Any]]:
         "estimator": [HasMethods(["fit", "reconstruction_error"]), None],
         "threshold": [StrOptions(set(THRESHOLDS)), Interval(Real, 0, None, closed="left")],
         "quantile": _share("quantile"),
-        "contamination": [*_share("contamination"), None],
+        "contamination": [*_share("contamination"), StrOptions({"auto"}), None],
         "calibration_fraction": _share("calibration_fraction"),
         "random_state": constraints_of(declared.BY_NAME["random_state"]),
         "score_kind": [StrOptions(set(SCORE_KINDS))],

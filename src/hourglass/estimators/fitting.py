@@ -13,6 +13,7 @@ factory (:func:`make_trainer`); afterwards judge the fit on the validation items
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -179,12 +180,25 @@ def continue_from(est: Any, previous: dict[str, Any]) -> None:
     """Keep the previous fit's module and scaler (its weights expect that scaling)."""
     if previous["architecture_"] != est.architecture_:
         raise InvalidInputError(
-            "warm_start=True, but this data or these parameters give another architecture than the "
-            "previous fit; fit with warm_start=False to start afresh"
+            f"warm_start=True, but this data or these parameters give another network than the "
+            f"previous fit ({_changes(previous['architecture_'], est.architecture_)}); fit with "
+            "warm_start=False to start afresh"
         )
     for name, value in previous.items():
         setattr(est, name, value)
     est.data_range_ = getattr(est, "data_range_", (0.0, 1.0))
+
+
+def _changes(before: Any, after: Any) -> str:
+    """What differs between two architectures, in words: ``input_dim 64 -> 60``."""
+    if not (dataclasses.is_dataclass(before) and type(before) is type(after)):
+        return f"{type(before).__name__} -> {type(after).__name__}"
+    changed = [
+        f"{field.name} {getattr(before, field.name)!r} -> {getattr(after, field.name)!r}"
+        for field in dataclasses.fields(before)
+        if getattr(before, field.name) != getattr(after, field.name)
+    ]
+    return ", ".join(changed).replace("input_dim", "features (input_dim)", 1)
 
 
 def prepare_module(est: Any, train: Any) -> None:

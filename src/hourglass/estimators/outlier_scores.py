@@ -45,8 +45,21 @@ def threshold_rule(threshold: Any, contamination: Any) -> str:
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         return "fixed"
     if isinstance(threshold, str) and threshold == "auto":
-        return "quantile" if contamination is None else "contamination"
+        return "quantile" if known_share(contamination) is None else "contamination"
     return threshold
+
+
+def known_share(contamination: Any) -> Any:
+    """``contamination`` as a share, or None where it is not known: None, or scikit-learn's
+    ``'auto'`` (IsolationForest's and LocalOutlierFactor's default, so that their settings carry
+    over).
+
+    Examples
+    --------
+    >>> known_share("auto"), known_share(None), known_share(0.1)
+    (None, None, 0.1)
+    """
+    return None if isinstance(contamination, str) and contamination == "auto" else contamination
 
 
 def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float | None:
@@ -77,7 +90,7 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     """
     # Both shares are checked whichever threshold uses them: a contamination=2 that the
     # quantile rule ignores is still a mistake the user should hear about.
-    shares = {"quantile": quantile, "contamination": contamination}
+    shares = {"quantile": quantile, "contamination": known_share(contamination)}
     for name, value in shares.items():
         if value is None and name == "contamination":
             continue
@@ -91,7 +104,7 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
         if not inside:
             raise InvalidInputError(
                 f"{name}={value!r}; expected a number in ({low:g}, {high:g}{']' if closed else ')'}"
-                + (" or None" if name == "contamination" else "")
+                + (" or None ('auto')" if name == "contamination" else "")
             )
     rule = threshold_rule(threshold, contamination)
     if rule == "fixed":
@@ -101,7 +114,8 @@ def error_quantile(threshold: Any, quantile: Any, contamination: Any) -> float |
     if rule == "quantile":
         return float(quantile)
     if rule == "contamination":
-        return 1.0 - float(DEFAULT_CONTAMINATION if contamination is None else contamination)
+        share = known_share(contamination)
+        return 1.0 - float(DEFAULT_CONTAMINATION if share is None else share)
     raise InvalidInputError(
         f"threshold={threshold!r}; expected 'auto', 'quantile', 'contamination' or a number (a score)"
     )

@@ -97,12 +97,41 @@ def reject_non_numeric_columns(X: Any) -> None:
     for name, dtype in dtypes.items():
         # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
         # nullable Int64/Float64), which np.issubdtype cannot interpret.
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
-            example = X[name].iloc[0] if len(X) else None
-            raise InvalidInputError(
-                f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); "
-                "expected numeric columns only"
-            )
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        values = X[name]
+        # Numbers kept as Python objects (a column built row by row, X.astype(object)) are
+        # numbers, as they are in an array of dtype object; text is not.
+        numbers_ = pd.to_numeric(values, errors="coerce") if pd.api.types.is_object_dtype(dtype) else None
+        if numbers_ is not None and bool(numbers_.notna().eq(values.notna()).all()):
+            continue
+        bad = values[numbers_.isna() & values.notna()] if numbers_ is not None else values.dropna()
+        example = bad.iloc[0] if len(bad) else None
+        raise InvalidInputError(
+            f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); expected numeric columns only"
+        )
+
+
+def name_non_finite(X: Any) -> None:
+    """Refuse a DataFrame holding NaN or infinite values, naming the first one's column and index
+    label (the array check that follows knows positions only)."""
+    if not hasattr(X, "columns") or not hasattr(X, "index"):
+        return
+    total, first = 0, None
+    for column in X.columns:
+        values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            total += int(bad.sum())
+            if first is None:
+                row = int(np.flatnonzero(bad)[0])
+                first = (column, X.index[row], row)
+    if first is not None:
+        column, label, row = first
+        raise InvalidInputError(
+            f"X holds {total} NaN or infinite value(s), the first in column {column!r} at index "
+            f"{label!r} (row {row}); fill or drop them first"
+        )
 
 
 def _default(est: Any, name: str) -> Any:
@@ -209,7 +238,11 @@ class RowsPart(InputPart):
             data = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
         except ValueError as exc:
             raise InvalidInputError(validation_reason(exc, X)) from None
-        return check_finite(data, "X")
+        try:
+            return check_finite(data, "X")
+        except InvalidInputError:
+            name_non_finite(X)  # a DataFrame's column and index label, where it has them
+            raise
 
     def resolved_code_size(self, est: Any, head: np.ndarray) -> int:
         """The code width: ``code_size``, or that of a pretrained encoder (which decides it)."""
