@@ -126,9 +126,14 @@ def test_encode_into_a_read_only_folder_is_one_line(files, tmp_path):
     )
 
 
-def test_fit_refuses_to_replace_a_folder_that_is_not_a_model(files, tmp_path):
+def test_fit_refuses_to_replace_a_folder_that_is_not_a_model(files, tmp_path, monkeypatch):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing the folder")
+
+    monkeypatch.setattr(Trainer, "fit", no_training)  # refused before any work, not at the save
     assert_one_line_error(
         *run("fit", files / "data.npy", "--out", tmp_path / "notes", *FAST_FIT, "--force"),
         "holds no hourglass",

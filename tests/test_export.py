@@ -9,6 +9,7 @@ rounding of large data rather than the export.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -384,3 +385,16 @@ def test_cli_export_refuses_a_decoder_without_one(fitted, tmp_path):
     out = tmp_path / "d.onnx"
     assert_one_line_error(*run("export", tmp_path / "model", "-o", out, "--part", "decoder"), "no decoder")
     assert not out.exists()
+
+
+def test_a_model_fitted_on_a_table_file_exports_its_column_names(tmp_path):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).data
+    frame.insert(0, "id", range(len(frame)))
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    fit = ["--drop", "id", "--epochs", "2", "--hidden-layers", "8", "-q"]
+    assert run("fit", tmp_path / "wine.csv", *fit, "-o", tmp_path / "ae")[0] == 0
+    assert run("export", tmp_path / "ae", "-o", tmp_path / "e.onnx", "--part", "encoder", "-q")[0] == 0
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "e.onnx")).metadata_props}
+    assert json.loads(meta["feature_names"]) == list(frame.columns[1:])

@@ -233,6 +233,9 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
             )
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
+    from hourglass.estimators.persistence import refuse_other_folder
+
+    refuse_other_folder(out)  # before training: a run is not thrown away at its save
     if report is not None:
         check_writable(report_file(report), force)
     checkpoint = out.with_name(out.name + ".checkpoint")

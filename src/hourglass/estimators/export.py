@@ -311,6 +311,9 @@ def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, st
     if task is not None:
         meta["task"] = task
     names = getattr(inner, "feature_names_in_", None)
+    table = getattr(inner, "table_", None)
+    if names is None and table is not None:  # fitted on a table file by the command line
+        names = table.features
     if names is not None and part != "decoder":
         meta["feature_names"] = [str(n) for n in names]
     if score and part == "autoencoder" and code_distance_score(estimator) is not None:

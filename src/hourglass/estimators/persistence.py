@@ -197,11 +197,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     path = check_writable(path, force)
     if path.exists() and not path.is_dir():
         raise InvalidInputError(f"{str(path)!r} is a file; a model is saved as a folder")
-    if path.is_dir() and not (path / CONFIG_FILE).exists() and any(path.iterdir()):
-        # force replaces a model, never a folder of other things named by mistake (--out ~ --force)
-        raise InvalidInputError(
-            f"{str(path)!r} holds no hourglass model; refusing to replace that folder (pick a new name)"
-        )
+    refuse_other_folder(path)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
     tensors["scaler.offset"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.offset))
     tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.scale))
@@ -455,6 +451,19 @@ def load(path: str | Path, device: str | None = None):
     except (KeyError, TypeError, ValueError, RuntimeError, InvalidInputError) as exc:
         raise ModelFileError(f"{str(path)!r} does not match its config: {_one_line(exc)}") from None
     return estimator
+
+
+def refuse_other_folder(path: Path) -> None:
+    """Refuse to replace ``path`` where it is a folder of other things than a model.
+
+    ``force`` replaces a model, never a folder of other things named by mistake (``--out ~
+    --force``). The command line asks before training, so that no run is thrown away for it.
+    """
+    path = Path(path)
+    if path.is_dir() and not (path / CONFIG_FILE).exists() and any(path.iterdir()):
+        raise InvalidInputError(
+            f"{str(path)!r} holds no hourglass model; refusing to replace that folder (pick a new name)"
+        )
 
 
 def _one_line(exc: Exception) -> str:
