@@ -204,3 +204,21 @@ def test_scores_carry_the_columns_the_model_does_not_read(tmp_path):
     scores = pd.read_csv(tmp_path / "s.csv")
     assert list(scores.columns) == ["id", "anomaly_score", "score", "error_raw", "prediction"]
     assert scores["id"].tolist() == frame["id"].tolist()
+
+
+def test_the_largest_row_of_a_sorted_table_without_header_stays_data(tmp_path):
+    # Cumulative sales of 30 products over 6 months, largest first: the first row rises and lies
+    # above every other, but is neither a regular grid nor written otherwise than the rest.
+    rng = np.random.default_rng(3)
+    monthly = rng.lognormal(3.0, 1.0, size=(30, 1)) * rng.uniform(0.8, 1.2, size=(30, 6))
+    sales = np.cumsum(monthly, axis=1)
+    sales = sales[np.argsort(-sales[:, -1])]
+    np.savetxt(tmp_path / "sales.csv", sales, delimiter=",", fmt="%.2f")
+    data, caught = _quietly_loaded(tmp_path / "sales.csv")
+    assert data.X.shape == (30, 6) and data.feature_names is None, caught
+    # Years over whole counts: a regular grid names the columns.
+    counts = rng.integers(0, 50, size=(40, 5))
+    pd.DataFrame(counts, columns=[str(y) for y in range(2020, 2025)]).to_csv(
+        tmp_path / "years.csv", index=False
+    )
+    assert list(load_data(tmp_path / "years.csv").feature_names) == ["2020", "2021", "2022", "2023", "2024"]

@@ -216,9 +216,12 @@ def _as_point(cell: str, decimal: str, thousands: str | None) -> str:
 def _numbers_as_names(cells: list[str], rows: list[list[str]], decimal: str, thousands: str | None) -> bool:
     """Whether a first row of numbers names the columns: wavelengths, years, frequencies.
 
-    Such a row rises (or falls) across at least three columns, and in most columns lies outside
-    the range of the rows below: spectra of values near 5 under '400, 410, ...' nm. A data row
-    that rises across its columns lies among its neighbours.
+    Such a row rises (or falls) across at least three columns, in most columns lies outside the
+    range of the rows below (spectra of values near 5 under '400, 410, ...' nm), and is written
+    as names are: on a regular grid (wavelengths, years), or in whole numbers above decimals. A
+    data row that rises across its columns lies among its neighbours; the largest row of a
+    table sorted by size (cumulative sales, their first row above all the others) is neither
+    regular nor written otherwise than the rows below.
     """
     if len(cells) < 3 or not all(cell.strip() for cell in cells):
         return False
@@ -240,7 +243,12 @@ def _numbers_as_names(cells: list[str], rows: list[list[str]], decimal: str, tho
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-empty column
         low, high = np.nanmin(below_array, axis=0), np.nanmax(below_array, axis=0)
     outside = (first < low) | (first > high)
-    return bool(outside.mean() > 0.5)
+    if not outside.mean() > 0.5:
+        return False
+    regular = bool(np.allclose(steps, steps[0], rtol=1e-3, atol=0.0))
+    whole = all(re.fullmatch(r"[-+]?\d+", cell.strip()) for cell in cells)
+    decimals = np.isfinite(below_array) & (below_array != np.round(below_array))
+    return regular or (whole and bool(decimals.mean() > 0.5))
 
 
 def _unnamed_index(cells: list[str], rows: list[list[str]]) -> bool:
