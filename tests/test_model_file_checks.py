@@ -142,3 +142,11 @@ def test_a_detector_checks_its_autoencoders_parameters(X, tmp_path):
     message = r"estimator_params\.code_size=3 but the architecture's code_size is 2"
     with pytest.raises(ModelFileError, match=message):
         hourglass.load(path)
+
+
+def test_a_damaged_history_says_how_to_load_the_model_anyway(folder):
+    (folder / HISTORY_FILE).write_text("{{{")
+    with pytest.raises(ModelFileError, match="remove it to load the model without its training record"):
+        hourglass.load(folder)
+    (folder / HISTORY_FILE).unlink()
+    assert hourglass.load(folder).history_.epoch == []

@@ -57,8 +57,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 HISTORY_FILE = "history.json"
 
-#: history.json's lists with one value per epoch.
-PER_EPOCH = ("epoch", "train_loss", "val_loss", "lr", "seconds")
+PER_EPOCH = ("epoch", "train_loss", "val_loss", "lr", "seconds")  #: history.json's per-epoch lists
 
 #: Largest config.json or history.json read: a crafted one could otherwise cost gigabytes to parse.
 MAX_JSON_BYTES = 16 * 2**20
@@ -454,11 +453,7 @@ def load(path: str | Path, device: str | None = None):
 
 
 def refuse_other_folder(path: Path) -> None:
-    """Refuse to replace ``path`` where it is a folder of other things than a model.
-
-    ``force`` replaces a model, never a folder of other things named by mistake (``--out ~
-    --force``). The command line asks before training, so that no run is thrown away for it.
-    """
+    """Refuse to replace a folder of other things than a model, named by mistake (``--out ~ --force``)."""
     path = Path(path)
     if path.is_dir() and not (path / CONFIG_FILE).exists() and any(path.iterdir()):
         raise InvalidInputError(
@@ -480,7 +475,11 @@ def _read_history(path: Path) -> History:
     """
     if not path.exists():
         return History()  # the record of training, not part of the model: the model loads without it
-    data = _read_json(path, "history")
+    remedy = "; remove it to load the model without its training record"
+    try:
+        data = _read_json(path, "history")
+    except ModelFileError as exc:
+        raise ModelFileError(f"{exc}{remedy}") from None
     hints = typing.get_type_hints(History)
     try:
         if not isinstance(data, dict):
@@ -496,4 +495,4 @@ def _read_history(path: Path) -> History:
             raise InvalidInputError(f"per-epoch lists of different lengths {lengths}")
         return History.from_dict(data)
     except (InvalidInputError, TypeError) as exc:
-        raise ModelFileError(f"history {str(path)!r} is not valid: {_one_line(exc)}") from None
+        raise ModelFileError(f"history {str(path)!r} is not valid: {_one_line(exc)}{remedy}") from None
