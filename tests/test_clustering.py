@@ -159,7 +159,7 @@ def test_cluster_fits_an_unfitted_model(digits):
         ({"manifold": "umap2"}, "manifold='umap2'"),
         ({"n_clusters": 0}, "n_clusters=0"),
         ({"n_clusters": 500}, "n_clusters=500"),
-        ({"method": "hdbscan", "n_clusters": 3}, "hdbscan"),
+        ({"method": "hdbscan", "n_clusters": 3}, "does not apply to HDBSCAN"),
         ({"labels": np.zeros(3)}, "labels have 3 entries for 150 samples"),
         ({"n_components": -1}, "n_components=-1"),
         ({"n_clusters": True}, "n_clusters=True; expected a positive integer"),
@@ -205,3 +205,29 @@ def test_cluster_report_maps_give_a_cluster_its_labels_colour(model, digits, mon
     by_cluster, by_label = drawn
     for cluster_id, label in clustering.match_clusters(y, result.assignments).items():
         assert by_cluster[cluster_id] == by_label[label]
+
+
+class _Identity:
+    """A fitted model whose codes are the data: the clustering step judged alone."""
+
+    module_ = True
+
+    def transform(self, X):
+        return np.asarray(X)
+
+
+@pytest.mark.parametrize("case", ["moons", "separated blobs"])
+def test_spectral_clustering_keeps_the_pieces_of_a_graph_apart(case):
+    # A neighbour graph in pieces: the embedding dropped its first eigenvector, an indicator of a
+    # piece, and merged two pieces while splitting another (moons ARI 0.26, four blobs 0.78).
+    from sklearn.datasets import make_blobs, make_moons
+    from sklearn.metrics import adjusted_rand_score
+
+    if case == "moons":
+        X, y = make_moons(400, noise=0.05, random_state=0)
+        result = cluster(_Identity(), X, n_clusters=2, random_state=0)
+    else:
+        centres = [(0, 0), (50, 0), (0, 50), (50, 50)]
+        X, y = make_blobs(600, centers=centres, cluster_std=1.0, random_state=0)
+        result = cluster(_Identity(), X, random_state=0)
+    assert adjusted_rand_score(y, result.assignments) == pytest.approx(1.0)

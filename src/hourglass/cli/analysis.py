@@ -152,20 +152,27 @@ def cluster(
     sizes = np.bincount(result.assignments[result.assignments >= 0])
     article = _ARTICLES.get(result.manifold, "a")
     step = f" after {article} {result.manifold} embedding" if result.manifold else ""
+    noise = int(np.sum(result.assignments < 0))  # HDBSCAN's points in no cluster
+    unclustered = f"; {noise} in none (noise, cluster -1)" if noise else ""
+    clusters = f"{result.n_clusters} cluster" + ("" if result.n_clusters == 1 else "s")
     echo(
-        f"{len(dataset.X)} samples in {result.n_clusters} clusters by {result.method}{step} "
-        f"(sizes {', '.join(map(str, sizes))})",
+        f"{len(dataset.X)} samples in {clusters} by {result.method}{step} "
+        f"(sizes {', '.join(map(str, sizes))}{unclustered})",
         quiet,
     )
-    if result.metrics is not None and not quiet:
+    if result.metrics is not None:
         from hourglass.uses.clustering import SCALING_TEXT
 
+        # The metrics are the result, not chatter: printed under --quiet too, as compare's table.
         _print_table(result.metrics)
-        echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}", quiet)
+        echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}")
     if output is not None:
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:
             table["label"] = truth
+        keys = key_columns(estimator, data, len(table), list(table.columns))
+        if keys is not None:  # an id column, first: the clusters join back by key
+            table = pd.concat([keys, table], axis=1)
         with atomic_path(check_writable(output, force)) as tmp:
             table.to_csv(tmp, index=False)
         echo(f"wrote the assignments to {output}", quiet)

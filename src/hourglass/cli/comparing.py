@@ -53,8 +53,9 @@ def _print_comparison(result, quiet: bool) -> None:
     """The comparison's table, its units and any note about them."""
     from hourglass.uses.comparison import UNITS_TEXT
 
-    echo(f"held-out MSE {UNITS_TEXT[result.units]}:", quiet)
-    # The table is the result, not chatter: --quiet drops the messages around it, never the table.
+    # The table is the result, not chatter: --quiet drops the messages around it, never the table
+    # or the units it is in.
+    echo(f"held-out MSE {UNITS_TEXT[result.units]}:")
     typer.echo(result.shown_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     echo(result.verdict(), quiet)
     if result.note:
@@ -156,7 +157,8 @@ def compare(
     if output is not None:
         from hourglass.data.fileio import write_text_atomic
 
-        write_text_atomic(output, result.table.to_csv(index=False))
+        # The units go with the numbers: a file read later has no printed line beside it.
+        write_text_atomic(output, result.table.assign(units=result.units).to_csv(index=False))
         echo(f"wrote the table to {output}", quiet)
     if report is not None:
         _write_comparison_report(result, dataset, Path(report), force, quiet)

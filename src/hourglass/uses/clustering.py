@@ -239,7 +239,7 @@ def cluster(
             raise InvalidInputError(f"{name}={value!r}; expected a positive integer or None")
     if method == "hdbscan" and n_clusters is not None:
         raise InvalidInputError(
-            f"n_clusters={n_clusters} does not apply to method='hdbscan', which finds its own"
+            f"n_clusters={n_clusters} does not apply to HDBSCAN, which finds its own number of clusters"
         )
     codes = _codes(model, X)
     n = len(codes)

@@ -232,7 +232,9 @@ def _code_sizes(code_sizes: Any) -> list[int | None]:
         raise InvalidInputError(
             f"code sizes {bad} are not whole numbers; expected a list of whole numbers such as [2, 8, 16]"
         )
-    return [None if k is None else int(k) for k in sizes]
+    # Each size once, smallest first: '8,2,2' trained 2 twice and ordered the table as typed.
+    whole = sorted({int(k) for k in sizes if k is not None})
+    return [None] * (None in sizes) + whole
 
 
 def compare(
