@@ -11,7 +11,7 @@ import typer
 from hourglass.choices import SCORE_KINDS
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, ModelArg, Quiet, ReportPath
-from hourglass.cli.inputs import is_dense, key_columns, load_for_model, load_model, model_rows
+from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_rows, with_key_columns
 from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import atomic_path, check_writable
@@ -170,9 +170,7 @@ def cluster(
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:
             table["label"] = truth
-        keys = key_columns(estimator, data, len(table), list(table.columns))
-        if keys is not None:  # an id column, first: the clusters join back by key
-            table = pd.concat([keys, table], axis=1)
+        table = with_key_columns(estimator, dataset, table)  # an id column, first
         with atomic_path(check_writable(output, force)) as tmp:
             table.to_csv(tmp, index=False)
         echo(f"wrote the assignments to {output}", quiet)
@@ -391,9 +389,7 @@ def score(
         table["error_raw"] = raw_errors  # the data's own units, beside
     if limit is not None:
         table["prediction"] = np.where(errors > limit, -1, 1)
-    keys = key_columns(estimator, data, len(table), list(table.columns))
-    if keys is not None:  # an id column, first: the scores join back by key, not by row order
-        table = pd.concat([keys, table], axis=1)
+    table = with_key_columns(estimator, dataset, table)  # an id column, first: join by key
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False)
     if limit is None:

@@ -191,10 +191,9 @@ def fit_summary(estimator, resumed: bool = False) -> str:
         ended = f"ran all {epochs} epochs"
     threads = history.recipe.get("threads")
     where = f"{estimator.device_}" + (f", {threads} thread(s)" if threads else "")
-    line = f"trained in {estimator.fit_seconds_:.1f} s on {where}"
     total = getattr(history, "trained_seconds", 0.0) or 0.0
-    if resumed and total > estimator.fit_seconds_:
-        line = f"trained in {estimator.fit_seconds_:.1f} s ({total:.1f} s with the run it resumed) on {where}"
+    before = f" ({total:.1f} s with the run it resumed)" if resumed and total > estimator.fit_seconds_ else ""
+    line = f"trained in {estimator.fit_seconds_:.1f} s{before} on {where}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"
     line += validation_text(estimator)
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"

@@ -6,7 +6,6 @@ to each of them and a table is read by the columns its model was fitted on.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,30 +153,19 @@ def model_input(estimator, data: str, key: str | None, drop: str | None = None, 
     return model_rows(estimator, load_for_model(estimator, data, key, drop, label))
 
 
-def key_columns(estimator, data: str, n_rows: int, taken: list[str]) -> pd.DataFrame | None:
-    """The columns of the table DATA that the model does not read (an id, a date), to write beside
-    the results so that they can be joined back by key rather than by row order.
+def with_key_columns(estimator, dataset: Dataset, results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` behind the columns of the table DATA that the model does not read (an id, a
+    date), so that they join back by key rather than by row order.
 
-    None where there are none, or where DATA is not a table with column names read whole (a
-    table streamed from disk, an array, images). The label column and columns named like one
-    of ``taken`` (the results' own) are left out.
+    Only for a model fitted on a table with column names, and DATA read whole from a table with
+    a header (:attr:`~hourglass.data.loading.Dataset.keys`); not a table streamed from disk, an
+    array or images. Columns named like one of the results' own are left out.
     """
-    from hourglass.data.sources import IN_MEMORY_BYTES
-    from hourglass.data.table_files import _read_table, _table_bytes
-    from hourglass.data.text_tables import TEXT_TABLE_SUFFIXES, table_suffix
+    import pandas as pd
 
-    schema = table_of(estimator)
-    path = Path(data)
-    tables = (*TEXT_TABLE_SUFFIXES, ".parquet")
-    if schema is None or schema.features is None or not path.is_file() or table_suffix(path) not in tables:
-        return None
-    if _table_bytes(path) > IN_MEMORY_BYTES:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said once already, when the data were read
-        frame, has_header = _read_table(path)
-    if not has_header or len(frame) != n_rows:
-        return None
-    skip = {*schema.features, schema.label, *taken}
-    keep = [c for c in frame.columns if str(c) not in skip]
-    return frame[keep].reset_index(drop=True) if keep else None
+    schema, keys = table_of(estimator), dataset.keys
+    if schema is None or schema.features is None or keys is None or len(keys) != len(results):
+        return results
+    taken = {str(c) for c in results.columns}
+    keys = keys[[c for c in keys.columns if str(c) not in taken]]
+    return pd.concat([keys, results], axis=1) if keys.shape[1] else results

@@ -71,7 +71,9 @@ class Dataset:
     with ``flat=False``; labels ``y`` if known; ``image_shape``, how one row reshapes into an image
     for figures (``(8, 8)``, or ``(1, 28, 28)`` when not flat); a short ``name`` for reports;
     the table's ``feature_names`` when it had a header; and for a table, its ``schema`` (the
-    feature columns with their dtypes, the label and the dropped columns) for a model to keep."""
+    feature columns with their dtypes, the label and the dropped columns) for a model to keep,
+    and its ``keys``: the columns that are neither features nor the label (an id, a date), for
+    results to join back by (a table with a header read whole; None otherwise)."""
 
     X: np.ndarray
     y: np.ndarray | None = None
@@ -79,6 +81,7 @@ class Dataset:
     name: str = "data"
     feature_names: list[str] | None = None
     schema: TableSchema | None = None
+    keys: pd.DataFrame | None = None
 
 
 def validate_finite_2d(X, what: str = "data") -> np.ndarray:
@@ -355,7 +358,7 @@ def load_data(
     df, has_header = _read_table(path)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
-    df, y = _split_columns(df, drop, label, path.name, table=table)
+    df, y, keys = _split_columns(df, drop, label, path.name, table=table)
     _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
     check_finite_columns(df, path.name)
     names = [str(c) for c in df.columns] if has_header else None
@@ -364,6 +367,7 @@ def load_data(
         values = df.to_numpy(dtype=np.float64, na_value=np.nan)
     dataset = _as_dataset(values, path.name, flat, y=y, feature_names=names)
     dataset.schema = schema_of(df, label=label, dropped=tuple(drop), has_header=has_header)
+    dataset.keys = keys.reset_index(drop=True) if has_header and keys.shape[1] else None
     return dataset
 
 
@@ -400,7 +404,7 @@ def _stream_table(
         chunks, has_header = _table_chunks(path, TABLE_CHUNK_ROWS)
         with open(cache, "wb") as f:
             for chunk in chunks:
-                features, y = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
+                features, y, _ = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
                 _check_numeric(features, path.name, types)
                 check_finite_columns(features, path.name, first_row=n)
                 block = check_finite(

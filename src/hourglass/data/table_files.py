@@ -25,7 +25,7 @@ from hourglass.data.text_tables import (
     table_suffix,
     tidy,
 )
-from hourglass.data.validation import _reason
+from hourglass.data.validation import _reason, first_non_finite
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 #: How many times its size on disk a compressed table is taken to hold, for the choice between
@@ -69,19 +69,13 @@ def check_finite_columns(df: pd.DataFrame, source: str, first_row: int = 0) -> N
     The array check that follows knows positions only, which after ``drop`` are not the
     file's: the column's name is what the user can find.
     """
-    total, first = 0, None
-    for position, column in enumerate(df.columns):
-        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            total += int(bad.sum())
-            if first is None:
-                name = repr(column) if isinstance(column, str) else str(position)
-                first = (name, int(np.flatnonzero(bad)[0]) + first_row)
-    if first is not None:
+    found = first_non_finite(df)
+    if found is not None:
+        total, column, row = found
+        name = repr(column) if isinstance(column, str) else str(list(df.columns).index(column))
         raise InvalidInputError(
-            f"{source!r} holds {total} NaN or infinite value(s), the first in column {first[0]} at row "
-            f"{first[1]}; fill or drop them first"
+            f"{source!r} holds {total} NaN or infinite value(s), the first in column {name} at row "
+            f"{row + first_row}; fill or drop them first"
         )
 
 
@@ -154,7 +148,8 @@ def _split_columns(
     first_row: int = 0,
     table: TableSchema | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels).
+    """Remove the ``drop`` columns and the ``label`` column from a table; return (features, labels,
+    keys), the keys being the columns that are neither (an id, a date: results join back by them).
 
     ``first_row`` is the index of ``df``'s first row in the file (a chunk of a large table).
     With ``table``, the schema of a model's training table, the features are its columns by
@@ -177,9 +172,9 @@ def _split_columns(
                 f"drop {name!r} removes {str(column)!r}, a feature the model was fitted on; drop only "
                 "columns the model does not read"
             )
-    y = None
+    y, label_column = None, None
     if label is not None:
-        column = _column_index(df, label, "label", source)
+        column = label_column = _column_index(df, label, "label", source)
         if given is not None and column in dropped:
             # Either is a mistake for the other; dropping the label silently would hide it.
             raise InvalidInputError(
@@ -199,7 +194,8 @@ def _split_columns(
     features = select_features(features, table, source)
     if features.shape[1] == 0:
         raise InvalidInputError(f"no feature columns of {source!r} are left after drop and label")
-    return features, y
+    keys = [c for c in df.columns if c not in features.columns and c != label_column]
+    return features, y, df[keys]
 
 
 def _table_bytes(path: Path) -> int:

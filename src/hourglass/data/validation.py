@@ -72,6 +72,22 @@ def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
     return X
 
 
+def first_non_finite(frame: Any) -> tuple[int, Any, int] | None:
+    """In a DataFrame: how many values are NaN or infinite, and the first one's column and row
+    position (column by column, as a user reads a table); None where all are finite."""
+    import pandas as pd
+
+    total, first = 0, None
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            total += int(bad.sum())
+            if first is None:
+                first = (column, int(np.flatnonzero(bad)[0]))
+    return None if first is None else (total, *first)
+
+
 def _describe_bad(original: np.ndarray, bad_count: int) -> tuple[str, str]:
     """What is wrong with the ``bad_count`` values float32 cannot hold: NaN, infinite, or finite
     but beyond float32's range (which the cast turned into infinities), and what to do."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from hourglass.data.table import TableSchema
 from hourglass.exceptions import InvalidInputError
+from hourglass.nn.config import layer_widths
 
 
 def saved_attributes(est: Any) -> dict[str, Any]:
@@ -84,11 +85,6 @@ def restore_attributes(est: Any, fitted: dict[str, Any], tensors: dict[str, np.n
         raise InvalidInputError(f"fitted arch_={est.arch_!r}; expected 'dense' or 'conv'")
 
 
-def _layers(value: Any) -> tuple:
-    """Layer widths read from JSON (a list, or one int for a single layer) as a tuple."""
-    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
-
-
 def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architecture: Any) -> None:
     """Refuse a config.json whose parameters or fitted sizes contradict its architecture.
 
@@ -122,7 +118,7 @@ def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architect
         if name != "code_size":
             if value is None or isinstance(value, str):
                 continue  # 'auto' and None (a mirrored decoder) were resolved into the architecture
-            value, want = _layers(value), tuple(want)
+            value, want = layer_widths(value), tuple(want)
         if value != want:
             raise InvalidInputError(f"{owner}.{name}={value!r} but the architecture's {name} is {want!r}")
     code = saved["code_size"]

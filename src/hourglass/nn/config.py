@@ -142,6 +142,24 @@ def check_json_types(owner: str, data: dict[str, Any], hints: dict[str, Any], sc
             raise InvalidInputError(f"{owner} field {name}={text} has the wrong type; expected {expected}")
 
 
+def layer_widths(value: Any) -> tuple | None:
+    """Layer widths as a tuple of ints, however given: one whole number or a sequence of them
+    (a list, an array, a JSON list); None where ``value`` is not a sequence (the parameter checks
+    refuse it in their own words).
+
+    Examples
+    --------
+    >>> layer_widths(64), layer_widths([256, 128]), layer_widths(None)
+    ((64,), (256, 128), None)
+    """
+    if isinstance(value, numbers.Integral):
+        return (int(value),)
+    try:
+        return tuple(int(v) if isinstance(v, numbers.Integral) else v for v in value)
+    except TypeError:
+        return None
+
+
 def _check_layers_and_code(config, code_width: int) -> None:
     """Checks every architecture shares: activations, dropout and the sparse-code fields."""
     _require(

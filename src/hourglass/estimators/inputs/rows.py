@@ -18,11 +18,12 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
+from hourglass.data.validation import first_non_finite
 from hourglass.estimators import parts
 from hourglass.estimators.columns import selected_columns
 from hourglass.estimators.inputs.part import InputPart, register_input
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import DenseConfig
+from hourglass.nn.config import DenseConfig, layer_widths
 from hourglass.train import pretrained
 
 #: The learning rate ``'auto'`` starts from, for layers of up to ``REFERENCE_WIDTH`` units at a
@@ -115,38 +116,18 @@ def reject_non_numeric_columns(X: Any) -> None:
 def name_non_finite(X: Any) -> None:
     """Refuse a DataFrame holding NaN or infinite values, naming the first one's column and index
     label (the array check that follows knows positions only)."""
-    if not hasattr(X, "columns") or not hasattr(X, "index"):
-        return
-    total, first = 0, None
-    for column in X.columns:
-        values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            total += int(bad.sum())
-            if first is None:
-                row = int(np.flatnonzero(bad)[0])
-                first = (column, X.index[row], row)
-    if first is not None:
-        column, label, row = first
+    found = first_non_finite(X) if hasattr(X, "columns") and hasattr(X, "index") else None
+    if found is not None:
+        total, column, row = found
         raise InvalidInputError(
             f"X holds {total} NaN or infinite value(s), the first in column {column!r} at index "
-            f"{label!r} (row {row}); fill or drop them first"
+            f"{X.index[row]!r} (row {row}); fill or drop them first"
         )
 
 
 def _default(est: Any, name: str) -> Any:
     """The default of ``est``'s parameter ``name``, from its class's signature."""
     return inspect.signature(type(est).__init__).parameters[name].default
-
-
-def _layers(value: Any) -> tuple | None:
-    """Layer widths as a tuple of ints, however given (one int or a sequence); None if not widths."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),)
-    try:
-        return tuple(int(v) if isinstance(v, numbers.Integral) else v for v in value)
-    except TypeError:
-        return None  # not a sequence: the parameter checks refuse it in their words
 
 
 def check_pretrained_settings(est: Any) -> None:
@@ -179,7 +160,7 @@ def check_pretrained_settings(est: Any) -> None:
             elif value is None or isinstance(value, str):
                 continue  # the defaults ('auto', None), or text base_architecture refuses in its words
             else:
-                given = _layers(value)
+                given = layer_widths(value)
             if given is not None and given != saved[name]:
                 raise InvalidInputError(
                     f"{name}={given!r} but the {role} from {str(source)!r} has {name}={saved[name]!r}; "
@@ -287,14 +268,12 @@ class RowsPart(InputPart):
                     f"hidden_layers={hidden!r}; expected 'auto' or layer widths such as (256, 128)"
                 )
             hidden = auto_hidden_layers(head.shape[1])
-        hidden = (hidden,) if isinstance(hidden, numbers.Integral) else hidden
         decoder = est.decoder_layers
-        decoder = (decoder,) if isinstance(decoder, numbers.Integral) else decoder
         return DenseConfig(
             input_dim=head.shape[1],
             code_size=int(est.code_size),
-            hidden_layers=tuple(hidden),
-            decoder_layers=None if decoder is None else tuple(decoder),
+            hidden_layers=layer_widths(hidden),
+            decoder_layers=None if decoder is None else layer_widths(decoder),
             activation=est.activation,
             output_activation=output_activation,
             **est._bottleneck().code_fields(est, head.shape[1]),
