@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from hourglass.data.batches import ScaledRows, first_items, iterate_batches
+from hourglass.data.duplicates import duplicate_groups
 from hourglass.data.scaling import AffineScaler, DataSummary, summarize
 from hourglass.exceptions import DataFileError, InvalidInputError
 
@@ -199,6 +200,11 @@ class TrainingSource:
         picks = np.unique(np.linspace(0, n - 1, num=min(n, 256)).astype(np.int64))
         return self.read(picks), n
 
+    def duplicate_groups(self) -> np.ndarray | None:
+        """Identical items' group numbers (:func:`~hourglass.data.duplicates.duplicate_groups`),
+        None where none repeats or, for a stream or files, where they are not looked for."""
+        return None
+
     def statistics_indices(self, train: np.ndarray) -> tuple[np.ndarray, str]:
         """The training items the statistics are computed on, and how they were chosen."""
         return train, "all training items"
@@ -232,6 +238,9 @@ class ArraySource(TrainingSource):
 
     def fingerprint_sample(self) -> tuple[np.ndarray, int]:
         return self.X, len(self)
+
+    def duplicate_groups(self) -> np.ndarray | None:
+        return duplicate_groups(self.X)
 
     def training_data(self, indices: np.ndarray, scaler: AffineScaler) -> ScaledRows:
         # A read-only array (a memory map read in): torch wants a writable buffer, and copying

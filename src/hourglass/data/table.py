@@ -179,9 +179,36 @@ def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
     return X, schema_of(X, label=label)
 
 
+def column_labels(X: Any, labels: Any, what: str = "labels") -> Any:
+    """Labels given as the name of a column of the DataFrame ``X``: that column's values.
+
+    Anything else (an array of labels, None) is returned as it is, so that ``y=`` and
+    ``labels=`` take a column name wherever they take labels, as ``fit(X, y=...)`` and the
+    command line's ``--label`` / ``--labels`` do.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a": [1.0, 2.0], "kind": ["x", "y"]})
+    >>> column_labels(frame, "kind").tolist(), column_labels(frame, [0, 1])
+    (['x', 'y'], [0, 1])
+    """
+    if not isinstance(labels, str):
+        return labels
+    if not isinstance(X, pd.DataFrame):
+        raise InvalidInputError(
+            f"{what}={labels!r} names a column, but X is a {type(X).__name__}, which has none; "
+            f"give X as a DataFrame or {what} as one label per sample"
+        )
+    matches = [c for c in X.columns if str(c) == labels]
+    if not matches:
+        shown = [str(c) for c in X.columns][:_SHOWN]
+        raise InvalidInputError(f"{what}={labels!r} names no column of X; expected one of {shown}")
+    return X[matches[0]].to_numpy()
+
+
 def is_frame(X: Any) -> bool:
     """True for a pandas DataFrame."""
     return isinstance(X, pd.DataFrame)
 
 
-__all__ = ["TableSchema", "schema_of", "select_features", "split_frame"]
+__all__ = ["TableSchema", "column_labels", "schema_of", "select_features", "split_frame"]

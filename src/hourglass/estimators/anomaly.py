@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, clone
 from sklearn.utils import ClassifierTags, TransformerTags, _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from hourglass.data.duplicates import duplicate_groups
 from hourglass.data.memory import dense_rows
 from hourglass.data.photos import PHOTOS, photo_patches
 from hourglass.data.validation import check_binary_labels
@@ -292,7 +293,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
             self.estimator_ = self.estimator
             train = calibration = X
         else:
-            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state)
+            groups = duplicate_groups(X)
+            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state, groups)
             template = self.estimator
             if template is None:  # the default AutoEncoder, sized and scaled for X
                 template = _default_estimator(X, y, self.random_state, settings, len(train_idx))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from hourglass.data.duplicates import repeated_rows, split_rows
 from hourglass.data.sources import ScaledRows, TrainingSource, first_items
 from hourglass.estimators import parts, pca_baseline, pca_path
 from hourglass.estimators.columns import remember_table
@@ -128,16 +129,36 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
     return run
 
 
-def split(est: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation indices of ``n`` items (``validation_fraction``, drawn from ``seed_``)."""
+def split_source(est: Any, source: TrainingSource) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`split` of ``source``'s items, identical ones kept on one side.
+
+    Leaves in ``est._split_note`` the recipe's entry on repeated items (empty without any).
+    """
+    groups = source.duplicate_groups()
+    train, val = split(est, len(source), groups)
+    repeats = repeated_rows(groups)
+    est._split_note = {}
+    if repeats and len(val):
+        est._split_note["repeated_rows"] = (
+            f"{repeats} of {len(source)} items repeat another; identical items were kept on one side "
+            "of the validation split"
+        )
+    return train, val
+
+
+def split(est: Any, n: int, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices of ``n`` items (``validation_fraction``, drawn from ``seed_``).
+
+    ``groups`` (:func:`~hourglass.data.duplicates.duplicate_groups`) keeps identical items on
+    one side, so that the validation error is not that of rows the model trained on.
+    """
     fraction = est.validation_fraction
     if not 0.0 <= fraction < 1.0:
         raise InvalidInputError(f"validation_fraction={fraction} must lie in [0, 1)")
     n_val = int(round(n * fraction))
     if n_val == 0 or n - n_val < 1:
         return np.arange(n), np.arange(0)
-    order = np.random.default_rng(est.seed_).permutation(n)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    return split_rows(n, n_val, np.random.default_rng(est.seed_), groups)
 
 
 def keep_report_samples(est: Any, train: Any, val: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hourglass.data.duplicates import split_rows
 from hourglass.data.units import units_of
 from hourglass.exceptions import InvalidInputError
 
@@ -147,7 +148,9 @@ def warn_if_few_scores(n_scores: int, quantile: float) -> None:
         )
 
 
-def calibration_split(n: int, fraction: Any, random_state: Any) -> tuple[np.ndarray, np.ndarray]:
+def calibration_split(
+    n: int, fraction: Any, random_state: Any, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The rows that train the autoencoder and those held out to calibrate the threshold.
 
     Parameters
@@ -158,6 +161,10 @@ def calibration_split(n: int, fraction: Any, random_state: Any) -> tuple[np.ndar
         The detector's ``calibration_fraction``, in (0, 1).
     random_state : int or None
         Seeds the split; anything but an int draws a fresh one.
+    groups : ndarray or None
+        :func:`~hourglass.data.duplicates.duplicate_groups` of the rows: identical rows go to
+        one side, so that a repeated row does not calibrate the threshold on its own copy's
+        error (which would set it too low).
 
     Returns
     -------
@@ -178,8 +185,7 @@ def calibration_split(n: int, fraction: Any, random_state: Any) -> tuple[np.ndar
             f"{n} samples with calibration_fraction={fraction} leave none to calibrate or to train on"
         )
     seed = random_state if isinstance(random_state, numbers.Integral) else None
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[n_cal:]), np.sort(order[:n_cal])
+    return split_rows(n, n_cal, np.random.default_rng(seed), groups)
 
 
 def outlier_proba(scores: np.ndarray, train_scores: np.ndarray, method: str = "linear") -> np.ndarray:

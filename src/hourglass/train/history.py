@@ -60,6 +60,8 @@ class History:
             line += f"; input noise {recipe['noise_schedule']}"
         if recipe.get("threads"):
             line += f"; {recipe['threads']} thread(s) ({recipe.get('threads_rule', 'set by the user')})"
+        if recipe.get("repeated_rows"):
+            line += f"; {recipe['repeated_rows']}"
         path = recipe.get("pca_path")
         if isinstance(path, str) and _path_on(recipe, path):
             line += f"; PCA path ({path})"  # said only where it is on: it decides where training starts

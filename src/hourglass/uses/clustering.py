@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from hourglass.data.table import column_labels
 from hourglass.exceptions import InvalidInputError
 from hourglass.uses.cluster_metrics import _scores, cluster_accuracy, match_clusters
 from hourglass.uses.manifolds import _embed
@@ -119,15 +120,26 @@ def _choose_k(Z: np.ndarray, method: str, random_state: int) -> int:
     return best_k
 
 
-def _codes(model: Any, X: Any) -> np.ndarray:
-    """Codes of ``X``, fitting ``model`` first if it is not fitted yet."""
+def _codes(model: Any, X: Any, label: str | None = None) -> np.ndarray:
+    """Codes of ``X``, fitting ``model`` first if it is not fitted yet (``label``: the column of
+    a DataFrame that holds the labels, never a feature)."""
     if not hasattr(model, "transform"):
         raise InvalidInputError(
             f"model must be an hourglass estimator with transform, got {type(model).__name__}"
         )
     if not hasattr(model, "module_"):
-        model.fit(X)
+        model.fit(X, y=label)
     return np.asarray(model.transform(X), dtype=np.float64)
+
+
+def fitted_label(model: Any, X: Any) -> str | None:
+    """The label column ``model`` was fitted with, where the DataFrame ``X`` has it (None else):
+    the truth ``cluster`` scores against when no labels are given, as the command line does."""
+    inner = getattr(model, "estimator_", model)  # a detector's autoencoder
+    label = getattr(getattr(inner, "table_", None), "label", None)
+    if label is None or not hasattr(X, "columns") or label not in [str(c) for c in X.columns]:
+        return None
+    return label
 
 
 #: How each scaler kind reads in the clustering table's caption and the CLI.
@@ -177,10 +189,12 @@ def cluster(
         Clusters for kmeans and gmm. Defaults to the number of distinct labels if labels are
         given, else to the k in 2..10 whose clustering of the codes themselves (``method``,
         without the manifold step) has the best silhouette score.
-    labels : array-like of shape (n_samples,), optional
+    labels : array-like of shape (n_samples,) or str, optional
         True classes: adds the metrics table (NMI, ARI, Hungarian accuracy) of the codes next
         to the same pipeline on raw data and on PCA codes of the same width, both scaled as the
-        autoencoder's scaler maps its input (``result.scaling`` says how).
+        autoencoder's scaler maps its input (``result.scaling`` says how). A string names a
+        column of the DataFrame ``X``. None: the label column the model was fitted with
+        (``fit(X, y='column')``) where ``X`` has it, else no metrics.
     manifold : {'spectral', 'umap', 'isomap', 'tsne', None}, default='spectral'
         A nonlinear embedding of the codes before clustering, as in N2D: scikit-learn's
         SpectralEmbedding of the 10-nearest-neighbour graph with each row scaled to unit length
@@ -241,7 +255,9 @@ def cluster(
         raise InvalidInputError(
             f"n_clusters={n_clusters} does not apply to HDBSCAN, which finds its own number of clusters"
         )
-    codes = _codes(model, X)
+    column = labels if isinstance(labels, str) else None
+    labels = column_labels(X, labels if labels is not None else fitted_label(model, X))
+    codes = _codes(model, X, column)
     n = len(codes)
     if labels is not None:
         labels = np.asarray(labels).ravel()

@@ -17,7 +17,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 
+from hourglass.data.duplicates import duplicate_groups, repeated_rows, split_rows
+from hourglass.data.table import column_labels, split_frame
 from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.units reads, re-exported
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.dense import AutoEncoder
@@ -237,6 +240,17 @@ def _code_sizes(code_sizes: Any) -> list[int | None]:
     return [None] * (None in sizes) + whole
 
 
+def _table_features(X: pd.DataFrame, label: str | None) -> pd.DataFrame:
+    """A DataFrame's feature columns (``label`` left out), refused as ``fit`` refuses them: a
+    column that is not numeric, or a NaN, named by column and index label."""
+    from hourglass.estimators.inputs.rows import name_non_finite, reject_non_numeric_columns
+
+    X, _ = split_frame(X, label)
+    reject_non_numeric_columns(X)
+    name_non_finite(X)
+    return X
+
+
 def compare(
     X: Any,
     code_sizes: list[int] | tuple[int, ...] | None = None,
@@ -281,8 +295,9 @@ def compare(
         Seeds the split (and the default autoencoder).
     verbose : int, default=0
         Passed to the default autoencoder (1 shows progress bars).
-    y : array-like of shape (n_samples,), optional
-        Labels, never used for fitting: they colour the code maps of the report.
+    y : array-like of shape (n_samples,) or str, optional
+        Labels, never used for fitting: they colour the code maps of the report. A string
+        names a column of the DataFrame ``X``, which is then no feature.
 
     Returns
     -------
@@ -304,9 +319,13 @@ def compare(
     from hourglass.data.scaling import fit_scaler, in_unit_interval
 
     _check_estimator(estimator)
+    y_column = y if isinstance(y, str) else None
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size={test_size!r}; expected a share of the samples in (0, 1)")
     conv = _is_conv(estimator)
+    y = column_labels(X, y, "y")
+    if isinstance(X, pd.DataFrame) and not conv:
+        X = _table_features(X, y_column)
     names = [str(c) for c in X.columns] if hasattr(X, "columns") and not conv else None
     if conv:
         X = _conv_samples(X, estimator)
@@ -334,9 +353,14 @@ def compare(
             f"X has {len(X)} sample(s); comparing needs some to train on and some to test on "
             f"(test_size={test_size}): give more samples or a smaller test_size"
         )
-    train_index, test_index = train_test_split(
-        np.arange(len(X)), test_size=test_size, random_state=random_state
-    )
+    groups = duplicate_groups(X)
+    if groups is None:
+        train_index, test_index = train_test_split(
+            np.arange(len(X)), test_size=test_size, random_state=random_state
+        )
+    else:  # identical rows on one side: a held-out row's copy must not be a training row
+        n_test = math.ceil(test_size * len(X))
+        train_index, test_index = split_rows(len(X), n_test, check_random_state(random_state), groups)
     X_train, X_test = X[train_index], X[test_index]
     too_few = [k for k in sizes if k is not None and k > len(X_train)]
     if too_few:
@@ -405,6 +429,12 @@ def compare(
         note = dominance_note(column_errors, names)
     elif not spatial:
         note = None
+    if groups is not None:
+        repeats = (
+            f"{repeated_rows(groups)} of {len(X)} samples repeat another; identical samples were kept "
+            "on one side of the split"
+        )
+        note = repeats if note is None else f"{note}; {repeats}"
     return Comparison(
         pd.DataFrame(rows),
         models,

@@ -1,0 +1,107 @@
+"""Identical rows kept on one side of a split, so that held-out errors stay held out.
+
+A table that repeats its rows (a CSV concatenated with itself, a log with repeated events, a
+sensor stuck on one reading) puts copies of most held-out rows among the training rows when it
+is split row by row. The autoencoder then reconstructs the "held-out" rows it has memorised, and
+its error against PCA's reads far better than on new data (wine written out three times:
+0.25x PCA's error against 0.81x on the rows once each). :func:`duplicate_groups` finds the
+identical rows and :func:`split_rows` splits by group, as scikit-learn's ``GroupShuffleSplit``
+would, while leaving a table without repeats exactly as a row-by-row split leaves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def duplicate_groups(X: Any) -> np.ndarray | None:
+    """One group number per row, identical rows sharing one; None when no row repeats.
+
+    Rows are compared by a 64-bit hash of their values (pandas' for a DataFrame, Python's
+    of the row's bytes for an array), so two different rows share a group with a chance of
+    about ``n**2 / 2**64``: none in practice. Anything else (a stream, sparse data) gives None.
+
+    Parameters
+    ----------
+    X : ndarray or DataFrame
+        The samples, one per row (or along the first axis).
+
+    Returns
+    -------
+    ndarray of int or None
+        Group numbers ``0 .. n_groups - 1``, or None if every row is unique.
+
+    Examples
+    --------
+    >>> duplicate_groups(np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])).tolist()
+    [0, 1, 0]
+    >>> duplicate_groups(np.eye(3)) is None
+    True
+    """
+    if isinstance(X, pd.DataFrame):
+        try:
+            keys = pd.util.hash_pandas_object(X, index=False).to_numpy()
+        except TypeError:  # cells pandas cannot hash (lists): the reader refuses them later
+            return None
+    elif isinstance(X, np.ndarray) and X.ndim >= 1 and not isinstance(X, np.memmap):
+        rows = np.ascontiguousarray(X).reshape(len(X), -1)
+        # -0.0 and 0.0 are the same value; their bytes differ.
+        if rows.dtype.kind == "f":
+            rows = rows + 0.0
+        keys = np.fromiter((hash(row.tobytes()) for row in rows), dtype=np.int64, count=len(rows))
+    else:
+        return None
+    _, groups = np.unique(keys, return_inverse=True)
+    if groups.max(initial=-1) + 1 == len(groups):
+        return None
+    return groups.ravel()
+
+
+def repeated_rows(groups: np.ndarray | None) -> int:
+    """How many rows repeat an earlier one (0 for None).
+
+    Examples
+    --------
+    >>> repeated_rows(np.array([0, 1, 0, 0])), repeated_rows(None)
+    (2, 0)
+    """
+    return 0 if groups is None else int(len(groups) - (groups.max() + 1))
+
+
+def split_rows(
+    n: int, n_held: int, rng: np.random.Generator | np.random.RandomState, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held-out) sorted row indices, about ``n_held`` held out, identical rows together.
+
+    Without ``groups`` (no row repeats) this is a plain shuffled split: ``rng.permutation(n)``,
+    the first ``n_held`` held out. With them, whole groups are drawn in a shuffled order until
+    their rows come closest to ``n_held`` (at least one group on each side), so no held-out row
+    has a copy among the kept ones.
+
+    Examples
+    --------
+    >>> kept, held = split_rows(6, 2, np.random.default_rng(0), np.array([0, 0, 0, 1, 2, 3]))
+    >>> sorted(set(kept) & set(held)), len(held)
+    ([], 2)
+    """
+    if groups is None or groups.max() < 1:
+        order = rng.permutation(n)
+        return np.sort(order[n_held:]), np.sort(order[:n_held])
+    sizes = np.bincount(groups)
+    order = rng.permutation(len(sizes))
+    cumulative = np.cumsum(sizes[order])
+    first_reaching = int(np.searchsorted(cumulative, n_held))
+    # The number of groups whose rows come closest to n_held: the first prefix that reaches
+    # it, or the one before, whichever is nearer; one group at least, and one left to keep.
+    taken = first_reaching + 1
+    if first_reaching > 0 and n_held - cumulative[first_reaching - 1] <= cumulative[first_reaching] - n_held:
+        taken = first_reaching
+    taken = min(max(taken, 1), len(sizes) - 1)
+    held = np.isin(groups, order[:taken])
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+__all__ = ["duplicate_groups", "repeated_rows", "split_rows"]

@@ -1,0 +1,83 @@
+"""Repeated rows never sit on both sides of a split: held-out errors stay held out."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+
+import hourglass
+from hourglass.data.duplicates import duplicate_groups, repeated_rows, split_rows
+from hourglass.estimators.outlier_scores import calibration_split
+
+
+def _wine_three_times() -> pd.DataFrame:
+    wine = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    return pd.concat([wine] * 3, ignore_index=True)
+
+
+def _shared_rows(a: np.ndarray, b: np.ndarray) -> set:
+    return {row.tobytes() for row in np.asarray(a)} & {row.tobytes() for row in np.asarray(b)}
+
+
+def test_groups_join_identical_rows_of_arrays_and_frames():
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [-0.0, 1.0], [0.0, 1.0]])
+    groups = duplicate_groups(X)
+    assert groups[0] == groups[2] and groups[3] == groups[4] and len(set(groups.tolist())) == 3
+    assert repeated_rows(groups) == 2
+    frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
+    first, second, third = duplicate_groups(frame).tolist()
+    assert first == second != third
+    assert duplicate_groups(np.arange(6.0).reshape(3, 2)) is None  # unique rows: a plain split
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_split_keeps_groups_together_and_near_the_share(seed):
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 40, size=300)
+    groups = np.unique(groups, return_inverse=True)[1]
+    kept, held = split_rows(300, 60, np.random.default_rng(seed), groups)
+    assert not set(groups[kept]) & set(groups[held])
+    assert sorted([*kept, *held]) == list(range(300))
+    assert abs(len(held) - 60) <= np.bincount(groups).max()
+
+
+def test_split_without_repeats_is_the_plain_shuffled_split():
+    kept, held = split_rows(10, 3, np.random.default_rng(7))
+    order = np.random.default_rng(7).permutation(10)
+    assert held.tolist() == sorted(order[:3]) and kept.tolist() == sorted(order[3:])
+
+
+def test_compare_holds_out_no_copy_of_a_training_row():
+    result = hourglass.compare(
+        _wine_three_times(), code_sizes=[2], y="cultivar", estimator=hourglass.AutoEncoder(epochs=1)
+    )
+    assert not _shared_rows(result.X_train, result.X_test)
+    assert "356 of 534 samples repeat another" in result.note
+    assert len(result.X_test) == pytest.approx(0.2 * 534, abs=3)
+
+
+def test_fit_validates_on_rows_it_did_not_train_on():
+    from hourglass.data.sources import ArraySource
+    from hourglass.estimators import fitting
+
+    X = _wine_three_times().drop(columns="cultivar").to_numpy(np.float32)
+    ae = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(X)
+    assert ae.history_.recipe["repeated_rows"].startswith("356 of 534 items repeat another")
+    assert "356 of 534 items" in ae.history_.recipe_summary()
+    train, val = fitting.split_source(ae, ArraySource(X))
+    assert len(val) == pytest.approx(53, abs=3)
+    assert not _shared_rows(X[train], X[val])
+
+
+def test_fit_on_unique_rows_records_no_repeats():
+    X = load_wine().data.astype(np.float32)
+    ae = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(X)
+    assert "repeated_rows" not in ae.history_.recipe
+
+
+def test_detector_calibrates_on_rows_it_did_not_train_on():
+    X = _wine_three_times().drop(columns="cultivar").to_numpy()
+    train, calibration = calibration_split(len(X), 0.25, 0, duplicate_groups(X))
+    assert not _shared_rows(X[train], X[calibration])
+    detector = hourglass.AnomalyDetector(random_state=0, epochs=1).fit(X)
+    assert np.isfinite(detector.threshold_)
