@@ -141,6 +141,13 @@ def test_report_table_keeps_ints_as_ints_next_to_missing_values():
     assert _cells(report.to_html(), "num") == ["10", "—", "12,000"]
 
 
+def test_report_table_prints_huge_errors_in_scientific_notation():
+    # Floats past 2**52 are all whole; a raw MSE of 4.8e63 printed as 64 digits.
+    report = Report("t")
+    report.add_table(pd.DataFrame({"mse_raw": [4.832e63, 4.603e63], "inf": [np.inf, 1.0]}))
+    assert _cells(report.to_html(), "num") == ["4.832e+63", "∞", "4.603e+63", "1"]
+
+
 @pytest.mark.parametrize(
     ("value", "seconds", "text"),
     [

@@ -18,6 +18,7 @@ import functools
 import inspect
 import math
 import os
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -157,8 +158,24 @@ def split(est: Any, n: int, groups: np.ndarray | None = None) -> tuple[np.ndarra
         raise InvalidInputError(f"validation_fraction={fraction} must lie in [0, 1)")
     n_val = int(round(n * fraction))
     if n_val == 0 or n - n_val < 1:
+        if fraction > 0:  # asked for, but too few items to give one
+            warnings.warn(
+                f"{n} sample(s) leave no validation split at validation_fraction={fraction}: the fit "
+                "reports no held-out error and early stopping watches the training loss; give at "
+                f"least {_fewest_for_split(fraction)} samples for one held-out",
+                UserWarning,
+                stacklevel=4,
+            )
         return np.arange(n), np.arange(0)
     return split_rows(n, n_val, np.random.default_rng(est.seed_), groups)
+
+
+def _fewest_for_split(fraction: float) -> int:
+    """The fewest items :func:`split` holds one of out at ``fraction`` (which rounds half to even)."""
+    n = max(2, math.ceil(0.5 / fraction))
+    while int(round(n * fraction)) < 1 or n - int(round(n * fraction)) < 1:
+        n += 1
+    return n
 
 
 def keep_report_samples(est: Any, train: Any, val: Any) -> None:

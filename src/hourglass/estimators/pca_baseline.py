@@ -21,7 +21,8 @@ from hourglass.train.tasks import task_of
 PCA_ROWS = 10_000
 #: ... of at most this many values: on one core, 10,000 x 784 (Fashion-MNIST) at 30 components
 #: took 0.26 s, 10,000 x 4096 at 64 took 3.8 s, more than a fit should pay for a figure. Wider
-#: items get none (a pixel PCA is not what a convolutional code of a large image is judged by).
+#: images get none (a pixel PCA is not what a convolutional code of a large image is judged by);
+#: a wider table (spectra, counts of words) is sampled to as many values in all, fewer rows.
 MAX_FEATURES = 1024
 #: The architectures whose code is a number of values PCA's components compare with.
 COMPARABLE_KINDS = ("dense", "conv")
@@ -33,18 +34,23 @@ def baseline_pca(est: Any, source: TrainingSource, train_idx: np.ndarray, val_id
     scores it on the validation items in the same pass as the autoencoder.
 
     None without a validation split, for restoration tasks (judged against their own
-    baselines), for codes PCA does not compare with (variational, quantized), items wider than
-    :data:`MAX_FEATURES`, or a code as wide as the sample of training items.
+    baselines), for codes PCA does not compare with (variational, quantized), images or series
+    wider than :data:`MAX_FEATURES` values, or a code as wide as the sample of training items.
+    Rows wider than that are sampled to ``PCA_ROWS * MAX_FEATURES`` values, fewer rows.
     """
     if not len(val_idx) or task_of(est).restoration:
         return None
     if getattr(est.architecture_, "kind", None) not in COMPARABLE_KINDS:
         return None
-    if len(train_idx) > PCA_ROWS:  # a sample from the whole split: files are often sorted by class
-        train_idx = np.sort(np.random.default_rng(est.seed_).choice(train_idx, PCA_ROWS, replace=False))
+    width = int(np.prod(source.sample_shape))
+    if width > MAX_FEATURES and est.architecture_.kind != "dense":
+        return None
+    rows = PCA_ROWS if width <= MAX_FEATURES else max(1, PCA_ROWS * MAX_FEATURES // width)
+    if len(train_idx) > rows:  # a sample from the whole split: files are often sorted by class
+        train_idx = np.sort(np.random.default_rng(est.seed_).choice(train_idx, rows, replace=False))
     train = _flat_scaled(est, source.read(train_idx))
     k = est._code_width()
-    if train.shape[1] > MAX_FEATURES or k >= min(train.shape):
+    if k >= min(train.shape):
         return None
     with np.errstate(invalid="ignore", divide="ignore"):  # constant rows: a variance ratio of 0/0
         return PCA(n_components=k, random_state=0).fit(train)

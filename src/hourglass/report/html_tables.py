@@ -125,11 +125,17 @@ def _body_cell(value: object, column: pd.Series, is_best: bool) -> str:
     return f"<td{attribute}>{_escape(text)}</td>"
 
 
+#: Floats from this magnitude on are all whole numbers: wholeness says nothing of them there.
+_WHOLE_FLOATS = 2.0**52
+
+
 def _column_aware(value: numbers.Number, column: pd.Series) -> numbers.Number:
     # A column of ints with one missing value turns float in pandas; show the others as ints.
+    # Not a column of huge errors (a raw MSE of 4.8e63 would print as 64 digits) or infinities.
     if isinstance(value, float) and pd.api.types.is_float_dtype(column):
         finite = column.dropna()
-        if len(finite) and bool((finite == finite.round()).all()) and not _is_seconds(column.name):
+        whole = bool((finite == finite.round()).all()) and bool((finite.abs() < _WHOLE_FLOATS).all())
+        if len(finite) and whole and not _is_seconds(column.name):
             return value if math.isnan(value) else int(value)
     return value
 
