@@ -158,3 +158,31 @@ def test_pickle_of_a_fitted_estimator_round_trips(make):
 def test_a_conv_model_refuses_a_table_naming_what_it_takes():
     with pytest.raises(InvalidInputError, match=r"X has shape \(40, 6\); expected \(n, c, L\) series"):
         ConvAutoEncoder(channels=(4,), epochs=1, verbose=0).fit(X)
+
+
+def _mixed_names() -> pd.DataFrame:
+    return pd.DataFrame(X, columns=[0, 1, 2, 3, 4, "x"])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: AutoEncoder(**TINY).fit(_mixed_names()),
+        lambda: AnomalyDetector(epochs=1).fit(_mixed_names()),
+        lambda: AutoEncoder(**TINY).fit(X).transform(_mixed_names()),
+    ],
+    ids=["fit", "detector", "transform"],
+)
+def test_column_names_that_mix_strings_and_numbers_are_named(call):
+    # scikit-learn raises a TypeError; the name that breaks the rule is what a user needs.
+    with pytest.raises(InvalidInputError, match=r"column names mix strings with int \(0\)"):
+        call()
+
+
+def test_load_data_given_a_frame_says_what_it_reads():
+    import hourglass
+
+    with pytest.raises(
+        InvalidInputError, match="load_data reads a file, a folder or a built-in name.*not a DataFrame"
+    ):
+        hourglass.load_data(_mixed_names())

@@ -546,7 +546,8 @@ def test_unsupported_file_type_from_cli(tmp_path):
 
 def test_npz_key_problems_from_cli(files, tmp_path):
     assert_one_line_error(
-        *run("fit", files / "data.npz", "--out", tmp_path / "m", *FAST_FIT), "choose one with key"
+        *run("fit", files / "data.npz", "--out", tmp_path / "m", *FAST_FIT),
+        "choose one with key= (--key on the command line)",
     )
     assert_one_line_error(
         *run("fit", files / "data.npz", "--key", "zz", "--out", tmp_path / "m", *FAST_FIT), "no array 'zz'"

@@ -1,5 +1,9 @@
 """Repeated rows never sit on both sides of a split: held-out errors stay held out."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,6 +43,25 @@ def test_split_keeps_groups_together_and_near_the_share(seed):
     assert not set(groups[kept]) & set(groups[held])
     assert sorted([*kept, *held]) == list(range(300))
     assert abs(len(held) - 60) <= np.bincount(groups).max()
+
+
+def test_groups_are_the_same_in_every_process():
+    # Python's hash of bytes is salted per process: a seeded split must not depend on it.
+    code = (
+        "import numpy as np; from hourglass.data.duplicates import duplicate_groups; "
+        "X = np.repeat(np.arange(40.0).reshape(20, 2), 2, axis=0); print(duplicate_groups(X).tolist())"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(runs) == 1
 
 
 def test_split_without_repeats_is_the_plain_shuffled_split():

@@ -244,7 +244,7 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
             reason = "it holds Python objects (a pickle), which are never loaded; expected numbers"
         raise DataFileError(f"could not read {str(path)!r} as a NumPy {path.suffix} file: {reason}") from None
     if key is None:
-        raise DataFileError(f"{str(path)!r} holds arrays {keys}; choose one with key=")
+        raise DataFileError(f"{str(path)!r} holds arrays {keys}; choose one with key= (--key on the command line)")
     raise DataFileError(f"{str(path)!r} has no array {key!r}; it holds {keys}")
 
 
@@ -317,6 +317,11 @@ def load_data(
     stream from the file when it is larger than
     :data:`~hourglass.data.sources.IN_MEMORY_BYTES` (and which is then kept in its own dtype).
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidInputError(
+            f"load_data reads a file, a folder or a built-in name ({', '.join(BUILTIN_DATASETS)}), "
+            f"not a {type(source).__name__}; give data in memory to fit, transform or compare directly"
+        )
     alone = isinstance(drop, (str, numbers.Integral))  # one column, not a list of them
     drop = [_column_name(name, "drop") for name in ([drop] if alone else drop or [])]
     label = None if label is None else _column_name(label, "label")

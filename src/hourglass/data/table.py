@@ -154,6 +154,25 @@ def select_features(frame: pd.DataFrame, schema: TableSchema | None, source: str
     return frame[[by_name[name] for name in schema.features]]
 
 
+def check_column_names(X: pd.DataFrame) -> None:
+    """Refuse column names that mix strings with other types, which scikit-learn refuses with a
+    TypeError: by name a column could then be read as another (``0`` and ``'0'``).
+
+    Examples
+    --------
+    >>> check_column_names(pd.DataFrame({0: [1.0], "x": [2.0]}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hourglass.exceptions.InvalidInputError: X's column names mix strings with int (0); ...
+    """
+    others = [c for c in X.columns if not isinstance(c, str)]
+    if others and len(others) < len(X.columns):
+        raise InvalidInputError(
+            f"X's column names mix strings with {type(others[0]).__name__} ({others[0]!r}); name every "
+            "column with a string (X.columns = X.columns.astype(str)) or none"
+        )
+
+
 def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
     """A DataFrame given to ``fit`` as (its feature columns, their schema); anything else as it is.
 
@@ -169,6 +188,7 @@ def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
     """
     if not isinstance(X, pd.DataFrame):
         return X, None
+    check_column_names(X)
     label = None
     if isinstance(y, str):
         if y not in [str(c) for c in X.columns]:

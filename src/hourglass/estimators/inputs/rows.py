@@ -18,6 +18,7 @@ from sklearn.utils.validation import validate_data
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
+from hourglass.data.table import check_column_names
 from hourglass.data.validation import first_non_finite
 from hourglass.estimators import parts
 from hourglass.estimators.columns import selected_columns
@@ -206,6 +207,8 @@ class RowsPart(InputPart):
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
         if scipy.sparse.issparse(X):
             X = dense_rows(X)  # bag-of-words, one-hot: the zeros are values to reconstruct
+        if isinstance(X, pd.DataFrame):
+            check_column_names(X)
         if not reset:
             X = selected_columns(est, X)  # the training table's columns, by name
         X = _dense_columns(X)
