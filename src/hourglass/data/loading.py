@@ -244,7 +244,9 @@ def _load_npy(path: Path, key: str | None) -> np.ndarray:
             reason = "it holds Python objects (a pickle), which are never loaded; expected numbers"
         raise DataFileError(f"could not read {str(path)!r} as a NumPy {path.suffix} file: {reason}") from None
     if key is None:
-        raise DataFileError(f"{str(path)!r} holds arrays {keys}; choose one with key= (--key on the command line)")
+        raise DataFileError(
+            f"{str(path)!r} holds arrays {keys}; choose one with key= (--key on the command line)"
+        )
     raise DataFileError(f"{str(path)!r} has no array {key!r}; it holds {keys}")
 
 
