@@ -163,3 +163,20 @@ def test_one_image_file_is_data_for_a_conv_model_as_a_folder_is(model, tmp_path)
         captured.err
     )
     assert np.load(tmp_path / "c.npy").shape[0] == 1
+
+
+def test_apply_writes_the_file_o_names_for_one_input(model, photos, tmp_path):
+    # -o afile.png made a folder afile.png holding p0.png.
+    target, captured = tmp_path / "sub" / "afile.png", _Captured()
+    assert _run(["apply", model, photos / "p0.png", "-o", target], captured) == 0, captured.err
+    assert target.is_file() and load_image(target).shape == (3, 40, 50)
+    assert _run(["apply", model, photos / "p0.png", "-o", target], captured) == 2
+    assert "exists" in captured.err
+
+
+def test_apply_refuses_a_file_o_for_several_inputs_in_one_line(model, photos, tmp_path):
+    captured = _Captured()
+    assert _run(["apply", model, photos, "-o", tmp_path / "two.png"], captured) == 2
+    err = captured.err.strip()
+    assert "2 inputs" in err and "folder" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "two.png").exists()

@@ -79,3 +79,12 @@ def test_config_from_dict_rejects_unknown_fields():
 def test_dense_config_casts_layer_sizes_to_int():
     config = DenseConfig(input_dim=10, code_size=3, hidden_layers=[8.0, 4.0])
     assert config.hidden_layers == (8, 4) and all(isinstance(h, int) for h in config.hidden_layers)
+
+
+def test_a_single_size_over_its_limit_reads_as_a_number_not_a_tuple():
+    from hourglass.nn.config import MAX_INPUT_VALUES, ConvConfig
+
+    with pytest.raises(InvalidInputError, match=r"^chroma_subsampling=1000 exceeds"):
+        ConvConfig(input_shape=(3, 8, 8), chroma=True, chroma_subsampling=1000)
+    with pytest.raises(InvalidInputError, match=rf"^input_dim={MAX_INPUT_VALUES + 1} exceeds"):
+        DenseConfig(input_dim=MAX_INPUT_VALUES + 1, code_size=2)

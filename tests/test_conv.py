@@ -420,3 +420,28 @@ def test_conv_warns_of_channels_last_images_and_of_bytes_for_a_model_of_unit_val
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.reconstruct(X)  # values as trained: no warning
+
+
+@pytest.mark.parametrize(
+    ("shape", "code"),
+    [
+        ((1, 28, 28), "64x7x7 = 3,136 values"),
+        ((3, 32, 32), "64x8x8 = 4,096 values"),
+        ((1, 64), "64x16 = 1,024"),
+    ],
+)
+def test_a_default_spatial_code_as_wide_as_the_input_is_warned_of(shape, code):
+    # An explicit code_size that wide is refused; the default channels' code must say so too.
+    X = np.random.default_rng(0).random((8, *shape)).astype(np.float32)
+    with pytest.warns(UserWarning, match=f"the spatial code \\({code}.*can learn the identity"):
+        ConvAutoEncoder(epochs=1, batch_size=8, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params", [{"channels": (8, 4)}, {"code_size": 16}, {"task": "denoise"}, {"noise": "gaussian"}]
+)
+def test_a_narrow_or_guarded_conv_code_warns_nothing(params):
+    X = np.random.default_rng(0).random((8, 1, 16, 16)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ConvAutoEncoder(epochs=1, batch_size=8, random_state=0, **params).fit(X)

@@ -114,6 +114,28 @@ def test_an_option_of_the_other_architecture_is_refused_by_its_flag():
         estimator_params("conv", {"hidden_layers__alias1": "8"})
 
 
+def test_a_conv_option_with_variational_is_refused_for_being_variational():
+    # "--task is an option of --arch conv models, not vae", to a user who typed --arch conv.
+    with pytest.raises(InvalidInputError, match="--task is not available with --variational") as info:
+        estimator_params("vae", {"task": "denoise"})
+    assert "not vae" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "1000"])
+def test_fit_names_a_bad_chroma_subsampling_by_its_flag_and_value(tmp_path, value):
+    # 1000 was shown as a tuple "(1000,)", 0 as "must be ... with chroma=True".
+    import numpy as np
+
+    np.save(tmp_path / "c.npy", np.random.default_rng(0).random((8, 3, 8, 8)).astype(np.float32))
+    argv = ["fit", tmp_path / "c.npy", "-o", tmp_path / "m", "--arch", "conv", "--task", "colorize",
+            "--chroma-subsampling", value, "--epochs", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, [str(a) for a in argv])
+    assert result.exit_code == 2
+    err = result.stderr.strip()
+    assert err.startswith(f"hourglass: error: --chroma-subsampling {value};") and len(err.splitlines()) == 1
+    assert "(1000,)" not in err and "chroma=True" not in err
+
+
 def test_fit_help_shows_every_primary_flag_uncut_at_80_columns():
     result = CliRunner().invoke(app, ["fit", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
     assert result.exit_code == 0, result.stderr

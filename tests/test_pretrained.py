@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hourglass import AnomalyDetector, AutoEncoder, InvalidInputError, load
+from hourglass import AnomalyDetector, AutoEncoder, ConvAutoEncoder, InvalidInputError, load
 from hourglass.train.pretrained import attach, layerwise_pretrain
 
 FAST = dict(hidden_layers=(16,), epochs=3, batch_size=32, verbose=0, random_state=0)
@@ -156,3 +156,30 @@ def test_layerwise_pretraining_rejects_bad_settings(X, params, match):
     params.setdefault("pretrain", "layerwise")
     with pytest.raises(InvalidInputError, match=match):
         AutoEncoder(code_size=4, **params, **FAST).fit(X)
+
+
+@pytest.fixture(scope="module")
+def colour_source(tmp_path_factory):
+    """A saved conv model fitted on 3x8x8 images."""
+    images = np.random.default_rng(3).random((16, 3, 8, 8)).astype(np.float32)
+    ae = ConvAutoEncoder(channels=(4,), epochs=1, verbose=0, random_state=0, device="cpu").fit(images)
+    return ae.save(tmp_path_factory.mktemp("conv") / "model")
+
+
+def test_a_conv_encoder_fitted_on_other_images_is_refused_in_words(colour_source):
+    # Torch's "weight of size [32, 3, 3, 3], expected input[2, 1, 64, 64] to have 3 channels" was shown.
+    gray = np.random.default_rng(4).random((8, 1, 6, 6)).astype(np.float32)
+    with pytest.raises(InvalidInputError) as info:
+        ConvAutoEncoder(channels=(4,), encoder=colour_source, epochs=1, verbose=0, device="cpu").fit(gray)
+    message = str(info.value)
+    assert "was fitted on 3x8x8 images; the data holds 1x6x6 images" in message
+    assert "weight" not in message and "\n" not in message
+
+
+def test_a_dense_encoder_for_a_conv_model_is_refused_in_words(source):
+    # "mat1 and mat2 shapes cannot be multiplied" was shown.
+    gray = np.random.default_rng(4).random((8, 1, 6, 6)).astype(np.float32)
+    with pytest.raises(
+        InvalidInputError, match="is a dense model fitted on rows of 12 features; the data holds 1x6x6"
+    ):
+        ConvAutoEncoder(channels=(4,), encoder=source[1], epochs=1, verbose=0, device="cpu").fit(gray)

@@ -243,10 +243,25 @@ def test_cli_sample_writes_a_png_grid_and_npy(saved_models, tmp_path):
     code, out, err = run("sample", vae, "-n", 9, "-o", tmp_path / "s.png", "--seed", 1)
     assert code == 0, err
     with Image.open(tmp_path / "s.png") as img:
-        assert img.size == (3 * 9 + 1, 3 * 9 + 1)
+        # 3 x 3 samples of 8 x 8, each enlarged 11 times to make the grid at least 256 pixels wide.
+        assert img.size == (3 * (8 * 11 + 1) + 1, 3 * (8 * 11 + 1) + 1)
     code, out, err = run("sample", vae, "-n", 5, "-o", tmp_path / "s.npy")
     assert code == 0, err
     assert np.load(tmp_path / "s.npy").shape == (5, 64)
+
+
+def test_cli_sample_enlarges_small_samples_by_nearest_neighbour(saved_models, tmp_path):
+    # 16 digits of 8 x 8 made a 37 x 37 grid: a speck on screen.
+    vae, _ = saved_models
+    code, out, err = run("sample", vae, "-n", 16, "-o", tmp_path / "s.png")
+    assert code == 0, err
+    assert "enlarged 8x" in out
+    with Image.open(tmp_path / "s.png") as img:
+        pixels = np.asarray(img)
+    assert pixels.shape[1] >= 256
+    first = pixels[1 : 1 + 64, 1 : 1 + 64]  # the first sample, 8 x 8 blocks of 8 x 8 pixels
+    blocks = first.reshape(8, 8, 8, 8)
+    assert (blocks == blocks[:, :1, :, :1]).all()
 
 
 def test_cli_sample_refusals_write_nothing(saved_models, tmp_path):

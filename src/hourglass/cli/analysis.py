@@ -61,7 +61,13 @@ def _labels_column(labels: str | None, data: str) -> str | None:
 
 
 def _load_with_labels(
-    estimator, data: str, key: str | None, drop: str | None, label: str | None, labels: str | None
+    estimator,
+    data: str,
+    key: str | None,
+    drop: str | None,
+    label: str | None,
+    labels: str | None,
+    quiet: bool = False,
 ) -> tuple[Dataset, np.ndarray | None]:
     """DATA for the model and the truth: a ``--labels`` file or column, else the table's label column."""
     from hourglass.data.labels import read_labels
@@ -70,7 +76,7 @@ def _load_with_labels(
     if column is not None and label is not None and column != label:
         raise InvalidInputError(f"--labels {column!r} and --label {label!r} name two label columns; give one")
     try:
-        dataset = load_for_model(estimator, data, key, drop, column or label)
+        dataset = load_for_model(estimator, data, key, drop, column or label, quiet)
     except InvalidInputError as exc:
         # The column came from --labels, and no file has that name either: say both, as --labels.
         prefix, message = f"--label {column!r}: ", str(exc)
@@ -139,7 +145,7 @@ def cluster(
         if path is not None:
             check_writable(path, force)
     estimator = load_model(model)
-    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels)
+    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels, quiet)
     result = cluster_codes(
         estimator,
         model_rows(estimator, dataset),
@@ -214,7 +220,7 @@ def calibrate(
     estimator = load_model(model)
     if isinstance(estimator, AnomalyDetector):
         estimator = estimator.estimator_
-    rows = model_rows(estimator, load_for_model(estimator, normal, key, drop, label))
+    rows = model_rows(estimator, load_for_model(estimator, normal, key, drop, label, quiet))
     detector = AnomalyDetector(estimator, quantile=quantile, score_kind=score.value).fit(rows)
     detector.save(output, force=force)
     from hourglass.data.units import headline
@@ -367,12 +373,12 @@ def score(
     detector: Any = estimator if isinstance(estimator, AnomalyDetector) else None
     if normal is not None:
         inner = estimator.estimator_ if detector is not None else estimator
-        normal_rows = model_rows(inner, load_for_model(inner, normal, key, drop, label))
+        normal_rows = model_rows(inner, load_for_model(inner, normal, key, drop, label, quiet))
         detector = AnomalyDetector(inner, quantile=quantile).fit(normal_rows)
     if detector is not None and fixed is not None:
         detector.threshold_, detector.offset_ = fixed, -fixed
     limit = fixed if detector is None else detector.threshold_
-    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels)
+    dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels, quiet)
     if labels is None:
         truth = None  # a class label (--label, or the model's) is no anomaly truth
     if maps is not None and dataset.image_shape is None:

@@ -59,7 +59,7 @@ def compress(
     check_writable(output, force)
     estimator = load_model(model)
     check_codec_model(estimator)
-    X = estimator._validate_input(model_input(estimator, data, key), reset=False)
+    X = estimator._validate_input(model_input(estimator, data, key, quiet=quiet), reset=False)
     blob = compress(estimator, X, None if coder is Coder.auto else coder.value)
     report = compression_report(estimator, X, blob)
     write_bytes_atomic(output, blob)

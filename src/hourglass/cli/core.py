@@ -112,7 +112,7 @@ def encode(
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
-    X = model_input(estimator, data, key, drop, label)
+    X = model_input(estimator, data, key, drop, label, quiet)
     if float16:
         import numpy as np
 
@@ -177,7 +177,7 @@ def reconstruct(
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
-    X = model_input(estimator, data, key, drop, label)
+    X = model_input(estimator, data, key, drop, label, quiet)
     names = feature_names(estimator)
     write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction", names)
 

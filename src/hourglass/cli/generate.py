@@ -19,6 +19,8 @@ from hourglass.exceptions import with_article as _a
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
+#: Width in pixels below which a grid of samples is enlarged (nearest neighbour) to be readable.
+MIN_GRID_WIDTH = 256
 
 
 def sample_images_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -43,10 +45,25 @@ def sample_images_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
     )
 
 
-def tile(images, ncols: int):
-    """Lay ``(n, c, h, w)`` images out in one ``(c, H, W)`` grid with a 1-pixel white border."""
+def upscale_factor(width: int, ncols: int) -> int:
+    """How many times to enlarge samples ``width`` pixels wide, ``ncols`` to a row, so that the grid
+    is at least :data:`MIN_GRID_WIDTH` pixels wide (1: wide enough already).
+
+    Examples
+    --------
+    >>> upscale_factor(8, 4), upscale_factor(64, 8)
+    (8, 1)
+    """
+    return max(1, -(-MIN_GRID_WIDTH // max(1, width * ncols)))
+
+
+def tile(images, ncols: int, scale: int = 1):
+    """Lay ``(n, c, h, w)`` images out in one ``(c, H, W)`` grid with a 1-pixel white border,
+    each enlarged ``scale`` times (nearest neighbour: every pixel a ``scale`` x ``scale`` block)."""
     import numpy as np
 
+    if scale > 1:
+        images = images.repeat(scale, axis=2).repeat(scale, axis=3)
     n, c, h, w = images.shape
     rows = math.ceil(n / ncols)
     grid = np.ones((c, rows * (h + 1) + 1, ncols * (w + 1) + 1), dtype=np.float32)
@@ -100,8 +117,12 @@ def sample(
         drawn = estimator.sample(n, random_state=seed).reshape(n, *shape)
         from hourglass.data.images import save_image
 
-        save_image(output, tile(drawn, min(n, max(1, math.isqrt(n - 1) + 1))), force=force)
-        echo(f"wrote {n} samples of shape {'x'.join(map(str, shape))} as a grid to {output}", quiet)
+        ncols = min(n, max(1, math.isqrt(n - 1) + 1))
+        # An 8x8 digit is a speck on screen: small samples are enlarged to a grid one can read.
+        scale = upscale_factor(shape[2], ncols)
+        save_image(output, tile(drawn, ncols, scale), force=force)
+        enlarged = f", each enlarged {scale}x" if scale > 1 else ""
+        echo(f"wrote {n} samples of shape {'x'.join(map(str, shape))} as a grid to {output}{enlarged}", quiet)
         return
     from hourglass.data.saving import save_array
 

@@ -1,7 +1,8 @@
 """``hourglass apply``: run a convolutional model's task on photos (or arrays) of any size.
 
 A thin layer over :meth:`hourglass.ConvAutoEncoder.apply_image`: read each input, run the task
-tile by tile, write the result into the folder -o under the input's name.
+tile by tile, write the result into the folder -o under the input's name (or, for one input,
+to the file -o when it has an image or array suffix).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from hourglass.registry import TASK_HELP
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
 MIN_SIDE = 8
 ARRAY_SUFFIXES = (".npy",)
+#: Suffixes of the image files a result is written as.
+_RESULT_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 _TASKS_TEXT = "\n\n".join(f"{name}: {text}." for name, text in TASK_HELP.items())
 
@@ -54,7 +57,7 @@ def _result_name(path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         return path.with_suffix(".npy")
-    return path if suffix in (".png", ".jpg", ".jpeg") else path.with_suffix(".png")
+    return path if suffix in _RESULT_IMAGE_SUFFIXES else path.with_suffix(".png")
 
 
 def _make_target(path: Path) -> Path:
@@ -104,10 +107,44 @@ def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -
     return save_image(target, result, force=True)
 
 
+def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
+    """Whether -o names the file of the one result (``-o clean.png``) rather than a folder.
+
+    A name with an image or array suffix that is no folder yet is read as a file: a folder
+    ``clean.png`` holding ``photo.png`` is not what anyone typing it expects.
+    """
+    suffix = out.suffix.lower()
+    if out.is_dir() or suffix not in (*_RESULT_IMAGE_SUFFIXES, *ARRAY_SUFFIXES):
+        return False
+    if len(files) != 1:
+        raise InvalidInputError(
+            f"-o {str(out)!r} names one file, but the {len(files)} inputs give {len(files)} results; "
+            "pass a folder to -o for them"
+        )
+    path = files[0][0]
+    if (path.suffix.lower() in ARRAY_SUFFIXES) != (suffix in ARRAY_SUFFIXES):
+        wanted = "a .npy file" if path.suffix.lower() in ARRAY_SUFFIXES else "a .png or .jpg file"
+        raise InvalidInputError(f"-o {str(out)!r}: the result of {str(path)!r} is written to {wanted}")
+    return True
+
+
+def _apply_to_file(estimator, path: Path, out: Path, force: bool, self_ensemble: bool, quiet: bool) -> None:
+    """Run the model on the one input ``path`` and write its result to the file ``out``."""
+    check_writable(out, force)  # before any work
+    created = make_parents(out)
+    try:
+        _process(estimator, path, out, self_ensemble)  # written atomically: all of it or nothing
+    except BaseException:
+        remove_empty(created)
+        raise
+    echo(f"{path} -> {out}", quiet)
+    echo(f"{estimator.task}: wrote 1 result to {out}", quiet)
+
+
 @command(
     "apply",
     help="Run a convolutional model's task on photos of any size (or .npy arrays); write the results to "
-    "the folder -o.\n\n"
+    "the folder -o (one result: to the file -o, when it ends in .png, .jpg or .npy).\n\n"
     "The task is the one the model was trained for (hourglass fit --arch conv --task ...):\n\n"
     + _TASKS_TEXT
     + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",
@@ -115,7 +152,14 @@ def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -
 def apply(
     model: Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit --arch conv'.")],
     inputs: Annotated[list[Path], typer.Argument(help="Images, folders of images, or .npy arrays.")],
-    out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the results to.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder to write the results to; for one input, a .png, .jpg or .npy file to write instead.",
+        ),
+    ],
     skip_bad: Annotated[
         bool,
         typer.Option("--skip-bad", help="Report unreadable or too small images and go on with the rest."),
@@ -139,6 +183,10 @@ def apply(
             f"{str(model)!r} holds {_a(type(estimator).__name__)}; 'apply' needs a conv model"
         )
     files = _inputs(inputs)
+    if _names_one_file(files, out_dir):
+        # --skip-bad has nothing to go on with: a bad input is the error it is.
+        _apply_to_file(estimator, files[0][0], out_dir, force, self_ensemble, quiet)
+        return
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInputError(f"{str(out_dir)!r} is a file; expected a folder for the results")
     check_writable(out_dir, force=True)

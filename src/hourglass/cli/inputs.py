@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import typer
+
 from hourglass.cli.app import echo
 from hourglass.data.builtin import BUILTIN_DATASETS
 from hourglass.exceptions import InvalidInputError
@@ -115,17 +117,84 @@ def feature_names(estimator) -> list[str] | None:
 
 
 def load_for_model(
-    estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None
+    estimator,
+    data: str,
+    key: str | None,
+    drop: str | None = None,
+    label: str | None = None,
+    quiet: bool = False,
 ) -> Dataset:
     """DATA shaped for the model: rows for dense models, images for convolutional ones.
 
     A table's features are the columns the model was fitted on, selected by name (ids, the
     label and any other column are ignored); ``drop`` and ``label`` say more for a table laid
-    out otherwise.
+    out otherwise. A folder of images is read at the size and in the colours the model was
+    fitted on (a notice on stderr says what that changed, unless ``quiet``), keyed by the
+    files' paths in the folder.
     """
     if is_dense(estimator):
+        if is_image_folder(data) and any(_image_paths(data)):
+            inner = getattr(estimator, "estimator_", estimator)
+            raise InvalidInputError(
+                f"{data!r} is a folder of images, which only a convolutional model reads; this model is "
+                f"dense, fitted on rows of {inner.n_features_in_} features"
+            )
         return load_input(data, key, flat=True, drop=drop, label=label, table=table_of(estimator))
+    if is_image_folder(data):
+        return _image_folder(estimator, data, quiet)
     return load_input(data, key, flat=False, drop=drop, label=label)
+
+
+def _image_paths(folder: str) -> list[Path]:
+    from hourglass.data.images import _list_images
+
+    return _list_images(Path(folder))
+
+
+def _read_as_fitted(estimator, data: str) -> tuple[tuple[int, ...], str]:
+    """The ``(c, h, w)`` a conv model reads images as, and the colour mode that gives ``c``."""
+    from hourglass.estimators.inputs.grids import GridPart
+
+    inner = getattr(estimator, "estimator_", estimator)
+    shape = tuple(int(s) for s in inner.input_shape_)
+    if len(shape) != 3:
+        raise InvalidInputError(
+            f"{data!r} holds images, but this model reads samples of shape "
+            f"{'x'.join(map(str, shape))}, not images (c, h, w)"
+        )
+    return shape, GridPart.folder_mode(inner)
+
+
+def announce_resizing(estimator, data: str, quiet: bool) -> None:
+    """Say on stderr (unless ``quiet``) when the images of the folder DATA are resized or turned
+    gray to be read as the model was fitted: silently, a wrong folder looks like a working one.
+
+    One image file is not resized (one of another size is refused), only turned gray."""
+    if quiet:
+        return
+    from hourglass.data.images import folder_notice
+
+    shape, mode = _read_as_fitted(estimator, data)
+    one_file = Path(data).is_file()
+    paths = [Path(data)] if one_file else _image_paths(data)
+    notice = folder_notice(paths, None if one_file else shape[1:], mode)
+    if notice is not None:
+        typer.echo(f"{notice}: the model reads {'x'.join(map(str, shape))} images", err=True)
+
+
+def _image_folder(estimator, data: str, quiet: bool) -> Dataset:
+    """The images of the folder DATA as the model reads them, keyed by their paths in the folder."""
+    import pandas as pd
+
+    from hourglass.data.images import ImageFolder
+    from hourglass.data.loading import Dataset
+
+    shape, mode = _read_as_fitted(estimator, data)
+    announce_resizing(estimator, data, quiet)
+    images = ImageFolder(data, size=shape[1:], mode=mode)
+    files = [path.relative_to(images.root).as_posix() for path in images.paths]
+    name = Path(data).resolve().name or str(data)
+    return Dataset(images.to_array(), image_shape=shape, name=name, keys=pd.DataFrame({"file": files}))
 
 
 def model_rows(estimator, dataset: Dataset) -> Any:
@@ -142,15 +211,23 @@ def model_rows(estimator, dataset: Dataset) -> Any:
     return pd.DataFrame(dataset.X, columns=dataset.feature_names)
 
 
-def model_input(estimator, data: str, key: str | None, drop: str | None = None, label: str | None = None):
+def model_input(
+    estimator,
+    data: str,
+    key: str | None,
+    drop: str | None = None,
+    label: str | None = None,
+    quiet: bool = False,
+):
     """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder,
-    or one image file, itself (as ``apply`` takes one)."""
+    or one image file, itself (as ``apply`` takes one), after a notice of any resizing."""
     from hourglass.data.images import IMAGE_SUFFIXES
 
     one_image = Path(data).suffix.lower() in IMAGE_SUFFIXES and Path(data).is_file()
     if not is_dense(estimator) and (is_image_folder(data) or one_image):
+        announce_resizing(estimator, data, quiet)
         return data
-    return model_rows(estimator, load_for_model(estimator, data, key, drop, label))
+    return model_rows(estimator, load_for_model(estimator, data, key, drop, label, quiet))
 
 
 def with_key_columns(estimator, dataset: Dataset, results: pd.DataFrame) -> pd.DataFrame:
@@ -158,13 +235,16 @@ def with_key_columns(estimator, dataset: Dataset, results: pd.DataFrame) -> pd.D
     date), so that they join back by key rather than by row order.
 
     Only for a model fitted on a table with column names, and DATA read whole from a table with
-    a header (:attr:`~hourglass.data.loading.Dataset.keys`); not a table streamed from disk, an
-    array or images. Columns named like one of the results' own are left out.
+    a header (:attr:`~hourglass.data.loading.Dataset.keys`); not a table streamed from disk or
+    an array. A conv model's results on a folder of images go behind a ``file`` column, each
+    image's path in the folder. Columns named like one of the results' own are left out.
     """
     import pandas as pd
 
     schema, keys = table_of(estimator), dataset.keys
-    if schema is None or schema.features is None or keys is None or len(keys) != len(results):
+    # A conv model's keys are those of an image folder (its files' paths), which nothing else has.
+    by_name = not is_dense(estimator) or (schema is not None and schema.features is not None)
+    if not by_name or keys is None or len(keys) != len(results):
         return results
     taken = {str(c) for c in results.columns}
     keys = keys[[c for c in keys.columns if str(c) not in taken]]

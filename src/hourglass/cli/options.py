@@ -223,6 +223,13 @@ def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:
             continue
         if not takes(kind, param):
             other = next(k for k in param.kinds if k != kind)
+            if kind == "vae":
+                # --arch conv --variational is kind 'vae' too: "not vae" would contradict what was typed.
+                plain = " and ".join(k for k in param.kinds if k != kind)
+                raise InvalidInputError(
+                    f"{param.flag} is not available with --variational (or --arch vae): it is an option of "
+                    f"--arch {plain} models that are not variational"
+                )
             raise InvalidInputError(f"{param.flag} is an option of --arch {other} models, not {kind}")
         params[param.name] = _value(param, raw)
     # A noise level alone means Gaussian noise at that level.

@@ -174,6 +174,64 @@ def check_photos(paths, patch_size: tuple[int, int]) -> None:
             )
 
 
+#: Headers read by :func:`folder_notice`: enough to describe a folder, quick for one of millions.
+NOTICE_SAMPLE = 1000
+#: Pillow modes that hold one channel: converting them to "L" drops no colour.
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _shown_size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _images(n: int, of: str, kind: str = "") -> str:
+    """``'1 image'``, ``'4 colour images'``, ``'3 of the first 1000 images'``."""
+    return f"{n}{of} {kind}image" + ("" if n == 1 and not of else "s")
+
+
+def folder_notice(paths, size: tuple[int, int] | None, mode: str) -> str | None:
+    """What reading ``paths`` at ``size`` in ``mode`` changes, in words, from the files' headers.
+
+    Returns ``'resized 4 images to 64x64 (sizes 512x512 to 600x400)'``, ``'converted 3 colour
+    images to gray'``, both joined by ``and``, or None when every image is read as it is. Only
+    the first :data:`NOTICE_SAMPLE` files are looked at, and the words then say so.
+
+    Examples
+    --------
+    >>> folder_notice(sorted(Path("photos").glob("*.png")), (64, 64), "RGB")  # doctest: +SKIP
+    'resized 4 images to 64x64 (sizes 512x512 to 600x400)'
+    """
+    paths = list(paths)
+    checked = paths[:NOTICE_SAMPLE]
+    other_sizes: list[tuple[int, int]] = []
+    coloured = 0
+    for path in checked:
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+                if img.getexif().get(0x0112) in _QUARTER_TURNS:
+                    width, height = height, width
+                coloured += mode == "L" and img.mode not in _GRAY_MODES
+        except _PIL_ERRORS:
+            continue  # a bad file is reported, by name, when it is read
+        if size is not None and (height, width) != tuple(size):
+            other_sizes.append((height, width))
+    of = f" of the first {len(checked)}" if len(paths) > len(checked) else ""
+    changes = []
+    if other_sizes:
+        smallest = min(other_sizes, key=lambda s: (s[0] * s[1], s))
+        largest = max(other_sizes, key=lambda s: (s[0] * s[1], s))
+        sizes = (
+            f"all {_shown_size(smallest)}"
+            if smallest == largest
+            else f"sizes {_shown_size(smallest)} to {_shown_size(largest)}"
+        )
+        changes.append(f"resized {_images(len(other_sizes), of)} to {_shown_size(size)} ({sizes})")
+    if coloured:
+        changes.append(f"converted {_images(coloured, of, 'colour ')} to gray")
+    return " and ".join(changes) or None
+
+
 def is_gray(image: np.ndarray) -> bool:
     """Whether a ``(3, ...)`` image (or ``(n, 3, ...)`` batch) is gray: its channels are equal.
 

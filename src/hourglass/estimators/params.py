@@ -112,6 +112,10 @@ def _flag(name: str) -> tuple[str, ...]:
 
 
 _ARCH, _TRAIN, _GUARD, _PRE, _CONV, _VQ, _VAE = PANELS
+#: ``(height, width)`` of the images (or patches) a conv model trains on from a folder when
+#: ``image_size=None``; images of other sizes are resized to it.
+DEFAULT_IMAGE_SIZE = (64, 64)
+_IMAGE_SIZE = "x".join(map(str, DEFAULT_IMAGE_SIZE))
 _RESTORATION = "restoration tasks use 2, reconstruct 1"
 
 PARAMS: tuple[Param, ...] = (
@@ -120,7 +124,7 @@ PARAMS: tuple[Param, ...] = (
           per_kind={"conv": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
     Param("hidden_layers", tuple[int, ...] | str, "auto",
           "Nodes per encoder layer, e.g. 256,128 (auto: 256,128; 512,256 above 512 features; "
-          "64,32 under 100 training rows).",
+          "64,32 where the PCA path is on: under 100 training rows, more than the code size).",
           per_kind={"vae": (256, 128)}, kinds=("dense", "vae"), flags=("--hidden-layers", "--hidden"),
           panel=_ARCH, metavar="INT[,INT]|auto"),
     Param("decoder_layers", tuple[int, ...] | None, None, "Decoder layers, innermost first (none: mirror).",
@@ -157,7 +161,9 @@ PARAMS: tuple[Param, ...] = (
     Param("chroma_subsampling", int, 4,
           "colorize: the network works at 1/N resolution, its chroma upsampled onto the exact luminance.",
           kinds=("conv",), flags=_flag("chroma_subsampling"), panel=_CONV, metavar="INT"),
-    Param("image_size", tuple[int, int] | None, None, "Image folders: HxW to resize to / cut patches of.",
+    Param("image_size", tuple[int, int] | None, None,
+          f"Image folders: HxW to resize to / cut patches of (none: {_IMAGE_SIZE}; colorize: "
+          f"{_IMAGE_SIZE} times --chroma-subsampling).",
           kinds=("conv", "vae"), flags=_flag("image_size"), panel=_CONV, metavar="HxW"),
     Param("color_mode", str | None, None, "Image folders: L (gray) or RGB (default).",
           kinds=("conv", "vae"), flags=_flag("color_mode"), panel=_CONV, choices=MODES),
@@ -304,6 +310,7 @@ def store_parameters(estimator: object, arguments: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "DEFAULT_IMAGE_SIZE",
     "EXTENDS",
     "KINDS",
     "PANELS",

@@ -93,6 +93,47 @@ def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = No
     return config
 
 
+def _described(shape: tuple[int, ...]) -> str:
+    """``'3x64x64 images'``, ``'rows of 64 features'``: what a model reads, in words."""
+    shown = "x".join(str(int(s)) for s in shape)
+    if len(shape) == 1:
+        return f"rows of {shown} features"
+    return {2: f"{shown} series", 3: f"{shown} images", 4: f"{shown} videos"}.get(len(shape), shown)
+
+
+def check_grid_parts(input_shape: tuple[int, ...], encoder: Any = None, decoder: Any = None) -> None:
+    """Refuse a saved encoder or decoder that was fitted on other samples than ``input_shape``.
+
+    Said in words before any layer sees the data: torch's own error names weights and
+    channels ("weight of size [32, 3, 3, 3]"), not what the part and the data hold.
+
+    Raises
+    ------
+    InvalidInputError
+        "the encoder from 'm' was fitted on 3x64x64 images; the data holds 1x32x32 images ...".
+
+    Examples
+    --------
+    >>> check_grid_parts((1, 32, 32), encoder=nn.Identity())  # a module is checked on a sample instead
+    """
+    for role, source in (("encoder", encoder), ("decoder", decoder)):
+        if not is_path(source):
+            continue
+        src = source_architecture(source)
+        fitted = getattr(src, "input_shape", None)
+        if fitted is None:  # a dense model's layers take rows, whatever their width
+            raise InvalidInputError(
+                f"the {role} from {str(source)!r} is a dense model fitted on {_described((src.input_dim,))}; "
+                f"the data holds {_described(input_shape)}, for which a convolutional model takes the "
+                f"{role} of a convolutional one"
+            )
+        if tuple(fitted) != tuple(input_shape):
+            raise InvalidInputError(
+                f"the {role} from {str(source)!r} was fitted on {_described(fitted)}; the data holds "
+                f"{_described(input_shape)}; expected data of the shape it was fitted on"
+            )
+
+
 def _dense_source(path: str | Path, role: str) -> DenseConfig:
     src = source_architecture(path)
     if not isinstance(src, DenseConfig):
@@ -103,4 +144,4 @@ def _dense_source(path: str | Path, role: str) -> DenseConfig:
     return src
 
 
-__all__ = ["dense_architecture", "load_part", "source_architecture"]
+__all__ = ["check_grid_parts", "dense_architecture", "load_part", "source_architecture"]

@@ -73,7 +73,9 @@ def _check_limits(name: str, sizes, limit: int, count_limit: int | None = MAX_LA
         count_limit is None or len(sizes) <= count_limit,
         f"{name} has {len(sizes)} entries; at most {count_limit} are supported",
     )
-    _require(all(s <= limit for s in sizes), f"{name}={sizes} exceeds the supported maximum of {limit}")
+    # One size reads as the number it is (chroma_subsampling=1000), not as a tuple "(1000,)".
+    shown = sizes[0] if len(sizes) == 1 else sizes
+    _require(all(s <= limit for s in sizes), f"{name}={shown} exceeds the supported maximum of {limit}")
 
 
 def _json_type_matches(value: Any, hint: Any, scalar_for_tuple: bool) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,20 +16,27 @@ import scipy.sparse
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from hourglass.data.images import MODES, ImageFolder, check_photos, load_image
+from hourglass.data.images import MODES, ImageFolder, check_photos, folder_notice, load_image
 from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.data.tiling import PatchDataset
+from hourglass.estimators import parts
 from hourglass.estimators.inputs.part import InputPart, register_input
-from hourglass.estimators.params import BY_NAME
+from hourglass.estimators.params import BY_NAME, DEFAULT_IMAGE_SIZE
 from hourglass.exceptions import InvalidInputError
-from hourglass.nn.config import DOWNSAMPLINGS, ConvConfig, check_skip_connections
+from hourglass.nn.config import (
+    DOWNSAMPLINGS,
+    MAX_INPUT_VALUES,
+    MAX_KERNEL,
+    ConvConfig,
+    check_skip_connections,
+)
 from hourglass.nn.conv import code_map_shape
 from hourglass.nn.conv_model import build_conv  # noqa: F401  (registers the "conv" architecture)
+from hourglass.runtime import distributed
 from hourglass.runtime.seeds import as_seed
 from hourglass.train.tasks import task_of
 
-DEFAULT_IMAGE_SIZE = (64, 64)
 #: Images sampled to fit the scaler and choose the loss when training from a folder.
 SCALER_SAMPLE = 256
 #: Patches cut from each photo of a folder when training a restoration task.
@@ -74,6 +82,31 @@ def _warn_if_bytes_for_unit_data(est: Any, data: np.ndarray) -> None:
         )
 
 
+def _check_image_size(est: Any, size: tuple[int, ...]) -> None:
+    """Refuse an ``image_size`` whose images no model takes, before any photo is decoded at it."""
+    channels = 1 if est.color_mode == "L" else 3
+    values = channels * math.prod(int(s) for s in size)
+    if values > MAX_INPUT_VALUES:
+        raise InvalidInputError(
+            f"image_size={int(size[0])}x{int(size[1])} makes images of {values:,} values "
+            f"({channels} channel(s)); at most {MAX_INPUT_VALUES:,} are supported, so expected a "
+            "smaller height x width"
+        )
+
+
+def _announce(est: Any, paths: list[Path], size: tuple[int, int] | None, mode: str) -> None:
+    """Say on stderr (when verbose) that the photos of a folder are not trained on as they are:
+    resized to ``size`` (None: patches, not resized) or turned gray."""
+    if not est.verbose or not distributed.is_main():
+        return  # the headers are not even read
+    notice = folder_notice(paths, size, mode)
+    if notice is None:
+        return
+    chosen = size is None or est.image_size is not None
+    hint = "" if chosen else "; pass --image-size (Python: image_size) to choose the size"
+    print(notice + hint, file=sys.stderr, flush=True)
+
+
 @register_input
 class GridPart(InputPart):
     """Grids of values, channels first, with any number of spatial axes: arrays, large ``.npy``
@@ -113,6 +146,18 @@ class GridPart(InputPart):
                 raise InvalidInputError(
                     f"image_size={est.image_size!r}; expected (height, width), two positive ints"
                 )
+            _check_image_size(est, size)
+        chroma = getattr(est, "chroma_subsampling", 1)
+        if (
+            not isinstance(chroma, numbers.Integral)
+            or isinstance(chroma, bool)
+            or not 1 <= chroma <= MAX_KERNEL
+        ):
+            # The colorizer predicts colour at 1/N of the photo's resolution: N is a small factor.
+            raise InvalidInputError(
+                f"chroma_subsampling={chroma!r}; expected an integer from 1 to {MAX_KERNEL} (the colorizer "
+                "predicts colour at 1/N of the photo's resolution)"
+            )
 
     @staticmethod
     def folder_mode(est: Any) -> str:
@@ -134,9 +179,11 @@ class GridPart(InputPart):
         mode = est.color_mode or "RGB"
         if not task.restoration:
             folder = ImageFolder(X, size=size, mode=mode, fit="resize")
+            _announce(est, folder.paths, size, mode)
             return self.dataset_source(est, folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
         paths = ImageFolder(X, size=None, mode=mode).paths
+        _announce(est, paths, None, mode)
         check_photos(paths, size)
         task.check_photos(paths, str(X))
         patches = PatchDataset(paths, size, mode, PATCHES_PER_IMAGE, as_seed(est.random_state))
@@ -235,6 +282,7 @@ class GridPart(InputPart):
         # The first items fit sees: also where colorize learns whether it has colour to learn.
         task_of(est).check_samples(tuple(head.shape[1:]))
         if est.code_size is None:
+            self._warn_if_spatial_code_is_wide(est, tuple(head.shape[1:]))
             return
         if not isinstance(est.code_size, numbers.Integral) or est.code_size < 1:
             raise InvalidInputError(
@@ -247,6 +295,26 @@ class GridPart(InputPart):
                 "wide as the input can learn the identity; lower code_size, pick a task or noise, or add "
                 "a sparsity guard (l1_penalty, kl_penalty or topk)"
             )
+
+    def _warn_if_spatial_code_is_wide(self, est: Any, sample_shape: tuple[int, ...]) -> None:
+        """Warn where the spatial code holds as many values as a sample: what ``code_size`` of
+        that width is refused for (it can learn the identity), here from the channels' defaults
+        (32, 64) on gray images (4x the pixels) or series (16x the values of one channel)."""
+        if self.overcomplete_allowed(est):
+            return
+        channels = self.channels(est)
+        factor = 2 ** len(channels)
+        code = (channels[-1], *(math.ceil(s / factor) for s in sample_shape[1:]))
+        n_code, n_input = math.prod(code), math.prod(sample_shape)
+        if n_code < n_input:
+            return
+        warnings.warn(
+            f"the spatial code ({'x'.join(map(str, code))} = {n_code:,} values) is as wide as one sample "
+            f"({'x'.join(map(str, sample_shape))} = {n_input:,}) or wider, so it can learn the identity; "
+            "give code_size (--code-size: a flat code) or fewer channels, or a task, noise or sparsity guard",
+            UserWarning,
+            stacklevel=5,
+        )
 
     def auto_learning_rate(self, est: Any) -> tuple[float, str]:
         conv = BY_NAME["learning_rate"].default_for("conv")
@@ -273,6 +341,10 @@ class GridPart(InputPart):
         return task_of(est).restoration and est.downsampling == "pool" and est.code_size is None
 
     def architecture(self, est: Any, head: np.ndarray, output_activation: str) -> ConvConfig:
+        # A saved part fitted on other images is named here, before torch fails on its weights.
+        parts.check_grid_parts(
+            tuple(head.shape[1:]), getattr(est, "encoder", None), getattr(est, "decoder", None)
+        )
         task = task_of(est)
         cpb = est.convs_per_block
         return ConvConfig(
