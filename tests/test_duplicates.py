@@ -35,14 +35,29 @@ def test_groups_join_identical_rows_of_arrays_and_frames():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_split_keeps_groups_together_and_near_the_share(seed):
-    rng = np.random.default_rng(seed)
-    groups = rng.integers(0, 40, size=300)
-    groups = np.unique(groups, return_inverse=True)[1]
+def test_split_keeps_groups_together(seed):
+    groups = np.unique(np.random.default_rng(seed).integers(0, 40, size=300), return_inverse=True)[1]
     kept, held = split_rows(300, 60, np.random.default_rng(seed), groups)
     assert not set(groups[kept]) & set(groups[held])
     assert sorted([*kept, *held]) == list(range(300))
-    assert abs(len(held) - 60) <= np.bincount(groups).max()
+    assert len(kept) and len(held)
+
+
+def test_split_moves_only_the_repeated_rows():
+    # 200 rows, 10 of them copies of others: every other row stays where the plain split put it.
+    groups = np.arange(200)
+    groups[190:] = np.arange(10)
+    groups = np.unique(groups, return_inverse=True)[1]
+    plain_held = set(split_rows(200, 20, np.random.default_rng(3))[1])
+    held = set(split_rows(200, 20, np.random.default_rng(3), groups)[1])
+    repeated = set(range(10)) | set(range(190, 200))
+    assert plain_held - repeated == held - repeated
+
+
+def test_split_holds_out_the_share_on_average():
+    groups = np.repeat(np.arange(100), 3)
+    sizes = [len(split_rows(300, 30, np.random.default_rng(seed), groups)[1]) for seed in range(300)]
+    assert np.mean(sizes) == pytest.approx(30, rel=0.05)
 
 
 def test_groups_are_the_same_in_every_process():
@@ -76,7 +91,7 @@ def test_compare_holds_out_no_copy_of_a_training_row():
     )
     assert not _shared_rows(result.X_train, result.X_test)
     assert "356 of 534 samples repeat another" in result.note
-    assert len(result.X_test) == pytest.approx(0.2 * 534, abs=3)
+    assert 0.1 * 534 < len(result.X_test) < 0.3 * 534
 
 
 def test_fit_validates_on_rows_it_did_not_train_on():
@@ -88,7 +103,7 @@ def test_fit_validates_on_rows_it_did_not_train_on():
     assert ae.history_.recipe["repeated_rows"].startswith("356 of 534 items repeat another")
     assert "356 of 534 items" in ae.history_.recipe_summary()
     train, val = fitting.split_source(ae, ArraySource(X))
-    assert len(val) == pytest.approx(53, abs=3)
+    assert 20 < len(val) < 90
     assert not _shared_rows(X[train], X[val])
 
 

@@ -83,35 +83,53 @@ def repeated_rows(groups: np.ndarray | None) -> int:
 def split_rows(
     n: int, n_held: int, rng: np.random.Generator | np.random.RandomState, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(kept, held-out) sorted row indices, about ``n_held`` held out, identical rows together.
+    """(kept, held-out) sorted row indices: ``n_held`` held out, or about as many with ``groups``.
 
-    Without ``groups`` (no row repeats) this is a plain shuffled split: ``rng.permutation(n)``,
-    the first ``n_held`` held out. With them, whole groups are drawn in a shuffled order until
-    their rows come closest to ``n_held`` (at least one group on each side), so no held-out row
-    has a copy among the kept ones.
+    The plain shuffled split (``rng.permutation(n)``, the first ``n_held`` held out), then
+    :func:`keep_together` with ``groups``.
 
     Examples
     --------
     >>> groups = np.array([0, 0, 0, 1, 2, 3])
     >>> kept, held = split_rows(6, 2, np.random.default_rng(0), groups)
-    >>> groups[kept].tolist(), groups[held].tolist()  # group 0 all kept: 1 row is nearer 2 than 4
-    ([0, 0, 0, 1, 3], [2])
+    >>> groups[kept].tolist(), groups[held].tolist()
+    ([0, 0, 0, 2, 3], [1])
     """
-    if groups is None or groups.max() < 1:
-        order = rng.permutation(n)
-        return np.sort(order[n_held:]), np.sort(order[:n_held])
-    sizes = np.bincount(groups)
-    order = rng.permutation(len(sizes))
-    cumulative = np.cumsum(sizes[order])
-    first_reaching = int(np.searchsorted(cumulative, n_held))
-    # The number of groups whose rows come closest to n_held: the first prefix that reaches
-    # it, or the one before, whichever is nearer; one group at least, and one left to keep.
-    taken = first_reaching + 1
-    if first_reaching > 0 and n_held - cumulative[first_reaching - 1] <= cumulative[first_reaching] - n_held:
-        taken = first_reaching
-    taken = min(max(taken, 1), len(sizes) - 1)
-    held = np.isin(groups, order[:taken])
-    return np.flatnonzero(~held), np.flatnonzero(held)
+    order = rng.permutation(n)
+    kept, held = np.sort(order[n_held:]), np.sort(order[:n_held])
+    if groups is None:
+        return kept, held
+    kept, held = keep_together(kept, held, groups)
+    return np.sort(kept), np.sort(held)
 
 
-__all__ = ["duplicate_groups", "repeated_rows", "split_rows"]
+def keep_together(kept: np.ndarray, held: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A split of rows with each group of identical rows moved whole to the side of its first row.
+
+    Rows that do not repeat stay where they were, in their order (the moved rows follow), so a
+    table with a few repeats is split as before unless a repeated row straddled the split
+    (iris, one repeated row), and each group is held out with the split's own chance: about as
+    many rows are held out. Each side keeps one group at least.
+
+    Examples
+    --------
+    >>> keep_together(np.array([0, 1, 2]), np.array([3, 4]), np.array([0, 1, 2, 0, 3]))
+    (array([0, 1, 2, 3]), array([4]))
+    """
+    is_held = np.zeros(len(groups), dtype=bool)
+    is_held[held] = True
+    first_row = np.full(groups.max() + 1, len(groups))
+    np.minimum.at(first_row, groups, np.arange(len(groups)))
+    group_held = is_held[first_row]
+    if not group_held.any():  # every group's first row was kept: hold out the first held row's
+        group_held[groups[held[0]]] = True
+    if group_held.all():
+        group_held[groups[kept[0]]] = False
+    stays_kept, stays_held = ~group_held[groups[kept]], group_held[groups[held]]
+    return (
+        np.concatenate([kept[stays_kept], held[~stays_held]]),
+        np.concatenate([held[stays_held], kept[~stays_kept]]),
+    )
+
+
+__all__ = ["duplicate_groups", "keep_together", "repeated_rows", "split_rows"]

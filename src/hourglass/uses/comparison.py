@@ -17,9 +17,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 
-from hourglass.data.duplicates import duplicate_groups, repeated_rows, split_rows
+from hourglass.data.duplicates import duplicate_groups, keep_together, repeated_rows
 from hourglass.data.table import column_labels, split_frame
 from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.units reads, re-exported
 from hourglass.estimators.base import BaseAutoEncoder
@@ -353,14 +352,12 @@ def compare(
             f"X has {len(X)} sample(s); comparing needs some to train on and some to test on "
             f"(test_size={test_size}): give more samples or a smaller test_size"
         )
+    train_index, test_index = train_test_split(
+        np.arange(len(X)), test_size=test_size, random_state=random_state
+    )
     groups = duplicate_groups(X)
-    if groups is None:
-        train_index, test_index = train_test_split(
-            np.arange(len(X)), test_size=test_size, random_state=random_state
-        )
-    else:  # identical rows on one side: a held-out row's copy must not be a training row
-        n_test = math.ceil(test_size * len(X))
-        train_index, test_index = split_rows(len(X), n_test, check_random_state(random_state), groups)
+    if groups is not None:  # identical rows on one side: a held-out row's copy must not be a training row
+        train_index, test_index = keep_together(train_index, test_index, groups)
     X_train, X_test = X[train_index], X[test_index]
     too_few = [k for k in sizes if k is not None and k > len(X_train)]
     if too_few:
