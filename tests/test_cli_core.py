@@ -133,6 +133,19 @@ def test_fit_reports_what_it_did_unless_quiet(files, tmp_path):
     assert "x PCA's at the same code size on the same rows" in out
 
 
+def test_fit_summary_says_how_few_rows_the_validation_figure_rests_on():
+    from sklearn.datasets import load_digits, load_wine
+
+    from hourglass.cli.fitting import validation_text
+
+    wine = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(load_wine().data)
+    assert wine.history_.recipe["validation_rows"] == 18
+    assert "on only 18 held-out rows that also chose the epoch kept" in validation_text(wine)
+    digits = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(load_digits().data)
+    assert digits.history_.recipe["validation_rows"] == 180
+    assert "held-out rows" not in validation_text(digits)
+
+
 def test_fit_summary_says_when_training_stopped_early(make_ae):
     from hourglass.cli.core import fit_summary
 

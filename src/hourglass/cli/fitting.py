@@ -199,6 +199,10 @@ def fit_summary(estimator, resumed: bool = False) -> str:
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
 
 
+#: Below this many validation rows the end-of-fit line says how few they were.
+FEW_VALIDATION_ROWS = 100
+
+
 def validation_text(estimator) -> str:
     """``; validation MSE 0.38 in standardized units (916 in the data's raw units)``, or nothing."""
     from hourglass.data.units import headline, units_of
@@ -213,6 +217,14 @@ def validation_text(estimator) -> str:
     pca = getattr(estimator, "validation_pca_mse_", None)
     if pca:  # None on models saved before it, or where PCA does not compare; 0: PCA is exact
         text += f", {scaled / pca:.3g}x PCA's at the same code size on the same rows"
+    rows = estimator.history_.recipe.get("validation_rows")
+    if isinstance(rows, int) and rows < FEW_VALIDATION_ROWS:
+        # On wine's 18 rows, which also chose the epoch kept, the ratio read 0.61x where 36
+        # test rows gave 0.80x, and diabetes' 0.75x was 1.06x: a figure to read with its size.
+        text += (
+            f", on only {rows} held-out rows that also chose the epoch kept "
+            "(hourglass compare tests on unseen rows)"
+        )
     return text
 
 

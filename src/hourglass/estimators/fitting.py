@@ -133,12 +133,13 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
 def split_source(est: Any, source: TrainingSource) -> tuple[np.ndarray, np.ndarray]:
     """:func:`split` of ``source``'s items, identical ones kept on one side.
 
-    Leaves in ``est._split_note`` the recipe's entry on repeated items (empty without any).
+    Leaves in ``est._split_note`` the recipe's entries: the validation items' number, and a word
+    on repeated items where there are any.
     """
     groups = source.duplicate_groups()
     train, val = split(est, len(source), groups)
     repeats = repeated_rows(groups)
-    est._split_note = {}
+    est._split_note = {"validation_rows": int(len(val))} if len(val) else {}
     if repeats and len(val):
         est._split_note["repeated_rows"] = (
             f"{repeats} of {len(source)} items repeat another; identical items were kept on one side "
