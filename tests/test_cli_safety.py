@@ -359,3 +359,16 @@ def test_a_resumed_run_says_how_long_it_trained_in_all(files, interrupted):
     code, out, err = run("fit", files / "data.npy", "--out", interrupted, *FAST_FIT[:-1], "--resume")
     assert code == 0, err
     assert "s with the run it resumed) on cpu" in out, out
+
+
+def test_fit_force_never_deletes_data_kept_in_the_model_folder(files, tmp_path):
+    model = tmp_path / "m"
+    assert run("fit", files / "data.npy", "--out", model, *FAST_FIT)[0] == 0
+    kept = model / "data.npy"
+    kept.write_bytes((files / "data.npy").read_bytes())
+    assert_one_line_error(
+        *run("fit", kept, "--out", model, *FAST_FIT, "--force"),
+        "lies inside the model folder --output",
+        "--force never deletes an input",
+    )
+    assert kept.read_bytes() == (files / "data.npy").read_bytes()

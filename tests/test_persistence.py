@@ -319,3 +319,41 @@ def test_crafted_layer_sizes_fail_fast_without_allocating(copy_of_saved, layers)
     grown, message = result.stdout.split(" ", 1)
     assert int(grown) < 100 * 2**20, result.stdout
     assert "does not match its config" in message or "supported" in message, message
+
+
+# -- parameters a model file does not carry --------------------------------------------------------
+class _Counting:
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, estimator, epoch, logs):
+        self.epochs += 1
+
+
+def test_a_model_fitted_with_callbacks_and_a_checkpoint_folder_loads_and_refits(tmp_path):
+    X = np.random.default_rng(0).random((60, 5)).astype(np.float32)
+    ae = hourglass.AutoEncoder(epochs=1, verbose=0, callbacks=[_Counting()], checkpoint_dir=tmp_path / "ck")
+    folder = ae.fit(X).save(tmp_path / "m")
+    params = read_config(folder)["params"]
+    assert params["callbacks"] is None and params["checkpoint_dir"] is None
+    loaded = hourglass.load(folder)
+    assert loaded.callbacks is None and loaded.checkpoint_dir is None
+    loaded.fit(X)  # [None] callbacks were refused here
+
+
+def test_a_file_that_names_a_checkpoint_folder_does_not_choose_where_a_refit_writes(copy_of_saved, tmp_path):
+    _edit_config(copy_of_saved, lambda c: c["params"].update(checkpoint_dir=str(tmp_path / "elsewhere")))
+    loaded = hourglass.load(copy_of_saved)
+    assert loaded.checkpoint_dir is None
+
+
+def test_a_loaded_detector_keeps_the_estimator_it_was_given(tmp_path):
+    X = np.random.default_rng(0).random((80, 6)).astype(np.float32)
+    template = hourglass.AutoEncoder(code_size=4, epochs=2, random_state=0, verbose=0)
+    detector = hourglass.AnomalyDetector(template, random_state=0).fit(X)
+    loaded = hourglass.load(detector.save(tmp_path / "d"))
+    assert loaded.get_params()["estimator"].get_params() == template.get_params()
+    assert not hasattr(loaded.estimator, "module_")  # the template, not the fitted model
+    np.testing.assert_array_equal(loaded.fit(X).decision_function(X), detector.decision_function(X))
+    default = hourglass.AnomalyDetector(random_state=0, epochs=1).fit(X)
+    assert hourglass.load(default.save(tmp_path / "e")).estimator is None

@@ -306,11 +306,22 @@ def _refuse_output_over_input(kwargs: dict[str, Any], flags: dict[str, str]) -> 
         for name, value in kwargs.items():
             if name in ("output", "out") or not isinstance(value, (str, Path)) or not value:
                 continue
-            if Path(value).exists() and os.path.samefile(value, output):
-                what = flags.get(name, name.upper())
+            if not Path(value).exists():
+                continue
+            what = flags.get(name, name.upper())
+            if os.path.samefile(value, output):
                 raise fail(
                     f"--output {str(output)!r} is the input {what} {str(value)!r}; write the results "
                     "to another file (--force never overwrites an input)"
+                )
+            # A folder replaced whole (a model's) takes every file in it: data kept in the model
+            # folder went with it under fit --force.
+            replaced_whole = (output / "config.json").is_file()  # a model folder, which a save replaces
+            if replaced_whole and Path(value).resolve().is_relative_to(output.resolve()):
+                raise fail(
+                    f"the input {what} {str(value)!r} lies inside the model folder --output {str(output)!r}, "
+                    "which is replaced whole; move it out or write to another folder (--force never "
+                    "deletes an input)"
                 )
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from hourglass.estimators import fitted_state
 from hourglass.estimators.code_distance import SCORE_KINDS, CodeDistance
-from hourglass.estimators.persistence import ESTIMATORS, from_json, json_safe
+from hourglass.estimators.persistence import ESTIMATORS, loaded_params, saved_params
 from hourglass.exceptions import InvalidInputError
 
 # Fitted state of the wrapped estimator that the persistence layer reads and writes on the
@@ -27,6 +28,7 @@ DELEGATED = ("module_", "scaler_", "architecture_", "history_")
 DETECTOR_KEYS = (
     "estimator_class",
     "estimator_params",
+    "estimator_given_",
     "threshold_",
     "offset_",
     "score_units_",
@@ -60,7 +62,9 @@ def saved_attributes(detector: Any) -> dict[str, Any]:
     return {
         **fitted_state.saved_attributes(inner),
         "estimator_class": type(inner).__name__,
-        "estimator_params": {k: json_safe(v) for k, v in inner.get_params(deep=False).items()},
+        "estimator_params": saved_params(inner),
+        # The estimator= template is the wrapped model's parameters: a loaded detector refits it.
+        "estimator_given_": detector.estimator is not None,
         "threshold_": float(detector.threshold_),
         "offset_": float(detector.offset_),
         "score_units_": getattr(detector, "score_units_", "raw"),
@@ -94,7 +98,9 @@ def restore_attributes(detector: Any, fitted: dict[str, Any], tensors: dict[str,
     name = fitted["estimator_class"]
     if name not in ESTIMATORS:
         raise KeyError(f"unknown wrapped estimator {name!r}")
-    inner = ESTIMATORS[name](**{k: from_json(v) for k, v in fitted["estimator_params"].items()})
+    inner = ESTIMATORS[name](**loaded_params(fitted["estimator_params"]))
+    if fitted.get("estimator_given_"):
+        detector.estimator = clone(inner)  # before the fitted state: the template, unfitted
     for attribute, value in vars(detector).pop("_loaded_parts", {}).items():
         setattr(inner, attribute, value)
     prefix = "estimator."

@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import numbers
 import typing
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from hourglass.estimators.fitted_state import (
     saved_attributes,
     saved_tensors,
 )
+from hourglass.estimators.saved_params import from_json, json_safe, loaded_params, saved_params  # noqa: F401
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
@@ -148,26 +148,6 @@ def _import_estimators() -> None:
         importlib.import_module(module)
 
 
-def json_safe(value: Any) -> Any:
-    """Parameters as JSON: tuples become lists; objects that JSON cannot hold become None."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (tuple, list)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    return None  # e.g. a RandomState or a user's torch module: the weights carry what matters
-
-
-def from_json(value: Any) -> Any:
-    """Inverse of :func:`json_safe` for parameters: lists become tuples again."""
-    return tuple(from_json(v) for v in value) if isinstance(value, list) else value
-
-
 def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     """Write a fitted estimator to the folder ``path`` (see the module docstring).
 
@@ -208,7 +188,7 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
         "hourglass_version": __version__,
         "torch_version": torch.__version__,
         "estimator": type(estimator).__name__,
-        "params": {k: json_safe(v) for k, v in estimator.get_params(deep=False).items()},
+        "params": saved_params(estimator),
         "architecture": estimator.architecture_.to_dict(),
         "scaling": estimator.scaler_.kind,
         "fitted": saved_attributes(estimator),
@@ -433,7 +413,7 @@ def load(path: str | Path, device: str | None = None):
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelFileError(f"{str(weights)!r} is corrupt: {_one_line(exc)}") from None
     try:
-        estimator = cls(**{k: from_json(v) for k, v in config["params"].items()})
+        estimator = cls(**loaded_params(config["params"]))
         module = build_model(architecture)
         module.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         estimator.architecture_ = architecture
