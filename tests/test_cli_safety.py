@@ -372,3 +372,30 @@ def test_fit_force_never_deletes_data_kept_in_the_model_folder(files, tmp_path):
         "--force never deletes an input",
     )
     assert kept.read_bytes() == (files / "data.npy").read_bytes()
+
+
+def test_an_interrupted_command_that_keeps_no_checkpoint_offers_no_resume(
+    files, tmp_path, monkeypatch, capsys
+):
+    from hourglass.cli import main
+    from hourglass.estimators import persistence
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence, "load", interrupted)
+    code = main(["encode", str(files / "model"), str(files / "data.npy"), "-o", str(tmp_path / "c.npy")])
+    assert code == 130
+    assert capsys.readouterr().err.strip() == "hourglass: interrupted"
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_fit_never_takes_a_checkpoint_folder_that_holds_the_users_files(files, tmp_path, force):
+    folder = tmp_path / "m.checkpoint"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert_one_line_error(
+        *run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT, *force),
+        "holds 'notes.txt', which no checkpoint writes",
+    )
+    assert (folder / "notes.txt").read_text() == "mine"

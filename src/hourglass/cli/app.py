@@ -351,7 +351,9 @@ def handle_errors(func: Callable) -> Callable:
         except KeyboardInterrupt as exc:
             terminated = isinstance(exc, Terminated)
             what = "terminated (SIGTERM)" if terminated else "interrupted"
-            typer.echo(f"{PROG}: {what}; a run with a checkpoint can go on with --resume", err=True)
+            # Only a command that trains keeps a checkpoint to resume from (score, encode do not).
+            hint = "; a run with a checkpoint can go on with --resume" if "resume" in options else ""
+            typer.echo(f"{PROG}: {what}{hint}", err=True)
             # The shell's codes for a death by SIGTERM and by SIGINT.
             raise typer.Exit(code=128 + (15 if terminated else 2)) from None
         except BrokenPipeError:

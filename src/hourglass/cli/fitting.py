@@ -252,6 +252,15 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")
+    from hourglass.train.checkpoint import foreign_files
+
+    foreign = foreign_files(checkpoint) if checkpoint.is_dir() else []
+    if foreign:
+        raise InvalidInputError(
+            f"{str(checkpoint)!r} holds {foreign[0]!r}{' and more' if len(foreign) > 1 else ''}, which no "
+            f"checkpoint writes; fit keeps the checkpoint of {str(out)!r} in that folder and removes it "
+            "when done: move your files out of it"
+        )
     if checkpoint.exists() and main:
         refuse_if_locked(out)  # a live run's checkpoint, not an interrupted one's
     if checkpoint.exists() and not resume and not force:

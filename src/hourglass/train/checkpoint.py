@@ -181,6 +181,25 @@ def save(
     return _file(directory)
 
 
+def foreign_files(directory: str | Path) -> list[str]:
+    """Names in a checkpoint folder that no checkpoint writes (a user's notes): the folder is
+    removed whole once the model is saved, so they must not be in it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / CHECKPOINT_FILE).write_bytes(b""), (folder / "notes.txt").write_text("mine")
+    >>> foreign_files(folder)
+    ['notes.txt']
+    """
+    ours = {CHECKPOINT_FILE, LEGACY_STATE_FILE}
+    # Hidden names are the atomic writes' temporaries (.checkpoint.safetensors.hg-PID-...).
+    return sorted(
+        p.name for p in Path(directory).iterdir() if p.name not in ours and not p.name.startswith(".")
+    )
+
+
 def _unreadable(directory: Path, reason: str) -> ModelFileError:
     return ModelFileError(
         f"checkpoint in {str(directory)!r} is unreadable ({reason}) and cannot be resumed; {START_OVER}"
