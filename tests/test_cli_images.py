@@ -180,3 +180,15 @@ def test_apply_refuses_a_file_o_for_several_inputs_in_one_line(model, photos, tm
     err = captured.err.strip()
     assert "2 inputs" in err and "folder" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "two.png").exists()
+
+
+def test_apply_says_when_a_gray_model_reads_colour_photos_in_gray(photos, tmp_path):
+    gray = tmp_path / "gray"
+    argv = ["fit", photos, "-o", gray, "--arch", "conv", "--task", "denoise", "--noise", "0.1", "--color-mode",
+            "L", "--channels", "4", "--image-size", "16", "--epochs", "1", "--quiet"]  # fmt: skip
+    assert _run(argv) == 0
+    captured = _Captured()
+    assert _run(["apply", gray, photos, "-o", tmp_path / "out"], captured) == 0
+    assert "converted 2 colour images to gray: the model reads one channel" in captured.err
+    assert _run(["apply", gray, photos, "-o", tmp_path / "quiet", "-q"], captured) == 0
+    assert "gray" not in captured.err

@@ -78,11 +78,30 @@ def _check_one_input_per_result(files: list[tuple[Path, Path]], out_dir: Path) -
         first[name] = path
 
 
+def _read_mode(estimator) -> str:
+    """How photos are read for the model: gray for one channel (a colorizer reads colour)."""
+    from hourglass.train.tasks import task_of
+
+    channels = estimator.input_shape_[0]
+    return "L" if channels == 1 and not task_of(estimator).any_channels else "RGB"
+
+
+def _say_if_turned_gray(estimator, paths: list[Path], quiet: bool) -> None:
+    """Say on stderr (unless ``quiet``) that colour photos are read in gray for a gray model, as
+    encode and the other commands say it: silently, a colour result looks lost."""
+    from hourglass.data.images import IMAGE_SUFFIXES, folder_notice
+
+    if quiet or _read_mode(estimator) != "L":
+        return
+    notice = folder_notice([p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES], None, "L")
+    if notice is not None:
+        typer.echo(f"{notice}: the model reads one channel", err=True)
+
+
 def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -> Path:
     """Run the model on one file and write the result to ``target``; raise HourglassError
     naming the file."""
     from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
-    from hourglass.train.tasks import task_of
 
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
@@ -94,10 +113,8 @@ def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -
         raise InvalidInputError(
             f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
         )
-    channels = estimator.input_shape_[0]
     # A colorizer reads every photo in colour (it uses the luminance of gray and colour alike).
-    mode = "L" if channels == 1 and not task_of(estimator).any_channels else "RGB"
-    image = load_image(path, mode=mode)
+    image = load_image(path, mode=_read_mode(estimator))
     if min(image.shape[1:]) < MIN_SIDE:
         raise InvalidInputError(
             f"image {str(path)!r} is {image.shape[1]}x{image.shape[2]}, too small; expected at least "
@@ -183,6 +200,7 @@ def apply(
             f"{str(model)!r} holds {_a(type(estimator).__name__)}; 'apply' needs a conv model"
         )
     files = _inputs(inputs)
+    _say_if_turned_gray(estimator, [path for path, _ in files], quiet)
     if _names_one_file(files, out_dir):
         # --skip-bad has nothing to go on with: a bad input is the error it is.
         _apply_to_file(estimator, files[0][0], out_dir, force, self_ensemble, quiet)
