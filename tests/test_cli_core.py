@@ -54,6 +54,9 @@ def test_help_for_every_command(command):
     code, out, _ = run(command, "--help")
     assert code == 0
     assert "Usage" in out and command in out
+    # Arguments read as the descriptions name them (MODEL, DATA, CODES, NORMAL), never {codes}.
+    usage = next(line for line in out.splitlines() if "Usage" in line)
+    assert all(name.isupper() for name in re.findall(r"\{(\w+)\}", usage)), usage
 
 
 def test_help_lists_every_command():

@@ -193,7 +193,10 @@ def cluster(
 def calibrate(
     model: ModelArg,
     normal: Annotated[
-        str, typer.Argument(help="Normal samples the model did not train on (same formats as DATA).")
+        str,
+        typer.Argument(
+            help="Normal samples the model did not train on (same formats as DATA).", metavar="NORMAL"
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Detector model folder to write.")],
     quantile: Annotated[

@@ -145,7 +145,9 @@ def code_bytes_line(estimator, X: Any, code_itemsize: int) -> str:
 @command()
 def decode(
     model: ModelArg,
-    codes: Annotated[str, typer.Argument(help="Codes: .npy, .npz or .csv, one row per sample.")],
+    codes: Annotated[
+        str, typer.Argument(help="Codes: .npy, .npz or .csv, one row per sample.", metavar="CODES")
+    ],
     output: OutFile,
     key: Key = None,
     drop: Drop = None,

@@ -167,8 +167,12 @@ def _apply_to_file(estimator, path: Path, out: Path, force: bool, self_ensemble:
     + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",
 )
 def apply(
-    model: Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit --arch conv'.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Images, folders of images, or .npy arrays.")],
+    model: Annotated[
+        Path, typer.Argument(help="A model folder written by 'hourglass fit --arch conv'.", metavar="MODEL")
+    ],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Images, folders of images, or .npy arrays.", metavar="INPUTS")
+    ],
     out_dir: Annotated[
         Path,
         typer.Option(
