@@ -183,3 +183,18 @@ def test_a_dense_encoder_for_a_conv_model_is_refused_in_words(source):
         InvalidInputError, match="is a dense model fitted on rows of 12 features; the data holds 1x6x6"
     ):
         ConvAutoEncoder(channels=(4,), encoder=source[1], epochs=1, verbose=0, device="cpu").fit(gray)
+
+
+def test_a_spatial_conv_encoder_takes_larger_images_as_convolutions_do(tmp_path):
+    # Transfer learning: a fully convolutional encoder fitted on 16x16 images serves 32x32 ones.
+    rng = np.random.default_rng(5)
+    small = rng.random((16, 1, 16, 16)).astype(np.float32)
+    source = ConvAutoEncoder(channels=(4, 8), epochs=1, verbose=0, device="cpu", random_state=0).fit(small)
+    folder = source.save(tmp_path / "enc")
+    large = rng.random((16, 1, 32, 32)).astype(np.float32)
+    model = ConvAutoEncoder(channels=(4, 8), encoder=folder, epochs=1, verbose=0, device="cpu").fit(large)
+    assert model.transform(large[:2]).shape == (2, 8 * 8 * 8)
+    flat = ConvAutoEncoder(channels=(4, 8), code_size=4, epochs=1, verbose=0, device="cpu", random_state=0)
+    flat_folder = flat.fit(small).save(tmp_path / "flat")
+    with pytest.raises(InvalidInputError, match="its flat code's layer is sized for that shape"):
+        ConvAutoEncoder(channels=(4, 8), code_size=4, encoder=flat_folder, epochs=1, verbose=0).fit(large)

@@ -127,10 +127,15 @@ def check_grid_parts(input_shape: tuple[int, ...], encoder: Any = None, decoder:
                 f"the data holds {_described(input_shape)}, for which a convolutional model takes the "
                 f"{role} of a convolutional one"
             )
-        if tuple(fitted) != tuple(input_shape):
+        fitted, wanted = tuple(fitted), tuple(input_shape)
+        # Convolutions take any size: a spatial code's part fits larger images as it is (transfer
+        # learning). Channels, the kind of grid and a flat code's linear layer do not.
+        flat = getattr(src, "code_size", None) is not None
+        if fitted[0] != wanted[0] or len(fitted) != len(wanted) or (flat and fitted != wanted):
+            why = "; its flat code's layer is sized for that shape" if flat and fitted[0] == wanted[0] else ""
             raise InvalidInputError(
                 f"the {role} from {str(source)!r} was fitted on {_described(fitted)}; the data holds "
-                f"{_described(input_shape)}; expected data of the shape it was fitted on"
+                f"{_described(wanted)}{why}; expected data of the shape it was fitted on"
             )
 
 
