@@ -63,3 +63,13 @@ def test_cluster_fits_an_unfitted_model_without_the_label_column(wine):
     ae = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0)
     hourglass.cluster(ae, wine, labels="cultivar")
     assert ae.n_features_in_ == 13
+
+
+def test_numbered_feature_columns_beside_a_named_label_column(wine):
+    # pd.DataFrame(X) numbers its columns; a label added by name is no feature, so no mix of names.
+    frame = pd.DataFrame(wine.drop(columns="cultivar").to_numpy())
+    frame["label"] = wine["cultivar"].to_numpy()
+    ae = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(frame, y="label")
+    assert ae.transform(frame).shape == (178, 2)
+    assert hourglass.cluster(ae, frame, labels="label").metrics is not None
+    hourglass.compare(frame, code_sizes=[2], y="label", estimator=hourglass.AutoEncoder(epochs=1))

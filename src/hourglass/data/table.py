@@ -188,7 +188,6 @@ def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
     """
     if not isinstance(X, pd.DataFrame):
         return X, None
-    check_column_names(X)
     label = None
     if isinstance(y, str):
         if y not in [str(c) for c in X.columns]:
@@ -196,6 +195,7 @@ def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
             raise InvalidInputError(f"y={y!r} names no column of X; expected one of {shown}")
         label = y
         X = X.drop(columns=[c for c in X.columns if str(c) == y])
+    check_column_names(X)  # the features' names: a label named by string may sit among numbers
     return X, schema_of(X, label=label)
 
 

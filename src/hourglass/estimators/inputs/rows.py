@@ -207,10 +207,10 @@ class RowsPart(InputPart):
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
         if scipy.sparse.issparse(X):
             X = dense_rows(X)  # bag-of-words, one-hot: the zeros are values to reconstruct
-        if isinstance(X, pd.DataFrame):
-            check_column_names(X)
         if not reset:
             X = selected_columns(est, X)  # the training table's columns, by name
+        if isinstance(X, pd.DataFrame):
+            check_column_names(X)  # after the selection: other columns' names do not matter
         X = _dense_columns(X)
         reject_non_numeric_columns(X)
         if streams(X):
