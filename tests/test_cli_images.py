@@ -185,7 +185,8 @@ def test_apply_refuses_a_file_o_for_several_inputs_in_one_line(model, photos, tm
 def test_apply_says_when_a_gray_model_reads_colour_photos_in_gray(photos, tmp_path):
     gray = tmp_path / "gray"
     argv = ["fit", photos, "-o", gray, "--arch", "conv", "--task", "denoise", "--noise", "0.1",
-            "--color-mode", "L", "--channels", "4", "--image-size", "16", "--epochs", "1", "--quiet"]  # fmt: skip
+            "--color-mode", "L", "--channels", "4", "--image-size", "16", "--epochs", "1",
+            "--quiet"]  # fmt: skip
     assert _run(argv) == 0
     captured = _Captured()
     assert _run(["apply", gray, photos, "-o", tmp_path / "out"], captured) == 0
