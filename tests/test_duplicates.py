@@ -102,7 +102,7 @@ def test_fit_validates_on_rows_it_did_not_train_on():
     ae = hourglass.AutoEncoder(code_size=2, epochs=1, random_state=0).fit(X)
     assert ae.history_.recipe["repeated_rows"].startswith("356 of 534 items repeat another")
     assert "356 of 534 items" in ae.history_.recipe_summary()
-    train, val = fitting.split_source(ae, ArraySource(X))
+    train, val, _ = fitting.split_source(ae, ArraySource(X))
     assert 20 < len(val) < 90
     assert not _shared_rows(X[train], X[val])
 

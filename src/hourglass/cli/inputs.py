@@ -172,12 +172,16 @@ def announce_resizing(estimator, data: str, quiet: bool) -> None:
     One image file is not resized (one of another size is refused), only turned gray."""
     if quiet:
         return
-    from hourglass.data.images import folder_notice
-
     shape, mode = _read_as_fitted(estimator, data)
     one_file = Path(data).is_file()
-    paths = [Path(data)] if one_file else _image_paths(data)
-    notice = folder_notice(paths, None if one_file else shape[1:], mode)
+    _say_changes([Path(data)] if one_file else _image_paths(data), shape, mode, resized=not one_file)
+
+
+def _say_changes(paths: list[Path], shape: tuple[int, ...], mode: str, resized: bool = True) -> None:
+    """The notice of :func:`announce_resizing` for ``paths`` read as ``shape`` in ``mode``."""
+    from hourglass.data.images import folder_notice
+
+    notice = folder_notice(paths, shape[1:] if resized else None, mode)
     if notice is not None:
         typer.echo(f"{notice}: the model reads {'x'.join(map(str, shape))} images", err=True)
 
@@ -190,8 +194,9 @@ def _image_folder(estimator, data: str, quiet: bool) -> Dataset:
     from hourglass.data.loading import Dataset
 
     shape, mode = _read_as_fitted(estimator, data)
-    announce_resizing(estimator, data, quiet)
     images = ImageFolder(data, size=shape[1:], mode=mode)
+    if not quiet:  # the folder as listed once, for the notice and the reading
+        _say_changes(images.paths, shape, mode)
     files = [path.relative_to(images.root).as_posix() for path in images.paths]
     name = Path(data).resolve().name or str(data)
     return Dataset(images.to_array(), image_shape=shape, name=name, keys=pd.DataFrame({"file": files}))

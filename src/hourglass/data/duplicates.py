@@ -69,6 +69,23 @@ def _row_key(row: np.ndarray) -> int:
     return int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little", signed=True)
 
 
+def repeats_note(groups: np.ndarray | None, noun: str, split: str) -> str | None:
+    """The words a result carries on its repeated rows (None without any): how many, and that
+    identical ones were kept on one side of ``split``.
+
+    Examples
+    --------
+    >>> repeats_note(np.array([0, 1, 0]), "rows", "the split")
+    '1 of 3 rows repeat another; identical rows were kept on one side of the split'
+    """
+    repeats = repeated_rows(groups)
+    if not repeats:
+        return None
+    return (
+        f"{repeats} of {len(groups)} {noun} repeat another; identical {noun} were kept on one side of {split}"
+    )
+
+
 def repeated_rows(groups: np.ndarray | None) -> int:
     """How many rows repeat an earlier one (0 for None).
 
@@ -132,4 +149,4 @@ def keep_together(kept: np.ndarray, held: np.ndarray, groups: np.ndarray) -> tup
     )
 
 
-__all__ = ["duplicate_groups", "keep_together", "repeated_rows", "split_rows"]
+__all__ = ["duplicate_groups", "keep_together", "repeated_rows", "repeats_note", "split_rows"]

@@ -190,9 +190,7 @@ def split_frame(X: Any, y: Any = None) -> tuple[Any, TableSchema | None]:
         return X, None
     label = None
     if isinstance(y, str):
-        if y not in [str(c) for c in X.columns]:
-            shown = [str(c) for c in X.columns][:_SHOWN]
-            raise InvalidInputError(f"y={y!r} names no column of X; expected one of {shown}")
+        _named_column(X, y, "y")  # refuses a name of no column
         label = y
         X = X.drop(columns=[c for c in X.columns if str(c) == y])
     check_column_names(X)  # the features' names: a label named by string may sit among numbers
@@ -219,11 +217,16 @@ def column_labels(X: Any, labels: Any, what: str = "labels") -> Any:
             f"{what}={labels!r} names a column, but X is a {type(X).__name__}, which has none; "
             f"give X as a DataFrame or {what} as one label per sample"
         )
-    matches = [c for c in X.columns if str(c) == labels]
+    return X[_named_column(X, labels, what)].to_numpy()
+
+
+def _named_column(X: pd.DataFrame, name: str, what: str) -> Any:
+    """The column of ``X`` whose name reads ``name``; refuse one that names none."""
+    matches = [c for c in X.columns if str(c) == name]
     if not matches:
         shown = [str(c) for c in X.columns][:_SHOWN]
-        raise InvalidInputError(f"{what}={labels!r} names no column of X; expected one of {shown}")
-    return X[matches[0]].to_numpy()
+        raise InvalidInputError(f"{what}={name!r} names no column of X; expected one of {shown}")
+    return matches[0]
 
 
 def is_frame(X: Any) -> bool:

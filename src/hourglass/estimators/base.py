@@ -155,7 +155,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         head = source.head()
         part.check_code_size(self, head)
         run = fitting.start_run(self, source, resume)
-        train_idx, val_idx = fitting.split_source(self, source)
+        train_idx, val_idx, split_note = fitting.split_source(self, source)
         # Statistics from the training items only: validation items stay unseen.
         summary = self._settle_scaling_and_architecture(
             source, head, train_idx, continues=previous is not None
@@ -176,7 +176,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = trainer.fit(train, val, resume=resume)
         self.history_.earlier_train_loss = earlier
         self.history_.recipe["learning_rate_rule"] = self.learning_rate_reason_
-        self.history_.recipe.update(statistics=summary.basis, **self._split_note)
+        self.history_.recipe.update(statistics=summary.basis, **split_note)
         if hasattr(self, "pca_path_reason_"):
             self.history_.recipe["pca_path"] = self.pca_path_reason_
             self.history_.recipe["pca_path_on"] = bool(self.pca_path_)

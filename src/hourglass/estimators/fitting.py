@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from hourglass.data.duplicates import repeated_rows, split_rows
+from hourglass.data.duplicates import repeats_note, split_rows
 from hourglass.data.sources import ScaledRows, TrainingSource, first_items
 from hourglass.estimators import parts, pca_baseline, pca_path
 from hourglass.estimators.columns import remember_table
@@ -130,22 +130,18 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
     return run
 
 
-def split_source(est: Any, source: TrainingSource) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`split` of ``source``'s items, identical ones kept on one side.
-
-    Leaves in ``est._split_note`` the recipe's entries: the validation items' number, and a word
-    on repeated items where there are any.
-    """
+def split_source(est: Any, source: TrainingSource) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:func:`split` of ``source``'s items, identical ones kept on one side, and the recipe's
+    entries on it: the validation items' number, and a word on repeated items where there are any."""
     groups = source.duplicate_groups()
     train, val = split(est, len(source), groups)
-    repeats = repeated_rows(groups)
-    est._split_note = {"validation_rows": int(len(val))} if len(val) else {}
-    if repeats and len(val):
-        est._split_note["repeated_rows"] = (
-            f"{repeats} of {len(source)} items repeat another; identical items were kept on one side "
-            "of the validation split"
-        )
-    return train, val
+    note: dict[str, Any] = {}
+    if len(val):
+        note["validation_rows"] = int(len(val))
+        repeats = repeats_note(groups, "items", "the validation split")
+        if repeats:
+            note["repeated_rows"] = repeats
+    return train, val, note
 
 
 def split(est: Any, n: int, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
-from hourglass.data.duplicates import duplicate_groups, keep_together, repeated_rows
+from hourglass.data.duplicates import duplicate_groups, keep_together, repeats_note
 from hourglass.data.table import column_labels, split_frame
 from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.units reads, re-exported
 from hourglass.estimators.base import BaseAutoEncoder
@@ -426,11 +426,8 @@ def compare(
         note = dominance_note(column_errors, names)
     elif not spatial:
         note = None
-    if groups is not None:
-        repeats = (
-            f"{repeated_rows(groups)} of {len(X)} samples repeat another; identical samples were kept "
-            "on one side of the split"
-        )
+    repeats = repeats_note(groups, "samples", "the split")
+    if repeats is not None:
         note = repeats if note is None else f"{note}; {repeats}"
     return Comparison(
         pd.DataFrame(rows),
