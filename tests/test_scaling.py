@@ -63,10 +63,31 @@ def test_fit_scaler_inverse_undoes_transform(kind):
 
 
 @pytest.mark.parametrize("kind", ["minmax", "standard"])
-def test_fit_scaler_leaves_constant_features_unscaled(kind):
+def test_a_constant_feature_gets_the_pooled_scale_of_the_others(kind):
     scaler = fit_scaler(X, kind)
-    assert scaler.scale[2] == 1.0
+    others = X[:, :2].std(0) if kind == "standard" else np.ptp(X[:, :2], axis=0)
+    np.testing.assert_allclose(scaler.scale[2], np.sqrt(np.mean(others**2)), rtol=1e-6)
     assert np.isfinite(scaler.transform(X)).all()
+    assert (scaler.transform(X)[:, 2] == 0).all()  # centred: the network sees zeros there
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+@pytest.mark.parametrize("factor", [1e-3, 1e4])
+def test_scales_follow_the_data_units_constant_features_included(kind, factor):
+    # A constant feature's scale multiplies the reconstruction's error there on the way back to
+    # the data's units: a fixed 1.0 made it dominate the error of data in small units.
+    expected = fit_scaler(X, kind).scale * factor
+    np.testing.assert_allclose(fit_scaler(X * factor, kind).scale, expected, rtol=1e-5)
+
+
+def test_auto_standardizes_unit_interval_data_of_narrow_spread():
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(size=(50, 4))
+    assert resolve_scaling("auto", pixels) == "none"
+    assert resolve_scaling("auto", pixels * 1e-3) == "standard"  # rates, concentrations
+    assert resolve_scaling("auto", 0.999 + pixels * 1e-3) == "standard"  # shares near 1
+    sparse_binary = (rng.uniform(size=(500, 4)) < 0.002).astype(float)  # spread ~0.04, binary
+    assert resolve_scaling("auto", sparse_binary) == "none"
 
 
 def test_shrunk_scaling_keeps_a_near_constant_feature_at_the_common_scale():

@@ -194,14 +194,66 @@ def shrunk_scale(var: np.ndarray) -> np.ndarray:
     return np.sqrt(var + var.mean())
 
 
+#: ``scaling='auto'`` keeps data in [0, 1] in their own units (pixels, shares) only when some
+#: feature's standard deviation reaches this share of the interval; narrower data are
+#: standardized. The network's defaults (the input noise's sigma of 0.3 in the units it sees, the
+#: initial weights) are sized for spreads of 0.1 to 1. Held-out error in the data's units as a
+#: share of PCA's, code 2, 30 % held out: iris / 8 (largest spread 0.22) 1.06x unscaled against
+#: 1.38x standardized; the same rows scaled to a largest spread of 0.11 1.30x, 0.067 1.87x, 0.022
+#: 8.6x, 0.007 36x unscaled, while the standardized model is the same at every scale. Digits / 16
+#: (60 epochs) lose unscaled from a spread of 0.2 down (0.75x against 0.65x; 1.36x at 0.012).
+#: Binary data always stay as they are.
+NARROW_SPREAD = 0.1
+
+
+def _spread(X: np.ndarray | DataSummary) -> float:
+    """The largest standard deviation of a feature (or channel) of ``X``."""
+    if isinstance(X, DataSummary):
+        return float(np.sqrt(np.max(X.var))) if X.n_items else 0.0
+    return float(np.max(np.std(np.asarray(X, dtype=np.float64), axis=0))) if X.size else 0.0
+
+
+def _binary(X: np.ndarray | DataSummary) -> bool:
+    if isinstance(X, DataSummary):
+        return X.binary
+    return bool(X.size) and bool(np.all((X == 0) | (X == 1)))
+
+
 def resolve_scaling(kind: str, X: np.ndarray | DataSummary) -> str:
-    """Resolve ``'auto'``: no scaling for data already in [0, 1], standardization otherwise."""
+    """Resolve ``'auto'``: no scaling for data already in [0, 1] whose spread is not narrow
+    (:data:`NARROW_SPREAD`), standardization otherwise.
+
+    Examples
+    --------
+    >>> pixels = np.array([[0.0, 0.2], [1.0, 0.9]])
+    >>> resolve_scaling("auto", pixels), resolve_scaling("auto", pixels * 1e-3)
+    ('none', 'standard')
+    """
     if kind not in SCALINGS:
         raise InvalidInputError(f"scaling={kind!r}; expected one of {SCALINGS}")
     if kind == "auto":
         inside = X.in_unit_interval() if isinstance(X, DataSummary) else in_unit_interval(X)
-        return "none" if inside else "standard"
+        if inside and (_binary(X) or _spread(X) >= NARROW_SPREAD):
+            return "none"
+        return "standard"
     return kind
+
+
+def _floor_constant(scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``scale`` with each constant feature's entry set to the pooled scale of the others.
+
+    A constant feature would divide by zero. Its scale is what a reconstruction's error there
+    is multiplied by on the way back to the data's units: the 1.0 used before left it at a full
+    unit whatever the data's units, so digits / 16 scaled by 0.03 read 4.2x PCA's raw-unit
+    error where the same model read 0.65x at 1 (its blank pixels dominated; 0.65x at every
+    scale now). The pooled
+    scale weighs a constant feature like a typical one, in the data's units. A feature counts
+    as constant when its spread is below float32's resolution of its mean (rounding, not data).
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    varying = scale > np.maximum(1e-7 * np.abs(np.asarray(offset, dtype=np.float64)), 1e-30)
+    fill = float(np.sqrt(np.mean(scale[varying] ** 2))) if varying.any() else 1.0
+    return np.where(varying, scale, fill)
 
 
 def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
@@ -216,8 +268,8 @@ def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
         offset, scale = summary.mean, shrunk_scale(summary.var)
     else:  # minmax
         offset, scale = summary.min, summary.max - summary.min
-    # Constant features would divide by zero; leave them centred but unscaled.
-    scale = np.where(np.asarray(scale) > 1e-12, scale, 1.0)
+    if kind != "none":
+        scale = _floor_constant(scale, offset)
     return AffineScaler(kind, np.asarray(offset, np.float32), np.asarray(scale, np.float32))
 
 

@@ -60,7 +60,10 @@ class AutoEncoder(BaseAutoEncoder):
         kept in [0, 1]); the choice and its reason are in ``loss_`` and ``loss_reason_``.
     scaling : {'auto', 'none', 'standard', 'minmax', 'shrunk'}, default='auto'
         Input scaling, fitted on the training split, undone on decode. 'auto' leaves data in
-        [0, 1] as they are and standardizes anything else. 'shrunk' standardizes by the root of
+        [0, 1] as they are (pixels, shares) and standardizes anything else, and data in [0, 1]
+        whose features all spread less than 0.1 (standard deviation), which the default noise
+        and weights would swamp (:data:`hourglass.data.scaling.NARROW_SPREAD`); a constant
+        feature is scaled like the others. 'shrunk' standardizes by the root of
         each feature's variance plus the mean variance, so that a near-constant feature is not
         blown up (for features in one shared unit, such as pixels;
         :func:`hourglass.data.scaling.shrunk_scale`).
