@@ -8,6 +8,8 @@ by block, so a file larger than memory is checked without being read whole.
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -108,6 +110,66 @@ def _describe_bad(original: np.ndarray, bad_count: int) -> tuple[str, str]:
     return " and ".join(parts), "rescale the data (and fill or drop what is not finite) first"
 
 
+#: Rows :func:`warn_if_offset_loses_precision` reads, at most (evenly spaced).
+PRECISION_CHECK_ROWS = 10_000
+#: A column warns when float32 keeps fewer than this many steps of its spread (about 3 digits).
+PRECISION_STEPS = 1000
+
+
+def warn_if_offset_loses_precision(X: np.ndarray, names: Any = None, what: str = "X") -> None:
+    """Warn when a float64 or int64 column sits so far from zero for its spread that float32,
+    which training holds the data in, keeps only a few digits of its variation.
+
+    Timestamps, map coordinates or IDs (iris + 1e8: float32's step there is 8, so the four
+    columns' spreads of 0.4 to 1.8 round away) train to worse than the mean and corrupt the PCA
+    figure. Centring such columns first (``make_pipeline(StandardScaler(), AutoEncoder())``)
+    keeps them. Reads at most :data:`PRECISION_CHECK_ROWS` rows, evenly spaced.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_offset_loses_precision(np.array([[1e8], [1e8 + 1.0]]))
+    >>> "float32" in str(caught[0].message)
+    True
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.dtype.itemsize <= 4 or X.dtype.kind not in "iuf" or not X.size:
+        return
+    step = max(1, len(X) // PRECISION_CHECK_ROWS)
+    rows = X[::step].astype(np.float64)
+    with np.errstate(all="ignore"):
+        center, spread = np.abs(rows.mean(axis=0)), rows.std(axis=0)
+        # float32's step at the column's magnitude, against the column's spread.
+        steps = spread / np.maximum(center * np.finfo(np.float32).eps, np.finfo(np.float32).tiny)
+    # A spread at float64's own rounding of the mean is a constant column, not a narrow one.
+    varying = spread > 1e-10 * center
+    lossy = np.flatnonzero(np.isfinite(steps) & varying & (spread > 0) & (steps < PRECISION_STEPS))
+    if not len(lossy):
+        return
+    j = int(lossy[0])
+    name = repr(list(names)[j]) if names is not None else str(j)
+    more = f" (and {len(lossy) - 1} more)" if len(lossy) > 1 else ""
+    warnings.warn(
+        f"{what}'s column {name}{more} sits far from zero for its spread (mean {center[j]:.6g}, standard "
+        f"deviation {spread[j]:.3g}): float32, which training uses, resolves only about "
+        f"{max(steps[j], 1):.0f} steps across one standard deviation there; subtract the column's mean "
+        "first, e.g. make_pipeline(StandardScaler(), AutoEncoder())",
+        UserWarning,
+        stacklevel=_user_level(),
+    )
+
+
+def _user_level() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside hourglass."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1  # the caller of this function is level 1 for warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     """One line saying why scikit-learn's ``check_array`` refused ``X``, without the data.
 
@@ -163,18 +225,20 @@ def check_ignored_y(X: Any, y: Any) -> None:
     """
     import scipy.sparse
 
-    # Only for values given for data whose rows are its length: a string y names X's label
-    # column, and a sparse matrix has no length (its rows are its shape's first entry).
-    if (
-        y is None
-        or isinstance(y, str)
-        or not hasattr(X, "__len__")
-        or isinstance(X, (str, os.PathLike))
-        or scipy.sparse.issparse(X)
-    ):
+    if y is None or isinstance(X, (str, os.PathLike)):
+        return  # nothing given, or a file the estimator reads (its label column named by y)
+    if isinstance(y, str):
+        # A string y names X's label column: an array has none to name (it was ignored).
+        if hasattr(X, "shape") and not hasattr(X, "columns"):
+            raise InvalidInputError(
+                f"y={y!r} names a label column, but X ({type(X).__name__}) has no column names; "
+                "pass a DataFrame holding that column, or the labels themselves"
+            )
         return
     try:
-        n_y, n_x = len(y), len(X)
+        n_y = len(y)
+        # A sparse matrix's rows are its shape's first entry (it has no length).
+        n_x = X.shape[0] if scipy.sparse.issparse(X) else len(X)
     except TypeError:
         return  # no length to compare (a scalar, a sparse matrix): X's own checks say what is wrong
     if n_y != n_x:

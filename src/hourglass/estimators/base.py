@@ -47,6 +47,7 @@ from hourglass.estimators.persistence import save_estimator
 from hourglass.estimators.predicting import (
     PREDICT_BATCH,  # noqa: F401  (offered here too, where callers have always found it)
     check_out,
+    code_array,
     device_of,
     output_dtype,
     reconstruction,
@@ -238,6 +239,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
+        check_ignored_y(X, y)
         if not hasattr(self, "module_"):
             trainer = fitting.start_partial(self, X)
             data, self._partial_data = self._partial_data, None  # do not pin the caller's array
@@ -300,7 +302,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Decode codes ``(n, n_codes)`` (flattened feature maps for a spatial code) back to data, in
         the units of the training data."""
         check_is_fitted(self, "module_")
-        codes = np.asarray(X, dtype=np.float32) if not hasattr(X, "dtype") else np.asarray(X)
+        codes = code_array(X)
         if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
             raise InvalidInputError(
                 f"codes have shape {codes.shape}; expected (n_samples, {self._n_features_out})"

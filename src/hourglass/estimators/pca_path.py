@@ -155,7 +155,10 @@ def fit(est: Any, train: Any) -> None:
     if not getattr(est, "pca_path_", False):
         return
     rows = _sample(train, est.seed_)
-    pca = PCA(n_components=est.architecture_.code_size, random_state=est.seed_).fit(rows)
+    # Rows that are all one row have no variance: scikit-learn's explained-variance share then
+    # divides 0 by 0 and numpy warns; the directions are arbitrary and the path starts at the mean.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pca = PCA(n_components=est.architecture_.code_size, random_state=est.seed_).fit(rows)
     components = torch.from_numpy(np.ascontiguousarray(pca.components_, dtype=np.float32))
     mean = torch.from_numpy(np.ascontiguousarray(pca.mean_, dtype=np.float32))
     set_pca_path(est.module_.encoder, components, mean, "encoder")

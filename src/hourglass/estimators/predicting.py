@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 
+from hourglass.data.memory import dense_rows
 from hourglass.data.sources import release_pages, row_blocks
 from hourglass.exceptions import InvalidInputError
 
@@ -134,4 +136,28 @@ def output_dtype(X: Any) -> type[np.floating]:
     return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
 
 
-__all__ = ["PREDICT_BATCH", "check_out", "device_of", "output_dtype", "reconstruction", "run_batches"]
+def code_array(X: Any) -> np.ndarray:
+    """Codes given to ``inverse_transform`` as an array: a SciPy sparse matrix made dense (as
+    ``fit`` and ``transform`` take one), anything but numbers refused in one line."""
+    if scipy.sparse.issparse(X):
+        return dense_rows(X, "codes")
+    codes = np.asarray(X) if hasattr(X, "dtype") else np.asarray(X, dtype=object)
+    if codes.dtype.kind == "O":  # a list, or numbers held as objects
+        try:
+            codes = codes.astype(np.float32)
+        except (TypeError, ValueError):
+            pass
+    if codes.dtype.kind not in "biuf":
+        raise InvalidInputError(f"codes of dtype {codes.dtype} are not numbers; expected a numeric array")
+    return codes
+
+
+__all__ = [
+    "PREDICT_BATCH",
+    "check_out",
+    "code_array",
+    "device_of",
+    "output_dtype",
+    "reconstruction",
+    "run_batches",
+]

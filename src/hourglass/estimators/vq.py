@@ -180,6 +180,12 @@ class VQAutoEncoder(ConvAutoEncoder):
             raise InvalidInputError(
                 f"indices have shape {idx.shape}; expected (n_samples, *{self.grid_shape_})"
             )
+        if idx.dtype.kind not in "biuf" or (
+            idx.dtype.kind == "f" and not np.all(np.isfinite(idx) & (idx == np.round(idx)))
+        ):
+            raise InvalidInputError(
+                f"indices of dtype {idx.dtype} are not all whole numbers; expected integer code indices"
+            )
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_codes_):
             raise InvalidInputError(
                 f"indices span [{idx.min()}, {idx.max()}]; expected [0, {self.n_codes_ - 1}]"

@@ -19,7 +19,7 @@ from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
 from hourglass.data.table import check_column_names
-from hourglass.data.validation import first_non_finite
+from hourglass.data.validation import first_non_finite, warn_if_offset_loses_precision
 from hourglass.estimators import parts
 from hourglass.estimators.columns import selected_columns
 from hourglass.estimators.inputs.part import InputPart, register_input
@@ -92,7 +92,12 @@ def _dense_columns(X: Any) -> Any:
 
 
 def reject_non_numeric_columns(X: Any) -> None:
-    """Name the first non-numeric column of a DataFrame, which numpy's error would not."""
+    """Name the first non-numeric column of a DataFrame, which numpy's error would not; refuse an
+    array of text, which numpy would parse where it can ('5.1' as 5.1: scikit-learn refuses it)."""
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind in ("U", "S"):
+        example = str(np.asarray(X).flat[0]) if np.size(X) else ""
+        raise InvalidInputError(f"X has dtype {X.dtype} and holds text (e.g. {example!r}); expected numbers")
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
@@ -222,6 +227,8 @@ class RowsPart(InputPart):
             data = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
         except ValueError as exc:
             raise InvalidInputError(validation_reason(exc, X)) from None
+        if reset:
+            warn_if_offset_loses_precision(data, getattr(X, "columns", None))
         try:
             return check_finite(data, "X")
         except InvalidInputError:
