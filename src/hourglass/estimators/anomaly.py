@@ -29,7 +29,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from hourglass.data.duplicates import duplicate_groups
 from hourglass.data.memory import dense_rows
 from hourglass.data.photos import PHOTOS, photo_patches
-from hourglass.data.validation import check_binary_labels
+from hourglass.data.validation import check_binary_labels, check_ignored_y
 from hourglass.estimators import detector_state
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.code_distance import SCORE_KINDS, combined_score, fit_combined_score
@@ -103,7 +103,7 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         (``threshold='contamination'`` alone assumes 0.01).
     calibration_fraction : float, default=0.2
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
-    random_state : int or None, default=None
+    random_state : int, RandomState or None, default=None
         Seed of the calibration split and of the default autoencoder.
     score_kind : {'combined', 'reconstruction'}, default='combined'
         Keyword-only. 'combined': the reconstruction error plus half the code's squared Mahalanobis distance
@@ -275,6 +275,7 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         # Settings outside their choices are refused before the data are read, as an
         # AutoEncoder refuses them (with the settings unchanged, an estimator= passes this).
         check_choices(self)
+        check_ignored_y(X, y)
         if scipy.sparse.issparse(X):  # dense once here, not again in every split and score
             X = dense_rows(X)
         if not hasattr(X, "shape") and hasattr(X, "__array__"):
@@ -294,13 +295,13 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
             train = calibration = X
         else:
             groups = duplicate_groups(X)
-            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state, groups)
+            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state, groups, X)
             template = self.estimator
             if template is None:  # the default AutoEncoder, sized and scaled for X
                 template = _default_estimator(X, y, self.random_state, settings, len(train_idx))
             train = _safe_indexing(X, train_idx)
             # A column name in y is the DataFrame's label column, never a feature.
-            self.estimator_ = clone(template).fit(train, y if isinstance(y, str) else None)
+            self.estimator_ = self._model_to_train(template).fit(train, y if isinstance(y, str) else None)
             calibration = _safe_indexing(X, cal_idx)
         errors = self.estimator_.reconstruction_error(calibration, scaled=True)
         if self.score_kind_ == "combined":
@@ -333,7 +334,20 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
+        else:  # a refit on an array: the names of an earlier DataFrame no longer hold
+            vars(self).pop("feature_names_in_", None)
         return self
+
+    def _model_to_train(self, template: Any) -> Any:
+        """A fresh clone of ``template``, or under ``warm_start`` the autoencoder of the last fit,
+        given the template's settings, to continue from its weights (as the template's own
+        ``warm_start`` asks when it is given as ``estimator=``)."""
+        previous = getattr(self, "estimator_", None)
+        model = clone(template)
+        continues = model.get_params().get("warm_start", False) and previous is not self.estimator
+        if continues and previous is not None and type(previous) is type(model):
+            return previous.set_params(**model.get_params(deep=False))
+        return model
 
     # -- scoring -----------------------------------------------------------------------------
     def anomaly_score(self, X: Any) -> np.ndarray:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.export import export_onnx, to_torch
 from hourglass.exceptions import InvalidInputError
+
+
+def _renamed(message: str, inner: str, own: str) -> str:
+    """``message`` with the autoencoder's class name, as a whole word, replaced by the detector's
+    ("... is required by AutoEncoder." too)."""
+    return re.sub(rf"\b{re.escape(inner)}\b", own, message)
 
 
 @contextmanager
@@ -32,10 +39,10 @@ def speaking_as(detector: Any) -> Iterator[None]:
         try:
             yield
         except InvalidInputError as exc:
-            raise type(exc)(str(exc).replace(f"{inner} ", f"{own} ")) from None
+            raise type(exc)(_renamed(str(exc), inner, own)) from None
     said = set()
     for warning in caught:
-        message = str(warning.message).replace(f"{inner} ", f"{own} ")
+        message = _renamed(str(warning.message), inner, own)
         if (warning.category, message) not in said:
             said.add((warning.category, message))
             warnings.warn(message, warning.category, stacklevel=4)

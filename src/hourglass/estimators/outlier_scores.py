@@ -17,6 +17,7 @@ import numpy as np
 from hourglass.data.duplicates import split_rows
 from hourglass.data.units import units_of
 from hourglass.exceptions import InvalidInputError
+from hourglass.runtime.seeds import as_seed
 
 THRESHOLDS = ("auto", "quantile", "contamination")
 #: The share of anomalies ``threshold='contamination'`` assumes when ``contamination`` is not set.
@@ -149,7 +150,7 @@ def warn_if_few_scores(n_scores: int, quantile: float) -> None:
 
 
 def calibration_split(
-    n: int, fraction: Any, random_state: Any, groups: np.ndarray | None = None
+    n: int, fraction: Any, random_state: Any, groups: np.ndarray | None = None, X: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rows that train the autoencoder and those held out to calibrate the threshold.
 
@@ -159,12 +160,14 @@ def calibration_split(
         Rows of the data given to ``fit``.
     fraction : float
         The detector's ``calibration_fraction``, in (0, 1).
-    random_state : int or None
-        Seeds the split; anything but an int draws a fresh one.
+    random_state : int, RandomState or None
+        Seeds the split (:func:`~hourglass.runtime.seeds.as_seed`); None draws a fresh one.
     groups : ndarray or None
         :func:`~hourglass.data.duplicates.duplicate_groups` of the rows: identical rows go to
         one side, so that a repeated row does not calibrate the threshold on its own copy's
         error (which would set it too low).
+    X : array-like, optional
+        The data, whose shape tells whether rows that are all alike have features at all.
 
     Returns
     -------
@@ -184,8 +187,19 @@ def calibration_split(
         raise InvalidInputError(
             f"{n} samples with calibration_fraction={fraction} leave none to calibrate or to train on"
         )
-    seed = random_state if isinstance(random_state, numbers.Integral) else None
-    return split_rows(n, n_cal, np.random.default_rng(seed), groups)
+    # A RandomState gives its next draw, as the AutoEncoder reads one: two fresh
+    # RandomState(0) give the same split (a non-int once drew a fresh split every fit).
+    seed = as_seed(random_state)
+    train, calibration = split_rows(n, n_cal, np.random.default_rng(seed), groups)
+    features = int(np.prod(np.shape(X)[1:])) if X is not None else 1
+    # Rows without features are all alike: the estimator's own check names those first.
+    if (len(calibration) == 0 or len(train) == 0) and features:
+        raise InvalidInputError(
+            f"all {n} samples are one sample repeated; identical samples stay on one side of the "
+            "split between training and calibration, so none are left to calibrate the threshold "
+            "on; fit on normal data with more than one distinct sample"
+        )
+    return train, calibration
 
 
 def outlier_proba(scores: np.ndarray, train_scores: np.ndarray, method: str = "linear") -> np.ndarray:
