@@ -244,7 +244,7 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         return {name: getattr(self, name) for name in _FORWARDED}
 
     @all_or_nothing
-    def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> AnomalyDetector:
         """Fit the autoencoder on normal data ``X`` and calibrate the threshold (``y`` is ignored).
 
         Parameters
@@ -254,6 +254,9 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         y : None or str
             Ignored, unless ``X`` is a DataFrame and ``y`` names its label column, which is then
             never a feature (see :meth:`hourglass.AutoEncoder.fit`).
+        resume : bool, default=False
+            Continue the autoencoder's training from the checkpoint in ``checkpoint_dir`` (an
+            interrupted fit with the same data and ``random_state``, so the same split).
 
         Returns
         -------
@@ -290,6 +293,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         for stale in ("code_distance_", "error_scale_", "distance_scale_"):  # of an earlier fit
             vars(self).pop(stale, None)
         if self.estimator is not None and hasattr(self.estimator, "module_"):
+            if resume:
+                raise InvalidInputError("resume=True, but the estimator given is trained already")
             # Already trained: every sample of X is held-out normal data.
             self.estimator_ = self.estimator
             train = calibration = X
@@ -301,7 +306,8 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
                 template = _default_estimator(X, y, self.random_state, settings, len(train_idx))
             train = _safe_indexing(X, train_idx)
             # A column name in y is the DataFrame's label column, never a feature.
-            self.estimator_ = self._model_to_train(template).fit(train, y if isinstance(y, str) else None)
+            label = y if isinstance(y, str) else None
+            self.estimator_ = self._model_to_train(template).fit(train, label, resume=resume)
             calibration = _safe_indexing(X, cal_idx)
         errors = self.estimator_.reconstruction_error(calibration, scaled=True)
         if self.score_kind_ == "combined":

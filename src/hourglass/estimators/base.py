@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -168,9 +167,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         train = source.training_data(train_idx, self.scaler_)
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         fitting.keep_report_samples(self, train, val)
-        if previous is None:
-            fitting.prepare_module(self, train)
-        config = replace(fitting.train_config(self, len(train_idx)), workers=fitting.loader_workers(source))
+        spent = fitting.prepare_module(self, train) if previous is None else 0.0
+        config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent)
         trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run)
         self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()

@@ -18,6 +18,7 @@ import functools
 import inspect
 import math
 import os
+import time
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -100,6 +101,15 @@ def train_config(est: Any, n_train: int) -> TrainConfig:
         max_time=parse_duration(getattr(est, "max_time", None)),
         threads=getattr(est, "threads", "auto"),
     )
+
+
+def main_config(est: Any, n_train: int, workers: int, spent: float = 0.0) -> TrainConfig:
+    """:func:`train_config` for the run itself, with ``workers``; a time budget less the ``spent``
+    seconds of layer-wise pretraining (:data:`~hourglass.train.pretrained.PRETRAIN_SHARE` of it)."""
+    config = replace(train_config(est, n_train), workers=workers)
+    if config.max_time is not None and spent:
+        config = replace(config, max_time=max(config.max_time - spent, 1e-3))
+    return config
 
 
 def loader_workers(source: TrainingSource) -> int:
@@ -236,8 +246,9 @@ def _changes(before: Any, after: Any) -> str:
     return ", ".join(changed).replace("input_dim", "features (input_dim)", 1)
 
 
-def prepare_module(est: Any, train: Any) -> None:
-    """Before training: pretrained parts, layer-wise pretraining, metric probes."""
+def prepare_module(est: Any, train: Any) -> float:
+    """Before training: pretrained parts, layer-wise pretraining, metric probes; returns the
+    seconds layer-wise pretraining took (0 without it), which a time budget counts."""
     probe = first_items(train, 2048)
     est.module_.to(resolve_device(est.device))
     est._metrics_probe = probe  # its own copy, so the estimator does not pin the data
@@ -267,6 +278,7 @@ def prepare_module(est: Any, train: Any) -> None:
             )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(est.seed_)
+            tic = time.perf_counter()
             est.pretrain_history_ = pretrained.layerwise_pretrain(
                 est.module_,
                 est.architecture_,
@@ -277,6 +289,8 @@ def prepare_module(est: Any, train: Any) -> None:
                 corruption=est._corruption(),
                 make_trainer=functools.partial(make_trainer, est),
             )
+            return time.perf_counter() - tic
+    return 0.0
 
 
 # -- training --------------------------------------------------------------------------------

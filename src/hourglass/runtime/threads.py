@@ -7,7 +7,8 @@ meet at a barrier after every parallel kernel, so one descheduled thread stalls 
 its share. ``threads='auto'`` therefore counts
 
 * the CPUs this process may run on: its affinity mask, bounded by a cgroup CPU quota
-  (containers, job schedulers), which ``os.cpu_count()`` ignores;
+  (containers, job schedulers; cgroup v2 ``cpu.max`` or a v1 CFS quota, at the hierarchy's root
+  and at the process's own cgroup), which ``os.cpu_count()`` ignores;
 * the CPUs other processes keep busy right now: the runnable tasks the kernel counts in
   ``/proc/loadavg``, less this one;
 * the work of a step: below :data:`PARALLEL_MIN_FLOPS` of forward matrix work, a second thread
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -29,6 +31,57 @@ from hourglass.exceptions import InvalidInputError
 PARALLEL_MIN_FLOPS = 50e6
 LOADAVG = "/proc/loadavg"
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def cgroup_v1_cpu_limit(directory: str | os.PathLike) -> int | None:
+    """CPUs allowed by a cgroup v1 quota (``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``; -1: none).
+
+    Examples
+    --------
+    >>> cgroup_v1_cpu_limit("/nonexistent") is None
+    True
+    """
+    try:
+        quota = int(Path(directory, "cpu.cfs_quota_us").read_text())
+        period = int(Path(directory, "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
+
+
+def _own_cgroups(table: str | os.PathLike = "/proc/self/cgroup") -> tuple[str | None, str | None]:
+    """This process's cgroup v2 path and its v1 ``cpu`` controller's path (None where absent)."""
+    v2 = v1 = None
+    try:
+        lines = Path(table).read_text().splitlines()
+    except OSError:
+        return None, None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            v2 = parts[2]
+        elif "cpu" in parts[1].split(","):
+            v1 = parts[2]
+    return v2, v1
+
+
+def cgroup_limits(root: str | os.PathLike = "/sys/fs/cgroup") -> list[int]:
+    """The CPU quotas that bound this process: cgroup v2 ``cpu.max`` and v1 CFS quotas, at the
+    hierarchy's root and at this process's own cgroup (a container's quota sits at one or the
+    other, depending on how its cgroup namespace is mounted)."""
+    v2, v1 = _own_cgroups()
+    root = Path(root)
+    places = [(root / "cpu.max", None), (root / "cpu", "v1")]
+    if v2 and v2 != "/":
+        places.append((root / v2.lstrip("/") / "cpu.max", None))
+    if v1 and v1 != "/":
+        places.append((root / "cpu" / v1.lstrip("/"), "v1"))
+    limits = [cgroup_v1_cpu_limit(p) if kind == "v1" else cgroup_cpu_limit(p) for p, kind in places]
+    return [limit for limit in limits if limit is not None]
 
 
 def cgroup_cpu_limit(path: str | os.PathLike = CGROUP_CPU_MAX) -> int | None:
@@ -57,8 +110,7 @@ def available_cpus() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # macOS, Windows
         cpus = os.cpu_count() or 1
-    limit = cgroup_cpu_limit()
-    return max(1, min(cpus, limit) if limit is not None else cpus)
+    return max(1, min([cpus, *cgroup_limits()]))
 
 
 def _running_here(tasks: str | os.PathLike = "/proc/self/task") -> int:
@@ -115,6 +167,8 @@ def resolve_threads(threads: int | str, step_flops: float | None = None) -> tupl
     (1, 'set by the user')
     """
     cpus = available_cpus()
+    if isinstance(threads, numbers.Integral) and not isinstance(threads, bool):
+        threads = int(threads)  # numpy's integers too
     if threads != "auto":
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cpus:
             raise InvalidInputError(

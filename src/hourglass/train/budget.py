@@ -49,11 +49,15 @@ def parse_duration(value: Any) -> float | None:
         if seconds is None:
             raise InvalidInputError(f"max_time={value!r}; {forms}")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float (10**400)
+            seconds = math.inf
     else:
         raise InvalidInputError(f"max_time={value!r}; {forms}")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise InvalidInputError(f"max_time={value!r}; {forms}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidInputError(f"max_time={shown}; {forms}")
     return seconds
 
 

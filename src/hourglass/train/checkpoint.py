@@ -55,8 +55,10 @@ VERSION = 2
 #: Arrays up to this size are hashed whole; larger ones by a fixed sample of rows.
 HASH_WHOLE_BYTES = 64 * 2**20
 SAMPLE_ROWS = 256
-#: Parameters that do not change what a run computes, so resuming may change them.
-IGNORED_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks")
+#: Parameters that do not change what a run computes, so resuming may change them: ``threads``
+#: changes sums' rounding order at most, and a run started on more CPUs than are free now
+#: could otherwise never be resumed.
+IGNORED_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks", "threads")
 
 START_OVER = "start over with --force instead of --resume (Python: fit without resume=True)"
 

@@ -59,7 +59,7 @@ class TrainConfig(_JSONConfig):
         improves, then decays over a fifth of the run (:mod:`hourglass.train.schedule`). False:
         a cosine decay planned over all ``epochs``.
     max_time : float or None
-        Seconds of training at most (resumed runs count the seconds before); the decay is laid
+        Seconds of training at most (resumed runs count those up to the checkpoint); the decay is laid
         over the last fifth of them, so the run ends at the budget with its schedule complete.
     threads : int or 'auto'
         CPU threads for training (:func:`hourglass.runtime.threads.resolve_threads`).

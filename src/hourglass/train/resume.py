@@ -57,6 +57,25 @@ class Checkpointing:
         }
         checkpoint.save(self.checkpoint_dir, epoch, tensors, state, self.fingerprint)
 
+    def _resumed_budget(self) -> str:
+        """After loading a checkpoint: lay its plan over this run's budget; why the run ends at
+        once, or '' to go on.
+
+        A plan laid over the interrupted run's budget is planned anew as learning asks (within
+        the cap) when this run has no budget (it kept the old budget's end, and its end-of-fit
+        line failed on the missing budget); another budget bounds it after the first epoch. A
+        budget that the run before the interruption already spent ends the run at once, with the
+        checkpoint's best weights (it trained one more epoch, said to be longer than the budget).
+        """
+        schedule = self.scheduler.lr_lambdas[0]
+        budget = self.config.max_time
+        if budget is None and hasattr(schedule, "drop_budget"):
+            schedule.drop_budget()
+        trained = self.history.trained_seconds
+        if budget is not None and trained >= budget:
+            return f"the time budget of {budget:g} s was spent before the resume ({trained:.3g} s trained)"
+        return ""
+
     def _load_checkpoint(self):
         directory = self.checkpoint_dir
         if directory is None:

@@ -137,6 +137,15 @@ class ProgressiveCosine:
         self.budget_bound = self.budget_end is not None and self.budget_end < self.plan
         if self.budget_bound:
             self.plan = self.budget_end
+            # The warm-up was sized for the plan learning asked for: a short budget's plan ended
+            # inside it, the rate still climbing (a 3 s conv fit: 2 epochs, lr 0.0006 and 0.001 of
+            # 0.003, never decayed). It takes a tenth of the plan at most, like a fixed run's 5 %.
+            self.warmup = max(1, min(self.warmup, self.plan // 10))
+
+    def drop_budget(self) -> None:
+        """Plan without a time budget (a run resumed without one): what learning asks, within the cap."""
+        self.budget_end = None
+        self._settle()
 
     def progress(self, step: int) -> float:
         return (step - self.warmup) / max(1, self.plan - self.warmup)

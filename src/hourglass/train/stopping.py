@@ -198,7 +198,9 @@ class StoppingRules:
         if budget is not None:
             elapsed = self._elapsed_everywhere()
             self._mark_pace(elapsed)
-            schedule.bound(step, int(max(0.0, budget - elapsed) / self._seconds_per_step(elapsed)))
+            # Within the cap: a budget of 1e308 s is a float's worth of steps, no int's.
+            left = max(0.0, budget - elapsed) / self._seconds_per_step(elapsed)
+            schedule.bound(step, int(min(left, self._cap_steps)))
         if self._warming_up(epoch):
             return
         monitored = self.history.monitored()

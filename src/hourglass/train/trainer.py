@@ -229,9 +229,11 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
         best_loss, bad_epochs, start = math.inf, 0, 1
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        spent = ""
         if resume:
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
-            self.history.recipe.update(threads=threads, threads_rule=threads_rule)
+            self.history.recipe.update(threads=threads, threads_rule=threads_rule, max_time=config.max_time)
+            spent = self._resumed_budget()
         self._clock, self._epochs_run = time.perf_counter(), 0
         self._pace_marks = []
         self.progress = Progress(
@@ -245,7 +247,8 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             clock=self._elapsed,
         )
         with self._own_random_state():
-            for epoch in range(start, config.epochs + 1):
+            # A budget spent before the interruption trains no more: the checkpoint's best weights.
+            for epoch in range(start, start if spent else config.epochs + 1):
                 self._seed_epoch(epoch)
                 tic = time.perf_counter()
                 terms = self.train_one_epoch(train, epoch)
@@ -291,7 +294,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                     self.history.stop_reason = stop
                     break
             else:
-                self.history.stop_reason = f"ran all {config.epochs} epochs"
+                self.history.stop_reason = spent or f"ran all {config.epochs} epochs"
         if not self.history.stop_reason:
             self.history.stop_reason = self._planned_end()
         self.history.trained_seconds = self._elapsed()

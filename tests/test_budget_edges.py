@@ -1,0 +1,128 @@
+"""Time budgets at their edges: resumed without one or after it is spent, a plan shorter than its
+warm-up, layer-wise pretraining inside it, huge budgets, and threads given as numpy integers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hourglass import AnomalyDetector, AutoEncoder
+from hourglass.exceptions import InvalidInputError
+from hourglass.runtime import threads as threads_module
+from hourglass.train import trainer as trainer_module
+from hourglass.train.budget import parse_duration
+from hourglass.train.schedule import ProgressiveCosine
+
+PARAMS = dict(code_size=2, hidden_layers=(16,), batch_size=16, random_state=0, device="cpu")
+
+
+class FakeClock:
+    """perf_counter that advances by ``tick`` seconds a call: a run's time without waiting for it."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+class StopAfter:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, estimator, epoch, logs):
+        return epoch == self.epoch
+
+
+@pytest.fixture
+def rows():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(200, 2))
+    return np.tanh(codes @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(200, 6))
+
+
+def test_a_budgeted_run_resumed_without_a_budget_plans_as_learning_asks(rows, tmp_path, monkeypatch):
+    # It kept the old budget's end, and its end-of-fit reason formatted the missing budget: TypeError.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    AutoEncoder(**PARAMS, max_time=4.0, checkpoint_dir=str(tmp_path), callbacks=[StopAfter(3)]).fit(rows)
+    resumed = AutoEncoder(**PARAMS, checkpoint_dir=str(tmp_path)).fit(rows, resume=True)
+    assert resumed.n_epochs_ > 3
+    assert "budget" not in resumed.history_.stop_reason
+    assert resumed.history_.recipe["max_time"] is None
+
+
+def test_a_budget_spent_before_the_resume_ends_it_at_once(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    params = dict(PARAMS, checkpoint_dir=str(tmp_path))
+    first = AutoEncoder(**params, max_time=4.0, callbacks=[StopAfter(3)]).fit(rows)
+    spent = first.history_.trained_seconds
+    resumed = AutoEncoder(**params, max_time=spent / 2).fit(rows, resume=True)
+    assert resumed.n_epochs_ == 3  # no epoch beyond the checkpoint's
+    assert "spent before the resume" in resumed.history_.stop_reason
+    np.testing.assert_allclose(resumed.transform(rows), first.transform(rows), rtol=1e-6, atol=1e-6)
+
+
+def test_a_plan_cut_short_by_its_budget_ends_its_warm_up_in_time():
+    # A 3 s conv fit ended inside its 200-step warm-up, the rate still climbing.
+    schedule = ProgressiveCosine(plan=1000, cap=10_000, warmup=200)
+    schedule.bound(10, 40)  # 50 steps fit in the budget
+    assert schedule.plan == 50 and schedule.warmup <= 5
+    rates = [schedule(step) for step in range(50)]
+    assert rates[-1] < 0.2 * max(rates)  # decayed by the end, not still rising
+    long = ProgressiveCosine(plan=1000, cap=10_000, warmup=200)
+    long.bound(10, 3000)  # a budget longer than the plan leaves the warm-up alone
+    assert long.warmup == 200
+
+
+def test_layerwise_pretraining_takes_its_share_of_the_budget(rows, monkeypatch):
+    # The pairs trained their fixed epochs whatever the budget: 22 s for --time 2s.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    params = dict(PARAMS, hidden_layers=(16, 8))
+    ae = AutoEncoder(**params, pretrain="layerwise", max_time=4.0).fit(rows)
+    pretraining = sum(h.trained_seconds for h in ae.pretrain_history_)
+    assert pretraining <= 0.25 * 4.0 * 1.2
+    assert pretraining + ae.history_.trained_seconds <= 4.0 * 1.15
+
+
+@pytest.mark.parametrize("huge", [1e308, 10**400])
+def test_a_huge_budget_trains_or_is_refused_in_one_line(rows, huge):
+    if huge == 10**400:
+        with pytest.raises(InvalidInputError, match="max_time=1000.*expected a positive number"):
+            parse_duration(huge)
+        return
+    ae = AutoEncoder(**PARAMS, epochs=3, max_time=huge).fit(rows)  # OverflowError before
+    assert ae.n_epochs_ == 3
+
+
+def test_threads_may_be_a_numpy_integer(rows):
+    ae = AutoEncoder(**PARAMS, epochs=1, threads=np.int64(1)).fit(rows)
+    assert ae.history_.recipe["threads"] == 1
+
+
+def test_a_checkpoint_resumes_on_another_thread_count(rows, tmp_path):
+    params = dict(PARAMS, epochs=4, checkpoint_dir=str(tmp_path))
+    AutoEncoder(**params, threads=1, callbacks=[StopAfter(2)]).fit(rows)
+    resumed = AutoEncoder(**params, threads="auto").fit(rows, resume=True)
+    assert resumed.history_.epoch == [1, 2, 3, 4]
+
+
+def test_cgroup_quotas_of_both_versions_bound_the_cpus(tmp_path, monkeypatch):
+    # A v1 CFS quota (this machine's kind) and a process's own v2 cgroup were not read.
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "cpu.max").write_text("100000 100000\n")
+    monkeypatch.setattr(threads_module, "_own_cgroups", lambda: ("/box", "/"))
+    assert sorted(threads_module.cgroup_limits(tmp_path)) == [1, 2]
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")  # no quota
+    assert threads_module.cgroup_limits(tmp_path) == [1]
+
+
+def test_an_interrupted_detector_resumes(tmp_path):
+    X = np.random.default_rng(0).normal(size=(120, 5))
+    params = dict(code_size=2, hidden_layers=(8,), epochs=4, random_state=0, device="cpu")
+    AnomalyDetector(**params, checkpoint_dir=str(tmp_path), callbacks=[StopAfter(2)]).fit(X)
+    resumed = AnomalyDetector(**params, checkpoint_dir=str(tmp_path)).fit(X, resume=True)
+    assert resumed.estimator_.history_.epoch == [1, 2, 3, 4]
