@@ -295,6 +295,8 @@ def test_info_json(files):
     assert summary["architecture"]["code_size"] == 2
     assert summary["architecture"]["hidden_layers"] == [16]
     assert summary["epochs_run"] == 2
+    # Why training ended, which 'stopped early: False' does not say of a budget's or cap's end.
+    assert summary["why_it_ended"] == "ran all 2 epochs"
 
 
 def test_info_on_a_detector_shows_its_threshold_and_the_wrapped_autoencoder(files, tmp_path):

@@ -205,6 +205,7 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "epochs_run": len(history.epoch),
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
+        "why_it_ended": history.stop_reason or None,  # a budget's end is no early stop, but a reason
         "training_recipe": history.recipe_summary(),
         "final_train_loss": history.train_loss[-1] if history.train_loss else None,
         "best_val_loss": min(history.val_loss) if history.val_loss else None,
