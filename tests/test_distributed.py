@@ -242,3 +242,46 @@ def test_a_conv_model_trains_under_torchrun_in_channels_last_as_in_one_process(t
     for name, value in single.module_.state_dict().items():
         key = next(k for k in parallel if k.endswith(name))
         np.testing.assert_allclose(parallel[key], value.numpy(), rtol=0, atol=1e-4, err_msg=name)
+
+
+def test_processes_given_different_data_are_refused_in_words(tmp_path):
+    # Each process read its own file: another width failed deep in DDP as an "internal error",
+    # the same shape with other rows trained on mixed data without a word.
+    data = _data().astype(np.float32)
+    np.save(tmp_path / "rank0.npy", data)
+    np.save(tmp_path / "rank1.npy", data[:, :10])
+    script = tmp_path / "own_file.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys, torch
+            from hourglass.cli import main
+            torch.set_num_threads(1)
+            sys.exit(main(["fit", f"rank{os.environ['RANK']}.npy", *sys.argv[1:]]))
+            """
+        )
+    )
+    args = [str(script), "--out", "m", "--code-size", "3", "--hidden-layers", "16", "--epochs", "2",
+            "--device", "cpu", "--quiet"]  # fmt: skip
+    done = _torchrun(args, tmp_path, timeout=240)
+    assert done.returncode != 0, _failure(done)
+    assert "given different runs (rank 0 -> rank 1: data differs: 320x12 -> 320x10)" in done.stderr, _failure(
+        done
+    )
+    assert "internal error" not in done.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_commands_other_than_fit_are_refused_under_a_launcher(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from hourglass.cli import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    result = CliRunner().invoke(
+        app, ["encode", str(tmp_path / "model"), "digits", "-o", str(tmp_path / "c.npy")]
+    )
+    assert result.exit_code == 2
+    assert "under torchrun only 'hourglass fit' trains across processes" in result.output
+    assert not (tmp_path / "c.npy").exists()

@@ -182,14 +182,30 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: The commands that train together under torchrun; the others would run whole in every process.
+DISTRIBUTED_COMMANDS = frozenset({"fit"})
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
     ] = False,
 ) -> None:
     """Autoencoders defined by their hyperparameters, trained on your data, compared with PCA."""
+    command = ctx.invoked_subcommand
+    # Read from the launcher's environment (no torch import): under torchrun every process runs
+    # the command; encode, compare, calibrate ... ran whole in each and raced for one output.
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and command and command not in DISTRIBUTED_COMMANDS:
+        if os.environ.get("RANK", "0") == "0":
+            typer.echo(
+                f"{PROG}: error: '{PROG} {command}' runs in one process; under torchrun only "
+                f"'{PROG} fit' trains across processes: run '{PROG} {command}' without torchrun",
+                err=True,
+            )
+        raise typer.Exit(code=2)
 
 
 def fail(message: str) -> typer.Exit:

@@ -412,7 +412,7 @@ def _stream_table(
         with open(cache, "wb") as f:
             for chunk in chunks:
                 features, y, _ = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
-                _check_numeric(features, path.name, types)
+                _check_numeric(features, path.name, types, first_row=n)
                 check_finite_columns(features, path.name, first_row=n)
                 block = check_finite(
                     features.to_numpy(dtype=np.float64, na_value=np.nan), repr(path.name), first_row=n
@@ -443,6 +443,9 @@ def _stream_table(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        if "chunks" in locals():
+            chunks.close()  # the file, also when a chunk is refused
     X = np.load(cache, mmap_mode="r")
     weakref.finalize(X, shutil.rmtree, folder, ignore_errors=True)
     y_all = np.concatenate(labels) if labels else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import lzma
 import shlex
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,20 +38,37 @@ COMPRESSED_GROWTH = 10
 READ_ERRORS = (ValueError, OSError, EOFError, lzma.LZMAError, pd.errors.ParserError)
 
 
-def _check_numeric(df: pd.DataFrame, name: str, types: dict[str, str] | None = None) -> None:
+#: A text column whose text cells are at most this share of its values is a column of numbers
+#: with stray text in it (a typo, 'n/a'): the error names the first such cell's row.
+STRAY_TEXT_SHARE = 0.01
+
+
+def _check_numeric(
+    df: pd.DataFrame, name: str, types: dict[str, str] | None = None, first_row: int = 0
+) -> None:
     """Refuse a column that does not hold numbers, naming it, an example value and its type.
 
     ``types`` maps column names to the file's own type names (Parquet's schema: ``string``,
-    ``timestamp[ms]``), which say more than pandas' ``object``.
+    ``timestamp[ms]``), which say more than pandas' ``object``. A column of numbers with a few
+    text cells (:data:`STRAY_TEXT_SHARE`) is named with the row of the first (``first_row``: the
+    row of ``df``'s first in the file), which is what needs fixing, not the column.
     """
     text = [col for col in df.columns if not _numeric(df[col])]
     if not text:
         return
     col = text[0]
     values = df[col].dropna()
-    bad = values[pd.to_numeric(values, errors="coerce").isna()]
+    failed = pd.to_numeric(values, errors="coerce").isna()
+    bad = values[failed]
     example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
     label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
+    if len(bad) and len(bad) <= STRAY_TEXT_SHARE * len(values):
+        row = first_row + int(np.flatnonzero(df.index.isin(bad.index[:1]))[0])
+        raise InvalidInputError(
+            f"{label} of {name!r} holds numbers but also text at row {row} ({example!r}; {len(bad)} "
+            f"such cell(s) of {len(values)}); fix or drop those rows, or drop the column "
+            f"(--drop {shlex.quote(str(col))})"
+        )
     kind = (types or {}).get(str(col), str(df[col].dtype))
     # Every column to drop, named once, in both spellings: fixing them one error at a time
     # would take a run per column.
@@ -97,7 +115,11 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
             _check_parquet_names(path)
             return _decimals_as_floats(pd.read_parquet(path)), True
         layout = sniff(path)
-        return tidy(pd.read_csv(path, **layout.read_csv_options()), layout), layout.header
+        with warnings.catch_warnings():
+            # "Columns (3) have mixed types": pandas' advice for its own options; a column with text
+            # in it is named, with the row of the text, by the numeric check that follows.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            return tidy(pd.read_csv(path, **layout.read_csv_options()), layout), layout.header
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{str(path)!r} is empty") from None
     except READ_ERRORS as exc:
@@ -227,5 +249,11 @@ def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
         batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
         return (_decimals_as_floats(batch.to_pandas()) for batch in batches), True
     layout = sniff(path)
-    chunks = pd.read_csv(path, **layout.read_csv_options(), chunksize=rows)
-    return (tidy(chunk, layout) for chunk in chunks), layout.header
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        # In a with block: closing the generator (an error in a chunk) closes the file.
+        with pd.read_csv(path, **layout.read_csv_options(), chunksize=rows) as reader:
+            for chunk in reader:
+                yield tidy(chunk, layout)
+
+    return chunks(), layout.header

@@ -475,7 +475,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path, force: bool = False) -> Path:
-        """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`)."""
+        """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`).
+
+        Under torchrun rank 0 writes and the others return at once (a call on rank 0 alone works
+        too): ``torch.distributed.barrier()`` on every process before another reads the folder."""
         for role in ("encoder", "decoder"):
             if isinstance(getattr(self, role, None), torch.nn.Module):
                 raise InvalidInputError(

@@ -36,6 +36,7 @@ from hourglass.estimators.persistence import json_safe
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
+from hourglass.runtime import distributed
 from hourglass.runtime.devices import resolve_device
 from hourglass.runtime.seeds import as_seed
 from hourglass.train import checkpoint, pretrained
@@ -132,9 +133,15 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
         raise InvalidInputError("resume=True needs checkpoint_dir, the folder of the checkpoint")
     seed = checkpoint.saved_seed(directory) if resume and est.random_state is None else None
     est.seed_ = as_seed(est.random_state) if seed is None else seed
+    if distributed.launched():
+        distributed.setup(resolve_device(est.device))
+        # random_state=None draws a seed in each process: all take rank 0's, so that they split,
+        # initialize, shuffle and add noise alike (each drew its own batches before).
+        est.seed_ = distributed.gather(est.seed_)[0]
     params = {k: json_safe(v) for k, v in est.get_params(deep=False).items()}
     sample, n_samples = source.fingerprint_sample()
     run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(sample, n_samples), params, est.seed_)
+    checkpoint.check_same_run(run)  # under torchrun: every process given the same data and settings
     if resume:
         checkpoint.check_run(directory, run)
     return run

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -128,6 +129,16 @@ def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
 def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
     """The element-wise maximum of ``values`` over the processes."""
     return _all_reduce(values, dist.ReduceOp.MAX)
+
+
+def gather(value: Any) -> list[Any]:
+    """``value`` of every process, in rank order (``[value]`` when not distributed): small
+    JSON-like objects only (it pickles them across the group, never from a file)."""
+    if not active():
+        return [value]
+    gathered: list[Any] = [None] * world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def barrier() -> None:

@@ -45,7 +45,8 @@ from safetensors.torch import load_file
 
 from hourglass.data.fileio import atomic_path, safetensors_header
 from hourglass.data.tensor_files import save_tensors
-from hourglass.exceptions import ModelFileError
+from hourglass.exceptions import InvalidInputError, ModelFileError
+from hourglass.runtime import distributed
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 #: The state file of the two-file checkpoints written before this format; never trusted now.
@@ -264,6 +265,26 @@ def check_run(directory: str | Path, run: dict[str, Any] | None) -> dict[str, An
             f"the interrupted run's data and settings, or {START_OVER}"
         )
     return header
+
+
+def check_same_run(run: dict[str, Any] | None) -> None:
+    """Under torchrun, refuse a run whose processes were given different data or settings.
+
+    Each process reads its own command line and files: one given another file or ``--epochs``
+    mixed data silently (same shape), or failed deep in the gradient exchange (another width: an
+    "internal error" of DDP; another length: gloo's connection reset). Compared once, before any
+    other exchange, in words (:func:`_differences`), the same error on every process.
+    """
+    if run is None:
+        return
+    runs = distributed.gather(run)
+    for rank, other in enumerate(runs[1:], start=1):
+        if other != runs[0]:
+            raise InvalidInputError(
+                f"the processes under torchrun were given different runs (rank 0 -> rank {rank}: "
+                f"{'; '.join(_differences(runs[0], other)) or 'other settings'}); start every process "
+                "with the same data and settings"
+            )
 
 
 def saved_seed(directory: str | Path) -> int | None:
