@@ -289,3 +289,25 @@ def test_error_maps_rejects_mismatched_counts():
     X = np.zeros((3, 64))
     with pytest.raises(InvalidInputError, match="2 maps for 3 inputs"):
         plots.error_maps(X, X, X[:2], (8, 8))
+
+
+def test_log_axes_say_so_and_extreme_ratios_read_as_numbers():
+    # Log axes were labelled like linear ones; a ratio over an exact PCA read 407318377630.82x.
+    table = pd.DataFrame({"code_size": [1, 2, 16], "ae_mse": [0.4, 0.3, 0.2], "pca_mse": [1e-12, 1e-12, 0.1]})
+    ax = plots.error_vs_code_size(table).axes[0]
+    assert ax.get_ylabel().endswith("(log scale)") and ax.get_xlabel() == "code size (log scale)"
+    assert {text.get_text() for text in ax.texts} == {"4e+11×", "3e+11×", "2.00×"}
+    linear = plots.error_vs_code_size(
+        pd.DataFrame({"code_size": [2, 4], "ae_mse": [1.0, 0.9], "pca_mse": [1.1, 1.0]})
+    )
+    assert "log" not in linear.axes[0].get_ylabel() + linear.axes[0].get_xlabel()
+    counts = plots.histogram(np.random.default_rng(0).exponential(size=200), "errors", "error", log=True)
+    assert counts.axes[0].get_ylabel() == "count (log scale)"
+    curves = plots.loss_curves({"m": {"train_loss": [10.0, 0.1, 0.001]}}).axes[0]
+    assert curves.get_ylabel() == "loss (log scale)"
+
+
+def test_a_one_epoch_curve_is_drawn_with_whole_epoch_ticks():
+    ax = plots.loss_curves({"m": {"train_loss": [1.0], "val_loss": [1.1]}}, {"m": 1}).axes[0]
+    assert ax.lines[0].get_marker() == "o"  # a one-point line without a marker drew nothing
+    assert list(ax.get_xticks()) == [1]

@@ -114,3 +114,22 @@ def test_report_marks_a_losing_card_with_its_word():
     page = Report("t")
     page.add_metrics({"code size 8": "1.18x PCA"}, tones={"code size 8": "loss"})
     assert 'class="stat loss"' in page.to_html() and ">loss</span>" in page.to_html()
+
+
+def test_model_report_leads_with_the_held_out_error_and_pcas(fitted):
+    # It showed the training error alone: a model at 20x PCA's held-out error looked fine.
+    ae, X, y = fitted
+    html = model_report(ae, X, "digits", None, y).to_html()
+    ratio = ae.validation_mse_scaled_ / ae.validation_pca_mse_
+    assert "held-out MSE (12 validation rows, data units)" in html
+    assert "PCA&#x27;s held-out MSE (code size 2, same rows)" in html
+    assert f"{ratio:.3g}x" in html
+    assert html.index("held-out MSE") < html.index("mean reconstruction MSE")
+
+
+def test_a_vae_report_says_its_loss_curve_is_per_value(digits):
+    from hourglass import VariationalAutoEncoder
+
+    vae = VariationalAutoEncoder(code_size=2, **TINY).fit(digits[0][:120])
+    html = model_report(vae, digits[0][:120], "digits", None).to_html()
+    assert "negative ELBO per value" in html and "about -64 times it" in html

@@ -240,6 +240,7 @@ def model_report(
     if restoration:
         summary.update(task_summary(estimator, scored, role))
     else:
+        _held_out_summary(summary, estimator)
         error, note = _error_summary(summary, estimator, scored, role)
     summary.update(
         {
@@ -260,6 +261,7 @@ def model_report(
             if history.best_epoch
             else "Loss per epoch. "
         )
+        + _loss_units(estimator)
         + "Training recipe: "
         + history.recipe_summary()
         + ".",
@@ -278,6 +280,37 @@ def model_report(
     # The training role unless a restoration task scores held-out images, as before the move.
     add_model_sections(report, estimator, scored, image_shape, role if restoration else "training")
     return report
+
+
+def _loss_units(estimator) -> str:
+    """What a VAE's loss curve is per: one value (the card's ELBO is per sample), or nothing."""
+    if not hasattr(estimator, "log_likelihood"):
+        return ""
+    shape = getattr(estimator, "input_shape_", None) or (getattr(estimator, "n_features_in_", 0),)
+    values = int(np.prod(shape))
+    if not values:
+        return ""
+    return (
+        f"The loss is the negative ELBO per value: the summary's ELBO per sample, in nats, is "
+        f"about -{values} times it (one sample holds {values} values). "
+    )
+
+
+def _held_out_summary(summary: dict, estimator) -> None:
+    """The fit's held-out error and PCA's on the same rows at the same code size, first: the
+    figures the end-of-fit line prints (the report showed the training error alone, so a model at
+    20x PCA's held-out error looked fine)."""
+    scaled = getattr(estimator, "validation_mse_scaled_", None)
+    if scaled is None or not np.isfinite(scaled):
+        return
+    rows = estimator.history_.recipe.get("validation_rows")
+    where = f"{rows} validation rows" if isinstance(rows, int) else "the validation split"
+    summary[f"held-out MSE ({where}, {UNITS_SHORT[units_of(estimator.scaler_)]})"] = float(scaled)
+    pca = getattr(estimator, "validation_pca_mse_", None)
+    if pca:  # None where PCA does not compare; 0: PCA is exact
+        k = getattr(estimator, "n_features_out_", None) or getattr(estimator, "_n_features_out", "k")
+        summary[f"PCA's held-out MSE (code size {k}, same rows)"] = float(pca)
+        summary["autoencoder / PCA, held out (below 1: the autoencoder wins)"] = f"{scaled / pca:.3g}x"
 
 
 def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[np.ndarray, str | None]:

@@ -64,18 +64,34 @@ def loss_curves(
                 continue
             epochs = np.arange(1, values.size + 1)
             label = f"{run} · {key.removesuffix('_loss')}" if len(histories) > 1 else key.replace("_", " ")
-            ax.plot(epochs, values, color=color, linestyle=_LINESTYLES.get(key, ":"), lw=1.8, label=label)
+            # A few epochs get markers: a one-epoch run's line of one point drew nothing.
+            marker = "o" if values.size <= 5 else None
+            ax.plot(
+                epochs,
+                values,
+                color=color,
+                linestyle=_LINESTYLES.get(key, ":"),
+                lw=1.8,
+                label=label,
+                marker=marker,
+                ms=4,
+            )
             all_values.append(values)
         _mark_best_epoch(ax, history, (best_epochs or {}).get(run, 0), color, first=index == 0)
     if not all_values:
         raise InvalidInputError("loss_curves got runs whose histories are all empty")
-    if _spans_decades(np.concatenate(all_values), 2):
+    log = _spans_decades(np.concatenate(all_values), 2)
+    if log:
         ax.set_yscale("log")
         _plain_log_ticks(ax)
-    # Epochs are counted, not measured: no 2.5 between 2 and 3.
+    # Epochs are counted, not measured: no 2.5 between 2 and 3 (nor 0.95 around a single one).
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    longest = max(len(values) for values in all_values)
+    if longest < 3:
+        ax.set_xticks(range(1, longest + 1))
+        ax.set_xlim(0.5, longest + 0.5)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss (log scale)" if log else "loss")
     ax.legend(frameon=False, fontsize=9, ncols=2 if len(ax.lines) > 6 else 1)
     _style_axes(ax)
     return fig
@@ -122,16 +138,19 @@ def error_vs_code_size(table: pd.DataFrame, ylabel: str = "held-out MSE") -> Fig
     for size, ae_value, pca_value in zip(sizes, ae, pca, strict=True):
         if np.isfinite(ae_value) and np.isfinite(pca_value) and pca_value > 0:
             _annotate_ratio(ax, size, ae_value, ae_value / pca_value)
-    if _spans_decades(np.concatenate([ae, pca]), 1):
+    log_y = _spans_decades(np.concatenate([ae, pca]), 1)
+    if log_y:
         ax.set_yscale("log")
         _plain_log_ticks(ax)
-    if sizes.min() > 0 and sizes.max() / sizes.min() >= 8:
+    log_x = sizes.min() > 0 and sizes.max() / sizes.min() >= 8
+    if log_x:
         # Code sizes are usually powers of two: equal steps read better on a log-2 axis.
         ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [f"{size:g}" for size in sizes])
     ax.xaxis.set_minor_locator(NullLocator())  # only the code sizes themselves get ticks
-    ax.set_xlabel("code size")
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel("code size (log scale)" if log_x else "code size")
+    ax.set_ylabel(f"{ylabel} (log scale)" if log_y else ylabel)
+    ax.margins(y=0.15)  # room for the ratio labels above and below the points
     ax.legend(frameon=False, fontsize=9, title="labels: AE error ÷ PCA error", title_fontsize=8)
     _style_axes(ax)
     return fig
@@ -145,7 +164,8 @@ def _annotate_ratio(ax: Axes, x: float, y: float, ratio: float) -> None:
     # line so the two lines do not run through it.
     color, offset, va = ("#15803d", -9, "top") if ratio < 1 else ("#b91c1c", 9, "bottom")
     ax.annotate(
-        f"{ratio:.2f}×",
+        # Beyond the usual range as the cards write it: 4.07e+11, not 407318377630.82.
+        f"{ratio:.2f}×" if 0.01 <= ratio < 1000 else f"{ratio:.3g}×",
         (x, y),
         xytext=(0, offset),
         textcoords="offset points",

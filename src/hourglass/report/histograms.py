@@ -60,7 +60,7 @@ def histogram(values: np.ndarray, title: str, xlabel: str, log: bool = False) ->
     ax.legend(frameon=False, fontsize=9, title=f"{dropped} non-finite left out" if dropped else None)
     ax.set_title(title, loc="left", fontsize=11)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("count")
+    ax.set_ylabel("count (log scale)" if log else "count")
     _style_axes(ax)
     return fig
 
@@ -124,14 +124,17 @@ def score_histogram(
     entries += _reference_lines(ax, quantiles, threshold, _near(low, high, log))
     if log:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(f"{xlabel} (log scale)" if log else xlabel)
     ax.set_ylabel("samples")
+    # Outside the axes, on the right: inside, the threshold line and its band ran through it.
     ax.legend(
         handles=[handle for handle, _ in entries],
         labels=[label for _, label in entries],
         frameon=False,
         fontsize=9,
-        loc="upper right",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
     )
     _style_axes(ax)
     return fig

@@ -131,8 +131,9 @@ def add_codebook_sections(
         {
             "codes in the codebook": estimator.n_codes_,
             "index grid": "x".join(map(str, estimator.grid_shape_)),
-            "codes in use (share)": usage["codebook_used"],
-            "perplexity": usage["perplexity"],
+            # Counted on these samples; `hourglass info` shows training's last-epoch averages.
+            f"codes in use on these {len(data)} samples (share)": usage["codebook_used"],
+            f"perplexity on these {len(data)} samples": usage["perplexity"],
             "bits per pixel (whole file)": rate.bits_per_pixel,
             "PSNR (dB)": rate.psnr,
         },

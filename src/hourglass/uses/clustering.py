@@ -144,7 +144,7 @@ def fitted_label(model: Any, X: Any) -> str | None:
 
 #: How each scaler kind reads in the clustering table's caption and the CLI.
 SCALING_TEXT = {
-    "none": "unscaled (the autoencoder's own input: every value in [0, 1])",
+    "none": "unscaled (as the autoencoder trained: on values in [0, 1])",
     "standard": "standardized per feature from the autoencoder's training rows (its own scaling)",
     "minmax": "min-max scaled per feature from the autoencoder's training rows (its own scaling)",
     "shrunk": "standardized with shrunk variances from the autoencoder's training rows (its own scaling)",
