@@ -43,14 +43,13 @@ from hourglass.estimators.default_detector import (
 )
 from hourglass.estimators.detector_outputs import DetectorOutputs, speaking_as
 from hourglass.estimators.detector_params import _FORWARDED, _same, detector_constraints
+from hourglass.estimators.detector_scores import DetectorScores
 from hourglass.estimators.detector_state import delegated
 from hourglass.estimators.outlier_scores import (
     PROBA_METHODS,
     THRESHOLDS,
-    _check_proba_method,
     calibration_split,
     error_quantile,
-    outlier_proba,
     score_units,
     threshold_rule,
     warn_if_few_scores,
@@ -61,7 +60,7 @@ from hourglass.exceptions import InvalidInputError
 
 
 @register_estimator
-class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstimator):
+class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstimator):
     """Outlier detector scoring samples by how badly an autoencoder fits them.
 
     The score (:meth:`anomaly_score`, higher is more abnormal) is by default the reconstruction
@@ -119,7 +118,9 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         everything), ``epochs='auto'`` meaning about 200 steps and at least 20 epochs (detection
         stops gaining long before reconstruction does; :func:`detection_epochs`),
         ``scaling='auto'`` meaning 'shrunk' for data in [0, 1] (every feature centred and
-        weighed by its spread; :func:`detection_scaling`) and ``verbose=0``:
+        weighed by its spread; :func:`detection_scaling`), ``pca_path=False`` (random weights,
+        as the detector's scores were measured; from PCA's solution its errors are PCA's for a
+        while) and ``verbose=0``:
         ``AnomalyDetector(code_size=4, epochs=5)``. Refused with ``estimator``, which carries
         its own settings.
 
@@ -354,82 +355,6 @@ class AnomalyDetector(DetectorOutputs, OutlierMixin, TransformerMixin, BaseEstim
         if continues and previous is not None and type(previous) is type(model):
             return previous.set_params(**model.get_params(deep=False))
         return model
-
-    # -- scoring -----------------------------------------------------------------------------
-    def anomaly_score(self, X: Any) -> np.ndarray:
-        """Per-sample score on the scale of ``threshold_``: the higher, the more abnormal.
-
-        PyOD's ``decision_function``. With ``score_kind='combined'`` the reconstruction error plus
-        half the code's distance from the normal codes, each in medians of the calibration
-        rows; with ``score_kind='reconstruction'`` the reconstruction MSE in ``score_units_``.
-
-        Examples
-        --------
-        >>> detector.anomaly_score(X[:2]).shape  # doctest: +SKIP
-        (2,)
-        """
-        check_is_fitted(self, "offset_")
-        if getattr(self, "score_kind_", "reconstruction") == "combined":
-            with speaking_as(self):
-                return combined_score(self, X, self.estimator_.reconstruction_error(X, scaled=True))
-        return self.reconstruction_error(X)
-
-    def reconstruction_error(self, X: Any, *, scaled: bool | None = None) -> np.ndarray:
-        """Per-sample reconstruction MSE: all of a reconstruction score, the first half of a combined one.
-
-        ``scaled``: None for ``score_units_``, True for the autoencoder's units (z-scores for
-        standardized data), False for the data's raw units. Returns shape ``(n_samples,)``.
-        """
-        check_is_fitted(self, "offset_")
-        if scaled is None:
-            scaled = getattr(self, "score_units_", "raw") == "scaled"
-        with speaking_as(self):
-            return self.estimator_.reconstruction_error(X, scaled=scaled)
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Negative anomaly score per sample: the higher, the more normal.
-
-        Examples
-        --------
-        >>> detector.score_samples(X[:2]).shape  # doctest: +SKIP
-        (2,)
-        """
-        return -self.anomaly_score(X)
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """``score_samples(X) - offset_``: negative for outliers, positive for inliers."""
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X: Any) -> np.ndarray:
-        """+1 for inliers, -1 for outliers (reconstruction error above ``threshold_``)."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
-
-    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
-        """Probability of each sample being normal and abnormal, as PyOD computes it.
-
-        Parameters
-        ----------
-        X : array-like
-            Samples, in the shape the estimator takes.
-        method : {'linear', 'unify'}, default='linear'
-            'linear': the score min-max scaled by the smallest and largest of
-            ``decision_scores_``, clipped to [0, 1]; 'unify': ``erf((s - mean) / (std * sqrt(2)))``
-            of the score ``s`` standardized by ``decision_scores_``, clipped to [0, 1] (Kriegel et
-            al., "Interpreting and unifying outlier scores", 2011; PyOD's definition).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            Column 0: probability of being normal; column 1: of being abnormal. Rows sum to 1.
-
-        Examples
-        --------
-        >>> detector.predict_proba(X[:2], method="unify").sum(axis=1)  # doctest: +SKIP
-        array([1., 1.])
-        """
-        # The method is checked first: a misspelt one is the error to hear about, fitted or not.
-        _check_proba_method(method)
-        return outlier_proba(self.anomaly_score(X), self.decision_scores_, method)
 
     def transform(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
         """Codes of ``X`` from the wrapped autoencoder (to cluster or plot them); ``out`` as there."""

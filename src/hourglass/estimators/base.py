@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,8 +32,8 @@ from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
-from hourglass.estimators.export import export_onnx, to_torch
 from hourglass.estimators.fitting import AUTO_EPOCHS, AUTO_STEPS  # noqa: F401  (offered here too)
+from hourglass.estimators.handing_over import HandingOver
 from hourglass.estimators.inputs import (  # the two functions lived here before the input parts
     InputPart,
     auto_learning_rate,  # noqa: F401
@@ -42,7 +41,6 @@ from hourglass.estimators.inputs import (  # the two functions lived here before
     reject_non_numeric_columns,  # noqa: F401
 )
 from hourglass.estimators.pca_baseline import baseline_pca
-from hourglass.estimators.persistence import save_estimator
 from hourglass.estimators.predicting import (
     PREDICT_BATCH,  # noqa: F401  (offered here too, where callers have always found it)
     check_out,
@@ -53,14 +51,13 @@ from hourglass.estimators.predicting import (
     run_batches,
 )
 from hourglass.exceptions import InvalidInputError
-from hourglass.runtime import distributed
 from hourglass.runtime.seeds import as_seed  # noqa: F401  (offered here too)
 from hourglass.runtime.threads import resolve_threads
 from hourglass.train.budget import parse_duration
 from hourglass.train.losses import output_activation
 
 
-class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the autoencoder estimators (fit, transform, decode, score, save).
 
     An estimator is this machinery and two parts it holds: an input part
@@ -297,8 +294,23 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return codes.reshape(codes.shape[0], -1).astype(dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decode codes ``(n, n_codes)`` (flattened feature maps for a spatial code) back to data, in
-        the units of the training data."""
+        """Decode codes back to data, in the units of the training data.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_codes)
+            Codes as :meth:`transform` gives them (flattened feature maps for a spatial code).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, ...)
+            Shaped like the training data; float32 for float32 codes, else float64.
+
+        Raises
+        ------
+        InvalidInputError
+            For codes of another width, or values that are not finite numbers.
+        """
         check_is_fitted(self, "module_")
         codes = code_array(X)
         if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
@@ -365,7 +377,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return run_batches(self, recon, data, scale=True, unscale=True, post=row_errors).astype(np.float64)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Negative per-sample reconstruction MSE in the data's raw units (higher is better)."""
+        """Negative per-sample reconstruction MSE in the data's raw units (higher is better).
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return -self.reconstruction_error(X)
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -376,119 +398,38 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (wine's proline); put a ``StandardScaler`` before the autoencoder in a pipeline, or
         score with ``-reconstruction_error(X, scaled=True).mean()`` (the units of
         ``validation_mse_scaled_``), to weigh every column alike.
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+        y : None
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        float
         """
         return float(np.mean(self.score_samples(X)))
 
     def layer_outputs(self, X: Any) -> dict[str, np.ndarray]:
-        """The representation of ``X`` after every layer, by name (see ``AutoEncoder.layer_outputs``)."""
+        """The representation of ``X`` after every layer, by name (see ``AutoEncoder.layer_outputs``).
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Each layer's output, one row per sample, in the order the data passes them.
+        """
         check_is_fitted(self, "module_")
         data = self.scaler_.transform(self._validate_input(X, reset=False))
         self.module_.eval()
         tensor = torch.from_numpy(data).to(device_of(self))
         return {k: v.float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
-
-    # -- taking the model elsewhere -----------------------------------------------------------
-    def to_torch(self, part: str = "autoencoder") -> torch.nn.Module:
-        """A plain PyTorch module of the fitted model, with the input scaling inside.
-
-        It takes raw input in the units of the training data, as ``transform`` does, and returns
-        plain tensors; ``torch.export.export`` and ``torch.jit.trace`` accept it, and it needs
-        nothing of hourglass to run once exported. It is a CPU, float32, eval-mode copy: the
-        estimator stays as it is.
-
-        Parameters
-        ----------
-        part : {'autoencoder', 'encoder', 'decoder'}, default='autoencoder'
-            'encoder': input ``(batch, *input_shape)`` -> code ``(batch, code_size)``, as
-            :meth:`transform`; 'decoder': code -> reconstruction in the data's units, as
-            :meth:`inverse_transform`; 'autoencoder': input -> ``(code, reconstruction)``, the
-            reconstruction as :meth:`reconstruct` gives it (for a restoration task, as
-            ``apply`` gives it on inputs of the training size).
-
-        Returns
-        -------
-        torch.nn.Module
-
-        Notes
-        -----
-        The network's deterministic pieces come from :mod:`hourglass.estimators.export`, each
-        a module in the network's scaled units: the encoder (input -> code; a sampled code's
-        mean), the decoder (code shaped ``_code_shape()`` -> activated reconstruction) and the
-        autoencoder, which chains them unless the network's output is more than
-        ``decode(encode(x))`` (a restoration model adds its input back); the task object
-        (:func:`hourglass.train.tasks.task_of`) says what a restoration model's input is. The
-        scaling, the names, the checks and the ONNX writing are shared by every estimator.
-
-        Examples
-        --------
-        >>> module = ae.to_torch("encoder")                        # doctest: +SKIP
-        >>> module(torch.from_numpy(X[:5].astype("float32"))).shape  # doctest: +SKIP
-        torch.Size([5, 2])
-        >>> torch.export.export(module, (torch.zeros(2, X.shape[1]),))  # doctest: +SKIP
-        """
-        return to_torch(self, part)
-
-    def export_onnx(self, path: str | Path, part: str = "autoencoder", force: bool = False):
-        """Write the fitted model to an ONNX file that takes raw input in the data's units.
-
-        The graph folds in the input scaling and the unscaling of the output, so onnxruntime
-        gives what :meth:`transform`, :meth:`inverse_transform` and :meth:`reconstruct` give
-        (to float32 rounding). Its input is named ``input`` (``code`` for the decoder), its
-        outputs ``code`` and ``reconstruction``; the batch axis is dynamic, the others (features,
-        or channels and spatial axes) are those of the training data. The file's
-        ``metadata_props`` record the hourglass version, the estimator, the part, the code size
-        and the input shape. The file is checked with onnxruntime against PyTorch before it is
-        written, atomically. Needs the ``onnx`` extra: ``pip install "hourglass-ae[onnx]"``.
-
-        Parameters
-        ----------
-        path : str or Path
-            The ``.onnx`` file to write.
-        part : {'autoencoder', 'encoder', 'decoder'}, default='autoencoder'
-            As in :meth:`to_torch`.
-        force : bool, default=False
-            Overwrite ``path`` if it exists.
-
-        Returns
-        -------
-        hourglass.estimators.export.ExportResult
-            The path, part, input and output shapes, size and onnxruntime check.
-
-        Raises
-        ------
-        ExportError
-            A part the model does not have (the decoder of a model with skip connections), or a
-            layer PyTorch's exporter cannot trace (a user's own module, say).
-        MissingDependencyError
-            onnx, onnxscript or onnxruntime is not installed.
-        OutputExistsError
-            ``path`` exists and ``force`` is False.
-
-        Examples
-        --------
-        >>> ae.export_onnx("model.onnx")                            # doctest: +SKIP
-        >>> import onnxruntime                                      # doctest: +SKIP
-        >>> session = onnxruntime.InferenceSession("model.onnx")    # doctest: +SKIP
-        >>> code, recon = session.run(None, {"input": X.astype("float32")})  # doctest: +SKIP
-        """
-        return export_onnx(self, path, part=part, force=force)
-
-    # -- persistence -------------------------------------------------------------------------
-    def save(self, path: str | Path, force: bool = False) -> Path:
-        """Save to a folder of JSON config + safetensors weights (see :func:`hourglass.load`).
-
-        Under torchrun rank 0 writes and the others return at once (a call on rank 0 alone works
-        too): ``torch.distributed.barrier()`` on every process before another reads the folder."""
-        for role in ("encoder", "decoder"):
-            if isinstance(getattr(self, role, None), torch.nn.Module):
-                raise InvalidInputError(
-                    f"this model's {role} is a user's torch module, which a JSON config cannot rebuild; "
-                    f"save it with torch.save(model.module_.state_dict(), ...) or pass {role}= a saved "
-                    "hourglass model folder"
-                )
-        if not distributed.is_main():
-            return Path(path)  # under torchrun, rank 0 writes the one copy
-        return save_estimator(self, path, force=force)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

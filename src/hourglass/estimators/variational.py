@@ -64,7 +64,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     code_size : int, default=16
         Units of the Gaussian code.
     hidden_layers, decoder_layers
-        Dense models: as in :class:`hourglass.AutoEncoder`.
+        Dense models: as in :class:`hourglass.AutoEncoder`, but ``hidden_layers`` defaults to
+        (256, 128) whatever the input's width (no ``'auto'``), ``decoder_layers`` to None (the
+        mirror).
     channels, kernel_size, downsampling, convs_per_block, image_size, color_mode
         Convolutional models: as in :class:`hourglass.ConvAutoEncoder` (the code is always flat).
     activation : str, default='gelu'
@@ -338,6 +340,15 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
         ``E_q[log p(x | z)] - KL(q(z | x) || p(z))``, the expectation over ``ELBO_SAMPLES``
         (8) draws from a fixed seed, so that the same ``X`` always scores the same.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples shaped like the training data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
         """
         return self._per_sample(
             X, lambda x, g: vnn.elbo(self.module_, x, ELBO_SAMPLES, g), self.seed_, IWAE_BATCH * 8
