@@ -1,4 +1,4 @@
 """The package's version, at the bottom so that what saves a model can stamp it without importing
 the public facade (which sits above every layer)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
