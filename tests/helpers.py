@@ -37,3 +37,14 @@ def interrupt_once_at(epoch: int, monkeypatch) -> None:
         return original(self, data, at)
 
     monkeypatch.setattr(Trainer, "train_one_epoch", interrupted)
+
+
+class FakeClock:
+    """perf_counter that advances by ``tick`` seconds a call: a run's time without waiting for it."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now

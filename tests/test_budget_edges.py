@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import FakeClock
 from hourglass import AnomalyDetector, AutoEncoder
 from hourglass.exceptions import InvalidInputError
 from hourglass.runtime import threads as threads_module
@@ -14,17 +15,6 @@ from hourglass.train.budget import parse_duration
 from hourglass.train.schedule import ProgressiveCosine
 
 PARAMS = dict(code_size=2, hidden_layers=(16,), batch_size=16, random_state=0, device="cpu")
-
-
-class FakeClock:
-    """perf_counter that advances by ``tick`` seconds a call: a run's time without waiting for it."""
-
-    def __init__(self, tick: float) -> None:
-        self.now, self.tick = 0.0, tick
-
-    def __call__(self) -> float:
-        self.now += self.tick
-        return self.now
 
 
 class StopAfter:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import FakeClock
 from hourglass import AutoEncoder
 from hourglass.cli import app
 from hourglass.exceptions import InvalidInputError, ModelFileError
@@ -160,17 +161,6 @@ def test_fixed_epochs_keep_the_cosine_over_all_of_them(rows):
     assert ae.n_epochs_ == 7
     assert ae.history_.stop_reason == "ran all 7 epochs"
     assert ae.history_.recipe["schedule"] == "warmup-cosine"
-
-
-class FakeClock:
-    """perf_counter that advances by ``tick`` seconds a call: a run's time without waiting for it."""
-
-    def __init__(self, tick: float) -> None:
-        self.now, self.tick = 0.0, tick
-
-    def __call__(self) -> float:
-        self.now += self.tick
-        return self.now
 
 
 def test_a_time_budget_lays_the_schedule_over_it_and_ends_there(rows, monkeypatch):

@@ -128,6 +128,8 @@ class HandingOver:
         ------
         OutputExistsError
             Where ``path`` exists and ``force`` is False.
+        OutputError
+            Where a file of it cannot be written (disk full); the folder is left as it was.
         InvalidInputError
             For an unfitted model, a ``path`` that is a file, or a model holding a user's torch
             module that a JSON config cannot rebuild.
