@@ -65,3 +65,19 @@ def test_outlier_proba_of_constant_training_scores_does_not_divide_by_zero(metho
 def test_outlier_proba_refuses_an_unknown_method():
     with pytest.raises(InvalidInputError, match="method='rank'; expected one of 'linear', 'unify'"):
         outlier_proba(np.zeros(2), np.zeros(2), "rank")
+
+
+def test_a_threshold_near_the_largest_of_few_scores_says_how_often_it_will_flag():
+    # iris's 20-30 calibration rows put the 0.99 quantile at about their largest: 12 % of new
+    # normal rows flagged, without a word (the warning started below 20 rows).
+    import warnings
+
+    from hourglass.estimators.outlier_scores import few_scores, warn_if_few_scores
+
+    assert few_scores(0.99) == 50 and few_scores(0.95) == 20
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_few_scores(30, 0.99)
+        warn_if_few_scores(50, 0.99)
+    assert len(caught) == 1
+    assert "about 3% of new normal rows will score above it, not 1%" in str(caught[0].message)
