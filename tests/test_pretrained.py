@@ -198,3 +198,47 @@ def test_a_spatial_conv_encoder_takes_larger_images_as_convolutions_do(tmp_path)
     flat_folder = flat.fit(small).save(tmp_path / "flat")
     with pytest.raises(InvalidInputError, match="its flat code's layer is sized for that shape"):
         ConvAutoEncoder(channels=(4, 8), code_size=4, encoder=flat_folder, epochs=1, verbose=0).fit(large)
+
+
+def test_a_conv_model_on_a_saved_conv_encoder_saves_the_network_it_holds(tmp_path):
+    # Its config kept the defaults (channels 32-64, ReLU): saved, it did not load, or loaded with
+    # ReLU where the encoder held GELU (transform 0.75 apart).
+    images = np.random.default_rng(0).random((48, 1, 16, 16)).astype(np.float32)
+    fast = dict(epochs=1, random_state=0, device="cpu")
+    ConvAutoEncoder(code_size=8, channels=(4, 8), kernel_size=5, activation="gelu", **fast).fit(images).save(
+        tmp_path / "source"
+    )
+    model = ConvAutoEncoder(code_size=8, encoder=str(tmp_path / "source"), **fast).fit(images)
+    assert (model.architecture_.channels, model.architecture_.kernel_size) == ((4, 8), 5)
+    assert model.architecture_.activation == "gelu"
+    loaded = load(model.save(tmp_path / "derived"))
+    np.testing.assert_allclose(loaded.transform(images[:4]), model.transform(images[:4]), atol=1e-6)
+    with pytest.raises(InvalidInputError, match=r"channels=\(32, 64\), but the encoder .* channels=\(4, 8\)"):
+        ConvAutoEncoder(code_size=8, channels=(32, 64), encoder=str(tmp_path / "source"), **fast).fit(images)
+    with pytest.raises(InvalidInputError, match="has a flat code of 8 units; pass code_size=8"):
+        ConvAutoEncoder(encoder=str(tmp_path / "source"), **fast).fit(images)
+
+
+def test_parts_of_two_activations_or_nothing_to_train_are_refused(tmp_path):
+    X = np.random.default_rng(0).random((120, 6))
+    fast = dict(code_size=2, hidden_layers=(8,), epochs=1, random_state=0, device="cpu")
+    AutoEncoder(activation="tanh", **fast).fit(X).save(tmp_path / "tanh")
+    AutoEncoder(**fast).fit(X).save(tmp_path / "gelu")
+    with pytest.raises(InvalidInputError, match="activation='gelu' and the decoder .* activation='tanh'"):
+        AutoEncoder(code_size=2, encoder=str(tmp_path / "gelu"), decoder=str(tmp_path / "tanh")).fit(X)
+    both = dict(code_size=2, encoder=str(tmp_path / "gelu"), decoder=str(tmp_path / "gelu"), epochs=1)
+    with pytest.raises(InvalidInputError, match="leave no weights to train"):
+        AutoEncoder(**both, freeze_encoder=True, freeze_decoder=True).fit(X)
+
+
+def test_a_frozen_encoder_stays_frozen_after_save_and_load(tmp_path):
+    X = np.random.default_rng(0).random((120, 6))
+    AutoEncoder(code_size=2, hidden_layers=(8,), epochs=1, random_state=0).fit(X).save(tmp_path / "src")
+    frozen = AutoEncoder(
+        code_size=2, encoder=str(tmp_path / "src"), freeze_encoder=True, epochs=1, random_state=0
+    )
+    loaded = load(frozen.fit(X).save(tmp_path / "frozen"))
+    before = [p.detach().clone() for p in loaded.module_.encoder.parameters()]
+    loaded.set_params(warm_start=True, epochs=2).fit(X)  # it trained the encoder once loaded
+    for old, new in zip(before, loaded.module_.encoder.parameters(), strict=True):
+        assert torch.equal(old, new.detach())

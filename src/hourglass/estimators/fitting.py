@@ -269,6 +269,11 @@ def prepare_module(est: Any, train: Any) -> float:
             freeze_encoder=getattr(est, "freeze_encoder", False),
             freeze_decoder=getattr(est, "freeze_decoder", False),
         )
+        if not any(p.requires_grad for p in est.module_.parameters()):
+            raise InvalidInputError(  # torch's words: "optimizer got an empty parameter list"
+                "freeze_encoder=True and freeze_decoder=True leave no weights to train; freeze one part, "
+                "or use the saved model as it is"
+            )
     elif getattr(est, "freeze_encoder", False) or getattr(est, "freeze_decoder", False):
         raise InvalidInputError(
             "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"

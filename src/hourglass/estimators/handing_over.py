@@ -25,8 +25,9 @@ class HandingOver:
 
         It takes raw input in the units of the training data, as ``transform`` does, and returns
         plain tensors; ``torch.export.export`` and ``torch.jit.trace`` accept it, and it needs
-        nothing of hourglass to run once exported. It is a CPU, float32, eval-mode copy: the
-        estimator stays as it is.
+        nothing of hourglass to run once exported. It is a CPU, float32, eval-mode copy with its
+        weights frozen (``requires_grad`` False, as for inference): the estimator stays as it
+        is, and fine-tuning it in a plain loop starts with ``module.train().requires_grad_(True)``.
 
         Parameters
         ----------

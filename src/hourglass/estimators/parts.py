@@ -79,6 +79,13 @@ def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = No
         )
     if is_path(decoder):
         src = _dense_source(decoder, "decoder")
+        if is_path(encoder) and src.activation != config.activation:
+            # One network has one activation: the decoder's replaced the encoder's in the config,
+            # and the model saved so ran its encoder with the wrong one once loaded.
+            raise InvalidInputError(
+                f"the encoder from {str(encoder)!r} uses activation={config.activation!r} and the decoder "
+                f"from {str(decoder)!r} activation={src.activation!r}; expected parts of one activation"
+            )
         if src.input_dim != base.input_dim or src.code_size != config.code_size:
             raise InvalidInputError(
                 f"the decoder from {str(decoder)!r} maps codes of {src.code_size} units to {src.input_dim} "
@@ -91,6 +98,63 @@ def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = No
             pca_decoder=src.pca_decoder,
         )
     return config
+
+
+#: The settings of a convolutional network that a saved encoder or decoder brings with it.
+GRID_PART_FIELDS = (
+    "channels", "kernel_size", "downsampling", "convs_per_block", "skip_connections", "activation",
+)  # fmt: skip
+
+
+def grid_architecture(config: Any, given: dict[str, Any], encoder: Any = None, decoder: Any = None) -> Any:
+    """``config`` (a conv network's) with the layer settings of a saved encoder / decoder.
+
+    As :func:`dense_architecture` does for dense models: the model folder decides channels,
+    kernel, downsampling and activation, and its code size must be the model's. A saved model
+    kept the defaults' settings otherwise, so its config described another network than its
+    weights (saved, it did not load; or loaded with ReLU where the encoder held GELU).
+
+    Parameters
+    ----------
+    config : ConvConfig
+        The architecture the estimator's own settings give.
+    given : dict
+        The settings the user set (not left at their defaults): one that a saved part
+        contradicts is refused, as is an encoder and decoder of two different networks.
+    encoder, decoder : str, Path, module or None
+        Only model folders bring settings (a module is checked on a sample instead).
+    """
+    taken: dict[str, tuple[str, Any]] = {}
+    for role, source in (("encoder", encoder), ("decoder", decoder)):
+        if not is_path(source):
+            continue
+        src = source_architecture(source)
+        if hasattr(src, "channels") and src.code_size != config.code_size:
+            # The code is the model's own parameter, as for dense models: said, never taken over.
+            def code(size: Any) -> str:
+                return "a spatial code" if size is None else f"a flat code of {size} units"
+
+            raise InvalidInputError(
+                f"code_size={config.code_size!r} ({code(config.code_size)}), but the {role} from "
+                f"{str(source)!r} has {code(src.code_size)}; pass code_size={src.code_size!r}"
+            )
+        for name in GRID_PART_FIELDS:
+            if not hasattr(src, name):
+                continue  # a dense folder: check_grid_parts refuses it in its words
+            value = getattr(src, name)
+            value = tuple(value) if isinstance(value, list) else value
+            if name in taken and taken[name][1] != value:
+                raise InvalidInputError(
+                    f"the encoder from {taken[name][0]!r} has {name}={taken[name][1]!r} and the decoder from "
+                    f"{str(source)!r} {name}={value!r}; expected parts of one network"
+                )
+            if name in given and given[name] != value:
+                raise InvalidInputError(
+                    f"{name}={given[name]!r}, but the {role} from {str(source)!r} was built with "
+                    f"{name}={value!r}; leave {name} out (the {role} brings it) or pass {value!r}"
+                )
+            taken[name] = (str(source), value)
+    return replace(config, **{name: value for name, (_, value) in taken.items()}) if taken else config
 
 
 def _described(shape: tuple[int, ...]) -> str:
@@ -149,4 +213,7 @@ def _dense_source(path: str | Path, role: str) -> DenseConfig:
     return src
 
 
-__all__ = ["check_grid_parts", "dense_architecture", "load_part", "source_architecture"]
+__all__ = [
+    "GRID_PART_FIELDS", "check_grid_parts", "dense_architecture", "grid_architecture", "load_part",
+    "source_architecture",
+]  # fmt: skip

@@ -49,6 +49,7 @@ from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.nn.config import MAX_INPUT_VALUES, check_json_types
 from hourglass.nn.model import build_model, config_from_dict
 from hourglass.runtime.devices import resolve_device
+from hourglass.train import pretrained
 from hourglass.train.history import History
 
 FORMAT = "hourglass-model"
@@ -416,6 +417,9 @@ def load(path: str | Path, device: str | None = None):
         estimator = cls(**loaded_params(config["params"]))
         module = build_model(architecture)
         module.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        for role in ("encoder", "decoder"):  # a frozen part stays frozen through a refit
+            if getattr(estimator, f"freeze_{role}", False) is True:
+                pretrained.freeze(getattr(module, role))
         estimator.architecture_ = architecture
         estimator.module_ = module.to(resolve_device(device or estimator.device)).eval()
         estimator.scaler_ = AffineScaler(

@@ -3,6 +3,7 @@ first, and a convolutional network for them shaped by the task."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -347,7 +348,7 @@ class GridPart(InputPart):
         )
         task = task_of(est)
         cpb = est.convs_per_block
-        return ConvConfig(
+        config = ConvConfig(
             input_shape=tuple(head.shape[1:]),
             code_size=None if est.code_size is None else int(est.code_size),
             channels=self.channels(est),
@@ -363,6 +364,25 @@ class GridPart(InputPart):
             # dropout, code activation and TopK; a spatial code's TopK ranks the whole map.
             **est._bottleneck().code_fields(est, math.prod(head.shape[1:])),
         )
+        # A saved encoder or decoder brings its layers' settings, as a dense one does.
+        return parts.grid_architecture(config, self._given(est), est.encoder, est.decoder)
+
+    @staticmethod
+    def _given(est: Any) -> dict[str, Any]:
+        """The layer settings the user set, not left at their defaults (a saved part may not
+        contradict them)."""
+        defaults = inspect.signature(type(est).__init__).parameters
+        given: dict[str, Any] = {}
+        if est.channels is not None:
+            given["channels"] = GridPart.channels(est)
+        if est.convs_per_block is not None:
+            given["convs_per_block"] = int(est.convs_per_block)
+        if est.skip_connections != "auto":
+            given["skip_connections"] = bool(est.skip_connections)
+        for name in ("kernel_size", "downsampling", "activation"):
+            if getattr(est, name) != defaults[name].default:
+                given[name] = getattr(est, name)
+        return given
 
     def code_shape(self, est: Any) -> tuple[int, ...]:
         if est.architecture_.code_size is not None:
