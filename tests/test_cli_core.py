@@ -827,3 +827,21 @@ def test_command_line_errors_name_the_flags_the_user_typed(files, tmp_path, argv
     code, _, err = run(*[a.format(**names) for a in argv])
     assert code == 2 and expected in err, err
     assert "force=True" not in err and not re.match(r"hourglass: error: [a-z_]+=", err), err
+
+
+def test_advice_at_the_end_of_an_error_names_the_flag(tmp_path):
+    # 'pass code_size=8' is Python's spelling: the command line's is --code-size 8.
+    assert run("fit", "digits", "-o", tmp_path / "src", "--code-size", "8", "--epochs", "1", "-q")[0] == 0
+    code, _, err = run(
+        "fit",
+        "digits",
+        "-o",
+        tmp_path / "d",
+        "--encoder",
+        tmp_path / "src",
+        "--code-size",
+        "4",
+        "--epochs",
+        "1",
+    )
+    assert code == 2 and err.strip().endswith("pass --code-size 8"), err

@@ -286,6 +286,7 @@ def option_flags(func: Callable) -> dict[str, str]:
     return flags
 
 
+_PASS_NAMED = re.compile(r"\bpass (\w+)=([^\s;,)]+)")
 _PYTHON_NAMED = re.compile(r"^(\w+)=")
 _BOTH_SPELLINGS = re.compile(r"\b[a-z_]+=True \((--[a-z][a-z0-9-]*)\)")
 
@@ -303,8 +304,12 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     '--test-size 0.0; expected a share'
     >>> in_flag_words("'c.npy' exists already; pass force=True (--force) to overwrite it", {})
     "'c.npy' exists already; pass --force to overwrite it"
+    >>> in_flag_words("the encoder gives codes of 8 units; pass code_size=8", {"code_size": "--code-size"})
+    'the encoder gives codes of 8 units; pass --code-size 8'
     """
     message = _BOTH_SPELLINGS.sub(r"\1", message)  # 'pass force=True (--force)': the flag alone
+    # The advice a message ends with names the flag too ('pass code_size=8' read as Python).
+    message = _PASS_NAMED.sub(lambda m: f"pass {flags[m[1]]} {m[2]}" if m[1] in flags else m[0], message)
     match = _PYTHON_NAMED.match(message)
     if match is None or match[1] not in flags:
         return message
