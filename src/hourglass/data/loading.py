@@ -407,6 +407,7 @@ def _stream_table(
     types = _parquet_types(path) if table_suffix(path) == ".parquet" else None
     labels: list[np.ndarray] = []
     names, n, width, header_bytes, schema = None, 0, 0, 0, None
+    chunks = None
     try:
         chunks, has_header = _table_chunks(path, TABLE_CHUNK_ROWS)
         with open(cache, "wb") as f:
@@ -444,7 +445,7 @@ def _stream_table(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
-        if "chunks" in locals():
+        if chunks is not None:
             chunks.close()  # the file, also when a chunk is refused
     X = np.load(cache, mmap_mode="r")
     weakref.finalize(X, shutil.rmtree, folder, ignore_errors=True)

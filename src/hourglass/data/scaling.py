@@ -21,6 +21,11 @@ def in_unit_interval(X: np.ndarray) -> bool:
     return bool(X.size) and float(np.min(X)) >= 0.0 and float(np.max(X)) <= 1.0
 
 
+def is_binary(X: np.ndarray) -> bool:
+    """True when every value of ``X`` is exactly 0 or 1."""
+    return bool(X.size) and bool(np.all((X == 0) | (X == 1)))
+
+
 @dataclass
 class AffineScaler:
     """``transform(x) = (x - offset) / scale``, broadcast over the sample axis.
@@ -214,9 +219,7 @@ def _spread(X: np.ndarray | DataSummary) -> float:
 
 
 def _binary(X: np.ndarray | DataSummary) -> bool:
-    if isinstance(X, DataSummary):
-        return X.binary
-    return bool(X.size) and bool(np.all((X == 0) | (X == 1)))
+    return X.binary if isinstance(X, DataSummary) else is_binary(X)
 
 
 def resolve_scaling(kind: str, X: np.ndarray | DataSummary) -> str:

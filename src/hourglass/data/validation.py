@@ -138,7 +138,7 @@ def warn_if_offset_loses_precision(X: np.ndarray, names: Any = None, what: str =
     if X.ndim != 2 or X.dtype.itemsize <= 4 or X.dtype.kind not in "iuf" or not X.size:
         return
     step = max(1, len(X) // PRECISION_CHECK_ROWS)
-    rows = X[::step].astype(np.float64)
+    rows = np.asarray(X[::step], dtype=np.float64)  # a view of float64 data, not a copy
     with np.errstate(all="ignore"):
         center, spread = np.abs(rows.mean(axis=0)), rows.std(axis=0)
         # float32's step at the column's magnitude, against the column's spread.

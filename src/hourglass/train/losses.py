@@ -12,13 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hourglass.data.scaling import DataSummary, in_unit_interval
+from hourglass.data.scaling import DataSummary, in_unit_interval, is_binary
 from hourglass.exceptions import InvalidInputError
-
-
-def is_binary(X: np.ndarray) -> bool:
-    """True when every value of ``X`` is exactly 0 or 1."""
-    return bool(X.size) and bool(np.all((X == 0) | (X == 1)))
 
 
 def _range(X: np.ndarray | DataSummary) -> tuple[float, float, bool, bool]:

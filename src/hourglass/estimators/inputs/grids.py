@@ -3,7 +3,6 @@ first, and a convolutional network for them shaped by the task."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import os
@@ -22,7 +21,7 @@ from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.data.tiling import PatchDataset
 from hourglass.estimators import parts
-from hourglass.estimators.inputs.part import InputPart, register_input
+from hourglass.estimators.inputs.part import InputPart, declared_default, register_input
 from hourglass.estimators.params import BY_NAME, DEFAULT_IMAGE_SIZE
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import (
@@ -371,7 +370,6 @@ class GridPart(InputPart):
     def _given(est: Any) -> dict[str, Any]:
         """The layer settings the user set, not left at their defaults (a saved part may not
         contradict them)."""
-        defaults = inspect.signature(type(est).__init__).parameters
         given: dict[str, Any] = {}
         if est.channels is not None:
             given["channels"] = GridPart.channels(est)
@@ -380,7 +378,7 @@ class GridPart(InputPart):
         if est.skip_connections != "auto":
             given["skip_connections"] = bool(est.skip_connections)
         for name in ("kernel_size", "downsampling", "activation"):
-            if getattr(est, name) != defaults[name].default:
+            if getattr(est, name) != declared_default(est, name):
                 given[name] = getattr(est, name)
         return given
 

@@ -5,6 +5,7 @@ See :mod:`hourglass.estimators.inputs` for what an input part is.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -107,4 +108,10 @@ register_input = INPUTS.register  # class decorator: make a part available under
 input_part = INPUTS.part  # the part registered as a kind
 
 
-__all__ = ["INPUTS", "InputPart", "input_part", "register_input"]
+def declared_default(est: Any, name: str) -> Any:
+    """The default of ``est``'s parameter ``name``, from its class's signature: a setting left
+    there is the user's silence, which a saved part's own setting may replace."""
+    return inspect.signature(type(est).__init__).parameters[name].default
+
+
+__all__ = ["INPUTS", "InputPart", "declared_default", "input_part", "register_input"]

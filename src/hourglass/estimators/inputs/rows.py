@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import os
@@ -22,7 +21,7 @@ from hourglass.data.table import check_column_names
 from hourglass.data.validation import first_non_finite, warn_if_offset_loses_precision
 from hourglass.estimators import parts
 from hourglass.estimators.columns import selected_columns
-from hourglass.estimators.inputs.part import InputPart, register_input
+from hourglass.estimators.inputs.part import InputPart, declared_default, register_input
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DenseConfig, layer_widths
 from hourglass.train import pretrained
@@ -131,11 +130,6 @@ def name_non_finite(X: Any) -> None:
         )
 
 
-def _default(est: Any, name: str) -> Any:
-    """The default of ``est``'s parameter ``name``, from its class's signature."""
-    return inspect.signature(type(est).__init__).parameters[name].default
-
-
 def check_pretrained_settings(est: Any) -> None:
     """Refuse layer settings the user gave that a pretrained model folder would silently replace.
 
@@ -158,7 +152,7 @@ def check_pretrained_settings(est: Any) -> None:
             "activation": src.activation,
         }
         for name in names:
-            value, default = getattr(est, name), _default(est, name)
+            value, default = getattr(est, name), declared_default(est, name)
             if name == "activation":
                 if value == default:
                     continue
