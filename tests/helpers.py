@@ -6,6 +6,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from hourglass.cli import app
+from hourglass.train import resume
 from hourglass.train.trainer import Trainer
 
 
@@ -26,7 +27,13 @@ def assert_one_line_error(code, out, err, *fragments):
 
 
 def interrupt_once_at(epoch: int, monkeypatch) -> None:
-    """Make the first training of ``epoch`` raise KeyboardInterrupt, as a user's Ctrl-C would."""
+    """Make the first training of ``epoch`` raise KeyboardInterrupt, as a user's Ctrl-C would.
+
+    Checkpoints are written after every epoch meanwhile (:data:`resume.SAVE_COST_MULTIPLE` 0,
+    where epochs of a small test table would otherwise leave a checkpoint of epoch 1 only), so
+    the one left is of the epoch before ``epoch``.
+    """
+    monkeypatch.setattr(resume, "SAVE_COST_MULTIPLE", 0.0)
     original = Trainer.train_one_epoch
     state = {"raised": False}
 

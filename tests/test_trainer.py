@@ -1,16 +1,18 @@
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers import FakeClock
 from helpers import interrupt_once_at as _interrupt_once_at
 from hourglass.exceptions import InvalidInputError, ModelFileError, TrainingDivergedError
 from hourglass.nn.config import DenseConfig
 from hourglass.nn.model import build_model
-from hourglass.train import checkpoint
+from hourglass.train import checkpoint, resume
 from hourglass.train import epoch as epoch_module
 from hourglass.train import evaluation as evaluation_module
 from hourglass.train import trainer as trainer_module
@@ -213,15 +215,24 @@ def _checkpoint_epoch(folder) -> int:
     return checkpoint.read_header(folder)["epoch"]
 
 
-def test_checkpoint_written_every_epoch(make_ae, unit_data, tmp_path, monkeypatch):
+def _spy_on_checkpoints(folder, monkeypatch) -> list[int]:
+    """The epochs whose checkpoint the run writes, as read back from ``folder``, in order."""
     seen = []
     original = Trainer._save_checkpoint
 
     def spy(self, epoch, *args):
         original(self, epoch, *args)
-        seen.append(_checkpoint_epoch(tmp_path))
+        seen.append(_checkpoint_epoch(folder))
 
     monkeypatch.setattr(Trainer, "_save_checkpoint", spy)
+    return seen
+
+
+def test_checkpoint_written_every_epoch_where_epochs_outlast_writes(
+    make_ae, unit_data, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(resume, "SAVE_COST_MULTIPLE", 0.0)  # as where an epoch takes longer than a write
+    seen = _spy_on_checkpoints(tmp_path, monkeypatch)
     ae = make_ae(epochs=3, patience=0, checkpoint_dir=str(tmp_path)).fit(unit_data)
     assert seen == [1, 2, 3]
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_FILE]  # one file, no leftovers
@@ -230,9 +241,33 @@ def test_checkpoint_written_every_epoch(make_ae, unit_data, tmp_path, monkeypatc
     assert any(k.startswith("optimizer.") for k in tensors)
 
 
+def test_checkpoints_of_short_epochs_take_a_tenth_of_the_run_at_most(
+    make_ae, unit_data, tmp_path, monkeypatch
+):
+    # Epochs of a small table take a millisecond and a write about ten: written after every
+    # epoch, checkpoints made such fits 2.7-3.3x slower. Here a write takes a (fake) second, so
+    # only the first epoch's and the last one's are due; resumed, the run ends as it would have.
+    clock = FakeClock(1.0)
+    monkeypatch.setattr(resume, "time", SimpleNamespace(perf_counter=clock))
+    seen = _spy_on_checkpoints(tmp_path / "reference", monkeypatch)
+    settings = {"epochs": 6, "patience": 0}
+    reference = make_ae(checkpoint_dir=str(tmp_path / "reference"), **settings).fit(unit_data)
+    assert seen == [1, 6]
+
+    _interrupt_once_at(5, monkeypatch)
+    monkeypatch.setattr(resume, "SAVE_COST_MULTIPLE", 10.0)  # the default, which the helper sets to 0
+    with pytest.raises(KeyboardInterrupt):
+        make_ae(checkpoint_dir=str(tmp_path / "run"), **settings).fit(unit_data)
+    assert _checkpoint_epoch(tmp_path / "run") == 1
+    resumed = make_ae(checkpoint_dir=str(tmp_path / "run"), **settings).fit(unit_data, resume=True)
+    _assert_same_weights(resumed.module_, reference.module_)
+    assert resumed.history_.val_loss == reference.history_.val_loss
+
+
 def test_checkpoint_write_is_atomic(make_ae, unit_data, tmp_path, monkeypatch):
     # The third write dies halfway: the checkpoint of epoch 2 must survive intact and no
     # temporary file may be left behind.
+    monkeypatch.setattr(resume, "SAVE_COST_MULTIPLE", 0.0)
     original = checkpoint.save_tensors
     calls = {"n": 0}
 

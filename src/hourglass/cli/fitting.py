@@ -87,7 +87,8 @@ def fit(
 ) -> None:
     """Train an autoencoder on DATA and save it to a model folder.
 
-    A checkpoint is written to OUTPUT.checkpoint after every epoch; if the run is interrupted,
+    A checkpoint is written to OUTPUT.checkpoint as it trains (after every epoch that took long
+    enough to pay for it, and the first and last); if the run is interrupted,
     the same command with --resume continues from it (and refuses a checkpoint of other data,
     settings or seed). --force replaces OUTPUT and an old checkpoint only once the new run has
     checked its data, its settings and its output path; OUTPUT.lock keeps a second run off OUTPUT.

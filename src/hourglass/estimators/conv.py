@@ -118,7 +118,7 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
     compile : bool, default=False
         Train the module through ``torch.compile``.
     checkpoint_dir : str or None, default=None
-        Folder for a checkpoint after every epoch, as in :class:`hourglass.AutoEncoder`.
+        Folder for checkpoints as training goes, as in :class:`hourglass.AutoEncoder`.
     verbose : int, default=0
         1 shows a progress bar.
     warm_start : bool, default=False

@@ -115,8 +115,9 @@ class AutoEncoder(BaseAutoEncoder):
         Train the module through ``torch.compile`` (fused kernels: pays on GPUs for long runs;
         the first epoch pays the compilation).
     checkpoint_dir : str or None, default=None
-        Folder where a checkpoint is written atomically after every epoch; ``fit(X,
-        resume=True)`` continues from it.
+        Folder where a checkpoint is written atomically as training goes: after the first and the
+        last epoch, and after each epoch that ends ten times a write's time after the last one
+        (every epoch where epochs are long); ``fit(X, resume=True)`` continues from it.
     verbose : int, default=0
         1 shows a progress bar (quiet by default, as scikit-learn's estimators are).
     warm_start : bool, default=False

@@ -203,7 +203,7 @@ PARAMS: tuple[Param, ...] = (
           flags=_flag("precision"), choices=PRECISIONS),
     Param("compile", bool, False, "Train through torch.compile (pays on GPUs for long runs).",
           flags=_flag("compile")),
-    Param("checkpoint_dir", str | None, None, "Folder for a checkpoint after every epoch."),
+    Param("checkpoint_dir", str | None, None, "Folder for checkpoints as training goes (see AutoEncoder)."),
     # Quiet in Python, as scikit-learn's estimators are; the CLI shows its progress bar.
     Param("verbose", int, 0, "1 shows a progress bar."),
     Param("warm_start", bool, False, "fit continues from the weights of the previous fit."),

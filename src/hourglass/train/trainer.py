@@ -106,13 +106,14 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
     epoch_metrics : callable, optional
         ``epoch_metrics(model, val_data) -> dict`` evaluated after each epoch (e.g. sparsity).
     checkpoint_dir : path, optional
-        Folder to write a checkpoint to, atomically, after every epoch (see
-        :mod:`hourglass.train.checkpoint`).
+        Folder to write a checkpoint to, atomically, as it trains: after the first and the last
+        epoch, and after every epoch that ends ten times the last write's time after it (see
+        :mod:`hourglass.train.resume`).
     fingerprint : dict, optional
         The run's fingerprint (:func:`hourglass.train.checkpoint.run_fingerprint`), recorded in every
         checkpoint; resuming refuses a checkpoint that records another.
     on_epoch_end : callable, optional
-        ``on_epoch_end(epoch, logs) -> bool`` after every epoch (and its checkpoint); True stops
+        ``on_epoch_end(epoch, logs) -> bool`` after every epoch (and any checkpoint); True stops
         training. Under torchrun training stops when any process asks.
     """
 
@@ -236,6 +237,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             spent = self._resumed_budget()
         self._clock, self._epochs_run = time.perf_counter(), 0
         self._pace_marks = []
+        self._save_seconds, self._unsaved_seconds = None, 0.0
         self.progress = Progress(
             self.description,
             config.epochs,
@@ -285,7 +287,8 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                 self.history.trained_seconds = self._elapsed()
                 self._clock = time.perf_counter()
                 if self.checkpoint_dir is not None:
-                    self._save_checkpoint(epoch, best_loss, best_state, bad_epochs)
+                    last = bool(stop) or epoch == config.epochs
+                    self._checkpoint_if_due(epoch, h.seconds[-1], last, best_loss, best_state, bad_epochs)
                 # The hook sees every epoch, the last one too; it can only add a reason to stop.
                 if self._hook_says_stop(epoch) and not stop:
                     self.history.stopped_by_callback = True
