@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_iris, load_wine
+from sklearn.model_selection import train_test_split
 
 import hourglass
 from helpers import assert_one_line_error, run
@@ -243,3 +244,61 @@ def test_stray_text_in_a_column_of_numbers_is_named_by_its_row(tmp_path, monkeyp
             InvalidInputError, match=r"column 'b' of 't.csv' holds numbers but also text at row 2500 \('oops'"
         ):
             load_data(tmp_path / "t.csv")
+
+
+def test_semicolon_csv_with_point_decimals_of_three_digits_is_not_read_as_thousands(tmp_path):
+    # Every cell such as '5.100' looked like thousands grouped by a point, so the table was read as
+    # decimal commas and 5.1 became 5100, though the file held no comma at all.
+    iris = load_iris(as_frame=True).data
+    iris.to_csv(tmp_path / "iris.csv", sep=";", index=False, float_format="%.3f")
+    data, caught = _quietly_loaded(tmp_path / "iris.csv")
+    np.testing.assert_allclose(data.X, iris.to_numpy(), rtol=1e-6)
+    assert not caught  # '0.200' is a decimal: no one groups thousands after a 0
+    # Without a '0.xxx' or a '5.1' to tell, decimals still, and a warning says how they were read.
+    iris.iloc[:, :3].to_csv(tmp_path / "ambiguous.csv", sep=";", index=False, float_format="%.3f")
+    data, caught = _quietly_loaded(tmp_path / "ambiguous.csv")
+    np.testing.assert_allclose(data.X, iris.iloc[:, :3].to_numpy(), rtol=1e-6)
+    assert any("'5.100'" in message and "as decimals" in message for message in caught)
+    # Whole numbers in the first rows, a point decimal further down: '6.508' was read as 6508.
+    wine = load_wine(as_frame=True).data[["magnesium", "proline"]].astype(object)
+    wine.iloc[100, 0] = 6.508
+    wine.to_csv(tmp_path / "late.csv", sep=";", index=False)
+    assert load_data(tmp_path / "late.csv").X[100, 0] == pytest.approx(6.508)
+
+
+@pytest.mark.parametrize("part", ["slice", "split"])
+def test_a_pandas_index_of_other_labels_than_0_to_n_is_not_a_feature(tmp_path, part):
+    # A slice's index starts at 100, a split's is shuffled: 'Unnamed: 0' was trained on.
+    wine = load_wine(as_frame=True).data
+    frame = wine.iloc[100:] if part == "slice" else train_test_split(wine, random_state=0)[0]
+    frame.to_csv(tmp_path / "part.csv")
+    data, caught = _quietly_loaded(tmp_path / "part.csv")
+    assert list(data.feature_names) == list(wine.columns)
+    np.testing.assert_allclose(data.X, frame.to_numpy(), rtol=1e-6)
+    assert any("row index" in message for message in caught)
+
+
+def test_french_thousands_spaces_are_read_and_an_error_names_a_cell_that_is_text(tmp_path):
+    wine = load_wine(as_frame=True).data[["alcohol", "proline"]]
+    lines = ["alcohol;proline"] + [
+        f"{a:.2f};{p:,.2f}".replace(",", "\u202f").replace(".", ",") for a, p in wine.to_numpy()
+    ]
+    (tmp_path / "fr.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    np.testing.assert_allclose(load_data(tmp_path / "fr.csv").X, wine.to_numpy(), rtol=1e-6)
+    # It named a valid number ('14,23') as the cell that is not numeric.
+    text = wine.map(lambda value: f"{value:.2f}".replace(".", ","))  # to_csv's decimal skips text columns
+    text.iloc[1::10, 0] = "k.A."
+    text.to_csv(tmp_path / "ka.csv", sep=";", index=False)
+    with pytest.raises(InvalidInputError, match=r"column 'alcohol' .* not numeric \(e\.g\. 'k\.A\.'\)"):
+        load_data(tmp_path / "ka.csv")
+
+
+def test_excel_sep_line_names_the_delimiter(tmp_path):
+    # Excel's 'sep=;' first line was read as the header, a column named 'sep='.
+    iris = load_iris(as_frame=True).data
+    with open(tmp_path / "excel.csv", "w", encoding="utf-8-sig", newline="") as f:
+        f.write("sep=;\r\n")
+        iris.to_csv(f, sep=";", decimal=",", index=False, lineterminator="\r\n")
+    data = load_data(tmp_path / "excel.csv")
+    assert list(data.feature_names) == list(iris.columns)
+    np.testing.assert_allclose(data.X, iris.to_numpy(), rtol=1e-6)

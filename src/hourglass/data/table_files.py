@@ -22,6 +22,7 @@ from hourglass.data.table import TableSchema, select_features
 from hourglass.data.text_tables import (
     COMPRESSIONS,
     check_unique_names,
+    regional_numbers,
     sniff,
     table_suffix,
     tidy,
@@ -59,7 +60,10 @@ def _check_numeric(
     col = text[0]
     values = df[col].dropna()
     failed = pd.to_numeric(values, errors="coerce").isna()
-    bad = values[failed]
+    # A regional number ('-132,10' in a semicolon table) is not what stops the column: name a
+    # cell that is text in any spelling ('n/a'), where there is one.
+    unread = failed & regional_numbers(values).isna() if failed.any() else failed
+    bad = values[unread] if unread.any() else values[failed]
     example = bad.iloc[0] if len(bad) else values.iloc[0] if len(values) else None
     label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
     if len(bad) and len(bad) <= STRAY_TEXT_SHARE * len(values):

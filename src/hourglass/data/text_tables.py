@@ -102,6 +102,8 @@ class TextLayout(NamedTuple):
     #: ``write.csv``): read as the index, never as a feature.
     index: bool = False
     encoding: str = "utf-8-sig"
+    #: Whether the first line is Excel's ``sep=;``, which names the delimiter and is skipped.
+    sep_line: bool = False
 
     def read_csv_options(self) -> dict:
         """Keyword arguments of :func:`pandas.read_csv` for this layout."""
@@ -115,6 +117,8 @@ class TextLayout(NamedTuple):
             options["thousands"] = self.thousands
         if self.index:
             options["index_col"] = 0
+        if self.sep_line:
+            options["skiprows"] = 1
         return options
 
 
@@ -124,22 +128,37 @@ def sniff(path: Path) -> TextLayout:
     A .txt may use tabs, commas, semicolons or runs of spaces. A .csv is semicolon-separated
     where its first line is (:func:`_semicolon_separated`), or where its rows hold as many
     semicolons as that line and commas in other numbers (a comma inside a column's name); a
-    comma then is the decimal mark unless its first :data:`SNIFFED_ROWS` rows write decimals
-    with points. The first row is a header if one of its cells is not a number (an empty cell
-    is a missing number), or if it reads as names that are numbers (:func:`_numbers_as_names`).
+    comma then is the decimal mark where its first :data:`SNIFFED_ROWS` rows write one
+    (:func:`_decimal_mark`). Excel's first line ``sep=;`` names the delimiter and is skipped.
+    The first row is a header if one of its cells is not a number (an empty cell is a missing
+    number), or if it reads as names that are numbers (:func:`_numbers_as_names`).
     """
     encoding = _encoding(path)
     with _open_text(path, encoding) as f:
         line = f.readline()
+        named = _SEP_LINE.fullmatch(line.rstrip("\r\n").strip(" "))  # keeps 'sep=\t' its tab
+        if named:
+            line = f.readline()
         following = [row for row in (f.readline() for _ in range(SNIFFED_ROWS)) if row.strip()]
     sep = {".csv": ",", ".tsv": "\t"}.get(table_suffix(path))
-    if sep in (None, ",") and "\t" in line and "," not in line:
+    if named:
+        sep = named.group(1)
+    elif sep in (None, ",") and "\t" in line and "," not in line:
         sep = "\t"  # also a .csv that holds tabs only (Excel's "Unicode text", renamed)
     elif sep in (None, ",") and _semicolon_separated(line, following):
         sep = ";"
     elif sep is None and "," in line:
         sep = ","
-    decimal, thousands = _decimal_mark(line, following) if sep == ";" else (".", None)
+    decimal, thousands, ambiguous = _decimal_mark(line, following) if sep == ";" else (".", None, None)
+    if ambiguous:
+        warnings.warn(
+            f"read numbers such as {ambiguous!r} in {path.name!r} as decimals, with a decimal point: "
+            "no cell of its first rows writes a decimal comma, beside which a point would group "
+            f"thousands ('1.065,5'); if {ambiguous!r} means {ambiguous.replace('.', '')}, remove the "
+            "points from the file",
+            UserWarning,
+            stacklevel=4,
+        )
     cells, rows = _cells(line, sep), [_cells(row, sep) for row in following]
     header = any(cell.strip() and not is_number(_as_point(cell, decimal, thousands)) for cell in cells)
     if not header and _numbers_as_names(cells, rows, decimal, thousands):
@@ -156,12 +175,13 @@ def sniff(path: Path) -> TextLayout:
     index = header and _unnamed_index(cells, rows)
     if index:
         warnings.warn(
-            f"the first column of {path.name!r} has no name and counts the rows (the index pandas' "
-            "to_csv writes without index=False): it is read as the row index, not as a feature",
+            f"the first column of {path.name!r} has no name and holds a whole number per row, none twice "
+            "(the index pandas' to_csv writes without index=False): it is read as the row index, not as "
+            "a feature",
             UserWarning,
             stacklevel=4,
         )
-    return TextLayout(sep, header, decimal, thousands, index, encoding)
+    return TextLayout(sep, header, decimal, thousands, index, encoding, bool(named))
 
 
 def _cells(line: str, sep: str | None) -> list[str]:
@@ -187,23 +207,62 @@ def _semicolon_separated(line: str, following: list[str] = ()) -> bool:
 
 _COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
 _POINT_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_POINT_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?")
+# No leading zero: '0.200' is a decimal, as no one groups thousands after a 0.
+_POINT_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?")
+# French and SI thousands: a space, a no-break space or a narrow one ('1 042,51').
+_SPACE_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?:[,.]\d*)?")
+#: Excel's first line naming the delimiter ('sep=;'), which some tools pad with more of it.
+_SEP_LINE = re.compile(r'"?sep=([^"\r\n])"?\1*')
 
 
-def _decimal_mark(line: str, following: list[str]) -> tuple[str, str | None]:
-    """A semicolon-separated table's decimal mark and thousands separator.
+def _decimal_mark(line: str, following: list[str]) -> tuple[str, str | None, str | None]:
+    """A semicolon-separated table's decimal mark and thousands separator, and a cell whose point
+    might be either (else None), from its first lines.
 
-    A comma, unless the first rows write decimals with points and never with commas: a table
-    whose first rows hold whole numbers has its decimal commas further down. Points between
-    groups of three digits beside a decimal comma ('1.065,5') separate thousands.
+    A comma where a cell writes a decimal comma, or where points group more than one thousand
+    ('1.065.300'); points between groups of three digits beside a decimal comma ('1.065,5')
+    separate thousands. Otherwise a point: '5.100' in a table without a comma is 5.1, as Python
+    and pandas read it, and a table whose first rows hold whole numbers has its decimal marks,
+    whichever, further down (:func:`tidy`). Where the only points are such as '5.100' (no '0.2',
+    no '5.1'), that cell is returned for a warning.
     """
-    cells = [cell.strip().strip('"') for row in (line, *following) for cell in row.split(";")]
-    comma = any(_COMMA_DECIMAL.fullmatch(cell) for cell in cells)
-    thousands = [cell for cell in cells if _POINT_THOUSANDS.fullmatch(cell)]
-    point = any(_POINT_DECIMAL.fullmatch(cell) for cell in cells if cell not in thousands)
-    if point and not comma:
-        return ".", None
-    return ",", "." if thousands and not point else None
+    rows = (line, *following)
+    cells = [_without_space_groups(cell.strip().strip('"')) for row in rows for cell in row.split(";")]
+    grouped = [cell for cell in cells if _POINT_THOUSANDS.fullmatch(cell)]
+    comma = any(_COMMA_DECIMAL.fullmatch(cell) for cell in cells) or any("," in cell for cell in grouped)
+    point = any(_POINT_DECIMAL.fullmatch(cell) for cell in cells if cell not in grouped)
+    if comma:
+        return ",", "." if grouped and not point else None, None
+    if point or not grouped:
+        return ".", None, None
+    if any(cell.count(".") > 1 for cell in grouped):
+        return ",", ".", None
+    return ".", None, grouped[0]
+
+
+def _without_space_groups(cell: str) -> str:
+    """``cell`` without the spaces that group its thousands ('1 042,51' -> '1042,51')."""
+    return re.sub(r"[ \u00a0\u202f]", "", cell) if _SPACE_THOUSANDS.fullmatch(cell) else cell
+
+
+def regional_numbers(values: pd.Series, thousands: bool = False) -> pd.Series:
+    """Text cells read as numbers as a spreadsheet in Europe writes them: a decimal comma or
+    point, thousands grouped by spaces ('1 042,51') or, with ``thousands`` or beside a decimal
+    comma in ``values``, by points ('1.065,5', '1.065'); NaN where a cell is not a number.
+
+    Points group thousands only where the column or the table (``thousands``) shows decimal
+    commas: without them '6.508' is 6.508, as Python reads it.
+    """
+    text = values.astype("string").str.strip()
+    spaced = text.str.fullmatch(_SPACE_THOUSANDS.pattern).fillna(False).astype(bool)
+    text = text.where(~spaced, text.str.replace(r"[ \u00a0\u202f]", "", regex=True))
+    grouped = text.str.fullmatch(_POINT_THOUSANDS.pattern).fillna(False).astype(bool)
+    commas = text.str.fullmatch(_COMMA_DECIMAL.pattern).fillna(False).astype(bool) | (
+        grouped & text.str.contains(",", regex=False).fillna(False).astype(bool)
+    )
+    if thousands or commas.any():
+        text = text.where(~grouped, text.str.replace(".", "", regex=False))
+    return pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
 
 
 def _as_point(cell: str, decimal: str, thousands: str | None) -> str:
@@ -252,11 +311,14 @@ def _numbers_as_names(cells: list[str], rows: list[list[str]], decimal: str, tho
 
 
 def _unnamed_index(cells: list[str], rows: list[list[str]]) -> bool:
-    """Whether the first column is an unnamed row count: an empty name over 0, 1, 2, ... (or 1, 2, ...)."""
+    """Whether the first column is an unnamed row index: an empty name over whole numbers, none
+    twice (0, 1, 2, ...; or a slice's 100, 101, ...; or a shuffled split's 37, 5, 120, ...)."""
     if not cells or cells[0].strip() or len(rows) < 2:
         return False
     first = [row[0].strip() if row else "" for row in rows]
-    return any(first == [str(i + start) for i in range(len(first))] for start in (0, 1))
+    if not all(re.fullmatch(r"-?\d+", value) for value in first):
+        return False
+    return len({int(value) for value in first}) == len(first)
 
 
 def is_number(text: str) -> bool:
@@ -283,8 +345,8 @@ def check_unique_names(names: list[str], source: str) -> None:
 
 def tidy(df: pd.DataFrame, layout: TextLayout) -> pd.DataFrame:
     """Column names without the spaces around them (' a , b '), and in a semicolon-separated
-    table, numbers whose decimal mark the first rows did not show ('0,5' far down, below whole
-    numbers) read as numbers."""
+    table, numbers written in a way the first rows did not show ('0,5' far down, below whole
+    numbers; '1 042,51') read as numbers (:func:`regional_numbers`)."""
     if layout.header:
         df.columns = [name.strip() if isinstance(name, str) else name for name in df.columns]
     if layout.sep == ";":
@@ -292,11 +354,7 @@ def tidy(df: pd.DataFrame, layout: TextLayout) -> pd.DataFrame:
             values = df[column]
             if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 continue
-            text = values.astype("string").str.strip()
-            if layout.decimal == ",":  # thousands points ('1.065,5') the first rows did not show
-                grouped = text.str.fullmatch(_POINT_THOUSANDS.pattern).fillna(False).astype(bool)
-                text = text.where(~grouped, text.str.replace(".", "", regex=False))
-            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            numbers = regional_numbers(values, thousands=layout.decimal == ",")
             if numbers.notna().sum() == values.notna().sum():
                 df[column] = numbers.astype(np.float64)
     return df
