@@ -46,6 +46,7 @@ from hourglass.data.validation import (
     check_finite,
     check_ignored_y,
     validation_reason,
+    warn_if_offset_loses_precision,
 )
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
@@ -84,8 +85,14 @@ class Dataset:
     keys: pd.DataFrame | None = None
 
 
-def validate_finite_2d(X, what: str = "data") -> np.ndarray:
-    """Check that ``X`` is a non-empty 2-D numeric array of finite values.
+#: The advice of the precision warning for data that reach a model through a file or ``compare``.
+OFFSET_ADVICE = "subtract the column's mean from it first (a timestamp: the time since the first)"
+
+
+def validate_finite_2d(X, what: str = "data", names=None) -> np.ndarray:
+    """Check that ``X`` is a non-empty 2-D numeric array of finite values; warn, before the cast
+    to float32, of a column float32 cannot resolve
+    (:func:`~hourglass.data.validation.warn_if_offset_loses_precision`).
 
     Parameters
     ----------
@@ -93,6 +100,8 @@ def validate_finite_2d(X, what: str = "data") -> np.ndarray:
         The data to check.
     what : str, default="data"
         How to name ``X`` in error messages (e.g. a file name).
+    names : list of str, optional
+        The columns' names, for the warning.
 
     Returns
     -------
@@ -115,6 +124,7 @@ def validate_finite_2d(X, what: str = "data") -> np.ndarray:
             f"{what} has shape {X.shape}; expected 2-D data (n_samples, n_features); "
             "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
         )
+    warn_if_offset_loses_precision(X, names, what, OFFSET_ADVICE)
     return check_finite(X, what)
 
 
@@ -128,7 +138,7 @@ def _as_dataset(arr, name: str, flat: bool, y=None, feature_names=None) -> Datas
     """
     arr = np.asarray(arr)
     if arr.ndim == 2:
-        return Dataset(validate_finite_2d(arr, repr(name)), y, None, name, feature_names)
+        return Dataset(validate_finite_2d(arr, repr(name), feature_names), y, None, name, feature_names)
     if arr.ndim not in ((3, 4) if flat else (3, 4, 5)):
         raise InvalidInputError(
             f"{name!r} has shape {arr.shape}; expected 2-D data (n_samples, n_features), images "
@@ -406,7 +416,7 @@ def _stream_table(
     cache = folder / (path.stem + ".npy")
     types = _parquet_types(path) if table_suffix(path) == ".parquet" else None
     labels: list[np.ndarray] = []
-    names, n, width, header_bytes, schema = None, 0, 0, 0, None
+    names, n, width, header_bytes, schema, warned = None, 0, 0, 0, None, False
     chunks = None
     try:
         chunks, has_header = _table_chunks(path, TABLE_CHUNK_ROWS)
@@ -415,9 +425,11 @@ def _stream_table(
                 features, y, _ = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
                 _check_numeric(features, path.name, types, first_row=n)
                 check_finite_columns(features, path.name, first_row=n)
-                block = check_finite(
-                    features.to_numpy(dtype=np.float64, na_value=np.nan), repr(path.name), first_row=n
-                )
+                values = features.to_numpy(dtype=np.float64, na_value=np.nan)
+                if not warned:  # before the cast to float32, once: each chunk, until one warns
+                    columns = [str(c) for c in features.columns] if has_header else None
+                    warned = warn_if_offset_loses_precision(values, columns, repr(path.name), OFFSET_ADVICE)
+                block = check_finite(values, repr(path.name), first_row=n)
                 if names is None:
                     names, width = [str(c) for c in features.columns], block.shape[1]
                     schema = schema_of(features, label=label, dropped=tuple(drop), has_header=has_header)

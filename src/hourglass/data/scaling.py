@@ -37,17 +37,29 @@ class AffineScaler:
         ``'auto'``).
     offset, scale : ndarray
         Shaped like one sample with singleton axes where statistics are shared.
+    inverse_scale : ndarray or None
+        What :meth:`inverse_transform` multiplies by: ``scale``, except 0 for a feature that was
+        constant in the training data, which then comes back as exactly its constant (the
+        network's output there carries no information). None: ``scale`` (models saved before).
     """
 
     kind: str
     offset: np.ndarray
     scale: np.ndarray
+    inverse_scale: np.ndarray | None = None
+
+    @property
+    def unscale(self) -> np.ndarray:
+        """The factor :meth:`inverse_transform` multiplies by (``inverse_scale``, else ``scale``)."""
+        # getattr: a scaler pickled before the field existed has no such attribute.
+        inverse = getattr(self, "inverse_scale", None)
+        return self.scale if inverse is None else inverse
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.offset) / self.scale).astype(np.float32, copy=False)
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return (X * self.scale + self.offset).astype(np.float32, copy=False)
+        return (X * self.unscale + self.offset).astype(np.float32, copy=False)
 
 
 @dataclass
@@ -245,13 +257,13 @@ def resolve_scaling(kind: str, X: np.ndarray | DataSummary) -> str:
 def _floor_constant(scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """``scale`` with each constant feature's entry set to the pooled scale of the others.
 
-    A constant feature would divide by zero. Its scale is what a reconstruction's error there
-    is multiplied by on the way back to the data's units: the 1.0 used before left it at a full
-    unit whatever the data's units, so digits / 16 scaled by 0.03 read 4.2x PCA's raw-unit
-    error where the same model read 0.65x at 1 (its blank pixels dominated; 0.65x at every
-    scale now). The pooled
-    scale weighs a constant feature like a typical one, in the data's units. A feature counts
-    as constant when its spread is below float32's resolution of its mean (rounding, not data).
+    A constant feature would divide by zero. The scale also turns a model's error there into
+    the model's units (``reconstruction_error(scaled=True)``, a detector's score): the 1.0 used
+    before left it at a full unit whatever the data's units, so digits / 16 scaled by 0.03 read
+    4.2x PCA's error where the same model read 0.65x at 1 (its blank pixels dominated; 0.65x at
+    every scale now). The pooled scale weighs a constant feature like a typical one. The way
+    back does not use it (:attr:`AffineScaler.inverse_scale`): the network's small wobble there,
+    multiplied by wine's pooled 86, put a constant 5 anywhere from -0.5 to 10.6.
     """
     scale = np.asarray(scale, dtype=np.float64)
     varying = scale > np.maximum(1e-7 * np.abs(np.asarray(offset, dtype=np.float64)), 1e-30)
@@ -259,8 +271,14 @@ def _floor_constant(scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return np.where(varying, scale, fill)
 
 
-def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
-    """Fit a scaler of ``kind`` from a :class:`DataSummary` (see :func:`fit_scaler`)."""
+def scaler_from_summary(summary: DataSummary, kind: str, constants_exact: bool = True) -> AffineScaler:
+    """Fit a scaler of ``kind`` from a :class:`DataSummary` (see :func:`fit_scaler`).
+
+    ``constants_exact``: a feature constant in the summary comes back from
+    :meth:`AffineScaler.inverse_transform` as that constant. Only where the summary covers all
+    the training items: a feature constant in a sample, or in ``partial_fit``'s first chunk,
+    may vary in the rest, which the network must then be free to reconstruct.
+    """
     kind = resolve_scaling(kind, summary)
     shape = summary.mean.shape
     if kind == "none":
@@ -271,9 +289,15 @@ def scaler_from_summary(summary: DataSummary, kind: str) -> AffineScaler:
         offset, scale = summary.mean, shrunk_scale(summary.var)
     else:  # minmax
         offset, scale = summary.min, summary.max - summary.min
+    inverse = None
     if kind != "none":
         scale = _floor_constant(scale, offset)
-    return AffineScaler(kind, np.asarray(offset, np.float32), np.asarray(scale, np.float32))
+        # Every value the same (the data are float32 by now): also for 'shrunk', whose scale
+        # is the pooled one there without a floor.
+        constant = summary.max == summary.min
+        if constants_exact and constant.any():
+            inverse = np.asarray(np.where(constant, 0.0, scale), np.float32)
+    return AffineScaler(kind, np.asarray(offset, np.float32), np.asarray(scale, np.float32), inverse)
 
 
 def fit_scaler(X: np.ndarray, kind: str, channel_axis: int | None = None) -> AffineScaler:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hourglass.exceptions import InvalidInputError
@@ -202,7 +203,8 @@ def column_labels(X: Any, labels: Any, what: str = "labels") -> Any:
 
     Anything else (an array of labels, None) is returned as it is, so that ``y=`` and
     ``labels=`` take a column name wherever they take labels, as ``fit(X, y=...)`` and the
-    command line's ``--label`` / ``--labels`` do.
+    command line's ``--label`` / ``--labels`` do. A column with a missing label is refused, as
+    the command line refuses it (``fit(X, y=...)`` reads no label, so it takes any column).
 
     Examples
     --------
@@ -217,7 +219,15 @@ def column_labels(X: Any, labels: Any, what: str = "labels") -> Any:
             f"{what}={labels!r} names a column, but X is a {type(X).__name__}, which has none; "
             f"give X as a DataFrame or {what} as one label per sample"
         )
-    return X[_named_column(X, labels, what)].to_numpy()
+    values = X[_named_column(X, labels, what)]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise InvalidInputError(
+            f"label column {labels!r} of X holds {int(missing.sum())} missing value(s), the first in row "
+            f"{row} (index {X.index[row]!r}); expected a label on every row"
+        )
+    return values.to_numpy()
 
 
 def _named_column(X: pd.DataFrame, name: str, what: str) -> Any:

@@ -116,27 +116,35 @@ PRECISION_CHECK_ROWS = 10_000
 PRECISION_STEPS = 1000
 
 
-def warn_if_offset_loses_precision(X: np.ndarray, names: Any = None, what: str = "X") -> None:
+#: What :func:`warn_if_offset_loses_precision` advises by default (an estimator's ``fit``).
+PIPELINE_ADVICE = "subtract the column's mean first, e.g. make_pipeline(StandardScaler(), AutoEncoder())"
+
+
+def warn_if_offset_loses_precision(
+    X: np.ndarray, names: Any = None, what: str = "X", advice: str = PIPELINE_ADVICE
+) -> bool:
     """Warn when a float64 or int64 column sits so far from zero for its spread that float32,
-    which training holds the data in, keeps only a few digits of its variation.
+    which models hold the data in, keeps only a few digits of its variation; say whether it warned.
 
     Timestamps, map coordinates or IDs (iris + 1e8: float32's step there is 8, so the four
     columns' spreads of 0.4 to 1.8 round away) train to worse than the mean and corrupt the PCA
     figure. Centring such columns first (``make_pipeline(StandardScaler(), AutoEncoder())``)
-    keeps them. Reads at most :data:`PRECISION_CHECK_ROWS` rows, evenly spaced.
+    keeps them. Must run before the data are cast to float32 (by the estimator, or by
+    :func:`~hourglass.data.loading.load_data` for a file), which hides the loss from it. Reads
+    at most :data:`PRECISION_CHECK_ROWS` rows, evenly spaced.
 
     Examples
     --------
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     warn_if_offset_loses_precision(np.array([[1e8], [1e8 + 1.0]]))
-    >>> "float32" in str(caught[0].message)
-    True
+    ...     warned = warn_if_offset_loses_precision(np.array([[1e8], [1e8 + 1.0]]))
+    >>> warned, "float32" in str(caught[0].message)
+    (True, True)
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.dtype.itemsize <= 4 or X.dtype.kind not in "iuf" or not X.size:
-        return
+        return False
     step = max(1, len(X) // PRECISION_CHECK_ROWS)
     rows = np.asarray(X[::step], dtype=np.float64)  # a view of float64 data, not a copy
     with np.errstate(all="ignore"):
@@ -147,18 +155,18 @@ def warn_if_offset_loses_precision(X: np.ndarray, names: Any = None, what: str =
     varying = spread > 1e-10 * center
     lossy = np.flatnonzero(np.isfinite(steps) & varying & (spread > 0) & (steps < PRECISION_STEPS))
     if not len(lossy):
-        return
+        return False
     j = int(lossy[0])
     name = repr(list(names)[j]) if names is not None else str(j)
     more = f" (and {len(lossy) - 1} more)" if len(lossy) > 1 else ""
     warnings.warn(
-        f"{what}'s column {name}{more} sits far from zero for its spread (mean {center[j]:.6g}, standard "
-        f"deviation {spread[j]:.3g}): float32, which training uses, resolves only about "
-        f"{max(steps[j], 1):.0f} steps across one standard deviation there; subtract the column's mean "
-        "first, e.g. make_pipeline(StandardScaler(), AutoEncoder())",
+        f"column {name}{more} of {what} sits far from zero for its spread (mean {center[j]:.6g}, standard "
+        f"deviation {spread[j]:.3g}): float32, which models compute in, resolves only about "
+        f"{max(steps[j], 1):.0f} steps across one standard deviation there; {advice}",
         UserWarning,
         stacklevel=_user_level(),
     )
+    return True
 
 
 def _user_level() -> int:

@@ -169,11 +169,11 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
     try:
         # The pieces see the estimator's own module; the copy keeps the estimator untouched.
         with _on_cpu_copy(inner):
-            offset, scale = inner.scaler_.offset, inner.scaler_.scale
+            offset, scale, inverse = inner.scaler_.offset, inner.scaler_.scale, inner.scaler_.unscale
             if part == "encoder":
                 module = PortableEncoder(export_encoder(inner), offset, scale)
             elif part == "decoder":
-                module = PortableDecoder(export_decoder(inner), offset, scale, inner._code_shape())
+                module = PortableDecoder(export_decoder(inner), offset, scale, inner._code_shape(), inverse)
             else:
                 module = PortableAutoEncoder(
                     export_autoencoder(inner),
@@ -183,6 +183,7 @@ def to_torch(estimator: Any, part: str = "autoencoder") -> torch.nn.Module:
                     score=score and part == "autoencoder",
                     scaled_score=getattr(estimator, "score_units_", "raw") == "scaled",
                     code_distance=code_distance_score(estimator) if score else None,
+                    inverse_scale=inverse,
                 )
     finally:
         inner.module_.train(was_training)

@@ -81,18 +81,23 @@ def _buffer(values: np.ndarray) -> torch.Tensor:
 
 
 class _Scaled(nn.Module):
-    """Holds the scaler as buffers: ``scaled = (x - offset) / scale``, ``x = scaled * scale + offset``."""
+    """Holds the scaler as buffers: ``scaled = (x - offset) / scale``, ``x = scaled * inverse_scale +
+    offset`` (:attr:`~hourglass.data.scaling.AffineScaler.inverse_scale`: ``scale``, but 0 where a
+    feature was constant in training, which then comes back as its constant)."""
 
-    def __init__(self, offset: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(
+        self, offset: np.ndarray, scale: np.ndarray, inverse_scale: np.ndarray | None = None
+    ) -> None:
         super().__init__()
         self.register_buffer("offset", _buffer(offset))  # (1, *sample) with singleton shared axes
         self.register_buffer("scale", _buffer(scale))
+        self.register_buffer("inverse_scale", _buffer(scale if inverse_scale is None else inverse_scale))
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.offset) / self.scale
 
     def _unscale(self, y: torch.Tensor) -> torch.Tensor:
-        return y * self.scale + self.offset
+        return y * self.inverse_scale + self.offset
 
 
 class PortableEncoder(_Scaled):
@@ -126,12 +131,19 @@ class PortableDecoder(_Scaled):
         The fitted scaler's arrays.
     code_shape : tuple of int
         One sample's code in the network (a feature map ``(c, h, w)`` for a spatial code).
+    inverse_scale : ndarray, optional
+        The scaler's factor on the way back (default ``scale``).
     """
 
     def __init__(
-        self, decode: nn.Module, offset: np.ndarray, scale: np.ndarray, code_shape: tuple[int, ...]
+        self,
+        decode: nn.Module,
+        offset: np.ndarray,
+        scale: np.ndarray,
+        code_shape: tuple[int, ...],
+        inverse_scale: np.ndarray | None = None,
     ) -> None:
-        super().__init__(offset, scale)
+        super().__init__(offset, scale, inverse_scale)
         self.decode = decode
         self.code_shape = tuple(int(s) for s in code_shape)
 
@@ -163,6 +175,8 @@ class PortableAutoEncoder(_Scaled):
     code_distance : CodeDistanceScore, optional
         With ``score``: add the code's distance from normal codes to the error, as a detector's
         combined score does (:mod:`hourglass.estimators.code_distance`).
+    inverse_scale : ndarray, optional
+        The scaler's factor on the way back (default ``scale``).
     """
 
     def __init__(
@@ -174,8 +188,9 @@ class PortableAutoEncoder(_Scaled):
         score: bool = False,
         scaled_score: bool = False,
         code_distance: CodeDistanceScore | None = None,
+        inverse_scale: np.ndarray | None = None,
     ) -> None:
-        super().__init__(offset, scale)
+        super().__init__(offset, scale, inverse_scale)
         self.network = network
         self.task_input = task_input if task_input is not None else nn.Identity()
         self.score = bool(score)
@@ -190,7 +205,9 @@ class PortableAutoEncoder(_Scaled):
         if not self.score:
             return code, reconstruction
         if self.scaled_score:
-            error = (scaled - self._scale(inputs)).reshape(scaled.shape[0], -1)
+            # The reconstruction's error over scale, as reconstruction_error(scaled=True) measures
+            # it: a constant feature's comes back exact, not as the network's output there.
+            error = ((reconstruction - inputs) / self.scale).reshape(reconstruction.shape[0], -1)
         else:
             error = (reconstruction - inputs).reshape(reconstruction.shape[0], -1)
         error = (error * error).mean(dim=1)  # (b,)

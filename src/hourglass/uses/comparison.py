@@ -245,7 +245,7 @@ def _table_features(X: pd.DataFrame, label: str | None) -> pd.DataFrame:
     from hourglass.estimators.inputs.rows import name_non_finite, reject_non_numeric_columns
 
     X, _ = split_frame(X, label)
-    reject_non_numeric_columns(X)
+    X = reject_non_numeric_columns(X)  # numbers stored as text read as numbers
     name_non_finite(X)
     return X
 
@@ -329,7 +329,7 @@ def compare(
     if conv:
         X = _conv_samples(X, estimator)
     else:
-        X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X")
+        X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X", names)
     n_values = int(np.prod(X.shape[1:]))
     spatial = conv and code_sizes is None and estimator.code_size is None
     if code_sizes is None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hourglass.data.sources import ArraySource, NpyFileSource, TrainingSource, memory_map_of, streams
+from hourglass.data.validation import warn_if_offset_loses_precision
 from hourglass.estimators.part_kinds import PartKinds
 from hourglass.exceptions import InvalidInputError
 
@@ -65,6 +66,8 @@ class InputPart:
                 raise InvalidInputError(f"X has dtype {X.dtype}; expected numbers (int, float or bool)")
             streamed = NpyFileSource.from_memmap(X)
             if streamed is not None:
+                # Read as float32 from here on: the check must see the file's own float64.
+                warn_if_offset_loses_precision(X)
                 if streams(X):
                     self.check_streamed(est, X, streamed)
                     return streamed

@@ -90,32 +90,51 @@ def _dense_columns(X: Any) -> Any:
     return X.astype(sparse) if sparse else X
 
 
-def reject_non_numeric_columns(X: Any) -> None:
+def reject_non_numeric_columns(X: Any) -> Any:
     """Name the first non-numeric column of a DataFrame, which numpy's error would not; refuse an
-    array of text, which numpy would parse where it can ('5.1' as 5.1: scikit-learn refuses it)."""
+    array of text, which numpy would parse where it can ('5.1' as 5.1: scikit-learn refuses it).
+
+    Returns ``X``, with a text column (pandas' ``string``/``str``, also pyarrow's) whose values
+    are all numbers as float64, as numbers stored as text in an ``object`` column are read.
+    """
     kind = getattr(getattr(X, "dtype", None), "kind", None)
     if kind in ("U", "S"):
         example = str(np.asarray(X).flat[0]) if np.size(X) else ""
         raise InvalidInputError(f"X has dtype {X.dtype} and holds text (e.g. {example!r}); expected numbers")
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
-        return
+        return X
+    texts = {}
     for name, dtype in dtypes.items():
         # pandas' own predicates understand extension dtypes (pandas 3's default text dtype,
         # nullable Int64/Float64), which np.issubdtype cannot interpret.
         if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             continue
         values = X[name]
-        # Numbers kept as Python objects (a column built row by row, X.astype(object)) are
-        # numbers, as they are in an array of dtype object; text is not.
-        numbers_ = pd.to_numeric(values, errors="coerce") if pd.api.types.is_object_dtype(dtype) else None
+        # Numbers kept as Python objects (a column built row by row, X.astype(object)) or as
+        # text ('0.25', of any text dtype) are numbers, as they are in an array of dtype object.
+        text = pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        numbers_ = pd.to_numeric(values, errors="coerce") if text else None
         if numbers_ is not None and bool(numbers_.notna().eq(values.notna()).all()):
+            if not pd.api.types.is_object_dtype(dtype):  # numpy reads an object column itself
+                texts[name] = numbers_.astype(np.float64)
             continue
         bad = values[numbers_.isna() & values.notna()] if numbers_ is not None else values.dropna()
         example = bad.iloc[0] if len(bad) else None
         raise InvalidInputError(
             f"column {name!r} is not numeric (dtype {dtype}, e.g. {example!r}); expected numeric columns only"
         )
+    return _with(X, texts)
+
+
+def _with(X: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``X`` with ``columns`` replaced, in a copy (the caller's frame stays as it was)."""
+    if not columns:
+        return X
+    X = X.copy()
+    for name, values in columns.items():
+        X[name] = values
+    return X
 
 
 def name_non_finite(X: Any) -> None:
@@ -210,12 +229,13 @@ class RowsPart(InputPart):
             X = selected_columns(est, X)  # the training table's columns, by name
         if isinstance(X, pd.DataFrame):
             check_column_names(X)  # after the selection: other columns' names do not matter
-        X = _dense_columns(X)
-        reject_non_numeric_columns(X)
+        X = reject_non_numeric_columns(_dense_columns(X))
         if streams(X):
             # scikit-learn's check would convert the whole map to float64 in memory; its shape
             # is checked here and its values block by block, and it is read a batch at a time.
             self.check_streamed(est, X, None, reset=reset)
+            if reset:  # a float64 map is read into float32 a batch at a time: warn before
+                warn_if_offset_loses_precision(X)
             return check_finite(X, "X")
         try:
             data = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
