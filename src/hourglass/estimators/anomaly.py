@@ -57,6 +57,8 @@ from hourglass.estimators.outlier_scores import (
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
 from hourglass.exceptions import InvalidInputError
+from hourglass.runtime.seeds import as_seed
+from hourglass.train import checkpoint
 
 
 @register_estimator
@@ -103,7 +105,8 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
     calibration_fraction : float, default=0.2
         Share of ``X`` held out from training to calibrate the threshold (unfitted estimator).
     random_state : int, RandomState or None, default=None
-        Seed of the calibration split and of the default autoencoder.
+        Seed of the calibration split and of the autoencoder (one given as ``estimator=`` keeps
+        a seed of its own); None draws one, kept in ``seed_``.
     score_kind : {'combined', 'reconstruction'}, default='combined'
         Keyword-only. 'combined': the reconstruction error plus half the code's squared Mahalanobis distance
         from the codes the autoencoder trained on (Ledoit-Wolf covariance), each divided by its
@@ -160,6 +163,11 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
     calibration_errors_ : ndarray
         Scores of the held-out calibration samples (their reconstruction errors, with
         ``score_kind='reconstruction'``).
+    seed_ : int
+        The seed of the split and the autoencoder, drawn from ``random_state``:
+        ``AnomalyDetector(random_state=detector.seed_)`` fits the same detector (on the CPU, as
+        :class:`~hourglass.AutoEncoder`'s ``random_state`` says). Absent from detectors saved
+        before it was kept, but for an int ``random_state``.
     n_features_in_ : int
 
     Examples
@@ -257,7 +265,8 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
             never a feature (see :meth:`hourglass.AutoEncoder.fit`).
         resume : bool, default=False
             Continue the autoencoder's training from the checkpoint in ``checkpoint_dir`` (an
-            interrupted fit with the same data and ``random_state``, so the same split).
+            interrupted fit with the same data and ``random_state``, so the same split; with
+            ``random_state=None``, the split of the seed the checkpoint recorded).
 
         Returns
         -------
@@ -297,14 +306,16 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
             if resume:
                 raise InvalidInputError("resume=True, but the estimator given is trained already")
             # Already trained: every sample of X is held-out normal data.
+            self.seed_ = as_seed(self.random_state)  # no split to draw here; kept as every fit keeps it
             self.estimator_ = self.estimator
             train = calibration = X
         else:
-            groups = duplicate_groups(X)
-            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.random_state, groups, X)
             template = self.estimator
+            self.seed_ = self._split_seed(template, resume)
+            groups = duplicate_groups(X)
+            train_idx, cal_idx = calibration_split(n, self.calibration_fraction, self.seed_, groups, X)
             if template is None:  # the default AutoEncoder, sized and scaled for X
-                template = _default_estimator(X, y, self.random_state, settings, len(train_idx))
+                template = _default_estimator(X, y, self.seed_, settings, len(train_idx))
             train = _safe_indexing(X, train_idx)
             # A column name in y is the DataFrame's label column, never a feature.
             label = y if isinstance(y, str) else None
@@ -345,12 +356,28 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
             vars(self).pop("feature_names_in_", None)
         return self
 
+    def _split_seed(self, template: Any, resume: bool) -> int:
+        """The seed of the calibration split and of an autoencoder without a seed of its own:
+        ``random_state``'s, or when resuming with None, the seed the checkpoint recorded (the
+        autoencoder was given this seed, so the checkpoint's is the interrupted run's, and the
+        split, hence the training rows, are the same: a fresh one made every resume fail)."""
+        params = template.get_params() if template is not None else self.get_params()
+        directory = params.get("checkpoint_dir")
+        if resume and self.random_state is None and params.get("random_state") is None and directory:
+            seed = checkpoint.saved_seed(directory)
+            if seed is not None:
+                return seed
+        return as_seed(self.random_state)
+
     def _model_to_train(self, template: Any) -> Any:
         """A fresh clone of ``template``, or under ``warm_start`` the autoencoder of the last fit,
         given the template's settings, to continue from its weights (as the template's own
-        ``warm_start`` asks when it is given as ``estimator=``)."""
+        ``warm_start`` asks when it is given as ``estimator=``). A template without a seed is
+        given the detector's (``seed_``), so that ``seed_`` reproduces the whole fit."""
         previous = getattr(self, "estimator_", None)
         model = clone(template)
+        if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
+            model.set_params(random_state=self.seed_)
         continues = model.get_params().get("warm_start", False) and previous is not self.estimator
         if continues and previous is not None and type(previous) is type(model):
             return previous.set_params(**model.get_params(deep=False))

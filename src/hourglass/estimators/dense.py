@@ -102,7 +102,11 @@ class AutoEncoder(BaseAutoEncoder):
         clean validation loss moves with the noise as much as with overfitting); from then on
         every epoch since the best counts, those of the fade included.
     random_state : int, RandomState or None, default=None
-        Seed for weights, split, shuffling and noise; the same int gives the same weights on CPU.
+        Seed for weights, split, shuffling and noise; the same int gives the same weights on the
+        CPU for the same ``threads`` and ``precision``: ``threads='auto'`` follows the machine's
+        load and ``precision='auto'`` times bf16 once a process (on CPUs with native bf16, for
+        large steps), so pass ``threads=N`` and a precision for bit-identical reruns. A
+        RandomState is saved with a model as the int seed drawn from it (``seed_``).
     device : str, default='auto'
         'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.
     precision : {'auto', 'fp32', 'tf32', 'bf16'}, default='auto'

@@ -36,6 +36,7 @@ DETECTOR_KEYS = (
     "score_kind_",
     "error_scale_",
     "distance_scale_",
+    "detector_seed_",
 )
 
 
@@ -71,6 +72,8 @@ def saved_attributes(detector: Any) -> dict[str, Any]:
         "threshold_raw_": getattr(detector, "threshold_raw_", None),
         "score_kind_": getattr(detector, "score_kind_", "reconstruction"),
         **combined_scales(detector),
+        # Its own key: "seed_" is the autoencoder's, whose seed may be another (its own random_state).
+        **({"detector_seed_": int(detector.seed_)} if hasattr(detector, "seed_") else {}),
     }
 
 
@@ -112,6 +115,10 @@ def restore_attributes(detector: Any, fitted: dict[str, Any], tensors: dict[str,
     detector.estimator_ = inner
     detector.threshold_ = float(fitted["threshold_"])
     detector.offset_ = float(fitted["offset_"])
+    # Detectors saved before their seed was kept: an int random_state was the seed.
+    seed = fitted.get("detector_seed_", detector.random_state)
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        detector.seed_ = seed
     # Detectors saved before scores were scaled keep their raw-unit threshold.
     detector.score_units_ = fitted.get("score_units_", "raw")
     if detector.score_units_ not in ("raw", "scaled"):

@@ -18,6 +18,16 @@ from hourglass.data.table import TableSchema
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import layer_widths
 
+#: JSON types of what a run resolved, which a model folder keeps since versions after 0.2.0
+#: (:data:`hourglass.estimators.persistence.FITTED_TYPES` holds them with the rest).
+RUN_TYPES: dict[str, Any] = {
+    "epochs_": int,
+    "learning_rate_reason_": str,
+    "statistics_basis_": str,
+    "data_range_": tuple[float, float],
+    "detector_seed_": int,  # an AnomalyDetector's seed_ (its "seed_" is its autoencoder's)
+}
+
 
 def saved_attributes(est: Any) -> dict[str, Any]:
     """Fitted state saved in ``config.json`` (JSON types only), from the estimator and its parts.
@@ -45,6 +55,13 @@ def saved_attributes(est: Any) -> dict[str, Any]:
         **est._bottleneck().saved_attributes(est),
         **est._input().saved_attributes(est),
     }
+    # What the run resolved from 'auto' settings and the data; salt-and-pepper noise of a later
+    # partial_fit writes data_range_. Left out where a fit never set them.
+    for name in ("epochs_", "learning_rate_reason_", "statistics_basis_"):
+        if getattr(est, name, None) is not None:
+            fitted[name] = getattr(est, name)
+    if getattr(est, "data_range_", None) is not None:
+        fitted["data_range_"] = [float(v) for v in est.data_range_]
     if hasattr(est, "pca_path_"):  # a dense autoencoder's: whether it has the PCA path, and why
         fitted.update(pca_path_=bool(est.pca_path_), pca_path_reason_=est.pca_path_reason_)
     if hasattr(est, "arch_"):  # chose its input part from the data (the VAE): which, and the shape
@@ -73,8 +90,11 @@ def restore_attributes(est: Any, fitted: dict[str, Any], tensors: dict[str, np.n
                 est.table_ = TableSchema.from_json(value)
         elif name == "n_features_out":
             est._n_features_out = value
+        elif name == "data_range_":
+            est.data_range_ = tuple(float(v) for v in value)
         else:
             setattr(est, name, value)
+    derive_from_recipe(est)
     names = getattr(est, "feature_names_in_", None)
     if getattr(est, "table_", None) is None and names is not None:
         # Saved before models kept their table: the names scikit-learn kept say as much.
@@ -83,6 +103,16 @@ def restore_attributes(est: Any, fitted: dict[str, Any], tensors: dict[str, np.n
     est._input().restore(est, fitted)
     if "arch_" in fitted and est.arch_ not in ("dense", "conv"):  # the keys of inputs.ARCHES
         raise InvalidInputError(f"fitted arch_={est.arch_!r}; expected 'dense' or 'conv'")
+
+
+def derive_from_recipe(est: Any) -> None:
+    """Fitted attributes a model folder saved before they were kept: the history's recipe records
+    the learning rate's rule and the statistics' basis (``epochs_`` and ``data_range_`` stay absent)."""
+    history = getattr(est, "history_", None)
+    recipe = history.recipe if history is not None else {}
+    for name, key in (("learning_rate_reason_", "learning_rate_rule"), ("statistics_basis_", "statistics")):
+        if not hasattr(est, name) and isinstance(recipe.get(key), str):
+            setattr(est, name, recipe[key])
 
 
 def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architecture: Any) -> None:
@@ -133,4 +163,11 @@ def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architect
         )
 
 
-__all__ = ["check_architecture", "restore_attributes", "saved_attributes", "saved_tensors"]
+__all__ = [
+    "RUN_TYPES",
+    "check_architecture",
+    "derive_from_recipe",
+    "restore_attributes",
+    "saved_attributes",
+    "saved_tensors",
+]

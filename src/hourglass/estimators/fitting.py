@@ -32,8 +32,8 @@ from hourglass.data.sources import ScaledRows, TrainingSource, first_items
 from hourglass.estimators import parts, pca_baseline, pca_path
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
-from hourglass.estimators.persistence import json_safe
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
+from hourglass.estimators.saved_params import json_params
 from hourglass.exceptions import CallbackError, InvalidInputError
 from hourglass.nn.model import build_model
 from hourglass.runtime import distributed
@@ -138,7 +138,7 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
         # random_state=None draws a seed in each process: all take rank 0's, so that they split,
         # initialize, shuffle and add noise alike (each drew its own batches before).
         est.seed_ = distributed.gather(est.seed_)[0]
-    params = {k: json_safe(v) for k, v in est.get_params(deep=False).items()}
+    params = json_params(est)  # a RandomState as the seed drawn from it, which the seed check compares
     sample, n_samples = source.fingerprint_sample()
     run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(sample, n_samples), params, est.seed_)
     checkpoint.check_same_run(run)  # under torchrun: every process given the same data and settings

@@ -195,7 +195,7 @@ PARAMS: tuple[Param, ...] = (
           flags=_flag("validation_fraction"), metavar="FLOAT"),
     Param("patience", int, 30, "Epochs without improvement before stopping (0: never).",
           per_kind={"conv": 15}, flags=_flag("patience"), metavar="INT"),
-    Param("random_state", Any, None, "Seed: the same seed gives the same weights on CPU.",
+    Param("random_state", Any, None, "Seed (same seed, threads and precision: same weights on CPU).",
           flags=("--seed", "--random-state"), metavar="INT"),
     Param("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:N.",
           flags=_flag("device"), metavar="DEVICE"),

@@ -39,6 +39,7 @@ from hourglass.data.fileio import atomic_path, check_writable, interrupted_swap,
 from hourglass.data.scaling import SCALINGS, AffineScaler
 from hourglass.data.tensor_files import save_tensors
 from hourglass.estimators.fitted_state import (
+    RUN_TYPES,
     check_architecture,
     restore_attributes,
     saved_attributes,
@@ -105,6 +106,7 @@ FITTED_TYPES: dict[str, Any] = {
     "offset_": float,
     "estimator_class": str,
     "estimator_params": dict[str, Any],
+    **RUN_TYPES,
 }
 #: Fitted attributes that a config must never set: they are built from the weights.
 BUILT_ATTRIBUTES = ("module_", "scaler_", "architecture_", "history_", "estimator_")
@@ -181,6 +183,10 @@ def save_estimator(estimator, path: str | Path, force: bool = False) -> Path:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
     tensors["scaler.offset"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.offset))
     tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scaler_.scale))
+    if getattr(estimator.scaler_, "inverse_scale", None) is not None:  # a constant feature's 0
+        tensors["scaler.inverse_scale"] = torch.from_numpy(
+            np.ascontiguousarray(estimator.scaler_.inverse_scale)
+        )
     for name, array in saved_tensors(estimator).items():
         tensors[f"extra.{name}"] = torch.as_tensor(np.ascontiguousarray(array))
     config = {
@@ -320,7 +326,8 @@ def _check_weights(
                 f"{name} is {_shape_text(shape)} {dtype} in the weights but {_shape_text(want_shape)} "
                 f"{want_dtype} in the architecture"
             )
-    for name in ("scaler.offset", "scaler.scale"):
+    # scaler.inverse_scale: saved where a feature was constant (by versions after 0.2.0).
+    for name in ("scaler.offset", "scaler.scale", *(n for n in ("scaler.inverse_scale",) if n in header)):
         if name not in header:
             raise InvalidInputError(f"the weights lack {name}")
         dtype, shape = header[name]
@@ -422,9 +429,9 @@ def load(path: str | Path, device: str | None = None):
                 pretrained.freeze(getattr(module, role))
         estimator.architecture_ = architecture
         estimator.module_ = module.to(resolve_device(device or estimator.device)).eval()
-        estimator.scaler_ = AffineScaler(
-            config["scaling"], tensors["scaler.offset"].numpy(), tensors["scaler.scale"].numpy()
-        )
+        offset, scale = tensors["scaler.offset"].numpy(), tensors["scaler.scale"].numpy()
+        inverse = tensors["scaler.inverse_scale"].numpy() if "scaler.inverse_scale" in tensors else None
+        estimator.scaler_ = AffineScaler(config["scaling"], offset, scale, inverse)
         estimator.history_ = history
         extra = {k[6:]: v.numpy() for k, v in tensors.items() if k.startswith("extra.")}
         restore_attributes(estimator, config["fitted"], extra)

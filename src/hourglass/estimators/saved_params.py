@@ -1,7 +1,8 @@
 """Parameters as a model file holds them: JSON values, and what a file never carries.
 
 config.json keeps an estimator's ``get_params()`` as JSON (:func:`saved_params`), and loading
-reads them back (:func:`loaded_params`). Objects JSON cannot hold are saved as None, and two
+reads them back (:func:`loaded_params`). Objects JSON cannot hold are saved as None, but for a
+RandomState seed, saved as the seed the fit drew from it (:func:`json_params`), and two
 parameters never travel with a model (:data:`NOT_SAVED`).
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 from typing import Any
+
+import numpy as np
 
 
 def json_safe(value: Any) -> Any:
@@ -32,10 +35,20 @@ def json_safe(value: Any) -> Any:
 NOT_SAVED = ("callbacks", "checkpoint_dir")
 
 
-def saved_params(estimator: Any) -> dict[str, Any]:
-    """``estimator``'s parameters as config.json holds them (:func:`json_safe`, :data:`NOT_SAVED` None)."""
+def json_params(estimator: Any) -> dict[str, Any]:
+    """``estimator``'s parameters as JSON (:func:`json_safe`), a RandomState seed as the int seed
+    (``seed_``) the fit drew from it: it was saved as None, which draws a fresh seed on a refit,
+    and which a resume compared with the run's int seed as ``random_state 0 -> None``."""
     params = {k: json_safe(v) for k, v in estimator.get_params(deep=False).items()}
-    return {k: None if k in NOT_SAVED else v for k, v in params.items()}
+    seed = getattr(estimator, "seed_", None)
+    if isinstance(getattr(estimator, "random_state", None), np.random.RandomState) and seed is not None:
+        params["random_state"] = int(seed)
+    return params
+
+
+def saved_params(estimator: Any) -> dict[str, Any]:
+    """``estimator``'s parameters as config.json holds them (:func:`json_params`, :data:`NOT_SAVED` None)."""
+    return {k: None if k in NOT_SAVED else v for k, v in json_params(estimator).items()}
 
 
 def loaded_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -49,4 +62,4 @@ def from_json(value: Any) -> Any:
     return tuple(from_json(v) for v in value) if isinstance(value, list) else value
 
 
-__all__ = ["NOT_SAVED", "from_json", "json_safe", "loaded_params", "saved_params"]
+__all__ = ["NOT_SAVED", "from_json", "json_params", "json_safe", "loaded_params", "saved_params"]

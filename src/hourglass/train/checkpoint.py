@@ -114,11 +114,15 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
             a, b = f"{a} {old.get('dtype')}", f"{b} {new.get('dtype')}"
         out.append(f"data differs: {a} -> {b}" if a != b else f"data differs: same shape {a}, other values")
     old_params, new_params = saved.get("params", {}), current.get("params", {})
+    same_seed = saved.get("seed") == current.get("seed")
     changed = [
         f"{name} {old_params.get(name)!r} -> {new_params.get(name)!r}"
         for name in sorted(set(old_params) | set(new_params))
         if old_params.get(name) != new_params.get(name)
         and not (name == "max_time" and _schedule_kind(old_params) == _schedule_kind(new_params))
+        # The seed a run used is what matters: None resumed with the seed it drew, or a
+        # RandomState (recorded as None before its seed was) that draws the same one, is this run.
+        and not (name == "random_state" and same_seed)
     ]
     if changed:
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""

@@ -2,14 +2,16 @@
 
 A checkpoint holds the model, the best weights so far, the optimizer's moments, the scheduler
 (an adaptive run's plan with it), the history and the settings; :mod:`hourglass.train.checkpoint`
-writes and reads the file. A run resumed from epoch ``e`` ends with the weights an uninterrupted
-run reaches.
+writes and reads the file. A run resumed from epoch ``e`` on the same number of threads ends with
+the weights an uninterrupted run reaches; on another number (allowed, so that a run moves to
+another machine) it ends on them to rounding, and says so.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -141,4 +143,25 @@ class Checkpointing:
         self.history = History.from_dict(meta["history"])
         if self.history.epoch[-1:] != [meta["epoch"]]:
             raise ValueError(f"its history ends at epoch {self.history.epoch[-1:]}, not {meta['epoch']}")
+        self._warn_if_other_threads()
         return meta["epoch"] + 1, float(meta["best_loss"]), best, int(meta["bad_epochs"])
+
+    def _warn_if_other_threads(self) -> None:
+        """Say so where this run has another thread count than the checkpoint's run had.
+
+        Accepted (``threads`` is not part of a run's fingerprint: a run started on more CPUs
+        than are free now must resume), but its sums are added in another order: on 1 and 2
+        threads a bf16 run ended on other weights. The Trainer restores the checkpoint inside
+        its thread limit, so torch's count is this run's.
+        """
+        saved = self.history.recipe.get("threads")
+        threads = torch.get_num_threads()
+        if self.device.type != "cpu" or not isinstance(saved, int) or saved == threads:
+            return
+        warnings.warn(
+            f"resuming on {threads} thread(s) a run that trained on {saved}: the weights will match "
+            f"the uninterrupted run's only to rounding; resume with threads={saved} "
+            f"(--threads {saved}) for the same weights",
+            UserWarning,
+            stacklevel=2,
+        )
