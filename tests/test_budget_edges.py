@@ -116,3 +116,19 @@ def test_an_interrupted_detector_resumes(tmp_path):
     AnomalyDetector(**params, checkpoint_dir=str(tmp_path), callbacks=[StopAfter(2)]).fit(X)
     resumed = AnomalyDetector(**params, checkpoint_dir=str(tmp_path)).fit(X, resume=True)
     assert resumed.estimator_.history_.epoch == [1, 2, 3, 4]
+
+
+def test_a_run_that_ends_at_its_budget_did_not_stop_early(monkeypatch):
+    # stopped_early was True for a plan laid over the budget that simply ran to its end: the
+    # info command's "stopped_early" then said patience fired where the budget planned the end.
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().data[:300]
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    budgeted = AutoEncoder(**PARAMS, max_time=2.0).fit(digits)
+    assert "time budget of 2 s" in budgeted.history_.stop_reason
+    assert budgeted.n_epochs_ > 1 and not budgeted.history_.stopped_early
+    # Learning that stopped gaining ends the run early: that is still an early stop.
+    adaptive = AutoEncoder(**PARAMS, epochs="auto").fit(digits)
+    assert adaptive.history_.stop_reason.startswith("learning stopped gaining")
+    assert adaptive.history_.stopped_early

@@ -45,7 +45,7 @@ from hourglass.cli.inputs import (
     table_of,
 )
 from hourglass.cli.options import MAX_SEED
-from hourglass.cli.outputs import output_path, report_file, write_array, write_result
+from hourglass.cli.outputs import output_path, refuse_csv_of_grids, report_file, write_array, write_result
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import check_save_suffix
 
@@ -159,6 +159,7 @@ def decode(
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
+    refuse_csv_of_grids(output, estimator, "decoded data")
     codes_in = load_input(codes, key, drop=drop, label=label).X
     decoded = estimator.inverse_transform(codes_in)
     write_array(output, decoded, force, quiet, "decoded data", feature_names(estimator))
@@ -179,6 +180,7 @@ def reconstruct(
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
+    refuse_csv_of_grids(output, estimator, "reconstructions")
     X = model_input(estimator, data, key, drop, label, quiet)
     names = feature_names(estimator)
     write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction", names)

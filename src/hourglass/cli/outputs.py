@@ -34,6 +34,31 @@ def write_array(
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
 
+def refuse_csv_of_grids(path: Path, estimator: Any, what: str) -> None:
+    """Refuse a .csv for the ``what`` of a model of grids (images, series), before any work.
+
+    A .csv holds rows; a conv model's results are ``(n, c, ...)`` grids, which only failed on
+    writing ('a .csv needs 2-D data'), after the work, without saying what to write instead.
+    """
+    from hourglass.cli.inputs import is_dense
+
+    if Path(path).suffix.lower() != ".csv" or is_dense(estimator):
+        return
+    shape = tuple(getattr(estimator, "input_shape_", ()))
+    images = len(shape) == 3
+    grids = "images" if images else ("series" if len(shape) == 2 else "grids")
+    hint = (
+        "; or write images: 'hourglass apply MODEL IMAGES -o FOLDER' writes one image per input "
+        "at its own size"
+        if images
+        else ""
+    )
+    raise InvalidInputError(
+        f"-o {str(path)!r}: a .csv holds rows (2-D data), but this model's {what} are {grids} of "
+        f"shape (n, {', '.join(map(str, shape))}); write a .npy or .npz, which keep any shape{hint}"
+    )
+
+
 def write_result(
     path: Path,
     compute,

@@ -59,7 +59,10 @@ def save_array(
     suffix = check_save_suffix(path)
     array = np.asarray(array)
     if suffix == ".csv" and array.ndim != 2:
-        raise InvalidInputError(f"a .csv needs 2-D data; got shape {array.shape} for {str(path)!r}")
+        raise InvalidInputError(
+            f"a .csv needs 2-D data; got shape {array.shape} for {str(path)!r}; write a .npy or .npz, "
+            "which keep any shape"
+        )
     if columns is not None and suffix == ".csv" and len(columns) != array.shape[1]:
         raise InvalidInputError(
             f"{len(columns)} column names for {array.shape[1]} columns of data in {str(path)!r}"

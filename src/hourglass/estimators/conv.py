@@ -165,6 +165,14 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         One sample's shape, channels first.
     scaler_, loss_, loss_reason_, history_, n_epochs_, fit_seconds_
         As in :class:`hourglass.AutoEncoder`.
+    validation_mse_, validation_mse_scaled_, validation_pca_mse_ : float or None
+        With ``task='reconstruct'``, as in :class:`hourglass.AutoEncoder`: the mean squared
+        reconstruction error per value on the validation split, in the data's units and in the
+        model's, and PCA's with as many components as the code (None without a split). None
+        for the restoration tasks: their network maps a corrupted input to the clean image, so
+        neither its error on clean input nor PCA's reconstruction measures it. Judge them with
+        :meth:`task_summary` (PSNR against the task's classical baseline, on held-out images),
+        as the report of ``hourglass fit --report`` does.
 
     Notes
     -----

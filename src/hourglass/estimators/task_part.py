@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass.data.loading import check_finite
 from hourglass.data.tiling import process_tiled
+from hourglass.estimators.inputs.grid_checks import warn_if_bytes_for_unit_data
 from hourglass.estimators.predicting import output_dtype, reconstruction, run_batches
 from hourglass.exceptions import InvalidInputError
 from hourglass.train import restoration
@@ -70,7 +71,10 @@ class TaskPart:
         True
         """
         check_is_fitted(self, "module_")
-        data = np.asarray(self._input().load(self, X), np.float32)
+        data = np.asarray(self._input().load(self, X))
+        # Bytes given to a model of [0, 1] pixels come out saturated (all ones), as in reconstruct.
+        warn_if_bytes_for_unit_data(self, data)
+        data = data.astype(np.float32, copy=False)
         if data.ndim == len(self.input_shape_) and self.input_shape_[0] == 1:
             data = data[:, None]
         data = check_finite(data, "X")
@@ -87,7 +91,7 @@ class TaskPart:
                 f"X has samples of shape {tuple(data.shape[1:])}; this model needs {self.input_shape_} "
                 "(only images of another size are tiled)"
             )
-        results = [self.apply_image(img, self_ensemble=self_ensemble) for img in data]
+        results = [self._apply_image(img, self_ensemble=self_ensemble) for img in data]
         return np.stack(results).astype(output_dtype(X), copy=False)
 
     def apply_image(
@@ -119,11 +123,19 @@ class TaskPart:
         >>> clean = denoiser.apply_image(photo)               # doctest: +SKIP
         """
         check_is_fitted(self, "module_")
+        img = np.asarray(image)
+        warn_if_bytes_for_unit_data(self, img, name="image")
+        return self._apply_image(img, overlap, batch_size, self_ensemble)
+
+    def _apply_image(
+        self, image: np.ndarray, overlap: float = 0.5, batch_size: int = 32, self_ensemble: bool = False
+    ) -> np.ndarray:
+        """:meth:`apply_image` without the check of its pixels' units (:meth:`apply` made it)."""
         if len(self.input_shape_) != 3:
             raise InvalidInputError(
                 f"apply_image needs a model of images; this one takes {self.input_shape_}"
             )
-        img = np.asarray(image, np.float32)
+        img = image.astype(np.float32, copy=False)
         img = img[None] if img.ndim == 2 else img
         if img.ndim != 3:
             raise InvalidInputError(f"image has shape {img.shape}; expected (c, h, w) or (h, w)")

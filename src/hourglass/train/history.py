@@ -23,6 +23,9 @@ class History:
     terms: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int = 0
+    #: Whether early stopping ended the run: patience ran out, or an adaptive plan decayed because
+    #: learning stopped gaining. A run that ends at its time budget or epoch cap did not stop
+    #: early; ``stop_reason`` says how any run ended.
     stopped_early: bool = False
     #: What the training recipe decided: the learning rate and why, clipping, noise schedule.
     recipe: dict[str, Any] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.data.tiling import PatchDataset
 from hourglass.estimators import parts
+from hourglass.estimators.inputs.grid_checks import warn_if_bytes_for_unit_data, warn_if_channels_last
 from hourglass.estimators.inputs.part import InputPart, declared_default, register_input
 from hourglass.estimators.params import BY_NAME, DEFAULT_IMAGE_SIZE
 from hourglass.exceptions import InvalidInputError
@@ -55,31 +56,6 @@ def is_path(X: Any) -> bool:
 def holds_idx(folder: Path) -> bool:
     """Whether ``folder`` holds IDX files (MNIST's format), read as one array, not as photos."""
     return any(p.name.removesuffix(".gz").endswith("-idx3-ubyte") for p in folder.iterdir())
-
-
-def _warn_if_channels_last(data: np.ndarray) -> None:
-    """Warn when images look stored channels-last (n, h, w, 3), as PIL and TensorFlow keep them."""
-    if data.ndim == 4 and data.shape[3] in (3, 4) and data.shape[1] > MAX_SERIES_CHANNELS:
-        warnings.warn(
-            f"X has shape {data.shape}: its last axis looks like colour channels, but hourglass reads "
-            f"images as (n, c, h, w), so this trains {data.shape[1]}-channel images of "
-            f"{data.shape[2]}x{data.shape[3]}; pass X.transpose(0, 3, 1, 2) for {data.shape[3]}-channel "
-            "images",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
-def _warn_if_bytes_for_unit_data(est: Any, data: np.ndarray) -> None:
-    """Warn when 0-255 bytes meet a model trained on values in [0, 1] (every pixel would saturate)."""
-    unscaled = getattr(getattr(est, "scaler_", None), "kind", None) == "none"  # trained on [0, 1]
-    if data.dtype == np.uint8 and unscaled:
-        warnings.warn(
-            "X holds bytes (uint8, 0-255) but the model was trained on values in [0, 1]; divide X by "
-            "255 first, or nearly every pixel comes out saturated",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 def _check_image_size(est: Any, size: tuple[int, ...]) -> None:
@@ -214,6 +190,8 @@ class GridPart(InputPart):
     @staticmethod
     def set_input_shape(est: Any, head: np.ndarray, source: TrainingSource) -> None:
         """Read one item's shape (a 3-D gray-image array gains its channel axis) and keep it."""
+        # A streamed .npy or a Dataset: its items may be stored channels-last as an array's are.
+        warn_if_channels_last(head.shape, est.color_mode, MAX_SERIES_CHANNELS)
         shape = tuple(int(s) for s in head.shape[1:])
         if len(shape) == 2 and (est.color_mode == "L" or shape[0] > MAX_SERIES_CHANNELS):
             shape = (1, *shape)
@@ -250,9 +228,9 @@ class GridPart(InputPart):
             )
         data = np.asarray(self.load(est, X))
         if reset:
+            warn_if_channels_last(data.shape, est.color_mode, MAX_SERIES_CHANNELS)
             if data.ndim == 3 and (est.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):
                 data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
-            _warn_if_channels_last(data)
             if data.ndim not in (3, 4, 5):
                 raise InvalidInputError(
                     f"X has shape {data.shape}; expected (n, c, L) series, (n, c, h, w) or (n, h, w) images, "
@@ -263,7 +241,7 @@ class GridPart(InputPart):
             est.n_features_in_ = math.prod(est.input_shape_)
             return data
         check_is_fitted(est, "module_")
-        _warn_if_bytes_for_unit_data(est, data)
+        warn_if_bytes_for_unit_data(est, data)
         if data.ndim == len(est.input_shape_) and est.input_shape_[0] == 1:
             data = data[:, None]
         if tuple(data.shape[1:]) != est.input_shape_:
