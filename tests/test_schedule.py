@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.decomposition import PCA
 from typer.testing import CliRunner
 
 from helpers import FakeClock
@@ -74,6 +75,55 @@ def test_progressive_cosine_stretches_while_learning_gains_then_freezes():
     assert schedule.frozen
     assert not schedule.stretch(int(FREEZE_AT * plan) + 2, gain=0.5)  # fixed for good
     assert schedule.plan == plan and schedule.finished(plan) and not schedule.finished(plan - 1)
+
+
+def test_a_plateau_above_pcas_error_does_not_fix_the_plan():
+    # A network still above the linear solution's error waits on a saddle between the
+    # directions it learns: a gain after it stretches the plan, where a finished one is fixed.
+    waiting, finished = (ProgressiveCosine(plan=100, cap=10_000, warmup=10) for _ in range(2))
+    for step in (60, 70, 80):
+        assert not waiting.stretch(step, gain=0.0, unfinished=True)
+        finished.stretch(step, gain=0.0)
+    assert finished.frozen and not waiting.frozen
+    assert waiting.stretch(90, gain=0.3, unfinished=True) and waiting.plan == math.ceil(90 / EXTEND_AT)
+    assert not finished.stretch(90, gain=0.3) and finished.plan == 100
+    # Without a gain it still ends with its plan: the rate decays to the plan's end.
+    assert not waiting.stretch(230, gain=0.0, unfinished=True) and waiting.finished(waiting.plan)
+
+
+def test_gains_above_pcas_error_are_judged_against_the_loss_itself(digits):
+    # Below PCA's error the scale is the geometric mean with the mean's loss (a loss heading for
+    # zero ends); above it, the loss itself: 2,000 photo patches at code 32, 4x PCA's error and
+    # still falling a tenth per quarter, read as stopped against data PCA explains to 98 %.
+    rules = trainer_module.Trainer.__new__(trainer_module.Trainer)
+    rules._reference, rules.linear_floor = 0.08, 0.0014
+    assert rules._gain_scale(0.005) == 0.005
+    assert rules._gain_scale(0.001) == pytest.approx(math.sqrt(0.001 * 0.08))
+    rules.linear_floor = None
+    assert rules._gain_scale(0.005) == pytest.approx(math.sqrt(0.005 * 0.08))
+    # A fit hands PCA's validation loss at its code size to training, in the monitored units.
+    ae = AutoEncoder(code_size=2, epochs=2, random_state=0, device="cpu").fit(digits[0])
+    assert ae.history_.recipe["linear_floor"] == pytest.approx(ae.validation_pca_mse_, rel=1e-6)
+    binary = AutoEncoder(code_size=2, epochs=2, random_state=0, device="cpu").fit(digits[0] > 0.5)
+    assert binary.loss_ == "bce" and binary.history_.recipe["linear_floor"] is None
+
+
+@pytest.mark.slow
+def test_photo_patches_default_fit_is_not_cut_short_below_pca():
+    # Found on scikit-image's camera: the default stopped 11-334 % above PCA's held-out error
+    # (codes 2 and 32), a plateau read as learning done; it now beats PCA at code 2.
+    from skimage.data import camera
+
+    image = camera().astype(np.float32) / 255
+    patches = np.stack(
+        [image[i : i + 16, j : j + 16].ravel() for i in range(0, 497, 8) for j in range(0, 497, 8)]
+    )
+    order = np.random.default_rng(0).permutation(len(patches))
+    train, test = patches[order[:2000]], patches[order[3000:]]
+    pca = PCA(2).fit(train)
+    pca_error = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
+    ae = AutoEncoder(code_size=2, random_state=0).fit(train)
+    assert np.mean((ae.reconstruct(test) - test) ** 2) < pca_error
 
 
 def test_progressive_cosine_never_plans_past_its_cap_or_budget():

@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
-from hourglass.estimators import fitting, pca_path
+from hourglass.estimators import fitting, pca_baseline, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
@@ -166,7 +166,11 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         fitting.keep_report_samples(self, train, val)
         spent = fitting.prepare_module(self, train) if previous is None else 0.0
         config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent)
-        trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run)
+        # PCA at the same code size, before training: a network still above its error has not
+        # stopped learning where its gains look small beside the mean's loss (Trainer's floor).
+        pca = baseline_pca(self, source, train_idx, val_idx)
+        floor = pca_baseline.validation_loss(self, pca, source, val_idx)
+        trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run, linear_floor=floor)
         self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)
@@ -177,7 +181,6 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
             self.history_.recipe["pca_path"] = self.pca_path_reason_
             self.history_.recipe["pca_path_on"] = bool(self.pca_path_)
         self.fit_seconds_ = time.perf_counter() - tic
-        pca = baseline_pca(self, source, train_idx, val_idx)
         self.validation_mse_, self.validation_mse_scaled_, self.validation_pca_mse_ = fitting.validation_mse(
             self, source, val_idx, pca
         )
@@ -199,7 +202,9 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         ``partial_fit`` when ``partial``; ``continues``: a warm start); returns the summary."""
         part = self._input()
         summary = source.statistics(items, part.scaler_channel_axis)
-        self.scaler_ = scaler_from_summary(summary, self.scaling)
+        # A feature constant in a sample of the items, or in partial_fit's first chunk, may vary.
+        every_item = not partial and summary.n_items == len(items)
+        self.scaler_ = scaler_from_summary(summary, self.scaling, constants_exact=every_item)
         self.statistics_basis_ = summary.basis
         scaled = summary.scaled(self.scaler_)
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these

@@ -165,19 +165,22 @@ class ProgressiveCosine:
         """Whether the plan's last step has been taken."""
         return step >= self.plan
 
-    def stretch(self, step: int, gain: float, needed: float = EXTEND_GAIN) -> bool:
+    def stretch(self, step: int, gain: float, needed: float = EXTEND_GAIN, unfinished: bool = False) -> bool:
         """After an epoch: stretch the plan if learning still gains; return whether it did.
 
         The plan learning asks for is fixed once the run passes :data:`FREEZE_AT` of it without
         such a gain, or once it reaches the cap; a time budget shorter than it does not fix it
-        (the budget's estimate moves with the measured cost of a step).
+        (the budget's estimate moves with the measured cost of a step). ``unfinished``: the
+        model has not reached what a linear one does (PCA's error at its code size); a plateau
+        then does not fix the plan, which a gain after it may still stretch (a network
+        learning a code direction by direction waits on a saddle between them).
         """
         if self.frozen:
             return False
         before = self.plan
         if gain >= needed and self.wanted < self.cap:
             self.asked = min(self.cap, max(self.wanted, math.ceil(step / EXTEND_AT)))
-        elif step >= FREEZE_AT * self.wanted or self.wanted >= self.cap:
+        elif (step >= FREEZE_AT * self.wanted and not unfinished) or self.wanted >= self.cap:
             self.frozen = True
         self._settle()
         return self.plan > before

@@ -115,6 +115,10 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
     on_epoch_end : callable, optional
         ``on_epoch_end(epoch, logs) -> bool`` after every epoch (and any checkpoint); True stops
         training. Under torchrun training stops when any process asks.
+    linear_floor : float, optional
+        The monitored loss of the linear solution at the same code size (PCA's on the
+        validation rows): while the best loss is above it, an adaptive run judges its gains
+        against the loss itself (:meth:`~hourglass.train.stopping.StoppingRules._replan`).
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         description: str = "training",
         fingerprint: dict | None = None,
         on_epoch_end: Callable[[int, dict[str, float]], bool] | None = None,
+        linear_floor: float | None = None,
     ) -> None:
         self.config = config
         self.device = distributed.setup(resolve_device(config.device))
@@ -163,6 +168,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         self.description = description
         self.fingerprint = fingerprint
         self.on_epoch_end = on_epoch_end
+        self.linear_floor = linear_floor
         self.history = History()
         self.progress: Progress | None = None
 
@@ -181,7 +187,8 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         names the epoch and what was tried, with the best weights kept in the checkpoint. With
         ``resume=True`` and a checkpoint in ``checkpoint_dir``, training continues from the
         epoch after the checkpoint and ends with the weights an uninterrupted run reaches (an
-        adaptive run's plan is in the checkpoint; a time budget counts the seconds before).
+        adaptive run's plan is in the checkpoint; a time budget counts the seconds before); on
+        another thread count than the checkpoint's, to rounding only, with a warning.
 
         With ``incremental=True`` (an estimator's ``partial_fit``, as scikit-learn's MLP sends
         ``partial_fit`` through ``_fit(incremental=True)``) it makes one pass over ``train``
@@ -219,6 +226,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             grad_clip=config.grad_clip,
             noise_schedule=config.noise_schedule if self.corruption is not None else None,
             reference_loss=reference,
+            linear_floor=self.linear_floor,
             precision=self.precision,
             precision_rule=self.precision_reason,
             threads=threads,
@@ -283,7 +291,9 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                 if self._adaptive:
                     self.progress.replan(self._schedule.plan)
                 self.progress.epoch_end(epoch, h.train_loss[-1], val_loss, h.lr[-1], h.seconds[-1])
-                self.history.stopped_early = bool(stop) and epoch < config.epochs
+                # Early stopping only (patience, or learning that stopped gaining): a run that ends
+                # at its time budget or epoch cap ran as planned, and says why in stop_reason.
+                self.history.stopped_early = self._stops_early and epoch < config.epochs
                 self.history.trained_seconds = self._elapsed()
                 self._clock = time.perf_counter()
                 if self.checkpoint_dir is not None:
