@@ -177,7 +177,7 @@ PARAMS: tuple[Param, ...] = (
     # The conv defaults are the restoration benchmarks' tuned recipe (issue 13 revisits them).
     Param("epochs", int | str, "auto",
           "Epochs (auto: until learning stalls, then a decay; at most ~12,000 steps, 30 to 300 epochs).",
-          per_kind={"conv": 100}, flags=_flag("epochs"), metavar="INT|auto"),
+          per_kind={"vq": 100}, flags=_flag("epochs"), metavar="INT|auto"),
     Param("max_time", float | str | None, None,
           "Training time budget: seconds, or '90s', '10min', '1h', 'DD:HH:MM:SS'; the schedule ends at it "
           "(none: no limit).",
