@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from hourglass.cli.inputs import DATA_HELP
+from hourglass.cli.inputs import DATA_HELP, existing_source
 
 #: ``--out``, the older name of ``-o/--output`` on fit and demo: still accepted, not shown.
 OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]
@@ -41,5 +41,5 @@ Label = Annotated[
     ),
 ]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.", metavar="MODEL")]
-DataArg = Annotated[str, typer.Argument(help=DATA_HELP, metavar="DATA")]
+DataArg = Annotated[str, typer.Argument(help=DATA_HELP, metavar="DATA", callback=existing_source)]
 OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
