@@ -164,13 +164,18 @@ def warn_if_offset_loses_precision(
         f"deviation {spread[j]:.3g}): float32, which models compute in, resolves only about "
         f"{max(steps[j], 1):.0f} steps across one standard deviation there; {advice}",
         UserWarning,
-        stacklevel=_user_level(),
+        stacklevel=user_stacklevel(),
     )
     return True
 
 
-def _user_level() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside hourglass."""
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside hourglass.
+
+    For ``warnings.warn(..., stacklevel=user_stacklevel())`` in the function that warns: the
+    checks run at different depths (fit, partial_fit, a streamed file, apply), where a fixed
+    level pointed at hourglass's own lines.
+    """
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame, level = sys._getframe(1), 1  # the caller of this function is level 1 for warnings.warn
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):

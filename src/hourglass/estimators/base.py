@@ -168,8 +168,10 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent)
         # PCA at the same code size, before training: a network still above its error has not
         # stopped learning where its gains look small beside the mean's loss (Trainer's floor).
-        pca = baseline_pca(self, source, train_idx, val_idx)
-        floor = pca_baseline.validation_loss(self, pca, source, val_idx)
+        pca_error = pca_baseline.validation_error(
+            self, baseline_pca(self, source, train_idx, val_idx), source, val_idx
+        )
+        floor = pca_error if self.loss_ == "mse" else None  # the monitored loss's units
         trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run, linear_floor=floor)
         self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()
@@ -181,9 +183,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
             self.history_.recipe["pca_path"] = self.pca_path_reason_
             self.history_.recipe["pca_path_on"] = bool(self.pca_path_)
         self.fit_seconds_ = time.perf_counter() - tic
-        self.validation_mse_, self.validation_mse_scaled_, self.validation_pca_mse_ = fitting.validation_mse(
-            self, source, val_idx, pca
-        )
+        self.validation_mse_, self.validation_mse_scaled_ = fitting.validation_mse(self, source, val_idx)
+        self.validation_pca_mse_ = pca_error
         self.n_epochs_ = len(self.history_.epoch)
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from hourglass.data.duplicates import repeats_note, split_rows
 from hourglass.data.sources import ScaledRows, TrainingSource, first_items
-from hourglass.estimators import parts, pca_baseline, pca_path
+from hourglass.estimators import parts, pca_path
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
@@ -358,20 +357,20 @@ def callback_hook(est: Any):
 
 
 def validation_mse(
-    est: Any, source: TrainingSource, val_idx: np.ndarray, pca: PCA | None = None
-) -> tuple[float | None, float | None, float | None]:
-    """Mean squared reconstruction error per value on the validation items: raw, scaled, and PCA's.
+    est: Any, source: TrainingSource, val_idx: np.ndarray
+) -> tuple[float | None, float | None]:
+    """Mean squared reconstruction error per value on the validation items: raw and scaled.
 
     The first in the data's units, the second in the model's (:mod:`hourglass.data.units`:
-    z-scores for standardized data, where no single column decides it), the third that of
-    ``pca`` (:func:`~hourglass.estimators.pca_baseline.baseline_pca`) in the model's units, from
-    the same pass over the items (None without it). The loss training monitors is BCE for binary
-    data; these are the numbers a user compares with PCA. None without a validation split, and
-    for restoration tasks, judged against their own baselines.
+    z-scores for standardized data, where no single column decides it); PCA's, in the model's
+    units, is :func:`~hourglass.estimators.pca_baseline.validation_error`, computed before
+    training. The loss training monitors is BCE for binary data; these are the numbers a user
+    compares with PCA. None without a validation split, and for restoration tasks, judged
+    against their own baselines.
     """
     if not len(val_idx) or task_of(est).restoration:
-        return None, None, None
-    total, scaled_total, pca_total, count = 0.0, 0.0, 0.0, 0
+        return None, None
+    total, scaled_total, count = 0.0, 0.0, 0
     # Blocks of a bounded number of values, so that their float64 copies stay small beside the
     # data: 16,384 rows of 784 values made five 100 MB temporaries, and a fit streaming a 1 GB
     # file peaked at 0.9 GB here, after training had held it at 0.4 GB.
@@ -388,10 +387,8 @@ def validation_mse(
         diff /= scale
         scaled_total += float(np.sum(diff**2))
         del diff
-        if pca is not None:
-            pca_total += pca_baseline.squared_error(est, pca, rows)
         count += rows.size
-    return total / count, scaled_total / count, None if pca is None else pca_total / count
+    return total / count, scaled_total / count
 
 
 # -- partial_fit -----------------------------------------------------------------------------

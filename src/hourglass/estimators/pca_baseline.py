@@ -24,8 +24,8 @@ PCA_ROWS = 10_000
 #: images get none (a pixel PCA is not what a convolutional code of a large image is judged by);
 #: a wider table (spectra, counts of words) is sampled to as many values in all, fewer rows.
 MAX_FEATURES = 1024
-#: Values of the validation items read at once for :func:`validation_loss`.
-BLOCK_VALUES = 1 << 22
+#: Values of the validation items read at once for :func:`validation_error`.
+BLOCK_VALUES = 1 << 21
 #: The architectures whose code is a number of values PCA's components compare with.
 COMPARABLE_KINDS = ("dense", "conv")
 
@@ -58,12 +58,16 @@ def baseline_pca(est: Any, source: TrainingSource, train_idx: np.ndarray, val_id
         return PCA(n_components=k, random_state=0).fit(train)
 
 
-def validation_loss(est: Any, pca: PCA | None, source: TrainingSource, val_idx: np.ndarray) -> float | None:
-    """``pca``'s mean squared error per value on the validation items, in the model's units: the
-    loss training monitors, where that is the squared error (None for binary cross-entropy, or
-    without ``pca``). Training reads it as the floor a network still above it has not reached
-    (:class:`~hourglass.train.trainer.Trainer`'s ``linear_floor``)."""
-    if pca is None or est.loss_ != "mse" or not len(val_idx):
+def validation_error(est: Any, pca: PCA | None, source: TrainingSource, val_idx: np.ndarray) -> float | None:
+    """``pca``'s mean squared error per value on the validation items, in the model's units
+    (``validation_pca_mse_``), or None without ``pca``.
+
+    Computed before training: where training monitors the squared error, it is the floor a
+    network still above it has not reached (:class:`~hourglass.train.trainer.Trainer`'s
+    ``linear_floor``). Read in blocks of a bounded number of values, as the autoencoder's own
+    validation error is (:func:`~hourglass.estimators.fitting.validation_mse`).
+    """
+    if pca is None or not len(val_idx):
         return None
     width = max(1, int(np.prod(source.sample_shape)))
     block = max(1, BLOCK_VALUES // width)

@@ -8,12 +8,12 @@ pixel then saturates.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hourglass.data.validation import user_stacklevel
 
 #: What a last axis holds when images are stored channels-last: gray, RGB or RGBA.
 IMAGE_CHANNELS = (1, 3, 4)
@@ -26,20 +26,6 @@ MIN_SIDE = 8
 SIDE_RATIO = 4
 #: Values of a float array sampled to tell whole numbers (0-255 pixels) from fractions.
 WHOLE_SAMPLE = 10_000
-#: The package's folder: a warning points at the first caller outside it.
-_PACKAGE = str(Path(__file__).resolve().parents[2])
-
-
-def _callers_level() -> int:
-    """The ``stacklevel`` of the first caller outside hourglass, for a warning of the caller.
-
-    The checks run at different depths (fit, partial_fit, a streamed file, apply); a fixed level
-    pointed the warning at hourglass's own lines.
-    """
-    frame, level = sys._getframe(2), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _looks_last(small: int, before: int) -> bool:
@@ -65,7 +51,7 @@ def warn_if_channels_last(shape: tuple[int, ...], color_mode: str | None, series
             f"{shape[1]}-channel images of {shape[2]}x{c}; pass np.moveaxis(X, -1, 1) "
             f"(X.transpose(0, 3, 1, 2)) for {c}-channel images of {shape[1]}x{shape[2]}",
             UserWarning,
-            stacklevel=_callers_level(),
+            stacklevel=user_stacklevel(),
         )
     elif (
         len(shape) == 3
@@ -83,7 +69,7 @@ def warn_if_channels_last(shape: tuple[int, ...], color_mode: str | None, series
             f"np.moveaxis(X, -1, 1) (X.transpose(0, 2, 1)) for {c}-channel series of length {length}, "
             "or color_mode='L' for gray images",
             UserWarning,
-            stacklevel=_callers_level(),
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -121,7 +107,7 @@ def warn_if_bytes_for_unit_data(est: Any, data: Any, name: str = "X") -> None:
             f"{name} holds {held} but the model was trained on values in [0, 1]; divide {name} by 255 "
             "first, or nearly every pixel comes out saturated",
             UserWarning,
-            stacklevel=_callers_level(),
+            stacklevel=user_stacklevel(),
         )
 
 
