@@ -58,7 +58,7 @@ def test_compare_conv_takes_gray_images_without_a_channel_axis(images):
 
 
 def test_compare_conv_spatial_code_meets_pca_with_as_many_components(images):
-    result = compare(images[0], estimator=_conv(channels=(2,)))  # code map 2 x 4 x 4
+    result = compare(images[0], estimator=_conv(code_size=None, channels=(2,)))  # code map 2 x 4 x 4
     assert result.table["code_size"].tolist() == [32]
     assert result.models[32]["pca"].n_components_ == 32
     assert "32 values" in result.note and "PCA has 32 components" in result.note
@@ -66,7 +66,14 @@ def test_compare_conv_spatial_code_meets_pca_with_as_many_components(images):
 
 def test_compare_conv_refuses_a_spatial_code_as_wide_as_the_image(images):
     with pytest.raises(InvalidInputError, match="not fewer than the 64"):
-        compare(images[0], estimator=_conv(channels=(8,)))  # code map 8 x 4 x 4 = 128 values
+        compare(images[0], estimator=_conv(code_size=None, channels=(8,)))  # map 8 x 4 x 4 = 128 values
+
+
+def test_compare_conv_default_code_meets_pca_at_its_width(images):
+    # code_size='auto' on 8 x 8 images: a flat code of 16, a quarter of the pixels.
+    result = compare(images[0], estimator=_conv())
+    assert result.table["code_size"].tolist() == [16]
+    assert result.models[16]["pca"].n_components_ == 16
 
 
 @pytest.mark.parametrize(

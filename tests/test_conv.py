@@ -430,21 +430,47 @@ def test_conv_warns_of_channels_last_images_and_of_bytes_for_a_model_of_unit_val
         ((1, 64), "64x16 = 1,024"),
     ],
 )
-def test_a_default_spatial_code_as_wide_as_the_input_is_warned_of(shape, code):
-    # An explicit code_size that wide is refused; the default channels' code must say so too.
+def test_a_spatial_code_as_wide_as_the_input_is_warned_of(shape, code):
+    # An explicit code_size that wide is refused; the default channels' map must say so too.
     X = np.random.default_rng(0).random((8, *shape)).astype(np.float32)
     with pytest.warns(UserWarning, match=f"the spatial code \\({code}.*can learn the identity"):
-        ConvAutoEncoder(epochs=1, batch_size=8, random_state=0).fit(X)
+        ConvAutoEncoder(code_size=None, epochs=1, batch_size=8, random_state=0).fit(X)
 
 
 @pytest.mark.parametrize(
-    "params", [{"channels": (8, 4)}, {"code_size": 16}, {"task": "denoise"}, {"noise": "gaussian"}]
+    "params",
+    [
+        {},
+        {"code_size": None, "channels": (8, 4)},
+        {"code_size": 16},
+        {"task": "denoise"},
+        {"noise": "gaussian"},
+    ],
 )
 def test_a_narrow_or_guarded_conv_code_warns_nothing(params):
     X = np.random.default_rng(0).random((8, 1, 16, 16)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         ConvAutoEncoder(epochs=1, batch_size=8, random_state=0, **params).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("shape", "params", "width"),
+    [
+        ((1, 8, 8), {}, 16),  # a quarter of 64 pixels
+        ((1, 28, 28), {}, 16),  # at most 16
+        ((1, 12), {}, 3),  # a series of 12 values
+        ((1, 16, 16), {"task": "denoise", "channels": (4,)}, 4 * 8 * 8),  # a task keeps the map
+        ((1, 16, 16), {"noise": "gaussian", "channels": (4,)}, 4 * 8 * 8),  # so does input noise
+    ],
+)
+def test_the_default_code_is_flat_and_narrow_where_the_model_reconstructs(shape, params, width):
+    # The default was the last feature map, 4x a gray image's pixels: every default fit warned
+    # that it could learn the identity, and compare found no PCA to set beside it.
+    X = np.random.default_rng(0).random((8, *shape)).astype(np.float32)
+    ae = ConvAutoEncoder(epochs=1, batch_size=8, random_state=0, **params).fit(X)
+    assert ae.transform(X).shape == (8, width)
+    assert ae.get_params()["code_size"] == "auto"  # the parameter stays as given (scikit-learn)
 
 
 def test_conv_default_epochs_are_planned_as_learning_goes(digits):

@@ -33,7 +33,7 @@ def test_signature_is_the_declaration(kind):
     assert list(signature.parameters) == [p.name for p in params_of(kind)]
     assert {n: p.default for n, p in signature.parameters.items()} == defaults(kind)
     hints = typing.get_type_hints(ALL_ESTIMATORS[kind].__init__)
-    assert {n: hints[n] for n in signature.parameters} == {p.name: p.type for p in params_of(kind)}
+    assert {n: hints[n] for n in signature.parameters} == {p.name: p.hint_for(kind) for p in params_of(kind)}
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
 
 
@@ -46,7 +46,7 @@ def test_detector_signature_is_its_own_parameters_then_the_forwarded_settings():
     assert list(keyword_only)[0] == "score_kind"
     forwarded = {n: p for n, p in keyword_only.items() if n != "score_kind"}
     assert {n: p.default for n, p in forwarded.items()} == _FORWARDED
-    assert {n: hints[n] for n in forwarded} == {n: BY_NAME[n].type for n in forwarded}
+    assert {n: hints[n] for n in forwarded} == {n: BY_NAME[n].hint_for("dense") for n in forwarded}
     own = [n for n in signature.parameters if n not in forwarded]
     assert own == [
         "estimator",
@@ -112,6 +112,18 @@ def test_an_option_of_the_other_architecture_is_refused_by_its_flag():
         estimator_params("dense", {"channels": "4,8"})
     with pytest.raises(InvalidInputError, match="--hidden-layers is an option of --arch dense"):
         estimator_params("conv", {"hidden_layers__alias1": "8"})
+
+
+@pytest.mark.parametrize(("text", "value"), [("8", 8), ("auto", "auto"), ("spatial", None)])
+def test_code_size_takes_a_width_auto_or_spatial(text, value):
+    # 'spatial' is how the command line asks for the conv model's feature map (Python's None).
+    assert estimator_params("conv", {"code_size": text}) == {"code_size": value}
+
+
+def test_a_bad_code_size_is_named_with_the_forms_it_takes():
+    expected = "--code-size 'wide': expected an integer, 'auto' or 'spatial'"
+    with pytest.raises(InvalidInputError, match=expected):
+        estimator_params("conv", {"code_size": "wide"})
 
 
 def test_a_conv_option_with_variational_is_refused_for_being_variational():

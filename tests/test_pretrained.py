@@ -189,15 +189,26 @@ def test_a_spatial_conv_encoder_takes_larger_images_as_convolutions_do(tmp_path)
     # Transfer learning: a fully convolutional encoder fitted on 16x16 images serves 32x32 ones.
     rng = np.random.default_rng(5)
     small = rng.random((16, 1, 16, 16)).astype(np.float32)
-    source = ConvAutoEncoder(channels=(4, 8), epochs=1, verbose=0, device="cpu", random_state=0).fit(small)
-    folder = source.save(tmp_path / "enc")
+    source = ConvAutoEncoder(
+        code_size=None, channels=(4, 8), epochs=1, verbose=0, device="cpu", random_state=0
+    )
+    folder = source.fit(small).save(tmp_path / "enc")
     large = rng.random((16, 1, 32, 32)).astype(np.float32)
+    # code_size='auto' takes the saved encoder's code: its spatial map.
     model = ConvAutoEncoder(channels=(4, 8), encoder=folder, epochs=1, verbose=0, device="cpu").fit(large)
     assert model.transform(large[:2]).shape == (2, 8 * 8 * 8)
     flat = ConvAutoEncoder(channels=(4, 8), code_size=4, epochs=1, verbose=0, device="cpu", random_state=0)
     flat_folder = flat.fit(small).save(tmp_path / "flat")
     with pytest.raises(InvalidInputError, match="its flat code's layer is sized for that shape"):
         ConvAutoEncoder(channels=(4, 8), code_size=4, encoder=flat_folder, epochs=1, verbose=0).fit(large)
+
+
+def test_a_conv_model_with_the_default_code_takes_a_saved_encoders_flat_code(tmp_path):
+    # 'auto' would be 16 for 16x16 images; the encoder's code is 4, and the user chose that.
+    X = np.random.default_rng(6).random((16, 1, 16, 16)).astype(np.float32)
+    source = ConvAutoEncoder(channels=(4,), code_size=4, epochs=1, verbose=0, random_state=0).fit(X)
+    model = ConvAutoEncoder(channels=(4,), encoder=source.save(tmp_path / "enc"), epochs=1, verbose=0).fit(X)
+    assert model.transform(X[:2]).shape == (2, 4)
 
 
 def test_a_conv_model_on_a_saved_conv_encoder_saves_the_network_it_holds(tmp_path):
@@ -216,7 +227,11 @@ def test_a_conv_model_on_a_saved_conv_encoder_saves_the_network_it_holds(tmp_pat
     with pytest.raises(InvalidInputError, match=r"channels=\(32, 64\), but the encoder .* channels=\(4, 8\)"):
         ConvAutoEncoder(code_size=8, channels=(32, 64), encoder=str(tmp_path / "source"), **fast).fit(images)
     with pytest.raises(InvalidInputError, match="has a flat code of 8 units; pass code_size=8"):
-        ConvAutoEncoder(encoder=str(tmp_path / "source"), **fast).fit(images)
+        ConvAutoEncoder(code_size=None, encoder=str(tmp_path / "source"), **fast).fit(images)
+    # The default code ('auto') is the encoder's.
+    assert ConvAutoEncoder(encoder=str(tmp_path / "source"), **fast).fit(images).transform(
+        images[:2]
+    ).shape == (2, 8)
 
 
 def test_parts_of_two_activations_or_nothing_to_train_are_refused(tmp_path):

@@ -97,7 +97,10 @@ def test_fit_colorize_on_gray_rgb_files_fails_in_one_line(gray_folder, tmp_path)
 
 def test_compare_conv_on_a_flat_table_fails_in_one_line(tmp_path):
     table = tmp_path / "wine.csv"
-    table.write_text("a,b,c\n" + "\n".join(f"{i},{i * 2},{i % 3}" for i in range(30)) + "\n")
+    # Measurements, not whole numbers 0..29 (those would also be warned of as an identifier).
+    table.write_text(
+        "a,b,c\n" + "\n".join(f"{i / 7:.3f},{(i * 2) ** 0.5:.3f},{i % 3}" for i in range(30)) + "\n"
+    )
     report = tmp_path / "r"
     code, out, err = run("compare", table, "--arch", "conv", "--report", report)
     assert_one_line_error(code, out, err, "flat table", "--arch dense")

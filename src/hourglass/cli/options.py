@@ -182,11 +182,23 @@ def _value(param: Param, raw: Any) -> Any:
         except ValueError:
             kind = "an integer" if NUMBER_OR_AUTO[param.name] is int else "a number"
             raise InvalidInputError(f"{param.flag} {raw!r}: expected {kind} or 'auto'") from None
+    if param.name == "code_size":
+        return _code_size(param, raw)
     if param.name == "scale_factor":
         return int(raw)
     if isinstance(raw, Path):
         return str(raw)
     return raw
+
+
+def _code_size(param: Param, raw: str) -> int | str | None:
+    """``--code-size``: a width, 'auto', or 'spatial' (a conv model's feature map: ``None``)."""
+    if raw in ("auto", "spatial"):
+        return None if raw == "spatial" else raw
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInputError(f"{param.flag} {raw!r}: expected an integer, 'auto' or 'spatial'") from None
 
 
 @contextlib.contextmanager

@@ -176,9 +176,10 @@ def check_choices(estimator: Any) -> None:
         if param is None:
             continue
         value = getattr(estimator, name)
-        if name == "code_size" and _own_default(estimator, name) is not None:
-            # None is a convolutional model's spatial code (and a detector's width rule); a dense
-            # model's code is a number of units, and its refusal should not offer None.
+        if name == "code_size" and isinstance(_own_default(estimator, name), int):
+            # None is a convolutional model's spatial code and 'auto' its chosen width (None is
+            # also a detector's width rule); a dense model's code is a number of units, and its
+            # refusal should offer neither.
             if not _is_whole(value):
                 raise InvalidInputError(f"{name}={value!r}; expected a whole number")
         if not any(_of_type(param, member, value) for member in _members(param.type)):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.data.scaling import in_unit_interval
+from hourglass.estimators.code_width import narrow_code
 from hourglass.exceptions import InvalidInputError
 
 #: Optimizer steps a default detector trains for (at least 20 epochs): the mean AUROC of
@@ -99,5 +100,5 @@ def _default_estimator(X: Any, y: Any, random_state: Any, settings: dict[str, An
                 "into fewer, so it needs at least 2 (for one feature, its z-score is the detector)"
             )
         # A code a quarter of the input, at most 16 wide: narrow enough not to learn the identity.
-        settings["code_size"] = max(1, min(16, n_features // 4))
+        settings["code_size"] = narrow_code(n_features)
     return AutoEncoder(**settings, random_state=random_state)

@@ -145,9 +145,11 @@ def check_architecture(params: dict[str, Any], fitted: dict[str, Any], architect
         if isinstance(pretrained.get(name), str):
             continue
         value = params[name]
+        if isinstance(value, str):
+            continue  # 'auto' (layers, a conv model's code) was resolved into the architecture
         if name != "code_size":
-            if value is None or isinstance(value, str):
-                continue  # 'auto' and None (a mirrored decoder) were resolved into the architecture
+            if value is None:
+                continue  # None (a mirrored decoder) was resolved into the architecture
             value, want = layer_widths(value), tuple(want)
         if value != want:
             raise InvalidInputError(f"{owner}.{name}={value!r} but the architecture's {name} is {want!r}")

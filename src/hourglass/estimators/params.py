@@ -83,6 +83,9 @@ class Param:
         ``_parameter_constraints`` that ``fit`` checks (:mod:`hourglass.estimators.constraints`).
     aliases : tuple
         Other spellings the Python API takes for one of the choices, not offered by the CLI.
+    hints : dict
+        Annotations of estimator kinds whose ``__init__`` takes less than ``type`` (the union
+        that loading and the constraints accept).
     """
 
     name: str
@@ -96,11 +99,19 @@ class Param:
     metavar: str | None = None
     choices: tuple[Any, ...] | None = None
     aliases: tuple[Any, ...] = ()
+    hints: dict[str, Any] = field(default_factory=dict)
 
     def default_for(self, kind: str) -> Any:
         if kind not in self.per_kind and kind in EXTENDS:
             return self.default_for(EXTENDS[kind])
         return self.per_kind.get(kind, self.default)
+
+    def hint_for(self, kind: str) -> Any:
+        """The annotation of an estimator kind's ``__init__``: ``type`` unless ``hints`` narrows it
+        for that kind (type checkers then refuse, say, a dense model's ``code_size='8'``)."""
+        if kind not in self.hints and kind in EXTENDS:
+            return self.hint_for(EXTENDS[kind])
+        return self.hints.get(kind, self.type)
 
     @property
     def flag(self) -> str | None:
@@ -120,8 +131,14 @@ _RESTORATION = "restoration tasks use 2, reconstruct 1"
 
 PARAMS: tuple[Param, ...] = (
     # -- architecture (dense first, then conv, in each estimator's positional order) -----------
-    Param("code_size", int | None, 2, "Width of the code (conv: omit for a spatial code).",
-          per_kind={"conv": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH, metavar="INT"),
+    # conv 'auto': a flat code a quarter of a sample's values, at most 16, where the model
+    # reconstructs; the spatial code (the last feature map) where a task, noise or sparsity guard
+    # keeps a wide code from the identity (hourglass.estimators.code_width).
+    Param("code_size", int | str | None, 2,
+          "Width of the code (conv auto: a quarter of a sample's values, at most 16, or the spatial "
+          "feature map for tasks and noise; spatial: always the map).",
+          per_kind={"conv": "auto", "vq": None, "vae": 16}, flags=_flag("code_size"), panel=_ARCH,
+          metavar="INT|auto|spatial", hints={"dense": int | None, "vae": int | None}),
     Param("hidden_layers", tuple[int, ...] | str, "auto",
           "Nodes per encoder layer, e.g. 256,128 (auto: 256,128; 512,256 above 512 features; "
           "64,32 where the PCA path is on: under 100 training rows, more than the code size).",

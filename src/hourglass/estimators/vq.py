@@ -95,7 +95,7 @@ class VQAutoEncoder(ConvAutoEncoder):
     # (tests/test_params.py); written out so that type checkers and IDEs read them.
     def __init__(
         self,
-        code_size: int | None = None,
+        code_size: int | str | None = None,
         channels: tuple[int, ...] | None = None,
         kernel_size: int = 3,
         downsampling: str = "pool",

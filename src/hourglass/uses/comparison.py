@@ -183,6 +183,11 @@ def _is_conv(estimator: Any) -> bool:
     return isinstance(estimator, ConvAutoEncoder)
 
 
+def _conv_code_size(estimator: BaseAutoEncoder, sample_shape: tuple[int, ...]) -> int | None:
+    """The conv estimator's own code for samples of ``sample_shape`` ('auto' resolved; None: spatial)."""
+    return estimator._input().code_size(estimator, tuple(sample_shape))
+
+
 def _conv_samples(X: Any, estimator: BaseAutoEncoder) -> np.ndarray:
     """``X`` as the samples ``(n, c, ...)`` a convolutional autoencoder reads, or a one-line error."""
     from hourglass.data.loading import check_finite
@@ -271,8 +276,9 @@ def compare(
     With a :class:`~hourglass.ConvAutoEncoder` the data are images ``(n, c, h, w)`` or
     ``(n, h, w)`` (or series, video, or a path the estimator reads: an image or IDX folder)
     and PCA works on their flattened pixels. Each code size is the conv model's flat
-    ``code_size``; with ``code_sizes=None`` and ``code_size=None`` the model keeps its spatial
-    code and PCA gets as many components as that code has values (``note`` says how many).
+    ``code_size``; with ``code_sizes=None`` the model keeps its own (``'auto'``: a quarter of a
+    sample's values, at most 16), and where that is its spatial code (``code_size=None``), PCA
+    gets as many components as that code has values (``note`` says how many).
     Outside [0, 1], errors are standardized per channel, as the conv model's scaler does.
 
     Parameters
@@ -281,8 +287,8 @@ def compare(
         The data: rows for the dense autoencoder, samples ``(n, c, ...)`` for a conv one.
     code_sizes : list of int, int or None, default=None
         Code sizes to compare (each smaller than the values of one sample). None: (2, 8, 16)
-        for the dense autoencoder; the conv estimator's own ``code_size`` (its spatial code
-        when that is None).
+        for the dense autoencoder; the conv estimator's own ``code_size`` ('auto' resolved for
+        the data; its spatial code when that is None).
     estimator : AutoEncoder or ConvAutoEncoder, optional
         The autoencoder to clone at each code size (its ``code_size`` is overridden);
         ``AutoEncoder(random_state=random_state)`` by default. Its ``max_time`` bounds each
@@ -331,9 +337,10 @@ def compare(
     else:
         X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X", names)
     n_values = int(np.prod(X.shape[1:]))
-    spatial = conv and code_sizes is None and estimator.code_size is None
+    own = _conv_code_size(estimator, X.shape[1:]) if conv else None
+    spatial = conv and code_sizes is None and own is None
     if code_sizes is None:
-        code_sizes = [estimator.code_size] if conv else (2, 8, 16)  # None: the conv model's spatial code
+        code_sizes = [own] if conv else (2, 8, 16)  # None: the conv model's spatial code
     sizes = _code_sizes(code_sizes)
     if not sizes:
         raise InvalidInputError("code_sizes is empty; expected at least one code size")

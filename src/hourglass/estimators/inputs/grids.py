@@ -21,6 +21,7 @@ from hourglass.data.loading import check_finite, load_data
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource
 from hourglass.data.tiling import PatchDataset
 from hourglass.estimators import parts
+from hourglass.estimators.code_width import narrow_code
 from hourglass.estimators.inputs.grid_checks import warn_if_bytes_for_unit_data, warn_if_channels_last
 from hourglass.estimators.inputs.part import InputPart, declared_default, register_input
 from hourglass.estimators.params import BY_NAME, DEFAULT_IMAGE_SIZE
@@ -83,6 +84,11 @@ def _announce(est: Any, paths: list[Path], size: tuple[int, int] | None, mode: s
     print(notice + hint, file=sys.stderr, flush=True)
 
 
+def _auto_code(est: Any) -> bool:
+    """Whether ``est`` leaves its code's width to the model (``code_size='auto'``)."""
+    return isinstance(est.code_size, str) and est.code_size == "auto"
+
+
 @register_input
 class GridPart(InputPart):
     """Grids of values, channels first, with any number of spatial axes: arrays, large ``.npy``
@@ -113,7 +119,8 @@ class GridPart(InputPart):
                 "so the model would learn the identity; use them with a restoration task"
             )
         if est.skip_connections is True:
-            check_skip_connections(est.code_size, est.downsampling)
+            # A restoration task's 'auto' code is the spatial map (checked above: skips need a task).
+            check_skip_connections(None if _auto_code(est) else est.code_size, est.downsampling)
         if est.color_mode is not None and est.color_mode not in MODES:
             raise InvalidInputError(f"color_mode={est.color_mode!r}; expected one of {MODES} or None")
         if est.image_size is not None:
@@ -256,20 +263,35 @@ class GridPart(InputPart):
         # A corrupted input (a task or noise) keeps a wide code from the identity, as the code can.
         return task_of(est).restoration or est.noise is not None or super().overcomplete_allowed(est)
 
+    def code_size(self, est: Any, sample_shape: tuple[int, ...]) -> int | None:
+        """The code the network gets for samples of ``sample_shape``: ``code_size``, with 'auto'
+        resolved: a saved encoder's or decoder's code, else the spatial map (None) where a task,
+        noise or sparsity guard allows a wide code, else a quarter of the values, at most 16
+        (:mod:`hourglass.estimators.code_width`)."""
+        if not _auto_code(est):
+            return est.code_size
+        for source in (getattr(est, "encoder", None), getattr(est, "decoder", None)):
+            if is_path(source):  # a saved part's code: the user chose it when fitting that model
+                return getattr(parts.source_architecture(source), "code_size", None)
+        if self.overcomplete_allowed(est):
+            return None
+        return narrow_code(math.prod(sample_shape))
+
     def check_code_size(self, est: Any, head: np.ndarray) -> None:
         # The first items fit sees: also where colorize learns whether it has colour to learn.
         task_of(est).check_samples(tuple(head.shape[1:]))
-        if est.code_size is None:
+        code_size = self.code_size(est, tuple(head.shape[1:]))
+        if code_size is None:
             self._warn_if_spatial_code_is_wide(est, tuple(head.shape[1:]))
             return
-        if not isinstance(est.code_size, numbers.Integral) or est.code_size < 1:
+        if not isinstance(code_size, numbers.Integral) or isinstance(code_size, bool) or code_size < 1:
             raise InvalidInputError(
-                f"code_size={est.code_size!r} must be None (a spatial code) or a positive integer"
+                f"code_size={code_size!r} must be 'auto', None (a spatial code) or a positive integer"
             )
         n = math.prod(head.shape[1:])
-        if est.code_size >= n and not self.overcomplete_allowed(est):
+        if code_size >= n and not self.overcomplete_allowed(est):
             raise InvalidInputError(
-                f"code_size={est.code_size} must be smaller than the {n} values of one sample: a code as "
+                f"code_size={code_size} must be smaller than the {n} values of one sample: a code as "
                 "wide as the input can learn the identity; lower code_size, pick a task or noise, or add "
                 "a sparsity guard (l1_penalty, kl_penalty or topk)"
             )
@@ -289,7 +311,8 @@ class GridPart(InputPart):
         warnings.warn(
             f"the spatial code ({'x'.join(map(str, code))} = {n_code:,} values) is as wide as one sample "
             f"({'x'.join(map(str, sample_shape))} = {n_input:,}) or wider, so it can learn the identity; "
-            "give code_size (--code-size: a flat code) or fewer channels, or a task, noise or sparsity guard",
+            "give code_size='auto' or a width (--code-size auto|INT: a flat code) or fewer channels, or a "
+            "task, noise or sparsity guard",
             UserWarning,
             stacklevel=5,
         )
@@ -316,7 +339,8 @@ class GridPart(InputPart):
         """``skip_connections``; 'auto' is on for a restoration task with pooling and a spatial code."""
         if est.skip_connections != "auto":
             return bool(est.skip_connections)
-        return task_of(est).restoration and est.downsampling == "pool" and est.code_size is None
+        spatial = est.code_size is None or _auto_code(est)  # a restoration task's 'auto' is the map
+        return task_of(est).restoration and est.downsampling == "pool" and spatial
 
     def architecture(self, est: Any, head: np.ndarray, output_activation: str) -> ConvConfig:
         # A saved part fitted on other images is named here, before torch fails on its weights.
@@ -325,9 +349,10 @@ class GridPart(InputPart):
         )
         task = task_of(est)
         cpb = est.convs_per_block
+        code_size = self.code_size(est, tuple(head.shape[1:]))
         config = ConvConfig(
             input_shape=tuple(head.shape[1:]),
-            code_size=None if est.code_size is None else int(est.code_size),
+            code_size=None if code_size is None else int(code_size),
             channels=self.channels(est),
             kernel_size=int(est.kernel_size),
             downsampling=est.downsampling,
