@@ -63,9 +63,9 @@ def test_cluster_runs_the_same_pipeline_on_codes_pca_and_raw(model, digits, monk
     embed, fit_predict = [], []
     real_embed, real_fit_predict = clustering._embed, clustering._fit_predict
 
-    def spy_embed(Z, *args):
+    def spy_embed(Z, *args, **kwargs):
         embed.append((Z.shape, *args))
-        return real_embed(Z, *args)
+        return real_embed(Z, *args, **kwargs)
 
     def spy_fit_predict(Z, *args):
         fit_predict.append(args)
@@ -76,7 +76,8 @@ def test_cluster_runs_the_same_pipeline_on_codes_pca_and_raw(model, digits, monk
     cluster(model, X, labels=y, manifold=manifold, random_state=3)
     assert [shape for shape, *_ in embed] == [(150, 4), (150, 4), (150, 64)]  # codes, PCA codes, raw
     assert {tuple(rest) for _, *rest in embed} == {(manifold, 10, 3)}
-    assert fit_predict == [("kmeans", 10, 3)] * 3
+    # With the spectral step, k-means also clusters each representation itself, to judge the step.
+    assert fit_predict == [("kmeans", 10, 3)] * (6 if manifold == "spectral" else 3)
 
 
 def test_cluster_same_seed_gives_same_clusters(model, digits):
@@ -231,3 +232,37 @@ def test_spectral_clustering_keeps_the_pieces_of_a_graph_apart(case):
         X, y = make_blobs(600, centers=centres, cluster_std=1.0, random_state=0)
         result = cluster(_Identity(), X, random_state=0)
     assert adjusted_rand_score(y, result.assignments) == pytest.approx(1.0)
+    assert result.manifold == "spectral" and not result.fallbacks  # the step did its job: kept
+
+
+@pytest.fixture(scope="module")
+def one_blob():
+    """Breast cancer in its first 2 principal components (of z-scores): one blob, two classes."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_breast_cancer()
+    return PCA(2, random_state=0).fit_transform(StandardScaler().fit_transform(data.data)), data.target
+
+
+def test_spectral_step_is_dropped_where_it_cuts_one_blob_like_a_pie(one_blob):
+    # The unit-length rows of a 2-D spectral embedding of one blob lie around a circle, which
+    # k-means cut anywhere: NMI 0.07 for breast cancer's PCA codes, 0.53 without the step. The
+    # side-by-side scored that broken embedding and flattered whichever representation escaped it.
+    X, y = one_blob
+    result = cluster(_Identity(), X, labels=y, random_state=0)
+    assert result.metrics["NMI"].min() > 0.45
+    assert set(result.fallbacks) == {"hourglass codes", "PCA codes", "raw data"}  # one rule for all three
+    assert result.manifold is None and (result.metrics["manifold"] == "none").all()
+    np.testing.assert_array_equal(result.embedding, X)  # what was clustered: the codes themselves
+    assert "normalized cut" in result.fallbacks["PCA codes"]
+
+
+def test_a_dropped_spectral_step_is_in_the_report_and_the_same_for_gmm(one_blob):
+    X, y = one_blob
+    report = Report("clusters")
+    cluster_report_section(report, cluster(_Identity(), X, labels=y, random_state=0))
+    assert "clustered without the spectral step" in report.to_html()
+    gmm = cluster(_Identity(), X, labels=y, method="gmm", random_state=0)
+    assert "hourglass codes" in gmm.fallbacks and gmm.metrics["NMI"].min() > 0.45

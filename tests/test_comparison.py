@@ -185,9 +185,18 @@ def test_dominance_note_names_columns():
 @pytest.mark.parametrize(
     "ratios, expected",
     [
-        ([0.47, 0.39], "the autoencoder beats PCA at every code size (0.39x-0.47x its error)"),
-        ([1.04, 1.12], "PCA wins at every code size (1.04x-1.12x): the data may be close to linear"),
-        ([0.8, 1.005], "the autoencoder beats PCA at code size 2 (0.8x its error); a tie at 8"),
+        (
+            [0.47, 0.39],
+            "in the data's units, the autoencoder beats PCA at every code size (0.39x-0.47x its error)",
+        ),
+        (
+            [1.04, 1.12],
+            "in the data's units, PCA wins at every code size (1.04x-1.12x): the data may be close to",
+        ),
+        (
+            [0.8, 1.005],
+            "in the data's units, the autoencoder beats PCA at code size 2 (0.8x its error); a tie at 8",
+        ),
     ],
 )
 def test_the_verdict_says_who_wins_at_which_code_sizes(ratios, expected):
@@ -198,7 +207,48 @@ def test_the_verdict_says_who_wins_at_which_code_sizes(ratios, expected):
 def test_the_verdict_follows_the_table(comparison):
     verdict = comparison.verdict()
     wins = (comparison.table["ratio"] < 0.99).all()
-    assert verdict.startswith("the autoencoder beats PCA at every code size") == bool(wins)
+    assert verdict.startswith("in the data's units, the autoencoder beats PCA at every code size") == bool(
+        wins
+    )
+
+
+@pytest.mark.parametrize(
+    "ratios, raw, expected",
+    [
+        # Breast cancer's numbers (benchmarks/results/suite_xeon_amx.json): a win in z-scores, 2.4x
+        # PCA's error in raw units, where the area columns decide.
+        (
+            [0.9188, 0.9591],
+            [2.418, 1.2309],
+            "in standardized units, the autoencoder beats PCA at every code size (0.919x-0.959x its error). "
+            "In the data's raw units it differs: PCA wins at every code size (1.23x-2.42x)",
+        ),
+        (
+            [0.9188, 1.025],
+            [2.418, 0.8887],
+            "in standardized units, the autoencoder beats PCA at code size 2 (0.919x its error); "
+            "PCA wins at 8 (1.02x). In the data's raw units it differs: the autoencoder beats PCA at "
+            "code size 8 (0.889x its error); PCA wins at 2 (2.42x)",
+        ),
+        ([0.8055, 0.8244], [0.5731, 0.8954], "in standardized units, the autoencoder beats PCA at every "
+         "code size (0.805x-0.824x its error); the same in the data's raw units"),
+        ([0.95, 1.2], [1.004, 1.5], "in standardized units, the autoencoder beats PCA at code size 2 (0.95x "
+         "its error); PCA wins at 8 (1.2x). In the data's raw units it differs: a tie at 2"),
+    ],
+)  # fmt: skip
+def test_the_verdict_names_its_units_and_where_raw_units_disagree(ratios, raw, expected):
+    # It said "beats PCA" in standardized units alone, on tables whose raw units said the opposite.
+    table = pd.DataFrame({"code_size": [2, 8], "ratio": ratios, "ratio_raw": raw})
+    assert comparison_module.Comparison(table, units="standardized").verdict() == expected
+
+
+def test_the_verdict_of_a_table_in_raw_units_says_how_they_compare(raw_comparison):
+    verdict, row = raw_comparison.verdict(), raw_comparison.table.iloc[0]
+    assert verdict.startswith("in standardized units, ")
+    differs = comparison_module.outcome(row["ratio_raw"]) != comparison_module.outcome(row["ratio"])
+    assert ("In the data's raw units it differs" in verdict) == differs
+    assert (f"({row['ratio_raw']:.3g}x" in verdict) == differs
+    assert verdict.endswith("the same in the data's raw units") != differs
 
 
 def test_compare_is_public_api():

@@ -108,6 +108,28 @@ def test_comparison_headline_shows_every_code_size_with_win_or_loss(ratios, tone
     assert all(("PCA wins" in label) == (tone == "loss") for label, tone in marked.items())
 
 
+@pytest.mark.parametrize(
+    ("units", "raw", "expected"),
+    [
+        ("standardized", [2.418, 1.5], ["in standardized units", "PCA wins in the data's raw units (2.42x)"]),
+        ("standardized", [0.5, 1.2], ["in standardized units"]),
+        ("data", [0.79, 1.18], []),
+    ],
+)
+def test_comparison_cards_name_their_units_and_a_raw_unit_verdict_that_differs(units, raw, expected):
+    # The cards said "the autoencoder wins" in z-scores alone, on breast cancer at 2.4x PCA's raw error.
+    from hourglass.report.build import ratio_cards
+
+    table = pd.DataFrame(
+        {"code_size": [2, 8], "ratio": [0.79, 1.18], "ratio_raw": raw, "ae_mse": [0.79, 1.18], "pca_mse": 1.0}
+    )
+    cards, tones = ratio_cards(table, units)
+    first, second = cards
+    assert all(part in first for part in expected)
+    assert ("raw units" in first) == (len(expected) == 2) and "raw units" not in second
+    assert ("in data units" not in first) and list(tones.values()) == ["win", "loss"]
+
+
 def test_report_marks_a_losing_card_with_its_word():
     from hourglass.report.html import Report
 

@@ -14,7 +14,7 @@ from hourglass.report import plots
 from hourglass.report.html import Report
 from hourglass.report.sections import add_model_sections
 from hourglass.train.tasks import task_of
-from hourglass.uses.comparison import UNITS_TEXT, Comparison
+from hourglass.uses.comparison import UNITS_TEXT, Comparison, outcome
 from hourglass.uses.restoration import task_summary
 
 N_SHOWN = 10  # images per row in reconstruction figures
@@ -72,11 +72,12 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         f"{len(comparison.X_train)} training and {len(comparison.X_test)} held-out samples, "
         f"{values}; code sizes {', '.join(map(str, table['code_size']))}; errors {units}",
     )
-    cards, tones = ratio_cards(table)
+    cards, tones = ratio_cards(table, comparison.units)
     report.add_metrics(cards, heading="Summary", tones=tones)
+    verdict = comparison.verdict()
     report.add_text(
-        "Each card: the autoencoder's held-out error over PCA's at one code size; below 1 the "
-        "autoencoder wins (green), above 1 PCA wins (red)."
+        f"{verdict[0].upper()}{verdict[1:]}. Each card: the autoencoder's held-out error over PCA's at "
+        f"one code size, {units}; below 1 the autoencoder wins (green), above 1 PCA wins (red)."
     )
     if comparison.note:
         report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
@@ -154,8 +155,9 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     return report
 
 
-def ratio_cards(table) -> tuple[dict[str, str], dict[str, str]]:
-    """One card per code size: the AE / PCA ratio, marked a win (below 1) or a loss (above 1).
+def ratio_cards(table, units: str = "data") -> tuple[dict[str, str], dict[str, str]]:
+    """One card per code size: the AE / PCA ratio in ``units``, marked a win (below 1) or a loss
+    (above 1), its label saying so where the data's raw units (``ratio_raw``) give the other verdict.
 
     Examples
     --------
@@ -165,16 +167,34 @@ def ratio_cards(table) -> tuple[dict[str, str], dict[str, str]]:
     >>> cards, tones = ratio_cards(table)
     >>> list(cards.values()), list(tones.values())
     (['0.786x PCA', '1.18x PCA'], ['win', 'loss'])
+    >>> print(list(ratio_cards(table.assign(ratio_raw=[2.42, 1.1]), "standardized")[0])[0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    code size 2: the autoencoder wins in standardized units (AE 0.2, PCA 0.25);
+    PCA wins in the data's raw units (2.42x)
     """
     cards, tones = {}, {}
+    in_units = "" if units == "data" else f" in {UNITS_SHORT[units]}"
     for row in table.itertuples(index=False):
         ratio = float(row.ratio)
-        verdict = "the autoencoder wins" if ratio < 1 else ("PCA wins" if ratio > 1 else "a tie")
-        label = f"code size {int(row.code_size)}: {verdict} (AE {row.ae_mse:.4g}, PCA {row.pca_mse:.4g})"
+        label = (
+            f"code size {int(row.code_size)}: {_who_wins(ratio)}{in_units} "
+            f"(AE {row.ae_mse:.4g}, PCA {row.pca_mse:.4g})"
+        )
+        raw = float(getattr(row, "ratio_raw", ratio))
+        if units != "data" and outcome(raw) != outcome(ratio):  # as Comparison.verdict judges them
+            label += f"; {_OUTCOME_WORDS[outcome(raw)]} in the data's raw units ({raw:.3g}x)"
         cards[label] = f"{ratio:.3g}x PCA"
         if ratio != 1 and np.isfinite(ratio):
             tones[label] = "win" if ratio < 1 else "loss"
     return cards, tones
+
+
+def _who_wins(ratio: float) -> str:
+    """The card's words for one AE / PCA ratio (exactly 1: a tie, as the card's colour)."""
+    return _OUTCOME_WORDS["win" if ratio < 1 else "loss" if ratio > 1 else "tie"]
+
+
+_OUTCOME_WORDS = {"win": "the autoencoder wins", "loss": "PCA wins", "tie": "a tie"}
 
 
 def _model_subtitle(estimator) -> str:

@@ -30,8 +30,11 @@ def cluster_report_section(report, result: ClusterResult) -> None:
     >>> report = Report("Clusters of digits")
     >>> cluster_report_section(report, result)  # doctest: +SKIP
     """
-    step = f" after a {result.manifold} embedding" if result.manifold else ""
+    # Only the spectral step is ever dropped (result.fallbacks); the pipeline named is the one asked for.
+    asked = "spectral" if result.fallbacks else result.manifold
+    step = f" after a {asked} embedding" if asked else ""
     pipeline = f"{result.method}{step}, {result.n_clusters} clusters"
+    dropped = "".join(f" {text}." for text in result.fallbacks.values())
     if result.metrics is not None:
         best = result.metrics.loc[result.metrics["NMI"].idxmax(), "representation"]
         report.add_table(
@@ -39,12 +42,12 @@ def cluster_report_section(report, result: ClusterResult) -> None:
             heading="Clustering quality",
             caption=f"The same pipeline ({pipeline}) on the autoencoder's codes, on PCA codes of the same "
             f"width and on the raw data, both {SCALING_TEXT.get(result.scaling, result.scaling)}; "
-            f"accuracy under the best one-to-one matching of clusters to classes. Best NMI: {best}.",
+            f"accuracy under the best one-to-one matching of clusters to classes. Best NMI: {best}.{dropped}",
             highlight={"NMI": "max", "ARI": "max", "accuracy": "max"},
         )
     else:
         report.add_text(
-            f"Pipeline: {pipeline}. No labels were given, so there is no score.", heading="Clusters"
+            f"Pipeline: {pipeline}. No labels were given, so there is no score.{dropped}", heading="Clusters"
         )
     # A 2-D map: the manifold embedding when it is 2-D, otherwise the codes' first two PCs.
     if result.manifold is not None and result.embedding.shape[1] == 2:

@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from hourglass.data.duplicates import duplicate_groups, keep_together, repeats_note
 from hourglass.data.table import column_labels, split_frame
-from hourglass.data.units import UNITS_TEXT  # noqa: F401  # how Comparison.units reads, re-exported
+from hourglass.data.units import UNITS_SHORT, UNITS_TEXT  # UNITS_TEXT: how Comparison.units reads
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
@@ -71,31 +71,35 @@ class Comparison:
     y_test: np.ndarray | None = None
 
     def verdict(self) -> str:
-        """One line on who wins: at which code sizes the autoencoder's held-out error is below
-        PCA's, and by how much (a ratio within 1 % of 1 is a tie).
+        """One or two sentences on who wins: at which code sizes the autoencoder's held-out error
+        is below PCA's and by how much (a ratio within 1 % of 1 is a tie), in which units, and
+        where the data's raw units say otherwise.
+
+        Standardized units judge every column alike; the raw units let the columns with the
+        largest numbers decide (breast cancer's areas, wine's proline), so the two can disagree:
+        the raw-unit verdict is given wherever it differs, with its ratio.
 
         Examples
         --------
         >>> table = pd.DataFrame({"code_size": [2, 8, 16], "ratio": [0.47, 0.995, 1.12]})
-        >>> Comparison(table).verdict()
-        'the autoencoder beats PCA at code size 2 (0.47x its error); a tie at 8; PCA wins at 16 (1.12x)'
+        >>> print(Comparison(table).verdict())  # doctest: +NORMALIZE_WHITESPACE
+        in the data's units, the autoencoder beats PCA at code size 2 (0.47x its error); a tie at 8;
+        PCA wins at 16 (1.12x)
+        >>> table = pd.DataFrame({"code_size": [2, 8], "ratio": [0.92, 0.96], "ratio_raw": [2.4, 0.9]})
+        >>> print(Comparison(table, units="standardized").verdict())  # doctest: +NORMALIZE_WHITESPACE
+        in standardized units, the autoencoder beats PCA at every code size (0.92x-0.96x its error).
+        In the data's raw units it differs: PCA wins at 2 (2.4x)
         """
         table = self.table
-        ratios = dict(zip(table["code_size"].astype(int), table["ratio"].astype(float), strict=True))
-        wins = {k: r for k, r in ratios.items() if r < 1 - TIE_MARGIN}
-        losses = {k: r for k, r in ratios.items() if r > 1 + TIE_MARGIN}
-        ties = [k for k in ratios if k not in wins and k not in losses]
-        parts = []
-        if wins:
-            every = "every code size" if len(wins) == len(ratios) else _sizes("code size", wins)
-            parts.append(f"the autoencoder beats PCA at {every} ({_span(wins)} its error)")
-        if ties:
-            parts.append(f"a tie at {_sizes('', ties)}")
-        if losses:
-            every = "every code size" if len(losses) == len(ratios) else _sizes("", losses)
-            hint = ": the data may be close to linear, where PCA is the simpler model" if not wins else ""
-            parts.append(f"PCA wins at {every} ({_span(losses)}){hint}")
-        return "; ".join(parts)
+        ratios = _ratios(table, "ratio")
+        text = f"{_in_units(self.units)}, {_outcomes(ratios, len(ratios), hint=True)}"
+        if self.units == "data" or "ratio_raw" not in table:
+            return text  # in the data's own units the raw ratios are these ones
+        raw = _ratios(table, "ratio_raw")
+        differ = {k: r for k, r in raw.items() if outcome(r) != outcome(ratios[k])}
+        if not differ:
+            return f"{text}; the same in the data's raw units"
+        return f"{text}. In the data's raw units it differs: {_outcomes(differ, len(raw), hint=False)}"
 
     def shown_table(self) -> pd.DataFrame:
         """The table as people read it: without the raw-unit columns when they repeat the headline."""
@@ -110,6 +114,43 @@ class Comparison:
 
 #: :meth:`Comparison.verdict` calls a ratio within this share of 1 a tie.
 TIE_MARGIN = 0.01
+
+
+def _in_units(units: str) -> str:
+    """'in standardized units', 'in the data's units': the units a verdict is in."""
+    return UNITS_TEXT["data"] if units == "data" else f"in {UNITS_SHORT[units]}"
+
+
+def _ratios(table: pd.DataFrame, column: str) -> dict[int, float]:
+    return dict(zip(table["code_size"].astype(int), table[column].astype(float), strict=True))
+
+
+def outcome(ratio: float) -> str:
+    """'win' (the autoencoder's error is lower), 'loss' or 'tie' (within :data:`TIE_MARGIN`; NaN too).
+
+    Examples
+    --------
+    >>> outcome(0.92), outcome(1.005), outcome(2.4)
+    ('win', 'tie', 'loss')
+    """
+    return "win" if ratio < 1 - TIE_MARGIN else "loss" if ratio > 1 + TIE_MARGIN else "tie"
+
+
+def _outcomes(ratios: dict[int, float], n_sizes: int, hint: bool) -> str:
+    """Who wins at the code sizes of ``ratios``, out of ``n_sizes`` compared in all."""
+    by = {o: {k: r for k, r in ratios.items() if outcome(r) == o} for o in ("win", "tie", "loss")}
+    wins, ties, losses = by["win"], by["tie"], by["loss"]
+    parts = []
+    if wins:
+        every = "every code size" if len(wins) == n_sizes else _sizes("code size", wins)
+        parts.append(f"the autoencoder beats PCA at {every} ({_span(wins)} its error)")
+    if ties:
+        parts.append(f"a tie at {_sizes('', ties)}")
+    if losses:
+        every = "every code size" if len(losses) == n_sizes else _sizes("", losses)
+        linear = ": the data may be close to linear, where PCA is the simpler model"
+        parts.append(f"PCA wins at {every} ({_span(losses)}){linear if hint and not wins else ''}")
+    return "; ".join(parts)
 
 
 def _sizes(label: str, sizes) -> str:
