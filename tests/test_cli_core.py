@@ -758,21 +758,21 @@ def test_a_model_keeps_reading_its_label_when_it_is_dropped_by_name(labelled_tab
 # -- output suffixes and the column names of outputs ------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["t.parquet", "t.npy", "t.txt"])
-def test_compare_refuses_an_output_that_is_no_csv_before_training(labelled_table, tmp_path, name):
+@pytest.mark.parametrize("name", ["t.json", "t.npy", "t.txt"])
+def test_compare_refuses_an_output_that_is_no_table_before_training(labelled_table, tmp_path, name):
     code, out, err = run("compare", labelled_table, "--drop", "id", "--label", "kind", "--code-sizes", "2",
                          "--epochs", "1", "-o", tmp_path / name)  # fmt: skip
     suffix = name[name.index(".") :]
-    assert_one_line_error(code, out, err, f"unsupported suffix {suffix!r}; expected .csv")
+    assert_one_line_error(code, out, err, f"unsupported suffix {suffix!r}; expected .csv or .parquet")
     assert out == "" and not (tmp_path / name).exists()  # refused before any training
 
 
 @pytest.mark.parametrize("command", ["encode", "reconstruct", "decode"])
 def test_array_outputs_refuse_another_suffix_before_reading_anything(files, tmp_path, command):
     # A model folder that does not exist: the suffix is refused before the model is read.
-    code, out, err = run(command, tmp_path / "nomodel", files / "data.npy", "-o", tmp_path / "x.parquet")
-    assert_one_line_error(code, out, err, "unsupported suffix '.parquet'; expected .npy, .npz or .csv")
-    assert not (tmp_path / "x.parquet").exists()
+    code, out, err = run(command, tmp_path / "nomodel", files / "data.npy", "-o", tmp_path / "x.json")
+    assert_one_line_error(code, out, err, "unsupported suffix '.json'; expected .npy, .npz, .csv or .parquet")
+    assert not (tmp_path / "x.json").exists()
 
 
 @pytest.mark.parametrize("name", ["ex.txt", "ex.npy", "ex"])

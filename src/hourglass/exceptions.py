@@ -51,6 +51,16 @@ class MissingDependencyError(HourglassError, ImportError):
     """A feature needs an optional package that is not installed (its extra names it)."""
 
 
+class IdentifierColumnWarning(UserWarning):
+    """A feature column looks like an identifier (``customer_id``, 0..n-1), which a model would
+    learn as a measurement; filter this class to silence the warning for a table known to be right."""
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """A fitted variational autoencoder's code carries almost no information (its KL from the
+    prior is near zero), so its decoder ignores the code and reconstructs about the mean."""
+
+
 def with_article(noun: str) -> str:
     """``noun`` with its indefinite article, for messages: 'an AutoEncoder', 'a VQAutoEncoder'."""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

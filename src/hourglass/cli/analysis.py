@@ -14,8 +14,8 @@ from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, ModelArg, 
 from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_rows, with_key_columns
 from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import report_file
-from hourglass.data.fileio import atomic_path, check_writable
-from hourglass.data.saving import check_save_suffix
+from hourglass.data.fileio import check_writable
+from hourglass.data.saving import TABLE_SAVE_SUFFIXES, check_save_suffix, save_table
 from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the commands import what they use
@@ -122,7 +122,8 @@ def cluster(
         ),
     ] = Manifold.spectral,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the cluster of each sample to this .csv or .parquet."),
     ] = None,
     report: ReportPath = None,
     seed: Annotated[int, typer.Option(help="Random seed of the clustering.", min=0, max=MAX_SEED)] = 0,
@@ -140,7 +141,7 @@ def cluster(
     from hourglass.uses.clustering import cluster as cluster_codes
 
     if output is not None:
-        check_save_suffix(output, (".csv",))  # before any work; the assignments are written as CSV only
+        check_save_suffix(output, TABLE_SAVE_SUFFIXES)  # before any work; the assignments are a table
     for path in (output, None if report is None else report_file(report)):
         if path is not None:
             check_writable(path, force)
@@ -172,13 +173,14 @@ def cluster(
         # The metrics are the result, not chatter: printed under --quiet too, as compare's table.
         _print_table(result.metrics)
         echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}")
+    for text in result.fallbacks.values():  # why a row's manifold reads 'none' under a spectral pipeline
+        echo(f"note: {text}", quiet)
     if output is not None:
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:
             table["label"] = truth
         table = with_key_columns(estimator, dataset, table)  # an id column, first
-        with atomic_path(check_writable(output, force)) as tmp:
-            table.to_csv(tmp, index=False)
+        save_table(output, table, force)
         echo(f"wrote the assignments to {output}", quiet)
     if report is not None:
         from hourglass.report.html import Report
@@ -315,7 +317,7 @@ def _scores(estimator, detector, rows) -> tuple[np.ndarray, np.ndarray, str]:
 def score(
     model: ModelArg,
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Scores per sample: .csv.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scores per sample: .csv or .parquet.")],
     threshold: Annotated[
         str,
         typer.Option(
@@ -362,8 +364,9 @@ def score(
     from hourglass.estimators.outlier_scores import score_name
     from hourglass.report.anomaly import anomaly_report_section
 
-    if output.suffix.lower() != ".csv":
-        raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv")
+    if output.suffix.lower() not in TABLE_SAVE_SUFFIXES:
+        raise InvalidInputError(f"--output {str(output)!r}: scores are written as .csv or .parquet")
+    check_save_suffix(output, TABLE_SAVE_SUFFIXES)  # a .parquet: refused here where no engine writes it
     if n_maps < 0:
         raise InvalidInputError(f"--n-maps {n_maps}; expected 0 (all) or a positive number")
     fixed = _parse_threshold(threshold)
@@ -399,8 +402,7 @@ def score(
     if limit is not None:
         table["prediction"] = np.where(errors > limit, -1, 1)
     table = with_key_columns(estimator, dataset, table)  # an id column, first: join by key
-    with atomic_path(output) as tmp:
-        table.to_csv(tmp, index=False)
+    save_table(output, table, force)
     if limit is None:
         echo(
             f"scored {len(errors)} samples; the model holds no threshold, so none is flagged "

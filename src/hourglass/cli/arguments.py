@@ -42,4 +42,4 @@ Label = Annotated[
 ]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by 'hourglass fit'.", metavar="MODEL")]
 DataArg = Annotated[str, typer.Argument(help=DATA_HELP, metavar="DATA", callback=existing_source)]
-OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz or .csv.")]
+OutFile = Annotated[Path, typer.Option("--output", "-o", help="Output file: .npy, .npz, .csv or .parquet.")]

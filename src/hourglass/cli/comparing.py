@@ -15,11 +15,11 @@ import typer
 from hourglass import registry
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath
-from hourglass.cli.inputs import is_image_folder, load_input, report_sample
+from hourglass.cli.inputs import identifiers_said, is_image_folder, load_input, report_sample
 from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
 from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import check_writable
-from hourglass.data.saving import check_save_suffix
+from hourglass.data.saving import TABLE_SAVE_SUFFIXES, check_save_suffix, save_table
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.budget import parse_duration
 
@@ -80,7 +80,9 @@ def compare(
         ),
     ] = None,
     report: ReportPath = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the table to a .csv.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the table to a .csv or .parquet.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per autoencoder.")] = None,
     time_budget: Annotated[
         str | None,
@@ -107,18 +109,19 @@ def compare(
     each size flat, meets PCA on the flattened pixels. --time bounds the training of all the
     autoencoders together: each code size gets an equal share (20s over 2,8,16: about 6.7 s each).
     """
-    from hourglass.data.loading import Dataset
-    from hourglass.uses.comparison import compare as run_compare
-
+    # The options are checked before the imports below, which load torch: seconds on a loaded machine.
     sizes = parse_ints(code_sizes, "--code-sizes")
     max_time = None if time_budget is None else _time_per_model(time_budget, len(sizes))
     if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
     if output is not None:
-        check_save_suffix(output, (".csv",))  # before any training; the table is written as CSV only
+        check_save_suffix(output, TABLE_SAVE_SUFFIXES)  # before any training
     for path in (report, output):
         if path is not None:
             check_writable(path if path == output else report_file(path), force)
+    from hourglass.data.loading import Dataset
+    from hourglass.uses.comparison import compare as run_compare
+
     params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
@@ -145,20 +148,18 @@ def compare(
         dataset = load_input(data, key, drop=drop, label=label)
     # PCA and one autoencoder per code size on data larger than memory: a stated sample.
     rows, labels, name = report_sample(dataset, quiet)
-    dataset = Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
+    read, dataset = dataset, Dataset(rows, labels, dataset.image_shape, name, dataset.feature_names)
     X: Any = dataset.X
     if dataset.feature_names and arch is not CompareArch.conv:  # so that notes about columns name them
         import pandas as pd
 
         X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
-    with flags_in_errors():
+    with flags_in_errors(), identifiers_said(read):
         result = run_compare(X, sizes, estimator, test_size=test_size, random_state=seed, y=dataset.y)
     _print_comparison(result, quiet)
     if output is not None:
-        from hourglass.data.fileio import write_text_atomic
-
         # The units go with the numbers: a file read later has no printed line beside it.
-        write_text_atomic(output, result.table.assign(units=result.units).to_csv(index=False))
+        save_table(output, result.table.assign(units=result.units), force)
         echo(f"wrote the table to {output}", quiet)
     if report is not None:
         _write_comparison_report(result, dataset, Path(report), force, quiet)
@@ -201,9 +202,6 @@ def demo(
     quiet: Quiet = False,
 ):
     """Train on the built-in digits, compare with PCA, print the table and write the report."""
-    from hourglass.estimators.dense import AutoEncoder
-    from hourglass.uses.comparison import compare as run_compare
-
     out = output if output is not None or out is None else out
     if out is None:
         folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
@@ -211,6 +209,9 @@ def demo(
         folder = check_writable(out, force)
     sizes = parse_ints(code_sizes, "--code-sizes")
     max_time = _time_per_model(time_budget, len(sizes))
+    from hourglass.estimators.dense import AutoEncoder  # after the checks: these load torch
+    from hourglass.uses.comparison import compare as run_compare
+
     dataset = load_input("digits")
     echo(f"digits: {dataset.X.shape[0]} images of 8x8 pixels in [0, 1]; comparing code sizes {sizes}", quiet)
     echo(f"training time: at most {max_time * len(sizes):g} s in all, {max_time:.3g} s per code size", quiet)

@@ -146,7 +146,7 @@ def code_bytes_line(estimator, X: Any, code_itemsize: int) -> str:
 def decode(
     model: ModelArg,
     codes: Annotated[
-        str, typer.Argument(help="Codes: .npy, .npz or .csv, one row per sample.", metavar="CODES")
+        str, typer.Argument(help="Codes: .npy, .npz, .csv or .parquet, one row per sample.", metavar="CODES")
     ],
     output: OutFile,
     key: Key = None,
@@ -155,7 +155,7 @@ def decode(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Decode CODES back to data, in the units of the training data (a .csv named by its columns)."""
+    """Decode CODES back to data, in the units of the training data (a table named by its columns)."""
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
@@ -176,7 +176,7 @@ def reconstruct(
     force: Force = False,
     quiet: Quiet = False,
 ):
-    """Encode and decode DATA: its reconstruction, in the units of the input (a .csv named by its columns)."""
+    """Encode and decode DATA: its reconstruction in the units of the input (a table named by its columns)."""
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)

@@ -18,7 +18,7 @@ import typer
 from hourglass import registry
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import REPORT_HELP, DataArg, Drop, Force, Key, Label, OldOut, Quiet
-from hourglass.cli.inputs import is_dense, is_image_folder, load_input, report_sample
+from hourglass.cli.inputs import identifiers_said, is_dense, is_image_folder, load_input, report_sample
 from hourglass.cli.options import (
     declared_annotations,
     estimator_params,
@@ -94,6 +94,7 @@ def fit(
     checked its data, its settings and its output path; OUTPUT.lock keeps a second run off OUTPUT.
     """
     out = output_path(output, out, "a model folder")
+    _refuse_existing_output(out, resume, force)  # before torch's import, which took seconds to say it
     from hourglass.runtime import distributed
 
     # Under torchrun every process runs this command; rank 0 alone holds the lock and writes.
@@ -129,7 +130,7 @@ def fit(
                 dataset = load_input(data, key, flat=False, drop=drop, label=label)
                 fit_data = dataset.X
         estimator = Estimator(**params)
-        with flags_in_errors():
+        with flags_in_errors(), identifiers_said(dataset):
             estimator.fit(fit_data, resume=resume)
         if not main_process:
             return
@@ -229,11 +230,11 @@ def validation_text(estimator) -> str:
     return text
 
 
-def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool, main: bool = True) -> Path:
-    """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder.
+def _refuse_existing_output(out: Path, resume: bool, force: bool) -> None:
+    """Refuse an OUT that is a file, exists without --force, or cannot be written.
 
-    ``main``: this is the process that writes (rank 0 under torchrun); the others must not take
-    rank 0's lock, held as they check, for another run's.
+    Checked first, without torch: a model folder left from the last run was refused only after
+    torch's import, 5-10 s on a loaded machine.
     """
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--output {str(out)!r} is a file; a model is saved as a folder")
@@ -245,6 +246,15 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
             )
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
+
+
+def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool, main: bool = True) -> Path:
+    """Check, before any work, that fit may write OUT (and the report); return the checkpoint folder.
+
+    ``main``: this is the process that writes (rank 0 under torchrun); the others must not take
+    rank 0's lock, held as they check, for another run's.
+    """
+    _refuse_existing_output(out, resume, force)  # again: the folder may have appeared meanwhile
     from hourglass.estimators.persistence import refuse_other_folder
 
     refuse_other_folder(out)  # before training: a run is not thrown away at its save

@@ -18,7 +18,7 @@ from hourglass.exceptions import InvalidInputError
 from hourglass.exceptions import with_article as _a
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
+ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".parquet")
 #: Width in pixels below which a grid of samples is enlarged (nearest neighbour) to be readable.
 MIN_GRID_WIDTH = 256
 
@@ -77,7 +77,8 @@ def tile(images, ncols: int, scale: int = 1):
 def sample(
     model: ModelArg,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="A .png grid of images, or .npy, .npz or .csv values.")
+        Path,
+        typer.Option("--output", "-o", help="A .png grid of images, or .npy, .npz, .csv or .parquet values."),
     ],
     n: Annotated[int, typer.Option("-n", "--n-samples", help="How many samples.", min=1)] = 64,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the draws.", min=0, max=MAX_SEED)] = 0,
@@ -128,7 +129,7 @@ def sample(
 
     drawn = estimator.sample(n, random_state=seed)
     columns = None
-    if suffix == ".csv":
+    if suffix in (".csv", ".parquet"):
         drawn = drawn.reshape(n, -1)
         columns = fitting_columns(drawn, feature_names(estimator))  # a table's samples keep its names
     save_array(output, drawn, force=force, columns=columns)

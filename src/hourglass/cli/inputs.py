@@ -6,6 +6,9 @@ to each of them and a table is read by the columns its model was fitted on.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +16,7 @@ import typer
 
 from hourglass.cli.app import echo
 from hourglass.data.builtin import BUILTIN_DATASETS
-from hourglass.exceptions import InvalidInputError
+from hourglass.exceptions import IdentifierColumnWarning, InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the functions import what they use
     import numpy as np
@@ -72,6 +75,16 @@ def load_input(
         message = message.replace("among the columns to drop", "among the --drop columns")
         message = message.replace("remove it from drop", "remove it from --drop")
         raise InvalidInputError(message) from None
+
+
+@contextmanager
+def identifiers_said(dataset: Dataset | None) -> Iterator[None]:
+    """Keep an estimator from warning again of columns that look like identifiers in a table:
+    reading it named them, with ``--drop`` (the estimator gets its values without their names)."""
+    with warnings.catch_warnings():
+        if dataset is not None and dataset.schema is not None:
+            warnings.filterwarnings("ignore", category=IdentifierColumnWarning)
+        yield
 
 
 def is_image_folder(source: str) -> bool:

@@ -113,6 +113,8 @@ def _option(param: Param, alias: int = 0) -> inspect.Parameter:
         settings["metavar"] = param.metavar
     if param.name == "random_state":
         settings.update(min=0, max=MAX_SEED)
+    if param.name in CHECKED_AT_PARSE:
+        settings["callback"] = _checked_at_parse(param)
     if param.name in _OFF_HELP:
         # Two plain flags, each on its own help row: on, off, or (neither) the estimator's 'auto'.
         kind = bool
@@ -129,6 +131,35 @@ def _option(param: Param, alias: int = 0) -> inspect.Parameter:
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option]
     )
+
+
+#: Options whose values are checked as the command line is read, without torch: a bad one waited
+#: 10 s for torch and scikit-learn to import before the estimator refused it.
+CHECKED_AT_PARSE = ("max_time", "threads")
+
+
+def _checked_at_parse(param: Param):
+    """A typer callback refusing a bad value of ``param`` in the estimator's words, before the command."""
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return value
+        from hourglass.runtime.threads import resolve_threads  # both free of torch
+        from hourglass.train.budget import parse_duration
+
+        try:
+            parsed = _value(param, value)
+            if param.name == "max_time":
+                parse_duration(parsed)
+            elif parsed != "auto":
+                resolve_threads(parsed)
+        except InvalidInputError as exc:
+            from hourglass.cli.app import fail
+
+            raise fail(in_flag_words(str(exc), {param.name: param.flag})) from None
+        return value
+
+    return check
 
 
 def _options() -> list[inspect.Parameter]:

@@ -27,7 +27,8 @@ def fitting_columns(array: np.ndarray, columns: Sequence[str] | None) -> list[st
 def write_array(
     path: Path, array: np.ndarray, force: bool, quiet: bool, what: str, columns: Sequence[str] | None = None
 ) -> None:
-    """Write ``array`` to ``path`` (.npy, .npz or .csv); a .csv's header is ``columns`` when they fit."""
+    """Write ``array`` to ``path`` (.npy, .npz, .csv or .parquet); a table's columns are ``columns`` when
+    they fit."""
     from hourglass.data.saving import save_array
 
     save_array(path, array, force=force, columns=fitting_columns(array, columns))
@@ -35,14 +36,16 @@ def write_array(
 
 
 def refuse_csv_of_grids(path: Path, estimator: Any, what: str) -> None:
-    """Refuse a .csv for the ``what`` of a model of grids (images, series), before any work.
+    """Refuse a table (.csv, .parquet) for the ``what`` of a model of grids (images, series), before any work.
 
-    A .csv holds rows; a conv model's results are ``(n, c, ...)`` grids, which only failed on
+    A table holds rows; a conv model's results are ``(n, c, ...)`` grids, which only failed on
     writing ('a .csv needs 2-D data'), after the work, without saying what to write instead.
     """
     from hourglass.cli.inputs import is_dense
+    from hourglass.data.saving import TABLE_SAVE_SUFFIXES
 
-    if Path(path).suffix.lower() != ".csv" or is_dense(estimator):
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLE_SAVE_SUFFIXES or is_dense(estimator):
         return
     shape = tuple(getattr(estimator, "input_shape_", ()))
     images = len(shape) == 3
@@ -54,7 +57,7 @@ def refuse_csv_of_grids(path: Path, estimator: Any, what: str) -> None:
         else ""
     )
     raise InvalidInputError(
-        f"-o {str(path)!r}: a .csv holds rows (2-D data), but this model's {what} are {grids} of "
+        f"-o {str(path)!r}: a {suffix} holds rows (2-D data), but this model's {what} are {grids} of "
         f"shape (n, {', '.join(map(str, shape))}); write a .npy or .npz, which keep any shape{hint}"
     )
 
@@ -68,7 +71,7 @@ def write_result(
     what: str,
     columns: Sequence[str] | None = None,
 ) -> None:
-    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``; a .csv's header is ``columns``.
+    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``; a table's columns are ``columns``.
 
     When ``X`` is streamed from a file (:func:`~hourglass.data.sources.streams`) and the output
     is a ``.npy``, the result is written batch by batch into a memory map of the output's

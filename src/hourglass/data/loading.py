@@ -31,13 +31,12 @@ from hourglass.data.saving import save_array
 from hourglass.data.table import TableSchema, schema_of
 from hourglass.data.table_files import (
     READ_ERRORS,
-    _check_numeric,
     _parquet_types,
     _read_table,
     _split_columns,
     _table_bytes,
     _table_chunks,
-    check_finite_columns,
+    check_features,
 )
 from hourglass.data.text_tables import TEXT_TABLE_SUFFIXES, is_number, table_suffix
 from hourglass.data.validation import (
@@ -376,8 +375,7 @@ def load_data(
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
     df, y, keys = _split_columns(df, drop, label, path.name, table=table)
-    _check_numeric(df, path.name, _parquet_types(path) if suffix == ".parquet" else None)
-    check_finite_columns(df, path.name)
+    check_features(df, path.name, _parquet_types(path) if suffix == ".parquet" else None, table=table)
     names = [str(c) for c in df.columns] if has_header else None
     values = df.to_numpy()
     if values.dtype == object:  # True/False beside numbers, or pandas' nullable types: all numbers
@@ -423,8 +421,7 @@ def _stream_table(
         with open(cache, "wb") as f:
             for chunk in chunks:
                 features, y, _ = _split_columns(chunk, drop, label, path.name, first_row=n, table=table)
-                _check_numeric(features, path.name, types, first_row=n)
-                check_finite_columns(features, path.name, first_row=n)
+                check_features(features, path.name, types, first_row=n, table=table)
                 values = features.to_numpy(dtype=np.float64, na_value=np.nan)
                 if not warned:  # before the cast to float32, once: each chunk, until one warns
                     columns = [str(c) for c in features.columns] if has_header else None

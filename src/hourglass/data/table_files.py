@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hourglass.data.identifiers import table_advice, warn_if_identifier_columns
 from hourglass.data.table import TableSchema, select_features
 from hourglass.data.text_tables import (
     COMPRESSIONS,
@@ -99,6 +100,26 @@ def check_finite_columns(df: pd.DataFrame, source: str, first_row: int = 0) -> N
             f"{source!r} holds {total} NaN or infinite value(s), the first in column {name} at row "
             f"{row + first_row}; fill or drop them first"
         )
+
+
+def check_features(
+    df: pd.DataFrame,
+    source: str,
+    types: dict[str, str] | None = None,
+    first_row: int = 0,
+    table: TableSchema | None = None,
+) -> None:
+    """Check a table's feature columns (``df``, or a chunk of it from ``first_row``): numbers, all finite.
+
+    Then, for a table read to fit on (no ``table``: a model's table was judged when it was
+    fitted), warn of a feature that looks like an identifier, from the first chunk
+    (:func:`~hourglass.data.identifiers.warn_if_identifier_columns`). The warning comes last: a
+    table refused for its text or its NaN gets one line, the error.
+    """
+    _check_numeric(df, source, types, first_row)
+    check_finite_columns(df, source, first_row)
+    if table is None and first_row == 0:
+        warn_if_identifier_columns(df, repr(source), table_advice)
 
 
 def _numeric(column: pd.Series) -> bool:

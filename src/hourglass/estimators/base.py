@@ -27,13 +27,14 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
-from hourglass.estimators import fitting, pca_baseline, pca_path
+from hourglass.estimators import fitting, parts, pca_baseline, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.fitting import AUTO_EPOCHS, AUTO_STEPS  # noqa: F401  (offered here too)
 from hourglass.estimators.handing_over import HandingOver
+from hourglass.estimators.input_space import in_input_space
 from hourglass.estimators.inputs import (  # the two functions lived here before the input parts
     InputPart,
     auto_learning_rate,  # noqa: F401
@@ -310,7 +311,9 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         Returns
         -------
         ndarray of shape (n_samples, ...)
-            Shaped like the training data; float32 for float32 codes, else float64.
+            Shaped like the training data; float32 for float32 codes, else float64. After
+            ``set_output(transform="pandas")``, rows come as a DataFrame named by the input's
+            columns, with the index of codes given as a DataFrame.
 
         Raises
         ------
@@ -325,7 +328,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
             )
         codes = check_finite(codes, "codes").reshape(len(codes), *self._code_shape())
         out = run_batches(self, self.module_.decode, codes, unscale=True)
-        return out.astype(output_dtype(X), copy=False)
+        return in_input_space(self, out.astype(output_dtype(X), copy=False), X)
 
     def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
         """Encode and decode ``X``: its reconstruction in the units of the input.
@@ -342,6 +345,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         Returns
         -------
         ndarray shaped like ``X``
+            After ``set_output(transform="pandas")`` (and without ``out``), rows come as a
+            DataFrame with ``X``'s columns and index, as ``transform``'s codes do.
 
         Examples
         --------
@@ -352,7 +357,9 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         data = self._validate_input(X, reset=False)
         check_out(out, data.shape, output_dtype(X))
         result = run_batches(self, reconstruction(self.module_), data, scale=True, unscale=True, out=out)
-        return result.astype(output_dtype(X), copy=False)
+        if out is not None:
+            return out  # itself, as documented, whatever the output container
+        return in_input_space(self, result.astype(output_dtype(X), copy=False), X)
 
     def reconstruction_error(self, X: Any, *, scaled: bool = False) -> np.ndarray:
         """Per-sample mean squared reconstruction error.

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.export import export_onnx, to_torch
+from hourglass.estimators.input_space import in_input_space
 from hourglass.exceptions import InvalidInputError
 
 
@@ -68,12 +69,15 @@ class DetectorOutputs:
         """
         check_is_fitted(self, "offset_")
         data = self.estimator_._validate_input(X, reset=False)
-        return (self.estimator_.reconstruct(X).astype(np.float64) - data) ** 2
+        # An array whatever set_output says: the reports reshape it into images.
+        return (np.asarray(self.estimator_.reconstruct(X), dtype=np.float64) - data) ** 2
 
     def reconstruct(self, X: Any, *, out: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruction of ``X`` by the wrapped autoencoder; ``out`` as there."""
+        """Reconstruction of ``X`` by the wrapped autoencoder; ``out`` as there, and after this
+        detector's ``set_output(transform="pandas")`` a DataFrame with ``X``'s columns and index."""
         check_is_fitted(self, "offset_")
-        return self.estimator_.reconstruct(X, out=out)
+        result = self.estimator_.reconstruct(X, out=out)
+        return result if out is not None else in_input_space(self, result, X)
 
     # -- taking the model elsewhere ------------------------------------------------------------
     def to_torch(self, part: str = "autoencoder"):

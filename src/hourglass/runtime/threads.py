@@ -23,8 +23,6 @@ import numbers
 import os
 from pathlib import Path
 
-import torch
-
 from hourglass.exceptions import InvalidInputError
 
 #: Forward FLOPs of one step from which a second thread pays.
@@ -189,6 +187,9 @@ def resolve_threads(threads: int | str, step_flops: float | None = None) -> tupl
 @contextlib.contextmanager
 def thread_limit(threads: int):
     """Run the block with ``threads`` intra-op threads, then restore the caller's setting."""
+    # Imported here: the command line checks --threads with resolve_threads before torch loads.
+    import torch
+
     previous = torch.get_num_threads()
     if threads == previous:
         yield

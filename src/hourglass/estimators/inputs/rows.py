@@ -14,6 +14,7 @@ import scipy.sparse
 import torch
 from sklearn.utils.validation import validate_data
 
+from hourglass.data.identifiers import array_advice, frame_advice, warn_if_identifier_columns
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
@@ -242,7 +243,9 @@ class RowsPart(InputPart):
         except ValueError as exc:
             raise InvalidInputError(validation_reason(exc, X)) from None
         if reset:
-            warn_if_offset_loses_precision(data, getattr(X, "columns", None))
+            names = getattr(X, "columns", None)
+            warn_if_offset_loses_precision(data, names)
+            warn_if_identifier_columns(data, "X", array_advice if names is None else frame_advice, names)
         try:
             return check_finite(data, "X")
         except InvalidInputError:
