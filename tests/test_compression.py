@@ -1,11 +1,16 @@
 """VQAutoEncoder and its compressed files: exact round trips, fingerprints, damaged files, the CLI."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
 from helpers import assert_one_line_error, run
 from hourglass import ConvAutoEncoder, DataFileError, InvalidInputError, VQAutoEncoder, load
+from hourglass.nn.quantizers import usage_of
 from hourglass.uses import compression
 
 CODERS = [c for c in compression.CODERS if c != "range" or compression.has_range_coder()]
@@ -32,6 +37,47 @@ def test_fit_logs_commitment_and_codebook_usage(model):
     assert 0 < model.history_.metrics["perplexity"][-1] <= 16
     assert model.grid_shape_ == (4, 4) and model.bits_per_index_ == 4.0
     assert model.index_counts_.shape == (16,) and model.index_counts_.sum() == 540 * 16
+
+
+def test_codebook_usage_counts_the_codes_actually_picked(digits, tmp_path):
+    # 64 codes for 8x8 digits: most die, and re-seeding starts each again at a live code's
+    # moving-average count, which read as usage made every code look alive (1.0, against
+    # about 0.33 of the codes picked on the training data).
+    vq = tiny_vq(codebook_size=64).fit(digits[:600])
+    on_data = vq.codebook_usage(digits[:600])["codebook_used"]
+    reported = vq.codebook_usage()
+    assert on_data < 0.6
+    assert reported == pytest.approx(usage_of(torch.from_numpy(vq.index_counts_)))
+    assert reported["codebook_used"] == pytest.approx(on_data, abs=0.1)
+    assert vq.history_.metrics["codebook_used"][-1] == pytest.approx(on_data, abs=0.1)
+    vq.save(tmp_path / "m")
+    assert load(tmp_path / "m").codebook_usage() == pytest.approx(reported)
+    code, out, err = run("info", tmp_path / "m", "--json")
+    assert code == 0, err
+    assert json.loads(out)["codebook"]["codebook_used"] == pytest.approx(reported["codebook_used"])
+    streamed = tiny_vq(codebook_size=64)
+    for _ in range(3):
+        streamed.partial_fit(digits[:600])
+    assert streamed.codebook_usage() == pytest.approx(streamed.codebook_usage(digits[:600]))
+
+
+@pytest.mark.parametrize("as_given", [bytes, bytearray, memoryview, lambda b: np.frombuffer(b, np.uint8)])
+def test_decompress_takes_any_bytes_like_object(model, digits, as_given):
+    # A memoryview raised a bare TypeError, a uint8 array numpy's "truth value is ambiguous".
+    blob = compression.compress(model, digits[:20])
+    assert np.array_equal(compression.decompress(model, as_given(blob)), compression.decompress(model, blob))
+
+
+@pytest.mark.parametrize(
+    "given, named",
+    [("images.hgvq", "the path 'images.hgvq' (a str)"), (Path("images.hgvq"), "the path 'images.hgvq'"),
+     (list(b"HGVQ"), "a list"), (np.zeros(8), "a 1-D float64 array"), (None, "None")],
+)  # fmt: skip
+def test_decompress_refuses_what_is_not_the_files_bytes(model, given, named):
+    # A path string was read as bytes and refused as "not an hourglass compressed file".
+    with pytest.raises(InvalidInputError, match="expected the file's bytes") as info:
+        compression.decompress(model, given)
+    assert f"data is {named}" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_indices_decode_to_the_reconstruction(model, digits):

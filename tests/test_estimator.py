@@ -125,6 +125,26 @@ def test_layer_outputs_by_name(make_ae, unit_data):
     }
 
 
+@pytest.mark.parametrize(
+    "kind, params",
+    [("AutoEncoder", {}), ("AutoEncoder", {"topk": 2, "code_size": 4}), ("AutoEncoder", {"pca_path": True}),
+     ("VariationalAutoEncoder", {})],
+)  # fmt: skip
+def test_layer_outputs_reconstruction_is_in_the_data_units(kind, params):
+    # Standard scaling of breast_cancer's columns (areas in the hundreds): the network's own
+    # output is z-scores, which layer_outputs gave under the name "reconstruction".
+    from sklearn.datasets import load_breast_cancer
+
+    import hourglass
+
+    X = load_breast_cancer().data
+    settings = {"code_size": 2, **params, "epochs": 2, "random_state": 0, "verbose": 0}
+    ae = getattr(hourglass, kind)(**settings).fit(X[:400])
+    outputs = ae.layer_outputs(X[400:])
+    assert np.array_equal(outputs["reconstruction"], ae.reconstruct(X[400:]))
+    assert np.array_equal(outputs["code"], ae.transform(X[400:]).astype(np.float32))
+
+
 def test_decoder_layers_parameter_shapes_the_decoder(make_ae, unit_data):
     ae = make_ae(hidden_layers=(8,), decoder_layers=(3, 5)).fit(unit_data)
     assert ae.architecture_.resolved_decoder_layers == (3, 5)

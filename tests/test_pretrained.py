@@ -257,3 +257,52 @@ def test_a_frozen_encoder_stays_frozen_after_save_and_load(tmp_path):
     loaded.set_params(warm_start=True, epochs=2).fit(X)  # it trained the encoder once loaded
     for old, new in zip(before, loaded.module_.encoder.parameters(), strict=True):
         assert torch.equal(old, new.detach())
+
+
+@pytest.fixture(scope="module")
+def cancer_source(tmp_path_factory):
+    """A model of breast_cancer's benign rows (standard scaling: areas in the hundreds), saved."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    benign, malignant = data.data[data.target == 1], data.data[data.target == 0]
+    ae = AutoEncoder(code_size=4, epochs=3, verbose=0, random_state=0, device="cpu").fit(benign)
+    return ae, ae.save(tmp_path_factory.mktemp("cancer") / "model"), malignant
+
+
+def test_a_frozen_encoder_keeps_the_scaling_it_was_trained_in(cancer_source, tmp_path):
+    # Refitted on the malignant rows, the scaler moved 'mean area' from 464 to 979: the frozen
+    # encoder gave the same rows codes 15 apart (code std 3.4) from its source's.
+    src, path, malignant = cancer_source
+    frozen = AutoEncoder(code_size=4, encoder=path, freeze_encoder=True, epochs=2, verbose=0, random_state=0)
+    frozen.fit(malignant)
+    assert np.array_equal(frozen.scaler_.offset, src.scaler_.offset)
+    assert np.array_equal(frozen.scaler_.scale, src.scaler_.scale)
+    np.testing.assert_allclose(frozen.transform(malignant), src.transform(malignant), atol=1e-5)
+    loaded = load(frozen.save(tmp_path / "frozen"))
+    np.testing.assert_allclose(loaded.transform(malignant), src.transform(malignant), atol=1e-5)
+    tuned = AutoEncoder(code_size=4, encoder=path, epochs=1, verbose=0, random_state=0).fit(malignant)
+    assert not np.allclose(tuned.scaler_.offset, src.scaler_.offset)  # fine-tuning: the new data's
+
+
+def test_a_frozen_encoder_refuses_other_columns_or_scaling(cancer_source):
+    _, path, malignant = cancer_source
+    params = dict(code_size=4, encoder=path, freeze_encoder=True, epochs=1, verbose=0)
+    swapped = malignant[[malignant.columns[1], malignant.columns[0], *malignant.columns[2:]]]
+    with pytest.raises(InvalidInputError, match="column 0 is 'mean texture' in the data and was 'mean rad"):
+        AutoEncoder(**params).fit(swapped)
+    with pytest.raises(InvalidInputError, match="scaling='minmax', but the frozen encoder .* 'standard'"):
+        AutoEncoder(**params, scaling="minmax").fit(malignant)
+
+
+def test_a_frozen_conv_encoder_keeps_its_per_channel_scaler(tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().data.reshape(-1, 1, 8, 8).astype(np.float32)  # 0 to 16: standardized
+    fast = dict(channels=(4,), code_size=6, verbose=0, random_state=0, device="cpu")
+    src = ConvAutoEncoder(epochs=2, **fast).fit(digits[:600])
+    brighter = digits[600:900] * 0.5 + 3
+    frozen = ConvAutoEncoder(encoder=src.save(tmp_path / "src"), freeze_encoder=True, epochs=1, **fast)
+    frozen.fit(brighter)
+    assert np.array_equal(frozen.scaler_.offset, src.scaler_.offset)
+    np.testing.assert_allclose(frozen.transform(brighter), src.transform(brighter), atol=1e-5)

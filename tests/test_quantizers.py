@@ -1,5 +1,7 @@
 """The quantizing bottlenecks: straight-through gradients, EMA codebook, dead-code restarts, FSQ."""
 
+import math
+
 import pytest
 import torch
 
@@ -54,6 +56,23 @@ def test_dead_codes_are_restarted_from_encoder_outputs():
     vq.train()(z)
     assert torch.all(vq.codebook[1:].abs() < 1.0)  # re-seeded near the data
     assert torch.all(vq.cluster_size[1:] > 1.0)  # with the count of a live code
+
+
+def test_usage_leaves_out_re_seeded_codes_that_win_nothing():
+    # Every vector is exactly code 0: codes 1-3 die, are re-seeded near it with a live code's
+    # count (which their moving averages keep for a long while), and never win a vector.
+    vq = VectorQuantizer(4, 2)
+    vq.initialized.fill_(True)
+    vq.codebook.copy_(torch.tensor([[0.0, 0.0], [1e3, 1e3], [-1e3, 1e3], [1e3, -1e3]]))
+    vq.cluster_size.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))
+    vq.embed_sum.copy_(vq.codebook * vq.cluster_size[:, None])
+    vq.train()
+    for _ in range(20):
+        vq(torch.zeros(16, 2, 2, 2))
+    assert torch.all(vq.cluster_size[1:] > 1.0)
+    assert vq.usage() == {"codebook_used": 0.25, "perplexity": 1.0}
+    vq.reset_usage()
+    assert math.isnan(vq.usage()["codebook_used"])  # nothing counted since
 
 
 def test_codebook_seeded_from_the_first_batch():

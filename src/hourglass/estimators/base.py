@@ -48,6 +48,7 @@ from hourglass.estimators.predicting import (
     code_array,
     device_of,
     output_dtype,
+    pad_rows,
     reconstruction,
     run_batches,
 )
@@ -207,6 +208,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         # A feature constant in a sample of the items, or in partial_fit's first chunk, may vary.
         every_item = not partial and summary.n_items == len(items)
         self.scaler_ = scaler_from_summary(summary, self.scaling, constants_exact=every_item)
+        # An encoder frozen from a model folder reads inputs in the units it was trained in.
+        self.scaler_ = parts.encoder_scaler(self, self.scaler_)
         self.statistics_basis_ = summary.basis
         scaled = summary.scaled(self.scaler_)
         self.data_range_ = (scaled.lo, scaled.hi)  # salt-and-pepper noise writes these
@@ -426,7 +429,14 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         return float(np.mean(self.score_samples(X)))
 
     def layer_outputs(self, X: Any) -> dict[str, np.ndarray]:
-        """The representation of ``X`` after every layer, by name (see ``AutoEncoder.layer_outputs``).
+        """The representation of ``X`` after every layer, by name, from input to reconstruction.
+
+        The names are those of the module's
+        :meth:`hourglass.nn.model.AutoEncoder.layer_outputs`: ``encoder.<layer>``, ``code``,
+        ``decoder.<layer>`` and ``reconstruction``. The hidden layers and the code are in the
+        network's own units (it reads ``X`` scaled by ``scaler_``; ``code`` is what
+        ``transform`` gives); ``reconstruction`` is in the data's units, unscaled as
+        ``reconstruct(X)`` gives it (and equal to it).
 
         Parameters
         ----------
@@ -436,13 +446,27 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         Returns
         -------
         dict of str to ndarray
-            Each layer's output, one row per sample, in the order the data passes them.
+            Each layer's output, one row per sample, in the order the data passes them;
+            float32, but ``reconstruction`` in ``reconstruct``'s dtype.
+
+        Examples
+        --------
+        >>> layers = ae.layer_outputs(X[:5])  # doctest: +SKIP
+        >>> np.array_equal(layers["reconstruction"], ae.reconstruct(X[:5]))  # doctest: +SKIP
+        True
         """
         check_is_fitted(self, "module_")
-        data = self.scaler_.transform(self._validate_input(X, reset=False))
+        # float32 before scaling and padded rows, as run_batches does: the same numbers as
+        # transform and reconstruct give, to the last bit.
+        data = np.ascontiguousarray(self._validate_input(X, reset=False), dtype=np.float32)
+        rows = len(data)
         self.module_.eval()
-        tensor = torch.from_numpy(data).to(device_of(self))
-        return {k: v.float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
+        tensor = torch.from_numpy(pad_rows(self.scaler_.transform(data))).to(device_of(self))
+        outputs = {k: v[:rows].float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
+        # The module's reconstruction is in scaled units (z-scores, say): back to the data's.
+        recon = self.scaler_.inverse_transform(outputs["reconstruction"])
+        outputs["reconstruction"] = recon.astype(output_dtype(X), copy=False)
+        return outputs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -162,7 +162,10 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         A pretrained encoder: a saved hourglass model folder or a module, as in
         :class:`hourglass.AutoEncoder`.
     freeze_encoder : bool, default=False
-        Keep the pretrained encoder's weights fixed while the rest trains.
+        Keep the pretrained encoder's weights fixed while the rest trains. As in
+        :class:`hourglass.AutoEncoder`, a frozen encoder from a model folder brings that model's
+        per-channel scaler (the channels must match); a fine-tuned one, or a module, trains on a
+        scaler fitted to the new data.
     decoder : str, Path, torch.nn.Module or None, default=None
         A pretrained decoder, as for ``encoder``.
     freeze_decoder : bool, default=False

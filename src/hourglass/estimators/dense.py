@@ -168,7 +168,12 @@ class AutoEncoder(BaseAutoEncoder):
         model uses; ``hourglass fit --encoder`` takes it from the folder). A model built on a
         module cannot be saved.
     freeze_encoder : bool, default=False
-        Keep the pretrained encoder's weights fixed while the rest trains.
+        Keep the pretrained encoder's weights fixed while the rest trains. A frozen encoder
+        from a model folder also keeps that model's input scaling: ``scaler_`` is the source's
+        (its features mean something in those units only; same columns required, and
+        ``scaling`` 'auto' or the source's), so the same rows give the source's codes. Not
+        frozen, the encoder is fine-tuned on a scaler fitted to the new data; a module has no
+        scaler, so the new data's is fitted.
     decoder : str, Path, torch.nn.Module or None, default=None
         A pretrained decoder, as for ``encoder``.
     freeze_decoder : bool, default=False

@@ -263,7 +263,7 @@ PARAMS: tuple[Param, ...] = (
     # -- pretrained parts -----------------------------------------------------------------------
     Param("encoder", Any, None, "Reuse the encoder of a saved model folder.",
           kinds=_AE, flags=("--encoder", "--encoder-from"), panel=_PRE, metavar="MODEL"),
-    Param("freeze_encoder", bool, False, "Keep a reused encoder's weights fixed.",
+    Param("freeze_encoder", bool, False, "Keep a reused encoder (weights and scaling) fixed.",
           kinds=_AE, flags=_flag("freeze_encoder"), panel=_PRE),
     Param("decoder", Any, None, "Reuse the decoder of a saved model folder.",
           kinds=_AE, flags=("--decoder", "--decoder-from"), panel=_PRE, metavar="MODEL"),

@@ -14,12 +14,14 @@ Examples
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from hourglass.data.scaling import AffineScaler
 from hourglass.estimators.persistence import load, read_config
 from hourglass.exceptions import InvalidInputError
 from hourglass.nn.config import DenseConfig
@@ -50,6 +52,52 @@ def load_part(source: Any, role: str) -> nn.Module:
     if role in pretrained.ROLES and is_path(source):
         return copy.deepcopy(getattr(load(source, device="cpu").module_, role))
     return pretrained.load_part(source, role)
+
+
+def encoder_scaler(est: Any, fitted: AffineScaler) -> AffineScaler:
+    """The scaler ``est`` trains with: ``fitted`` on its own data, or a frozen encoder's own.
+
+    An encoder frozen from a saved model folder (``freeze_encoder=True``) computes features
+    that mean something only in the units it was trained in: the new model takes that model's
+    ``offset`` and ``scale``, so that the same raw rows give it the same codes. A fine-tuned
+    encoder (not frozen) adapts to the new data's scaling, and a module passed as the encoder
+    has no scaler: ``fitted`` for both. The source's ``inverse_scale`` (its own constant
+    features) is not taken: the new decoder reconstructs the new data.
+
+    Raises
+    ------
+    InvalidInputError
+        When the data's columns or channels are not the source's, or ``scaling`` names
+        another scaling than the source's.
+    """
+    source = getattr(est, "encoder", None)
+    if not (getattr(est, "freeze_encoder", False) and is_path(source)):
+        return fitted
+    shape = tuple(getattr(est, "input_shape_", ()))
+    if len(shape) > 1:  # images: another kind of model or other channels, in check_grid_parts' words
+        check_grid_parts(shape, encoder=source)
+    model = load(source, device="cpu")
+    theirs, names = model.scaler_, getattr(model, "feature_names_in_", None)
+    own = getattr(est, "feature_names_in_", None)
+    if names is not None and own is not None and list(names) != list(own):
+        pairs = itertools.zip_longest(map(str, own), map(str, names), fillvalue="nothing")
+        i, (here, there) = next((i, pair) for i, pair in enumerate(pairs) if pair[0] != pair[1])
+        raise InvalidInputError(
+            f"the frozen encoder from {str(source)!r} was fitted on other columns: column {i} is {here!r} "
+            f"in the data and was {there!r}; expected its {len(names)} columns, in the same order"
+        )
+    if theirs.offset.shape != fitted.offset.shape:
+        raise InvalidInputError(
+            f"the frozen encoder from {str(source)!r} scales its inputs with statistics of shape "
+            f"{theirs.offset.shape} and the data needs {fitted.offset.shape}; expected data of the "
+            "features (or channels) it was trained on"
+        )
+    if est.scaling not in ("auto", theirs.kind):
+        raise InvalidInputError(
+            f"scaling={est.scaling!r}, but the frozen encoder from {str(source)!r} reads inputs scaled "
+            f"as it was trained ({theirs.kind!r}); leave scaling='auto' or pass {theirs.kind!r}"
+        )
+    return AffineScaler(theirs.kind, theirs.offset.copy(), theirs.scale.copy())
 
 
 def dense_architecture(base: DenseConfig, encoder: Any = None, decoder: Any = None) -> DenseConfig:
@@ -214,6 +262,6 @@ def _dense_source(path: str | Path, role: str) -> DenseConfig:
 
 
 __all__ = [
-    "GRID_PART_FIELDS", "check_grid_parts", "dense_architecture", "grid_architecture", "load_part",
-    "source_architecture",
+    "GRID_PART_FIELDS", "check_grid_parts", "dense_architecture", "encoder_scaler", "grid_architecture",
+    "load_part", "source_architecture",
 ]  # fmt: skip

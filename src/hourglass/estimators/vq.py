@@ -19,7 +19,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 # The quantized part's pieces lived here before the part did: still importable from here.
-from hourglass.estimators.bottlenecks import PRIOR_SAMPLE, CodebookMonitor  # noqa: F401
+from hourglass.estimators.bottlenecks import PRIOR_SAMPLE, CodebookMonitor, count_indices  # noqa: F401
 from hourglass.estimators.constraints import parameter_constraints
 from hourglass.estimators.conv import ConvAutoEncoder
 from hourglass.estimators.params import store_parameters
@@ -196,7 +196,14 @@ class VQAutoEncoder(ConvAutoEncoder):
         ).astype(np.float32)
 
     def codebook_usage(self, X: Any | None = None) -> dict[str, float]:
-        """Share of codes in use and the perplexity, on ``X`` or (None) from training's averages.
+        """Share of codes in use and the perplexity, on ``X`` or (None) on the training items.
+
+        With ``X=None``: the indices of (up to 2048) training items counted after fit
+        (``index_counts_``: the count behind ``history_.metrics['codebook_used' / 'perplexity']``
+        every epoch, here on the final weights). A model trained by ``partial_fit`` has none: it
+        counts on (up to 2048) items of its first chunk, or, saved and loaded, gives the vectors
+        assigned in training steps since it was loaded (NaN before any: pass ``X``). A code is in
+        use when it gets at least 1 % of the share it would get if all codes were used equally.
 
         Examples
         --------
@@ -205,7 +212,13 @@ class VQAutoEncoder(ConvAutoEncoder):
         """
         check_is_fitted(self, "module_")
         if X is None:
-            return self.module_.bottleneck.usage()
+            counts = getattr(self, "index_counts_", None)
+            probe = getattr(self, "_metrics_probe", None)
+            if counts is None and probe is not None:
+                counts = count_indices(self.module_, probe[:PRIOR_SAMPLE])
+            if counts is None:
+                return self.module_.bottleneck.usage()
+            return usage_of(torch.from_numpy(np.asarray(counts, np.float64)))
         counts = np.bincount(self.encode_indices(X).ravel(), minlength=self.n_codes_)
         return usage_of(torch.from_numpy(counts.astype(np.float64)))
 

@@ -87,6 +87,11 @@ class VectorQuantizer(nn.Module):
         Moving average of the sum of the vectors each code gets.
     initialized : () tensor
         Whether the codebook was seeded from a first batch of encoder outputs.
+    assigned : (K,) tensor
+        How many vectors each code was actually assigned in the training steps since
+        :meth:`reset_usage` (or since the module was built or loaded; not saved): what
+        :meth:`usage` reads. ``cluster_size`` cannot tell it, as re-seeding starts a dead code
+        at a live code's count.
 
     Examples
     --------
@@ -111,6 +116,8 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("cluster_size", torch.ones(self.codebook_size))
         self.register_buffer("embed_sum", codebook.clone())
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        # Not persistent: weights saved before it existed still load.
+        self.register_buffer("assigned", torch.zeros(self.codebook_size), persistent=False)
 
     @property
     def bits(self) -> float:
@@ -156,6 +163,7 @@ class VectorQuantizer(nn.Module):
         onehot = F.one_hot(index, self.codebook_size).type(flat.dtype)  # (n, K)
         counts = distributed.all_reduce_sum(onehot.sum(0))
         sums = distributed.all_reduce_sum(onehot.T @ flat)  # (K, dim)
+        self.assigned += counts
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
@@ -184,12 +192,22 @@ class VectorQuantizer(nn.Module):
         self.embed_sum[which] = fresh * weight
 
     def usage(self) -> dict[str, float]:
-        """Codebook usage from the moving-average counts: the share of live codes and the perplexity.
+        """Codebook usage in the training steps since :meth:`reset_usage`: the share of codes in
+        use and the perplexity.
 
-        The perplexity ``2 ** H`` (H the entropy of the code frequencies, in bits) is the number
-        of equally used codes that would carry as much information; at most ``codebook_size``.
+        From the vectors actually assigned to each code (``assigned``), not from
+        ``cluster_size``, in which a dead code re-seeded again and again looks alive. The
+        perplexity ``2 ** H`` (H the entropy of the code frequencies, in bits) is the number of
+        equally used codes that would carry as much information; at most ``codebook_size``.
+        Both are NaN when no training step was counted.
         """
-        return usage_of(self.cluster_size)
+        if not bool(self.assigned.sum() > 0):
+            return {"codebook_used": math.nan, "perplexity": math.nan}
+        return usage_of(self.assigned)
+
+    def reset_usage(self) -> None:
+        """Start counting the assignments that :meth:`usage` reads afresh (at an epoch's start, say)."""
+        self.assigned.zero_()
 
     def extra_repr(self) -> str:
         return f"codebook_size={self.codebook_size}, dim={self.dim}, decay={self.decay}"

@@ -12,13 +12,15 @@ See :mod:`hourglass.uses.compression` for what the fingerprint ties the file to 
 from __future__ import annotations
 
 import math
+import os
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hourglass.exceptions import DataFileError
+from hourglass.exceptions import DataFileError, InvalidInputError
 from hourglass.uses.entropy_coding import CODERS, decode_payload
 
 MAGIC = b"HGVQ"
@@ -51,14 +53,59 @@ def pack_header(
     return head + _TAIL.pack(len(payload), crc)
 
 
-def read_header(data: bytes) -> Header:
+def file_bytes(data: Any) -> bytes:
+    """A compressed file's contents as ``bytes``, from any bytes-like object.
+
+    ``bytes``, ``bytearray``, ``memoryview`` or a 1-D ``uint8`` array (``np.fromfile``) are the
+    file's bytes; a path is not (it was read as bytes, and its text did not start with the
+    magic bytes), nor is anything else.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the type given, when ``data`` is not bytes-like.
+
+    Examples
+    --------
+    >>> file_bytes(np.frombuffer(b"HGVQ", np.uint8))
+    b'HGVQ'
+    """
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = str(data) if len(str(data)) <= 200 else str(data)[:200] + "..."
+        raise InvalidInputError(
+            f"data is the path {path!r} (a {type(data).__name__}); expected the file's bytes, e.g. "
+            f"Path({path!r}).read_bytes()"
+        )
+    if isinstance(data, np.ndarray) and (data.dtype != np.uint8 or data.ndim != 1):
+        raise InvalidInputError(
+            f"data is a {data.ndim}-D {data.dtype} array; expected the file's bytes (bytes, or a 1-D "
+            "uint8 array)"
+        )
+    try:
+        return memoryview(data).tobytes()  # bytearray, memoryview, uint8 array, mmap, ...
+    except TypeError:
+        what = "None" if data is None else f"a {type(data).__name__}"
+        raise InvalidInputError(
+            f"data is {what}; expected the file's bytes (bytes, bytearray, memoryview or a "
+            "1-D uint8 array), e.g. Path('images.hgvq').read_bytes()"
+        ) from None
+
+
+def read_header(data: Any) -> Header:
     """Parse and check a compressed file's header, its length and its CRC.
+
+    ``data`` is the file's bytes, as any bytes-like object (see :func:`file_bytes`).
 
     Raises
     ------
     DataFileError
         If ``data`` is not such a file, is truncated, or does not match its CRC.
+    InvalidInputError
+        If ``data`` is not bytes-like (a path, say).
     """
+    data = file_bytes(data)
     if not data or data[:4] != MAGIC[: len(data[:4])]:
         raise DataFileError(
             "not an hourglass compressed file (it does not start with the 'HGVQ' magic bytes)"
@@ -89,7 +136,7 @@ def read_header(data: bytes) -> Header:
 
 
 def read_indices(
-    data: bytes, fingerprint: bytes, grid_shape: tuple[int, ...], n_codes: int, prior: np.ndarray
+    data: Any, fingerprint: bytes, grid_shape: tuple[int, ...], n_codes: int, prior: np.ndarray
 ) -> np.ndarray:
     """The index grids (n, *grid_shape) of a compressed file, checked against what its model says.
 
@@ -102,6 +149,7 @@ def read_indices(
         If ``data`` is damaged, was made by another model, or announces more indices than its
         payload can hold (see :func:`check_count`).
     """
+    data = file_bytes(data)
     header = read_header(data)
     if header.fingerprint != fingerprint:
         raise DataFileError(

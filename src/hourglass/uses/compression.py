@@ -40,7 +40,15 @@ from hourglass.data.memory import check_fits_in_memory
 from hourglass.exceptions import InvalidInputError
 from hourglass.exceptions import with_article as _a
 from hourglass.uses.codec_metrics import CompressionReport, psnr
-from hourglass.uses.compressed_file import MAGIC, VERSION, Header, pack_header, read_header, read_indices
+from hourglass.uses.compressed_file import (
+    MAGIC,
+    VERSION,
+    Header,
+    file_bytes,
+    pack_header,
+    read_header,
+    read_indices,
+)
 from hourglass.uses.entropy_coding import (
     CODERS,
     DEFLATE_MAX_RATIO,
@@ -133,26 +141,31 @@ def compress(model: Any, X: Any, coder: str | None = None) -> bytes:
     return header + payload
 
 
-def decompress_indices(model: Any, data: bytes) -> np.ndarray:
-    """The index grids (n, *grid) a compressed file holds, after checking it was made by ``model``."""
+def decompress_indices(model: Any, data: Any) -> np.ndarray:
+    """The index grids (n, *grid) a compressed file holds, after checking it was made by ``model``.
+
+    ``data`` is the file's bytes, as any bytes-like object (see :func:`decompress`).
+    """
     check_codec_model(model)
     return read_indices(
         data, model_fingerprint(model), model.grid_shape_, model.n_codes_, model.index_prior()
     )
 
 
-def decompress(model: Any, data: bytes) -> np.ndarray:
+def decompress(model: Any, data: Any) -> np.ndarray:
     """The reconstruction a compressed file decodes to under ``model``: ``(n, *input_shape_)``.
 
     The same as ``model.reconstruct(X)`` for the ``X`` that was compressed (bit for bit on the
-    same device).
+    same device). ``data`` is the file's bytes: ``bytes``, ``bytearray``, ``memoryview`` or a
+    1-D ``uint8`` array (``Path(file).read_bytes()``, ``np.fromfile(file, np.uint8)``).
 
     Raises
     ------
     DataFileError
         If ``data`` is not a file of ``model`` or is damaged (see :func:`decompress_indices`).
     InvalidInputError
-        If the decoded samples would not fit in the memory available.
+        If ``data`` is not bytes-like (a path, say), or if the decoded samples would not fit
+        in the memory available.
     """
     indices = decompress_indices(model, data)
     values = len(indices) * math.prod(model.input_shape_)
@@ -160,8 +173,9 @@ def decompress(model: Any, data: bytes) -> np.ndarray:
     return model.decode_indices(indices)
 
 
-def compression_report(model: Any, X: np.ndarray, data: bytes) -> CompressionReport:
+def compression_report(model: Any, X: np.ndarray, data: Any) -> CompressionReport:
     """Bytes in and out, bits per pixel and per value, and the PSNR of ``data`` (from ``X``)."""
+    data = file_bytes(data)
     X = np.asarray(X)
     if X.ndim == len(model.input_shape_) and model.input_shape_[0] == 1:
         X = X[:, None]
