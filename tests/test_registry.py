@@ -112,3 +112,19 @@ def test_report_sections_are_chosen_by_registered_bottleneck_kind():
     assert {"plain", "gaussian", "quantized"} <= set(CODE_SECTIONS)
     for kind in ("VariationalAutoEncoder", "VQAutoEncoder", "AutoEncoder", "ConvAutoEncoder"):
         assert getattr(hourglass, kind).bottleneck_kind in CODE_SECTIONS
+
+
+def test_every_public_exception_and_warning_is_exported_at_the_top():
+    # A user filters a warning by its class: `warnings.simplefilter("ignore",
+    # hourglass.IdentifierColumnWarning)` failed with AttributeError when only hourglass.exceptions had it.
+    import inspect
+
+    from hourglass import exceptions
+
+    public = {
+        name
+        for name, obj in vars(exceptions).items()
+        if inspect.isclass(obj) and issubclass(obj, Warning | exceptions.HourglassError)
+    }
+    assert public <= set(hourglass.__all__)
+    assert all(getattr(hourglass, name) is getattr(exceptions, name) for name in public)

@@ -25,10 +25,14 @@ from hourglass.exceptions import (
     DataFileError,
     ExportError,
     HourglassError,
+    IdentifierColumnWarning,
     InvalidInputError,
     MissingDependencyError,
     ModelFileError,
+    OutputError,
     OutputExistsError,
+    OutputLockedError,
+    PosteriorCollapseWarning,
     TrainingDivergedError,
 )
 from hourglass.registry import ESTIMATOR_MODULES as _ESTIMATOR_MODULES
@@ -105,9 +109,13 @@ __all__ = [
     "DataFileError",
     "ModelFileError",
     "OutputExistsError",
+    "OutputError",
+    "OutputLockedError",
     "TrainingDivergedError",
     "CallbackError",
     "ExportError",
     "MissingDependencyError",
+    "IdentifierColumnWarning",
+    "PosteriorCollapseWarning",
     "__version__",
 ]
