@@ -67,17 +67,21 @@ def test_cluster_runs_the_same_pipeline_on_codes_pca_and_raw(model, digits, monk
         embed.append((Z.shape, *args))
         return real_embed(Z, *args, **kwargs)
 
-    def spy_fit_predict(Z, *args):
-        fit_predict.append(args)
-        return real_fit_predict(Z, *args)
+    def spy_fit_predict(Z, *args, **kwargs):
+        fit_predict.append((*args, kwargs.get("n_init", 10)))
+        return real_fit_predict(Z, *args, **kwargs)
 
     monkeypatch.setattr(clustering, "_embed", spy_embed)
     monkeypatch.setattr(clustering, "_fit_predict", spy_fit_predict)
     cluster(model, X, labels=y, manifold=manifold, random_state=3)
     assert [shape for shape, *_ in embed] == [(150, 4), (150, 4), (150, 64)]  # codes, PCA codes, raw
     assert {tuple(rest) for _, *rest in embed} == {(manifold, 10, 3)}
-    # With the spectral step, k-means also clusters each representation itself, to judge the step.
-    assert fit_predict == [("kmeans", 10, 3)] * (6 if manifold == "spectral" else 3)
+    # With the spectral step, k-means (one start) also clusters each representation itself, to
+    # judge the step; here the step is kept for all three.
+    if manifold == "spectral":
+        assert fit_predict == [("kmeans", 10, 3, 10), ("kmeans", 10, 3, 1)] * 3
+    else:
+        assert fit_predict == [("kmeans", 10, 3, 10)] * 3
 
 
 def test_cluster_same_seed_gives_same_clusters(model, digits):

@@ -96,11 +96,13 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: b
     raise InvalidInputError(f"{name}={value!r}; expected one of {expected}")
 
 
-def _fit_predict(Z: np.ndarray, method: str, n_clusters: int, random_state: int) -> np.ndarray:
+def _fit_predict(
+    Z: np.ndarray, method: str, n_clusters: int, random_state: int, n_init: int = 10
+) -> np.ndarray:
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
-        return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(Z)
+        return KMeans(n_clusters, n_init=n_init, random_state=random_state).fit_predict(Z)
     if method == "gmm":
         from sklearn.mixture import GaussianMixture
 
@@ -319,9 +321,13 @@ def cluster(
             # clusters of the embedding: they relax the normalized cut of this graph, so clusters
             # that cut it more than k-means on Z itself mean the embedding misled (see Notes).
             spectral = _fit_predict(embedded, "kmeans", n_clusters, random_state)
-            direct = _fit_predict(Z, "kmeans", n_clusters, random_state)
+            # One start of k-means on Z to judge by: ten, as the clustering itself takes, cost
+            # Fashion-MNIST's 784 raw pixels 13 s of a 41 s cluster(); kept only where it wins.
+            direct = _fit_predict(Z, "kmeans", n_clusters, random_state, n_init=1)
             spectral_cut, direct_cut = normalized_cut(graph, spectral), normalized_cut(graph, direct)
             if direct_cut < spectral_cut:
+                direct = _fit_predict(Z, "kmeans", n_clusters, random_state)
+                direct_cut = min(direct_cut, normalized_cut(graph, direct))
                 fallbacks[name] = (
                     f"{name}: clustered without the spectral step, whose k-means clusters cut the "
                     f"neighbour graph more (normalized cut {spectral_cut:.3g}) than k-means on the {name} "
