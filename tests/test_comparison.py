@@ -227,7 +227,7 @@ def test_the_verdict_follows_the_table(comparison):
             [0.9188, 1.025],
             [2.418, 0.8887],
             "in standardized units, the autoencoder beats PCA at code size 2 (0.919x its error); "
-            "PCA wins at 8 (1.02x). In the data's raw units it differs: the autoencoder beats PCA at "
+            "PCA wins at 8 (1.025x). In the data's raw units it differs: the autoencoder beats PCA at "
             "code size 8 (0.889x its error); PCA wins at 2 (2.42x)",
         ),
         ([0.8055, 0.8244], [0.5731, 0.8954], "in standardized units, the autoencoder beats PCA at every "
@@ -243,11 +243,13 @@ def test_the_verdict_names_its_units_and_where_raw_units_disagree(ratios, raw, e
 
 
 def test_the_verdict_of_a_table_in_raw_units_says_how_they_compare(raw_comparison):
+    from hourglass.data.units import ratio_text
+
     verdict, row = raw_comparison.verdict(), raw_comparison.table.iloc[0]
     assert verdict.startswith("in standardized units, ")
     differs = comparison_module.outcome(row["ratio_raw"]) != comparison_module.outcome(row["ratio"])
     assert ("In the data's raw units it differs" in verdict) == differs
-    assert (f"({row['ratio_raw']:.3g}x" in verdict) == differs
+    assert (f"({ratio_text(row['ratio_raw'])}" in verdict) == differs
     assert verdict.endswith("the same in the data's raw units") != differs
 
 

@@ -161,6 +161,14 @@ def test_check_writable_refuses_existing_without_force(tmp_path):
     assert fileio.check_writable(tmp_path / "x.npy", force=True) == tmp_path / "x.npy"
 
 
+def test_check_writable_refuses_a_folder_where_a_file_goes_even_with_force(tmp_path):
+    # --report r.html --force onto a folder r.html ran the whole command, then failed to write.
+    (tmp_path / "r.html").mkdir()
+    with pytest.raises(OutputError, match="'.*r.html' is a folder, and the output written there is a file"):
+        fileio.check_writable(tmp_path / "r.html", force=True, file=True)
+    assert fileio.check_writable(tmp_path / "r.html", force=True) == tmp_path / "r.html"  # a model folder
+
+
 def test_output_lock_refuses_a_second_writer_naming_the_first(tmp_path):
     with locks.output_lock(tmp_path / "m"):
         info = json.loads((tmp_path / "m.lock").read_text())

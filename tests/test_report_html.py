@@ -158,6 +158,8 @@ def test_report_table_prints_huge_errors_in_scientific_notation():
         (2.5e-6, False, "2.500e-06"),
         (4.0, False, "4"),
         (61.234, True, "61.23"),
+        (0.003904, True, "0.0039"),  # PCA's fit read "0.00" seconds
+        (0.0, True, "0.00"),
         (float("nan"), False, "—"),
         ("AE", False, "AE"),
     ],

@@ -30,14 +30,15 @@ def test_conv_reconstruct_report_shows_originals_reconstructions_pca_and_code_ma
     headings = _headings(html)
     assert "Reconstructions" in headings and "Map of the codes" in headings
     assert "PCA with 6 components" in html and "one colour scale" in html
-    assert "mean reconstruction MSE (training data)" in html and "code size 6" in html
+    # Fitted on X: the figures are the training samples', the validation split left to the held-out ones.
+    assert "mean reconstruction MSE (180 training samples)" in html and "code size 6" in html
 
 
 def test_conv_report_labels_errors_held_out_when_given_held_out_samples(images):
     X, _ = images
     ae = _conv(code_size=6).fit(X[:150])
     html = model_report(ae, X[:150], "digits", held_out=X[150:]).to_html()
-    assert "mean reconstruction MSE (held-out data)" in html and "training data" not in html
+    assert "mean reconstruction MSE (50 held-out samples)" in html and "training samples" not in html
 
 
 def test_unet_restoration_report_headlines_the_task_against_its_baseline(images):
@@ -45,12 +46,13 @@ def test_unet_restoration_report_headlines_the_task_against_its_baseline(images)
     ae = _conv(task="denoise", noise_level=0.2, channels=(4, 8)).fit(np.repeat(np.repeat(X, 2, 2), 2, 3))
     html = model_report(ae, np.repeat(np.repeat(X[:8], 2, 2), 2, 3), "digits").to_html()
     summary = html[html.index('id="section-0"') : html.index('id="section-1"')]
-    assert "autoencoder PSNR, training data (dB)" in summary
+    # Eight of the 200 images it was fitted on: the report cannot tell which were validation ones.
+    assert "autoencoder PSNR, given data (dB)" in summary
     assert re.search(r"gain over (non-local means|total variation) \(dB\)", summary)
     assert "reconstruction MSE" not in html  # clean input passed through says nothing about denoising
     assert "no code size" in html and "code size 2" not in html
     assert "gaussian noise, sigma 0.2" in html
-    assert "Mean over 4 training images" in html
+    assert "Mean over 8 given images" in html
 
 
 def test_task_summary_refuses_reconstruct(images):
@@ -59,3 +61,16 @@ def test_task_summary_refuses_reconstruct(images):
     ae = _conv(code_size=4).fit(images[0][:64])
     with pytest.raises(InvalidInputError, match="restoration task"):
         ae.task_summary(images[0][:4])
+
+
+def test_a_restoration_headline_is_scored_on_every_held_out_image_up_to_64(images):
+    # It rested on 4 images: non-local means' mean PSNR over 4 photo patches ran from 27 to 33.5 dB.
+    from hourglass.estimators.fitting import held_out_sample
+
+    X = np.repeat(np.repeat(images[0], 2, 2), 2, 3)
+    ae = _conv(task="denoise", noise_level=0.2, channels=(4, 8)).fit(X)
+    held_out = held_out_sample(ae)
+    assert len(held_out) == 20  # the whole validation split, where 16 items were kept
+    html = model_report(ae, X[:8], "digits", held_out=held_out).to_html()
+    assert "Mean over 20 held-out images" in html and "4 of the 20 held-out images scored" in html
+    assert ae.task_summary(np.concatenate([held_out] * 4))["training images scored"] == 64

@@ -144,7 +144,7 @@ def cluster(
         check_save_suffix(output, TABLE_SAVE_SUFFIXES)  # before any work; the assignments are a table
     for path in (output, None if report is None else report_file(report)):
         if path is not None:
-            check_writable(path, force)
+            check_writable(path, force, file=True)
     estimator = load_model(model)
     dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels, quiet)
     result = cluster_codes(
@@ -370,9 +370,9 @@ def score(
     if n_maps < 0:
         raise InvalidInputError(f"--n-maps {n_maps}; expected 0 (all) or a positive number")
     fixed = _parse_threshold(threshold)
-    check_writable(output, force)
+    check_writable(output, force, file=True)
     if report is not None:
-        check_writable(report_file(report), force)
+        check_writable(report_file(report), force, file=True)
     if maps is not None:
         check_writable(maps, force=True)
     estimator = load_model(model)

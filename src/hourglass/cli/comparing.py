@@ -118,7 +118,7 @@ def compare(
         check_save_suffix(output, TABLE_SAVE_SUFFIXES)  # before any training
     for path in (report, output):
         if path is not None:
-            check_writable(path if path == output else report_file(path), force)
+            check_writable(path if path == output else report_file(path), force, file=True)
     from hourglass.data.loading import Dataset
     from hourglass.uses.comparison import compare as run_compare
 

@@ -145,26 +145,42 @@ def fit(
         echo(estimator.history_.recipe_summary(), quiet)
         echo(f"saved the model to {out}", quiet)
         if report is not None:
-            from hourglass.estimators.fitting import held_out_sample, training_sample
-            from hourglass.report.build import model_report
-            from hourglass.train.tasks import task_of
+            _write_report(estimator, dataset, data, report, force, quiet)
 
-            X, labels, name = report_sample(dataset, quiet) if dataset is not None else (None, None, "")
-            if X is None:
-                X = training_sample(estimator)
-                name = Path(data).name
-            if X is not None:
-                shape = dataset.image_shape if dataset is not None else None
-                # A restoration task is judged on the validation split, never on what it trained on.
-                held_out = held_out_sample(estimator) if task_of(estimator).restoration else None
-                source = None
-                if held_out is not None:
-                    what = "random patches of the training photos" if dataset is None else "samples"
-                    source = f"the validation split ({what} that training never used)"
-                path = model_report(
-                    estimator, X, name, shape, labels, held_out=held_out, held_out_source=source
-                ).save(report_file(report), force)
-                echo(f"wrote the report to {path}", quiet)
+
+def _write_report(estimator, dataset, data: Path, report: Path, force: bool, quiet: bool) -> None:
+    """The model report of a fit: on its training rows (the validation rows are the held-out
+    figures'), or a restoration task's on validation items."""
+    from hourglass.estimators.fitting import held_out_sample, training_rows, training_sample
+    from hourglass.report.build import model_report
+    from hourglass.train.tasks import task_of
+
+    if dataset is not None:
+        # The figures said "training data" of every row, the validation rows among them.
+        train = training_rows(estimator, dataset.X)
+        X, labels, name = report_sample(dataset, quiet, among=train)
+        role = None if train is None else "training"
+    else:  # photos read by the model: the training items it kept
+        X, labels, name, role = training_sample(estimator), None, Path(data).name, "training"
+    if X is None:
+        return
+    shape = dataset.image_shape if dataset is not None else None
+    # A restoration task is judged on the validation split, never on what it trained on.
+    held_out = held_out_sample(estimator) if task_of(estimator).restoration else None
+    source = None
+    if held_out is not None:
+        what = (
+            # Patches are cut at random from every photo, the validation ones too: they can
+            # share pixels with training patches, and the photos are not held out.
+            "patches cut at random from the same photos as the training patches"
+            if dataset is None
+            else "samples that training never used"
+        )
+        source = f"the validation split ({what})"
+    path = model_report(
+        estimator, X, name, shape, labels, held_out=held_out, held_out_source=source, data_role=role
+    ).save(report_file(report), force)
+    echo(f"wrote the report to {path}", quiet)
 
 
 fit.__signature__ = with_declared_options(fit)  # type: ignore[attr-defined]
@@ -201,32 +217,26 @@ def fit_summary(estimator, resumed: bool = False) -> str:
     return line + f" (loss {estimator.loss_}: {estimator.loss_reason_})"
 
 
-#: Below this many validation rows the end-of-fit line says how few they were.
-FEW_VALIDATION_ROWS = 100
-
-
 def validation_text(estimator) -> str:
-    """``; validation MSE 0.38 in standardized units (916 in the data's raw units)``, or nothing."""
-    from hourglass.data.units import headline, units_of
+    """``; validation MSE 0.38 in standardized units (916 in the data's raw units)``, or nothing.
+
+    The figures and their caveat are :func:`~hourglass.estimators.held_out.held_out_error`'s,
+    which the model report's summary states too.
+    """
+    from hourglass.data.units import headline, ratio_text
+    from hourglass.estimators.held_out import held_out_error
 
     raw = getattr(estimator, "validation_mse_", None)
     if raw is None:
         return ""
-    scaled = getattr(estimator, "validation_mse_scaled_", None)
-    if scaled is None:  # a model saved before the scaled figure existed
+    figures = held_out_error(estimator)
+    if figures is None:  # a model saved before the scaled figure existed
         return f"; validation MSE {raw:.5g} per value, in the data's units"
-    text = f"; validation MSE per value {headline(scaled, raw, units_of(estimator.scaler_))}"
-    pca = getattr(estimator, "validation_pca_mse_", None)
-    if pca:  # None on models saved before it, or where PCA does not compare; 0: PCA is exact
-        text += f", {scaled / pca:.3g}x PCA's at the same code size on the same rows"
-    rows = estimator.history_.recipe.get("validation_rows")
-    if isinstance(rows, int) and rows < FEW_VALIDATION_ROWS:
-        # On wine's 18 rows, which also chose the epoch kept, the ratio read 0.61x where 36
-        # test rows gave 0.80x, and diabetes' 0.75x was 1.06x: a figure to read with its size.
-        text += (
-            f", on only {rows} held-out rows that also chose the epoch kept "
-            "(hourglass compare tests on unseen rows)"
-        )
+    text = f"; validation MSE per value {headline(figures.scaled, figures.raw, figures.units)}"
+    if figures.ratio is not None:
+        text += f", {ratio_text(figures.ratio)} PCA's at the same code size on the same rows"
+    if figures.caveat:
+        text += f", {figures.caveat}"
     return text
 
 
@@ -259,7 +269,7 @@ def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool
 
     refuse_other_folder(out)  # before training: a run is not thrown away at its save
     if report is not None:
-        check_writable(report_file(report), force)
+        check_writable(report_file(report), force, file=True)
     checkpoint = out.with_name(out.name + ".checkpoint")
     if checkpoint.exists() and not checkpoint.is_dir():
         raise InvalidInputError(f"{str(checkpoint)!r} is a file; the checkpoint of {str(out)!r} goes there")

@@ -93,18 +93,29 @@ def is_image_folder(source: str) -> bool:
     return path.is_dir() and not any(p.name.removesuffix(".gz").endswith("-ubyte") for p in path.iterdir())
 
 
-def report_sample(dataset: Dataset, quiet: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+def report_sample(
+    dataset: Dataset, quiet: bool, among: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """The data a report or a comparison uses: all of it, or a stated sample of streamed data.
 
-    Returns the rows, their labels and the data's name (saying the sample when there is one).
+    ``among``: only these rows (a fit's training rows). Returns the rows, their labels and the
+    data's name (saying the sample when there is one).
     """
     from hourglass.data.sources import sample_rows, streams
 
     if not streams(dataset.X):
-        return dataset.X, dataset.y, dataset.name
+        if among is None:
+            return dataset.X, dataset.y, dataset.name
+        return dataset.X[among], None if dataset.y is None else dataset.y[among], dataset.name
     rows, picks, how = sample_rows(dataset.X)
-    echo(f"{dataset.name} is streamed from disk; the report and comparison use {how}", quiet)
     labels = dataset.y[picks] if dataset.y is not None else None
+    if among is not None:
+        import numpy as np
+
+        keep = np.isin(picks, among)
+        rows, labels = rows[keep], None if labels is None else labels[keep]
+        how += f", the {int(keep.sum())} of them the model trained on"
+    echo(f"{dataset.name} is streamed from disk; the report and comparison use {how}", quiet)
     return rows, labels, f"{dataset.name} ({how})"
 
 

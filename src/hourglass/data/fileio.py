@@ -122,7 +122,7 @@ def write_refusal(folder: str | Path, exc: OSError) -> str:
     return f"{str(folder)!r} refused a new file: {exc.strerror or exc}"
 
 
-def check_writable(path: str | Path, force: bool = False) -> Path:
+def check_writable(path: str | Path, force: bool = False, file: bool = False) -> Path:
     """Return ``path`` as a Path once it is known that an output can be written there.
 
     Checks, before any work is done: ``path`` does not exist (unless ``force``), no ancestor of
@@ -135,13 +135,17 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
         Where an output will be written.
     force : bool, default=False
         Allow replacing an existing file or folder.
+    file : bool, default=False
+        The output is a file: a folder at ``path`` is refused even with ``force``, which replaces
+        a file, never a folder with one.
 
     Raises
     ------
     OutputExistsError
         If ``path`` exists and ``force`` is False.
     OutputError
-        If ``path`` lies under a regular file or in a folder that cannot be written.
+        If ``path`` lies under a regular file or in a folder that cannot be written, or, for a
+        ``file``, is a folder.
 
     Examples
     --------
@@ -155,6 +159,12 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
         )
     if os.path.lexists(path) and not force:
         raise OutputExistsError(f"{str(path)!r} exists already; pass force=True (--force) to overwrite it")
+    if file and path.is_dir():
+        # Refused before any work: the write at the end failed with "Is a directory".
+        raise OutputError(
+            f"{str(path)!r} is a folder, and the output written there is a file; force does not replace "
+            "a folder: give the file another name or move the folder"
+        )
     folder = _nearest_existing(path.parent)
     if not folder.is_dir():
         raise OutputError(f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder")

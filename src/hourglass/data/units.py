@@ -61,4 +61,20 @@ def headline(value: float, raw: float | None, units: str) -> str:
     return text
 
 
-__all__ = ["UNITS_SHORT", "UNITS_TEXT", "headline", "units_of"]
+def ratio_text(ratio: float) -> str:
+    """A ratio of two errors as headlines print it: ``0.786x``, ``1.18x``; near 1, to 3 decimals.
+
+    Three significant digits everywhere else, but from 1 to 1.1 a fourth: ``.3g`` printed
+    1.004 as ``1x`` beside the words "PCA wins", and 0.995 as ``0.995x``, so the two sides of
+    a tie read with unequal precision.
+
+    Examples
+    --------
+    >>> ratio_text(0.7864), ratio_text(1.004), ratio_text(1.18), ratio_text(12.34)
+    ('0.786x', '1.004x', '1.18x', '12.3x')
+    """
+    ratio = float(ratio)
+    return f"{ratio:.4g}x" if 1.0 <= ratio < 1.1 else f"{ratio:.3g}x"
+
+
+__all__ = ["UNITS_SHORT", "UNITS_TEXT", "headline", "ratio_text", "units_of"]

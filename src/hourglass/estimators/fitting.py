@@ -151,6 +151,8 @@ def split_source(est: Any, source: TrainingSource) -> tuple[np.ndarray, np.ndarr
     entries on it: the validation items' number, and a word on repeated items where there are any."""
     groups = source.duplicate_groups()
     train, val = split(est, len(source), groups)
+    # Kept (not saved) so that a report on the data just fitted scores the training rows alone.
+    est._split_items = (len(source), train)
     note: dict[str, Any] = {}
     if len(val):
         note["validation_rows"] = int(len(val))
@@ -191,19 +193,55 @@ def _fewest_for_split(fraction: float) -> int:
     return n
 
 
+#: A restoration task's headline is scored on up to this many validation items
+#: (:data:`~hourglass.train.restoration.SCORED_IMAGES`), within :data:`HELD_OUT_VALUES` values.
+HELD_OUT_ITEMS = 64
+HELD_OUT_VALUES = 1 << 21
+
+
 def keep_report_samples(est: Any, train: Any, val: Any) -> None:
     """A few training items, and validation items, in the data's units, for reports.
 
-    A restoration task's headline must be judged on held-out data, hence the second.
+    A restoration task's headline must be judged on held-out data, hence the second: 16 items,
+    or for a restoration task up to :data:`HELD_OUT_ITEMS` (within :data:`HELD_OUT_VALUES`).
     """
     scale, offset = est.scaler_.scale, est.scaler_.offset
     est._report_sample = first_items(train, 16).numpy() * scale + offset
-    est._report_held_out = None if val is None else first_items(val, 16).numpy() * scale + offset
+    held = 16
+    if task_of(est).restoration:
+        values = max(1, math.prod(first_items(train, 1).shape[1:]))
+        held = max(held, min(HELD_OUT_ITEMS, HELD_OUT_VALUES // values))
+    est._report_held_out = None if val is None else first_items(val, held).numpy() * scale + offset
 
 
 def training_sample(est: Any) -> np.ndarray | None:
     """A few training items in the data's units, for reports (None before a fit)."""
     return getattr(est, "_report_sample", None)
+
+
+def training_rows(est: Any, X: Any) -> np.ndarray | None:
+    """The indices of ``X``'s training items, when ``X`` is the data the model's last ``fit`` split.
+
+    That is, ``X`` has as many items as that fit's data and its first training items are those
+    the model kept for reports (:func:`training_sample`). None otherwise: other data, a sample of
+    it, a model loaded from a folder (which keeps no split) or fitted by ``partial_fit`` alone.
+
+    Examples
+    --------
+    >>> ae = AutoEncoder(epochs=1).fit(X)  # doctest: +SKIP
+    >>> X[training_rows(ae, X)]            # doctest: +SKIP
+    """
+    split, kept = getattr(est, "_split_items", None), training_sample(est)
+    if split is None or kept is None or not isinstance(X, np.ndarray) or len(X) != split[0]:
+        return None
+    train = split[1]
+    rows = np.asarray(X[train[: len(kept)]], dtype=np.float64).reshape(len(kept), -1)
+    kept = np.asarray(kept, dtype=np.float64).reshape(len(kept), -1)
+    if rows.shape != kept.shape:
+        return None
+    # The kept items went through the scaler in float32 and back.
+    tolerance = 1e-4 * max(1.0, float(np.nanmax(np.abs(rows), initial=0.0)))
+    return train if np.allclose(rows, kept, rtol=1e-4, atol=tolerance, equal_nan=True) else None
 
 
 def held_out_sample(est: Any) -> np.ndarray | None:
@@ -405,6 +443,7 @@ def start_partial(est: Any, X: Any) -> Trainer:
     head = source.head()
     part.check_code_size(est, head)
     est.seed_ = as_seed(est.random_state)
+    est._split_items = None  # a model built from a chunk has no split for reports to cut by
     everything = np.arange(len(source))
     est._settle_scaling_and_architecture(source, head, everything, partial=True)
     build_module(est)
@@ -446,6 +485,7 @@ __all__ = [
     "start_partial",
     "start_run",
     "train_config",
+    "training_rows",
     "training_sample",
     "validation_mse",
 ]

@@ -177,7 +177,7 @@ class TaskPart:
         Parameters
         ----------
         X : array-like of shape (n, c, h, w)
-            Clean images, corrupted as in training (up to 4 of them, spread over ``X``).
+            Clean images, corrupted as in training (up to 64 of them, spread over ``X``).
         data_role : {'training', 'held-out'}, default='training'
             Whether the model trained on ``X``; every label says so.
 

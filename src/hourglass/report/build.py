@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from hourglass.data.units import UNITS_SHORT, units_of
+from hourglass.data.units import UNITS_SHORT, ratio_text, units_of
+from hourglass.exceptions import InvalidInputError
 from hourglass.report import plots
 from hourglass.report.html import Report
 from hourglass.report.sections import add_model_sections
 from hourglass.train.tasks import task_of
-from hourglass.uses.comparison import UNITS_TEXT, Comparison, outcome
+from hourglass.uses.comparison import UNITS_TEXT, Comparison
 from hourglass.uses.restoration import task_summary
+from hourglass.uses.verdicts import TIE_MARGIN, outcome
 
 N_SHOWN = 10  # images per row in reconstruction figures
 
@@ -77,7 +79,8 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
     verdict = comparison.verdict()
     report.add_text(
         f"{verdict[0].upper()}{verdict[1:]}. Each card: the autoencoder's held-out error over PCA's at "
-        f"one code size, {units}; below 1 the autoencoder wins (green), above 1 PCA wins (red)."
+        f"one code size, {units}; below {1 - TIE_MARGIN:g} the autoencoder wins (green), above "
+        f"{1 + TIE_MARGIN:g} PCA wins (red), and between them it is a tie."
     )
     if comparison.note:
         report.add_text(comparison.note + ".", heading="Units" if len(sample_shape) == 1 else "Code size")
@@ -97,11 +100,12 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
         comparison.shown_table().rename(columns=columns),
         heading="Held-out reconstruction error",
         caption=f"Mean squared error on held-out samples, {units}; PCA was fitted on the same scaled "
-        "training rows as the autoencoder. A ratio below 1 means the autoencoder reconstructs better "
-        "than PCA with the same number of code dimensions.",
+        f"training rows as the autoencoder. A ratio below {1 - TIE_MARGIN:g} means the autoencoder "
+        f"reconstructs better than PCA with the same number of code dimensions (within {TIE_MARGIN:.0%} "
+        "of 1, a tie).",
         highlight={"AE / PCA": "min", "AE MSE": "min", "PCA MSE": "min"},
-        # The lowest ratio is a success only if the autoencoder beats PCA there.
-        better_than={"AE / PCA": 1.0},
+        # The lowest ratio is a success only if the autoencoder beats PCA there, as the verdict says.
+        better_than={"AE / PCA": 1 - TIE_MARGIN},
     )
     ylabel = "held-out MSE" + (", standardized units" if comparison.units == "standardized" else "")
     report.add_figure(plots.error_vs_code_size(table, ylabel), heading="Error against code size")
@@ -156,18 +160,21 @@ def comparison_report(comparison: Comparison, dataset_name: str, image_shape=Non
 
 
 def ratio_cards(table, units: str = "data") -> tuple[dict[str, str], dict[str, str]]:
-    """One card per code size: the AE / PCA ratio in ``units``, marked a win (below 1) or a loss
-    (above 1), its label saying so where the data's raw units (``ratio_raw``) give the other verdict.
+    """One card per code size: the AE / PCA ratio in ``units``, marked a win or a loss as the
+    verdict judges it (:func:`~hourglass.uses.verdicts.outcome`: within 1 % of 1, a tie, unmarked),
+    its label saying so where the data's raw units (``ratio_raw``) give the other verdict.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> table = pd.DataFrame({"code_size": [2, 8], "ratio": [0.7864, 1.18], "ae_mse": [0.2, 0.1],
-    ...                       "pca_mse": [0.25, 0.085]})
+    >>> table = pd.DataFrame({"code_size": [2, 8, 16], "ratio": [0.7864, 1.18, 1.004],
+    ...                       "ae_mse": [0.2, 0.1, 0.1], "pca_mse": [0.25, 0.085, 0.1]})
     >>> cards, tones = ratio_cards(table)
     >>> list(cards.values()), list(tones.values())
-    (['0.786x PCA', '1.18x PCA'], ['win', 'loss'])
-    >>> print(list(ratio_cards(table.assign(ratio_raw=[2.42, 1.1]), "standardized")[0])[0])
+    (['0.786x PCA', '1.18x PCA', '1.004x PCA'], ['win', 'loss'])
+    >>> print(list(cards)[2])
+    code size 16: a tie (AE 0.1, PCA 0.1)
+    >>> print(list(ratio_cards(table.assign(ratio_raw=[2.42, 1.1, 1.0]), "standardized")[0])[0])
     ... # doctest: +NORMALIZE_WHITESPACE
     code size 2: the autoencoder wins in standardized units (AE 0.2, PCA 0.25);
     PCA wins in the data's raw units (2.42x)
@@ -176,22 +183,19 @@ def ratio_cards(table, units: str = "data") -> tuple[dict[str, str], dict[str, s
     in_units = "" if units == "data" else f" in {UNITS_SHORT[units]}"
     for row in table.itertuples(index=False):
         ratio = float(row.ratio)
+        # The verdict's rule: 0.995 read "the autoencoder wins" in green beside a verdict of a tie.
+        judged = outcome(ratio)
         label = (
-            f"code size {int(row.code_size)}: {_who_wins(ratio)}{in_units} "
+            f"code size {int(row.code_size)}: {_OUTCOME_WORDS[judged]}{in_units} "
             f"(AE {row.ae_mse:.4g}, PCA {row.pca_mse:.4g})"
         )
         raw = float(getattr(row, "ratio_raw", ratio))
-        if units != "data" and outcome(raw) != outcome(ratio):  # as Comparison.verdict judges them
-            label += f"; {_OUTCOME_WORDS[outcome(raw)]} in the data's raw units ({raw:.3g}x)"
-        cards[label] = f"{ratio:.3g}x PCA"
-        if ratio != 1 and np.isfinite(ratio):
-            tones[label] = "win" if ratio < 1 else "loss"
+        if units != "data" and outcome(raw) != judged:
+            label += f"; {_OUTCOME_WORDS[outcome(raw)]} in the data's raw units ({ratio_text(raw)})"
+        cards[label] = f"{ratio_text(ratio)} PCA"
+        if judged != "tie":
+            tones[label] = judged
     return cards, tones
-
-
-def _who_wins(ratio: float) -> str:
-    """The card's words for one AE / PCA ratio (exactly 1: a tie, as the card's colour)."""
-    return _OUTCOME_WORDS["win" if ratio < 1 else "loss" if ratio > 1 else "tie"]
 
 
 _OUTCOME_WORDS = {"win": "the autoencoder wins", "loss": "PCA wins", "tie": "a tie"}
@@ -222,6 +226,7 @@ def model_report(
     labels=None,
     held_out=None,
     held_out_source: str | None = None,
+    data_role: str | None = None,
 ) -> Report:
     """A report on one fitted model and the data it was fitted on.
 
@@ -236,22 +241,27 @@ def model_report(
     ----------
     estimator : fitted AutoEncoder or ConvAutoEncoder
     X : ndarray
-        The data the model was fitted on (or a sample of it).
+        Samples to show and score. The data the model was just fitted on is cut to its training
+        items (the validation items are the held-out figures'), which the labels then name;
+        other samples (or those of a model loaded from a folder, which keeps no split) are
+        labelled the samples given.
     dataset_name : str
     image_shape : tuple, optional
         How a row of ``X`` reshapes into an image.
     labels : ndarray, optional
-        Labels of the scored samples, to colour the code map.
+        Labels of the samples of ``X``, to colour the code map.
     held_out : ndarray, optional
         Samples the model never trained on. Every error is measured on them when given, on
-        ``X`` otherwise, and each is labelled training or held-out accordingly.
+        ``X`` otherwise, and each is labelled accordingly.
     held_out_source : str, optional
         Where ``held_out`` comes from (e.g. "the validation split"), shown in the summary.
+    data_role : {'training'}, optional
+        Say that ``X`` holds training samples only, as the CLI does with a sample of them; by
+        default the report finds out as described under ``X``.
     """
     restoration = task_of(estimator).restoration
-    scored, role = (X, "training") if held_out is None else (np.asarray(held_out), "held-out")
-    if held_out is not None:
-        labels = None  # labels belong to X
+    scored, labels, role = _scored_samples(estimator, X, labels, held_out, data_role)
+    what = _samples_text(role, len(scored))
     report = Report(f"{type(estimator).__name__} on {dataset_name}", _model_subtitle(estimator))
     summary: dict[str, float | str] = {}
     if held_out is not None and held_out_source:
@@ -261,7 +271,7 @@ def model_report(
         summary.update(task_summary(estimator, scored, role))
     else:
         _held_out_summary(summary, estimator)
-        error, note = _error_summary(summary, estimator, scored, role)
+        error, note = _error_summary(summary, estimator, scored, what)
     summary.update(
         {
             "best epoch": int(estimator.history_.best_epoch),
@@ -287,19 +297,44 @@ def model_report(
         + ".",
     )
     if not restoration:
-        _reconstruction_sections(report, estimator, scored, role, image_shape, labels)
+        _reconstruction_sections(report, estimator, scored, what, image_shape, labels)
+        units = UNITS_SHORT[units_of(estimator.scaler_)]
         report.add_figure(
             plots.histogram(
-                error,
-                f"reconstruction error per sample ({role} data)",
-                f"mean squared error, {UNITS_SHORT[units_of(estimator.scaler_)]}",
-                log=True,
+                error, f"reconstruction error per sample ({what})", f"mean squared error, {units}", log=True
             ),
             heading="Reconstruction error",
+            caption=f"Mean squared error of each of the {what}, {units}; the dashed line is the median.",
         )
     # The training role unless a restoration task scores held-out images, as before the move.
     add_model_sections(report, estimator, scored, image_shape, role if restoration else "training")
     return report
+
+
+def _scored_samples(estimator, X, labels, held_out, data_role) -> tuple[np.ndarray, object, str]:
+    """The samples a model report scores, their labels, and what they are: 'training',
+    'held-out', or 'given' (samples the report cannot place)."""
+    from hourglass.estimators.fitting import training_rows
+
+    if held_out is not None:
+        return np.asarray(held_out), None, "held-out"  # the labels are X's
+    if data_role is not None:
+        if data_role != "training":
+            raise InvalidInputError(f"data_role={data_role!r}; expected 'training' or None")
+        return X, labels, "training"
+    # The fit's data whole (training and validation rows) was scored and labelled "training data".
+    rows = training_rows(estimator, X)
+    if rows is None:
+        return X, labels, "given"
+    if labels is not None and len(labels) == len(X):
+        labels = np.asarray(labels)[rows]
+    return X[rows], labels, "training"
+
+
+def _samples_text(role: str, n: int) -> str:
+    """'160 training samples', '18 held-out samples', '178 samples given': what a figure shows."""
+    noun = "sample" if n == 1 else "samples"
+    return f"{n} {noun} given" if role == "given" else f"{n} {role} {noun}"
 
 
 def _loss_units(estimator) -> str:
@@ -318,23 +353,32 @@ def _loss_units(estimator) -> str:
 
 def _held_out_summary(summary: dict, estimator) -> None:
     """The fit's held-out error and PCA's on the same rows at the same code size, first: the
-    figures the end-of-fit line prints (the report showed the training error alone, so a model at
-    20x PCA's held-out error looked fine)."""
-    scaled = getattr(estimator, "validation_mse_scaled_", None)
-    if scaled is None or not np.isfinite(scaled):
+    figures the end-of-fit line prints, with its raw-unit figure and its caveat on few rows, from
+    the same :func:`~hourglass.estimators.held_out.held_out_error` (the report showed the training
+    error alone, so a model at 20x PCA's held-out error looked fine)."""
+    from hourglass.estimators.held_out import held_out_error
+
+    figures = held_out_error(estimator)
+    if figures is None or not np.isfinite(figures.scaled):
         return
-    rows = estimator.history_.recipe.get("validation_rows")
-    where = f"{rows} validation rows" if isinstance(rows, int) else "the validation split"
-    summary[f"held-out MSE ({where}, {UNITS_SHORT[units_of(estimator.scaler_)]})"] = float(scaled)
-    pca = getattr(estimator, "validation_pca_mse_", None)
-    if pca:  # None where PCA does not compare; 0: PCA is exact
-        k = getattr(estimator, "n_features_out_", None) or getattr(estimator, "_n_features_out", "k")
-        summary[f"PCA's held-out MSE (code size {k}, same rows)"] = float(pca)
-        summary["autoencoder / PCA, held out (below 1: the autoencoder wins)"] = f"{scaled / pca:.3g}x"
+    where = f"{figures.rows} validation rows" if figures.rows is not None else "the validation split"
+    summary[f"held-out MSE ({where}, {UNITS_SHORT[figures.units]})"] = figures.scaled
+    if figures.units != "data":  # the end-of-fit line's figure in brackets
+        summary[f"held-out MSE ({where}, the data's raw units)"] = figures.raw
+    caveat = f", {figures.caveat}" if figures.caveat else ""
+    if figures.ratio is None:  # PCA does not compare, or is exact
+        if caveat:
+            summary["held-out figures"] = figures.caveat
+        return
+    k = getattr(estimator, "n_features_out_", None) or getattr(estimator, "_n_features_out", "k")
+    summary[f"PCA's held-out MSE (code size {k}, same rows)"] = figures.pca
+    ratio = ratio_text(figures.ratio)
+    summary[f"autoencoder / PCA, held out (below 1: the autoencoder wins){caveat}"] = ratio
 
 
-def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[np.ndarray, str | None]:
-    """The headline error in the model's units with the raw one beside; per-sample errors and a note.
+def _error_summary(summary: dict, estimator, X: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
+    """The headline error on ``what`` (the samples ``X``, in words) in the model's units with the
+    raw one beside; per-sample errors and a note.
 
     The note says when a few columns hold most of the raw-unit error (tables only).
     """
@@ -343,11 +387,11 @@ def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[
     units = units_of(estimator.scaler_)
     error = estimator.reconstruction_error(X, scaled=True)
     if units == "data":  # one figure: the data's units are the model's
-        summary[f"mean reconstruction MSE ({role} data)"] = float(error.mean())
+        summary[f"mean reconstruction MSE ({what})"] = float(error.mean())
         return error, None
-    summary[f"mean reconstruction MSE ({role} data, {UNITS_SHORT[units]})"] = float(error.mean())
+    summary[f"mean reconstruction MSE ({what}, {UNITS_SHORT[units]})"] = float(error.mean())
     raw = estimator.reconstruct(X).astype(np.float64) - np.asarray(X, dtype=np.float64)
-    summary[f"mean reconstruction MSE ({role} data, the data's raw units)"] = float(np.mean(raw**2))
+    summary[f"mean reconstruction MSE ({what}, the data's raw units)"] = float(np.mean(raw**2))
     if raw.ndim != 2:
         return error, None
     names = getattr(getattr(estimator, "table_", None), "features", None)
@@ -355,40 +399,49 @@ def _error_summary(summary: dict, estimator, X: np.ndarray, role: str) -> tuple[
 
 
 def _reconstruction_sections(
-    report: Report, estimator, X: np.ndarray, role: str, image_shape, labels
+    report: Report, estimator, X: np.ndarray, what: str, image_shape, labels
 ) -> None:
-    """Originals over reconstructions (and PCA for a conv model's flat code), and the code map."""
+    """Originals over reconstructions (and PCA for a conv model's flat code), and the code map,
+    of ``X``: ``what`` in words."""
     from sklearn.decomposition import PCA
 
-    if image_shape is not None and X.ndim == 2:
-        originals = _shown(X)
-        rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
-        report.add_figure(plots.reconstruction_grid(rows, image_shape), heading="Reconstructions")
-    elif _image_samples(X):
+    if (image_shape is not None and X.ndim == 2) or _image_samples(X):
+        shape = tuple(image_shape) if X.ndim == 2 else X.shape[1:]
         originals = _shown(X)
         rows = {"original": originals, "reconstruction": estimator.reconstruct(originals)}
         k, d = estimator._n_features_out, int(np.prod(X.shape[1:]))
         pca_note = ""
-        if k < min(len(X), d):
+        if X.ndim != 2 and k < min(len(X), d):
             # PCA on the same samples' flattened pixels, as the autoencoder's scaler maps them.
             from hourglass.uses.comparison import pca_reconstruct
 
             flat = estimator.scaler_.transform(X).reshape(len(X), -1)
             pca = PCA(n_components=k, svd_solver="full").fit(flat)
             rows[f"PCA k={k}"] = pca_reconstruct(pca, estimator.scaler_, originals)
-            pca_note = f" PCA with {k} components (the code's values) was fitted on these {role} samples."
-        low, high = float(X.min()), float(X.max())
+            pca_note = f" PCA with {k} components (the code's values) was fitted on the {what}."
+        # One colour scale for every row: each row on its own drew digits' zero background black
+        # in the originals and grey in the reconstructions.
+        low, high = float(np.nanmin(X)), float(np.nanmax(X))
         rows = {name: np.clip(r, low, high).reshape(len(r), -1) for name, r in rows.items()}
         report.add_figure(
-            plots.reconstruction_grid(rows, X.shape[1:], value_range=(low, high)),
+            plots.reconstruction_grid(rows, shape, value_range=(low, high)),
             heading="Reconstructions",
-            caption=f"{role.capitalize()} samples, all rows on one colour scale, the data's range "
-            f"[{low:.3g}, {high:.3g}] (values outside it clipped for display).{pca_note}",
+            caption=(
+                f"All {what}"
+                if len(originals) == len(X)
+                else f"{len(originals)} of the {what}, spread over them"
+            )
+            + "; rows top to bottom: "
+            + ", ".join(rows)
+            + f"; all on one colour scale, the data's range [{low:.3g}, {high:.3g}] (values outside it "
+            f"clipped for display).{pca_note}",
         )
     if X.ndim == 2 or _image_samples(X):
+        label = getattr(getattr(estimator, "table_", None), "label", None)
         report.add_figure(
-            plots.code_map(estimator.transform(X), labels),
+            plots.code_map(estimator.transform(X), labels, legend_title=label or "label"),
             heading="Map of the codes",
-            caption=f"Each {role} sample placed by its code (by the code's first two principal "
-            "components when it has more than two values).",
+            caption=f"Each of the {what} placed by its code (by the code's first two principal "
+            "components when it has more than two values)"
+            + (f"; colours are the '{label}' column." if label and labels is not None else "."),
         )

@@ -21,6 +21,7 @@ from hourglass.report.figure_style import (
     _spans_decades,
     _style_axes,
 )
+from hourglass.uses.verdicts import outcome
 
 
 def loss_curves(
@@ -160,12 +161,18 @@ def error_vs_code_size(table: pd.DataFrame, ylabel: str = "held-out MSE") -> Fig
 
 
 def _annotate_ratio(ax: Axes, x: float, y: float, ratio: float) -> None:
-    # Green below PCA, red above; the label sits on the far side of the AE point from the PCA
+    # Green where the verdict calls it a win, red a loss, grey a tie (0.995 was green "0.99"
+    # beside a verdict of a tie); the label sits on the far side of the AE point from the PCA
     # line so the two lines do not run through it.
-    color, offset, va = ("#15803d", -9, "top") if ratio < 1 else ("#b91c1c", 9, "bottom")
+    judged = outcome(ratio)
+    color, offset, va = {
+        "win": ("#15803d", -9, "top"),
+        "loss": ("#b91c1c", 9, "bottom"),
+        "tie": ("#4b5563", 9, "bottom"),
+    }[judged]
     ax.annotate(
         # Beyond the usual range as the cards write it: 4.07e+11, not 407318377630.82.
-        f"{ratio:.2f}×" if 0.01 <= ratio < 1000 else f"{ratio:.3g}×",
+        f"{ratio:.3f}×" if judged == "tie" else f"{ratio:.2f}×" if 0.01 <= ratio < 1000 else f"{ratio:.3g}×",
         (x, y),
         xytext=(0, offset),
         textcoords="offset points",

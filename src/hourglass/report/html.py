@@ -261,7 +261,7 @@ class Report:
         >>> Report("Digits").save("digits.html")  # doctest: +SKIP
         PosixPath('digits.html')
         """
-        path = check_writable(path, force)
+        path = check_writable(path, force, file=True)
         write_text_atomic(path, self.to_html())
         return path
 

@@ -23,7 +23,7 @@ def format_number(value: object, seconds: bool = False) -> str:
     value : object
         A number (Python or NumPy) or anything else, which is shown with ``str``.
     seconds : bool, default=False
-        The value is a duration in seconds: show two decimals.
+        The value is a duration in seconds: show two decimals (two significant digits below 0.01).
 
     Returns
     -------
@@ -35,8 +35,8 @@ def format_number(value: object, seconds: bool = False) -> str:
     --------
     >>> [format_number(v) for v in (12345, 0.012345, 3.0, 1.5e-7, float("nan"))]
     ['12,345', '0.01235', '3', '1.500e-07', '—']
-    >>> format_number(73.456, seconds=True)
-    '73.46'
+    >>> format_number(73.456, seconds=True), format_number(0.003904, seconds=True)
+    ('73.46', '0.0039')
     """
     if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
         return _MISSING
@@ -50,6 +50,8 @@ def format_number(value: object, seconds: bool = False) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
     if seconds:
+        if 0 < abs(value) < 0.01:  # PCA's fit in milliseconds read "0.00"
+            return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}"
         return f"{value:,.2f}"
     if value.is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"

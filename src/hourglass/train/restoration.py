@@ -215,10 +215,29 @@ def task_panels(estimator: Any, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
     return panels
 
 
+#: A restoration headline is the mean over up to this many images. Over 4, as it was, non-local
+#: means' PSNR on 32 x 32 photo patches ran from 27.0 to 33.5 dB with the patches drawn (sd 2.0
+#: dB over 16 draws), the gain it is set against moving with it; 64 such patches score in 0.7 s
+#: on one core (both baselines take 3 ms a 32 x 32 patch, 0.11 s a 256 x 256 image).
+SCORED_IMAGES = 64
+
+
+def spread(n: int, count: int) -> np.ndarray:
+    """Up to ``count`` indices of ``n`` items, spread evenly over them (first and last included).
+
+    Examples
+    --------
+    >>> spread(10, 4).tolist(), spread(3, 4).tolist()
+    ([0, 3, 6, 9], [0, 1, 2])
+    """
+    return np.unique(np.linspace(0, n - 1, num=min(count, n)).astype(int))
+
+
 def task_scores(estimator: Any, X: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Up to 4 images of ``X`` spread over it, their :func:`task_panels`, each method's mean PSNR / SSIM."""
+    """Up to :data:`SCORED_IMAGES` images of ``X`` spread over it, their :func:`task_panels`, and
+    each method's mean PSNR / SSIM over them."""
     data = estimator._validate_input(X, reset=False)
-    shown = data[np.unique(np.linspace(0, len(data) - 1, num=min(4, len(data))).astype(int))]
+    shown = data[spread(len(data), SCORED_IMAGES)]
     panels = task_panels(estimator, shown)
     rows = []
     for name, images in panels.items():
@@ -243,7 +262,8 @@ def task_summary(estimator: Any, X: Any, data_role: str = "training") -> dict[st
     estimator : fitted ConvAutoEncoder
         With a restoration task (any ``task`` but 'reconstruct').
     X : array-like of shape (n, c, h, w)
-        Clean images, corrupted as in training (up to 4 of them, spread over ``X``).
+        Clean images, corrupted as in training (up to :data:`SCORED_IMAGES` of them, spread
+        over ``X``).
     data_role : {'training', 'held-out'}, default='training'
         Whether the model trained on ``X``; every label says so.
 

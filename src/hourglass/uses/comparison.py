@@ -20,11 +20,18 @@ from sklearn.model_selection import train_test_split
 
 from hourglass.data.duplicates import duplicate_groups, keep_together, repeats_note
 from hourglass.data.table import column_labels, split_frame
-from hourglass.data.units import UNITS_SHORT, UNITS_TEXT  # UNITS_TEXT: how Comparison.units reads
+from hourglass.data.units import UNITS_TEXT  # noqa: F401 (how Comparison.units reads; importers use it)
 from hourglass.estimators.base import BaseAutoEncoder
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.tasks import task_of
+from hourglass.uses.verdicts import (
+    TIE_MARGIN,  # noqa: F401 (importable from here, where it was)
+    in_units,
+    outcome,
+    outcomes_text,
+    still_learning,
+)
 
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
@@ -77,7 +84,10 @@ class Comparison:
 
         Standardized units judge every column alike; the raw units let the columns with the
         largest numbers decide (breast cancer's areas, wine's proline), so the two can disagree:
-        the raw-unit verdict is given wherever it differs, with its ratio.
+        the raw-unit verdict is given wherever it differs, with its ratio. Where PCA wins at every
+        code size, it says why that may be: a model whose run ended at its epoch or time limit
+        with its validation loss still falling may be undertrained
+        (:func:`~hourglass.uses.verdicts.still_learning`); otherwise the data may be close to linear.
 
         Examples
         --------
@@ -92,14 +102,16 @@ class Comparison:
         """
         table = self.table
         ratios = _ratios(table, "ratio")
-        text = f"{_in_units(self.units)}, {_outcomes(ratios, len(ratios), hint=True)}"
+        # A model stopped while still learning loses to PCA for that, not for the data's shape.
+        undertrained = still_learning(self.models)
+        text = f"{in_units(self.units)}, {outcomes_text(ratios, len(ratios), True, undertrained)}"
         if self.units == "data" or "ratio_raw" not in table:
             return text  # in the data's own units the raw ratios are these ones
         raw = _ratios(table, "ratio_raw")
         differ = {k: r for k, r in raw.items() if outcome(r) != outcome(ratios[k])}
         if not differ:
             return f"{text}; the same in the data's raw units"
-        return f"{text}. In the data's raw units it differs: {_outcomes(differ, len(raw), hint=False)}"
+        return f"{text}. In the data's raw units it differs: {outcomes_text(differ, len(raw), hint=False)}"
 
     def shown_table(self) -> pd.DataFrame:
         """The table as people read it: without the raw-unit columns when they repeat the headline."""
@@ -112,58 +124,8 @@ class Comparison:
         return pca_reconstruct(self.models[k]["pca"], self.models[k]["ae"].scaler_, X)
 
 
-#: :meth:`Comparison.verdict` calls a ratio within this share of 1 a tie.
-TIE_MARGIN = 0.01
-
-
-def _in_units(units: str) -> str:
-    """'in standardized units', 'in the data's units': the units a verdict is in."""
-    return UNITS_TEXT["data"] if units == "data" else f"in {UNITS_SHORT[units]}"
-
-
 def _ratios(table: pd.DataFrame, column: str) -> dict[int, float]:
     return dict(zip(table["code_size"].astype(int), table[column].astype(float), strict=True))
-
-
-def outcome(ratio: float) -> str:
-    """'win' (the autoencoder's error is lower), 'loss' or 'tie' (within :data:`TIE_MARGIN`; NaN too).
-
-    Examples
-    --------
-    >>> outcome(0.92), outcome(1.005), outcome(2.4)
-    ('win', 'tie', 'loss')
-    """
-    return "win" if ratio < 1 - TIE_MARGIN else "loss" if ratio > 1 + TIE_MARGIN else "tie"
-
-
-def _outcomes(ratios: dict[int, float], n_sizes: int, hint: bool) -> str:
-    """Who wins at the code sizes of ``ratios``, out of ``n_sizes`` compared in all."""
-    by = {o: {k: r for k, r in ratios.items() if outcome(r) == o} for o in ("win", "tie", "loss")}
-    wins, ties, losses = by["win"], by["tie"], by["loss"]
-    parts = []
-    if wins:
-        every = "every code size" if len(wins) == n_sizes else _sizes("code size", wins)
-        parts.append(f"the autoencoder beats PCA at {every} ({_span(wins)} its error)")
-    if ties:
-        parts.append(f"a tie at {_sizes('', ties)}")
-    if losses:
-        every = "every code size" if len(losses) == n_sizes else _sizes("", losses)
-        linear = ": the data may be close to linear, where PCA is the simpler model"
-        parts.append(f"PCA wins at {every} ({_span(losses)}){linear if hint and not wins else ''}")
-    return "; ".join(parts)
-
-
-def _sizes(label: str, sizes) -> str:
-    """'code sizes 2, 8' (or '2, 8' without a label; 'code size 2' for one)."""
-    sizes = list(sizes)
-    named = f"{label}{'s' if len(sizes) > 1 else ''} " if label else ""
-    return named + ", ".join(str(k) for k in sizes)
-
-
-def _span(ratios: dict) -> str:
-    """'0.47x' or '0.47x-0.87x': the range of the ratios."""
-    low, high = min(ratios.values()), max(ratios.values())
-    return f"{low:.3g}x" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g}x-{high:.3g}x"
 
 
 def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
