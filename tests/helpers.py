@@ -3,6 +3,9 @@ and a simulated Ctrl-C during training."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from typer.testing import CliRunner
 
 from hourglass.cli import app
@@ -55,3 +58,15 @@ class FakeClock:
     def __call__(self) -> float:
         self.now += self.tick
         return self.now
+
+
+def run_logging_imports(cwd, argv: list[str]) -> tuple[int, list[str], set[str]]:
+    """Run ``python -m hourglass ARGV`` in a fresh process: its exit code, the lines of stderr
+    that are not import times, and the modules it imported (``-X importtime``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hourglass", *argv],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = done.stderr.splitlines()
+    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    return done.returncode, [line for line in lines if not line.startswith("import time:")], imported

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import hourglass
-from helpers import assert_one_line_error, interrupt_once_at, run
+from helpers import assert_one_line_error, interrupt_once_at, run, run_logging_imports
 from hourglass.data import fileio, locks
 from hourglass.train import checkpoint
 from hourglass.train.trainer import Trainer
@@ -406,13 +406,7 @@ def test_fit_never_takes_a_checkpoint_folder_that_holds_the_users_files(files, t
 )
 def test_a_missing_data_file_is_refused_before_torch_is_imported(tmp_path, command):
     # A mistyped file name waited 3-13 s for torch and scikit-learn to import before being named.
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "hourglass", *command],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    lines = done.stderr.splitlines()
-    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    code, errors, imported = run_logging_imports(tmp_path, command)
     assert "hourglass.cli" in imported and not {"torch", "sklearn"} & imported
-    errors = [line for line in lines if not line.startswith("import time:")]
-    assert done.returncode == 2 and errors == ["hourglass: error: no such file or folder: 'missing.csv'"]
+    assert code == 2 and errors == ["hourglass: error: no such file or folder: 'missing.csv'"]
     assert list(tmp_path.iterdir()) == []

@@ -7,26 +7,15 @@ imported from ``-X importtime``.
 """
 
 import re
-import subprocess
-import sys
 
 import pytest
+
+from helpers import run_logging_imports
 
 TIME_FORMS = (
     "expected a positive number of seconds or a string such as '90s', '10min', '1.5h' or "
     "'00:01:30:00' (DD:HH:MM:SS)"
 )
-
-
-def _refusal(tmp_path, argv: list[str]) -> tuple[int, list[str], set[str]]:
-    """Exit code, the lines of stderr that are not import times, and the modules imported."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "hourglass", *argv],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    lines = done.stderr.splitlines()
-    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
-    return done.returncode, [line for line in lines if not line.startswith("import time:")], imported
 
 
 @pytest.mark.parametrize(
@@ -45,7 +34,7 @@ def _refusal(tmp_path, argv: list[str]) -> tuple[int, list[str], set[str]]:
 )
 def test_fit_refuses_a_bad_time_or_thread_count_before_torch_is_imported(tmp_path, options, expected):
     (tmp_path / "data.csv").write_text("a,b,c\n1,2,3\n4,5,6\n7,8,9\n")
-    code, errors, imported = _refusal(tmp_path, ["fit", "data.csv", "-o", "m", *options])
+    code, errors, imported = run_logging_imports(tmp_path, ["fit", "data.csv", "-o", "m", *options])
     assert code == 2 and len(errors) == 1, errors
     assert re.fullmatch("hourglass: error: " + expected + ".*", errors[0]), errors[0]
     assert "hourglass.cli" in imported and not {"torch", "sklearn"} & imported
@@ -56,7 +45,7 @@ def test_fit_refuses_an_existing_model_folder_before_torch_is_imported(tmp_path)
     (tmp_path / "data.csv").write_text("a,b,c\n1,2,3\n4,5,6\n7,8,9\n")
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
-    code, errors, imported = _refusal(tmp_path, ["fit", "data.csv", "-o", "m"])
+    code, errors, imported = run_logging_imports(tmp_path, ["fit", "data.csv", "-o", "m"])
     assert code == 2 and errors == ["hourglass: error: 'm' exists already; pass --force to overwrite it"]
     assert "hourglass.cli" in imported and not {"torch", "sklearn"} & imported
     assert (tmp_path / "m" / "config.json").read_text() == "{}"
@@ -65,7 +54,7 @@ def test_fit_refuses_an_existing_model_folder_before_torch_is_imported(tmp_path)
 @pytest.mark.parametrize("argv", [["compare", "data.csv", "--time", "0"], ["demo", "--time", "0", "-o", "d"]])
 def test_compare_and_demo_refuse_a_bad_time_before_torch_is_imported(tmp_path, argv):
     (tmp_path / "data.csv").write_text("a,b,c\n1,2,3\n4,5,6\n7,8,9\n")
-    code, errors, imported = _refusal(tmp_path, argv)
+    code, errors, imported = run_logging_imports(tmp_path, argv)
     assert code == 2 and errors == [f"hourglass: error: --time '0'; {TIME_FORMS}"], errors
     assert "hourglass.cli" in imported and not {"torch", "sklearn"} & imported
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
