@@ -132,3 +132,79 @@ def test_a_run_that_ends_at_its_budget_did_not_stop_early(monkeypatch):
     adaptive = AutoEncoder(**PARAMS, epochs="auto").fit(digits)
     assert adaptive.history_.stop_reason.startswith("learning stopped gaining")
     assert adaptive.history_.stopped_early
+
+
+def test_a_resumed_run_counts_the_epochs_before_the_resume_against_its_budget(rows, tmp_path, monkeypatch):
+    # Only the first epoch of the whole run is exempt from the budget: a resumed run's first
+    # epoch ran past it to its end, and was then said to be "shorter than one epoch: trained one
+    # epoch" on a run that had trained two.
+    from hourglass.train import resume
+
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    monkeypatch.setattr(resume, "SAVE_COST_MULTIPLE", 0.0)
+    steps = []  # the step count at each epoch's end
+    original = trainer_module.Trainer.train_one_epoch
+
+    def counted(self, data, epoch):
+        terms = original(self, data, epoch)
+        steps.append(self._step)
+        return terms
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_one_epoch", counted)
+    params = dict(PARAMS, checkpoint_dir=str(tmp_path))
+    first = AutoEncoder(**params, max_time=100.0, callbacks=[StopAfter(1)]).fit(rows)
+    # The budget runs out early in the resumed run's first epoch.
+    budget = first.history_.trained_seconds + first.history_.seconds[0] / 2
+    resumed = AutoEncoder(**params, max_time=budget).fit(rows, resume=True)
+    assert resumed.history_.epoch == [1, 2]
+    assert "shorter than one epoch" not in resumed.history_.stop_reason
+    assert "time budget" in resumed.history_.stop_reason
+    per_epoch, after_two = steps
+    assert after_two - per_epoch < per_epoch  # epoch 2 ended at the budget, before its last step
+
+
+def test_layerwise_pretraining_is_said_to_take_part_of_the_users_budget(rows, monkeypatch):
+    # The stop reason, the recipe and fit_seconds_ stated the budget left after pretraining
+    # ("laid over the time budget of 2.94742 s" for max_time=4) and its seconds alone.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    ae = AutoEncoder(**dict(PARAMS, hidden_layers=(16, 8)), pretrain="layerwise", max_time=4.0).fit(rows)
+    pretraining = sum(h.trained_seconds for h in ae.pretrain_history_)
+    recipe = ae.history_.recipe
+    assert recipe["max_time"] == 4.0
+    assert recipe["pretrain_seconds"] >= pretraining  # its set-up too
+    assert (
+        f"time budget of 4 s ({recipe['pretrain_seconds']:.3g} s of it pretraining)"
+        in ae.history_.stop_reason
+    )
+    assert ae.fit_seconds_ >= pretraining + ae.history_.trained_seconds
+
+
+def test_a_run_cut_at_its_budget_before_its_schedule_ended_says_the_budget_ran_out(monkeypatch):
+    # Steps that grow slower near the end (load arriving) cut the run at the budget with the rate
+    # above its final share; the reason said "the schedule was laid over the time budget".
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().data[:300]
+    clock = FakeClock(0.01)
+    monkeypatch.setattr(trainer_module.time, "perf_counter", clock)
+
+    class LoadArrives:
+        def on_epoch_end(self, estimator, epoch, logs):
+            if estimator.history_.trained_seconds > 0.85 * 2.0:
+                clock.tick = 0.05
+
+    steady = AutoEncoder(**PARAMS, max_time=2.0).fit(digits)
+    assert steady.history_.stop_reason == "the schedule was laid over the time budget of 2 s"
+    clock.tick = 0.01
+    cut = AutoEncoder(**PARAMS, max_time=2.0, callbacks=[LoadArrives()]).fit(digits)
+    reason = cut.history_.stop_reason
+    assert reason.startswith("the time budget of 2 s ran out") and "laid over the time budget" not in reason
+    assert "before the end of the schedule" in reason and "of its peak, not 0.05" in reason
+    assert not cut.history_.stopped_early
+
+
+def test_epochs_run_to_the_end_under_a_budget_that_did_not_bind_say_so_as_without_one(rows):
+    # "reached the cap of 3 epochs" where the same run without a budget "ran all 3 epochs".
+    budgeted = AutoEncoder(**PARAMS, epochs=3, max_time=600).fit(rows)
+    assert budgeted.history_.stop_reason == "ran all 3 epochs"
+    assert AutoEncoder(**PARAMS, epochs=3).fit(rows).history_.stop_reason == "ran all 3 epochs"

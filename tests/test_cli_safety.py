@@ -250,11 +250,11 @@ def test_force_with_bad_settings_keeps_the_old_model(files, tmp_path):
 
 
 def test_resume_on_other_data_names_what_differs(files, interrupted):
+    code, out, err = run("fit", files / "other.npy", "--out", interrupted, *FAST_FIT, "--resume")
     assert_one_line_error(
-        *run("fit", files / "other.npy", "--out", interrupted, *FAST_FIT, "--resume"),
-        f"data differs: {N}x64 -> {N + 20}x64",
-        "--force",
+        code, out, err, f"data differs: {N}x64 -> {N + 20}x64", "start over with --force instead of --resume"
     )
+    assert "resume=True" not in err  # the flags, not fit's argument
     assert_one_line_error(
         *run("fit", files / "data.npy", "--out", interrupted, *FAST_FIT, "--seed", "3", "--resume"),
         "random_state 0 -> 3; seed differs: 0 -> 3",

@@ -62,3 +62,30 @@ def test_cli_refuses_zero_threads_in_one_line_and_writes_nothing(tmp_path):
     assert result.exit_code == 2
     assert "--threads 0" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_partial_fit_trains_on_the_threads_asked_for_and_restores_the_callers(monkeypatch, digits):
+    # As fit does: the pass runs on `threads`, then the caller's setting comes back.
+    from hourglass import AutoEncoder
+
+    monkeypatch.setattr(threads, "available_cpus", lambda: 4)
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1
+    calls, original = [], torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), original(n))[1])
+    est = AutoEncoder(code_size=2, threads=wanted, random_state=0)
+    est.partial_fit(digits[0][:200])
+    est.partial_fit(digits[0][200:400])
+    assert calls == [wanted, before, wanted, before]
+    assert torch.get_num_threads() == before
+    assert est.history_.recipe["threads"] == wanted
+
+
+@pytest.mark.parametrize("bad", [0, 999])
+def test_partial_fit_refuses_a_bad_thread_count_as_fit_does(real_data, bad):
+    from hourglass import AutoEncoder
+
+    est = AutoEncoder(code_size=2, threads=bad)
+    with pytest.raises(InvalidInputError, match=rf"threads={bad}; expected 'auto' or an integer from 1 to"):
+        est.partial_fit(real_data[:200])
+    assert not hasattr(est, "module_")

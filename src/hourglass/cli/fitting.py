@@ -210,8 +210,8 @@ def fit_summary(estimator, resumed: bool = False) -> str:
     threads = history.recipe.get("threads")
     where = f"{estimator.device_}" + (f", {threads} thread(s)" if threads else "")
     total = getattr(history, "trained_seconds", 0.0) or 0.0
-    # Not compared with fit_seconds_: that is this call's wall time, set-up and PCA included, and
-    # on a loaded machine it outgrew the epochs' own seconds of both parts, which hid the total.
+    # Not compared with fit_seconds_: that counts this part's training set-up beside its epochs,
+    # and on a loaded machine it outgrew the epochs' own seconds of both parts, hiding the total.
     before = f" ({total:.1f} s with the run it resumed)" if resumed and total > 0 else ""
     line = f"trained in {estimator.fit_seconds_:.1f} s{before} on {where}"
     line += f" in {history.recipe.get('precision', 'fp32')}: {ended}, best epoch {history.best_epoch}"

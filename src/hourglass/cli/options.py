@@ -18,7 +18,7 @@ import typer
 
 from hourglass.cli.app import in_flag_words
 from hourglass.estimators.params import EXTENDS, KINDS, PARAMS, Param, takes
-from hourglass.exceptions import InvalidInputError
+from hourglass.exceptions import InvalidInputError, ModelFileError
 
 #: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -242,6 +242,13 @@ def flags_in_errors():
         if message == str(exc):
             raise
         raise InvalidInputError(message) from None
+    except ModelFileError as exc:
+        # A checkpoint refused for --resume: how to start over, in flags, not fit's arguments.
+        from hourglass.train.checkpoint import START_OVER, START_OVER_FLAGS
+
+        if START_OVER not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(START_OVER, START_OVER_FLAGS)) from None
 
 
 def estimator_params(kind: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -184,7 +184,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         if hasattr(self, "pca_path_reason_"):
             self.history_.recipe["pca_path"] = self.pca_path_reason_
             self.history_.recipe["pca_path_on"] = bool(self.pca_path_)
-        self.fit_seconds_ = time.perf_counter() - tic
+        # Layer-wise pretraining's seconds count: they are part of the time budget too.
+        self.fit_seconds_ = time.perf_counter() - tic + spent
         self.validation_mse_, self.validation_mse_scaled_ = fitting.validation_mse(self, source, val_idx)
         self.validation_pca_mse_ = pca_error
         self.n_epochs_ = len(self.history_.epoch)
@@ -244,6 +245,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         -------
         self
         """
+        self._check_run_params()  # fit's refusal of a bad thread count or budget
         check_ignored_y(X, y)
         if not hasattr(self, "module_"):
             trainer = fitting.start_partial(self, X)

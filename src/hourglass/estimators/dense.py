@@ -203,6 +203,8 @@ class AutoEncoder(BaseAutoEncoder):
     loss_curve_ : list of float
         The training loss after every epoch, over warm starts too (scikit-learn's MLP name).
     fit_seconds_ : float
+        Seconds the last ``fit`` trained, layer-wise pretraining included (``partial_fit``: the
+        sum of its passes').
     validation_mse_, validation_mse_scaled_ : float or None
         Mean squared reconstruction error per value on the validation split, in the data's
         units and in the model's (z-scores from the training rows for standardized data, the

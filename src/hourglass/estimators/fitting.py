@@ -108,7 +108,9 @@ def main_config(est: Any, n_train: int, workers: int, spent: float = 0.0) -> Tra
     seconds of layer-wise pretraining (:data:`~hourglass.train.pretrained.PRETRAIN_SHARE` of it)."""
     config = replace(train_config(est, n_train), workers=workers)
     if config.max_time is not None and spent:
-        config = replace(config, max_time=max(config.max_time - spent, 1e-3))
+        # The run plans over what is left; its messages and recipe state the user's budget.
+        left = max(config.max_time - spent, 1e-3)
+        config = replace(config, max_time=left, pretrain_seconds=config.max_time - left)
     return config
 
 

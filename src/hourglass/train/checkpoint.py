@@ -61,7 +61,10 @@ SAMPLE_ROWS = 256
 #: could otherwise never be resumed.
 IGNORED_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks", "threads")
 
-START_OVER = "start over with --force instead of --resume (Python: fit without resume=True)"
+#: How to start over, in a caller's words: the estimator's here; the command line's flags
+#: (:data:`START_OVER_FLAGS`) replace them in its messages (``flags_in_errors``).
+START_OVER = "start over: fit without resume=True"
+START_OVER_FLAGS = "start over with --force instead of --resume"
 
 
 def _shape_text(shape) -> str:

@@ -63,6 +63,10 @@ class TrainConfig(_JSONConfig):
         over the last fifth of them, so the run ends at the budget with its schedule complete.
     threads : int or 'auto'
         CPU threads for training (:func:`hourglass.runtime.threads.resolve_threads`).
+    pretrain_seconds : float
+        Seconds of the user's time budget that layer-wise pretraining took before this run:
+        ``max_time`` is what it left. Messages and the recipe state the whole budget
+        (:attr:`time_budget`), with this share named.
     """
 
     kind: ClassVar[str] = "train"
@@ -84,6 +88,7 @@ class TrainConfig(_JSONConfig):
     adaptive: bool = False
     max_time: float | None = None
     threads: int | str = "auto"
+    pretrain_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,7 +112,23 @@ class TrainConfig(_JSONConfig):
             self.max_time is None or (isinstance(self.max_time, (int, float)) and self.max_time > 0),
             f"max_time={self.max_time!r} must be a positive number of seconds or None",
         )
+        _require(self.pretrain_seconds >= 0, f"pretrain_seconds={self.pretrain_seconds} must be non-negative")
         _require(
             self.noise_schedule in NOISE_SCHEDULES,
             f"noise_schedule={self.noise_schedule!r}; expected one of {NOISE_SCHEDULES}",
+        )
+
+    @property
+    def time_budget(self) -> float | None:
+        """The user's time budget: ``max_time`` with pretraining's share added back."""
+        if self.max_time is None:
+            return None
+        # To 12 digits: (4 - 1.05) + 1.05 is 4 less an ulp, and the recipe showed the ulp.
+        return float(f"{self.max_time + self.pretrain_seconds:.12g}")
+
+    def budget_words(self) -> str:
+        """The user's time budget in words, pretraining's share named: ``4 s (1.05 s of it pretraining)``."""
+        words = f"{self.time_budget:g} s"
+        return words + (
+            f" ({self.pretrain_seconds:.3g} s of it pretraining)" if self.pretrain_seconds else ""
         )

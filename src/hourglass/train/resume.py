@@ -103,7 +103,8 @@ class Checkpointing:
             schedule.drop_budget()
         trained = self.history.trained_seconds
         if budget is not None and trained >= budget:
-            return f"the time budget of {budget:g} s was spent before the resume ({trained:.3g} s trained)"
+            words = self.config.budget_words()
+            return f"the time budget of {words} was spent before the resume ({trained:.3g} s trained)"
         return ""
 
     def _load_checkpoint(self):

@@ -20,7 +20,14 @@ from torch import nn
 from hourglass.runtime import distributed
 from hourglass.train.config import TrainConfig
 from hourglass.train.history import History
-from hourglass.train.schedule import EXTEND_GAIN, GAIN_WINDOW, free_work, gain_needed, plateau_gain
+from hourglass.train.schedule import (
+    EXTEND_GAIN,
+    FINAL_FACTOR,
+    GAIN_WINDOW,
+    free_work,
+    gain_needed,
+    plateau_gain,
+)
 
 #: With a fading noise, early stopping counts epochs without improvement only once the noise is
 #: below this share of its level: before, the clean validation loss moves with the noise as much
@@ -49,7 +56,6 @@ class StoppingRules:
     _clock: float
     #: (seconds trained, steps taken) at the last epochs' ends, for the pace of a time budget.
     _pace_marks: list[tuple[float, int]]
-    _epochs_run: int
     _cap_steps: int
     _steps_per_epoch_seen: int
     _reference: float
@@ -67,12 +73,18 @@ class StoppingRules:
         config = self.config
         self._stops_early = False
         if self._adaptive:
+            # Read before the replan, which lays a spent budget's plan to end at this very step.
+            # Within its last 1 % the cosine is at its final rate to 3e-4 of the peak: done.
+            plan_at = self._schedule.plan
+            plan_done = self._step >= plan_at - plan_at // 100
             self._replan(epoch)
             elapsed = self._elapsed_everywhere() if config.max_time is not None else 0.0
-            if config.max_time is not None and elapsed >= config.max_time and self._epochs_run == 1:
+            # The run's epochs, those before a resume included (the history is restored with the
+            # checkpoint): a resumed run's first epoch is not its first.
+            if config.max_time is not None and elapsed >= config.max_time and len(self.history.epoch) == 1:
                 # Said also where the epoch cap ends the run there: the budget was not kept.
                 return (
-                    f"the time budget of {config.max_time:g} s is shorter than one epoch "
+                    f"the time budget of {config.budget_words()} is shorter than one epoch "
                     f"({self.history.seconds[-1]:.2g} s): trained one epoch"
                 )
             if self._schedule.finished(self._step):
@@ -80,9 +92,11 @@ class StoppingRules:
                 return self._planned_end()
             if config.max_time is not None:
                 if elapsed >= config.max_time and getattr(self._schedule, "budget_bound", False):
-                    return self._planned_end()  # the plan was laid over the budget and ends with it
+                    # The plan was laid over the budget: it ends with it, or was cut where steps
+                    # grew slower than it was laid at (load arriving near the end).
+                    return self._planned_end() if plan_done else self._budget_cut(plan_at)
                 if elapsed >= config.max_time:
-                    return f"the time budget of {config.max_time:g} s ran out"
+                    return f"the time budget of {config.budget_words()} ran out"
             if config.patience > 0 and bad_epochs >= config.patience:
                 self._stops_early = True
                 return self._patience_reason(bad_epochs)
@@ -117,7 +131,10 @@ class StoppingRules:
         if not self._adaptive:
             return f"ran all {self.config.epochs} epochs"
         if getattr(schedule, "budget_bound", False):
-            return f"the schedule was laid over the time budget of {self.config.max_time:g} s"
+            return f"the schedule was laid over the time budget of {self.config.budget_words()}"
+        if schedule.plan >= self._cap_steps and not self.config.adaptive:
+            # Epochs the user asked for, under a budget that did not bind: as a run without one.
+            return f"ran all {self.config.epochs} epochs"
         if schedule.plan >= self._cap_steps:
             return f"reached the cap of {self.config.epochs} epochs"
         needed = getattr(self, "_gain_needed", EXTEND_GAIN)
@@ -131,6 +148,16 @@ class StoppingRules:
         return (
             f"learning stopped gaining {asked}, so the rate and noise decayed over a plan of "
             f"{schedule.plan} steps"
+        )
+
+    def _budget_cut(self, plan: int) -> str:
+        """Why a run ended at its time budget before the end of the ``plan`` laid over it."""
+        short = plan - self._step
+        rate = self.history.lr[-1] / self.config.learning_rate
+        return (
+            f"the time budget of {self.config.budget_words()} ran out {short} step"
+            f"{'' if short == 1 else 's'} before the end of the schedule laid over it (the learning "
+            f"rate at {rate:.2g} of its peak, not {FINAL_FACTOR:g})"
         )
 
     def _hook_says_stop(self, epoch: int) -> bool:
@@ -195,8 +222,9 @@ class StoppingRules:
         if self._schedule.finished(self._step):
             return True
         budget = self.config.max_time
-        # The first epoch of a run always completes, however short the budget.
-        if budget is None or distributed.active() or not self._epochs_run:
+        # The first epoch of a run always completes, however short the budget; after a resume
+        # the epochs before it count (its first epoch was trained before the interruption).
+        if budget is None or distributed.active() or not self.history.epoch:
             return False
         return self._elapsed() >= budget
 

@@ -192,20 +192,27 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
 
         With ``incremental=True`` (an estimator's ``partial_fit``, as scikit-learn's MLP sends
         ``partial_fit`` through ``_fit(incremental=True)``) it makes one pass over ``train``
-        instead, keeping the optimizer, its step count and the history across calls; ``val``
-        and ``resume`` do not apply.
+        instead, keeping the optimizer, its step count and the history across calls, on the
+        threads a fit would use (the caller's setting restored after); ``val`` and ``resume``
+        do not apply.
         """
-        if incremental:
-            return self._fit_incremental(train)
         config = self.config
         # In-memory data go where the model is, once (a Dataset's batches are moved one by one).
-        train = train.to(self.device) if isinstance(train, (torch.Tensor, ScaledRows)) else train
+        if incremental or isinstance(train, (torch.Tensor, ScaledRows)):
+            train = train.to(self.device)
         val = val.to(self.device) if isinstance(val, (torch.Tensor, ScaledRows)) else val
-        step_flops = self._resolve_precision(train)
+        if incremental:
+            # A pass runs on the threads a fit would, and gives the caller's setting back after.
+            step_flops = self._step_flops(train) if config.threads == "auto" else None
+        else:
+            step_flops = self._resolve_precision(train)
         threads, threads_rule = resolve_threads(config.threads, step_flops)
         if self.device.type != "cpu":
             threads_rule += f" (for the CPU side of training on {self.device.type})"
         with thread_limit(threads):
+            if incremental:
+                self.history.recipe.update(threads=threads, threads_rule=threads_rule)
+                return self._fit_incremental(train)
             return self._fit(train, val, resume, threads, threads_rule)
 
     def _fit(self, train: Data, val: Data | None, resume: bool, threads: int, threads_rule: str) -> History:
@@ -232,7 +239,8 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             threads=threads,
             threads_rule=threads_rule,
             schedule="progressive cosine" if self._adaptive else "warmup-cosine",
-            max_time=config.max_time,
+            max_time=config.time_budget,  # the user's, pretraining's share included
+            pretrain_seconds=config.pretrain_seconds,
             free_work=self.free_work(),
         )
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
@@ -241,9 +249,14 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         spent = ""
         if resume:
             start, best_loss, best_state, bad_epochs = self._load_checkpoint()
-            self.history.recipe.update(threads=threads, threads_rule=threads_rule, max_time=config.max_time)
+            self.history.recipe.update(
+                threads=threads,
+                threads_rule=threads_rule,
+                max_time=config.time_budget,
+                pretrain_seconds=config.pretrain_seconds,
+            )
             spent = self._resumed_budget()
-        self._clock, self._epochs_run = time.perf_counter(), 0
+        self._clock = time.perf_counter()
         self._pace_marks = []
         self._save_seconds, self._unsaved_seconds = None, 0.0
         self.progress = Progress(
@@ -269,7 +282,6 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                 extra = self.epoch_metrics(self.model, val) if finite and self.epoch_metrics else {}
                 monitored = val_loss if val is not None and n_samples(val) else terms["loss"]
                 self._record(epoch, terms, val_loss, extra, time.perf_counter() - tic)
-                self._epochs_run += 1
                 warming = self._warming_up(epoch)
                 collapse = self._collapse(terms, monitored, best_loss, reference, warming)
                 if collapse is not None:
@@ -358,7 +370,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         tic = time.perf_counter()
         with self._own_random_state():
             self._seed_epoch(epoch)
-            terms = self.train_one_epoch(train.to(self.device), epoch)
+            terms = self.train_one_epoch(train, epoch)
         if not math.isfinite(terms["loss"]):
             self.model.load_state_dict(before)
             raise TrainingDivergedError(
@@ -392,22 +404,28 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
 
     def _resolve_precision(self, train: Data) -> float | None:
         """Settle ``'auto'`` with the forward work of one step on this process; return that work."""
-        if not n_samples(train):
-            return None
-        if isinstance(train, torch.Tensor):
-            sample = train[0:1]
-        else:
-            item = train[0]
-            item = item[0] if isinstance(item, (list, tuple)) else item
-            sample = torch.as_tensor(item, device=self.device)[None]  # (1, ...)
-        flops = self._sample_flops = forward_flops(self.model, sample)
-        # Under DDP each process computes its share of every batch; a table smaller than a batch
-        # makes every step the whole table.
-        rows = min(self.config.batch_size, n_samples(train))
-        step = None if flops is None else flops * rows / distributed.world_size()
+        step = self._step_flops(train)
         if self.config.precision == "auto":
             self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
         return step
+
+    def _step_flops(self, train: Data) -> float | None:
+        """Forward FLOPs of one training step on this process (None when unknown)."""
+        if not n_samples(train):
+            return None
+        if self._sample_flops is None:  # once: partial_fit asks at every pass (12 % of 30-row ones)
+            if isinstance(train, torch.Tensor):
+                sample = train[0:1]
+            else:
+                item = train[0]
+                item = item[0] if isinstance(item, (list, tuple)) else item
+                sample = torch.as_tensor(item, device=self.device)[None]  # (1, ...)
+            self._sample_flops = forward_flops(self.model, sample)
+        flops = self._sample_flops
+        # Under DDP each process computes its share of every batch; a table smaller than a batch
+        # makes every step the whole table.
+        rows = min(self.config.batch_size, n_samples(train))
+        return None if flops is None else flops * rows / distributed.world_size()
 
     def _record(self, epoch: int, terms: dict[str, float], val_loss: float, extra: dict, seconds: float):
         h = self.history
