@@ -80,6 +80,19 @@ def test_load_data_warns_with_the_python_and_the_command_line_way_to_drop_it(cus
         assert load_data(path, drop="customer_id").X.shape == (80, 13)
 
 
+def test_fit_on_load_datas_array_warns_once_with_load_datas_advice(customers, tmp_path):
+    customers.to_csv(tmp_path / "c.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load_data(tmp_path / "c.csv")
+        AutoEncoder(**TINY).fit(ds.X)
+    (message,) = _identifier_warnings(caught)  # was two, the second advising np.delete on X
+    assert message.endswith("drop='customer_id' in load_data")
+    # A copy of it, or any other array, is judged by fit as before.
+    with pytest.warns(IdentifierColumnWarning, match=r"column 0 of X .* np\.delete\(X, 0, axis=1\)"):
+        AutoEncoder(**TINY).fit(ds.X.copy())
+
+
 def test_cli_fit_warns_once_and_drop_silences_it(customers, tmp_path):
     customers.to_csv(tmp_path / "c.csv", index=False)
     code, _, err = run("fit", tmp_path / "c.csv", "-o", tmp_path / "m", "--epochs", "1", "-q")

@@ -72,3 +72,34 @@ def test_a_run_that_stops_early_ends_on_its_last_epoch_line():
     progress.close()
     lines = stream.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == ["AutoEncoder epoch 1/300", "AutoEncoder epoch 268/300"]
+
+
+def test_a_plan_shorter_than_the_cap_is_the_denominator_marked_as_an_estimate():
+    # A time budget planned the run to end near epoch 44 of a 280-epoch cap.
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 280, 10, 1, "mse", verbose=1, stream=stream, min_interval=0)
+    progress.replan(435)
+    progress.epoch_end(37, 0.1, 0.2, 1e-3, 0.1)
+    progress.replan(2800)  # the plan reached the cap again: the cap is the total
+    progress.epoch_end(38, 0.1, 0.2, 1e-3, 0.1)
+    lines = [line.split(":")[0] for line in stream.getvalue().splitlines()]
+    assert lines == ["AutoEncoder epoch 37/~44", "AutoEncoder epoch 38/280"]
+
+
+def test_a_planned_last_epoch_is_shown_though_rate_limited():
+    stream = io.StringIO()
+    progress = Progress("AutoEncoder", 300, 1, 1, "mse", verbose=1, stream=stream, min_interval=3600)
+    progress.replan(44)
+    for epoch in range(1, 45):
+        progress.epoch_end(epoch, 0.1, 0.1, 1e-3, 0.1)
+    lines = [line.split(":")[0] for line in stream.getvalue().splitlines()]
+    assert lines == ["AutoEncoder epoch 1/~44", "AutoEncoder epoch 44/~44"]
+
+
+def test_an_adaptive_fit_counts_its_epochs_against_its_plan_not_the_cap(make_ae, unit_data, capsys):
+    # Learning stops gaining within the first plan of 500 steps (125 epochs) of a 300-epoch cap.
+    model = make_ae(verbose=1, epochs="auto", patience=0).fit(unit_data)
+    lines = [line.split(":")[0] for line in capsys.readouterr().err.splitlines()]
+    ran = len(model.history_.epoch)
+    assert "plan of 500 steps" in model.history_.stop_reason
+    assert lines[0] == "AutoEncoder epoch 1/~125" and lines[-1] == f"AutoEncoder epoch {ran}/~{ran}"

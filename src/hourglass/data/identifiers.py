@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +33,11 @@ from hourglass.exceptions import IdentifierColumnWarning
 ID_MIN_ROWS = 20
 #: Rows read first: a column that repeats a value or holds a fraction there is let go at once.
 HEAD_ROWS = 1000
+
+#: The arrays :func:`~hourglass.data.loading.load_data` returned from a table it judged, by id:
+#: it warned of their identifier-like columns (or found none) with advice on its own ``drop``,
+#: so ``fit(ds.X)`` does not warn again with other advice. Weak: an array gone frees its id.
+_JUDGED: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 
 _NAMES = {"id", "ids", "idx", "index", "rowid", "row_id", "uuid"}
 # 'customer_id', 'Customer ID', 'customer.id', 'id_client'; not 'acid' or 'fluid' (no separator).
@@ -147,6 +153,22 @@ def warn_if_identifier_columns(
         )
     warnings.warn(message, IdentifierColumnWarning, stacklevel=user_stacklevel())
     return True
+
+
+def mark_judged(dataset: Any, judged: bool = True) -> Any:
+    """Record that reading a table judged the columns of ``dataset.X`` (and warned where it had
+    to; ``judged``: it did, no model's schema having chosen them); return ``dataset``."""
+    if judged:
+        _JUDGED[id(dataset.X)] = dataset.X
+    return dataset
+
+
+def judged(X: Any) -> bool:
+    """Whether ``X`` is an array a table reader judged (:func:`mark_judged`), itself and not a copy."""
+    try:
+        return _JUDGED.get(id(X)) is X
+    except TypeError:  # an object weakref cannot hold is no array the reader returned
+        return False
 
 
 def as_given(names: list[Any]) -> Any:

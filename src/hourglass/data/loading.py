@@ -25,6 +25,7 @@ import pandas as pd
 
 from hourglass.data import sources
 from hourglass.data.builtin import BUILTIN_DATASETS
+from hourglass.data.identifiers import mark_judged
 from hourglass.data.idx import read_idx
 from hourglass.data.memory import check_fits_in_memory
 from hourglass.data.saving import save_array
@@ -370,7 +371,7 @@ def load_data(
             raise DataFileError(f"{str(path)!r} holds no rows (shape {arr.shape})")
         return _as_dataset(arr, path.name, flat)
     if _table_bytes(path) > sources.IN_MEMORY_BYTES:
-        return _stream_table(path, drop, label, cache_dir, table)
+        return mark_judged(_stream_table(path, drop, label, cache_dir, table), table is None)
     df, has_header = _read_table(path)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataFileError(f"{str(path)!r} holds no rows of data (shape {df.shape})")
@@ -383,7 +384,8 @@ def load_data(
     dataset = _as_dataset(values, path.name, flat, y=y, feature_names=names)
     dataset.schema = schema_of(df, label=label, dropped=tuple(drop), has_header=has_header)
     dataset.keys = keys.reset_index(drop=True) if has_header and keys.shape[1] else None
-    return dataset
+    # Reading the table judged its columns for identifiers: fit(ds.X) does not warn again.
+    return mark_judged(dataset, table is None)
 
 
 # -- tables larger than memory ------------------------------------------------------------------

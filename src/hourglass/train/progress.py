@@ -80,6 +80,9 @@ class Progress:
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.epochs, self.loss, self.description = epochs, loss, description
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        #: The epochs an adaptive plan or a time budget now ends the run at (None: the cap).
+        self.planned: int | None = None
         shown = verbose > 0 and distributed.is_main()
         self.terminal = shown and bool(getattr(self.stream, "isatty", lambda: False)())
         self.plain = shown and not self.terminal
@@ -110,24 +113,38 @@ class Progress:
 
     def replan(self, total_steps: int) -> None:
         """The run now ends after ``total_steps`` steps (an adaptive run settled its end)."""
+        planned = math.ceil(total_steps / self.steps_per_epoch)
+        # Under the cap the plan is the run's length: 'epoch 37/280' read as 243 epochs to go
+        # where a time budget ends the run near epoch 44.
+        self.planned = planned if planned < self.epochs else None
         if self.bar.total != total_steps:
             self.bar.total = max(total_steps, self.bar.n)
             self.bar.refresh()
+
+    def of(self, epoch: int) -> str:
+        """``'37/280'`` for a fixed number of epochs; ``'37/~44'`` where a plan ends the run before
+        its cap (an estimate: a plan may still stretch or be cut by the time left)."""
+        if self.planned is None:
+            return f"{epoch}/{self.epochs}"
+        return f"{epoch}/~{max(epoch, self.planned)}"
 
     def epoch_end(self, epoch: int, train: float, val: float, learning_rate: float, seconds: float) -> None:
         """Show an epoch's losses (in the training loss's units), how long it took, and the time left."""
         left = self.time_left()
         if self.terminal:
-            self.bar.set_description(f"{self.description} epoch {epoch}/{self.epochs}", refresh=False)
+            self.bar.set_description(f"{self.description} epoch {self.of(epoch)}", refresh=False)
             self.bar.set_postfix_str(
                 f"train {self.loss} {_value(train)}, val {self.loss} {_value(val)}{left}", refresh=False
             )
         elif self.plain:
             line = (
-                f"{self.description} epoch {epoch}/{self.epochs}: train {self.loss} {_value(train)}, "
+                f"{self.description} epoch {self.of(epoch)}: train {self.loss} {_value(train)}, "
                 f"val {self.loss} {_value(val)}, lr {learning_rate:.3g}, {_duration(seconds)}{left}"
             )
-            if epoch in (1, self.epochs) or time.monotonic() - self.last_line >= self.min_interval:
+            if (
+                epoch in (1, self.epochs, self.planned)
+                or time.monotonic() - self.last_line >= self.min_interval
+            ):
                 self._print(line)
             else:
                 self.held_back = line

@@ -14,7 +14,7 @@ import scipy.sparse
 import torch
 from sklearn.utils.validation import validate_data
 
-from hourglass.data.identifiers import array_advice, frame_advice, warn_if_identifier_columns
+from hourglass.data.identifiers import array_advice, frame_advice, judged, warn_if_identifier_columns
 from hourglass.data.loading import check_finite, validation_reason
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import DatasetSource, NpyFileSource, TrainingSource, streams
@@ -224,6 +224,7 @@ class RowsPart(InputPart):
             raise InvalidInputError(validation_reason(exc, X)) from None
 
     def validate(self, est: Any, X: Any, reset: bool) -> np.ndarray:
+        said = judged(X)  # load_data's array: reading its table warned of identifiers already
         if scipy.sparse.issparse(X):
             X = dense_rows(X)  # bag-of-words, one-hot: the zeros are values to reconstruct
         if not reset:
@@ -245,7 +246,8 @@ class RowsPart(InputPart):
         if reset:
             names = getattr(X, "columns", None)
             warn_if_offset_loses_precision(data, names)
-            warn_if_identifier_columns(data, "X", array_advice if names is None else frame_advice, names)
+            if not said:
+                warn_if_identifier_columns(data, "X", array_advice if names is None else frame_advice, names)
         try:
             return check_finite(data, "X")
         except InvalidInputError:
