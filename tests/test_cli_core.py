@@ -668,6 +668,17 @@ def test_load_data_takes_positions_for_a_headerless_table(tmp_path):
     assert data.X.shape == (5, 3) and list(data.y) == [0, 1, 0, 1, 0]
 
 
+def test_compare_at_its_default_code_sizes_takes_those_narrower_than_the_table(labelled_table, tmp_path):
+    # 16 is not below wine's 13 features: the defaults 2,8,16 were refused whole.
+    code, out, err = run(
+        "compare", labelled_table, "--drop", "id", "--label", "kind", "--epochs", "1", "--time", "4s",
+        "-o", tmp_path / "t.csv",
+    )  # fmt: skip
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "t.csv")["code_size"].tolist() == [2, 8]
+    assert "at most 4 s in all, 2 s per code size" in out
+
+
 def test_compare_with_drop_and_label_prints_standardized_errors(labelled_table, tmp_path):
     code, out, err = run(
         "compare", labelled_table, "--drop", "id", "--label", "kind", "--code-sizes", "2", "--epochs", "2",

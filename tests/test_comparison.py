@@ -290,3 +290,11 @@ def test_the_verdict_of_a_table_in_raw_units_says_how_they_compare(raw_compariso
 def test_compare_is_public_api():
     assert hourglass.compare is comparison_module.compare
     assert "compare" in hourglass.__all__
+
+
+def test_the_default_code_sizes_are_those_narrower_than_the_table():
+    # wine's 13 columns: (2, 8, 16) refused 16 ("not between 1 and ... 12"), so compare(wine)
+    # and `hourglass compare wine.csv` failed at their defaults.
+    X = datasets.load_wine().data
+    result = compare(X, estimator=_tiny_ae())
+    assert result.table["code_size"].tolist() == [2, 8]

@@ -65,7 +65,10 @@ def _print_comparison(result, quiet: bool) -> None:
 @command()
 def compare(
     data: DataArg,
-    code_sizes: Annotated[str, typer.Option(help="Comma-separated code sizes.")] = "2,8,16",
+    code_sizes: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated code sizes (default: those of 2,8,16 below the features)."),
+    ] = None,
     arch: Annotated[
         CompareArch,
         typer.Option(
@@ -110,7 +113,7 @@ def compare(
     autoencoders together: each code size gets an equal share (20s over 2,8,16: about 6.7 s each).
     """
     # The options are checked before the imports below, which load torch: seconds on a loaded machine.
-    sizes = parse_ints(code_sizes, "--code-sizes")
+    sizes = parse_ints(code_sizes or "2,8,16", "--code-sizes")
     max_time = None if time_budget is None else _time_per_model(time_budget, len(sizes))
     if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
@@ -127,10 +130,6 @@ def compare(
         params["epochs"] = epochs
     if max_time is not None:
         params["max_time"] = max_time
-        echo(
-            f"training time: at most {max_time * len(sizes):g} s in all, {max_time:.3g} s per code size",
-            quiet,
-        )
     if arch is CompareArch.conv:
         from hourglass.estimators.conv import ConvAutoEncoder
 
@@ -142,6 +141,7 @@ def compare(
         else:
             dataset = load_input(data, key, flat=False, drop=drop, label=label)
     else:
+        from hourglass.estimators.code_width import default_code_sizes
         from hourglass.estimators.dense import AutoEncoder
 
         estimator = AutoEncoder(**params)
@@ -154,6 +154,16 @@ def compare(
         import pandas as pd
 
         X = pd.DataFrame(dataset.X, columns=dataset.feature_names)
+    if code_sizes is None and arch is not CompareArch.conv:
+        # The default sizes narrower than the table (wine's 13 columns: 2 and 8), the budget
+        # shared among those.
+        sizes = default_code_sizes(dataset.X.shape[1])
+        if max_time is not None:
+            max_time = _time_per_model(time_budget, len(sizes))
+            estimator.set_params(max_time=max_time)
+    if max_time is not None:
+        in_all = max_time * len(sizes)
+        echo(f"training time: at most {in_all:g} s in all, {max_time:.3g} s per code size", quiet)
     with flags_in_errors(), identifiers_said(read):
         result = run_compare(X, sizes, estimator, test_size=test_size, random_state=seed, y=dataset.y)
     _print_comparison(result, quiet)

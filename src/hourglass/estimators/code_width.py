@@ -24,3 +24,19 @@ def narrow_code(n_values: int) -> int:
     (16, 16, 1)
     """
     return max(1, min(MAX_AUTO_CODE, int(n_values) // 4))
+
+
+#: The code sizes ``compare`` sets beside PCA when none are given.
+DEFAULT_CODE_SIZES = (2, 8, 16)
+
+
+def default_code_sizes(n_values: int) -> tuple[int, ...]:
+    """:data:`DEFAULT_CODE_SIZES` narrower than inputs of ``n_values`` values (a code as wide as
+    the input is refused), or the widest code that is: wine's 13 columns get 2 and 8.
+
+    Examples
+    --------
+    >>> default_code_sizes(13), default_code_sizes(64), default_code_sizes(2)
+    ((2, 8), (2, 8, 16), (1,))
+    """
+    return tuple(k for k in DEFAULT_CODE_SIZES if k < n_values) or (max(1, int(n_values) - 1),)

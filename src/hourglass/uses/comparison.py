@@ -22,6 +22,7 @@ from hourglass.data.duplicates import duplicate_groups, keep_together, repeats_n
 from hourglass.data.table import column_labels, split_frame
 from hourglass.data.units import UNITS_TEXT  # noqa: F401 (how Comparison.units reads; importers use it)
 from hourglass.estimators.base import BaseAutoEncoder
+from hourglass.estimators.code_width import default_code_sizes
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.tasks import task_of
@@ -332,9 +333,10 @@ def compare(
     X : array-like of shape (n_samples, n_features) or (n_samples, c, ...)
         The data: rows for the dense autoencoder, samples ``(n, c, ...)`` for a conv one.
     code_sizes : list of int, int or None, default=None
-        Code sizes to compare (each smaller than the values of one sample). None: (2, 8, 16)
-        for the dense autoencoder; the conv estimator's own ``code_size`` ('auto' resolved for
-        the data; its spatial code when that is None).
+        Code sizes to compare (each smaller than the values of one sample). None: those of
+        (2, 8, 16) below the number of features for the dense autoencoder; the conv
+        estimator's own ``code_size`` ('auto' resolved for the data; its spatial code when that
+        is None).
     estimator : AutoEncoder or ConvAutoEncoder, optional
         The autoencoder to clone at each code size (its ``code_size`` is overridden);
         ``AutoEncoder(random_state=random_state)`` by default. Its ``max_time`` bounds each
@@ -386,7 +388,7 @@ def compare(
     own = _conv_code_size(estimator, X.shape[1:]) if conv else None
     spatial = conv and code_sizes is None and own is None
     if code_sizes is None:
-        code_sizes = [own] if conv else (2, 8, 16)  # None: the conv model's spatial code
+        code_sizes = [own] if conv else default_code_sizes(n_values)  # None: the conv model's spatial code
     sizes = _code_sizes(code_sizes)
     if not sizes:
         raise InvalidInputError("code_sizes is empty; expected at least one code size")
