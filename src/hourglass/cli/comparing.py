@@ -20,6 +20,7 @@ from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
 from hourglass.cli.outputs import report_file
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import TABLE_SAVE_SUFFIXES, check_save_suffix, save_table
+from hourglass.estimators.code_width import DEFAULT_CODE_SIZES, default_code_sizes
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.budget import parse_duration
 
@@ -113,7 +114,7 @@ def compare(
     autoencoders together: each code size gets an equal share (20s over 2,8,16: about 6.7 s each).
     """
     # The options are checked before the imports below, which load torch: seconds on a loaded machine.
-    sizes = parse_ints(code_sizes or "2,8,16", "--code-sizes")
+    sizes = DEFAULT_CODE_SIZES if code_sizes is None else parse_ints(code_sizes, "--code-sizes")
     max_time = None if time_budget is None else _time_per_model(time_budget, len(sizes))
     if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
@@ -141,7 +142,6 @@ def compare(
         else:
             dataset = load_input(data, key, flat=False, drop=drop, label=label)
     else:
-        from hourglass.estimators.code_width import default_code_sizes
         from hourglass.estimators.dense import AutoEncoder
 
         estimator = AutoEncoder(**params)

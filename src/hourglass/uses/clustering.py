@@ -327,7 +327,7 @@ def cluster(
             spectral_cut, direct_cut = normalized_cut(graph, spectral), normalized_cut(graph, direct)
             if direct_cut < spectral_cut:
                 direct = _fit_predict(Z, "kmeans", n_clusters, random_state)
-                direct_cut = min(direct_cut, normalized_cut(graph, direct))
+                direct_cut = normalized_cut(graph, direct)  # the cut of the clusters kept
                 fallbacks[name] = (
                     f"{name}: clustered without the spectral step, whose k-means clusters cut the "
                     f"neighbour graph more (normalized cut {spectral_cut:.3g}) than k-means on the {name} "
