@@ -208,3 +208,14 @@ def test_epochs_run_to_the_end_under_a_budget_that_did_not_bind_say_so_as_withou
     budgeted = AutoEncoder(**PARAMS, epochs=3, max_time=600).fit(rows)
     assert budgeted.history_.stop_reason == "ran all 3 epochs"
     assert AutoEncoder(**PARAMS, epochs=3).fit(rows).history_.stop_reason == "ran all 3 epochs"
+
+
+def test_a_budget_a_fixed_run_never_reaches_changes_nothing(rows):
+    # It faded the input noise step by step where the run without it faded it epoch by epoch
+    # (and capped the warm-up at 200 steps): 12 epochs ended with codes 5e-3 apart.
+    params = dict(PARAMS, epochs=12, hidden_layers=(32, 16))
+    plain = AutoEncoder(**params).fit(rows)
+    budgeted = AutoEncoder(**params, max_time=1000.0).fit(rows)
+    assert budgeted.history_.stop_reason == "ran all 12 epochs"
+    assert budgeted.history_.lr == plain.history_.lr
+    np.testing.assert_array_equal(budgeted.transform(rows), plain.transform(rows))

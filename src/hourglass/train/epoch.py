@@ -97,10 +97,17 @@ class EpochSteps:
         """
         if not self._fading:
             return 1.0
-        if hasattr(self, "scheduler") and self._adaptive:
-            return self._schedule.noise(self._step)
         progress = (epoch - 1) / max(1, self.config.epochs - 1)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        by_epoch = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        if hasattr(self, "scheduler") and self._adaptive:
+            schedule = self._schedule
+            if not self.config.adaptive and not schedule.budget_bound:
+                # epochs=N under a time budget that has not bound: the fixed run's fade, so that a
+                # budget the run never reaches changes nothing (it faded step by step, and 12
+                # epochs on digits ended 5e-3 away in their codes).
+                return schedule.hold_noise(by_epoch)
+            return schedule.noise(self._step)
+        return by_epoch
 
     def train_one_epoch(self, data: Data, epoch: int) -> dict[str, float]:
         """One pass over ``data``; returns the mean of each loss term (inf where it diverged)."""

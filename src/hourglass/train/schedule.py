@@ -161,6 +161,12 @@ class ProgressiveCosine:
         self.noise_held = min(self.noise_held, _cosine(step / max(1, self.plan)))
         return self.noise_held
 
+    def hold_noise(self, strength: float) -> float:
+        """A noise strength decided elsewhere (a fixed run's fade, epoch by epoch), held as
+        :meth:`noise` holds its own: it never climbs back when the plan changes after."""
+        self.noise_held = min(self.noise_held, strength)
+        return self.noise_held
+
     def finished(self, step: int) -> bool:
         """Whether the plan's last step has been taken."""
         return step >= self.plan

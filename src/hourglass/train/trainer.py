@@ -388,15 +388,19 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         # The fused kernel updates all parameters in one pass: on small models the per-tensor
         # Python and dispatch overhead of the loop implementation dominates a step.
         self.optimizer = optimizer.adamw(params, self.config.learning_rate, self.config.weight_decay)
-        if self.config.adaptive or self.config.max_time is not None:
-            # Without epochs='auto', a budget's plan starts at the epochs asked for.
-            first = max(MIN_PLAN_EPOCHS * steps_per_epoch, MIN_PLAN_STEPS) if self.config.adaptive else total
+        fixed_warmup = max(1, min(total // 20, 5 * steps_per_epoch))
+        if self.config.adaptive:
+            first = max(MIN_PLAN_EPOCHS * steps_per_epoch, MIN_PLAN_STEPS)
             schedule: WarmupCosine | ProgressiveCosine = ProgressiveCosine(
                 first, total, warmup_steps(total, steps_per_epoch)
             )
-            schedule.frozen = not self.config.adaptive
+        elif self.config.max_time is not None:
+            # Without epochs='auto', a budget's plan is the epochs asked for, with the fixed run's
+            # warm-up: a budget that never binds leaves the run as it was without one.
+            schedule = ProgressiveCosine(total, total, fixed_warmup)
+            schedule.frozen = True
         else:
-            schedule = WarmupCosine(total, warmup=max(1, min(total // 20, 5 * steps_per_epoch)))
+            schedule = WarmupCosine(total, warmup=fixed_warmup)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
 
     def _steps_per_epoch(self, train: Data) -> int:
