@@ -8,6 +8,7 @@ import pytest
 
 from helpers import FakeClock
 from hourglass import AnomalyDetector, AutoEncoder
+from hourglass.estimators import layerwise
 from hourglass.exceptions import InvalidInputError
 from hourglass.runtime import threads as threads_module
 from hourglass.train import trainer as trainer_module
@@ -219,3 +220,21 @@ def test_a_budget_a_fixed_run_never_reaches_changes_nothing(rows):
     assert budgeted.history_.stop_reason == "ran all 12 epochs"
     assert budgeted.history_.lr == plain.history_.lr
     np.testing.assert_array_equal(budgeted.transform(rows), plain.transform(rows))
+
+
+def test_a_resume_after_layerwise_pretraining_does_not_pretrain_again(rows, tmp_path, monkeypatch):
+    # It pretrained anew, took those seconds off the budget a second time, then loaded the
+    # checkpoint's weights over the pretrained ones.
+    monkeypatch.setattr(trainer_module.time, "perf_counter", FakeClock(0.01))
+    params = dict(PARAMS, hidden_layers=(16, 8), pretrain="layerwise", checkpoint_dir=str(tmp_path))
+    first = AutoEncoder(**params, max_time=4.0, callbacks=[StopAfter(3)]).fit(rows)
+    pretrained = first.history_.recipe["pretraining"]
+    calls = []
+    monkeypatch.setattr(layerwise.pretrained, "layerwise_pretrain", lambda *a, **k: calls.append(1))
+    resumed = AutoEncoder(**params, max_time=4.0).fit(rows, resume=True)
+    assert calls == []
+    assert resumed.history_.recipe["pretrain_seconds"] == first.history_.recipe["pretrain_seconds"]
+    saved_losses = [pair["train_loss"] for pair in pretrained["layers"]]
+    assert [pair.train_loss for pair in resumed.pretrain_history_] == saved_losses
+    assert resumed.n_epochs_ > 3
+    assert pretrained["seconds"] + resumed.history_.trained_seconds <= 4.0 * 1.15

@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
-from hourglass.estimators import fitting, parts, pca_baseline, pca_path
+from hourglass.estimators import fitting, layerwise, parts, pca_baseline, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
@@ -166,7 +166,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         train = source.training_data(train_idx, self.scaler_)
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         fitting.keep_report_samples(self, train, val)
-        spent = fitting.prepare_module(self, train) if previous is None else 0.0
+        spent, taken = fitting.prepare_module(self, train, resume) if previous is None else (0.0, 0.0)
         config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent)
         # PCA at the same code size, before training: a network still above its error has not
         # stopped learning where its gains look small beside the mean's loss (Trainer's floor).
@@ -175,6 +175,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         )
         floor = pca_error if self.loss_ == "mse" else None  # the monitored loss's units
         trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run, linear_floor=floor)
+        layerwise.record(self, trainer.history, spent)  # a resume does not pretrain again
         self.history_ = trainer.history  # callbacks can read it during training
         tic = time.perf_counter()
         self.history_ = trainer.fit(train, val, resume=resume)
@@ -185,7 +186,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
             self.history_.recipe["pca_path"] = self.pca_path_reason_
             self.history_.recipe["pca_path_on"] = bool(self.pca_path_)
         # Layer-wise pretraining's seconds count: they are part of the time budget too.
-        self.fit_seconds_ = time.perf_counter() - tic + spent
+        self.fit_seconds_ = time.perf_counter() - tic + taken
         self.validation_mse_, self.validation_mse_scaled_ = fitting.validation_mse(self, source, val_idx)
         self.validation_pca_mse_ = pca_error
         self.n_epochs_ = len(self.history_.epoch)

@@ -18,7 +18,6 @@ import functools
 import inspect
 import math
 import os
-import time
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -27,8 +26,8 @@ import numpy as np
 import torch
 
 from hourglass.data.duplicates import repeats_note, split_rows
-from hourglass.data.sources import ScaledRows, TrainingSource, first_items
-from hourglass.estimators import parts, pca_path
+from hourglass.data.sources import TrainingSource, first_items
+from hourglass.estimators import layerwise, parts, pca_path
 from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
@@ -292,9 +291,10 @@ def _changes(before: Any, after: Any) -> str:
     return ", ".join(changed).replace("input_dim", "features (input_dim)", 1)
 
 
-def prepare_module(est: Any, train: Any) -> float:
+def prepare_module(est: Any, train: Any, resume: bool = False) -> tuple[float, float]:
     """Before training: pretrained parts, layer-wise pretraining, metric probes; returns the
-    seconds layer-wise pretraining took (0 without it), which a time budget counts."""
+    seconds layer-wise pretraining took, which a time budget counts, and those it took now
+    (:func:`hourglass.estimators.layerwise.pretrain`; 0 and 0 without it)."""
     probe = first_items(train, 2048)
     est.module_.to(resolve_device(est.device))
     est._metrics_probe = probe  # its own copy, so the estimator does not pin the data
@@ -318,30 +318,9 @@ def prepare_module(est: Any, train: Any) -> float:
             "freeze_encoder / freeze_decoder need a pretrained encoder / decoder to freeze"
         )
     pca_path.fit(est, train)
-    pretrain = getattr(est, "pretrain", None)
-    if pretrain is not None:
-        if pretrain != "layerwise":
-            raise InvalidInputError(f"pretrain={pretrain!r}; expected None or 'layerwise'")
-        if not isinstance(train, ScaledRows):
-            raise InvalidInputError(
-                "pretrain='layerwise' passes the whole training set through each layer, so it needs "
-                "data in memory; this data is streamed from a file (load it with np.load to use it)"
-            )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(est.seed_)
-            tic = time.perf_counter()
-            est.pretrain_history_ = pretrained.layerwise_pretrain(
-                est.module_,
-                est.architecture_,
-                train.to(resolve_device(est.device)).materialize(),
-                train_config(est, len(train)),
-                est.loss_,
-                regularizers=est._bottleneck().regularizers(est),
-                corruption=est._corruption(),
-                make_trainer=functools.partial(make_trainer, est),
-            )
-            return time.perf_counter() - tic
-    return 0.0
+    return layerwise.pretrain(
+        est, train, train_config(est, len(train)), functools.partial(make_trainer, est), resume
+    )
 
 
 # -- training --------------------------------------------------------------------------------
