@@ -813,9 +813,11 @@ def test_reconstructed_decoded_and_sampled_tables_carry_the_models_column_names(
     assert run("encode", ae, labelled_table, "-o", tmp_path / "c.csv")[0] == 0
     assert run("decode", ae, tmp_path / "c.csv", "-o", tmp_path / "d.csv")[0] == 0
     assert run("sample", vae, "-n", "5", "-o", tmp_path / "s.csv")[0] == 0
-    for name in ("r.csv", "d.csv", "s.csv"):
-        assert list(pd.read_csv(tmp_path / name).columns) == features, name
-    assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["c0", "c1"]  # codes keep their own names
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == features
+    # Behind the table's key column (its id), which decode reads past and carries on.
+    for name in ("r.csv", "d.csv"):
+        assert list(pd.read_csv(tmp_path / name).columns) == ["id", *features], name
+    assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["id", "c0", "c1"]  # codes keep their own names
     # A reconstruction reads back as the table it came from: its columns are the model's features.
     assert run("reconstruct", ae, tmp_path / "r.csv", "-o", tmp_path / "r2.npy")[0] == 0
 

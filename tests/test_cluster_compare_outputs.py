@@ -1,4 +1,5 @@
-"""What cluster and compare write and print: key columns, units, the metrics under --quiet."""
+"""What cluster, compare, encode and reconstruct write and print: key columns, units, the metrics
+under --quiet."""
 
 from __future__ import annotations
 
@@ -32,6 +33,34 @@ def test_cluster_writes_the_key_columns_and_prints_its_metrics_under_quiet(iris,
     written = pd.read_csv(tmp_path / "c.csv")
     assert list(written.columns) == ["sample_id", "cluster", "label"]
     assert written["sample_id"].tolist() == [f"S{i:03d}" for i in range(150)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_encode_and_reconstruct_tables_keep_the_key_columns_first(iris, tmp_path, suffix):
+    # Codes and reconstructions came without the ids that score and cluster keep: a user's
+    # table joined back by row order only.
+    ids = [f"S{i:03d}" for i in range(150)]
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    for command, extra in (("encode", []), ("encode", ["--float16"]), ("reconstruct", [])):
+        out_file = tmp_path / f"{command}{len(extra)}{suffix}"
+        code, out, err = run(command, iris / "ae", iris / "iris.csv", "-o", out_file, *extra)
+        assert code == 0, err
+        assert "after its key column sample_id" in out
+        written = read(out_file)
+        assert written["sample_id"].tolist() == ids
+        assert list(written.columns)[0] == "sample_id"
+        if command == "reconstruct":
+            assert list(written.columns)[1:] == ["sepal length (cm)", "sepal width (cm)",
+                                                 "petal length (cm)", "petal width (cm)"]  # fmt: skip
+        else:
+            assert list(written.columns)[1:] == ["c0", "c1"]
+    # decode reads the codes past their text ids (refused as text before) and carries them on.
+    code, out, err = run("decode", iris / "ae", tmp_path / f"encode0{suffix}", "-o", tmp_path / f"d{suffix}")
+    assert code == 0, err
+    decoded = read(tmp_path / f"d{suffix}")
+    assert decoded["sample_id"].tolist() == ids and decoded.shape == (150, 5)
+    code, _, err = run("encode", iris / "ae", iris / "iris.csv", "-o", tmp_path / "codes.npy")
+    assert code == 0, err
 
 
 def test_cluster_counts_one_cluster_and_hdbscans_noise(iris):

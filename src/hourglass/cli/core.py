@@ -10,9 +10,10 @@ from here, where they were first (importing those here would list them before ``
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,6 +37,7 @@ from hourglass.cli.inputs import (
     feature_names,
     is_dense,
     is_image_folder,
+    keyed_model_input,
     load_for_model,
     load_input,
     load_model,
@@ -43,11 +45,15 @@ from hourglass.cli.inputs import (
     model_rows,
     report_sample,
     table_of,
+    with_key_columns,
 )
 from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import output_path, refuse_csv_of_grids, report_file, write_array, write_result
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import check_save_suffix
+
+if TYPE_CHECKING:  # annotations only
+    from hourglass.data.table import TableSchema
 
 __all__ = [
     "DATA_HELP",
@@ -112,13 +118,14 @@ def encode(
     check_save_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
-    X = model_input(estimator, data, key, drop, label, quiet)
+    X, keyed = keyed_model_input(estimator, data, key, drop, label, quiet)
     if float16:
         import numpy as np
 
-        write_array(output, estimator.transform(X).astype(np.float16), force, quiet, "float16 codes")
+        codes = estimator.transform(X).astype(np.float16)
+        write_array(output, codes, force, quiet, "float16 codes", keyed=keyed)
     else:
-        write_result(output, estimator.transform, X, force, quiet, "codes")
+        write_result(output, estimator.transform, X, force, quiet, "codes", keyed=keyed)
     echo(code_bytes_line(estimator, X, 2 if float16 else 4), quiet)
 
 
@@ -160,9 +167,27 @@ def decode(
     check_writable(output, force)
     estimator = load_model(model)
     refuse_csv_of_grids(output, estimator, "decoded data")
-    codes_in = load_input(codes, key, drop=drop, label=label).X
-    decoded = estimator.inverse_transform(codes_in)
-    write_array(output, decoded, force, quiet, "decoded data", feature_names(estimator))
+    codes_in = load_input(codes, key, drop=drop, label=label, table=code_columns(estimator, codes, drop))
+    decoded = estimator.inverse_transform(codes_in.X)
+    keyed = functools.partial(with_key_columns, estimator, codes_in)
+    write_array(output, decoded, force, quiet, "decoded data", feature_names(estimator), keyed)
+
+
+def code_columns(estimator, codes: str, drop: str | None) -> TableSchema | None:
+    """The code columns of a table 'hourglass encode' wrote (``c0, c1, ...``) as the features to read,
+    where the table CODES has them beside others (the key columns encode put first: an id); else None.
+
+    Without it, the id was read as one more code ('2 columns expected') or refused as text.
+    """
+    from hourglass.data.table import TableSchema
+    from hourglass.data.table_files import table_header
+
+    width = int(getattr(estimator, "_n_features_out", 0) or 0)
+    header = table_header(codes) if width and drop is None else None
+    names = tuple(f"c{i}" for i in range(width))
+    if header is None or len(header) <= width or not set(names) <= set(header):
+        return None
+    return TableSchema(features=names, dtypes=("float32",) * width, n_features=width)
 
 
 @command()
@@ -181,9 +206,9 @@ def reconstruct(
     check_writable(output, force)
     estimator = load_model(model)
     refuse_csv_of_grids(output, estimator, "reconstructions")
-    X = model_input(estimator, data, key, drop, label, quiet)
+    X, keyed = keyed_model_input(estimator, data, key, drop, label, quiet)
     names = feature_names(estimator)
-    write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction", names)
+    write_result(output, estimator.reconstruct, X, force, quiet, "reconstruction", names, keyed)
 
 
 @command()

@@ -263,13 +263,27 @@ def model_input(
 ):
     """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder,
     or one image file, itself (as ``apply`` takes one), after a notice of any resizing."""
+    return keyed_model_input(estimator, data, key, drop, label, quiet)[0]
+
+
+def keyed_model_input(
+    estimator,
+    data: str,
+    key: str | None,
+    drop: str | None = None,
+    label: str | None = None,
+    quiet: bool = False,
+):
+    """:func:`model_input`, and a function that puts DATA's key columns before a table of its
+    results (:func:`with_key_columns`): codes and reconstructions join back by key, as scores do."""
     from hourglass.data.images import IMAGE_SUFFIXES
 
     one_image = Path(data).suffix.lower() in IMAGE_SUFFIXES and Path(data).is_file()
     if not is_dense(estimator) and (is_image_folder(data) or one_image):
         announce_resizing(estimator, data, quiet)
-        return data
-    return model_rows(estimator, load_for_model(estimator, data, key, drop, label, quiet))
+        return data, None
+    dataset = load_for_model(estimator, data, key, drop, label, quiet)
+    return model_rows(estimator, dataset), lambda table: with_key_columns(estimator, dataset, table)
 
 
 def with_key_columns(estimator, dataset: Dataset, results: pd.DataFrame) -> pd.DataFrame:

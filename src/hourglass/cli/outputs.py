@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the functions import what they use
     import numpy as np
+    import pandas as pd
 
 
 def fitting_columns(array: np.ndarray, columns: Sequence[str] | None) -> list[str] | None:
@@ -25,12 +26,26 @@ def fitting_columns(array: np.ndarray, columns: Sequence[str] | None) -> list[st
 
 
 def write_array(
-    path: Path, array: np.ndarray, force: bool, quiet: bool, what: str, columns: Sequence[str] | None = None
+    path: Path,
+    array: np.ndarray,
+    force: bool,
+    quiet: bool,
+    what: str,
+    columns: Sequence[str] | None = None,
+    keyed: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> None:
     """Write ``array`` to ``path`` (.npy, .npz, .csv or .parquet); a table's columns are ``columns`` when
-    they fit."""
-    from hourglass.data.saving import save_array
+    they fit, behind the key columns ``keyed`` adds (:func:`~hourglass.cli.inputs.keyed_model_input`)."""
+    import pandas as pd
 
+    from hourglass.data.saving import TABLE_SAVE_SUFFIXES, save_array, save_table
+
+    if keyed is not None and Path(path).suffix.lower() in TABLE_SAVE_SUFFIXES and array.ndim == 2:
+        names = fitting_columns(array, columns) or [f"c{i}" for i in range(array.shape[1])]
+        table = keyed(pd.DataFrame(array, columns=names))
+        save_table(path, table, force)
+        echo(f"wrote {what} of shape {tuple(array.shape)} to {path}{_keys_words(table, names)}", quiet)
+        return
     save_array(path, array, force=force, columns=fitting_columns(array, columns))
     echo(f"wrote {what} of shape {tuple(array.shape)} to {path}", quiet)
 
@@ -70,8 +85,10 @@ def write_result(
     quiet: bool,
     what: str,
     columns: Sequence[str] | None = None,
+    keyed: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> None:
-    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``; a table's columns are ``columns``.
+    """Write ``compute(X)`` (a model method taking ``out=``) to ``path``; a table's columns are ``columns``,
+    behind the key columns ``keyed`` adds (:func:`~hourglass.cli.inputs.keyed_model_input`).
 
     When ``X`` is streamed from a file (:func:`~hourglass.data.sources.streams`) and the output
     is a ``.npy``, the result is written batch by batch into a memory map of the output's
@@ -83,7 +100,7 @@ def write_result(
     from hourglass.data.sources import streams
 
     if Path(path).suffix.lower() != ".npy" or not streams(X):
-        write_array(path, compute(X), force, quiet, what, columns)
+        write_array(path, compute(X), force, quiet, what, columns, keyed)
         return
     first = compute(X[:1])  # the shape and dtype of one row's result
     shape = (int(X.shape[0]), *first.shape[1:])
@@ -94,6 +111,12 @@ def write_result(
         out.flush()
         del out  # unmapped before the rename
     echo(f"wrote {what} of shape {shape} to {path}, batch by batch", quiet)
+
+
+def _keys_words(table: pd.DataFrame, names: Sequence[str]) -> str:
+    """`` after its key columns id, date`` where ``table`` has columns besides ``names``."""
+    keys = [str(c) for c in table.columns[: table.shape[1] - len(names)]]
+    return f" after its key column{'s' if len(keys) > 1 else ''} {', '.join(keys)}" if keys else ""
 
 
 def output_path(output: Path | None, old: Path | None, what: str) -> Path:

@@ -22,6 +22,7 @@ from hourglass.data.identifiers import table_advice, warn_if_identifier_columns
 from hourglass.data.table import TableSchema, select_features
 from hourglass.data.text_tables import (
     COMPRESSIONS,
+    TEXT_TABLE_SUFFIXES,
     check_unique_names,
     regional_numbers,
     sniff,
@@ -151,6 +152,33 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
         if isinstance(exc, HourglassError):
             raise
         raise DataFileError(f"could not read {str(path)!r} as a {suffix} table: {_reason(exc)}") from None
+
+
+def table_header(path: str | Path) -> list[str] | None:
+    """The column names of the table at ``path``, read without its rows; None for a table without
+    a header, a file of another kind, or one that cannot be read (reading it whole says why).
+
+    Examples
+    --------
+    >>> table_header("codes.npy") is None
+    True
+    """
+    path = Path(path)
+    suffix = table_suffix(path)
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [str(name) for name in pq.read_schema(path).names]
+        if suffix not in TEXT_TABLE_SUFFIXES or not path.is_file():
+            return None
+        layout = sniff(path)
+        if not layout.header:
+            return None
+        frame = tidy(pd.read_csv(path, nrows=0, **layout.read_csv_options()), layout)
+        return [str(name) for name in frame.columns]
+    except (*READ_ERRORS, HourglassError):
+        return None
 
 
 def _check_parquet_names(path: Path) -> None:
