@@ -26,6 +26,11 @@ from hourglass.estimators.code_width import default_code_sizes
 from hourglass.estimators.dense import AutoEncoder
 from hourglass.exceptions import InvalidInputError
 from hourglass.train.tasks import task_of
+from hourglass.uses.dominance import (  # noqa: F401 (importable from here, where they were)
+    DOMINANCE_SHARE,
+    STANDARDIZED_DOMINANCE_SHARE,
+    dominance_note,
+)
 from hourglass.uses.verdicts import (
     TIE_MARGIN,  # noqa: F401 (importable from here, where it was)
     in_units,
@@ -33,13 +38,6 @@ from hourglass.uses.verdicts import (
     outcomes_text,
     still_learning,
 )
-
-#: Share of the raw-unit error that a few columns must hold before the comparison warns.
-DOMINANCE_SHARE = 0.8
-#: ... and of the standardized error, where each column would hold about 1/d of it: half of it in
-#: a few columns makes the headline theirs (digits, one split: 3 near-constant pixels of 64 held
-#: 69 % of PCA's held-out error, and the autoencoder's 0.46x PCA's read 0.78x without them).
-STANDARDIZED_DOMINANCE_SHARE = 0.5
 
 
 @dataclass
@@ -151,77 +149,6 @@ def pca_reconstruct(pca: PCA, scaler, X: np.ndarray) -> np.ndarray:
     scaled = scaler.transform(np.asarray(X, dtype=np.float32))
     flat = scaled.reshape(len(scaled), -1)
     return scaler.inverse_transform(pca.inverse_transform(pca.transform(flat)).reshape(scaled.shape))
-
-
-def _dominant(errors: np.ndarray, needed: float = DOMINANCE_SHARE) -> tuple[np.ndarray, float] | None:
-    """The few columns (a tenth at most, 1 to 3) that hold ``needed`` of ``errors`` and that
-    share; None where they do not."""
-    total = errors.sum()
-    if errors.size < 2 or not total > 0:
-        return None
-    few = int(min(3, max(1, errors.size // 10)))
-    top = np.argsort(-errors)[:few]
-    share = float(errors[top].sum() / total)
-    return (top, share) if share >= needed else None
-
-
-def dominance_note(
-    errors: np.ndarray,
-    names: list[str] | None = None,
-    standardized: np.ndarray | None = None,
-    scale: np.ndarray | None = None,
-) -> str | None:
-    """A note when at most a tenth of the columns (at least one, at most 3) hold most of the error
-    (:data:`DOMINANCE_SHARE` of the raw one, :data:`STANDARDIZED_DOMINANCE_SHARE` of the standardized one).
-
-    Parameters
-    ----------
-    errors : ndarray of shape (n_features,)
-        Mean squared error of each column, in raw units.
-    names : list of str, optional
-        Column names for the message (positions otherwise).
-    standardized : ndarray of shape (n_features,), optional
-        The same errors in standardized units, where the comparison's headline is in them: a
-        near-constant column (digits' border pixels) can hold most of those too, and the note
-        then says so rather than that the standardized columns judge every feature alike.
-    scale : ndarray of shape (n_features,), optional
-        The columns' standardization scales, named for the columns that dominate ``standardized``.
-
-    Examples
-    --------
-    >>> dominance_note(np.array([100.0, 0.1, 0.1, 0.2]))
-    'raw-unit MSE is dominated by column 0 (99.6% of it); the standardized columns judge every feature alike'
-    >>> dominance_note(np.array([1.0, 1.0, 1.0, 1.0]), standardized=np.array([0.1, 9.0, 0.1, 0.1]),
-    ...                scale=np.array([1.0, 0.05, 1.0, 1.0]))
-    'standardized MSE is dominated by column 1 (96.8% of it; scale 0.05: a near-constant column)'
-    """
-    errors = np.asarray(errors, dtype=np.float64)
-    label = lambda top: ", ".join(repr(names[i]) if names else str(int(i)) for i in top)  # noqa: E731
-    word = lambda top: "column" if len(top) == 1 else "columns"  # noqa: E731
-    parts = []
-    raw = _dominant(errors)
-    if raw is not None:
-        top, share = raw
-        parts.append(f"raw-unit MSE is dominated by {word(top)} {label(top)} ({100 * share:.1f}% of it)")
-    std = None
-    if standardized is not None:
-        std = _dominant(np.asarray(standardized, dtype=np.float64), STANDARDIZED_DOMINANCE_SHARE)
-    if std is not None:
-        top, share = std
-        why = ""
-        if scale is not None:
-            scales = np.asarray(scale, dtype=np.float64).reshape(-1)[top]
-            # Small errors of a nearly constant column are large z-scores: say that is the cause.
-            shown = f"{scales.min():.2g}" if len(top) == 1 else f"{scales.min():.2g}-{scales.max():.2g}"
-            if scales.max() < np.median(np.asarray(scale, dtype=np.float64)):
-                kind = "a near-constant column" if len(top) == 1 else "near-constant columns"
-                why = f"; scale {shown}: {kind}"
-        parts.append(
-            f"standardized MSE is dominated by {word(top)} {label(top)} ({100 * share:.1f}% of it{why})"
-        )
-    elif raw is not None:
-        parts.append("the standardized columns judge every feature alike")
-    return "; ".join(parts) if parts else None
 
 
 def _is_conv(estimator: Any) -> bool:
