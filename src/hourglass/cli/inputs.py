@@ -253,17 +253,11 @@ def model_rows(estimator, dataset: Dataset) -> Any:
     return pd.DataFrame(dataset.X, columns=dataset.feature_names)
 
 
-def model_input(
-    estimator,
-    data: str,
-    key: str | None,
-    drop: str | None = None,
-    label: str | None = None,
-    quiet: bool = False,
-):
+def model_input(estimator, data: str, *options: Any, **named: Any):
     """DATA as the model takes it (see :func:`load_for_model`); a conv model reads an image folder,
-    or one image file, itself (as ``apply`` takes one), after a notice of any resizing."""
-    return keyed_model_input(estimator, data, key, drop, label, quiet)[0]
+    or one image file, itself (as ``apply`` takes one), after a notice of any resizing. The options
+    are :func:`keyed_model_input`'s."""
+    return keyed_model_input(estimator, data, *options, **named)[0]
 
 
 def keyed_model_input(
