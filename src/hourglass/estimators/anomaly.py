@@ -11,9 +11,10 @@ AutoEncoder in :mod:`~hourglass.estimators.default_detector`, the threshold rule
 calibration split and probabilities in :mod:`~hourglass.estimators.outlier_scores`, the fitted
 state it passes through to its autoencoder and saves in
 :mod:`~hourglass.estimators.detector_state`, the autoencoder's outputs it passes on (codes,
-reconstructions, exports) in :mod:`~hourglass.estimators.detector_outputs`; its report section is presentation
-(:mod:`hourglass.report.anomaly`), the photo patches of the out-of-distribution demo are data
-(:mod:`hourglass.data.photos`). The public names below the report are importable from here too.
+reconstructions, layers, exports) in :mod:`~hourglass.estimators.detector_outputs`; its report
+section is presentation (:mod:`hourglass.report.anomaly`), the photo patches of the
+out-of-distribution demo are data (:mod:`hourglass.data.photos`). The public names below the
+report are importable from here too.
 """
 
 from __future__ import annotations
@@ -169,6 +170,9 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
         :class:`~hourglass.AutoEncoder`'s ``random_state`` says). Absent from detectors saved
         before it was kept, but for an int ``random_state``.
     n_features_in_ : int
+    n_iter_, loss_curve_ : int, list of float
+        The wrapped autoencoder's epochs and training loss after each, as
+        :class:`~hourglass.AutoEncoder` has them.
 
     Examples
     --------
@@ -242,6 +246,9 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
     scaler_ = delegated("scaler_")
     architecture_ = delegated("architecture_")
     history_ = delegated("history_")
+    # Read-only on the autoencoder: what a user of AutoEncoder plots (training's loss curve).
+    n_iter_ = delegated("n_iter_")
+    loss_curve_ = delegated("loss_curve_")
 
     # -- fitting -----------------------------------------------------------------------------
     def _error_quantile(self) -> float | None:

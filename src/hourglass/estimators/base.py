@@ -34,7 +34,7 @@ from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.fitting import AUTO_EPOCHS, AUTO_STEPS  # noqa: F401  (offered here too)
 from hourglass.estimators.handing_over import HandingOver
-from hourglass.estimators.input_space import in_input_space
+from hourglass.estimators.input_space import in_input_space, layers_in_output
 from hourglass.estimators.inputs import (  # the two functions lived here before the input parts
     InputPart,
     auto_learning_rate,  # noqa: F401
@@ -431,7 +431,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         """
         return float(np.mean(self.score_samples(X)))
 
-    def layer_outputs(self, X: Any) -> dict[str, np.ndarray]:
+    def layer_outputs(self, X: Any) -> dict[str, Any]:
         """The representation of ``X`` after every layer, by name, from input to reconstruction.
 
         The names are those of the module's
@@ -450,7 +450,12 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         -------
         dict of str to ndarray
             Each layer's output, one row per sample, in the order the data passes them;
-            float32, but ``reconstruction`` in ``reconstruct``'s dtype.
+            float32, but ``reconstruction`` in ``reconstruct``'s dtype. After
+            ``set_output(transform="pandas")``, each a DataFrame with ``X``'s index:
+            ``reconstruction`` named by the input's columns, ``code`` by
+            ``get_feature_names_out()``, any other layer by its name and unit
+            (``encoder.layer1_0, encoder.layer1_1, ...``). A convolutional model's layers
+            (feature maps, images) stay arrays.
 
         Examples
         --------
@@ -469,7 +474,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         # The module's reconstruction is in scaled units (z-scores, say): back to the data's.
         recon = self.scaler_.inverse_transform(outputs["reconstruction"])
         outputs["reconstruction"] = recon.astype(output_dtype(X), copy=False)
-        return outputs
+        return layers_in_output(self, outputs, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,4 +1,4 @@
-"""What a fitted detector passes through from its autoencoder: codes, reconstructions, exports.
+"""What a fitted detector passes through from its autoencoder: codes, reconstructions, layers, exports.
 
 :class:`~hourglass.estimators.anomaly.AnomalyDetector` takes these methods from
 :class:`DetectorOutputs`; its own module keeps the fitting and the scores.
@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.estimators.export import export_onnx, to_torch
-from hourglass.estimators.input_space import in_input_space
+from hourglass.estimators.input_space import in_input_space, layers_in_output
 from hourglass.exceptions import InvalidInputError
 
 
@@ -78,6 +78,62 @@ class DetectorOutputs:
         check_is_fitted(self, "offset_")
         result = self.estimator_.reconstruct(X, out=out)
         return result if out is not None else in_input_space(self, result, X)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codes back to data with the wrapped autoencoder, in the units of the training data.
+
+        As :meth:`hourglass.AutoEncoder.inverse_transform`, for the codes :meth:`transform` gives.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_codes)
+            Codes as :meth:`transform` gives them.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, ...)
+            Shaped like the training data. After this detector's
+            ``set_output(transform="pandas")``, rows come as a DataFrame named by the input's
+            columns, with the index of codes given as a DataFrame.
+
+        Examples
+        --------
+        >>> detector.inverse_transform(detector.transform(X[:2])).shape  # doctest: +SKIP
+        (2, 64)
+        """
+        check_is_fitted(self, "offset_")
+        with speaking_as(self):
+            result = self.estimator_.inverse_transform(X)
+        return in_input_space(self, result, X)
+
+    def layer_outputs(self, X: Any) -> dict[str, Any]:
+        """The representation of ``X`` after every layer of the wrapped autoencoder, by name.
+
+        As :meth:`hourglass.AutoEncoder.layer_outputs`: ``encoder.<layer>``, ``code``,
+        ``decoder.<layer>`` and ``reconstruction``, from input to reconstruction.
+
+        Parameters
+        ----------
+        X : array-like
+            Data shaped like the training data.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Each layer's output, one row per sample. After this detector's
+            ``set_output(transform="pandas")``, each a DataFrame with ``X``'s index, named as
+            :func:`hourglass.estimators.input_space.layer_columns` says; a convolutional
+            model's layers stay arrays.
+
+        Examples
+        --------
+        >>> detector.layer_outputs(X[:2])["code"].shape  # doctest: +SKIP
+        (2, 8)
+        """
+        check_is_fitted(self, "offset_")
+        with speaking_as(self):
+            outputs = self.estimator_.layer_outputs(X)
+        return layers_in_output(self, outputs, X)
 
     # -- taking the model elsewhere ------------------------------------------------------------
     def to_torch(self, part: str = "autoencoder"):
