@@ -14,7 +14,7 @@ from sklearn import datasets
 
 from helpers import run
 from hourglass import AutoEncoder
-from hourglass.data.identifiers import identifier_columns, identifier_name
+from hourglass.data.identifiers import identifier_columns, identifier_name, time_name
 from hourglass.data.loading import load_data
 from hourglass.exceptions import IdentifierColumnWarning
 
@@ -44,6 +44,52 @@ def _identifier_warnings(caught) -> list[str]:
 )  # fmt: skip
 def test_identifier_names(name, expected):
     assert identifier_name(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("year", True), ("Year", True), ("YEAR", True), ("fiscal_year", True), ("fiscalYear", True),
+        ("year_id", True), ("Month", True), ("day", True), ("date", True), ("idle_time", True),
+        ("period", True), ("quarter", True), ("weeks", True), ("hour", True), ("timestamp", True),
+        ("yearly", False), ("update", False), ("customer_id", False), ("weight", False), ("0", False),
+    ],
+)  # fmt: skip
+def test_time_names(name, expected):
+    assert time_name(name) is expected
+
+
+def _per_year(name: str, values=np.arange(1990, 2030)) -> pd.DataFrame:
+    """One row per year (shuffled), with a measurement beside it."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({name: rng.permutation(values), "gdp": rng.random(len(values)) * 100})
+
+
+@pytest.mark.parametrize("name", ["year", "Year", "fiscal_year", "fiscalYear", "yr"])
+def test_a_year_per_row_is_no_identifier(name):
+    assert identifier_columns(_per_year(name)) == []
+
+
+@pytest.mark.parametrize("name", ["month", "day", "period", "week"])
+def test_a_column_named_like_a_time_is_no_identifier_even_as_1_to_n(name):
+    assert identifier_columns(_per_year(name, np.arange(1, 41))) == []
+
+
+@pytest.mark.parametrize("name", ["year_id", "YearID", "customer_id"])
+def test_a_year_range_under_a_name_that_says_id_still_warns(name):
+    assert identifier_columns(_per_year(name)) == [(0, name, "the whole numbers 1990 to 2029, each once")]
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (np.arange(1990, 2030), False), (np.arange(1800, 2200, 10), False), (np.arange(40), True),
+        (np.arange(1, 41), True), (np.arange(1000, 1040), True), (np.arange(2150, 2250), True),
+    ],
+)  # fmt: skip
+def test_unnamed_calendar_years_are_no_identifier_but_an_index_is(values, found):
+    X = np.c_[np.random.default_rng(0).permutation(values), np.random.default_rng(1).random(len(values))]
+    assert [position for position, _, _ in identifier_columns(X)] == ([0] if found else [])
 
 
 def test_fit_on_a_dataframe_warns_of_an_id_column_and_keeps_it(customers):

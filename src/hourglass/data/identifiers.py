@@ -11,6 +11,12 @@ warns, naming the column and how to drop it, and never drops it. A column is sus
   shuffled split of an index is not evenly spaced and says nothing), over at least
   :data:`ID_MIN_ROWS` rows, where a measurement that does so by chance is very unlikely.
 
+Evenly spaced whole numbers are also how time is counted, so that rule spares a column named
+like a time (``year``, ``fiscal_year``, ``Month``, ``week``: :func:`time_name`) and values that
+read as calendar years (all within :data:`CALENDAR_YEARS`, 1990..2020 say, whatever the name):
+a table of one row per year holds its year as a measurement. A name that says ``id`` as well
+(``year_id``) still warns.
+
 Counts, ages, pixel values and the columns of scikit-learn's tables repeat values or have a
 name of their own, and do not warn (``tests/test_identifier_columns.py``).
 """
@@ -33,6 +39,8 @@ from hourglass.exceptions import IdentifierColumnWarning
 ID_MIN_ROWS = 20
 #: Rows read first: a column that repeats a value or holds a fraction there is let go at once.
 HEAD_ROWS = 1000
+#: Evenly spaced whole numbers all within these years (both included) read as calendar years.
+CALENDAR_YEARS = (1800, 2200)
 
 #: The arrays :func:`~hourglass.data.loading.load_data` returned from a table it judged, by id:
 #: it warned of their identifier-like columns (or found none) with advice on its own ``drop``,
@@ -45,6 +53,11 @@ _SEPARATED = re.compile(r"(?:^|[\s_.\-])id$|^id[\s_.\-]", re.IGNORECASE)
 # 'customerId', 'CustomerID'; not 'Valid' or 'PAID'.
 _CAMEL = re.compile(r"[a-z0-9](?:Id|ID)$")
 _UNNAMED = re.compile(r"unnamed: ?\d+", re.IGNORECASE)  # pandas' name for a header's empty cell
+_TIME_WORDS = frozenset(
+    {"year", "month", "day", "date", "time", "period", "quarter", "week", "hour", "timestamp"}
+)
+# A name's words: 'fiscal_year' -> fiscal, year; 'fiscalYear' -> fiscal, Year; 'YEAR' -> YEAR.
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def identifier_name(name: Any) -> bool:
@@ -59,6 +72,19 @@ def identifier_name(name: Any) -> bool:
     return text.lower() in _NAMES or bool(
         _SEPARATED.search(text) or _CAMEL.search(text) or _UNNAMED.fullmatch(text)
     )
+
+
+def time_name(name: Any) -> bool:
+    """Whether a column's name says it counts time: one of its words is ``year``, ``month``, ``day``,
+    ``date``, ``time``, ``period``, ``quarter``, ``week``, ``hour`` or ``timestamp`` (or their plural).
+
+    Examples
+    --------
+    >>> [time_name(n) for n in ("year", "Year", "fiscal_year", "fiscalYear", "hours", "yearly", "update")]
+    [True, True, True, True, True, False, False]
+    """
+    words = (word.lower() for word in _WORDS.findall(str(name)))
+    return any(word in _TIME_WORDS or word.removesuffix("s") in _TIME_WORDS for word in words)
 
 
 def _whole(values: np.ndarray) -> bool:
@@ -80,6 +106,9 @@ def identifier_reason(values: np.ndarray, name: Any = None) -> str | None:
     ordered = np.sort(values.astype(np.float64))
     steps = np.diff(ordered)
     if len(values) > 1 and steps[0] > 0 and np.all(steps == steps[0]):
+        years = CALENDAR_YEARS[0] <= ordered[0] and ordered[-1] <= CALENDAR_YEARS[1]
+        if not named and (years or (name is not None and time_name(name))):
+            return None  # one row per year (month, day): time as a measurement, not the row's name
         apart = "" if steps[0] == 1 else f", {steps[0]:g} apart"
         return f"the whole numbers {ordered[0]:g} to {ordered[-1]:g}, each once{apart}"
     return "whole numbers under a name that identifies rows" if named else None
@@ -193,6 +222,7 @@ def array_advice(positions: list[Any]) -> str:
 
 
 __all__ = [
+    "CALENDAR_YEARS",
     "ID_MIN_ROWS",
     "array_advice",
     "frame_advice",
@@ -200,5 +230,6 @@ __all__ = [
     "identifier_name",
     "identifier_reason",
     "table_advice",
+    "time_name",
     "warn_if_identifier_columns",
 ]
