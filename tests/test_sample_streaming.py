@@ -46,6 +46,15 @@ def test_cli_sample_to_npy_streams_without_building_all_samples(vae, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["s.npy"]  # no temporary left beside it
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_cli_sample_of_n_begins_with_the_sample_of_fewer(vae, tmp_path, suffix):
+    for n in (3, 10):
+        code, _, err = run("sample", vae[1], "-n", n, "--seed", 4, "-o", tmp_path / f"s{n}{suffix}")
+        assert code == 0, err
+    read = np.load if suffix == ".npy" else lambda path: np.loadtxt(path, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(read(tmp_path / f"s10{suffix}")[:3], read(tmp_path / f"s3{suffix}"))
+
+
 @pytest.mark.parametrize("suffix", [".png", ".csv", ".npz"])
 def test_cli_sample_too_many_for_memory_is_refused_before_sampling(vae, tmp_path, suffix):
     code, out, err = run("sample", vae[1], "-n", 10**12, "-o", tmp_path / f"s{suffix}")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from helpers import assert_one_line_error, run
 from hourglass import AutoEncoder, InvalidInputError, VariationalAutoEncoder, load
+from hourglass.estimators import variational
 from hourglass.nn import variational as vnn
 from hourglass.nn.model import build_model
 from hourglass.train.losses import total_loss
@@ -132,6 +133,35 @@ def test_sample_shape_range_and_seed(digits_vae):
     assert not np.array_equal(a, vae.sample(5, random_state=4))
 
 
+@pytest.fixture(scope="module")
+def digits_vae_3(digits):
+    """A dense VAE with 3 code units: 3 n values per draw, rarely a multiple of torch's blocks of 16."""
+    return VariationalAutoEncoder(**{**TINY_VAE, "code_size": 3}).fit(digits[0])
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_sample_of_n_begins_with_the_sample_of_fewer(digits_vae_3, seed):
+    vae = digits_vae_3
+    ten = vae.sample(10, random_state=seed)
+    np.testing.assert_array_equal(ten, vae.sample(10, random_state=seed))
+    for n in (1, 5, 6, 9):
+        np.testing.assert_array_equal(ten[:n], vae.sample(n, random_state=seed), err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("batch", [1, 5, 7])
+def test_sample_does_not_depend_on_the_batches_it_is_drawn_in(digits_vae_3, monkeypatch, batch):
+    whole = digits_vae_3.sample(12, random_state=2)
+    monkeypatch.setattr(variational, "SAMPLE_BATCH", batch)  # odd batches of odd codes split pairs
+    np.testing.assert_array_equal(digits_vae_3.sample(12, random_state=2), whole)
+
+
+@pytest.mark.parametrize("count", [1, 7, 15])
+def test_prior_draws_below_16_values_are_torchs_randn(count):
+    # Those are the values samples had before the draws were made prefix-stable: kept.
+    expected = torch.randn(count, generator=torch.Generator().manual_seed(5)).numpy()
+    np.testing.assert_array_equal(variational.PriorDraws(5).draw(count), expected)
+
+
 @pytest.mark.parametrize("n", [0, -1, 2.5, True])
 def test_sample_refuses_a_bad_count(digits_vae, n):
     with pytest.raises(InvalidInputError, match="n="):
@@ -216,6 +246,7 @@ def test_conv_vae_on_images(digits):
     vae = VariationalAutoEncoder(**{**TINY_VAE, "channels": (4,), "epochs": 1}).fit(images)
     assert vae.arch_ == "conv" and vae.architecture_.kind == "vae_conv"
     assert vae.sample(3, random_state=0).shape == (3, 1, 8, 8)
+    np.testing.assert_array_equal(vae.sample(9, random_state=0)[:3], vae.sample(3, random_state=0))
     assert vae.interpolate(images[0], images[1], steps=3).shape == (3, 1, 8, 8)
     assert vae.interpolate(images[0, 0], images[1, 0], steps=3).shape == (3, 1, 8, 8)
 

@@ -49,6 +49,41 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+class PriorDraws:
+    """Standard-normal draws from one seed in one fixed order: the first ``k`` values are the same
+    however many are asked for and however the asks are cut into batches.
+
+    ``torch.randn`` does not promise this: on the CPU it turns blocks of 16 uniforms into normals
+    at once, and the last, partial block from fresh ones, so ``randn(10 * d)[:5 * d]`` differs from
+    ``randn(5 * d)`` unless ``5 * d`` is a multiple of 16. Here every pair of uniforms, drawn one
+    after the other on the CPU (the same on every device), gives its own pair of normals by
+    Box-Muller (``r cos t``, then ``r sin t``): torch's method for fewer than 16 values, whose
+    draws (a model's ``sample(n)`` with ``n * code_size < 16``) therefore keep their values.
+
+    Examples
+    --------
+    >>> a, b = PriorDraws(0), PriorDraws(0)
+    >>> bool(np.array_equal(a.draw(7), np.concatenate([b.draw(3), b.draw(4)])))
+    True
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._generator = torch.Generator().manual_seed(seed)
+        self._spare = np.empty(0)  # the sine half of a pair the last draw did not use
+
+    def draw(self, count: int) -> np.ndarray:
+        """The next ``count`` values of the stream, float32."""
+        pairs = max(0, -(-(count - len(self._spare)) // 2))
+        uniform = torch.rand(2 * pairs, dtype=torch.float64, generator=self._generator).numpy()
+        radius = np.sqrt(-2.0 * np.log1p(-uniform[1::2]))  # 1 - u lies in (0, 1]: no log(0)
+        angle = 2.0 * np.pi * uniform[0::2]
+        fresh = np.empty(2 * pairs)
+        fresh[0::2], fresh[1::2] = radius * np.cos(angle), radius * np.sin(angle)
+        values = np.concatenate([self._spare, fresh])
+        self._spare = values[count:]
+        return values[:count].astype(np.float32)
+
+
 @register_estimator
 class VariationalAutoEncoder(BaseAutoEncoder):
     """A variational autoencoder (Kingma and Welling 2014): a generative model with a Gaussian code.
@@ -211,7 +246,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         n : int
             How many samples.
         random_state : int, RandomState or None
-            Seed of the draws: the same seed gives the same samples.
+            Seed of the draws: the same seed gives the same samples, and the first ``k`` of
+            ``sample(n)`` are ``sample(k)`` whatever ``n``.
 
         Returns
         -------
@@ -228,7 +264,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         n = _positive_int(n, "n")
         values = math.prod(self.input_shape_)
         # Refused before torch would fail with a bare "can't allocate memory" (or the kernel kill us).
-        n_bytes = 4 * n * values + 4 * min(n, SAMPLE_BATCH) * self._code_width()
+        # A batch of codes passes through float64 uniforms and their transforms: ~40 bytes a value.
+        n_bytes = 4 * n * values + 40 * min(n, SAMPLE_BATCH) * self._code_width()
         what = f"n={n} samples of {values} float32 values"
         check_fits_in_memory(n_bytes, what, "ask for fewer, or draw them batch by batch with iter_samples")
         out = np.empty((n, *self.input_shape_), np.float32)
@@ -251,10 +288,11 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self, "module_")
         n = _positive_int(n, "n")
-        generator = torch.Generator().manual_seed(as_seed(random_state))
+        # Row i's code is the stream's i-th run of width values: sample(10)[:5] is sample(5).
+        draws, width = PriorDraws(as_seed(random_state)), self._code_width()
         for start in range(0, n, SAMPLE_BATCH):
             rows = min(SAMPLE_BATCH, n - start)
-            codes = torch.randn((rows, self._code_width()), generator=generator).numpy()
+            codes = draws.draw(rows * width).reshape(rows, width)
             out = run_batches(self, self.module_.decode, codes, unscale=True)
             yield out.reshape(rows, *self.input_shape_)
 
