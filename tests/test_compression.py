@@ -61,6 +61,26 @@ def test_codebook_usage_counts_the_codes_actually_picked(digits, tmp_path):
     assert streamed.codebook_usage() == pytest.approx(streamed.codebook_usage(digits[:600]))
 
 
+def test_a_partial_fit_models_prior_counts_the_codes_picked_on_its_weights(digits, tmp_path):
+    # Its prior was the codebook's training averages, where re-seeded codes count as used.
+    streamed = tiny_vq(codebook_size=64)
+    for start in (0, 200, 400):
+        streamed.partial_fit(digits[start : start + 200])
+    picked = np.bincount(streamed.encode_indices(digits[:200]).ravel(), minlength=64)
+    np.testing.assert_array_equal(streamed.index_prior(), picked)  # the first chunk, on today's weights
+    before = streamed.index_prior().copy()
+    streamed.partial_fit(digits[:200])
+    after = np.bincount(streamed.encode_indices(digits[:200]).ravel(), minlength=64)
+    assert not np.array_equal(after, before)  # the weights moved: counted again
+    np.testing.assert_array_equal(streamed.index_prior(), after)
+    blob = compression.compress(streamed, digits[600:640])
+    streamed.save(tmp_path / "m")
+    loaded = load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.index_prior(), after)  # files written before the save decode
+    decoded = compression.decompress(streamed, blob)
+    np.testing.assert_array_equal(compression.decompress(loaded, blob), decoded)
+
+
 @pytest.mark.parametrize("as_given", [bytes, bytearray, memoryview, lambda b: np.frombuffer(b, np.uint8)])
 def test_decompress_takes_any_bytes_like_object(model, digits, as_given):
     # A memoryview raised a bare TypeError, a uint8 array numpy's "truth value is ambiguous".

@@ -400,12 +400,14 @@ class QuantizedPart(BottleneckPart):
         est.index_counts_ = count_indices(est.module_, probe[:PRIOR_SAMPLE])
 
     def saved_tensors(self, est: Any) -> dict[str, np.ndarray]:
-        counts = getattr(est, "index_counts_", None)
+        # partial_fit's counts are taken when asked for: here, so that the loaded model's prior
+        # is the one files compressed before the save were coded with.
+        counts = est._index_counts() if hasattr(est, "_index_counts") else getattr(est, "index_counts_", None)
         return {} if counts is None else {"index_counts_": np.asarray(counts, np.float64)}
 
     def restore(self, est: Any, fitted: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         if "index_counts_" not in tensors:
-            return  # a model trained by partial_fit: the prior comes from training's averages
+            return  # trained by partial_fit after a load: the prior comes from training's averages
         counts = np.asarray(tensors["index_counts_"], np.float64)
         if counts.shape != (est.n_codes_,):
             raise InvalidInputError(f"index_counts_ has shape {counts.shape}; expected ({est.n_codes_},)")

@@ -200,10 +200,11 @@ class VQAutoEncoder(ConvAutoEncoder):
 
         With ``X=None``: the indices of (up to 2048) training items counted after fit
         (``index_counts_``: the count behind ``history_.metrics['codebook_used' / 'perplexity']``
-        every epoch, here on the final weights). A model trained by ``partial_fit`` has none: it
-        counts on (up to 2048) items of its first chunk, or, saved and loaded, gives the vectors
-        assigned in training steps since it was loaded (NaN before any: pass ``X``). A code is in
-        use when it gets at least 1 % of the share it would get if all codes were used equally.
+        every epoch, here on the final weights). A model trained by ``partial_fit`` counts on (up
+        to 2048) items of its first chunk, on its current weights; one loaded and then trained on
+        by ``partial_fit`` gives the vectors assigned in training steps since it was loaded (NaN
+        before any: pass ``X``). A code is in use when it gets at least 1 % of the share it would
+        get if all codes were used equally.
 
         Examples
         --------
@@ -212,10 +213,7 @@ class VQAutoEncoder(ConvAutoEncoder):
         """
         check_is_fitted(self, "module_")
         if X is None:
-            counts = getattr(self, "index_counts_", None)
-            probe = getattr(self, "_metrics_probe", None)
-            if counts is None and probe is not None:
-                counts = count_indices(self.module_, probe[:PRIOR_SAMPLE])
+            counts = self._index_counts()
             if counts is None:
                 return self.module_.bottleneck.usage()
             return usage_of(torch.from_numpy(np.asarray(counts, np.float64)))
@@ -223,12 +221,36 @@ class VQAutoEncoder(ConvAutoEncoder):
         return usage_of(torch.from_numpy(counts.astype(np.float64)))
 
     def index_prior(self) -> np.ndarray:
-        """Counts per code that the range coder turns into probabilities (float64, one per code)."""
+        """Counts per code that the range coder turns into probabilities (float64, one per code).
+
+        ``index_counts_``, counted on (up to 2048) training items on the final weights: after
+        ``fit``, or on ``partial_fit``'s first chunk after the last ``partial_fit``. Only a model
+        loaded and then trained on by ``partial_fit`` falls back to the training averages of the
+        codebook, which count re-seeded codes as used (digits' 1400 training images in chunks of
+        200: 1,623 bytes for 397 test images against 1,583 with the chunk's counts).
+        """
         check_is_fitted(self, "module_")
-        counts = getattr(self, "index_counts_", None)
-        if counts is None:  # a model trained by partial_fit: the training averages
+        counts = self._index_counts()
+        if counts is None:
             counts = self.module_.bottleneck.cluster_size.detach().double().cpu().numpy()
         return np.asarray(counts, np.float64)
+
+    def _index_counts(self) -> np.ndarray | None:
+        """``index_counts_``; after ``partial_fit``, counted anew on its first chunk's items (and
+        kept until the next ``partial_fit``); None where there are none to count."""
+        counts = getattr(self, "index_counts_", None)
+        probe = getattr(self, "_metrics_probe", None)
+        if counts is None and probe is not None:
+            counts = self.index_counts_ = count_indices(self.module_, probe[:PRIOR_SAMPLE])
+        return counts
+
+    def partial_fit(self, X: Any, y: Any = None) -> VQAutoEncoder:
+        """:meth:`ConvAutoEncoder.partial_fit`; the counts behind the coder's prior and the
+        codebook's usage (``index_counts_``) are of the weights before it, and are counted again
+        when next asked for."""
+        super().partial_fit(X, y)
+        self.__dict__.pop("index_counts_", None)
+        return self
 
 
 __all__ = ["VQAutoEncoder"]
