@@ -118,6 +118,10 @@ def iterate_batches(
         collate_fn=_keep_batch if batched else None,
         # Pinned host batches let the copy to a GPU overlap the step before it.
         pin_memory=device.type == "cuda",
+        # A loader of its own seed: without one, starting its iterator draws the workers' base
+        # seed from torch's global generator, which the epoch's dropout, a VAE's draws and a
+        # codebook's restarts then drew after it (their weights moved away from the array's).
+        generator=torch.Generator().manual_seed(generator.initial_seed() if generator is not None else 0),
     )
     for batch in loader:
         batch = batch[0] if isinstance(batch, (list, tuple)) else batch
