@@ -147,6 +147,11 @@ def cluster(
             check_writable(path, force, file=True)
     estimator = load_model(model)
     dataset, truth = _load_with_labels(estimator, data, key, drop, label, labels, quiet)
+    if truth is not None and labels is None and label is None and len(np.unique(truth)) < 2:
+        # Labels nobody asked for, of one class (a slice of one cultivar): every clustering would
+        # score a perfect 1.0 against them, so cluster without them. Asked-for ones are refused.
+        echo(f"note: DATA's labels hold one class ({truth[0]}): clustering without metrics", quiet)
+        truth = None
     result = cluster_codes(
         estimator,
         model_rows(estimator, dataset),

@@ -153,6 +153,51 @@ def fitted_label(model: Any, X: Any) -> str | None:
     return label
 
 
+def checked_labels(labels: Any, n: int, column: str | None = None) -> np.ndarray:
+    """``labels`` as one class per sample of ``n``, or a one-line error: a shape other than
+    ``(n,)`` (or ``(n, 1)``), a missing value, continuous values, or a single class.
+
+    ``column``: the label column the model was fitted with, when the labels came from it.
+
+    A single class is refused as scikit-learn's classifiers refuse it: every clustering scores
+    1.0 against it (NMI, ARI and accuracy of one cluster against one class), a perfect score
+    that measures nothing. Continuous values (floats that are not whole numbers) are no classes.
+    """
+    source = "labels" if column is None else f"label column {column!r} (the model was fitted with it)"
+    array = np.asarray(labels)
+    if array.ndim != 1 and not (array.ndim == 2 and array.shape[1] == 1):
+        raise InvalidInputError(
+            f"{source} have shape {array.shape}; expected one label per sample, shape ({n},)"
+        )
+    array = array.ravel()
+    if len(array) != n:
+        raise InvalidInputError(
+            f"{source} have {len(array)} entries for {n} samples; expected one per sample"
+        )
+    missing = pd.isna(array)
+    if missing.any():
+        raise InvalidInputError(
+            f"{source} hold {int(missing.sum())} missing value(s) (NaN or None), the first at "
+            f"position {int(np.argmax(missing))}; expected a class for every sample"
+        )
+    if array.dtype.kind == "f" and not np.all(array == np.round(array)):
+        raise InvalidInputError(
+            f"{source} hold continuous values ({len(np.unique(array))} distinct for {n} samples, such as "
+            f"{array[array != np.round(array)][0]:g}); expected classes, such as whole numbers or names"
+        )
+    classes = np.unique(array)
+    if len(classes) < 2:
+        only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
+        instead = (
+            "cluster without labels" if column is None else f"leave {column!r} out of X to cluster without it"
+        )
+        raise InvalidInputError(
+            f"{source} hold one class ({only!r}) for all {n} samples, against which any clustering "
+            f"scores a perfect 1.0; expected at least 2 classes: give labels of several, or {instead}"
+        )
+    return array
+
+
 #: How each scaler kind reads in the clustering table's caption and the CLI.
 SCALING_TEXT = {
     "none": "unscaled (as the autoencoder trained: on values in [0, 1])",
@@ -205,7 +250,9 @@ def cluster(
         to the same pipeline on raw data and on PCA codes of the same width, both scaled as the
         autoencoder's scaler maps its input (``result.scaling`` says how). A string names a
         column of the DataFrame ``X``. None: the label column the model was fitted with
-        (``fit(X, y='column')``) where ``X`` has it, else no metrics.
+        (``fit(X, y='column')``) where ``X`` has it, else no metrics. Labels of one class, or
+        continuous values, are refused (:func:`checked_labels`): any clustering scores a perfect
+        1.0 against a single class.
     manifold : {'spectral', 'umap', 'isomap', 'tsne', None}, default='spectral'
         A nonlinear embedding of the codes before clustering, as in N2D: scikit-learn's
         SpectralEmbedding of the 10-nearest-neighbour graph with each row scaled to unit length
@@ -280,23 +327,19 @@ def cluster(
             f"n_clusters={n_clusters} does not apply to HDBSCAN, which finds its own number of clusters"
         )
     column = labels if isinstance(labels, str) else None
-    labels = column_labels(X, labels if labels is not None else fitted_label(model, X))
+    implicit = fitted_label(model, X) if labels is None else None
+    labels = column_labels(X, labels if labels is not None else implicit)
     codes = _codes(model, X, column)
     n = len(codes)
     if labels is not None:
-        labels = np.asarray(labels).ravel()
-        if labels.shape != (n,):
+        labels = checked_labels(labels, n, implicit)
+    if n_clusters is None and method != "hdbscan" and labels is not None:
+        n_clusters = len(np.unique(labels))
+        if n_clusters >= n:  # the user set no n_clusters: say what the labels hold
             raise InvalidInputError(
-                f"labels have {labels.size} entries for {n} samples; expected one per sample"
+                f"labels hold {n_clusters} distinct values for {n} samples; expected classes, each "
+                "shared by several samples"
             )
-        missing = pd.isna(labels)
-        if missing.any():
-            raise InvalidInputError(
-                f"labels hold {int(missing.sum())} missing value(s) (NaN or None), the first at "
-                f"position {int(np.argmax(missing))}; expected a class for every sample"
-            )
-    if n_clusters is None and method != "hdbscan":
-        n_clusters = len(np.unique(labels)) if labels is not None else None
     if n_clusters is not None and n_clusters >= n:
         raise InvalidInputError(f"n_clusters={n_clusters} must be smaller than the {n} samples")
 
@@ -384,6 +427,7 @@ def cluster(
 __all__ = [
     "ClusterResult",
     "cluster",
+    "checked_labels",
     "cluster_accuracy",
     "match_clusters",
     "METHODS",

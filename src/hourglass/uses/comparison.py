@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ from hourglass.uses.verdicts import (
     outcome,
     outcomes_text,
     still_learning,
+    unvalidated,
 )
 
 
@@ -90,7 +93,9 @@ class Comparison:
         the raw-unit verdict is given wherever it differs, with its ratio. Where PCA wins at every
         code size, it says why that may be: a model whose run ended at its epoch or time limit
         with its validation loss still falling may be undertrained
-        (:func:`~hourglass.uses.verdicts.still_learning`); otherwise the data may be close to linear.
+        (:func:`~hourglass.uses.verdicts.still_learning`); a model trained on rows too few to hold
+        any out for validation leaves that unjudged (:func:`~hourglass.uses.verdicts.unvalidated`);
+        otherwise the data may be close to linear.
 
         Examples
         --------
@@ -107,7 +112,8 @@ class Comparison:
         ratios = _ratios(table, "ratio")
         # A model stopped while still learning loses to PCA for that, not for the data's shape.
         undertrained = still_learning(self.models)
-        text = f"{in_units(self.units)}, {outcomes_text(ratios, len(ratios), True, undertrained)}"
+        verdict = outcomes_text(ratios, len(ratios), True, undertrained, unvalidated(self.models))
+        text = f"{in_units(self.units)}, {verdict}"
         if self.units == "data" or "ratio_raw" not in table:
             return text  # in the data's own units the raw ratios are these ones
         raw = _ratios(table, "ratio_raw")
@@ -218,6 +224,28 @@ def _code_sizes(code_sizes: Any) -> list[int | None]:
     return [None] * (None in sizes) + whole
 
 
+def _path_given(X: str | os.PathLike) -> str:
+    """Why a path is no data for the dense autoencoder, and what to pass instead."""
+    if Path(X).is_dir():
+        return (
+            f"X={str(X)!r} is a folder, not data; a folder of images trains a convolutional model: "
+            "pass estimator=ConvAutoEncoder() (as hourglass compare --arch conv); a folder of IDX files "
+            f"loads as rows with hourglass.load_data({str(X)!r}).X"
+        )
+    return (
+        f"X={str(X)!r} is a file or data set name, not data; expected an array or DataFrame: load it first, "
+        f"hourglass.load_data({str(X)!r}).X"
+    )
+
+
+def _too_few(n: int, test_size: float, n_train: int | None = None) -> str:
+    left = "" if n_train is None else f" (the split leaves {n_train} to train on, copies kept together)"
+    return (
+        f"X has {n} sample(s){left}; comparing needs at least 2 to train on and 1 to test on "
+        f"(test_size={test_size}): give more samples or a smaller test_size"
+    )
+
+
 def _table_features(X: pd.DataFrame, label: str | None) -> pd.DataFrame:
     """A DataFrame's feature columns (``label`` left out), refused as ``fit`` refuses them: a
     column that is not numeric, or a NaN, named by column and index label."""
@@ -299,10 +327,12 @@ def compare(
     from hourglass.data.scaling import fit_scaler, in_unit_interval
 
     _check_estimator(estimator)
+    conv = _is_conv(estimator)
+    if not conv and isinstance(X, (str, os.PathLike)):
+        raise InvalidInputError(_path_given(X))
     y_column = y if isinstance(y, str) else None
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size={test_size!r}; expected a share of the samples in (0, 1)")
-    conv = _is_conv(estimator)
     y = column_labels(X, y, "y")
     if isinstance(X, pd.DataFrame) and not conv:
         X = _table_features(X, y_column)
@@ -329,17 +359,18 @@ def compare(
         y = np.asarray(y).ravel()
         if len(y) != len(X):
             raise InvalidInputError(f"y has {len(y)} labels for {len(X)} samples; expected one per sample")
-    if len(X) < 2 or math.floor((1 - test_size) * len(X)) < 1:
-        raise InvalidInputError(
-            f"X has {len(X)} sample(s); comparing needs some to train on and some to test on "
-            f"(test_size={test_size}): give more samples or a smaller test_size"
-        )
+    # Two training rows at least: one has no spread, so nothing can be standardized by it (the
+    # table read "standardized units" in raw ones, and numpy warned of a division by zero).
+    if len(X) < 3 or math.floor((1 - test_size) * len(X)) < 2:
+        raise InvalidInputError(_too_few(len(X), test_size))
     train_index, test_index = train_test_split(
         np.arange(len(X)), test_size=test_size, random_state=random_state
     )
     groups = duplicate_groups(X)
     if groups is not None:  # identical rows on one side: a held-out row's copy must not be a training row
         train_index, test_index = keep_together(train_index, test_index, groups)
+    if len(train_index) < 2 or len(test_index) < 1:  # copies kept on one side can leave too few
+        raise InvalidInputError(_too_few(len(X), test_size, len(train_index)))
     X_train, X_test = X[train_index], X[test_index]
     too_few = [k for k in sizes if k is not None and k > len(X_train)]
     if too_few:

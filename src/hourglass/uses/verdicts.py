@@ -5,11 +5,13 @@ A ratio of the autoencoder's error to PCA's within :data:`TIE_MARGIN` of 1 is a 
 (:func:`outcomes_text`), and the report's cards and table mark wins and losses by the same rule.
 Where PCA wins everywhere the verdict adds why that may be: the data may be close to linear, or,
 when a model's run ended at its epoch or time limit with its validation loss still falling
-(:func:`still_learning`), the autoencoder may be undertrained.
+(:func:`still_learning`), the autoencoder may be undertrained; when its rows were too few to
+hold any out for validation (:func:`unvalidated`), nothing tells, and the verdict says so.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,18 +64,45 @@ def still_learning(models: dict[int, dict[str, Any]]) -> tuple[list[int], bool]:
 def _ended_falling(history: Any) -> bool:
     if history is None or not getattr(history, "epoch", None):
         return False
-    if history.stopped_early or history.stopped_by_callback:
+    if history.stopped_early or history.stopped_by_callback or _no_validation(history):
         return False
     return history.best_epoch == history.epoch[-1]
 
 
+def _no_validation(history: Any) -> bool:
+    """Whether the run held no rows out: every epoch's validation loss NaN (its best epoch then
+    follows the training loss, which falls to the end on a handful of rows memorized)."""
+    losses = getattr(history, "val_loss", None) or []
+    return bool(losses) and not any(math.isfinite(v) for v in losses)
+
+
+def unvalidated(models: dict[int, dict[str, Any]]) -> list[int]:
+    """The code sizes whose autoencoder trained without a validation split (too few rows).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from hourglass.train.history import History
+    >>> ae = SimpleNamespace(history_=History(epoch=[1, 2], val_loss=[float("nan")] * 2, best_epoch=2))
+    >>> unvalidated({8: {"ae": ae}})
+    [8]
+    """
+    return [k for k, pair in models.items() if _no_validation(getattr(pair.get("ae"), "history_", None))]
+
+
 def outcomes_text(
-    ratios: dict[int, float], n_sizes: int, hint: bool, undertrained: tuple[list[int], bool] = ([], False)
+    ratios: dict[int, float],
+    n_sizes: int,
+    hint: bool,
+    undertrained: tuple[list[int], bool] = ([], False),
+    no_split: Iterable[int] = (),
 ) -> str:
     """Who wins at the code sizes of ``ratios``, out of ``n_sizes`` compared in all.
 
     ``hint``: where PCA wins everywhere, say why it may (``undertrained``: what
-    :func:`still_learning` found; without such a model, the data may be close to linear).
+    :func:`still_learning` found; ``no_split``: the code sizes trained without a validation split,
+    :func:`unvalidated`, where too few rows leave training unjudged; else the data may be close
+    to linear).
 
     Examples
     --------
@@ -98,7 +127,14 @@ def outcomes_text(
         every = "every code size" if len(losses) == n_sizes else sizes_text("", losses)
         why = ""
         if hint and not wins:
-            why = _undertrained_hint(*undertrained) if undertrained[0] else LINEAR_HINT
+            no_split = list(no_split)
+            why = (
+                _undertrained_hint(*undertrained)
+                if undertrained[0]
+                else _no_split_hint(no_split)
+                if no_split
+                else LINEAR_HINT
+            )
         parts.append(f"PCA wins at {every} ({span_text(losses)}){why}")
     return "; ".join(parts)
 
@@ -114,6 +150,16 @@ def _undertrained_hint(sizes: list[int], auto: bool) -> str:
     return (
         ": the autoencoder may be undertrained, its validation loss still falling when its run ended at "
         f"its epoch or time limit ({sizes_text('code size', sizes)}); train it longer: {advice}"
+    )
+
+
+def _no_split_hint(sizes: list[int]) -> str:
+    # With no rows held out, the run's best epoch follows the training loss, which a handful of
+    # rows drive to ~0 (1.5e-07 on 4 wine rows): "still falling, train it longer" misled there.
+    return (
+        f": too few training rows to hold any out for validation ({sizes_text('code size', sizes)}), "
+        "so nothing tells whether the autoencoder was undertrained or overfit, and the held-out "
+        "error above is the only judge; give more samples"
     )
 
 
@@ -139,4 +185,5 @@ __all__ = [
     "sizes_text",
     "span_text",
     "still_learning",
+    "unvalidated",
 ]
