@@ -11,8 +11,6 @@ import typer
 from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import Force, ModelArg, Quiet
 from hourglass.cli.inputs import load_model
-from hourglass.data.fileio import check_writable
-from hourglass.data.saving import check_save_suffix
 
 
 class Part(str, Enum):
@@ -43,10 +41,9 @@ def export(
     file is checked with onnxruntime against PyTorch before it is written. Needs the onnx
     extra: pip install "hourglass-ae[onnx]".
     """
-    from hourglass.estimators.export import describe, export_onnx
+    from hourglass.estimators.export import check_onnx_path, describe, export_onnx
 
-    check_save_suffix(output, (".onnx",))  # before loading the model: fail fast, write nothing
-    check_writable(output, force)
+    check_onnx_path(output, force)  # before loading the model: fail fast, write nothing
     estimator = load_model(model)
     result = export_onnx(estimator, output, part=part.value, force=force)
     for line in describe(result):

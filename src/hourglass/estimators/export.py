@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hourglass._version import __version__
 from hourglass.data.fileio import check_writable, write_bytes_atomic
+from hourglass.data.saving import check_save_suffix
 from hourglass.estimators.code_distance import DISTANCE_WEIGHT
 from hourglass.exceptions import ExportError, InvalidInputError, MissingDependencyError
 from hourglass.nn.conv_model import ResidualAutoEncoder
@@ -333,6 +334,17 @@ def _metadata(estimator: Any, part: str, shapes: dict[str, Any]) -> dict[str, st
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
 
+def check_onnx_path(path: str | Path, force: bool = False) -> Path:
+    """``path`` as a Path once it names a ``.onnx`` file that can be written; else the error.
+
+    A folder is named as such: "'.' refused a new file: Is a directory" said it at the end.
+    """
+    if Path(path).is_dir():
+        raise InvalidInputError(f"cannot save {str(path)!r}: it is a folder; expected a .onnx file path")
+    check_save_suffix(path, (".onnx",))
+    return check_writable(path, force, file=True)
+
+
 def export_onnx(
     estimator: Any, path: str | Path, part: str = "autoencoder", force: bool = False
 ) -> ExportResult:
@@ -343,7 +355,7 @@ def export_onnx(
     check_part(part)
     inner, _ = _inner(estimator)
     check_is_fitted(inner, "module_")
-    path = check_writable(path, force)
+    path = check_onnx_path(path, force)
     mods = _require_onnx()
     onnx, ort = mods["onnx"], mods["onnxruntime"]
 

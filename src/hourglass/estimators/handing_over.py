@@ -89,6 +89,8 @@ class HandingOver:
 
         Raises
         ------
+        InvalidInputError
+            ``path`` does not end in ``.onnx``, or is a folder.
         ExportError
             A part the model does not have (the decoder of a model with skip connections), or a
             layer PyTorch's exporter cannot trace (a user's own module, say).
