@@ -130,8 +130,13 @@ def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
     A name with an image or array suffix that is no folder yet is read as a file: a folder
     ``clean.png`` holding ``photo.png`` is not what anyone typing it expects.
     """
+    from hourglass.data.images import SAVE_FORMATS
+
     suffix = out.suffix.lower()
-    if out.is_dir() or suffix not in (*_RESULT_IMAGE_SUFFIXES, *ARRAY_SUFFIXES):
+    if out.is_dir():
+        return False
+    if suffix not in (*SAVE_FORMATS, *ARRAY_SUFFIXES):
+        _refuse_unwritable_image(out)
         return False
     if len(files) != 1:
         raise InvalidInputError(
@@ -140,9 +145,28 @@ def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
         )
     path = files[0][0]
     if (path.suffix.lower() in ARRAY_SUFFIXES) != (suffix in ARRAY_SUFFIXES):
-        wanted = "a .npy file" if path.suffix.lower() in ARRAY_SUFFIXES else "a .png or .jpg file"
+        wanted = "a .npy file" if path.suffix.lower() in ARRAY_SUFFIXES else f"an image file ({_writable()})"
         raise InvalidInputError(f"-o {str(out)!r}: the result of {str(path)!r} is written to {wanted}")
     return True
+
+
+def _writable() -> str:
+    from hourglass.data.images import SAVE_FORMATS
+
+    return ", ".join(SAVE_FORMATS)
+
+
+def _refuse_unwritable_image(out: Path) -> None:
+    """Refuse -o naming an image file of a format results are not written in (``x.gif``): it
+    became a folder of that name holding the result."""
+    from PIL import Image
+
+    suffix = out.suffix.lower()
+    if suffix in Image.registered_extensions():
+        raise InvalidInputError(
+            f"-o {str(out)!r}: results are not written as {suffix!r} images; expected a file ending in "
+            f"{_writable()} or .npy, or a folder"
+        )
 
 
 def _apply_to_file(estimator, path: Path, out: Path, force: bool, self_ensemble: bool, quiet: bool) -> None:
@@ -161,7 +185,8 @@ def _apply_to_file(estimator, path: Path, out: Path, force: bool, self_ensemble:
 @command(
     "apply",
     help="Run a convolutional model's task on photos of any size (or .npy arrays); write the results to "
-    "the folder -o (one result: to the file -o, when it ends in .png, .jpg or .npy).\n\n"
+    "the folder -o (one result: to the file -o, when it ends in .png, .jpg, .tif, .bmp, .webp or .npy; "
+    "JPEG at quality 95, 4:4:4, the others lossless).\n\n"
     "The task is the one the model was trained for (hourglass fit --arch conv --task ...):\n\n"
     + _TASKS_TEXT
     + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",
@@ -178,7 +203,8 @@ def apply(
         typer.Option(
             "--output",
             "-o",
-            help="Folder to write the results to; for one input, a .png, .jpg or .npy file to write instead.",
+            help="Folder to write the results to; for one input, an image (.png, .jpg, .tif, .bmp, .webp) "
+            "or .npy file to write instead.",
         ),
     ],
     skip_bad: Annotated[
