@@ -159,6 +159,8 @@ class Task:
     channels: ClassVar[tuple[int, ...] | None] = None
     baselines: ClassVar[tuple[str, ...]] = ("input",)
     any_channels: ClassVar[bool] = False
+    # Reads images only: a 3-D array (n, h, w) of sides 8 or more is gray images, not series.
+    images_only: ClassVar[bool] = False
 
     @property
     def help(self) -> str:
@@ -342,6 +344,7 @@ class SuperResolveTask(Task):
     name: ClassVar[str] = "super_resolve"
     # The input is the bicubic upsampling already: it is the baseline.
     baselines: ClassVar[tuple[str, ...]] = ("bicubic",)
+    images_only: ClassVar[bool] = True
     scale_factor: int = 2
 
     def __post_init__(self) -> None:

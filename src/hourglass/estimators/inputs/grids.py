@@ -47,6 +47,9 @@ PATCHES_PER_IMAGE = 16
 DEFAULT_CHANNELS = (32, 64)
 #: A 3-D array whose middle axis is longer than this is read as gray images (n, h, w).
 MAX_SERIES_CHANNELS = 16
+#: The shortest side a 3-D array's samples are read as gray images by, for a task of images only
+#: (the smallest photo side ``hourglass apply`` takes); shorter, they are series it refuses.
+MIN_IMAGE_SIDE = 8
 
 
 def is_path(X: Any) -> bool:
@@ -82,6 +85,16 @@ def _announce(est: Any, paths: list[Path], size: tuple[int, int] | None, mode: s
     chosen = size is None or est.image_size is not None
     hint = "" if chosen else "; pass --image-size (Python: image_size) to choose the size"
     print(notice + hint, file=sys.stderr, flush=True)
+
+
+def _gray_images(est: Any, middle: int) -> bool:
+    """Whether a 3-D array whose middle axis is ``middle`` long holds gray images ``(n, h, w)``
+    rather than series ``(n, c, L)``: in gray mode, for a middle axis longer than series' channels,
+    or, for a task that reads images only, one of :data:`MIN_IMAGE_SIDE` or more (super-resolving
+    refused 16 x 16 patches as 16-channel series)."""
+    if est.color_mode == "L" or middle > MAX_SERIES_CHANNELS:
+        return True
+    return middle >= MIN_IMAGE_SIDE and task_of(est).images_only
 
 
 def _auto_code(est: Any) -> bool:
@@ -200,7 +213,7 @@ class GridPart(InputPart):
         # A streamed .npy or a Dataset: its items may be stored channels-last as an array's are.
         warn_if_channels_last(head.shape, est.color_mode, MAX_SERIES_CHANNELS)
         shape = tuple(int(s) for s in head.shape[1:])
-        if len(shape) == 2 and (est.color_mode == "L" or shape[0] > MAX_SERIES_CHANNELS):
+        if len(shape) == 2 and _gray_images(est, shape[0]):
             shape = (1, *shape)
         if len(shape) not in (2, 3, 4):
             raise InvalidInputError(
@@ -236,7 +249,7 @@ class GridPart(InputPart):
         data = np.asarray(self.load(est, X))
         if reset:
             warn_if_channels_last(data.shape, est.color_mode, MAX_SERIES_CHANNELS)
-            if data.ndim == 3 and (est.color_mode == "L" or data.shape[1] > MAX_SERIES_CHANNELS):
+            if data.ndim == 3 and _gray_images(est, data.shape[1]):
                 data = data[:, None]  # gray images (n, h, w) -> (n, 1, h, w)
             if data.ndim not in (3, 4, 5):
                 raise InvalidInputError(
