@@ -176,10 +176,23 @@ def load_for_model(
                 f"{data!r} is a folder of images, which only a convolutional model reads; this model is "
                 f"dense, fitted on rows of {inner.n_features_in_} features"
             )
-        return load_input(data, key, flat=True, drop=drop, label=label, table=table_of(estimator))
+        dataset = load_input(data, key, flat=True, drop=drop, label=label, table=table_of(estimator))
+        _check_width(estimator, data, dataset)
+        return dataset
     if is_image_folder(data):
         return _image_folder(estimator, data, quiet)
     return load_input(data, key, flat=False, drop=drop, label=label)
+
+
+def _check_width(estimator, data: str, dataset: Dataset) -> None:
+    """Refuse rows of another width than the dense model's, naming the file DATA: scikit-learn's
+    "X has 10 features, but AutoEncoder is expecting 64" named neither the file nor the option."""
+    expected = getattr(getattr(estimator, "estimator_", estimator), "n_features_in_", None)
+    shape = getattr(dataset.X, "shape", ())
+    if expected is not None and len(shape) == 2 and shape[1] != expected:
+        raise InvalidInputError(
+            f"{data!r} has {shape[1]} features per row; this model was fitted on {expected}"
+        )
 
 
 def _image_paths(folder: str) -> list[Path]:
