@@ -153,25 +153,22 @@ def summarize(
     (array([1., 3.]), array([1., 1.]))
     """
     n, mean, m2, lo, hi, binary, seen = 0, None, None, None, None, True, 0
+    bad, first, checked = 0, None, 0
     for block in blocks:
         block = np.asarray(block)
         if block.shape[0] == 0:
             continue
         axes = _stat_axes(block.ndim, channel_axis)
         finite = np.isfinite(block)
-        if not finite.all():
-            bad = np.argwhere(~finite)[0]
-            row = int(bad[0]) + seen
-            row = first_index(row) if first_index is not None else row
-            where = (
-                f"(row {row}, column {int(bad[1])})"
-                if block.ndim == 2
-                else f"index {(row, *map(int, bad[1:]))}"
-            )
-            raise InvalidInputError(
-                f"{what} holds {int((~finite).sum())} NaN or infinite value(s) in this block, the first at "
-                f"{where}; fill or drop them first"
-            )
+        checked += block.shape[0]
+        if first is not None or not finite.all():
+            # Count through every block read, so the message gives the count, not a block's.
+            bad += int((~finite).sum())
+            if first is None:
+                index = np.argwhere(~finite)[0]
+                row = int(index[0]) + seen
+                first = (first_index(row) if first_index is not None else row, *map(int, index[1:]))
+            continue
         seen += block.shape[0]
         b64 = block.astype(np.float64, copy=False)
         count = block.size // math.prod(block.shape[a] for a in range(1, block.ndim) if a not in axes)
@@ -187,6 +184,12 @@ def summarize(
         mean = mean + delta * (count / total)
         m2 = m2 + b_m2 + delta**2 * (n * count / total)
         lo, hi, n = np.minimum(lo, b_lo), np.maximum(hi, b_hi), total
+    if first is not None:
+        where = f"(row {first[0]}, column {first[1]})" if len(first) == 2 else f"index {first}"
+        raise InvalidInputError(
+            f"{what} holds {bad} NaN or infinite value(s) in the {checked} items read, the first at "
+            f"{where}; fill or drop them first"
+        )
     if mean is None:
         raise InvalidInputError(f"{what} is empty; expected at least one sample")
     return DataSummary(seen, mean, m2 / n, lo, hi, binary)

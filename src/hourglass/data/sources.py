@@ -194,12 +194,6 @@ class TrainingSource:
         """The first ``n`` items: enough to size an architecture."""
         return self.read(np.arange(min(n, len(self))))
 
-    def fingerprint_sample(self) -> tuple[np.ndarray, int]:
-        """Data that identifies this source for resume checks, and the number of items."""
-        n = len(self)
-        picks = np.unique(np.linspace(0, n - 1, num=min(n, 256)).astype(np.int64))
-        return self.read(picks), n
-
     def duplicate_groups(self) -> np.ndarray | None:
         """Identical items' group numbers (:func:`~hourglass.data.duplicates.duplicate_groups`),
         None where none repeats or, for a stream or files, where they are not looked for."""
@@ -235,9 +229,6 @@ class ArraySource(TrainingSource):
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(self.X[indices], dtype=np.float32)
-
-    def fingerprint_sample(self) -> tuple[np.ndarray, int]:
-        return self.X, len(self)
 
     def duplicate_groups(self) -> np.ndarray | None:
         return duplicate_groups(self.X)
@@ -349,6 +340,41 @@ class NpyFileSource(TrainingSource):
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def statistics(self, train: np.ndarray, channel_axis: int | None) -> DataSummary:
+        """The training rows' statistics, from one pass over the whole file that checks every value.
+
+        Validation rows are read too (and left out of the statistics): a NaN there would reach
+        PCA's baseline or the validation loss, and reading whole blocks costs no more than reading
+        the training rows between them. Data that are not finite are refused as in memory.
+        """
+        train = np.sort(np.asarray(train, dtype=np.int64))
+        rows = _rows_per_block(self.sample_shape)
+
+        def blocks() -> Iterator[np.ndarray]:
+            # The training items in the blocks the in-memory pass uses (the same statistics to
+            # the bit), each read with the validation rows before it (after it, for the last).
+            for start in range(0, len(train), rows):
+                picks = train[start : start + rows]
+                first = 0 if start == 0 else int(train[start - 1]) + 1
+                end = len(self) if start + rows >= len(train) else int(picks[-1]) + 1
+                with np.errstate(over="ignore"):  # float64 beyond float32: refused just below
+                    block = self.read(np.arange(first, end))
+                if not np.isfinite(block).all():
+                    self.check_finite()
+                yield block[picks - first]
+
+        summary = summarize(blocks(), channel_axis, first_index=lambda k: int(train[k]))
+        summary.basis = "all training items"
+        return summary
+
+    def check_finite(self) -> None:
+        """Refuse the file's NaN or infinite values (or float32 overflows) in the words of the
+        in-memory check: the count in the whole file and the first one's row and column."""
+        from hourglass.data.validation import check_finite  # it imports this module
+
+        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
+        check_finite(mapped, "X")  # block by block, the map's pages released as it goes
 
     def read_all(self) -> np.ndarray:
         """The whole array, read into memory (float32) without mapping the file."""

@@ -139,8 +139,8 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
         # initialize, shuffle and add noise alike (each drew its own batches before).
         est.seed_ = distributed.gather(est.seed_)[0]
     params = json_params(est)  # a RandomState as the seed drawn from it, which the seed check compares
-    sample, n_samples = source.fingerprint_sample()
-    run = checkpoint.run_fingerprint(checkpoint.data_fingerprint(sample, n_samples), params, est.seed_)
+    # Every kind of source hashes its items by one rule: the same data, the same fingerprint.
+    run = checkpoint.run_fingerprint(checkpoint.source_fingerprint(source), params, est.seed_)
     checkpoint.check_same_run(run)  # under torchrun: every process given the same data and settings
     if resume:
         checkpoint.check_run(directory, run)

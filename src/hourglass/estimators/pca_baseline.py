@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from hourglass.data.sources import TrainingSource
+from hourglass.exceptions import InvalidInputError
 from hourglass.train.tasks import task_of
 
 #: PCA is fitted on at most this many training items (a random sample of them) ...
@@ -71,9 +72,24 @@ def validation_error(est: Any, pca: PCA | None, source: TrainingSource, val_idx:
         return None
     width = max(1, int(np.prod(source.sample_shape)))
     block = max(1, BLOCK_VALUES // width)
-    total = 0.0
+    total, bad, first = 0.0, 0, None
     for start in range(0, len(val_idx), block):
-        total += squared_error(est, pca, source.read(val_idx[start : start + block]))
+        items = source.read(val_idx[start : start + block])
+        finite = np.isfinite(items)
+        if not finite.all():
+            # A source whose values were checked only on (a sample of) the training items, a
+            # Dataset: name the first bad value in one line, not in PCA's paragraph on NaN.
+            bad += int((~finite).sum())
+            index = np.argwhere(~finite)[0]
+            first = first or (int(val_idx[start + int(index[0])]), *(int(i) for i in index[1:]))
+        elif first is None:
+            total += squared_error(est, pca, items)
+    if first is not None:
+        where = f"(row {first[0]}, column {first[1]})" if len(first) == 2 else f"index {first}"
+        raise InvalidInputError(
+            f"X holds {bad} NaN or infinite value(s) in its {len(val_idx)} validation items, the first at "
+            f"{where}; fill or drop them first"
+        )
     return total / (len(val_idx) * width)
 
 

@@ -36,7 +36,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ from hourglass.data.tensor_files import save_tensors
 from hourglass.exceptions import InvalidInputError, ModelFileError
 from hourglass.runtime import distributed
 
+if TYPE_CHECKING:
+    from hourglass.data.sources import TrainingSource
+
 CHECKPOINT_FILE = "checkpoint.safetensors"
 #: The state file of the two-file checkpoints written before this format; never trusted now.
 LEGACY_STATE_FILE = "checkpoint.json"
@@ -56,6 +59,8 @@ VERSION = 2
 #: Arrays up to this size are hashed whole; larger ones by a fixed sample of rows.
 HASH_WHOLE_BYTES = 64 * 2**20
 SAMPLE_ROWS = 256
+#: Bytes of items a source reads at a time to hash them whole (:func:`source_fingerprint`).
+HASH_BLOCK_BYTES = 8 * 2**20
 #: Parameters that do not change what a run computes, so resuming may change them: ``threads``
 #: changes sums' rounding order at most, and a run started on more CPUs than are free now
 #: could otherwise never be resumed.
@@ -86,11 +91,48 @@ def data_fingerprint(X: np.ndarray, n_samples: int | None = None) -> dict[str, A
     if X.nbytes <= HASH_WHOLE_BYTES or X.ndim == 0:
         digest.update(X.data if X.ndim else X.tobytes())  # the buffer itself: no copy of the data
     else:
-        rows = np.unique(np.linspace(0, len(X) - 1, num=SAMPLE_ROWS).astype(np.int64))
+        rows = _sample_rows(len(X))
         digest.update(rows.tobytes())
         digest.update(np.ascontiguousarray(X[rows]).tobytes())
     shape = list(X.shape) if n_samples is None else [int(n_samples), *X.shape[1:]]
     return {"shape": [int(s) for s in shape], "dtype": str(X.dtype), "hash": digest.hexdigest()}
+
+
+def _sample_rows(n: int) -> np.ndarray:
+    """The rows hashed of data over :data:`HASH_WHOLE_BYTES`: :data:`SAMPLE_ROWS`, evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, num=SAMPLE_ROWS).astype(np.int64))
+
+
+def source_fingerprint(source: TrainingSource) -> dict[str, Any]:
+    """:func:`data_fingerprint` of the items a training source reads, whatever holds them.
+
+    The items are hashed as training reads them (float32), by the same rule for every source:
+    all of them, read in blocks, up to :data:`HASH_WHOLE_BYTES`; beyond, the same fixed sample
+    of rows. So an array in memory, the ``.npy`` file it was saved to (read in or streamed) and
+    a Dataset of the same values have one fingerprint, a resume is refused for changed data
+    whatever its input type, and accepted for the same data given another way. Blocks hashed
+    in order give the hash of the whole buffer: an array's fingerprint is the one
+    :func:`data_fingerprint` gives it, as checkpoints written before this function recorded.
+    """
+    n, shape = len(source), tuple(int(s) for s in source.sample_shape)
+    row_bytes = 4 * math.prod(shape)  # float32
+    digest = hashlib.blake2b(digest_size=16)
+    with np.errstate(over="ignore"):  # float64 beyond float32: the fit refuses it after this
+        _hash_items(source, digest, n, row_bytes)
+    return {"shape": [n, *shape], "dtype": "float32", "hash": digest.hexdigest()}
+
+
+def _hash_items(source: TrainingSource, digest: Any, n: int, row_bytes: int) -> None:
+    """Feed ``digest`` the ``n`` items of ``source`` (rows of ``row_bytes``), whole or sampled."""
+    if n * row_bytes <= HASH_WHOLE_BYTES:
+        rows = max(1, HASH_BLOCK_BYTES // max(1, row_bytes))
+        for start in range(0, n, rows):
+            block = source.read(np.arange(start, min(n, start + rows), dtype=np.int64))
+            digest.update(np.ascontiguousarray(block, dtype=np.float32).data)
+    else:
+        picks = _sample_rows(n)
+        digest.update(picks.tobytes())
+        digest.update(np.ascontiguousarray(source.read(picks), dtype=np.float32).data)
 
 
 def run_fingerprint(data: dict[str, Any], params: dict[str, Any], seed: int) -> dict[str, Any]:

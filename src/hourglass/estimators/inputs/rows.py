@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 import torch
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from hourglass.data.identifiers import array_advice, frame_advice, judged, warn_if_identifier_columns
 from hourglass.data.loading import check_finite, validation_reason
@@ -217,6 +217,10 @@ class RowsPart(InputPart):
         self, est: Any, X: np.ndarray, source: NpyFileSource | None, reset: bool = True
     ) -> None:
         if X.ndim != 2:
+            try:  # scikit-learn's reason, from one row, in the words the in-memory check gives
+                check_array(X[:1], dtype=None, ensure_all_finite=False)
+            except ValueError as exc:
+                raise InvalidInputError(validation_reason(exc, X)) from None
             raise InvalidInputError(f"X has shape {X.shape}; expected 2-D data (n_samples, n_features)")
         try:
             validate_data(est, X, reset=reset, skip_check_array=True)  # n_features_in_
