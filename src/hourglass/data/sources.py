@@ -62,6 +62,18 @@ STATISTICS_SAMPLE = 2048
 SAMPLE_ROWS = 10_000
 
 
+class NotFiniteInFile(ValueError):
+    """A NaN or infinite value met in a streamed file's statistics pass; the file is ``data``.
+
+    :func:`hourglass.data.validation.checked_statistics` words it as an array in memory is
+    worded (that module reads this one, so the words cannot come from here).
+    """
+
+    def __init__(self, data: np.memmap) -> None:
+        super().__init__("the file holds values that are not finite")
+        self.data = data
+
+
 def memory_map_of(X: Any) -> np.memmap | None:
     """The ``np.memmap`` that ``X`` is (or is a view of), else None.
 
@@ -361,20 +373,16 @@ class NpyFileSource(TrainingSource):
                 with np.errstate(over="ignore"):  # float64 beyond float32: refused just below
                     block = self.read(np.arange(first, end))
                 if not np.isfinite(block).all():
-                    self.check_finite()
+                    raise NotFiniteInFile(self.mapped())
                 yield block[picks - first]
 
         summary = summarize(blocks(), channel_axis, first_index=lambda k: int(train[k]))
         summary.basis = "all training items"
         return summary
 
-    def check_finite(self) -> None:
-        """Refuse the file's NaN or infinite values (or float32 overflows) in the words of the
-        in-memory check: the count in the whole file and the first one's row and column."""
-        from hourglass.data.validation import check_finite  # it imports this module
-
-        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
-        check_finite(mapped, "X")  # block by block, the map's pages released as it goes
+    def mapped(self) -> np.memmap:
+        """The file as a read-only memory map (checked block by block, its pages released as it goes)."""
+        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
 
     def read_all(self) -> np.ndarray:
         """The whole array, read into memory (float32) without mapping the file."""

@@ -74,6 +74,17 @@ def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
     return X
 
 
+def checked_statistics(source: sources.TrainingSource, items: np.ndarray, channel_axis: int | None):
+    """``source.statistics(items, channel_axis)``; a streamed file's values that are not finite
+    refused in the words of :func:`check_finite` (the count in the whole file, the first one's row
+    and column), as an array in memory is."""
+    try:
+        return source.statistics(items, channel_axis)
+    except sources.NotFiniteInFile as bad:
+        check_finite(bad.data, "X")
+        raise  # a value the file check passes (it cannot): never a silent summary
+
+
 def first_non_finite(frame: Any) -> tuple[int, Any, int] | None:
     """In a DataFrame: how many values are NaN or infinite, and the first one's column and row
     position (column by column, as a user reads a table); None where all are finite."""

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
+from hourglass.data.validation import checked_statistics
 from hourglass.estimators import fitting, layerwise, parts, pca_baseline, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
@@ -206,7 +207,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         """Scaler, loss and architecture from the statistics of ``items`` (the first chunk of
         ``partial_fit`` when ``partial``; ``continues``: a warm start); returns the summary."""
         part = self._input()
-        summary = source.statistics(items, part.scaler_channel_axis)
+        summary = checked_statistics(source, items, part.scaler_channel_axis)
         # A feature constant in a sample of the items, or in partial_fit's first chunk, may vary.
         every_item = not partial and summary.n_items == len(items)
         self.scaler_ = scaler_from_summary(summary, self.scaling, constants_exact=every_item)
