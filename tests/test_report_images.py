@@ -74,3 +74,22 @@ def test_a_restoration_headline_is_scored_on_every_held_out_image_up_to_64(image
     html = model_report(ae, X[:8], "digits", held_out=held_out).to_html()
     assert "Mean over 20 held-out images" in html and "4 of the 20 held-out images scored" in html
     assert ae.task_summary(np.concatenate([held_out] * 4))["training images scored"] == 64
+
+
+def test_gray_images_given_as_n_h_w_get_reconstructions_and_a_code_map(images):
+    # color_mode='L' reads (n, h, w) as gray images; the report tested the raw array's shape, and
+    # left out what the same images as (n, 1, h, w) got.
+    X, y = images
+    ae = _conv(code_size=6, color_mode="L").fit(X[:, 0])
+    headings = _headings(model_report(ae, X[:, 0], "digits", labels=y).to_html())
+    assert "Reconstructions" in headings and "Map of the codes" in headings
+
+
+def test_a_denoisers_report_on_series_scores_against_its_input(images):
+    # (n, 8, 8) reads as series of 8 channels; the image denoisers set beside it failed on them
+    # ("axes don't match array"), after the model was saved and with no report.
+    X, _ = images
+    ae = _conv(task="denoise").fit(X[:, 0])
+    assert ae.input_shape_ == (8, 8)
+    html = model_report(ae, X[:, 0], "digits").to_html()
+    assert "gain over input (dB)" in html and "non-local means" not in html

@@ -297,6 +297,10 @@ def model_report(
         + ".",
     )
     if not restoration:
+        if len(getattr(estimator, "input_shape_", ())) == 3:
+            # As the model reads them: gray (n, h, w) images with color_mode='L' are (n, 1, h, w),
+            # and had no reconstructions or code map, which (n, 1, h, w) got.
+            scored = estimator._validate_input(scored, reset=False)
         _reconstruction_sections(report, estimator, scored, what, image_shape, labels)
         units = UNITS_SHORT[units_of(estimator.scaler_)]
         report.add_figure(

@@ -26,15 +26,17 @@ from hourglass.train.tasks import task_for, task_of
 
 def _check_pair(truth: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     truth, image = np.asarray(truth, np.float64), np.asarray(image, np.float64)
-    if truth.shape != image.shape or truth.ndim != 3:
+    if truth.shape != image.shape or truth.ndim not in (2, 3):
         raise InvalidInputError(
-            f"images of shape {image.shape} and {truth.shape} cannot be compared; expected two (c, h, w)"
+            f"images of shape {image.shape} and {truth.shape} cannot be compared; expected two (c, h, w) "
+            "images or two (c, L) series"
         )
     return truth, image
 
 
 def psnr(truth: np.ndarray, image: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB of ``image`` against ``truth`` (both in [0, 1]).
+    """Peak signal-to-noise ratio in dB of ``image`` against ``truth`` (both in [0, 1]): images
+    ``(c, h, w)`` or series ``(c, L)``.
 
     Values are clipped to [0, 1] first, as when the image is saved.
 
@@ -48,7 +50,8 @@ def psnr(truth: np.ndarray, image: np.ndarray) -> float:
 
 
 def ssim(truth: np.ndarray, image: np.ndarray) -> float:
-    """Structural similarity of ``image`` to ``truth`` (mean over channels), in [-1, 1].
+    """Structural similarity of ``image`` to ``truth`` (mean over channels), in [-1, 1]; over each
+    channel's steps for a series ``(c, L)``.
 
     Examples
     --------
@@ -206,7 +209,10 @@ def task_panels(estimator: Any, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
     inputs = estimator.scaler_.inverse_transform(scaled.numpy())
     task = task_of(estimator)
     sigma = task.baseline_sigma(estimator.scaler_.kind)
-    per_image = [baselines(task.name, img, sigma) for img in inputs]
+    # The classical answers are 2-D image filters: series (c, L), and video, are set against their
+    # corrupted input alone (non-local means on a series failed: "axes don't match array").
+    images = inputs.ndim == 4
+    per_image = [baselines(task.name, img, sigma) if images else {} for img in inputs]
     panels = {"input": inputs}
     for name in per_image[0]:
         panels[name] = np.stack([b[name] for b in per_image])
