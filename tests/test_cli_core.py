@@ -861,3 +861,16 @@ def test_advice_at_the_end_of_an_error_names_the_flag(tmp_path):
         "1",
     )
     assert code == 2 and err.strip().endswith("pass --code-size 8"), err
+
+
+def test_info_leaves_out_what_a_model_does_not_have_and_names_the_thresholds_units(files, tmp_path):
+    # It printed 'table None', an empty 'metrics' row, 'random_state=None', a bare threshold, and
+    # called calibrate's NORMAL rows "held-out" whatever they were.
+    code, _, err = run("calibrate", files / "model", files / "data.npy", "-o", tmp_path / "det", "--quiet")
+    assert code == 0, err
+    code, out, _ = run("info", tmp_path / "det")
+    assert code == 0
+    assert "None" not in out and not any(line.strip() == "metrics" for line in out.splitlines())
+    assert "units=" in out and "held-out normal rows" not in out
+    code, out, _ = run("info", tmp_path / "det", "--json")
+    assert json.loads(out)["table"] is None  # --json keeps every key

@@ -255,11 +255,18 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
-    width = max(len(k) for k in summary)
-    for name, value in summary.items():
+    # What a model does not have (a table, metrics, a validation split) is left out of the text,
+    # which printed "None" and empty rows for it; --json keeps every key, as null.
+    shown = {name: value for name, value in summary.items() if not _empty(value)}
+    width = max(len(k) for k in shown)
+    for name, value in shown.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={_short(v)}" for k, v in value.items())
+            value = ", ".join(f"{k}={_short(v)}" for k, v in value.items() if not _empty(v))
         typer.echo(f"{name.replace('_', ' '):<{width}}  {_short(value)}")
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (dict, str)) and not value)
 
 
 def _simple_params(estimator: Any) -> dict[str, Any]:
@@ -280,15 +287,22 @@ def detector_summary(detector: Any, params: dict[str, Any]) -> dict[str, Any]:
     calibration = len(getattr(detector, "calibration_errors_", ()))
     share = known_share(params.get("contamination")) or 0.01
     how = {
-        "quantile": f"the {params.get('quantile')} quantile of {calibration} held-out normal rows' scores",
+        # Normal rows: held out of the autoencoder's training by fit, but calibrate's NORMAL may
+        # be any rows the user gives.
+        "quantile": f"the {params.get('quantile')} quantile of {calibration} normal rows' scores",
         "contamination": f"flags contamination={share} of the data given to fit",
         "fixed": "fixed by the user",
     }.get(rule, str(rule))
     scores = np.asarray(getattr(detector, "decision_scores_", ()), dtype=float)
     flagged = f"{np.mean(scores > detector.threshold_):.1%} of {len(scores)}" if len(scores) else None
     own = ("score_kind", "calibration_fraction", "random_state")
+    from hourglass.data.units import UNITS_SHORT
+    from hourglass.estimators.anomaly import score_units
+
+    units = UNITS_SHORT.get(score_units(detector), "")
     return {
         "threshold": detector.threshold_,
+        "units": units or None,  # calibrate and score name them; info showed a bare number
         "rule": how,
         "score": score_name(detector),
         "flagged_at_fit": flagged,
