@@ -149,8 +149,13 @@ def _schedule_kind(params: dict[str, Any]) -> str:
     return "planned" if params.get("epochs") == "auto" or params.get("max_time") is not None else "fixed"
 
 
-def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """What differs between two run fingerprints, in words: ``data differs: 1797x64 -> 5000x64``."""
+def _differences(saved: dict[str, Any], current: dict[str, Any], strict: bool = False) -> list[str]:
+    """What differs between two run fingerprints, in words: ``data differs: 1797x64 -> 5000x64``.
+
+    A resume may change the time budget of a run whose schedule it keeps, and give the seed it
+    drew as ``random_state=None``; ``strict`` (processes of one torchrun job, whose seeds are
+    already rank 0's) names those too, where they read as "other settings".
+    """
     out = []
     old, new = saved.get("data", {}), current.get("data", {})
     if old != new:
@@ -164,10 +169,12 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         f"{name} {old_params.get(name)!r} -> {new_params.get(name)!r}"
         for name in sorted(set(old_params) | set(new_params))
         if old_params.get(name) != new_params.get(name)
-        and not (name == "max_time" and _schedule_kind(old_params) == _schedule_kind(new_params))
+        and not (
+            not strict and name == "max_time" and _schedule_kind(old_params) == _schedule_kind(new_params)
+        )
         # The seed a run used is what matters: None resumed with the seed it drew, or a
         # RandomState (recorded as None before its seed was) that draws the same one, is this run.
-        and not (name == "random_state" and same_seed)
+        and not (not strict and name == "random_state" and same_seed)
     ]
     if changed:
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
@@ -329,10 +336,10 @@ def check_same_run(run: dict[str, Any] | None) -> None:
     runs = distributed.gather(run)
     for rank, other in enumerate(runs[1:], start=1):
         if other != runs[0]:
+            differences = "; ".join(_differences(runs[0], other, strict=True)) or "other settings"
             raise InvalidInputError(
                 f"the processes under torchrun were given different runs (rank 0 -> rank {rank}: "
-                f"{'; '.join(_differences(runs[0], other)) or 'other settings'}); start every process "
-                "with the same data and settings"
+                f"{differences}); start every process with the same data and settings"
             )
 
 

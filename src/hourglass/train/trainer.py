@@ -342,6 +342,11 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         (``partial_fit``'s passes too: unseeded, two runs of a seed with dropout differed by 1 %
         in their loss)."""
         seed = self.config.seed * 7_919 + epoch
+        if distributed.active():
+            # Each process draws for its own rows: with one seed everywhere, a VAE's code noise and
+            # dropout's masks on rank 1's half of a batch were rank 0's draws again (correlated
+            # halves). Rank 0 keeps the one-process seed.
+            seed += 1_000_003 * distributed.rank()
         if self.device.type == "cpu":
             # The CPU generator alone: torch.manual_seed also queues CUDA's reseeding, formatting
             # a stack trace each time when CUDA is not in use (0.8 ms an epoch, 3 % of digits').
@@ -411,6 +416,12 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         step = self._step_flops(train)
         if self.config.precision == "auto":
             self.precision, self.precision_reason = resolve_precision("auto", self.device, step)
+            if distributed.active():
+                # Rank 0's choice for all: 'auto' times bf16 against fp32 on each process, and a
+                # busier core chose otherwise (rank 0 in bf16, rank 1 in fp32, silently).
+                self.precision, self.precision_reason = distributed.gather(
+                    (self.precision, self.precision_reason)
+                )[0]
         return step
 
     def _step_flops(self, train: Data) -> float | None:
