@@ -179,6 +179,25 @@ def test_unexpected_errors_are_one_line(files, tmp_path, monkeypatch, error, fra
     assert listing(tmp_path) == []
 
 
+def test_a_rank_whose_peer_died_says_so_instead_of_reporting_a_bug(files, tmp_path, monkeypatch):
+    # A rank killed mid-run left the other with "internal error (RuntimeError: [...gloo...] Read
+    # error ... Connection reset by peer); please report it".
+    def peer_gone(*args, **kwargs):
+        raise RuntimeError(
+            "[/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error: Connection reset by peer"
+        )
+
+    monkeypatch.setattr(Trainer, "fit", peer_gone)
+    monkeypatch.setenv("RANK", "0")
+    code, out, err = run("fit", files / "data.npy", "--out", tmp_path / "m", *FAST_FIT)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "rank 0 stopped: another process of this torchrun job failed" in err
+    assert "internal error" not in err and "please report" not in err
+    monkeypatch.delenv("RANK")  # not under torchrun: the same words are a bug of this process
+    code, out, err = run("fit", files / "data.npy", "--out", tmp_path / "m2", *FAST_FIT)
+    assert "internal error" in err
+
+
 WRITE_FAILURES = [
     ("fit", "m", "m.checkpoint/checkpoint.safetensors"),  # the first epoch's checkpoint
     ("encode", "codes.csv", "codes.csv"),

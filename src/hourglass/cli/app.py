@@ -392,12 +392,35 @@ def handle_errors(func: Callable) -> Callable:
             if os.environ.get("HOURGLASS_DEBUG"):
                 raise
             message = " ".join(str(exc).split())[:200]
+            if _peer_failed(exc):
+                raise fail(
+                    f"rank {os.environ.get('RANK', '?')} stopped: another process of this torchrun job "
+                    f"failed or was killed (its own error is above; {type(exc).__name__}: {message[:80]})"
+                ) from None
             raise fail(
                 f"internal error ({type(exc).__name__}: {message}); please report it, with the traceback "
                 "that HOURGLASS_DEBUG=1 shows"
             ) from None
 
     return wrapper
+
+
+#: What gloo and NCCL say when the process at the other end of a collective is gone.
+PEER_GONE = (
+    "Connection reset by peer",
+    "Connection closed by peer",
+    "Broken pipe",
+    "NCCL communicator was aborted",
+)
+
+
+def _peer_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective's failure because another torchrun process died: no bug of
+    this one to report (a rank killed mid-run left the other's "internal error ... please report it")."""
+    if not os.environ.get("TORCHELASTIC_RUN_ID") and "RANK" not in os.environ:
+        return False
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(words in text for words in PEER_GONE)
 
 
 def command(*args, **kwargs) -> Callable:
