@@ -291,3 +291,14 @@ def test_a_skewed_prior_allows_the_many_symbols_a_word_can_hold():
     assert len(payload) < 100
     decoded = compression.decode_payload(payload, 100_000, 16, prior, "range")
     assert not decoded.any()
+
+
+def test_a_series_models_rate_is_per_step_with_the_rate_per_value_beside(digits, tmp_path):
+    # (n, 8, 8) reads as 8 channels of 8 steps; its rate read "bits per pixel", 8x the rate per
+    # value a user computed from the "8x8 values" printed beside it.
+    series = digits[:300, 0]
+    np.save(tmp_path / "series.npy", series)
+    tiny_vq().fit(series).save(tmp_path / "m")
+    code, out, err = run("compress", tmp_path / "m", tmp_path / "series.npy", "-o", tmp_path / "s.hgvq")
+    assert code == 0, err
+    assert "bits per step: " in out and "per value" in out and "bits per pixel" not in out

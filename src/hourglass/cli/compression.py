@@ -69,7 +69,13 @@ def compress(
         "values, 8 bits each)"
     )
     typer.echo(f"bytes out: {report.bytes_out} (coder {report.coder}, header included)")
-    typer.echo(f"bits per pixel: {report.bits_per_pixel:.4g} (ratio {report.ratio:.3g}:1)")
+    from hourglass.uses.codec_metrics import position_word
+
+    where = position_word(tuple(estimator.input_shape_))
+    per_value = f"; {report.bits_per_value:.4g} per value" if estimator.input_shape_[0] > 1 else ""
+    typer.echo(
+        f"bits per {where}: {report.bits_per_pixel:.4g} (all channels{per_value}; ratio {report.ratio:.3g}:1)"
+    )
     typer.echo(f"PSNR: {report.psnr:.2f} dB")
 
 

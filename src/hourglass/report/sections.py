@@ -30,6 +30,7 @@ from hourglass.report.variational import add_variational_sections
 from hourglass.train import sparsity
 from hourglass.train.tasks import task_of
 from hourglass.uses import compression
+from hourglass.uses.codec_metrics import position_word
 
 
 def add_model_sections(
@@ -127,6 +128,7 @@ def add_codebook_sections(
     usage = estimator.codebook_usage(data)
     blob = compression.compress(estimator, data)
     rate = compression.compression_report(estimator, data, blob)
+    where = position_word(tuple(estimator.input_shape_))  # a series' rate is per step, not per pixel
     report.add_metrics(
         {
             "codes in the codebook": estimator.n_codes_,
@@ -134,7 +136,7 @@ def add_codebook_sections(
             # Counted on these samples; `hourglass info` shows training's last-epoch averages.
             f"codes in use on these {len(data)} samples (share)": usage["codebook_used"],
             f"perplexity on these {len(data)} samples": usage["perplexity"],
-            "bits per pixel (whole file)": rate.bits_per_pixel,
+            f"bits per {where} (whole file, all channels)": rate.bits_per_pixel,
             "PSNR (dB)": rate.psnr,
         },
         heading="Codebook and rate",

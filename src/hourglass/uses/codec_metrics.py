@@ -54,3 +54,19 @@ class CompressionReport:
     @property
     def ratio(self) -> float:
         return self.bytes_in / max(1, self.bytes_out)
+
+
+#: What one position of a sample is called, by the rank of its ``(c, ...)`` shape.
+POSITION_WORDS = {2: "step", 3: "pixel", 4: "voxel"}
+
+
+def position_word(sample_shape: tuple[int, ...]) -> str:
+    """``'pixel'`` for images ``(c, h, w)``, ``'step'`` for series ``(c, L)``, ``'voxel'`` for
+    video: what :attr:`CompressionReport.bits_per_pixel` is per (a series read "bits per pixel").
+
+    Examples
+    --------
+    >>> position_word((8, 8)), position_word((1, 28, 28))
+    ('step', 'pixel')
+    """
+    return POSITION_WORDS.get(len(sample_shape), "position")
