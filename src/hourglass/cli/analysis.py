@@ -252,21 +252,15 @@ def _dominance(detector, rows) -> str | None:
     """The note when a few columns hold most of the raw-unit error (why scores are standardized)."""
     import numpy as np
 
-    from hourglass.data.units import units_of
     from hourglass.estimators.anomaly import score_units
-    from hourglass.uses.dominance import dominance_note
+    from hourglass.uses.dominance import scaled_dominance_note
 
     inner = detector.estimator_
     if score_units(detector) == "data" or not is_dense(inner):
         return None
     schema = getattr(inner, "table_", None)
     names = list(schema.features) if schema is not None and schema.features else None
-    raw = np.mean(detector.error_map(rows), axis=0)
-    units = units_of(inner.scaler_)
-    if units == "data":  # scored in medians of normal rows, on a model that reads raw units
-        return dominance_note(raw, names)
-    scale = np.broadcast_to(np.asarray(inner.scaler_.scale, dtype=np.float64).reshape(-1), raw.shape)
-    return dominance_note(raw, names, raw / scale**2, scale, units)
+    return scaled_dominance_note(np.mean(detector.error_map(rows), axis=0), names, inner.scaler_)
 
 
 def _parse_threshold(text: str) -> float | None:

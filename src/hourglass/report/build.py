@@ -397,7 +397,7 @@ def _error_summary(summary: dict, estimator, X: np.ndarray, what: str) -> tuple[
 
     The note says when a few columns hold most of the raw-unit error (tables only).
     """
-    from hourglass.uses.dominance import dominance_note
+    from hourglass.uses.dominance import scaled_dominance_note
 
     units = units_of(estimator.scaler_)
     error = estimator.reconstruction_error(X, scaled=True)
@@ -410,10 +410,8 @@ def _error_summary(summary: dict, estimator, X: np.ndarray, what: str) -> tuple[
     if raw.ndim != 2:
         return error, None
     names = getattr(getattr(estimator, "table_", None), "features", None)
-    scale = np.broadcast_to(np.asarray(estimator.scaler_.scale, dtype=np.float64).reshape(-1), raw.shape[1:])
-    scaled = np.mean((raw / scale) ** 2, axis=0)
-    note = dominance_note(np.mean(raw**2, axis=0), list(names) if names else None, scaled, scale, units)
-    return error, note
+    names = list(names) if names else None
+    return error, scaled_dominance_note(np.mean(raw**2, axis=0), names, estimator.scaler_)
 
 
 def _reconstruction_sections(

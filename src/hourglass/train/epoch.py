@@ -97,17 +97,20 @@ class EpochSteps:
         """
         if not self._fading:
             return 1.0
-        progress = (epoch - 1) / max(1, self.config.epochs - 1)
-        by_epoch = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
         if hasattr(self, "scheduler") and self._adaptive:
             schedule = self._schedule
             if not self.config.adaptive and not schedule.budget_bound:
                 # epochs=N under a time budget that has not bound: the fixed run's fade, so that a
                 # budget the run never reaches changes nothing (it faded step by step, and 12
                 # epochs on digits ended 5e-3 away in their codes).
-                return schedule.hold_noise(by_epoch)
+                return schedule.hold_noise(self._fixed_fade(epoch))
             return schedule.noise(self._step)
-        return by_epoch
+        return self._fixed_fade(epoch)
+
+    def _fixed_fade(self, epoch: int) -> float:
+        """A run of ``config.epochs``: the noise's cosine from 1 at the first epoch to 0 at the last."""
+        progress = (epoch - 1) / max(1, self.config.epochs - 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     def train_one_epoch(self, data: Data, epoch: int) -> dict[str, float]:
         """One pass over ``data``; returns the mean of each loss term (inf where it diverged)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hourglass.data.units import units_of
+
 #: Share of the raw-unit error that a few columns must hold before the comparison warns.
 DOMINANCE_SHARE = 0.8
 #: ... and of the standardized error, where each column would hold about 1/d of it: half of it in
@@ -96,3 +98,18 @@ def dominance_note(
         # Said only where checked: a score's errors came without theirs, and the claim stood unread.
         parts.append(f"the {scaled} columns judge every feature alike")
     return "; ".join(parts) if parts else None
+
+
+def scaled_dominance_note(errors: np.ndarray, names: list[str] | None, scaler) -> str | None:
+    """:func:`dominance_note` of a table model's raw per-column ``errors``, checked also in the
+    units its ``scaler`` maps them to (the report's headline and ``calibrate``'s note).
+
+    A column's scaled error is its raw one over its scale squared; a model that reads raw units
+    has no scaled columns to speak of.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    units = units_of(scaler)
+    if units == "data":
+        return dominance_note(errors, names)
+    scale = np.broadcast_to(np.asarray(scaler.scale, dtype=np.float64).reshape(-1), errors.shape)
+    return dominance_note(errors, names, errors / scale**2, scale, units)
