@@ -1,12 +1,16 @@
 """What each torchrun process draws and decides alone, checked in one process with the process
-group's answers stood in: its own global draws, rank 0's precision, differences in words."""
+group's answers stood in: its rows of the global batch's draws, rank 0's precision, differences in
+words."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hourglass.nn.config import DenseConfig
+from hourglass.nn.dropout import RowDropout, RowDropout1d, RowDropout2d
 from hourglass.nn.model import build_model
+from hourglass.nn.variational import GaussianBottleneck
 from hourglass.runtime import distributed
 from hourglass.train import checkpoint
 from hourglass.train import trainer as trainer_module
@@ -26,14 +30,53 @@ def _draw_after_seeding(trainer: Trainer, monkeypatch, rank: int | None) -> torc
     return torch.rand(5)
 
 
-def test_each_process_draws_its_own_dropout_and_vae_noise(monkeypatch):
-    # One seed everywhere gave rank 1's rows rank 0's code noise and dropout masks again.
+def test_every_process_seeds_as_one_process_where_draws_follow_the_rows(monkeypatch):
+    # The model's dropout and VAE noise are drawn for the whole batch and cut to a process's
+    # rows, so every process draws from one process's stream.
     trainer = _trainer()
     alone = _draw_after_seeding(trainer, monkeypatch, None)
-    first = _draw_after_seeding(trainer, monkeypatch, 0)
-    second = _draw_after_seeding(trainer, monkeypatch, 1)
-    assert torch.equal(first, alone)  # rank 0 draws what one process draws
-    assert not torch.equal(second, first)
+    assert torch.equal(_draw_after_seeding(trainer, monkeypatch, 0), alone)
+    assert torch.equal(_draw_after_seeding(trainer, monkeypatch, 1), alone)
+
+
+def test_each_process_seeds_its_own_draws_for_torchs_own_dropout(monkeypatch):
+    # nn.Dropout draws for the rows it is given: one seed everywhere gave rank 1's rows rank 0's
+    # masks again.
+    trainer = _trainer()
+    trainer.model.encoder.append(torch.nn.Dropout(0.5))
+    alone = _draw_after_seeding(trainer, monkeypatch, None)
+    assert torch.equal(_draw_after_seeding(trainer, monkeypatch, 0), alone)
+    assert not torch.equal(_draw_after_seeding(trainer, monkeypatch, 1), alone)
+
+
+@pytest.mark.parametrize(
+    "module, torch_own, shape",
+    [
+        (RowDropout(0.3), torch.nn.Dropout(0.3), (7, 50)),
+        (RowDropout1d(0.2), torch.nn.Dropout1d(0.2), (7, 3, 9)),
+        (RowDropout2d(0.3), torch.nn.Dropout2d(0.3), (7, 4, 5, 5)),
+        (GaussianBottleneck(), GaussianBottleneck(), (7, 40)),
+    ],
+    ids=["dropout", "dropout1d", "dropout2d", "vae-noise"],
+)
+@pytest.mark.parametrize("rows", [slice(0, 4), slice(4, 7), slice(1, None, 2)], ids=str)
+def test_a_share_draws_its_rows_of_one_process_draws(module, torch_own, shape, rows):
+    # A process computing rows 4:7 of a batch of 7 (or every other row, as a lazily read share)
+    # gets exactly those rows of what one process draws for the whole batch.
+    x = torch.randn(shape)
+    if x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)  # the layout conv models train in
+    torch.manual_seed(5)
+    alone = torch_own(x)
+    torch.manual_seed(5)
+    with distributed.batch_rows(7, rows):
+        share = module(x[rows])
+    torch.manual_seed(5)
+    whole = module(x)  # outside a share: torch's own draws, to the bit
+    if isinstance(alone, tuple):  # the bottleneck's (code, aux)
+        alone, share, whole = alone[0], share[0], whole[0]
+    assert torch.equal(share, alone[rows])
+    assert torch.equal(whole, alone)
 
 
 def test_every_process_takes_rank_0s_precision(monkeypatch):

@@ -116,10 +116,10 @@ def _unwind_on_sigterm():
     """Make SIGTERM raise :class:`Terminated` while a command runs; return the handler it replaces."""
     if threading.current_thread() is not threading.main_thread():
         return None  # only the main thread may set handlers (a command run from a thread)
-    if "TORCHELASTIC_RUN_ID" in os.environ:
-        # torchrun stops its workers with SIGTERM when one fails; a worker waiting in a collective
-        # would not run a Python handler until it returns: torchrun's own handling stands.
-        return None
+    # Under torchrun too: torchrun passes a SIGTERM it gets on to its workers (and sends one when a
+    # worker fails), and rank 0 died in place, its OUTPUT.lock left beside the output. A worker
+    # waiting in a collective runs the handler once the collective returns (a dead peer's ends it
+    # at once); one that never returns is killed by torchrun after its grace period, as before.
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
@@ -152,7 +152,8 @@ class OneLineErrors(TyperGroup):
                 typer.echo(exc.format_message())  # help for a bare `hourglass`, not an error
                 code = 0
             else:
-                typer.echo(f"{PROG}: error: {usage_error_line(exc, args)}", err=True)
+                if not _said_by_another_process():
+                    typer.echo(f"{PROG}: error: {usage_error_line(exc, args)}", err=True)
                 code = 2
         finally:
             if previous is not None:
@@ -208,10 +209,34 @@ def _root(
         raise typer.Exit(code=2)
 
 
-def fail(message: str) -> typer.Exit:
-    """Print ``hourglass: error: message`` to stderr and return the Exit(2) to raise."""
-    typer.echo(f"{PROG}: error: {' '.join(message.split())}", err=True)
+def fail(message: str, error: BaseException | None = None) -> typer.Exit:
+    """Print ``hourglass: error: message`` to stderr and return the Exit(2) to raise.
+
+    Under torchrun an error every process meets alike (``error``, when it is the cause, says
+    whether it is one) is printed by one process: the others exit with the same code in silence.
+    """
+    if not _said_by_another_process(error):
+        typer.echo(f"{PROG}: error: {' '.join(message.split())}", err=True)
     return typer.Exit(code=2)
+
+
+def _said_by_another_process(error: BaseException | None = None) -> bool:
+    """Whether this torchrun process leaves an error to another one to print.
+
+    Processes on one machine read the same command line and files: what fails before they join
+    their group fails alike in each, and two processes printed each such line twice; local rank
+    0 alone prints it (once a machine: another machine may lack the file). An error marked as
+    every process's (``runtime.distributed.every_process``: a decision they share) is rank 0's
+    to print. Others, once the group is joined, may be this process's own (its share of the
+    data, a peer that died): each process says its own.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if getattr(error, "hourglass_every_process", False):  # distributed.EVERY_PROCESS, without torch
+        return os.environ.get("RANK", "0") != "0"
+    dist = sys.modules.get("torch.distributed")  # never imported for this: a bad option says so at once
+    joined = dist is not None and dist.is_available() and dist.is_initialized()
+    return not joined and os.environ.get("LOCAL_RANK", "0") != "0"
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?\s*[KMGTP]i?B)\b|(\d{4,}) bytes")
@@ -368,7 +393,7 @@ def handle_errors(func: Callable) -> Callable:
         except (typer.Exit, typer.Abort):
             raise
         except HourglassError as exc:
-            raise fail(in_flag_words(str(exc), flags)) from None
+            raise fail(in_flag_words(str(exc), flags), exc) from None
         except KeyboardInterrupt as exc:
             terminated = isinstance(exc, Terminated)
             what = "terminated (SIGTERM)" if terminated else "interrupted"
@@ -388,7 +413,7 @@ def handle_errors(func: Callable) -> Callable:
             if _is_out_of_memory(exc):
                 raise fail(out_of_memory_message(exc, options)) from None
             if isinstance(exc, OSError):
-                raise fail(_os_error_message(exc)) from None
+                raise fail(_os_error_message(exc), exc) from None
             if os.environ.get("HOURGLASS_DEBUG"):
                 raise
             message = " ".join(str(exc).split())[:200]

@@ -17,11 +17,12 @@ from torch import nn
 
 from hourglass.nn.activations import make_activation
 from hourglass.nn.config import ConvConfig
+from hourglass.nn.dropout import RowDropout1d, RowDropout2d, RowDropout3d
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 _POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
-_DROPOUT = {1: nn.Dropout1d, 2: nn.Dropout2d, 3: nn.Dropout3d}
+_DROPOUT = {1: RowDropout1d, 2: RowDropout2d, 3: RowDropout3d}
 
 
 class PadTo(nn.Module):

@@ -8,6 +8,7 @@ from torch import nn
 
 from hourglass.nn.activations import make_activation
 from hourglass.nn.config import DenseConfig
+from hourglass.nn.dropout import RowDropout
 from hourglass.nn.pca_path import LinearPathSequential
 
 
@@ -16,7 +17,7 @@ def _hidden_stack(widths: tuple[int, ...], in_features: int, activation: str, dr
     for i, width in enumerate(widths, start=1):
         block = [nn.Linear(in_features, width), make_activation(activation)]
         if dropout > 0:
-            block.append(nn.Dropout(dropout))
+            block.append(RowDropout(dropout))
         layers.append((f"layer{i}", nn.Sequential(*block)))
         in_features = width
     return layers, in_features

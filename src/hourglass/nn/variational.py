@@ -32,6 +32,7 @@ from torch import nn
 
 from hourglass.nn.config import ConvConfig, DenseConfig, _require
 from hourglass.nn.model import AutoEncoder, register_architecture
+from hourglass.runtime import distributed
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 #: Posterior log-variances are clamped here: exp(20) is far wider than any useful code, and the
@@ -61,7 +62,11 @@ class GaussianBottleneck(nn.Module):
         logvar = logvar.clamp(*LOGVAR_RANGE)
         code = mu
         if self.training:
-            code = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            # Under torchrun the noise of the whole global batch, this process's rows of it: the
+            # draws of one process (distributed.batch_rows).
+            eps = distributed.draw_rows(mu)
+            eps = torch.randn_like(mu) if eps is None else eps.normal_()[distributed.own_rows()]
+            code = mu + torch.exp(0.5 * logvar) * eps
         return code.to(h.dtype), {"mu": mu, "logvar": logvar}
 
 

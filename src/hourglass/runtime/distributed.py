@@ -11,7 +11,10 @@ only rank 0 writes checkpoints, models and reports.
 from __future__ import annotations
 
 import atexit
+import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -145,3 +148,62 @@ def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
     if active():
         dist.barrier()
+
+
+#: The attribute :func:`every_process` sets on an error: the command line prints it on rank 0 only.
+EVERY_PROCESS = "hourglass_every_process"
+
+
+def every_process(error: BaseException) -> BaseException:
+    """``error``, marked as one every process raises alike (a decision they share, such as a loss
+    averaged over them): a command prints it once, on rank 0, instead of once a process."""
+    setattr(error, EVERY_PROCESS, True)
+    return error
+
+
+#: ``(whole, rows)`` while this process computes the rows ``rows`` of a global batch of ``whole``.
+_batch_rows: tuple[int, slice] | None = None
+
+
+@contextmanager
+def batch_rows(whole: int, rows: slice) -> Iterator[None]:
+    """Within it, a module's draws (:func:`draw_rows`) are the global batch's, cut to ``rows``.
+
+    Under torchrun each process computes a share of every global batch of ``whole`` rows: the
+    slice ``rows`` of it. One process draws a VAE's code noise and dropout's masks for the whole
+    batch from the global generator; every process seeding that generator alike and drawing them
+    for the whole batch too, then keeping its rows, trains with one process's draws.
+    """
+    global _batch_rows
+    before, _batch_rows = _batch_rows, (whole, rows)
+    try:
+        yield
+    finally:
+        _batch_rows = before
+
+
+def draw_rows(local: torch.Tensor, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
+    """An empty tensor of the global batch for ``local``, this process's share of it; None outside
+    :func:`batch_rows` (or for a tensor that is not the share, such as a one-row probe).
+
+    The tensor has the global batch's rows, ``local``'s dtype and device, the trailing ``shape``
+    (``local``'s own by default) and the layout ``empty_like`` gives ``local``: the layout one
+    process draws into, which sets the order the values are drawn in. Fill it, then keep
+    ``[own_rows()]``.
+    """
+    if _batch_rows is None:
+        return None
+    whole, rows = _batch_rows
+    if local.shape[0] != len(range(whole)[rows]):
+        return None
+    tail = tuple(local.shape[1:]) if shape is None else tuple(shape)
+    like = torch.empty_like(local) if shape is None else local.new_empty((local.shape[0], *tail))
+    strides = like.stride()
+    if strides and strides[0] == max(strides) == math.prod(tail):
+        return torch.empty_strided((whole, *tail), strides, dtype=like.dtype, device=like.device)
+    return torch.empty((whole, *tail), dtype=like.dtype, device=like.device)
+
+
+def own_rows() -> slice:
+    """This process's rows of the global batch inside :func:`batch_rows` (all of them outside)."""
+    return slice(None) if _batch_rows is None else _batch_rows[1]

@@ -337,9 +337,11 @@ def check_same_run(run: dict[str, Any] | None) -> None:
     for rank, other in enumerate(runs[1:], start=1):
         if other != runs[0]:
             differences = "; ".join(_differences(runs[0], other, strict=True)) or "other settings"
-            raise InvalidInputError(
-                f"the processes under torchrun were given different runs (rank 0 -> rank {rank}: "
-                f"{differences}); start every process with the same data and settings"
+            raise distributed.every_process(
+                InvalidInputError(
+                    f"the processes under torchrun were given different runs (rank 0 -> rank {rank}: "
+                    f"{differences}); start every process with the same data and settings"
+                )
             )
 
 

@@ -157,7 +157,9 @@ class CollapseRecovery:
             if self.checkpoint_dir is not None and distributed.is_main()
             else ""
         )
-        raise TrainingDivergedError(
-            f"training collapsed at epoch {epoch}: {reason}; tried {attempts}; lower learning_rate "
-            f"(now {self.config.learning_rate:.3g}) or scale the data (scaling='standard'){kept}"
+        raise distributed.every_process(  # decided on every process's mean loss, alike
+            TrainingDivergedError(
+                f"training collapsed at epoch {epoch}: {reason}; tried {attempts}; lower learning_rate "
+                f"(now {self.config.learning_rate:.3g}) or scale the data (scaling='standard'){kept}"
+            )
         )

@@ -7,6 +7,7 @@ so that the step is the whole batch's, as in one process.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -182,15 +183,23 @@ class EpochSteps:
         """
         inputs = self._step_inputs(batch, generator, strength)
         whole = batch.shape[0] if whole is None or sliced else whole
+        rank, world = distributed.rank(), distributed.world_size()
+        # This process's rows of the global batch: a slice of it (tensor_split's), or every
+        # world-th row for a share read on its own (iterate_batches').
+        rows = slice(rank, None, world)
         if distributed.active() and sliced:
             # Every process draws the same batch and the same noise; each computes its
             # slice, so the averaged gradient is the whole batch's, as in one process.
-            part = distributed.rank()
-            inputs = torch.tensor_split(inputs, distributed.world_size())[part]
-            batch = torch.tensor_split(batch, distributed.world_size())[part]
-        with autocast(self.device, self.precision):
-            outputs = self.forward(inputs)
-        parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
+            inputs = torch.tensor_split(inputs, world)[rank]
+            batch = torch.tensor_split(batch, world)[rank]
+            start = rank * (whole // world) + min(rank, whole % world)
+            rows = slice(start, start + batch.shape[0])
+        # A VAE's code noise and dropout's masks drawn for the whole batch, these rows kept.
+        draws = distributed.batch_rows(whole, rows) if distributed.active() else contextlib.nullcontext()
+        with draws:
+            with autocast(self.device, self.precision):
+                outputs = self.forward(inputs)
+            parts = total_loss(self.model, inputs, batch, outputs, self.loss, self.regularizers)
         self.optimizer.zero_grad(set_to_none=True)
         loss = parts["loss"]
         if distributed.active():

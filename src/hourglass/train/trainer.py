@@ -26,6 +26,7 @@ from torch import nn
 
 from hourglass.data.sources import ScaledRows
 from hourglass.exceptions import TrainingDivergedError
+from hourglass.nn.dropout import draws_by_rows
 from hourglass.runtime import distributed
 from hourglass.runtime.devices import preferred_memory_format, resolve_device
 from hourglass.runtime.threads import resolve_threads, thread_limit
@@ -342,10 +343,11 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
         (``partial_fit``'s passes too: unseeded, two runs of a seed with dropout differed by 1 %
         in their loss)."""
         seed = self.config.seed * 7_919 + epoch
-        if distributed.active():
-            # Each process draws for its own rows: with one seed everywhere, a VAE's code noise and
-            # dropout's masks on rank 1's half of a batch were rank 0's draws again (correlated
-            # halves). Rank 0 keeps the one-process seed.
+        if distributed.active() and (self.config.compile or not draws_by_rows(self.model)):
+            # Every process seeds alike where a VAE's code noise and dropout's masks are drawn for
+            # the whole batch and cut to its rows (distributed.batch_rows): one process's draws.
+            # Dropout of torch's own, or compiled draws, use the tensor a process is given: one
+            # seed everywhere would give rank 1's rows rank 0's draws again, so a seed a process.
             seed += 1_000_003 * distributed.rank()
         if self.device.type == "cpu":
             # The CPU generator alone: torch.manual_seed also queues CUDA's reseeding, formatting
@@ -378,9 +380,11 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             terms = self.train_one_epoch(train, epoch)
         if not math.isfinite(terms["loss"]):
             self.model.load_state_dict(before)
-            raise TrainingDivergedError(
-                f"partial_fit: the training loss became {terms['loss']} on this chunk; the weights are those "
-                "before it (lower learning_rate)"
+            raise distributed.every_process(  # the loss is every process's mean
+                TrainingDivergedError(
+                    f"partial_fit: the training loss became {terms['loss']} on this chunk; the weights are "
+                    "those before it (lower learning_rate)"
+                )
             )
         self._record(epoch, terms, math.nan, {}, time.perf_counter() - tic)
         self.model.eval()
