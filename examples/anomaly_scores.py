@@ -38,12 +38,14 @@ for _ in range(300):
 patches = np.clip(np.array(patches), 0, 1)  # (300, 64), like the digits
 
 # The AutoEncoder's settings go straight to the detector; 20% of the normal data is held out to
-# calibrate the threshold: the 99th percentile of their reconstruction errors.
+# calibrate the threshold: the 99th percentile of their anomaly scores (the default score: the
+# reconstruction error plus half the code's distance from the normal codes, each in medians of
+# the held-out normal rows, so a typical normal digit scores about 1.5).
 detector = hourglass.AnomalyDetector(code_size=8, epochs=40, quantile=0.99, random_state=0)
 detector.fit(normal)
-print(f"threshold_ (reconstruction MSE): {detector.threshold_:.4f}")
+print(f"threshold_ (anomaly score, in medians of normal rows): {detector.threshold_:.4f}")
 print(f"data given to fit flagged (labels_ == 1): {detector.labels_.mean():.1%} of {len(detector.labels_)}")
-print(f"decision_scores_ (its errors): median {np.median(detector.decision_scores_):.4f}")
+print(f"decision_scores_ (their anomaly scores): median {np.median(detector.decision_scores_):.4f}")
 
 # New data: unseen digits and photo patches.
 X = np.vstack([new_digits, patches])
@@ -52,8 +54,8 @@ flagged = detector.predict(X) == -1  # scikit-learn's sign: -1 is an outlier
 digits_flagged, patches_flagged = flagged[is_anomaly == 0].mean(), flagged[is_anomaly == 1].mean()
 print(f"flagged: {digits_flagged:.1%} of new digits, {patches_flagged:.1%} of photo patches")
 
-errors = detector.reconstruction_error(X)  # PyOD's decision_function: higher is more abnormal
-print(f"AUROC digits vs photo patches: {roc_auc_score(is_anomaly, errors):.3f}")
+scores = detector.anomaly_score(X)  # PyOD's decision_function: higher is more abnormal
+print(f"AUROC digits vs photo patches: {roc_auc_score(is_anomaly, scores):.3f}")
 
 abnormal = detector.predict_proba(X)[:, 1]  # columns P(normal), P(abnormal): PyOD's 'linear' method
 print(f"mean P(abnormal): digits {abnormal[:300].mean():.2f}, photo patches {abnormal[300:].mean():.2f}")
