@@ -12,7 +12,9 @@ from hourglass.train.losses import choose_loss, reconstruction_loss, total_loss
 @pytest.mark.parametrize(
     "data, expected, reason",
     [
-        (np.array([[0.0, 0.5, 1.0]]), "mse", r"within \[0, 1\] but are not binary"),
+        # Data that fill [0, 1] name the interval once ("span [0, 1] within [0, 1]" said it twice).
+        (np.array([[0.0, 0.5, 1.0]]), "mse", r"^auto: training values span \[0, 1\] but are not binary"),
+        (np.array([[0.2, 0.5, 0.9]]), "mse", r"span \[0\.2, 0\.9\], inside \[0, 1\], but are not binary"),
         (np.array([[0.0, 1.0], [1.0, 0.0]]), "bce", r"0 or 1"),
         (np.array([[0.0, 1.5]]), "mse", r"outside \[0, 1\]"),
         (np.array([[-0.1, 0.5]]), "mse", r"outside \[0, 1\]"),

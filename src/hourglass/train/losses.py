@@ -49,8 +49,10 @@ def choose_loss(loss: str, X: np.ndarray | DataSummary) -> tuple[str, str]:
         if binary:
             return "bce", "auto: every training value is 0 or 1 (binary data)"
         if unit:
+            # "span [0, 1] within [0, 1]" said the interval twice where the data fill it.
+            inside = "" if (lo, hi) == (0.0, 1.0) else ", inside [0, 1],"
             return "mse", (
-                f"auto: training values span [{lo:.3g}, {hi:.3g}] within [0, 1] but are not binary; "
+                f"auto: training values span [{lo:.3g}, {hi:.3g}]{inside} but are not binary; "
                 "outputs are clipped to [0, 1]"
             )
         return "mse", f"auto: training values span [{lo:.3g}, {hi:.3g}], outside [0, 1]"

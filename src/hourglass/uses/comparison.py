@@ -90,7 +90,7 @@ class Comparison:
 
         Standardized units judge every column alike; the raw units let the columns with the
         largest numbers decide (breast cancer's areas, wine's proline), so the two can disagree:
-        the raw-unit verdict is given wherever it differs, with its ratio. Where PCA wins at every
+        where it differs at any code size, the whole raw-unit verdict follows, with its ratios. Where PCA wins at every
         code size, it says why that may be: a model whose run ended at its epoch or time limit
         with its validation loss still falling may be undertrained
         (:func:`~hourglass.uses.verdicts.still_learning`); a model trained on rows too few to hold
@@ -106,7 +106,8 @@ class Comparison:
         >>> table = pd.DataFrame({"code_size": [2, 8], "ratio": [0.92, 0.96], "ratio_raw": [2.4, 0.9]})
         >>> print(Comparison(table, units="standardized").verdict())  # doctest: +NORMALIZE_WHITESPACE
         in standardized units, the autoencoder beats PCA at every code size (0.92x-0.96x its error).
-        In the data's raw units it differs: PCA wins at 2 (2.4x)
+        In the data's raw units it differs: the autoencoder beats PCA at code size 8 (0.9x its error);
+        PCA wins at 2 (2.4x)
         """
         table = self.table
         ratios = _ratios(table, "ratio")
@@ -120,7 +121,9 @@ class Comparison:
         differ = {k: r for k, r in raw.items() if outcome(r) != outcome(ratios[k])}
         if not differ:
             return f"{text}; the same in the data's raw units"
-        return f"{text}. In the data's raw units it differs: {outcomes_text(differ, len(raw), hint=False)}"
+        # The whole raw-unit verdict: "it differs: the autoencoder beats PCA at 8" alone read as
+        # if PCA won at the other sizes, where the autoencoder won in raw units too.
+        return f"{text}. In the data's raw units it differs: {outcomes_text(raw, len(raw), hint=False)}"
 
     def shown_table(self) -> pd.DataFrame:
         """The table as people read it: without the raw-unit columns when they repeat the headline."""
