@@ -278,7 +278,8 @@ def test_the_verdict_follows_the_table(comparison):
 )  # fmt: skip
 def test_the_verdict_names_its_units_and_where_raw_units_disagree(ratios, raw, expected):
     # It said "beats PCA" in standardized units alone, on tables whose raw units said the opposite.
-    table = pd.DataFrame({"code_size": [2, 8] if len(ratios) == 2 else [2, 4, 8], "ratio": ratios, "ratio_raw": raw})
+    sizes = [2, 8] if len(ratios) == 2 else [2, 4, 8]
+    table = pd.DataFrame({"code_size": sizes, "ratio": ratios, "ratio_raw": raw})
     assert comparison_module.Comparison(table, units="standardized").verdict() == expected
 
 

@@ -90,9 +90,9 @@ class Comparison:
 
         Standardized units judge every column alike; the raw units let the columns with the
         largest numbers decide (breast cancer's areas, wine's proline), so the two can disagree:
-        where it differs at any code size, the whole raw-unit verdict follows, with its ratios. Where PCA wins at every
-        code size, it says why that may be: a model whose run ended at its epoch or time limit
-        with its validation loss still falling may be undertrained
+        where they differ at any code size, the whole raw-unit verdict follows, with its ratios.
+        Where PCA wins at every code size, it says why that may be: a model whose run ended at its
+        epoch or time limit with its validation loss still falling may be undertrained
         (:func:`~hourglass.uses.verdicts.still_learning`); a model trained on rows too few to hold
         any out for validation leaves that unjudged (:func:`~hourglass.uses.verdicts.unvalidated`);
         otherwise the data may be close to linear.
