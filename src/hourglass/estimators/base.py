@@ -15,6 +15,7 @@ for every estimator: ``fit`` and ``partial_fit`` here run them in order, each a 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ from hourglass.data.loading import check_finite, check_ignored_y
 from hourglass.data.scaling import scaler_from_summary
 from hourglass.data.sources import ArraySource, TrainingSource
 from hourglass.data.validation import checked_statistics
-from hourglass.estimators import fitting, layerwise, parts, pca_baseline, pca_path
+from hourglass.estimators import fitting, layerwise, parts, pca_baseline, pca_budget, pca_path
 from hourglass.estimators.atomic import all_or_nothing
 from hourglass.estimators.bottlenecks import BottleneckPart, bottleneck_part, sparsity_on
 from hourglass.estimators.columns import remember_table
@@ -158,7 +159,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         train_idx, val_idx, split_note = fitting.split_source(self, source)
         # Statistics from the training items only: validation items stay unseen.
         summary = self._settle_scaling_and_architecture(
-            source, head, train_idx, continues=previous is not None
+            source, head, train_idx, continues=previous is not None, resume=resume
         )
         if previous is not None:
             fitting.continue_from(self, previous)
@@ -203,9 +204,11 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         items: np.ndarray,
         partial: bool = False,
         continues: bool = False,
+        resume: bool = False,
     ):
         """Scaler, loss and architecture from the statistics of ``items`` (the first chunk of
-        ``partial_fit`` when ``partial``; ``continues``: a warm start); returns the summary."""
+        ``partial_fit`` when ``partial``; ``continues``: a warm start; ``resume``: from a
+        checkpoint); returns the summary."""
         part = self._input()
         summary = checked_statistics(source, items, part.scaler_channel_axis)
         # A feature constant in a sample of the items, or in partial_fit's first chunk, may vary.
@@ -221,7 +224,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         # The input part sizes the network; the bottleneck part makes it its kind of code.
         config = part.architecture(self, head, output_activation(self.loss_, scaled))
         self.architecture_ = code.architecture(self, config)
-        pca_path.resolve(self, len(items), partial=partial, continues=continues)
+        budget = functools.partial(pca_budget.budget_rule, self, source, items, resume)
+        pca_path.resolve(self, len(items), partial=partial, continues=continues, budget_rule=budget)
         return summary
 
     @all_or_nothing

@@ -16,6 +16,21 @@ nearer PCA's and clustered worse (Fashion-MNIST NMI 0.643-0.655 against 0.672): 
 asks for it there. Choosing by the validation rows instead (train both, keep the better) measured
 1.06x on the 19 small cases: a few held-out rows pick the wrong one.
 
+A time budget that cuts the run hard changes that: where ``max_time`` is estimated to hold less
+than a quarter of the planned steps (:mod:`hourglass.estimators.pca_budget`, which times three
+steps of the plain network first), 'auto' adds the path on any number of rows, in the usual
+layers. Held-out error as a share of the plain run's at ``max_time=1`` (``hourglass.compare``,
+split 0; 29-48 of 240-300 epochs): swiss roll 0.35x / 0.68x at codes 2 / 4, S-curve 0.53x /
+0.96x, digits' raw pixels 0.92x / 0.93x / 1.04x at 2 / 8 / 16, digits / 16 0.79x / 0.69x / 0.40x
+(plain, k=16 was 1.25x PCA's error, with the path 0.50x); with ``max_time=2`` on digits / 16,
+three seeds, 0.53-0.73x PCA's against 0.52-0.54x at k=2, 0.49-0.59x against 0.42-0.44x at k=16.
+Where the run nearly fitted the budget it cost (iris 1.21x at 239 of 239 epochs, wine 1.10x /
+1.16x at 226-233) and at 37-40 % of the plan it was mixed (breast cancer 1.03x / 0.98x, diabetes
+0.94x / 1.15x). Before and after this rule, alternating in one process on a loaded core (1 s held
+1-13 % of the cap): geometric mean 0.55x the error over the suite's 17 sets and codes at
+``max_time=1`` (13 better by more than 3 %, none worse), 0.64x at 3 (13 better, 3 worse: tables
+within their run-to-run spread of about 10 %).
+
 It stays off where PCA's solution is not the code or output asked for: a sparse, TopK or
 contractive code, binary cross-entropy (a sigmoid output), pretrained parts, layer-wise
 pretraining, or fewer training rows than code units plus one (PCA has no more directions to
@@ -25,6 +40,7 @@ give); for ``partial_fit``, whose first chunk says nothing of the stream's size;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -55,6 +71,9 @@ SMALL_DATA_ROWS = 100
 #: reruns the comparison (34 cases: 0.844x against 0.866x, 15 better, 5 worse).
 SMALL_DATA_HIDDEN = (64, 32)
 STARTS_AT_PCA = ": the network starts at PCA's solution and learns the non-linear correction"
+#: Words in every reason a time budget gave (:mod:`hourglass.estimators.pca_budget`).
+BUDGET_WORDS = "time budget"
+KEPT = "auto: kept from the fit this one continues (warm_start)"
 
 
 def _conflict(est: Any, n_train: int) -> str | None:
@@ -79,7 +98,13 @@ def _conflict(est: Any, n_train: int) -> str | None:
     return None
 
 
-def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = False) -> None:
+def resolve(
+    est: Any,
+    n_train: int,
+    partial: bool = False,
+    continues: bool = False,
+    budget_rule: Callable[[], tuple[bool, str] | None] | None = None,
+) -> None:
     """Settle ``est.pca_path_`` and its reason, and put it in ``est.architecture_``.
 
     Only a dense autoencoder's own ``pca_path`` parameter counts; other estimators keep their
@@ -87,7 +112,9 @@ def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = Fal
     for True where the path cannot go (the reason named). ``partial``: the first chunk of
     ``partial_fit``, whose rows say nothing of how many the stream holds ('auto' leaves the path
     off). ``continues``: a fit that continues the previous one (``warm_start``), which keeps
-    that fit's choice under 'auto', as it keeps its weights.
+    that fit's choice under 'auto', as it keeps its weights. ``budget_rule``: asked under 'auto'
+    where the rows alone leave the path off (100 rows or more, nothing against it) for the time
+    budget's choice (:func:`hourglass.estimators.pca_budget.budget_rule`), None to keep it off.
     """
     if not hasattr(est, "pca_path") or type(est.architecture_) is not DenseConfig:
         return
@@ -98,14 +125,21 @@ def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = Fal
     if wanted is True and conflict is not None:
         raise InvalidInputError(f"pca_path=True does not go with {conflict}; use pca_path='auto' or False")
     kept = wanted == "auto" and continues and conflict is None and hasattr(est, "pca_path_")
+    budget_given = False
     if kept:
-        on, reason = est.pca_path_, "auto: kept from the fit this one continues (warm_start)"
+        on, reason = est.pca_path_, _kept_reason(est.pca_path_reason_)
+        budget_given = BUDGET_WORDS in reason
     else:
         on, reason = _decide(wanted, conflict, n_train, partial)
-    # The small-data layers go with the path 'auto' adds (a kept one included, so that a warm
-    # start builds the network it continues); a path asked for keeps the usual layers.
+        rows_only = wanted == "auto" and conflict is None and not partial and n_train >= SMALL_DATA_ROWS
+        if rows_only and budget_rule is not None:
+            on, reason = budget_rule() or (on, reason)
+            budget_given = on
+    # The small-data layers go with the path 'auto' adds for few rows (a kept one included, so
+    # that a warm start builds the network it continues); a path asked for, or one a time budget
+    # gave a larger set, keeps the usual layers.
     auto_layers = isinstance(est.hidden_layers, str) and est.hidden_layers == "auto"  # not an array
-    narrow = on and wanted == "auto" and auto_layers and est.decoder_layers is None
+    narrow = on and wanted == "auto" and auto_layers and est.decoder_layers is None and not budget_given
     if narrow and not kept:
         reason += ", in layers of " + "-".join(map(str, SMALL_DATA_HIDDEN))
     est.pca_path_, est.pca_path_reason_ = on, reason
@@ -113,6 +147,16 @@ def resolve(est: Any, n_train: int, partial: bool = False, continues: bool = Fal
         est.architecture_ = replace(est.architecture_, pca_encoder=True, pca_decoder=True)
     if narrow:
         est.architecture_ = replace(est.architecture_, hidden_layers=SMALL_DATA_HIDDEN)
+
+
+def _kept_reason(previous: str) -> str:
+    """The reason of a choice a warm start keeps; one a time budget made says so (and keeps saying
+    so over further warm starts), since it keeps the usual layers."""
+    if previous.startswith(KEPT):
+        return previous
+    if BUDGET_WORDS in previous and not previous.startswith("auto: off"):
+        return f"{KEPT}, where {previous.removeprefix('auto: ')}"
+    return KEPT
 
 
 def _decide(wanted: bool | str, conflict: str | None, n_train: int, partial: bool) -> tuple[bool, str]:
