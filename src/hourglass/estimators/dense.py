@@ -45,9 +45,10 @@ class AutoEncoder(BaseAutoEncoder):
         rarely find PCA's subspace (on 19 small tables and splits of 20-90 rows, held-out error
         0.99x PCA's on geometric mean with the path, 1.22x without, and 4.3x at worst on 30 of
         iris's rows). From 100 rows on it is added only under a time budget (``max_time``) that
-        is estimated to hold less than a quarter of the planned steps (three steps of the plain
-        network are timed first, :mod:`hourglass.estimators.pca_budget`): a run cut that hard
-        is better off starting at PCA's (digits / 16 at 1 s: 0.40-0.79x the plain run's error).
+        is estimated to hold less than a quarter of the planned steps, half for data in [0, 1]
+        (three steps of the plain network are timed first,
+        :mod:`hourglass.estimators.pca_budget`): a run cut that hard is better off starting at
+        PCA's (digits / 16 at 1 s: 0.40-0.79x the plain run's error).
         Otherwise it stays off there, where it measured worse on standardized tables and its
         codes, nearer PCA's, clustered worse on Fashion-MNIST (NMI 0.643-0.655 against 0.672);
         it stays off for ``partial_fit`` (a stream's first chunk), and where PCA is not the
@@ -80,8 +81,8 @@ class AutoEncoder(BaseAutoEncoder):
         A training time budget: seconds, or a string such as ``'90s'``, ``'10min'``, ``'1.5h'``.
         The rate decay and the noise fade are laid over it, so the run ends at it with its
         best weights (and at ``epochs``, whichever comes first; at least one epoch). None: no
-        limit. A budget that holds less than a quarter of the planned steps adds the PCA path under
-        ``pca_path='auto'``.
+        limit. A budget that holds less than a quarter of the planned steps (half, for data in
+        [0, 1]) adds the PCA path under ``pca_path='auto'``.
     threads : int or 'auto', default='auto'
         CPU threads for training. 'auto' counts the CPUs this process may use (its affinity
         and cgroup quota) that other processes are not keeping busy, and takes one for steps

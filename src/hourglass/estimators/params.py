@@ -166,10 +166,11 @@ PARAMS: tuple[Param, ...] = (
     # Starting at PCA's solution, the network learns only the non-linear correction: lower
     # held-out error in fewer steps on digits, Fashion-MNIST and faces (hourglass.nn.pca_path);
     # by default on tables of fewer than 100 training rows, where random weights miss PCA's subspace,
-    # and under a time budget that cuts the planned run to under a quarter (estimators.pca_budget).
+    # and under a time budget that cuts the planned run to under a quarter, half for data in [0, 1]
+    # (estimators.pca_budget).
     Param("pca_path", bool | str, "auto",
           "A fixed PCA path beside the layers (auto: on below 100 training rows, or where the time "
-          "budget holds under a quarter of the planned steps).",
+          "budget holds under a quarter of the planned steps, half for data in [0, 1]).",
           kinds=("dense",), flags=("--pca-path", "--no-pca-path"), panel=_ARCH),
     Param("task", str, "reconstruct",
           "reconstruct, or a restoration: denoise, colorize, super_resolve, inpaint.",

@@ -17,9 +17,9 @@ asks for it there. Choosing by the validation rows instead (train both, keep the
 1.06x on the 19 small cases: a few held-out rows pick the wrong one.
 
 A time budget that cuts the run hard changes that: where ``max_time`` is estimated to hold less
-than a quarter of the planned steps (:mod:`hourglass.estimators.pca_budget`, which times three
-steps of the plain network first), 'auto' adds the path on any number of rows, in the usual
-layers. Held-out error as a share of the plain run's at ``max_time=1`` (``hourglass.compare``,
+than a quarter of the planned steps, half for data in [0, 1] such as pixels
+(:mod:`hourglass.estimators.pca_budget`, which times three steps of the plain network first),
+'auto' adds the path on any number of rows, in the usual layers. Held-out error as a share of the plain run's at ``max_time=1`` (``hourglass.compare``,
 split 0; 29-48 of 240-300 epochs): swiss roll 0.35x / 0.68x at codes 2 / 4, S-curve 0.53x /
 0.96x, digits' raw pixels 0.92x / 0.93x / 1.04x at 2 / 8 / 16, digits / 16 0.79x / 0.69x / 0.40x
 (plain, k=16 was 1.25x PCA's error, with the path 0.50x); with ``max_time=2`` on digits / 16,

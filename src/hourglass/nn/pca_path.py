@@ -13,7 +13,7 @@ splits within the same steps, and in a 2-second budget at code 2 from 0.53-0.55x
 0.49-0.52x; on 10,000 Fashion-MNIST images the default network reached 7.43 squared error per
 image in 29 s against 7.52 in 37-44 s. On standardized tables of 150 rows and more it measured
 worse (wine, diabetes, digits' raw pixels), hence 'auto' only below 100 training rows, or
-under a time budget that cuts the planned run to less than a quarter
+under a time budget that cuts the planned run to less than a quarter (half for data in [0, 1])
 (:mod:`hourglass.estimators.pca_path`). The path is frozen: trained, AdamW's
 first steps move it off PCA's solution faster than the correction learns, and on the faces the
 held-out error rose to 1.11x.
