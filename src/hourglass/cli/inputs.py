@@ -62,8 +62,10 @@ def load_input(
     fitted on, whose columns a table's features are then selected by.
     """
     from hourglass.data.loading import load_data
+    from hourglass.data.table_files import split_column_list, table_header
 
-    columns = [name.strip() for name in drop.split(",") if name.strip()] if drop else None
+    # By the table's header: a name may hold a comma ('name, full').
+    columns = split_column_list(drop, table_header(source)) if drop else None
     try:
         return load_data(source, key, flat=flat, drop=columns, label=label, table=table)
     except InvalidInputError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import decimal
 import lzma
+import re
 import shlex
 import warnings
 from collections.abc import Iterator
@@ -24,12 +25,13 @@ from hourglass.data.text_tables import (
     COMPRESSIONS,
     TEXT_TABLE_SUFFIXES,
     check_unique_names,
+    comma_thousands,
     regional_numbers,
     sniff,
     table_suffix,
     tidy,
 )
-from hourglass.data.validation import _reason, first_non_finite
+from hourglass.data.validation import _reason, non_finite_columns
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
 
 #: How many times its size on disk a compressed table is taken to hold, for the choice between
@@ -47,14 +49,20 @@ STRAY_TEXT_SHARE = 0.01
 
 
 def _check_numeric(
-    df: pd.DataFrame, name: str, types: dict[str, str] | None = None, first_row: int = 0
+    df: pd.DataFrame,
+    name: str,
+    types: dict[str, str] | None = None,
+    first_row: int = 0,
+    table: TableSchema | None = None,
 ) -> None:
     """Refuse a column that does not hold numbers, naming it, an example value and its type.
 
     ``types`` maps column names to the file's own type names (Parquet's schema: ``string``,
     ``timestamp[ms]``), which say more than pandas' ``object``. A column of numbers with a few
     text cells (:data:`STRAY_TEXT_SHARE`) is named with the row of the first (``first_row``: the
-    row of ``df``'s first in the file), which is what needs fixing, not the column.
+    row of ``df``'s first in the file), which is what needs fixing, not the column. With
+    ``table``, the schema of the model's training table, every column of ``df`` is one of its
+    features: dropping it is no way out (the model reads it), writing it as at fit time is.
     """
     text = [col for col in df.columns if not _numeric(df[col])]
     if not text:
@@ -70,10 +78,24 @@ def _check_numeric(
     label = f"column {col!r}" if isinstance(col, str) else f"column {col}"
     if len(bad) and len(bad) <= STRAY_TEXT_SHARE * len(values):
         row = first_row + int(np.flatnonzero(df.index.isin(bad.index[:1]))[0])
+        # A model's feature cannot be dropped (the model reads it): only the rows can be fixed.
+        fix = (
+            "fix those rows"
+            if table is not None
+            else f"fix or drop those rows, or drop the column (--drop {shlex.quote(str(col))})"
+        )
         raise InvalidInputError(
             f"{label} of {name!r} holds numbers but also text at row {row} ({example!r}; {len(bad)} "
-            f"such cell(s) of {len(values)}); fix or drop those rows, or drop the column "
-            f"(--drop {shlex.quote(str(col))})"
+            f"such cell(s) of {len(values)}); {fix}"
+        )
+    signs = _signs_hint(df, text)
+    if table is not None:
+        fitted = dict(zip(table.features or (), table.dtypes, strict=False)).get(str(col))
+        more = f" (and {len(text) - 1} more such column(s))" if len(text) > 1 else ""
+        raise InvalidInputError(
+            f"{label} of {name!r} is a feature the model was fitted on as numbers"
+            f"{f' ({fitted})' if fitted else ''} but holds text here (e.g. {example!r}){more}{signs}; "
+            "write it as at fit time"
         )
     kind = (types or {}).get(str(col), str(df[col].dtype))
     # Every column to drop, named once, in both spellings: fixing them one error at a time
@@ -81,26 +103,115 @@ def _check_numeric(
     which = "it" if len(text) == 1 else f"the {len(text)} that are not"
     flag = shlex.quote(",".join(str(c) for c in text))
     raise InvalidInputError(
-        f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}; every column "
+        f"{label} of {name!r} is not numeric (e.g. {example!r}) but of type {kind}{signs}; every column "
         f"must hold numbers: drop or encode {which} (--drop {flag} on the command line, "
         f"drop={[str(c) for c in text]!r} in load_data)"
     )
 
 
-def check_finite_columns(df: pd.DataFrame, source: str, first_row: int = 0) -> None:
-    """Refuse a table holding NaN or infinite values, naming the first one's column and row.
+#: What a spreadsheet writes beside numbers that is not part of them: a percent sign, currency signs.
+_SIGNS = re.compile(r"[%$€£¥]")
+
+
+def _signs_hint(df: pd.DataFrame, text: list) -> str:
+    """A clause naming the text columns that hold numbers written with a percent or currency sign
+    ('12%', '$5', '€1,103.68'), which are numbers once the signs are removed; '' where none do.
+
+    They are not read as numbers: whether '12%' is 12 or 0.12, and whether '$5' and '€5' are one
+    unit, is the user's to say.
+    """
+    found: set[str] = set()
+    columns = []
+    for column in text:
+        cells = df[column].dropna().astype(str).str.strip()
+        marked = cells.str.contains(_SIGNS.pattern)
+        if not len(cells) or not marked.any():
+            continue
+        bare = cells.str.replace(_SIGNS.pattern, "", regex=True).str.strip()
+        if pd.to_numeric(bare, errors="coerce").notna().all() or comma_thousands(bare) is not None:
+            columns.append(column)
+            found.update(_SIGNS.findall("".join(cells[marked])))
+    if not columns:
+        return ""
+    currency = sorted(sign for sign in found if sign != "%")
+    what = ["%"] if "%" in found else []
+    what += [f"a currency sign ({', '.join(currency)})"] if currency else []
+    names = ", ".join(repr(str(c)) for c in columns)
+    verb = "looks" if len(columns) == 1 else "look"
+    return f"; {names} {verb} like numbers written with {' and '.join(what)}: remove them"
+
+
+#: Columns a table's refusal for missing values counts one by one; the others are counted together.
+SHOWN_COLUMNS = 5
+
+
+def check_finite_columns(df: pd.DataFrame, source: str, first_row: int = 0, droppable: bool = True) -> None:
+    """Refuse a table holding NaN or infinite values, or numbers float32 cannot hold, naming the
+    first one's column and row.
 
     The array check that follows knows positions only, which after ``drop`` are not the
-    file's: the column's name is what the user can find.
+    file's: the column's name is what the user can find. Where several columns hold missing
+    values, each is counted (a total over columns hid that one of them was empty); an empty
+    column (an Excel export's unnamed last one) is named for ``--drop`` where ``droppable``
+    (not a model's feature).
     """
-    found = first_non_finite(df)
-    if found is not None:
-        total, column, row = found
-        name = repr(column) if isinstance(column, str) else str(list(df.columns).index(column))
+    found = non_finite_columns(df)
+    if found:
+        total, (column, _, row) = sum(count for _, count, _ in found), found[0]
+        rows = len(df)
+        counts = ""
+        if len(found) > 1:
+            shown = ", ".join(
+                f"{_column_name(df, c)}: {count}" + (f" of {rows} (empty)" if count == rows else "")
+                for c, count, _ in found[:SHOWN_COLUMNS]
+            )
+            more = f" and {len(found) - SHOWN_COLUMNS} more" if len(found) > SHOWN_COLUMNS else ""
+            where = f", in rows {first_row}-{first_row + rows - 1}" if first_row else ""
+            counts = f" (per column{where}: {shown}{more})"
+        empty = [c for c, count, _ in found if count == rows] if droppable else []
         raise InvalidInputError(
-            f"{source!r} holds {total} NaN or infinite value(s), the first in column {name} at row "
-            f"{row + first_row}; fill or drop them first"
+            f"{source!r} holds {total} NaN or infinite value(s), the first in column "
+            f"{_column_name(df, column)} at row {row + first_row}{counts}; fill or drop them first"
+            f"{_empty_hint(df, empty)}"
         )
+    _check_float32_range(df, source, first_row)
+
+
+def _column_name(df: pd.DataFrame, column: object) -> str:
+    return repr(column) if isinstance(column, str) else str(list(df.columns).index(column))
+
+
+def _empty_hint(df: pd.DataFrame, empty: list) -> str:
+    """A clause offering to drop the columns in ``empty``, which hold no value at all; '' for none."""
+    if not empty:
+        return ""
+    names = ", ".join(repr(str(c)) for c in empty)
+    # pandas names an empty header cell 'Unnamed: 5'; the last such is a delimiter ending every line.
+    trailing = str(empty[-1]).startswith("Unnamed: ") and empty[-1] == df.columns[-1]
+    why = " (the last, unnamed: every line ends with a delimiter, as spreadsheet exports may write)"
+    flag = shlex.quote(",".join(str(c) for c in empty))
+    return (
+        f"; {names} {'is' if len(empty) == 1 else 'are'} empty{why if trailing else ''}: leave "
+        f"{'it' if len(empty) == 1 else 'them'} out (--drop {flag} on the command line, "
+        f"drop={[str(c) for c in empty]!r} in load_data)"
+    )
+
+
+def _check_float32_range(df: pd.DataFrame, source: str, first_row: int) -> None:
+    """Refuse finite numbers beyond float32's range, which models hold data in, by column name
+    (the array check that would find them, as the infinities they become, knows positions only)."""
+    limit = float(np.finfo(np.float32).max)
+    for column in df.columns:
+        if not pd.api.types.is_float_dtype(df[column]):
+            continue  # int64's largest, 9.2e18, is within float32's range
+        values = np.abs(df[column].to_numpy(dtype=np.float64, na_value=0.0))
+        over = values > limit
+        if over.any():
+            raise InvalidInputError(
+                f"{source!r} holds {int(over.sum())} value(s) in column {_column_name(df, column)} that "
+                f"overflow float32 (magnitude above {limit:.3g}), the first at row "
+                f"{int(np.flatnonzero(over)[0]) + first_row}; rescale the data first"
+            )
 
 
 def check_features(
@@ -117,8 +228,8 @@ def check_features(
     (:func:`~hourglass.data.identifiers.warn_if_identifier_columns`). The warning comes last: a
     table refused for its text or its NaN gets one line, the error.
     """
-    _check_numeric(df, source, types, first_row)
-    check_finite_columns(df, source, first_row)
+    _check_numeric(df, source, types, first_row, table)
+    check_finite_columns(df, source, first_row, droppable=table is None)
     if table is None and first_row == 0:
         warn_if_identifier_columns(df, repr(source), table_advice)
 
@@ -145,7 +256,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
             # "Columns (3) have mixed types": pandas' advice for its own options; a column with text
             # in it is named, with the row of the text, by the numeric check that follows.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return tidy(pd.read_csv(path, **layout.read_csv_options()), layout), layout.header
+            return tidy(pd.read_csv(path, **layout.read_csv_options()), layout, path.name), layout.header
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{str(path)!r} is empty") from None
     except READ_ERRORS as exc:
@@ -181,6 +292,34 @@ def table_header(path: str | Path) -> list[str] | None:
         return None
 
 
+def split_column_list(text: str, header: list[str] | None) -> list[str]:
+    """The column names a comma-separated list (``--drop``) gives, a name that holds a comma read
+    whole where the table's ``header`` has it: ``'name, full'`` is one column, not two.
+
+    The whole text first, then from each part the longest run of parts that names a column;
+    a part no run of which names one stands alone (and is refused, or read as a position, by
+    the reader).
+
+    Examples
+    --------
+    >>> split_column_list("id,name, full", ["id", "name, full", "x"])
+    ['id', 'name, full']
+    >>> split_column_list("a, b", None)
+    ['a', 'b']
+    """
+    names = set(header or ())
+    if text.strip() in names:
+        return [text.strip()]
+    parts, columns, start = text.split(","), [], 0
+    while start < len(parts):
+        runs = range(len(parts), start + 1, -1)
+        end = next((end for end in runs if ",".join(parts[start:end]).strip() in names), start + 1)
+        name = ",".join(parts[start:end]).strip()
+        columns += [name] if name else []
+        start = end
+    return columns
+
+
 def _check_parquet_names(path: Path) -> None:
     import pyarrow.parquet as pq
 
@@ -208,7 +347,7 @@ def _column_index(df: pd.DataFrame, name: str, option: str, source: str) -> obje
         return columns[[str(c) for c in columns].index(name)]
     if name.lstrip("-").isdigit() and 0 <= int(name) < len(columns):
         return columns[int(name)]
-    shown = ", ".join(map(str, columns[:12])) + (", ..." if len(columns) > 12 else "")
+    shown = ", ".join(map(repr, map(str, columns[:12]))) + (", ..." if len(columns) > 12 else "")
     raise InvalidInputError(
         f"{option} {name!r}: {source!r} has no such column; expected one of its columns ({shown}) "
         f"or a 0-based position below {len(columns)}"
@@ -307,6 +446,6 @@ def _table_chunks(path: Path, rows: int) -> tuple[Iterator[pd.DataFrame], bool]:
         # In a with block: closing the generator (an error in a chunk) closes the file.
         with pd.read_csv(path, **layout.read_csv_options(), chunksize=rows) as reader:
             for chunk in reader:
-                yield tidy(chunk, layout)
+                yield tidy(chunk, layout, path.name)
 
     return chunks(), layout.header

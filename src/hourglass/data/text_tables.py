@@ -211,6 +211,10 @@ _POINT_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _POINT_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?")
 # French and SI thousands: a space, a no-break space or a narrow one ('1 042,51').
 _SPACE_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?:[,.]\d*)?")
+# US and UK thousands: commas between groups of three digits, a point before any decimals
+# ('1,103.7', '-12,500'), what pandas reads with thousands=','.
+_COMMA_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 #: Excel's first line naming the delimiter ('sep=;'), which some tools pad with more of it.
 _SEP_LINE = re.compile(r'"?sep=([^"\r\n])"?\1*')
 
@@ -266,9 +270,12 @@ def regional_numbers(values: pd.Series, thousands: bool = False) -> pd.Series:
 
 
 def _as_point(cell: str, decimal: str, thousands: str | None) -> str:
-    """``cell`` written as Python reads numbers (no thousands separator, a decimal point)."""
+    """``cell`` written as Python reads numbers (no thousands separator, a decimal point); in a
+    table with a decimal point, a number with thousands commas ('1,103.7') is one (:func:`tidy`)."""
     if thousands:
         cell = cell.replace(thousands, "")
+    elif decimal == "." and _COMMA_THOUSANDS.fullmatch(cell.strip().strip('"')):
+        return cell.strip().strip('"').replace(",", "")
     return cell.replace(decimal, ".")
 
 
@@ -343,13 +350,17 @@ def check_unique_names(names: list[str], source: str) -> None:
         )
 
 
-def tidy(df: pd.DataFrame, layout: TextLayout) -> pd.DataFrame:
+def tidy(df: pd.DataFrame, layout: TextLayout, source: str = "the table") -> pd.DataFrame:
     """Column names without the spaces around them (' a , b '), and in a semicolon-separated
     table, numbers written in a way the first rows did not show ('0,5' far down, below whole
-    numbers; '1 042,51') read as numbers (:func:`regional_numbers`)."""
+    numbers; '1 042,51') read as numbers (:func:`regional_numbers`); in another table with a
+    decimal point, numbers with thousands commas ('1,103.7') too (:func:`_read_comma_thousands`).
+    ``source`` names the file, for a warning."""
     if layout.header:
         df.columns = [name.strip() if isinstance(name, str) else name for name in df.columns]
-    if layout.sep == ";":
+    if layout.sep != ";" and layout.decimal == ".":
+        _read_comma_thousands(df, source)
+    elif layout.sep == ";":
         for column in df.columns:
             values = df[column]
             if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -358,3 +369,72 @@ def tidy(df: pd.DataFrame, layout: TextLayout) -> pd.DataFrame:
             if numbers.notna().sum() == values.notna().sum():
                 df[column] = numbers.astype(np.float64)
     return df
+
+
+def comma_thousands(values: pd.Series) -> pd.Series | None:
+    """A text column of numbers written with thousands commas ('1,103.7', '12,500'), beside plain
+    numbers, as numbers; None where a cell is neither, or none has a thousands comma.
+
+    Examples
+    --------
+    >>> comma_thousands(pd.Series(["1,103.7", "950", None])).tolist()
+    [1103.7, 950.0, nan]
+    >>> comma_thousands(pd.Series(["1,5", "2"])) is None
+    True
+    """
+    text = values.dropna().astype(str).str.strip()
+    grouped = text.str.fullmatch(_COMMA_THOUSANDS.pattern)
+    if not len(text) or not grouped.any() or not (grouped | text.str.fullmatch(_PLAIN_NUMBER.pattern)).all():
+        return None
+    return pd.to_numeric(values.where(values.isna(), values.astype(str).str.strip().str.replace(",", "")))
+
+
+def _read_comma_thousands(df: pd.DataFrame, name: str) -> None:
+    """Read in place the text columns of ``df`` (a table with a decimal point) that hold numbers
+    with thousands commas ('1,103.7'), as pandas' ``thousands=','`` would.
+
+    Column by column, not with ``thousands=','`` for the whole file: that would also read a
+    quoted '1,5' (a decimal comma some exports write in a comma-separated file) as 15. A comma
+    is a thousands separator beyond doubt where a cell groups more than one thousand
+    ('1,234,567') or writes decimals after its groups ('1,103.7'), or the table writes decimal
+    points elsewhere ('0.054'): its decimal mark is the point. A column of cells such as '1,234'
+    only is read the same way, as the semicolon rule reads '5.100' in the table's own convention:
+    a comma-separated file comes from where the point is the decimal mark (spreadsheets that
+    write decimal commas separate by semicolons); with a warning, as there. Unless another
+    column writes decimal commas ('0,5'): then '1,234' may be 1.234, and is left as text, which
+    the numeric check refuses.
+    """
+    texts = [
+        c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])
+    ]
+    for column in texts:
+        numbers = comma_thousands(df[column])
+        if numbers is None:
+            continue
+        cells = df[column].dropna().astype(str).str.strip()
+        grouped = cells[cells.str.fullmatch(_COMMA_THOUSANDS.pattern)]
+        sure = bool((grouped.str.count(",") > 1).any() or cells.str.contains(".", regex=False).any())
+        # The rest of the table is read only for a column that leaves it open (its cells alone).
+        sure = sure or any(
+            pd.api.types.is_float_dtype(df[c]) and bool((df[c].dropna() % 1 != 0).any()) for c in df.columns
+        )
+        if not sure and any(_comma_decimals(df[c]) for c in texts if c != column):
+            continue
+        df[column] = numbers.astype(np.float64)
+        if not sure:
+            example = grouped.iloc[0]
+            warnings.warn(
+                f"read numbers such as {example!r} in column {column!r} of {name!r} as thousands grouped "
+                f"by commas ({example.replace(',', '')}): no cell of the table writes a decimal point or "
+                f"comma; if {example!r} means {example.replace(',', '.')}, write its decimal mark as a point",
+                UserWarning,
+                stacklevel=5,
+            )
+
+
+def _comma_decimals(values: pd.Series) -> bool:
+    """Whether a text column writes a decimal comma ('0,5', '12,34'), not thousands ('1,234')."""
+    cells = values.dropna().astype(str).str.strip()
+    return bool(
+        (cells.str.fullmatch(_COMMA_DECIMAL.pattern) & ~cells.str.fullmatch(_COMMA_THOUSANDS.pattern)).any()
+    )

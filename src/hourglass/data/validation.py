@@ -29,13 +29,14 @@ def _reason(exc: Exception) -> str:
 FINITE_CHECK_VALUES = 1 << 24
 
 
-def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
+def check_finite(X: np.ndarray, what: str, first_row: int = 0, names: Any = None) -> np.ndarray:
     """Return ``X`` as C-contiguous float32, refusing empty, non-numeric or non-finite data.
 
     A memory map that is streamed (:func:`hourglass.data.sources.streams`) is checked block by
     block and returned as it is, in its own dtype: converting it would read the whole file
     into memory, and its readers convert a batch at a time. ``first_row`` is the index of
-    ``X``'s first row in the data named ``what`` (for a table checked chunk by chunk).
+    ``X``'s first row in the data named ``what`` (for a table checked chunk by chunk); ``names``
+    the columns' names (a DataFrame's), by which the first bad value's column is then named.
     """
     mapping = sources.memory_map_of(X)
     X = X if mapping is not None else np.asarray(X)
@@ -68,7 +69,8 @@ def check_finite(X: np.ndarray, what: str, first_row: int = 0) -> np.ndarray:
                 index = np.argwhere(bad)[0]
                 first = (int(index[0]) + start + first_row, *(int(i) for i in index[1:]))
     if first is not None:
-        where = f"(row {first[0]}, column {first[1]})" if X.ndim == 2 else f"index {first}"
+        column = first[1] if names is None or X.ndim != 2 else repr(list(names)[first[1]])
+        where = f"(row {first[0]}, column {column})" if X.ndim == 2 else f"index {first}"
         problem, advice = _describe_bad(original, bad_count)
         raise InvalidInputError(f"{what} holds {problem}, the first at {where}; {advice}")
     return X
@@ -88,17 +90,29 @@ def checked_statistics(source: sources.TrainingSource, items: np.ndarray, channe
 def first_non_finite(frame: Any) -> tuple[int, Any, int] | None:
     """In a DataFrame: how many values are NaN or infinite, and the first one's column and row
     position (column by column, as a user reads a table); None where all are finite."""
+    found = non_finite_columns(frame)
+    return None if not found else (sum(count for _, count, _ in found), found[0][0], found[0][2])
+
+
+def non_finite_columns(frame: Any) -> list[tuple[Any, int, int]]:
+    """In a DataFrame: each column holding NaN or infinite values, in order, with how many it
+    holds and the row position of its first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> non_finite_columns(pd.DataFrame({"a": [1.0, 2.0], "b": [np.nan, np.inf], "c": [0.0, np.nan]}))
+    [('b', 2, 0), ('c', 1, 1)]
+    """
     import pandas as pd
 
-    total, first = 0, None
+    found = []
     for column in frame.columns:
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(values)
         if bad.any():
-            total += int(bad.sum())
-            if first is None:
-                first = (column, int(np.flatnonzero(bad)[0]))
-    return None if first is None else (total, *first)
+            found.append((column, int(bad.sum()), int(np.flatnonzero(bad)[0])))
+    return found
 
 
 def _describe_bad(original: np.ndarray, bad_count: int) -> tuple[str, str]:
@@ -203,7 +217,7 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     Examples
     --------
     >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
-    'Complex data not supported: X holds complex numbers (dtype complex128); expected real numbers'
+    'X holds complex numbers (dtype complex128); expected real numbers: keep np.real(X), or np.abs(X)'
     """
     if X is None:
         return f"{what} is None; expected an array of shape (n_samples, n_features)"
@@ -214,9 +228,15 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
             f"{what} has shape {np.shape(X)}; expected a 2D array (n_samples, n_features). Reshape your "
             f"data: {what}.reshape(1, -1) for one sample or {what}.reshape(-1, 1) for one feature"
         )
-    if kind == "c" or str(exc).startswith("Complex data"):
+    # A DataFrame has no one dtype: the complex columns' own are named.
+    dtypes = getattr(X, "dtypes", None) if dtype is None else None
+    columns = [] if dtypes is None else [(c, t) for c, t in dtypes.items() if getattr(t, "kind", None) == "c"]
+    if kind == "c" or columns or str(exc).startswith("Complex data"):
+        where = f" in column {columns[0][0]!r}" if columns else ""
+        more = f" (and {len(columns) - 1} more)" if len(columns) > 1 else ""
         return (
-            f"Complex data not supported: {what} holds complex numbers (dtype {dtype}); expected real numbers"
+            f"{what} holds complex numbers{where}{more} (dtype {columns[0][1] if columns else dtype}); "
+            f"expected real numbers: keep np.real({what}), or np.abs({what})"
         )
     if str(exc).startswith("Found array with dim") and np.ndim(X) > 2:
         return (

@@ -253,7 +253,7 @@ class RowsPart(InputPart):
             if not said:
                 warn_if_identifier_columns(data, "X", array_advice if names is None else frame_advice, names)
         try:
-            return check_finite(data, "X")
+            return check_finite(data, "X", names=getattr(X, "columns", None))
         except InvalidInputError:
             name_non_finite(X)  # a DataFrame's column and index label, where it has them
             raise
