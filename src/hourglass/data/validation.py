@@ -216,8 +216,8 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
 
     Examples
     --------
-    >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))
-    'X holds complex numbers (dtype complex128); expected real numbers: keep np.real(X), or np.abs(X)'
+    >>> validation_reason(ValueError("Complex data not supported"), np.ones(1, complex))[:71]
+    'Complex data not supported: X holds complex numbers (dtype complex128);'
     """
     if X is None:
         return f"{what} is None; expected an array of shape (n_samples, n_features)"
@@ -234,8 +234,10 @@ def validation_reason(exc: Exception, X: Any, what: str = "X") -> str:
     if kind == "c" or columns or str(exc).startswith("Complex data"):
         where = f" in column {columns[0][0]!r}" if columns else ""
         more = f" (and {len(columns) - 1} more)" if len(columns) > 1 else ""
+        # scikit-learn's own words first: its check_estimator (check_complex_data) matches them.
         return (
-            f"{what} holds complex numbers{where}{more} (dtype {columns[0][1] if columns else dtype}); "
+            f"Complex data not supported: {what} holds complex numbers{where}{more} "
+            f"(dtype {columns[0][1] if columns else dtype}); "
             f"expected real numbers: keep np.real({what}), or np.abs({what})"
         )
     if str(exc).startswith("Found array with dim") and np.ndim(X) > 2:

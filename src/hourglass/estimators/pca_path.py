@@ -19,17 +19,17 @@ asks for it there. Choosing by the validation rows instead (train both, keep the
 A time budget that cuts the run hard changes that: where ``max_time`` is estimated to hold less
 than a quarter of the planned steps, half for data in [0, 1] such as pixels
 (:mod:`hourglass.estimators.pca_budget`, which times three steps of the plain network first),
-'auto' adds the path on any number of rows, in the usual layers. Held-out error as a share of the plain run's at ``max_time=1`` (``hourglass.compare``,
-split 0; 29-48 of 240-300 epochs): swiss roll 0.35x / 0.68x at codes 2 / 4, S-curve 0.53x /
-0.96x, digits' raw pixels 0.92x / 0.93x / 1.04x at 2 / 8 / 16, digits / 16 0.79x / 0.69x / 0.40x
-(plain, k=16 was 1.25x PCA's error, with the path 0.50x); with ``max_time=2`` on digits / 16,
-three seeds, 0.53-0.73x PCA's against 0.52-0.54x at k=2, 0.49-0.59x against 0.42-0.44x at k=16.
-Where the run nearly fitted the budget it cost (iris 1.21x at 239 of 239 epochs, wine 1.10x /
-1.16x at 226-233) and at 37-40 % of the plan it was mixed (breast cancer 1.03x / 0.98x, diabetes
-0.94x / 1.15x). Before and after this rule, alternating in one process on a loaded core (1 s held
-1-13 % of the cap): geometric mean 0.55x the error over the suite's 17 sets and codes at
-``max_time=1`` (13 better by more than 3 %, none worse), 0.64x at 3 (13 better, 3 worse: tables
-within their run-to-run spread of about 10 %).
+'auto' adds the path on any number of rows, in the usual layers. Held-out error as a share of the
+plain run's at ``max_time=1`` (``hourglass.compare``, split 0; 29-48 of 240-300 epochs): swiss
+roll 0.35x / 0.68x at codes 2 / 4, S-curve 0.53x / 0.96x, digits' raw pixels 0.92x / 0.93x / 1.04x
+at 2 / 8 / 16, digits / 16 0.79x / 0.69x / 0.40x (plain, k=16 was 1.25x PCA's error, with the path
+0.50x); with ``max_time=2`` on digits / 16, three seeds, 0.53-0.73x PCA's against 0.52-0.54x at
+k=2, 0.49-0.59x against 0.42-0.44x at k=16. Where the run nearly fitted the budget it cost (iris
+1.21x at 239 of 239 epochs, wine 1.10x / 1.16x at 226-233) and at 37-40 % of the plan it was mixed
+(breast cancer 1.03x / 0.98x, diabetes 0.94x / 1.15x). Before and after this rule, alternating in
+one process on a loaded core (1 s held 1-13 % of the cap): geometric mean 0.55x the error over the
+suite's 17 sets and codes at ``max_time=1`` (13 better by more than 3 %, none worse), 0.64x at 3
+(13 better, 3 worse: tables within their run-to-run spread of about 10 %).
 
 It stays off where PCA's solution is not the code or output asked for: a sparse, TopK or
 contractive code, binary cross-entropy (a sigmoid output), pretrained parts, layer-wise
