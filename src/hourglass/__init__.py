@@ -33,7 +33,9 @@ from hourglass.exceptions import (
     OutputExistsError,
     OutputLockedError,
     PosteriorCollapseWarning,
+    TimeBudgetWarning,
     TrainingDivergedError,
+    TrainingRowsWarning,
 )
 from hourglass.registry import ESTIMATOR_MODULES as _ESTIMATOR_MODULES
 
@@ -117,5 +119,7 @@ __all__ = [
     "MissingDependencyError",
     "IdentifierColumnWarning",
     "PosteriorCollapseWarning",
+    "TimeBudgetWarning",
+    "TrainingRowsWarning",
     "__version__",
 ]

@@ -61,6 +61,16 @@ class PosteriorCollapseWarning(UserWarning):
     prior is near zero), so its decoder ignores the code and reconstructs about the mean."""
 
 
+class TimeBudgetWarning(UserWarning):
+    """A time budget (``max_time``, ``--time``) shorter than one epoch: training still runs one whole
+    epoch, so it took longer than the budget; give a larger budget, fewer samples or a smaller model."""
+
+
+class TrainingRowsWarning(UserWarning):
+    """A detector is calibrated on the very rows its autoencoder was fitted on, which it
+    reconstructs better than new normal rows: the threshold comes out low and flags too many."""
+
+
 def with_article(noun: str) -> str:
     """``noun`` with its indefinite article, for messages: 'an AutoEncoder', 'a VQAutoEncoder'."""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from hourglass.cli.app import echo
-from hourglass.data.builtin import BUILTIN_DATASETS
+from hourglass.data.builtin import BUILTIN_DATASETS, missing_builtin
 from hourglass.exceptions import IdentifierColumnWarning, InvalidInputError
 
 if TYPE_CHECKING:  # annotations only; the functions import what they use
@@ -38,12 +38,18 @@ def existing_source(data: str) -> str:
     """``DATA`` as given, once it names a built-in set, an address or a path that exists.
 
     Checked while the command line is read, before the command imports torch and scikit-learn:
-    a mistyped file name waited 3-13 s for them to say so.
+    a mistyped file name waited 3-13 s for them to say so, and so did a built-in set whose files
+    are not installed (Fashion-MNIST without its Debian package).
     """
-    if data in BUILTIN_DATASETS or "://" in data or Path(data).exists():
-        return data  # an address is refused by the loader, with its reason
     from hourglass.cli.app import fail
 
+    if data in BUILTIN_DATASETS:
+        missing = missing_builtin(data)
+        if missing is not None:
+            raise fail(missing)
+        return data
+    if "://" in data or Path(data).exists():
+        return data  # an address is refused by the loader, with its reason
     raise fail(f"no such file or folder: {data!r}")
 
 

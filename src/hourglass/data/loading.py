@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from hourglass.data import sources
-from hourglass.data.builtin import BUILTIN_DATASETS
+from hourglass.data.builtin import (
+    BUILTIN_DATASETS,
+    FASHION_MNIST_DIR,
+    fashion_mnist_images,
+    missing_builtin,
+)
 from hourglass.data.identifiers import mark_judged
 from hourglass.data.idx import read_idx
 from hourglass.data.memory import check_fits_in_memory
@@ -49,10 +54,6 @@ from hourglass.data.validation import (
     warn_if_offset_loses_precision,
 )
 from hourglass.exceptions import DataFileError, HourglassError, InvalidInputError
-
-#: Where the Debian package ``dataset-fashion-mnist`` puts its files.
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
 
 TABLE_SUFFIXES = (*TEXT_TABLE_SUFFIXES, ".parquet")  # the text ones also .gz, .bz2 or .xz
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -194,14 +195,10 @@ def _load_builtin(name: str, flat: bool) -> Dataset:
         digits = load_digits()
         X = digits.images.astype(np.float32) / 16  # pixels are counts 0..16
         return _as_dataset(_gray_images(X, flat), name, flat, y=digits.target)
-    split = "t10k" if name.endswith(":test") else "train"
-    images = [FASHION_MNIST_DIR / f"{split}-images-idx3-ubyte{gz}" for gz in (".gz", "")]
-    images = [p for p in images if p.exists()]
+    # FASHION_MNIST_DIR as this module has it (the CLI checked builtin's before any import).
+    images = fashion_mnist_images(name, FASHION_MNIST_DIR)
     if not images:
-        raise DataFileError(
-            f"{name!r} needs the IDX files in {str(FASHION_MNIST_DIR)!r}: run "
-            "'apt-get install dataset-fashion-mnist', or pass the path of a folder of IDX files"
-        )
+        raise DataFileError(missing_builtin(name, FASHION_MNIST_DIR))
     return _load_idx(images[0], flat, name)
 
 

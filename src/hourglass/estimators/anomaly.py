@@ -57,6 +57,7 @@ from hourglass.estimators.outlier_scores import (
 )
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
+from hourglass.estimators.seen_rows import warn_if_training_rows
 from hourglass.exceptions import InvalidInputError
 from hourglass.runtime.seeds import as_seed
 from hourglass.train import checkpoint
@@ -86,8 +87,10 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
     estimator : BaseAutoEncoder or None, default=None
         The autoencoder. An unfitted one is cloned and fitted on part of ``X``, the rest
         calibrates the threshold; a fitted one is used as it is and all of ``X`` calibrates
-        (so pass normal data it did not train on). None: a dense ``AutoEncoder`` built from the
-        settings below.
+        (so pass normal data it did not train on: the very data it was fitted on, the same
+        array or file, is warned of with :class:`~hourglass.exceptions.TrainingRowsWarning`,
+        a subset or shuffle of it is not recognised). None: a dense ``AutoEncoder`` built from
+        the settings below.
     threshold : {'auto', 'quantile', 'contamination'} or float, default='auto'
         'quantile': flag scores above the ``quantile`` of the held-out normal rows' scores
         (about ``1 - quantile`` false alarms on normal data); 'contamination': the data given
@@ -329,6 +332,8 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
             self.estimator_ = self._model_to_train(template).fit(train, label, resume=resume)
             calibration = _safe_indexing(X, cal_idx)
         errors = self.estimator_.reconstruction_error(calibration, scaled=True)
+        if self.estimator_ is self.estimator:  # trained already: not on these very rows, we hope
+            warn_if_training_rows(self.estimator_, X)
         if self.score_kind_ == "combined":
             self.calibration_errors_ = fit_combined_score(self, train, calibration, errors)
             self.threshold_raw_ = None  # a combined score has no raw units

@@ -230,6 +230,11 @@ class AutoEncoder(BaseAutoEncoder):
         the other methods then take any DataFrame holding those columns, selected by name.
     data_range_ : tuple of float
         Smallest and largest scaled training value (salt-and-pepper noise writes them).
+    training_data_fingerprint_ : dict
+        Shape, dtype and hash of the data the last ``fit`` was given (training and validation
+        rows), saved with the model: calibrating an :class:`~hourglass.AnomalyDetector` on that
+        very data warns (:class:`~hourglass.exceptions.TrainingRowsWarning`). Absent from
+        models saved before it was kept and from ones trained by ``partial_fit`` alone.
 
     Notes
     -----

@@ -26,6 +26,7 @@ RUN_TYPES: dict[str, Any] = {
     "statistics_basis_": str,
     "data_range_": tuple[float, float],
     "detector_seed_": int,  # an AnomalyDetector's seed_ (its "seed_" is its autoencoder's)
+    "training_data_fingerprint_": dict[str, Any],  # shape, dtype, hash of the rows fit was given
 }
 
 
@@ -57,7 +58,7 @@ def saved_attributes(est: Any) -> dict[str, Any]:
     }
     # What the run resolved from 'auto' settings and the data; salt-and-pepper noise of a later
     # partial_fit writes data_range_. Left out where a fit never set them.
-    for name in ("epochs_", "learning_rate_reason_", "statistics_basis_"):
+    for name in ("epochs_", "learning_rate_reason_", "statistics_basis_", "training_data_fingerprint_"):
         if getattr(est, name, None) is not None:
             fitted[name] = getattr(est, name)
     if getattr(est, "data_range_", None) is not None:

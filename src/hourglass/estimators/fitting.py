@@ -122,7 +122,7 @@ def loader_workers(source: TrainingSource) -> int:
 
 # -- the run's identity and its data ---------------------------------------------------------
 def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
-    """Set ``seed_`` and return the run's fingerprint (:mod:`hourglass.train.checkpoint`).
+    """Set ``seed_`` and ``training_data_fingerprint_``, return the run's fingerprint (checkpoint.py).
 
     When resuming, the checkpoint must be of this very run (data, parameters, seed): that is
     checked here, before any scaling, building or training. A run with ``random_state=None``
@@ -141,6 +141,8 @@ def start_run(est: Any, source: TrainingSource, resume: bool) -> dict[str, Any]:
     params = json_params(est)  # a RandomState as the seed drawn from it, which the seed check compares
     # Every kind of source hashes its items by one rule: the same data, the same fingerprint.
     run = checkpoint.run_fingerprint(checkpoint.source_fingerprint(source), params, est.seed_)
+    # Kept, at no cost: calibrating a detector on these very rows is warned of (seen_rows.py).
+    est.training_data_fingerprint_ = run["data"]
     checkpoint.check_same_run(run)  # under torchrun: every process given the same data and settings
     if resume:
         checkpoint.check_run(directory, run)
