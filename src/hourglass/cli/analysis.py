@@ -13,7 +13,7 @@ from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, ModelArg, Quiet, ReportPath
 from hourglass.cli.inputs import is_dense, load_for_model, load_model, model_rows, with_key_columns
 from hourglass.cli.options import MAX_SEED
-from hourglass.cli.outputs import report_file
+from hourglass.cli.outputs import refuse_file_name_for_folder, report_file
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import TABLE_SAVE_SUFFIXES, check_save_suffix, save_table
 from hourglass.exceptions import InvalidInputError
@@ -227,6 +227,7 @@ def calibrate(
     from hourglass.estimators.anomaly import AnomalyDetector
 
     check_writable(output, force)
+    refuse_file_name_for_folder(output, "a detector model folder")
     estimator = load_model(model)
     if isinstance(estimator, AnomalyDetector):
         estimator = estimator.estimator_

@@ -17,7 +17,7 @@ from hourglass.cli.app import command, echo
 from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath
 from hourglass.cli.inputs import identifiers_said, is_image_folder, load_input, report_sample
 from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
-from hourglass.cli.outputs import report_file
+from hourglass.cli.outputs import refuse_file_name_for_folder, report_file
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import TABLE_SAVE_SUFFIXES, check_save_suffix, save_table
 from hourglass.estimators.code_width import DEFAULT_CODE_SIZES, default_code_sizes
@@ -217,6 +217,7 @@ def demo(
         folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
     else:
         folder = check_writable(out, force)
+        refuse_file_name_for_folder(out, "a folder for the report and model")
     sizes = parse_ints(code_sizes, "--code-sizes")
     max_time = _time_per_model(time_budget, len(sizes))
     from hourglass.estimators.dense import AutoEncoder  # after the checks: these load torch

@@ -56,6 +56,7 @@ def compress(
     """
     from hourglass.uses.compression import check_codec_model, compress, compression_report
 
+    _refuse_data_suffix(output)
     check_writable(output, force)
     estimator = load_model(model)
     check_codec_model(estimator)
@@ -79,6 +80,20 @@ def compress(
     typer.echo(f"PSNR: {report.psnr:.2f} dB")
 
 
+def _refuse_data_suffix(output: Path) -> None:
+    """Refuse ``-o`` naming an array, table or image file (``codes.npz``): the compressed file is in
+    hourglass's own format, which numpy, pandas and image viewers then failed to read."""
+    from hourglass.data.images import IMAGE_SUFFIXES
+    from hourglass.data.saving import ARRAY_SAVE_SUFFIXES
+
+    suffix = output.suffix.lower()
+    if suffix in (*ARRAY_SAVE_SUFFIXES, *IMAGE_SUFFIXES):
+        raise InvalidInputError(
+            f"--output {str(output)!r}: the compressed file is in hourglass's own format, not a {suffix}; "
+            "name it otherwise (e.g. data.hgvq), and 'hourglass decompress' writes .npy, .npz or images"
+        )
+
+
 @command()
 def decompress(
     model: ModelArg,
@@ -88,7 +103,9 @@ def decompress(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Where to write: a .npy array, a .png (one image), or a folder of PNGs."
+            "--output",
+            "-o",
+            help="Where to write: a .npy or .npz array, a .png (one image), or a folder of PNGs.",
         ),
     ],
     force: Force = False,
@@ -101,8 +118,11 @@ def decompress(
 
     check_writable(output, force)
     suffix = output.suffix.lower()
-    if suffix not in (".npy", ".png", ""):
-        raise InvalidInputError(f"--output {str(output)!r}; expected a .npy file, a .png file or a folder")
+    if suffix not in (".npy", ".npz", ".png", ""):
+        raise InvalidInputError(
+            f"--output {str(output)!r}: decompress does not write {suffix} files; expected a .npy or .npz "
+            "file, a .png file (one image) or a folder"
+        )
     if not file.is_file():
         raise DataFileError(f"no such compressed file: {str(file)!r}")
     if file.stat().st_size > MAX_FILE_BYTES:
@@ -121,6 +141,12 @@ def decompress(
 
         write_npy_batches(output, n, shape, batches, force=force)
         echo(f"wrote {n} samples of shape {shape} to {output}", quiet)
+        return
+    if suffix == ".npz":  # compressed whole, as every command writes a .npz: under the key data
+        from hourglass.data.saving import save_array
+
+        save_array(output, np.concatenate([np.asarray(batch) for batch in batches]), force=force)
+        echo(f"wrote {n} samples of shape {shape} to {output} (key data)", quiet)
         return
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise InvalidInputError(

@@ -51,6 +51,7 @@ from hourglass.cli.options import MAX_SEED
 from hourglass.cli.outputs import output_path, refuse_csv_of_grids, report_file, write_array, write_result
 from hourglass.data.fileio import check_writable
 from hourglass.data.saving import check_save_suffix
+from hourglass.exceptions import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only
     from hourglass.data.table import TableSchema
@@ -168,9 +169,21 @@ def decode(
     estimator = load_model(model)
     refuse_csv_of_grids(output, estimator, "decoded data")
     codes_in = load_input(codes, key, drop=drop, label=label, table=code_columns(estimator, codes, drop))
+    _check_code_width(estimator, codes, tuple(getattr(codes_in.X, "shape", ())))
     decoded = estimator.inverse_transform(codes_in.X)
     keyed = functools.partial(with_key_columns, estimator, codes_in)
     write_array(output, decoded, force, quiet, "decoded data", feature_names(estimator), keyed)
+
+
+def _check_code_width(estimator, codes: str, shape: tuple[int, ...]) -> None:
+    """Refuse CODES of another width than the model's code, naming the file: the model's own
+    "codes have shape (50, 6); expected (n_samples, 2)" named neither the file nor where codes come from."""
+    width = int(getattr(estimator, "_n_features_out", 0) or 0)
+    if width and (len(shape) != 2 or shape[1] != width):
+        raise InvalidInputError(
+            f"{codes!r} holds codes of shape {shape}; this model's codes have {width} values per sample: "
+            f"expected (n_samples, {width}), as 'hourglass encode' writes them with this model"
+        )
 
 
 def code_columns(estimator, codes: str, drop: str | None) -> TableSchema | None:
@@ -228,7 +241,9 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         "loss": f"{config['fitted'].get('loss_')} ({config['fitted'].get('loss_reason_')})",
         "scaling": config["scaling"],
         "n_features_in": config["fitted"].get("n_features_in_"),
-        "code_size": config["fitted"].get("n_features_out"),
+        # A U-Net's skips carry the detail past the code, so its width says nothing of what it keeps.
+        "code_size": None if _is_unet(inner) else config["fitted"].get("n_features_out"),
+        "task": restoration_summary(inner, config),
         "epochs_run": len(history.epoch),
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
@@ -257,12 +272,68 @@ def info(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
         return
     # What a model does not have (a table, metrics, a validation split) is left out of the text,
     # which printed "None" and empty rows for it; --json keeps every key, as null.
-    shown = {name: value for name, value in summary.items() if not _empty(value)}
+    text = {**summary, "code_size": UNET_CODE if _is_unet(inner) else summary["code_size"]}
+    text["task"] = _task_words(summary["task"])
+    shown = {name: value for name, value in text.items() if not _empty(value)}
     width = max(len(k) for k in shown)
     for name, value in shown.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={_short(v)}" for k, v in value.items() if not _empty(v))
         typer.echo(f"{name.replace('_', ' '):<{width}}  {_short(value)}")
+
+
+#: What ``info`` says of a U-Net's code size (the model report's words).
+UNET_CODE = "none: a U-Net (skip connections, so no code size)"
+
+
+def _is_unet(estimator: Any) -> bool:
+    return bool(getattr(getattr(estimator, "architecture_", None), "skip_connections", False))
+
+
+def _task_words(task: dict[str, Any] | None) -> str | None:
+    """:func:`restoration_summary` as ``info`` prints it: ``denoise; validation PSNR 21.79 dB (...)``."""
+    if task is None:
+        return None
+    words = task["name"]
+    if task["validation_psnr_db"] is not None:
+        words += f"; validation PSNR {task['validation_psnr_db']:.2f} dB ({task['measured_on']})"
+    return f"{words}; {task['note']}"
+
+
+def restoration_summary(estimator: Any, config: dict[str, Any]) -> dict[str, Any] | None:
+    """A restoration model's task and headline figure, as far as its fit measured it (None for
+    plain reconstruction).
+
+    The PSNR is that of the kept epoch's validation loss, the mean squared error of its
+    restorations of the validation images against the clean ones (data in [0, 1], unscaled: the
+    report's units); the corrupted input's PSNR is not measured by fit, so none is given.
+    """
+    import math
+
+    from hourglass.train.tasks import task_of
+
+    task = task_of(estimator)
+    if not task.restoration:
+        return None
+    summary: dict[str, Any] = {"name": task.name, "validation_psnr_db": None}
+    history = estimator.history_
+    best = history.best_epoch
+    mse = history.val_loss[best - 1] if best and len(history.val_loss) >= best else math.nan
+    low, high = getattr(estimator, "data_range_", None) or (math.nan, math.nan)
+    # Only where the loss is the squared error of values in [0, 1] is it PSNR's (peak 1) error.
+    if estimator.loss_ == "mse" and config["scaling"] == "none" and 0 <= low <= high <= 1 and mse > 0:
+        summary["validation_psnr_db"] = round(10 * math.log10(1 / mse), 2)
+        images = history.recipe.get("validation_rows")
+        summary["measured_on"] = (
+            f"epoch {best}'s restorations of {images or 'the'} validation images, PSNR of their mean "
+            "squared error"
+        )
+    summary["input_psnr_db"] = None
+    summary["note"] = (
+        "the corrupted input's PSNR was not measured at fit; 'hourglass fit --report' measures it beside "
+        "the classical baselines'"
+    )
+    return summary
 
 
 def _empty(value: Any) -> bool:

@@ -25,7 +25,7 @@ from hourglass.cli.options import (
     flags_in_errors,
     with_declared_options,
 )
-from hourglass.cli.outputs import output_path, report_file
+from hourglass.cli.outputs import output_path, refuse_file_name_for_folder, report_file
 from hourglass.data.fileio import check_writable
 from hourglass.data.locks import output_lock, refuse_if_locked
 from hourglass.exceptions import (
@@ -130,7 +130,7 @@ def fit(
                 dataset = load_input(data, key, flat=False, drop=drop, label=label)
                 fit_data = dataset.X
         estimator = Estimator(**params)
-        with flags_in_errors(), identifiers_said(dataset):
+        with flags_in_errors(), identifiers_said(dataset), _budget_said_unless(quiet):
             estimator.fit(fit_data, resume=resume)
         if not main_process:
             return
@@ -242,6 +242,21 @@ def validation_text(estimator) -> str:
     return text
 
 
+@contextmanager
+def _budget_said_unless(quiet: bool):
+    """Keep the estimator's warning of a budget shorter than one epoch off stderr when the end-of-fit
+    line says it ('stopped after 1 epoch: the time budget ... is shorter than one epoch'); under
+    --quiet, which prints no such line, the warning is what says it."""
+    import warnings
+
+    from hourglass.exceptions import TimeBudgetWarning
+
+    with warnings.catch_warnings():
+        if not quiet:
+            warnings.filterwarnings("ignore", category=TimeBudgetWarning)
+        yield
+
+
 def _refuse_existing_output(out: Path, resume: bool, force: bool) -> None:
     """Refuse an OUT that is a file, exists without --force, or cannot be written.
 
@@ -258,6 +273,7 @@ def _refuse_existing_output(out: Path, resume: bool, force: bool) -> None:
             )
         raise OutputExistsError(f"{str(out)!r} exists already; pass --force to overwrite it")
     check_writable(out, force)
+    refuse_file_name_for_folder(out, "a model folder")  # after: a file above it is the first thing to say
 
 
 def _check_fit_outputs(out: Path, report: Path | None, resume: bool, force: bool, main: bool = True) -> Path:

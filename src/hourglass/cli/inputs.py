@@ -6,6 +6,7 @@ to each of them and a table is read by the columns its model was fitted on.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,7 +190,9 @@ def load_for_model(
         return dataset
     if is_image_folder(data):
         return _image_folder(estimator, data, quiet)
-    return load_input(data, key, flat=False, drop=drop, label=label)
+    dataset = load_input(data, key, flat=False, drop=drop, label=label)
+    _check_sample_shape(estimator, data, tuple(getattr(dataset.X, "shape", ())))
+    return dataset
 
 
 def _check_width(estimator, data: str, dataset: Dataset) -> None:
@@ -200,6 +203,46 @@ def _check_width(estimator, data: str, dataset: Dataset) -> None:
     if expected is not None and len(shape) == 2 and shape[1] != expected:
         raise InvalidInputError(
             f"{data!r} has {shape[1]} features per row; this model was fitted on {expected}"
+        )
+
+
+def _check_sample_shape(estimator, data: str, shape: tuple[int, ...]) -> None:
+    """Refuse samples of another shape than the conv model's, naming the file DATA: the model's own
+    "X has samples of shape (3, 8, 8) ... (use apply_image ...)" named neither the file nor a command."""
+    expected = tuple(int(s) for s in getattr(getattr(estimator, "estimator_", estimator), "input_shape_", ()))
+    if not expected or len(shape) < 2:
+        return
+    sample = shape[1:]
+    if len(sample) == len(expected) - 1 and expected[0] == 1:
+        sample = (1, *sample)  # one channel given without its axis: (n, h, w) gray images, read as fitted
+    if sample == expected:
+        return
+    hint = ""
+    if len(expected) == 3 and len(sample) == 3 and sample[0] == expected[0]:
+        hint = "; 'hourglass apply MODEL IMAGES -o FOLDER' processes images of another size in tiles"
+    elif len(sample) == 1 and sample[0] == math.prod(expected):
+        hint = f"; save them reshaped to (n, {', '.join(map(str, expected))})"
+    what = f"rows of {sample[0]} values" if len(sample) == 1 else f"samples of shape {sample}"
+    raise InvalidInputError(
+        f"{data!r} has {what}; this model was fitted on samples of shape {expected}" + hint
+    )
+
+
+def _check_image_size(estimator, data: str) -> None:
+    """Refuse one image file of another size than the conv model's images, naming the file (a folder's
+    images are resized; one image is not, and the model's own error named neither file nor command)."""
+    from hourglass.data.images import load_image
+
+    expected = tuple(int(s) for s in getattr(getattr(estimator, "estimator_", estimator), "input_shape_", ()))
+    if len(expected) != 3:
+        return  # refused with its reason by _read_as_fitted
+    # Read as the model reads it (a phone photo's EXIF turn swaps its sides); one image, read twice.
+    height, width = load_image(data, mode="L").shape[1:]
+    if (height, width) != expected[1:]:
+        raise InvalidInputError(
+            f"{data!r} is a {height}x{width} image; this model was fitted on {expected[1]}x{expected[2]} "
+            "images; for images of another size, 'hourglass apply MODEL IMAGES -o FOLDER' processes them "
+            "in tiles"
         )
 
 
@@ -295,6 +338,8 @@ def keyed_model_input(
 
     one_image = Path(data).suffix.lower() in IMAGE_SUFFIXES and Path(data).is_file()
     if not is_dense(estimator) and (is_image_folder(data) or one_image):
+        if one_image:
+            _check_image_size(estimator, data)
         announce_resizing(estimator, data, quiet)
         return data, None
     dataset = load_for_model(estimator, data, key, drop, label, quiet)

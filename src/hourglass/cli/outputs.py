@@ -130,6 +130,42 @@ def output_path(output: Path | None, old: Path | None, what: str) -> Path:
     return output if output is not None else old
 
 
+#: Suffixes of files, not folders: data, tables, images, models of other tools, archives, documents.
+#: A folder output named so (``fit -o model.npz``) is what no one typing it meant.
+FILE_SUFFIXES = frozenset(
+    {
+        *(".npy", ".npz", ".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl", ".h5", ".hdf5", ".mat"),
+        *(".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"),
+        *(".onnx", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".safetensors", ".ckpt"),
+        *(".gz", ".bz2", ".xz", ".zip", ".tar", ".html", ".htm", ".pdf"),
+    }
+)
+
+
+def names_a_file(path: Path) -> bool:
+    """Whether ``path`` ends in a file's suffix (:data:`FILE_SUFFIXES`) and is no folder yet.
+
+    A folder of that name that exists already (an earlier run's) is a folder, and stays usable.
+    """
+    return Path(path).suffix.lower() in FILE_SUFFIXES and not Path(path).is_dir()
+
+
+def refuse_file_name_for_folder(path: Path, what: str) -> None:
+    """Refuse ``-o`` naming a file (``model.npz``) where the command writes ``what``, a folder:
+    before any work, rather than a folder ``model.npz`` holding a model.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` ends in a file's suffix and is not an existing folder.
+    """
+    if names_a_file(path):
+        raise InvalidInputError(
+            f"--output {str(path)!r} names a {Path(path).suffix} file, but this command writes {what}; "
+            "expected a folder name (without a file suffix)"
+        )
+
+
 def report_file(path: str | Path) -> Path:
     """The file a ``--report PATH`` names: PATH when it ends in ``.html``, else ``PATH/report.html``.
 

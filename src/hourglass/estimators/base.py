@@ -195,6 +195,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.device_ = str(trainer.device)
         self._n_features_out = self._code_width()
         self._bottleneck().after_fit(self)
+        fitting.warn_if_budget_short(self)
         return self
 
     def _settle_scaling_and_architecture(

@@ -32,7 +32,7 @@ from hourglass.estimators.columns import remember_table
 from hourglass.estimators.constraints import check_choices
 from hourglass.estimators.predicting import PREDICT_BATCH, reconstruction, run_batches
 from hourglass.estimators.saved_params import json_params
-from hourglass.exceptions import CallbackError, InvalidInputError
+from hourglass.exceptions import CallbackError, InvalidInputError, TimeBudgetWarning
 from hourglass.nn.model import build_model
 from hourglass.runtime import distributed
 from hourglass.runtime.devices import resolve_device
@@ -450,9 +450,32 @@ def incremental_trainer(est: Any, n_items: int) -> Trainer:
     return trainer
 
 
+#: Words of the trainer's stop reason when the time budget ran out within the first epoch.
+_SHORTER_THAN_AN_EPOCH = "shorter than one epoch"
+
+
+def budget_shorter_than_an_epoch(est: Any) -> bool:
+    """Whether ``est``'s last fit's time budget ran out in its first epoch (trained whole all the same)."""
+    history = getattr(est, "history_", None)
+    return est.max_time is not None and _SHORTER_THAN_AN_EPOCH in getattr(history, "stop_reason", "")
+
+
+def warn_if_budget_short(est: Any) -> None:
+    """Warn (:class:`~hourglass.exceptions.TimeBudgetWarning`) of a fit that took longer than its
+    ``max_time`` because one epoch did: a 30,000-image compare at ``--time 2`` took 106 s, unsaid."""
+    if budget_shorter_than_an_epoch(est):
+        warnings.warn(  # the trainer's words: 'the time budget of 2 s is shorter than one epoch (50 s)'
+            f"{est.history_.stop_reason}, {est.fit_seconds_:.3g} s in all; give a budget of at least one "
+            "epoch, fewer samples or a smaller model",
+            TimeBudgetWarning,
+            stacklevel=4,  # past fit and its all-or-nothing wrapper: the caller's line
+        )
+
+
 __all__ = [
     "AUTO_EPOCHS",
     "AUTO_STEPS",
+    "budget_shorter_than_an_epoch",
     "build_module",
     "callback_hook",
     "continue_from",
@@ -471,4 +494,5 @@ __all__ = [
     "training_rows",
     "training_sample",
     "validation_mse",
+    "warn_if_budget_short",
 ]
