@@ -99,7 +99,7 @@ def test_load_image_crop_too_small_names_file(tmp_path):
 @pytest.mark.parametrize(
     "content, match",
     [
-        (b"", r"could not read image '.*x\.png'"),
+        (b"", r"image '.*x\.png' is empty \(0 bytes\)"),
         (b"\x89PNG\r\n\x1a\n junk", r"could not read image '.*x\.png'"),
     ],
 )

@@ -24,29 +24,38 @@ from hourglass.registry import TASK_HELP
 #: Smallest side of an image worth processing; smaller ones are reported as bad.
 MIN_SIDE = 8
 ARRAY_SUFFIXES = (".npy",)
+#: Suffixes of the one file -o may name for the result of one array: a .npz holds it as ``data``,
+#: as every command writes one.
+_ARRAY_RESULT_SUFFIXES = (".npy", ".npz")
 #: Suffixes of the image files a result is written as.
 _RESULT_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 _TASKS_TEXT = "\n\n".join(f"{name}: {text}." for name, text in TASK_HELP.items())
 
 
-def _inputs(sources: list[Path]) -> list[tuple[Path, Path]]:
+def _inputs(sources: list[Path], left_out: list[Path] | None = None) -> list[tuple[Path, Path]]:
     """Every file to process with the path of its result in the output folder: the files named
-    (by their names), and the images inside the folders named (by their paths in the folder)."""
-    from hourglass.data.images import IMAGE_SUFFIXES, _list_images
+    (by their names), and the images inside the folders named (by their paths in the folder).
+    The folders' files of other types are added to ``left_out``."""
+    from hourglass.data.images import IMAGE_SUFFIXES, list_files, other_types
 
     files: list[tuple[Path, Path]] = []
     for source in sources:
         if source.is_dir():
-            found = _list_images(source)
+            found, others = list_files(source)
+            if left_out is not None:
+                left_out += others
             if not found:
+                holds = f"; it holds {other_types(others)}" if others else ""
                 raise InvalidInputError(
-                    f"folder {str(source)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})"
+                    f"folder {str(source)!r} holds no images ({', '.join(IMAGE_SUFFIXES)}){holds}"
                 )
             # Subfolders are mirrored: a/x.png and b/x.png are two results, not one written twice.
             files += [(path, _result_name(path.relative_to(source))) for path in found]
         elif source.exists():
             files.append((source, _result_name(Path(source.name))))
+        elif source.is_symlink():
+            raise InvalidInputError(f"{str(source)!r} is a broken symbolic link to {os.readlink(source)!r}")
         else:
             raise InvalidInputError(f"no such file or folder: {str(source)!r}")
     return files
@@ -89,39 +98,87 @@ def _read_mode(estimator) -> str:
 def _say_if_turned_gray(estimator, paths: list[Path], quiet: bool) -> None:
     """Say on stderr (unless ``quiet``) that colour photos are read in gray for a gray model, as
     encode and the other commands say it: silently, a colour result looks lost."""
-    from hourglass.data.images import IMAGE_SUFFIXES, folder_notice
+    from hourglass.data.images import IMAGE_SUFFIXES, header_counts
 
     if quiet or _read_mode(estimator) != "L":
         return
-    notice = folder_notice([p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES], None, "L")
-    if notice is not None:
-        typer.echo(f"{notice}: the model reads one channel", err=True)
+    # Only the colour: the other changes are said by _say_what_changes, once.
+    n = header_counts([p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES], "L")["coloured"]
+    if n:
+        typer.echo(
+            f"converted {n} colour image{'' if n == 1 else 's'} to gray: the model reads one channel",
+            err=True,
+        )
+
+
+def _say_what_changes(
+    files: list[tuple[Path, Path]], left_out: list[Path], one_file: Path | None, quiet: bool
+) -> None:
+    """Say on stderr (unless ``quiet``), a line each, what the results do not keep of the inputs:
+    files of other types left out, transparency (flattened for the model, put back on results
+    that can hold it), pages after the first, 16 bits. ``one_file``: the -o file of one result."""
+    from hourglass.data.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, header_counts, other_types
+
+    if quiet:
+        return
+    lines = [f"left out {other_types(left_out)}"] if left_out else []
+    images = {
+        path: (one_file or name).suffix for path, name in files if path.suffix.lower() in IMAGE_SUFFIXES
+    }
+    counts = header_counts(list(images), "RGB")
+    if counts["transparent"]:
+        flat = sorted({images[p] for p in counts["transparent"] if images[p].lower() not in ALPHA_SUFFIXES})
+        n = len(counts["transparent"])
+        lines.append(
+            f"flattened {n} image(s) with transparency onto white for the model and put it back on the "
+            "results" + (f", except those written as {', '.join(flat)}, which cannot hold it" if flat else "")
+        )
+    if counts["multi_page"]:
+        lines.append(f"read only the first page of {counts['multi_page']} multi-page file(s)")
+    if counts["high_bit"]:
+        lines.append(f"{counts['high_bit']} 16-bit input(s) written at 8 bits per channel")
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -> Path:
     """Run the model on one file and write the result to ``target``; raise HourglassError
-    naming the file."""
-    from hourglass.data.images import IMAGE_SUFFIXES, load_image, save_image
+    naming the file. An input's transparency is put back on a result that can hold it."""
+    from PIL import Image
+
+    from hourglass.data.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, load_image_and_alpha, save_image
 
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         from hourglass.data.loading import load_data, save_array
 
-        result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
+        try:
+            result = estimator.apply(load_data(path, flat=False).X, self_ensemble=self_ensemble)
+        except InvalidInputError as exc:  # the model's "X has samples ..." named no file
+            message = " ".join(str(exc).split())
+            named = message[2:] if message.startswith("X ") else f": {message}"
+            raise InvalidInputError(f"{str(path)!r} {named}".replace(" :", ":")) from None
         return save_array(target, result, force=True)
     if suffix not in IMAGE_SUFFIXES:
+        if suffix in Image.registered_extensions() or suffix in (".heic", ".heif", ".avif"):
+            raise InvalidInputError(
+                f"{str(path)!r}: {path.suffix} images are not read; expected an image "
+                f"({', '.join(IMAGE_SUFFIXES)}) or an array (.npy)"
+            )
         raise InvalidInputError(
             f"{str(path)!r} is neither an image ({', '.join(IMAGE_SUFFIXES)}) nor an array (.npy)"
         )
     # A colorizer reads every photo in colour (it uses the luminance of gray and colour alike).
-    image = load_image(path, mode=_read_mode(estimator))
+    image, alpha = load_image_and_alpha(path, mode=_read_mode(estimator))
     if min(image.shape[1:]) < MIN_SIDE:
         raise InvalidInputError(
             f"image {str(path)!r} is {image.shape[1]}x{image.shape[2]}, too small; expected at least "
             f"{MIN_SIDE}x{MIN_SIDE} pixels"
         )
     result = estimator.apply_image(image, self_ensemble=self_ensemble)
-    return save_image(target, result, force=True)
+    if alpha is None or target.suffix.lower() not in ALPHA_SUFFIXES:
+        return save_image(target, result, force=True)
+    return save_image(target, result, force=True, alpha=alpha)  # resized with a super-resolved result
 
 
 def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
@@ -135,8 +192,9 @@ def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
     suffix = out.suffix.lower()
     if out.is_dir():
         return False
-    if suffix not in (*SAVE_FORMATS, *ARRAY_SUFFIXES):
+    if suffix not in (*SAVE_FORMATS, *_ARRAY_RESULT_SUFFIXES):
         _refuse_unwritable_image(out)
+        _refuse_other_file(out)
         return False
     if len(files) != 1:
         raise InvalidInputError(
@@ -144,9 +202,15 @@ def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:
             "pass a folder to -o for them"
         )
     path = files[0][0]
-    if (path.suffix.lower() in ARRAY_SUFFIXES) != (suffix in ARRAY_SUFFIXES):
-        wanted = "a .npy file" if path.suffix.lower() in ARRAY_SUFFIXES else f"an image file ({_writable()})"
-        raise InvalidInputError(f"-o {str(out)!r}: the result of {str(path)!r} is written to {wanted}")
+    if (path.suffix.lower() in ARRAY_SUFFIXES) != (suffix in _ARRAY_RESULT_SUFFIXES):
+        wanted = (
+            "a .npy or .npz file"
+            if path.suffix.lower() in ARRAY_SUFFIXES
+            else f"an image file ({_writable()})"
+        )
+        raise InvalidInputError(
+            f"-o {str(out)!r}: the result of {str(path)!r} is written to {wanted}, or into a folder"
+        )
     return True
 
 
@@ -165,7 +229,19 @@ def _refuse_unwritable_image(out: Path) -> None:
     if suffix in Image.registered_extensions():
         raise InvalidInputError(
             f"-o {str(out)!r}: results are not written as {suffix!r} images; expected a file ending in "
-            f"{_writable()} or .npy, or a folder"
+            f"{_writable()}, .npy or .npz, or a folder"
+        )
+
+
+def _refuse_other_file(out: Path) -> None:
+    """Refuse -o naming a file of a format apply does not write (``x.csv``, ``x.json``): it became
+    a folder of that name holding the result."""
+    from hourglass.cli.outputs import names_a_file
+
+    if names_a_file(out):
+        raise InvalidInputError(
+            f"-o {str(out)!r}: apply does not write {out.suffix} files; expected a folder, or for one "
+            f"input a file ending in {_writable()} (an image) or .npy, .npz (an array)"
         )
 
 
@@ -185,8 +261,8 @@ def _apply_to_file(estimator, path: Path, out: Path, force: bool, self_ensemble:
 @command(
     "apply",
     help="Run a convolutional model's task on photos of any size (or .npy arrays); write the results to "
-    "the folder -o (one result: to the file -o, when it ends in .png, .jpg, .tif, .bmp, .webp or .npy; "
-    "JPEG at quality 95, 4:4:4, the others lossless).\n\n"
+    "the folder -o (one result: to the file -o, when it ends in .png, .jpg, .tif, .bmp, .webp, .npy or "
+    ".npz; JPEG at quality 95, 4:4:4, the others lossless).\n\n"
     "The task is the one the model was trained for (hourglass fit --arch conv --task ...):\n\n"
     + _TASKS_TEXT
     + "\n\nPhotos larger than the training size are processed in overlapping tiles blended back together.",
@@ -204,7 +280,7 @@ def apply(
             "--output",
             "-o",
             help="Folder to write the results to; for one input, an image (.png, .jpg, .tif, .bmp, .webp) "
-            "or .npy file to write instead.",
+            "or array (.npy, .npz) file to write instead.",
         ),
     ],
     skip_bad: Annotated[
@@ -229,9 +305,11 @@ def apply(
         raise InvalidInputError(
             f"{str(model)!r} holds {_a(type(estimator).__name__)}; 'apply' needs a conv model"
         )
-    files = _inputs(inputs)
+    left_out: list[Path] = []
+    files = _inputs(inputs, left_out)
     _say_if_turned_gray(estimator, [path for path, _ in files], quiet)
     if _names_one_file(files, out_dir):
+        _say_what_changes(files, left_out, out_dir, quiet)
         # --skip-bad has nothing to go on with: a bad input is the error it is.
         _apply_to_file(estimator, files[0][0], out_dir, force, self_ensemble, quiet)
         return
@@ -241,6 +319,7 @@ def apply(
     _check_one_input_per_result(files, out_dir)
     for _, name in files:
         check_writable(out_dir / name, force)  # before any work: results are never overwritten
+    _say_what_changes(files, left_out, None, quiet)
     # The folders made for the results go again if no result is written.
     created = make_parents(out_dir / "result")
     # Results wait in a hidden folder beside their places and move in once every input is done:

@@ -273,16 +273,24 @@ def announce_resizing(estimator, data: str, quiet: bool) -> None:
     One image file is not resized (one of another size is refused), only turned gray."""
     if quiet:
         return
+    from hourglass.data.images import list_files
+
     shape, mode = _read_as_fitted(estimator, data)
-    one_file = Path(data).is_file()
-    _say_changes([Path(data)] if one_file else _image_paths(data), shape, mode, resized=not one_file)
+    if Path(data).is_file():
+        _say_changes([Path(data)], shape, mode, resized=False)
+        return
+    paths, left_out = list_files(Path(data))  # the files of other types are counted too
+    _say_changes(paths, shape, mode, left_out=left_out)
 
 
-def _say_changes(paths: list[Path], shape: tuple[int, ...], mode: str, resized: bool = True) -> None:
-    """The notice of :func:`announce_resizing` for ``paths`` read as ``shape`` in ``mode``."""
+def _say_changes(
+    paths: list[Path], shape: tuple[int, ...], mode: str, resized: bool = True, left_out=()
+) -> None:
+    """The notice of :func:`announce_resizing` for ``paths`` read as ``shape`` in ``mode``
+    (``left_out``: the folder's files of other types, counted)."""
     from hourglass.data.images import folder_notice
 
-    notice = folder_notice(paths, shape[1:] if resized else None, mode)
+    notice = folder_notice(paths, shape[1:] if resized else None, mode, left_out)
     if notice is not None:
         typer.echo(f"{notice}: the model reads {'x'.join(map(str, shape))} images", err=True)
 
@@ -297,7 +305,7 @@ def _image_folder(estimator, data: str, quiet: bool) -> Dataset:
     shape, mode = _read_as_fitted(estimator, data)
     images = ImageFolder(data, size=shape[1:], mode=mode)
     if not quiet:  # the folder as listed once, for the notice and the reading
-        _say_changes(images.paths, shape, mode)
+        _say_changes(images.paths, shape, mode, left_out=images.left_out)
     files = [path.relative_to(images.root).as_posix() for path in images.paths]
     name = Path(data).resolve().name or str(data)
     return Dataset(images.to_array(), image_shape=shape, name=name, keys=pd.DataFrame({"file": files}))

@@ -15,9 +15,25 @@ from PIL import Image, ImageOps
 
 from hourglass.choices import MODES
 from hourglass.data.fileio import atomic_path, check_writable
+from hourglass.data.image_headers import (
+    _GRAY_MODES,
+    _PIL_ERRORS,
+    IMAGE_SUFFIXES,
+    NOTICE_SAMPLE,
+    _check_file,
+    broken_link,
+    check_photos,
+    folder_notice,
+    has_transparency,
+    header_counts,
+    list_files,
+    other_types,
+)
+from hourglass.data.image_headers import (
+    _list_images as _list_images,  # read by the commands
+)
 from hourglass.exceptions import DataFileError, InvalidInputError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FITS = ("resize", "crop")
 # A restoration's JPEG keeps the detail and colour it restored: Pillow's defaults (quality 75,
 # 4:2:0 chroma subsampling) blur both. The other formats are lossless, 8 bits per channel.
@@ -32,8 +48,8 @@ SAVE_FORMATS = {
     ".tiff": ("TIFF", {}),
     ".webp": ("WEBP", {"lossless": True}),
 }
-# Errors Pillow raises for a file it cannot decode (truncated, not an image, a decompression bomb).
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+#: Suffixes of the formats that hold an alpha channel (JPEG and BMP do not; BMP's is rarely read).
+ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
 
 
 def _check_options(size, mode: str, fit: str) -> tuple[int, int] | None:
@@ -49,18 +65,40 @@ def _check_options(size, mode: str, fit: str) -> tuple[int, int] | None:
     return int(pair[0]), int(pair[1])
 
 
+def _check_float(img: Image.Image, path: Path) -> None:
+    """Refuse floating-point pixels (a TIFF) that are not finite values in [0, 1], naming the file."""
+    arr = np.asarray(img, dtype=np.float32)
+    bad = int(arr.size - np.isfinite(arr).sum())
+    if bad:
+        # Read silently, a NaN pixel failed the fit later with no file named.
+        raise InvalidInputError(
+            f"image {str(path)!r} holds {bad} NaN or infinite pixel(s); expected finite values in [0, 1]"
+        )
+    low, high = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if not (0.0 <= low and high <= 1.0):
+        raise InvalidInputError(
+            f"image {str(path)!r} holds floating-point pixels in [{low:.4g}, {high:.4g}]; expected "
+            "values in [0, 1]: rescale it, or save it as an 8- or 16-bit image"
+        )
+
+
+def _flatten(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """An image with transparency composited over white (as viewers show it), and its alpha."""
+    if not has_transparency(img) or img.mode not in ("RGBA", "RGBa", "LA", "La", "PA", "P", "L", "RGB", "1"):
+        return img, None
+    # Dropping alpha showed the colour hidden under transparent pixels, often black.
+    rgba = img.convert("RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return flat.convert("L" if img.mode in _GRAY_MODES else "RGB"), rgba.getchannel("A")
+
+
 def _to_array(img: Image.Image, mode: str, path: Path) -> np.ndarray:
     """Pixels of an open image as float32 (c, h, w) in [0, 1]."""
     if img.mode == "F":
         # Floating-point pixels (a TIFF) carry no scale: Pillow's convert() rounds them to 0-255
-        # integers, which made values in [0, 1] black. Kept as they are when in [0, 1].
-        arr = np.asarray(img, dtype=np.float32)[None]
-        low, high = (float(np.nanmin(arr)), float(np.nanmax(arr))) if arr.size else (0.0, 0.0)
-        if not (0.0 <= low and high <= 1.0):
-            raise InvalidInputError(
-                f"image {str(path)!r} holds floating-point pixels in [{low:.4g}, {high:.4g}]; expected "
-                "values in [0, 1]: rescale it, or save it as an 8- or 16-bit image"
-            )
+        # integers, which made values in [0, 1] black. Kept as they are (checked by _check_float),
+        # copied: asarray gives a read-only view, which torch warns about.
+        arr = np.array(img, dtype=np.float32)[None]
         return np.repeat(arr, 3, axis=0) if mode == "RGB" else arr
     if img.mode.startswith("I;16") or img.mode == "I":
         # Pillow clips 16-bit grayscale to 255 when converting to "L": scale it ourselves.
@@ -88,6 +126,9 @@ def load_image(
 ) -> np.ndarray:
     """Read an image file as a float32 array ``(c, h, w)`` with values in [0, 1].
 
+    Transparent pixels are composited over white, as viewers show them (their hidden colour is
+    often black); a multi-page file gives its first page; 16-bit pixels keep their 16 bits.
+
     Parameters
     ----------
     path : str or PathLike
@@ -106,142 +147,57 @@ def load_image(
     Raises
     ------
     DataFileError
-        If the file is missing or not a readable image.
+        If the file is missing, empty, a broken link or not a readable image.
     InvalidInputError
-        If ``mode``, ``fit`` or ``size`` is not valid, or the image is smaller than ``size``
-        with ``fit="crop"``.
+        If ``mode``, ``fit`` or ``size`` is not valid, the image is smaller than ``size``
+        with ``fit="crop"``, or its floating-point pixels are NaN, infinite or outside [0, 1].
 
     Examples
     --------
     >>> load_image("cat.jpg", size=(64, 64)).shape  # doctest: +SKIP
     (3, 64, 64)
     """
+    return _read(path, size, mode, fit)[0]
+
+
+def load_image_and_alpha(path: str | os.PathLike, mode: str = "RGB") -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`load_image` at the image's own size, and its alpha ``(h, w)`` in [0, 1] (None without).
+
+    Examples
+    --------
+    >>> image, alpha = load_image_and_alpha("logo.png")  # doctest: +SKIP
+    """
+    return _read(path, None, mode, "resize")
+
+
+def _read(path, size, mode: str, fit: str) -> tuple[np.ndarray, np.ndarray | None]:
     size = _check_options(size, mode, fit)
     path = Path(path)
     try:
         with Image.open(path) as img:
             # Phone photos store their rotation as an EXIF tag; apply it so "up" is up.
             img = ImageOps.exif_transpose(img)
+            if img.mode == "F":
+                _check_float(img, path)  # before resizing spreads a NaN
+            img, alpha = _flatten(img)
             if size is not None:
                 img = _fit(img, size, fit, path)
-            return _to_array(img, mode, path)
+            return _to_array(img, mode, path), None if alpha is None else np.asarray(alpha, np.float32) / 255
     except FileNotFoundError:
-        raise DataFileError(f"no such image file: {str(path)!r}") from None
+        why = broken_link(path)
+        what = f"image {str(path)!r} is {why}" if why else f"no such image file: {str(path)!r}"
+        raise DataFileError(what) from None
     except InvalidInputError:
         raise
     except _PIL_ERRORS as exc:
+        if path.is_file() and path.stat().st_size == 0:
+            raise DataFileError(f"image {str(path)!r} is empty (0 bytes)") from None
         raise DataFileError(f"could not read image {str(path)!r}: {exc}") from None
-
-
-def _check_file(path: Path, size: tuple[int, int] | None, fit: str) -> str | None:
-    """Why ``path`` cannot be used (None if it looks fine), without decoding all its pixels."""
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            img.verify()
-    except _PIL_ERRORS as exc:
-        return f"not a readable image: {exc}"
-    if fit == "crop" and size is not None and (height < size[0] or width < size[1]):
-        return f"{height}x{width} is smaller than size {size[0]}x{size[1]} needed by fit='crop'"
-    return None
 
 
 #: Largest difference between the red, green and blue channels (in [0, 1]) of an image that
 #: still counts as gray: JPEG rounding of a gray image stays within one or two levels of 255.
 GRAY_TOLERANCE = 2.5 / 255
-#: EXIF orientations that turn a photo a quarter (its width becomes its height).
-_QUARTER_TURNS = (5, 6, 7, 8)
-
-
-def check_photos(paths, patch_size: tuple[int, int]) -> None:
-    """Check, from their headers, that every photo can be read and holds a ``patch_size`` patch.
-
-    Restoration models train on patches cut from the photos by DataLoader workers; checking
-    here names the first bad file before any training instead of failing mid-epoch.
-
-    Raises
-    ------
-    DataFileError
-        If a file is not a readable image.
-    InvalidInputError
-        If a photo is smaller than ``patch_size`` ``(height, width)``.
-
-    Examples
-    --------
-    >>> check_photos(sorted(Path("photos").glob("*.jpg")), (64, 64))  # doctest: +SKIP
-    """
-    for path in paths:
-        path = Path(path)
-        why = _check_file(path, None, "resize")
-        if why is not None:
-            raise DataFileError(f"image {str(path)!r} is {why}; expected photos Pillow can read")
-        with Image.open(path) as img:
-            width, height = img.size
-            if img.getexif().get(0x0112) in _QUARTER_TURNS:
-                width, height = height, width
-        if height < patch_size[0] or width < patch_size[1]:
-            raise InvalidInputError(
-                f"image {str(path)!r} is {height}x{width}, smaller than the {patch_size[0]}x{patch_size[1]} "
-                "training patches (image_size); expected photos at least that large, or a smaller image_size"
-            )
-
-
-#: Headers read by :func:`folder_notice`: enough to describe a folder, quick for one of millions.
-NOTICE_SAMPLE = 1000
-#: Pillow modes that hold one channel: converting them to "L" drops no colour.
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-
-
-def _shown_size(size: tuple[int, int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
-def _images(n: int, of: str, kind: str = "") -> str:
-    """``'1 image'``, ``'4 colour images'``, ``'3 of the first 1000 images'``."""
-    return f"{n}{of} {kind}image" + ("" if n == 1 and not of else "s")
-
-
-def folder_notice(paths, size: tuple[int, int] | None, mode: str) -> str | None:
-    """What reading ``paths`` at ``size`` in ``mode`` changes, in words, from the files' headers.
-
-    Returns ``'resized 4 images to 64x64 (sizes 512x512 to 600x400)'``, ``'converted 3 colour
-    images to gray'``, both joined by ``and``, or None when every image is read as it is. Only
-    the first :data:`NOTICE_SAMPLE` files are looked at, and the words then say so.
-
-    Examples
-    --------
-    >>> folder_notice(sorted(Path("photos").glob("*.png")), (64, 64), "RGB")  # doctest: +SKIP
-    'resized 4 images to 64x64 (sizes 512x512 to 600x400)'
-    """
-    paths = list(paths)
-    checked = paths[:NOTICE_SAMPLE]
-    other_sizes: list[tuple[int, int]] = []
-    coloured = 0
-    for path in checked:
-        try:
-            with Image.open(path) as img:
-                width, height = img.size
-                if img.getexif().get(0x0112) in _QUARTER_TURNS:
-                    width, height = height, width
-                coloured += mode == "L" and img.mode not in _GRAY_MODES
-        except _PIL_ERRORS:
-            continue  # a bad file is reported, by name, when it is read
-        if size is not None and (height, width) != tuple(size):
-            other_sizes.append((height, width))
-    of = f" of the first {len(checked)}" if len(paths) > len(checked) else ""
-    changes = []
-    if other_sizes:
-        smallest = min(other_sizes, key=lambda s: (s[0] * s[1], s))
-        largest = max(other_sizes, key=lambda s: (s[0] * s[1], s))
-        sizes = (
-            f"all {_shown_size(smallest)}"
-            if smallest == largest
-            else f"sizes {_shown_size(smallest)} to {_shown_size(largest)}"
-        )
-        changes.append(f"resized {_images(len(other_sizes), of)} to {_shown_size(size)} ({sizes})")
-    if coloured:
-        changes.append(f"converted {_images(coloured, of, 'colour ')} to gray")
-    return " and ".join(changes) or None
 
 
 def is_gray(image: np.ndarray) -> bool:
@@ -290,7 +246,9 @@ class ImageFolder(torch.utils.data.Dataset):
 
     Files are listed once, recursively and sorted, so indices are reproducible; pixels are read
     only in ``__getitem__``, so a folder larger than memory can still be trained on. Hidden files
-    and folders (names starting with ".", such as macOS "._x.jpg" companions) are left out.
+    and folders (names starting with ".", such as macOS "._x.jpg" companions) are left out; files
+    of other types (.heic, .gif, Thumbs.db) are left out too, and listed in ``left_out``. Symbolic
+    links to folders are followed, each real folder once.
 
     Parameters
     ----------
@@ -302,8 +260,9 @@ class ImageFolder(torch.utils.data.Dataset):
     fit : {"resize", "crop"}, default="resize"
         See :func:`load_image`.
     skip_bad : bool, default=False
-        Check every file now (``PIL.Image.verify``) and leave out those that fail, recording
-        them in ``skipped``. If False, a bad file raises when it is first loaded.
+        Check every file now (``PIL.Image.verify``; a JPEG without its end marker is decoded, so a
+        truncated one is caught) and leave out those that fail, recording them in ``skipped``.
+        If False, a bad file raises when it is first loaded.
 
     Attributes
     ----------
@@ -311,6 +270,8 @@ class ImageFolder(torch.utils.data.Dataset):
         The images, in index order.
     skipped : list of (Path, str)
         Files left out by ``skip_bad``, with the reason.
+    left_out : list of Path
+        The files not read, of types other than those above.
 
     Examples
     --------
@@ -325,7 +286,7 @@ class ImageFolder(torch.utils.data.Dataset):
         if not self.root.is_dir():
             what = "not a folder" if self.root.exists() else "no such folder"
             raise DataFileError(f"{what}: {str(self.root)!r}; expected a folder of images")
-        self.paths = _list_images(self.root)
+        self.paths, self.left_out = list_files(self.root)
         self.skipped: list[tuple[Path, str]] = []
         if skip_bad:
             reasons = {p: _check_file(p, self.size, fit) for p in self.paths}
@@ -333,9 +294,11 @@ class ImageFolder(torch.utils.data.Dataset):
             self.paths = [p for p, why in reasons.items() if why is None]
         if not self.paths:
             extra = f" ({len(self.skipped)} bad file(s) skipped)" if self.skipped else ""
+            others = other_types(self.left_out)
+            found = f"; it holds {others}" if others else ""
             raise DataFileError(
                 f"no images in {str(self.root)!r}{extra}; expected files ending in "
-                f"{', '.join(IMAGE_SUFFIXES)}"
+                f"{', '.join(IMAGE_SUFFIXES)}{found}"
             )
 
     def __len__(self) -> int:
@@ -365,30 +328,20 @@ class ImageFolder(torch.utils.data.Dataset):
         return np.stack(arrays)
 
 
-def _list_images(root: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # prune hidden folders
-        found += [
-            Path(dirpath, f)
-            for f in filenames
-            if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)
-        ]
-    # Sort on the path relative to root so that the order is the same on every machine.
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
-
-
-def save_image(path: str | os.PathLike, array, force: bool = False) -> Path:
+def save_image(path: str | os.PathLike, array, force: bool = False, alpha=None) -> Path:
     """Write a ``(c, h, w)`` or ``(h, w)`` array with values in [0, 1] as an 8-bit image, atomically.
 
     Values outside [0, 1] are clipped (a decoder without a final sigmoid overshoots a little);
     ``c`` is 1 (grayscale) or 3 (RGB); the suffix of ``path`` picks the format (:data:`SAVE_FORMATS`):
     PNG, TIFF, BMP or WebP, lossless, or JPEG at quality 95 without chroma subsampling (4:4:4).
+    ``alpha``, an ``(h', w')`` array in [0, 1] (resized to the image's size), is written as its
+    alpha channel, in the formats of :data:`ALPHA_SUFFIXES`.
 
     Raises
     ------
     InvalidInputError
-        If the shape, the suffix, or a NaN or infinite value makes the array unwritable.
+        If the shape, the suffix, or a NaN or infinite value makes the array unwritable, or
+        ``alpha`` is given for a format without one (JPEG, BMP).
     OutputExistsError
         If ``path`` exists and ``force`` is False.
 
@@ -410,8 +363,39 @@ def save_image(path: str | os.PathLike, array, force: bool = False) -> Path:
         )
     if not np.isfinite(arr).all():
         raise InvalidInputError(f"image array for {str(path)!r} holds NaN or infinite values")
-    pixels = np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8)
+    pixels = Image.fromarray(np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8))
+    if alpha is not None:
+        if path.suffix.lower() not in ALPHA_SUFFIXES:
+            raise InvalidInputError(
+                f"cannot save image {str(path)!r} with transparency: expected a suffix in "
+                f"{list(ALPHA_SUFFIXES)}"
+            )
+        opacity = np.round(np.clip(np.asarray(alpha, np.float32), 0, 1) * 255).astype(np.uint8)
+        channel = Image.fromarray(opacity)
+        pixels = pixels.convert("RGBA" if pixels.mode == "RGB" or fmt == "WEBP" else "LA")
+        pixels.putalpha(channel.resize(pixels.size, Image.Resampling.BILINEAR))
     check_writable(path, force)
     with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format=fmt, **options)
+        pixels.save(tmp, format=fmt, **options)
     return path
+
+
+__all__ = [
+    "ALPHA_SUFFIXES",
+    "FITS",
+    "GRAY_TOLERANCE",
+    "IMAGE_SUFFIXES",
+    "NOTICE_SAMPLE",
+    "SAVE_FORMATS",
+    "ImageFolder",
+    "check_photos",
+    "first_colour_photo",
+    "folder_notice",
+    "header_counts",
+    "is_gray",
+    "list_files",
+    "load_image",
+    "load_image_and_alpha",
+    "other_types",
+    "save_image",
+]

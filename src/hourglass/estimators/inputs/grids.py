@@ -74,12 +74,13 @@ def _check_image_size(est: Any, size: tuple[int, ...]) -> None:
         )
 
 
-def _announce(est: Any, paths: list[Path], size: tuple[int, int] | None, mode: str) -> None:
+def _announce(est: Any, folder: ImageFolder, size: tuple[int, int] | None, mode: str) -> None:
     """Say on stderr (when verbose) that the photos of a folder are not trained on as they are:
-    resized to ``size`` (None: patches, not resized) or turned gray."""
+    resized to ``size`` (None: patches, not resized), turned gray or flattened, or that files of
+    other types are left out."""
     if not est.verbose or not distributed.is_main():
         return  # the headers are not even read
-    notice = folder_notice(paths, size, mode)
+    notice = folder_notice(folder.paths, size, mode, folder.left_out)
     if notice is None:
         return
     chosen = size is None or est.image_size is not None
@@ -175,11 +176,13 @@ class GridPart(InputPart):
         mode = est.color_mode or "RGB"
         if not task.restoration:
             folder = ImageFolder(X, size=size, mode=mode, fit="resize")
-            _announce(est, folder.paths, size, mode)
+            _announce(est, folder, size, mode)
+            check_photos(folder.paths, None)  # every bad file named before training, not the first mid-epoch
             return self.dataset_source(est, folder, sample_limit=SCALER_SAMPLE, slow_reads=True)
         # Restoration learns from the photos' own pixels: patches, not shrunken whole photos.
-        paths = ImageFolder(X, size=None, mode=mode).paths
-        _announce(est, paths, None, mode)
+        folder = ImageFolder(X, size=None, mode=mode)
+        paths = folder.paths
+        _announce(est, folder, None, mode)
         check_photos(paths, size)
         task.check_photos(paths, str(X))
         patches = PatchDataset(paths, size, mode, PATCHES_PER_IMAGE, as_seed(est.random_state))
