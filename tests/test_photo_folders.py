@@ -106,6 +106,28 @@ def test_apply_puts_the_inputs_transparency_back_and_says_so(model, tmp_path):
     assert "except those written as .jpg, which cannot hold it" in err
 
 
+def test_apply_keeps_the_inputs_colour_profile(model, tmp_path):
+    # The values stay in the input's colour space: without its profile a viewer reads a Display P3
+    # phone photo as sRGB. apply dropped it (and the gray result of a colour photo must not get it).
+    from PIL import ImageCms
+
+    from hourglass.data.images import save_image
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    photos = tmp_path / "in"
+    photos.mkdir()
+    _photo().save(photos / "p.jpg", icc_profile=profile)
+    _photo().save(photos / "q.png", icc_profile=profile)
+    code, _, err = _run("apply", model, photos, "-o", tmp_path / "out")
+    assert code == 0, err
+    for name in ("p.jpg", "q.png"):
+        with Image.open(tmp_path / "out" / name) as result:
+            assert result.info.get("icc_profile") == profile, name
+    gray = save_image(tmp_path / "gray.png", np.zeros((1, 8, 8)), icc_profile=profile)
+    with Image.open(gray) as result:
+        assert "icc_profile" not in result.info  # an RGB profile on a gray image would be wrong
+
+
 # 2. Files of other types
 
 

@@ -176,9 +176,12 @@ def _process(estimator, path: Path, target: Path, self_ensemble: bool = False) -
             f"{MIN_SIDE}x{MIN_SIDE} pixels"
         )
     result = estimator.apply_image(image, self_ensemble=self_ensemble)
+    with Image.open(path) as header:  # the colour profile the values are in, kept on the result
+        profile = header.info.get("icc_profile")
     if alpha is None or target.suffix.lower() not in ALPHA_SUFFIXES:
-        return save_image(target, result, force=True)
-    return save_image(target, result, force=True, alpha=alpha)  # resized with a super-resolved result
+        return save_image(target, result, force=True, icc_profile=profile)
+    # The alpha is resized with a super-resolved result.
+    return save_image(target, result, force=True, alpha=alpha, icc_profile=profile)
 
 
 def _names_one_file(files: list[tuple[Path, Path]], out: Path) -> bool:

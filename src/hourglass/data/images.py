@@ -328,14 +328,19 @@ class ImageFolder(torch.utils.data.Dataset):
         return np.stack(arrays)
 
 
-def save_image(path: str | os.PathLike, array, force: bool = False, alpha=None) -> Path:
+def save_image(
+    path: str | os.PathLike, array, force: bool = False, alpha=None, icc_profile: bytes | None = None
+) -> Path:
     """Write a ``(c, h, w)`` or ``(h, w)`` array with values in [0, 1] as an 8-bit image, atomically.
 
     Values outside [0, 1] are clipped (a decoder without a final sigmoid overshoots a little);
     ``c`` is 1 (grayscale) or 3 (RGB); the suffix of ``path`` picks the format (:data:`SAVE_FORMATS`):
     PNG, TIFF, BMP or WebP, lossless, or JPEG at quality 95 without chroma subsampling (4:4:4).
     ``alpha``, an ``(h', w')`` array in [0, 1] (resized to the image's size), is written as its
-    alpha channel, in the formats of :data:`ALPHA_SUFFIXES`.
+    alpha channel, in the formats of :data:`ALPHA_SUFFIXES`. ``icc_profile``, the colour profile
+    of the image the array came from, is embedded where the format holds one (not BMP) and its
+    colour space is the image's (RGB or gray): the values are in that profile's space, and
+    without it a viewer reads a Display P3 phone photo as sRGB, its colours duller.
 
     Raises
     ------
@@ -374,10 +379,22 @@ def save_image(path: str | os.PathLike, array, force: bool = False, alpha=None) 
         channel = Image.fromarray(opacity)
         pixels = pixels.convert("RGBA" if pixels.mode == "RGB" or fmt == "WEBP" else "LA")
         pixels.putalpha(channel.resize(pixels.size, Image.Resampling.BILINEAR))
+    if (
+        icc_profile
+        and fmt != "BMP"
+        and _profile_space(icc_profile) == ("GRAY" if pixels.mode in ("L", "LA") else "RGB")
+    ):
+        options = {**options, "icc_profile": icc_profile}
     check_writable(path, force)
     with atomic_path(path) as tmp:
         pixels.save(tmp, format=fmt, **options)
     return path
+
+
+def _profile_space(icc_profile: bytes) -> str:
+    """The colour space an ICC profile describes ('RGB', 'GRAY', 'CMYK', ...: bytes 16-20 of its
+    header), '' for bytes too short to be one."""
+    return icc_profile[16:20].decode("ascii", "replace").strip() if len(icc_profile) >= 20 else ""
 
 
 __all__ = [
