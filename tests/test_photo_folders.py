@@ -296,3 +296,12 @@ def test_multi_page_files_and_16_bit_inputs_are_said(model, tmp_path):
     assert code == 0, err
     assert "read only the first page of 1 multi-page file(s)" in err
     assert "1 16-bit input(s) written at 8 bits per channel" in err
+
+
+def test_32_bit_integer_pixels_beyond_16_bits_are_refused_not_clipped(tmp_path):
+    # Mode "I" is read at 16 bits (Pillow opens 16-bit PNGs so): 70,000 became white without a word.
+    Image.fromarray(np.array([[0, 70_000], [5, 6]], dtype=np.int32), mode="I").save(tmp_path / "big.tif")
+    with pytest.raises(InvalidInputError, match=r"from 0 to 70,000, outside the 16-bit range \[0, 65535\]"):
+        load_image(tmp_path / "big.tif", mode="L")
+    Image.fromarray(np.array([[0, 65_535], [0, 0]], dtype=np.int32), mode="I").save(tmp_path / "ok.tif")
+    assert load_image(tmp_path / "ok.tif", mode="L").max() == 1.0

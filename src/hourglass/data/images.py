@@ -101,8 +101,18 @@ def _to_array(img: Image.Image, mode: str, path: Path) -> np.ndarray:
         arr = np.array(img, dtype=np.float32)[None]
         return np.repeat(arr, 3, axis=0) if mode == "RGB" else arr
     if img.mode.startswith("I;16") or img.mode == "I":
-        # Pillow clips 16-bit grayscale to 255 when converting to "L": scale it ourselves.
-        arr = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)[None]  # (1, h, w)
+        # Pillow clips 16-bit grayscale to 255 when converting to "L": scale it ourselves. Mode
+        # "I" is also how Pillow opens 16-bit PNGs; beyond 16 bits it is 32-bit data, whose
+        # values past 65535 were clipped to white without a word.
+        raw = np.asarray(img, dtype=np.float64)
+        low, high = (float(raw.min()), float(raw.max())) if raw.size else (0.0, 0.0)
+        if low < 0 or high > 65535:
+            raise InvalidInputError(
+                f"image {str(path)!r} holds 32-bit integer pixels from {low:,.0f} to {high:,.0f}, "
+                "outside the 16-bit range [0, 65535] it is read in; save it as a 16-bit image, or "
+                "as a floating-point TIFF scaled to [0, 1]"
+            )
+        arr = (raw / 65535).astype(np.float32)[None]  # (1, h, w)
         return np.repeat(arr, 3, axis=0) if mode == "RGB" else arr
     arr = np.asarray(img.convert(mode), dtype=np.float32) / 255
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (h, w, c) -> (c, h, w)
