@@ -10,7 +10,10 @@ trains a throwaway copy of the plain network for a few steps on real rows, at th
 precision and threads, its weights drawn inside a fork of torch's random streams (given back as
 they were; numpy's are not used), so that a seeded fit whose path stays off trains exactly as it
 did without the probe. A fit without ``max_time`` never runs it, and a warm start or a resumed
-run takes the choice of the run it continues.
+run takes the choice of the run it continues. The codes then cluster a little worse, as without
+a budget: Fashion-MNIST's 60,000 images at ``max_time=60``, code 10, test images clustered by
+:func:`hourglass.cluster`: NMI 0.639 with the path against 0.666 without (PCA's codes 0.599,
+raw pixels 0.591); ``pca_path=False`` keeps it off for codes meant for clustering.
 """
 
 from __future__ import annotations
