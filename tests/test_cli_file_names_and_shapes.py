@@ -186,3 +186,13 @@ def test_apply_names_the_array_file_of_another_shape(conv_model, tmp_path):
     np.save(tmp_path / "rows.npy", np.zeros((5, 6), np.float32))
     code, out, err = run("apply", conv_model, tmp_path / "rows.npy", "-o", tmp_path / "out")
     assert_one_line_error(code, out, err, f"{str(tmp_path / 'rows.npy')!r} has samples of shape (6,)")
+
+
+def test_an_option_s_none_is_said_as_leaving_it_out():
+    # "--n-clusters 0; expected a positive integer or None": None is Python's word, not the CLI's.
+    from hourglass.cli.app import in_flag_words
+
+    said = in_flag_words("n_clusters=0; expected a positive integer or None", {"n_clusters": "--n-clusters"})
+    assert said == "--n-clusters 0; expected a positive integer, or leave the option out"
+    kept = in_flag_words("n_clusters=0; expected a positive integer or None", {})  # Python keeps None
+    assert kept.endswith("or None")

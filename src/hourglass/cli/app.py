@@ -331,6 +331,8 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     "'c.npy' exists already; pass --force to overwrite it"
     >>> in_flag_words("the encoder gives codes of 8 units; pass code_size=8", {"code_size": "--code-size"})
     'the encoder gives codes of 8 units; pass --code-size 8'
+    >>> in_flag_words("n_clusters=0; expected a positive integer or None", {"n_clusters": "--n-clusters"})
+    '--n-clusters 0; expected a positive integer, or leave the option out'
     """
     message = _BOTH_SPELLINGS.sub(r"\1", message)  # 'pass force=True (--force)': the flag alone
     # The advice a message ends with names the flag too ('pass code_size=8' read as Python).
@@ -338,7 +340,8 @@ def in_flag_words(message: str, flags: dict[str, str]) -> str:
     match = _PYTHON_NAMED.match(message)
     if match is None or match[1] not in flags:
         return message
-    return f"{flags[match[1]]} {message[match.end() :]}"
+    # Python's None is an option left out on the command line.
+    return f"{flags[match[1]]} {message[match.end() :]}".replace(" or None", ", or leave the option out")
 
 
 def _refuse_output_over_input(kwargs: dict[str, Any], flags: dict[str, str]) -> None:
