@@ -20,7 +20,9 @@ from helpers import run
 from hourglass import AutoEncoder, TrainingRowsWarning, load
 from hourglass.estimators.anomaly import AnomalyDetector
 
-MESSAGE = "NORMAL holds the rows the model was fitted on (178 rows, its training and validation rows)"
+MESSAGE = (
+    "the calibration rows are those the model was fitted on (178 rows, its training and validation rows)"
+)
 
 
 @pytest.fixture(scope="module")

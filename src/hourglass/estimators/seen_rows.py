@@ -53,9 +53,10 @@ def warn_if_training_rows(estimator: Any, X: Any) -> None:
     n = fitted_on(estimator, X)
     if n is not None:
         warnings.warn(
-            f"NORMAL holds the rows the model was fitted on ({n} rows, its training and validation "
-            "rows): the threshold will flag more new normal rows than its quantile says; calibrate "
-            "on normal rows the model did not see",
+            # Words for both callers: NORMAL on the command line, the rows of fit(X) in Python.
+            f"the calibration rows are those the model was fitted on ({n} rows, its training and "
+            "validation rows): the threshold will flag more new normal rows than its quantile says; "
+            "calibrate on normal rows the model did not see",
             TrainingRowsWarning,
             stacklevel=4,  # the caller of AnomalyDetector.fit (through all_or_nothing's wrapper)
         )
