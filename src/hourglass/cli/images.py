@@ -95,37 +95,30 @@ def _read_mode(estimator) -> str:
     return "L" if channels == 1 and not task_of(estimator).any_channels else "RGB"
 
 
-def _say_if_turned_gray(estimator, paths: list[Path], quiet: bool) -> None:
-    """Say on stderr (unless ``quiet``) that colour photos are read in gray for a gray model, as
-    encode and the other commands say it: silently, a colour result looks lost."""
-    from hourglass.data.images import IMAGE_SUFFIXES, header_counts
-
-    if quiet or _read_mode(estimator) != "L":
-        return
-    # Only the colour: the other changes are said by _say_what_changes, once.
-    n = header_counts([p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES], "L")["coloured"]
-    if n:
-        typer.echo(
-            f"converted {n} colour image{'' if n == 1 else 's'} to gray: the model reads one channel",
-            err=True,
-        )
-
-
 def _say_what_changes(
-    files: list[tuple[Path, Path]], left_out: list[Path], one_file: Path | None, quiet: bool
+    estimator, files: list[tuple[Path, Path]], left_out: list[Path], one_file: Path | None, quiet: bool
 ) -> None:
     """Say on stderr (unless ``quiet``), a line each, what the results do not keep of the inputs:
-    files of other types left out, transparency (flattened for the model, put back on results
-    that can hold it), pages after the first, 16 bits. ``one_file``: the -o file of one result."""
+    colour read in gray for a gray model (as encode and the other commands say it: silently, a
+    colour result looks lost), files of other types left out, transparency (flattened for the
+    model, put back on results that can hold it), pages after the first, 16 bits. ``one_file``:
+    the -o file of one result. The headers are read once, for all of them."""
     from hourglass.data.images import ALPHA_SUFFIXES, IMAGE_SUFFIXES, header_counts, other_types
 
     if quiet:
         return
-    lines = [f"left out {other_types(left_out)}"] if left_out else []
     images = {
         path: (one_file or name).suffix for path, name in files if path.suffix.lower() in IMAGE_SUFFIXES
     }
-    counts = header_counts(list(images), "RGB")
+    counts = header_counts(list(images), _read_mode(estimator))  # colour counted in gray mode only
+    lines = []
+    if counts["coloured"]:
+        n = counts["coloured"]
+        lines.append(
+            f"converted {n} colour image{'' if n == 1 else 's'} to gray: the model reads one channel"
+        )
+    if left_out:
+        lines.append(f"left out {other_types(left_out)}")
     if counts["transparent"]:
         flat = sorted({images[p] for p in counts["transparent"] if images[p].lower() not in ALPHA_SUFFIXES})
         n = len(counts["transparent"])
@@ -310,9 +303,8 @@ def apply(
         )
     left_out: list[Path] = []
     files = _inputs(inputs, left_out)
-    _say_if_turned_gray(estimator, [path for path, _ in files], quiet)
     if _names_one_file(files, out_dir):
-        _say_what_changes(files, left_out, out_dir, quiet)
+        _say_what_changes(estimator, files, left_out, out_dir, quiet)
         # --skip-bad has nothing to go on with: a bad input is the error it is.
         _apply_to_file(estimator, files[0][0], out_dir, force, self_ensemble, quiet)
         return
@@ -322,7 +314,7 @@ def apply(
     _check_one_input_per_result(files, out_dir)
     for _, name in files:
         check_writable(out_dir / name, force)  # before any work: results are never overwritten
-    _say_what_changes(files, left_out, None, quiet)
+    _say_what_changes(estimator, files, left_out, None, quiet)
     # The folders made for the results go again if no result is written.
     created = make_parents(out_dir / "result")
     # Results wait in a hidden folder beside their places and move in once every input is done:
