@@ -149,7 +149,9 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
     score_kind_ : {'combined', 'reconstruction'}
         The ``score_kind`` the detector was fitted with.
     code_distance_ : CodeDistance
-        With a combined score: the center and precision of the normal codes.
+        With a combined score: the center and precision of the normal codes, or of each
+        component of their Gaussian mixture where they form several clusters
+        (``code_distance_.n_components``); a code's distance is from the nearest.
     error_scale_, distance_scale_ : float
         With a combined score: the medians of the calibration rows' reconstruction errors and
         code distances, the units of the score's two halves.

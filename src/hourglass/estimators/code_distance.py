@@ -14,6 +14,8 @@ and digits 99.56 -> 99.47 (the error alone is the better score there).
 
 The codes' covariance is the Ledoit-Wolf shrinkage estimate (scikit-learn's): a code of many
 units fitted on a few hundred rows has a singular sample covariance, and a dead unit none at all.
+Normal data of several clusters get a Gaussian mixture instead, and the distance from the nearest
+of its components (:class:`CodeDistance`).
 """
 
 from __future__ import annotations
@@ -35,16 +37,39 @@ from hourglass.choices import SCORE_KINDS
 DISTANCE_WEIGHT = 0.5
 
 
+#: The most Gaussian components the normal codes' mixture may have (:meth:`CodeDistance.fit`).
+MAX_COMPONENTS = 8
+#: Codes a mixture is chosen and fitted on, at most (a random subset of more): the choice costs
+#: 0.1-0.3 s on them, one core, and more rows barely move it.
+MIXTURE_ROWS = 2000
+
+
 @dataclass
 class CodeDistance:
-    """Squared Mahalanobis distance of codes from a center, divided by the code's width.
+    """Squared Mahalanobis distance of codes from the nearest normal cluster, per code unit.
+
+    Normal data of one cluster get the distance from its center (PCA's Hotelling T^2). Normal
+    data of several (the digits other than one, a machine's several normal states) are not one
+    cloud: measured from the mean of all, a sample between the clusters, where no normal one
+    lies, counts as typical, and a normal one at a cluster's far edge as strange. So the codes
+    are fitted with a Gaussian mixture of as many components as the BIC asks for (up to
+    :data:`MAX_COMPONENTS`), and a code's distance is that from its nearest component; where
+    the BIC asks for one, the distance is the single cloud's, as before.
+
+    Mean AUROC of the default detector, one cloud -> nearest component (2026-12-08, one core,
+    half of each class trains): normal data of all classes but one, the one left out abnormal,
+    digits 92.10 -> 94.48, iris 90.35 -> 96.69, wine 93.89 -> 94.83, Fashion-MNIST (4,000
+    images, five classes left out in turn) 60.83 -> 63.15; five blobs in 40 dimensions, one
+    abnormal, 72.66 -> 90.79. One class normal (one component on most): Fashion-MNIST 92.26 ->
+    92.20 (2,000 images a class) and 92.44 -> 93.00 (500), breast cancer 84.04 / 87.62 -> 84.17 /
+    87.16 (two splits), digits 99.48 / 99.46 -> 99.45 / 99.21, wine and iris unchanged.
 
     Attributes
     ----------
-    center : ndarray of shape (d,)
-        Mean code of the normal rows.
-    precision : ndarray of shape (d, d)
-        Inverse of their (shrunk) covariance.
+    center : ndarray of shape (d,) or (k, d)
+        Mean code of the normal rows, or of each of the ``k`` components of their mixture.
+    precision : ndarray of shape (d, d) or (k, d, d)
+        Inverse of their (shrunk) covariance, or of each component's.
 
     Examples
     --------
@@ -52,15 +77,30 @@ class CodeDistance:
     >>> distance = CodeDistance.fit(rng.normal(size=(500, 3)))
     >>> bool(distance(np.zeros((1, 3)))[0] < distance(np.full((1, 3), 4.0))[0])
     True
+    >>> two = np.vstack([rng.normal(size=(300, 2)) - 6, rng.normal(size=(300, 2)) + 6])
+    >>> mixture = CodeDistance.fit(two)
+    >>> mixture.n_components, bool(mixture(np.zeros((1, 2)))[0] > mixture(np.full((1, 2), 6.0))[0])
+    (2, True)
     """
 
     center: np.ndarray
     precision: np.ndarray
 
+    @property
+    def n_components(self) -> int:
+        """How many Gaussian components the normal codes were fitted with (1: one cloud)."""
+        return 1 if np.ndim(self.center) == 1 else len(self.center)
+
     @classmethod
-    def fit(cls, codes: np.ndarray) -> CodeDistance:
-        """The distance from the codes of normal rows, shape ``(n, d)``, ``n >= 2``."""
+    def fit(cls, codes: np.ndarray, random_state: int = 0) -> CodeDistance:
+        """The distance from the codes of normal rows, shape ``(n, d)``, ``n >= 1``.
+
+        ``random_state`` seeds the mixture's initialisation and the subset it is fitted on.
+        """
         codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+        mixture = _normal_mixture(codes, random_state)
+        if mixture is not None:
+            return mixture
         with warnings.catch_warnings():
             # One normal row (a detector calibrated on one): scikit-learn warns that it has one
             # sample; the floor below keeps the distance defined, the threshold's own warning says why.
@@ -75,8 +115,55 @@ class CodeDistance:
 
     def __call__(self, codes: np.ndarray) -> np.ndarray:
         """The distance of each code, shape ``(n,)``: about 1 for a typical normal row."""
-        diff = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1) - self.center
-        return np.einsum("ij,jk,ik->i", diff, self.precision, diff) / len(self.center)
+        codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+        centers = np.reshape(self.center, (-1, codes.shape[1]))
+        precisions = np.reshape(self.precision, (-1, codes.shape[1], codes.shape[1]))
+        nearest = np.full(len(codes), np.inf)
+        for center, precision in zip(centers, precisions, strict=True):
+            diff = codes - center
+            nearest = np.minimum(nearest, np.einsum("ij,jk,ik->i", diff, precision, diff))
+        return nearest / codes.shape[1]
+
+
+def _normal_mixture(codes: np.ndarray, random_state: int) -> CodeDistance | None:
+    """The distance from a Gaussian mixture of ``codes``, or None where the BIC asks for one cloud.
+
+    Components are added one at a time while the BIC falls, each mixture fitted on the codes in
+    units of their spread (so that the covariance floor, ``reg_covar``, is the same share of
+    every unit's variance); the centers and precisions are then put back in the codes' units.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    n, width = codes.shape
+    if n < 20:  # too few rows to see clusters in: one cloud
+        return None
+    rng = np.random.default_rng(random_state)
+    rows = codes[rng.choice(n, MIXTURE_ROWS, replace=False)] if n > MIXTURE_ROWS else codes
+    mean = rows.mean(axis=0)
+    spread = rows.std(axis=0)
+    spread = np.maximum(spread, 1e-3 * max(float(spread.mean()), 1e-12))
+    scaled = (rows - mean) / spread
+    best, best_bic = None, np.inf
+    seed = int(rng.integers(2**31 - 1))
+    for k in range(1, MAX_COMPONENTS + 1):
+        if len(scaled) < 10 * k:
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, random_state=seed)
+            model.fit(scaled)
+        bic = model.bic(scaled)
+        if bic >= best_bic:
+            break
+        best, best_bic = model, bic
+    if best is None or best.n_components == 1:
+        return None
+    centers = mean + best.means_ * spread
+    # (x - c)' P (x - c) in scaled units is (x - c)' (P / (s s')) (x - c) in the codes' own.
+    precisions = best.precisions_ / np.outer(spread, spread)
+    precisions = (precisions + np.transpose(precisions, (0, 2, 1))) / 2
+    return CodeDistance(center=centers, precision=precisions)
 
 
 def median_scale(values: np.ndarray) -> float:
@@ -92,6 +179,36 @@ def median_scale(values: np.ndarray) -> float:
     return 1.0
 
 
+#: Folds of :func:`out_of_fold_distance`.
+DISTANCE_FOLDS = 5
+
+
+def out_of_fold_distance(codes: np.ndarray, random_state: int = 0) -> np.ndarray:
+    """Each row's distance from a :class:`CodeDistance` fitted on the other folds' rows.
+
+    Where one set of rows both fits the distance and calibrates it (a prefitted autoencoder's
+    normal rows), their own distances are those of rows the covariance was fitted to: small, the
+    more so the fewer the rows. The median and the threshold read from them then sat below new
+    normal rows' distances, and new normal rows were flagged: digits' code of 8 from 10 rows,
+    48 % flagged against 13 % with these out-of-fold distances (from 2 rows: all of them).
+
+    Examples
+    --------
+    >>> codes = np.random.default_rng(0).normal(size=(40, 3))
+    >>> bool(np.median(out_of_fold_distance(codes)) > np.median(CodeDistance.fit(codes)(codes)))
+    True
+    """
+    codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    if len(codes) < 2:  # nothing to hold out: the row's own distance (zero)
+        return CodeDistance.fit(codes, random_state)(codes)
+    fold = np.arange(len(codes)) % min(DISTANCE_FOLDS, len(codes))
+    distance = np.empty(len(codes))
+    for index in np.unique(fold):
+        held = fold == index
+        distance[held] = CodeDistance.fit(codes[~held], random_state)(codes[held])
+    return distance
+
+
 def fit_combined_score(
     detector: Any, fit_rows: Any, calibration: Any, calibration_errors: np.ndarray
 ) -> np.ndarray:
@@ -100,13 +217,21 @@ def fit_combined_score(
     The distance is measured from the codes of ``fit_rows`` (the rows the autoencoder trained
     on, or the normal data given to a prefitted one); each half is then measured in units of
     its median over the held-out ``calibration`` rows, whose reconstruction errors (in the
-    autoencoder's units) are ``calibration_errors``. Sets ``code_distance_``, ``error_scale_``
+    autoencoder's units) are ``calibration_errors``. Where ``fit_rows`` is ``calibration`` (a
+    prefitted autoencoder), the calibration rows' distances are out of fold
+    (:func:`out_of_fold_distance`), as new rows' are. Sets ``code_distance_``, ``error_scale_``
     and ``distance_scale_``, and returns the calibration rows' combined scores (their codes are
     computed once, for both).
     """
     inner = detector.estimator_
-    detector.code_distance_ = CodeDistance.fit(inner.transform(fit_rows))
-    distance = detector.code_distance_(inner.transform(calibration))
+    seed = int(getattr(detector, "seed_", 0) or 0)
+    if fit_rows is calibration:  # a prefitted autoencoder: one set of normal rows for both
+        codes = np.asarray(inner.transform(calibration), dtype=np.float64).reshape(len(calibration), -1)
+        detector.code_distance_ = CodeDistance.fit(codes, seed)
+        distance = out_of_fold_distance(codes, seed)
+    else:
+        detector.code_distance_ = CodeDistance.fit(inner.transform(fit_rows), seed)
+        distance = detector.code_distance_(inner.transform(calibration))
     detector.error_scale_ = median_scale(calibration_errors)
     detector.distance_scale_ = median_scale(distance)
     return _combine(detector, calibration_errors, distance)
@@ -125,9 +250,11 @@ def combined_score(detector: Any, X: Any, errors: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "DISTANCE_WEIGHT",
+    "MAX_COMPONENTS",
     "SCORE_KINDS",
     "CodeDistance",
     "combined_score",
     "fit_combined_score",
     "median_scale",
+    "out_of_fold_distance",
 ]

@@ -147,10 +147,17 @@ def _restore_score(detector: Any, fitted: dict[str, Any], tensors: dict[str, np.
     if kind != "combined":
         return
     center, precision = tensors["code_center"], tensors["code_precision"]
-    if center.shape != (width,) or precision.shape != (width, width):
+    # One cloud: (width,) and (width, width); a mixture of k components: (k, width) and
+    # (k, width, width).
+    one = center.shape == (width,) and precision.shape == (width, width)
+    mixture = (
+        center.ndim == 2 and center.shape[1:] == (width,) and precision.shape == (len(center), width, width)
+    )
+    if not (one or mixture) or not np.all(np.isfinite(precision)):
         raise InvalidInputError(
             f"code_center {center.shape} and code_precision {precision.shape}; expected ({width},) "
-            f"and ({width}, {width}) for a code of {width}"
+            f"and ({width}, {width}) for a code of {width}, or (k, {width}) and (k, {width}, {width}) "
+            "for a mixture of k components, all finite"
         )
     detector.code_distance_ = CodeDistance(center=center, precision=precision)
     for name in ("error_scale_", "distance_scale_"):

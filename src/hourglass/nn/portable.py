@@ -218,8 +218,9 @@ class PortableAutoEncoder(_Scaled):
 
 class CodeDistanceScore(nn.Module):
     """``(error, code)`` -> a detector's combined score: ``error / error_scale + weight * distance /
-    distance_scale``, the distance being the squared Mahalanobis distance of the code from
-    ``center`` under ``precision``, over the code's width.
+    distance_scale``, the distance being the squared Mahalanobis distance of the code from the
+    nearest of the ``center`` rows under its ``precision``, over the code's width (one cloud:
+    ``center`` of shape ``(d,)``, ``precision`` ``(d, d)``; a mixture of k: ``(k, d)``, ``(k, d, d)``).
     """
 
     def __init__(
@@ -231,15 +232,19 @@ class CodeDistanceScore(nn.Module):
         weight: float,
     ) -> None:
         super().__init__()
-        self.register_buffer("center", torch.as_tensor(np.asarray(center), dtype=torch.float32))
-        self.register_buffer("precision", torch.as_tensor(np.asarray(precision), dtype=torch.float32))
+        width = np.shape(center)[-1]
+        centers = np.reshape(np.asarray(center), (-1, width))
+        precisions = np.reshape(np.asarray(precision), (-1, width, width))
+        self.register_buffer("center", torch.as_tensor(centers, dtype=torch.float32))
+        self.register_buffer("precision", torch.as_tensor(precisions, dtype=torch.float32))
         self.error_scale = float(error_scale)
         self.distance_scale = float(distance_scale)
         self.weight = float(weight)
 
     def forward(self, error: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        diff = code - self.center
-        distance = ((diff @ self.precision) * diff).sum(dim=1) / diff.shape[1]
+        diff = code.unsqueeze(1) - self.center  # (batch, k, d)
+        per_component = torch.einsum("bkd,kde,bke->bk", diff, self.precision, diff)
+        distance = per_component.amin(dim=1) / diff.shape[2]
         return error / self.error_scale + self.weight * distance / self.distance_scale
 
 
