@@ -140,8 +140,13 @@ class TaskPart:
         if img.ndim != 3:
             raise InvalidInputError(f"image has shape {img.shape}; expected (c, h, w) or (h, w)")
         if not task_of(self).any_channels and img.shape[0] != self.input_shape_[0]:
+            # PIL, imageio and scikit-image give (h, w, c): say so, not "512 channel(s)".
+            last = img.shape[2] == self.input_shape_[0] and img.shape[0] > img.shape[2]
             raise InvalidInputError(
-                f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
+                f"image has shape {img.shape}, channels last; this model reads channels first (c, h, w): "
+                "pass np.moveaxis(image, -1, 0)"
+                if last
+                else f"image has {img.shape[0]} channel(s); this model was fitted on {self.input_shape_[0]}"
             )
         inputs = task_input(self, check_finite(img, "image")[None])[0]
 

@@ -79,12 +79,13 @@ class Comparison:
 
     table: pd.DataFrame
     models: dict[int, dict[str, Any]] = field(default_factory=dict)
-    X_train: np.ndarray | None = None
-    X_test: np.ndarray | None = None
-    test_index: np.ndarray | None = None
+    # The arrays stay out of the repr: printed, a result was hundreds of lines of data.
+    X_train: np.ndarray | None = field(default=None, repr=False)
+    X_test: np.ndarray | None = field(default=None, repr=False)
+    test_index: np.ndarray | None = field(default=None, repr=False)
     units: str = "data"
     note: str | None = None
-    y_test: np.ndarray | None = None
+    y_test: np.ndarray | None = field(default=None, repr=False)
 
     def verdict(self) -> str:
         """One or two sentences on who wins: at which code sizes the autoencoder's held-out error
@@ -368,6 +369,12 @@ def compare(
     else:
         X = validate_finite_2d(np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy(), "X", names)
     n_values = int(np.prod(X.shape[1:]))
+    if n_values < 2:  # said here: the default code sizes' check would name sizes nobody gave
+        what = "value per sample" if conv else "feature"
+        raise InvalidInputError(
+            f"X has 1 {what} (shape {X.shape}); compare needs at least 2, since a code must be narrower "
+            "than the data it compresses"
+        )
     own = _conv_code_size(estimator, X.shape[1:]) if conv else None
     spatial = conv and code_sizes is None and own is None
     if code_sizes is None:

@@ -268,10 +268,15 @@ class GridPart(InputPart):
         if data.ndim == len(est.input_shape_) and est.input_shape_[0] == 1:
             data = data[:, None]
         if tuple(data.shape[1:]) != est.input_shape_:
+            # apply_image tiles images only: series and clips of another length have no such way.
+            hint = (
+                "use apply_image for images of another size"
+                if len(est.input_shape_) == 3
+                else "crop, pad or resample the samples to that shape first"
+            )
             raise InvalidInputError(
                 f"X has samples of shape {tuple(data.shape[1:])}; this model was fitted on "
-                f"{est.input_shape_} "
-                "(use apply_image for images of another size)"
+                f"{est.input_shape_} ({hint})"
             )
         return check_finite(data, "X")
 
