@@ -379,6 +379,20 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     typer.echo(f"{PROG}: warning: {' '.join(str(message).split())}", err=True)
 
 
+#: :data:`hourglass.train.checkpoint.CHECKPOINT_FILE`, named here as that module imports torch.
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+def _resume_hint(kwargs: dict[str, Any]) -> str:
+    """What an interrupted ``fit`` can do next. A run stopped before its first checkpoint (in its
+    first epoch, or still reading its data) has nothing for --resume, which then failed with 'no
+    checkpoint to resume from'."""
+    out = kwargs.get("output") or kwargs.get("out")
+    if out is not None and not (Path(f"{out}.checkpoint") / CHECKPOINT_FILE).is_file():
+        return "; it stopped before its first checkpoint, so there is nothing to --resume: run it again"
+    return "; a run with a checkpoint can go on with --resume"
+
+
 def handle_errors(func: Callable) -> Callable:
     """Turn every error a command raises into a one-line message and exit code 2."""
 
@@ -401,7 +415,7 @@ def handle_errors(func: Callable) -> Callable:
             terminated = isinstance(exc, Terminated)
             what = "terminated (SIGTERM)" if terminated else "interrupted"
             # Only a command that trains keeps a checkpoint to resume from (score, encode do not).
-            hint = "; a run with a checkpoint can go on with --resume" if "resume" in options else ""
+            hint = _resume_hint(kwargs) if "resume" in options else ""
             typer.echo(f"{PROG}: {what}{hint}", err=True)
             # The shell's codes for a death by SIGTERM and by SIGINT.
             raise typer.Exit(code=128 + (15 if terminated else 2)) from None

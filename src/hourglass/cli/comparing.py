@@ -50,6 +50,20 @@ def _time_per_model(text: str, n_models: int) -> float:
     return budget / n_models
 
 
+def _threads(text: str) -> int | str:
+    """``--threads`` as the estimators take it, refused in their words before torch loads
+    (compare had no --threads: under 'auto' its figures followed the machine's load)."""
+    from hourglass.runtime.threads import resolve_threads  # free of torch
+
+    if text == "auto":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        raise InvalidInputError(f"--threads {text!r}: expected an integer or 'auto'") from None
+    return resolve_threads(count)[0]  # threads=0 is said as --threads 0 by the error handler
+
+
 def _print_comparison(result, quiet: bool) -> None:
     """The comparison's table, its units and any note about them."""
     from hourglass.uses.comparison import UNITS_TEXT
@@ -97,6 +111,14 @@ def compare(
             metavar="DURATION",
         ),
     ] = None,
+    threads: Annotated[
+        str,
+        typer.Option(
+            help="CPU threads of each autoencoder: auto (the CPUs this process may use that are not "
+            "busy; 1 for small steps) or a number, for the same figures run to run.",
+            metavar="INT|auto",
+        ),
+    ] = "auto",
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
@@ -116,6 +138,11 @@ def compare(
     # The options are checked before the imports below, which load torch: seconds on a loaded machine.
     sizes = DEFAULT_CODE_SIZES if code_sizes is None else parse_ints(code_sizes, "--code-sizes")
     max_time = None if time_budget is None else _time_per_model(time_budget, len(sizes))
+    params: dict[str, Any] = {
+        "random_state": seed,
+        "verbose": 0 if quiet else 1,
+        "threads": _threads(threads),
+    }
     if channels is not None and arch is not CompareArch.conv:
         raise InvalidInputError("--channels sets the conv encoder's blocks; it needs --arch conv")
     if output is not None:
@@ -126,7 +153,6 @@ def compare(
     from hourglass.data.loading import Dataset
     from hourglass.uses.comparison import compare as run_compare
 
-    params: dict[str, Any] = {"random_state": seed, "verbose": 0 if quiet else 1}
     if epochs is not None:
         params["epochs"] = epochs
     if max_time is not None:

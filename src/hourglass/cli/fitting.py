@@ -199,7 +199,7 @@ def fit_summary(estimator, resumed: bool = False) -> str:
     counted = f"{epochs} epoch" + ("" if epochs == 1 else "s")
     if history.stopped_by_callback:
         ended = f"stopped by a callback after {counted}"
-    elif history.stop_reason.startswith("ran all"):
+    elif history.stop_reason.startswith(("ran all", "ran its")):
         ended = history.stop_reason
     elif history.stop_reason:
         ended = f"stopped after {counted}: {history.stop_reason}"

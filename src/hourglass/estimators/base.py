@@ -236,7 +236,8 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         The first call fits the scaler on its ``X``, builds the module and the optimizer; later
         calls train on, with Adam's moments carried over, at the constant rate ``learning_rate_``
         (there is no known end to schedule toward) and with any input noise at its full level.
-        No validation split, early stopping or collapse restarts: that is ``fit``'s job. The
+        No validation split, early stopping, collapse restarts or time budget (a pass is never
+        cut short by ``max_time``): that is ``fit``'s job. The
         pass is the Trainer's (``Trainer.fit(incremental=True)``), kept in ``_partial_trainer``.
         A saved model holds weights, not the optimizer: after ``save`` and :func:`hourglass.load`,
         ``partial_fit`` starts Adam's moments afresh (a pickled estimator keeps them).

@@ -85,9 +85,10 @@ class AutoEncoder(BaseAutoEncoder):
         [0, 1]) adds the PCA path under ``pca_path='auto'``.
     threads : int or 'auto', default='auto'
         CPU threads for training. 'auto' counts the CPUs this process may use (its affinity
-        and cgroup quota) that other processes are not keeping busy, and takes one for steps
-        too small to share out; the number and why are in ``history_.recipe``. A number is
-        used as it is, from 1 to the CPUs available.
+        and cgroup quota) that other processes are not keeping busy, at most as many as
+        ``OMP_NUM_THREADS`` asks where it is set, and takes one for steps too small to share
+        out; the number and why are in ``history_.recipe``. A number is used as it is, from 1
+        to the CPUs available.
     batch_size : int, default=256
     learning_rate : float or 'auto', default='auto'
         Peak learning rate of AdamW (warm-up, then cosine decay). 'auto' scales 1e-2 (right
@@ -112,6 +113,9 @@ class AutoEncoder(BaseAutoEncoder):
         CPU for the same ``threads`` and ``precision``: ``threads='auto'`` follows the machine's
         load and ``precision='auto'`` times bf16 once a process (on CPUs with native bf16, for
         large steps), so pass ``threads=N`` and a precision for bit-identical reruns. A
+        ``max_time`` that ends the run (its stop reason names the budget) ends it at the step
+        its seconds reach, which moves with the machine's speed and load: there the same seed
+        gives other weights run to run; a budget that does not bind changes nothing. A
         RandomState is saved with a model as the int seed drawn from it (``seed_``).
     device : str, default='auto'
         'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.

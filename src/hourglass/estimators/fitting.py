@@ -38,7 +38,7 @@ from hourglass.runtime import distributed
 from hourglass.runtime.devices import resolve_device
 from hourglass.runtime.seeds import as_seed
 from hourglass.train import checkpoint, pretrained
-from hourglass.train.budget import parse_duration
+from hourglass.train.budget import duration_words, parse_duration
 from hourglass.train.config import TrainConfig
 from hourglass.train.tasks import task_of
 from hourglass.train.trainer import Trainer
@@ -108,7 +108,8 @@ def main_config(est: Any, n_train: int, workers: int, spent: float = 0.0) -> Tra
     config = replace(train_config(est, n_train), workers=workers)
     if config.max_time is not None and spent:
         # The run plans over what is left; its messages and recipe state the user's budget.
-        left = max(config.max_time - spent, 1e-3)
+        # A share of the budget, not 1 ms: a budget under 1 ms left pretraining a negative share.
+        left = max(config.max_time - spent, config.max_time * 1e-3)
         config = replace(config, max_time=left, pretrain_seconds=config.max_time - left)
     return config
 
@@ -465,8 +466,8 @@ def warn_if_budget_short(est: Any) -> None:
     ``max_time`` because one epoch did: a 30,000-image compare at ``--time 2`` took 106 s, unsaid."""
     if budget_shorter_than_an_epoch(est):
         warnings.warn(  # the trainer's words: 'the time budget of 2 s is shorter than one epoch (50 s)'
-            f"{est.history_.stop_reason}, {est.fit_seconds_:.3g} s in all; give a budget of at least one "
-            "epoch, fewer samples or a smaller model",
+            f"{est.history_.stop_reason}, {duration_words(est.fit_seconds_)} in all; give a budget of at "
+            "least one epoch, fewer samples or a smaller model",
             TimeBudgetWarning,
             stacklevel=4,  # past fit and its all-or-nothing wrapper: the caller's line
         )

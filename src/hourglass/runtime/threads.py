@@ -7,10 +7,11 @@ meet at a barrier after every parallel kernel, so one descheduled thread stalls 
 its share. ``threads='auto'`` therefore counts
 
 * the CPUs this process may run on: its affinity mask, bounded by a cgroup CPU quota
-  (containers, job schedulers; cgroup v2 ``cpu.max`` or a v1 CFS quota, at the hierarchy's root
-  and at the process's own cgroup), which ``os.cpu_count()`` ignores;
+  (containers, job schedulers, per-user limits; cgroup v2 ``cpu.max`` or a v1 CFS quota, at the
+  hierarchy's root, at the process's own cgroup and above it), which ``os.cpu_count()`` ignores;
 * the CPUs other processes keep busy right now: the runnable tasks the kernel counts in
   ``/proc/loadavg``, less this one;
+* ``OMP_NUM_THREADS``, where set: the user's limit for the process, never exceeded;
 * the work of a step: below :data:`PARALLEL_MIN_FLOPS` of forward matrix work, a second thread
   costs more in synchronisation than it saves (the digits network runs faster on one).
 """
@@ -21,6 +22,7 @@ import contextlib
 import math
 import numbers
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from hourglass.exceptions import InvalidInputError
@@ -67,17 +69,29 @@ def _own_cgroups(table: str | os.PathLike = "/proc/self/cgroup") -> tuple[str | 
     return v2, v1
 
 
+def _with_ancestors(path: str) -> list[str]:
+    """A cgroup's path relative to the hierarchy's root, and those of the cgroups above it.
+
+    Examples
+    --------
+    >>> _with_ancestors("/user.slice/user-1000.slice/session-3.scope")
+    ['user.slice/user-1000.slice/session-3.scope', 'user.slice/user-1000.slice', 'user.slice']
+    """
+    parts = [part for part in path.split("/") if part]
+    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+
+
 def cgroup_limits(root: str | os.PathLike = "/sys/fs/cgroup") -> list[int]:
     """The CPU quotas that bound this process: cgroup v2 ``cpu.max`` and v1 CFS quotas, at the
-    hierarchy's root and at this process's own cgroup (a container's quota sits at one or the
-    other, depending on how its cgroup namespace is mounted)."""
+    hierarchy's root, at this process's own cgroup and at every cgroup above it (a container's
+    quota sits at the root or at its own cgroup, depending on how its cgroup namespace is
+    mounted; a shared login node's per-user quota sits on ``user-UID.slice``, above the session's
+    scope, where a process's own ``cpu.max`` reads 'max')."""
     v2, v1 = _own_cgroups()
     root = Path(root)
     places = [(root / "cpu.max", None), (root / "cpu", "v1")]
-    if v2 and v2 != "/":
-        places.append((root / v2.lstrip("/") / "cpu.max", None))
-    if v1 and v1 != "/":
-        places.append((root / "cpu" / v1.lstrip("/"), "v1"))
+    places += [(root / path / "cpu.max", None) for path in _with_ancestors(v2 or "")]
+    places += [(root / "cpu" / path, "v1") for path in _with_ancestors(v1 or "")]
     limits = [cgroup_v1_cpu_limit(p) if kind == "v1" else cgroup_cpu_limit(p) for p, kind in places]
     return [limit for limit in limits if limit is not None]
 
@@ -181,7 +195,27 @@ def resolve_threads(threads: int | str, step_flops: float | None = None) -> tupl
         )
     others = busy_elsewhere()
     free = max(1, min(cpus, (os.cpu_count() or cpus) - others))
-    return free, f"auto: {cpus} CPU(s) available to this process, {others} busy with other work"
+    rule = f"auto: {cpus} CPU(s) available to this process, {others} busy with other work"
+    asked = omp_threads()
+    if asked is not None and asked < free:
+        # The user's limit for this process (a job script's, a sweep's running one per core).
+        return asked, f"{rule}, and OMP_NUM_THREADS={asked} in the environment"
+    return free, rule
+
+
+def omp_threads(environ: Mapping[str, str] = os.environ) -> int | None:
+    """The thread count ``OMP_NUM_THREADS`` asks for (its first level), or None where unset or unreadable.
+
+    Examples
+    --------
+    >>> omp_threads({"OMP_NUM_THREADS": "2,1"}), omp_threads({"OMP_NUM_THREADS": "many"}), omp_threads({})
+    (2, None, None)
+    """
+    try:
+        count = int(environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        return None
+    return count if count >= 1 else None
 
 
 @contextlib.contextmanager

@@ -78,3 +78,20 @@ def _seconds(text: str) -> float | None:
     if any(value >= limit for value, limit in zip(reversed(fields[1:]), limits, strict=False)):
         return None
     return sum(value * unit for value, unit in zip(reversed(fields), (1, 60, 3600, 86400), strict=False))
+
+
+def duration_words(seconds: float) -> str:
+    """A time trained or left, readable at any length: ``'19.5 s'``, ``'9 min 05 s'``, ``'1 h 30 min'``
+    (a 2 h budget's time left read '5.97e+03 s').
+
+    Examples
+    --------
+    >>> duration_words(0.0259), duration_words(19.53), duration_words(545), duration_words(5400)
+    ('0.0259 s', '19.5 s', '9 min 05 s', '1 h 30 min')
+    """
+    if seconds < 99.5:
+        return f"{seconds:.3g} s"
+    total = round(seconds)
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    return f"{total // 3600} h {total % 3600 // 60:02d} min"

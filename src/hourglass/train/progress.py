@@ -20,6 +20,7 @@ from typing import TextIO
 from tqdm.auto import tqdm
 
 from hourglass.runtime import distributed
+from hourglass.train.budget import duration_words
 
 
 def _value(x: float) -> str:
@@ -109,7 +110,9 @@ class Progress:
         """``', 12 s left'`` of the time budget, or '' without one."""
         if self.max_time is None or self.clock is None:
             return ""
-        return f", {max(0.0, self.max_time - self.clock()):.0f} s left"
+        left = max(0.0, self.max_time - self.clock())
+        # Whole seconds up to 99; beyond, minutes and hours ('5400 s left' under a '1.5h' budget).
+        return f", {left:.0f} s left" if left < 99.5 else f", {duration_words(left)} left"
 
     def replan(self, total_steps: int) -> None:
         """The run now ends after ``total_steps`` steps (an adaptive run settled its end)."""
@@ -148,6 +151,13 @@ class Progress:
                 self._print(line)
             else:
                 self.held_back = line
+
+    def say(self, line: str) -> None:
+        """Show a line of its own (above the bar on a terminal), where progress is shown at all."""
+        if self.terminal:
+            self.bar.write(line, file=self.stream)
+        elif self.plain:
+            print(line, file=self.stream, flush=True)  # not an epoch's line: the next one still shows
 
     def _print(self, line: str) -> None:
         self.last_line, self.held_back = time.monotonic(), None

@@ -20,6 +20,7 @@ from torch import nn
 from hourglass.exceptions import ModelFileError
 from hourglass.runtime import distributed
 from hourglass.train import checkpoint
+from hourglass.train.budget import duration_words
 from hourglass.train.config import TrainConfig
 from hourglass.train.history import History
 
@@ -103,9 +104,25 @@ class Checkpointing:
             schedule.drop_budget()
         trained = self.history.trained_seconds
         if budget is not None and trained >= budget:
-            words = self.config.budget_words()
-            return f"the time budget of {words} was spent before the resume ({trained:.3g} s trained)"
+            words, spent = self.config.budget_words(), duration_words(trained)
+            return f"the time budget of {words} was spent before the resume ({spent} trained)"
         return ""
+
+    def _resume_words(self, start: int) -> str:
+        """The line a resumed run starts with: the epoch it goes on from, the seconds the run
+        trained before, and what is left of its time budget (said before only after an epoch)."""
+        trained = self.history.trained_seconds
+        budget = self.config.max_time
+        if budget is None:
+            return f"resuming at epoch {start} from the checkpoint: {duration_words(trained)} trained before"
+        before = trained + self.config.pretrain_seconds  # the user's budget counts pretraining
+        words = (
+            f"resuming at epoch {start} from the checkpoint: {duration_words(before)} of the time budget "
+            f"of {self.config.budget_words()} trained before"
+        )
+        if trained >= budget:
+            return f"{words}; it is spent: the checkpoint's best weights are kept"
+        return f"{words}, {duration_words(budget - trained)} left"
 
     def _load_checkpoint(self):
         directory = self.checkpoint_dir

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from hourglass.runtime import distributed
+from hourglass.train.budget import duration_words
 from hourglass.train.config import TrainConfig
 from hourglass.train.history import History
 from hourglass.train.schedule import (
@@ -39,6 +40,17 @@ from hourglass.train.schedule import (
 PATIENT_STRENGTH = 0.1
 #: A time budget's steps left are estimated at the pace of the last this many epochs.
 PACE_EPOCHS = 5
+
+
+def ran_all(epochs: int) -> str:
+    """Why a run of a fixed number of epochs ended ('ran all 1 epochs' read as a typo).
+
+    Examples
+    --------
+    >>> ran_all(3), ran_all(1)
+    ('ran all 3 epochs', 'ran its 1 epoch')
+    """
+    return "ran its 1 epoch" if epochs == 1 else f"ran all {epochs} epochs"
 
 
 class StoppingRules:
@@ -85,7 +97,7 @@ class StoppingRules:
                 # Said also where the epoch cap ends the run there: the budget was not kept.
                 return (
                     f"the time budget of {config.budget_words()} is shorter than one epoch "
-                    f"({self.history.seconds[-1]:.2g} s): trained one epoch"
+                    f"({duration_words(self.history.seconds[-1])}): trained one epoch"
                 )
             if self._schedule.finished(self._step):
                 self._stops_early = self._learning_ended_plan()
@@ -116,7 +128,8 @@ class StoppingRules:
         """Why early stopping ended the run; says why the count can exceed the patience."""
         patience = self.config.patience
         if bad_epochs <= patience:
-            return f"no improvement for {bad_epochs} epochs (patience {patience})"
+            counted = f"{bad_epochs} epoch{'' if bad_epochs == 1 else 's'}"
+            return f"no improvement for {counted} (patience {patience})"
         # Under a fading noise the count starts once the noise is low, with the epochs since the
         # best included, so it can start above the patience ('199 epochs (patience 30)' read as
         # a bug in the end-of-fit line).
@@ -129,12 +142,12 @@ class StoppingRules:
         """Why an adaptive run's plan ended where it did."""
         schedule = self._schedule
         if not self._adaptive:
-            return f"ran all {self.config.epochs} epochs"
+            return ran_all(self.config.epochs)
         if getattr(schedule, "budget_bound", False):
             return f"the schedule was laid over the time budget of {self.config.budget_words()}"
         if schedule.plan >= self._cap_steps and not self.config.adaptive:
             # Epochs the user asked for, under a budget that did not bind: as a run without one.
-            return f"ran all {self.config.epochs} epochs"
+            return ran_all(self.config.epochs)
         if schedule.plan >= self._cap_steps:
             return f"reached the cap of {self.config.epochs} epochs"
         needed = getattr(self, "_gain_needed", EXTEND_GAIN)
@@ -224,9 +237,32 @@ class StoppingRules:
         budget = self.config.max_time
         # The first epoch of a run always completes, however short the budget; after a resume
         # the epochs before it count (its first epoch was trained before the interruption).
-        if budget is None or distributed.active() or not self.history.epoch:
+        if budget is None or distributed.active():
+            return False
+        if not self.history.epoch:
+            self._say_first_epoch_overruns(budget)
             return False
         return self._elapsed() >= budget
+
+    #: Whether the budget's running out inside the first epoch was said.
+    _overrun_said: bool = False
+
+    def _say_first_epoch_overruns(self, budget: float) -> None:
+        """Say, once and as it happens, that the budget ran out inside the first epoch, which goes
+        on to its end: a 10 s budget on 1.2 million rows trained 60 s, and the line that said so
+        came only then."""
+        # From the first step on: before it, the pace (and the line's estimate) is not known.
+        if self._overrun_said or self._step < 1 or getattr(self, "progress", None) is None:
+            return
+        if self._elapsed() < budget:
+            return
+        self._overrun_said = True
+        done, per_epoch = self._step, self.progress.steps_per_epoch
+        more = max(0, per_epoch - done) * self._elapsed() / max(1, done)
+        self.progress.say(
+            f"the time budget of {self.config.budget_words()} ran out within the first epoch, which "
+            f"always completes: step {done} of {per_epoch}, about {duration_words(more)} more"
+        )
 
     def _replan(self, epoch: int) -> None:
         """After an epoch of an adaptive run: stretch or fix the plan, and fit it in the time budget.

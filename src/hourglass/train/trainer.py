@@ -55,7 +55,7 @@ from hourglass.train.schedule import (
     WarmupCosine,
     warmup_steps,
 )
-from hourglass.train.stopping import PATIENT_STRENGTH, StoppingRules
+from hourglass.train.stopping import PATIENT_STRENGTH, StoppingRules, ran_all
 
 # Names this module held before its parts had modules of their own: imported from here by users.
 __all__ = [
@@ -270,6 +270,8 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             max_time=config.max_time,
             clock=self._elapsed,
         )
+        if resume:
+            self.progress.say(self._resume_words(start))
         with self._own_random_state():
             # A budget spent before the interruption trains no more: the checkpoint's best weights.
             for epoch in range(start, start if spent else config.epochs + 1):
@@ -320,7 +322,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                     self.history.stop_reason = stop
                     break
             else:
-                self.history.stop_reason = spent or f"ran all {config.epochs} epochs"
+                self.history.stop_reason = spent or ran_all(config.epochs)
         if not self.history.stop_reason:
             self.history.stop_reason = self._planned_end()
         self.history.trained_seconds = self._elapsed()
