@@ -141,6 +141,7 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         -------
         self
         """
+        began = time.perf_counter()  # a time budget counts the set-up below too
         self._check_run_params()
         self._check_params()
         check_choices(self)
@@ -169,12 +170,13 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         val = source.training_data(val_idx, self.scaler_) if len(val_idx) else None
         fitting.keep_report_samples(self, train, val)
         spent, taken = fitting.prepare_module(self, train, resume) if previous is None else (0.0, 0.0)
-        config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent)
         # PCA at the same code size, before training: a network still above its error has not
         # stopped learning where its gains look small beside the mean's loss (Trainer's floor).
         pca_error = pca_baseline.validation_error(
             self, baseline_pca(self, source, train_idx, val_idx), source, val_idx
         )
+        setup = max(0.0, time.perf_counter() - began - taken)
+        config = fitting.main_config(self, len(train_idx), fitting.loader_workers(source), spent, setup)
         floor = pca_error if self.loss_ == "mse" else None  # the monitored loss's units
         trainer = fitting.make_trainer(self, self.module_, config, fingerprint=run, linear_floor=floor)
         layerwise.record(self, trainer.history, spent)  # a resume does not pretrain again

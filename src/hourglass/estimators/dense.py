@@ -78,11 +78,14 @@ class AutoEncoder(BaseAutoEncoder):
         the default batch; the cap is in ``epochs_``), and trains until learning stops gaining,
         then decays the rate and the noise (``history_.stop_reason`` says where it ended).
     max_time : float, str or None, default=None
-        A training time budget: seconds, or a string such as ``'90s'``, ``'10min'``, ``'1.5h'``.
-        The rate decay and the noise fade are laid over it, so the run ends at it with its
-        best weights (and at ``epochs``, whichever comes first; at least one epoch). None: no
-        limit. A budget that holds less than a quarter of the planned steps (half, for data in
-        [0, 1]) adds the PCA path under ``pca_path='auto'``.
+        A time budget for ``fit``: seconds, or a string such as ``'90s'``, ``'10min'``, ``'1.5h'``.
+        It counts the set-up before training (splitting and scaling the data, PCA at the same
+        code size: ``history_.recipe['setup_seconds']``); the rate decay and the noise fade are
+        laid over what is left, so the run ends at the budget with its best weights (and at
+        ``epochs``, whichever comes first; at least one epoch). The held-out error measured
+        after training is not counted. None: no limit. A budget that holds less than a quarter
+        of the planned steps (half, for data in [0, 1]) adds the PCA path under
+        ``pca_path='auto'``.
     threads : int or 'auto', default='auto'
         CPU threads for training. 'auto' counts the CPUs this process may use (its affinity
         and cgroup quota) that other processes are not keeping busy, at most as many as

@@ -1,12 +1,11 @@
 """The steps of a training run, shared by every estimator's ``fit`` and ``partial_fit``.
 
 :meth:`~hourglass.estimators.base.BaseAutoEncoder.fit` reads as the recipe and calls these in
-order: seed and fingerprint the run (:func:`start_run`), split off validation items
-(:func:`split`), build the module from the seed alone (:func:`build_module`) or continue a warm
-start (:func:`warm_state`, :func:`continue_from`), prepare it (:func:`prepare_module`: pretrained
-parts, layer-wise pretraining), resolve ``epochs`` and ``learning_rate`` into a
-:class:`~hourglass.train.config.TrainConfig` (:func:`train_config`) and train with the one Trainer
-factory (:func:`make_trainer`); afterwards judge the fit on the validation items
+order: seed and fingerprint the run (:func:`start_run`), split off validation items (:func:`split`),
+build the module from the seed alone (:func:`build_module`) or continue a warm start
+(:func:`warm_state`, :func:`continue_from`), prepare it (:func:`prepare_module`), resolve the
+:class:`~hourglass.train.config.TrainConfig` (:func:`train_config`, :func:`main_config`) and train
+with the one Trainer factory (:func:`make_trainer`); then judge the fit on the validation items
 (:func:`validation_mse`). ``partial_fit`` starts with :func:`start_partial` and trains on with
 :func:`incremental_trainer`. Each step takes the estimator and reads or sets its attributes.
 """
@@ -102,23 +101,24 @@ def train_config(est: Any, n_train: int) -> TrainConfig:
     )
 
 
-def main_config(est: Any, n_train: int, workers: int, spent: float = 0.0) -> TrainConfig:
+def main_config(est: Any, n_train: int, workers: int, spent: float = 0.0, setup: float = 0.0) -> TrainConfig:
     """:func:`train_config` for the run itself, with ``workers``; a time budget less the ``spent``
-    seconds of layer-wise pretraining (:data:`~hourglass.train.pretrained.PRETRAIN_SHARE` of it)."""
+    seconds of layer-wise pretraining (:data:`~hourglass.train.pretrained.PRETRAIN_SHARE` of it)
+    and the ``setup`` seconds the fit took before (reading, splitting, scaling, PCA)."""
     config = replace(train_config(est, n_train), workers=workers)
-    if config.max_time is not None and spent:
+    if config.max_time is not None and (spent or setup):
         # The run plans over what is left; its messages and recipe state the user's budget.
         # A share of the budget, not 1 ms: a budget under 1 ms left pretraining a negative share.
-        left = max(config.max_time - spent, config.max_time * 1e-3)
-        config = replace(config, max_time=left, pretrain_seconds=config.max_time - left)
+        left = max(config.max_time - spent - setup, config.max_time * 1e-3)
+        spent = min(spent, config.max_time - left)  # set-up and pretraining's shares, in order
+        setup = config.max_time - left - spent
+        config = replace(config, max_time=left, pretrain_seconds=spent, setup_seconds=setup)
     return config
 
 
 def loader_workers(source: TrainingSource) -> int:
     """DataLoader workers: where reading is the bottleneck (photos to decode), all but one core."""
-    if not source.slow_reads:
-        return 0
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+    return max(0, min(4, (os.cpu_count() or 1) - 1)) if source.slow_reads else 0
 
 
 # -- the run's identity and its data ---------------------------------------------------------

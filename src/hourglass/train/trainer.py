@@ -242,6 +242,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
             schedule="progressive cosine" if self._adaptive else "warmup-cosine",
             max_time=config.time_budget,  # the user's, pretraining's share included
             pretrain_seconds=config.pretrain_seconds,
+            setup_seconds=round(config.setup_seconds, 4),
             free_work=self.free_work(),
         )
         # Epoch 0's weights are the fallback of a collapse in the very first epoch.
@@ -255,6 +256,7 @@ class Trainer(EpochSteps, Evaluation, StoppingRules, CollapseRecovery, Checkpoin
                 threads_rule=threads_rule,
                 max_time=config.time_budget,
                 pretrain_seconds=config.pretrain_seconds,
+                setup_seconds=round(config.setup_seconds, 4),
             )
             spent = self._resumed_budget()
         self._clock = time.perf_counter()
