@@ -112,9 +112,11 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
         Seed of the calibration split and of the autoencoder (one given as ``estimator=`` keeps
         a seed of its own); None draws one, kept in ``seed_``.
     score_kind : {'combined', 'reconstruction'}, default='combined'
-        Keyword-only. 'combined': the reconstruction error plus half the code's squared Mahalanobis distance
-        from the codes the autoencoder trained on (Ledoit-Wolf covariance), each divided by its
-        median over the calibration rows (PCA monitoring's Q and T^2 statistics, together).
+        Keyword-only. 'combined': the reconstruction error plus half the code's squared
+        Mahalanobis distance from the nearest cluster of the codes the autoencoder trained on
+        (one cloud: Ledoit-Wolf covariance; several: a Gaussian mixture sharing one covariance,
+        as many components as the BIC asks for), each divided by its median over the
+        calibration rows (PCA monitoring's Q and T^2 statistics, together).
         'reconstruction': the reconstruction MSE alone, in the autoencoder's units (the score of
         detectors saved before 'combined' existed).
     code_size : int or None, default=None
@@ -129,7 +131,9 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
         as the detector's scores were measured; from PCA's solution its errors are PCA's for a
         while) and ``verbose=0``:
         ``AnomalyDetector(code_size=4, epochs=5)``. Refused with ``estimator``, which carries
-        its own settings.
+        its own settings. A ``max_time`` bounds the autoencoder's fit; the calibration after
+        it (scoring the rows given, fitting the code distance: about 0.4 s for 6,000 images on
+        one core) is not counted.
 
     Attributes
     ----------
