@@ -12,5 +12,6 @@ from hourglass.cli import analysis, compression, export, generate, images  # noq
 
 # isort: on
 from hourglass.cli.app import app, main
+from hourglass.cli.entry import run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
