@@ -12,7 +12,7 @@ from hourglass.estimators.params import PARAMS
 from hourglass.exceptions import ExportError, InvalidInputError
 from hourglass.registry import TASK_HELP, TASKS
 from hourglass.train.tasks import TASK_CLASSES, Task, task_for, task_of
-from hourglass.uses.restoration import CLASSICAL, baselines
+from hourglass.uses.restoration import CLASSICAL, MASKED, baselines
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hourglass"
 #: The modules allowed to know the tasks by name: their declaration and their classes.
@@ -126,7 +126,7 @@ RESTORATIONS = [name for name in TASKS if task_for(name).restoration]
 def test_every_task_has_its_help_line_and_baselines_the_restoration_module_knows(name):
     task = task_for(name)
     assert task.help == TASK_HELP[name]
-    assert task.baselines and set(task.baselines) <= set(CLASSICAL)
+    assert task.baselines and set(task.baselines) <= set(CLASSICAL) | set(MASKED)
     assert task.convs_per_block == (2 if task.restoration else 1)
 
 
@@ -137,12 +137,14 @@ def test_every_task_has_its_help_line_and_baselines_the_restoration_module_knows
         ("denoise", ["non-local means", "total variation"]),
         ("colorize", ["grayscale input"]),
         ("super_resolve", ["bicubic"]),
-        ("inpaint", ["input"]),
+        ("inpaint", ["input", "biharmonic inpainting"]),
     ],
 )
 def test_baselines_of_each_task(name, expected):
     corrupted = np.random.default_rng(0).random((3, 12, 12)).astype(np.float32)
-    out = baselines(name, corrupted, sigma=0.1)
+    holes = np.zeros((12, 12), bool)
+    holes[4:8, 3:9] = True
+    out = baselines(name, corrupted, sigma=0.1, mask=holes)
     assert list(out) == expected and all(v.shape == corrupted.shape for v in out.values())
 
 

@@ -178,8 +178,8 @@ def cluster(
         # The metrics are the result, not chatter: printed under --quiet too, as compare's table.
         _print_table(result.metrics)
         echo(f"PCA codes and raw data: {SCALING_TEXT.get(result.scaling, result.scaling)}")
-    for text in result.fallbacks.values():  # why a row's manifold reads 'none' under a spectral pipeline
-        echo(f"note: {text}", quiet)
+    for name, text in result.fallbacks.items():  # why a row's manifold reads 'none' under a spectral pipeline
+        echo(f"note: {name}: {text}", quiet)
     if output is not None:
         table = pd.DataFrame({"cluster": result.assignments})
         if truth is not None:

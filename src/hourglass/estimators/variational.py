@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from hourglass.data.memory import check_fits_in_memory
 from hourglass.estimators.base import BaseAutoEncoder, as_seed
 from hourglass.estimators.constraints import parameter_constraints
+from hourglass.estimators.input_space import in_input_space
 from hourglass.estimators.inputs import ARCHES, InputPart, arch_input, choose_arch, input_part
 from hourglass.estimators.params import store_parameters
 from hourglass.estimators.persistence import register_estimator
@@ -253,7 +254,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         -------
         ndarray of shape (n, *input_shape_)
             In the data's units: the decoder's mean (for the Bernoulli likelihood the pixel
-            probabilities, which is what VAE papers show).
+            probabilities, which is what VAE papers show). After ``set_output(transform="pandas")``,
+            rows come as a DataFrame named by the training data's columns, as from
+            :meth:`inverse_transform`.
 
         Examples
         --------
@@ -273,7 +276,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         for batch in self.iter_samples(n, random_state):
             out[start : start + len(batch)] = batch
             start += len(batch)
-        return out
+        # Rows come as inverse_transform gives them: a DataFrame named by the input's columns
+        # after set_output(transform="pandas"), not a bare array.
+        return in_input_space(self, out, None)
 
     def iter_samples(self, n: int, random_state: Any = None) -> Iterator[np.ndarray]:
         """:meth:`sample`'s ``n`` samples, :data:`SAMPLE_BATCH` at a time (the same values).

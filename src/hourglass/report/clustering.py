@@ -53,7 +53,7 @@ def cluster_report_section(report, result: ClusterResult) -> None:
     asked = "spectral" if result.fallbacks else result.manifold
     step = f" after a {asked} embedding" if asked else ""
     pipeline = f"{result.method}{step}, {result.n_clusters} clusters"
-    dropped = "".join(f" {text}." for text in result.fallbacks.values())
+    dropped = "".join(f" {name}: {text}." for name, text in result.fallbacks.items())
     if result.metrics is not None:
         best = _best_nmi(result.metrics)
         report.add_table(

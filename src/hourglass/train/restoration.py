@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import convolve
+from scipy.ndimage import convolve, median_filter
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, inpaint_biharmonic
 from sklearn.utils.validation import check_is_fitted
 
 from hourglass.exceptions import InvalidInputError
@@ -131,16 +131,72 @@ def tv_chambolle(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
     return _channels_first(out)
 
 
+def _as_batch(image: Any, name: str) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """``image`` as a ``(n, c, h, w)`` tensor, and the leading shape to give the result back in."""
+    arr = np.asarray(image, np.float32)
+    if arr.ndim not in (2, 3, 4):
+        raise InvalidInputError(
+            f"{name} has shape {arr.shape}; expected an image (h, w) or (c, h, w), or a batch (n, c, h, w)"
+        )
+    # A batch taken as one image lost its channels: (1, 3, h, w) came back (1, 1, h/2, w/2).
+    batch = torch.from_numpy(arr.reshape((1,) * (4 - arr.ndim) + arr.shape))
+    return batch, arr.shape[:-2]
+
+
+def median3(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """A 3 x 3 median filter over each channel of a ``(c, h, w)`` image (``sigma`` is not read).
+
+    The classical answer to salt-and-pepper noise, which the smoothing denoisers spread instead.
+
+    Examples
+    --------
+    >>> speck = np.zeros((1, 5, 5)); speck[0, 2, 2] = 1.0
+    >>> float(median3(speck).max())
+    0.0
+    """
+    return median_filter(np.asarray(noisy, np.float32), size=(1, 3, 3), mode="reflect")
+
+
+def biharmonic(corrupted: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The pixels of a ``(c, h, w)`` image under ``mask`` ``(h, w)`` (True: a hole) filled by
+    biharmonic inpainting (:func:`skimage.restoration.inpaint_biharmonic`), the others kept.
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.linspace(0, 1, 8), (1, 8, 1))
+    >>> holes = np.zeros((8, 8), bool); holes[3:5, 3:5] = True
+    >>> bool(np.abs(biharmonic(np.where(holes, 0.0, ramp), holes) - ramp).max() < 1e-6)
+    True
+    """
+    img, holes = np.asarray(corrupted, np.float64), np.asarray(mask, bool)
+    if holes.shape != img.shape[1:]:
+        raise InvalidInputError(f"mask has shape {holes.shape}; expected the image's (h, w), {img.shape[1:]}")
+    if not holes.any():
+        return img.astype(np.float32)
+    return _channels_first(inpaint_biharmonic(img.transpose(1, 2, 0), holes, channel_axis=-1))
+
+
 def bicubic_upscale(low: np.ndarray, factor: int, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Bicubic upsampling of a ``(c, h, w)`` image by ``factor`` (or to ``size``)."""
-    t = torch.from_numpy(np.asarray(low, np.float32))[None]
+    """Bicubic upsampling of an image ``(h, w)`` or ``(c, h, w)``, or a batch ``(n, c, h, w)``, by
+    ``factor`` (or to ``size``); the result has the same axes."""
+    t, lead = _as_batch(low, "image")
     size = size or tuple(s * factor for s in t.shape[2:])
-    return upsample(t, size)[0].numpy()
+    out = upsample(t, size).numpy()
+    return out.reshape(*lead, *out.shape[2:])
 
 
 def make_low_resolution(image: np.ndarray, factor: int) -> np.ndarray:
-    """The low-resolution version of ``image`` used for training and evaluation alike."""
-    return downsample(torch.from_numpy(np.asarray(image, np.float32))[None], factor)[0].numpy()
+    """The low-resolution version of ``image`` used for training and evaluation alike: an image
+    ``(h, w)`` or ``(c, h, w)``, or a batch ``(n, c, h, w)``, shrunk ``factor`` times on each side.
+
+    Examples
+    --------
+    >>> make_low_resolution(np.zeros((2, 3, 16, 12)), 2).shape
+    (2, 3, 8, 6)
+    """
+    t, lead = _as_batch(image, "image")
+    out = downsample(t, factor).numpy()
+    return out.reshape(*lead, *out.shape[2:])
 
 
 def grayscale(image: np.ndarray) -> np.ndarray:
@@ -154,29 +210,46 @@ def _as_given(corrupted: np.ndarray, sigma: float | None = None) -> np.ndarray:
 
 #: The classical methods by the names the tasks give them: ``(corrupted, sigma) -> restored``.
 #: A super-resolver's input is already the bicubic upsampling and a colorizer's the gray image,
-#: so for them (and for inpainting, which has no classical method here) the input is the answer.
+#: so for them the input is the answer.
 CLASSICAL = {
     "non-local means": nl_means,
     "total variation": tv_chambolle,
+    "median filter": median3,
     "bicubic": _as_given,
     "grayscale input": _as_given,
     "input": _as_given,
 }
 
+#: The classical methods that also need to know where the holes are: ``(corrupted, mask) -> restored``.
+MASKED = {"biharmonic inpainting": biharmonic}
 
-def baselines(task: str, corrupted: np.ndarray, sigma: float | None = None) -> dict[str, np.ndarray]:
+
+def baselines(
+    task: Any, corrupted: np.ndarray, sigma: float | None = None, mask: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The classical answers to ``task`` for the corrupted input ``(c, h, w)``, by name.
 
-    'denoise': non-local means and TV; 'super_resolve': bicubic (``corrupted`` is the image
-    already upsampled bicubically, so it *is* the baseline); 'colorize': the gray input;
-    'inpaint' and 'reconstruct': the input itself.
+    'denoise': non-local means and TV, and a 3 x 3 median for salt-and-pepper noise (``task``
+    given as the estimator's task object, :func:`hourglass.train.tasks.task_of`); 'super_resolve':
+    bicubic (``corrupted`` is the image already upsampled bicubically, so it *is* the baseline);
+    'colorize': the gray input; 'inpaint': the input itself and biharmonic inpainting of the
+    holes ``mask`` ``(h, w)``; 'reconstruct': the input itself.
 
     Examples
     --------
     >>> sorted(baselines("denoise", np.random.default_rng(0).random((1, 16, 16)), sigma=0.1))
     ['non-local means', 'total variation']
     """
-    return {name: CLASSICAL[name](corrupted, sigma) for name in task_for(task).baselines}
+    names = (task_for(task) if isinstance(task, str) else task).baselines
+    out = {}
+    for name in names:
+        if name not in MASKED:
+            out[name] = CLASSICAL[name](corrupted, sigma)
+        elif mask is None:
+            raise InvalidInputError(f"the {name!r} baseline needs mask, the (h, w) holes to fill; got None")
+        else:
+            out[name] = MASKED[name](corrupted, mask)
+    return out
 
 
 def task_panels(estimator: Any, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
@@ -212,7 +285,11 @@ def task_panels(estimator: Any, X: Any, seed: int = 0) -> dict[str, np.ndarray]:
     # The classical answers are 2-D image filters: series (c, L), and video, are set against their
     # corrupted input alone (non-local means on a series failed: "axes don't match array").
     images = inputs.ndim == 4
-    per_image = [baselines(task.name, img, sigma) if images else {} for img in inputs]
+    masks = task.baseline_mask(truth.shape, seed) if images else None  # the holes the network saw
+    per_image = [
+        baselines(task, img, sigma, None if masks is None else masks[i]) if images else {}
+        for i, img in enumerate(inputs)
+    ]
     panels = {"input": inputs}
     for name in per_image[0]:
         panels[name] = np.stack([b[name] for b in per_image])
@@ -276,9 +353,9 @@ def task_summary(estimator: Any, X: Any, data_role: str = "training") -> dict[st
     Returns
     -------
     dict
-        ``autoencoder PSNR``, the strongest classical baseline's PSNR (non-local means or
-        TV, bicubic, the gray image or the input itself), the gain in dB, and both SSIMs,
-        labels naming the data.
+        ``autoencoder PSNR``, the strongest classical baseline's PSNR (non-local means, TV
+        or, for salt-and-pepper noise, the 3 x 3 median; bicubic; the gray image; biharmonic
+        inpainting), the gain in dB, and both SSIMs, labels naming the data.
 
     Examples
     --------
@@ -293,7 +370,8 @@ def task_summary(estimator: Any, X: Any, data_role: str = "training") -> dict[st
     shown, _, rows = task_scores(estimator, X)
     psnr = {row["method"]: row["PSNR (dB)"] for row in rows}
     ssim = {row["method"]: row["SSIM"] for row in rows}
-    # The strongest classical baseline on these images (non-local means or TV for denoising).
+    # The strongest classical baseline on these images (non-local means, TV or the median for
+    # denoising; biharmonic inpainting, not the holed input, for inpainting).
     classical = [m for m in psnr if m not in ("input", "autoencoder")] or ["input"]
     baseline = max(classical, key=psnr.get)
     return {

@@ -381,9 +381,9 @@ def cluster(
                     direct = _fit_predict(Z, "kmeans", n_clusters, random_state)
                 direct_cut = normalized_cut(graph, direct)  # the cut of the clusters kept
                 fallbacks[name] = (
-                    f"{name}: clustered without the spectral step, whose k-means clusters cut the "
-                    f"neighbour graph more (normalized cut {spectral_cut:.3g}) than k-means on the {name} "
-                    f"themselves ({direct_cut:.3g})"
+                    # The reason alone: the key names the representation (printed, "name: reason").
+                    "clustered without the spectral step, whose k-means clusters cut the neighbour graph "
+                    f"more (normalized cut {spectral_cut:.3g}) than k-means without it ({direct_cut:.3g})"
                 )
                 found = direct if method == "kmeans" else _fit_predict(Z, method, n_clusters, random_state)
                 return Z, found, None

@@ -106,7 +106,9 @@ def read_header(data: Any) -> Header:
         If ``data`` is not bytes-like (a path, say).
     """
     data = file_bytes(data)
-    if not data or data[:4] != MAGIC[: len(data[:4])]:
+    if not data:
+        raise DataFileError("the file is empty (0 bytes); expected an hourglass compressed file")
+    if data[:4] != MAGIC[: len(data[:4])]:
         raise DataFileError(
             "not an hourglass compressed file (it does not start with the 'HGVQ' magic bytes)"
         )

@@ -5,11 +5,14 @@ baselines and a fitted model's task panels, scores and summary live in
 
 from hourglass.train.restoration import (
     CLASSICAL,
+    MASKED,
     baselines,
     bicubic_upscale,
+    biharmonic,
     estimate_sigma,
     grayscale,
     make_low_resolution,
+    median3,
     nl_means,
     psnr,
     quality,
@@ -22,11 +25,14 @@ from hourglass.train.restoration import (
 
 __all__ = [
     "CLASSICAL",
+    "MASKED",
     "baselines",
     "bicubic_upscale",
+    "biharmonic",
     "estimate_sigma",
     "grayscale",
     "make_low_resolution",
+    "median3",
     "nl_means",
     "psnr",
     "quality",
