@@ -284,10 +284,11 @@ class RowsPart(InputPart):
         if code_size >= n_features and not self.overcomplete_allowed(est):
             if n_features == 1:
                 # "lower code_size" sent users after a size below 1 that does not exist.
+                # scikit-learn's check_fit2d_1feature matches "1 feature(s)" / "n_features=1".
                 raise InvalidInputError(
-                    f"X has 1 feature: a one-feature input cannot be compressed (a code must be narrower "
-                    f"than the input, and code_size={code_size} is not); expected 2 or more features, or a "
-                    "sparse code with a sparsity regularizer (l1_penalty, kl_penalty or topk)"
+                    f"X has 1 feature(s) (n_features=1): a one-feature input cannot be compressed (a code "
+                    f"must be narrower than the input, and code_size={code_size} is not); expected 2 or more "
+                    "features, or a sparse code with a sparsity regularizer (l1_penalty, kl_penalty or topk)"
                 )
             raise InvalidInputError(
                 f"code_size={code_size} must be smaller than the input's {n_features} feature(s) "
