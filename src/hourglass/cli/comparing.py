@@ -234,10 +234,19 @@ def demo(
             help="Training time for the whole demo, shared by the code sizes: seconds, or '30s', '2min'.",
         ),
     ] = DEMO_TIME,
+    threads: Annotated[
+        str,
+        typer.Option(
+            help="CPU threads of each autoencoder: auto (the CPUs this process may use that are not "
+            "busy; 1 for small steps) or a number, for the same figures run to run.",
+            metavar="INT|auto",
+        ),
+    ] = "auto",
     force: Force = False,
     quiet: Quiet = False,
 ):
     """Train on the built-in digits, compare with PCA, print the table and write the report."""
+    threads_asked = _threads(threads)  # refused before anything is written or torch loads
     out = output if output is not None or out is None else out
     if out is None:
         folder = _fresh_folder(Path("hourglass-demo"))  # never touch an earlier demo's folder
@@ -252,7 +261,12 @@ def demo(
     dataset = load_input("digits")
     echo(f"digits: {dataset.X.shape[0]} images of 8x8 pixels in [0, 1]; comparing code sizes {sizes}", quiet)
     echo(f"training time: at most {max_time * len(sizes):g} s in all, {max_time:.3g} s per code size", quiet)
-    params: dict[str, Any] = {"random_state": 0, "verbose": 0 if quiet else 1, "max_time": max_time}
+    params: dict[str, Any] = {
+        "random_state": 0,
+        "verbose": 0 if quiet else 1,
+        "max_time": max_time,
+        "threads": threads_asked,
+    }
     if epochs is not None:
         params["epochs"] = epochs
     with flags_in_errors():

@@ -46,6 +46,7 @@ from hourglass.estimators.inputs import (  # the two functions lived here before
 from hourglass.estimators.pca_baseline import baseline_pca
 from hourglass.estimators.predicting import (
     PREDICT_BATCH,  # noqa: F401  (offered here too, where callers have always found it)
+    batch_threads,
     check_out,
     code_array,
     device_of,
@@ -56,7 +57,7 @@ from hourglass.estimators.predicting import (
 )
 from hourglass.exceptions import InvalidInputError
 from hourglass.runtime.seeds import as_seed  # noqa: F401  (offered here too)
-from hourglass.runtime.threads import resolve_threads
+from hourglass.runtime.threads import resolve_threads, thread_limit
 from hourglass.train.budget import parse_duration
 from hourglass.train.losses import output_activation
 
@@ -479,7 +480,10 @@ class BaseAutoEncoder(HandingOver, ClassNamePrefixFeaturesOutMixin, TransformerM
         rows = len(data)
         self.module_.eval()
         tensor = torch.from_numpy(pad_rows(self.scaler_.transform(data))).to(device_of(self))
-        outputs = {k: v[:rows].float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()}
+        with thread_limit(batch_threads(self, self.module_.layer_outputs, data, True)):
+            outputs = {
+                k: v[:rows].float().cpu().numpy() for k, v in self.module_.layer_outputs(tensor).items()
+            }
         # The module's reconstruction is in scaled units (z-scores, say): back to the data's.
         recon = self.scaler_.inverse_transform(outputs["reconstruction"])
         outputs["reconstruction"] = recon.astype(output_dtype(X), copy=False)

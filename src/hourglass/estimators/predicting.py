@@ -3,11 +3,15 @@
 Every method of a fitted estimator that reads data (``transform``, ``reconstruct``,
 ``reconstruction_error``, sampling, the reports, the bottleneck parts' statistics) goes through
 :func:`run_batches`, so that only one batch at a time exists in the network's scaled units and a
-memory map larger than RAM is read, and written, a batch at a time.
+memory map larger than RAM is read, and written, a batch at a time, and so that every one runs on
+the estimator's ``threads`` (:func:`call_threads`), as training does, the caller's setting given
+back after: under torch's default of one thread per core, a prediction on a machine whose other
+processes kept the cores busy ran many times slower than on one thread.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +22,14 @@ import torch
 from hourglass.data.memory import dense_rows
 from hourglass.data.sources import release_pages, row_blocks
 from hourglass.exceptions import InvalidInputError
+from hourglass.runtime.threads import call_threads, thread_limit
+from hourglass.train.precision import forward_flops
 
 #: Rows the network sees at once when predicting.
 PREDICT_BATCH = 4096
+
+#: Forward FLOPs of one row, by module and by the function run on it (see :func:`_row_flops`).
+_ROW_FLOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: Every batch the network sees holds a multiple of this many rows (short ones are padded with
 #: copies of their last row). The CPU's matrix kernels sum in another order for a tail of rows
@@ -57,7 +66,45 @@ def reconstruction(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Te
     return lambda batch: module(batch)["reconstruction"]
 
 
-@torch.no_grad()
+class _Call(torch.nn.Module):
+    """``fn`` as a module holding ``module``, so that :func:`forward_flops` hooks its layers."""
+
+    def __init__(self, module: torch.nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.module, self.fn = module, fn
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.fn(batch)
+
+
+def _row_flops(est: Any, fn: Callable[[torch.Tensor], torch.Tensor], row: torch.Tensor) -> float | None:
+    """Forward FLOPs of ``fn`` on one row, counted once per module, function and row shape.
+
+    A method is new at every access and :func:`reconstruction` makes a new function at every
+    call: the function's code names it (a lambda over another module does the same work).
+    """
+    kind = getattr(fn, "__func__", None) or getattr(fn, "__code__", None) or type(fn)
+    key = (kind, tuple(row.shape[1:]), row.dtype)
+    known = _ROW_FLOPS.setdefault(est.module_, {})
+    if key not in known:
+        with torch.random.fork_rng(devices=[]):  # whatever fn draws, the caller's stream stays
+            known[key] = forward_flops(_Call(est.module_, fn).eval(), row)
+    return known[key]
+
+
+def batch_threads(est: Any, fn: Callable[[torch.Tensor], torch.Tensor], data: Any, scale: bool) -> int:
+    """The threads ``est`` predicts ``data`` on, a batch at a time (:func:`call_threads`)."""
+    threads = getattr(est, "threads", "auto")
+    if threads != "auto" or not len(data) or device_of(est).type != "cpu":
+        # On an accelerator the CPU threads carry no matrix work: no forward pass to count it.
+        return call_threads(threads, None)
+    first = np.ascontiguousarray(data[:1], dtype=np.float32)
+    first = est.scaler_.transform(first) if scale else first
+    per_row = _row_flops(est, fn, torch.from_numpy(np.array(first)).to(device_of(est)))
+    rows = min(len(data), PREDICT_BATCH) + (-min(len(data), PREDICT_BATCH) % ROW_MULTIPLE)
+    return call_threads(threads, None if per_row is None else per_row * rows)
+
+
 def run_batches(
     est: Any,
     fn: Callable[[torch.Tensor], torch.Tensor],
@@ -82,6 +129,11 @@ def run_batches(
     >>> codes = run_batches(ae, ae.module_.encode, X, scale=True)  # doctest: +SKIP
     """
     est.module_.eval()
+    with torch.no_grad(), thread_limit(batch_threads(est, fn, data, scale)):
+        return _run_batches(est, fn, data, scale, unscale, post, out)
+
+
+def _run_batches(est, fn, data, scale, unscale, post, out) -> np.ndarray:
     device = device_of(est)
     parts = []
     for i, batch in row_blocks(data, PREDICT_BATCH):
@@ -154,6 +206,7 @@ def code_array(X: Any) -> np.ndarray:
 
 __all__ = [
     "PREDICT_BATCH",
+    "batch_threads",
     "check_out",
     "code_array",
     "device_of",

@@ -14,6 +14,10 @@ its share. ``threads='auto'`` therefore counts
 * ``OMP_NUM_THREADS``, where set: the user's limit for the process, never exceeded;
 * the work of a step: below :data:`PARALLEL_MIN_FLOPS` of forward matrix work, a second thread
   costs more in synchronisation than it saves (the digits network runs faster on one).
+
+Prediction (``transform``, ``reconstruct``, the detector's scores...) follows the same rule per
+batch, through :func:`call_threads`, which keeps what it reads for :data:`SNAPSHOT_SECONDS` so
+that a call of a few rows pays no file reads.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import math
 import numbers
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +36,11 @@ from hourglass.exceptions import InvalidInputError
 PARALLEL_MIN_FLOPS = 50e6
 LOADAVG = "/proc/loadavg"
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+#: How long :func:`call_threads` trusts what it read of the machine (CPUs, load): reading it
+#: costs about 0.2 ms, as much as a prediction of a few rows.
+SNAPSHOT_SECONDS = 1.0
+#: ``(when, what)`` of the last reads of :func:`call_threads`, by what was read.
+_SEEN: dict[str, tuple[float, int]] = {}
 
 
 def cgroup_v1_cpu_limit(directory: str | os.PathLike) -> int | None:
@@ -216,6 +226,49 @@ def omp_threads(environ: Mapping[str, str] = os.environ) -> int | None:
     except ValueError:
         return None
     return count if count >= 1 else None
+
+
+def _recent(what: str, read) -> int:
+    """``read()``, or its value of less than :data:`SNAPSHOT_SECONDS` ago."""
+    now = time.monotonic()
+    seen = _SEEN.get(what)
+    if seen is None or now - seen[0] > SNAPSHOT_SECONDS:
+        seen = _SEEN[what] = (now, read())
+    return seen[1]
+
+
+def call_threads(threads: int | str, work_flops: float | None) -> int:
+    """The intra-op threads for one call outside training (a prediction): as :func:`resolve_threads`
+    decides them for a step of ``work_flops``, cheaply enough for a call of a few rows.
+
+    Below :data:`PARALLEL_MIN_FLOPS` ``'auto'`` is one thread without reading anything; above,
+    what it read of the machine is kept for :data:`SNAPSHOT_SECONDS`. A number above the CPUs
+    available (a model saved on a larger machine) is capped at them rather than refused: the
+    number was checked when the model was fitted, and a prediction is no place to fail on it.
+
+    Parameters
+    ----------
+    threads : int or 'auto'
+        The estimator's ``threads``.
+    work_flops : float or None
+        Forward FLOPs of one batch of the call; None when unknown.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> call_threads("auto", 1e6), call_threads(1, None)
+    (1, 1)
+    """
+    if isinstance(threads, numbers.Integral) and not isinstance(threads, bool) and threads >= 1:
+        return min(int(threads), _recent("cpus", available_cpus))
+    if threads != "auto":
+        resolve_threads(threads)  # refuses it in its words
+    if work_flops is not None and work_flops < PARALLEL_MIN_FLOPS:
+        return 1
+    return _recent("auto", lambda: resolve_threads("auto")[0])
 
 
 @contextlib.contextmanager
