@@ -70,3 +70,13 @@ def run_logging_imports(cwd, argv: list[str]) -> tuple[int, list[str], set[str]]
     lines = done.stderr.splitlines()
     imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
     return done.returncode, [line for line in lines if not line.startswith("import time:")], imported
+
+
+class StopAfter:
+    """A callback that stops training at the end of epoch ``epoch`` (an interrupted run)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, estimator, epoch, logs):
+        return epoch == self.epoch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import FakeClock
+from helpers import FakeClock, StopAfter
 from hourglass import AnomalyDetector, AutoEncoder
 from hourglass.estimators import layerwise
 from hourglass.exceptions import InvalidInputError
@@ -16,14 +16,6 @@ from hourglass.train.budget import parse_duration
 from hourglass.train.schedule import ProgressiveCosine
 
 PARAMS = dict(code_size=2, hidden_layers=(16,), batch_size=16, random_state=0, device="cpu")
-
-
-class StopAfter:
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_epoch_end(self, estimator, epoch, logs):
-        return epoch == self.epoch
 
 
 @pytest.fixture

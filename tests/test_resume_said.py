@@ -15,20 +15,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
-from helpers import interrupt_once_at, run
+from helpers import StopAfter, interrupt_once_at, run
 from hourglass import AutoEncoder
 from hourglass.train import checkpoint, resume
 from hourglass.train.progress import Progress
 
 PARAMS = dict(code_size=2, hidden_layers=(16,), batch_size=64, random_state=0, device="cpu", threads=1)
-
-
-class StopAfter:
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_epoch_end(self, estimator, epoch, logs):
-        return epoch == self.epoch
 
 
 @pytest.fixture

@@ -18,6 +18,15 @@ OldOut = Annotated[Path | None, typer.Option("--out", hidden=True)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist already.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages.")]
 Key = Annotated[str | None, typer.Option("--key", help="Array name inside a .npz file.")]
+#: ``--threads`` of the commands that train several autoencoders (compare, demo).
+Threads = Annotated[
+    str,
+    typer.Option(
+        help="CPU threads of each autoencoder: auto (the CPUs this process may use that are not "
+        "busy; 1 for small steps) or a number, for the same figures run to run.",
+        metavar="INT|auto",
+    ),
+]
 #: Help of every --report: one rule, so that a PATH means the same to every command.
 REPORT_HELP = (
     "Also write an HTML report: to PATH itself when it ends in .html, else to PATH/report.html "

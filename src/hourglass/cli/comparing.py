@@ -14,7 +14,7 @@ import typer
 
 from hourglass import registry
 from hourglass.cli.app import command, echo
-from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath
+from hourglass.cli.arguments import DataArg, Drop, Force, Key, Label, OldOut, Quiet, ReportPath, Threads
 from hourglass.cli.inputs import identifiers_said, is_image_folder, load_input, report_sample
 from hourglass.cli.options import MAX_SEED, flags_in_errors, parse_ints
 from hourglass.cli.outputs import refuse_file_name_for_folder, report_file
@@ -111,14 +111,7 @@ def compare(
             metavar="DURATION",
         ),
     ] = None,
-    threads: Annotated[
-        str,
-        typer.Option(
-            help="CPU threads of each autoencoder: auto (the CPUs this process may use that are not "
-            "busy; 1 for small steps) or a number, for the same figures run to run.",
-            metavar="INT|auto",
-        ),
-    ] = "auto",
+    threads: Threads = "auto",
     seed: Annotated[int, typer.Option(help="Seeds the split and the models.", min=0, max=MAX_SEED)] = 0,
     test_size: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.2,
     key: Key = None,
@@ -234,14 +227,7 @@ def demo(
             help="Training time for the whole demo, shared by the code sizes: seconds, or '30s', '2min'.",
         ),
     ] = DEMO_TIME,
-    threads: Annotated[
-        str,
-        typer.Option(
-            help="CPU threads of each autoencoder: auto (the CPUs this process may use that are not "
-            "busy; 1 for small steps) or a number, for the same figures run to run.",
-            metavar="INT|auto",
-        ),
-    ] = "auto",
+    threads: Threads = "auto",
     force: Force = False,
     quiet: Quiet = False,
 ):
