@@ -87,11 +87,11 @@ class AutoEncoder(BaseAutoEncoder):
         of the planned steps (half, for data in [0, 1]) adds the PCA path under
         ``pca_path='auto'``.
     threads : int or 'auto', default='auto'
-        CPU threads for training. 'auto' counts the CPUs this process may use (its affinity
-        and cgroup quota) that other processes are not keeping busy, at most as many as
-        ``OMP_NUM_THREADS`` asks where it is set, and takes one for steps too small to share
-        out; the number and why are in ``history_.recipe``. A number is used as it is, from 1
-        to the CPUs available.
+        CPU threads for training and prediction. 'auto' counts the CPUs this process may use
+        (its affinity and cgroup quota) that other processes are not keeping busy, at most as
+        many as ``OMP_NUM_THREADS`` asks where it is set, and takes one for steps too small to
+        share out; the number and why are in ``history_.recipe``. A number is used as it is,
+        from 1 to the CPUs available.
     batch_size : int, default=256
     learning_rate : float or 'auto', default='auto'
         Peak learning rate of AdamW (warm-up, then cosine decay). 'auto' scales 1e-2 (right
