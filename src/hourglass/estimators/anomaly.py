@@ -19,6 +19,7 @@ report are importable from here too.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -219,7 +220,7 @@ class AnomalyDetector(DetectorScores, DetectorOutputs, OutlierMixin, Transformer
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = "auto",
-        max_time: float | str | None = None,
+        max_time: float | str | datetime.timedelta | dict | None = None,
         threads: int | str = "auto",
         batch_size: int = 256,
         learning_rate: float | str = "auto",

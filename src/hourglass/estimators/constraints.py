@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import os
 import types
@@ -31,7 +32,14 @@ from sklearn.utils._param_validation import Options, StrOptions, make_constraint
 from hourglass.estimators.params import BY_NAME, Param, params_of
 from hourglass.exceptions import InvalidInputError
 
-_SIMPLE: dict[Any, Any] = {bool: "boolean", int: Integral, float: Real, str: str}
+_SIMPLE: dict[Any, Any] = {
+    bool: "boolean",
+    int: Integral,
+    float: Real,
+    str: str,
+    datetime.timedelta: datetime.timedelta,
+    dict: dict,
+}
 
 
 def _members(hint: Any) -> tuple[Any, ...]:
@@ -125,6 +133,8 @@ def _of_type(param: Param, member: Any, value: Any) -> bool:
         return isinstance(value, str) or (param.name in _PATH_PARAMS and isinstance(value, os.PathLike))
     if typing.get_origin(member) is tuple:
         return _is_widths(value)
+    if member in (datetime.timedelta, dict):  # a time budget as Lightning takes it
+        return isinstance(value, member)
     return True
 
 
@@ -153,6 +163,8 @@ _TYPE_WORDS: dict[Any, str] = {
     float: "a number",
     bool: "True | False",
     type(None): "None",
+    datetime.timedelta: "a datetime.timedelta",
+    dict: "a dict",
 }
 
 

@@ -14,6 +14,7 @@ grids and builds the convolutional network; the task's methods come from
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, ClassVar
 
 from hourglass.estimators.base import BaseAutoEncoder
@@ -230,7 +231,7 @@ class ConvAutoEncoder(TaskPart, BaseAutoEncoder):
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = "auto",
-        max_time: float | str | None = None,
+        max_time: float | str | datetime.timedelta | dict | None = None,
         threads: int | str = "auto",
         batch_size: int = 64,
         learning_rate: float | str = 0.003,

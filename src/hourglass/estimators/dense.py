@@ -6,6 +6,7 @@ builds the dense network; its bottleneck part the plain code with its sparsity g
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, ClassVar
 
 from hourglass.estimators.base import BaseAutoEncoder
@@ -77,8 +78,9 @@ class AutoEncoder(BaseAutoEncoder):
         30 and 300 epochs (300 for digits' 1,400 training rows, 57 for Fashion-MNIST's 54,000 at
         the default batch; the cap is in ``epochs_``), and trains until learning stops gaining,
         then decays the rate and the noise (``history_.stop_reason`` says where it ended).
-    max_time : float, str or None, default=None
-        A time budget for ``fit``: seconds, or a string such as ``'90s'``, ``'10min'``, ``'1.5h'``.
+    max_time : float, str, timedelta, dict or None, default=None
+        A time budget for ``fit``: seconds, a string such as ``'90s'``, ``'10min'``, ``'1.5h'``,
+        or as Lightning takes it, a ``datetime.timedelta`` or a dict such as ``{'hours': 1}``.
         It counts the set-up before training (splitting and scaling the data, PCA at the same
         code size: ``history_.recipe['setup_seconds']``); the rate decay and the noise fade are
         laid over what is left, so the run ends at the budget with its best weights (and at
@@ -277,7 +279,7 @@ class AutoEncoder(BaseAutoEncoder):
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = "auto",
-        max_time: float | str | None = None,
+        max_time: float | str | datetime.timedelta | dict | None = None,
         threads: int | str = "auto",
         batch_size: int = 256,
         learning_rate: float | str = "auto",

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,7 +199,7 @@ PARAMS: tuple[Param, ...] = (
     Param("epochs", int | str, "auto",
           "Epochs (auto: until learning stalls, then a decay; at most ~12,000 steps, 30 to 300 epochs).",
           per_kind={"vq": 100}, flags=_flag("epochs"), metavar="INT|auto"),
-    Param("max_time", float | str | None, None,
+    Param("max_time", float | str | datetime.timedelta | dict | None, None,
           "Training time budget: seconds, or '90s', '10min', '1h', 'DD:HH:MM:SS'; the schedule ends at it "
           "(none: no limit).",
           flags=("--time", "--max-time"), metavar="DURATION"),

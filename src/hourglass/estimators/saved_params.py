@@ -8,10 +8,13 @@ parameters never travel with a model (:data:`NOT_SAVED`).
 
 from __future__ import annotations
 
+import datetime
 import numbers
 from typing import Any
 
 import numpy as np
+
+from hourglass.train.budget import parse_duration
 
 
 def json_safe(value: Any) -> Any:
@@ -40,6 +43,9 @@ def json_params(estimator: Any) -> dict[str, Any]:
     (``seed_``) the fit drew from it: it was saved as None, which draws a fresh seed on a refit,
     and which a resume compared with the run's int seed as ``random_state 0 -> None``."""
     params = {k: json_safe(v) for k, v in estimator.get_params(deep=False).items()}
+    budget = getattr(estimator, "max_time", None)
+    if isinstance(budget, (dict, datetime.timedelta)):  # Lightning's forms: saved as the seconds
+        params["max_time"] = f"{parse_duration(budget):.12g}s"
     seed = getattr(estimator, "seed_", None)
     if isinstance(getattr(estimator, "random_state", None), np.random.RandomState) and seed is not None:
         params["random_state"] = int(seed)

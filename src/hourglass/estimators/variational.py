@@ -10,6 +10,7 @@ and the Gaussian bottleneck part. It trains through the one
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 from collections.abc import Iterator
@@ -185,7 +186,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = "auto",
-        max_time: float | str | None = None,
+        max_time: float | str | datetime.timedelta | dict | None = None,
         threads: int | str = "auto",
         batch_size: int = 256,
         learning_rate: float | str = 0.001,

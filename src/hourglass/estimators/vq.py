@@ -11,6 +11,7 @@ forward, and the codebook's usage is logged every epoch in ``history_.metrics``.
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any, ClassVar
 
@@ -110,7 +111,7 @@ class VQAutoEncoder(ConvAutoEncoder):
         loss: str = "auto",
         scaling: str = "auto",
         epochs: int | str = 100,
-        max_time: float | str | None = None,
+        max_time: float | str | datetime.timedelta | dict | None = None,
         threads: int | str = "auto",
         batch_size: int = 64,
         learning_rate: float | str = 0.003,

@@ -1,10 +1,12 @@
-"""A training time budget, read from what a user writes: ``90``, ``'90s'``, ``'10min'``, ``'1.5h'``.
+"""A training time budget, read from what a user writes: ``90``, ``'90s'``, ``'10min'``, ``'1.5h'``,
+or as Lightning's ``max_time`` takes it, a ``datetime.timedelta`` or a dict of its fields.
 
 Free of torch, so that the command line checks a budget before it imports anything heavy.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 import re
@@ -26,7 +28,9 @@ _CLOCK = re.compile(r"^\s*(\d+(?::\d+){1,3}(?:\.\d*)?)\s*$")
 
 
 def parse_duration(value: Any) -> float | None:
-    """Seconds from a time budget: None, a number of seconds, or a string such as ``'90s'``, ``'10min'``.
+    """Seconds from a time budget: None, a number of seconds, a string such as ``'90s'``,
+    ``'10min'``, or, as PyTorch Lightning's ``max_time`` takes them, a ``datetime.timedelta`` or a
+    dict of its fields (``{'hours': 1, 'minutes': 30}``).
 
     Raises
     ------
@@ -37,14 +41,23 @@ def parse_duration(value: Any) -> float | None:
     --------
     >>> parse_duration("10min"), parse_duration(90), parse_duration("1.5h"), parse_duration("00:00:02:30")
     (600.0, 90.0, 5400.0, 150.0)
+    >>> parse_duration(datetime.timedelta(minutes=2)), parse_duration({"hours": 1, "minutes": 30})
+    (120.0, 5400.0)
     """
     if value is None:
         return None
     forms = (
-        "expected a positive number of seconds or a string such as '90s', '10min', '1.5h' or "
-        "'00:01:30:00' (DD:HH:MM:SS)"
+        "expected a positive number of seconds, a string such as '90s', '10min', '1.5h' or "
+        "'00:01:30:00' (DD:HH:MM:SS), a datetime.timedelta or a dict such as {'hours': 1, 'minutes': 30}"
     )
-    if isinstance(value, str):
+    if isinstance(value, dict):
+        try:
+            value = datetime.timedelta(**value)
+        except (TypeError, ValueError, OverflowError):  # a key timedelta does not take, a bad value
+            raise InvalidInputError(f"max_time={value!r}; {forms}") from None
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str):
         seconds = _seconds(value)
         if seconds is None:
             raise InvalidInputError(f"max_time={value!r}; {forms}")
