@@ -30,7 +30,7 @@ def test_a_timedelta_or_a_dict_of_its_fields_is_a_budget(value, seconds):
     "value", [datetime.timedelta(0), datetime.timedelta(seconds=-5), {"fortnights": 1}, {"hours": "x"}, {}]
 )
 def test_a_bad_timedelta_or_dict_is_refused_in_one_line(value):
-    with pytest.raises(InvalidInputError, match=r"max_time=.*datetime\.timedelta or a dict") as error:
+    with pytest.raises(InvalidInputError, match=r"max_time=.*datetime\.timedelta or a dict of its") as error:
         parse_duration(value)
     assert "\n" not in str(error.value)
 

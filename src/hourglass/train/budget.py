@@ -47,9 +47,11 @@ def parse_duration(value: Any) -> float | None:
     if value is None:
         return None
     forms = (
-        "expected a positive number of seconds, a string such as '90s', '10min', '1.5h' or "
-        "'00:01:30:00' (DD:HH:MM:SS), a datetime.timedelta or a dict such as {'hours': 1, 'minutes': 30}"
+        "expected a positive number of seconds or a string such as '90s', '10min', '1.5h' or "
+        "'00:01:30:00' (DD:HH:MM:SS)"
     )
+    if not isinstance(value, str):  # Python's forms, which the command line's text never is
+        forms += ", or a datetime.timedelta or a dict of its fields such as {'hours': 1, 'minutes': 30}"
     if isinstance(value, dict):
         try:
             value = datetime.timedelta(**value)
